@@ -1,0 +1,80 @@
+//! Device channel v1: what the server and an approver (desktop app or CLI)
+//! exchange. The normative description is `docs/protocol.md`; every JSON
+//! example there is a file in `testdata/device/examples/` that the tests
+//! parse into these types.
+//!
+//! - [`enroll`]: the enrollment URI and `POST {device}/enroll`.
+//! - [`auth`]: the device proof on every call.
+//! - [`request`]: a request as the approver sees it; the request endpoints.
+//! - [`events`]: the SSE stream.
+//! - [`statement`]: the approval statement, its hash, the signed decision.
+//! - [`errors`]: error codes and bodies.
+//!
+//! Conventions: times are integer unix seconds; identifiers are their own
+//! types ([`ids`]); registered values are enums, with an `Extension(String)`
+//! fallback where a newer peer may add values. Device-to-server bodies and
+//! signed claims refuse unknown members; server-to-device bodies ignore
+//! them.
+
+pub mod auth;
+pub mod enroll;
+pub mod errors;
+pub mod events;
+pub mod ids;
+pub mod issuer;
+pub(crate) mod registered;
+pub mod request;
+pub mod statement;
+
+pub use auth::{verify_device_auth, DeviceAuthClaims, DeviceAuthError, HttpMethod};
+pub use enroll::{
+    Capability, EnrolledUser, EnrollmentRequest, EnrollmentResponse, EnrollmentUri, EnrollmentUriError, Platform, Role,
+    TicketError,
+};
+pub use errors::{DeviceErrorCode, DeviceErrorResponse};
+pub use events::{DeviceEvent, EventKind, GrantRevoked, RevocationReason, WithdrawReason, Withdrawn};
+pub use ids::{DeviceId, EventId, GrantId, IdError, Jti, Nonce, RequestId, SchemaHash, StatementHash};
+pub use issuer::{Issuer, IssuerError};
+pub use request::{
+    ApproverRequest, ClientInfo, RequestContext, RequestList, RequestState, RequestStatus, RequestUser, Requirement,
+    Risk,
+};
+pub use statement::{
+    check_statement, verify_decision, ApprovalStatement, Decision, DecisionClaims, DecisionError, DecisionResult,
+    DecisionSubmission, DenyReason, StatementCheckError, StatementError,
+};
+
+/// Protocol version segment.
+pub const VERSION: &str = "v1";
+/// Server metadata member holding the device channel base URL.
+pub const METADATA_DEVICE_ENDPOINT: &str = "countersign_device_endpoint";
+/// Default base path under the issuer: `{issuer}/device/v1`.
+pub const DEFAULT_BASE_PATH: &str = "/device/v1";
+/// `POST {device}/enroll`.
+pub const PATH_ENROLL: &str = "/enroll";
+/// `GET {device}/events` (SSE).
+pub const PATH_EVENTS: &str = "/events";
+/// `GET {device}/requests?status=pending`.
+pub const PATH_REQUESTS: &str = "/requests";
+/// Query parameter of [`PATH_REQUESTS`].
+pub const QUERY_STATUS: &str = "status";
+/// Default seconds between polls when push is down (plus jitter).
+pub const DEFAULT_POLL_INTERVAL_SECS: u64 = 30;
+
+/// The default device endpoint of `issuer`: `{issuer}/device/v1`.
+#[must_use]
+pub fn default_device_endpoint(issuer: &Issuer) -> String {
+    issuer.join(DEFAULT_BASE_PATH)
+}
+
+/// `{device}/requests/{id}`.
+#[must_use]
+pub fn request_url(device_endpoint: &str, id: &RequestId) -> String {
+    format!("{device_endpoint}{PATH_REQUESTS}/{id}")
+}
+
+/// `{device}/requests/{id}/decision`.
+#[must_use]
+pub fn decision_url(device_endpoint: &str, id: &RequestId) -> String {
+    format!("{device_endpoint}{PATH_REQUESTS}/{id}/decision")
+}

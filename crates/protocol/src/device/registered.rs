@@ -1,0 +1,148 @@
+//! `registered_enum!`: string enums for registered protocol values.
+//!
+//! Each generated enum has one variant per registered value and, when asked,
+//! an `Extension(String)` fallback so a newer peer's value still parses (the
+//! receiver then decides what an unknown value means, usually "refuse" or
+//! "treat as the strictest"). Parsing always maps a registered string to its
+//! variant, so `Extension` only ever holds unregistered strings when built by
+//! [`From<&str>`]/deserialization.
+
+/// Defines a string enum. Forms:
+/// - `registered_enum! { /// doc
+///   pub enum Name { /// doc
+///   Variant => "wire", ... } extension }` — with `Extension(String)`;
+/// - the same without `extension` — a closed set (unknown values are
+///   refused when deserializing).
+macro_rules! registered_enum {
+    (
+        $(#[$meta:meta])*
+        $vis:vis enum $name:ident {
+            $( $(#[$vmeta:meta])* $variant:ident => $wire:literal ),+ $(,)?
+        } extension
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        $vis enum $name {
+            $( $(#[$vmeta])* $variant, )+
+            /// A value this version does not know; kept verbatim.
+            Extension(String),
+        }
+
+        impl $name {
+            /// Every registered variant (not `Extension`), in declaration order.
+            pub const REGISTERED: &'static [$name] = &[$($name::$variant),+];
+
+            /// The wire string.
+            #[must_use]
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $( $name::$variant => $wire, )+
+                    $name::Extension(s) => s.as_str(),
+                }
+            }
+
+            /// `true` for `Extension` values.
+            #[must_use]
+            pub fn is_extension(&self) -> bool {
+                matches!(self, $name::Extension(_))
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(s: &str) -> Self {
+                match s {
+                    $( $wire => $name::$variant, )+
+                    other => $name::Extension(other.to_owned()),
+                }
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(s: String) -> Self {
+                match $name::from(s.as_str()) {
+                    $name::Extension(_) => $name::Extension(s),
+                    known => known,
+                }
+            }
+        }
+
+        impl core::fmt::Display for $name {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = <String as serde::Deserialize>::deserialize(d)?;
+                Ok($name::from(s))
+            }
+        }
+    };
+    (
+        $(#[$meta:meta])*
+        $vis:vis enum $name:ident {
+            $( $(#[$vmeta:meta])* $variant:ident => $wire:literal ),+ $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        $vis enum $name {
+            $( $(#[$vmeta])* $variant, )+
+        }
+
+        impl $name {
+            /// Every variant, in declaration order.
+            pub const REGISTERED: &'static [$name] = &[$($name::$variant),+];
+
+            /// The wire string.
+            #[must_use]
+            pub fn as_str(&self) -> &'static str {
+                match self {
+                    $( $name::$variant => $wire, )+
+                }
+            }
+
+            /// Parses a wire string; `None` for anything else (closed set).
+            #[must_use]
+            pub fn parse(s: &str) -> Option<Self> {
+                match s {
+                    $( $wire => Some($name::$variant), )+
+                    _ => None,
+                }
+            }
+        }
+
+        impl core::fmt::Display for $name {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = <String as serde::Deserialize>::deserialize(d)?;
+                $name::parse(&s).ok_or_else(|| {
+                    serde::de::Error::invalid_value(
+                        serde::de::Unexpected::Str(&s),
+                        &concat!("one of: ", $($wire, " "),+),
+                    )
+                })
+            }
+        }
+    };
+}
+
+pub(crate) use registered_enum;

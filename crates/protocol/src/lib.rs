@@ -1,0 +1,14 @@
+//! Countersign wire types. No I/O: everything here is data, parsing,
+//! formatting, hashing and signing, so the server, the approvers and the tests
+//! share one definition of every message.
+//!
+//! Layers, in the manner of webauthn-rs: wire types here; logic in
+//! `countersign-server` and `countersign-approver`; the shells on top.
+
+pub mod ciba;
+pub mod device;
+pub mod error;
+pub mod jcs;
+pub mod jws;
+pub mod rar;
+pub mod secret;

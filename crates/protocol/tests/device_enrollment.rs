@@ -1,0 +1,337 @@
+//! Enrollment URI, issuer rules, enrollment messages.
+
+use countersign_protocol::device::enroll::{check_ticket, EnrollmentRequestError, TicketError};
+use countersign_protocol::device::{
+    Capability, EnrollmentRequest, EnrollmentUri, EnrollmentUriError, Issuer, IssuerError, Platform,
+};
+use countersign_protocol::secret::EnrollmentTicket;
+use serde_json::{json, Value};
+
+const TICKET: &str = "9e7dLqz2IarV9t3HFBQzBKmySsX_vnca7id-d0E3Swc";
+const APP: &str =
+    "countersign://enroll?issuer=https%3A%2F%2Fauth.example.com&ticket=9e7dLqz2IarV9t3HFBQzBKmySsX_vnca7id-d0E3Swc";
+const LINK: &str = "https://auth.example.com/device/v1/enroll-link?ticket=9e7dLqz2IarV9t3HFBQzBKmySsX_vnca7id-d0E3Swc";
+
+fn app(issuer: &str) -> String {
+    let q = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("issuer", issuer)
+        .append_pair("ticket", TICKET)
+        .finish();
+    format!("countersign://enroll?{q}")
+}
+
+fn err(text: &str) -> EnrollmentUriError {
+    EnrollmentUri::parse(text).expect_err(text)
+}
+
+#[test]
+fn parses_app_uri() {
+    let u = EnrollmentUri::parse(APP).unwrap();
+    assert_eq!(u.issuer().as_str(), "https://auth.example.com");
+    assert_eq!(u.ticket().secret(), TICKET);
+}
+
+#[test]
+fn parses_https_link() {
+    let u = EnrollmentUri::parse(LINK).unwrap();
+    assert_eq!(u.issuer().as_str(), "https://auth.example.com");
+    assert_eq!(u.ticket().secret(), TICKET);
+}
+
+#[test]
+fn formats_both_spellings_exactly() {
+    let u = EnrollmentUri::new(Issuer::new("https://auth.example.com").unwrap(), EnrollmentTicket::new(TICKET.into()))
+        .unwrap();
+    assert_eq!(u.to_app_uri(), APP);
+    assert_eq!(u.to_https_link(), LINK);
+}
+
+#[test]
+fn round_trips_issuer_with_path_and_port() {
+    let issuer = Issuer::new("https://id.example.org:8443/tenants/acme").unwrap();
+    let u = EnrollmentUri::new(issuer.clone(), EnrollmentTicket::new(TICKET.into())).unwrap();
+    assert_eq!(EnrollmentUri::parse(&u.to_app_uri()).unwrap(), u);
+    assert_eq!(
+        u.to_https_link(),
+        format!("https://id.example.org:8443/tenants/acme/device/v1/enroll-link?ticket={TICKET}")
+    );
+    assert_eq!(EnrollmentUri::parse(&u.to_https_link()).unwrap(), u);
+}
+
+#[test]
+fn parameter_order_does_not_matter() {
+    let text = format!("countersign://enroll?ticket={TICKET}&issuer=https%3A%2F%2Fauth.example.com");
+    assert_eq!(EnrollmentUri::parse(&text).unwrap(), EnrollmentUri::parse(APP).unwrap());
+}
+
+#[test]
+fn debug_does_not_show_the_ticket() {
+    let dbg = format!("{:?}", EnrollmentUri::parse(APP).unwrap());
+    assert!(!dbg.contains(TICKET), "{dbg}");
+    assert!(dbg.contains("<redacted>"));
+}
+
+#[test]
+fn refuses_wrong_scheme() {
+    assert_eq!(err(&APP.replace("countersign:", "otpauth:")), EnrollmentUriError::UnsupportedScheme("otpauth".into()));
+}
+
+#[test]
+fn refuses_wrong_host() {
+    assert_eq!(err(&APP.replace("//enroll?", "//login?")), EnrollmentUriError::WrongHost("login".into()));
+}
+
+#[test]
+fn refuses_userinfo_in_app_uri() {
+    assert_eq!(err(&APP.replace("//enroll?", "//me@enroll?")), EnrollmentUriError::WrongHost("me@enroll".into()));
+}
+
+#[test]
+fn refuses_app_uri_with_path() {
+    assert_eq!(err(&APP.replace("//enroll?", "//enroll/x?")), EnrollmentUriError::WrongPath("/x".into()));
+}
+
+#[test]
+fn refuses_link_with_wrong_path() {
+    assert_eq!(
+        err(&LINK.replace("/enroll-link", "/enroll")),
+        EnrollmentUriError::WrongPath("/device/v1/enroll".into())
+    );
+}
+
+#[test]
+fn refuses_fragment() {
+    assert_eq!(err(&format!("{APP}#x")), EnrollmentUriError::Fragment);
+}
+
+#[test]
+fn refuses_missing_issuer() {
+    assert_eq!(err(&format!("countersign://enroll?ticket={TICKET}")), EnrollmentUriError::MissingParam("issuer"));
+}
+
+#[test]
+fn refuses_missing_ticket() {
+    assert_eq!(
+        err("countersign://enroll?issuer=https%3A%2F%2Fauth.example.com"),
+        EnrollmentUriError::MissingParam("ticket")
+    );
+    assert_eq!(err("https://auth.example.com/device/v1/enroll-link"), EnrollmentUriError::MissingParam("ticket"));
+}
+
+#[test]
+fn refuses_duplicate_ticket() {
+    assert_eq!(err(&format!("{APP}&ticket={TICKET}")), EnrollmentUriError::DuplicateParam("ticket"));
+}
+
+#[test]
+fn refuses_duplicate_issuer() {
+    assert_eq!(err(&format!("{APP}&issuer=https%3A%2F%2Fevil.example")), EnrollmentUriError::DuplicateParam("issuer"));
+}
+
+#[test]
+fn refuses_unknown_param() {
+    assert_eq!(err(&format!("{APP}&role=admin")), EnrollmentUriError::UnknownParam("role".into()));
+}
+
+#[test]
+fn refuses_issuer_param_in_https_link() {
+    // The link's issuer is its own origin and path; it never takes another.
+    assert_eq!(
+        err(&format!("{LINK}&issuer=https%3A%2F%2Fevil.example")),
+        EnrollmentUriError::UnknownParam("issuer".into())
+    );
+}
+
+#[test]
+fn refuses_http_issuer() {
+    assert_eq!(
+        err(&app("http://auth.example.com")),
+        EnrollmentUriError::Issuer(IssuerError::InsecureScheme("http".into()))
+    );
+}
+
+#[test]
+fn refuses_http_link() {
+    assert_eq!(
+        err(&LINK.replace("https:", "http:")),
+        EnrollmentUriError::Issuer(IssuerError::InsecureScheme("http".into()))
+    );
+}
+
+#[test]
+fn accepts_http_loopback_issuers() {
+    for issuer in ["http://localhost:8080", "http://127.0.0.1:3000", "http://[::1]:3000", "http://localhost"] {
+        let u = EnrollmentUri::parse(&app(issuer)).unwrap_or_else(|e| panic!("{issuer}: {e}"));
+        assert_eq!(u.issuer().as_str(), issuer);
+        assert!(u.issuer().is_loopback_http());
+    }
+}
+
+#[test]
+fn refuses_http_lookalike_loopback() {
+    for issuer in ["http://localhost.evil.example", "http://127.0.0.2", "http://0.0.0.0"] {
+        assert!(matches!(err(&app(issuer)), EnrollmentUriError::Issuer(IssuerError::InsecureScheme(_))), "{issuer}");
+    }
+}
+
+#[test]
+fn refuses_issuer_with_query() {
+    assert_eq!(err(&app("https://auth.example.com?x=1")), EnrollmentUriError::Issuer(IssuerError::Query));
+}
+
+#[test]
+fn refuses_issuer_with_fragment() {
+    assert_eq!(err(&app("https://auth.example.com#f")), EnrollmentUriError::Issuer(IssuerError::Fragment));
+}
+
+#[test]
+fn refuses_issuer_with_userinfo() {
+    assert_eq!(err(&app("https://user:pw@auth.example.com")), EnrollmentUriError::Issuer(IssuerError::Userinfo));
+}
+
+#[test]
+fn refuses_issuer_with_trailing_slash() {
+    assert_eq!(err(&app("https://auth.example.com/")), EnrollmentUriError::Issuer(IssuerError::TrailingSlash));
+}
+
+#[test]
+fn refuses_issuer_not_in_normal_form() {
+    assert_eq!(
+        err(&app("https://Auth.Example.com")),
+        EnrollmentUriError::Issuer(IssuerError::NotCanonical("https://auth.example.com".into()))
+    );
+    assert_eq!(
+        err(&app("https://auth.example.com:443/a")),
+        EnrollmentUriError::Issuer(IssuerError::NotCanonical("https://auth.example.com/a".into()))
+    );
+}
+
+#[test]
+fn refuses_issuer_that_is_not_a_url() {
+    assert!(matches!(err(&app("auth.example.com")), EnrollmentUriError::Issuer(IssuerError::NotAUrl(_))));
+    assert!(matches!(err(&app("mailto:a@example.com")), EnrollmentUriError::Issuer(IssuerError::NotAUrl(_))));
+}
+
+#[test]
+fn refuses_not_a_url() {
+    assert!(matches!(err("not a uri"), EnrollmentUriError::Malformed(_)));
+}
+
+#[test]
+fn refuses_short_ticket() {
+    assert_eq!(err(&APP.replace(TICKET, &TICKET[..42])), EnrollmentUriError::Ticket(TicketError::Length(42)));
+}
+
+#[test]
+fn refuses_ticket_with_bad_characters() {
+    let bad = format!("{}+{}", &TICKET[..20], &TICKET[21..]);
+    let text = format!("countersign://enroll?issuer=https%3A%2F%2Fauth.example.com&ticket={}", bad.replace('+', "%2B"));
+    assert_eq!(err(&text), EnrollmentUriError::Ticket(TicketError::Charset));
+}
+
+#[test]
+fn refuses_non_canonical_ticket() {
+    // Last char 'c' (28) carries non-zero trailing bits; 'c' ^ 1 = 'd' (29) too.
+    let bad = format!("{}d", &TICKET[..42]);
+    assert_eq!(check_ticket(&bad), Err(TicketError::NotCanonical));
+    assert_eq!(err(&APP.replace(TICKET, &bad)), EnrollmentUriError::Ticket(TicketError::NotCanonical));
+}
+
+#[test]
+fn generated_tickets_are_accepted() {
+    let t = countersign_protocol::secret::generate_url_safe(countersign_protocol::secret::TICKET_BYTES).unwrap();
+    assert_eq!(check_ticket(&t), Ok(()));
+}
+
+// ---- EnrollmentRequest ----
+
+fn request_json() -> Value {
+    serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/testdata/device/examples/enrollment-request.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn enrollment_request_example_is_valid() {
+    let r: EnrollmentRequest = serde_json::from_value(request_json()).unwrap();
+    assert_eq!(r.validate(), Ok(()));
+    assert_eq!(r.platform, Platform::Linux);
+    assert!(r.capabilities.contains(&Capability::Webauthn));
+    assert!(!format!("{r:?}").contains(TICKET));
+}
+
+#[test]
+fn enrollment_request_refuses_unknown_member() {
+    let mut v = request_json();
+    v["admin"] = json!(true);
+    assert!(serde_json::from_value::<EnrollmentRequest>(v).unwrap_err().to_string().contains("unknown field `admin`"));
+}
+
+#[test]
+fn enrollment_request_refuses_bad_ticket() {
+    let mut v = request_json();
+    v["ticket"] = json!("short");
+    let r: EnrollmentRequest = serde_json::from_value(v).unwrap();
+    assert_eq!(r.validate(), Err(EnrollmentRequestError::Ticket(TicketError::Length(5))));
+}
+
+#[test]
+fn enrollment_request_refuses_control_characters_in_name() {
+    let mut v = request_json();
+    v["device_name"] = json!("laptop\u{202e}");
+    let r: EnrollmentRequest = serde_json::from_value(v).unwrap();
+    assert_eq!(r.validate(), Ok(()), "bidi marks are not control characters; the approver UI warns about them");
+    let mut v = request_json();
+    v["device_name"] = json!("lap\ntop");
+    let r: EnrollmentRequest = serde_json::from_value(v).unwrap();
+    assert_eq!(r.validate(), Err(EnrollmentRequestError::DeviceName));
+}
+
+#[test]
+fn enrollment_request_refuses_empty_or_long_name() {
+    for name in [String::new(), "x".repeat(65)] {
+        let mut v = request_json();
+        v["device_name"] = json!(name);
+        let r: EnrollmentRequest = serde_json::from_value(v).unwrap();
+        assert_eq!(r.validate(), Err(EnrollmentRequestError::DeviceName));
+    }
+}
+
+#[test]
+fn enrollment_request_refuses_jwk_with_kid() {
+    let mut v = request_json();
+    v["public_jwk"]["kid"] = json!("mine");
+    let r: EnrollmentRequest = serde_json::from_value(v).unwrap();
+    assert_eq!(r.validate(), Err(EnrollmentRequestError::JwkHasKid));
+}
+
+#[test]
+fn enrollment_request_refuses_private_key() {
+    let mut v = request_json();
+    v["public_jwk"]["d"] = json!("IP3Okujz_iekKuZ5XLYfhKm_Jt6MJxjNjx2S5UYYHuU");
+    assert!(serde_json::from_value::<EnrollmentRequest>(v).is_err());
+}
+
+#[test]
+fn enrollment_request_refuses_duplicate_capability() {
+    let mut v = request_json();
+    v["capabilities"] = json!(["push", "push"]);
+    let r: EnrollmentRequest = serde_json::from_value(v).unwrap();
+    assert_eq!(r.validate(), Err(EnrollmentRequestError::DuplicateCapability("push".into())));
+}
+
+#[test]
+fn enrollment_request_keeps_unknown_platform_and_capability() {
+    let mut v = request_json();
+    v["platform"] = json!("freebsd");
+    v["capabilities"] = json!(["telepathy"]);
+    let r: EnrollmentRequest = serde_json::from_value(v).unwrap();
+    assert_eq!(r.platform, Platform::Extension("freebsd".into()));
+    assert_eq!(r.capabilities, vec![Capability::Extension("telepathy".into())]);
+    assert_eq!(r.validate(), Ok(()));
+}

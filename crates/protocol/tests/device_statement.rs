@@ -1,0 +1,389 @@
+//! Approval statement vector (computed independently, testdata/device), the
+//! statement check and decision claims.
+
+use countersign_protocol::device::statement::{DecisionClaimsBuildError, MAX_DECISION_LIFETIME_SECS};
+use countersign_protocol::device::{
+    check_statement, verify_decision, ApprovalStatement, ApproverRequest, Decision, DecisionClaims, DecisionError,
+    DecisionSubmission, DenyReason, DeviceId, Issuer, RequestId, SchemaHash, StatementCheckError, StatementError,
+    StatementHash,
+};
+use countersign_protocol::jcs::JcsError;
+use countersign_protocol::jws::{DeviceKeyPair, JwsError, JwtType, PublicJwk, SignHeader};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+fn read(rel: &str) -> String {
+    std::fs::read_to_string(format!("{}/testdata/device/{rel}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+fn request() -> ApproverRequest {
+    serde_json::from_str(&read("examples/approver-request.json")).unwrap()
+}
+fn schemas() -> BTreeMap<String, SchemaHash> {
+    serde_json::from_str(&read("display-schemas.json")).unwrap()
+}
+fn statement() -> ApprovalStatement {
+    ApprovalStatement::build(&request(), Decision::Approve, schemas()).unwrap()
+}
+fn expected_hash() -> StatementHash {
+    StatementHash::new(read("statement.hash").trim()).unwrap()
+}
+fn dev() -> DeviceId {
+    DeviceId::new("dev_Qm3vT8sLw2").unwrap()
+}
+fn issuer() -> Issuer {
+    Issuer::new("https://auth.example.com").unwrap()
+}
+fn rid() -> RequestId {
+    RequestId::new("req_7Hq2xK9mN4pL").unwrap()
+}
+const NOW: u64 = 1_767_225_700;
+
+#[test]
+fn statement_matches_the_independent_json() {
+    let expected: Value = serde_json::from_str(&read("examples/statement.json")).unwrap();
+    assert_eq!(serde_json::to_value(statement()).unwrap(), expected);
+}
+
+#[test]
+fn statement_jcs_bytes_match_the_independent_canonical_form() {
+    let expected = std::fs::read(format!("{}/testdata/device/statement.jcs", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    assert_eq!(
+        String::from_utf8(statement().canonical_bytes().unwrap()).unwrap(),
+        String::from_utf8(expected).unwrap()
+    );
+}
+
+#[test]
+fn statement_hash_matches_the_independent_hash() {
+    assert_eq!(statement().statement_hash().unwrap(), expected_hash());
+    assert_eq!(expected_hash().as_str(), "heCAm_3Bq4hgdPHD0_orWe9LwY5HCrgCCv2qlPK3Z_4");
+}
+
+#[test]
+fn statement_json_parses_back() {
+    let s: ApprovalStatement = serde_json::from_str(&read("examples/statement.json")).unwrap();
+    assert_eq!(s, statement());
+}
+
+#[test]
+fn statement_refuses_other_version() {
+    let mut v: Value = serde_json::from_str(&read("examples/statement.json")).unwrap();
+    v["v"] = json!(2);
+    assert!(serde_json::from_value::<ApprovalStatement>(v).unwrap_err().to_string().contains("statement version 2"));
+}
+
+#[test]
+fn hash_changes_with_every_field() {
+    let base = statement().statement_hash().unwrap();
+    let mut s = statement();
+    s.binding_message.push('!');
+    assert_ne!(s.statement_hash().unwrap(), base);
+    let mut s = statement();
+    s.decision = Decision::Deny;
+    assert_ne!(s.statement_hash().unwrap(), base);
+    let mut s = statement();
+    s.expires_at += 1;
+    assert_ne!(s.statement_hash().unwrap(), base);
+    let mut s = statement();
+    s.display_schemas.insert("stock_trade".into(), SchemaHash::of_no_schema());
+    assert_ne!(s.statement_hash().unwrap(), base);
+}
+
+#[test]
+fn member_order_of_details_does_not_change_the_hash() {
+    let mut v: Value = serde_json::from_str(&read("examples/approver-request.json")).unwrap();
+    let detail = v["authorization_details"][0].as_object().unwrap().clone();
+    let mut reversed = serde_json::Map::new();
+    for (k, val) in detail.iter().rev() {
+        reversed.insert(k.clone(), val.clone());
+    }
+    v["authorization_details"][0] = Value::Object(reversed);
+    let r: ApproverRequest = serde_json::from_value(v).unwrap();
+    let s = ApprovalStatement::build(&r, Decision::Approve, schemas()).unwrap();
+    assert_eq!(s.statement_hash().unwrap(), expected_hash());
+}
+
+/// The statement hash refuses a number beyond 2^53-1 (never rounds it). The
+/// details are built with `from_value`, so the check under test is the
+/// statement's own; if `rar` ever refuses such details first, that is fine too.
+fn hash_with_detail(detail: Value) -> Option<Result<StatementHash, StatementError>> {
+    let details = countersign_protocol::rar::AuthorizationDetails::from_value(json!([detail])).ok()?;
+    let mut r = request();
+    r.authorization_details = details;
+    let mut s = schemas();
+    s.remove("payment_initiation");
+    Some(ApprovalStatement::build(&r, Decision::Approve, s).unwrap().statement_hash())
+}
+
+#[test]
+fn big_integer_in_details_is_an_error_not_rounded() {
+    if let Some(result) = hash_with_detail(json!({"type": "stock_trade", "quantity": 9_007_199_254_740_993u64})) {
+        assert!(matches!(result, Err(StatementError::Jcs(JcsError::NumberOutOfRange { .. }))), "{result:?}");
+    }
+    // Control: the same detail at the limit hashes.
+    assert!(hash_with_detail(json!({"type": "stock_trade", "quantity": 9_007_199_254_740_991u64})).unwrap().is_ok());
+}
+
+#[test]
+fn float_beyond_limit_in_details_is_an_error() {
+    if let Some(result) = hash_with_detail(json!({"type": "stock_trade", "price": 1e30})) {
+        assert!(matches!(result, Err(StatementError::Jcs(JcsError::NumberOutOfRange { .. }))), "{result:?}");
+    }
+}
+
+#[test]
+fn build_refuses_missing_display_schema() {
+    let mut s = schemas();
+    s.remove("stock_trade");
+    assert_eq!(
+        ApprovalStatement::build(&request(), Decision::Approve, s),
+        Err(StatementError::MissingDisplaySchema("stock_trade".into()))
+    );
+}
+
+#[test]
+fn build_refuses_unused_display_schema() {
+    let mut s = schemas();
+    s.insert("send_email".into(), SchemaHash::of_no_schema());
+    assert_eq!(
+        ApprovalStatement::build(&request(), Decision::Approve, s),
+        Err(StatementError::UnusedDisplaySchema("send_email".into()))
+    );
+}
+
+#[test]
+fn no_schema_hash_is_hash_of_empty_object() {
+    // base64url(SHA-256("{}")), computed with Python's hashlib.
+    assert_eq!(SchemaHash::of_no_schema().as_str(), "RBNvo1WzZ4oRRq0W9-hknpT7T8If536DEMBg9hyq_4o");
+    assert_eq!(SchemaHash::of_schema(&json!({})).unwrap(), SchemaHash::of_no_schema());
+    // Display schema hashes in the vector: the JCS of {"$id":type,"type":"object"}.
+    assert_eq!(
+        SchemaHash::of_schema(&json!({"type": "object", "$id": "stock_trade"})).unwrap(),
+        schemas()["stock_trade"]
+    );
+}
+
+// ---- check_statement ----
+
+#[test]
+fn check_accepts_matching_statement() {
+    assert_eq!(check_statement(&request(), Decision::Approve, &schemas(), &schemas(), &expected_hash()), Ok(()));
+}
+
+#[test]
+fn check_reports_display_schema_only_mismatch() {
+    let mut current = schemas();
+    current.insert("stock_trade".into(), SchemaHash::of_no_schema());
+    assert_eq!(
+        check_statement(&request(), Decision::Approve, &current, &schemas(), &expected_hash()),
+        Err(StatementCheckError::DisplaySchemaMismatch { current: current.clone() })
+    );
+}
+
+#[test]
+fn check_reports_statement_mismatch_for_other_content() {
+    let mut stored = request();
+    stored.binding_message = "TRADE-XXXX".into();
+    assert_eq!(
+        check_statement(&stored, Decision::Approve, &schemas(), &schemas(), &expected_hash()),
+        Err(StatementCheckError::StatementMismatch)
+    );
+}
+
+#[test]
+fn check_reports_statement_mismatch_when_content_and_schemas_differ() {
+    let mut stored = request();
+    stored.binding_message = "TRADE-XXXX".into();
+    let mut current = schemas();
+    current.insert("stock_trade".into(), SchemaHash::of_no_schema());
+    assert_eq!(
+        check_statement(&stored, Decision::Approve, &current, &schemas(), &expected_hash()),
+        Err(StatementCheckError::StatementMismatch)
+    );
+}
+
+#[test]
+fn check_reports_statement_mismatch_for_other_decision() {
+    assert_eq!(
+        check_statement(&request(), Decision::Deny, &schemas(), &schemas(), &expected_hash()),
+        Err(StatementCheckError::StatementMismatch)
+    );
+}
+
+// ---- decision claims ----
+
+fn example_claims() -> DecisionClaims {
+    serde_json::from_str(&read("examples/decision-claims.json")).unwrap()
+}
+fn validate(c: &DecisionClaims) -> Result<(), DecisionError> {
+    c.validate(NOW, &issuer(), &rid())
+}
+
+#[test]
+fn example_decision_claims_are_valid_and_bind_the_statement() {
+    let c = example_claims();
+    assert_eq!(validate(&c), Ok(()));
+    assert_eq!(c.statement_hash, expected_hash());
+}
+
+#[test]
+fn jose_made_decision_submission_verifies_end_to_end() {
+    let sub: DecisionSubmission = serde_json::from_str(&read("examples/decision-submission.json")).unwrap();
+    let enrollment: Value = serde_json::from_str(&read("examples/enrollment-request.json")).unwrap();
+    let key: PublicJwk = serde_json::from_value(enrollment["public_jwk"].clone()).unwrap();
+    let claims = verify_decision(&sub.decision_jws, &key, &dev(), NOW, &issuer(), &rid()).unwrap();
+    assert_eq!(claims, example_claims());
+    assert_eq!(
+        check_statement(&request(), claims.decision, &schemas(), &sub.display_schemas, &claims.statement_hash),
+        Ok(())
+    );
+}
+
+#[test]
+fn our_decision_round_trips() {
+    let key = DeviceKeyPair::generate().unwrap();
+    let c = DecisionClaims::new(dev(), &statement(), None, NOW).unwrap();
+    assert_eq!(c.exp - c.iat, MAX_DECISION_LIFETIME_SECS);
+    assert_eq!(c.statement_hash, expected_hash());
+    let jws = c.sign(&key).unwrap();
+    assert_eq!(verify_decision(&jws, key.public_jwk(), &dev(), NOW, &issuer(), &rid()).unwrap(), c);
+}
+
+#[test]
+fn deny_with_reason_round_trips() {
+    let key = DeviceKeyPair::generate().unwrap();
+    let st = ApprovalStatement::build(&request(), Decision::Deny, schemas()).unwrap();
+    let c = DecisionClaims::new(dev(), &st, Some(DenyReason::NotMe), NOW).unwrap();
+    let jws = c.sign(&key).unwrap();
+    let got = verify_decision(&jws, key.public_jwk(), &dev(), NOW, &issuer(), &rid()).unwrap();
+    assert_eq!(got.deny_reason, Some(DenyReason::NotMe));
+    assert_eq!(got.decision, Decision::Deny);
+}
+
+#[test]
+fn new_refuses_deny_reason_with_approve() {
+    assert_eq!(
+        DecisionClaims::new(dev(), &statement(), Some(DenyReason::Other), NOW),
+        Err(DecisionClaimsBuildError::Decision(DecisionError::DenyReasonWithApprove))
+    );
+}
+
+#[test]
+fn refuses_deny_reason_with_approve() {
+    let mut c = example_claims();
+    c.deny_reason = Some(DenyReason::WrongDetails);
+    assert_eq!(validate(&c), Err(DecisionError::DenyReasonWithApprove));
+}
+
+#[test]
+fn refuses_other_audience() {
+    let mut c = example_claims();
+    c.aud = Issuer::new("https://evil.example").unwrap();
+    assert!(matches!(validate(&c), Err(DecisionError::Audience { .. })));
+}
+
+#[test]
+fn refuses_other_request() {
+    let c = example_claims();
+    assert!(matches!(
+        c.validate(NOW, &issuer(), &RequestId::new("req_other").unwrap()),
+        Err(DecisionError::RequestId { .. })
+    ));
+}
+
+#[test]
+fn refuses_lifetime_over_120_seconds() {
+    let mut c = example_claims();
+    c.exp = c.iat + MAX_DECISION_LIFETIME_SECS + 1;
+    assert_eq!(validate(&c), Err(DecisionError::Lifetime));
+}
+
+#[test]
+fn refuses_exp_before_iat() {
+    let mut c = example_claims();
+    c.exp = c.iat - 1;
+    assert_eq!(validate(&c), Err(DecisionError::Lifetime));
+}
+
+#[test]
+fn refuses_iat_in_the_future() {
+    let mut c = example_claims();
+    c.iat = NOW + 31;
+    c.exp = c.iat + 60;
+    assert_eq!(validate(&c), Err(DecisionError::NotYetValid));
+}
+
+#[test]
+fn refuses_expired_decision() {
+    let c = example_claims();
+    assert_eq!(c.validate(c.exp, &issuer(), &rid()), Err(DecisionError::Expired));
+}
+
+#[test]
+fn refuses_decision_signed_for_another_kid() {
+    let key = DeviceKeyPair::generate().unwrap();
+    let c = DecisionClaims::new(dev(), &statement(), None, NOW).unwrap();
+    let jws = key.sign(&SignHeader { typ: Some(JwtType::Decision), kid: Some("dev_other".into()) }, &c).unwrap();
+    assert_eq!(verify_decision(&jws, key.public_jwk(), &dev(), NOW, &issuer(), &rid()), Err(DecisionError::Kid));
+}
+
+#[test]
+fn refuses_decision_whose_iss_is_another_device() {
+    let key = DeviceKeyPair::generate().unwrap();
+    let mut c = DecisionClaims::new(dev(), &statement(), None, NOW).unwrap();
+    c.iss = DeviceId::new("dev_other").unwrap();
+    let jws = key.sign(&SignHeader { typ: Some(JwtType::Decision), kid: Some(dev().to_string()) }, &c).unwrap();
+    assert_eq!(verify_decision(&jws, key.public_jwk(), &dev(), NOW, &issuer(), &rid()), Err(DecisionError::Issuer));
+}
+
+#[test]
+fn refuses_proof_token_as_decision() {
+    let key = DeviceKeyPair::generate().unwrap();
+    let c = DecisionClaims::new(dev(), &statement(), None, NOW).unwrap();
+    let jws = key.sign(&SignHeader { typ: Some(JwtType::DeviceAuth), kid: Some(dev().to_string()) }, &c).unwrap();
+    assert!(matches!(
+        verify_decision(&jws, key.public_jwk(), &dev(), NOW, &issuer(), &rid()),
+        Err(DecisionError::Jws(JwsError::TypMismatch { .. }))
+    ));
+}
+
+#[test]
+fn refuses_unknown_decision_value() {
+    let mut v: Value = serde_json::from_str(&read("examples/decision-claims.json")).unwrap();
+    v["decision"] = json!("maybe");
+    assert!(serde_json::from_value::<DecisionClaims>(v).is_err());
+}
+
+#[test]
+fn refuses_unknown_claim_in_decision() {
+    let mut v: Value = serde_json::from_str(&read("examples/decision-claims.json")).unwrap();
+    v["authorization_details"] = json!([]);
+    assert!(serde_json::from_value::<DecisionClaims>(v).unwrap_err().to_string().contains("unknown field"));
+}
+
+#[test]
+fn refuses_malformed_statement_hash() {
+    let mut v: Value = serde_json::from_str(&read("examples/decision-claims.json")).unwrap();
+    v["statement_hash"] = json!("not-a-hash");
+    assert!(serde_json::from_value::<DecisionClaims>(v).is_err());
+}
+
+#[test]
+fn same_decision_ignores_iat_exp_jti_only() {
+    let a = DecisionClaims::new(dev(), &statement(), None, NOW).unwrap();
+    let b = DecisionClaims::new(dev(), &statement(), None, NOW + 5).unwrap();
+    assert_ne!(a.jti, b.jti);
+    assert!(a.same_decision(&b));
+    let deny = ApprovalStatement::build(&request(), Decision::Deny, schemas()).unwrap();
+    let c = DecisionClaims::new(dev(), &deny, None, NOW).unwrap();
+    assert!(!a.same_decision(&c));
+    let d = DecisionClaims::new(DeviceId::new("dev_other").unwrap(), &statement(), None, NOW).unwrap();
+    assert!(!a.same_decision(&d));
+}
+
+#[test]
+fn submission_refuses_unknown_member() {
+    let mut v: Value = serde_json::from_str(&read("examples/decision-submission.json")).unwrap();
+    v["decision"] = json!("approve");
+    assert!(serde_json::from_value::<DecisionSubmission>(v).is_err());
+}
