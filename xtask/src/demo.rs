@@ -93,7 +93,8 @@ for _ in $(seq {WINDOW_WAIT_SECONDS}); do
 done
 xwininfo -root -tree | grep -q '"Countersign"' || {{ echo "the window did not appear" >&2; kill $app; exit 1; }}
 sleep 4
-import -window root "$SHOT"
+window=$(xwininfo -name Countersign | awk '/Window id:/ {{print $4}}')
+import -window "$window" "$SHOT"
 kill $app
 wait $app || true
 "#
