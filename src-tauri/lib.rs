@@ -1,6 +1,8 @@
 //! The Countersign desktop shell. It wires Tauri to the core crates and holds
 //! no business logic: commands are one-line delegations (see `commands`).
 
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
 mod commands;
 mod ipc_error;
 mod tray;

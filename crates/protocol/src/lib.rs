@@ -5,6 +5,9 @@
 //! Layers, in the manner of webauthn-rs: wire types here; logic in
 //! `countersign-server` and `countersign-approver`; the shells on top.
 
+// Library code reports errors; only tests may unwrap.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
 pub mod ciba;
 pub mod device;
 pub mod error;
