@@ -1,0 +1,71 @@
+//! Reading request bodies within the size limit.
+
+use axum::extract::rejection::BytesRejection;
+use axum::http::{header, HeaderMap, StatusCode};
+use bytes::Bytes;
+
+use crate::error::{DeviceError, OAuthError};
+
+fn too_large(r: &BytesRejection) -> bool {
+    r.status() == StatusCode::PAYLOAD_TOO_LARGE
+}
+
+fn media_type(headers: &HeaderMap) -> Option<String> {
+    let v = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
+    Some(v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+}
+
+/// An `application/x-www-form-urlencoded` body as text.
+///
+/// # Errors
+/// 413 for a body over the limit; `invalid_request` for another media type
+/// or a body that is not UTF-8.
+pub fn form(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<String, OAuthError> {
+    let body = body.map_err(|r| {
+        if too_large(&r) {
+            OAuthError::PayloadTooLarge
+        } else {
+            OAuthError::InvalidRequest("cannot read the request body".into())
+        }
+    })?;
+    if media_type(headers).as_deref() != Some("application/x-www-form-urlencoded") {
+        return Err(OAuthError::InvalidRequest("Content-Type must be application/x-www-form-urlencoded".into()));
+    }
+    String::from_utf8(body.to_vec()).map_err(|_| OAuthError::InvalidRequest("body is not UTF-8".into()))
+}
+
+/// An `application/json` body (OAuth family).
+///
+/// # Errors
+/// As [`form`], for JSON.
+pub fn json(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<Bytes, OAuthError> {
+    let body = body.map_err(|r| {
+        if too_large(&r) {
+            OAuthError::PayloadTooLarge
+        } else {
+            OAuthError::InvalidRequest("cannot read the request body".into())
+        }
+    })?;
+    if media_type(headers).as_deref() != Some("application/json") {
+        return Err(OAuthError::InvalidRequest("Content-Type must be application/json".into()));
+    }
+    Ok(body)
+}
+
+/// A strict JSON body of the device channel (`jcs::parse_strict`).
+///
+/// # Errors
+/// 413 over the limit; `invalid_request` otherwise.
+pub fn device_json(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<serde_json::Value, DeviceError> {
+    let body = body.map_err(|r| {
+        if too_large(&r) {
+            DeviceError::PayloadTooLarge
+        } else {
+            DeviceError::InvalidRequest("cannot read the request body".into())
+        }
+    })?;
+    if media_type(headers).as_deref() != Some("application/json") {
+        return Err(DeviceError::InvalidRequest("Content-Type must be application/json".into()));
+    }
+    countersign_protocol::jcs::parse_strict(&body).map_err(|e| DeviceError::InvalidRequest(e.to_string()))
+}

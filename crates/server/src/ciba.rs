@@ -1,0 +1,399 @@
+//! `POST /bc-authorize`: the CIBA backchannel authentication endpoint
+//! (CIBA Core §7), with RAR (RFC 9396), signed request objects (§7.1.1),
+//! `user_code` (§7.1.2) and fatigue control.
+
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{header, Extensions, HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use bytes::Bytes;
+use countersign_protocol::ciba::{
+    BackchannelAuthenticationParams, BackchannelAuthenticationRequest, BackchannelAuthenticationResponse,
+    BackchannelRequestBody, BindingMessage, ClientAuthParams, Hint, TokenDeliveryMode, UserHint, OPENID,
+};
+use countersign_protocol::device::{EventKind, Nonce, RequestContext, RequestId, RequestStatus, Requirement, Risk};
+use countersign_protocol::error::Endpoint;
+use countersign_protocol::rar::AuthorizationDetails;
+use countersign_protocol::secret::{generate_url_safe, AuthReqId, AUTH_REQ_ID_BYTES};
+use serde_json::Value;
+use sqlx::Row as _;
+use std::net::SocketAddr;
+
+use crate::clients::{self, Client, ClientJwtError, JwtRules};
+use crate::db;
+use crate::discovery::paths;
+use crate::error::OAuthError;
+use crate::requests::StoredRequest;
+use crate::state::AppState;
+use crate::users::{self, User};
+use crate::util;
+
+/// Longest `binding_message`, characters (Auth0's limit).
+pub const MAX_BINDING_MESSAGE_CHARS: usize = 64;
+/// Punctuation allowed in a `binding_message` besides letters, digits and
+/// single spaces.
+pub const BINDING_MESSAGE_PUNCTUATION: &str = "+-_.,:#";
+/// `acr_values` member that asks the approver to verify the user locally.
+pub const ACR_USER_VERIFICATION: &str = "urn:countersign:acr:uv";
+/// Longest kept `User-Agent`, characters.
+const MAX_USER_AGENT_CHARS: usize = 256;
+
+/// Checks the server's `binding_message` policy: 1 to 64 characters;
+/// letters, digits, `+ - _ . , : #` and single inner spaces.
+///
+/// # Errors
+/// The reason, for `invalid_binding_message`.
+pub fn check_binding_message(m: &BindingMessage) -> Result<(), String> {
+    let s = m.as_str();
+    let n = s.chars().count();
+    if n > MAX_BINDING_MESSAGE_CHARS {
+        return Err(format!("binding_message is longer than {MAX_BINDING_MESSAGE_CHARS} characters"));
+    }
+    if s.starts_with(' ') || s.ends_with(' ') || s.contains("  ") {
+        return Err("binding_message has leading, trailing or repeated spaces".into());
+    }
+    if let Some(c) = s.chars().find(|c| !(c.is_alphanumeric() || *c == ' ' || BINDING_MESSAGE_PUNCTUATION.contains(*c)))
+    {
+        return Err(format!(
+            "binding_message may contain letters, digits, spaces and {BINDING_MESSAGE_PUNCTUATION} only (found U+{:04X})",
+            u32::from(c)
+        ));
+    }
+    Ok(())
+}
+
+/// `POST /bc-authorize`.
+pub async fn bc_authorize(
+    State(state): State<AppState>,
+    extensions: Extensions,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let peer = extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
+    match handle(&state, peer, &headers, body).await {
+        Ok(r) => r,
+        Err(e) => e.at(Endpoint::BackchannelAuthentication),
+    }
+}
+
+fn audiences(state: &AppState) -> Vec<String> {
+    let c = &state.config;
+    vec![c.issuer.as_str().to_owned(), c.url(paths::BC_AUTHORIZE), c.url(paths::TOKEN)]
+}
+
+async fn request_object(
+    state: &AppState,
+    client: &Client,
+    jwt: &str,
+) -> Result<BackchannelAuthenticationParams, OAuthError> {
+    let audiences = audiences(state);
+    let rules = JwtRules { audiences: &audiences, iss: Some(&client.client_id), sub: None, jti: true, iat: true };
+    let claims = match clients::verify_client_jwt(state, client, jwt, &rules).await {
+        Ok(c) => c,
+        Err(ClientJwtError::Invalid(why)) => return Err(OAuthError::InvalidRequestObject(why.into())),
+        Err(ClientJwtError::Expired) => return Err(OAuthError::InvalidRequestObject("request object expired".into())),
+        Err(ClientJwtError::Internal(e)) => {
+            tracing::warn!(error = %e, "client keys unavailable for a request object");
+            return Err(OAuthError::InvalidRequestObject("the client's keys are unavailable".into()));
+        }
+    };
+    Ok(BackchannelAuthenticationParams::from_request_object(&claims)?)
+}
+
+async fn resolve_user(state: &AppState, client: &Client, hint: &UserHint) -> Result<User, OAuthError> {
+    let issuer = state.config.issuer.as_str();
+    let user = match hint {
+        UserHint::LoginHint(Hint::Plain(login)) => users::by_login(state, login).await?,
+        UserHint::LoginHint(Hint::IssSub { iss, sub }) => {
+            if iss != issuer {
+                return Err(OAuthError::UnknownUserId);
+            }
+            users::by_sub(state, sub).await?
+        }
+        UserHint::IdTokenHint(jwt) => {
+            let claims = state
+                .keys
+                .verify(&state.db, jwt.as_str(), Some("JWT"), state.now(), state.config.key_retention_secs())
+                .await?
+                .ok_or_else(|| OAuthError::InvalidRequest("id_token_hint was not issued by this server".into()))?;
+            if claims.get("iss").and_then(Value::as_str) != Some(issuer) {
+                return Err(OAuthError::InvalidRequest("id_token_hint was not issued by this server".into()));
+            }
+            let sub = claims.get("sub").and_then(Value::as_str).unwrap_or_default();
+            users::by_sub(state, sub).await?
+        }
+        UserHint::LoginHintToken(token) => {
+            let audiences = audiences(state);
+            let rules =
+                JwtRules { audiences: &audiences, iss: Some(&client.client_id), sub: None, jti: false, iat: false };
+            let claims = match clients::verify_client_jwt(state, client, token, &rules).await {
+                Ok(c) => c,
+                Err(ClientJwtError::Expired) => return Err(OAuthError::ExpiredLoginHintToken),
+                Err(ClientJwtError::Invalid(why)) => {
+                    return Err(OAuthError::InvalidRequest(format!("login_hint_token: {why}")))
+                }
+                Err(ClientJwtError::Internal(e)) => {
+                    tracing::warn!(error = %e, "client keys unavailable for a login_hint_token");
+                    return Err(OAuthError::InvalidRequest(
+                        "login_hint_token: the client's keys are unavailable".into(),
+                    ));
+                }
+            };
+            let sub_id = claims
+                .get("sub_id")
+                .and_then(Value::as_object)
+                .ok_or_else(|| OAuthError::InvalidRequest("login_hint_token needs a sub_id object".into()))?;
+            let field = |name: &str| sub_id.get(name).and_then(Value::as_str).unwrap_or_default().to_owned();
+            match sub_id.get("format").and_then(Value::as_str) {
+                Some("email") => users::by_login(state, &field("email")).await?.filter(|u| u.email.is_some()),
+                Some("username") => users::by_username(state, &field("username")).await?,
+                Some("iss_sub") if field("iss") == issuer => users::by_sub(state, &field("sub")).await?,
+                Some("iss_sub") => None,
+                _ => {
+                    return Err(OAuthError::InvalidRequest(
+                        "login_hint_token sub_id format must be email, username or iss_sub".into(),
+                    ))
+                }
+            }
+        }
+    };
+    user.filter(|u| !u.disabled).ok_or(OAuthError::UnknownUserId)
+}
+
+/// The display schemas first (they name the index and JSON path of every
+/// problem, unknown types included), then the client's registered types.
+fn check_details(state: &AppState, client: &Client, details: &AuthorizationDetails) -> Result<(), OAuthError> {
+    state
+        .schemas
+        .validate(details)
+        .map_err(|r| OAuthError::InvalidAuthorizationDetails(crate::schemas::describe_rejections(&r)))?;
+    for (index, detail) in details.iter().enumerate() {
+        let t = detail.r#type();
+        if !client.details_types.iter().any(|r| r == t) {
+            return Err(OAuthError::InvalidAuthorizationDetails(format!(
+                "authorization_details[{index}]/type: type '{}' is not registered for this client",
+                crate::schemas::legal_text(t)
+            )));
+        }
+    }
+    countersign_protocol::jcs::check_value(&details.to_value())
+        .map_err(|e| OAuthError::InvalidAuthorizationDetails(e.to_string()))?;
+    Ok(())
+}
+
+struct Count {
+    n: i64,
+    oldest: Option<i64>,
+}
+
+async fn count(tx: &mut db::Tx, column: &str, value: &str, since: u64) -> Result<Count, OAuthError> {
+    let row = sqlx::query(&format!(
+        "SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM auth_requests WHERE {column} = $1 AND created_at > $2"
+    ))
+    .bind(value)
+    .bind(db::ts(since))
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(Count { n: row.try_get("n")?, oldest: row.try_get("oldest")? })
+}
+
+fn over_limit(c: &Count, limit: u32, now: u64) -> Option<OAuthError> {
+    if limit == 0 || c.n < i64::from(limit) {
+        return None;
+    }
+    let oldest = db::from_ts(c.oldest.unwrap_or(0));
+    Some(OAuthError::RateLimited { retry_after: oldest.saturating_add(60).saturating_sub(now).max(1) })
+}
+
+async fn handle(
+    state: &AppState,
+    peer: Option<SocketAddr>,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, OAuthError> {
+    let text = crate::body::form(headers, body)?;
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(text.as_bytes()).into_owned().collect();
+    let auth = ClientAuthParams::from_form(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+    let client = clients::authenticate(state, headers, &auth, &audiences(state)).await?;
+
+    let request = BackchannelAuthenticationRequest::from_form(pairs)?;
+    let params = match request.body {
+        BackchannelRequestBody::Params(p) => {
+            if client.request_signing_alg.is_some() {
+                return Err(OAuthError::InvalidRequest(
+                    "this client registered backchannel_authentication_request_signing_alg: send a signed request"
+                        .into(),
+                ));
+            }
+            *p
+        }
+        BackchannelRequestBody::Signed(jwt) => request_object(state, &client, jwt.as_str()).await?,
+    };
+
+    // Scope.
+    if !params.scope.contains(OPENID) {
+        return Err(OAuthError::InvalidScope("scope must contain openid".into()));
+    }
+    if let Some(allowed) = &client.scope {
+        if !params.scope.is_subset(allowed) {
+            return Err(OAuthError::InvalidScope("scope exceeds the client's registered scope".into()));
+        }
+    }
+    // Delivery.
+    let mode = client.delivery_mode.clone();
+    let notifies = matches!(mode, TokenDeliveryMode::Ping | TokenDeliveryMode::Push);
+    if notifies && params.client_notification_token.is_none() {
+        return Err(OAuthError::InvalidRequest("client_notification_token is required for ping and push".into()));
+    }
+    // Binding message.
+    let binding = params
+        .binding_message
+        .as_ref()
+        .ok_or_else(|| OAuthError::InvalidRequest("binding_message is required".into()))?;
+    check_binding_message(binding).map_err(OAuthError::InvalidBindingMessage)?;
+    // Authorization details.
+    let details = params
+        .authorization_details
+        .as_ref()
+        .map(|d| d.details().clone())
+        .ok_or_else(|| OAuthError::InvalidRequest("authorization_details is required".into()))?;
+    check_details(state, &client, &details)?;
+    // The user.
+    let user = resolve_user(state, &client, &params.hint).await?;
+    if client.user_code_parameter {
+        let code = params.user_code.as_ref().ok_or(OAuthError::MissingUserCode)?;
+        let stored = user.user_code_hash.as_deref().unwrap_or("");
+        if stored.is_empty() || !util::ct_eq(&util::hash_secret(code.secret()), stored) {
+            return Err(OAuthError::InvalidUserCode);
+        }
+    }
+
+    let cfg = &state.config;
+    let now = state.now();
+    let expires_in = params.requested_expiry.map_or(cfg.default_expiry_secs, |e| e.get().min(cfg.max_expiry_secs));
+    let risk = state.schemas.risk(&details);
+    let acr = params.acr_values.as_ref().map(|a| a.to_param());
+    let mut requires = Vec::new();
+    let wants_uv = params.acr_values.as_ref().is_some_and(|a| a.contains(ACR_USER_VERIFICATION));
+    if wants_uv || matches!(risk, Risk::High | Risk::Critical | Risk::Extension(_)) {
+        requires.push(Requirement::UserVerification);
+    }
+    let context = RequestContext {
+        ip: peer.map(|p| p.ip()),
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|s| s.chars().filter(|c| !c.is_control()).take(MAX_USER_AGENT_CHARS).collect::<String>())
+            .filter(|s| !s.is_empty()),
+        location: None,
+    };
+
+    let auth_req_id = AuthReqId::new(generate_url_safe(AUTH_REQ_ID_BYTES).map_err(crate::error::Internal::from)?);
+    let request_id = RequestId::new(util::random_id("req_", 16)?)
+        .map_err(|e| crate::error::Internal::new(format!("request id: {e}")))?;
+    let nonce = Nonce::new(generate_url_safe(16).map_err(crate::error::Internal::from)?)
+        .map_err(|e| crate::error::Internal::new(format!("nonce: {e}")))?;
+    let scope: Vec<String> = params.scope.iter().map(str::to_owned).collect();
+
+    let mut tx = db::begin(&state.db).await?;
+    let limits = &cfg.limits;
+    if limits.not_me_threshold > 0 {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM auth_requests WHERE sub = $1 AND client_id = $2 \
+             AND deny_reason = 'not_me' AND decided_at > $3",
+        )
+        .bind(&user.sub)
+        .bind(&client.client_id)
+        .bind(db::ts(now.saturating_sub(limits.not_me_window_secs)))
+        .fetch_one(&mut *tx)
+        .await?;
+        let n: i64 = row.try_get("n")?;
+        if n >= i64::from(limits.not_me_threshold) {
+            tracing::info!(client_id = %client.client_id, "client blocked for a user after not_me denials");
+            return Err(OAuthError::AccessDenied("the user has reported requests of this client as not theirs"));
+        }
+    }
+    let since = now.saturating_sub(60);
+    if let Some(e) = over_limit(&count(&mut tx, "sub", &user.sub, since).await?, limits.user_per_minute, now) {
+        return Err(e);
+    }
+    if let Some(e) =
+        over_limit(&count(&mut tx, "client_id", &client.client_id, since).await?, limits.client_per_minute, now)
+    {
+        return Err(e);
+    }
+    sqlx::query(
+        "INSERT INTO auth_requests (request_id, auth_req_id_hash, notify_auth_req_id, notification_token, client_id, \
+         sub, delivery_mode, scope, binding_message, authorization_details, acr_values, context, risk, requires, \
+         nonce, created_at, created_ms, expires_at, poll_interval, status) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
+    )
+    .bind(request_id.as_str())
+    .bind(util::hash_secret(auth_req_id.secret()))
+    .bind(notifies.then(|| auth_req_id.secret().to_owned()))
+    .bind(if notifies { params.client_notification_token.as_ref().map(|t| t.secret().to_owned()) } else { None })
+    .bind(&client.client_id)
+    .bind(&user.sub)
+    .bind(mode.as_str())
+    .bind(serde_json::to_string(&scope).map_err(crate::error::Internal::from)?)
+    .bind(binding.as_str())
+    .bind(details.to_param())
+    .bind(&acr)
+    .bind(serde_json::to_string(&context).map_err(crate::error::Internal::from)?)
+    .bind(risk.as_str())
+    .bind(serde_json::to_string(&requires).map_err(crate::error::Internal::from)?)
+    .bind(nonce.as_str())
+    .bind(db::ts(now))
+    .bind(db::ts(state.clock.now_ms()))
+    .bind(db::ts(now.saturating_add(expires_in)))
+    .bind(db::ts(cfg.poll_interval_secs))
+    .bind(RequestStatus::Pending.as_str())
+    .execute(&mut *tx)
+    .await?;
+    let stored = StoredRequest {
+        request_id: request_id.clone(),
+        client_id: client.client_id.clone(),
+        sub: user.sub.clone(),
+        delivery_mode: mode.clone(),
+        notify_auth_req_id: None,
+        notification_token: None,
+        scope,
+        binding_message: binding.as_str().to_owned(),
+        details,
+        acr_values: acr,
+        context,
+        risk,
+        requires,
+        nonce,
+        created_at: now,
+        expires_at: now.saturating_add(expires_in),
+        poll_interval: cfg.poll_interval_secs,
+        last_poll_at: None,
+        status: RequestStatus::Pending,
+        decision: None,
+        deny_reason: None,
+        decided_at: None,
+        decided_by: None,
+        statement_hash: None,
+        redeemed_at: None,
+        client_name: client.client_name.clone(),
+        logo_uri: client.logo_uri.clone(),
+        verified: client.verified,
+        user_name: user.name.clone(),
+    };
+    let data = serde_json::to_string(&stored.to_approver(&cfg.issuer)).map_err(crate::error::Internal::from)?;
+    crate::events::append(&mut tx, &user.sub, &EventKind::Request, Some(&request_id), &data, None, now).await?;
+    tx.commit().await?;
+    state.hub.notify(&user.sub);
+    tracing::info!(request_id = %request_id, client_id = %client.client_id, mode = %mode, "backchannel request accepted");
+
+    let body = BackchannelAuthenticationResponse {
+        auth_req_id,
+        expires_in,
+        interval: (!matches!(mode, TokenDeliveryMode::Push)).then_some(cfg.poll_interval_secs),
+    };
+    let mut resp = Json(body).into_response();
+    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(resp)
+}

@@ -1,0 +1,419 @@
+//! The operator CLI: `serve` and the administration commands, on one binary.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use countersign_protocol::device::Issuer;
+use countersign_protocol::secret::{InitialAccessToken, UserCode};
+use std::io::{BufRead as _, Write as _};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use crate::admin::{self, AdminError, NewUser};
+use crate::clock::{Clock as _, SystemClock};
+use crate::config::{Config, RegistrationPolicy};
+use crate::error::Internal;
+use crate::schemas::{DisplaySchemas as _, RegistrySchemas};
+use crate::state::AppState;
+
+/// Environment variable holding the initial access token (`--registration token`).
+pub const INITIAL_ACCESS_TOKEN_ENV: &str = "COUNTERSIGN_INITIAL_ACCESS_TOKEN";
+
+/// Countersign authorization server (OpenID CIBA + RFC 9396) and its operator commands.
+#[derive(Debug, Parser)]
+#[command(name = "countersign-server", version)]
+pub struct Cli {
+    /// SQLite database file (created if missing).
+    #[arg(long, global = true, default_value = "countersign.db")]
+    pub db: PathBuf,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Create a one-time enrollment link for a user's approver.
+    EnrollLink {
+        /// Username or sub.
+        user: String,
+        /// The server's issuer identifier (as given to `serve --issuer`).
+        #[arg(long)]
+        issuer: String,
+        /// Lifetime of the ticket, seconds.
+        #[arg(long, default_value_t = countersign_protocol::device::enroll::DEFAULT_TICKET_TTL_SECS)]
+        ttl: u64,
+        /// Do not print the QR code.
+        #[arg(long)]
+        no_qr: bool,
+    },
+    /// Manage clients (agents).
+    #[command(subcommand)]
+    Client(ClientCommand),
+    /// Manage enrolled devices.
+    #[command(subcommand)]
+    Device(DeviceCommand),
+    /// Manage the server's signing keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
+}
+
+/// Who may register clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Registration {
+    /// Anyone may call `/register`.
+    Open,
+    /// `/register` needs `Authorization: Bearer <initial access token>`, read
+    /// from `COUNTERSIGN_INITIAL_ACCESS_TOKEN` or `--initial-access-token-file`.
+    Token,
+}
+
+/// `serve` options.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Issuer identifier: https URL (http only for localhost), no trailing slash.
+    #[arg(long)]
+    pub issuer: String,
+    /// Registration policy.
+    #[arg(long, value_enum, default_value_t = Registration::Open)]
+    pub registration: Registration,
+    /// File holding the initial access token (first line).
+    #[arg(long)]
+    pub initial_access_token_file: Option<PathBuf>,
+    /// Accepted backchannel requests per user per minute (0 = unlimited).
+    #[arg(long, default_value_t = 5)]
+    pub user_rate_limit: u32,
+    /// Accepted backchannel requests per client per minute (0 = unlimited).
+    #[arg(long, default_value_t = 30)]
+    pub client_rate_limit: u32,
+    /// `not_me` denials that block a client for a user (0 = never).
+    #[arg(long, default_value_t = 3)]
+    pub not_me_threshold: u32,
+    /// Window of the `not_me` count, seconds.
+    #[arg(long, default_value_t = 86_400)]
+    pub not_me_window: u64,
+    /// Default `expires_in` of a backchannel request, seconds.
+    #[arg(long, default_value_t = 300)]
+    pub default_expiry: u64,
+    /// Largest `expires_in`, seconds.
+    #[arg(long, default_value_t = 3600)]
+    pub max_expiry: u64,
+    /// Access and ID token lifetime, seconds.
+    #[arg(long, default_value_t = 600)]
+    pub token_ttl: u64,
+    /// `aud` of access tokens.
+    #[arg(long)]
+    pub token_audience: Option<String>,
+    /// Largest request body, bytes.
+    #[arg(long, default_value_t = 64 * 1024)]
+    pub max_body_bytes: usize,
+    /// DANGER (development only): allow http notification endpoints on loopback hosts.
+    #[arg(long)]
+    pub danger_allow_http_loopback_notifications: bool,
+    /// DANGER (development only): allow http `jwks_uri` on loopback hosts.
+    #[arg(long)]
+    pub danger_allow_http_loopback_jwks_uri: bool,
+    /// Directory of custom display schemas: every `*.json` file in it (one
+    /// schema per file), added to the built-in types. A bad schema stops the
+    /// server from starting.
+    #[arg(long)]
+    pub schemas_dir: Option<PathBuf>,
+}
+
+/// `user` commands.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user.
+    Add {
+        /// Login name (the CIBA `login_hint`).
+        username: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// E-mail address (also accepted as `login_hint`).
+        #[arg(long)]
+        email: Option<String>,
+        /// Give the admin role.
+        #[arg(long)]
+        admin: bool,
+    },
+    /// List users.
+    List,
+    /// Disable a user.
+    Disable {
+        /// Username or sub.
+        user: String,
+    },
+    /// Set a user's CIBA user_code, read from the first line of standard input.
+    SetUserCode {
+        /// Username or sub.
+        user: String,
+    },
+}
+
+/// `client` commands.
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// List registered clients.
+    List,
+    /// Disable a client.
+    Disable {
+        /// The client_id.
+        client_id: String,
+    },
+}
+
+/// `device` commands.
+#[derive(Debug, Subcommand)]
+pub enum DeviceCommand {
+    /// List a user's devices.
+    List {
+        /// Username or sub.
+        user: String,
+    },
+    /// Revoke a device.
+    Revoke {
+        /// The device_id.
+        device_id: String,
+    },
+}
+
+/// `key` commands.
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Create a new signing key; the old one stays published until its tokens expire.
+    Rotate,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum CliError {
+    #[error("{0}")]
+    Usage(String),
+    #[error("display schemas: {0}")]
+    Schemas(#[from] countersign_details::RegistryError),
+    #[error(transparent)]
+    Admin(#[from] AdminError),
+    #[error(transparent)]
+    Internal(#[from] Internal),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Entry point of the binary.
+#[must_use]
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn issuer(text: &str) -> Result<Issuer, CliError> {
+    Issuer::new(text).map_err(|e| CliError::Usage(format!("--issuer: {e}")))
+}
+
+fn initial_access_token(args: &ServeArgs) -> Result<InitialAccessToken, CliError> {
+    let token = if let Some(path) = &args.initial_access_token_file {
+        std::fs::read_to_string(path)?.lines().next().unwrap_or_default().trim().to_owned()
+    } else {
+        std::env::var(INITIAL_ACCESS_TOKEN_ENV).unwrap_or_default().trim().to_owned()
+    };
+    if token.len() < 22 {
+        return Err(CliError::Usage(format!(
+            "--registration token needs an initial access token of at least 22 characters in \
+             {INITIAL_ACCESS_TOKEN_ENV} or --initial-access-token-file"
+        )));
+    }
+    Ok(InitialAccessToken::new(token))
+}
+
+/// Builds the configuration of `serve`.
+fn serve_config(args: &ServeArgs) -> Result<Config, CliError> {
+    let mut c = Config::new(issuer(&args.issuer)?);
+    c.registration = match args.registration {
+        Registration::Open => RegistrationPolicy::Open,
+        Registration::Token => RegistrationPolicy::InitialAccessToken(initial_access_token(args)?),
+    };
+    c.limits.user_per_minute = args.user_rate_limit;
+    c.limits.client_per_minute = args.client_rate_limit;
+    c.limits.not_me_threshold = args.not_me_threshold;
+    c.limits.not_me_window_secs = args.not_me_window;
+    c.default_expiry_secs = args.default_expiry;
+    c.max_expiry_secs = args.max_expiry;
+    c.access_token_ttl_secs = args.token_ttl;
+    c.id_token_ttl_secs = args.token_ttl;
+    c.access_token_audience = args.token_audience.clone();
+    c.max_body_bytes = args.max_body_bytes;
+    c.danger_allow_http_loopback_notifications = args.danger_allow_http_loopback_notifications;
+    c.danger_allow_http_loopback_jwks_uri = args.danger_allow_http_loopback_jwks_uri;
+    if c.default_expiry_secs == 0 || c.default_expiry_secs > c.max_expiry_secs {
+        return Err(CliError::Usage("--default-expiry must be between 1 and --max-expiry".into()));
+    }
+    Ok(c)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+    tracing::info!("shutting down");
+}
+
+fn qr(text: &str) -> Result<String, CliError> {
+    use qrcode::render::unicode::Dense1x2;
+    let code = qrcode::QrCode::new(text.as_bytes()).map_err(|e| CliError::Usage(format!("QR code: {e}")))?;
+    Ok(code.render::<Dense1x2>().dark_color(Dense1x2::Light).light_color(Dense1x2::Dark).quiet_zone(true).build())
+}
+
+fn out(line: &str) {
+    let mut o = std::io::stdout().lock();
+    let _ = writeln!(o, "{line}");
+}
+
+async fn run(cli: Cli) -> Result<(), CliError> {
+    let now = SystemClock.now();
+    if let Command::Serve(args) = &cli.command {
+        let config = serve_config(args)?;
+        let schemas = match &args.schemas_dir {
+            Some(dir) => RegistrySchemas::with_dir(dir)?,
+            None => RegistrySchemas::builtin()?,
+        };
+        tracing::info!(
+            types = schemas.types().len(),
+            families = schemas.registry().families().len(),
+            dir = ?args.schemas_dir,
+            "display schemas loaded"
+        );
+        let db = crate::db::open(&cli.db).await?;
+        let state = AppState::new(config, db, Arc::new(SystemClock), Arc::new(schemas)).await?;
+        let listener = tokio::net::TcpListener::bind(args.listen).await?;
+        tracing::info!(listen = %args.listen, issuer = %state.config.issuer, "countersign-server listening");
+        crate::serve(listener, state, shutdown_signal()).await?;
+        return Ok(());
+    }
+    let db = crate::db::open(&cli.db).await?;
+    match cli.command {
+        Command::Serve(_) => {}
+        Command::User(UserCommand::Add { username, name, email, admin }) => {
+            let u = admin::add_user(&db, &NewUser { username, name, email, admin }, now).await?;
+            out(&format!("added user {} (sub {})", u.username, u.sub));
+        }
+        Command::User(UserCommand::List) => {
+            out("SUB\tUSERNAME\tEMAIL\tNAME\tROLES\tSTATUS");
+            for u in admin::list_users(&db).await? {
+                out(&format!(
+                    "{}\t{}\t{}\t{}\t{}\t{}",
+                    u.sub,
+                    u.username,
+                    u.email.as_deref().unwrap_or("-"),
+                    u.name,
+                    u.roles.join(","),
+                    if u.disabled { "disabled" } else { "active" }
+                ));
+            }
+        }
+        Command::User(UserCommand::Disable { user }) => {
+            let u = admin::disable_user(&db, &user).await?;
+            out(&format!("disabled user {} (sub {})", u.username, u.sub));
+        }
+        Command::User(UserCommand::SetUserCode { user }) => {
+            let mut line = String::new();
+            std::io::stdin().lock().read_line(&mut line)?;
+            let code = UserCode::new(line.trim_end_matches(['\r', '\n']).to_owned());
+            admin::set_user_code(&db, &user, &code).await?;
+            out("user_code set");
+        }
+        Command::EnrollLink { user, issuer: iss, ttl, no_qr } => {
+            let link = admin::enrollment_link(&db, &issuer(&iss)?, &user, ttl, now).await?;
+            out(&format!("App URI (single use, expires in {ttl} s):"));
+            out(&link.to_app_uri());
+            out("Link:");
+            out(&link.to_https_link());
+            if !no_qr {
+                out(&qr(&link.to_app_uri())?);
+            }
+        }
+        Command::Client(ClientCommand::List) => {
+            out("CLIENT_ID\tNAME\tMODE\tAUTH\tSTATUS");
+            for c in admin::list_clients(&db).await? {
+                out(&format!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    c.client_id,
+                    c.client_name,
+                    c.delivery_mode,
+                    c.auth_method,
+                    if c.disabled { "disabled" } else { "active" }
+                ));
+            }
+        }
+        Command::Client(ClientCommand::Disable { client_id }) => {
+            admin::disable_client(&db, &client_id).await?;
+            out(&format!("disabled client {client_id}"));
+        }
+        Command::Device(DeviceCommand::List { user }) => {
+            out("DEVICE_ID\tNAME\tPLATFORM\tSTATUS");
+            for d in admin::list_devices(&db, &user).await? {
+                out(&format!(
+                    "{}\t{}\t{}\t{}",
+                    d.device_id,
+                    d.device_name,
+                    d.platform,
+                    if d.revoked_at.is_some() { "revoked" } else { "active" }
+                ));
+            }
+        }
+        Command::Device(DeviceCommand::Revoke { device_id }) => {
+            admin::revoke_device(&db, &device_id, now).await?;
+            out(&format!("revoked device {device_id}"));
+        }
+        Command::Key(KeyCommand::Rotate) => {
+            crate::keys::ensure_active(&db, now).await?;
+            let kid = crate::keys::rotate(&db, now).await?;
+            out(&format!("new signing key {kid}"));
+        }
+    }
+    db.close().await;
+    Ok(())
+}

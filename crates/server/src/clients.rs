@@ -1,0 +1,352 @@
+//! Registered clients and client authentication (RFC 6749 §2.3,
+//! OIDC Core §9): `client_secret_basic`, `client_secret_post`,
+//! `private_key_jwt` (RFC 7523, ES256 only).
+
+use axum::http::{header, HeaderMap};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use countersign_protocol::ciba::{ClientAssertionType, ClientAuthParams, RequestError, Scope, TokenDeliveryMode};
+use countersign_protocol::jws::{self, PublicJwk};
+use serde_json::{Map, Value};
+use sqlx::sqlite::SqliteRow;
+use sqlx::Row as _;
+
+use crate::db;
+use crate::error::{Internal, OAuthError};
+use crate::state::AppState;
+use crate::util;
+
+/// `token_endpoint_auth_method` values this server supports.
+pub const AUTH_METHODS: [&str; 3] = ["client_secret_basic", "client_secret_post", "private_key_jwt"];
+/// Longest accepted lifetime of a client assertion or request object, seconds.
+pub const MAX_JWT_LIFETIME_SECS: u64 = 3600;
+/// Allowed clock skew for `iat`/`nbf`, seconds.
+pub const CLOCK_SKEW_SECS: u64 = 30;
+
+/// A registered client, as the endpoints need it.
+#[derive(Debug, Clone)]
+pub struct Client {
+    /// `client_id`.
+    pub client_id: String,
+    /// SHA-256 of the secret (secret methods).
+    pub secret_hash: Option<String>,
+    /// Registered `token_endpoint_auth_method`.
+    pub auth_method: String,
+    /// Registered `backchannel_token_delivery_mode`.
+    pub delivery_mode: TokenDeliveryMode,
+    /// `backchannel_client_notification_endpoint`.
+    pub notification_endpoint: Option<String>,
+    /// `backchannel_authentication_request_signing_alg` (only `ES256`).
+    pub request_signing_alg: Option<String>,
+    /// `backchannel_user_code_parameter`.
+    pub user_code_parameter: bool,
+    /// Inline `jwks`.
+    pub jwks: Option<Value>,
+    /// `jwks_uri`.
+    pub jwks_uri: Option<String>,
+    /// `client_name`.
+    pub client_name: String,
+    /// `logo_uri`.
+    pub logo_uri: Option<String>,
+    /// Registered `scope`, if any (requests must stay within it).
+    pub scope: Option<Scope>,
+    /// Registered `authorization_details_types`.
+    pub details_types: Vec<String>,
+    /// Verified by an admin.
+    pub verified: bool,
+    /// Disabled by the operator.
+    pub disabled: bool,
+}
+
+/// Columns of [`Client`] for `SELECT`.
+pub const CLIENT_COLUMNS: &str = "client_id, secret_hash, auth_method, delivery_mode, notification_endpoint, \
+     request_signing_alg, user_code_parameter, jwks, jwks_uri, client_name, logo_uri, scope, details_types, \
+     verified, disabled";
+
+impl Client {
+    /// Reads a row selected with [`CLIENT_COLUMNS`].
+    ///
+    /// # Errors
+    /// A column is missing or malformed.
+    pub fn from_row(row: &SqliteRow) -> Result<Self, Internal> {
+        let jwks: Option<String> = row.try_get("jwks")?;
+        let scope: Option<String> = row.try_get("scope")?;
+        let types: String = row.try_get("details_types")?;
+        let mode: String = row.try_get("delivery_mode")?;
+        Ok(Self {
+            client_id: row.try_get("client_id")?,
+            secret_hash: row.try_get("secret_hash")?,
+            auth_method: row.try_get("auth_method")?,
+            delivery_mode: mode.parse().map_err(|_| Internal::new("stored delivery mode is empty"))?,
+            notification_endpoint: row.try_get("notification_endpoint")?,
+            request_signing_alg: row.try_get("request_signing_alg")?,
+            user_code_parameter: row.try_get::<i64, _>("user_code_parameter")? != 0,
+            jwks: jwks.map(|j| serde_json::from_str(&j)).transpose()?,
+            jwks_uri: row.try_get("jwks_uri")?,
+            client_name: row.try_get("client_name")?,
+            logo_uri: row.try_get("logo_uri")?,
+            scope: scope.map(|s| Scope::parse(&s)).transpose().map_err(|e| Internal::new(format!("scope: {e}")))?,
+            details_types: serde_json::from_str(&types)?,
+            verified: row.try_get::<i64, _>("verified")? != 0,
+            disabled: row.try_get::<i64, _>("disabled")? != 0,
+        })
+    }
+
+    /// Loads a client.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn load(state: &AppState, client_id: &str) -> Result<Option<Self>, Internal> {
+        let row = sqlx::query(&format!("SELECT {CLIENT_COLUMNS} FROM clients WHERE client_id = $1"))
+            .bind(client_id)
+            .fetch_optional(&state.db)
+            .await?;
+        row.as_ref().map(Self::from_row).transpose()
+    }
+
+    /// The client's usable ES256 keys (`kid` narrows a `jwks_uri` refetch).
+    ///
+    /// # Errors
+    /// Fetching `jwks_uri` failed.
+    pub async fn keys(&self, state: &AppState, kid: Option<&str>) -> Result<Vec<PublicJwk>, Internal> {
+        if let Some(set) = &self.jwks {
+            return Ok(crate::jwks::usable_keys(set));
+        }
+        if let Some(uri) = &self.jwks_uri {
+            return state.jwks_cache.get(state, uri, kid).await;
+        }
+        Ok(Vec::new())
+    }
+}
+
+/// Why a client-signed JWT was refused.
+#[derive(Debug)]
+pub enum ClientJwtError {
+    /// Refused (the reason is safe to show).
+    Invalid(&'static str),
+    /// `exp` has passed.
+    Expired,
+    /// The server failed.
+    Internal(Internal),
+}
+
+impl From<Internal> for ClientJwtError {
+    fn from(e: Internal) -> Self {
+        ClientJwtError::Internal(e)
+    }
+}
+
+impl From<sqlx::Error> for ClientJwtError {
+    fn from(e: sqlx::Error) -> Self {
+        ClientJwtError::Internal(e.into())
+    }
+}
+
+fn audience_matches(aud: Option<&Value>, accepted: &[String]) -> bool {
+    match aud {
+        Some(Value::String(s)) => accepted.iter().any(|a| a == s),
+        Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).any(|s| accepted.iter().any(|a| a == s)),
+        _ => false,
+    }
+}
+
+/// What a client-signed JWT must satisfy.
+pub struct JwtRules<'a> {
+    /// Accepted `aud` values (one must be present).
+    pub audiences: &'a [String],
+    /// Required `iss`, if any.
+    pub iss: Option<&'a str>,
+    /// Required `sub`, if any.
+    pub sub: Option<&'a str>,
+    /// Require a `jti` and refuse its replay.
+    pub jti: bool,
+    /// Require `iat`.
+    pub iat: bool,
+}
+
+/// Verifies an ES256 JWT signed by one of `client`'s keys and checks
+/// `aud`, `iss`, `sub`, `exp` (required, at most an hour ahead), `iat`,
+/// `nbf` and the `jti` replay cache.
+///
+/// # Errors
+/// [`ClientJwtError`].
+pub async fn verify_client_jwt(
+    state: &AppState,
+    client: &Client,
+    jwt: &str,
+    rules: &JwtRules<'_>,
+) -> Result<Map<String, Value>, ClientJwtError> {
+    let (header, _) = util::peek_jwt(jwt).ok_or(ClientJwtError::Invalid("not a JWS"))?;
+    let kid = header.get("kid").and_then(Value::as_str);
+    let keys = client.keys(state, kid).await?;
+    let candidates: Vec<&PublicJwk> = keys.iter().filter(|k| kid.is_none() || k.kid() == kid).collect();
+    if candidates.is_empty() {
+        return Err(ClientJwtError::Invalid("no registered ES256 key of the client matches"));
+    }
+    let claims = candidates
+        .iter()
+        .find_map(|k| jws::verify(jwt, k, None).ok())
+        .map(|(_, c)| c)
+        .ok_or(ClientJwtError::Invalid("signature does not verify with the client's ES256 keys"))?;
+    let Value::Object(claims) = claims else {
+        return Err(ClientJwtError::Invalid("claims are not an object"));
+    };
+    let now = state.now();
+    let num = |name: &str| claims.get(name).and_then(Value::as_u64);
+    let string = |name: &str| claims.get(name).and_then(Value::as_str);
+    if let Some(iss) = rules.iss {
+        if string("iss") != Some(iss) {
+            return Err(ClientJwtError::Invalid("iss must be the client_id"));
+        }
+    }
+    if let Some(sub) = rules.sub {
+        if string("sub") != Some(sub) {
+            return Err(ClientJwtError::Invalid("sub must be the client_id"));
+        }
+    }
+    if !audience_matches(claims.get("aud"), rules.audiences) {
+        return Err(ClientJwtError::Invalid("aud must be the issuer"));
+    }
+    let exp = num("exp").ok_or(ClientJwtError::Invalid("exp is required"))?;
+    if exp <= now {
+        return Err(ClientJwtError::Expired);
+    }
+    if exp > now.saturating_add(MAX_JWT_LIFETIME_SECS) {
+        return Err(ClientJwtError::Invalid("exp is too far in the future"));
+    }
+    match num("iat") {
+        Some(iat) if iat > now.saturating_add(CLOCK_SKEW_SECS) => {
+            return Err(ClientJwtError::Invalid("iat is in the future"))
+        }
+        None if rules.iat => return Err(ClientJwtError::Invalid("iat is required")),
+        _ => {}
+    }
+    if let Some(nbf) = claims.get("nbf") {
+        match nbf.as_u64() {
+            Some(nbf) if nbf <= now.saturating_add(CLOCK_SKEW_SECS) => {}
+            _ => return Err(ClientJwtError::Invalid("nbf is in the future or malformed")),
+        }
+    }
+    if rules.jti {
+        let jti = string("jti").filter(|j| !j.is_empty() && j.len() <= 256);
+        let jti = jti.ok_or(ClientJwtError::Invalid("jti is required"))?;
+        let mut tx = db::begin(&state.db).await?;
+        let done =
+            sqlx::query("INSERT INTO client_jtis (client_id, jti, exp) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+                .bind(&client.client_id)
+                .bind(jti)
+                .bind(db::ts(exp))
+                .execute(&mut *tx)
+                .await?;
+        tx.commit().await?;
+        if done.rows_affected() == 0 {
+            return Err(ClientJwtError::Invalid("jti was already used"));
+        }
+    }
+    Ok(claims)
+}
+
+fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OAuthError> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let bad = || OAuthError::InvalidClient("malformed Basic credentials");
+    let value = value.to_str().map_err(|_| bad())?;
+    let Some((scheme, rest)) = value.split_once(' ') else {
+        return Err(bad());
+    };
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Err(OAuthError::InvalidClient("unsupported Authorization scheme"));
+    }
+    let decoded = STANDARD.decode(rest.trim()).map_err(|_| bad())?;
+    let decoded = String::from_utf8(decoded).map_err(|_| bad())?;
+    let (id, secret) = decoded.split_once(':').ok_or_else(bad)?;
+    // RFC 6749 §2.3.1: both parts are form-urlencoded.
+    let dec = |s: &str| -> Option<String> {
+        let pairs: Vec<(String, String)> =
+            url::form_urlencoded::parse(format!("x={s}").as_bytes()).into_owned().collect();
+        pairs.into_iter().next().map(|(_, v)| v)
+    };
+    let id = dec(id).ok_or_else(bad)?;
+    let secret = dec(secret).ok_or_else(bad)?;
+    Ok(Some((id, secret)))
+}
+
+/// Authenticates the client of a request with the method it registered.
+/// `audiences` are the accepted `aud` values of a client assertion.
+///
+/// # Errors
+/// `invalid_request` for several methods at once; `invalid_client` for
+/// anything else wrong; `unauthorized_client` for a disabled client.
+pub async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+    params: &ClientAuthParams,
+    audiences: &[String],
+) -> Result<Client, OAuthError> {
+    let basic = basic_credentials(headers)?;
+    if basic.is_some() && (params.client_secret.is_some() || params.client_assertion.is_some()) {
+        return Err(RequestError::MultipleClientAuth.into());
+    }
+    let (method, client_id) = if let Some((id, _)) = &basic {
+        if params.client_id.as_deref().is_some_and(|c| c != id) {
+            return Err(OAuthError::InvalidRequest("client_id differs from the Basic credentials".into()));
+        }
+        ("client_secret_basic", id.clone())
+    } else if params.client_secret.is_some() {
+        let id = params.client_id.clone().ok_or(OAuthError::InvalidClient("client_id missing"))?;
+        ("client_secret_post", id)
+    } else if let Some(assertion) = &params.client_assertion {
+        if params.client_assertion_type != Some(ClientAssertionType::JwtBearer) {
+            return Err(OAuthError::InvalidClient("unsupported client_assertion_type"));
+        }
+        let peeked = util::peek_jwt(assertion.as_str())
+            .and_then(|(_, c)| c.get("sub").and_then(Value::as_str).map(str::to_owned));
+        let id = params.client_id.clone().or(peeked).ok_or(OAuthError::InvalidClient("client assertion has no sub"))?;
+        ("private_key_jwt", id)
+    } else {
+        return Err(OAuthError::InvalidClient("client authentication required"));
+    };
+
+    let client =
+        Client::load(state, &client_id).await?.ok_or(OAuthError::InvalidClient("client authentication failed"))?;
+    if client.auth_method != method {
+        return Err(OAuthError::InvalidClient("not the client's registered token_endpoint_auth_method"));
+    }
+    match method {
+        "client_secret_basic" | "client_secret_post" => {
+            let presented = match (&basic, &params.client_secret) {
+                (Some((_, s)), _) => util::hash_secret(s),
+                (None, Some(s)) => util::hash_secret(s.secret()),
+                (None, None) => return Err(OAuthError::InvalidClient("client secret missing")),
+            };
+            let stored = client.secret_hash.as_deref().unwrap_or("");
+            if !util::ct_eq(&presented, stored) || stored.is_empty() {
+                return Err(OAuthError::InvalidClient("client authentication failed"));
+            }
+        }
+        _ => {
+            let assertion = params.client_assertion.as_ref().ok_or(OAuthError::InvalidClient("assertion missing"))?;
+            let rules = JwtRules {
+                audiences,
+                iss: Some(&client.client_id),
+                sub: Some(&client.client_id),
+                jti: true,
+                iat: false,
+            };
+            match verify_client_jwt(state, &client, assertion.as_str(), &rules).await {
+                Ok(_) => {}
+                Err(ClientJwtError::Internal(e)) => {
+                    tracing::warn!(error = %e, "client key lookup failed");
+                    return Err(OAuthError::InvalidClient("client keys unavailable"));
+                }
+                Err(ClientJwtError::Expired) => return Err(OAuthError::InvalidClient("client assertion expired")),
+                Err(ClientJwtError::Invalid(why)) => return Err(OAuthError::InvalidClient(why)),
+            }
+        }
+    }
+    if client.disabled {
+        return Err(OAuthError::UnauthorizedClient("the client is disabled"));
+    }
+    Ok(client)
+}

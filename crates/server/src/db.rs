@@ -1,0 +1,207 @@
+//! The database: opening, migrations, write transactions.
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Sqlite, SqliteConnection, SqlitePool, Transaction};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
+use std::time::Duration;
+use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
+
+use crate::error::Internal;
+
+/// The connection pool.
+pub type Db = SqlitePool;
+/// A write transaction: the SQLite transaction plus this process's write
+/// turn on the database file (see [`begin`]). It dereferences to the
+/// connection (`&mut *tx` is an executor); dropped without [`Tx::commit`], it
+/// rolls back.
+pub struct Tx {
+    // Field order matters: the transaction is dropped (rollback queued)
+    // before the turn is handed on.
+    inner: Transaction<'static, Sqlite>,
+    _turn: OwnedMutexGuard<()>,
+}
+
+impl Tx {
+    /// Commits, then hands the write turn on.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        let Tx { inner, _turn } = self;
+        inner.commit().await
+    }
+}
+
+impl std::ops::Deref for Tx {
+    type Target = SqliteConnection;
+    fn deref(&self) -> &SqliteConnection {
+        &self.inner
+    }
+}
+
+impl std::ops::DerefMut for Tx {
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
+        &mut self.inner
+    }
+}
+
+/// Opens (creating if missing) the SQLite database at `path` and applies the
+/// migrations in `migrations/`.
+///
+/// # Errors
+/// The file cannot be opened or a migration fails.
+pub async fn open(path: &Path) -> Result<Db, Internal> {
+    create_private(path)?;
+    let options = SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .foreign_keys(true)
+        .busy_timeout(BUSY_TIMEOUT);
+    let pool = SqlitePoolOptions::new()
+        .max_connections(8)
+        .connect_with(options)
+        .await
+        .map_err(|e| Internal::new(format!("opening database {}: {e}", path.display())))?;
+    sqlx::migrate!("./migrations").run(&pool).await.map_err(|e| Internal::new(format!("migrations: {e}")))?;
+    Ok(pool)
+}
+
+/// Creates the database file readable by its owner only (it holds the
+/// server's signing keys and the clients' notification tokens). SQLite gives
+/// its `-wal` and `-shm` files the same permissions.
+fn create_private(path: &Path) -> Result<(), Internal> {
+    if path.exists() {
+        return Ok(());
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(Internal::new(format!("creating database {}: {e}", path.display()))),
+    }
+}
+
+/// How long a writer waits for the database before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The in-process write turn of the database file behind `db`.
+fn write_turn(db: &Db) -> Arc<AsyncMutex<()>> {
+    static TURNS: OnceLock<Mutex<HashMap<PathBuf, Weak<AsyncMutex<()>>>>> = OnceLock::new();
+    let path = db.connect_options().get_filename().to_path_buf();
+    let mut turns = TURNS.get_or_init(Mutex::default).lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(turn) = turns.get(&path).and_then(Weak::upgrade) {
+        return turn;
+    }
+    turns.retain(|_, t| t.strong_count() > 0);
+    let turn = Arc::new(AsyncMutex::new(()));
+    turns.insert(path, Arc::downgrade(&turn));
+    turn
+}
+
+/// Starts a write transaction. On SQLite it is `BEGIN IMMEDIATE`, which
+/// takes the write lock at once, so a transaction that reads then writes can
+/// never fail on an upgrade; on PostgreSQL it would be a plain `BEGIN`.
+///
+/// Writers of this process first queue, in order, for the database file's
+/// write turn (an async mutex) and only then take a pool connection: a
+/// waiting writer never sits in SQLite's busy handler, whose sleeps (1 ms
+/// growing to 100 ms) left the lock idle and made the p99 latency of
+/// `/bc-authorize` under load about 150 ms (`docs/performance.md`). Another
+/// process writing the same file is still handled by `busy_timeout`.
+///
+/// # Errors
+/// The database failed.
+pub async fn begin(db: &Db) -> Result<Tx, Internal> {
+    let turn = tokio::time::timeout(BUSY_TIMEOUT, write_turn(db).lock_owned())
+        .await
+        .map_err(|_| Internal::new("timed out waiting for the database write turn"))?;
+    let inner = db.begin_with("BEGIN IMMEDIATE").await?;
+    Ok(Tx { inner, _turn: turn })
+}
+
+/// 0/1 for a boolean column.
+#[must_use]
+pub fn flag(b: bool) -> i64 {
+    i64::from(b)
+}
+
+/// Unix seconds as the BIGINT the schema uses.
+#[must_use]
+pub fn ts(secs: u64) -> i64 {
+    i64::try_from(secs).unwrap_or(i64::MAX)
+}
+
+/// A BIGINT column back to unix seconds.
+#[must_use]
+pub fn from_ts(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn temp_db() -> (tempfile::TempDir, Db) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = open(&dir.path().join("t.db")).await.expect("open");
+        (dir, db)
+    }
+
+    /// Waiting writers queue for the turn, not inside SQLite's busy handler
+    /// holding pool connections: reads go on, and every writer gets through.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn waiting_writers_hold_no_connection() {
+        let (_dir, db) = temp_db().await;
+        let first = begin(&db).await.expect("begin");
+        let writers: Vec<_> = (0..12)
+            .map(|_| {
+                let db = db.clone();
+                tokio::spawn(async move {
+                    let mut tx = begin(&db).await?;
+                    sqlx::query("DELETE FROM device_jtis").execute(&mut *tx).await?;
+                    tx.commit().await?;
+                    Ok::<(), Internal>(())
+                })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(writers.iter().all(|w| !w.is_finished()), "writers wait for the first one");
+        let reads = (0..7).map(|_| sqlx::query("SELECT COUNT(*) FROM users").fetch_one(&db));
+        let read = tokio::time::timeout(Duration::from_secs(2), futures_util::future::try_join_all(reads)).await;
+        assert!(matches!(read, Ok(Ok(_))), "reads are not starved by waiting writers");
+        first.commit().await.expect("commit");
+        for w in writers {
+            tokio::time::timeout(Duration::from_secs(5), w).await.expect("in time").expect("join").expect("writer");
+        }
+    }
+
+    /// The fatigue check of `/bc-authorize` (`ciba.rs`) seeks its partial
+    /// index instead of walking all of the user's requests.
+    #[tokio::test]
+    async fn the_not_me_count_uses_its_index() {
+        use sqlx::Row as _;
+        let (_dir, db) = temp_db().await;
+        let plan = sqlx::query(
+            "EXPLAIN QUERY PLAN SELECT COUNT(*) AS n FROM auth_requests WHERE sub = $1 AND client_id = $2 \
+             AND deny_reason = 'not_me' AND decided_at > $3",
+        )
+        .bind("u_1")
+        .bind("cli_1")
+        .bind(0_i64)
+        .fetch_all(&db)
+        .await
+        .expect("plan");
+        let detail: Vec<String> = plan.iter().filter_map(|r| r.try_get::<String, _>("detail").ok()).collect();
+        assert!(detail.iter().any(|d| d.contains("auth_requests_not_me")), "{detail:?}");
+    }
+}

@@ -1,0 +1,103 @@
+//! RFC 8414 / OpenID discovery, the JWKS and the display-schemas document.
+
+use axum::extract::State;
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use countersign_protocol::ciba::CIBA_GRANT_TYPE;
+use serde_json::{json, Value};
+
+use crate::clients::AUTH_METHODS;
+use crate::error::Internal;
+use crate::state::AppState;
+
+/// Paths under the issuer.
+pub mod paths {
+    /// OpenID discovery (`{issuer}/.well-known/openid-configuration`).
+    pub const OPENID_CONFIGURATION: &str = "/.well-known/openid-configuration";
+    /// RFC 8414 metadata (`/.well-known/oauth-authorization-server{issuer path}`).
+    pub const OAUTH_METADATA: &str = "/.well-known/oauth-authorization-server";
+    /// JWKS.
+    pub const JWKS: &str = "/jwks";
+    /// Dynamic client registration.
+    pub const REGISTER: &str = "/register";
+    /// CIBA backchannel authentication.
+    pub const BC_AUTHORIZE: &str = "/bc-authorize";
+    /// Token endpoint.
+    pub const TOKEN: &str = "/token";
+    /// Introspection.
+    pub const INTROSPECT: &str = "/introspect";
+    /// Revocation.
+    pub const REVOKE: &str = "/revoke";
+    /// Display schemas document.
+    pub const SCHEMAS: &str = "/authorization-details-schemas";
+}
+
+/// The metadata document (the same for both well-known URLs).
+#[must_use]
+pub fn metadata(state: &AppState) -> Value {
+    let c = &state.config;
+    json!({
+        "issuer": c.issuer.as_str(),
+        "token_endpoint": c.url(paths::TOKEN),
+        "jwks_uri": c.url(paths::JWKS),
+        "registration_endpoint": c.url(paths::REGISTER),
+        "introspection_endpoint": c.url(paths::INTROSPECT),
+        "revocation_endpoint": c.url(paths::REVOKE),
+        "backchannel_authentication_endpoint": c.url(paths::BC_AUTHORIZE),
+        "backchannel_token_delivery_modes_supported": ["poll", "ping", "push"],
+        "backchannel_authentication_request_signing_alg_values_supported": ["ES256"],
+        "backchannel_user_code_parameter_supported": true,
+        "grant_types_supported": [CIBA_GRANT_TYPE],
+        "response_types_supported": [],
+        "scopes_supported": ["openid"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["ES256"],
+        "token_endpoint_auth_methods_supported": AUTH_METHODS,
+        "token_endpoint_auth_signing_alg_values_supported": ["ES256"],
+        "introspection_endpoint_auth_methods_supported": AUTH_METHODS,
+        "introspection_endpoint_auth_signing_alg_values_supported": ["ES256"],
+        "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
+        "revocation_endpoint_auth_signing_alg_values_supported": ["ES256"],
+        "request_object_signing_alg_values_supported": ["ES256"],
+        "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "at_hash",
+            "urn:openid:params:jwt:claim:auth_req_id"],
+        "authorization_details_types_supported": state.schemas.types(),
+        "authorization_details_schemas_endpoint": c.url(paths::SCHEMAS),
+        countersign_protocol::device::METADATA_DEVICE_ENDPOINT: c.device_endpoint(),
+    })
+}
+
+fn cacheable(v: Value) -> Response {
+    let mut resp = Json(v).into_response();
+    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+    resp
+}
+
+/// `GET /.well-known/openid-configuration` and `/.well-known/oauth-authorization-server`.
+pub async fn get_metadata(State(state): State<AppState>) -> Response {
+    cacheable(metadata(&state))
+}
+
+/// `GET /jwks`.
+pub async fn get_jwks(State(state): State<AppState>) -> Response {
+    let keys = state.keys.published(&state.db, state.now(), state.config.key_retention_secs()).await;
+    match keys {
+        Ok(keys) => {
+            let mut resp = Json(json!({ "keys": keys })).into_response();
+            resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=60"));
+            resp
+        }
+        Err(e) => internal(e),
+    }
+}
+
+/// `GET /authorization-details-schemas`.
+pub async fn get_schemas(State(state): State<AppState>) -> Response {
+    cacheable(state.schemas.schemas_document())
+}
+
+/// A bare 500 for GET endpoints without an OAuth error family.
+pub fn internal(e: Internal) -> Response {
+    crate::error::OAuthError::Internal(e).at(countersign_protocol::error::Endpoint::Resource)
+}

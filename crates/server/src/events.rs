@@ -1,0 +1,52 @@
+//! The device event log (table `events`): the source of truth of the SSE
+//! streams. Writers insert inside their transaction and wake the hub after
+//! the commit.
+
+use countersign_protocol::device::{EventKind, RequestId, WithdrawReason, Withdrawn};
+use sqlx::SqliteConnection;
+
+use crate::db;
+use crate::error::Internal;
+
+/// Appends an event for every device of `sub` (except `exclude_device`).
+///
+/// # Errors
+/// The database failed.
+pub async fn append(
+    conn: &mut SqliteConnection,
+    sub: &str,
+    kind: &EventKind,
+    request_id: Option<&RequestId>,
+    data: &str,
+    exclude_device: Option<&str>,
+    now: u64,
+) -> Result<(), Internal> {
+    sqlx::query(
+        "INSERT INTO events (sub, kind, request_id, data, exclude_device, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(sub)
+    .bind(kind.as_str())
+    .bind(request_id.map(RequestId::as_str))
+    .bind(data)
+    .bind(exclude_device)
+    .bind(db::ts(now))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Appends a `withdrawn` event.
+///
+/// # Errors
+/// The database failed.
+pub async fn withdrawn(
+    conn: &mut SqliteConnection,
+    sub: &str,
+    id: &RequestId,
+    reason: WithdrawReason,
+    exclude_device: Option<&str>,
+    now: u64,
+) -> Result<(), Internal> {
+    let data = serde_json::to_string(&Withdrawn { id: id.clone(), reason })?;
+    append(conn, sub, &EventKind::Withdrawn, Some(id), &data, exclude_device, now).await
+}

@@ -1,0 +1,139 @@
+//! `POST /introspect` (RFC 7662, with RFC 9396 §9.2 `authorization_details`)
+//! and `POST /revoke` (RFC 7009). Both require client authentication.
+
+use axum::extract::rejection::BytesRejection;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use bytes::Bytes;
+use countersign_protocol::ciba::ClientAuthParams;
+use countersign_protocol::error::Endpoint;
+use countersign_protocol::jws::JwtType;
+use serde_json::{json, Value};
+use sqlx::Row as _;
+
+use crate::clients::{self, Client};
+use crate::db;
+use crate::discovery::paths;
+use crate::error::OAuthError;
+use crate::state::AppState;
+
+struct TokenForm {
+    client: Client,
+    token: String,
+}
+
+async fn read(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    path: &str,
+) -> Result<TokenForm, OAuthError> {
+    let text = crate::body::form(headers, body)?;
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(text.as_bytes()).into_owned().collect();
+    let auth = ClientAuthParams::from_form(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+    let c = &state.config;
+    let audiences = [c.issuer.as_str().to_owned(), c.url(path), c.url(paths::TOKEN)];
+    let client = clients::authenticate(state, headers, &auth, &audiences).await?;
+    let mut token = None;
+    for (k, v) in pairs {
+        if k == "token" {
+            if token.is_some() {
+                return Err(OAuthError::InvalidRequest("duplicate parameter: token".into()));
+            }
+            token = Some(v);
+        }
+    }
+    let token =
+        token.filter(|t| !t.is_empty()).ok_or_else(|| OAuthError::InvalidRequest("token is required".into()))?;
+    Ok(TokenForm { client, token })
+}
+
+/// The stored record of a valid access token: (jti, client_id, claims, revoked).
+async fn lookup(state: &AppState, token: &str) -> Result<Option<(String, String, Value, bool)>, OAuthError> {
+    let now = state.now();
+    let Some(claims) = state
+        .keys
+        .verify(&state.db, token, Some(JwtType::AccessToken.as_str()), now, state.config.key_retention_secs())
+        .await?
+    else {
+        return Ok(None);
+    };
+    let Some(jti) = claims.get("jti").and_then(Value::as_str) else {
+        return Ok(None);
+    };
+    let row = sqlx::query("SELECT client_id, claims, expires_at, revoked_at FROM tokens WHERE jti = $1")
+        .bind(jti)
+        .fetch_optional(&state.db)
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let expires_at: i64 = row.try_get("expires_at")?;
+    if db::from_ts(expires_at) <= now {
+        return Ok(None);
+    }
+    let revoked = row.try_get::<Option<i64>, _>("revoked_at")?.is_some();
+    let stored: String = row.try_get("claims")?;
+    let stored: Value = serde_json::from_str(&stored).map_err(crate::error::Internal::from)?;
+    Ok(Some((jti.to_owned(), row.try_get("client_id")?, stored, revoked)))
+}
+
+fn no_store(v: Value) -> Response {
+    let mut resp = Json(v).into_response();
+    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+/// `POST /introspect`.
+pub async fn introspect(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let run = async {
+        let form = read(&state, &headers, body, paths::INTROSPECT).await?;
+        let _ = &form.client;
+        let answer = match lookup(&state, &form.token).await? {
+            Some((_, _, mut claims, false)) => {
+                if let Some(obj) = claims.as_object_mut() {
+                    obj.insert("active".into(), json!(true));
+                    obj.insert("token_type".into(), json!("Bearer"));
+                }
+                claims
+            }
+            _ => json!({ "active": false }),
+        };
+        Ok::<_, OAuthError>(no_store(answer))
+    };
+    run.await.unwrap_or_else(|e| e.at(Endpoint::Introspection))
+}
+
+/// `POST /revoke`. Unknown, invalid and expired tokens are answered 200
+/// (RFC 7009 §2.2); another client's token is refused with
+/// `unauthorized_client` (§2.1).
+pub async fn revoke(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let run = async {
+        let form = read(&state, &headers, body, paths::REVOKE).await?;
+        if let Some((jti, client_id, _, _)) = lookup(&state, &form.token).await? {
+            if client_id != form.client.client_id {
+                return Err(OAuthError::UnauthorizedClient("the token was issued to another client"));
+            }
+            let mut tx = db::begin(&state.db).await?;
+            sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE jti = $2 AND revoked_at IS NULL")
+                .bind(db::ts(state.now()))
+                .bind(&jti)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            tracing::info!(client_id = %client_id, "access token revoked");
+        }
+        let mut resp = axum::http::StatusCode::OK.into_response();
+        resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        Ok::<_, OAuthError>(resp)
+    };
+    run.await.unwrap_or_else(|e| e.at(Endpoint::Revocation))
+}

@@ -1,0 +1,123 @@
+//! `countersign-server`: the Countersign reference authorization server.
+//!
+//! OpenID CIBA (poll, ping, push) with RFC 9396 rich authorization requests,
+//! RFC 7591 dynamic client registration, RFC 9068 JWT access tokens,
+//! RFC 7662 introspection, RFC 7009 revocation, and the server side of the
+//! Countersign device channel (`docs/protocol.md`). See `docs/server.md`.
+//!
+//! [`app`] builds the router over an [`AppState`]; [`spawn_background`]
+//! starts the delivery and expiry tasks; [`serve`] runs both on a listener.
+//! [`testing`] starts a complete server on a temporary database for tests
+//! and benchmarks.
+
+pub mod admin;
+pub mod body;
+pub mod ciba;
+pub mod cli;
+pub mod clients;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod device;
+pub mod discovery;
+pub mod error;
+pub mod events;
+pub mod hub;
+pub mod introspect;
+pub mod jwks;
+pub mod keys;
+pub mod notify;
+pub mod register;
+pub mod requests;
+pub mod schemas;
+pub mod state;
+pub mod sweeper;
+#[doc(hidden)]
+pub mod testing;
+pub mod token;
+pub mod tokens;
+pub mod users;
+pub mod util;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::Router;
+use std::future::Future;
+use std::net::SocketAddr;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+pub use clock::{Clock, OffsetClock, SystemClock};
+pub use config::Config;
+pub use schemas::{DetailsRejection, DisplaySchemas, RegistrySchemas};
+pub use state::AppState;
+
+/// The path of the issuer URL ("" for an issuer without a path).
+fn issuer_path(state: &AppState) -> String {
+    url::Url::parse(state.config.issuer.as_str()).map(|u| u.path().trim_end_matches('/').to_owned()).unwrap_or_default()
+}
+
+/// The HTTP application. Every route lives under the issuer's path; the
+/// RFC 8414 metadata is also served at
+/// `/.well-known/oauth-authorization-server{issuer path}`. No CORS layer:
+/// browsers cannot call it cross-origin.
+pub fn app(state: AppState) -> Router {
+    use discovery::paths;
+    let device = Router::new()
+        .route("/enroll", post(device::enroll))
+        .route("/enroll-link", get(device::enroll_link))
+        .route("/events", get(device::events))
+        .route("/requests", get(device::list_requests))
+        .route("/requests/{id}", get(device::get_request))
+        .route("/requests/{id}/decision", post(device::decide));
+    let inner = Router::new()
+        .route(paths::OPENID_CONFIGURATION, get(discovery::get_metadata))
+        .route(paths::OAUTH_METADATA, get(discovery::get_metadata))
+        .route(paths::JWKS, get(discovery::get_jwks))
+        .route(paths::SCHEMAS, get(discovery::get_schemas))
+        .route(paths::REGISTER, post(register::register))
+        .route(paths::BC_AUTHORIZE, post(ciba::bc_authorize))
+        .route(paths::TOKEN, post(token::token))
+        .route(paths::INTROSPECT, post(introspect::introspect))
+        .route(paths::REVOKE, post(introspect::revoke))
+        .nest(countersign_protocol::device::DEFAULT_BASE_PATH, device);
+    let base = issuer_path(&state);
+    let router = if base.is_empty() {
+        inner
+    } else {
+        Router::new()
+            .nest(&base, inner)
+            .route(&format!("{}{base}", paths::OAUTH_METADATA), get(discovery::get_metadata))
+    };
+    router.layer(DefaultBodyLimit::max(state.config.max_body_bytes)).with_state(state)
+}
+
+/// Starts the background tasks (notification delivery, expiry sweeper).
+/// They stop when [`hub::Hub::shutdown`] is called.
+pub fn spawn_background(state: &AppState) -> Vec<JoinHandle<()>> {
+    vec![tokio::spawn(notify::run(state.clone())), tokio::spawn(sweeper::run(state.clone()))]
+}
+
+/// Serves [`app`] on `listener` until `shutdown` completes, then ends the
+/// event streams and background tasks and waits for open requests.
+///
+/// # Errors
+/// The listener failed.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let tasks = spawn_background(&state);
+    let hub_state = state.clone();
+    let result = axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            hub_state.hub.shutdown();
+        })
+        .await;
+    for t in tasks {
+        let _ = t.await;
+    }
+    result
+}

@@ -1,0 +1,293 @@
+//! `POST /register`: RFC 7591 dynamic client registration with the CIBA
+//! client metadata (CIBA Core §4) and RFC 9396 `authorization_details_types`.
+
+use axum::extract::rejection::BytesRejection;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use bytes::Bytes;
+use countersign_protocol::ciba::{Scope, TokenDeliveryMode, CIBA_GRANT_TYPE};
+use countersign_protocol::error::Endpoint;
+use countersign_protocol::secret::{generate_url_safe, ClientSecret, InitialAccessToken, TICKET_BYTES};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use crate::clients::AUTH_METHODS;
+use crate::config::RegistrationPolicy;
+use crate::db;
+use crate::error::OAuthError;
+use crate::state::AppState;
+use crate::util;
+
+/// Longest `client_name`, characters.
+pub const MAX_CLIENT_NAME_CHARS: usize = 100;
+
+#[derive(Deserialize)]
+struct RegistrationRequest {
+    redirect_uris: Option<Vec<String>>,
+    token_endpoint_auth_method: Option<String>,
+    token_endpoint_auth_signing_alg: Option<String>,
+    grant_types: Option<Vec<String>>,
+    client_name: Option<String>,
+    client_uri: Option<String>,
+    logo_uri: Option<String>,
+    scope: Option<String>,
+    contacts: Option<Vec<String>>,
+    jwks_uri: Option<String>,
+    jwks: Option<Value>,
+    software_id: Option<String>,
+    software_version: Option<String>,
+    backchannel_token_delivery_mode: Option<String>,
+    backchannel_client_notification_endpoint: Option<String>,
+    backchannel_authentication_request_signing_alg: Option<String>,
+    backchannel_user_code_parameter: Option<bool>,
+    authorization_details_types: Option<Vec<String>>,
+}
+
+fn meta_err(msg: impl Into<String>) -> OAuthError {
+    OAuthError::InvalidClientMetadata(msg.into())
+}
+
+fn check_initial_token(state: &AppState, headers: &HeaderMap) -> Result<(), OAuthError> {
+    let RegistrationPolicy::InitialAccessToken(expected) = &state.config.registration else {
+        return Ok(());
+    };
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, t)| InitialAccessToken::new(t.trim().to_owned()))
+        .ok_or(OAuthError::InvalidToken("an initial access token is required"))?;
+    // Compare hashes: constant time and independent of the lengths.
+    if !util::ct_eq(&util::hash_secret(presented.secret()), &util::hash_secret(expected.secret())) {
+        return Err(OAuthError::InvalidToken("initial access token not valid"));
+    }
+    Ok(())
+}
+
+fn check_text(name: &str, value: &str, max: usize) -> Result<(), OAuthError> {
+    let n = value.chars().count();
+    if n == 0 || n > max || value.chars().any(char::is_control) {
+        return Err(meta_err(format!("{name} must be 1 to {max} characters without control characters")));
+    }
+    Ok(())
+}
+
+fn check_https(name: &str, value: &str) -> Result<(), OAuthError> {
+    match url::Url::parse(value) {
+        Ok(u) if u.scheme() == "https" && u.host().is_some() => Ok(()),
+        _ => Err(meta_err(format!("{name} must be an https URL"))),
+    }
+}
+
+/// `POST /register`.
+pub async fn register(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    match handle(&state, &headers, body).await {
+        Ok(r) => r,
+        Err(e) => e.at(Endpoint::Registration),
+    }
+}
+
+async fn handle(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, OAuthError> {
+    check_initial_token(state, headers)?;
+    let body = crate::body::json(headers, body)?;
+    let value = countersign_protocol::jcs::parse_strict(&body).map_err(|e| meta_err(e.to_string()))?;
+    if !value.is_object() {
+        return Err(meta_err("the body must be a JSON object"));
+    }
+    let req: RegistrationRequest = serde_json::from_value(value).map_err(|e| meta_err(e.to_string()))?;
+    let cfg = &state.config;
+
+    if let Some(uris) = &req.redirect_uris {
+        for u in uris {
+            match url::Url::parse(u) {
+                Ok(p) if p.fragment().is_none() => {}
+                _ => return Err(OAuthError::InvalidRedirectUri(format!("not an absolute URL without fragment: {u}"))),
+            }
+        }
+    }
+
+    let auth_method = req.token_endpoint_auth_method.clone().unwrap_or_else(|| "client_secret_basic".into());
+    if !AUTH_METHODS.contains(&auth_method.as_str()) {
+        return Err(meta_err(format!("token_endpoint_auth_method must be one of {}", AUTH_METHODS.join(", "))));
+    }
+    if let Some(alg) = &req.token_endpoint_auth_signing_alg {
+        if alg != "ES256" {
+            return Err(meta_err("token_endpoint_auth_signing_alg must be ES256"));
+        }
+    }
+    if req.jwks.is_some() && req.jwks_uri.is_some() {
+        return Err(meta_err("jwks and jwks_uri are mutually exclusive"));
+    }
+    if let Some(set) = &req.jwks {
+        if crate::jwks::usable_keys(set).is_empty() {
+            return Err(meta_err("jwks must contain at least one EC P-256 signing key"));
+        }
+    }
+    if let Some(uri) = &req.jwks_uri {
+        util::check_outbound_url(uri, cfg.danger_allow_http_loopback_jwks_uri)
+            .map_err(|e| meta_err(format!("jwks_uri: {e}")))?;
+    }
+    let has_keys = req.jwks.is_some() || req.jwks_uri.is_some();
+    if auth_method == "private_key_jwt" && !has_keys {
+        return Err(meta_err("private_key_jwt needs jwks or jwks_uri"));
+    }
+
+    let grant_types = req.grant_types.clone().unwrap_or_else(|| vec![CIBA_GRANT_TYPE.to_owned()]);
+    if grant_types.is_empty() || grant_types.iter().any(|g| g != CIBA_GRANT_TYPE) {
+        return Err(meta_err(format!("grant_types must be [\"{CIBA_GRANT_TYPE}\"]")));
+    }
+
+    let mode = req
+        .backchannel_token_delivery_mode
+        .as_deref()
+        .ok_or_else(|| meta_err("backchannel_token_delivery_mode is required"))?;
+    let mode: TokenDeliveryMode = mode.parse().map_err(|_| meta_err("backchannel_token_delivery_mode is empty"))?;
+    if mode.is_extension_mode() {
+        return Err(meta_err("backchannel_token_delivery_mode must be poll, ping or push"));
+    }
+    let endpoint = match mode {
+        TokenDeliveryMode::Ping | TokenDeliveryMode::Push => {
+            let e = req
+                .backchannel_client_notification_endpoint
+                .clone()
+                .ok_or_else(|| meta_err("backchannel_client_notification_endpoint is required for ping and push"))?;
+            util::check_outbound_url(&e, cfg.danger_allow_http_loopback_notifications)
+                .map_err(|m| meta_err(format!("backchannel_client_notification_endpoint: {m}")))?;
+            Some(e)
+        }
+        _ => None,
+    };
+    if let Some(alg) = &req.backchannel_authentication_request_signing_alg {
+        if alg != "ES256" {
+            return Err(meta_err("backchannel_authentication_request_signing_alg must be ES256"));
+        }
+        if !has_keys {
+            return Err(meta_err("backchannel_authentication_request_signing_alg needs jwks or jwks_uri"));
+        }
+    }
+
+    let types = req.authorization_details_types.clone().unwrap_or_default();
+    for t in &types {
+        if t.is_empty() {
+            return Err(meta_err("authorization_details_types must not contain empty strings"));
+        }
+        if !state.schemas.supports(t) {
+            return Err(meta_err(format!(
+                "authorization_details type '{}' has no display schema on this server",
+                crate::schemas::legal_text(t)
+            )));
+        }
+    }
+    let scope = req.scope.as_deref().map(Scope::parse).transpose().map_err(|e| meta_err(format!("scope: {e}")))?;
+
+    let client_name = req.client_name.clone().unwrap_or_else(|| "Unnamed client".into());
+    check_text("client_name", &client_name, MAX_CLIENT_NAME_CHARS)?;
+    if let Some(l) = &req.logo_uri {
+        check_https("logo_uri", l)?;
+    }
+    if let Some(u) = &req.client_uri {
+        check_https("client_uri", u)?;
+    }
+
+    let client_id = util::random_id("cli_", 16)?;
+    let now = state.now();
+    let secret = if auth_method == "private_key_jwt" {
+        None
+    } else {
+        Some(ClientSecret::new(generate_url_safe(TICKET_BYTES).map_err(crate::error::Internal::from)?))
+    };
+
+    // The registered metadata, echoed to the client (RFC 7591 §3.2.1).
+    let mut meta = Map::new();
+    let mut put = |k: &str, v: Value| {
+        meta.insert(k.to_owned(), v);
+    };
+    put("client_id", json!(client_id));
+    put("client_id_issued_at", json!(now));
+    put("client_name", json!(client_name));
+    put("token_endpoint_auth_method", json!(auth_method));
+    put("grant_types", json!(grant_types));
+    put("backchannel_token_delivery_mode", json!(mode.as_str()));
+    if let Some(e) = &endpoint {
+        put("backchannel_client_notification_endpoint", json!(e));
+    }
+    if let Some(a) = &req.backchannel_authentication_request_signing_alg {
+        put("backchannel_authentication_request_signing_alg", json!(a));
+    }
+    put("backchannel_user_code_parameter", json!(req.backchannel_user_code_parameter.unwrap_or(false)));
+    put("authorization_details_types", json!(types));
+    let optional = [
+        ("redirect_uris", req.redirect_uris.as_ref().map(|v| json!(v))),
+        ("token_endpoint_auth_signing_alg", req.token_endpoint_auth_signing_alg.as_ref().map(|v| json!(v))),
+        ("client_uri", req.client_uri.as_ref().map(|v| json!(v))),
+        ("logo_uri", req.logo_uri.as_ref().map(|v| json!(v))),
+        ("scope", scope.as_ref().map(|s| json!(s.to_param()))),
+        ("contacts", req.contacts.as_ref().map(|v| json!(v))),
+        ("jwks_uri", req.jwks_uri.as_ref().map(|v| json!(v))),
+        ("jwks", req.jwks.clone()),
+        ("software_id", req.software_id.as_ref().map(|v| json!(v))),
+        ("software_version", req.software_version.as_ref().map(|v| json!(v))),
+    ];
+    for (k, v) in optional {
+        if let Some(v) = v {
+            put(k, v);
+        }
+    }
+    let metadata = Value::Object(meta.clone());
+
+    let mut tx = db::begin(&state.db).await?;
+    sqlx::query(
+        "INSERT INTO clients (client_id, secret_hash, auth_method, delivery_mode, notification_endpoint, \
+         request_signing_alg, user_code_parameter, jwks, jwks_uri, client_name, logo_uri, scope, details_types, \
+         metadata, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+    )
+    .bind(&client_id)
+    .bind(secret.as_ref().map(|s| util::hash_secret(s.secret())))
+    .bind(&auth_method)
+    .bind(mode.as_str())
+    .bind(&endpoint)
+    .bind(&req.backchannel_authentication_request_signing_alg)
+    .bind(db::flag(req.backchannel_user_code_parameter.unwrap_or(false)))
+    .bind(req.jwks.as_ref().map(Value::to_string))
+    .bind(&req.jwks_uri)
+    .bind(&client_name)
+    .bind(&req.logo_uri)
+    .bind(scope.as_ref().map(Scope::to_param))
+    .bind(serde_json::to_string(&types).map_err(crate::error::Internal::from)?)
+    .bind(metadata.to_string())
+    .bind(db::ts(now))
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    tracing::info!(client_id = %client_id, mode = %mode, "client registered");
+
+    let mut out = meta;
+    if let Some(s) = &secret {
+        out.insert("client_secret".into(), json!(s.secret()));
+        out.insert("client_secret_expires_at".into(), json!(0));
+    }
+    let mut resp = (StatusCode::CREATED, Json(Value::Object(out))).into_response();
+    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(resp)
+}
+
+trait ModeExt {
+    fn is_extension_mode(&self) -> bool;
+}
+
+impl ModeExt for TokenDeliveryMode {
+    fn is_extension_mode(&self) -> bool {
+        matches!(self, TokenDeliveryMode::Extension(_))
+    }
+}

@@ -1,0 +1,199 @@
+//! Stored CIBA requests and their approver view.
+
+use countersign_protocol::ciba::TokenDeliveryMode;
+use countersign_protocol::device::{
+    ApproverRequest, ClientInfo, Decision, DenyReason, Issuer, Nonce, RequestContext, RequestId, RequestStatus,
+    RequestUser, Requirement, Risk,
+};
+use countersign_protocol::rar::AuthorizationDetails;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row as _, SqliteConnection};
+
+use crate::db::from_ts;
+use crate::error::Internal;
+
+/// A request row joined with its client and user.
+#[derive(Debug, Clone)]
+pub struct StoredRequest {
+    /// Request id (the device channel's `id`).
+    pub request_id: RequestId,
+    /// The agent.
+    pub client_id: String,
+    /// The user.
+    pub sub: String,
+    /// The client's delivery mode when the request was made.
+    pub delivery_mode: TokenDeliveryMode,
+    /// `auth_req_id`, kept for ping and push callbacks only.
+    pub notify_auth_req_id: Option<String>,
+    /// `client_notification_token` (ping and push).
+    pub notification_token: Option<String>,
+    /// Scopes, in request order.
+    pub scope: Vec<String>,
+    /// `binding_message`.
+    pub binding_message: String,
+    /// `authorization_details`, member order as received.
+    pub details: AuthorizationDetails,
+    /// `acr_values`.
+    pub acr_values: Option<String>,
+    /// Where the request came from.
+    pub context: RequestContext,
+    /// Risk.
+    pub risk: Risk,
+    /// Step-ups.
+    pub requires: Vec<Requirement>,
+    /// Server nonce.
+    pub nonce: Nonce,
+    /// Created, unix seconds.
+    pub created_at: u64,
+    /// Expiry, unix seconds.
+    pub expires_at: u64,
+    /// Current minimum polling interval (grows with `slow_down`).
+    pub poll_interval: u64,
+    /// Last token request.
+    pub last_poll_at: Option<u64>,
+    /// Stored status (see [`Self::status_at`]).
+    pub status: RequestStatus,
+    /// Decision, once decided.
+    pub decision: Option<Decision>,
+    /// Deny reason.
+    pub deny_reason: Option<DenyReason>,
+    /// Decided, unix seconds.
+    pub decided_at: Option<u64>,
+    /// Deciding device.
+    pub decided_by: Option<String>,
+    /// Statement hash of the decision.
+    pub statement_hash: Option<String>,
+    /// When the tokens were issued (the `auth_req_id` is then dead).
+    pub redeemed_at: Option<u64>,
+    /// Client display name.
+    pub client_name: String,
+    /// Client logo.
+    pub logo_uri: Option<String>,
+    /// Client verified by an admin.
+    pub verified: bool,
+    /// User display name.
+    pub user_name: String,
+}
+
+/// `SELECT` of [`StoredRequest`]; append a `WHERE`.
+pub const SELECT: &str = "SELECT r.*, c.client_name, c.logo_uri, c.verified, u.name AS user_name \
+     FROM auth_requests r JOIN clients c ON c.client_id = r.client_id JOIN users u ON u.sub = r.sub";
+
+fn json_col<T: serde::de::DeserializeOwned>(row: &SqliteRow, col: &str) -> Result<T, Internal> {
+    let text: String = row.try_get(col)?;
+    Ok(serde_json::from_str(&text)?)
+}
+
+fn opt_ts(row: &SqliteRow, col: &str) -> Result<Option<u64>, Internal> {
+    Ok(row.try_get::<Option<i64>, _>(col)?.map(from_ts))
+}
+
+impl StoredRequest {
+    /// Reads a row selected with [`SELECT`].
+    ///
+    /// # Errors
+    /// A column is missing or malformed.
+    pub fn from_row(row: &SqliteRow) -> Result<Self, Internal> {
+        let id: String = row.try_get("request_id")?;
+        let mode: String = row.try_get("delivery_mode")?;
+        let details: String = row.try_get("authorization_details")?;
+        let nonce: String = row.try_get("nonce")?;
+        let status: String = row.try_get("status")?;
+        let decision: Option<String> = row.try_get("decision")?;
+        let deny_reason: Option<String> = row.try_get("deny_reason")?;
+        let risk: String = row.try_get("risk")?;
+        Ok(Self {
+            request_id: RequestId::new(id).map_err(|e| Internal::new(format!("request id: {e}")))?,
+            client_id: row.try_get("client_id")?,
+            sub: row.try_get("sub")?,
+            delivery_mode: mode.parse().map_err(|_| Internal::new("empty delivery mode"))?,
+            notify_auth_req_id: row.try_get("notify_auth_req_id")?,
+            notification_token: row.try_get("notification_token")?,
+            scope: json_col(row, "scope")?,
+            binding_message: row.try_get("binding_message")?,
+            details: AuthorizationDetails::from_param(&details)
+                .map_err(|e| Internal::new(format!("stored details: {e}")))?,
+            acr_values: row.try_get("acr_values")?,
+            context: json_col(row, "context")?,
+            risk: Risk::from(risk),
+            requires: json_col(row, "requires")?,
+            nonce: Nonce::new(nonce).map_err(|e| Internal::new(format!("nonce: {e}")))?,
+            created_at: from_ts(row.try_get("created_at")?),
+            expires_at: from_ts(row.try_get("expires_at")?),
+            poll_interval: from_ts(row.try_get("poll_interval")?),
+            last_poll_at: opt_ts(row, "last_poll_at")?,
+            status: RequestStatus::from(status),
+            decision: decision.as_deref().and_then(Decision::parse),
+            deny_reason: deny_reason.map(DenyReason::from),
+            decided_at: opt_ts(row, "decided_at")?,
+            decided_by: row.try_get("decided_by")?,
+            statement_hash: row.try_get("statement_hash")?,
+            redeemed_at: opt_ts(row, "redeemed_at")?,
+            client_name: row.try_get("client_name")?,
+            logo_uri: row.try_get("logo_uri")?,
+            verified: row.try_get::<i64, _>("verified")? != 0,
+            user_name: row.try_get("user_name")?,
+        })
+    }
+
+    /// The status at `now`: a pending request past `expires_at` is expired,
+    /// whether or not the sweeper has written it yet.
+    #[must_use]
+    pub fn status_at(&self, now: u64) -> RequestStatus {
+        if self.status == RequestStatus::Pending && now >= self.expires_at {
+            RequestStatus::Expired
+        } else {
+            self.status.clone()
+        }
+    }
+
+    /// The request as the approver sees it (`docs/protocol.md` §5.1).
+    #[must_use]
+    pub fn to_approver(&self, issuer: &Issuer) -> ApproverRequest {
+        ApproverRequest {
+            id: self.request_id.clone(),
+            issuer: issuer.clone(),
+            client: ClientInfo {
+                client_id: self.client_id.clone(),
+                client_name: self.client_name.clone(),
+                logo_uri: self.logo_uri.clone(),
+                verified: self.verified,
+            },
+            user: RequestUser { sub: self.sub.clone(), name: self.user_name.clone() },
+            binding_message: self.binding_message.clone(),
+            scope: self.scope.clone(),
+            authorization_details: self.details.clone(),
+            acr_values: self.acr_values.clone(),
+            context: self.context.clone(),
+            risk: self.risk.clone(),
+            requires: self.requires.clone(),
+            created_at: self.created_at,
+            expires_at: self.expires_at,
+            nonce: self.nonce.clone(),
+        }
+    }
+}
+
+/// Loads one request by id.
+///
+/// # Errors
+/// The database failed.
+pub async fn load(conn: &mut SqliteConnection, request_id: &str) -> Result<Option<StoredRequest>, Internal> {
+    let row = sqlx::query(&format!("{SELECT} WHERE r.request_id = $1")).bind(request_id).fetch_optional(conn).await?;
+    row.as_ref().map(StoredRequest::from_row).transpose()
+}
+
+/// Loads one request by the hash of its `auth_req_id`.
+///
+/// # Errors
+/// The database failed.
+pub async fn load_by_auth_req_id(
+    conn: &mut SqliteConnection,
+    auth_req_id_hash: &str,
+) -> Result<Option<StoredRequest>, Internal> {
+    let row = sqlx::query(&format!("{SELECT} WHERE r.auth_req_id_hash = $1"))
+        .bind(auth_req_id_hash)
+        .fetch_optional(conn)
+        .await?;
+    row.as_ref().map(StoredRequest::from_row).transpose()
+}

@@ -1,0 +1,90 @@
+//! Background housekeeping: expires pending requests (withdrawing them from
+//! the devices and, for push clients, queueing the `expired_token` push
+//! error, CIBA Core §12) and prunes the `jti` replay caches and events older
+//! than a week.
+
+use countersign_protocol::ciba::TokenDeliveryMode;
+use countersign_protocol::device::WithdrawReason;
+use countersign_protocol::error::{ErrorCode, PushErrorResponse};
+use countersign_protocol::secret::AuthReqId;
+use std::collections::BTreeSet;
+
+use crate::db;
+use crate::error::Internal;
+use crate::requests::{self, StoredRequest};
+use crate::state::AppState;
+
+/// How long the event log keeps events for `Last-Event-ID` resumption
+/// (approvers reconcile with a poll after every reconnection anyway).
+pub const EVENT_RETENTION_SECS: u64 = 7 * 24 * 3600;
+
+/// Expires due requests (each in its own transaction) and prunes the replay
+/// caches. Returns how many requests expired.
+///
+/// # Errors
+/// The database failed.
+pub async fn sweep_once(state: &AppState) -> Result<usize, Internal> {
+    let now = state.now();
+    let rows = sqlx::query(&format!(
+        "{} WHERE r.status = 'pending' AND r.expires_at <= $1 ORDER BY r.expires_at LIMIT 100",
+        requests::SELECT
+    ))
+    .bind(db::ts(now))
+    .fetch_all(&state.db)
+    .await?;
+    let mut subs = BTreeSet::new();
+    let mut queued = false;
+    let mut n = 0;
+    for row in &rows {
+        let req = StoredRequest::from_row(row)?;
+        let mut tx = db::begin(&state.db).await?;
+        let done = sqlx::query(
+            "UPDATE auth_requests SET status = 'expired' WHERE request_id = $1 AND status = 'pending' AND expires_at <= $2",
+        )
+        .bind(req.request_id.as_str())
+        .bind(db::ts(now))
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            continue;
+        }
+        crate::events::withdrawn(&mut tx, &req.sub, &req.request_id, WithdrawReason::Expired, None, now).await?;
+        if let (TokenDeliveryMode::Push, Some(id)) = (&req.delivery_mode, &req.notify_auth_req_id) {
+            let e = PushErrorResponse::new(ErrorCode::ExpiredToken, AuthReqId::new(id.clone()))
+                .map_err(|e| Internal::new(e.to_string()))?
+                .with_description("the request expired before the user decided");
+            crate::notify::enqueue(&mut tx, state, &req, &serde_json::to_string(&e)?).await?;
+            queued = true;
+        }
+        tx.commit().await?;
+        subs.insert(req.sub.clone());
+        n += 1;
+    }
+    for sub in &subs {
+        state.hub.notify(sub);
+    }
+    if queued {
+        state.outbox_wake.notify_one();
+    }
+    sqlx::query("DELETE FROM device_jtis WHERE exp < $1").bind(db::ts(now)).execute(&state.db).await?;
+    sqlx::query("DELETE FROM client_jtis WHERE exp < $1").bind(db::ts(now)).execute(&state.db).await?;
+    sqlx::query("DELETE FROM events WHERE created_at < $1")
+        .bind(db::ts(now.saturating_sub(EVENT_RETENTION_SECS)))
+        .execute(&state.db)
+        .await?;
+    Ok(n)
+}
+
+/// The sweeper task: runs until the hub's shutdown signal.
+pub async fn run(state: AppState) {
+    let mut shutdown = state.hub.shutdown_signal();
+    loop {
+        if let Err(e) = sweep_once(&state).await {
+            tracing::error!(error = %e, "sweep failed");
+        }
+        tokio::select! {
+            () = tokio::time::sleep(state.config.sweep_interval) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}

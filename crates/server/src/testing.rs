@@ -1,0 +1,214 @@
+//! A complete server on `127.0.0.1:0` over a temporary SQLite file, for
+//! integration tests and benchmarks (not for production).
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), countersign_server::error::Internal> {
+//! use countersign_server::testing::{spawn_test_server, TestOptions};
+//! let server = spawn_test_server(TestOptions::default()).await?;
+//! let metadata_url = format!("{}/.well-known/openid-configuration", server.base_url);
+//! # let _ = metadata_url;
+//! server.stop().await;
+//! # Ok(()) }
+//! ```
+
+use countersign_protocol::device::Issuer;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::clock::OffsetClock;
+use crate::config::Config;
+use crate::error::Internal;
+use crate::schemas::{DisplaySchemas, RegistrySchemas};
+use crate::state::AppState;
+
+/// A configuration tweak.
+pub type Configure = Box<dyn FnOnce(&mut Config) + Send>;
+
+/// How to start a test server.
+#[derive(Default)]
+pub struct TestOptions {
+    /// Adjusts the test configuration (applied after the test defaults).
+    pub configure: Option<Configure>,
+    /// Display schemas (default: the built-in ones, [`RegistrySchemas::builtin`]).
+    pub schemas: Option<Arc<dyn DisplaySchemas>>,
+}
+
+impl TestOptions {
+    /// Options with a configuration tweak.
+    #[must_use]
+    pub fn with_config(f: impl FnOnce(&mut Config) + Send + 'static) -> Self {
+        Self { configure: Some(Box::new(f)), schemas: None }
+    }
+}
+
+/// A running test server.
+pub struct TestServer {
+    /// The issuer, e.g. `http://127.0.0.1:40123` (every URL starts with it).
+    pub base_url: String,
+    /// The socket address.
+    pub addr: SocketAddr,
+    /// The server's state (database, configuration, hub).
+    pub state: AppState,
+    /// The server's clock: [`OffsetClock::advance`] jumps ahead.
+    pub clock: Arc<OffsetClock>,
+    /// The SQLite file.
+    pub db_path: PathBuf,
+    config: Config,
+    schemas: Arc<dyn DisplaySchemas>,
+    dir: Arc<tempfile::TempDir>,
+    stop: Option<oneshot::Sender<()>>,
+    handle: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl std::fmt::Debug for TestServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestServer").field("base_url", &self.base_url).finish_non_exhaustive()
+    }
+}
+
+/// The test defaults: http loopback notification endpoints and `jwks_uri`
+/// allowed, fast delivery retries and sweeps.
+#[must_use]
+pub fn test_config(issuer: Issuer) -> Config {
+    let mut c = Config::new(issuer);
+    c.danger_allow_http_loopback_notifications = true;
+    c.danger_allow_http_loopback_jwks_uri = true;
+    c.delivery.base_backoff = Duration::from_millis(50);
+    c.delivery.max_backoff = Duration::from_millis(400);
+    c.delivery.timeout = Duration::from_secs(5);
+    c.sweep_interval = Duration::from_millis(100);
+    c
+}
+
+async fn start(
+    listener: TcpListener,
+    config: Config,
+    schemas: Arc<dyn DisplaySchemas>,
+    clock: Arc<OffsetClock>,
+    dir: Arc<tempfile::TempDir>,
+    db_path: PathBuf,
+) -> Result<TestServer, Internal> {
+    let addr = listener.local_addr().map_err(|e| Internal::new(format!("local addr: {e}")))?;
+    let db = crate::db::open(&db_path).await?;
+    let state = AppState::new(config.clone(), db, clock.clone(), schemas.clone()).await?;
+    let (tx, rx) = oneshot::channel::<()>();
+    let handle = tokio::spawn(crate::serve(listener, state.clone(), async move {
+        let _ = rx.await;
+    }));
+    Ok(TestServer {
+        base_url: config.issuer.as_str().to_owned(),
+        addr,
+        state,
+        clock,
+        db_path,
+        config,
+        schemas,
+        dir,
+        stop: Some(tx),
+        handle: Some(handle),
+    })
+}
+
+/// Starts a server on `127.0.0.1:0` with a fresh SQLite file in a temporary
+/// directory (removed when the last [`TestServer`] using it is dropped).
+///
+/// # Errors
+/// The socket, the database or the state could not be set up.
+pub async fn spawn_test_server(options: TestOptions) -> Result<TestServer, Internal> {
+    let listener =
+        TcpListener::bind("127.0.0.1:0").await.map_err(|e| Internal::new(format!("bind 127.0.0.1:0: {e}")))?;
+    let addr = listener.local_addr().map_err(|e| Internal::new(format!("local addr: {e}")))?;
+    let issuer = Issuer::new(format!("http://{addr}")).map_err(|e| Internal::new(format!("issuer: {e}")))?;
+    let mut config = test_config(issuer);
+    if let Some(f) = options.configure {
+        f(&mut config);
+    }
+    let schemas = match options.schemas {
+        Some(s) => s,
+        None => Arc::new(RegistrySchemas::builtin().map_err(|e| Internal::new(format!("display schemas: {e}")))?),
+    };
+    let dir = Arc::new(tempfile::tempdir().map_err(|e| Internal::new(format!("tempdir: {e}")))?);
+    let db_path = dir.path().join("countersign.db");
+    start(listener, config, schemas, Arc::new(OffsetClock::new()), dir, db_path).await
+}
+
+impl TestServer {
+    /// `{base_url}{path}`.
+    #[must_use]
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// The configuration in force.
+    #[must_use]
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    async fn shutdown(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(h) = self.handle.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(10), h).await;
+        }
+        self.state.db.close().await;
+    }
+
+    /// Stops the server (streams end, background tasks stop, the database
+    /// closes); the temporary directory goes when `self` is dropped.
+    pub async fn stop(mut self) {
+        self.shutdown().await;
+    }
+
+    /// Stops the server and starts a new one on the same address, database
+    /// file, configuration and clock, as after a process restart.
+    ///
+    /// # Errors
+    /// The address could not be bound again, or the database failed.
+    pub async fn restart(mut self) -> Result<TestServer, Internal> {
+        self.shutdown().await;
+        let mut last = None;
+        for _ in 0..50 {
+            match TcpListener::bind(self.addr).await {
+                Ok(l) => {
+                    let (config, schemas, clock, dir, path) = (
+                        self.config.clone(),
+                        self.schemas.clone(),
+                        self.clock.clone(),
+                        self.dir.clone(),
+                        self.db_path.clone(),
+                    );
+                    return start(l, config, schemas, clock, dir, path).await;
+                }
+                Err(e) => {
+                    last = Some(e);
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+        Err(Internal::new(format!("rebinding {}: {:?}", self.addr, last)))
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.state.hub.shutdown();
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Rows of a query selecting two integer columns (a nullable one, then a
+/// non-null one); empty on error. For tests that look at the outbox.
+pub async fn query_pairs(state: &AppState, sql: &str) -> Vec<(Option<i64>, i64)> {
+    use sqlx::Row as _;
+    let rows = sqlx::query(sql).fetch_all(&state.db).await.unwrap_or_default();
+    rows.iter().filter_map(|r| Some((r.try_get::<Option<i64>, _>(0).ok()?, r.try_get::<i64, _>(1).ok()?))).collect()
+}

@@ -1,0 +1,80 @@
+//! Small helpers: hashing of presented secrets, identifiers, JWT peeking.
+
+use countersign_protocol::jcs;
+use countersign_protocol::jws::b64url_decode;
+use countersign_protocol::secret::generate_url_safe;
+use serde_json::{Map, Value};
+use subtle::ConstantTimeEq as _;
+
+use crate::error::Internal;
+
+/// `base64url(SHA-256(secret))`: how presented secrets are stored. The
+/// secrets are 160 to 256 random bits, so a fast hash is enough (DESIGN §3).
+#[must_use]
+pub fn hash_secret(secret: &str) -> String {
+    jcs::sha256_b64url(secret.as_bytes())
+}
+
+/// Constant-time equality of two strings (the time depends only on the lengths).
+#[must_use]
+pub fn ct_eq(a: &str, b: &str) -> bool {
+    bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
+/// `prefix` followed by `bytes` random bytes in base64url.
+///
+/// # Errors
+/// The system RNG failed.
+pub fn random_id(prefix: &str, bytes: usize) -> Result<String, Internal> {
+    Ok(format!("{prefix}{}", generate_url_safe(bytes)?))
+}
+
+/// The header and claims of a compact JWS, **unverified** (to pick the key).
+#[must_use]
+pub fn peek_jwt(jwt: &str) -> Option<(Map<String, Value>, Map<String, Value>)> {
+    let mut parts = jwt.split('.');
+    let (h, p) = (parts.next()?, parts.next()?);
+    let decode = |s: &str| -> Option<Map<String, Value>> {
+        match jcs::parse_strict(b64url_decode(s).ok()?).ok()? {
+            Value::Object(m) => Some(m),
+            _ => None,
+        }
+    };
+    Some((decode(h)?, decode(p)?))
+}
+
+/// `true` for hosts that are loopback: `localhost`, 127.0.0.0/8, `[::1]`.
+#[must_use]
+pub fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// Checks an outbound URL (notification endpoint, `jwks_uri`): absolute,
+/// no user information or fragment, `https` (or `http` on a loopback host
+/// when `allow_http_loopback`).
+///
+/// # Errors
+/// A reason for the client.
+pub fn check_outbound_url(text: &str, allow_http_loopback: bool) -> Result<url::Url, String> {
+    let url = url::Url::parse(text).map_err(|e| format!("not an absolute URL: {e}"))?;
+    if url.host().is_none() {
+        return Err("URL has no host".into());
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("URL must not contain user information".into());
+    }
+    if url.fragment().is_some() {
+        return Err("URL must not have a fragment".into());
+    }
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if allow_http_loopback && is_loopback(&url) => Ok(url),
+        "http" => Err("URL must use https".into()),
+        other => Err(format!("unsupported scheme {other}")),
+    }
+}

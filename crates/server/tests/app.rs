@@ -1,0 +1,85 @@
+//! `app(state)` driven in-process with `tower::ServiceExt::oneshot`.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use countersign_protocol::device::Issuer;
+use countersign_server::testing::test_config;
+use countersign_server::{app, AppState, OffsetClock, RegistrySchemas};
+use serde_json::Value;
+use std::sync::Arc;
+use tower::ServiceExt as _;
+
+async fn state(issuer: &str) -> (AppState, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = countersign_server::db::open(&dir.path().join("t.db")).await.unwrap();
+    let config = test_config(Issuer::new(issuer).unwrap());
+    let state = AppState::new(config, db, Arc::new(OffsetClock::new()), Arc::new(RegistrySchemas::builtin().unwrap()))
+        .await
+        .unwrap();
+    (state, dir)
+}
+
+async fn get(state: &AppState, uri: &str) -> (StatusCode, Value) {
+    let resp = app(state.clone()).oneshot(Request::get(uri).body(Body::empty()).unwrap()).await.unwrap();
+    let status = resp.status();
+    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn issuer_with_a_path_is_served_under_it_and_rfc8414_inserts_it() {
+    let (state, _dir) = state("https://auth.example.com/tenant-a").await;
+    let (s, oidc) = get(&state, "/tenant-a/.well-known/openid-configuration").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(oidc["issuer"], "https://auth.example.com/tenant-a");
+    assert_eq!(oidc["token_endpoint"], "https://auth.example.com/tenant-a/token");
+    assert_eq!(oidc["countersign_device_endpoint"], "https://auth.example.com/tenant-a/device/v1");
+    let (s, rfc8414) = get(&state, "/.well-known/oauth-authorization-server/tenant-a").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(rfc8414, oidc);
+    let (s, jwks) = get(&state, "/tenant-a/jwks").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(jwks["keys"].as_array().unwrap().len(), 1);
+    assert_eq!(jwks["keys"][0]["alg"], "ES256");
+    assert_eq!(jwks["keys"][0]["use"], "sig");
+    assert_eq!(get(&state, "/.well-known/openid-configuration").await.0, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn device_calls_without_a_proof_are_401_with_the_device_challenge() {
+    let (state, _dir) = state("https://auth.example.com").await;
+    let resp = app(state.clone())
+        .oneshot(Request::get("/device/v1/requests?status=pending").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(resp.headers()["www-authenticate"], "Device error=\"invalid_token\"");
+    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
+    let body: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(body["error"], "invalid_token");
+}
+
+#[tokio::test]
+async fn the_signing_key_survives_reopening_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("k.db");
+    let mk = || async {
+        let db = countersign_server::db::open(&path).await.unwrap();
+        let config = test_config(Issuer::new("https://auth.example.com").unwrap());
+        AppState::new(config, db, Arc::new(OffsetClock::new()), Arc::new(RegistrySchemas::builtin().unwrap()))
+            .await
+            .unwrap()
+    };
+    let a = mk().await;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "the database holds private keys: owner only");
+    }
+    let (_, jwks_a) = get(&a, "/jwks").await;
+    a.db.close().await;
+    let b = mk().await;
+    let (_, jwks_b) = get(&b, "/jwks").await;
+    assert_eq!(jwks_a, jwks_b);
+}

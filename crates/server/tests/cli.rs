@@ -1,0 +1,179 @@
+//! The operator CLI on the real binary: administration commands against a
+//! database file, then `serve` answering on its socket.
+
+use serde_json::json;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_countersign-server"))
+}
+
+fn run(db: &std::path::Path, args: &[&str]) -> (bool, String, String) {
+    let out = bin().arg("--db").arg(db).args(args).output().expect("runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn admin_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cs.db");
+    let (ok, out, err) = run(&db, &["user", "add", "zoe", "--name", "Zoë Martin", "--email", "Zoe@Example.com"]);
+    assert!(ok, "{err}");
+    assert!(out.starts_with("added user zoe (sub u_"), "{out}");
+    let (ok, _, err) = run(&db, &["user", "add", "zoe", "--name", "Again"]);
+    assert!(!ok && err.contains("already in use"), "{err}");
+    let (ok, out, _) = run(&db, &["user", "list"]);
+    assert!(ok && out.contains("zoe\tzoe@example.com\tZoë Martin\tuser\tactive"), "{out}");
+
+    let (ok, out, err) = run(&db, &["enroll-link", "zoe", "--issuer", "https://auth.example.com"]);
+    assert!(ok, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[1].starts_with("countersign://enroll?issuer=https%3A%2F%2Fauth.example.com&ticket="), "{out}");
+    assert!(lines[3].starts_with("https://auth.example.com/device/v1/enroll-link?ticket="), "{out}");
+    let uri = countersign_protocol::device::EnrollmentUri::parse(lines[1]).expect("the printed URI parses");
+    let link = countersign_protocol::device::EnrollmentUri::parse(lines[3]).expect("the printed link parses");
+    assert_eq!(uri, link);
+    assert!(out.contains('█') || out.contains('▀') || out.contains('▄'), "a QR code is printed");
+    let (ok, _, err) = run(&db, &["enroll-link", "zoe", "--issuer", "http://auth.example.com"]);
+    assert!(!ok && err.contains("--issuer"), "{err}");
+
+    let (ok, out, _) = run(&db, &["client", "list"]);
+    assert!(ok && out.lines().count() == 1, "{out}");
+    let (ok, _, err) = run(&db, &["client", "disable", "cli_nope"]);
+    assert!(!ok && err.contains("not found"), "{err}");
+    let (ok, out, _) = run(&db, &["device", "list", "zoe"]);
+    assert!(ok && out.lines().count() == 1, "{out}");
+    let (ok, out, _) = run(&db, &["key", "rotate"]);
+    assert!(ok && out.starts_with("new signing key "), "{out}");
+    let (ok, out, _) = run(&db, &["user", "disable", "zoe"]);
+    assert!(ok && out.contains("disabled user zoe"), "{out}");
+    let (ok, _, err) = run(&db, &["enroll-link", "zoe", "--issuer", "https://auth.example.com"]);
+    assert!(!ok && err.contains("disabled"), "{err}");
+}
+
+#[test]
+fn serve_answers_and_checks_its_options() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cs.db");
+    // Token registration without a token is refused at start.
+    let out = bin()
+        .arg("--db")
+        .arg(&db)
+        .args(["serve", "--issuer", "http://127.0.0.1:1", "--registration", "token"])
+        .env_remove(countersign_server::cli::INITIAL_ACCESS_TOKEN_ENV)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("initial access token"));
+
+    // Custom display schemas: one per file in the directory.
+    let schemas = dir.path().join("schemas");
+    std::fs::create_dir(&schemas).unwrap();
+    std::fs::write(schemas.join("door.json"), door_schema("label").to_string()).unwrap();
+    std::fs::write(schemas.join("notes.txt"), "not a schema, ignored").unwrap();
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let issuer = format!("http://127.0.0.1:{port}");
+    let mut child = bin()
+        .arg("--db")
+        .arg(&db)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--issuer", &issuer, "--schemas-dir"])
+        .arg(&schemas)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let (meta, document) = rt.block_on(async {
+        let start = Instant::now();
+        let meta = loop {
+            if let Ok(r) = reqwest::get(format!("{issuer}/.well-known/openid-configuration")).await {
+                break r.json::<serde_json::Value>().await.unwrap();
+            }
+            assert!(start.elapsed() < Duration::from_secs(20), "the server did not come up");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        let url = meta["authorization_details_schemas_endpoint"].as_str().unwrap().to_owned();
+        (meta, reqwest::get(url).await.unwrap().json::<serde_json::Value>().await.unwrap())
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(meta["issuer"], issuer);
+    let types = meta["authorization_details_types_supported"].as_array().unwrap();
+    assert!(types.contains(&json!("urn:acme:door")) && types.contains(&json!("payment_initiation")), "{types:?}");
+    let registry = countersign_details::Registry::from_schemas_document(&document).expect("published hashes verify");
+    assert_eq!(
+        registry.schema_hash("urn:acme:door"),
+        countersign_protocol::device::SchemaHash::of_schema(&door_schema("label")).unwrap()
+    );
+}
+
+fn door_schema(label_member: &str) -> serde_json::Value {
+    json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "urn:acme:door",
+        "type": "object",
+        "x-countersign": { "title": "Open a door", "risk": "medium", "summary": "Open {door}" },
+        "required": ["type", "door"],
+        "properties": {
+            "type": { "const": "urn:acme:door" },
+            "door": { "type": "string", "maxLength": 80, "x-countersign": { label_member: "Door" } }
+        },
+        "additionalProperties": false
+    })
+}
+
+#[test]
+fn serve_refuses_to_start_with_a_bad_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cs.db");
+    let serve = |schemas: &std::path::Path| {
+        bin()
+            .arg("--db")
+            .arg(&db)
+            .args(["serve", "--listen", "127.0.0.1:0", "--issuer", "http://127.0.0.1:1", "--schemas-dir"])
+            .arg(schemas)
+            .output()
+            .unwrap()
+    };
+    // A typo in a hint (`lable`): the error names the file and the member.
+    let typo = dir.path().join("typo");
+    std::fs::create_dir(&typo).unwrap();
+    std::fs::write(typo.join("door.json"), door_schema("lable").to_string()).unwrap();
+    let out = serve(&typo);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("display schemas") && err.contains("door.json") && err.contains("lable"), "{err}");
+
+    // Not JSON at all.
+    let broken = dir.path().join("broken");
+    std::fs::create_dir(&broken).unwrap();
+    std::fs::write(broken.join("a.json"), "{\"$id\": ").unwrap();
+    let out = serve(&broken);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("a.json"), "{err}");
+
+    // Redefining a built-in type names both files.
+    let dup = dir.path().join("dup");
+    std::fs::create_dir(&dup).unwrap();
+    let mut pay = door_schema("label");
+    pay["$id"] = json!("payment_initiation");
+    pay["properties"]["type"]["const"] = json!("payment_initiation");
+    std::fs::write(dup.join("pay.json"), pay.to_string()).unwrap();
+    let out = serve(&dup);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("pay.json") && err.contains("payment_initiation.schema.json"),
+        "{err}"
+    );
+
+    // A missing directory.
+    let out = serve(&dir.path().join("nope"));
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("nope"));
+    assert!(!db.exists(), "nothing was opened before the schemas were checked");
+}

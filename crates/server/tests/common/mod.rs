@@ -1,0 +1,571 @@
+//! Test support: an agent (OAuth client over reqwest), a device built from
+//! `countersign-protocol` alone, an SSE reader, and a notification receiver.
+#![allow(dead_code)]
+
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use axum::Router;
+use countersign_details::Registry;
+use countersign_protocol::ciba::Jwt;
+use countersign_protocol::device::{
+    ApprovalStatement, ApproverRequest, Decision, DecisionClaims, DecisionSubmission, DenyReason, DeviceAuthClaims,
+    DeviceEvent, DeviceId, EnrollmentRequest, EnrollmentResponse, HttpMethod, Issuer, Platform, RequestId, RequestList,
+    SchemaHash,
+};
+use countersign_protocol::jws::{self, DeviceKeyPair, JwtType, PublicJwk, SignHeader};
+use countersign_protocol::secret::{generate_url_safe, EnrollmentTicket};
+use countersign_server::testing::{spawn_test_server, TestOptions, TestServer};
+use countersign_server::Config;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub const WAIT: Duration = Duration::from_secs(10);
+
+pub async fn server() -> TestServer {
+    spawn_test_server(TestOptions::default()).await.expect("test server")
+}
+
+pub async fn server_with(f: impl FnOnce(&mut Config) + Send + 'static) -> TestServer {
+    spawn_test_server(TestOptions::with_config(f)).await.expect("test server")
+}
+
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client")
+}
+
+/// Waits until `f` returns `Some`, polling every 20 ms, at most [`WAIT`].
+pub async fn wait_for<T, F, Fut>(what: &str, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(start.elapsed() < WAIT, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The type of the built-in stock trade schema.
+pub const STOCK_TRADE: &str = "urn:countersign:details:v1:stock_trade";
+
+pub fn details() -> Value {
+    json!([{
+        "type": "payment_initiation",
+        "actions": ["initiate"],
+        "instructedAmount": { "currency": "EUR", "amount": "123.50" },
+        "creditorName": "Møller & Søn ApS",
+        "creditorAccount": { "iban": "DK5000400440116243" }
+    }])
+}
+
+pub async fn add_user(server: &TestServer, username: &str) -> String {
+    let u = countersign_server::admin::add_user(
+        &server.state.db,
+        &countersign_server::admin::NewUser {
+            username: username.into(),
+            name: format!("{username} name"),
+            email: Some(format!("{username}@example.com")),
+            admin: false,
+        },
+        server.state.now(),
+    )
+    .await
+    .expect("add user");
+    u.sub
+}
+
+pub async fn ticket(server: &TestServer, username: &str) -> EnrollmentTicket {
+    let link = countersign_server::admin::enrollment_link(
+        &server.state.db,
+        &server.state.config.issuer,
+        username,
+        600,
+        server.state.now(),
+    )
+    .await
+    .expect("enrollment link");
+    link.ticket().clone()
+}
+
+pub async fn error_of(resp: reqwest::Response) -> (u16, String, Value) {
+    let status = resp.status().as_u16();
+    let body: Value = resp.json().await.expect("error body is JSON");
+    let code = body["error"].as_str().expect("error member").to_owned();
+    (status, code, body)
+}
+
+// ---------------------------------------------------------------------------
+// Agent
+// ---------------------------------------------------------------------------
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Method {
+    Basic,
+    Post,
+    PrivateKeyJwt,
+}
+
+pub struct Agent {
+    pub client_id: String,
+    pub secret: Option<String>,
+    pub method: Method,
+    pub key: Arc<DeviceKeyPair>,
+    pub base: String,
+    pub http: reqwest::Client,
+    pub registration: Value,
+}
+
+pub fn client_jwks(key: &DeviceKeyPair) -> Value {
+    json!({ "keys": [key.public_jwk().clone().with_kid("k1")] })
+}
+
+impl Agent {
+    /// Registers a client; `extra` overrides the default metadata (poll,
+    /// client_secret_basic, payment_initiation and stock trades).
+    pub async fn register(server: &TestServer, extra: Value) -> Agent {
+        let key = Arc::new(DeviceKeyPair::generate().expect("key"));
+        let mut meta = json!({
+            "client_name": "Test Agent",
+            "backchannel_token_delivery_mode": "poll",
+            "authorization_details_types": ["payment_initiation", STOCK_TRADE],
+        });
+        let method = match extra["token_endpoint_auth_method"].as_str() {
+            Some("client_secret_post") => Method::Post,
+            Some("private_key_jwt") => Method::PrivateKeyJwt,
+            _ => Method::Basic,
+        };
+        if method == Method::PrivateKeyJwt && extra.get("jwks_uri").is_none() {
+            meta["jwks"] = client_jwks(&key);
+        }
+        for (k, v) in extra.as_object().expect("object") {
+            meta[k] = v.clone();
+        }
+        let http = http();
+        let resp = http.post(server.url("/register")).json(&meta).send().await.expect("register");
+        assert_eq!(resp.status(), 201, "registration");
+        let reg: Value = resp.json().await.expect("json");
+        Agent {
+            client_id: reg["client_id"].as_str().expect("client_id").to_owned(),
+            secret: reg["client_secret"].as_str().map(str::to_owned),
+            method,
+            key,
+            base: server.base_url.clone(),
+            http,
+            registration: reg,
+        }
+    }
+
+    pub fn assertion(&self, now: u64) -> String {
+        let claims = json!({
+            "iss": self.client_id, "sub": self.client_id, "aud": self.base,
+            "exp": now + 60, "iat": now, "jti": generate_url_safe(16).expect("rng"),
+        });
+        self.key.sign(&SignHeader { typ: None, kid: Some("k1".into()) }, &claims).expect("sign")
+    }
+
+    /// Signs `claims` with the client key (kid k1).
+    pub fn sign(&self, claims: &Value) -> String {
+        self.key.sign(&SignHeader { typ: Some(JwtType::Jwt), kid: Some("k1".into()) }, claims).expect("sign")
+    }
+
+    pub async fn post(&self, path: &str, pairs: &[(&str, String)], now: u64) -> reqwest::Response {
+        let mut form: Vec<(String, String)> = pairs.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect();
+        let mut req = self.http.post(format!("{}{path}", self.base));
+        match self.method {
+            Method::Basic => {
+                req = req.basic_auth(&self.client_id, self.secret.as_deref());
+            }
+            Method::Post => {
+                form.push(("client_id".into(), self.client_id.clone()));
+                form.push(("client_secret".into(), self.secret.clone().unwrap_or_default()));
+            }
+            Method::PrivateKeyJwt => {
+                form.push((
+                    "client_assertion_type".into(),
+                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".into(),
+                ));
+                form.push(("client_assertion".into(), self.assertion(now)));
+            }
+        }
+        req.form(&form).send().await.expect("post")
+    }
+
+    /// The usual request parameters for `username`.
+    pub fn request_params(&self, username: &str) -> Vec<(&'static str, String)> {
+        vec![
+            ("scope", "openid payments".into()),
+            ("login_hint", username.into()),
+            ("binding_message", "PAY-4F7Q".into()),
+            ("authorization_details", details().to_string()),
+            ("client_notification_token", "cnt-0123456789abcdefghijklmnop".into()),
+        ]
+    }
+
+    pub async fn bc_authorize(&self, server: &TestServer, pairs: &[(&str, String)]) -> reqwest::Response {
+        self.post("/bc-authorize", pairs, server.clock_now()).await
+    }
+
+    /// Starts a request for `username`; returns the acknowledgement.
+    pub async fn start(&self, server: &TestServer, username: &str) -> Value {
+        let resp = self.bc_authorize(server, &self.request_params(username)).await;
+        assert_eq!(resp.status(), 200, "bc-authorize");
+        resp.json().await.expect("json")
+    }
+
+    pub async fn token(&self, server: &TestServer, auth_req_id: &str) -> reqwest::Response {
+        self.post(
+            "/token",
+            &[("grant_type", "urn:openid:params:grant-type:ciba".into()), ("auth_req_id", auth_req_id.into())],
+            server.clock_now(),
+        )
+        .await
+    }
+}
+
+pub trait ClockNow {
+    fn clock_now(&self) -> u64;
+}
+
+impl ClockNow for TestServer {
+    fn clock_now(&self) -> u64 {
+        self.state.now()
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Device
+// ---------------------------------------------------------------------------
+
+pub struct TestDevice {
+    pub key: DeviceKeyPair,
+    pub id: DeviceId,
+    pub sub: String,
+    pub issuer: Issuer,
+    pub endpoint: String,
+    pub http: reqwest::Client,
+    /// The display schemas the server published at enrollment (hashes verified).
+    pub registry: Registry,
+}
+
+impl TestDevice {
+    /// Enrolls a new device for `username` through the discovery document.
+    pub async fn enroll(server: &TestServer, username: &str) -> TestDevice {
+        let http = http();
+        let meta: Value = http
+            .get(server.url("/.well-known/openid-configuration"))
+            .send()
+            .await
+            .expect("metadata")
+            .json()
+            .await
+            .expect("json");
+        let issuer = Issuer::new(meta["issuer"].as_str().expect("issuer")).expect("issuer");
+        let endpoint = meta["countersign_device_endpoint"].as_str().expect("device endpoint").to_owned();
+        let schemas_url = meta["authorization_details_schemas_endpoint"].as_str().expect("schemas endpoint");
+        let document: Value =
+            http.get(schemas_url).send().await.expect("schemas").json().await.expect("schemas document is JSON");
+        let registry = Registry::from_schemas_document(&document).expect("the published schemas verify");
+        let key = DeviceKeyPair::generate().expect("key");
+        let body = EnrollmentRequest {
+            ticket: ticket(server, username).await,
+            public_jwk: key.public_jwk().clone(),
+            device_name: "Zoë's laptop".into(),
+            platform: Platform::Linux,
+            capabilities: vec![],
+        };
+        let resp = http.post(format!("{endpoint}/enroll")).json(&body).send().await.expect("enroll");
+        assert_eq!(resp.status(), 201, "enroll");
+        let enrolled: EnrollmentResponse = resp.json().await.expect("json");
+        TestDevice { key, id: enrolled.device_id, sub: enrolled.user.sub, issuer, endpoint, http, registry }
+    }
+
+    pub fn proof(&self, method: HttpMethod, url: &str, now: u64) -> String {
+        let claims = DeviceAuthClaims::new(self.id.clone(), self.issuer.clone(), method, url, now).expect("claims");
+        claims.sign(&self.key).expect("sign")
+    }
+
+    pub async fn get(&self, server: &TestServer, path: &str) -> reqwest::Response {
+        let url = format!("{}{path}", self.endpoint);
+        let proof = self.proof(HttpMethod::Get, &url, server.clock_now());
+        self.http.get(&url).header("Authorization", format!("Device {proof}")).send().await.expect("get")
+    }
+
+    pub async fn pending(&self, server: &TestServer) -> Vec<ApproverRequest> {
+        let resp = self.get(server, "/requests?status=pending").await;
+        assert_eq!(resp.status(), 200, "pending list");
+        let list: RequestList = resp.json().await.expect("json");
+        list.requests
+    }
+
+    pub async fn events(&self, server: &TestServer, last_event_id: Option<&str>) -> Sse {
+        let url = format!("{}/events", self.endpoint);
+        let proof = self.proof(HttpMethod::Get, &url, server.clock_now());
+        let mut req = self.http.get(&url).header("Authorization", format!("Device {proof}"));
+        if let Some(id) = last_event_id {
+            req = req.header("Last-Event-ID", id);
+        }
+        let resp = req.send().await.expect("events");
+        assert_eq!(resp.status(), 200, "events");
+        assert_eq!(resp.headers()["content-type"], "text/event-stream");
+        Sse { resp, buf: String::new() }
+    }
+
+    /// `display_schemas` of a statement over `req`, from the published schemas.
+    pub fn schemas(&self, req: &ApproverRequest) -> BTreeMap<String, SchemaHash> {
+        self.registry.display_schemas(&req.authorization_details)
+    }
+
+    /// The submission for `req` signed by this device.
+    pub fn submission(
+        &self,
+        req: &ApproverRequest,
+        decision: Decision,
+        reason: Option<DenyReason>,
+        now: u64,
+    ) -> DecisionSubmission {
+        let schemas = self.schemas(req);
+        let statement = ApprovalStatement::build(req, decision, schemas.clone()).expect("statement");
+        let claims = DecisionClaims::new(self.id.clone(), &statement, reason, now).expect("claims");
+        DecisionSubmission {
+            decision_jws: claims.sign(&self.key).expect("sign"),
+            display_schemas: schemas,
+            webauthn: None,
+        }
+    }
+
+    pub async fn submit(&self, server: &TestServer, id: &RequestId, body: &impl serde::Serialize) -> reqwest::Response {
+        let url = format!("{}/requests/{id}/decision", self.endpoint);
+        let proof = self.proof(HttpMethod::Post, &url, server.clock_now());
+        self.http
+            .post(&url)
+            .header("Authorization", format!("Device {proof}"))
+            .json(body)
+            .send()
+            .await
+            .expect("decision")
+    }
+
+    pub async fn decide(
+        &self,
+        server: &TestServer,
+        req: &ApproverRequest,
+        decision: Decision,
+        reason: Option<DenyReason>,
+    ) -> reqwest::Response {
+        let body = self.submission(req, decision, reason, server.clock_now());
+        self.submit(server, &req.id, &body).await
+    }
+}
+
+// ---------------------------------------------------------------------------
+// SSE
+// ---------------------------------------------------------------------------
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum SseItem {
+    Event { id: String, event: String, data: String },
+    Comment(String),
+}
+
+pub struct Sse {
+    resp: reqwest::Response,
+    buf: String,
+}
+
+impl Sse {
+    /// The next event or comment; `None` when the stream ended or on timeout.
+    pub async fn next(&mut self, timeout: Duration) -> Option<SseItem> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if let Some(pos) = self.buf.find("\n\n") {
+                let block: String = self.buf.drain(..pos + 2).collect();
+                let (mut id, mut event, mut data, mut comment) = (String::new(), String::new(), String::new(), None);
+                for line in block.lines() {
+                    if let Some(c) = line.strip_prefix(':') {
+                        comment = Some(c.trim().to_owned());
+                    } else if let Some(v) = line.strip_prefix("id: ") {
+                        id = v.to_owned();
+                    } else if let Some(v) = line.strip_prefix("event: ") {
+                        event = v.to_owned();
+                    } else if let Some(v) = line.strip_prefix("data: ") {
+                        data = v.to_owned();
+                    }
+                }
+                return Some(match comment {
+                    Some(c) if event.is_empty() => SseItem::Comment(c),
+                    _ => SseItem::Event { id, event, data },
+                });
+            }
+            let chunk = tokio::time::timeout_at(deadline, self.resp.chunk()).await.ok()?.ok()??;
+            self.buf.push_str(std::str::from_utf8(&chunk).expect("utf-8"));
+        }
+    }
+
+    /// The next event (skipping heartbeats), parsed with the protocol crate.
+    pub async fn next_event(&mut self, timeout: Duration) -> Option<(String, DeviceEvent)> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.next(left).await? {
+                SseItem::Comment(_) => continue,
+                SseItem::Event { id, event, data } => {
+                    return Some((id, DeviceEvent::parse(&event, &data).expect("event parses")));
+                }
+            }
+        }
+    }
+
+    /// `true` if the server closes the stream within `timeout`.
+    pub async fn ends_within(&mut self, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            match tokio::time::timeout_at(deadline, self.resp.chunk()).await {
+                Err(_) => return false,
+                Ok(Ok(Some(_))) => continue,
+                Ok(Ok(None)) | Ok(Err(_)) => return true,
+            }
+        }
+    }
+}
+
+pub fn expect_request(ev: Option<(String, DeviceEvent)>) -> (String, ApproverRequest) {
+    match ev {
+        Some((id, DeviceEvent::Request(r))) => (id, *r),
+        other => panic!("expected a request event, got {other:?}"),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Notification receiver
+// ---------------------------------------------------------------------------
+
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub path: String,
+    pub authorization: Option<String>,
+    pub body: String,
+}
+
+#[derive(Default)]
+pub struct ReceiverState {
+    pub calls: Mutex<Vec<Call>>,
+    pub fail_first: Mutex<usize>,
+    pub redirect: Mutex<bool>,
+    pub jwks: Mutex<Option<Value>>,
+}
+
+pub struct Receiver {
+    pub url: String,
+    pub state: Arc<ReceiverState>,
+}
+
+async fn record(
+    axum::extract::State(s): axum::extract::State<Arc<ReceiverState>>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: String,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    s.calls.lock().unwrap().push(Call {
+        path: uri.path().to_owned(),
+        authorization: headers.get("authorization").map(|v| v.to_str().unwrap().to_owned()),
+        body,
+    });
+    if uri.path() == "/cb" {
+        if *s.redirect.lock().unwrap() {
+            return (StatusCode::TEMPORARY_REDIRECT, [("location", "/elsewhere")]).into_response();
+        }
+        let mut fail = s.fail_first.lock().unwrap();
+        if *fail > 0 {
+            *fail -= 1;
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+    }
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn serve_jwks(axum::extract::State(s): axum::extract::State<Arc<ReceiverState>>) -> axum::Json<Value> {
+    axum::Json(s.jwks.lock().unwrap().clone().unwrap_or(json!({"keys": []})))
+}
+
+impl Receiver {
+    pub async fn start() -> Receiver {
+        let state = Arc::new(ReceiverState::default());
+        let app = Router::new()
+            .route("/cb", post(record))
+            .route("/elsewhere", post(record))
+            .route("/jwks", get(serve_jwks))
+            .with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Receiver { url: format!("http://{addr}"), state }
+    }
+
+    pub fn calls(&self, path: &str) -> Vec<Call> {
+        self.state.calls.lock().unwrap().iter().filter(|c| c.path == path).cloned().collect()
+    }
+
+    pub async fn wait_calls(&self, path: &str, n: usize) -> Vec<Call> {
+        wait_for(&format!("{n} call(s) to {path}"), || async {
+            let c = self.calls(path);
+            (c.len() >= n).then_some(c)
+        })
+        .await
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Token checks
+// ---------------------------------------------------------------------------
+
+/// Fetches the JWKS from the `jwks_uri` of the discovery document.
+pub async fn jwks(server: &TestServer) -> Vec<PublicJwk> {
+    let http = http();
+    let meta: Value =
+        http.get(server.url("/.well-known/openid-configuration")).send().await.unwrap().json().await.unwrap();
+    let set: Value = http.get(meta["jwks_uri"].as_str().unwrap()).send().await.unwrap().json().await.unwrap();
+    serde_json::from_value(set["keys"].clone()).expect("keys parse as P-256 JWKs")
+}
+
+/// Verifies a JWT against the published keys (by kid); returns the claims.
+pub async fn verify_jwt(server: &TestServer, jwt: &str, typ: &str) -> Value {
+    let keys = jwks(server).await;
+    let header: Value = serde_json::from_slice(&jws::b64url_decode(jwt.split('.').next().unwrap()).unwrap()).unwrap();
+    let kid = header["kid"].as_str().expect("kid");
+    let key = keys.iter().find(|k| k.kid() == Some(kid)).expect("kid published in JWKS");
+    let (_, claims) = jws::verify(jwt, key, Some(typ)).expect("signature verifies against the JWKS");
+    claims
+}
+
+pub fn id_token_str(v: &Value) -> String {
+    Jwt::new(v["id_token"].as_str().expect("id_token").to_owned()).expect("jwt").as_str().to_owned()
+}
+
+/// Asserts an OAuth-style error answer.
+pub async fn expect_err(resp: reqwest::Response, status: u16, code: &str) -> Value {
+    let (s, c, body) = error_of(resp).await;
+    assert_eq!((s, c.as_str()), (status, code), "{body}");
+    body
+}
+
+/// Replaces (or adds) parameter `name`.
+pub fn with(mut params: Vec<(&'static str, String)>, name: &'static str, value: &str) -> Vec<(&'static str, String)> {
+    params.retain(|(k, _)| *k != name);
+    params.push((name, value.to_owned()));
+    params
+}
+
+/// Removes parameter `name`.
+pub fn without(mut params: Vec<(&'static str, String)>, name: &str) -> Vec<(&'static str, String)> {
+    params.retain(|(k, _)| *k != name);
+    params
+}

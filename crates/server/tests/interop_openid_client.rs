@@ -1,0 +1,200 @@
+//! Interop: panva's `openid-client` (a certified OpenID client library, the
+//! version pinned in `tests/interop/package-lock.json`) runs the CIBA poll
+//! flow against this server with its public API unchanged. The script is
+//! `tests/interop/openid-client-ciba.mjs`; it needs Node.js (>= 20) and
+//! `npm ci` in `tests/interop`, hence `#[ignore]`:
+//!
+//! ```sh
+//! (cd tests/interop && npm ci)
+//! cargo test -p countersign-server --test interop_openid_client -- --ignored
+//! ```
+//!
+//! The only library switch used is `allowInsecureRequests`, its documented
+//! option for the test server's http loopback issuer; the server's poll
+//! interval is configured to 1 s so the library's polling keeps the test short.
+
+mod common;
+
+use common::*;
+use countersign_protocol::device::{ApproverRequest, Decision, DenyReason};
+use countersign_server::testing::TestServer;
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt as _, BufReader, Lines};
+use tokio::process::{Child, ChildStdout, Command};
+
+/// Longest wait for one line of the library's output.
+const LINE_WAIT: Duration = Duration::from_secs(20);
+const BINDING_MESSAGE: &str = "PAY-4F7Q";
+
+fn interop_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/interop")
+}
+
+/// A client registered the way an openid-client user would: RFC 7591 with
+/// the CIBA metadata, `client_secret_basic`, poll mode.
+async fn register(server: &TestServer) -> (String, String) {
+    let meta = json!({
+        "client_name": "openid-client interop",
+        "grant_types": ["urn:openid:params:grant-type:ciba"],
+        "token_endpoint_auth_method": "client_secret_basic",
+        "backchannel_token_delivery_mode": "poll",
+        "authorization_details_types": ["payment_initiation"],
+        "scope": "openid",
+    });
+    let resp = http().post(server.url("/register")).json(&meta).send().await.expect("register");
+    assert_eq!(resp.status(), 201, "registration");
+    let reg: Value = resp.json().await.expect("json");
+    assert_eq!(reg["token_endpoint_auth_method"], "client_secret_basic");
+    assert_eq!(reg["backchannel_token_delivery_mode"], "poll");
+    (
+        reg["client_id"].as_str().expect("client_id").to_owned(),
+        reg["client_secret"].as_str().expect("client_secret").to_owned(),
+    )
+}
+
+struct Library {
+    child: Child,
+    lines: Lines<BufReader<ChildStdout>>,
+}
+
+impl Library {
+    /// Runs the openid-client script for `login_hint`.
+    fn spawn(server: &TestServer, client_id: &str, secret: &str, login_hint: &str) -> Library {
+        let dir = interop_dir();
+        assert!(
+            dir.join("node_modules/openid-client/package.json").is_file(),
+            "openid-client is not installed: run `npm ci` in {}",
+            dir.display()
+        );
+        let mut child = Command::new("node")
+            .arg("openid-client-ciba.mjs")
+            .current_dir(&dir)
+            .env("ISSUER", &server.base_url)
+            .env("CLIENT_ID", client_id)
+            .env("CLIENT_SECRET", secret)
+            .env("LOGIN_HINT", login_hint)
+            .env("BINDING_MESSAGE", BINDING_MESSAGE)
+            .env("AUTHORIZATION_DETAILS", details().to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn node (is Node.js >= 20 on PATH?)");
+        let stdout = child.stdout.take().expect("stdout");
+        Library { child, lines: BufReader::new(stdout).lines() }
+    }
+
+    /// The next JSON line the script prints.
+    async fn next(&mut self) -> Value {
+        let line = tokio::time::timeout(LINE_WAIT, self.lines.next_line())
+            .await
+            .expect("openid-client printed nothing in time")
+            .expect("read stdout")
+            .expect("openid-client exited without output");
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"))
+    }
+
+    /// Waits for the `initiated` line: the library accepted our `/bc-authorize` answer.
+    async fn initiated(&mut self) {
+        let v = self.next().await;
+        assert_eq!(v["event"], "initiated", "{v}");
+        assert!(v["auth_req_id_length"].as_u64().unwrap() >= 27, "{v}");
+        assert_eq!(v["expires_in"], 300, "{v}");
+        assert_eq!(v["interval"], 1, "the configured interval: {v}");
+    }
+
+    async fn exit_code(mut self) -> Option<i32> {
+        let status = tokio::time::timeout(LINE_WAIT, self.child.wait()).await.expect("node exits").expect("wait");
+        status.code()
+    }
+}
+
+/// Server (poll interval 1 s), user, enrolled device with its SSE stream
+/// open, registered client.
+async fn setup(username: &str) -> (TestServer, String, TestDevice, Sse, String, String) {
+    let server = server_with(|c| c.poll_interval_secs = 1).await;
+    let sub = add_user(&server, username).await;
+    let dev = TestDevice::enroll(&server, username).await;
+    let sse = dev.events(&server, None).await;
+    let (client_id, secret) = register(&server).await;
+    (server, sub, dev, sse, client_id, secret)
+}
+
+/// The request the library started, as pushed to the device.
+async fn pushed(sse: &mut Sse, client_id: &str) -> ApproverRequest {
+    let (_, req) = expect_request(sse.next_event(WAIT).await);
+    assert_eq!(req.client.client_id, client_id);
+    assert_eq!(req.binding_message, BINDING_MESSAGE);
+    assert_eq!(req.scope, vec!["openid"]);
+    assert_eq!(req.authorization_details.to_value(), details());
+    req
+}
+
+#[tokio::test]
+#[ignore = "needs Node.js and `npm ci` in tests/interop: run by cargo xtask test"]
+async fn openid_client_runs_the_ciba_poll_flow() {
+    let (server, sub, dev, mut sse, client_id, secret) = setup("zoe").await;
+    let mut lib = Library::spawn(&server, &client_id, &secret, "zoe");
+    lib.initiated().await;
+
+    let req = pushed(&mut sse, &client_id).await;
+    let resp = dev.decide(&server, &req, Decision::Approve, None).await;
+    assert_eq!(resp.status(), 200, "decision");
+    let approved = req.authorization_details.to_value();
+
+    let out = lib.next().await;
+    assert_eq!(out["event"], "tokens", "{out}");
+    // The library normalizes token_type to lower case (the server sends "Bearer").
+    assert_eq!(out["token_type"], "bearer");
+    assert_eq!(out["scope"], "openid");
+    assert!(out["expires_in"].as_u64().is_some_and(|s| s > 0 && s <= 600), "{out}");
+    assert_eq!(out["authorization_details"], approved, "granted details are the approved ones");
+
+    // The access token verifies against the server's JWKS.
+    let access = out["access_token"].as_str().expect("access_token");
+    let claims = verify_jwt(&server, access, "at+jwt").await;
+    assert_eq!(claims["iss"], server.base_url);
+    assert_eq!(claims["sub"], sub);
+    assert_eq!(claims["client_id"], client_id);
+    assert_eq!(claims["act"], json!({ "sub": client_id }));
+    assert_eq!(claims["scope"], "openid");
+    assert_eq!(claims["authorization_details"], approved);
+
+    // The ID token claims, as the library validated them (iss, aud, sub,
+    // exp, iat; signature checked against jwks_uri by its non-repudiation
+    // check), and the raw token against the JWKS here too.
+    let id = &out["id_token_claims"];
+    assert_eq!(id["iss"], server.base_url);
+    assert_eq!(id["aud"], client_id);
+    assert_eq!(id["sub"], sub);
+    let raw = verify_jwt(&server, out["id_token"].as_str().expect("id_token"), "JWT").await;
+    assert_eq!(&raw, id);
+    assert_eq!(raw["at_hash"], countersign_server::tokens::at_hash(access));
+
+    assert_eq!(lib.exit_code().await, Some(0));
+    server.stop().await;
+}
+
+#[tokio::test]
+#[ignore = "needs Node.js and `npm ci` in tests/interop: run by cargo xtask test"]
+async fn openid_client_surfaces_access_denied() {
+    let (server, _sub, dev, mut sse, client_id, secret) = setup("ana").await;
+    // An e-mail login_hint this time.
+    let mut lib = Library::spawn(&server, &client_id, &secret, "ana@example.com");
+    lib.initiated().await;
+
+    let req = pushed(&mut sse, &client_id).await;
+    let resp = dev.decide(&server, &req, Decision::Deny, Some(DenyReason::WrongDetails)).await;
+    assert_eq!(resp.status(), 200, "decision");
+
+    let out = lib.next().await;
+    assert_eq!(out["event"], "error", "{out}");
+    assert_eq!(out["error"], "access_denied", "{out}");
+    assert_eq!(out["code"], "OAUTH_RESPONSE_BODY_ERROR", "{out}");
+    assert_eq!(lib.exit_code().await, Some(1));
+    server.stop().await;
+}
