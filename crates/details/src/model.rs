@@ -1,0 +1,471 @@
+//! The display model: exactly what an approver shows, serialized for the
+//! TypeScript UI (snake_case names, enums tagged with `kind`, no Rust-isms:
+//! absent values are `null`, lists are arrays, never omitted).
+//!
+//! The model never alters a value: a scalar's `text` is the input string
+//! exactly (for numbers, the RFC 8785 form, which is the form that is signed),
+//! and anything the renderer adds for reading (a local date, grouped digits)
+//! sits beside it in `display`.
+
+use countersign_protocol::device::ids::SchemaHash;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The rendering of a whole `authorization_details` array.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DisplayModel {
+    /// Whether the user may approve: `false` when the request was refused or
+    /// any detail breaks its schema.
+    pub approvable: bool,
+    /// `valid`, `invalid` (a schema violation: shown, never approvable) or
+    /// `refused` (over a limit or unparseable: not rendered).
+    pub status: RequestStatus,
+    /// Request-level warnings (limits, parse errors, many details).
+    pub warnings: Vec<Warning>,
+    /// One view per detail, in request order (empty when refused).
+    pub details: Vec<DetailView>,
+    /// The display schema hash of each type present: what the approval
+    /// statement's `display_schemas` must contain.
+    pub display_schemas: BTreeMap<String, SchemaHash>,
+    /// Number of warnings at every level (request, details, fields), for a
+    /// badge.
+    pub warning_count: usize,
+    /// The highest severity among all warnings, `null` when there are none.
+    pub max_severity: Option<Severity>,
+}
+
+/// Overall state of a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestStatus {
+    /// Every detail satisfies its schema (or has none).
+    Valid,
+    /// At least one detail breaks its schema: rendered, not approvable.
+    Invalid,
+    /// Over a limit, or not valid `authorization_details`: not rendered.
+    Refused,
+}
+
+/// How a detail was rendered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Renderer {
+    /// With its display schema.
+    Schema,
+    /// Auth0 Guardian's self-describing format.
+    Auth0Guardian,
+    /// No schema: a labelled tree of what was sent.
+    Generic,
+}
+
+/// Risk declared by the display schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Risk {
+    /// Reading non-sensitive data, reversible actions.
+    Low,
+    /// Personal data, messages on the user's behalf.
+    Medium,
+    /// Money, trades, access to files or databases.
+    High,
+    /// Irreversible or wide-reaching: transfers, production deploys.
+    Critical,
+    /// The type has no display schema.
+    Unknown,
+}
+
+/// One authorization details object, rendered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DetailView {
+    /// Position in the request.
+    pub index: usize,
+    /// The `type` exactly as sent.
+    #[serde(rename = "type")]
+    pub type_name: String,
+    /// Which renderer was used.
+    pub renderer: Renderer,
+    /// Hash of the display schema used (`SchemaHash::of_no_schema()` for none).
+    pub schema_hash: SchemaHash,
+    /// Title from the schema, or the type itself when there is none.
+    pub title: String,
+    /// The schema's summary template filled from the values; `null` when the
+    /// schema has no template.
+    pub summary: Option<Summary>,
+    /// Risk from the schema.
+    pub risk: Risk,
+    /// Icon name from the schema.
+    pub icon: Option<String>,
+    /// `false` when the detail breaks its schema.
+    pub valid: bool,
+    /// The fields the schema describes, in schema order (every field when
+    /// there is no schema).
+    pub fields: Vec<Field>,
+    /// Fields present in the request that the schema does not describe, under
+    /// the heading "Not described by the schema"; each also has a warning.
+    pub undescribed: Vec<Field>,
+    /// Detail-level warnings: schema violations, no schema, the type string.
+    pub warnings: Vec<Warning>,
+}
+
+/// A summary line built from the schema's template.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    /// The whole line as plain text.
+    pub text: String,
+    /// The same line in parts, so a UI can style values and missing ones.
+    pub parts: Vec<SummaryPart>,
+}
+
+/// One piece of a summary line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SummaryPart {
+    /// Literal text from the template.
+    Text {
+        /// The text.
+        text: String,
+    },
+    /// A value from the request.
+    Value {
+        /// JSON Pointer of the value within the detail.
+        path: String,
+        /// The value as text (exact input for scalars).
+        text: String,
+        /// Whether that value has warnings of its own.
+        flagged: bool,
+    },
+    /// A value the template names but the request lacks (or is `null`).
+    Missing {
+        /// JSON Pointer of the absent value within the detail.
+        path: String,
+        /// What is shown instead, e.g. `[missing: Symbol]`.
+        text: String,
+    },
+}
+
+/// Display format of a value, from the schema's `x-countersign.format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Format {
+    /// Plain text (the default).
+    Text,
+    /// Text whose line breaks are meaningful (email bodies).
+    MultilineText,
+    /// An object `{amount, currency}`; amount a decimal string.
+    Money,
+    /// An ISO 4217 currency code.
+    Currency,
+    /// An RFC 3339 date and time.
+    DateTime,
+    /// An RFC 3339 full date.
+    Date,
+    /// An ISO 8601 duration.
+    Duration,
+    /// An email address.
+    Email,
+    /// A URL.
+    Url,
+    /// An account identifier.
+    Account,
+    /// An IBAN.
+    Iban,
+    /// A BIC (SWIFT code).
+    Bic,
+    /// A ticker symbol.
+    Ticker,
+    /// A file system path.
+    Path,
+    /// Code or an opaque token (commit, SQL), shown monospaced.
+    Code,
+    /// An identifier.
+    Identifier,
+    /// A percentage (the number as written, then `%`).
+    Percent,
+}
+
+impl Format {
+    /// The name used in schemas (`x-countersign.format`).
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Text => "text",
+            Self::MultilineText => "multiline-text",
+            Self::Money => "money",
+            Self::Currency => "currency",
+            Self::DateTime => "date-time",
+            Self::Date => "date",
+            Self::Duration => "duration",
+            Self::Email => "email",
+            Self::Url => "url",
+            Self::Account => "account",
+            Self::Iban => "iban",
+            Self::Bic => "bic",
+            Self::Ticker => "ticker",
+            Self::Path => "path",
+            Self::Code => "code",
+            Self::Identifier => "identifier",
+            Self::Percent => "percent",
+        }
+    }
+
+    /// Every format, in documentation order.
+    pub const ALL: [Format; 17] = [
+        Self::Text,
+        Self::MultilineText,
+        Self::Money,
+        Self::Currency,
+        Self::DateTime,
+        Self::Date,
+        Self::Duration,
+        Self::Email,
+        Self::Url,
+        Self::Account,
+        Self::Iban,
+        Self::Bic,
+        Self::Ticker,
+        Self::Path,
+        Self::Code,
+        Self::Identifier,
+        Self::Percent,
+    ];
+
+    /// Parses a schema format name.
+    #[must_use]
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.as_str() == name)
+    }
+
+    /// Formats whose values must be plain ASCII (anything else is flagged).
+    #[must_use]
+    pub fn ascii_only(self) -> bool {
+        matches!(self, Self::Ticker | Self::Iban | Self::Bic | Self::Currency | Self::Account)
+    }
+
+    /// Free-text formats, where unusual spaces are ordinary typography.
+    #[must_use]
+    pub fn free_text(self) -> bool {
+        matches!(self, Self::Text | Self::MultilineText)
+    }
+}
+
+/// One value shown to the user, with its label.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Field {
+    /// JSON Pointer (RFC 6901) of the value within its detail, e.g.
+    /// `/instructedAmount` (the UI shows it beside undescribed fields).
+    pub path: String,
+    /// The member name (or the array index, as text) exactly as sent.
+    pub key: String,
+    /// The label: from the schema, else the member name exactly as sent.
+    pub label: String,
+    /// Where the label comes from.
+    pub label_source: LabelSource,
+    /// The display format.
+    pub format: Format,
+    /// The value.
+    pub value: FieldValue,
+    /// The schema asks for this field to stand out.
+    pub emphasis: bool,
+    /// The value is sensitive (keep it out of notifications and logs; it is
+    /// still shown in the approval view).
+    pub sensitive: bool,
+    /// Shown collapsed (Auth0 `display: false`): present, one click away.
+    pub collapsed: bool,
+    /// Help text from the schema (or Auth0 `description`).
+    pub description: Option<String>,
+    /// Warnings about this value or its name.
+    pub warnings: Vec<Warning>,
+}
+
+/// Where a field's label comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LabelSource {
+    /// `x-countersign.label` (or the JSON Schema `title`).
+    Schema,
+    /// The member name as sent (no schema describes it).
+    Key,
+    /// An array position, 1-based (`#1`).
+    Index,
+    /// The Auth0 Guardian `name` sent with the value.
+    Sender,
+}
+
+/// JSON type of a scalar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JsonType {
+    /// A JSON string.
+    String,
+    /// A JSON number.
+    Number,
+    /// `true` or `false`.
+    Boolean,
+    /// `null`.
+    Null,
+}
+
+/// A field's value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum FieldValue {
+    /// A string, number, boolean or null.
+    Scalar {
+        /// Its JSON type.
+        json_type: JsonType,
+        /// The value exactly: a string as sent; a number in its RFC 8785
+        /// form; `true`, `false`, `null`.
+        text: String,
+        /// A reading aid for the user's locale (local date, duration in words,
+        /// grouped digits), `null` when there is none; `text` stays the
+        /// reference.
+        display: Option<String>,
+        /// For a date-time, the same instant in UTC.
+        utc: Option<String>,
+        /// Long or unbroken: the UI must wrap it (it is never truncated).
+        wrap: bool,
+    },
+    /// An amount with its currency.
+    Money {
+        /// The decimal string exactly as sent.
+        amount: String,
+        /// The currency code exactly as sent.
+        currency: String,
+        /// `amount currency`, e.g. `123.50 EUR`.
+        text: String,
+        /// The amount with digit grouping for the locale, e.g.
+        /// `1,234,567.50 EUR`.
+        display: String,
+    },
+    /// An object: its fields, in schema order.
+    Object {
+        /// The members.
+        fields: Vec<Field>,
+    },
+    /// An array: every item.
+    Array {
+        /// The items, labelled `#1`, `#2`…
+        items: Vec<Field>,
+    },
+}
+
+/// How serious a warning is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// Worth knowing.
+    Info,
+    /// Look twice.
+    Caution,
+    /// Possibly deceptive or invalid.
+    Danger,
+}
+
+/// Kinds of warning (see the catalogue in `docs/display-schema.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WarningCode {
+    /// Bidirectional formatting characters (Trojan Source).
+    BidiControl,
+    /// Zero-width, tag, filler or abused variation-selector characters.
+    InvisibleCharacter,
+    /// Text hidden in invisible characters, decoded.
+    HiddenText,
+    /// C0/C1 control characters, DEL, line/paragraph separators.
+    ControlCharacter,
+    /// Spaces other than U+0020 where an identifier is expected.
+    UnusualWhitespace,
+    /// Private use, noncharacters, replacement characters.
+    UnusualCharacter,
+    /// Long runs of combining marks.
+    CombiningMarks,
+    /// Letters of several lookalike scripts in one word.
+    MixedScript,
+    /// Non-ASCII characters in a value that must be ASCII (ticker, IBAN…).
+    NonAsciiIdentifier,
+    /// A long value (shown in full).
+    LongValue,
+    /// An array with many items.
+    ManyItems,
+    /// A request with many details.
+    ManyDetails,
+    /// A field the schema does not describe.
+    UndescribedField,
+    /// A type without a display schema.
+    NoSchema,
+    /// The detail breaks its schema (not approvable).
+    SchemaViolation,
+    /// A value does not match its display format.
+    InvalidFormat,
+    /// A value the summary names is missing.
+    MissingValue,
+    /// The sender asked for this field to be hidden (Auth0 `display: false`).
+    HiddenBySender,
+    /// A limit was exceeded: the request is refused.
+    LimitExceeded,
+    /// The text is not valid `authorization_details`: refused.
+    Unparseable,
+}
+
+/// One character a warning is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CharFinding {
+    /// `U+202E`.
+    pub code_point: String,
+    /// `RIGHT-TO-LEFT OVERRIDE`.
+    pub name: String,
+    /// 0-based position in the string, counted in Unicode code points.
+    pub position: usize,
+    /// 0-based position counted in UTF-16 code units (JavaScript indices).
+    pub utf16_offset: usize,
+}
+
+/// A visible warning.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Warning {
+    /// What kind of finding.
+    pub code: WarningCode,
+    /// How serious.
+    pub severity: Severity,
+    /// Index of the detail, `null` for the request as a whole.
+    pub index: Option<usize>,
+    /// JSON Pointer within the detail (`""` = the detail itself), `null` when
+    /// not about one value.
+    pub path: Option<String>,
+    /// Whether the finding is in the member name rather than the value.
+    pub in_key: bool,
+    /// Human-readable text, e.g. `U+202E RIGHT-TO-LEFT OVERRIDE at position 12`.
+    pub message: String,
+    /// The characters concerned (at most [`crate::limits::MAX_FINDINGS`];
+    /// `message` gives the total).
+    pub characters: Vec<CharFinding>,
+}
+
+impl Warning {
+    pub(crate) fn new(code: WarningCode, severity: Severity, message: impl Into<String>) -> Self {
+        Self { code, severity, index: None, path: None, in_key: false, message: message.into(), characters: Vec::new() }
+    }
+
+    pub(crate) fn at(mut self, index: Option<usize>, path: Option<String>) -> Self {
+        self.index = index;
+        self.path = path;
+        self
+    }
+}
+
+/// What the renderer needs to know about the user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RenderOptions {
+    /// BCP 47 tag, e.g. `en-US`, `en-GB`, `de-DE`, `fr-FR`; any other gives
+    /// ISO 8601 style dates and English words.
+    pub locale: String,
+    /// The user's current offset from UTC, in minutes (e.g. 60 for UTC+01:00).
+    /// Local times are shown with this offset written out.
+    pub utc_offset_minutes: i32,
+}
+
+impl Default for RenderOptions {
+    fn default() -> Self {
+        Self { locale: "en-US".to_owned(), utc_offset_minutes: 0 }
+    }
+}

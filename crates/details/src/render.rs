@@ -1,0 +1,644 @@
+//! `authorization_details` → [`DisplayModel`].
+//!
+//! Rules (each tested in `tests/rules.rs`):
+//! - every member present is shown: described ones in schema order, the
+//!   others under "Not described by the schema" with a warning; the root
+//!   `type` is the detail's header;
+//! - a schema violation marks the detail invalid and the request not
+//!   approvable, with a warning naming the JSON path;
+//! - a type without a schema renders as a tree labelled with the member names
+//!   and a "no schema" warning;
+//! - Auth0 Guardian details render by `display_order`, `display: false`
+//!   entries collapsed, never dropped;
+//! - every string (and every member name that becomes a label) goes through
+//!   the checks in [`crate::text`]; values are never altered.
+
+use crate::format::{self, Locale};
+use crate::limits::{self, escape_token, MANY_DETAILS, MANY_ITEMS, MAX_LISTED_PER_REQUEST};
+use crate::model::{
+    DetailView, DisplayModel, Field, FieldValue, Format, JsonType, LabelSource, RenderOptions, Renderer, RequestStatus,
+    Risk, Severity, Summary, SummaryPart, Warning, WarningCode,
+};
+use crate::registry::{Entry, Registry};
+use crate::schema::{Layout, Piece, SchemaSet};
+use crate::text::{self, visible_escape, Budget, TextKind};
+use countersign_protocol::device::ids::SchemaHash;
+use countersign_protocol::jcs;
+use countersign_protocol::rar::{AuthorizationDetail, AuthorizationDetails};
+use serde_json::{Map, Number, Value};
+
+/// Values longer than this (in characters) get the `wrap` hint.
+const WRAP_CHARS: usize = 48;
+
+/// Renders `details` for a person to review. Never fails: problems become
+/// warnings, a refusal, or `approvable: false`.
+#[must_use]
+pub fn render(details: &AuthorizationDetails, registry: &Registry, options: &RenderOptions) -> DisplayModel {
+    let display_schemas = registry.display_schemas(details);
+    let exceeded = limits::check(details);
+    if !exceeded.is_empty() {
+        let warnings = exceeded
+            .into_iter()
+            .map(|e| {
+                let path = if e.path.is_empty() { String::new() } else { format!(" at {}", visible_escape(&e.path)) };
+                Warning::new(
+                    WarningCode::LimitExceeded,
+                    Severity::Danger,
+                    format!("Refused: detail {}{path}: {}", e.index, e.message),
+                )
+                .at(Some(e.index), Some(e.path))
+            })
+            .collect();
+        return finish(RequestStatus::Refused, warnings, Vec::new(), display_schemas);
+    }
+    let ctx = Ctx {
+        locale: Locale::parse(&options.locale),
+        offset_minutes: options.utc_offset_minutes,
+        budget: Budget::new(MAX_LISTED_PER_REQUEST),
+    };
+    let mut warnings = Vec::new();
+    if details.len() > MANY_DETAILS {
+        warnings.push(Warning::new(
+            WarningCode::ManyDetails,
+            Severity::Caution,
+            format!("This request asks for {} separate authorizations: review each of them", details.len()),
+        ));
+    }
+    let views: Vec<DetailView> =
+        details.iter().enumerate().map(|(index, detail)| render_detail(&ctx, registry, index, detail)).collect();
+    let status = if views.iter().all(|v| v.valid) { RequestStatus::Valid } else { RequestStatus::Invalid };
+    finish(status, warnings, views, display_schemas)
+}
+
+/// Parses the `authorization_details` parameter strictly (duplicate member
+/// names, unsafe integers and deep nesting are refused by
+/// `countersign-protocol`) and renders it; text that does not parse gives a
+/// refused model naming the problem.
+#[must_use]
+pub fn render_param(param: &str, registry: &Registry, options: &RenderOptions) -> DisplayModel {
+    match AuthorizationDetails::from_param(param) {
+        Ok(details) => render(&details, registry, options),
+        Err(e) => {
+            let w = Warning::new(
+                WarningCode::Unparseable,
+                Severity::Danger,
+                format!("Refused: {}", visible_escape(&e.to_string())),
+            );
+            finish(RequestStatus::Refused, vec![w], Vec::new(), Default::default())
+        }
+    }
+}
+
+fn finish(
+    status: RequestStatus,
+    warnings: Vec<Warning>,
+    details: Vec<DetailView>,
+    display_schemas: std::collections::BTreeMap<String, SchemaHash>,
+) -> DisplayModel {
+    let mut count = warnings.len();
+    let mut max = warnings.iter().map(|w| w.severity).max();
+    let mut note = |w: &Warning| {
+        count += 1;
+        max = max.max(Some(w.severity));
+    };
+    fn walk(fields: &[Field], note: &mut dyn FnMut(&Warning)) {
+        for f in fields {
+            f.warnings.iter().for_each(&mut *note);
+            match &f.value {
+                FieldValue::Object { fields } => walk(fields, note),
+                FieldValue::Array { items } => walk(items, note),
+                _ => {}
+            }
+        }
+    }
+    for d in &details {
+        d.warnings.iter().for_each(&mut note);
+        walk(&d.fields, &mut note);
+        walk(&d.undescribed, &mut note);
+    }
+    DisplayModel {
+        approvable: status == RequestStatus::Valid,
+        status,
+        warnings,
+        details,
+        display_schemas,
+        warning_count: count,
+        max_severity: max,
+    }
+}
+
+struct Ctx {
+    locale: Locale,
+    offset_minutes: i32,
+    budget: Budget,
+}
+
+struct DetailRenderer<'c> {
+    ctx: &'c Ctx,
+    index: usize,
+    undescribed: Vec<Field>,
+}
+
+fn join(path: &str, key: &str) -> String {
+    let token = escape_token(key);
+    let mut out = String::with_capacity(path.len() + 1 + token.len());
+    out.push_str(path);
+    out.push('/');
+    out.push_str(&token);
+    out
+}
+
+fn number_text(n: &Number) -> String {
+    jcs::canonicalize(&Value::Number(n.clone()))
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .unwrap_or_else(|| n.to_string())
+}
+
+fn render_detail(ctx: &Ctx, registry: &Registry, index: usize, detail: &AuthorizationDetail) -> DetailView {
+    let type_name = detail.r#type();
+    let mut r = DetailRenderer { ctx, index, undescribed: Vec::new() };
+    let kind = TextKind { format: Format::Identifier, in_key: false };
+    let mut warnings: Vec<Warning> = text::check(type_name, kind, &ctx.budget)
+        .into_iter()
+        .map(|w| w.at(Some(index), Some("/type".to_owned())))
+        .collect();
+    let map = detail.as_map();
+    let entry = registry.lookup(type_name);
+    let mut valid = true;
+    if let Some(entry) = entry {
+        for v in entry.violations(index, detail) {
+            valid = false;
+            let at = if v.path.is_empty() { "the top level".to_owned() } else { visible_escape(&v.path) };
+            warnings.push(
+                Warning::new(
+                    WarningCode::SchemaViolation,
+                    Severity::Danger,
+                    format!("Does not match its schema at {at}: {}", v.message),
+                )
+                .at(Some(index), Some(v.path)),
+            );
+        }
+    }
+    let (renderer, fields, title, risk, icon) = match entry {
+        Some(entry) => {
+            let set = SchemaSet::root(&entry.schema);
+            let fields = match Registry::layout(entry) {
+                Layout::Auth0Guardian => r.guardian(map, &set),
+                Layout::Fields => r.object_fields(map, &set, "", true),
+            };
+            let renderer = if Registry::layout(entry) == Layout::Auth0Guardian {
+                Renderer::Auth0Guardian
+            } else {
+                Renderer::Schema
+            };
+            (renderer, fields, title_of(entry, type_name), entry.root.risk, entry.root.icon.clone())
+        }
+        None => {
+            warnings.push(
+                Warning::new(
+                    WarningCode::NoSchema,
+                    Severity::Caution,
+                    "No display schema for this type: shown as sent, field names as labels",
+                )
+                .at(Some(index), None),
+            );
+            let fields = r.object_fields(map, &SchemaSet::generic(), "", true);
+            (Renderer::Generic, fields, type_name.to_owned(), Risk::Unknown, None)
+        }
+    };
+    let summary = entry.and_then(|e| e.root.summary.as_ref().map(|t| (e, t))).map(|(e, t)| {
+        let (summary, missing) = fill_summary(&t.0, &fields, &e.schema);
+        for path in missing {
+            warnings.push(
+                Warning::new(
+                    WarningCode::MissingValue,
+                    Severity::Info,
+                    format!("The summary names {}, which was not sent", visible_escape(&path)),
+                )
+                .at(Some(index), Some(path)),
+            );
+        }
+        summary
+    });
+    DetailView {
+        index,
+        type_name: type_name.to_owned(),
+        renderer,
+        schema_hash: entry.map_or_else(SchemaHash::of_no_schema, |e| e.hash.clone()),
+        title,
+        summary,
+        risk,
+        icon,
+        valid,
+        fields,
+        undescribed: r.undescribed,
+        warnings,
+    }
+}
+
+fn title_of(entry: &Entry, type_name: &str) -> String {
+    let title = entry.root.title.clone().unwrap_or_else(|| type_name.to_owned());
+    if let Some(prefix) = entry.id.strip_suffix('*') {
+        // A family: name the member type too.
+        let name = type_name.strip_prefix(prefix).unwrap_or(type_name);
+        return format!("{title}: {name}");
+    }
+    title
+}
+
+fn flagged(field: &Field) -> bool {
+    !field.warnings.is_empty()
+        || match &field.value {
+            FieldValue::Object { fields } => fields.iter().any(flagged),
+            FieldValue::Array { items } => items.iter().any(flagged),
+            _ => false,
+        }
+}
+
+fn summary_text(field: &Field) -> String {
+    match &field.value {
+        FieldValue::Scalar { text, display, .. } => display.clone().unwrap_or_else(|| text.clone()),
+        FieldValue::Money { display, .. } => display.clone(),
+        FieldValue::Array { items } => {
+            if items.iter().all(|i| matches!(i.value, FieldValue::Scalar { .. } | FieldValue::Money { .. })) {
+                items.iter().map(summary_text).collect::<Vec<_>>().join(", ")
+            } else if items.len() == 1 {
+                "1 item".to_owned()
+            } else {
+                format!("{} items", items.len())
+            }
+        }
+        FieldValue::Object { fields } => format!("({} fields)", fields.len()),
+    }
+}
+
+fn fill_summary(pieces: &[Piece], fields: &[Field], doc: &Value) -> (Summary, Vec<String>) {
+    let mut parts = Vec::new();
+    let mut missing = Vec::new();
+    for piece in pieces {
+        match piece {
+            Piece::Text(t) => parts.push(SummaryPart::Text { text: t.clone() }),
+            Piece::Value(keys) => {
+                let path: String = keys.iter().map(|k| format!("/{}", escape_token(k))).collect();
+                let mut level = fields;
+                let mut found: Option<&Field> = None;
+                for key in keys {
+                    found = level.iter().find(|f| &f.key == key);
+                    match found {
+                        Some(Field { value: FieldValue::Object { fields }, .. }) => level = fields,
+                        _ => level = &[],
+                    }
+                }
+                let present =
+                    found.filter(|f| !matches!(&f.value, FieldValue::Scalar { json_type: JsonType::Null, .. }));
+                match present {
+                    Some(f) => parts.push(SummaryPart::Value { path, text: summary_text(f), flagged: flagged(f) }),
+                    None => {
+                        let mut set = SchemaSet::root(doc);
+                        for key in keys {
+                            set = set.property(key).unwrap_or_else(SchemaSet::generic);
+                        }
+                        let label = set.hints().label.unwrap_or_else(|| keys.join("."));
+                        parts.push(SummaryPart::Missing { path: path.clone(), text: format!("[missing: {label}]") });
+                        missing.push(path);
+                    }
+                }
+            }
+        }
+    }
+    let text = parts
+        .iter()
+        .map(|p| match p {
+            SummaryPart::Text { text } | SummaryPart::Value { text, .. } | SummaryPart::Missing { text, .. } => {
+                text.as_str()
+            }
+        })
+        .collect();
+    (Summary { text, parts }, missing)
+}
+
+/// How a field got its label.
+enum Label {
+    /// A property the schema lists: label from the hints, else the key.
+    Schema,
+    /// Any other member: the key exactly as sent (checked).
+    Key,
+    /// An array item.
+    Index(usize),
+    /// Auth0 `name`, sent with the value (checked).
+    Sender(String),
+}
+
+impl DetailRenderer<'_> {
+    fn warn(&self, w: Warning, path: &str) -> Warning {
+        w.at(Some(self.index), Some(path.to_owned()))
+    }
+
+    fn text_warnings(&self, s: &str, kind: TextKind, path: &str, out: &mut Vec<Warning>) {
+        for w in text::check(s, kind, &self.ctx.budget) {
+            out.push(self.warn(w, path));
+        }
+    }
+
+    /// The fields of an object: listed properties in schema order, then the
+    /// other members in the order sent; undescribed ones go to
+    /// `self.undescribed`.
+    fn object_fields(&mut self, map: &Map<String, Value>, set: &SchemaSet<'_>, path: &str, root: bool) -> Vec<Field> {
+        let mut fields = Vec::new();
+        let skip = |k: &str| root && k == "type";
+        if set.is_generic() {
+            for (k, v) in map {
+                if !skip(k) {
+                    fields.push(self.field(k, v, &SchemaSet::generic(), &join(path, k), Label::Key));
+                }
+            }
+            return fields;
+        }
+        let names = set.property_names();
+        for name in &names {
+            if skip(name) {
+                continue;
+            }
+            if let (Some(v), Some(child)) = (map.get(*name), set.property(name)) {
+                fields.push(self.field(name, v, &child, &join(path, name), Label::Schema));
+            }
+        }
+        for (k, v) in map {
+            if skip(k) || names.contains(&k.as_str()) {
+                continue;
+            }
+            let p = join(path, k);
+            match set.property(k) {
+                Some(child) => fields.push(self.field(k, v, &child, &p, Label::Key)),
+                None => self.push_undescribed(k, v, &p),
+            }
+        }
+        fields
+    }
+
+    fn push_undescribed(&mut self, key: &str, value: &Value, path: &str) {
+        let mut f = self.field(key, value, &SchemaSet::generic(), path, Label::Key);
+        f.warnings.insert(
+            0,
+            self.warn(
+                Warning::new(
+                    WarningCode::UndescribedField,
+                    Severity::Caution,
+                    format!("Not described by the schema: {}", visible_escape(path)),
+                ),
+                path,
+            ),
+        );
+        self.undescribed.push(f);
+    }
+
+    fn field(&mut self, key: &str, value: &Value, set: &SchemaSet<'_>, path: &str, label: Label) -> Field {
+        let hints = set.hints();
+        let format = hints.format.unwrap_or(Format::Text);
+        let mut warnings = Vec::new();
+        let (label, label_source) = match label {
+            Label::Schema => match hints.label.clone() {
+                Some(l) => (l, LabelSource::Schema),
+                None => (key.to_owned(), LabelSource::Key),
+            },
+            Label::Key => {
+                self.text_warnings(key, TextKind { format: Format::Identifier, in_key: true }, path, &mut warnings);
+                (key.to_owned(), LabelSource::Key)
+            }
+            Label::Index(i) => (format!("#{}", i + 1), LabelSource::Index),
+            Label::Sender(name) => {
+                self.text_warnings(&name, TextKind { format: Format::Text, in_key: true }, path, &mut warnings);
+                (name, LabelSource::Sender)
+            }
+        };
+        let value = self.value(value, set, format, path, &mut warnings);
+        Field {
+            path: path.to_owned(),
+            key: key.to_owned(),
+            label,
+            label_source,
+            format,
+            value,
+            emphasis: hints.emphasis,
+            sensitive: hints.sensitive,
+            collapsed: false,
+            description: hints.description,
+            warnings,
+        }
+    }
+
+    fn invalid_format(&self, path: &str, message: String) -> Warning {
+        self.warn(Warning::new(WarningCode::InvalidFormat, Severity::Caution, message), path)
+    }
+
+    fn value(
+        &mut self,
+        value: &Value,
+        set: &SchemaSet<'_>,
+        format: Format,
+        path: &str,
+        warnings: &mut Vec<Warning>,
+    ) -> FieldValue {
+        let scalar = |json_type, text: String, display: Option<String>, utc: Option<String>| {
+            let wrap = text.len() > WRAP_CHARS && text.chars().count() > WRAP_CHARS || text.contains('\n');
+            FieldValue::Scalar { json_type, text, display, utc, wrap }
+        };
+        match value {
+            Value::String(s) => {
+                self.text_warnings(s, TextKind { format, in_key: false }, path, warnings);
+                let locale = self.ctx.locale;
+                let (display, utc, problem) = match format {
+                    Format::DateTime => match format::date_time(s, locale, self.ctx.offset_minutes) {
+                        Some((local, utc)) => (Some(local), Some(utc), None),
+                        None => (None, None, Some("is not an RFC 3339 date-time; shown as written")),
+                    },
+                    Format::Date => match format::date(s, locale) {
+                        Some(d) => (Some(d), None, None),
+                        None => (None, None, Some("is not a date (YYYY-MM-DD); shown as written")),
+                    },
+                    Format::Duration => match format::duration(s, locale) {
+                        Some(d) => (Some(d), None, None),
+                        None => (None, None, Some("is not an ISO 8601 duration; shown as written")),
+                    },
+                    Format::Percent => match format::percent(s, locale) {
+                        Some(d) => (Some(d), None, None),
+                        None => (None, None, Some("is not a decimal number; shown as written")),
+                    },
+                    Format::Money => (None, None, Some("is not an amount object {amount, currency}; shown as written")),
+                    _ => (None, None, None),
+                };
+                if let Some(problem) = problem {
+                    warnings.push(self.invalid_format(path, format!("The value {problem}")));
+                }
+                scalar(JsonType::String, s.clone(), display, utc)
+            }
+            Value::Number(n) => {
+                let text = number_text(n);
+                let display =
+                    match format {
+                        Format::Percent => format::percent(&text, self.ctx.locale),
+                        Format::Money => {
+                            warnings.push(self.invalid_format(
+                            path,
+                            "Amounts must be decimal strings with a currency, not JSON numbers; shown as written"
+                                .to_owned(),
+                        ));
+                            None
+                        }
+                        // Group long plain numbers (not identifiers, codes or
+                        // years) to help reading; the text stays exact.
+                        Format::Text if text.len() > 4 => {
+                            format::group_decimal(&text, self.ctx.locale).filter(|g| g != &text)
+                        }
+                        _ => None,
+                    };
+                scalar(JsonType::Number, text, display, None)
+            }
+            Value::Bool(b) => scalar(JsonType::Boolean, b.to_string(), None, None),
+            Value::Null => scalar(JsonType::Null, "null".to_owned(), None, None),
+            Value::Array(items) => {
+                if items.len() > MANY_ITEMS {
+                    warnings.push(self.warn(
+                        Warning::new(
+                            WarningCode::ManyItems,
+                            Severity::Caution,
+                            format!("{} items: every one is listed, review them all", items.len()),
+                        ),
+                        path,
+                    ));
+                }
+                let items = items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, item)| {
+                        let key = i.to_string();
+                        let p = format!("{path}/{i}");
+                        self.field(&key, item, &set.item(i), &p, Label::Index(i))
+                    })
+                    .collect();
+                FieldValue::Array { items }
+            }
+            Value::Object(map) => {
+                if format == Format::Money {
+                    if let Some(money) = self.money(map, path, warnings) {
+                        return money;
+                    }
+                    warnings.push(self.invalid_format(
+                        path,
+                        "Not an amount of the form {\"amount\": \"decimal\", \"currency\": \"XXX\"}; shown field by field"
+                            .to_owned(),
+                    ));
+                }
+                FieldValue::Object { fields: self.object_fields(map, set, path, false) }
+            }
+        }
+    }
+
+    fn money(&self, map: &Map<String, Value>, path: &str, warnings: &mut Vec<Warning>) -> Option<FieldValue> {
+        if map.len() != 2 {
+            return None;
+        }
+        let amount = map.get("amount")?.as_str()?;
+        let currency = map.get("currency")?.as_str()?;
+        let ascii = TextKind { format: Format::Currency, in_key: false };
+        self.text_warnings(amount, ascii, &join(path, "amount"), warnings);
+        self.text_warnings(currency, ascii, &join(path, "currency"), warnings);
+        let grouped = format::group_decimal(amount, self.ctx.locale).unwrap_or_else(|| amount.to_owned());
+        Some(FieldValue::Money {
+            amount: amount.to_owned(),
+            currency: currency.to_owned(),
+            text: format!("{amount} {currency}"),
+            display: format!("{grouped} {currency}"),
+        })
+    }
+
+    /// Auth0 Guardian: `instruction`, then `properties` by `display_order`
+    /// (entries without one after, in the order sent).
+    fn guardian(&mut self, map: &Map<String, Value>, set: &SchemaSet<'_>) -> Vec<Field> {
+        let mut fields = Vec::new();
+        if let Some(v) = map.get("instruction") {
+            let child = set.property("instruction").unwrap_or_else(SchemaSet::generic);
+            let mut f = self.field("instruction", v, &child, "/instruction", Label::Schema);
+            f.emphasis = true;
+            fields.push(f);
+        }
+        match map.get("properties") {
+            Some(Value::Object(props)) => {
+                let mut entries: Vec<(usize, &String, &Value)> =
+                    props.iter().enumerate().map(|(i, (k, v))| (i, k, v)).collect();
+                let order = |v: &Value| v.get("display_order").and_then(Value::as_i64);
+                entries.sort_by_key(|(i, _, v)| (order(v).is_none(), order(v), *i));
+                for (_, key, entry) in entries {
+                    let base = join("/properties", key);
+                    match entry {
+                        Value::Object(e) => fields.push(self.guardian_entry(key, e, &base)),
+                        other => fields.push(self.field(key, other, &SchemaSet::generic(), &base, Label::Key)),
+                    }
+                }
+            }
+            Some(other) => {
+                fields.push(self.field("properties", other, &SchemaSet::generic(), "/properties", Label::Key))
+            }
+            None => {}
+        }
+        for (k, v) in map {
+            if !matches!(k.as_str(), "type" | "instruction" | "properties") {
+                self.push_undescribed(k, v, &join("", k));
+            }
+        }
+        fields
+    }
+
+    fn guardian_entry(&mut self, key: &str, e: &Map<String, Value>, base: &str) -> Field {
+        let path = format!("{base}/value");
+        let label = match e.get("name").and_then(Value::as_str) {
+            Some(name) => Label::Sender(name.to_owned()),
+            None => Label::Key,
+        };
+        let mut f = match e.get("value") {
+            Some(v) => self.field(key, v, &SchemaSet::generic(), &path, label),
+            None => {
+                let mut f = self.field(key, &Value::Null, &SchemaSet::generic(), &path, label);
+                f.warnings.push(self.invalid_format(&path, "No value was sent for this entry".to_owned()));
+                f
+            }
+        };
+        if let Some(d) = e.get("description") {
+            let dpath = format!("{base}/description");
+            match d {
+                Value::String(s) => {
+                    self.text_warnings(s, TextKind { format: Format::Text, in_key: false }, &dpath, &mut f.warnings);
+                    f.description = Some(s.clone());
+                }
+                other => self.push_undescribed("description", other, &dpath),
+            }
+        }
+        if e.get("display") == Some(&Value::Bool(false)) {
+            f.collapsed = true;
+            f.warnings.push(self.warn(
+                Warning::new(
+                    WarningCode::HiddenBySender,
+                    Severity::Info,
+                    "The sender marked this entry as hidden (display: false); it is shown collapsed",
+                ),
+                &path,
+            ));
+        }
+        for (k, v) in e {
+            // Members shown structurally (label, order, collapse) when well
+            // typed; anything else is shown as sent.
+            let structural = match k.as_str() {
+                "value" | "description" => true,
+                "name" => v.is_string(),
+                "display" => v.is_boolean(),
+                "display_order" => v.as_i64().is_some(),
+                _ => false,
+            };
+            if !structural {
+                self.push_undescribed(k, v, &join(base, k));
+            }
+        }
+        f
+    }
+}
