@@ -1,0 +1,168 @@
+//! Configuration of an approver.
+
+use crate::clock::{Clock, SystemClock};
+use crate::keys::{KeyStore, PassphraseSource};
+use countersign_details::RenderOptions;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Environment variable overriding the data directory.
+pub const ENV_DATA_DIR: &str = "COUNTERSIGN_DATA_DIR";
+
+/// The platform data directory (`~/.local/share/countersign` on Linux,
+/// `~/Library/Application Support/org.countersign.countersign` on macOS,
+/// `%APPDATA%\countersign\countersign\data` on Windows), or
+/// `$COUNTERSIGN_DATA_DIR` when set.
+#[must_use]
+pub fn default_data_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os(ENV_DATA_DIR) {
+        return Some(PathBuf::from(dir));
+    }
+    directories::ProjectDirs::from("org", "countersign", "countersign").map(|d| d.data_dir().to_path_buf())
+}
+
+/// Where device keys go.
+#[derive(Clone)]
+pub enum KeyStoreChoice {
+    /// The OS keychain when reachable, else the encrypted key file (with a
+    /// warning, see [`crate::Approver::key_store_warning`]).
+    Auto,
+    /// The OS keychain only; enrollment fails when it is not reachable.
+    Keychain,
+    /// The passphrase-encrypted key file only.
+    File,
+    /// A store supplied by the caller (tests: [`crate::keys::MemoryKeyStore`]).
+    Custom(Arc<dyn KeyStore>),
+}
+
+impl fmt::Debug for KeyStoreChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeyStoreChoice::Auto => f.write_str("Auto"),
+            KeyStoreChoice::Keychain => f.write_str("Keychain"),
+            KeyStoreChoice::File => f.write_str("File"),
+            KeyStoreChoice::Custom(k) => write!(f, "Custom({})", k.kind()),
+        }
+    }
+}
+
+/// How requests reach the approver.
+#[derive(Debug, Clone)]
+pub struct TransportConfig {
+    /// Use the SSE push channel (falls back to polling when the server has
+    /// none). `false`: plain poll mode.
+    pub push: bool,
+    /// Poll interval; `None` uses the `poll_interval` the server gave at
+    /// enrollment. A ±10 % jitter is added.
+    pub poll_interval: Option<Duration>,
+    /// No byte on the event stream for this long means the connection is
+    /// dead (the server sends a heartbeat every 15 s).
+    pub heartbeat_timeout: Duration,
+    /// First reconnect delay; doubled after each failure.
+    pub backoff_base: Duration,
+    /// Longest reconnect delay.
+    pub backoff_cap: Duration,
+    /// How long push stays off after the server said it has none.
+    pub push_retry_after: Duration,
+    /// First delay before a failed delivery is retried; doubled per attempt.
+    pub delivery_retry_base: Duration,
+    /// Longest delay between delivery attempts.
+    pub delivery_retry_cap: Duration,
+    /// Timeout of one HTTP call (not of the event stream).
+    pub request_timeout: Duration,
+}
+
+impl Default for TransportConfig {
+    fn default() -> Self {
+        Self {
+            push: true,
+            poll_interval: None,
+            heartbeat_timeout: Duration::from_secs(45),
+            backoff_base: Duration::from_secs(1),
+            backoff_cap: Duration::from_secs(60),
+            push_retry_after: Duration::from_secs(300),
+            delivery_retry_base: Duration::from_secs(1),
+            delivery_retry_cap: Duration::from_secs(30),
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Everything an [`crate::Approver`] needs.
+#[derive(Clone)]
+pub struct ApproverConfig {
+    /// Directory of the SQLite store and of encrypted key files.
+    pub data_dir: PathBuf,
+    /// Where device keys go.
+    pub key_store: KeyStoreChoice,
+    /// Passphrase of the encrypted key file (only asked when the file store
+    /// is used).
+    pub passphrase: Option<PassphraseSource>,
+    /// Service name of keychain entries (tests use their own).
+    pub keychain_service: String,
+    /// Name of this device, sent at enrollment (1 to 64 characters).
+    pub device_name: String,
+    /// Capabilities announced at enrollment (default `push`; the desktop
+    /// app adds `notifications` and `user_verification`).
+    pub capabilities: Vec<countersign_protocol::device::Capability>,
+    /// Push and poll settings.
+    pub transport: TransportConfig,
+    /// How requests are rendered for the user: locale (BCP 47) and UTC
+    /// offset of dates (default `en-US`, UTC).
+    pub render: RenderOptions,
+    /// Cached display schemas older than this are fetched again when a
+    /// request arrives (default 300 s, the server's `max-age`).
+    pub schema_max_age: Duration,
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl fmt::Debug for ApproverConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApproverConfig")
+            .field("data_dir", &self.data_dir)
+            .field("key_store", &self.key_store)
+            .field("keychain_service", &self.keychain_service)
+            .field("device_name", &self.device_name)
+            .field("capabilities", &self.capabilities)
+            .field("transport", &self.transport)
+            .field("render", &self.render)
+            .field("schema_max_age", &self.schema_max_age)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Default keychain service name.
+pub const KEYCHAIN_SERVICE: &str = "org.countersign.device-key";
+
+impl ApproverConfig {
+    /// Defaults in `data_dir`: automatic key store, push on.
+    #[must_use]
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            key_store: KeyStoreChoice::Auto,
+            passphrase: None,
+            keychain_service: KEYCHAIN_SERVICE.to_owned(),
+            device_name: default_device_name(),
+            capabilities: vec![countersign_protocol::device::Capability::Push],
+            transport: TransportConfig::default(),
+            render: RenderOptions::default(),
+            schema_max_age: Duration::from_secs(300),
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+/// `Countersign on <host>` (or on the OS name).
+#[must_use]
+pub fn default_device_name() -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty() && h.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.'))
+        .unwrap_or_else(|| std::env::consts::OS.to_owned());
+    let name = format!("Countersign on {host}");
+    name.chars().take(64).collect()
+}

@@ -1,0 +1,425 @@
+//! Deciding and delivering (protocol §7, §8).
+//!
+//! [`Approver::record_decision`] builds the approval statement from the
+//! request exactly as stored (the one shown), hashes and signs it, and in
+//! one transaction moves the request to `sending`, writes the history row
+//! and the outbox entry. Delivery ([`Approver::deliver`]) then posts the
+//! submission until the server answers for good or the request expires.
+//! The content of a queued decision never changes: when the JWS's 120 s
+//! lifetime runs out it is re-signed with the same decision, deny reason and
+//! statement hash, which the server treats as an identical resubmission.
+
+use crate::approver::Approver;
+use crate::display;
+use crate::error::{Error, Result};
+use crate::events::ApproverEvent;
+use crate::http::typed;
+use crate::store::history::{DeliveryEnd, NewDecision};
+use crate::store::{Delivery, HistoryEntry, LocalStatus, OutboxEntry};
+use countersign_protocol::device::{
+    decision_url, ApprovalStatement, Decision, DecisionClaims, DecisionResult, DecisionSubmission, DenyReason,
+    DeviceErrorCode, Jti, RequestStatus, Requirement, StatementHash,
+};
+use countersign_protocol::jws::{self, JwtType};
+use serde::Serialize;
+use std::time::Duration;
+
+/// A queued JWS is re-signed when less than this many seconds remain.
+pub const RESIGN_MARGIN_SECS: u64 = 20;
+
+/// Why a request is pending again after a `display_schema_mismatch`.
+pub const REVIEW: &str = "the server's display schemas changed: the request must be shown again before it is decided";
+
+/// How one delivery attempt ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum DeliveryReport {
+    /// Accepted by the server.
+    Delivered {
+        /// The server's answer.
+        result: DecisionResult,
+    },
+    /// Not delivered yet; will be retried.
+    Retrying {
+        /// Why the attempt failed.
+        error: String,
+        /// Unix time of the next attempt.
+        next_attempt_at: u64,
+    },
+    /// The request expired before the server got the decision.
+    Expired,
+    /// The server had recorded another decision.
+    Conflict {
+        /// The server's status of the request.
+        status: Option<String>,
+    },
+    /// The request was cancelled.
+    Withdrawn,
+    /// The server's display schemas changed: the request is pending again
+    /// and must be reviewed and decided anew.
+    NeedsReview {
+        /// Why.
+        reason: String,
+    },
+    /// The server refused the decision for good.
+    Rejected {
+        /// The error.
+        error: String,
+    },
+    /// Nothing queued for this request.
+    NotQueued,
+}
+
+/// The result of [`Approver::decide`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DecisionOutcome {
+    /// The recorded decision (with the signed JWS).
+    pub history: HistoryEntry,
+    /// The first delivery attempt.
+    pub delivery: DeliveryReport,
+}
+
+/// A random fraction in [0, 1) from the system RNG.
+pub(crate) fn random_unit() -> f64 {
+    use ring::rand::SecureRandom as _;
+    let mut b = [0u8; 4];
+    if ring::rand::SystemRandom::new().fill(&mut b).is_err() {
+        return 0.5;
+    }
+    f64::from(u32::from_le_bytes(b)) / (f64::from(u32::MAX) + 1.0)
+}
+
+/// `base · 2^attempt`, capped, then scaled by a random factor in [0.5, 1).
+pub(crate) fn backoff_delay(base: Duration, cap: Duration, attempt: u32) -> Duration {
+    let factor = 2u32.saturating_pow(attempt.min(20));
+    let d = base.saturating_mul(factor).min(cap);
+    d.mul_f64(0.5 + random_unit() / 2.0)
+}
+
+impl Approver {
+    /// Decides a request and tries to deliver the decision once.
+    /// `user_verified`: the shell verified the user locally (required to
+    /// approve a request whose `requires` contains `user_verification`).
+    ///
+    /// # Errors
+    /// As [`Approver::record_decision`]; delivery failures are in the
+    /// report, not errors (the decision stays queued).
+    pub async fn decide(
+        &self,
+        account_id: &str,
+        request_id: &str,
+        decision: Decision,
+        deny_reason: Option<DenyReason>,
+        user_verified: bool,
+    ) -> Result<DecisionOutcome> {
+        let history = self.record_decision(account_id, request_id, decision, deny_reason, user_verified).await?;
+        let delivery = self.deliver(account_id, request_id).await?;
+        let history = self.inner.store.history_entry(history.id).await?;
+        Ok(DecisionOutcome { history, delivery })
+    }
+
+    /// Signs a decision over the stored request and queues it (one
+    /// transaction); does not send it. The request is rendered with the
+    /// cached schemas of its server, and the statement's `display_schemas`
+    /// are those of that rendering. An approval needs an approvable
+    /// rendering, and, if the request was shown ([`Approver::view`]), a
+    /// rendering with the same schemas as the one shown.
+    ///
+    /// # Errors
+    /// [`Error::UnknownRequest`], [`Error::NotPending`], [`Error::Expired`],
+    /// [`Error::UnsupportedRequirement`], [`Error::UserVerificationRequired`],
+    /// [`Error::NotApprovable`], [`Error::ReviewRequired`],
+    /// [`Error::Signing`], the key store, the store.
+    pub async fn record_decision(
+        &self,
+        account_id: &str,
+        request_id: &str,
+        decision: Decision,
+        deny_reason: Option<DenyReason>,
+        user_verified: bool,
+    ) -> Result<HistoryEntry> {
+        let inner = &self.inner;
+        let item = inner
+            .store
+            .inbox_item(account_id, request_id)
+            .await?
+            .ok_or_else(|| Error::UnknownRequest(request_id.to_owned()))?;
+        if item.status != LocalStatus::Pending {
+            return Err(Error::NotPending { request_id: request_id.to_owned(), status: item.status.to_string() });
+        }
+        let now = inner.now();
+        if item.request.is_expired(now) {
+            let expired = inner.store.expire_pending(now).await?;
+            inner.emit_expired(expired);
+            return Err(Error::Expired(request_id.to_owned()));
+        }
+        if decision == Decision::Approve {
+            if deny_reason.is_some() {
+                return Err(Error::Invalid("a deny reason goes only with a denial".into()));
+            }
+            for r in &item.request.requires {
+                match r {
+                    Requirement::UserVerification if !user_verified => return Err(Error::UserVerificationRequired),
+                    Requirement::UserVerification => {}
+                    // The WebAuthn client is not part of this crate yet.
+                    Requirement::Webauthn | Requirement::Extension(_) => {
+                        return Err(Error::UnsupportedRequirement(r.as_str().to_owned()))
+                    }
+                }
+            }
+        }
+        let account = inner.store.account(account_id).await?;
+        let registry = inner.registry(account.issuer.as_str()).await?;
+        let rendering = display::render(&item.request, &registry, &inner.config.render);
+        if decision == Decision::Approve {
+            if let Some(reason) = display::unapprovable_reason(&rendering) {
+                return Err(Error::NotApprovable { request_id: request_id.to_owned(), reason: reason.to_owned() });
+            }
+            let shown = inner.store.shown_schemas(account_id, request_id).await?;
+            let current = display::shown_json(&rendering.display_schemas)?;
+            if shown.is_some_and(|s| s != current) {
+                return Err(Error::ReviewRequired(request_id.to_owned()));
+            }
+        }
+        let schemas = rendering.display_schemas;
+        let key = inner.key_for(&account).await?;
+        let statement = ApprovalStatement::build(&item.request, decision, schemas.clone())
+            .map_err(|e| Error::Signing(e.to_string()))?;
+        let jcs = statement.canonical_bytes().map_err(|e| Error::Signing(e.to_string()))?;
+        let statement_hash = StatementHash::digest(&jcs);
+        let jcs = String::from_utf8(jcs).map_err(|e| Error::Signing(e.to_string()))?;
+        let claims = DecisionClaims::new(account.device_id.clone(), &statement, deny_reason.clone(), now)
+            .map_err(|e| Error::Signing(e.to_string()))?;
+        let jws = claims.sign(&key).map_err(|e| Error::Signing(e.to_string()))?;
+        let submission = DecisionSubmission { decision_jws: jws.clone(), display_schemas: schemas, webauthn: None };
+        let submission_json = serde_json::to_string(&submission).map_err(|e| Error::Signing(e.to_string()))?;
+        let entry = inner
+            .store
+            .record_decision(&NewDecision {
+                account_id,
+                request_id,
+                decision,
+                deny_reason: deny_reason.as_ref(),
+                statement_jcs: &jcs,
+                statement_hash: &statement_hash,
+                decision_jws: &jws,
+                submission_json: &submission_json,
+                expires_at: item.request.expires_at,
+                now,
+            })
+            .await?;
+        inner.emit(ApproverEvent::Decided {
+            account_id: account_id.to_owned(),
+            request_id: request_id.to_owned(),
+            decision,
+            delivery: Delivery::Queued,
+            detail: None,
+        });
+        inner.delivery_wake.notify_one();
+        Ok(entry)
+    }
+
+    /// One delivery attempt for the queued decision of a request.
+    ///
+    /// # Errors
+    /// The store or the key store; server and network failures are reports.
+    pub async fn deliver(&self, account_id: &str, request_id: &str) -> Result<DeliveryReport> {
+        match self.inner.store.outbox_entry(account_id, request_id).await? {
+            Some(entry) => self.deliver_entry(entry).await,
+            None => Ok(DeliveryReport::NotQueued),
+        }
+    }
+
+    /// One attempt for every queued decision that is due.
+    ///
+    /// # Errors
+    /// The store.
+    pub async fn deliver_due(&self) -> Result<Vec<(OutboxEntry, DeliveryReport)>> {
+        let now = self.inner.now();
+        let mut out = Vec::new();
+        for entry in self.inner.store.outbox().await? {
+            if entry.next_attempt_at <= now || entry.expires_at <= now {
+                let report = match self.deliver_entry(entry.clone()).await {
+                    Ok(r) => r,
+                    Err(e) => self.retry(&entry, &e).await?,
+                };
+                out.push((entry, report));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Delivers queued decisions until none is left (delivered, refused or
+    /// expired) or `timeout` passes.
+    ///
+    /// # Errors
+    /// The store.
+    pub async fn flush_outbox(&self, timeout: Duration) -> Result<Vec<OutboxEntry>> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            self.deliver_due().await?;
+            let left = self.inner.store.outbox().await?;
+            if left.is_empty() || tokio::time::Instant::now() >= deadline {
+                return Ok(left);
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// Ends a delivery and tells subscribers; `false` if another process
+    /// ended it first.
+    async fn finish(&self, entry: &OutboxEntry, decision: Decision, end: DeliveryEnd<'_>) -> Result<bool> {
+        let ended = self.inner.store.finish_delivery(entry, &end).await?;
+        if ended {
+            self.inner.emit(ApproverEvent::Decided {
+                account_id: entry.account_id.clone(),
+                request_id: entry.request_id.clone(),
+                decision,
+                delivery: end.delivery,
+                detail: end.reason.map(str::to_owned),
+            });
+        }
+        Ok(ended)
+    }
+
+    async fn deliver_entry(&self, entry: OutboxEntry) -> Result<DeliveryReport> {
+        let inner = &self.inner;
+        let now = inner.now();
+        let history = inner.store.history_entry(entry.history_id).await?;
+        let decision = history.decision;
+        let end = |delivery, status, reason, server_status, server_answer| DeliveryEnd {
+            delivery,
+            status,
+            reason,
+            server_status,
+            server_answer,
+            shown_schemas: None,
+            now,
+        };
+        if now >= entry.expires_at {
+            let reason = "the request expired before the decision reached the server";
+            self.finish(&entry, decision, end(Delivery::Expired, LocalStatus::Expired, Some(reason), None, None))
+                .await?;
+            return Ok(DeliveryReport::Expired);
+        }
+        let account = inner.store.account(&entry.account_id).await?;
+        let key = inner.key_for(&account).await?;
+        let mut submission: DecisionSubmission =
+            serde_json::from_str(&entry.submission_json).map_err(|e| Error::Store(format!("outbox: {e}")))?;
+        let (_, claims) = jws::verify_claims::<DecisionClaims>(
+            &submission.decision_jws,
+            &account.public_jwk,
+            Some(JwtType::Decision.as_str()),
+        )
+        .map_err(|e| Error::Store(format!("outbox JWS: {e}")))?;
+        if claims.exp <= now.saturating_add(RESIGN_MARGIN_SECS) {
+            let fresh = DecisionClaims {
+                iat: now,
+                exp: now.saturating_add(countersign_protocol::device::statement::MAX_DECISION_LIFETIME_SECS),
+                jti: Jti::generate().map_err(|_| Error::Signing("random generator failed".into()))?,
+                ..claims
+            };
+            let jws = fresh.sign(&key).map_err(|e| Error::Signing(e.to_string()))?;
+            submission.decision_jws = jws.clone();
+            let json = serde_json::to_string(&submission).map_err(|e| Error::Signing(e.to_string()))?;
+            inner.store.replace_signature(&entry, &json, &jws).await?;
+        }
+
+        let url = decision_url(&account.device_endpoint, &history_request_id(&entry)?);
+        match inner.http.device_post(&url, &inner.auth(&account, &key), &submission).await {
+            Ok((status, value)) => {
+                let answer = value.to_string();
+                let result: DecisionResult = match typed(value, "decision result") {
+                    Ok(r) => r,
+                    Err(e) => return self.retry(&entry, &e).await,
+                };
+                let local = match (&result.status, decision) {
+                    (RequestStatus::Denied, _) | (_, Decision::Deny) => LocalStatus::Denied,
+                    _ => LocalStatus::Approved,
+                };
+                self.finish(&entry, decision, end(Delivery::Delivered, local, None, Some(status), Some(&answer)))
+                    .await?;
+                Ok(DeliveryReport::Delivered { result })
+            }
+            Err(Error::Server { status, error }) if !crate::error::transient_status(status) => {
+                let answer = serde_json::to_string(&error).unwrap_or_default();
+                let text = match &error.error_description {
+                    Some(d) => format!("{}: {d}", error.error),
+                    None => error.error.to_string(),
+                };
+                let mut shown = None;
+                let (delivery, local, report) = match &error.error {
+                    DeviceErrorCode::DecisionConflict => (
+                        Delivery::Conflict,
+                        LocalStatus::Conflict,
+                        DeliveryReport::Conflict { status: error.status.as_ref().map(|s| s.as_str().to_owned()) },
+                    ),
+                    DeviceErrorCode::RequestExpired => {
+                        (Delivery::Expired, LocalStatus::Expired, DeliveryReport::Expired)
+                    }
+                    DeviceErrorCode::RequestWithdrawn => {
+                        (Delivery::Withdrawn, LocalStatus::Cancelled, DeliveryReport::Withdrawn)
+                    }
+                    DeviceErrorCode::DisplaySchemaMismatch => {
+                        // Never re-signed here: the schemas are fetched again,
+                        // and the request goes back to pending, recorded as
+                        // shown with the schemas signed, so that approving it
+                        // needs it shown again with the new ones.
+                        if let Err(e) = inner.refresh_schemas(&account).await {
+                            tracing::warn!("fetching the display schemas of {}: {e}", account.issuer);
+                        }
+                        shown = Some(display::shown_json(&submission.display_schemas)?);
+                        (
+                            Delivery::Rejected,
+                            LocalStatus::Pending,
+                            DeliveryReport::NeedsReview { reason: REVIEW.into() },
+                        )
+                    }
+                    _ => (Delivery::Rejected, LocalStatus::Rejected, DeliveryReport::Rejected { error: text.clone() }),
+                };
+                let reason = if shown.is_some() { REVIEW } else { text.as_str() };
+                let mut ended = end(delivery, local, Some(reason), Some(status), Some(&answer));
+                ended.shown_schemas = shown.as_deref();
+                if self.finish(&entry, decision, ended).await? && shown.is_some() {
+                    inner.emit(ApproverEvent::ReviewRequired {
+                        account_id: entry.account_id.clone(),
+                        request_id: entry.request_id.clone(),
+                        reason: REVIEW.to_owned(),
+                    });
+                }
+                Ok(report)
+            }
+            Err(e) => self.retry(&entry, &e).await,
+        }
+    }
+
+    async fn retry(&self, entry: &OutboxEntry, e: &Error) -> Result<DeliveryReport> {
+        let t = &self.inner.config.transport;
+        let delay = backoff_delay(t.delivery_retry_base, t.delivery_retry_cap, entry.attempts);
+        let next = self.inner.now().saturating_add(delay.as_secs().max(1));
+        self.inner.store.outbox_retry(entry, next, &e.to_string()).await?;
+        Ok(DeliveryReport::Retrying { error: e.to_string(), next_attempt_at: next })
+    }
+}
+
+fn history_request_id(entry: &OutboxEntry) -> Result<countersign_protocol::device::RequestId> {
+    countersign_protocol::device::RequestId::new(entry.request_id.clone()).map_err(|e| Error::Store(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_is_capped_and_jittered() {
+        let base = Duration::from_secs(1);
+        let cap = Duration::from_secs(60);
+        for attempt in 0..30 {
+            let d = backoff_delay(base, cap, attempt);
+            let full = base.saturating_mul(2u32.saturating_pow(attempt.min(20))).min(cap);
+            assert!(d >= full / 2 && d <= full, "attempt {attempt}: {d:?} vs {full:?}");
+        }
+        let samples: Vec<Duration> = (0..16).map(|_| backoff_delay(base, cap, 10)).collect();
+        assert!(samples.windows(2).any(|w| w[0] != w[1]), "no jitter");
+    }
+}

@@ -1,0 +1,169 @@
+//! What the user sees, and the display schemas that are signed with it.
+//!
+//! Every request is rendered by `countersign_details::render` with the
+//! registry of its account's server (the schemas fetched from its
+//! `authorization_details_schemas_endpoint` and cached pinned by hash, see
+//! [`crate::schemas`]). The statement's `display_schemas` is the rendering's
+//! own [`DisplayModel::display_schemas`], i.e. `display_schemas(&details)` of
+//! exactly the registry used to render, so what is signed follows what is
+//! shown.
+//!
+//! [`Approver::view`] and [`Approver::inbox_views`] are what shells show; they
+//! remember the `display_schemas` shown for each pending request, and an
+//! approval is refused ([`Error::ReviewRequired`]) when the schemas changed
+//! since: the user must see the new rendering before approving.
+
+use crate::approver::{Approver, Inner};
+use crate::error::{Error, Result};
+use crate::store::{InboxItem, LocalStatus};
+use countersign_details::{DisplayModel, Registry, RenderOptions, RequestStatus};
+use countersign_protocol::device::{ApproverRequest, Requirement, SchemaHash};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// A stored request with its rendering: what a shell shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RequestView {
+    /// The stored request and its local status.
+    pub item: InboxItem,
+    /// The rendering of its `authorization_details` (`docs/display-schema.md`
+    /// §7): title, summary, risk, fields, warnings, and the `display_schemas`
+    /// an approval signs.
+    pub display: DisplayModel,
+    /// Whether "approve" may be offered: pending and not expired, the
+    /// rendering is approvable (no schema violation, not over a limit), and
+    /// every step-up the request requires is one this approver can perform.
+    /// Denying is always possible while pending.
+    pub approvable: bool,
+}
+
+/// Renders the `authorization_details` of `request` with `registry`.
+#[must_use]
+pub fn render(request: &ApproverRequest, registry: &Registry, options: &RenderOptions) -> DisplayModel {
+    registry.render(&request.authorization_details, options)
+}
+
+/// Why the rendering itself forbids approval (`None`: it allows it).
+#[must_use]
+pub fn unapprovable_reason(display: &DisplayModel) -> Option<&'static str> {
+    match display.status {
+        _ if display.approvable => None,
+        RequestStatus::Refused => Some("the request is over a limit or unreadable, so it was not rendered"),
+        RequestStatus::Invalid | RequestStatus::Valid => Some("a detail does not match its display schema"),
+    }
+}
+
+/// Whether every requirement of `request` can be met here (the WebAuthn
+/// client is not part of this crate yet).
+fn requirements_supported(request: &ApproverRequest) -> bool {
+    request.requires.iter().all(|r| matches!(r, Requirement::UserVerification))
+}
+
+/// The JSON recorded as "shown" for a rendering.
+pub(crate) fn shown_json(schemas: &BTreeMap<String, SchemaHash>) -> Result<String> {
+    serde_json::to_string(schemas).map_err(|e| Error::Store(format!("display schemas: {e}")))
+}
+
+impl Inner {
+    /// The rendering of `item` with its server's cached schemas.
+    pub(crate) async fn view_of(&self, item: InboxItem) -> Result<RequestView> {
+        let account = self.store.account(&item.account_id).await?;
+        let registry = self.registry(account.issuer.as_str()).await?;
+        let display = render(&item.request, &registry, &self.config.render);
+        let approvable = item.status == LocalStatus::Pending
+            && !item.request.is_expired(self.now())
+            && display.approvable
+            && requirements_supported(&item.request);
+        Ok(RequestView { item, display, approvable })
+    }
+
+    /// Remembers the schemas a pending request was shown with.
+    async fn shown(&self, view: &RequestView) -> Result<()> {
+        if view.item.status == LocalStatus::Pending {
+            let json = shown_json(&view.display.display_schemas)?;
+            self.store.set_shown_schemas(&view.item.account_id, view.item.request.id.as_str(), &json).await?;
+        }
+        Ok(())
+    }
+}
+
+impl Approver {
+    /// A stored request rendered for the user (see [`Approver::find_request`]
+    /// for `account_id`). Call it to show a request: for a pending one, the
+    /// schemas of this rendering are recorded as the ones the user saw.
+    ///
+    /// # Errors
+    /// [`Error::UnknownRequest`], [`Error::AmbiguousRequest`], the store.
+    pub async fn view(&self, request_id: &str, account_id: Option<&str>) -> Result<RequestView> {
+        let item = self.find_request(request_id, account_id).await?;
+        let view = self.inner.view_of(item).await?;
+        self.inner.shown(&view).await?;
+        Ok(view)
+    }
+
+    /// Every pending request (not expired) rendered for the user, newest
+    /// first. As with [`Approver::view`], each rendering is recorded as shown.
+    ///
+    /// # Errors
+    /// The store.
+    pub async fn inbox_views(&self) -> Result<Vec<RequestView>> {
+        let mut out = Vec::new();
+        for item in self.pending().await?.into_iter().rev() {
+            let view = self.inner.view_of(item).await?;
+            self.inner.shown(&view).await?;
+            out.push(view);
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use countersign_details::Renderer;
+
+    fn example() -> ApproverRequest {
+        let text = include_str!("../../protocol/testdata/device/examples/approver-request.json");
+        serde_json::from_value(countersign_protocol::jcs::parse_strict(text).unwrap()).unwrap()
+    }
+
+    fn with_details(details: serde_json::Value) -> ApproverRequest {
+        let mut r = example();
+        r.authorization_details = countersign_protocol::rar::AuthorizationDetails::from_value(details).unwrap();
+        r
+    }
+
+    #[test]
+    fn the_signed_schemas_are_those_of_the_registry_used_to_render() {
+        let builtin = Registry::builtin().unwrap();
+        let request = example();
+        let model = render(&request, &builtin, &RenderOptions::default());
+        assert_eq!(model.display_schemas, builtin.display_schemas(&request.authorization_details));
+        assert_eq!(model.display_schemas["payment_initiation"], builtin.schema_hash("payment_initiation"));
+        // The example's "stock_trade" is not a registered type: no schema.
+        assert_eq!(model.display_schemas["stock_trade"], SchemaHash::of_no_schema());
+        assert_eq!(model.details[0].renderer, Renderer::Generic);
+        assert_eq!(model.details[1].renderer, Renderer::Schema);
+
+        let empty = Registry::empty();
+        let generic = render(&request, &empty, &RenderOptions::default());
+        assert!(generic.display_schemas.values().all(|h| h == &SchemaHash::of_no_schema()));
+        assert!(generic.approvable, "types without a schema are shown in full and approvable");
+    }
+
+    #[test]
+    fn a_schema_violation_is_not_approvable() {
+        let registry = Registry::builtin().unwrap();
+        let trade = serde_json::json!([{"type": "urn:countersign:details:v1:stock_trade", "action": "buy",
+            "symbol": "AAPL", "quantity": "10", "order_type": "limit"}]);
+        let model = render(&with_details(trade), &registry, &RenderOptions::default());
+        assert!(!model.approvable);
+        assert_eq!(unapprovable_reason(&model), Some("a detail does not match its display schema"));
+        let ok = serde_json::json!([{"type": "urn:countersign:details:v1:stock_trade", "action": "buy",
+            "symbol": "AAPL", "quantity": "10", "order_type": "market"}]);
+        let model = render(&with_details(ok), &registry, &RenderOptions::default());
+        assert!(model.approvable);
+        assert_eq!(unapprovable_reason(&model), None);
+        assert_eq!(model.details[0].summary.as_ref().unwrap().text, "buy 10 AAPL (market)");
+    }
+}

@@ -1,0 +1,164 @@
+//! Enrollment (protocol §3): invitation → metadata → key → `POST /enroll`
+//! → account. A failed step leaves nothing behind: the key is written to the
+//! key store before the ticket is spent (so a broken keychain fails early)
+//! and deleted again if any later step fails; the account row is written
+//! last, in one transaction.
+
+use crate::approver::{blocking, Approver, Command};
+use crate::error::{Error, Result};
+use crate::http::typed;
+use crate::store::Account;
+use countersign_protocol::device::{
+    default_device_endpoint, DeviceErrorCode, EnrollmentRequest, EnrollmentResponse, EnrollmentUri, Issuer, Platform,
+    METADATA_DEVICE_ENDPOINT, PATH_ENROLL,
+};
+use countersign_protocol::jws::DeviceKeyPair;
+use serde_json::Value;
+use std::sync::Arc;
+
+/// Path of the OpenID discovery document under the issuer.
+pub const OPENID_CONFIGURATION: &str = "/.well-known/openid-configuration";
+
+/// This platform's name for enrollment.
+#[must_use]
+pub fn platform() -> Platform {
+    match std::env::consts::OS {
+        "macos" => Platform::Macos,
+        "windows" => Platform::Windows,
+        "linux" => Platform::Linux,
+        other => Platform::Extension(other.to_owned()),
+    }
+}
+
+/// Checks an endpoint named by the metadata (member `what`): an
+/// issuer-shaped URL (https, or http on loopback) on the issuer's own origin.
+pub(crate) fn same_origin(issuer: &Issuer, endpoint: &str, what: &str) -> Result<()> {
+    Issuer::new(endpoint).map_err(|e| Error::Metadata(format!("{what} {endpoint:?}: {e}")))?;
+    let origin = |s: &str| url::Url::parse(s).map(|u| u.origin().ascii_serialization()).ok();
+    if origin(endpoint) != origin(issuer.as_str()) {
+        return Err(Error::Metadata(format!("{what} {endpoint:?} is not on the issuer's origin {issuer}")));
+    }
+    Ok(())
+}
+
+/// Reads the issuer's metadata and returns its device endpoint.
+async fn discover(approver: &Approver, issuer: &Issuer) -> Result<String> {
+    let url = issuer.join(OPENID_CONFIGURATION);
+    let meta = approver.inner.http.get_public(&url).await.map_err(|e| Error::Metadata(format!("{url}: {e}")))?;
+    let found = meta.get("issuer").and_then(Value::as_str).ok_or_else(|| Error::Metadata("no \"issuer\"".into()))?;
+    if found != issuer.as_str() {
+        return Err(Error::IssuerMismatch { expected: issuer.as_str().to_owned(), found: found.to_owned() });
+    }
+    let endpoint = match meta.get(METADATA_DEVICE_ENDPOINT) {
+        None => default_device_endpoint(issuer),
+        Some(Value::String(s)) => s.clone(),
+        Some(_) => return Err(Error::Metadata(format!("{METADATA_DEVICE_ENDPOINT} is not a string"))),
+    };
+    same_origin(issuer, &endpoint, METADATA_DEVICE_ENDPOINT)?;
+    Ok(endpoint)
+}
+
+impl Approver {
+    /// Enrolls this approver with the invitation `uri`
+    /// (`countersign://enroll?...` or `https://.../device/v1/enroll-link?...`).
+    ///
+    /// # Errors
+    /// [`Error::EnrollmentUri`], [`Error::Metadata`], [`Error::IssuerMismatch`],
+    /// [`Error::InvalidTicket`], [`Error::Server`], [`Error::Network`], the key
+    /// store or the store. On any error nothing is stored.
+    pub async fn enroll(&self, uri: &str) -> Result<Account> {
+        let invitation = EnrollmentUri::parse(uri.trim())?;
+        self.enroll_with(&invitation).await
+    }
+
+    /// [`Approver::enroll`] with a parsed invitation.
+    ///
+    /// # Errors
+    /// As [`Approver::enroll`].
+    pub async fn enroll_with(&self, invitation: &EnrollmentUri) -> Result<Account> {
+        let issuer = invitation.issuer();
+        let device_endpoint = discover(self, issuer).await?;
+        let key = DeviceKeyPair::generate().map_err(|e| Error::Signing(e.to_string()))?;
+        let request = EnrollmentRequest {
+            ticket: invitation.ticket().clone(),
+            public_jwk: key.public_jwk().clone(),
+            device_name: self.inner.config.device_name.clone(),
+            platform: platform(),
+            capabilities: self.inner.config.capabilities.clone(),
+        };
+        request.validate().map_err(|e| Error::Invalid(format!("enrollment request: {e}")))?;
+        let account_id = countersign_protocol::secret::generate_url_safe(16)
+            .map_err(|_| Error::Signing("random generator failed".into()))?;
+
+        let store = self.inner.store_for_new_key().await?;
+        {
+            let store = store.clone();
+            let id = account_id.clone();
+            let der = zeroize::Zeroizing::new(key.pkcs8().secret_bytes().to_vec());
+            blocking(move || store.put(&id, &der)).await?;
+        }
+        let undo_key = || {
+            let store = store.clone();
+            let id = account_id.clone();
+            async move {
+                if let Err(e) = blocking(move || store.delete(&id)).await {
+                    tracing::warn!("could not remove the key of a failed enrollment: {e}");
+                }
+            }
+        };
+
+        let answer = self.inner.http.post_public(&format!("{device_endpoint}{PATH_ENROLL}"), &request).await;
+        let response: EnrollmentResponse = match answer.and_then(|v| typed(v, "enrollment response")) {
+            Ok(r) => r,
+            Err(e) => {
+                undo_key().await;
+                return Err(match e {
+                    Error::Server { error, .. } if error.error == DeviceErrorCode::InvalidTicket => {
+                        Error::InvalidTicket
+                    }
+                    other => other,
+                });
+            }
+        };
+        let account = Account {
+            id: account_id.clone(),
+            issuer: issuer.clone(),
+            device_endpoint,
+            device_id: response.device_id,
+            user: response.user,
+            poll_interval: response.poll_interval,
+            key_store: store.kind(),
+            public_jwk: key.public_jwk().clone(),
+            last_event_id: None,
+            created_at: self.inner.now(),
+        };
+        if let Err(e) = self.inner.store.insert_account(&account).await {
+            undo_key().await;
+            return Err(e);
+        }
+        self.inner.cache_key(&account.id, Arc::new(key));
+        // Enrolled: the schemas are fetched again later if this fails.
+        if let Err(e) = self.inner.refresh_schemas(&account).await {
+            tracing::warn!("fetching the display schemas of {}: {e}", account.issuer);
+        }
+        self.inner.send_command(Command::AccountAdded(account.id.clone()));
+        Ok(account)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_endpoint_must_be_on_the_issuer_origin() {
+        let issuer = Issuer::new("https://auth.example.com").unwrap();
+        same_origin(&issuer, "https://auth.example.com/device/v1", METADATA_DEVICE_ENDPOINT).unwrap();
+        assert!(same_origin(&issuer, "https://evil.example.net/device/v1", METADATA_DEVICE_ENDPOINT).is_err());
+        assert!(same_origin(&issuer, "http://auth.example.com/device/v1", METADATA_DEVICE_ENDPOINT).is_err());
+        assert!(same_origin(&issuer, "https://auth.example.com/device/v1?x=1", METADATA_DEVICE_ENDPOINT).is_err());
+        let local = Issuer::new("http://127.0.0.1:8080").unwrap();
+        same_origin(&local, "http://127.0.0.1:8080/device/v1", METADATA_DEVICE_ENDPOINT).unwrap();
+        assert!(same_origin(&local, "http://127.0.0.1:9090/device/v1", METADATA_DEVICE_ENDPOINT).is_err());
+    }
+}

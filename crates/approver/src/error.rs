@@ -1,0 +1,146 @@
+//! Errors of the approver core.
+
+use countersign_protocol::device::{DeviceErrorCode, DeviceErrorResponse, EnrollmentUriError};
+
+/// Everything that can go wrong in the approver core.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The enrollment invitation is malformed (one variant per rule of
+    /// protocol §3.1).
+    #[error("enrollment URI refused: {0}")]
+    EnrollmentUri(#[from] EnrollmentUriError),
+    /// The server's metadata could not be read or is unusable.
+    #[error("server metadata: {0}")]
+    Metadata(String),
+    /// The metadata names another issuer than the invitation.
+    #[error("the invitation names issuer {expected:?} but the server's metadata says {found:?}; refusing to enroll")]
+    IssuerMismatch {
+        /// Issuer of the invitation.
+        expected: String,
+        /// `issuer` of the metadata.
+        found: String,
+    },
+    /// The enrollment ticket was refused: unknown, expired or already used.
+    #[error("the enrollment ticket was refused (unknown, expired or already used): ask for a new invitation")]
+    InvalidTicket,
+    /// The server answered with a device-channel error.
+    #[error("the server refused ({status} {}){}", .error.error, describe(.error))]
+    Server {
+        /// HTTP status.
+        status: u16,
+        /// The error body.
+        error: DeviceErrorResponse,
+    },
+    /// The server could not be reached, or the connection failed.
+    #[error("network: {0}")]
+    Network(String),
+    /// The server sent something that breaks the protocol.
+    #[error("protocol violation by the server: {0}")]
+    Protocol(String),
+    /// The local database failed.
+    #[error("local store: {0}")]
+    Store(String),
+    /// The key store (keychain or key file) failed.
+    #[error("key store: {0}")]
+    KeyStore(String),
+    /// No account with this id.
+    #[error("no account {0:?}")]
+    UnknownAccount(String),
+    /// No stored request with this id.
+    #[error("no request {0:?} in the inbox")]
+    UnknownRequest(String),
+    /// The request id exists for several accounts.
+    #[error("request {0:?} exists for several accounts; choose the account")]
+    AmbiguousRequest(String),
+    /// The request does not await a decision.
+    #[error("request {request_id:?} is not pending (status: {status})")]
+    NotPending {
+        /// The request.
+        request_id: String,
+        /// Its local status.
+        status: String,
+    },
+    /// The request expired before the decision.
+    #[error("request {0:?} has expired; nothing was sent")]
+    Expired(String),
+    /// The request requires a step-up this approver cannot perform.
+    #[error("the request requires {0:?}, which this approver cannot provide; it cannot be approved here")]
+    UnsupportedRequirement(String),
+    /// The request requires local user verification and the shell did not
+    /// perform it.
+    #[error("the request requires user verification before approval")]
+    UserVerificationRequired,
+    /// The rendering of the request does not allow approval (a detail breaks
+    /// its display schema, or the request is over a limit); it can be denied.
+    #[error("request {request_id:?} cannot be approved: {reason}; it can only be denied")]
+    NotApprovable {
+        /// The request.
+        request_id: String,
+        /// Why.
+        reason: String,
+    },
+    /// The display schemas changed since the request was shown: it must be
+    /// shown again (`Approver::view`) before it can be approved.
+    #[error("the display of request {0:?} changed since it was shown: show it again before approving")]
+    ReviewRequired(String),
+    /// The statement could not be built or signed.
+    #[error("cannot sign: {0}")]
+    Signing(String),
+    /// The receipt is missing.
+    #[error("no decision recorded for request {0:?}")]
+    NoReceipt(String),
+    /// Invalid input from the caller.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+fn describe(e: &DeviceErrorResponse) -> String {
+    match &e.error_description {
+        Some(d) => format!(": {d}"),
+        None => String::new(),
+    }
+}
+
+impl Error {
+    /// The device-channel error code, for [`Error::Server`].
+    #[must_use]
+    pub fn server_code(&self) -> Option<&DeviceErrorCode> {
+        match self {
+            Error::Server { error, .. } => Some(&error.error),
+            _ => None,
+        }
+    }
+
+    /// Whether retrying the same call later may succeed (network failures,
+    /// 5xx, 429 and 401, which can be clock skew).
+    #[must_use]
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::Network(_) => true,
+            Error::Server { status, .. } => transient_status(*status),
+            _ => false,
+        }
+    }
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Self {
+        Error::Store(e.to_string())
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for Error {
+    fn from(e: sqlx::migrate::MigrateError) -> Self {
+        Error::Store(format!("migrations: {e}"))
+    }
+}
+
+/// Whether a call answered with `status` may succeed later: 5xx, 429, and
+/// 401 (a clock off by more than the proof's skew).
+#[must_use]
+pub fn transient_status(status: u16) -> bool {
+    status >= 500 || status == 429 || status == 401
+}
+
+/// Result with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,49 @@
+//! Countersign approver core: everything an approver does except showing
+//! things, shared by the headless CLI and the desktop app (no Tauri here).
+//!
+//! - [`Approver`]: open, [`Approver::enroll`], [`Approver::sync`],
+//!   [`Approver::view`] and [`Approver::inbox_views`] (what shells show),
+//!   [`Approver::decide`], [`Approver::start`] (push/poll transport and
+//!   outbox delivery in the background), [`Approver::subscribe`] (events for
+//!   shells), [`Approver::verify_receipt`].
+//! - [`store`]: the SQLite store (accounts, inbox, history, outbox, schema
+//!   cache), one transaction per state change.
+//! - [`keys`]: device keys in the OS keychain, or in a passphrase-encrypted
+//!   file where no keychain is reachable.
+//! - [`schemas`]: each server's display schemas, fetched and cached pinned
+//!   by hash.
+//! - [`display`]: the rendering shown to the user (`countersign-details`)
+//!   and the display schema hashes signed with it.
+//!
+//! The architecture is described in `docs/approver.md`.
+
+// Library code reports errors; only tests may unwrap.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+mod approver;
+pub mod clock;
+pub mod config;
+pub mod decision;
+pub mod display;
+mod enroll;
+pub mod error;
+pub mod events;
+mod http;
+pub mod keys;
+pub mod receipt;
+pub mod schemas;
+pub mod sse;
+pub mod store;
+mod sync;
+mod transport;
+
+pub use approver::{Approver, EVENT_CAPACITY};
+pub use config::{default_data_dir, ApproverConfig, KeyStoreChoice, TransportConfig};
+pub use decision::{DecisionOutcome, DeliveryReport};
+pub use display::RequestView;
+pub use enroll::{platform, OPENID_CONFIGURATION};
+pub use error::{Error, Result};
+pub use events::{ApproverEvent, ConnectionState};
+pub use receipt::{check_receipt, ReceiptCheck};
+pub use sync::SyncReport;
+pub use transport::RunHandle;

@@ -1,0 +1,327 @@
+//! `inbox`: requests as received and their local status.
+
+use super::{from_ts, ts, Store};
+use crate::error::{Error, Result};
+use countersign_protocol::device::ApproverRequest;
+use serde::Serialize;
+use sqlx::Row as _;
+use std::fmt;
+
+/// Where a request stands on this approver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LocalStatus {
+    /// Awaiting the user's decision.
+    Pending,
+    /// Decided here; the decision is in the outbox.
+    Sending,
+    /// Approval delivered and accepted.
+    Approved,
+    /// Denial delivered and accepted.
+    Denied,
+    /// Expired before a decision reached the server.
+    Expired,
+    /// Cancelled by the agent or an admin.
+    Cancelled,
+    /// Decided on another device of the user.
+    DecidedElsewhere,
+    /// Withdrawn for another reason.
+    Withdrawn,
+    /// The server had already recorded a different decision.
+    Conflict,
+    /// The server refused the decision for good.
+    Rejected,
+}
+
+impl LocalStatus {
+    /// The stored name.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LocalStatus::Pending => "pending",
+            LocalStatus::Sending => "sending",
+            LocalStatus::Approved => "approved",
+            LocalStatus::Denied => "denied",
+            LocalStatus::Expired => "expired",
+            LocalStatus::Cancelled => "cancelled",
+            LocalStatus::DecidedElsewhere => "decided_elsewhere",
+            LocalStatus::Withdrawn => "withdrawn",
+            LocalStatus::Conflict => "conflict",
+            LocalStatus::Rejected => "rejected",
+        }
+    }
+
+    /// Parses a stored name.
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "pending" => LocalStatus::Pending,
+            "sending" => LocalStatus::Sending,
+            "approved" => LocalStatus::Approved,
+            "denied" => LocalStatus::Denied,
+            "expired" => LocalStatus::Expired,
+            "cancelled" => LocalStatus::Cancelled,
+            "decided_elsewhere" => LocalStatus::DecidedElsewhere,
+            "withdrawn" => LocalStatus::Withdrawn,
+            "conflict" => LocalStatus::Conflict,
+            "rejected" => LocalStatus::Rejected,
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for LocalStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A stored request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InboxItem {
+    /// The account it came for.
+    pub account_id: String,
+    /// The request, parsed from [`InboxItem::request_json`].
+    pub request: ApproverRequest,
+    /// The request object exactly as the server sent it.
+    #[serde(skip)]
+    pub request_json: String,
+    /// Local status.
+    pub status: LocalStatus,
+    /// Why, when the status says little (server error, withdraw reason).
+    pub status_reason: Option<String>,
+    /// When it was first received.
+    pub received_at: u64,
+    /// Last status change.
+    pub updated_at: u64,
+}
+
+const COLUMNS: &str = "account_id, request_id, request_json, status, status_reason, received_at, updated_at";
+
+pub(crate) fn parse_request(json: &str) -> Result<ApproverRequest> {
+    let value = countersign_protocol::jcs::parse_strict(json).map_err(|e| Error::Store(format!("request: {e}")))?;
+    serde_json::from_value(value).map_err(|e| Error::Store(format!("request: {e}")))
+}
+
+fn from_row(row: &sqlx::sqlite::SqliteRow) -> Result<InboxItem> {
+    let json: String = row.try_get("request_json")?;
+    let status: String = row.try_get("status")?;
+    Ok(InboxItem {
+        account_id: row.try_get("account_id")?,
+        request: parse_request(&json)?,
+        request_json: json,
+        status: LocalStatus::parse(&status).ok_or_else(|| Error::Store(format!("unknown status {status:?}")))?,
+        status_reason: row.try_get("status_reason")?,
+        received_at: from_ts(row.try_get("received_at")?),
+        updated_at: from_ts(row.try_get("updated_at")?),
+    })
+}
+
+impl Store {
+    /// Stores requests not seen before (one transaction); a request already
+    /// stored is never replaced, so what was shown stays what is signed.
+    /// Returns the newly stored ones.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn insert_requests(
+        &self,
+        account_id: &str,
+        requests: Vec<(ApproverRequest, String)>,
+        now: u64,
+    ) -> Result<Vec<InboxItem>> {
+        if requests.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.begin().await?;
+        let mut new = Vec::new();
+        for (request, json) in requests {
+            let done = sqlx::query(
+                "INSERT INTO inbox (account_id, request_id, request_json, status, expires_at, received_at, updated_at) \
+                 VALUES ($1, $2, $3, 'pending', $4, $5, $5) ON CONFLICT (account_id, request_id) DO NOTHING",
+            )
+            .bind(account_id)
+            .bind(request.id.as_str())
+            .bind(&json)
+            .bind(ts(request.expires_at))
+            .bind(ts(now))
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 1 {
+                new.push(InboxItem {
+                    account_id: account_id.to_owned(),
+                    request,
+                    request_json: json,
+                    status: LocalStatus::Pending,
+                    status_reason: None,
+                    received_at: now,
+                    updated_at: now,
+                });
+            }
+        }
+        tx.commit().await?;
+        Ok(new)
+    }
+
+    /// One stored request.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn inbox_item(&self, account_id: &str, request_id: &str) -> Result<Option<InboxItem>> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM inbox WHERE account_id = $1 AND request_id = $2"))
+            .bind(account_id)
+            .bind(request_id)
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    /// The stored requests with this id, in any account.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn find_requests(&self, request_id: &str) -> Result<Vec<InboxItem>> {
+        let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM inbox WHERE request_id = $1 ORDER BY rowid"))
+            .bind(request_id)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(from_row).collect()
+    }
+
+    /// Stored requests with one of `statuses` (all when empty), oldest first
+    /// (by `created_at`, then by arrival).
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn inbox(&self, statuses: &[LocalStatus]) -> Result<Vec<InboxItem>> {
+        let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM inbox ORDER BY rowid")).fetch_all(self.pool()).await?;
+        let mut items: Vec<InboxItem> = rows
+            .iter()
+            .map(from_row)
+            .filter(|i| i.as_ref().map_or(true, |i| statuses.is_empty() || statuses.contains(&i.status)))
+            .collect::<Result<_>>()?;
+        // Oldest first by the server's creation time; arrival order on ties.
+        items.sort_by_key(|i| i.request.created_at);
+        Ok(items)
+    }
+
+    /// Number of stored requests per account (for tests and benchmarks).
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn inbox_count(&self) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM inbox").fetch_one(self.pool()).await?;
+        Ok(from_ts(n))
+    }
+
+    /// The earliest `expires_at` of a pending request.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn next_pending_expiry(&self) -> Result<Option<u64>> {
+        let t: Option<i64> = sqlx::query_scalar("SELECT MIN(expires_at) FROM inbox WHERE status = 'pending'")
+            .fetch_one(self.pool())
+            .await?;
+        Ok(t.map(from_ts))
+    }
+
+    /// Moves a request from one of `from` to `to` (one transaction).
+    /// Returns whether it moved.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn set_status(
+        &self,
+        account_id: &str,
+        request_id: &str,
+        from: &[LocalStatus],
+        to: LocalStatus,
+        reason: Option<&str>,
+        now: u64,
+    ) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        let current: Option<String> =
+            sqlx::query_scalar("SELECT status FROM inbox WHERE account_id = $1 AND request_id = $2")
+                .bind(account_id)
+                .bind(request_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(current) = current.and_then(|s| LocalStatus::parse(&s)) else {
+            return Ok(false);
+        };
+        if !from.contains(&current) {
+            return Ok(false);
+        }
+        sqlx::query(
+            "UPDATE inbox SET status = $1, status_reason = $2, updated_at = $3 \
+             WHERE account_id = $4 AND request_id = $5",
+        )
+        .bind(to.as_str())
+        .bind(reason)
+        .bind(ts(now))
+        .bind(account_id)
+        .bind(request_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// The `display_schemas` (JSON object) of the rendering last shown for a
+    /// request, if it was shown through [`crate::Approver::view`] or
+    /// [`crate::Approver::inbox_views`].
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn shown_schemas(&self, account_id: &str, request_id: &str) -> Result<Option<String>> {
+        let shown: Option<Option<String>> =
+            sqlx::query_scalar("SELECT shown_schemas FROM inbox WHERE account_id = $1 AND request_id = $2")
+                .bind(account_id)
+                .bind(request_id)
+                .fetch_optional(self.pool())
+                .await?;
+        Ok(shown.flatten())
+    }
+
+    /// Records the `display_schemas` of the rendering shown for a pending
+    /// request (nothing is written when they are already recorded).
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn set_shown_schemas(&self, account_id: &str, request_id: &str, shown: &str) -> Result<()> {
+        if self.shown_schemas(account_id, request_id).await?.as_deref() == Some(shown) {
+            return Ok(());
+        }
+        sqlx::query(
+            "UPDATE inbox SET shown_schemas = $1 WHERE account_id = $2 AND request_id = $3 AND status = 'pending'",
+        )
+        .bind(shown)
+        .bind(account_id)
+        .bind(request_id)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Marks pending requests whose `expires_at` has passed as expired (one
+    /// transaction). Returns `(account_id, request_id)` of each.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn expire_pending(&self, now: u64) -> Result<Vec<(String, String)>> {
+        let mut tx = self.begin().await?;
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT account_id, request_id FROM inbox WHERE status = 'pending' AND expires_at <= $1")
+                .bind(ts(now))
+                .fetch_all(&mut *tx)
+                .await?;
+        sqlx::query(
+            "UPDATE inbox SET status = 'expired', updated_at = $1 WHERE status = 'pending' AND expires_at <= $1",
+        )
+        .bind(ts(now))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(rows)
+    }
+}

@@ -1,0 +1,475 @@
+//! Test support: the real server (`countersign_server::testing`) behind a
+//! TCP proxy that the tests can take down or cut (the issuer is the proxy's
+//! address, so every approver call goes through it), an OAuth agent over
+//! plain reqwest, and approvers on temporary data directories with an
+//! in-memory key store (shared across "restarts" like a real keychain).
+#![allow(dead_code)]
+
+use countersign_approver::clock::OffsetClock;
+use countersign_approver::keys::MemoryKeyStore;
+use countersign_approver::{Approver, ApproverConfig, ApproverEvent, KeyStoreChoice};
+use countersign_protocol::device::{Issuer, Risk, SchemaHash};
+use countersign_protocol::rar::AuthorizationDetails;
+use countersign_server::testing::{spawn_test_server, TestOptions, TestServer};
+use countersign_server::{DetailsRejection, DisplaySchemas, RegistrySchemas};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::broadcast;
+use tokio::task::AbortHandle;
+
+pub const WAIT: Duration = Duration::from_secs(20);
+
+/// Waits until `f` returns `Some`, polling every 25 ms, at most [`WAIT`].
+pub async fn wait_for<T, F, Fut>(what: &str, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(start.elapsed() < WAIT, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// Waits for an event matching `pred`.
+pub async fn wait_event(
+    rx: &mut broadcast::Receiver<ApproverEvent>,
+    what: &str,
+    pred: impl Fn(&ApproverEvent) -> bool,
+) -> ApproverEvent {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Ok(e)) if pred(&e) => return e,
+            Ok(Ok(_)) | Ok(Err(broadcast::error::RecvError::Lagged(_))) => {}
+            Ok(Err(e)) => panic!("event channel closed waiting for {what}: {e}"),
+            Err(_) => panic!("timed out waiting for {what}"),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// A TCP proxy that can be taken down
+// ---------------------------------------------------------------------------
+
+pub struct Proxy {
+    pub addr: SocketAddr,
+    upstream: Arc<Mutex<Option<SocketAddr>>>,
+    down: Arc<AtomicBool>,
+    conns: Arc<Mutex<Vec<AbortHandle>>>,
+    accept: AbortHandle,
+}
+
+impl Proxy {
+    pub async fn bind() -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let upstream: Arc<Mutex<Option<SocketAddr>>> = Arc::default();
+        let down = Arc::new(AtomicBool::new(false));
+        let conns: Arc<Mutex<Vec<AbortHandle>>> = Arc::default();
+        let (u, d, c) = (upstream.clone(), down.clone(), conns.clone());
+        let accept = tokio::spawn(async move {
+            loop {
+                let Ok((client, _)) = listener.accept().await else { continue };
+                let target = *u.lock().unwrap();
+                if d.load(Ordering::SeqCst) || target.is_none() {
+                    drop(client);
+                    continue;
+                }
+                let target = target.unwrap();
+                let task = tokio::spawn(async move {
+                    let Ok(mut server) = TcpStream::connect(target).await else { return };
+                    let mut client = client;
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                });
+                let mut list = c.lock().unwrap();
+                list.retain(|h| !h.is_finished());
+                list.push(task.abort_handle());
+            }
+        })
+        .abort_handle();
+        Proxy { addr, upstream, down, conns, accept }
+    }
+
+    pub fn set_upstream(&self, addr: SocketAddr) {
+        *self.upstream.lock().unwrap() = Some(addr);
+    }
+
+    /// Closes every open connection (the server keeps running).
+    pub fn cut(&self) {
+        for h in self.conns.lock().unwrap().drain(..) {
+            h.abort();
+        }
+    }
+
+    /// Takes the "server" down: open connections closed, new ones refused.
+    pub fn set_down(&self, down: bool) {
+        self.down.store(down, Ordering::SeqCst);
+        if down {
+            self.cut();
+        }
+    }
+
+    /// Open connections.
+    pub fn open_connections(&self) -> usize {
+        let mut list = self.conns.lock().unwrap();
+        list.retain(|h| !h.is_finished());
+        list.len()
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.accept.abort();
+        self.cut();
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The server
+// ---------------------------------------------------------------------------
+
+pub struct Env {
+    pub server: Option<TestServer>,
+    pub proxy: Proxy,
+    pub issuer: Issuer,
+}
+
+impl Env {
+    /// A server whose issuer is the proxy's address; 1 s heartbeats; no rate
+    /// limits; the built-in display schemas.
+    pub async fn start() -> Env {
+        Env::start_with(None).await
+    }
+
+    /// [`Env::start`] with other display schemas.
+    pub async fn start_with(schemas: Option<Arc<dyn DisplaySchemas>>) -> Env {
+        let proxy = Proxy::bind().await;
+        let issuer = Issuer::new(format!("http://{}", proxy.addr)).unwrap();
+        let iss = issuer.clone();
+        let mut options = TestOptions::with_config(move |c| {
+            c.issuer = iss;
+            c.heartbeat_interval = Duration::from_secs(1);
+            c.limits.user_per_minute = 0;
+            c.limits.client_per_minute = 0;
+        });
+        options.schemas = schemas;
+        let server = spawn_test_server(options).await.unwrap();
+        proxy.set_upstream(server.addr);
+        Env { server: Some(server), proxy, issuer }
+    }
+
+    pub fn server(&self) -> &TestServer {
+        self.server.as_ref().unwrap()
+    }
+
+    /// Direct URL of the server (bypassing the proxy), for the agent.
+    pub fn direct(&self, path: &str) -> String {
+        format!("http://{}{path}", self.server().addr)
+    }
+
+    /// Stops the server process and starts it again on the same address and
+    /// database.
+    pub async fn restart_server(&mut self) {
+        let s = self.server.take().unwrap();
+        self.server = Some(s.restart().await.unwrap());
+    }
+
+    pub async fn add_user(&self, username: &str) -> String {
+        let s = self.server();
+        countersign_server::admin::add_user(
+            &s.state.db,
+            &countersign_server::admin::NewUser {
+                username: username.into(),
+                name: format!("{username} name"),
+                email: Some(format!("{username}@example.com")),
+                admin: false,
+            },
+            s.state.now(),
+        )
+        .await
+        .unwrap()
+        .sub
+    }
+
+    /// An enrollment URI (app form) for `username`.
+    pub async fn invitation(&self, username: &str, ttl: u64) -> String {
+        let s = self.server();
+        countersign_server::admin::enrollment_link(&s.state.db, &s.state.config.issuer, username, ttl, s.state.now())
+            .await
+            .unwrap()
+            .to_app_uri()
+    }
+
+    /// Advances the server's clock.
+    pub fn advance_server(&self, secs: u64) {
+        self.server().clock.advance(secs);
+    }
+
+    pub async fn agent(&self) -> Agent {
+        Agent::register(&self.direct("")).await
+    }
+
+    pub async fn agent_for(&self, types: &[&str]) -> Agent {
+        Agent::register_types(&self.direct(""), types).await
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Display schemas the tests change
+// ---------------------------------------------------------------------------
+
+/// The server's display schemas, replaceable while it runs; `lenient` makes
+/// it accept details their schema refuses (as a server with other schemas
+/// than the approver's cache would).
+pub struct TestSchemas {
+    current: RwLock<RegistrySchemas>,
+    pub lenient: AtomicBool,
+}
+
+impl TestSchemas {
+    pub fn new(schemas: RegistrySchemas) -> Arc<TestSchemas> {
+        Arc::new(TestSchemas { current: RwLock::new(schemas), lenient: AtomicBool::new(false) })
+    }
+
+    pub fn set(&self, schemas: RegistrySchemas) {
+        *self.current.write().unwrap() = schemas;
+    }
+
+    fn get(&self) -> RegistrySchemas {
+        self.current.read().unwrap().clone()
+    }
+}
+
+impl DisplaySchemas for TestSchemas {
+    fn validate(&self, details: &AuthorizationDetails) -> Result<(), Vec<DetailsRejection>> {
+        if self.lenient.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        self.get().validate(details)
+    }
+    fn schema_hash(&self, detail_type: &str) -> SchemaHash {
+        self.get().schema_hash(detail_type)
+    }
+    fn types(&self) -> Vec<String> {
+        self.get().types()
+    }
+    fn supports(&self, detail_type: &str) -> bool {
+        self.get().supports(detail_type)
+    }
+    fn schemas_document(&self) -> Value {
+        self.get().schemas_document()
+    }
+    fn risk(&self, details: &AuthorizationDetails) -> Risk {
+        self.get().risk(details)
+    }
+    fn hashes_for(&self, details: &AuthorizationDetails) -> BTreeMap<String, SchemaHash> {
+        self.get().hashes_for(details)
+    }
+}
+
+/// The built-in schemas plus `schemas` (custom types, one document each).
+pub fn with_custom(schemas: &[Value]) -> RegistrySchemas {
+    let dir = tempfile::tempdir().unwrap();
+    for (i, s) in schemas.iter().enumerate() {
+        std::fs::write(dir.path().join(format!("{i}.json")), s.to_string()).unwrap();
+    }
+    RegistrySchemas::with_dir(dir.path()).unwrap()
+}
+
+/// An operator's custom type whose door label is `label` (a label change
+/// changes the schema's hash).
+pub fn door_schema(label: &str) -> Value {
+    json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "urn:acme:door",
+        "type": "object",
+        "x-countersign": { "title": "Open a door", "risk": "low", "summary": "Open {door}" },
+        "required": ["type", "door"],
+        "properties": {
+            "type": { "const": "urn:acme:door" },
+            "door": { "type": "string", "maxLength": 20, "x-countersign": { "label": label } }
+        },
+        "additionalProperties": false
+    })
+}
+
+// ---------------------------------------------------------------------------
+// The agent
+// ---------------------------------------------------------------------------
+
+pub struct Agent {
+    pub client_id: String,
+    pub secret: String,
+    pub base: String,
+    http: reqwest::Client,
+}
+
+pub const STOCK_TRADE: &str = "urn:countersign:details:v1:stock_trade";
+pub const SEND_EMAIL: &str = "urn:countersign:details:v1:send_email";
+
+/// A limit order (risk high: approving needs user verification).
+pub fn trade_details() -> Value {
+    json!([{
+        "type": STOCK_TRADE,
+        "action": "buy",
+        "symbol": "ACME",
+        "quantity": "10",
+        "order_type": "limit",
+        "limit_price": { "currency": "EUR", "amount": "123.50" }
+    }])
+}
+
+/// An e-mail whose subject holds a bidi override (shown, flagged, kept).
+pub fn email_details(to: &str) -> Value {
+    json!([{ "type": SEND_EMAIL, "to": [to], "subject": "Kauf für Zoë \u{202e}evil" }])
+}
+
+/// A payment (RFC 9396 §2.1; risk critical).
+pub fn payment_details() -> Value {
+    json!([{
+        "type": "payment_initiation",
+        "instructedAmount": { "currency": "EUR", "amount": "1.00" },
+        "creditorName": "Møller & Søn ApS",
+        "creditorAccount": { "iban": "DK5000400440116243" }
+    }])
+}
+
+impl Agent {
+    pub async fn register(base: &str) -> Agent {
+        Agent::register_types(base, &[STOCK_TRADE, "payment_initiation", SEND_EMAIL]).await
+    }
+
+    pub async fn register_types(base: &str, types: &[&str]) -> Agent {
+        let http = reqwest::Client::new();
+        let meta = json!({
+            "client_name": "Test Agent",
+            "backchannel_token_delivery_mode": "poll",
+            "authorization_details_types": types,
+        });
+        let resp = http.post(format!("{base}/register")).json(&meta).send().await.unwrap();
+        assert_eq!(resp.status(), 201, "registration");
+        let reg: Value = resp.json().await.unwrap();
+        Agent {
+            client_id: reg["client_id"].as_str().unwrap().to_owned(),
+            secret: reg["client_secret"].as_str().unwrap().to_owned(),
+            base: base.to_owned(),
+            http,
+        }
+    }
+
+    async fn post(&self, path: &str, form: &[(&str, String)]) -> (u16, Value) {
+        let resp = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .basic_auth(&self.client_id, Some(&self.secret))
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap())
+    }
+
+    /// `/bc-authorize`; returns `auth_req_id`.
+    pub async fn request(&self, login: &str, details: &Value, expiry: Option<u64>) -> String {
+        let mut form = vec![
+            ("scope", "openid trade".to_owned()),
+            ("login_hint", login.to_owned()),
+            ("binding_message", "TRADE-4F7Q".to_owned()),
+            ("authorization_details", details.to_string()),
+        ];
+        if let Some(e) = expiry {
+            form.push(("requested_expiry", e.to_string()));
+        }
+        let (status, body) = self.post("/bc-authorize", &form).await;
+        assert_eq!(status, 200, "bc-authorize: {body}");
+        body["auth_req_id"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn token(&self, auth_req_id: &str) -> (u16, Value) {
+        self.post(
+            "/token",
+            &[("grant_type", "urn:openid:params:grant-type:ciba".into()), ("auth_req_id", auth_req_id.into())],
+        )
+        .await
+    }
+
+    /// Polls `/token` until the answer is no longer pending.
+    pub async fn wait_token(&self, auth_req_id: &str) -> (u16, Value) {
+        wait_for("a final token answer", || async {
+            let (status, body) = self.token(auth_req_id).await;
+            match body["error"].as_str() {
+                Some("authorization_pending") | Some("slow_down") => None,
+                _ => Some((status, body)),
+            }
+        })
+        .await
+    }
+}
+
+/// The `authorization_details` claim of a JWT access token.
+pub fn token_details(access_token: &str) -> Value {
+    let payload = access_token.split('.').nth(1).unwrap();
+    let bytes = countersign_protocol::jws::b64url_decode(payload).unwrap();
+    let claims: Value = serde_json::from_slice(&bytes).unwrap();
+    claims["authorization_details"].clone()
+}
+
+// ---------------------------------------------------------------------------
+// Approvers
+// ---------------------------------------------------------------------------
+
+pub struct Device {
+    pub dir: Arc<tempfile::TempDir>,
+    pub keys: Arc<MemoryKeyStore>,
+    pub clock: Arc<OffsetClock>,
+}
+
+impl Device {
+    pub fn new() -> Device {
+        Device {
+            dir: Arc::new(tempfile::tempdir().unwrap()),
+            keys: Arc::new(MemoryKeyStore::new()),
+            clock: Arc::new(OffsetClock::new()),
+        }
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    pub fn config(&self) -> ApproverConfig {
+        let mut c = ApproverConfig::new(self.data_dir());
+        c.key_store = KeyStoreChoice::Custom(self.keys.clone());
+        c.device_name = "test device".into();
+        c.clock = self.clock.clone();
+        c.transport.heartbeat_timeout = Duration::from_secs(3);
+        c.transport.backoff_base = Duration::from_millis(100);
+        c.transport.backoff_cap = Duration::from_millis(800);
+        c.transport.delivery_retry_base = Duration::from_millis(200);
+        c.transport.delivery_retry_cap = Duration::from_secs(1);
+        c.transport.request_timeout = Duration::from_secs(5);
+        c
+    }
+
+    pub async fn open(&self) -> Approver {
+        Approver::open(self.config()).await.unwrap()
+    }
+
+    pub async fn open_with(&self, f: impl FnOnce(&mut ApproverConfig)) -> Approver {
+        let mut c = self.config();
+        f(&mut c);
+        Approver::open(c).await.unwrap()
+    }
+}

@@ -1,0 +1,13 @@
+//! `countersign-cli`: the headless approver on `countersign-approver`, plus a
+//! demo CIBA agent (`agent register|request|poll`) that uses only the public
+//! HTTP API. Human-readable output by default, `--json` everywhere; all
+//! untrusted text is made safe for the terminal ([`safe`]).
+
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+pub mod agent;
+mod commands;
+pub mod render;
+pub mod safe;
+
+pub use commands::{run, Cli};

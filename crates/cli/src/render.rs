@@ -1,0 +1,465 @@
+//! Human-readable output. Every string from a server or an agent goes
+//! through [`crate::safe::text`].
+
+use crate::safe::text;
+use countersign_approver::display::unapprovable_reason;
+use countersign_approver::store::{Account, HistoryEntry, InboxItem, LocalStatus};
+use countersign_approver::{ApproverEvent, ConnectionState, DeliveryReport, ReceiptCheck, RequestView};
+use countersign_details::{DisplayModel, Field, FieldValue, JsonType, Risk, Severity, Warning};
+use std::fmt::Write as _;
+
+/// "in 4m 12s" / "expired".
+#[must_use]
+pub fn expires_in(expires_at: u64, now: u64) -> String {
+    if now >= expires_at {
+        return "expired".into();
+    }
+    let s = expires_at - now;
+    match s {
+        0..=59 => format!("expires in {s}s"),
+        60..=3599 => format!("expires in {}m {:02}s", s / 60, s % 60),
+        _ => format!("expires in {}h {:02}m", s / 3600, (s % 3600) / 60),
+    }
+}
+
+/// One line per account.
+#[must_use]
+pub fn account_line(a: &Account) -> String {
+    format!(
+        "{}  {} <{}> at {}  (device {}, key in {})",
+        a.id,
+        text(&a.user.name),
+        text(&a.user.sub),
+        text(a.issuer.as_str()),
+        text(a.device_id.as_str()),
+        a.key_store
+    )
+}
+
+/// One line per request in a list.
+#[must_use]
+pub fn request_line(item: &InboxItem, now: u64) -> String {
+    let r = &item.request;
+    let types: Vec<String> = r.authorization_details.types().map(text).collect();
+    format!(
+        "{}  {}  \"{}\"  [{}]  risk {}  {}",
+        text(r.id.as_str()),
+        text(&r.client.client_name),
+        text(&r.binding_message),
+        types.join(", "),
+        text(r.effective_risk().as_str()),
+        expires_in(r.expires_at, now)
+    )
+}
+
+fn risk_name(r: Risk) -> &'static str {
+    match r {
+        Risk::Low => "low",
+        Risk::Medium => "medium",
+        Risk::High => "high",
+        Risk::Critical => "critical",
+        Risk::Unknown => "unknown (no display schema)",
+    }
+}
+
+fn severity_mark(s: Severity) -> &'static str {
+    match s {
+        Severity::Danger => "DANGER",
+        Severity::Caution => "caution",
+        Severity::Info => "note",
+    }
+}
+
+/// Every warning of a rendering: the request's, then each detail's and its
+/// fields', in display order.
+fn all_warnings(model: &DisplayModel) -> Vec<&Warning> {
+    fn walk<'a>(fields: &'a [Field], out: &mut Vec<&'a Warning>) {
+        for f in fields {
+            out.extend(&f.warnings);
+            match &f.value {
+                FieldValue::Object { fields } => walk(fields, out),
+                FieldValue::Array { items } => walk(items, out),
+                FieldValue::Scalar { .. } | FieldValue::Money { .. } => {}
+            }
+        }
+    }
+    let mut out: Vec<&Warning> = model.warnings.iter().collect();
+    for d in &model.details {
+        out.extend(&d.warnings);
+        walk(&d.fields, &mut out);
+        walk(&d.undescribed, &mut out);
+    }
+    out
+}
+
+/// A field's value on one line: strings quoted, the reading aids after it.
+fn value_text(value: &FieldValue) -> String {
+    match value {
+        FieldValue::Scalar { json_type, text: t, display, utc, .. } => {
+            let mut out = if *json_type == JsonType::String { quoted(t) } else { text(t) };
+            if let Some(d) = display.as_deref().filter(|d| d != t) {
+                let _ = write!(out, "  ({})", text(d));
+            }
+            if let Some(u) = utc.as_deref().filter(|u| Some(*u) != display.as_deref()) {
+                let _ = write!(out, "  (UTC: {})", text(u));
+            }
+            out
+        }
+        FieldValue::Money { text: t, display, .. } => {
+            let mut out = text(t);
+            if display != t {
+                let _ = write!(out, "  ({})", text(display));
+            }
+            out
+        }
+        FieldValue::Object { .. } | FieldValue::Array { .. } => String::new(),
+    }
+}
+
+fn push_fields(out: &mut String, fields: &[Field], depth: usize) {
+    for f in fields {
+        let indent = "  ".repeat(depth);
+        let mark = if f.emphasis { "* " } else { "" };
+        let hidden = if f.collapsed { "  [hidden by the sender, shown here]" } else { "" };
+        let value = value_text(&f.value);
+        let sep = if value.is_empty() { "" } else { " " };
+        let _ = writeln!(out, "{indent}{mark}{}:{sep}{value}{hidden}", text(&f.label));
+        for w in &f.warnings {
+            let _ = writeln!(out, "{indent}    ! {}", text(&w.message));
+        }
+        match &f.value {
+            FieldValue::Object { fields } => push_fields(out, fields, depth + 1),
+            FieldValue::Array { items } => push_fields(out, items, depth + 1),
+            FieldValue::Scalar { .. } | FieldValue::Money { .. } => {}
+        }
+    }
+}
+
+fn push_display(out: &mut String, model: &DisplayModel) {
+    let warnings = all_warnings(model);
+    if !warnings.is_empty() {
+        let _ = writeln!(out, "Warnings ({}):", warnings.len());
+        for w in warnings {
+            let mut at = Vec::new();
+            if let Some(i) = w.index {
+                at.push(format!("detail {}", i + 1));
+            }
+            if let Some(p) = w.path.as_deref().filter(|p| !p.is_empty()) {
+                at.push(text(p));
+            }
+            let at = if at.is_empty() { String::new() } else { format!(" ({})", at.join(", ")) };
+            let _ = writeln!(out, "  ! {}{at}: {}", severity_mark(w.severity), text(&w.message));
+        }
+    }
+    let _ = writeln!(out, "Details:");
+    for d in &model.details {
+        let valid = if d.valid { "" } else { "  INVALID" };
+        let _ = writeln!(out, "  [{}] {}  (risk {}){valid}", d.index + 1, text(&d.title), risk_name(d.risk));
+        let _ = writeln!(out, "      type: {}", text(&d.type_name));
+        if let Some(summary) = &d.summary {
+            let _ = writeln!(out, "      {}", text(&summary.text));
+        }
+        push_fields(out, &d.fields, 3);
+        if !d.undescribed.is_empty() {
+            let _ = writeln!(out, "      Not described by the schema:");
+            push_fields(out, &d.undescribed, 4);
+        }
+    }
+}
+
+/// The full request, as `show` prints it: the request, then its rendering
+/// (warnings first, then every detail with every field).
+#[must_use]
+pub fn request_full(view: &RequestView, now: u64) -> String {
+    let item = &view.item;
+    let r = &item.request;
+    let mut out = String::new();
+    let _ = writeln!(out, "Request {}  ({}, {})", text(r.id.as_str()), item.status, expires_in(r.expires_at, now));
+    if let Some(reason) = &item.status_reason {
+        let _ = writeln!(out, "Status:   {}", text(reason));
+    }
+    let verified = if r.client.verified { "verified by an admin" } else { "NOT verified" };
+    let _ = writeln!(
+        out,
+        "Agent:    {} (client_id {}, {verified})",
+        text(&r.client.client_name),
+        text(&r.client.client_id)
+    );
+    let _ = writeln!(out, "For:      {} <{}> at {}", text(&r.user.name), text(&r.user.sub), text(r.issuer.as_str()));
+    let _ = writeln!(out, "Binding:  {}", text(&r.binding_message));
+    let scope: Vec<String> = r.scope.iter().map(|s| text(s)).collect();
+    let _ = writeln!(out, "Scope:    {}", scope.join(" "));
+    let _ = writeln!(out, "Risk:     {}", text(r.effective_risk().as_str()));
+    if !r.requires.is_empty() {
+        let req: Vec<String> = r.requires.iter().map(|x| text(x.as_str())).collect();
+        let _ = writeln!(out, "Requires: {}", req.join(", "));
+    }
+    if let Some(acr) = &r.acr_values {
+        let _ = writeln!(out, "ACR:      {}", text(acr));
+    }
+    let c = &r.context;
+    if c.ip.is_some() || c.user_agent.is_some() || c.location.is_some() {
+        let mut parts = Vec::new();
+        if let Some(ip) = c.ip {
+            parts.push(format!("ip {ip}"));
+        }
+        if let Some(ua) = &c.user_agent {
+            parts.push(format!("user agent \"{}\"", text(ua)));
+        }
+        if let Some(l) = &c.location {
+            parts.push(format!("location \"{}\"", text(l)));
+        }
+        let _ = writeln!(out, "Context:  {}", parts.join(", "));
+    }
+    let _ = writeln!(out, "Account:  {}", item.account_id);
+    if item.status == LocalStatus::Pending && !view.approvable {
+        let why = unapprovable_reason(&view.display)
+            .unwrap_or("it requires a step-up this approver cannot perform, or it has expired");
+        let _ = writeln!(out, "CANNOT BE APPROVED: {why} (it can be denied)");
+    }
+    push_display(&mut out, &view.display);
+    if contains_escape(&out) {
+        let _ = writeln!(
+            out,
+            "Note: some text contains control, invisible or direction-changing characters, shown as \\u{{...}}."
+        );
+    }
+    out
+}
+
+/// A string value in quotes; `"` inside is written `\"` (unambiguous, as
+/// [`text`] doubles every backslash of the value).
+#[must_use]
+pub fn quoted(s: &str) -> String {
+    format!("\"{}\"", text(s).replace('"', "\\\""))
+}
+
+/// Whether `rendered` (output of [`text`]) contains a `\u{...}` escape made
+/// by [`text`] (not a literal backslash followed by `u`).
+#[must_use]
+pub fn contains_escape(rendered: &str) -> bool {
+    let mut chars = rendered.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            match chars.next() {
+                Some('u') => return true,
+                _ => continue,
+            }
+        }
+    }
+    false
+}
+
+/// One line per history entry.
+#[must_use]
+pub fn history_line(h: &HistoryEntry) -> String {
+    let reason = h.deny_reason.as_ref().map(|r| format!(" ({})", text(r.as_str()))).unwrap_or_default();
+    let status = h.server_status.map(|s| format!(" HTTP {s}")).unwrap_or_default();
+    format!(
+        "{}  {}{reason}  {}{status}  decided at {}  statement {}",
+        text(&h.request_id),
+        h.decision,
+        h.delivery,
+        h.decided_at,
+        h.statement_hash
+    )
+}
+
+/// A delivery report in words.
+#[must_use]
+pub fn delivery(report: &DeliveryReport) -> String {
+    match report {
+        DeliveryReport::Delivered { result } => {
+            format!("delivered: the server recorded {} at {}", text(result.status.as_str()), result.decided_at)
+        }
+        DeliveryReport::Retrying { error, next_attempt_at } => format!(
+            "not delivered yet ({}); queued, retried from {next_attempt_at} until the request expires \
+             (run `watch`, `list` or `sync`, or use --wait)",
+            text(error)
+        ),
+        DeliveryReport::Expired => "the request expired before the decision reached the server".into(),
+        DeliveryReport::Conflict { status } => format!(
+            "the server had already recorded another decision ({})",
+            text(status.as_deref().unwrap_or("unknown"))
+        ),
+        DeliveryReport::Withdrawn => "the request was cancelled before the decision arrived".into(),
+        DeliveryReport::NeedsReview { reason } => format!("{}; the request is pending again", text(reason)),
+        DeliveryReport::Rejected { error } => format!("the server refused the decision: {}", text(error)),
+        DeliveryReport::NotQueued => "nothing queued".into(),
+    }
+}
+
+/// A receipt check in words.
+#[must_use]
+pub fn receipt(c: &ReceiptCheck) -> String {
+    let mark = |ok: bool| if ok { "ok" } else { "FAILED" };
+    let mut out = format!(
+        "Receipt for {} (account {})\n  signature by the enrolled device key: {}\n  statement hash: {}\n  \
+         statement matches the stored request: {}\n  decision matches the record: {}\n",
+        text(&c.request_id),
+        c.account_id,
+        mark(c.signature_valid),
+        mark(c.statement_hash_valid),
+        mark(c.request_matches),
+        mark(c.decision_matches)
+    );
+    if let Some(claims) = &c.claims {
+        let _ = writeln!(
+            out,
+            "  decision {} signed at {} by {} for {}",
+            claims.decision,
+            claims.iat,
+            text(claims.iss.as_str()),
+            text(claims.aud.as_str())
+        );
+    }
+    for p in &c.problems {
+        let _ = writeln!(out, "  ! {}", text(p));
+    }
+    let _ = writeln!(out, "{}", if c.is_valid() { "VALID" } else { "INVALID" });
+    out
+}
+
+/// An event as one human line.
+#[must_use]
+pub fn event(e: &ApproverEvent, now: u64) -> String {
+    match e {
+        ApproverEvent::NewRequest { item } => format!("new request: {}", request_line(item, now)),
+        ApproverEvent::Withdrawn { request_id, reason, .. } => {
+            format!("withdrawn: {} ({})", text(request_id), text(reason))
+        }
+        ApproverEvent::Decided { request_id, decision, delivery, detail, .. } => {
+            let d = detail.as_ref().map(|d| format!(": {}", text(d))).unwrap_or_default();
+            format!("{decision} {}: {delivery}{d}", text(request_id))
+        }
+        ApproverEvent::GrantRevoked { grant, .. } => format!(
+            "grant {} of request {} revoked ({})",
+            text(grant.grant_id.as_str()),
+            text(grant.request_id.as_str()),
+            text(grant.reason.as_str())
+        ),
+        ApproverEvent::SchemaChanged { issuer, detail_type, current, .. } => match current {
+            Some(_) => format!("display schema for {} changed at {}", text(detail_type), text(issuer)),
+            None => format!("display schema for {} withdrawn by {}", text(detail_type), text(issuer)),
+        },
+        ApproverEvent::ReviewRequired { request_id, reason, .. } => {
+            format!("show {} again: {}", text(request_id), text(reason))
+        }
+        ApproverEvent::Connection { account_id, state } => match state {
+            ConnectionState::Connecting => format!("{account_id}: connecting"),
+            ConnectionState::Push => format!("{account_id}: connected (push)"),
+            ConnectionState::Polling => format!("{account_id}: polling"),
+            ConnectionState::Disconnected { error, retry_in_ms } => {
+                format!("{account_id}: disconnected ({}), retrying in {retry_in_ms} ms", text(error))
+            }
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting_and_escape_detection() {
+        assert_eq!(quoted("say \"hi\""), "\"say \\\"hi\\\"\"");
+        assert!(contains_escape(&text("a\u{202e}")));
+        assert!(!contains_escape(&text("literal \\u{202E}")));
+        assert!(contains_escape(&text("\\\u{200b}")));
+        assert!(!contains_escape(&text("line\nbreak")));
+    }
+
+    fn view_of(v: &serde_json::Value) -> RequestView {
+        let request: countersign_protocol::device::ApproverRequest = serde_json::from_value(v.clone()).unwrap();
+        let registry = countersign_details::Registry::builtin().unwrap();
+        let display =
+            countersign_approver::display::render(&request, &registry, &countersign_details::RenderOptions::default());
+        let approvable = display.approvable;
+        let item = InboxItem {
+            account_id: "a".into(),
+            request,
+            request_json: v.to_string(),
+            status: LocalStatus::Pending,
+            status_reason: None,
+            received_at: 0,
+            updated_at: 0,
+        };
+        RequestView { item, display, approvable }
+    }
+
+    fn example() -> serde_json::Value {
+        serde_json::from_str(include_str!("../../protocol/testdata/device/examples/approver-request.json")).unwrap()
+    }
+
+    #[test]
+    fn a_hostile_request_renders_without_raw_controls() {
+        let mut v = example();
+        v["binding_message"] = "\u{1b}]0;pwned\u{7}OK".into();
+        v["client"]["client_name"] = "Bank\u{202e}gnp.exe".into();
+        v["authorization_details"][0]["x\u{200b}"] = "\u{9b}31m\u{2066}".into();
+        let out = request_full(&view_of(&v), 0);
+        for c in out.chars() {
+            assert!(c == '\n' || !crate::safe::must_escape(c), "raw {:?} in output", c);
+        }
+        assert!(out.contains("Bank\\u{202E}gnp.exe"), "{out}");
+        assert!(out.contains("\\u{001B}]0;pwned\\u{0007}OK"));
+        assert!(out.contains("x\\u{200B}: \"\\u{009B}31m\\u{2066}\""), "{out}");
+        assert!(out.contains("Note: some text contains"));
+        assert!(out.contains("note: \"Kauf für Zoë – Q4 €\\nsecond line\""), "{out}");
+    }
+
+    #[test]
+    fn the_display_model_is_printed_warnings_first_then_every_field() {
+        let out = request_full(&view_of(&example()), 0);
+        let warnings = out.find("Warnings (").unwrap();
+        let details = out.find("Details:").unwrap();
+        assert!(warnings < details, "{out}");
+        // The unregistered "stock_trade": a labelled tree with a no-schema warning.
+        assert!(out.contains("[1] stock_trade  (risk unknown (no display schema))"), "{out}");
+        assert!(out.contains("No display schema for this type"), "{out}");
+        // payment_initiation: title, summary, labels, money with its currency.
+        assert!(out.contains("[2] Payment  (risk critical)"), "{out}");
+        assert!(out.contains("Pay 1,250.00 EUR to Møller & Søn ApS"), "{out}");
+        assert!(out.contains("* Amount: 1250.00 EUR  (1,250.00 EUR)"), "{out}");
+        assert!(out.contains("Payee account:") && out.contains("IBAN: \"DK5000400440116243\""), "{out}");
+        assert!(out.contains("Reference: \"Invoice 2024-117 \\\"Q4\\\" \\\\ tab\\there\""), "{out}");
+        assert!(!out.contains("CANNOT BE APPROVED"), "{out}");
+
+        // An RFC 9396 type is open: an extra member goes under its own heading.
+        let mut v = example();
+        v["authorization_details"][1]["memo"] = "extra".into();
+        let out = request_full(&view_of(&v), 0);
+        let heading = out.find("Not described by the schema:").unwrap();
+        assert!(out[heading..].contains("memo: \"extra\""), "{out}");
+
+        // A schema violation: shown in full, and said to be unapprovable.
+        let mut v = example();
+        v["authorization_details"][1]["instructedAmount"]["amount"] = 1250.into();
+        let out = request_full(&view_of(&v), 0);
+        assert!(out.contains("CANNOT BE APPROVED: a detail does not match its display schema"), "{out}");
+        assert!(out.contains("[2] Payment  (risk critical)  INVALID"), "{out}");
+        assert!(
+            out.contains(
+                "DANGER (detail 2, /instructedAmount/amount): Does not match its schema at /instructedAmount/amount"
+            ),
+            "{out}"
+        );
+        assert!(out.contains("! DANGER (detail 1, /note): 1 control character: U+000A LINE FEED"), "{out}");
+    }
+
+    #[test]
+    fn auth0_entries_hidden_by_the_sender_are_shown() {
+        let mut v = example();
+        v["authorization_details"] = serde_json::json!([{
+            "type": "urn:auth0:schemas:authorization-details:v1:money-transfer",
+            "instruction": "Approve the transfer of 150.00 EUR to Bob",
+            "properties": {
+                "amount": {"display": true, "name": "Amount", "display_order": 1, "value": "150.00 EUR"},
+                "tx": {"display": false, "name": "Transaction", "display_order": 2, "value": "tx_8f14e45f"}
+            }
+        }]);
+        let out = request_full(&view_of(&v), 0);
+        assert!(out.contains("Transaction: \"tx_8f14e45f\"  [hidden by the sender, shown here]"), "{out}");
+        assert!(out.contains("Amount: \"150.00 EUR\""), "{out}");
+    }
+}
