@@ -1,28 +1,129 @@
 //! Tauri commands: each is a one-line delegation so that the logic lives in
 //! crates that know nothing of Tauri (and are tested without a webview).
+//! Every command is listed in `build.rs` (which makes it a permission) and
+//! granted in `capabilities/main-window.json`; nothing else is granted.
 
-use countersign_protocol::device::ApproverRequest;
-use serde::Serialize;
+use countersign_approver::store::Account;
+use countersign_approver::{DecisionOutcome, ReceiptCheck, RequestView};
+use tauri::ipc::Channel;
+use tauri::State;
 
+use crate::events::UiEvent;
+use crate::shell::{self, AccountView, AppStatus, EnrollPreview, ExportReport, HistoryView, Shell};
 use crate::IpcError;
 
-/// What the UI shows in its About line.
-#[derive(Debug, Clone, Serialize)]
-pub struct AppInfo {
-    pub name: &'static str,
-    pub version: &'static str,
+/// The commands, in the order of `build.rs` (checked against it and the
+/// capability by a unit test).
+#[cfg_attr(not(test), allow(dead_code))]
+pub const NAMES: &[&str] = &[
+    "app_status",
+    "subscribe_events",
+    "inbox_views",
+    "request_view",
+    "approve",
+    "deny",
+    "accounts",
+    "enroll_preview",
+    "enroll",
+    "remove_account",
+    "history",
+    "verify_receipt",
+    "export_history",
+];
+
+/// Name, version, key store warning, startup error.
+#[tauri::command(rename_all = "snake_case")]
+pub fn app_status(shell: State<'_, Shell>) -> AppStatus {
+    shell.status()
 }
 
-#[tauri::command]
-pub fn app_info() -> AppInfo {
-    AppInfo { name: "Countersign", version: env!("CARGO_PKG_VERSION") }
+/// Hands the UI's event channel to the shell (replacing any earlier one).
+#[tauri::command(rename_all = "snake_case")]
+pub fn subscribe_events(shell: State<'_, Shell>, channel: Channel<UiEvent>) {
+    shell.subscribe(channel);
 }
 
-/// Requests waiting for the user's decision, newest first.
-///
-/// The approver core (accounts, store, transport) is not built yet, so no
-/// account can exist and the inbox is truthfully empty.
-#[tauri::command]
-pub fn pending_requests() -> Result<Vec<ApproverRequest>, IpcError> {
-    Ok(Vec::new())
+/// Pending requests across accounts, newest first, each with its display model.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn inbox_views(shell: State<'_, Shell>) -> Result<Vec<RequestView>, IpcError> {
+    Ok(shell.approver()?.inbox_views().await?)
+}
+
+/// One stored request as the user sees it.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn request_view(
+    shell: State<'_, Shell>,
+    account_id: String,
+    request_id: String,
+) -> Result<RequestView, IpcError> {
+    Ok(shell.approver()?.view(&request_id, Some(&account_id)).await?)
+}
+
+/// Signs and sends an approval. `typed_binding_message` is the user's
+/// deliberate confirmation (required where the request needs it).
+#[tauri::command(rename_all = "snake_case")]
+pub async fn approve(
+    shell: State<'_, Shell>,
+    account_id: String,
+    request_id: String,
+    typed_binding_message: Option<String>,
+) -> Result<DecisionOutcome, IpcError> {
+    shell.approve(&account_id, &request_id, typed_binding_message.as_deref()).await
+}
+
+/// Signs and sends a denial with its reason (`not_me`, `wrong_details`, `other`).
+#[tauri::command(rename_all = "snake_case")]
+pub async fn deny(
+    shell: State<'_, Shell>,
+    account_id: String,
+    request_id: String,
+    reason: String,
+) -> Result<DecisionOutcome, IpcError> {
+    shell.deny(&account_id, &request_id, &reason).await
+}
+
+/// Enrolled accounts with their connection state.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn accounts(shell: State<'_, Shell>) -> Result<Vec<AccountView>, IpcError> {
+    shell.accounts().await
+}
+
+/// What an enrollment link names (parsing only, nothing is sent).
+#[tauri::command(rename_all = "snake_case")]
+pub fn enroll_preview(link: String) -> Result<EnrollPreview, IpcError> {
+    shell::enroll_preview(&link)
+}
+
+/// Enrolls this device with the server of a pasted link.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn enroll(shell: State<'_, Shell>, link: String) -> Result<Account, IpcError> {
+    Ok(shell.approver()?.enroll(link.trim()).await?)
+}
+
+/// Removes an account and its key from this device.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn remove_account(shell: State<'_, Shell>, account_id: String) -> Result<(), IpcError> {
+    shell.remove_account(&account_id).await
+}
+
+/// Decisions made here, newest first.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn history(shell: State<'_, Shell>) -> Result<Vec<HistoryView>, IpcError> {
+    shell.history().await
+}
+
+/// Offline check of a stored decision (signature and statement hash).
+#[tauri::command(rename_all = "snake_case")]
+pub async fn verify_receipt(
+    shell: State<'_, Shell>,
+    account_id: String,
+    request_id: String,
+) -> Result<ReceiptCheck, IpcError> {
+    Ok(shell.approver()?.verify_receipt(&account_id, &request_id).await?)
+}
+
+/// Writes the history as a JSON file; returns where.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn export_history(shell: State<'_, Shell>) -> Result<ExportReport, IpcError> {
+    shell.export_history(shell::now()).await
 }

@@ -1,5 +1,7 @@
 //! The one error shape that crosses IPC: `{code, message}`. `code` is stable
-//! and machine-readable; `message` is for people and never carries secrets.
+//! and machine-readable; `message` is for people and never carries secrets
+//! (no key material, passphrase or enrollment ticket is ever formatted into
+//! an approver error).
 
 use serde::Serialize;
 
@@ -8,4 +10,47 @@ use serde::Serialize;
 pub struct IpcError {
     pub code: &'static str,
     pub message: String,
+}
+
+impl IpcError {
+    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+        Self { code, message: message.into() }
+    }
+}
+
+impl From<countersign_approver::Error> for IpcError {
+    fn from(error: countersign_approver::Error) -> Self {
+        use countersign_approver::Error as E;
+        // Exhaustive on purpose: a new core error must get its own code here.
+        let code = match &error {
+            E::EnrollmentUri(_) => "invalid_enrollment_link",
+            E::Metadata(_) => "server_metadata",
+            E::IssuerMismatch { .. } => "issuer_mismatch",
+            E::InvalidTicket => "invalid_ticket",
+            E::Server { .. } => "server_refused",
+            E::Network(_) => "network",
+            E::Protocol(_) => "protocol",
+            E::Store(_) => "store",
+            E::KeyStore(_) => "key_store",
+            E::UnknownAccount(_) => "unknown_account",
+            E::UnknownRequest(_) => "unknown_request",
+            E::AmbiguousRequest(_) => "ambiguous_request",
+            E::NotPending { .. } => "not_pending",
+            E::Expired(_) => "expired",
+            E::UnsupportedRequirement(_) => "unsupported_requirement",
+            E::UserVerificationRequired => "confirmation_required",
+            E::NotApprovable { .. } => "not_approvable",
+            E::ReviewRequired(_) => "review_required",
+            E::Signing(_) => "signing",
+            E::NoReceipt(_) => "no_receipt",
+            E::Invalid(_) => "invalid",
+        };
+        Self { code, message: error.to_string() }
+    }
+}
+
+impl From<countersign_protocol::device::EnrollmentUriError> for IpcError {
+    fn from(error: countersign_protocol::device::EnrollmentUriError) -> Self {
+        countersign_approver::Error::from(error).into()
+    }
 }

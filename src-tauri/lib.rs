@@ -4,18 +4,97 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 mod commands;
+mod config;
+mod events;
 mod ipc_error;
+mod notify;
+mod shell;
 mod tray;
 
+#[cfg(test)]
+mod tests;
+
+use std::path::PathBuf;
+
+use tauri::{AppHandle, Manager, Runtime};
+
 pub use ipc_error::IpcError;
+use shell::Shell;
+
+/// The invoke handler with every command of `commands::NAMES`.
+macro_rules! invoke_handler {
+    () => {
+        tauri::generate_handler![
+            crate::commands::app_status,
+            crate::commands::subscribe_events,
+            crate::commands::inbox_views,
+            crate::commands::request_view,
+            crate::commands::approve,
+            crate::commands::deny,
+            crate::commands::accounts,
+            crate::commands::enroll_preview,
+            crate::commands::enroll,
+            crate::commands::remove_account,
+            crate::commands::history,
+            crate::commands::verify_receipt,
+            crate::commands::export_history,
+        ]
+    };
+}
+#[cfg(test)]
+pub(crate) use invoke_handler;
 
 /// Builds and runs the desktop app until the user quits.
 pub fn run() -> Result<(), tauri::Error> {
-    tauri::Builder::default()
-        .invoke_handler(tauri::generate_handler![commands::app_info, commands::pending_requests])
+    let app = tauri::Builder::default()
+        .invoke_handler(invoke_handler!())
         .setup(|app| {
-            tray::install(app.handle())?;
+            setup(app.handle())?;
             Ok(())
         })
-        .run(tauri::generate_context!())
+        // Closing the window keeps the approver running in the tray (quit
+        // from the tray menu), so requests still reach the user.
+        .on_window_event(|window, event| {
+            if let tauri::WindowEvent::CloseRequested { api, .. } = event {
+                api.prevent_close();
+                let _ = window.hide();
+            }
+        })
+        .build(tauri::generate_context!())?;
+    app.run(|handle, event| {
+        if let tauri::RunEvent::Exit = event {
+            if let Some(shell) = handle.try_state::<Shell>() {
+                tauri::async_runtime::block_on(shell.stop());
+            }
+        }
+    });
+    Ok(())
+}
+
+/// Opens the approver in the data directory, forwards its events to the UI,
+/// starts its transport, installs the tray.
+fn setup<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
+    let export_dir = config::export_dir_override()
+        .or_else(|| app.path().download_dir().ok())
+        .or_else(countersign_approver::default_data_dir)
+        .unwrap_or_else(|| PathBuf::from("."));
+    let shell = tauri::async_runtime::block_on(Shell::open(config::from_env(), export_dir));
+    if let Some(error) = shell.status().startup_error {
+        eprintln!("countersign: the approver could not be opened: {}", error.message);
+    }
+    let events = shell.approver().ok().map(countersign_approver::Approver::subscribe);
+    app.manage(shell);
+    app.manage(notify::Notifier::default());
+    tray::install(app)?;
+    if let Some(events) = events {
+        tauri::async_runtime::spawn(events::forward(app.clone(), events));
+        let app = app.clone();
+        tauri::async_runtime::spawn(async move {
+            if let Err(error) = app.state::<Shell>().start().await {
+                eprintln!("countersign: the transport could not start: {}", error.message);
+            }
+            tray::refresh_count(&app).await;
+        });
+    }
+    Ok(())
 }

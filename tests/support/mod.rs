@@ -1,3 +1,6 @@
 //! Helpers shared by the end-to-end tests.
 
+#![allow(dead_code)]
+
+pub mod server;
 pub mod webdriver;

@@ -1,33 +1,180 @@
-import { render, screen } from '@testing-library/svelte';
-import { describe, expect, it } from 'vitest';
+import { fireEvent, render, screen, within } from '@testing-library/svelte';
+import { describe, expect, it, vi } from 'vitest';
+import { pinClock, tick } from '../tests/clock';
+import { makeAccount, makeHistory, makeView, MODELS, NOW } from '../tests/fixtures';
 import App from './App.svelte';
 import { FakeBackend } from './lib/backend/fake';
 
 describe('App', () => {
-  it('shows the product name, the mark and an empty inbox', async () => {
-    render(App, { backend: new FakeBackend([], { appInfo: { name: 'Countersign', version: '1.2.3' } }) });
+  pinClock();
 
+  it('shows the product name, the mark, navigation and the version', async () => {
+    render(App, { backend: new FakeBackend([], { status: { version: '1.2.3' }, accounts: [makeAccount()] }) });
     expect(screen.getByRole('heading', { level: 1 })).toHaveTextContent('Countersign');
-    expect(screen.getByRole('banner')).toContainElement(screen.getByRole('heading', { level: 1 }));
-    // The mark is decorative (empty alt) and loaded from a file, never inline.
     const mark = document.querySelector('header img');
     expect(mark).toHaveAttribute('alt', '');
     expect(mark?.getAttribute('src')).toMatch(/mark\.svg$/);
-
-    expect(screen.getByRole('main')).toContainElement(screen.getByTestId('inbox'));
+    expect(within(screen.getByRole('navigation', { name: 'Main' })).getAllByRole('button').map((b) => b.textContent?.trim())).toEqual([
+      'Inbox',
+      'History',
+      'Accounts',
+    ]);
+    expect(screen.getByTestId('nav-inbox')).toHaveAttribute('aria-current', 'page');
     expect(await screen.findByTestId('inbox-empty')).toBeInTheDocument();
     expect(await screen.findByTestId('app-version')).toHaveTextContent('Countersign 1.2.3');
   });
 
-  it('leaves out the version when the backend cannot tell it', async () => {
-    render(App, { backend: new FakeBackend([], { failWith: { code: 'internal', message: 'down' } }) });
-    await screen.findByTestId('inbox-error');
-    expect(screen.queryByTestId('app-version')).not.toBeInTheDocument();
+  it('invites to add an account when there is none, and shows app warnings', async () => {
+    render(App, {
+      backend: new FakeBackend([], { status: { key_store_warning: 'No OS keychain: keys are in an encrypted file.' } }),
+    });
+    expect(await screen.findByTestId('welcome')).toBeInTheDocument();
+    expect(await screen.findByTestId('key-store-warning')).toHaveTextContent('No OS keychain');
+    await fireEvent.click(screen.getByTestId('welcome-enroll'));
+    expect(screen.getByTestId('enroll')).toBeInTheDocument();
+  });
+
+  it('shows a startup failure', async () => {
+    render(App, { backend: new FakeBackend([], { status: { startup_error: { code: 'store', message: 'disk full' } } }) });
+    expect(await screen.findByTestId('startup-error')).toHaveTextContent('disk full');
+  });
+
+  it('adds requests as they arrive, newest first, and counts them', async () => {
+    const backend = new FakeBackend([makeView({ request: { id: 'old', created_at: NOW - 60 } })], {
+      accounts: [makeAccount()],
+    });
+    render(App, { backend });
+    await screen.findByTestId('inbox-item');
+    backend.receive(makeView({ request: { id: 'new', created_at: NOW, binding_message: 'NEW-1' } }));
+    await vi.waitFor(() => expect(screen.getAllByTestId('inbox-item')).toHaveLength(2));
+    expect(screen.getAllByTestId('inbox-item').map((i) => i.dataset.requestId)).toEqual(['new', 'old']);
+    expect(screen.getByTestId('pending-count')).toHaveTextContent('(2)');
+  });
+
+  it('lets withdrawn and expired requests leave with a visible reason', async () => {
+    const backend = new FakeBackend(
+      [
+        makeView({ request: { id: 'w' } }),
+        makeView({ request: { id: 'e', expires_at: NOW + 3, created_at: NOW - 10 } }),
+      ],
+      { accounts: [makeAccount()] },
+    );
+    render(App, { backend });
+    await vi.waitFor(() => expect(screen.getAllByTestId('inbox-item')).toHaveLength(2));
+    backend.withdraw('acct_1', 'w', 'cancelled');
+    await vi.waitFor(() => expect(screen.getAllByTestId('inbox-item')).toHaveLength(1));
+    expect(screen.getByTestId('departed-reason')).toHaveTextContent('Withdrawn by the agent');
+
+    tick(3);
+    await vi.waitFor(() => expect(screen.queryAllByTestId('inbox-item')).toHaveLength(0));
+    expect(screen.getAllByTestId('departed-reason').map((e) => e.textContent)).toEqual([
+      'Withdrawn by the agent',
+      'Expired before you decided',
+    ]);
+  });
+
+  it('goes inbox → detail → approve → inbox, and the decision is in the history', async () => {
+    const backend = new FakeBackend([makeView({ request: { risk: 'low', binding_message: 'SHOP-1' } })], {
+      accounts: [makeAccount()],
+      history: [makeHistory()],
+    });
+    render(App, { backend });
+    await fireEvent.click(await screen.findByRole('button', { name: 'Review the request from Trading Agent' }));
+    expect(await screen.findByTestId('request-detail')).toBeInTheDocument();
+    expect(screen.getByTestId('nav-inbox')).toHaveAttribute('aria-current', 'page');
+    await fireEvent.click(screen.getByTestId('approve'));
+    expect(await screen.findByTestId('announcement')).toHaveTextContent(
+      'Approved the request from Trading Agent: delivered to the server.',
+    );
+    expect(await screen.findByTestId('inbox-empty')).toBeInTheDocument();
+
+    await fireEvent.click(screen.getByTestId('nav-history'));
+    const items = await screen.findAllByTestId('history-item');
+    expect(items).toHaveLength(2);
+    expect(items[0]).toHaveTextContent('SHOP-1');
+  });
+
+  it('marks an open request as gone when it is withdrawn meanwhile', async () => {
+    const backend = new FakeBackend([makeView({ display: MODELS.bidi })], { accounts: [makeAccount()] });
+    render(App, { backend });
+    await fireEvent.click(await screen.findByTestId('inbox-open'));
+    await screen.findByTestId('request-detail');
+    backend.withdraw('acct_1', 'req_01', 'decided_elsewhere');
+    expect(await screen.findByTestId('request-gone')).toHaveTextContent('Decided on another device');
+  });
+
+  it('updates connection states live', async () => {
+    const backend = new FakeBackend([], { accounts: [makeAccount({ connection: { state: 'connecting' } })] });
+    render(App, { backend });
+    await fireEvent.click(screen.getByTestId('nav-accounts'));
+    expect(await screen.findByTestId('account-connection')).toHaveTextContent('Connecting…');
+    backend.emit({ event: 'connection', account_id: 'acct_1', state: { state: 'push' } });
+    await vi.waitFor(() => expect(screen.getByTestId('account-connection')).toHaveTextContent('Connected (live)'));
+  });
+
+  it('unsubscribes when it goes away', async () => {
+    const backend = new FakeBackend();
+    const { unmount } = render(App, { backend });
+    await vi.waitFor(() => expect(backend.subscribers).toBe(1));
+    unmount();
+    expect(backend.subscribers).toBe(0);
   });
 
   it('uses no inline style attributes', async () => {
-    const { container } = render(App, { backend: new FakeBackend([]) });
-    await screen.findByTestId('inbox-empty');
+    const { container } = render(App, { backend: new FakeBackend([makeView({ display: MODELS.bidi })]) });
+    await screen.findByTestId('inbox-item');
     expect(container.querySelector('[style]')).toBeNull();
+  });
+});
+
+describe('App, when the display changed since shown', () => {
+  pinClock();
+
+  it('shows the request again with a notice instead of approving', async () => {
+    const backend = new FakeBackend([makeView({ request: { risk: 'low' } })], { accounts: [makeAccount()] });
+    const approve = vi.spyOn(backend, 'approve').mockRejectedValueOnce({
+      code: 'review_required',
+      message: 'the display of request "req_01" changed since it was shown: show it again before approving',
+    });
+    render(App, { backend });
+    await fireEvent.click(await screen.findByTestId('inbox-open'));
+    await fireEvent.click(await screen.findByTestId('approve'));
+    expect(await screen.findByTestId('request-notice')).toHaveTextContent('review it before deciding');
+    await vi.waitFor(() => expect(backend.calls.filter((c) => c.method === 'requestView')).toHaveLength(2));
+    expect(approve).toHaveBeenCalledOnce();
+  });
+});
+
+describe('App, when a notification is clicked', () => {
+  pinClock();
+
+  it('opens the request it names, or the inbox for a burst', async () => {
+    const backend = new FakeBackend(
+      [makeView({ request: { id: 'a', binding_message: 'A-1' } }), makeView({ request: { id: 'b', binding_message: 'B-2' } })],
+      { accounts: [makeAccount()] },
+    );
+    render(App, { backend });
+    await vi.waitFor(() => expect(screen.getAllByTestId('inbox-item')).toHaveLength(2));
+    backend.emit({ event: 'open_request', account_id: 'acct_1', request_id: 'b' });
+    expect(await screen.findByTestId('request-detail')).toHaveAttribute('data-request-id', 'b');
+    expect(screen.getByTestId('binding-message')).toHaveTextContent('B-2');
+    backend.emit({ event: 'open_inbox' });
+    expect(await screen.findByTestId('inbox-list')).toBeInTheDocument();
+    expect(screen.queryByTestId('request-detail')).toBeNull();
+  });
+});
+
+describe('App, when a connection event races the account list', () => {
+  pinClock();
+
+  it('never keeps a stale connection state for a new account', async () => {
+    const backend = new FakeBackend([], { accounts: [] });
+    render(App, { backend });
+    await fireEvent.click(screen.getByTestId('nav-accounts'));
+    await screen.findByTestId('accounts-empty');
+    // The account appears, and its "connected" event arrives before the list is reloaded.
+    await backend.enroll('countersign://enroll?issuer=https%3A%2F%2Fa.example&ticket=t');
+    backend.emit({ event: 'connection', account_id: 'acct_1', state: { state: 'push' } });
+    await vi.waitFor(() => expect(screen.getByTestId('account-connection')).toHaveTextContent('Connected (live)'));
   });
 });

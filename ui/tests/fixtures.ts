@@ -1,4 +1,27 @@
-import type { ApproverRequest } from '../src/lib/backend/types';
+import type {
+  AccountView,
+  ApproverRequest,
+  DisplayModel,
+  HistoryView,
+  RequestView,
+} from '../src/lib/backend/types';
+import auth0Transfer from './models/auth0-transfer.model.json';
+import mixedRequest from './models/mixed-request.model.json';
+import purchaseBidi from './models/purchase-bidi-undescribed.model.json';
+import stockTradeInvalid from './models/stock-trade-invalid.model.json';
+
+/**
+ * Display models rendered by `countersign-details` from `tests/models/*.details.json`
+ * (a Rust test in src-tauri checks they are still what the crate renders).
+ */
+export const MODELS = {
+  mixed: mixedRequest as unknown as DisplayModel,
+  bidi: purchaseBidi as unknown as DisplayModel,
+  invalid: stockTradeInvalid as unknown as DisplayModel,
+  auth0: auth0Transfer as unknown as DisplayModel,
+} as const;
+
+export const NOW = 1_767_225_600;
 
 /** A well-formed pending request; override any field per test. */
 export function makeRequest(overrides: Partial<ApproverRequest> = {}): ApproverRequest {
@@ -7,15 +30,75 @@ export function makeRequest(overrides: Partial<ApproverRequest> = {}): ApproverR
     issuer: 'https://auth.example.test',
     client: { client_id: 'agent-1', client_name: 'Trading Agent', verified: true },
     user: { sub: 'user-1', name: 'Ada Lovelace' },
-    binding_message: 'Buy 10 ACME at market',
+    binding_message: 'TRADE-4F7Q',
     scope: ['openid', 'trade'],
-    authorization_details: [{ type: 'stock_trade', action: 'buy', symbol: 'ACME', quantity: '10' }],
-    context: { ip: '192.0.2.10', user_agent: 'agent/1.0' },
+    authorization_details: [{ type: 'urn:countersign:details:v1:stock_trade', action: 'buy' }],
+    context: { ip: '192.0.2.10', user_agent: 'agent/1.0', location: 'Berlin, DE' },
     risk: 'medium',
     requires: [],
-    created_at: 1_700_000_000,
-    expires_at: 1_700_000_300,
+    created_at: NOW - 30,
+    expires_at: NOW + 270,
     nonce: 'n0nce-0123456789abcdef0123456789abcdef',
+    ...overrides,
+  };
+}
+
+export interface ViewOverrides {
+  request?: Partial<ApproverRequest>;
+  display?: DisplayModel;
+  approvable?: boolean;
+  account_id?: string;
+}
+
+/** A request view (what the inbox and the detail view show). */
+export function makeView(overrides: ViewOverrides = {}): RequestView {
+  const display = overrides.display ?? MODELS.mixed;
+  const request = makeRequest(overrides.request);
+  return {
+    item: {
+      account_id: overrides.account_id ?? 'acct_1',
+      request,
+      status: 'pending',
+      status_reason: null,
+      received_at: request.created_at,
+      updated_at: request.created_at,
+    },
+    display: JSON.parse(JSON.stringify(display)) as DisplayModel,
+    approvable: overrides.approvable ?? display.approvable,
+  };
+}
+
+export function makeAccount(overrides: Partial<AccountView> = {}): AccountView {
+  return {
+    id: 'acct_1',
+    issuer: 'https://auth.example.test',
+    device_endpoint: 'https://auth.example.test/device/v1',
+    device_id: 'dev_abc',
+    user: { sub: 'user-1', name: 'Ada Lovelace', roles: ['user'] },
+    poll_interval: 30,
+    key_store: 'keychain',
+    created_at: NOW - 86_400,
+    connection: { state: 'push' },
+    ...overrides,
+  };
+}
+
+export function makeHistory(overrides: Partial<HistoryView> = {}): HistoryView {
+  return {
+    id: 1,
+    account_id: 'acct_1',
+    request_id: 'req_old',
+    decision: 'approve',
+    deny_reason: null,
+    statement_jcs: '{}',
+    statement_hash: 'hash',
+    decision_jws: 'a.b.c',
+    decided_at: NOW - 600,
+    delivery: 'delivered',
+    server_status: 200,
+    server_answer: '{}',
+    delivered_at: NOW - 599,
+    request: makeRequest({ id: 'req_old', binding_message: 'OLD-1', client: { client_id: 'c', client_name: 'Mail Agent', verified: false } }),
     ...overrides,
   };
 }

@@ -1,6 +1,7 @@
 //! `cargo xtask`: the project's two commands and their helpers.
 //!
-//! - `cargo xtask demo`  builds the UI and runs the desktop app.
+//! - `cargo xtask demo`  runs a local server, enrolls the desktop app and has a
+//!   demo agent send it requests.
 //! - `cargo xtask test`  runs every test: cargo tests, UI tests, and the
 //!   end-to-end tests of the real window under Xvfb.
 //!
@@ -9,6 +10,7 @@
 //! that xtask itself builds in seconds.
 
 mod demo;
+mod demo_headless;
 mod prereq;
 mod shell;
 mod test;
@@ -20,10 +22,16 @@ const USAGE: &str = "\
 usage: cargo xtask <command> [options]
 
 commands:
-  demo [--screenshot PATH]   build the UI and run the desktop app; without a
-                             display it runs under Xvfb. --screenshot saves a
-                             picture of the window to PATH and quits.
-  test [--skip-install]      run every test (cargo, UI, end-to-end under Xvfb)
+  demo [--every SECS]        a local server, the desktop app enrolled into a demo
+                             account, and a demo agent sending a request every
+                             SECS seconds (default 45) while the app runs;
+                             without a display it runs under Xvfb
+  demo --screenshot PATH     the same under Xvfb: saves a picture of the window
+                             once the first requests arrived, then quits
+  demo --headless            the whole flow in a terminal: a local server, a
+                             demo user, a CLI approver and a demo agent
+  test [--skip-install]      run every test (UI, browser, cargo, end-to-end under
+                             Xvfb, keychain, fuzz smoke, openid-client interop)
   ui                         install the UI's packages and build ui/dist
   prereq                     install what the project needs (apt, npm, tauri-driver)
 ";

@@ -20,11 +20,18 @@ pub const BUILD_PACKAGES: &[&str] = &[
 
 /// Debian packages needed to run the app without a display and drive it.
 pub const HEADLESS_PACKAGES: &[&str] =
-    &["xvfb", "xauth", "x11-utils", "webkit2gtk-driver", "dbus", "dbus-x11", "at-spi2-core", "imagemagick"];
+    &["xvfb", "xauth", "x11-utils", "webkit2gtk-driver", "dbus", "dbus-x11", "at-spi2-core", "imagemagick", "dunst"];
+
+/// Debian packages for the browser tests of the UI (playwright-core drives
+/// Debian's chromium; no browser is ever downloaded).
+pub const BROWSER_PACKAGES: &[&str] = &["chromium"];
+
+/// Where the browser tests expect chromium.
+pub const CHROMIUM: &str = "/usr/bin/chromium";
 
 /// Installs everything the tests need; returns the tauri-driver to use.
 pub fn all() -> Result<PathBuf, String> {
-    system_packages(&[BUILD_PACKAGES, HEADLESS_PACKAGES].concat())?;
+    system_packages(&[BUILD_PACKAGES, HEADLESS_PACKAGES, BROWSER_PACKAGES].concat())?;
     node()?;
     ui_packages()?;
     tauri_driver()

@@ -4,7 +4,7 @@ use std::process::Command;
 
 use crate::demo::xvfb;
 use crate::prereq;
-use crate::shell::{exec, exec_command, step};
+use crate::shell::{exec, exec_command, on_path, step};
 
 pub fn run_tests(skip_install: bool) -> Result<(), String> {
     let root = crate::root();
@@ -20,6 +20,13 @@ pub fn run_tests(skip_install: bool) -> Result<(), String> {
     step("UI: component tests (vitest)");
     exec(&ui, "npm", &["test"])?;
     prereq::build_ui()?;
+    // The built UI on the fake backend in Debian's chromium (playwright-core),
+    // served with the app's CSP: flows, warnings, an XSS corpus.
+    step("UI: browser tests (chromium, fake backend)");
+    if !std::path::Path::new(prereq::CHROMIUM).exists() {
+        return Err(format!("{} is missing: run without --skip-install (apt package chromium)", prereq::CHROMIUM));
+    }
+    exec(&ui, "npm", &["run", "--silent", "test:browser"])?;
 
     step("Cargo tests (whole workspace)");
     exec(&root, "cargo", &["test", "--workspace", "--all-targets"])?;
@@ -38,8 +45,78 @@ pub fn run_tests(skip_install: bool) -> Result<(), String> {
         .env("TAURI_DRIVER", &tauri_driver);
     exec_command(xvfb(&mut command))?;
 
+    // Device keys in the real Secret Service: a private session bus with an
+    // unlocked gnome-keyring (its password only guards this throwaway
+    // keyring) and a private XDG_DATA_HOME so no real keyring is touched.
+    step("Device keys in the OS keychain (gnome-keyring under a private D-Bus)");
+    let keyring_home = std::env::temp_dir().join(format!("countersign-keyring-{}", std::process::id()));
+    std::fs::create_dir_all(&keyring_home).map_err(|e| format!("{}: {e}", keyring_home.display()))?;
+    let script = "printf countersign-test | gnome-keyring-daemon --unlock --components=secrets --daemonize >/dev/null \
+        && cargo test --package countersign-approver --lib keys::keychain -- --ignored";
+    let result = exec_command(
+        Command::new("dbus-run-session")
+            .args(["--", "sh", "-c", script])
+            .current_dir(&root)
+            .env("XDG_DATA_HOME", &keyring_home),
+    );
+    let _ = std::fs::remove_dir_all(&keyring_home);
+    result?;
+
+    fuzz_smoke(skip_install)?;
+    interop_openid_client(&root)?;
+
     step("All tests passed");
     Ok(())
+}
+
+/// One minute of fuzzing the display-schema renderer (crates/details/fuzz),
+/// seeded with its valid and invalid examples. The fuzz build has its own
+/// target directory beside the main one, so it never invalidates it.
+fn fuzz_smoke(skip_install: bool) -> Result<(), String> {
+    step("Display schema: fuzz smoke run (cargo fuzz, 60 s)");
+    if !on_path("cargo-fuzz") && !cargo_bin("cargo-fuzz").is_file() {
+        if skip_install {
+            return Err("cargo-fuzz is missing: run without --skip-install".into());
+        }
+        exec(&crate::root(), "cargo", &["install", "cargo-fuzz", "--locked"])?;
+    }
+    let details = crate::root().join("crates/details");
+    std::fs::create_dir_all(details.join("fuzz/corpus/render")).map_err(|e| format!("fuzz corpus: {e}"))?;
+    let target = fuzz_target_dir();
+    exec_command(
+        Command::new("cargo")
+            .args(["fuzz", "run", "render", "fuzz/corpus/render", "testdata/valid", "testdata/invalid"])
+            .args(["--", "-dict=fuzz/render.dict", "-max_total_time=60"])
+            .current_dir(&details)
+            .env("RUSTC_BOOTSTRAP", "1")
+            .env("CARGO_TARGET_DIR", &target),
+    )
+}
+
+/// Beside the main target directory: `<target>/../target-fuzz`.
+fn fuzz_target_dir() -> std::path::PathBuf {
+    let main = crate::target_dir();
+    match main.parent() {
+        Some(parent) if std::env::var_os("CARGO_TARGET_DIR").is_some() => parent.join("target-fuzz"),
+        _ => main.join("fuzz-build"),
+    }
+}
+
+fn cargo_bin(name: &str) -> std::path::PathBuf {
+    std::env::var_os("CARGO_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| std::path::PathBuf::from(home).join(".cargo")))
+        .unwrap_or_default()
+        .join("bin")
+        .join(name)
+}
+
+/// A standard OpenID client library (openid-client, tests/interop) runs the
+/// CIBA flow against countersign-server.
+fn interop_openid_client(root: &std::path::Path) -> Result<(), String> {
+    step("Interop: openid-client against countersign-server");
+    exec(&root.join("tests/interop"), "npm", &["ci", "--no-audit", "--no-fund"])?;
+    exec(root, "cargo", &["test", "-p", "countersign-server", "--test", "interop_openid_client", "--", "--ignored"])
 }
 
 pub fn run(args: &[String]) -> Result<(), String> {

@@ -1,124 +1,104 @@
 import { render, screen, within } from '@testing-library/svelte';
+import { flushSync } from 'svelte';
 import { describe, expect, it, vi } from 'vitest';
-import { makeRequest } from '../../tests/fixtures';
-import type { Backend } from './backend/backend';
-import { FakeBackend } from './backend/fake';
+import { pinClock, tick } from '../../tests/clock';
+import { makeView, MODELS } from '../../tests/fixtures';
 import Inbox from './Inbox.svelte';
 
 describe('Inbox', () => {
-  it('shows loading, then the empty state when nothing is pending', async () => {
-    render(Inbox, { backend: new FakeBackend([]) });
+  pinClock();
 
-    const inbox = screen.getByTestId('inbox');
-    expect(screen.getByTestId('inbox-loading')).toBeInTheDocument();
-    expect(inbox).toHaveAttribute('aria-busy', 'true');
-
-    const empty = await screen.findByTestId('inbox-empty');
-    expect(empty).toHaveTextContent('No requests waiting');
-    expect(empty).toHaveTextContent(/AI agents/);
-    expect(screen.queryByTestId('inbox-loading')).not.toBeInTheDocument();
-    expect(screen.queryByTestId('inbox-list')).not.toBeInTheDocument();
-    expect(inbox).toHaveAttribute('aria-busy', 'false');
-  });
-
-  it('is a region labelled by its heading', async () => {
-    render(Inbox, { backend: new FakeBackend([]) });
-    const region = screen.getByRole('region', { name: 'Inbox' });
-    expect(region).toBe(screen.getByTestId('inbox'));
-    await screen.findByTestId('inbox-empty');
-  });
-
-  it('stays in the loading state while the backend has not answered', () => {
-    const backend: Backend = {
-      pendingRequests: () => new Promise(() => {}),
-      appInfo: () => new Promise(() => {}),
-    };
-    render(Inbox, { backend });
+  it('shows loading, the empty state and errors as text', () => {
+    const { rerender } = render(Inbox, { views: undefined, onopen: () => {} });
     expect(screen.getByTestId('inbox-loading')).toHaveAttribute('role', 'status');
-    expect(screen.queryByTestId('inbox-empty')).not.toBeInTheDocument();
-  });
+    expect(screen.getByTestId('inbox')).toHaveAttribute('aria-busy', 'true');
+    expect(screen.getByRole('region', { name: 'Inbox' })).toBe(screen.getByTestId('inbox'));
 
-  it('shows the backend error message as text', async () => {
-    const backend = new FakeBackend([], {
-      failWith: { code: 'store_unavailable', message: 'The local store is locked <b>now</b>.' },
-    });
-    render(Inbox, { backend });
+    rerender({ views: [], onopen: () => {} });
+    expect(screen.getByTestId('inbox-empty')).toHaveTextContent('No requests waiting');
+    expect(screen.getByTestId('inbox')).toHaveAttribute('aria-busy', 'false');
 
-    const error = await screen.findByTestId('inbox-error');
+    rerender({ views: undefined, error: { code: 'store', message: 'The store is locked <b>now</b>.' }, onopen: () => {} });
+    const error = screen.getByTestId('inbox-error');
     expect(error).toHaveAttribute('role', 'alert');
-    expect(error).toHaveTextContent('The local store is locked <b>now</b>.');
+    expect(error).toHaveTextContent('The store is locked <b>now</b>.');
     expect(error.querySelector('b')).toBeNull();
-    expect(screen.queryByTestId('inbox-empty')).not.toBeInTheDocument();
   });
 
-  it('shows a generic message when the backend rejects with something odd', async () => {
-    const backend: Backend = {
-      pendingRequests: () => Promise.reject(new Map()),
-      appInfo: () => Promise.reject(new Map()),
-    };
-    render(Inbox, { backend });
-    const error = await screen.findByTestId('inbox-error');
-    expect(error).toHaveTextContent('Something went wrong in the app backend.');
-  });
-
-  it('lists each request with client name, binding message and a risk badge in words', async () => {
-    const backend = new FakeBackend([
-      makeRequest({ id: 'a', risk: 'low' }),
-      makeRequest({
-        id: 'b',
-        client: { client_id: 'mailer', client_name: 'Mail Assistant', verified: false },
-        binding_message: 'Send 3 emails to finance',
-        risk: 'critical',
+  it('lists agent name, summary, binding code, risk in words and a live countdown', () => {
+    const views = [
+      makeView({ request: { id: 'a', risk: 'low', expires_at: 1_767_225_600 + 65 } }),
+      makeView({
+        request: {
+          id: 'b',
+          client: { client_id: 'mailer', client_name: 'Mail Assistant', verified: false },
+          risk: 'critical',
+        },
+        display: MODELS.bidi,
       }),
-    ]);
-    render(Inbox, { backend });
+    ];
+    render(Inbox, { views, onopen: () => {} });
 
-    const list = await screen.findByTestId('inbox-list');
-    expect(list.tagName).toBe('UL');
-    const items = within(list).getAllByTestId('inbox-item');
+    const items = within(screen.getByTestId('inbox-list')).getAllByTestId('inbox-item');
     expect(items).toHaveLength(2);
-
     const [first, second] = items as [HTMLElement, HTMLElement];
     expect(within(first).getByRole('heading', { level: 3 })).toHaveTextContent('Trading Agent');
-    expect(first).toHaveTextContent('Buy 10 ACME at market');
+    expect(within(first).getByTestId('inbox-summary')).toHaveTextContent(
+      'buy 10 AAPL (limit) · Send “Q1 figures” to max@example.org, team@example.org · Access to your contacts, photos: read, write',
+    );
+    expect(first).toHaveTextContent('Code TRADE-4F7Q');
     expect(within(first).getByTestId('risk-badge')).toHaveTextContent('Low risk');
+    expect(within(first).getByTestId('countdown')).toHaveTextContent('Expires in 1:05');
+    expect(within(first).queryByTestId('inbox-warnings')).toBeNull();
 
     expect(within(second).getByRole('heading', { level: 3 })).toHaveTextContent('Mail Assistant');
-    expect(second).toHaveTextContent('Send 3 emails to finance');
     expect(within(second).getByTestId('risk-badge')).toHaveTextContent('Critical risk');
+    expect(within(second).getByTestId('inbox-warnings')).toHaveTextContent('2 warnings');
+
+    tick(6);
+    flushSync();
+    expect(within(first).getByTestId('countdown')).toHaveTextContent('Expires in 0:59');
+    tick(60);
+    flushSync();
+    expect(within(first).getByTestId('countdown')).toHaveTextContent('Expired');
   });
 
-  it('renders markup in request fields as literal text, never as elements', async () => {
-    const alert = vi.spyOn(window, 'alert').mockImplementation(() => {});
-    const imgPayload = '<img src=x onerror=alert(1)>';
-    const scriptPayload = '<script>alert("pwned")</script>';
-    const backend = new FakeBackend([
-      makeRequest({
-        id: 'evil',
-        client: { client_id: 'evil', client_name: `${imgPayload}${scriptPayload}`, verified: false },
-        binding_message: `${scriptPayload} then ${imgPayload}`,
-      }),
-    ]);
-    const { container } = render(Inbox, { backend });
-
-    const item = await screen.findByTestId('inbox-item');
-    expect(within(item).getByRole('heading', { level: 3 }).textContent).toBe(`${imgPayload}${scriptPayload}`);
-    expect(within(item).getByText(`${scriptPayload} then ${imgPayload}`)).toBeInTheDocument();
-
-    expect(container.querySelector('img')).toBeNull();
-    expect(container.querySelector('script')).toBeNull();
-    expect(document.querySelector('img, script')).toBeNull();
-    expect(container.querySelector('[onerror]')).toBeNull();
-    expect(alert).not.toHaveBeenCalled();
+  it('opens a request with a labelled button', () => {
+    const onopen = vi.fn();
+    const view = makeView();
+    render(Inbox, { views: [view], onopen });
+    const button = screen.getByRole('button', { name: 'Review the request from Trading Agent' });
+    button.click();
+    expect(onopen).toHaveBeenCalledWith(view);
   });
 
-  it('spells out a risk level it does not know instead of hiding it', async () => {
-    const backend = new FakeBackend([
-      // A newer server could send a level this build does not know.
-      makeRequest({ risk: 'extreme' as never }),
-    ]);
-    render(Inbox, { backend });
-    const badge = await screen.findByTestId('risk-badge');
-    expect(badge).toHaveTextContent('Unknown risk (extreme)');
+  it('shows requests that left with the reason, until dismissed', () => {
+    const ondismiss = vi.fn();
+    const view = makeView({ request: { id: 'gone' } });
+    render(Inbox, {
+      views: [],
+      departed: [
+        { key: 'k1', view, reason: 'cancelled', at: 0 },
+        { key: 'k2', view: makeView({ request: { id: 'late' } }), reason: 'expired', at: 0 },
+      ],
+      onopen: () => {},
+      ondismiss,
+    });
+    const reasons = screen.getAllByTestId('departed-reason').map((e) => e.textContent);
+    expect(reasons).toEqual(['Withdrawn by the agent', 'Expired before you decided']);
+    within(screen.getAllByTestId('departed-item')[0] as HTMLElement)
+      .getByRole('button', { name: 'Dismiss' })
+      .click();
+    expect(ondismiss).toHaveBeenCalledWith('k1');
+  });
+
+  it('names the account when there are several', () => {
+    render(Inbox, { views: [makeView()], showAccount: true, onopen: () => {} });
+    expect(screen.getByTestId('inbox-item')).toHaveTextContent('For Ada Lovelace at https://auth.example.test');
+  });
+
+  it('spells out a risk level it does not know instead of hiding it', () => {
+    render(Inbox, { views: [makeView({ request: { risk: 'extreme' } })], onopen: () => {} });
+    expect(screen.getByTestId('risk-badge')).toHaveTextContent('Unknown risk (extreme)');
   });
 });

@@ -1,14 +1,48 @@
-import type { AppInfo, ApproverRequest } from './types';
+import type {
+  Account,
+  AccountView,
+  AppStatus,
+  DecisionOutcome,
+  DenyReason,
+  EnrollPreview,
+  ExportReport,
+  HistoryView,
+  ReceiptCheck,
+  RequestView,
+  UiEvent,
+} from './types';
 
 /**
  * The one interface the UI talks to. Implementations: `TauriBackend` (the desktop
- * app, via Tauri commands) and `FakeBackend` (browser dev and component tests).
+ * app, via Tauri commands) and `FakeBackend` (browser dev, component and browser tests).
  *
  * Every method rejects with a `BackendError` ({ code, message }) and nothing else.
  */
 export interface Backend {
-  /** Requests waiting for this approver's decision, newest first. */
-  pendingRequests(): Promise<ApproverRequest[]>;
-  /** Product name and version of the running app. */
-  appInfo(): Promise<AppInfo>;
+  /** Product name, version, key store warning, startup error. */
+  appStatus(): Promise<AppStatus>;
+  /** Delivers approver events to `listener`; resolves to an unsubscribe function. */
+  subscribe(listener: (event: UiEvent) => void): Promise<() => void>;
+  /** Pending requests across accounts, newest first. */
+  inboxViews(): Promise<RequestView[]>;
+  /** One stored request as the user sees it. */
+  requestView(accountId: string, requestId: string): Promise<RequestView>;
+  /** Signs and sends an approval; `typedBindingMessage` is the deliberate confirmation. */
+  approve(accountId: string, requestId: string, typedBindingMessage?: string): Promise<DecisionOutcome>;
+  /** Signs and sends a denial. */
+  deny(accountId: string, requestId: string, reason: DenyReason): Promise<DecisionOutcome>;
+  /** Enrolled accounts with their connection state. */
+  accounts(): Promise<AccountView[]>;
+  /** What an enrollment link names; nothing is sent. */
+  enrollPreview(link: string): Promise<EnrollPreview>;
+  /** Enrolls this device with the link's server. */
+  enroll(link: string): Promise<Account>;
+  /** Removes an account and its key from this device. */
+  removeAccount(accountId: string): Promise<void>;
+  /** Decisions made here, newest first. */
+  history(): Promise<HistoryView[]>;
+  /** Offline check of a stored decision. */
+  verifyReceipt(accountId: string, requestId: string): Promise<ReceiptCheck>;
+  /** Writes the history as a JSON file. */
+  exportHistory(): Promise<ExportReport>;
 }

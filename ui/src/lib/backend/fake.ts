@@ -1,30 +1,69 @@
 import type { Backend } from './backend';
-import type { AppInfo, ApproverRequest, BackendError } from './types';
+import type {
+  Account,
+  AccountView,
+  AppStatus,
+  BackendError,
+  Decision,
+  DecisionOutcome,
+  DenyReason,
+  EnrollPreview,
+  ExportReport,
+  HistoryView,
+  ReceiptCheck,
+  RequestView,
+  UiEvent,
+} from './types';
 
-// JSON round trip rather than structuredClone, which Safari 15.0-15.3 lack. Requests are JSON anyway.
+// JSON round trip rather than structuredClone, which Safari 15.0-15.3 lack. Everything here is JSON anyway.
 function copy<T>(value: T): T {
   return JSON.parse(JSON.stringify(value)) as T;
 }
 
 export interface FakeBackendOptions {
-  appInfo?: AppInfo;
+  status?: Partial<AppStatus>;
+  accounts?: readonly AccountView[];
+  history?: readonly HistoryView[];
   /** When set, every call rejects with this error until `succeed()` is called. */
   failWith?: BackendError;
+  /** Unix seconds; defaults to the real clock. */
+  now?: () => number;
+}
+
+/** One recorded call: the method and its arguments (copies). */
+export interface FakeCall {
+  method: keyof Backend;
+  args: unknown[];
 }
 
 /**
- * In-memory Backend for running the UI in a plain browser and for component tests.
- * It hands out copies, so callers cannot change its state by mutating results.
+ * In-memory Backend for running the UI in a plain browser and for component and
+ * browser tests. It hands out copies, so callers cannot change its state by mutating
+ * results, and it records every call (`calls`) so tests can tell what the UI did.
  */
 export class FakeBackend implements Backend {
-  #requests: ApproverRequest[];
-  #appInfo: AppInfo;
+  readonly calls: FakeCall[] = [];
+  #views: RequestView[];
+  #accounts: AccountView[];
+  #history: HistoryView[];
+  #status: AppStatus;
   #failure: BackendError | undefined;
+  #listeners = new Set<(event: UiEvent) => void>();
+  #now: () => number;
 
-  constructor(initialRequests: readonly ApproverRequest[] = [], options: FakeBackendOptions = {}) {
-    this.#requests = copy([...initialRequests]);
-    this.#appInfo = options.appInfo ?? { name: 'Countersign', version: '0.0.0-fake' };
+  constructor(views: readonly RequestView[] = [], options: FakeBackendOptions = {}) {
+    this.#views = copy([...views]);
+    this.#accounts = copy([...(options.accounts ?? [])]);
+    this.#history = copy([...(options.history ?? [])]);
+    this.#status = {
+      name: 'Countersign',
+      version: '0.0.0-fake',
+      key_store_warning: null,
+      startup_error: null,
+      ...options.status,
+    };
     this.#failure = options.failWith;
+    this.#now = options.now ?? (() => Math.floor(Date.now() / 1000));
   }
 
   /** Makes every following call reject with `error`. */
@@ -37,24 +76,197 @@ export class FakeBackend implements Backend {
     this.#failure = undefined;
   }
 
-  /** Replaces the pending requests. */
-  setRequests(requests: readonly ApproverRequest[]): void {
-    this.#requests = copy([...requests]);
+  /** Replaces the pending requests (no event). */
+  setViews(views: readonly RequestView[]): void {
+    this.#views = copy([...views]);
   }
 
-  async pendingRequests(): Promise<ApproverRequest[]> {
-    this.#throwIfFailing();
-    return copy(this.#requests);
+  /** A request arrives: stored, then announced like the approver does. */
+  receive(view: RequestView): void {
+    this.#views.push(copy(view));
+    this.emit({ event: 'new_request', item: copy(view.item) });
   }
 
-  async appInfo(): Promise<AppInfo> {
-    this.#throwIfFailing();
-    return { ...this.#appInfo };
+  /** The server withdrew a request (cancelled, expired, decided elsewhere). */
+  withdraw(accountId: string, requestId: string, reason: string): void {
+    this.#views = this.#views.filter((v) => !(v.item.account_id === accountId && v.item.request.id === requestId));
+    this.emit({ event: 'withdrawn', account_id: accountId, request_id: requestId, reason });
   }
 
-  #throwIfFailing(): void {
+  /** Sends an event to every subscriber (a connection state is remembered first, as the shell does). */
+  emit(event: UiEvent): void {
+    if (event.event === 'connection') {
+      this.#accounts = this.#accounts.map((a) => (a.id === event.account_id ? { ...a, connection: copy(event.state) } : a));
+    }
+    for (const listener of this.#listeners) listener(copy(event));
+  }
+
+  /** Number of active subscriptions. */
+  get subscribers(): number {
+    return this.#listeners.size;
+  }
+
+  async appStatus(): Promise<AppStatus> {
+    this.#record('appStatus', []);
+    return copy(this.#status);
+  }
+
+  async subscribe(listener: (event: UiEvent) => void): Promise<() => void> {
+    this.#record('subscribe', []);
+    this.#listeners.add(listener);
+    return () => {
+      this.#listeners.delete(listener);
+    };
+  }
+
+  async inboxViews(): Promise<RequestView[]> {
+    this.#record('inboxViews', []);
+    const views = copy(this.#views);
+    return views.sort((a, b) => b.item.request.created_at - a.item.request.created_at);
+  }
+
+  async requestView(accountId: string, requestId: string): Promise<RequestView> {
+    this.#record('requestView', [accountId, requestId]);
+    return copy(this.#find(accountId, requestId));
+  }
+
+  async approve(accountId: string, requestId: string, typedBindingMessage?: string): Promise<DecisionOutcome> {
+    this.#record('approve', typedBindingMessage === undefined ? [accountId, requestId] : [accountId, requestId, typedBindingMessage]);
+    const view = this.#find(accountId, requestId);
+    if (!view.approvable) {
+      throw { code: 'unsupported_requirement', message: 'This request cannot be approved here.' } satisfies BackendError;
+    }
+    const typed = typedBindingMessage?.trim() ?? '';
+    if (view.item.request.requires.includes('user_verification') && typed !== view.item.request.binding_message.trim()) {
+      throw { code: 'confirmation_required', message: 'the request requires user verification before approval' } satisfies BackendError;
+    }
+    return this.#decide(view, 'approve', null);
+  }
+
+  async deny(accountId: string, requestId: string, reason: DenyReason): Promise<DecisionOutcome> {
+    this.#record('deny', [accountId, requestId, reason]);
+    return this.#decide(this.#find(accountId, requestId), 'deny', reason);
+  }
+
+  async accounts(): Promise<AccountView[]> {
+    this.#record('accounts', []);
+    return copy(this.#accounts);
+  }
+
+  async enrollPreview(link: string): Promise<EnrollPreview> {
+    this.#record('enrollPreview', [link]);
+    return parseLink(link);
+  }
+
+  async enroll(link: string): Promise<Account> {
+    this.#record('enroll', [link]);
+    const { issuer } = parseLink(link);
+    const account: AccountView = {
+      id: `acct_${this.#accounts.length + 1}`,
+      issuer,
+      device_endpoint: `${issuer}/device/v1`,
+      device_id: `dev_${this.#accounts.length + 1}`,
+      user: { sub: 'u_demo', name: 'Demo User', roles: ['user'] },
+      poll_interval: 30,
+      key_store: 'keychain',
+      created_at: this.#now(),
+      connection: { state: 'connecting' },
+    };
+    this.#accounts.push(account);
+    const { connection: _connection, ...plain } = account;
+    return copy(plain);
+  }
+
+  async removeAccount(accountId: string): Promise<void> {
+    this.#record('removeAccount', [accountId]);
+    const before = this.#accounts.length;
+    this.#accounts = this.#accounts.filter((a) => a.id !== accountId);
+    if (this.#accounts.length === before) {
+      throw { code: 'unknown_account', message: `no account "${accountId}"` } satisfies BackendError;
+    }
+  }
+
+  async history(): Promise<HistoryView[]> {
+    this.#record('history', []);
+    return copy(this.#history);
+  }
+
+  async verifyReceipt(accountId: string, requestId: string): Promise<ReceiptCheck> {
+    this.#record('verifyReceipt', [accountId, requestId]);
+    const entry = this.#history.find((h) => h.account_id === accountId && h.request_id === requestId);
+    if (!entry) throw { code: 'no_receipt', message: `no decision recorded for request "${requestId}"` } satisfies BackendError;
+    const valid = entry.decision_jws !== 'tampered';
+    return {
+      account_id: accountId,
+      request_id: requestId,
+      signature_valid: valid,
+      statement_hash_valid: true,
+      request_matches: true,
+      decision_matches: true,
+      problems: valid ? [] : ['the signature does not verify with the enrolled key'],
+    };
+  }
+
+  async exportHistory(): Promise<ExportReport> {
+    this.#record('exportHistory', []);
+    return { path: `/home/user/Downloads/countersign-history-${this.#now()}.json`, decisions: this.#history.length };
+  }
+
+  #decide(view: RequestView, decision: Decision, reason: DenyReason | null): DecisionOutcome {
+    const request = view.item.request;
+    this.#views = this.#views.filter((v) => v !== view);
+    const history: HistoryView = {
+      id: this.#history.length + 1,
+      account_id: view.item.account_id,
+      request_id: request.id,
+      decision,
+      deny_reason: reason,
+      statement_jcs: '{}',
+      statement_hash: 'fake-hash',
+      decision_jws: 'fake.jws.sig',
+      decided_at: this.#now(),
+      delivery: 'delivered',
+      server_status: 200,
+      server_answer: '{"status":"ok"}',
+      delivered_at: this.#now(),
+      request: copy(request),
+    };
+    this.#history.unshift(history);
+    this.emit({
+      event: 'decided',
+      account_id: view.item.account_id,
+      request_id: request.id,
+      decision,
+      delivery: 'delivered',
+      detail: null,
+    });
+    const { request: _request, ...entry } = history;
+    return { history: copy(entry), delivery: { outcome: 'delivered', result: { status: 'ok' } } };
+  }
+
+  #find(accountId: string, requestId: string): RequestView {
+    const view = this.#views.find((v) => v.item.account_id === accountId && v.item.request.id === requestId);
+    if (!view) throw { code: 'unknown_request', message: `no request "${requestId}" in the inbox` } satisfies BackendError;
+    return view;
+  }
+
+  #record(method: keyof Backend, args: unknown[]): void {
+    this.calls.push({ method, args: copy(args) });
     if (this.#failure) {
       throw { ...this.#failure } satisfies BackendError;
     }
   }
+}
+
+function parseLink(link: string): EnrollPreview {
+  const invalid = { code: 'invalid_enrollment_link', message: 'enrollment URI refused: not a Countersign enrollment link' };
+  let url: URL;
+  try {
+    url = new URL(link.trim());
+  } catch {
+    throw invalid satisfies BackendError;
+  }
+  const issuer = url.searchParams.get('issuer');
+  if (url.protocol !== 'countersign:' || !issuer || !url.searchParams.get('ticket')) throw invalid satisfies BackendError;
+  return { issuer, plain_http: issuer.startsWith('http://') };
 }

@@ -1,15 +1,18 @@
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 
 // `@tauri-apps/api/core` is mocked: outside the Tauri webview there is no IPC, so
-// `invoke` is replaced by a vi.fn() whose result each test sets.
-vi.mock('@tauri-apps/api/core', () => ({
-  invoke: vi.fn(),
-  isTauri: vi.fn(() => false),
-}));
+// `invoke` is replaced by a vi.fn() whose result each test sets, and Channel by a stub.
+vi.mock('@tauri-apps/api/core', () => {
+  class Channel<T> {
+    onmessage: (message: T) => void = () => {};
+  }
+  return { invoke: vi.fn(), isTauri: vi.fn(() => false), Channel };
+});
 
 import { invoke } from '@tauri-apps/api/core';
-import { makeRequest } from '../../../tests/fixtures';
+import { makeView } from '../../../tests/fixtures';
 import { COMMANDS, TauriBackend } from './tauri';
+import type { UiEvent } from './types';
 
 const invokeMock = vi.mocked(invoke);
 
@@ -18,29 +21,73 @@ describe('TauriBackend', () => {
     invokeMock.mockReset();
   });
 
-  it('calls the pending_requests command and returns its list', async () => {
-    const requests = [makeRequest()];
-    invokeMock.mockResolvedValueOnce(requests);
-
-    await expect(new TauriBackend().pendingRequests()).resolves.toEqual(requests);
-    expect(invokeMock).toHaveBeenCalledWith('pending_requests', undefined);
-    expect(COMMANDS.pendingRequests).toBe('pending_requests');
+  it('names exactly the commands of src-tauri/commands.rs', () => {
+    expect(Object.values(COMMANDS).sort()).toEqual(
+      [
+        'app_status',
+        'subscribe_events',
+        'inbox_views',
+        'request_view',
+        'approve',
+        'deny',
+        'accounts',
+        'enroll_preview',
+        'enroll',
+        'remove_account',
+        'history',
+        'verify_receipt',
+        'export_history',
+      ].sort(),
+    );
   });
 
-  it('calls the app_info command', async () => {
-    invokeMock.mockResolvedValueOnce({ name: 'Countersign', version: '0.1.0' });
+  it('passes snake_case arguments, as the commands declare them', async () => {
+    invokeMock.mockResolvedValue({});
+    const backend = new TauriBackend();
+    await backend.requestView('a', 'r');
+    await backend.approve('a', 'r');
+    await backend.approve('a', 'r', 'CODE');
+    await backend.deny('a', 'r', 'wrong_details');
+    await backend.enrollPreview('link');
+    await backend.enroll('link');
+    await backend.removeAccount('a');
+    await backend.verifyReceipt('a', 'r');
+    expect(invokeMock.mock.calls).toEqual([
+      ['request_view', { account_id: 'a', request_id: 'r' }],
+      ['approve', { account_id: 'a', request_id: 'r', typed_binding_message: null }],
+      ['approve', { account_id: 'a', request_id: 'r', typed_binding_message: 'CODE' }],
+      ['deny', { account_id: 'a', request_id: 'r', reason: 'wrong_details' }],
+      ['enroll_preview', { link: 'link' }],
+      ['enroll', { link: 'link' }],
+      ['remove_account', { account_id: 'a' }],
+      ['verify_receipt', { account_id: 'a', request_id: 'r' }],
+    ]);
+  });
 
-    await expect(new TauriBackend().appInfo()).resolves.toEqual({ name: 'Countersign', version: '0.1.0' });
-    expect(invokeMock).toHaveBeenCalledWith('app_info', undefined);
+  it('returns lists and refuses answers that are not lists', async () => {
+    const views = [makeView()];
+    invokeMock.mockResolvedValueOnce(views);
+    await expect(new TauriBackend().inboxViews()).resolves.toEqual(views);
+    expect(invokeMock).toHaveBeenCalledWith('inbox_views', undefined);
+    invokeMock.mockResolvedValueOnce({ not: 'a list' });
+    await expect(new TauriBackend().history()).rejects.toMatchObject({ code: 'internal' });
+  });
+
+  it('subscribes with a channel and stops delivering after unsubscribe', async () => {
+    invokeMock.mockResolvedValueOnce(null);
+    const received: UiEvent[] = [];
+    const stop = await new TauriBackend().subscribe((e) => received.push(e));
+    const [command, args] = invokeMock.mock.calls[0] as [string, { channel: { onmessage: (e: UiEvent) => void } }];
+    expect(command).toBe('subscribe_events');
+    args.channel.onmessage({ event: 'resync' });
+    stop();
+    args.channel.onmessage({ event: 'resync' });
+    expect(received).toEqual([{ event: 'resync' }]);
   });
 
   it('maps a {code, message} rejection to a BackendError, keeping only those fields', async () => {
-    invokeMock.mockRejectedValueOnce({ code: 'store_locked', message: 'The local store is locked.', stack: 'x' });
-
-    await expect(new TauriBackend().pendingRequests()).rejects.toStrictEqual({
-      code: 'store_locked',
-      message: 'The local store is locked.',
-    });
+    invokeMock.mockRejectedValueOnce({ code: 'store', message: 'The local store is locked.', stack: 'x' });
+    await expect(new TauriBackend().inboxViews()).rejects.toStrictEqual({ code: 'store', message: 'The local store is locked.' });
   });
 
   it.each([
@@ -52,27 +99,17 @@ describe('TauriBackend', () => {
     ['an empty string', ''],
   ])('maps a rejection with %s to code "internal"', async (_label, rejection) => {
     invokeMock.mockRejectedValueOnce(rejection);
-
-    const error: unknown = await new TauriBackend().appInfo().catch((e: unknown) => e);
+    const error: unknown = await new TauriBackend().appStatus().catch((e: unknown) => e);
     expect(error).toStrictEqual({ code: 'internal', message: 'Something went wrong in the app backend.' });
   });
 
   it('keeps the text of a plain string or Error rejection under code "internal"', async () => {
-    invokeMock.mockRejectedValueOnce('command pending_requests not found');
-    await expect(new TauriBackend().pendingRequests()).rejects.toStrictEqual({
+    invokeMock.mockRejectedValueOnce('Command approve not allowed by ACL');
+    await expect(new TauriBackend().approve('a', 'r')).rejects.toStrictEqual({
       code: 'internal',
-      message: 'command pending_requests not found',
+      message: 'Command approve not allowed by ACL',
     });
-
     invokeMock.mockRejectedValueOnce(new TypeError('IPC unavailable'));
-    await expect(new TauriBackend().pendingRequests()).rejects.toStrictEqual({
-      code: 'internal',
-      message: 'IPC unavailable',
-    });
-  });
-
-  it('rejects a pending_requests answer that is not a list', async () => {
-    invokeMock.mockResolvedValueOnce({ not: 'a list' });
-    await expect(new TauriBackend().pendingRequests()).rejects.toMatchObject({ code: 'internal' });
+    await expect(new TauriBackend().accounts()).rejects.toStrictEqual({ code: 'internal', message: 'IPC unavailable' });
   });
 });

@@ -1,11 +1,35 @@
-import { invoke, type InvokeArgs } from '@tauri-apps/api/core';
+import { Channel, invoke, type InvokeArgs } from '@tauri-apps/api/core';
 import type { Backend } from './backend';
-import { toBackendError, type AppInfo, type ApproverRequest } from './types';
+import {
+  toBackendError,
+  type Account,
+  type AccountView,
+  type AppStatus,
+  type DecisionOutcome,
+  type DenyReason,
+  type EnrollPreview,
+  type ExportReport,
+  type HistoryView,
+  type ReceiptCheck,
+  type RequestView,
+  type UiEvent,
+} from './types';
 
-/** Tauri command names. They must match the `#[tauri::command]` functions in src-tauri/. */
+/** Tauri command names. They must match `commands::NAMES` in src-tauri/commands.rs. */
 export const COMMANDS = {
-  pendingRequests: 'pending_requests',
-  appInfo: 'app_info',
+  appStatus: 'app_status',
+  subscribeEvents: 'subscribe_events',
+  inboxViews: 'inbox_views',
+  requestView: 'request_view',
+  approve: 'approve',
+  deny: 'deny',
+  accounts: 'accounts',
+  enrollPreview: 'enroll_preview',
+  enroll: 'enroll',
+  removeAccount: 'remove_account',
+  history: 'history',
+  verifyReceipt: 'verify_receipt',
+  exportHistory: 'export_history',
 } as const;
 
 /** Invokes a command; any rejection becomes a BackendError. */
@@ -17,16 +41,76 @@ async function call<T>(command: string, args?: InvokeArgs): Promise<T> {
   }
 }
 
+async function list<T>(command: string): Promise<T[]> {
+  const value = await call<unknown>(command);
+  if (!Array.isArray(value)) {
+    throw toBackendError({ code: 'internal', message: 'The app backend sent a malformed list.' });
+  }
+  return value as T[];
+}
+
 export class TauriBackend implements Backend {
-  async pendingRequests(): Promise<ApproverRequest[]> {
-    const requests = await call<unknown>(COMMANDS.pendingRequests);
-    if (!Array.isArray(requests)) {
-      throw toBackendError({ code: 'internal', message: 'The app backend sent a malformed request list.' });
-    }
-    return requests as ApproverRequest[];
+  appStatus(): Promise<AppStatus> {
+    return call<AppStatus>(COMMANDS.appStatus);
   }
 
-  async appInfo(): Promise<AppInfo> {
-    return call<AppInfo>(COMMANDS.appInfo);
+  async subscribe(listener: (event: UiEvent) => void): Promise<() => void> {
+    let active = true;
+    const channel = new Channel<UiEvent>();
+    channel.onmessage = (event) => {
+      if (active) listener(event);
+    };
+    await call<void>(COMMANDS.subscribeEvents, { channel });
+    return () => {
+      active = false;
+    };
+  }
+
+  inboxViews(): Promise<RequestView[]> {
+    return list<RequestView>(COMMANDS.inboxViews);
+  }
+
+  requestView(accountId: string, requestId: string): Promise<RequestView> {
+    return call<RequestView>(COMMANDS.requestView, { account_id: accountId, request_id: requestId });
+  }
+
+  approve(accountId: string, requestId: string, typedBindingMessage?: string): Promise<DecisionOutcome> {
+    return call<DecisionOutcome>(COMMANDS.approve, {
+      account_id: accountId,
+      request_id: requestId,
+      typed_binding_message: typedBindingMessage ?? null,
+    });
+  }
+
+  deny(accountId: string, requestId: string, reason: DenyReason): Promise<DecisionOutcome> {
+    return call<DecisionOutcome>(COMMANDS.deny, { account_id: accountId, request_id: requestId, reason });
+  }
+
+  accounts(): Promise<AccountView[]> {
+    return list<AccountView>(COMMANDS.accounts);
+  }
+
+  enrollPreview(link: string): Promise<EnrollPreview> {
+    return call<EnrollPreview>(COMMANDS.enrollPreview, { link });
+  }
+
+  enroll(link: string): Promise<Account> {
+    return call<Account>(COMMANDS.enroll, { link });
+  }
+
+  async removeAccount(accountId: string): Promise<void> {
+    await call<void>(COMMANDS.removeAccount, { account_id: accountId });
+  }
+
+  history(): Promise<HistoryView[]> {
+    return list<HistoryView>(COMMANDS.history);
+  }
+
+  verifyReceipt(accountId: string, requestId: string): Promise<ReceiptCheck> {
+    return call<ReceiptCheck>(COMMANDS.verifyReceipt, { account_id: accountId, request_id: requestId });
+  }
+
+  exportHistory(): Promise<ExportReport> {
+    return call<ExportReport>(COMMANDS.exportHistory);
   }
 }

@@ -1,5 +1,7 @@
-// Shapes exchanged with the Rust side. They mirror DESIGN.md §4 ("Request as the
-// approver sees it"); field names are the wire names (snake_case) on purpose.
+// Shapes exchanged with the Rust side, field names exactly as serialized there
+// (snake_case): `countersign-protocol` (ApproverRequest), `countersign-approver`
+// (InboxItem, RequestView, Account, HistoryEntry, ReceiptCheck, events) and
+// `countersign-details` (DisplayModel, docs/display-schema.md).
 
 /** Risk as assessed by the server. Always shown as text, never by colour alone. */
 export type Risk = 'low' | 'medium' | 'high' | 'critical';
@@ -13,7 +15,7 @@ export interface RequestClient {
   client_id: string;
   client_name: string;
   logo_uri?: string;
-  /** The server vouches for this client's identity. */
+  /** An admin of the server has verified this client. */
   verified: boolean;
 }
 
@@ -28,13 +30,10 @@ export interface RequestContext {
   location?: string;
 }
 
-/**
- * One RFC 9396 authorization_details entry. Its content is described by a display
- * schema (DESIGN.md §6) and validated on the Rust side; here it stays opaque.
- */
+/** One RFC 9396 authorization_details entry exactly as sent (opaque here). */
 export type AuthorizationDetail = { type: string } & Record<string, unknown>;
 
-/** A pending request as the approver sees it (device channel v1). */
+/** A request as the approver receives it (device channel v1). */
 export interface ApproverRequest {
   id: string;
   issuer: string;
@@ -45,7 +44,8 @@ export interface ApproverRequest {
   authorization_details: AuthorizationDetail[];
   acr_values?: string;
   context: RequestContext;
-  risk: Risk;
+  /** Unknown values may come from newer servers: they are shown, and treated as critical. */
+  risk: Risk | (string & {});
   /** Unknown values may appear from newer servers; they must not be dropped. */
   requires: (Requirement | (string & {}))[];
   /** Unix seconds. */
@@ -55,10 +55,236 @@ export interface ApproverRequest {
   nonce: string;
 }
 
-export interface AppInfo {
+export type LocalStatus =
+  | 'pending'
+  | 'sending'
+  | 'approved'
+  | 'denied'
+  | 'expired'
+  | 'cancelled'
+  | 'decided_elsewhere'
+  | 'withdrawn'
+  | 'conflict'
+  | 'rejected';
+
+/** A stored request (countersign-approver `InboxItem`). */
+export interface InboxItem {
+  account_id: string;
+  request: ApproverRequest;
+  status: LocalStatus | (string & {});
+  status_reason: string | null;
+  received_at: number;
+  updated_at: number;
+}
+
+// --- The display model (countersign-details) -------------------------------
+
+export type Severity = 'info' | 'caution' | 'danger';
+export type DetailRisk = Risk | 'unknown';
+export type Renderer = 'schema' | 'auth0_guardian' | 'generic';
+export type LabelSource = 'schema' | 'key' | 'index' | 'sender';
+export type JsonType = 'string' | 'number' | 'boolean' | 'null';
+
+export interface CharFinding {
+  code_point: string;
+  name: string;
+  position: number;
+  utf16_offset: number;
+}
+
+export interface Warning {
+  code: string;
+  severity: Severity;
+  index: number | null;
+  path: string | null;
+  in_key: boolean;
+  message: string;
+  characters: CharFinding[];
+}
+
+export type FieldValue =
+  | { kind: 'scalar'; json_type: JsonType; text: string; display: string | null; utc: string | null; wrap: boolean }
+  | { kind: 'money'; amount: string; currency: string; text: string; display: string }
+  | { kind: 'object'; fields: Field[] }
+  | { kind: 'array'; items: Field[] };
+
+export interface Field {
+  path: string;
+  key: string;
+  label: string;
+  label_source: LabelSource;
+  format: string;
+  value: FieldValue;
+  emphasis: boolean;
+  sensitive: boolean;
+  collapsed: boolean;
+  description: string | null;
+  warnings: Warning[];
+}
+
+export type SummaryPart =
+  | { kind: 'text'; text: string }
+  | { kind: 'value'; path: string; text: string; flagged: boolean }
+  | { kind: 'missing'; path: string; text: string };
+
+export interface Summary {
+  text: string;
+  parts: SummaryPart[];
+}
+
+export interface DetailView {
+  index: number;
+  type: string;
+  renderer: Renderer;
+  schema_hash: string;
+  title: string;
+  summary: Summary | null;
+  risk: DetailRisk;
+  icon: string | null;
+  valid: boolean;
+  fields: Field[];
+  undescribed: Field[];
+  warnings: Warning[];
+}
+
+export interface DisplayModel {
+  approvable: boolean;
+  status: 'valid' | 'invalid' | 'refused';
+  warnings: Warning[];
+  details: DetailView[];
+  display_schemas: Record<string, string>;
+  warning_count: number;
+  max_severity: Severity | null;
+}
+
+/** What the UI shows of one request (countersign-approver `RequestView`). */
+export interface RequestView {
+  item: InboxItem;
+  display: DisplayModel;
+  /** The core's verdict: false means this request cannot be approved here. */
+  approvable: boolean;
+}
+
+// --- Accounts, decisions, history ------------------------------------------
+
+export type ConnectionState =
+  | { state: 'connecting' }
+  | { state: 'push' }
+  | { state: 'polling' }
+  | { state: 'disconnected'; error: string; retry_in_ms: number };
+
+export interface EnrolledUser {
+  sub: string;
+  name: string;
+  roles: string[];
+}
+
+export interface Account {
+  id: string;
+  issuer: string;
+  device_endpoint: string;
+  device_id: string;
+  user: EnrolledUser;
+  poll_interval: number;
+  key_store: 'keychain' | 'file' | 'memory' | (string & {});
+  created_at: number;
+}
+
+export interface AccountView extends Account {
+  connection: ConnectionState | null;
+}
+
+export interface EnrollPreview {
+  issuer: string;
+  plain_http: boolean;
+}
+
+export type Decision = 'approve' | 'deny';
+export type DenyReason = 'not_me' | 'wrong_details' | 'other';
+export const DENY_REASONS: readonly DenyReason[] = ['not_me', 'wrong_details', 'other'];
+
+export type Delivery = 'queued' | 'delivered' | 'expired' | 'conflict' | 'withdrawn' | 'rejected';
+
+export interface HistoryEntry {
+  id: number;
+  account_id: string;
+  request_id: string;
+  decision: Decision;
+  deny_reason: DenyReason | (string & {}) | null;
+  statement_jcs: string;
+  statement_hash: string;
+  decision_jws: string;
+  decided_at: number;
+  delivery: Delivery | (string & {});
+  server_status: number | null;
+  server_answer: string | null;
+  delivered_at: number | null;
+}
+
+export interface HistoryView extends HistoryEntry {
+  /** The request decided, when still stored. */
+  request: ApproverRequest | null;
+}
+
+export type DeliveryReport =
+  | { outcome: 'delivered'; result: unknown }
+  | { outcome: 'retrying'; error: string; next_attempt_at: number }
+  | { outcome: 'expired' }
+  | { outcome: 'conflict'; status: string | null }
+  | { outcome: 'withdrawn' }
+  | { outcome: 'needs_review'; reason: string }
+  | { outcome: 'rejected'; error: string }
+  | { outcome: 'not_queued' };
+
+export interface DecisionOutcome {
+  history: HistoryEntry;
+  delivery: DeliveryReport;
+}
+
+export interface ReceiptCheck {
+  account_id: string;
+  request_id: string;
+  signature_valid: boolean;
+  statement_hash_valid: boolean;
+  request_matches: boolean;
+  decision_matches: boolean;
+  problems: string[];
+}
+
+export interface ExportReport {
+  path: string;
+  decisions: number;
+}
+
+export interface AppStatus {
   name: string;
   version: string;
+  key_store_warning: string | null;
+  startup_error: BackendError | null;
 }
+
+// --- Events -------------------------------------------------------------------
+
+export type UiEvent =
+  | { event: 'new_request'; item: InboxItem }
+  | { event: 'withdrawn'; account_id: string; request_id: string; reason: string }
+  | {
+      event: 'decided';
+      account_id: string;
+      request_id: string;
+      decision: Decision;
+      delivery: Delivery | (string & {});
+      detail: string | null;
+    }
+  | { event: 'grant_revoked'; account_id: string; grant: unknown }
+  | { event: 'connection'; account_id: string; state: ConnectionState }
+  | { event: 'resync' }
+  /** A notification was clicked: show this request. */
+  | { event: 'open_request'; account_id: string; request_id: string }
+  /** A notification of several requests was clicked: show the inbox. */
+  | { event: 'open_inbox' };
+
+// --- Errors -------------------------------------------------------------------
 
 /**
  * Every backend failure, as the Rust commands serialise it. `code` is a stable,

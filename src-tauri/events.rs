@@ -1,0 +1,56 @@
+//! Approver events, forwarded to the UI through a `tauri::ipc::Channel` that
+//! the UI hands over with the `subscribe_events` command. A channel needs no
+//! permission beyond that command, whereas Tauri's global events would need
+//! `core:event:*` granted to the window.
+
+use countersign_approver::ApproverEvent;
+use serde::Serialize;
+use tauri::{AppHandle, Manager, Runtime};
+use tokio::sync::broadcast::{self, error::RecvError};
+
+use crate::shell::Shell;
+
+/// What the UI receives: the approver's events as they are
+/// (`{"event": "new_request", ...}`), plus the shell's own.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum UiEvent {
+    Approver(ApproverEvent),
+    Shell(ShellEvent),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum ShellEvent {
+    /// Events were lost (the UI was too slow): reload everything.
+    Resync,
+    /// Show this request (a notification was clicked).
+    OpenRequest { account_id: String, request_id: String },
+    /// Show the inbox (a notification of several requests was clicked).
+    OpenInbox,
+}
+
+/// Forwards every approver event to the UI until the approver goes away;
+/// new requests are notified, and the tray's count follows the inbox.
+pub async fn forward<R: Runtime>(app: AppHandle<R>, mut events: broadcast::Receiver<ApproverEvent>) {
+    loop {
+        let event = match events.recv().await {
+            Ok(event) => UiEvent::Approver(event),
+            Err(RecvError::Lagged(_)) => UiEvent::Shell(ShellEvent::Resync),
+            Err(RecvError::Closed) => break,
+        };
+        if let UiEvent::Approver(ApproverEvent::NewRequest { item }) = &event {
+            crate::notify::on_new_request(&app, item);
+        }
+        let recount = matches!(
+            &event,
+            UiEvent::Approver(
+                ApproverEvent::NewRequest { .. } | ApproverEvent::Withdrawn { .. } | ApproverEvent::Decided { .. }
+            ) | UiEvent::Shell(ShellEvent::Resync)
+        );
+        app.state::<Shell>().publish(event);
+        if recount {
+            crate::tray::refresh_count(&app).await;
+        }
+    }
+}

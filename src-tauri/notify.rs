@@ -1,0 +1,257 @@
+//! Desktop notifications (notify-rust): one per new request, bursts
+//! coalesced into one, a click opens the app on the request. Only the
+//! agent's name, the binding code and the risk are shown: never the
+//! details (sensitive values stay in the approval view).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use countersign_approver::store::InboxItem;
+use tauri::{AppHandle, Manager, Runtime};
+
+use crate::events::{ShellEvent, UiEvent};
+use crate::shell::{self, Shell};
+
+/// Requests arriving within this window make one notification.
+pub const COALESCE: Duration = Duration::from_millis(1500);
+/// "Pause notifications" lasts this long.
+pub const PAUSE_SECS: u64 = 3600;
+/// The key of the notification's click action.
+const ACTION_OPEN: &str = "default";
+
+/// One request as a notification shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pending {
+    pub account_id: String,
+    pub request_id: String,
+    pub agent: String,
+    pub binding: String,
+    pub risk: String,
+}
+
+impl Pending {
+    pub fn of(item: &InboxItem) -> Pending {
+        Pending {
+            account_id: item.account_id.clone(),
+            request_id: item.request.id.as_str().to_owned(),
+            agent: item.request.client.client_name.clone(),
+            binding: item.request.binding_message.clone(),
+            risk: item.request.effective_risk().as_str().to_owned(),
+        }
+    }
+}
+
+/// What one notification says, and what a click opens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub summary: String,
+    pub body: String,
+    /// The request a click opens; `None`: the inbox.
+    pub open: Option<(String, String)>,
+}
+
+/// The notification for a burst of new requests (never empty).
+pub fn message(burst: &[Pending]) -> Option<Message> {
+    match burst {
+        [] => None,
+        [one] => Some(Message {
+            summary: format!("{} asks for your approval", plain(&one.agent, 64)),
+            body: markup_escape(&format!("Code {} · {} risk", plain(&one.binding, 64), plain(&one.risk, 16))),
+            open: Some((one.account_id.clone(), one.request_id.clone())),
+        }),
+        many => {
+            let mut agents: Vec<String> = many.iter().map(|p| plain(&p.agent, 40)).collect();
+            agents.dedup();
+            let shown = agents.iter().take(3).cloned().collect::<Vec<_>>().join(", ");
+            let more = if agents.len() > 3 { format!(" and {} more", agents.len() - 3) } else { String::new() };
+            Some(Message {
+                summary: format!("{} requests ask for your approval", many.len()),
+                body: markup_escape(&format!("From {shown}{more}")),
+                open: None,
+            })
+        }
+    }
+}
+
+/// `text` on one line, at most `max` characters, with control, bidi and
+/// invisible characters replaced by U+FFFD (a notification cannot show the
+/// warnings the app shows, so it must not carry what they warn about).
+pub fn plain(text: &str, max: usize) -> String {
+    let mut out: String = text.chars().map(|c| if suspicious(c) { '\u{FFFD}' } else { c }).take(max).collect();
+    if text.chars().count() > max {
+        out.push('…');
+    }
+    out
+}
+
+fn suspicious(c: char) -> bool {
+    c.is_control()
+        || matches!(c,
+            '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}' | '\u{180B}'..='\u{180F}'
+            | '\u{2000}'..='\u{200F}' | '\u{2028}'..='\u{202F}' | '\u{205F}'..='\u{206F}' | '\u{3164}'
+            | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}' | '\u{FFA0}' | '\u{FFF0}'..='\u{FFFB}'
+            | '\u{E0000}'..='\u{E0FFF}' | '\u{E000}'..='\u{F8FF}' | '\u{F0000}'..='\u{10FFFF}')
+}
+
+/// Notification bodies may be read as markup (freedesktop spec): escape it.
+pub fn markup_escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+/// Collects new requests and shows them, coalesced.
+#[derive(Default)]
+pub struct Notifier {
+    paused_until: AtomicU64,
+    burst: Mutex<Vec<Pending>>,
+}
+
+impl Notifier {
+    pub fn paused(&self, now: u64) -> bool {
+        self.paused_until.load(Ordering::SeqCst) > now
+    }
+
+    /// Pauses for an hour, or resumes; returns whether now paused.
+    pub fn toggle_pause(&self, now: u64) -> bool {
+        if self.paused(now) {
+            self.paused_until.store(0, Ordering::SeqCst);
+            false
+        } else {
+            self.paused_until.store(now + PAUSE_SECS, Ordering::SeqCst);
+            true
+        }
+    }
+
+    /// Adds a request; true when it starts a new burst (the caller then
+    /// flushes after [`COALESCE`]).
+    pub fn push(&self, pending: Pending, now: u64) -> bool {
+        if self.paused(now) {
+            return false;
+        }
+        match self.burst.lock() {
+            Ok(mut burst) => {
+                burst.push(pending);
+                burst.len() == 1
+            }
+            Err(_) => false,
+        }
+    }
+
+    pub fn take(&self) -> Vec<Pending> {
+        self.burst.lock().map(|mut b| std::mem::take(&mut *b)).unwrap_or_default()
+    }
+}
+
+/// A new request: notify after the coalescing window.
+pub fn on_new_request<R: Runtime>(app: &AppHandle<R>, item: &InboxItem) {
+    let Some(notifier) = app.try_state::<Notifier>() else { return };
+    if notifier.push(Pending::of(item), shell::now()) {
+        let app = app.clone();
+        tauri::async_runtime::spawn(async move {
+            tokio::time::sleep(COALESCE).await;
+            let burst = app.state::<Notifier>().take();
+            if let Some(message) = message(&burst) {
+                // Showing and waiting for the click block on D-Bus.
+                tauri::async_runtime::spawn_blocking(move || show(&app, &message));
+            }
+        });
+    }
+}
+
+fn show<R: Runtime>(app: &AppHandle<R>, message: &Message) {
+    let mut notification = notify_rust::Notification::new();
+    notification
+        .appname("Countersign")
+        .summary(&message.summary)
+        .body(&message.body)
+        .action(ACTION_OPEN, "Open")
+        .timeout(notify_rust::Timeout::Milliseconds(15_000));
+    let handle = match notification.show() {
+        Ok(handle) => handle,
+        Err(error) => {
+            eprintln!("countersign: cannot show a notification: {error}");
+            return;
+        }
+    };
+    #[cfg(all(unix, not(target_os = "macos")))]
+    handle.wait_for_action(|action| {
+        if action == ACTION_OPEN {
+            open(app, message.open.clone());
+        }
+    });
+    #[cfg(not(all(unix, not(target_os = "macos"))))]
+    {
+        let _ = (handle, app);
+    }
+}
+
+/// Shows the window, on a request or on the inbox.
+pub fn open<R: Runtime>(app: &AppHandle<R>, request: Option<(String, String)>) {
+    crate::tray::show_main_window(app);
+    let event = match request {
+        Some((account_id, request_id)) => ShellEvent::OpenRequest { account_id, request_id },
+        None => ShellEvent::OpenInbox,
+    };
+    app.state::<Shell>().publish(UiEvent::Shell(event));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pending(agent: &str, id: &str) -> Pending {
+        Pending {
+            account_id: "a".into(),
+            request_id: id.into(),
+            agent: agent.into(),
+            binding: "SHOP-1".into(),
+            risk: "high".into(),
+        }
+    }
+
+    #[test]
+    fn one_request_one_notification_that_opens_it() {
+        let m = message(&[pending("Shop <b>Agent</b>", "r1")]).unwrap();
+        assert_eq!(m.summary, "Shop <b>Agent</b> asks for your approval");
+        assert_eq!(m.body, "Code SHOP-1 · high risk");
+        assert_eq!(m.open, Some(("a".into(), "r1".into())));
+    }
+
+    #[test]
+    fn a_burst_is_one_notification_that_opens_the_inbox() {
+        let burst: Vec<_> = (0..5).map(|i| pending(&format!("Agent {i}"), &format!("r{i}"))).collect();
+        let m = message(&burst).unwrap();
+        assert_eq!(m.summary, "5 requests ask for your approval");
+        assert_eq!(m.body, "From Agent 0, Agent 1, Agent 2 and 2 more");
+        assert_eq!(m.open, None);
+        assert_eq!(message(&[]), None);
+    }
+
+    #[test]
+    fn text_is_plain_one_line_and_escaped_for_markup() {
+        assert_eq!(plain("Pay\u{202E}lapyap\nnow\u{200B}!", 100), "Pay\u{FFFD}lapyap\u{FFFD}now\u{FFFD}!");
+        assert_eq!(plain("abcdef", 3), "abc…");
+        let m = message(&[Pending { binding: "<a href=x>1</a>&".into(), ..pending("x", "r") }]).unwrap();
+        assert_eq!(m.body, "Code &lt;a href=x&gt;1&lt;/a&gt;&amp; · high risk");
+    }
+
+    #[test]
+    fn bursts_coalesce_and_pausing_silences_for_an_hour() {
+        let n = Notifier::default();
+        assert!(n.push(pending("a", "1"), 100), "the first starts a burst");
+        assert!(!n.push(pending("b", "2"), 100), "the second joins it");
+        assert_eq!(n.take().len(), 2);
+        assert!(n.push(pending("c", "3"), 100), "after the flush a new burst starts");
+        n.take();
+        assert!(n.toggle_pause(100));
+        assert!(!n.push(pending("d", "4"), 100 + PAUSE_SECS - 1));
+        assert!(n.take().is_empty());
+        assert!(n.push(pending("e", "5"), 100 + PAUSE_SECS), "the pause ends after an hour");
+        n.take();
+        let later = 100 + 2 * PAUSE_SECS;
+        assert!(n.toggle_pause(later));
+        assert!(n.paused(later + 1));
+        assert!(!n.toggle_pause(later + 1), "toggling again resumes");
+        assert!(!n.paused(later + 1));
+    }
+}

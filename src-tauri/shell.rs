@@ -1,0 +1,264 @@
+//! The state the commands share: the approver (or why it could not be
+//! opened), the running transport, the latest connection state per account,
+//! and the UI's event channel. Everything here is glue between Tauri and
+//! `countersign-approver`; decisions, rendering and storage live in the core.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use countersign_approver::store::{Account, HistoryEntry};
+use countersign_approver::{Approver, ApproverConfig, ApproverEvent, ConnectionState, DecisionOutcome, RunHandle};
+use countersign_protocol::device::{ApproverRequest, Decision, DenyReason, EnrollmentUri};
+use serde::Serialize;
+use tauri::ipc::Channel;
+
+use crate::events::UiEvent;
+use crate::IpcError;
+
+/// An account with how it is connected right now (`null`: not known yet).
+#[derive(Debug, Clone, Serialize)]
+pub struct AccountView {
+    #[serde(flatten)]
+    pub account: Account,
+    pub connection: Option<ConnectionState>,
+}
+
+/// A decision with the request it was about (when still stored).
+#[derive(Debug, Clone, Serialize)]
+pub struct HistoryView {
+    #[serde(flatten)]
+    pub entry: HistoryEntry,
+    pub request: Option<ApproverRequest>,
+}
+
+/// What an enrollment link names, shown before the user confirms. Parsing
+/// only: nothing is sent anywhere.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EnrollPreview {
+    /// The server (issuer) the device would be enrolled with.
+    pub issuer: String,
+    /// `http://` (only ever a loopback address): not encrypted.
+    pub plain_http: bool,
+}
+
+/// Where an export went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExportReport {
+    pub path: String,
+    pub decisions: usize,
+}
+
+/// Name, version, and what the UI must show about the app's own state.
+#[derive(Debug, Clone, Serialize)]
+pub struct AppStatus {
+    pub name: &'static str,
+    pub version: &'static str,
+    /// Keys are in the encrypted file because no keychain is reachable.
+    pub key_store_warning: Option<String>,
+    /// The approver could not be opened (every other command fails too).
+    pub startup_error: Option<IpcError>,
+}
+
+/// The deny reasons the UI offers.
+pub fn deny_reason(name: &str) -> Result<DenyReason, IpcError> {
+    match name {
+        "not_me" => Ok(DenyReason::NotMe),
+        "wrong_details" => Ok(DenyReason::WrongDetails),
+        "other" => Ok(DenyReason::Other),
+        other => {
+            Err(IpcError::new("invalid", format!("unknown deny reason {other:?}: use not_me, wrong_details or other")))
+        }
+    }
+}
+
+/// Whether `typed` is the request's binding message (the deliberate
+/// confirmation of high-risk approvals and this app's local user check).
+pub fn confirms(request: &ApproverRequest, typed: Option<&str>) -> bool {
+    typed.is_some_and(|t| !t.trim().is_empty() && t.trim() == request.binding_message.trim())
+}
+
+pub struct Shell {
+    approver: Result<Approver, IpcError>,
+    export_dir: PathBuf,
+    run: tokio::sync::Mutex<Option<RunHandle>>,
+    connections: Mutex<HashMap<String, ConnectionState>>,
+    channel: Mutex<Option<Channel<UiEvent>>>,
+}
+
+impl Shell {
+    /// Opens the approver; a failure is kept and reported by every command.
+    pub async fn open(config: Result<ApproverConfig, IpcError>, export_dir: PathBuf) -> Shell {
+        let approver = match config {
+            Ok(config) => Approver::open(config).await.map_err(IpcError::from),
+            Err(error) => Err(error),
+        };
+        Shell {
+            approver,
+            export_dir,
+            run: tokio::sync::Mutex::new(None),
+            connections: Mutex::new(HashMap::new()),
+            channel: Mutex::new(None),
+        }
+    }
+
+    pub fn approver(&self) -> Result<&Approver, IpcError> {
+        self.approver.as_ref().map_err(Clone::clone)
+    }
+
+    /// Starts push/poll and outbox delivery (once).
+    pub async fn start(&self) -> Result<(), IpcError> {
+        let mut run = self.run.lock().await;
+        if run.is_none() {
+            *run = Some(self.approver()?.start().await?);
+        }
+        Ok(())
+    }
+
+    /// Stops the transport.
+    pub async fn stop(&self) {
+        if let Some(run) = self.run.lock().await.take() {
+            run.shutdown().await;
+        }
+        if let Ok(approver) = &self.approver {
+            approver.close().await;
+        }
+    }
+
+    pub fn status(&self) -> AppStatus {
+        AppStatus {
+            name: "Countersign",
+            version: env!("CARGO_PKG_VERSION"),
+            key_store_warning: self.approver.as_ref().ok().and_then(Approver::key_store_warning),
+            startup_error: self.approver.as_ref().err().cloned(),
+        }
+    }
+
+    /// Replaces the UI's event channel (a reloaded page subscribes anew).
+    pub fn subscribe(&self, channel: Channel<UiEvent>) {
+        if let Ok(mut slot) = self.channel.lock() {
+            *slot = Some(channel);
+        }
+    }
+
+    /// Remembers what an event says about connections, then hands it to the
+    /// UI (dropping the channel if the page is gone).
+    pub fn publish(&self, event: UiEvent) {
+        if let UiEvent::Approver(ApproverEvent::Connection { account_id, state }) = &event {
+            if let Ok(mut map) = self.connections.lock() {
+                map.insert(account_id.clone(), state.clone());
+            }
+        }
+        if let Ok(mut slot) = self.channel.lock() {
+            if let Some(channel) = slot.as_ref() {
+                if channel.send(event).is_err() {
+                    *slot = None;
+                }
+            }
+        }
+    }
+
+    pub async fn accounts(&self) -> Result<Vec<AccountView>, IpcError> {
+        let accounts = self.approver()?.accounts().await?;
+        let connections = self.connections.lock().map(|m| m.clone()).unwrap_or_default();
+        Ok(accounts
+            .into_iter()
+            .map(|account| {
+                let connection = connections.get(&account.id).cloned();
+                AccountView { account, connection }
+            })
+            .collect())
+    }
+
+    pub async fn remove_account(&self, account_id: &str) -> Result<(), IpcError> {
+        self.approver()?.remove_account(account_id).await?;
+        if let Ok(mut map) = self.connections.lock() {
+            map.remove(account_id);
+        }
+        Ok(())
+    }
+
+    pub async fn approve(
+        &self,
+        account_id: &str,
+        request_id: &str,
+        typed_binding_message: Option<&str>,
+    ) -> Result<DecisionOutcome, IpcError> {
+        let approver = self.approver()?;
+        let item = approver.find_request(request_id, Some(account_id)).await?;
+        let confirmed = confirms(&item.request, typed_binding_message);
+        Ok(approver.decide(account_id, request_id, Decision::Approve, None, confirmed).await?)
+    }
+
+    pub async fn deny(&self, account_id: &str, request_id: &str, reason: &str) -> Result<DecisionOutcome, IpcError> {
+        let reason = deny_reason(reason)?;
+        Ok(self.approver()?.decide(account_id, request_id, Decision::Deny, Some(reason), false).await?)
+    }
+
+    /// Decisions, newest first, each with its request when still stored.
+    pub async fn history(&self) -> Result<Vec<HistoryView>, IpcError> {
+        let approver = self.approver()?;
+        let entries = approver.history().await?;
+        let mut requests: HashMap<(String, String), ApproverRequest> = approver
+            .inbox()
+            .await?
+            .into_iter()
+            .map(|item| ((item.account_id, item.request.id.as_str().to_owned()), item.request))
+            .collect();
+        Ok(entries
+            .into_iter()
+            .map(|entry| {
+                let key = (entry.account_id.clone(), entry.request_id.clone());
+                let request = requests.get(&key).cloned();
+                if request.is_some() {
+                    // Keep the map small when a request was decided more than once.
+                    requests.remove(&key);
+                }
+                HistoryView { entry, request }
+            })
+            .collect())
+    }
+
+    /// Writes the history as JSON into the export directory.
+    pub async fn export_history(&self, now: u64) -> Result<ExportReport, IpcError> {
+        let history = self.history().await?;
+        let document = serde_json::json!({
+            "format": "countersign-history-v1",
+            "exported_at": now,
+            "app_version": env!("CARGO_PKG_VERSION"),
+            "decisions": history,
+        });
+        let text = serde_json::to_string_pretty(&document)
+            .map_err(|e| IpcError::new("internal", format!("cannot serialize the history: {e}")))?;
+        let path = self.export_dir.join(format!("countersign-history-{now}.json"));
+        write_private(&self.export_dir, &path, text.as_bytes())?;
+        Ok(ExportReport { path: path.display().to_string(), decisions: history.len() })
+    }
+}
+
+/// Parses an enrollment link without contacting anything.
+pub fn enroll_preview(link: &str) -> Result<EnrollPreview, IpcError> {
+    let uri = EnrollmentUri::parse(link.trim())?;
+    Ok(EnrollPreview { issuer: uri.issuer().as_str().to_owned(), plain_http: uri.issuer().is_loopback_http() })
+}
+
+/// Creates `path` (never replacing a file) readable by the user only.
+fn write_private(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), IpcError> {
+    use std::io::Write as _;
+    let fail = |e: std::io::Error| IpcError::new("export_failed", format!("cannot write {}: {e}", path.display()));
+    std::fs::create_dir_all(dir).map_err(fail)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path).map_err(fail)?;
+    file.write_all(bytes).and_then(|()| file.sync_all()).map_err(fail)
+}
+
+/// Seconds since the Unix epoch.
+pub fn now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}

@@ -1,0 +1,506 @@
+//! Command tests on Tauri's mock runtime with the app's real context: the
+//! capability is enforced exactly as in the app (ACL on), but no display is
+//! needed. The approver runs on a temporary data directory with keys in
+//! memory, against a real `countersign-server` where a test needs one.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use countersign_approver::keys::MemoryKeyStore;
+use countersign_approver::{ApproverConfig, KeyStoreChoice};
+use serde_json::{json, Value};
+use tauri::ipc::{CallbackFn, InvokeBody};
+use tauri::test::{mock_builder, MockRuntime, INVOKE_KEY};
+use tauri::webview::InvokeRequest;
+use tauri::{Manager, WebviewWindow};
+
+use crate::shell::Shell;
+
+struct TestApp {
+    _app: tauri::App<MockRuntime>,
+    window: WebviewWindow<MockRuntime>,
+    dir: tempfile::TempDir,
+}
+
+fn config(dir: &Path) -> ApproverConfig {
+    let mut config = ApproverConfig::new(dir.join("data"));
+    config.key_store = KeyStoreChoice::Custom(Arc::new(MemoryKeyStore::new()));
+    config.device_name = "desktop test".into();
+    config
+}
+
+fn app() -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let shell = tauri::async_runtime::block_on(Shell::open(Ok(config(dir.path())), dir.path().join("exports")));
+    let app = mock_builder()
+        .invoke_handler(crate::invoke_handler!())
+        .manage(shell)
+        .build(tauri::generate_context!())
+        .unwrap();
+    let window = main_window(&app);
+    TestApp { _app: app, window, dir }
+}
+
+/// The main window (the mock runtime does not open the configured windows).
+fn main_window(app: &tauri::App<MockRuntime>) -> WebviewWindow<MockRuntime> {
+    match app.get_webview_window("main") {
+        Some(window) => window,
+        None => tauri::WebviewWindowBuilder::new(app, "main", Default::default()).build().unwrap(),
+    }
+}
+
+fn invoke(window: &WebviewWindow<MockRuntime>, cmd: &str, args: Value) -> Result<Value, Value> {
+    tauri::test::get_ipc_response(
+        window,
+        InvokeRequest {
+            cmd: cmd.into(),
+            callback: CallbackFn(0),
+            error: CallbackFn(1),
+            // The app's own origin on Linux (custom protocol).
+            url: "tauri://localhost".parse().unwrap(),
+            body: InvokeBody::Json(args),
+            headers: Default::default(),
+            invoke_key: INVOKE_KEY.to_string(),
+        },
+    )
+    .map(|body| body.deserialize::<Value>().unwrap())
+}
+
+#[test]
+fn every_command_is_declared_and_granted_and_nothing_else() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let capability: Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("src-tauri/capabilities/main-window.json")).unwrap())
+            .unwrap();
+    let granted: Vec<&str> =
+        capability["permissions"].as_array().unwrap().iter().map(|p| p.as_str().unwrap()).collect();
+    let expected: Vec<String> =
+        crate::commands::NAMES.iter().map(|n| format!("allow-{}", n.replace('_', "-"))).collect();
+    assert_eq!(granted, expected);
+    assert_eq!(capability["windows"], json!(["main"]));
+    assert!(capability.get("remote").is_none(), "no remote origin may call commands");
+
+    let build = std::fs::read_to_string(root.join("src-tauri/build.rs")).unwrap();
+    let declared: Vec<&str> = build
+        .split("const COMMANDS: &[&str] = &[")
+        .nth(1)
+        .and_then(|rest| rest.split("];").next())
+        .unwrap()
+        .split('"')
+        .skip(1)
+        .step_by(2)
+        .collect();
+    assert_eq!(declared, crate::commands::NAMES);
+
+    let conf: Value = serde_json::from_str(&std::fs::read_to_string(root.join("tauri.conf.json")).unwrap()).unwrap();
+    assert_eq!(conf["app"]["withGlobalTauri"], json!(false));
+}
+
+#[test]
+fn commands_outside_the_capability_are_refused() {
+    let t = app();
+    // A core permission the window was never granted.
+    let refused =
+        invoke(&t.window, "plugin:event|listen", json!({ "event": "x", "target": { "kind": "Any" }, "handler": 1 }));
+    assert!(refused.is_err(), "event listening must not be granted: {refused:?}");
+    let refused = invoke(&t.window, "plugin:window|close", json!({ "label": "main" }));
+    assert!(refused.is_err(), "window control must not be granted: {refused:?}");
+    // The capability is for the main window only.
+    let other = tauri::WebviewWindowBuilder::new(&t._app, "other", Default::default()).build().unwrap();
+    let refused = invoke(&other, "app_status", json!({}));
+    assert!(refused.is_err(), "another window must not reach the commands: {refused:?}");
+    // The app's own command is allowed.
+    let status = invoke(&t.window, "app_status", json!({})).unwrap();
+    assert_eq!(status["name"], "Countersign");
+    assert_eq!(status["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(status["startup_error"], Value::Null);
+}
+
+#[test]
+fn a_fresh_approver_has_no_accounts_requests_or_history() {
+    let t = app();
+    assert_eq!(invoke(&t.window, "accounts", json!({})).unwrap(), json!([]));
+    assert_eq!(invoke(&t.window, "inbox_views", json!({})).unwrap(), json!([]));
+    assert_eq!(invoke(&t.window, "history", json!({})).unwrap(), json!([]));
+}
+
+#[test]
+fn errors_cross_as_code_and_message_only() {
+    let t = app();
+    let error = invoke(&t.window, "approve", json!({ "account_id": "nope", "request_id": "req_1" })).unwrap_err();
+    assert_eq!(error["code"], "unknown_request", "{error}");
+    assert!(error["message"].as_str().unwrap().contains("req_1"));
+    assert_eq!(error.as_object().unwrap().len(), 2, "only code and message: {error}");
+
+    let error =
+        invoke(&t.window, "deny", json!({ "account_id": "a", "request_id": "r", "reason": "because" })).unwrap_err();
+    assert_eq!(error["code"], "invalid");
+
+    let error = invoke(&t.window, "verify_receipt", json!({ "account_id": "a", "request_id": "r" })).unwrap_err();
+    assert_eq!(error["code"], "no_receipt");
+
+    let error = invoke(&t.window, "remove_account", json!({ "account_id": "a" })).unwrap_err();
+    assert_eq!(error["code"], "unknown_account");
+}
+
+#[test]
+fn enrollment_links_are_previewed_without_contacting_anything() {
+    let t = app();
+    let ticket = "A".repeat(43);
+    let link = format!("countersign://enroll?issuer=https%3A%2F%2Fauth.example.com&ticket={ticket}");
+    let preview = invoke(&t.window, "enroll_preview", json!({ "link": format!("  {link}\n") })).unwrap();
+    assert_eq!(preview, json!({ "issuer": "https://auth.example.com", "plain_http": false }));
+
+    let error = invoke(&t.window, "enroll_preview", json!({ "link": "https://evil.example/?ticket=x" })).unwrap_err();
+    assert_eq!(error["code"], "invalid_enrollment_link");
+    assert!(!error["message"].as_str().unwrap().contains(&ticket));
+
+    // A refused enrollment (nothing listens on this port) leaves no account.
+    let link = format!("countersign://enroll?issuer=http%3A%2F%2F127.0.0.1%3A9&ticket={ticket}");
+    let error = invoke(&t.window, "enroll", json!({ "link": link })).unwrap_err();
+    assert!(["network", "server_metadata"].contains(&error["code"].as_str().unwrap()), "{error}");
+    assert!(!error["message"].as_str().unwrap().contains(&ticket), "the ticket must not leak: {error}");
+    assert_eq!(invoke(&t.window, "accounts", json!({})).unwrap(), json!([]));
+}
+
+#[test]
+fn export_writes_a_private_json_file_and_never_overwrites() {
+    let t = app();
+    let shell = t.window.state::<Shell>();
+    let report = tauri::async_runtime::block_on(shell.export_history(1_767_225_600)).unwrap();
+    assert_eq!(report.decisions, 0);
+    let path = t.dir.path().join("exports/countersign-history-1767225600.json");
+    assert_eq!(report.path, path.display().to_string());
+    let document: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(document["format"], "countersign-history-v1");
+    assert_eq!(document["decisions"], json!([]));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    let again = tauri::async_runtime::block_on(shell.export_history(1_767_225_600)).unwrap_err();
+    assert_eq!(again.code, "export_failed");
+}
+
+#[test]
+fn a_startup_failure_is_reported_by_every_command() {
+    let dir = tempfile::tempdir().unwrap();
+    // A file where the data directory should be: the store cannot open.
+    let blocker = dir.path().join("data");
+    std::fs::write(&blocker, b"not a directory").unwrap();
+    let shell = tauri::async_runtime::block_on(Shell::open(Ok(config(dir.path())), dir.path().to_path_buf()));
+    let app = mock_builder()
+        .invoke_handler(crate::invoke_handler!())
+        .manage(shell)
+        .build(tauri::generate_context!())
+        .unwrap();
+    let window = main_window(&app);
+    let status = invoke(&window, "app_status", json!({})).unwrap();
+    assert_eq!(status["startup_error"]["code"], "store");
+    let error = invoke(&window, "inbox_views", json!({})).unwrap_err();
+    assert_eq!(error["code"], "store");
+}
+
+#[test]
+fn key_store_names_from_the_environment() {
+    assert!(matches!(crate::config::key_store_choice("").unwrap(), KeyStoreChoice::Auto));
+    assert!(matches!(crate::config::key_store_choice("file").unwrap(), KeyStoreChoice::File));
+    assert!(matches!(crate::config::key_store_choice("keychain").unwrap(), KeyStoreChoice::Keychain));
+    assert_eq!(crate::config::key_store_choice("memory").unwrap_err().code, "invalid_config");
+}
+
+// ---------------------------------------------------------------------------
+// Against a real server: enroll, receive, approve, deny, verify, export.
+// ---------------------------------------------------------------------------
+
+struct Server {
+    server: countersign_server::testing::TestServer,
+    http: reqwest::Client,
+}
+
+struct Agent {
+    client_id: String,
+    secret: String,
+}
+
+/// A purchase whose item description hides a right-to-left override.
+const DETAILS: &str = r#"[{"type":"urn:countersign:details:v1:purchase","merchant":{"name":"Example Outdoor Supply","url":"https://shop.example.com"},"items":[{"description":"Trail shoes \u202e34 ezis","quantity":1,"unit_price":{"amount":"129.90","currency":"EUR"}}],"total":{"amount":"129.90","currency":"EUR"}}]"#;
+const DETAIL_TYPE: &str = "urn:countersign:details:v1:purchase";
+
+impl Server {
+    async fn start() -> Server {
+        let server =
+            countersign_server::testing::spawn_test_server(countersign_server::testing::TestOptions::default())
+                .await
+                .unwrap();
+        let s = &server;
+        countersign_server::admin::add_user(
+            &s.state.db,
+            &countersign_server::admin::NewUser {
+                username: "zoe".into(),
+                name: "Zoë Martin".into(),
+                email: None,
+                admin: false,
+            },
+            s.state.now(),
+        )
+        .await
+        .unwrap();
+        Server { server, http: reqwest::Client::new() }
+    }
+
+    async fn invitation(&self) -> String {
+        let s = &self.server;
+        countersign_server::admin::enrollment_link(&s.state.db, &s.state.config.issuer, "zoe", 600, s.state.now())
+            .await
+            .unwrap()
+            .to_app_uri()
+    }
+
+    async fn agent(&self) -> Agent {
+        let reg: Value = self
+            .http
+            .post(self.server.url("/register"))
+            .json(&json!({
+                "client_name": "Shop <b>Agent</b>",
+                "backchannel_token_delivery_mode": "poll",
+                "authorization_details_types": [DETAIL_TYPE],
+            }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        Agent {
+            client_id: reg["client_id"].as_str().unwrap_or_else(|| panic!("registration: {reg}")).into(),
+            secret: reg["client_secret"].as_str().unwrap().into(),
+        }
+    }
+
+    async fn post(&self, agent: &Agent, path: &str, form: &[(&str, &str)]) -> Value {
+        self.http
+            .post(self.server.url(path))
+            .basic_auth(&agent.client_id, Some(&agent.secret))
+            .form(form)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    async fn request(&self, agent: &Agent, binding: &str) -> String {
+        let body = self
+            .post(
+                agent,
+                "/bc-authorize",
+                &[
+                    ("scope", "openid"),
+                    ("login_hint", "zoe"),
+                    ("binding_message", binding),
+                    ("authorization_details", DETAILS),
+                ],
+            )
+            .await;
+        body["auth_req_id"].as_str().unwrap_or_else(|| panic!("bc-authorize: {body}")).to_owned()
+    }
+
+    async fn token(&self, agent: &Agent, auth_req_id: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let body = self
+                .post(
+                    agent,
+                    "/token",
+                    &[("grant_type", "urn:openid:params:grant-type:ciba"), ("auth_req_id", auth_req_id)],
+                )
+                .await;
+            let pending = matches!(body["error"].as_str(), Some("authorization_pending" | "slow_down"));
+            if !pending || Instant::now() > deadline {
+                return body;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+fn wait_for_inbox(window: &WebviewWindow<MockRuntime>, count: usize) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let views = invoke(window, "inbox_views", json!({})).unwrap();
+        let views = views.as_array().unwrap().clone();
+        if views.len() == count {
+            return views;
+        }
+        assert!(Instant::now() < deadline, "expected {count} requests, have {views:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn enroll_receive_approve_deny_verify_and_export_against_a_real_server() {
+    let t = app();
+    let server = tauri::async_runtime::block_on(Server::start());
+    let link = tauri::async_runtime::block_on(server.invitation());
+
+    let account = invoke(&t.window, "enroll", json!({ "link": link })).unwrap();
+    assert_eq!(account["user"]["name"], "Zoë Martin");
+    let account_id = account["id"].as_str().unwrap().to_owned();
+    // No key material crosses IPC: only the public JWK.
+    let text = account.to_string();
+    assert!(!text.contains("\"d\""), "a private key member crossed IPC: {text}");
+    let accounts = invoke(&t.window, "accounts", json!({})).unwrap();
+    assert_eq!(accounts[0]["id"], account_id.as_str());
+
+    // Events are forwarded as in the app, and the transport delivers the requests to the inbox.
+    let events = t.window.state::<Shell>().approver().unwrap().subscribe();
+    tauri::async_runtime::spawn(crate::events::forward(t.window.app_handle().clone(), events));
+    tauri::async_runtime::block_on(t.window.state::<Shell>().start()).unwrap();
+    let agent = tauri::async_runtime::block_on(server.agent());
+    let first = tauri::async_runtime::block_on(server.request(&agent, "ORDER-1"));
+    wait_for_inbox(&t.window, 1);
+    std::thread::sleep(Duration::from_millis(1100));
+    let second = tauri::async_runtime::block_on(server.request(&agent, "ORDER-2"));
+    let views = wait_for_inbox(&t.window, 2);
+
+    // Newest first, exactly as received, with the display model and its warnings.
+    assert_eq!(views[0]["item"]["request"]["binding_message"], "ORDER-2");
+    assert_eq!(views[1]["item"]["request"]["binding_message"], "ORDER-1");
+    assert_eq!(views[0]["item"]["request"]["client"]["client_name"], "Shop <b>Agent</b>");
+    assert_eq!(views[0]["item"]["account_id"], account_id.as_str());
+    let display = &views[0]["display"];
+    assert!(display["warning_count"].as_u64().unwrap() >= 1, "a bidi warning expected: {display}");
+    assert_eq!(display["details"][0]["type"], DETAIL_TYPE);
+    let request_id = views[1]["item"]["request"]["id"].as_str().unwrap().to_owned();
+    let other_id = views[0]["item"]["request"]["id"].as_str().unwrap().to_owned();
+
+    let one = invoke(&t.window, "request_view", json!({ "account_id": account_id, "request_id": request_id })).unwrap();
+    assert_eq!(one["item"]["request"]["binding_message"], "ORDER-1");
+
+    // A high-risk purchase requires user verification: typing the binding code.
+    let refused =
+        invoke(&t.window, "approve", json!({ "account_id": account_id, "request_id": request_id })).unwrap_err();
+    assert_eq!(refused["code"], "confirmation_required", "{refused}");
+    let refused = invoke(
+        &t.window,
+        "approve",
+        json!({ "account_id": account_id, "request_id": request_id, "typed_binding_message": "ORDER-2" }),
+    )
+    .unwrap_err();
+    assert_eq!(refused["code"], "confirmation_required", "{refused}");
+
+    // Approve the first with its code: the agent gets its token.
+    let outcome = invoke(
+        &t.window,
+        "approve",
+        json!({ "account_id": account_id, "request_id": request_id, "typed_binding_message": "ORDER-1" }),
+    )
+    .unwrap();
+    assert_eq!(outcome["history"]["decision"], "approve");
+    let token = tauri::async_runtime::block_on(server.token(&agent, &first));
+    assert!(token["access_token"].is_string(), "token answer: {token}");
+
+    // Deny the second with a reason: the agent is refused.
+    let outcome = invoke(
+        &t.window,
+        "deny",
+        json!({ "account_id": account_id, "request_id": other_id, "reason": "wrong_details" }),
+    )
+    .unwrap();
+    assert_eq!(outcome["history"]["deny_reason"], "wrong_details");
+    let refused = tauri::async_runtime::block_on(server.token(&agent, &second));
+    assert_eq!(refused["error"], "access_denied", "{refused}");
+
+    // Deciding twice is refused.
+    let error = invoke(
+        &t.window,
+        "approve",
+        json!({ "account_id": account_id, "request_id": other_id, "typed_binding_message": "ORDER-2" }),
+    )
+    .unwrap_err();
+    assert_eq!(error["code"], "not_pending");
+
+    // History, newest first, with the requests; receipts verify offline.
+    let history = invoke(&t.window, "history", json!({})).unwrap();
+    assert_eq!(history.as_array().unwrap().len(), 2);
+    assert_eq!(history[0]["decision"], "deny");
+    assert_eq!(history[0]["request"]["binding_message"], "ORDER-2");
+    let check =
+        invoke(&t.window, "verify_receipt", json!({ "account_id": account_id, "request_id": request_id })).unwrap();
+    assert_eq!(check["signature_valid"], true, "{check}");
+    assert_eq!(check["statement_hash_valid"], true, "{check}");
+    assert_eq!(check["problems"], json!([]));
+
+    let report = invoke(&t.window, "export_history", json!({})).unwrap();
+    assert_eq!(report["decisions"], 2);
+    let exported: Value =
+        serde_json::from_str(&std::fs::read_to_string(report["path"].as_str().unwrap()).unwrap()).unwrap();
+    assert_eq!(exported["decisions"][1]["request_id"], request_id.as_str());
+
+    // Connection state is reported per account once the transport ran.
+    let accounts = invoke(&t.window, "accounts", json!({})).unwrap();
+    assert!(!accounts[0]["connection"].is_null(), "{accounts}");
+
+    invoke(&t.window, "remove_account", json!({ "account_id": account_id })).unwrap();
+    assert_eq!(invoke(&t.window, "accounts", json!({})).unwrap(), json!([]));
+    tauri::async_runtime::block_on(t.window.state::<Shell>().stop());
+}
+
+#[test]
+fn requests_needing_confirmation_are_approved_only_with_the_typed_binding_message() {
+    use countersign_protocol::device::ApproverRequest;
+    let text = include_str!("../crates/protocol/testdata/device/examples/approver-request.json");
+    let request: ApproverRequest = serde_json::from_str(text).unwrap();
+    assert!(crate::shell::confirms(&request, Some("TRADE-4F7Q")));
+    assert!(crate::shell::confirms(&request, Some(" TRADE-4F7Q\n")));
+    assert!(!crate::shell::confirms(&request, Some("TRADE-4F7")));
+    assert!(!crate::shell::confirms(&request, Some("")));
+    assert!(!crate::shell::confirms(&request, None));
+}
+
+/// Pretty JSON with every non-ASCII character escaped (no invisible or bidi
+/// characters in the repository's files).
+fn ascii_json(value: &Value) -> String {
+    let mut out = String::new();
+    for c in serde_json::to_string_pretty(value).unwrap().chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{unit:04x}"));
+            }
+        }
+    }
+    out + "\n"
+}
+
+#[test]
+fn ui_fixture_models_are_what_the_details_crate_renders() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("ui/tests/models");
+    let registry = countersign_details::Registry::builtin().unwrap();
+    let update = std::env::var_os("UPDATE_UI_FIXTURES").is_some();
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let Some(name) = path.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_suffix(".details.json")) else {
+            continue;
+        };
+        let details =
+            countersign_protocol::rar::AuthorizationDetails::from_param(&std::fs::read_to_string(&path).unwrap())
+                .unwrap();
+        let model = serde_json::to_value(registry.render(&details, &Default::default())).unwrap();
+        let model_path = dir.join(format!("{name}.model.json"));
+        if update {
+            std::fs::write(&model_path, ascii_json(&model)).unwrap();
+        }
+        let fixture: Value = serde_json::from_str(&std::fs::read_to_string(&model_path).unwrap()).unwrap();
+        assert!(fixture == model, "{} is stale: rerun with UPDATE_UI_FIXTURES=1", model_path.display());
+        checked += 1;
+    }
+    assert!(checked >= 4, "expected the UI's fixture models in {}", dir.display());
+}

@@ -1,0 +1,199 @@
+import { fireEvent, render, screen, within } from '@testing-library/svelte';
+import { flushSync } from 'svelte';
+import { describe, expect, it, vi } from 'vitest';
+import { pinClock, tick } from '../../tests/clock';
+import { makeView, MODELS } from '../../tests/fixtures';
+import { FakeBackend } from './backend/fake';
+import type { RequestView } from './backend/types';
+import RequestDetail from './RequestDetail.svelte';
+
+function show(view: RequestView, extra: Partial<{ goneReason: string }> = {}) {
+  const backend = new FakeBackend([view]);
+  const ondecided = vi.fn();
+  const onclose = vi.fn();
+  const result = render(RequestDetail, { backend, view, onclose, ondecided, ...extra });
+  return { backend, ondecided, onclose, ...result };
+}
+
+describe('RequestDetail', () => {
+  pinClock();
+
+  it('shows who asks, for whom, the binding code large, scope, requirements and context', () => {
+    show(
+      makeView({
+        request: {
+          client: { client_id: 'agent-trader-01', client_name: 'Portfolio Agent', verified: false },
+          user: { sub: 'u_1001', name: 'Zoë Martin' },
+          requires: ['user_verification'],
+        },
+      }),
+    );
+    expect(screen.getByRole('heading', { level: 2 })).toHaveTextContent('Request from Portfolio Agent');
+    expect(screen.getByRole('heading', { level: 2 })).toHaveFocus();
+    expect(screen.getByTestId('client-id')).toHaveTextContent('agent-trader-01');
+    expect(screen.getByTestId('client-verified')).toHaveTextContent('Not verified');
+    expect(screen.getByTestId('on-behalf-of')).toHaveTextContent('Zoë Martin (u_1001)');
+    expect(screen.getByTestId('binding-message')).toHaveTextContent('TRADE-4F7Q');
+    expect(within(screen.getByTestId('scope')).getAllByRole('listitem').map((li) => li.textContent)).toEqual([
+      'openid',
+      'trade',
+    ]);
+    expect(screen.getByText('Confirm it is you (type the binding code)')).toBeInTheDocument();
+    const context = screen.getByTestId('context');
+    expect(context).toHaveTextContent('192.0.2.10');
+    expect(context).toHaveTextContent('agent/1.0');
+    expect(context).toHaveTextContent('Berlin, DE');
+  });
+
+  it('says when the agent is verified', () => {
+    show(makeView());
+    expect(screen.getByTestId('client-verified')).toHaveTextContent('Verified by your server’s administrator');
+  });
+
+  it('renders every detail and every field, nested ones included', () => {
+    show(makeView({ display: MODELS.mixed }));
+    const details = screen.getAllByTestId('detail');
+    expect(details.map((d) => d.dataset.type)).toEqual([
+      'urn:countersign:details:v1:stock_trade',
+      'urn:countersign:details:v1:send_email',
+      'customer_information',
+    ]);
+    const paths = screen.getAllByTestId('field').map((f) => f.dataset.path);
+    // Every path of the model, nested items included.
+    const expected: string[] = [];
+    const walk = (fields: { path: string; value: { kind: string; fields?: unknown; items?: unknown } }[]) => {
+      for (const f of fields) {
+        expected.push(f.path);
+        if (f.value.kind === 'object') walk(f.value.fields as never);
+        if (f.value.kind === 'array') walk(f.value.items as never);
+      }
+    };
+    for (const d of MODELS.mixed.details) walk([...d.fields, ...d.undescribed] as never);
+    expect(paths).toEqual(expected);
+    const trade = details[0] as HTMLElement;
+    expect(within(trade).getByTestId('detail-summary')).toHaveTextContent('buy 10 AAPL (limit)');
+    expect(trade).toHaveTextContent('Limit price 187.25 USD');
+    expect(trade).toHaveTextContent('2026-03-05T21:00:00Z');
+    expect(screen.getByText('attached are the Q1 figures we discussed.', { exact: false })).toBeInTheDocument();
+  });
+
+  it('puts warnings first, shows undescribed fields under their heading and reveals hidden characters', () => {
+    show(makeView({ display: MODELS.bidi }));
+    const top = screen.getByTestId('request-warnings');
+    expect(within(top).getByRole('heading')).toHaveTextContent('2 warnings: read them before you decide');
+    expect(within(top).getAllByTestId('warning').map((w) => w.dataset.code)).toEqual(['bidi_control', 'undescribed_field']);
+    expect(top).toHaveTextContent('Danger:');
+
+    const undescribed = screen.getByTestId('undescribed');
+    expect(within(undescribed).getByRole('heading')).toHaveTextContent('Not described by the schema');
+    expect(undescribed).toHaveTextContent('/extra');
+    expect(undescribed).toHaveTextContent('nested');
+
+    const description = screen.getAllByTestId('field').find((f) => f.dataset.path === '/items/0/description') as HTMLElement;
+    const mark = description.querySelector('mark');
+    expect(mark).toHaveTextContent('U+202E RIGHT-TO-LEFT OVERRIDE');
+    expect(description.textContent).not.toContain('\u202e');
+  });
+
+  it('approves a low-risk request with one click', async () => {
+    const view = makeView({ request: { risk: 'low' } });
+    const { backend, ondecided } = show(view);
+    expect(screen.queryByTestId('confirm-code')).toBeNull();
+    await fireEvent.click(screen.getByTestId('approve'));
+    await vi.waitFor(() => expect(ondecided).toHaveBeenCalledOnce());
+    expect(backend.calls.filter((c) => c.method === 'approve')).toEqual([{ method: 'approve', args: ['acct_1', 'req_01'] }]);
+  });
+
+  it('makes high and critical risk approvals deliberate: the binding code must be typed', async () => {
+    const { backend, ondecided } = show(makeView({ request: { risk: 'high' } }));
+    const approve = screen.getByTestId('approve');
+    expect(approve).toBeDisabled();
+    const input = screen.getByLabelText(/Type the binding code to approve/);
+    await fireEvent.input(input, { target: { value: 'TRADE-4F7' } });
+    expect(approve).toBeDisabled();
+    await fireEvent.click(approve);
+    expect(backend.calls.some((c) => c.method === 'approve')).toBe(false);
+    await fireEvent.input(input, { target: { value: ' TRADE-4F7Q ' } });
+    expect(approve).toBeEnabled();
+    await fireEvent.click(approve);
+    await vi.waitFor(() => expect(ondecided).toHaveBeenCalledOnce());
+    expect(backend.calls.find((c) => c.method === 'approve')?.args).toEqual(['acct_1', 'req_01', ' TRADE-4F7Q ']);
+  });
+
+  it.each(['critical', 'galactic'])('treats %s risk as needing the typed code', (risk) => {
+    show(makeView({ request: { risk } }));
+    expect(screen.getByTestId('approve')).toBeDisabled();
+    expect(screen.getByTestId('confirm-code')).toBeInTheDocument();
+  });
+
+  it('offers no approval for a request that is not approvable, and says why', async () => {
+    const { backend } = show(makeView({ display: MODELS.invalid }));
+    expect(screen.queryByTestId('approve')).toBeNull();
+    expect(screen.getByTestId('not-approvable')).toHaveTextContent('break their display schema');
+    // Deny stays possible.
+    await fireEvent.click(screen.getByTestId('deny'));
+    await fireEvent.click(screen.getByTestId('deny-wrong_details'));
+    await fireEvent.click(screen.getByTestId('confirm-deny'));
+    await vi.waitFor(() => expect(backend.calls.some((c) => c.method === 'deny')).toBe(true));
+  });
+
+  it('says a step this app cannot do blocks approval', () => {
+    show(makeView({ request: { requires: ['webauthn'] }, approvable: false }));
+    expect(screen.queryByTestId('approve')).toBeNull();
+    expect(screen.getByTestId('not-approvable')).toHaveTextContent('webauthn');
+  });
+
+  it('denies with one of the three reasons, chosen explicitly', async () => {
+    const { backend, ondecided } = show(makeView());
+    await fireEvent.click(screen.getByTestId('deny'));
+    const group = screen.getByRole('group', { name: 'Why do you deny it?' });
+    expect(within(group).getAllByRole('radio').map((r) => (r as HTMLInputElement).labels?.[0]?.textContent?.trim())).toEqual([
+      'This wasn’t me',
+      'Wrong details',
+      'Other',
+    ]);
+    expect(screen.getByTestId('confirm-deny')).toBeDisabled();
+    await fireEvent.click(screen.getByLabelText('This wasn’t me'));
+    await fireEvent.click(screen.getByTestId('confirm-deny'));
+    await vi.waitFor(() => expect(ondecided).toHaveBeenCalledOnce());
+    expect(backend.calls.find((c) => c.method === 'deny')?.args).toEqual(['acct_1', 'req_01', 'not_me']);
+  });
+
+  it('shows a refused decision as text and stays on the request', async () => {
+    const view = makeView({ request: { risk: 'low' } });
+    const { backend, ondecided } = show(view);
+    backend.fail({ code: 'expired', message: 'request "req_01" has expired; nothing was sent' });
+    await fireEvent.click(screen.getByTestId('approve'));
+    expect(await screen.findByTestId('decision-error')).toHaveTextContent('has expired; nothing was sent');
+    expect(ondecided).not.toHaveBeenCalled();
+  });
+
+  it('closes decisions when the request was withdrawn or expired', () => {
+    const { unmount } = show(makeView({ request: { risk: 'low' } }), { goneReason: 'decided_elsewhere' });
+    expect(screen.getByTestId('request-gone')).toHaveTextContent('Decided on another device');
+    expect(screen.getByTestId('approve')).toBeDisabled();
+    expect(screen.getByTestId('deny')).toBeDisabled();
+    unmount();
+
+    show(makeView({ request: { risk: 'low', expires_at: 1_767_225_600 + 2 } }));
+    expect(screen.getByTestId('approve')).toBeEnabled();
+    tick(2);
+    flushSync();
+    expect(screen.getByTestId('request-expired')).toHaveTextContent('This request has expired');
+    expect(screen.getByTestId('approve')).toBeDisabled();
+  });
+
+  it('shows fields the sender asked to hide, one click away', () => {
+    show(makeView({ display: MODELS.auth0 }));
+    const hidden = screen.getByText('Hidden by the sender: show it');
+    expect(hidden.tagName).toBe('SUMMARY');
+    expect(hidden.closest('details')).not.toHaveAttribute('open');
+  });
+
+  it('has no inline styles and labels every control', () => {
+    const { container } = show(makeView({ request: { risk: 'high' } }));
+    expect(container.querySelector('[style]')).toBeNull();
+    for (const button of screen.getAllByRole('button')) expect(button).toHaveAccessibleName();
+    for (const input of container.querySelectorAll('input')) expect(input).toHaveAccessibleName();
+  });
+});

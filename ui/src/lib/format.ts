@@ -1,0 +1,152 @@
+// Words for everything the UI shows about states and times. Every state is said in
+// words (never by colour alone), and unknown values from newer servers are named, not hidden.
+import type {
+  ConnectionState,
+  Delivery,
+  DenyReason,
+  RequestView,
+  Severity,
+} from './backend/types';
+
+/** `4:05`, `1:02:03`; `0:00` once past. */
+export function formatCountdown(seconds: number): string {
+  const s = Math.max(0, Math.floor(seconds));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const rest = String(s % 60).padStart(2, '0');
+  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${rest}` : `${m}:${rest}`;
+}
+
+/** Spoken form for screen readers: `4 minutes 5 seconds`. */
+export function spokenDuration(seconds: number): string {
+  const s = Math.max(0, Math.floor(seconds));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const parts: string[] = [];
+  if (h > 0) parts.push(`${h} ${h === 1 ? 'hour' : 'hours'}`);
+  if (m > 0) parts.push(`${m} ${m === 1 ? 'minute' : 'minutes'}`);
+  if (h === 0) parts.push(`${s % 60} ${s % 60 === 1 ? 'second' : 'seconds'}`);
+  return parts.join(' ');
+}
+
+/** Local date and time of a Unix timestamp, with the UTC offset written out. */
+export function formatTime(unixSeconds: number): string {
+  const date = new Date(unixSeconds * 1000);
+  const pad = (n: number) => String(n).padStart(2, '0');
+  const offset = -date.getTimezoneOffset();
+  const sign = offset >= 0 ? '+' : '-';
+  const abs = Math.abs(offset);
+  return (
+    `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ` +
+    `${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())} ` +
+    `UTC${sign}${pad(Math.floor(abs / 60))}:${pad(abs % 60)}`
+  );
+}
+
+/** A map's own entry for `key` (never an inherited one such as `toString`). */
+export function own<V>(map: Record<string, V>, key: string): V | undefined {
+  return Object.prototype.hasOwnProperty.call(map, key) ? map[key] : undefined;
+}
+
+const WITHDRAWN: Record<string, string> = {
+  expired: 'Expired before you decided',
+  cancelled: 'Withdrawn by the agent',
+  decided_elsewhere: 'Decided on another device',
+  withdrawn: 'Withdrawn',
+  conflict: 'Already decided differently on the server',
+  rejected: 'Refused by the server',
+};
+
+/** Why a request left the inbox. */
+export function withdrawnLabel(reason: string): string {
+  return own(WITHDRAWN, reason) ?? `Withdrawn (${reason})`;
+}
+
+const DENY: Record<DenyReason, string> = {
+  not_me: 'This wasn’t me',
+  wrong_details: 'Wrong details',
+  other: 'Other',
+};
+
+export function denyReasonLabel(reason: string | null): string {
+  if (reason === null) return '';
+  return own<string>(DENY, reason) ?? reason;
+}
+
+const DELIVERY: Record<Delivery, string> = {
+  queued: 'Waiting to be sent',
+  delivered: 'Delivered',
+  expired: 'Expired before delivery',
+  conflict: 'Conflicts with an earlier decision',
+  withdrawn: 'Withdrawn before delivery',
+  rejected: 'Refused by the server',
+};
+
+export function deliveryLabel(delivery: string): string {
+  return own<string>(DELIVERY, delivery) ?? delivery;
+}
+
+export function connectionLabel(state: ConnectionState | null): string {
+  if (state === null) return 'Not connected yet';
+  switch (state.state) {
+    case 'connecting':
+      return 'Connecting…';
+    case 'push':
+      return 'Connected (live)';
+    case 'polling':
+      return 'Connected (checking periodically)';
+    case 'disconnected':
+      return `Disconnected: ${state.error} (retrying in ${Math.max(1, Math.round(state.retry_in_ms / 1000))} s)`;
+    default:
+      return 'Unknown connection state';
+  }
+}
+
+export function severityLabel(severity: Severity | string): string {
+  switch (severity) {
+    case 'danger':
+      return 'Danger';
+    case 'caution':
+      return 'Caution';
+    case 'info':
+      return 'Note';
+    default:
+      return `Warning (${severity})`;
+  }
+}
+
+export function keyStoreLabel(kind: string): string {
+  switch (kind) {
+    case 'keychain':
+      return 'OS keychain';
+    case 'file':
+      return 'Encrypted key file (no keychain available)';
+    case 'memory':
+      return 'In memory (test only)';
+    default:
+      return kind;
+  }
+}
+
+export function requirementLabel(requirement: string): string {
+  switch (requirement) {
+    case 'user_verification':
+      return 'Confirm it is you (type the binding code)';
+    case 'webauthn':
+      return 'A security key (not supported by this app yet)';
+    default:
+      return `Unknown step “${requirement}” (cannot be approved here)`;
+  }
+}
+
+/** The summary line of a request: the schema summaries, else the detail titles. */
+export function summaryOf(view: RequestView): string {
+  const parts = view.display.details.map((d) => d.summary?.text ?? d.title);
+  if (parts.length === 0) return 'No details';
+  return parts.join(' · ');
+}
+
+/** Key of a request across accounts. */
+export function requestKey(accountId: string, requestId: string): string {
+  return `${accountId}\u0000${requestId}`;
+}

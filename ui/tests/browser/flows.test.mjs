@@ -1,0 +1,128 @@
+// Browser tests of the built UI (dist-browser: the real App on the FakeBackend) in
+// Debian's chromium, served with the app's CSP. Run: npm run test:browser
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { calls, launch, makeAccount, makeView, model, open, serve } from './support.mjs';
+
+let server;
+let browser;
+
+before(async () => {
+  server = await serve();
+  browser = await launch();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+describe('inbox → detail → decision', () => {
+  it('approves a request', async () => {
+    const { page, context, problems } = await open(browser, server.url, {
+      views: [makeView({ request: { risk: 'low', binding_message: 'SHOP-1' } })],
+      options: { accounts: [makeAccount()] },
+    });
+    await page.getByRole('button', { name: 'Review the request from Trading Agent' }).click();
+    await page.getByTestId('request-detail').waitFor();
+    assert.equal(await page.getByTestId('binding-message').textContent(), 'SHOP-1');
+    await page.getByTestId('approve').click();
+    await page.getByTestId('announcement').waitFor();
+    assert.match(await page.getByTestId('announcement').textContent(), /Approved the request from Trading Agent/);
+    await page.getByTestId('inbox-empty').waitFor();
+    const approve = (await calls(page)).filter((c) => c.method === 'approve');
+    assert.deepEqual(approve, [{ method: 'approve', args: ['acct_1', 'req_01'] }]);
+    await page.getByTestId('nav-history').click();
+    assert.equal(await page.getByTestId('history-item').count(), 1);
+    assert.equal(await page.getByTestId('history-decision').textContent(), 'Approved');
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+
+  it('denies with a reason, from the keyboard only', async () => {
+    const { page, context, problems } = await open(browser, server.url, {
+      views: [makeView({ request: { risk: 'high' } })],
+      options: { accounts: [makeAccount()] },
+    });
+    await page.getByTestId('inbox-open').focus();
+    await page.keyboard.press('Enter');
+    await page.getByTestId('request-detail').waitFor();
+    // Focus moves to the request's heading.
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'request-heading');
+    await page.getByTestId('deny').focus();
+    await page.keyboard.press('Enter');
+    await page.getByTestId('deny-not_me').focus();
+    await page.keyboard.press('Space');
+    await page.getByTestId('confirm-deny').focus();
+    // Focus is visible: a real outline is drawn on the focused control.
+    const outline = await page.getByTestId('confirm-deny').evaluate((e) => getComputedStyle(e).outlineStyle);
+    assert.equal(outline, 'solid');
+    await page.keyboard.press('Enter');
+    await page.getByTestId('announcement').waitFor();
+    const deny = (await calls(page)).filter((c) => c.method === 'deny');
+    assert.deepEqual(deny, [{ method: 'deny', args: ['acct_1', 'req_01', 'not_me'] }]);
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+
+  it('approves a high-risk request only after the code is typed', async () => {
+    const { page, context } = await open(browser, server.url, {
+      views: [makeView({ request: { risk: 'critical', binding_message: 'PAY-77' } })],
+      options: { accounts: [makeAccount()] },
+    });
+    await page.getByTestId('inbox-open').click();
+    assert.equal(await page.getByTestId('approve').isDisabled(), true);
+    await page.getByLabel(/Type the binding code to approve/).fill('PAY-7');
+    assert.equal(await page.getByTestId('approve').isDisabled(), true);
+    await page.getByLabel(/Type the binding code to approve/).fill('PAY-77');
+    await page.getByTestId('approve').click();
+    await page.getByTestId('announcement').waitFor();
+    const approve = (await calls(page)).filter((c) => c.method === 'approve');
+    assert.deepEqual(approve, [{ method: 'approve', args: ['acct_1', 'req_01', 'PAY-77'] }]);
+    await context.close();
+  });
+
+  it('shows warnings prominently, before the details, with hidden characters revealed', async () => {
+    const { page, context } = await open(browser, server.url, {
+      views: [makeView({ display: model('purchase-bidi-undescribed') })],
+      options: { accounts: [makeAccount()] },
+    });
+    assert.equal(await page.getByTestId('inbox-warnings').textContent(), '2 warnings');
+    await page.getByTestId('inbox-open').click();
+    const warnings = page.getByTestId('request-warnings');
+    assert.equal(await warnings.isVisible(), true);
+    assert.match(await warnings.textContent(), /2 warnings: read them before you decide/);
+    assert.match(await warnings.textContent(), /Danger:.*RIGHT-TO-LEFT OVERRIDE/);
+    const warningsBox = await warnings.boundingBox();
+    const detailBox = await page.getByTestId('detail').first().boundingBox();
+    assert.ok(warningsBox && detailBox && warningsBox.y < detailBox.y, 'warnings come before the details');
+    const mark = page.locator('[data-path="/items/0/description"] mark');
+    assert.equal(await mark.isVisible(), true);
+    assert.match(await mark.textContent(), /U\+202E/);
+    assert.equal(await page.getByRole('heading', { name: 'Not described by the schema' }).isVisible(), true);
+    await context.close();
+  });
+
+  it('offers no approval for a request that breaks its schema', async () => {
+    const { page, context } = await open(browser, server.url, {
+      views: [makeView({ display: model('stock-trade-invalid') })],
+      options: { accounts: [makeAccount()] },
+    });
+    await page.getByTestId('inbox-open').click();
+    assert.equal(await page.getByTestId('approve').count(), 0);
+    assert.equal(await page.getByTestId('not-approvable').isVisible(), true);
+    await context.close();
+  });
+
+  it('follows the system theme (light and dark)', async () => {
+    const colours = {};
+    for (const scheme of ['light', 'dark']) {
+      const { page, context } = await open(browser, server.url, { views: [makeView()] });
+      await page.emulateMedia({ colorScheme: scheme });
+      await page.getByTestId('inbox-item').waitFor();
+      colours[scheme] = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+      await context.close();
+    }
+    assert.notEqual(colours.light, colours.dark);
+  });
+});
