@@ -36,8 +36,16 @@ pub const MAX_BINDING_MESSAGE_CHARS: usize = 64;
 pub const BINDING_MESSAGE_PUNCTUATION: &str = "+-_.,:#";
 /// `acr_values` member that asks the approver to verify the user locally.
 pub const ACR_USER_VERIFICATION: &str = "urn:countersign:acr:uv";
-/// Longest kept `User-Agent`, characters.
-const MAX_USER_AGENT_CHARS: usize = 256;
+
+/// The `User-Agent` as kept in the request context (shown to the approver):
+/// invalid UTF-8 becomes U+FFFD, and every control, bidi, invisible or
+/// otherwise deceptive character is written as a visible `\u{XXXX}` escape
+/// (`countersign_details::text::visible_escape`, which also cuts the text at
+/// 200 characters with `…`).
+#[must_use]
+pub fn user_agent(raw: &[u8]) -> String {
+    countersign_details::text::visible_escape(&String::from_utf8_lossy(raw))
+}
 
 /// Checks the server's `binding_message` policy: 1 to 64 characters;
 /// letters, digits, `+ - _ . , : #` and single inner spaces.
@@ -146,7 +154,7 @@ async fn resolve_user(state: &AppState, client: &Client, hint: &UserHint) -> Res
                 .ok_or_else(|| OAuthError::InvalidRequest("login_hint_token needs a sub_id object".into()))?;
             let field = |name: &str| sub_id.get(name).and_then(Value::as_str).unwrap_or_default().to_owned();
             match sub_id.get("format").and_then(Value::as_str) {
-                Some("email") => users::by_login(state, &field("email")).await?.filter(|u| u.email.is_some()),
+                Some("email") => users::by_email(state, &field("email")).await?,
                 Some("username") => users::by_username(state, &field("username")).await?,
                 Some("iss_sub") if field("iss") == issuer => users::by_sub(state, &field("sub")).await?,
                 Some("iss_sub") => None,
@@ -206,6 +214,61 @@ fn over_limit(c: &Count, limit: u32, now: u64) -> Option<OAuthError> {
     Some(OAuthError::RateLimited { retry_after: oldest.saturating_add(60).saturating_sub(now).max(1) })
 }
 
+/// Checks a `user_code`, counting the failures: once the user (from any
+/// client) or the client (for any user) has had too many wrong codes within
+/// the window, the code is not even compared and the answer is the
+/// fatigue-control 429 `slow_down` with `Retry-After` (when the oldest
+/// counted failure leaves the window). Count, compare and record run in one
+/// write transaction, so concurrent guesses cannot overshoot the limit.
+async fn check_user_code(
+    state: &AppState,
+    client: &Client,
+    user: &User,
+    code: &countersign_protocol::secret::UserCode,
+) -> Result<(), OAuthError> {
+    let limits = &state.config.limits;
+    let now = state.now();
+    let window = limits.user_code_window_secs;
+    let since = db::ts(now.saturating_sub(window));
+    let mut tx = db::begin(&state.db).await?;
+    for (column, value, limit) in [
+        ("sub", user.sub.as_str(), limits.user_code_failures),
+        ("client_id", client.client_id.as_str(), limits.client_user_code_failures),
+    ] {
+        if limit == 0 {
+            continue;
+        }
+        let row = sqlx::query(&format!(
+            "SELECT COUNT(*) AS n, MIN(failed_at) AS oldest FROM user_code_failures \
+             WHERE {column} = $1 AND failed_at > $2"
+        ))
+        .bind(value)
+        .bind(since)
+        .fetch_one(&mut *tx)
+        .await?;
+        let n: i64 = row.try_get("n")?;
+        if n >= i64::from(limit) {
+            let oldest = db::from_ts(row.try_get::<Option<i64>, _>("oldest")?.unwrap_or(0));
+            tracing::info!(client_id = %client.client_id, by = column, "user_code locked after repeated failures");
+            return Err(OAuthError::RateLimited {
+                retry_after: oldest.saturating_add(window).saturating_sub(now).max(1),
+            });
+        }
+    }
+    let stored = user.user_code_hash.as_deref().unwrap_or("");
+    if stored.is_empty() || !util::ct_eq(&util::hash_secret(code.secret()), stored) {
+        sqlx::query("INSERT INTO user_code_failures (sub, client_id, failed_at) VALUES ($1, $2, $3)")
+            .bind(&user.sub)
+            .bind(&client.client_id)
+            .bind(db::ts(now))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        return Err(OAuthError::InvalidUserCode);
+    }
+    Ok(())
+}
+
 async fn handle(
     state: &AppState,
     peer: Option<SocketAddr>,
@@ -263,10 +326,7 @@ async fn handle(
     let user = resolve_user(state, &client, &params.hint).await?;
     if client.user_code_parameter {
         let code = params.user_code.as_ref().ok_or(OAuthError::MissingUserCode)?;
-        let stored = user.user_code_hash.as_deref().unwrap_or("");
-        if stored.is_empty() || !util::ct_eq(&util::hash_secret(code.secret()), stored) {
-            return Err(OAuthError::InvalidUserCode);
-        }
+        check_user_code(state, &client, &user, code).await?;
     }
 
     let cfg = &state.config;
@@ -281,11 +341,7 @@ async fn handle(
     }
     let context = RequestContext {
         ip: peer.map(|p| p.ip()),
-        user_agent: headers
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(|s| s.chars().filter(|c| !c.is_control()).take(MAX_USER_AGENT_CHARS).collect::<String>())
-            .filter(|s| !s.is_empty()),
+        user_agent: headers.get(header::USER_AGENT).map(|v| user_agent(v.as_bytes())).filter(|s| !s.is_empty()),
         location: None,
     };
 

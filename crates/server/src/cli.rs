@@ -101,6 +101,17 @@ pub struct ServeArgs {
     /// Window of the `not_me` count, seconds.
     #[arg(long, default_value_t = 86_400)]
     pub not_me_window: u64,
+    /// Wrong `user_code`s per user within the window before the user's code
+    /// is locked (429) until the window passes (0 = never).
+    #[arg(long, default_value_t = 5)]
+    pub user_code_failures: u32,
+    /// Wrong `user_code`s per client within the window before the client's
+    /// `user_code` requests are refused (429) (0 = never).
+    #[arg(long, default_value_t = 30)]
+    pub client_user_code_failures: u32,
+    /// Window of the `user_code` failure counts, seconds.
+    #[arg(long, default_value_t = 900)]
+    pub user_code_window: u64,
     /// Default `expires_in` of a backchannel request, seconds.
     #[arg(long, default_value_t = 300)]
     pub default_expiry: u64,
@@ -265,6 +276,9 @@ fn serve_config(args: &ServeArgs) -> Result<Config, CliError> {
     c.limits.client_per_minute = args.client_rate_limit;
     c.limits.not_me_threshold = args.not_me_threshold;
     c.limits.not_me_window_secs = args.not_me_window;
+    c.limits.user_code_failures = args.user_code_failures;
+    c.limits.client_user_code_failures = args.client_user_code_failures;
+    c.limits.user_code_window_secs = args.user_code_window;
     c.default_expiry_secs = args.default_expiry;
     c.max_expiry_secs = args.max_expiry;
     c.access_token_ttl_secs = args.token_ttl;

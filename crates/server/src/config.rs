@@ -25,11 +25,29 @@ pub struct Limits {
     pub not_me_threshold: u32,
     /// Window of the `not_me` count, seconds (default 24 h).
     pub not_me_window_secs: u64,
+    /// Wrong `user_code`s for one user (from any client) within
+    /// [`Self::user_code_window_secs`] after which the user's `user_code` is
+    /// no longer checked: `/bc-authorize` answers 429 `slow_down` with
+    /// `Retry-After` until the oldest failure leaves the window (default 5).
+    pub user_code_failures: u32,
+    /// The same, for the wrong `user_code`s sent by one client for any user
+    /// (default 30).
+    pub client_user_code_failures: u32,
+    /// Window of the `user_code` failure counts, seconds (default 15 min).
+    pub user_code_window_secs: u64,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { user_per_minute: 5, client_per_minute: 30, not_me_threshold: 3, not_me_window_secs: 24 * 3600 }
+        Self {
+            user_per_minute: 5,
+            client_per_minute: 30,
+            not_me_threshold: 3,
+            not_me_window_secs: 24 * 3600,
+            user_code_failures: 5,
+            client_user_code_failures: 30,
+            user_code_window_secs: 15 * 60,
+        }
     }
 }
 

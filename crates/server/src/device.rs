@@ -20,7 +20,7 @@ use countersign_protocol::device::{
 };
 use countersign_protocol::error::{ErrorCode, PushErrorResponse};
 use countersign_protocol::jws::PublicJwk;
-use countersign_protocol::secret::{AuthReqId, EnrollmentTicket};
+use countersign_protocol::secret::EnrollmentTicket;
 use serde_json::Value;
 use sqlx::Row as _;
 use std::collections::VecDeque;
@@ -400,7 +400,7 @@ pub async fn decide(
         now,
     )
     .await?;
-    if let Some(auth_req_id) = decided.notify_auth_req_id.clone().map(AuthReqId::new) {
+    if let Some(auth_req_id) = decided.notify_auth_req_id.clone() {
         let payload = match (&decided.delivery_mode, claims.decision) {
             (TokenDeliveryMode::Push, Decision::Approve) => {
                 let signer = signer.ok_or_else(|| Internal::new("no signer for a push approval"))?;

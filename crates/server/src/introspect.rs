@@ -92,9 +92,10 @@ pub async fn introspect(
 ) -> Response {
     let run = async {
         let form = read(&state, &headers, body, paths::INTROSPECT).await?;
-        let _ = &form.client;
+        // RFC 7662 §4: only the client the token was issued to learns
+        // anything about it; to any other client it is simply not active.
         let answer = match lookup(&state, &form.token).await? {
-            Some((_, _, mut claims, false)) => {
+            Some((_, client_id, mut claims, false)) if client_id == form.client.client_id => {
                 if let Some(obj) = claims.as_object_mut() {
                     obj.insert("active".into(), json!(true));
                     obj.insert("token_type".into(), json!("Bearer"));

@@ -41,7 +41,7 @@ pub async fn enqueue(
     .bind(req.request_id.as_str())
     .bind(&req.client_id)
     .bind(endpoint)
-    .bind(bearer)
+    .bind(bearer.secret())
     .bind(payload)
     .bind(db::ts(state.clock.now_ms()))
     .bind(db::ts(state.now()))

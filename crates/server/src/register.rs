@@ -67,13 +67,24 @@ fn check_initial_token(state: &AppState, headers: &HeaderMap) -> Result<(), OAut
     Ok(())
 }
 
+/// Human-readable metadata: 1 to `max` characters, none of them a control,
+/// bidi, invisible or format character ([`util::is_hidden_char`]).
 fn check_text(name: &str, value: &str, max: usize) -> Result<(), OAuthError> {
     let n = value.chars().count();
-    if n == 0 || n > max || value.chars().any(char::is_control) {
-        return Err(meta_err(format!("{name} must be 1 to {max} characters without control characters")));
+    if n == 0 || n > max {
+        return Err(meta_err(format!("{name} must be 1 to {max} characters")));
+    }
+    if let Some(c) = value.chars().find(|c| util::is_hidden_char(*c)) {
+        return Err(meta_err(format!(
+            "{name} must not contain control, bidirectional, invisible or format characters (found U+{:04X})",
+            u32::from(c)
+        )));
     }
     Ok(())
 }
+
+/// Longest `software_id`, `software_version` and `contacts` entry, characters.
+const MAX_METADATA_TEXT_CHARS: usize = 256;
 
 fn check_https(name: &str, value: &str) -> Result<(), OAuthError> {
     match url::Url::parse(value) {
@@ -193,6 +204,14 @@ async fn handle(
 
     let client_name = req.client_name.clone().unwrap_or_else(|| "Unnamed client".into());
     check_text("client_name", &client_name, MAX_CLIENT_NAME_CHARS)?;
+    for (name, value) in [("software_id", &req.software_id), ("software_version", &req.software_version)] {
+        if let Some(v) = value {
+            check_text(name, v, MAX_METADATA_TEXT_CHARS)?;
+        }
+    }
+    for c in req.contacts.iter().flatten() {
+        check_text("contacts", c, MAX_METADATA_TEXT_CHARS)?;
+    }
     if let Some(l) = &req.logo_uri {
         check_https("logo_uri", l)?;
     }

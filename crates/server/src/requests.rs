@@ -6,13 +6,15 @@ use countersign_protocol::device::{
     RequestUser, Requirement, Risk,
 };
 use countersign_protocol::rar::AuthorizationDetails;
+use countersign_protocol::secret::{AuthReqId, ClientNotificationToken};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row as _, SqliteConnection};
 
 use crate::db::from_ts;
 use crate::error::Internal;
 
-/// A request row joined with its client and user.
+/// A request row joined with its client and user. The `auth_req_id` and the
+/// `client_notification_token` are secret types: `Debug` redacts them.
 #[derive(Debug, Clone)]
 pub struct StoredRequest {
     /// Request id (the device channel's `id`).
@@ -24,9 +26,9 @@ pub struct StoredRequest {
     /// The client's delivery mode when the request was made.
     pub delivery_mode: TokenDeliveryMode,
     /// `auth_req_id`, kept for ping and push callbacks only.
-    pub notify_auth_req_id: Option<String>,
+    pub notify_auth_req_id: Option<AuthReqId>,
     /// `client_notification_token` (ping and push).
-    pub notification_token: Option<String>,
+    pub notification_token: Option<ClientNotificationToken>,
     /// Scopes, in request order.
     pub scope: Vec<String>,
     /// `binding_message`.
@@ -107,8 +109,10 @@ impl StoredRequest {
             client_id: row.try_get("client_id")?,
             sub: row.try_get("sub")?,
             delivery_mode: mode.parse().map_err(|_| Internal::new("empty delivery mode"))?,
-            notify_auth_req_id: row.try_get("notify_auth_req_id")?,
-            notification_token: row.try_get("notification_token")?,
+            notify_auth_req_id: row.try_get::<Option<String>, _>("notify_auth_req_id")?.map(AuthReqId::new),
+            notification_token: row
+                .try_get::<Option<String>, _>("notification_token")?
+                .map(ClientNotificationToken::new),
             scope: json_col(row, "scope")?,
             binding_message: row.try_get("binding_message")?,
             details: AuthorizationDetails::from_param(&details)

@@ -6,7 +6,6 @@
 use countersign_protocol::ciba::TokenDeliveryMode;
 use countersign_protocol::device::WithdrawReason;
 use countersign_protocol::error::{ErrorCode, PushErrorResponse};
-use countersign_protocol::secret::AuthReqId;
 use std::collections::BTreeSet;
 
 use crate::db;
@@ -50,7 +49,7 @@ pub async fn sweep_once(state: &AppState) -> Result<usize, Internal> {
         }
         crate::events::withdrawn(&mut tx, &req.sub, &req.request_id, WithdrawReason::Expired, None, now).await?;
         if let (TokenDeliveryMode::Push, Some(id)) = (&req.delivery_mode, &req.notify_auth_req_id) {
-            let e = PushErrorResponse::new(ErrorCode::ExpiredToken, AuthReqId::new(id.clone()))
+            let e = PushErrorResponse::new(ErrorCode::ExpiredToken, id.clone())
                 .map_err(|e| Internal::new(e.to_string()))?
                 .with_description("the request expired before the user decided");
             crate::notify::enqueue(&mut tx, state, &req, &serde_json::to_string(&e)?).await?;
@@ -68,6 +67,10 @@ pub async fn sweep_once(state: &AppState) -> Result<usize, Internal> {
     }
     sqlx::query("DELETE FROM device_jtis WHERE exp < $1").bind(db::ts(now)).execute(&state.db).await?;
     sqlx::query("DELETE FROM client_jtis WHERE exp < $1").bind(db::ts(now)).execute(&state.db).await?;
+    sqlx::query("DELETE FROM user_code_failures WHERE failed_at <= $1")
+        .bind(db::ts(now.saturating_sub(state.config.limits.user_code_window_secs)))
+        .execute(&state.db)
+        .await?;
     sqlx::query("DELETE FROM events WHERE created_at < $1")
         .bind(db::ts(now.saturating_sub(EVENT_RETENTION_SECS)))
         .execute(&state.db)

@@ -86,3 +86,19 @@ pub async fn by_username(state: &AppState, username: &str) -> Result<Option<User
         .await?;
     row.as_ref().map(User::from_row).transpose()
 }
+
+/// Finds a user by e-mail address only (ASCII case-insensitive; stored
+/// lowercase). An empty address finds no one.
+///
+/// # Errors
+/// The database failed.
+pub async fn by_email(state: &AppState, email: &str) -> Result<Option<User>, Internal> {
+    if email.is_empty() {
+        return Ok(None);
+    }
+    let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1"))
+        .bind(email.to_ascii_lowercase())
+        .fetch_optional(&state.db)
+        .await?;
+    row.as_ref().map(User::from_row).transpose()
+}

@@ -190,6 +190,19 @@ async fn login_hint_token_and_id_token_hint() {
     let ok = agent.bc_authorize(&server, &with(base.clone(), "login_hint_token", &lht(now + 60, None))).await;
     assert_eq!(ok.status(), 200);
     let ack: Value = ok.json().await.unwrap();
+    // format email matches e-mail addresses only (case-insensitively), never a username.
+    let by_email = |email: &str| {
+        agent.sign(&json!({
+            "iss": agent.client_id, "aud": server.base_url, "exp": now + 60,
+            "sub_id": {"format": "email", "email": email},
+        }))
+    };
+    for not_an_email in ["lu", ""] {
+        let p = with(base.clone(), "login_hint_token", &by_email(not_an_email));
+        expect_err(agent.bc_authorize(&server, &p).await, 400, "unknown_user_id").await;
+    }
+    let p = with(base.clone(), "login_hint_token", &by_email("LU@Example.COM"));
+    assert_eq!(agent.bc_authorize(&server, &p).await.status(), 200);
     let expired = with(base.clone(), "login_hint_token", &lht(now.saturating_sub(5), None));
     expect_err(agent.bc_authorize(&server, &expired).await, 400, "expired_login_hint_token").await;
     let stranger = DeviceKeyPair::generate().unwrap();
@@ -482,6 +495,11 @@ async fn introspection_and_revocation() {
     assert_eq!(intro["scope"], "openid payments");
     assert_eq!(intro["authorization_details"], details());
     assert_eq!(intro["act"], json!({"sub": agent.client_id}));
+    // RFC 7662 §4: another (authenticated) client gets nothing but inactive.
+    let resp = other.post("/introspect", &[("token", access.clone())], now).await;
+    assert_eq!(resp.status(), 200);
+    let intro: Value = resp.json().await.unwrap();
+    assert_eq!(intro, json!({"active": false}), "another client's token");
     let intro: Value = agent.post("/introspect", &[("token", "garbage".into())], now).await.json().await.unwrap();
     assert_eq!(intro, json!({"active": false}));
     let resp = http().post(server.url("/introspect")).form(&[("token", &access)]).send().await.unwrap();
@@ -718,5 +736,158 @@ async fn risk_comes_from_the_schemas() {
     let (_, req) = expect_request(events.next_event(WAIT).await);
     assert_eq!(req.risk.as_str(), "critical");
     assert_eq!(req.requires, vec![countersign_protocol::device::Requirement::UserVerification]);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn user_code_failures_lock_the_code_for_the_window() {
+    let server = no_limits().await;
+    add_user(&server, "uma").await;
+    add_user(&server, "vic").await;
+    for u in ["uma", "vic"] {
+        countersign_server::admin::set_user_code(&server.state.db, u, &UserCode::new("4711".into())).await.unwrap();
+    }
+    let uc = Agent::register(&server, json!({"backchannel_user_code_parameter": true})).await;
+    let other = Agent::register(&server, json!({"backchannel_user_code_parameter": true})).await;
+    let right = |agent: &Agent, user: &str| with(agent.request_params(user), "user_code", "4711");
+    let wrong = |agent: &Agent, user: &str, code: &str| with(agent.request_params(user), "user_code", code);
+    for i in 0..5 {
+        let resp = uc.bc_authorize(&server, &wrong(&uc, "uma", &format!("000{i}"))).await;
+        expect_err(resp, 400, "invalid_user_code").await;
+    }
+    // Locked: even the right code is refused, from any client, with the fatigue 429.
+    for agent in [&uc, &other] {
+        let resp = agent.bc_authorize(&server, &right(agent, "uma")).await;
+        let retry: u64 = resp.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!((1..=900).contains(&retry), "{retry}");
+        expect_err(resp, 429, "slow_down").await;
+    }
+    // Another user is not affected.
+    assert_eq!(uc.bc_authorize(&server, &right(&uc, "vic")).await.status(), 200);
+    server.clock.advance(890);
+    expect_err(uc.bc_authorize(&server, &right(&uc, "uma")).await, 429, "slow_down").await;
+    server.clock.advance(11);
+    assert_eq!(uc.bc_authorize(&server, &right(&uc, "uma")).await.status(), 200);
+    server.stop().await;
+
+    // Per client: wrong codes across users lock the client, not the users.
+    let server = server_with(|c| {
+        c.limits.user_per_minute = 0;
+        c.limits.client_per_minute = 0;
+        c.limits.client_user_code_failures = 3;
+    })
+    .await;
+    for u in ["uma", "vic", "wes"] {
+        add_user(&server, u).await;
+        countersign_server::admin::set_user_code(&server.state.db, u, &UserCode::new("4711".into())).await.unwrap();
+    }
+    let uc = Agent::register(&server, json!({"backchannel_user_code_parameter": true})).await;
+    let other = Agent::register(&server, json!({"backchannel_user_code_parameter": true})).await;
+    for u in ["uma", "vic", "wes"] {
+        expect_err(uc.bc_authorize(&server, &wrong(&uc, u, "1234")).await, 400, "invalid_user_code").await;
+    }
+    expect_err(uc.bc_authorize(&server, &right(&uc, "uma")).await, 429, "slow_down").await;
+    assert_eq!(other.bc_authorize(&server, &right(&other, "uma")).await.status(), 200);
+    server.clock.advance(901);
+    assert_eq!(uc.bc_authorize(&server, &right(&uc, "wes")).await.status(), 200);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn registration_refuses_hidden_characters_in_client_metadata() {
+    let server = server().await;
+    let http = http();
+    let reg = |extra: Value| {
+        let mut body = json!({"backchannel_token_delivery_mode": "poll"});
+        for (k, v) in extra.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        http.post(server.url("/register")).json(&body).send()
+    };
+    let names = [
+        ("Pay\u{202E}lapyaP", "U+202E"),
+        ("Bank\u{2066}x\u{2069}", "U+2066"),
+        ("Bank\u{200E}", "U+200E"),
+        ("Bank\u{200F}", "U+200F"),
+        ("Bank\u{061C}", "U+061C"),
+        ("Ba\u{200B}nk", "U+200B"),
+        ("Ba\u{200D}nk", "U+200D"),
+        ("Ba\u{2060}nk", "U+2060"),
+        ("Ba\u{2064}nk", "U+2064"),
+        ("\u{FEFF}Bank", "U+FEFF"),
+        ("Bank\u{E0041}\u{E0042}", "U+E0041"),
+        ("Bank\u{00AD}", "U+00AD"),
+        ("Bank\u{0007}", "U+0007"),
+        ("Bank\u{0085}", "U+0085"),
+    ];
+    for (name, shown) in names {
+        let resp = reg(json!({"client_name": name})).await.unwrap();
+        let body = expect_err(resp, 400, "invalid_client_metadata").await;
+        let d = body["error_description"].as_str().unwrap();
+        assert!(d.contains("client_name") && d.contains(shown), "{name:?}: {d}");
+    }
+    for extra in [
+        json!({"software_version": "1.0\u{202E}"}),
+        json!({"software_id": "\u{200B}"}),
+        json!({"contacts": ["ops@example.com\u{2067}"]}),
+    ] {
+        expect_err(reg(extra).await.unwrap(), 400, "invalid_client_metadata").await;
+    }
+    // Letters of any script, combining marks and emoji (with VS16) stay allowed.
+    let resp = reg(json!({"client_name": "Zoe\u{0308} & Søn — Ω Я 中 \u{2764}\u{FE0F}"})).await.unwrap();
+    assert_eq!(resp.status(), 201);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn user_agent_hidden_characters_are_escaped_not_dropped() {
+    let server = no_limits().await;
+    add_user(&server, "xia").await;
+    let dev = TestDevice::enroll(&server, "xia").await;
+    let agent = Agent::register(&server, json!({})).await;
+    let ua = "Agent/1.0 \u{202E}evil\u{200B}\tx";
+    let resp = agent
+        .http
+        .post(server.url("/bc-authorize"))
+        .basic_auth(&agent.client_id, agent.secret.as_deref())
+        .header("user-agent", reqwest::header::HeaderValue::from_bytes(ua.as_bytes()).unwrap())
+        .form(&agent.request_params("xia"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let req = dev.pending(&server).await.remove(0);
+    assert_eq!(req.context.user_agent.as_deref(), Some("Agent/1.0 \\u{202E}evil\\u{200B}\\u{0009}x"));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn stored_request_debug_redacts_the_callback_secrets() {
+    let server = no_limits().await;
+    add_user(&server, "yul").await;
+    let dev = TestDevice::enroll(&server, "yul").await;
+    let rx = Receiver::start().await;
+    let agent = Agent::register(
+        &server,
+        json!({
+            "backchannel_token_delivery_mode": "ping",
+            "backchannel_client_notification_endpoint": format!("{}/cb", rx.url),
+        }),
+    )
+    .await;
+    let token = "cnt-0123456789abcdefghijklmnop";
+    let ack = agent.start(&server, "yul").await;
+    let auth_req_id = ack["auth_req_id"].as_str().unwrap();
+    let id = dev.pending(&server).await.remove(0).id;
+    let mut conn = server.state.db.acquire().await.unwrap();
+    let stored = countersign_server::requests::load(&mut conn, id.as_str()).await.unwrap().unwrap();
+    assert_eq!(stored.notify_auth_req_id.as_ref().map(|s| s.secret()), Some(auth_req_id));
+    assert_eq!(stored.notification_token.as_ref().map(|s| s.secret()), Some(token));
+    for text in [format!("{stored:?}"), format!("{stored:#?}")] {
+        assert!(!text.contains(auth_req_id), "auth_req_id in Debug");
+        assert!(!text.contains(token), "client_notification_token in Debug");
+        assert!(text.contains("<redacted>"));
+    }
+    drop(conn);
     server.stop().await;
 }
