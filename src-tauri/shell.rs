@@ -30,6 +30,8 @@ pub struct HistoryView {
     #[serde(flatten)]
     pub entry: HistoryEntry,
     pub request: Option<ApproverRequest>,
+    /// Findings in that request's own strings (client name, binding code…).
+    pub request_text: Vec<countersign_approver::display::TextFinding>,
 }
 
 /// What an enrollment link names, shown before the user confirms. Parsing
@@ -214,7 +216,9 @@ impl Shell {
                     // Keep the map small when a request was decided more than once.
                     requests.remove(&key);
                 }
-                HistoryView { entry, request }
+                let request_text =
+                    request.as_ref().map(countersign_approver::display::request_text).unwrap_or_default();
+                HistoryView { entry, request, request_text }
             })
             .collect())
     }

@@ -48,6 +48,7 @@ export interface ViewOverrides {
   display?: DisplayModel;
   approvable?: boolean;
   account_id?: string;
+  request_text?: RequestView['request_text'];
 }
 
 /** A request view (what the inbox and the detail view show). */
@@ -65,6 +66,7 @@ export function makeView(overrides: ViewOverrides = {}): RequestView {
     },
     display: JSON.parse(JSON.stringify(display)) as DisplayModel,
     approvable: overrides.approvable ?? display.approvable,
+    request_text: overrides.request_text ?? [],
   };
 }
 
@@ -98,6 +100,7 @@ export function makeHistory(overrides: Partial<HistoryView> = {}): HistoryView {
     server_status: 200,
     server_answer: '{}',
     delivered_at: NOW - 599,
+    request_text: [],
     request: makeRequest({ id: 'req_old', binding_message: 'OLD-1', client: { client_id: 'c', client_name: 'Mail Agent', verified: false } }),
     ...overrides,
   };

@@ -16,7 +16,8 @@
 use crate::approver::{Approver, Inner};
 use crate::error::{Error, Result};
 use crate::store::{InboxItem, LocalStatus};
-use countersign_details::{DisplayModel, Registry, RenderOptions, RequestStatus};
+use countersign_details::text::check_value;
+use countersign_details::{DisplayModel, Format, Registry, RenderOptions, RequestStatus, Warning};
 use countersign_protocol::device::{ApproverRequest, Requirement, SchemaHash};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -35,6 +36,88 @@ pub struct RequestView {
     /// every step-up the request requires is one this approver can perform.
     /// Denying is always possible while pending.
     pub approvable: bool,
+    /// Findings in the request's own strings (client name, binding message,
+    /// scope…), which come from the agent and its server like the details:
+    /// one entry per flagged string. Each also adds a request-level warning
+    /// to `display.warnings`.
+    pub request_text: Vec<TextFinding>,
+}
+
+/// The findings of one request-level string.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TextFinding {
+    /// JSON Pointer of the string within the request, e.g.
+    /// `/client/client_name`, `/scope/0`.
+    pub field: String,
+    /// The `countersign_details` checks on it (`index` and `path` `null`);
+    /// their `characters` are what the UI marks in the string.
+    pub warnings: Vec<Warning>,
+}
+
+/// What a request-level string is, for the warning: "The agent's name".
+fn describe_field(field: &str) -> String {
+    match field {
+        "/client/client_name" => "The agent's name".to_owned(),
+        "/client/client_id" => "The agent's client id".to_owned(),
+        "/user/name" => "The user's name".to_owned(),
+        "/user/sub" => "The user's id".to_owned(),
+        "/binding_message" => "The binding code".to_owned(),
+        "/acr_values" => "The requested authentication level".to_owned(),
+        "/context/ip" => "The agent's IP address".to_owned(),
+        "/context/user_agent" => "The agent software".to_owned(),
+        "/context/location" => "The agent's location".to_owned(),
+        other => match other.strip_prefix("/scope/") {
+            Some(i) => format!("Requested scope {i}"),
+            None => format!("The request's {other}"),
+        },
+    }
+}
+
+/// Runs the `countersign_details` text checks over every string of
+/// `request` outside its `authorization_details`; only flagged strings are
+/// listed.
+#[must_use]
+pub fn request_text(request: &ApproverRequest) -> Vec<TextFinding> {
+    let ip = request.context.ip.map(|ip| ip.to_string());
+    let mut strings: Vec<(String, &str, Format)> = vec![
+        ("/client/client_name".to_owned(), request.client.client_name.as_str(), Format::Text),
+        ("/client/client_id".to_owned(), request.client.client_id.as_str(), Format::Text),
+        ("/user/name".to_owned(), request.user.name.as_str(), Format::Text),
+        ("/user/sub".to_owned(), request.user.sub.as_str(), Format::Text),
+        ("/binding_message".to_owned(), request.binding_message.as_str(), Format::Text),
+    ];
+    strings.extend(request.scope.iter().enumerate().map(|(i, s)| (format!("/scope/{i}"), s.as_str(), Format::Text)));
+    let optional = [
+        ("/acr_values", request.acr_values.as_deref()),
+        ("/context/ip", ip.as_deref()),
+        ("/context/user_agent", request.context.user_agent.as_deref()),
+        ("/context/location", request.context.location.as_deref()),
+    ];
+    strings.extend(optional.into_iter().filter_map(|(f, s)| s.map(|s| (f.to_owned(), s, Format::Text))));
+    strings
+        .into_iter()
+        .filter_map(|(field, s, format)| {
+            let warnings = check_value(s, format);
+            (!warnings.is_empty()).then_some(TextFinding { field, warnings })
+        })
+        .collect()
+}
+
+/// Adds a request-level warning to `display` for each finding of
+/// `request_text`, e.g. "The agent's name: 1 bidirectional control …".
+fn add_request_warnings(display: &mut DisplayModel, request_text: &[TextFinding]) {
+    for finding in request_text {
+        let what = describe_field(&finding.field);
+        for w in &finding.warnings {
+            let mut w = w.clone();
+            w.index = None;
+            w.path = None;
+            w.message = format!("{what}: {}", w.message);
+            display.max_severity = display.max_severity.max(Some(w.severity));
+            display.warning_count += 1;
+            display.warnings.push(w);
+        }
+    }
 }
 
 /// Renders the `authorization_details` of `request` with `registry`.
@@ -69,12 +152,14 @@ impl Inner {
     pub(crate) async fn view_of(&self, item: InboxItem) -> Result<RequestView> {
         let account = self.store.account(&item.account_id).await?;
         let registry = self.registry(account.issuer.as_str()).await?;
-        let display = render(&item.request, &registry, &self.config.render);
+        let mut display = render(&item.request, &registry, &self.config.render);
+        let request_text = request_text(&item.request);
+        add_request_warnings(&mut display, &request_text);
         let approvable = item.status == LocalStatus::Pending
             && !item.request.is_expired(self.now())
             && display.approvable
             && requirements_supported(&item.request);
-        Ok(RequestView { item, display, approvable })
+        Ok(RequestView { item, display, approvable, request_text })
     }
 
     /// Remembers the schemas a pending request was shown with.
@@ -149,6 +234,33 @@ mod tests {
         let generic = render(&request, &empty, &RenderOptions::default());
         assert!(generic.display_schemas.values().all(|h| h == &SchemaHash::of_no_schema()));
         assert!(generic.approvable, "types without a schema are shown in full and approvable");
+    }
+
+    #[test]
+    fn a_bidi_control_in_the_client_name_is_found_and_warned() {
+        let mut request = example();
+        request.client.client_name = "Acme\u{202E}tnegA".to_owned();
+        request.scope.push("read\u{200B}".to_owned());
+        let found = request_text(&request);
+        let fields: Vec<&str> = found.iter().map(|f| f.field.as_str()).collect();
+        assert!(fields.contains(&"/client/client_name"), "{fields:?}");
+        assert!(fields.iter().any(|f| f.starts_with("/scope/")), "{fields:?}");
+        let name = &found[0];
+        assert_eq!(name.field, "/client/client_name");
+        assert_eq!(name.warnings[0].code, countersign_details::WarningCode::BidiControl);
+        assert_eq!(name.warnings[0].characters[0].code_point, "U+202E");
+        assert_eq!(name.warnings[0].characters[0].utf16_offset, 4);
+
+        let mut display = render(&request, &Registry::builtin().unwrap(), &RenderOptions::default());
+        let before = display.warning_count;
+        add_request_warnings(&mut display, &found);
+        assert_eq!(display.warning_count, before + 2);
+        assert_eq!(display.max_severity, Some(countersign_details::Severity::Danger));
+        let w = display.warnings.iter().find(|w| w.message.starts_with("The agent's name: ")).unwrap();
+        assert!(w.message.contains("U+202E RIGHT-TO-LEFT OVERRIDE"), "{}", w.message);
+        assert_eq!(w.index, None);
+
+        assert!(request_text(&example()).is_empty(), "the example's strings are clean");
     }
 
     #[test]

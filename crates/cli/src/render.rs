@@ -384,7 +384,7 @@ mod tests {
             received_at: 0,
             updated_at: 0,
         };
-        RequestView { item, display, approvable }
+        RequestView { item, display, approvable, request_text: Vec::new() }
     }
 
     fn example() -> serde_json::Value {

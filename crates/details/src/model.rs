@@ -110,7 +110,9 @@ pub struct DetailView {
 /// A summary line built from the schema's template.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Summary {
-    /// The whole line as plain text.
+    /// The whole line as plain text. A value with warnings of its own is
+    /// quoted with its flagged characters written as `\u{XXXX}`, so that it
+    /// cannot reorder or hide the rest of the line.
     pub text: String,
     /// The same line in parts, so a UI can style values and missing ones.
     pub parts: Vec<SummaryPart>,

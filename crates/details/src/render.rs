@@ -21,7 +21,7 @@ use crate::model::{
 };
 use crate::registry::{Entry, Registry};
 use crate::schema::{Layout, Piece, SchemaSet};
-use crate::text::{self, visible_escape, Budget, TextKind};
+use crate::text::{self, escape_flagged, visible_escape, Budget, TextKind};
 use countersign_protocol::device::ids::SchemaHash;
 use countersign_protocol::jcs;
 use countersign_protocol::rar::{AuthorizationDetail, AuthorizationDetails};
@@ -293,7 +293,14 @@ fn fill_summary(pieces: &[Piece], fields: &[Field], doc: &Value) -> (Summary, Ve
                 let present =
                     found.filter(|f| !matches!(&f.value, FieldValue::Scalar { json_type: JsonType::Null, .. }));
                 match present {
-                    Some(f) => parts.push(SummaryPart::Value { path, text: summary_text(f), flagged: flagged(f) }),
+                    Some(f) => {
+                        // A flagged value (a U+202E in a symbol…) would act on
+                        // the whole line: quote it with its flagged characters
+                        // written as `\u{XXXX}` (its field shows it as sent).
+                        let flagged = flagged(f);
+                        let text = if flagged { escape_flagged(&summary_text(f)) } else { summary_text(f) };
+                        parts.push(SummaryPart::Value { path, text, flagged });
+                    }
                     None => {
                         let mut set = SchemaSet::root(doc);
                         for key in keys {

@@ -602,9 +602,29 @@ fn warning(
 /// characters (messages are not values; values are never cut).
 #[must_use]
 pub fn visible_escape(s: &str) -> String {
+    escape(s, Some(200))
+}
+
+/// [`visible_escape`] without the cut: for a value quoted in a line of text
+/// (the summary) when that value has findings of its own. The value itself,
+/// unescaped, is still shown in its field.
+#[must_use]
+pub fn escape_flagged(s: &str) -> String {
+    escape(s, None)
+}
+
+/// Every check the renderer runs on a value, for a string outside the
+/// `authorization_details` (a request's client name, binding message…):
+/// the warnings, with their [`CharFinding`]s, carry no index or path.
+#[must_use]
+pub fn check_value(s: &str, format: Format) -> Vec<Warning> {
+    check(s, TextKind { format, in_key: false }, &Budget::new(MAX_FINDINGS))
+}
+
+fn escape(s: &str, limit: Option<usize>) -> String {
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i >= 200 {
+        if limit.is_some_and(|limit| i >= limit) {
             out.push('…');
             break;
         }
@@ -957,5 +977,17 @@ mod tests {
     fn escape_makes_invisible_visible() {
         assert_eq!(visible_escape("a\u{202E}b\u{200B}c\n"), "a\\u{202E}b\\u{200B}c\\u{000A}");
         assert_eq!(visible_escape("plain"), "plain");
+        let long = "a".repeat(300);
+        assert_eq!(escape_flagged(&format!("{long}\u{202E}")), format!("{long}\\u{{202E}}"));
+    }
+
+    #[test]
+    fn check_value_finds_a_bidi_control_in_any_string() {
+        let w = check_value("Acme\u{202E}gnp.exe", Format::Text);
+        assert_eq!(w.len(), 1);
+        assert_eq!(w[0].code, WarningCode::BidiControl);
+        assert_eq!(w[0].characters[0].code_point, "U+202E");
+        assert_eq!(w[0].characters[0].utf16_offset, 4);
+        assert!(check_value("Acme Agent", Format::Text).is_empty());
     }
 }

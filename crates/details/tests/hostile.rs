@@ -49,6 +49,22 @@ fn trojan_source_bidi_overrides_are_named_with_positions() {
 }
 
 #[test]
+fn a_flagged_value_cannot_reorder_the_summary_line() {
+    // A U+202E in the symbol would reverse the rest of "buy 10 … (market)".
+    let m = render_value(trade("AA\u{202E}PL"));
+    let s = m.details[0].summary.as_ref().unwrap();
+    assert!(!s.text.contains('\u{202E}'), "{:?}", s.text);
+    assert_eq!(s.text, "buy 10 AA\\u{202E}PL (market)");
+    let value = s.parts.iter().find_map(|p| match p {
+        countersign_details::SummaryPart::Value { path, text, flagged } if path == "/symbol" => Some((text, *flagged)),
+        _ => None,
+    });
+    assert_eq!(value, Some((&"AA\\u{202E}PL".to_owned(), true)));
+    // The field still shows the value exactly as sent.
+    assert_eq!(scalar_text(field(&m.details[0], "/symbol")), "AA\u{202E}PL");
+}
+
+#[test]
 fn bidi_isolates_and_marks_are_flagged() {
     let subject = "Invoice \u{2067}\u{2066}paid\u{2069}\u{2069} \u{200F}";
     let m = render_value(email("a@example.com", subject, "hi"));

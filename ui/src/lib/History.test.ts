@@ -3,6 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { makeHistory } from '../../tests/fixtures';
 import { FakeBackend } from './backend/fake';
 import History from './History.svelte';
+import { makeRequest } from '../../tests/fixtures';
+import { SPOOFED_NAME, SPOOFED_NAME_FINDINGS } from '../../tests/spoof';
 
 describe('History', () => {
   it('lists decisions with outcome, reason, agent, code and delivery', async () => {
@@ -16,6 +18,15 @@ describe('History', () => {
     expect(items[0]).toHaveTextContent('Waiting to be sent');
     expect(items[1]).toHaveTextContent('Mail Agent · code OLD-1');
     expect(items[1]).toHaveTextContent('Delivered');
+  });
+
+  it('reveals a bidi control in the agent name of a decided request', async () => {
+    const request = makeRequest({ id: 'req_old', client: { client_id: 'c', client_name: SPOOFED_NAME, verified: false } });
+    const backend = new FakeBackend([], { history: [makeHistory({ request, request_text: SPOOFED_NAME_FINDINGS })] });
+    render(History, { backend });
+    const [item] = await screen.findAllByTestId('history-item');
+    expect(item?.querySelector('mark')).toHaveTextContent('U+202E RIGHT-TO-LEFT OVERRIDE');
+    expect(item?.textContent).not.toContain('\u202e');
   });
 
   it('verifies a receipt and says plainly when it does not verify', async () => {

@@ -4,6 +4,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { pinClock, tick } from '../../tests/clock';
 import { makeView, MODELS } from '../../tests/fixtures';
 import Inbox from './Inbox.svelte';
+import { mixedWithNameWarning, SPOOFED_NAME, SPOOFED_NAME_FINDINGS } from '../../tests/spoof';
 
 describe('Inbox', () => {
   pinClock();
@@ -23,6 +24,27 @@ describe('Inbox', () => {
     expect(error).toHaveAttribute('role', 'alert');
     expect(error).toHaveTextContent('The store is locked <b>now</b>.');
     expect(error.querySelector('b')).toBeNull();
+  });
+
+  it('reveals a bidi control in the agent name and escapes flagged summary values', () => {
+    const views = [
+      makeView({
+        request: { id: 'a', client: { client_id: 'c', client_name: SPOOFED_NAME, verified: false } },
+        display: mixedWithNameWarning(),
+        request_text: SPOOFED_NAME_FINDINGS,
+      }),
+      makeView({ request: { id: 'b' }, display: MODELS.invalid }),
+    ];
+    render(Inbox, { views, onopen: () => {} });
+    const [first, second] = within(screen.getByTestId('inbox-list')).getAllByTestId('inbox-item') as [HTMLElement, HTMLElement];
+    const name = within(first).getByRole('heading', { level: 3 });
+    expect(name.querySelector('mark')).toHaveTextContent('U+202E RIGHT-TO-LEFT OVERRIDE');
+    expect(name.textContent).not.toContain('\u202e');
+    expect(within(first).getByTestId('inbox-open').getAttribute('aria-label')).toBe('Review the request from Acme [U+202E]tnega');
+    expect(within(first).getByTestId('inbox-warnings')).toHaveTextContent('1 warning');
+    const summary = within(second).getByTestId('inbox-summary');
+    expect(summary).toHaveTextContent('buy 10 AAPL\\u{200B} (market)');
+    expect(summary.textContent).not.toContain('\u200b');
   });
 
   it('lists agent name, summary, binding code, risk in words and a live countdown', () => {

@@ -6,6 +6,7 @@ import { makeView, MODELS } from '../../tests/fixtures';
 import { FakeBackend } from './backend/fake';
 import type { RequestView } from './backend/types';
 import RequestDetail from './RequestDetail.svelte';
+import { mixedWithNameWarning, SPOOFED_NAME, SPOOFED_NAME_FINDINGS } from '../../tests/spoof';
 
 function show(view: RequestView, extra: Partial<{ goneReason: string }> = {}) {
   const backend = new FakeBackend([view]);
@@ -93,6 +94,29 @@ describe('RequestDetail', () => {
     const mark = description.querySelector('mark');
     expect(mark).toHaveTextContent('U+202E RIGHT-TO-LEFT OVERRIDE');
     expect(description.textContent).not.toContain('\u202e');
+  });
+
+  it('reveals a bidi control in the agent name wherever it is shown, and warns about it', () => {
+    show(
+      makeView({
+        request: { client: { client_id: 'c', client_name: SPOOFED_NAME, verified: false } },
+        display: mixedWithNameWarning(),
+        request_text: SPOOFED_NAME_FINDINGS,
+      }),
+    );
+    for (const el of [screen.getByRole('heading', { level: 2 }), screen.getByTestId('client-name')]) {
+      expect(el.querySelector('mark')).toHaveTextContent('U+202E RIGHT-TO-LEFT OVERRIDE');
+      expect(el.textContent).not.toContain('\u202e');
+    }
+    const top = screen.getByTestId('request-warnings');
+    expect(top).toHaveTextContent('The agent’s name: 1 bidirectional control');
+  });
+
+  it('quotes a flagged value in the summary with its characters escaped, never raw', () => {
+    show(makeView({ display: MODELS.invalid }));
+    const summary = screen.getByTestId('detail-summary');
+    expect(summary).toHaveTextContent('buy 10 AAPL\\u{200B} (market)');
+    expect(summary.textContent).not.toContain('\u200b');
   });
 
   it('approves a low-risk request with one click', async () => {

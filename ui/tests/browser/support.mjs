@@ -93,6 +93,7 @@ export function makeView({ request = {}, display = model('mixed-request'), appro
     item: { account_id, request: req, status: 'pending', status_reason: null, received_at: req.created_at, updated_at: req.created_at },
     display,
     approvable: approvable ?? display.approvable,
+    request_text: [],
   };
 }
 

@@ -230,6 +230,7 @@ export class FakeBackend implements Backend {
       server_answer: '{"status":"ok"}',
       delivered_at: this.#now(),
       request: copy(request),
+      request_text: copy(view.request_text ?? []),
     };
     this.#history.unshift(history);
     this.emit({

@@ -163,6 +163,15 @@ export interface RequestView {
   display: DisplayModel;
   /** The core's verdict: false means this request cannot be approved here. */
   approvable: boolean;
+  /** Findings in the request's own strings (client name, binding code, scope…). */
+  request_text: TextFinding[];
+}
+
+/** The findings of one request-level string (countersign-approver `TextFinding`). */
+export interface TextFinding {
+  /** JSON Pointer of the string within the request, e.g. `/client/client_name`, `/scope/0`. */
+  field: string;
+  warnings: Warning[];
 }
 
 // --- Accounts, decisions, history ------------------------------------------
@@ -224,6 +233,8 @@ export interface HistoryEntry {
 export interface HistoryView extends HistoryEntry {
   /** The request decided, when still stored. */
   request: ApproverRequest | null;
+  /** Findings in that request's own strings (see `RequestView.request_text`). */
+  request_text: TextFinding[];
 }
 
 export type DeliveryReport =
