@@ -121,7 +121,7 @@ pub struct ServeArgs {
     /// Access and ID token lifetime, seconds.
     #[arg(long, default_value_t = 600)]
     pub token_ttl: u64,
-    /// `aud` of access tokens.
+    /// `aud` of access tokens (default: the issuer).
     #[arg(long)]
     pub token_audience: Option<String>,
     /// Largest request body, bytes.

@@ -95,7 +95,8 @@ pub struct Config {
     pub access_token_ttl_secs: u64,
     /// Lifetime of ID tokens (default 600 s).
     pub id_token_ttl_secs: u64,
-    /// `aud` of access tokens, if any (RFC 9068 §2.2).
+    /// `aud` of access tokens (RFC 9068 §2.2, REQUIRED there): this value, or the
+    /// issuer when unset.
     pub access_token_audience: Option<String>,
     /// Lifetime of enrollment tickets (default 600 s).
     pub ticket_ttl_secs: u64,

@@ -72,7 +72,7 @@ pub fn mint(
     let exp = now.saturating_add(cfg.access_token_ttl_secs);
     let scope = Scope::from_tokens(req.scope.iter().cloned()).map_err(|e| Internal::new(format!("scope: {e}")))?;
     let auth_time = req.decided_at.unwrap_or(now);
-    let mut claims = json!({
+    let claims = json!({
         "iss": cfg.issuer.as_str(),
         "sub": req.sub,
         "client_id": req.client_id,
@@ -83,10 +83,9 @@ pub fn mint(
         "iat": now,
         "exp": exp,
         "auth_time": auth_time,
+        // REQUIRED by RFC 9068 §2.2: the configured resource, else this issuer.
+        "aud": cfg.access_token_audience.as_deref().unwrap_or(cfg.issuer.as_str()),
     });
-    if let (Some(aud), Some(obj)) = (&cfg.access_token_audience, claims.as_object_mut()) {
-        obj.insert("aud".into(), json!(aud));
-    }
     let access = signer.sign(JwtType::AccessToken, &claims)?;
     let mut id = json!({
         "iss": cfg.issuer.as_str(),

@@ -27,6 +27,7 @@ async fn check_tokens(
     assert_eq!(claims["sub"], sub);
     assert_eq!(claims["client_id"], agent.client_id);
     assert_eq!(claims["act"], json!({ "sub": agent.client_id }));
+    assert_eq!(claims["aud"], server.base_url, "RFC 9068: aud defaults to the issuer");
     assert_eq!(claims["scope"], "openid payments");
     assert_eq!(claims["authorization_details"], details());
     assert!(claims["jti"].as_str().is_some_and(|j| j.len() >= 22));
