@@ -17,6 +17,9 @@ const COMMANDS: &[&str] = &[
     "history",
     "verify_receipt",
     "export_history",
+    "settings",
+    "update_settings",
+    "decode_qr_image",
 ];
 
 fn main() {

@@ -3,13 +3,13 @@
 //! Every command is listed in `build.rs` (which makes it a permission) and
 //! granted in `capabilities/main-window.json`; nothing else is granted.
 
-use countersign_approver::store::Account;
-use countersign_approver::{DecisionOutcome, ReceiptCheck, RequestView};
+use countersign_approver::{DecisionOutcome, EnrollPreview, ReceiptCheck, RequestView};
 use tauri::ipc::Channel;
-use tauri::State;
+use tauri::{AppHandle, Runtime, State};
 
 use crate::events::UiEvent;
-use crate::shell::{self, AccountView, AppStatus, EnrollPreview, ExportReport, HistoryView, Shell};
+use crate::settings::{SettingsPatch, SettingsView};
+use crate::shell::{self, AccountView, AppStatus, EnrollOutcome, ExportReport, HistoryView, Shell};
 use crate::IpcError;
 
 /// The commands, in the order of `build.rs` (checked against it and the
@@ -29,6 +29,9 @@ pub const NAMES: &[&str] = &[
     "history",
     "verify_receipt",
     "export_history",
+    "settings",
+    "update_settings",
+    "decode_qr_image",
 ];
 
 /// Name, version, key store warning, startup error.
@@ -88,16 +91,28 @@ pub async fn accounts(shell: State<'_, Shell>) -> Result<Vec<AccountView>, IpcEr
     shell.accounts().await
 }
 
-/// What an enrollment link names (parsing only, nothing is sent).
+/// The server and the user an enrollment link names, asked of the server
+/// (the ticket is not used up).
 #[tauri::command(rename_all = "snake_case")]
-pub fn enroll_preview(link: String) -> Result<EnrollPreview, IpcError> {
-    shell::enroll_preview(&link)
+pub async fn enroll_preview(shell: State<'_, Shell>, link: String) -> Result<EnrollPreview, IpcError> {
+    Ok(shell.approver()?.enroll_preview(link.trim()).await?)
 }
 
-/// Enrolls this device with the server of a pasted link.
+/// Enrolls this device with the link's server; `replaces`: the account
+/// being re-enrolled.
 #[tauri::command(rename_all = "snake_case")]
-pub async fn enroll(shell: State<'_, Shell>, link: String) -> Result<Account, IpcError> {
-    Ok(shell.approver()?.enroll(link.trim()).await?)
+pub async fn enroll(
+    shell: State<'_, Shell>,
+    link: String,
+    replaces: Option<String>,
+) -> Result<EnrollOutcome, IpcError> {
+    shell.enroll(&link, replaces.as_deref()).await
+}
+
+/// The enrollment link in a QR code image (the file's bytes, sent raw).
+#[tauri::command(rename_all = "snake_case")]
+pub async fn decode_qr_image(request: tauri::ipc::Request<'_>) -> Result<String, IpcError> {
+    crate::qr_image::decode(crate::qr_image::raw_body(&request)?.to_vec()).await
 }
 
 /// Removes an account and its key from this device.
@@ -126,4 +141,16 @@ pub async fn verify_receipt(
 #[tauri::command(rename_all = "snake_case")]
 pub async fn export_history(shell: State<'_, Shell>) -> Result<ExportReport, IpcError> {
     shell.export_history(shell::now()).await
+}
+
+/// Preferences, start at login, notification pause.
+#[tauri::command(rename_all = "snake_case")]
+pub fn settings<R: Runtime>(app: AppHandle<R>) -> SettingsView {
+    crate::app_settings::view(&app)
+}
+
+/// Changes settings; returns them as they now are.
+#[tauri::command(rename_all = "snake_case")]
+pub fn update_settings<R: Runtime>(app: AppHandle<R>, patch: SettingsPatch) -> Result<SettingsView, IpcError> {
+    crate::app_settings::update(&app, &patch)
 }

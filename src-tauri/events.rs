@@ -28,6 +28,16 @@ pub enum ShellEvent {
     OpenRequest { account_id: String, request_id: String },
     /// Show the inbox (a notification of several requests was clicked).
     OpenInbox,
+    /// Show the enrollment preview of this link (a `countersign://` link).
+    OpenEnroll { link: crate::deep_link::EnrollLink },
+}
+
+impl ShellEvent {
+    /// Asks the UI to show something: kept until the UI is listening (a
+    /// link that started the app arrives before the page subscribes).
+    pub fn is_navigation(&self) -> bool {
+        matches!(self, ShellEvent::OpenRequest { .. } | ShellEvent::OpenInbox | ShellEvent::OpenEnroll { .. })
+    }
 }
 
 /// Forwards every approver event to the UI until the approver goes away;

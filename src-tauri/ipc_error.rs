@@ -24,6 +24,7 @@ impl From<countersign_approver::Error> for IpcError {
         // Exhaustive on purpose: a new core error must get its own code here.
         let code = match &error {
             E::EnrollmentUri(_) => "invalid_enrollment_link",
+            E::QrImage(_) => "invalid_qr_image",
             E::Metadata(_) => "server_metadata",
             E::IssuerMismatch { .. } => "issuer_mismatch",
             E::InvalidTicket => "invalid_ticket",

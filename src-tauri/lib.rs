@@ -3,11 +3,15 @@
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+mod app_settings;
 mod commands;
 mod config;
+mod deep_link;
 mod events;
 mod ipc_error;
 mod notify;
+mod qr_image;
+mod settings;
 mod shell;
 mod tray;
 
@@ -38,15 +42,35 @@ macro_rules! invoke_handler {
             crate::commands::history,
             crate::commands::verify_receipt,
             crate::commands::export_history,
+            crate::commands::settings,
+            crate::commands::update_settings,
+            crate::commands::decode_qr_image,
         ]
     };
 }
 #[cfg(test)]
 pub(crate) use invoke_handler;
 
+/// The argument the login item starts the app with: straight to the tray.
+pub const ARG_HIDDEN: &str = "--hidden";
+
 /// Builds and runs the desktop app until the user quits.
 pub fn run() -> Result<(), tauri::Error> {
+    let single_instance = tauri_plugin_single_instance::Builder::new().callback(|app, _argv, _cwd| {
+        // A second launch: show this one. Its deep link, if any, arrives
+        // through the deep-link plugin (the `deep-link` feature forwards it).
+        tray::show_main_window(app);
+    });
+    // One instance per data directory, so that separate profiles (and
+    // tests) can run side by side. Only Linux names its lock.
+    #[cfg(target_os = "linux")]
+    let single_instance = single_instance
+        .dbus_id(deep_link::instance_id("app.countersign.desktop", std::env::var_os(config::ENV_DATA_DIR).as_deref()));
     let app = tauri::Builder::default()
+        // First, so that a second instance exits before doing anything else.
+        .plugin(single_instance.build())
+        .plugin(tauri_plugin_deep_link::init())
+        .plugin(tauri_plugin_autostart::Builder::new().args([ARG_HIDDEN]).app_name("Countersign").build())
         .invoke_handler(invoke_handler!())
         .setup(|app| {
             setup(app.handle())?;
@@ -83,9 +107,14 @@ fn setup<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
         eprintln!("countersign: the approver could not be opened: {}", error.message);
     }
     let events = shell.approver().ok().map(countersign_approver::Approver::subscribe);
+    app.manage(settings::Settings::in_dir(shell.data_dir()));
     app.manage(shell);
     app.manage(notify::Notifier::default());
     tray::install(app)?;
+    deep_link::install(app);
+    if !std::env::args().any(|arg| arg == ARG_HIDDEN) {
+        tray::show_main_window(app);
+    }
     if let Some(events) = events {
         tauri::async_runtime::spawn(events::forward(app.clone(), events));
         let app = app.clone();

@@ -1,16 +1,23 @@
 //! Desktop notifications (notify-rust): one per new request, bursts
-//! coalesced into one, a click opens the app on the request. Only the
-//! agent's name, the binding code and the risk are shown: never the
-//! details (sensitive values stay in the approval view).
+//! coalesced into one, a click opens the app on the request. A notification
+//! shows the agent's name, the summary line, the binding code and the risk,
+//! never the fields themselves (sensitive values stay in the approval view).
+//!
+//! A low-risk request without any warning also offers Approve and Deny in
+//! its notification (the user's `quick_actions` setting); anything else,
+//! and every burst, only offers Open.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
 use countersign_approver::store::InboxItem;
+use countersign_approver::{DeliveryReport, RequestView};
+use countersign_protocol::device::Risk;
 use tauri::{AppHandle, Manager, Runtime};
 
 use crate::events::{ShellEvent, UiEvent};
+use crate::settings::Settings;
 use crate::shell::{self, Shell};
 
 /// Requests arriving within this window make one notification.
@@ -19,6 +26,10 @@ pub const COALESCE: Duration = Duration::from_millis(1500);
 pub const PAUSE_SECS: u64 = 3600;
 /// The key of the notification's click action.
 const ACTION_OPEN: &str = "default";
+const ACTION_APPROVE: &str = "approve";
+const ACTION_DENY: &str = "deny";
+/// Longest summary line a notification carries.
+const SUMMARY_CHARS: usize = 120;
 
 /// One request as a notification shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,24 +53,75 @@ impl Pending {
     }
 }
 
-/// What one notification says, and what a click opens.
+/// What the rendering of a single request adds to its notification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    /// The summary line, as the inbox shows it.
+    pub summary_line: String,
+    /// Approve and Deny may be offered in the notification.
+    pub quick: bool,
+}
+
+impl Rendered {
+    pub fn of(view: &RequestView, quick_actions: bool) -> Rendered {
+        Rendered { summary_line: summary_line(view), quick: quick_actions && quick_eligible(view) }
+    }
+}
+
+/// The inbox's summary line: the schema summaries, else the detail titles.
+pub fn summary_line(view: &RequestView) -> String {
+    let parts: Vec<&str> =
+        view.display.details.iter().map(|d| d.summary.as_ref().map_or(d.title.as_str(), |s| s.text.as_str())).collect();
+    if parts.is_empty() {
+        "No details".to_owned()
+    } else {
+        parts.join(" · ")
+    }
+}
+
+/// Whether a request may be decided from its notification: approvable, low
+/// risk, no warning anywhere (details, fields or the request's own strings),
+/// and no step-up or typed confirmation required.
+pub fn quick_eligible(view: &RequestView) -> bool {
+    view.approvable
+        && view.item.request.effective_risk() == Risk::Low
+        && view.display.warning_count == 0
+        && view.request_text.is_empty()
+        && view.item.request.requires.is_empty()
+}
+
+/// What one notification says, and what its actions do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {
     pub summary: String,
     pub body: String,
     /// The request a click opens; `None`: the inbox.
     pub open: Option<(String, String)>,
+    /// Offer Approve and Deny (on `open`).
+    pub quick: bool,
+    /// The agent's name, for the confirmation of a quick decision.
+    pub agent: String,
 }
 
-/// The notification for a burst of new requests (never empty).
-pub fn message(burst: &[Pending]) -> Option<Message> {
+/// The notification for a burst of new requests (never empty); `rendered`
+/// is the rendering of a burst of one.
+pub fn message(burst: &[Pending], rendered: Option<&Rendered>) -> Option<Message> {
     match burst {
         [] => None,
-        [one] => Some(Message {
-            summary: format!("{} asks for your approval", plain(&one.agent, 64)),
-            body: markup_escape(&format!("Code {} · {} risk", plain(&one.binding, 64), plain(&one.risk, 16))),
-            open: Some((one.account_id.clone(), one.request_id.clone())),
-        }),
+        [one] => {
+            let code = format!("Code {} · {} risk", plain(&one.binding, 64), plain(&one.risk, 16));
+            let body = match rendered {
+                Some(r) => format!("{}\n{code}", plain(&r.summary_line, SUMMARY_CHARS)),
+                None => code,
+            };
+            Some(Message {
+                summary: format!("{} asks for your approval", plain(&one.agent, 64)),
+                body: markup_escape(&body),
+                open: Some((one.account_id.clone(), one.request_id.clone())),
+                quick: rendered.is_some_and(|r| r.quick),
+                agent: plain(&one.agent, 64),
+            })
+        }
         many => {
             let mut agents: Vec<String> = many.iter().map(|p| plain(&p.agent, 40)).collect();
             agents.dedup();
@@ -69,6 +131,8 @@ pub fn message(burst: &[Pending]) -> Option<Message> {
                 summary: format!("{} requests ask for your approval", many.len()),
                 body: markup_escape(&format!("From {shown}{more}")),
                 open: None,
+                quick: false,
+                agent: String::new(),
             })
         }
     }
@@ -111,6 +175,16 @@ impl Notifier {
         self.paused_until.load(Ordering::SeqCst) > now
     }
 
+    /// Until when notifications are paused, if they are.
+    pub fn paused_until(&self, now: u64) -> Option<u64> {
+        self.paused(now).then(|| self.paused_until.load(Ordering::SeqCst))
+    }
+
+    /// Pauses for an hour (`true`) or resumes (`false`).
+    pub fn set_paused(&self, paused: bool, now: u64) {
+        self.paused_until.store(if paused { now + PAUSE_SECS } else { 0 }, Ordering::SeqCst);
+    }
+
     /// Pauses for an hour, or resumes; returns whether now paused.
     pub fn toggle_pause(&self, now: u64) -> bool {
         if self.paused(now) {
@@ -142,20 +216,35 @@ impl Notifier {
     }
 }
 
-/// A new request: notify after the coalescing window.
+/// A new request: notify after the coalescing window (unless the user
+/// turned notifications off).
 pub fn on_new_request<R: Runtime>(app: &AppHandle<R>, item: &InboxItem) {
     let Some(notifier) = app.try_state::<Notifier>() else { return };
-    if notifier.push(Pending::of(item), shell::now()) {
+    let enabled = app.try_state::<Settings>().is_none_or(|s| s.preferences().notifications);
+    if enabled && notifier.push(Pending::of(item), shell::now()) {
         let app = app.clone();
         tauri::async_runtime::spawn(async move {
             tokio::time::sleep(COALESCE).await;
             let burst = app.state::<Notifier>().take();
-            if let Some(message) = message(&burst) {
+            let rendered = match burst.as_slice() {
+                [one] => render(&app, one).await,
+                _ => None,
+            };
+            if let Some(message) = message(&burst, rendered.as_ref()) {
                 // Showing and waiting for the click block on D-Bus.
                 tauri::async_runtime::spawn_blocking(move || show(&app, &message));
             }
         });
     }
+}
+
+/// The summary line and quick-action eligibility of one request (`None`
+/// when it cannot be rendered any more: the notification then says less).
+async fn render<R: Runtime>(app: &AppHandle<R>, one: &Pending) -> Option<Rendered> {
+    let quick_actions = app.try_state::<Settings>().is_some_and(|s| s.preferences().quick_actions);
+    let shell = app.state::<Shell>();
+    let view = shell.approver().ok()?.view(&one.request_id, Some(&one.account_id)).await.ok()?;
+    Some(Rendered::of(&view, quick_actions))
 }
 
 fn show<R: Runtime>(app: &AppHandle<R>, message: &Message) {
@@ -166,6 +255,9 @@ fn show<R: Runtime>(app: &AppHandle<R>, message: &Message) {
         .body(&message.body)
         .action(ACTION_OPEN, "Open")
         .timeout(notify_rust::Timeout::Milliseconds(15_000));
+    if message.quick {
+        notification.action(ACTION_APPROVE, "Approve").action(ACTION_DENY, "Deny");
+    }
     let handle = match notification.show() {
         Ok(handle) => handle,
         Err(error) => {
@@ -174,14 +266,58 @@ fn show<R: Runtime>(app: &AppHandle<R>, message: &Message) {
         }
     };
     #[cfg(all(unix, not(target_os = "macos")))]
-    handle.wait_for_action(|action| {
-        if action == ACTION_OPEN {
-            open(app, message.open.clone());
-        }
+    handle.wait_for_action(|action| match (action, &message.open) {
+        (ACTION_OPEN, open) => self::open(app, open.clone()),
+        (ACTION_APPROVE, Some(request)) if message.quick => quick_decision(app, message, request, true),
+        (ACTION_DENY, Some(request)) if message.quick => quick_decision(app, message, request, false),
+        _ => {}
     });
     #[cfg(not(all(unix, not(target_os = "macos"))))]
     {
         let _ = (handle, app);
+    }
+}
+
+/// Approve or Deny pressed in a notification: sign and send like the app
+/// does (a denial says `other`: the notification asks for no reason), then
+/// tell the user how it went.
+#[cfg_attr(not(all(unix, not(target_os = "macos"))), allow(dead_code))]
+fn quick_decision<R: Runtime>(app: &AppHandle<R>, message: &Message, request: &(String, String), approve: bool) {
+    let app = app.clone();
+    let agent = message.agent.clone();
+    let (account_id, request_id) = request.clone();
+    tauri::async_runtime::spawn(async move {
+        let shell = app.state::<Shell>();
+        let outcome = if approve {
+            shell.approve(&account_id, &request_id, None).await
+        } else {
+            shell.deny(&account_id, &request_id, "other").await
+        };
+        let verb = if approve { "Approved" } else { "Denied" };
+        let (summary, body, open) = match outcome {
+            Ok(outcome) => (format!("{verb}: {agent}"), delivery_text(&outcome.delivery).to_owned(), None),
+            Err(error) => (
+                format!("Could not {}: {agent}", if approve { "approve" } else { "deny" }),
+                markup_escape(&plain(&error.message, 200)),
+                Some((account_id, request_id)),
+            ),
+        };
+        let followup = Message { summary, body, open, quick: false, agent };
+        tauri::async_runtime::spawn_blocking(move || show(&app, &followup));
+    });
+}
+
+/// What happened to a decision, in words.
+pub fn delivery_text(delivery: &DeliveryReport) -> &'static str {
+    match delivery {
+        DeliveryReport::Delivered { .. } => "Sent to the server.",
+        DeliveryReport::Retrying { .. } => "It will be sent when the server can be reached.",
+        DeliveryReport::Expired => "The request expired before the server got it.",
+        DeliveryReport::Conflict { .. } => "Another decision was recorded first.",
+        DeliveryReport::Withdrawn => "The agent had withdrawn the request.",
+        DeliveryReport::NeedsReview { .. } => "How it is displayed changed: open Countersign to review it.",
+        DeliveryReport::Rejected { .. } => "The server refused it: open Countersign for details.",
+        DeliveryReport::NotQueued => "Nothing was sent.",
     }
 }
 
@@ -211,27 +347,34 @@ mod tests {
 
     #[test]
     fn one_request_one_notification_that_opens_it() {
-        let m = message(&[pending("Shop <b>Agent</b>", "r1")]).unwrap();
+        let m = message(&[pending("Shop <b>Agent</b>", "r1")], None).unwrap();
         assert_eq!(m.summary, "Shop <b>Agent</b> asks for your approval");
         assert_eq!(m.body, "Code SHOP-1 · high risk");
         assert_eq!(m.open, Some(("a".into(), "r1".into())));
+        assert!(!m.quick);
+        let rendered = Rendered { summary_line: "Buy 1 × <Trail shoes>\u{202E}".into(), quick: true };
+        let m = message(&[pending("Shop", "r1")], Some(&rendered)).unwrap();
+        assert_eq!(m.body, "Buy 1 × &lt;Trail shoes&gt;\u{FFFD}\nCode SHOP-1 · high risk");
+        assert!(m.quick);
     }
 
     #[test]
     fn a_burst_is_one_notification_that_opens_the_inbox() {
         let burst: Vec<_> = (0..5).map(|i| pending(&format!("Agent {i}"), &format!("r{i}"))).collect();
-        let m = message(&burst).unwrap();
+        let quick = Rendered { summary_line: "x".into(), quick: true };
+        let m = message(&burst, Some(&quick)).unwrap();
         assert_eq!(m.summary, "5 requests ask for your approval");
         assert_eq!(m.body, "From Agent 0, Agent 1, Agent 2 and 2 more");
         assert_eq!(m.open, None);
-        assert_eq!(message(&[]), None);
+        assert!(!m.quick, "a burst never offers Approve");
+        assert_eq!(message(&[], None), None);
     }
 
     #[test]
     fn text_is_plain_one_line_and_escaped_for_markup() {
         assert_eq!(plain("Pay\u{202E}lapyap\nnow\u{200B}!", 100), "Pay\u{FFFD}lapyap\u{FFFD}now\u{FFFD}!");
         assert_eq!(plain("abcdef", 3), "abc…");
-        let m = message(&[Pending { binding: "<a href=x>1</a>&".into(), ..pending("x", "r") }]).unwrap();
+        let m = message(&[Pending { binding: "<a href=x>1</a>&".into(), ..pending("x", "r") }], None).unwrap();
         assert_eq!(m.body, "Code &lt;a href=x&gt;1&lt;/a&gt;&amp; · high risk");
     }
 
@@ -253,5 +396,9 @@ mod tests {
         assert!(n.paused(later + 1));
         assert!(!n.toggle_pause(later + 1), "toggling again resumes");
         assert!(!n.paused(later + 1));
+        n.set_paused(true, 10);
+        assert_eq!(n.paused_until(10), Some(10 + PAUSE_SECS));
+        n.set_paused(false, 10);
+        assert_eq!(n.paused_until(10), None);
     }
 }

@@ -9,7 +9,7 @@ use std::sync::Mutex;
 
 use countersign_approver::store::{Account, HistoryEntry};
 use countersign_approver::{Approver, ApproverConfig, ApproverEvent, ConnectionState, DecisionOutcome, RunHandle};
-use countersign_protocol::device::{ApproverRequest, Decision, DenyReason, EnrollmentUri};
+use countersign_protocol::device::{ApproverRequest, Decision, DenyReason};
 use serde::Serialize;
 use tauri::ipc::Channel;
 
@@ -34,14 +34,14 @@ pub struct HistoryView {
     pub request_text: Vec<countersign_approver::display::TextFinding>,
 }
 
-/// What an enrollment link names, shown before the user confirms. Parsing
-/// only: nothing is sent anywhere.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct EnrollPreview {
-    /// The server (issuer) the device would be enrolled with.
-    pub issuer: String,
-    /// `http://` (only ever a loopback address): not encrypted.
-    pub plain_http: bool,
+/// A new account, and whether it replaced the one being re-enrolled.
+#[derive(Debug, Clone, Serialize)]
+pub struct EnrollOutcome {
+    pub account: Account,
+    /// The re-enrolled account was removed (same server and user).
+    pub replaced: bool,
+    /// Why the re-enrolled account was kept, if it was.
+    pub kept_because: Option<String>,
 }
 
 /// Where an export went.
@@ -86,7 +86,12 @@ pub struct Shell {
     run: tokio::sync::Mutex<Option<RunHandle>>,
     connections: Mutex<HashMap<String, ConnectionState>>,
     channel: Mutex<Option<Channel<UiEvent>>>,
+    /// Navigation events published while no UI listened (oldest first).
+    waiting: Mutex<Vec<UiEvent>>,
 }
+
+/// At most this many navigation events wait for the UI (the newest win).
+const WAITING_MAX: usize = 8;
 
 impl Shell {
     /// Opens the approver; a failure is kept and reported by every command.
@@ -101,7 +106,13 @@ impl Shell {
             run: tokio::sync::Mutex::new(None),
             connections: Mutex::new(HashMap::new()),
             channel: Mutex::new(None),
+            waiting: Mutex::new(Vec::new()),
         }
+    }
+
+    /// The approver's data directory (where the app keeps its settings too).
+    pub fn data_dir(&self) -> Option<&Path> {
+        self.approver.as_ref().ok().map(|a| a.config().data_dir.as_path())
     }
 
     pub fn approver(&self) -> Result<&Approver, IpcError> {
@@ -136,25 +147,46 @@ impl Shell {
         }
     }
 
-    /// Replaces the UI's event channel (a reloaded page subscribes anew).
+    /// Replaces the UI's event channel (a reloaded page subscribes anew)
+    /// and hands it the navigation events that waited for it.
     pub fn subscribe(&self, channel: Channel<UiEvent>) {
+        let waiting = self.waiting.lock().map(|mut w| std::mem::take(&mut *w)).unwrap_or_default();
         if let Ok(mut slot) = self.channel.lock() {
             *slot = Some(channel);
+        }
+        for event in waiting {
+            self.publish(event);
         }
     }
 
     /// Remembers what an event says about connections, then hands it to the
-    /// UI (dropping the channel if the page is gone).
+    /// UI (dropping the channel if the page is gone). A navigation event
+    /// that no page receives waits for the next subscription.
     pub fn publish(&self, event: UiEvent) {
         if let UiEvent::Approver(ApproverEvent::Connection { account_id, state }) = &event {
             if let Ok(mut map) = self.connections.lock() {
                 map.insert(account_id.clone(), state.clone());
             }
         }
-        if let Ok(mut slot) = self.channel.lock() {
-            if let Some(channel) = slot.as_ref() {
-                if channel.send(event).is_err() {
-                    *slot = None;
+        let undelivered = match self.channel.lock() {
+            Ok(mut slot) => match slot.as_ref() {
+                Some(channel) => match channel.send(event.clone()) {
+                    Ok(()) => None,
+                    Err(_) => {
+                        *slot = None;
+                        Some(event)
+                    }
+                },
+                None => Some(event),
+            },
+            Err(_) => None,
+        };
+        if let Some(UiEvent::Shell(shell_event)) = &undelivered {
+            if shell_event.is_navigation() {
+                if let Ok(mut waiting) = self.waiting.lock() {
+                    waiting.push(UiEvent::Shell(shell_event.clone()));
+                    let excess = waiting.len().saturating_sub(WAITING_MAX);
+                    waiting.drain(..excess);
                 }
             }
         }
@@ -170,6 +202,47 @@ impl Shell {
                 AccountView { account, connection }
             })
             .collect())
+    }
+
+    /// Enrolls with the link's server. Re-enrolling (`replaces`) removes the
+    /// old account only once the new one exists and only if both are the
+    /// same user at the same server: a failed or mistaken re-enrollment
+    /// never loses the account the user had.
+    pub async fn enroll(&self, link: &str, replaces: Option<&str>) -> Result<EnrollOutcome, IpcError> {
+        let approver = self.approver()?;
+        let old = match replaces {
+            Some(id) => Some(
+                approver
+                    .accounts()
+                    .await?
+                    .into_iter()
+                    .find(|a| a.id == id)
+                    .ok_or_else(|| IpcError::from(countersign_approver::Error::UnknownAccount(id.to_owned())))?,
+            ),
+            None => None,
+        };
+        let account = approver.enroll(link.trim()).await?;
+        let Some(old) = old else {
+            return Ok(EnrollOutcome { account, replaced: false, kept_because: None });
+        };
+        if old.issuer != account.issuer || old.user.sub != account.user.sub {
+            let kept_because = Some(format!(
+                "the new link is for {} at {}, not {} at {}: both accounts are kept",
+                account.user.name,
+                account.issuer.as_str(),
+                old.user.name,
+                old.issuer.as_str()
+            ));
+            return Ok(EnrollOutcome { account, replaced: false, kept_because });
+        }
+        match self.remove_account(&old.id).await {
+            Ok(()) => Ok(EnrollOutcome { account, replaced: true, kept_because: None }),
+            Err(error) => Ok(EnrollOutcome {
+                account,
+                replaced: false,
+                kept_because: Some(format!("the old account could not be removed: {}", error.message)),
+            }),
+        }
     }
 
     pub async fn remove_account(&self, account_id: &str) -> Result<(), IpcError> {
@@ -238,12 +311,6 @@ impl Shell {
         write_private(&self.export_dir, &path, text.as_bytes())?;
         Ok(ExportReport { path: path.display().to_string(), decisions: history.len() })
     }
-}
-
-/// Parses an enrollment link without contacting anything.
-pub fn enroll_preview(link: &str) -> Result<EnrollPreview, IpcError> {
-    let uri = EnrollmentUri::parse(link.trim())?;
-    Ok(EnrollPreview { issuer: uri.issuer().as_str().to_owned(), plain_http: uri.issuer().is_loopback_http() })
 }
 
 /// Creates `path` (never replacing a file) readable by the user only.

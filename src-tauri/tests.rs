@@ -33,8 +33,12 @@ fn config(dir: &Path) -> ApproverConfig {
 fn app() -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let shell = tauri::async_runtime::block_on(Shell::open(Ok(config(dir.path())), dir.path().join("exports")));
+    let settings = crate::settings::Settings::in_dir(Some(&dir.path().join("data")));
     let app = mock_builder()
+        .plugin(tauri_plugin_autostart::Builder::new().build())
         .invoke_handler(crate::invoke_handler!())
+        .manage(settings)
+        .manage(crate::notify::Notifier::default())
         .manage(shell)
         .build(tauri::generate_context!())
         .unwrap();
@@ -145,12 +149,14 @@ fn errors_cross_as_code_and_message_only() {
 }
 
 #[test]
-fn enrollment_links_are_previewed_without_contacting_anything() {
+fn bad_enrollment_links_are_refused_and_never_leak_the_ticket() {
     let t = app();
     let ticket = "A".repeat(43);
-    let link = format!("countersign://enroll?issuer=https%3A%2F%2Fauth.example.com&ticket={ticket}");
-    let preview = invoke(&t.window, "enroll_preview", json!({ "link": format!("  {link}\n") })).unwrap();
-    assert_eq!(preview, json!({ "issuer": "https://auth.example.com", "plain_http": false }));
+    // Nothing listens on port 9: the preview asks the server, and says it cannot.
+    let link = format!("countersign://enroll?issuer=http%3A%2F%2F127.0.0.1%3A9&ticket={ticket}");
+    let error = invoke(&t.window, "enroll_preview", json!({ "link": format!("  {link}\n") })).unwrap_err();
+    assert!(["network", "server_metadata"].contains(&error["code"].as_str().unwrap()), "{error}");
+    assert!(!error["message"].as_str().unwrap().contains(&ticket), "the ticket must not leak: {error}");
 
     let error = invoke(&t.window, "enroll_preview", json!({ "link": "https://evil.example/?ticket=x" })).unwrap_err();
     assert_eq!(error["code"], "invalid_enrollment_link");
@@ -191,8 +197,12 @@ fn a_startup_failure_is_reported_by_every_command() {
     let blocker = dir.path().join("data");
     std::fs::write(&blocker, b"not a directory").unwrap();
     let shell = tauri::async_runtime::block_on(Shell::open(Ok(config(dir.path())), dir.path().to_path_buf()));
+    let settings = crate::settings::Settings::in_dir(Some(&dir.path().join("data")));
     let app = mock_builder()
+        .plugin(tauri_plugin_autostart::Builder::new().build())
         .invoke_handler(crate::invoke_handler!())
+        .manage(settings)
+        .manage(crate::notify::Notifier::default())
         .manage(shell)
         .build(tauri::generate_context!())
         .unwrap();
@@ -347,7 +357,15 @@ fn enroll_receive_approve_deny_verify_and_export_against_a_real_server() {
     let server = tauri::async_runtime::block_on(Server::start());
     let link = tauri::async_runtime::block_on(server.invitation());
 
-    let account = invoke(&t.window, "enroll", json!({ "link": link })).unwrap();
+    // The preview names the server and the user without using the ticket up.
+    let preview = invoke(&t.window, "enroll_preview", json!({ "link": link })).unwrap();
+    assert_eq!(preview["issuer"], server.server.base_url.as_str());
+    assert_eq!(preview["user"]["name"], "Zoë Martin");
+    assert_eq!(preview["plain_http"], true);
+
+    let outcome = invoke(&t.window, "enroll", json!({ "link": link })).unwrap();
+    assert_eq!(outcome["replaced"], false);
+    let account = outcome["account"].clone();
     assert_eq!(account["user"]["name"], "Zoë Martin");
     let account_id = account["id"].as_str().unwrap().to_owned();
     // No key material crosses IPC: only the public JWK.
@@ -445,9 +463,82 @@ fn enroll_receive_approve_deny_verify_and_export_against_a_real_server() {
     let accounts = invoke(&t.window, "accounts", json!({})).unwrap();
     assert!(!accounts[0]["connection"].is_null(), "{accounts}");
 
-    invoke(&t.window, "remove_account", json!({ "account_id": account_id })).unwrap();
+    // Re-enrolling: an unknown account is refused before the ticket is used;
+    // the same user at the same server replaces the account.
+    let link = tauri::async_runtime::block_on(server.invitation());
+    let error = invoke(&t.window, "enroll", json!({ "link": link, "replaces": "acct_unknown" })).unwrap_err();
+    assert_eq!(error["code"], "unknown_account");
+    let outcome = invoke(&t.window, "enroll", json!({ "link": link, "replaces": account_id })).unwrap();
+    assert_eq!(outcome["replaced"], true, "{outcome}");
+    assert_eq!(outcome["kept_because"], Value::Null);
+    let new_id = outcome["account"]["id"].as_str().unwrap().to_owned();
+    assert_ne!(new_id, account_id);
+    let accounts = invoke(&t.window, "accounts", json!({})).unwrap();
+    assert_eq!(accounts.as_array().unwrap().len(), 1);
+    assert_eq!(accounts[0]["id"], new_id.as_str());
+
+    invoke(&t.window, "remove_account", json!({ "account_id": new_id })).unwrap();
     assert_eq!(invoke(&t.window, "accounts", json!({})).unwrap(), json!([]));
     tauri::async_runtime::block_on(t.window.state::<Shell>().stop());
+}
+
+#[test]
+fn settings_are_read_changed_and_saved_and_bad_changes_refused() {
+    let t = app();
+    let view = invoke(&t.window, "settings", json!({})).unwrap();
+    assert_eq!(view["theme"], "system");
+    assert_eq!(view["notifications"], true);
+    assert_eq!(view["notifications_paused_until"], Value::Null);
+    assert!(view["start_at_login"].is_boolean() || !view["problems"].as_array().unwrap().is_empty(), "{view}");
+
+    let view = invoke(
+        &t.window,
+        "update_settings",
+        json!({ "patch": { "theme": "dark", "quick_actions": false, "notifications_paused": true } }),
+    )
+    .unwrap();
+    assert_eq!(view["theme"], "dark");
+    assert_eq!(view["quick_actions"], false);
+    assert!(view["notifications_paused_until"].as_u64().unwrap() > crate::shell::now(), "{view}");
+    let saved: Value =
+        serde_json::from_slice(&std::fs::read(t.dir.path().join("data").join(crate::settings::FILE_NAME)).unwrap())
+            .unwrap();
+    assert_eq!(saved, json!({ "theme": "dark", "notifications": true, "quick_actions": false }));
+
+    let error = invoke(&t.window, "update_settings", json!({ "patch": { "theme": "purple" } })).unwrap_err();
+    assert!(error.to_string().contains("purple") || error.is_string(), "{error}");
+    assert_eq!(invoke(&t.window, "settings", json!({})).unwrap()["theme"], "dark", "unchanged by a refused patch");
+}
+
+#[test]
+fn qr_images_are_sent_raw_and_refused_clearly() {
+    let t = app();
+    let raw = |bytes: Vec<u8>| {
+        tauri::test::get_ipc_response(
+            &t.window,
+            InvokeRequest {
+                cmd: "decode_qr_image".into(),
+                callback: CallbackFn(0),
+                error: CallbackFn(1),
+                url: "tauri://localhost".parse().unwrap(),
+                body: InvokeBody::Raw(bytes),
+                headers: Default::default(),
+                invoke_key: INVOKE_KEY.to_string(),
+            },
+        )
+        .map(|body| body.deserialize::<Value>().unwrap())
+    };
+    let png = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/approver/testdata/qr/app-uri.png"))
+        .expect("the approver's QR test vector");
+    let link = raw(png).unwrap();
+    assert!(link.as_str().unwrap().starts_with("countersign://enroll?"), "{link}");
+    let error = raw(b"not an image".to_vec()).unwrap_err();
+    assert_eq!(error["code"], "invalid_qr_image", "{error}");
+    let error = raw(vec![0; 10 * 1024 * 1024 + 1]).unwrap_err();
+    assert_eq!(error["code"], "invalid_qr_image", "{error}");
+    // JSON instead of bytes is a caller bug, said as such.
+    let error = invoke(&t.window, "decode_qr_image", json!({ "image": [1, 2] })).unwrap_err();
+    assert_eq!(error["code"], "invalid");
 }
 
 #[test]

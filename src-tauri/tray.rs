@@ -57,6 +57,24 @@ pub fn install<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
 
 fn toggle_pause<R: Runtime>(app: &AppHandle<R>) {
     let paused = app.state::<Notifier>().toggle_pause(shell::now());
+    show_paused(app, paused);
+}
+
+/// The pause item says what choosing it would do, and says it again when
+/// the pause runs out.
+pub fn show_paused<R: Runtime>(app: &AppHandle<R>, paused: bool) {
+    set_pause_label(app, paused);
+    if paused {
+        let app = app.clone();
+        tauri::async_runtime::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_secs(crate::notify::PAUSE_SECS + 1)).await;
+            let still = app.state::<Notifier>().paused(shell::now());
+            set_pause_label(&app, still);
+        });
+    }
+}
+
+fn set_pause_label<R: Runtime>(app: &AppHandle<R>, paused: bool) {
     if let Some(items) = app.try_state::<TrayItems<R>>() {
         let _ = items.pause.set_text(if paused { RESUME_LABEL } else { PAUSE_LABEL });
     }

@@ -14,12 +14,18 @@ const PASSPHRASE: &str = "e2e passphrase (throwaway keys)";
 
 const PURCHASE_TYPE: &str = "urn:countersign:details:v1:purchase";
 const EMAIL_TYPE: &str = "urn:countersign:details:v1:send_email";
+const CALENDAR_TYPE: &str = "urn:countersign:details:v1:calendar_event";
 const CUSTOMER_TYPE: &str = "customer_information";
 
 /// A purchase whose item hides a right-to-left override, with a customer
 /// data request carrying a field no schema describes: warnings to show.
 const PURCHASE: &str = r#"[{"type":"urn:countersign:details:v1:purchase","merchant":{"name":"Example Outdoor Supply","url":"https://shop.example.com"},"items":[{"description":"Trail shoes \u202e34 ezis","quantity":1,"unit_price":{"amount":"129.90","currency":"EUR"}}],"total":{"amount":"129.90","currency":"EUR"},"shipping_address":"Zoë Martin\nHauptstr. 5\n10115 Berlin"},{"type":"customer_information","locations":["https://shop.example.com/customers"],"actions":["read"],"datatypes":["contacts"],"newsletter_opt_in":true}]"#;
+/// The purchase alone (high risk, a hidden character).
+const PURCHASE_ONLY: &str = r#"[{"type":"urn:countersign:details:v1:purchase","merchant":{"name":"Example Outdoor Supply","url":"https://shop.example.com"},"items":[{"description":"Trail shoes \u202e34 ezis","quantity":1,"unit_price":{"amount":"129.90","currency":"EUR"}}],"total":{"amount":"129.90","currency":"EUR"}}]"#;
 const EMAIL: &str = r#"[{"type":"urn:countersign:details:v1:send_email","from":"zoe@example.com","to":["bob@example.org"],"subject":"Minutes of Tuesday's meeting","body_preview":"Hi Bob,\n\nthe minutes are attached.\n\nZoë"}]"#;
+
+/// A low-risk request without anything to warn about.
+const CALENDAR: &str = r#"[{"type":"urn:countersign:details:v1:calendar_event","action":"create","title":"Dentist","start":"2026-12-03T09:30:00Z","duration":"PT45M"}]"#;
 
 fn app_binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_countersign"))
@@ -30,11 +36,13 @@ fn screenshots() -> PathBuf {
 }
 
 /// A private data directory, keys in the encrypted file (no user keychain is
-/// touched), exports into the same temporary directory.
+/// touched), exports into the same temporary directory, and a private home
+/// (where the login item is written).
 struct AppDirs {
     dir: tempfile::TempDir,
     data: PathBuf,
     exports: PathBuf,
+    home: PathBuf,
 }
 
 impl AppDirs {
@@ -42,27 +50,56 @@ impl AppDirs {
         let dir = tempfile::tempdir().expect("temp dir");
         let data = dir.path().join("data");
         let exports = dir.path().join("exports");
-        AppDirs { dir, data, exports }
+        let home = dir.path().join("home");
+        std::fs::create_dir_all(&home).expect("home dir");
+        AppDirs { dir, data, exports, home }
+    }
+
+    fn env(&self) -> Vec<(&'static str, &Path)> {
+        let _ = &self.dir;
+        vec![
+            ("COUNTERSIGN_DATA_DIR", &self.data),
+            ("COUNTERSIGN_KEY_STORE", Path::new("file")),
+            ("COUNTERSIGN_KEY_PASSPHRASE", Path::new(PASSPHRASE)),
+            ("COUNTERSIGN_EXPORT_DIR", &self.exports),
+            ("HOME", &self.home),
+        ]
     }
 
     async fn start(&self) -> AppSession {
-        let _ = &self.dir;
-        AppSession::start(
-            app_binary(),
-            &[
-                ("COUNTERSIGN_DATA_DIR", &self.data),
-                ("COUNTERSIGN_KEY_STORE", Path::new("file")),
-                ("COUNTERSIGN_KEY_PASSPHRASE", Path::new(PASSPHRASE)),
-                ("COUNTERSIGN_EXPORT_DIR", &self.exports),
-            ],
-        )
-        .await
+        AppSession::start(app_binary(), &self.env()).await
+    }
+
+    async fn start_with_args(&self, args: &[&str]) -> AppSession {
+        AppSession::start_with_args(app_binary(), &self.env(), args).await
+    }
+
+    /// Launches the app again, as a desktop does for a clicked link; returns
+    /// how that second process ended.
+    fn launch_again(&self, args: &[&str]) -> std::process::ExitStatus {
+        let mut child = std::process::Command::new(app_binary())
+            .args(args)
+            .envs(self.env())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("launch the app again");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            if let Some(status) = child.try_wait().expect("wait for the second launch") {
+                return status;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("the second launch kept running: it must hand over and exit");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
     }
 }
 
 /// Enrollment through the paste flow: the server is shown before confirming.
 async fn enroll_through_the_ui(session: &AppSession, server: &Server, shot: Option<&Path>) {
-    session.click("nav-accounts").await;
+    session.click("nav-settings").await;
     session.click("add-account").await;
     let link = server.enrollment_link().await;
     session.element("enroll-link").await.send_keys(&link).await.expect("type the link");
@@ -194,10 +231,35 @@ struct Dunst(std::process::Child);
 
 impl Dunst {
     fn start() -> Dunst {
+        Self::start_with_config(Path::new("/dev/null"))
+    }
+
+    /// Dunst whose context menu (`dunstctl context`) picks the action named
+    /// `choice`, as a user would in the menu; every menu it was shown is
+    /// appended to the returned log.
+    fn start_choosing(dir: &Path, choice: &str) -> (Dunst, PathBuf) {
+        let log = dir.join("menus.log");
+        let script = dir.join("choose.sh");
+        std::fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\nmenu=$(cat)\nprintf '%s\\n--\\n' \"$menu\" >> '{}'\nprintf '%s\\n' \"$menu\" | grep -m1 '^#{choice} ' || true\n",
+                log.display()
+            ),
+        )
+        .expect("menu script");
+        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
+        let config = dir.join("dunstrc");
+        std::fs::write(&config, format!("[global]\ndmenu = {}\n", script.display())).expect("dunstrc");
+        (Self::start_with_config(&config), log)
+    }
+
+    fn start_with_config(config: &Path) -> Dunst {
         // Owned at once, so a failure below still stops it (Drop).
         let dunst = Dunst(
             std::process::Command::new("dunst")
-                .args(["-config", "/dev/null"])
+                .arg("-config")
+                .arg(config)
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::null())
                 .spawn()
@@ -290,4 +352,122 @@ async fn a_notification_click_opens_the_request_and_bursts_make_one_notification
 
     session.close().await;
     server.server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a display, a private D-Bus session and tauri-driver: run by `cargo xtask test`"]
+async fn an_enrollment_link_opens_the_preview_at_launch_and_a_second_launch_hands_it_over() {
+    let server = Server::start().await;
+    let dirs = AppDirs::new();
+
+    // Started by a clicked link: the preview names the user and the server,
+    // and nothing is enrolled before the user confirms.
+    let first = server.enrollment_link().await;
+    let session = dirs.start_with_args(&[&first]).await;
+    let user = session.text_of("enroll-user").await;
+    assert!(user.contains("Zoë Martin"), "the user is shown before confirming: {user:?}");
+    assert_eq!(session.text_of("enroll-server").await, server.issuer());
+    assert!(!dirs.data.join("keys").exists() || std::fs::read_dir(dirs.data.join("keys")).unwrap().count() == 0);
+    session.click("enroll-confirm").await;
+    session.wait_text("account-connection", |t| t.starts_with("Connected")).await;
+
+    // A second launch with another link exits at once and the running
+    // window shows that link's preview.
+    session.click("nav-inbox").await;
+    let second = server.enrollment_link().await;
+    let status = dirs.launch_again(&[&second]);
+    assert!(status.success(), "the second instance hands over and exits 0: {status}");
+    let user = session.text_of("enroll-user").await;
+    assert!(user.contains("Zoë Martin"), "{user:?}");
+    // A second launch without a link only brings the window forward.
+    let status = dirs.launch_again(&[]);
+    assert!(status.success(), "{status}");
+    assert_eq!(session.client.title().await.expect("window title"), "Countersign");
+
+    session.close().await;
+    server.server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a display, a private D-Bus session and tauri-driver: run by `cargo xtask test`"]
+async fn a_low_risk_notification_approves_in_place_and_a_high_risk_one_only_opens() {
+    let scratch = tempfile::tempdir().expect("temp dir");
+    let (_dunst, menus) = Dunst::start_choosing(scratch.path(), "Approve");
+    let server = Server::start().await;
+    let dirs = AppDirs::new();
+    let session = dirs.start().await;
+    enroll_through_the_ui(&session, &server, None).await;
+    session.click("nav-inbox").await;
+    let agent = server.agent("Calendar Helper", &[CALENDAR_TYPE, PURCHASE_TYPE]).await;
+
+    // Low risk, no warning: Approve in the notification signs and delivers.
+    let calendar = server.request(&agent, CALENDAR, "CAL-1", "openid").await;
+    session.wait_count("[data-testid=\"inbox-item\"]", 1).await;
+    Dunst::wait_displayed(1).await;
+    Dunst::ctl(&["context"]);
+    let token = server.token(&agent, &calendar).await;
+    assert!(token["access_token"].is_string(), "approved from the notification: {token}");
+    assert_eq!(token["authorization_details"][0]["type"], CALENDAR_TYPE);
+    let shown = std::fs::read_to_string(&menus).expect("the menu was shown");
+    assert!(shown.contains("#Approve") && shown.contains("#Deny") && shown.contains("#Open"), "{shown}");
+    session.wait_count("[data-testid=\"inbox-item\"]", 0).await;
+    session.click("nav-history").await;
+    assert_eq!(session.text_of("history-decision").await, "Approved");
+    session.click("nav-inbox").await;
+    Dunst::ctl(&["close-all"]);
+
+    // High risk (and a hidden character): the notification only offers Open.
+    std::fs::remove_file(&menus).expect("reset the menu log");
+    let purchase = server.request(&agent, PURCHASE_ONLY, "SHOP-9", "openid payments").await;
+    session.wait_count("[data-testid=\"inbox-item\"]", 1).await;
+    Dunst::wait_displayed(1).await;
+    Dunst::ctl(&["context"]);
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let shown = std::fs::read_to_string(&menus).expect("the menu was shown");
+    assert!(shown.contains("#Open") && !shown.contains("#Approve") && !shown.contains("#Deny"), "{shown}");
+    let pending = server.token_once(&agent, &purchase).await;
+    assert_eq!(pending["error"], "authorization_pending", "nothing was decided: {pending}");
+
+    session.close().await;
+    server.server.stop().await;
+}
+
+#[tokio::test]
+#[ignore = "needs a display and tauri-driver: run by `cargo xtask test`"]
+async fn settings_switch_the_theme_and_start_at_login() {
+    let dirs = AppDirs::new();
+    let session = dirs.start().await;
+    session.click("nav-settings").await;
+    session.click("setting-theme-dark").await;
+    let deadline = std::time::Instant::now() + support::webdriver::UI_TIMEOUT;
+    loop {
+        let theme = session.client.execute("return document.documentElement.dataset.theme", vec![]).await;
+        if theme.ok().and_then(|v| v.as_str().map(str::to_owned)).as_deref() == Some("dark") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the page never turned dark");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let saved = std::fs::read_to_string(dirs.data.join("desktop-settings.json")).expect("settings saved");
+    assert!(saved.contains("\"dark\""), "{saved}");
+    screenshot(&screenshots().join("settings-dark.png"));
+
+    // Start at login writes the XDG autostart entry, starting in the tray.
+    let entry = dirs.home.join(".config/autostart/Countersign.desktop");
+    session.click("setting-start-at-login").await;
+    let deadline = std::time::Instant::now() + support::webdriver::UI_TIMEOUT;
+    while !entry.exists() {
+        assert!(std::time::Instant::now() < deadline, "no autostart entry at {}", entry.display());
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let text = std::fs::read_to_string(&entry).expect("autostart entry");
+    assert!(text.contains("--hidden"), "{text}");
+    assert!(text.contains(app_binary().to_str().expect("utf-8 path")), "{text}");
+    session.click("setting-start-at-login").await;
+    let deadline = std::time::Instant::now() + support::webdriver::UI_TIMEOUT;
+    while entry.exists() {
+        assert!(std::time::Instant::now() < deadline, "the autostart entry was not removed");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    session.close().await;
 }

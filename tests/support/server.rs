@@ -99,6 +99,12 @@ impl Server {
         body["auth_req_id"].as_str().unwrap_or_else(|| panic!("bc-authorize: {body}")).to_owned()
     }
 
+    /// One token request, whatever it answers.
+    pub async fn token_once(&self, agent: &Agent, auth_req_id: &str) -> Value {
+        self.post(agent, "/token", &[("grant_type", "urn:openid:params:grant-type:ciba"), ("auth_req_id", auth_req_id)])
+            .await
+    }
+
     /// Polls the token endpoint until the answer is final.
     pub async fn token(&self, agent: &Agent, auth_req_id: &str) -> Value {
         let deadline = Instant::now() + Duration::from_secs(30);

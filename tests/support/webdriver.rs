@@ -23,6 +23,11 @@ impl AppSession {
     /// Starts tauri-driver on free ports and opens a session on `app`. The
     /// app inherits `env` (through tauri-driver and WebKitWebDriver).
     pub async fn start(app: PathBuf, env: &[(&str, &Path)]) -> AppSession {
+        Self::start_with_args(app, env, &[]).await
+    }
+
+    /// Like `start`, with command-line arguments for the app.
+    pub async fn start_with_args(app: PathBuf, env: &[(&str, &Path)], args: &[&str]) -> AppSession {
         let port = free_port();
         let native_port = free_port();
         let driver_path = std::env::var_os("TAURI_DRIVER").map(PathBuf::from).unwrap_or_else(|| "tauri-driver".into());
@@ -39,7 +44,7 @@ impl AppSession {
 
         let mut capabilities = serde_json::Map::new();
         capabilities.insert("browserName".into(), "wry".into());
-        capabilities.insert("tauri:options".into(), serde_json::json!({ "application": app }));
+        capabilities.insert("tauri:options".into(), serde_json::json!({ "application": app, "args": args }));
         let client = ClientBuilder::native()
             .capabilities(capabilities)
             .connect(&format!("http://127.0.0.1:{port}"))

@@ -17,7 +17,7 @@ describe('App', () => {
     expect(within(screen.getByRole('navigation', { name: 'Main' })).getAllByRole('button').map((b) => b.textContent?.trim())).toEqual([
       'Inbox',
       'History',
-      'Accounts',
+      'Settings',
     ]);
     expect(screen.getByTestId('nav-inbox')).toHaveAttribute('aria-current', 'page');
     expect(await screen.findByTestId('inbox-empty')).toBeInTheDocument();
@@ -106,7 +106,7 @@ describe('App', () => {
   it('updates connection states live', async () => {
     const backend = new FakeBackend([], { accounts: [makeAccount({ connection: { state: 'connecting' } })] });
     render(App, { backend });
-    await fireEvent.click(screen.getByTestId('nav-accounts'));
+    await fireEvent.click(screen.getByTestId('nav-settings'));
     expect(await screen.findByTestId('account-connection')).toHaveTextContent('Connecting…');
     backend.emit({ event: 'connection', account_id: 'acct_1', state: { state: 'push' } });
     await vi.waitFor(() => expect(screen.getByTestId('account-connection')).toHaveTextContent('Connected (live)'));
@@ -170,7 +170,7 @@ describe('App, when a connection event races the account list', () => {
   it('never keeps a stale connection state for a new account', async () => {
     const backend = new FakeBackend([], { accounts: [] });
     render(App, { backend });
-    await fireEvent.click(screen.getByTestId('nav-accounts'));
+    await fireEvent.click(screen.getByTestId('nav-settings'));
     await screen.findByTestId('accounts-empty');
     // The account appears, and its "connected" event arrives before the list is reloaded.
     await backend.enroll('countersign://enroll?issuer=https%3A%2F%2Fa.example&ticket=t');

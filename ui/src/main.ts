@@ -2,10 +2,14 @@ import { mount } from 'svelte';
 import './app.css';
 import App from './App.svelte';
 import { createBackend } from './lib/backend';
+import { applyTheme } from './lib/theme';
 
 const target = document.getElementById('app');
 if (!target) {
   throw new Error('Countersign: #app element missing from index.html');
 }
+
+// The system's theme until the saved setting is read (App applies it).
+applyTheme('system');
 
 mount(App, { target, props: { backend: createBackend() } });

@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::store::{InboxItem, LocalStatus};
 use countersign_details::text::check_value;
 use countersign_details::{DisplayModel, Format, Registry, RenderOptions, RequestStatus, Warning};
-use countersign_protocol::device::{ApproverRequest, Requirement, SchemaHash};
+use countersign_protocol::device::{ApproverRequest, EnrolledUser, Requirement, SchemaHash};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -94,6 +94,12 @@ pub fn request_text(request: &ApproverRequest) -> Vec<TextFinding> {
         ("/context/location", request.context.location.as_deref()),
     ];
     strings.extend(optional.into_iter().filter_map(|(f, s)| s.map(|s| (f.to_owned(), s, Format::Text))));
+    findings(strings)
+}
+
+/// The `countersign_details` checks over `(JSON Pointer, string, format)`
+/// triples; only flagged strings are listed.
+fn findings<'a>(strings: impl IntoIterator<Item = (String, &'a str, Format)>) -> Vec<TextFinding> {
     strings
         .into_iter()
         .filter_map(|(field, s, format)| {
@@ -101,6 +107,17 @@ pub fn request_text(request: &ApproverRequest) -> Vec<TextFinding> {
             (!warnings.is_empty()).then_some(TextFinding { field, warnings })
         })
         .collect()
+}
+
+/// The same checks as [`request_text`] over the user an enrollment preview
+/// names (`/user/name`, `/user/sub`): hidden, bidirectional and control
+/// characters, mixed scripts. Only flagged strings are listed.
+#[must_use]
+pub fn user_text(user: &EnrolledUser) -> Vec<TextFinding> {
+    findings([
+        ("/user/name".to_owned(), user.name.as_str(), Format::Text),
+        ("/user/sub".to_owned(), user.sub.as_str(), Format::Text),
+    ])
 }
 
 /// Adds a request-level warning to `display` for each finding of
@@ -261,6 +278,21 @@ mod tests {
         assert_eq!(w.index, None);
 
         assert!(request_text(&example()).is_empty(), "the example's strings are clean");
+    }
+
+    #[test]
+    fn hidden_characters_in_an_enrolled_user_are_found() {
+        let clean = EnrolledUser { sub: "u_1001".into(), name: "Zoë Martin".into(), roles: vec![] };
+        assert!(user_text(&clean).is_empty(), "accents are not findings");
+        let user = EnrolledUser { sub: "u_1\u{200B}001".into(), name: "Zoë\u{202E}nitraM".into(), roles: vec![] };
+        let found = user_text(&user);
+        let fields: Vec<&str> = found.iter().map(|f| f.field.as_str()).collect();
+        assert_eq!(fields, ["/user/name", "/user/sub"]);
+        assert_eq!(found[0].warnings[0].code, countersign_details::WarningCode::BidiControl);
+        assert_eq!(found[0].warnings[0].characters[0].code_point, "U+202E");
+        assert_eq!(found[1].warnings[0].characters[0].code_point, "U+200B");
+        let control = EnrolledUser { sub: "u".into(), name: "Zoë\u{1b}[2J".into(), roles: vec![] };
+        assert_eq!(user_text(&control)[0].field, "/user/name");
     }
 
     #[test]

@@ -3,16 +3,22 @@
 //! key store before the ticket is spent (so a broken keychain fails early)
 //! and deleted again if any later step fails; the account row is written
 //! last, in one transaction.
+//!
+//! The preview before it: invitation → metadata → `POST /enroll-preview`,
+//! whom the ticket is for, with nothing spent or stored.
 
 use crate::approver::{blocking, Approver, Command};
+use crate::display::{user_text, TextFinding};
 use crate::error::{Error, Result};
 use crate::http::typed;
 use crate::store::Account;
 use countersign_protocol::device::{
-    default_device_endpoint, DeviceErrorCode, EnrollmentRequest, EnrollmentResponse, EnrollmentUri, Issuer, Platform,
-    METADATA_DEVICE_ENDPOINT, PATH_ENROLL,
+    default_device_endpoint, DeviceErrorCode, EnrolledUser, EnrollmentPreviewRequest, EnrollmentPreviewResponse,
+    EnrollmentRequest, EnrollmentResponse, EnrollmentUri, Issuer, Platform, METADATA_DEVICE_ENDPOINT, PATH_ENROLL,
+    PATH_ENROLL_PREVIEW,
 };
 use countersign_protocol::jws::DeviceKeyPair;
+use serde::Serialize;
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -58,7 +64,72 @@ async fn discover(approver: &Approver, issuer: &Issuer) -> Result<String> {
     Ok(endpoint)
 }
 
+/// What an invitation would enroll this approver as, read before the user
+/// confirms ([`Approver::enroll_preview`]). Holds no secret: the ticket is
+/// not part of it.
+#[derive(Debug, Clone, Serialize)]
+pub struct EnrollPreview {
+    /// The server: the invitation's issuer, which its metadata confirmed.
+    pub issuer: String,
+    /// The issuer is plain `http` (a loopback development server).
+    pub plain_http: bool,
+    /// Whose device this approver would become.
+    pub user: EnrolledUser,
+    /// When the invitation's ticket expires (unix seconds).
+    pub expires_at: u64,
+    /// Hidden, bidirectional and control characters (and the other text
+    /// checks of [`crate::display::request_text`]) in `user.name` and
+    /// `user.sub`, which come from the server: one entry per flagged string
+    /// (`field` `/user/name` or `/user/sub`).
+    pub user_findings: Vec<TextFinding>,
+}
+
+/// The server's refusal of a ticket as [`Error::InvalidTicket`].
+fn ticket_refused(e: Error) -> Error {
+    match e {
+        Error::Server { error, .. } if error.error == DeviceErrorCode::InvalidTicket => Error::InvalidTicket,
+        other => other,
+    }
+}
+
 impl Approver {
+    /// Whom the invitation `link` (`countersign://enroll?...` or
+    /// `https://.../device/v1/enroll-link?...`) is for, without enrolling:
+    /// parses it as [`Approver::enroll`] does, reads the issuer's metadata
+    /// and checks its `issuer` the same way, then asks
+    /// `POST {device}/enroll-preview`. The ticket is not spent and nothing is
+    /// stored, so the user can be shown the server and the user before
+    /// confirming.
+    ///
+    /// # Errors
+    /// [`Error::EnrollmentUri`], [`Error::Metadata`], [`Error::IssuerMismatch`],
+    /// [`Error::InvalidTicket`] (unknown, expired or used), [`Error::Server`],
+    /// [`Error::Network`], [`Error::Protocol`].
+    pub async fn enroll_preview(&self, link: &str) -> Result<EnrollPreview> {
+        let invitation = EnrollmentUri::parse(link.trim())?;
+        self.enroll_preview_with(&invitation).await
+    }
+
+    /// [`Approver::enroll_preview`] with a parsed invitation.
+    ///
+    /// # Errors
+    /// As [`Approver::enroll_preview`].
+    pub async fn enroll_preview_with(&self, invitation: &EnrollmentUri) -> Result<EnrollPreview> {
+        let issuer = invitation.issuer();
+        let device_endpoint = discover(self, issuer).await?;
+        let request = EnrollmentPreviewRequest { ticket: invitation.ticket().clone() };
+        let url = format!("{device_endpoint}{PATH_ENROLL_PREVIEW}");
+        let answer = self.inner.http.post_public(&url, &request).await.map_err(ticket_refused)?;
+        let response: EnrollmentPreviewResponse = typed(answer, "enrollment preview")?;
+        Ok(EnrollPreview {
+            issuer: issuer.as_str().to_owned(),
+            plain_http: issuer.is_loopback_http(),
+            user_findings: user_text(&response.user),
+            user: response.user,
+            expires_at: response.expires_at,
+        })
+    }
+
     /// Enrolls this approver with the invitation `uri`
     /// (`countersign://enroll?...` or `https://.../device/v1/enroll-link?...`).
     ///
@@ -112,12 +183,7 @@ impl Approver {
             Ok(r) => r,
             Err(e) => {
                 undo_key().await;
-                return Err(match e {
-                    Error::Server { error, .. } if error.error == DeviceErrorCode::InvalidTicket => {
-                        Error::InvalidTicket
-                    }
-                    other => other,
-                });
+                return Err(ticket_refused(e));
             }
         };
         let account = Account {

@@ -1,5 +1,6 @@
 //! Errors of the approver core.
 
+use crate::qr_image::QrImageError;
 use countersign_protocol::device::{DeviceErrorCode, DeviceErrorResponse, EnrollmentUriError};
 
 /// Everything that can go wrong in the approver core.
@@ -9,6 +10,11 @@ pub enum Error {
     /// protocol §3.1).
     #[error("enrollment URI refused: {0}")]
     EnrollmentUri(#[from] EnrollmentUriError),
+    /// A QR code image gave no enrollment link: not a PNG/JPEG, too large,
+    /// damaged, no QR code, or no enrollment link in it (never the QR
+    /// code's content, which may hold a ticket).
+    #[error("QR code image: {0}")]
+    QrImage(#[from] QrImageError),
     /// The server's metadata could not be read or is unusable.
     #[error("server metadata: {0}")]
     Metadata(String),

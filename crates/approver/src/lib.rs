@@ -1,7 +1,8 @@
 //! Countersign approver core: everything an approver does except showing
 //! things, shared by the headless CLI and the desktop app (no Tauri here).
 //!
-//! - [`Approver`]: open, [`Approver::enroll`], [`Approver::sync`],
+//! - [`Approver`]: open, [`Approver::enroll_preview`] (who an invitation
+//!   is for, without spending it), [`Approver::enroll`], [`Approver::sync`],
 //!   [`Approver::view`] and [`Approver::inbox_views`] (what shells show),
 //!   [`Approver::decide`], [`Approver::start`] (push/poll transport and
 //!   outbox delivery in the background), [`Approver::subscribe`] (events for
@@ -14,6 +15,7 @@
 //!   by hash.
 //! - [`display`]: the rendering shown to the user (`countersign-details`)
 //!   and the display schema hashes signed with it.
+//! - [`qr_image`]: the enrollment link in a picture of its QR code.
 //!
 //! The architecture is described in `docs/approver.md`.
 
@@ -30,6 +32,7 @@ pub mod error;
 pub mod events;
 mod http;
 pub mod keys;
+pub mod qr_image;
 pub mod receipt;
 pub mod schemas;
 pub mod sse;
@@ -41,7 +44,7 @@ pub use approver::{Approver, EVENT_CAPACITY};
 pub use config::{default_data_dir, ApproverConfig, KeyStoreChoice, TransportConfig};
 pub use decision::{DecisionOutcome, DeliveryReport};
 pub use display::RequestView;
-pub use enroll::{platform, OPENID_CONFIGURATION};
+pub use enroll::{platform, EnrollPreview, OPENID_CONFIGURATION};
 pub use error::{Error, Result};
 pub use events::{ApproverEvent, ConnectionState};
 pub use receipt::{check_receipt, ReceiptCheck};

@@ -5,7 +5,7 @@ mod common;
 use common::{Device, Env};
 use countersign_approver::keys::{KeyStore, KeyStoreError, KeyStoreKind};
 use countersign_approver::{Approver, Error, KeyStoreChoice};
-use countersign_protocol::device::EnrollmentUriError;
+use countersign_protocol::device::{EnrollmentUri, EnrollmentUriError, Role};
 use std::sync::Arc;
 
 async fn assert_nothing_stored(approver: &Approver, device: &Device) {
@@ -148,4 +148,140 @@ async fn a_key_store_failure_happens_before_the_ticket_is_spent() {
     let approver = device.open().await;
     approver.enroll(&uri).await.unwrap();
     assert_eq!(approver.accounts().await.unwrap().len(), 1);
+}
+
+// ---- Preview ----
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preview_shows_the_server_and_user_and_spends_nothing() {
+    let env = Env::start().await;
+    let sub = env.add_user("zoe").await;
+    let device = Device::new();
+    let approver = device.open().await;
+    let uri = env.invitation("zoe", 600).await;
+    let now = env.server().state.now();
+
+    let preview = approver.enroll_preview(&uri).await.unwrap();
+    assert_eq!(preview.issuer, env.issuer.as_str());
+    assert!(preview.plain_http, "the test server is a loopback http issuer");
+    assert_eq!(preview.user.sub, sub);
+    assert_eq!(preview.user.name, "zoe name");
+    assert_eq!(preview.user.roles, vec![Role::User]);
+    assert!((now + 600..=now + 601).contains(&preview.expires_at), "{} vs {now}", preview.expires_at);
+    assert!(preview.user_findings.is_empty());
+    let json = serde_json::to_value(&preview).unwrap();
+    assert_eq!(
+        json,
+        serde_json::json!({
+            "issuer": env.issuer.as_str(),
+            "plain_http": true,
+            "user": { "sub": sub, "name": "zoe name", "roles": ["user"] },
+            "expires_at": preview.expires_at,
+            "user_findings": [],
+        })
+    );
+    assert!(!format!("{preview:?}").contains(&uri[uri.find("ticket=").unwrap() + 7..]), "no ticket in Debug");
+    // The https spelling previews the same, and nothing was stored or spent.
+    let link = EnrollmentUri::parse(&uri).unwrap().to_https_link();
+    let again = approver.enroll_preview(&link).await.unwrap();
+    assert_eq!((again.user, again.expires_at), (preview.user.clone(), preview.expires_at));
+    assert_nothing_stored(&approver, &device).await;
+    let account = approver.enroll(&uri).await.unwrap();
+    assert_eq!(account.user, preview.user, "the preview named the user the enrollment got");
+    // Spent by the enrollment, not by the previews.
+    assert!(matches!(approver.enroll_preview(&uri).await.unwrap_err(), Error::InvalidTicket));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preview_flags_hidden_characters_in_the_user() {
+    let env = Env::start().await;
+    let s = env.server();
+    countersign_server::admin::add_user(
+        &s.state.db,
+        &countersign_server::admin::NewUser {
+            username: "mallory".into(),
+            name: "Alice\u{202E}ecilA".into(),
+            email: None,
+            admin: true,
+        },
+        s.state.now(),
+    )
+    .await
+    .unwrap();
+    let approver = Device::new().open().await;
+    let preview = approver.enroll_preview(&env.invitation("mallory", 600).await).await.unwrap();
+    assert_eq!(preview.user.name, "Alice\u{202E}ecilA", "shown as sent, with the finding beside it");
+    assert_eq!(preview.user.roles, vec![Role::Admin, Role::User]);
+    assert_eq!(preview.user_findings.len(), 1, "{:?}", preview.user_findings);
+    assert_eq!(preview.user_findings[0].field, "/user/name");
+    assert_eq!(preview.user_findings[0].warnings[0].characters[0].code_point, "U+202E");
+    let json = serde_json::to_value(&preview).unwrap();
+    assert_eq!(json["user_findings"][0]["field"], "/user/name");
+    assert_eq!(json["user_findings"][0]["warnings"][0]["code"], "bidi_control");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preview_refuses_a_mismatched_issuer_before_sending_the_ticket() {
+    let env = Env::start().await;
+    env.add_user("zoe").await;
+    let approver = Device::new().open().await;
+    let uri = env.invitation("zoe", 600).await;
+    let port = env.proxy.addr.port();
+    let wrong = uri.replace(&format!("127.0.0.1%3A{port}"), &format!("localhost%3A{port}"));
+    assert_ne!(wrong, uri);
+    match approver.enroll_preview(&wrong).await.unwrap_err() {
+        Error::IssuerMismatch { expected, found } => {
+            assert_eq!(expected, format!("http://localhost:{port}"));
+            assert_eq!(found, env.issuer.as_str());
+        }
+        other => panic!("{other:?}"),
+    }
+    approver.enroll(&uri).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preview_of_unknown_expired_or_used_tickets_is_invalid_ticket() {
+    let env = Env::start().await;
+    env.add_user("zoe").await;
+    let device = Device::new();
+    let approver = device.open().await;
+
+    let real = env.invitation("zoe", 600).await;
+    let ticket = EnrollmentUri::parse(&real).unwrap().ticket().secret().to_owned();
+    let unknown = real.replace(&ticket, &countersign_protocol::secret::generate_url_safe(32).unwrap());
+    let e = approver.enroll_preview(&unknown).await.unwrap_err();
+    assert!(matches!(e, Error::InvalidTicket), "{e:?}");
+    assert!(e.to_string().contains("ask for a new invitation"), "{e}");
+
+    let expired = env.invitation("zoe", 5).await;
+    env.advance_server(10);
+    assert!(matches!(approver.enroll_preview(&expired).await.unwrap_err(), Error::InvalidTicket));
+
+    approver.enroll(&real).await.unwrap();
+    let e = approver.enroll_preview(&real).await.unwrap_err();
+    assert!(matches!(e, Error::InvalidTicket), "{e:?}");
+    assert!(!e.to_string().contains(&ticket));
+    // A malformed invitation never reaches the server.
+    assert!(matches!(
+        approver.enroll_preview("countersign://enroll?issuer=https%3A%2F%2Fa.example&ticket=short").await,
+        Err(Error::EnrollmentUri(EnrollmentUriError::Ticket(_)))
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preview_with_the_server_down_is_a_clear_error_and_stores_nothing() {
+    let env = Env::start().await;
+    env.add_user("zoe").await;
+    let device = Device::new();
+    let approver = device.open().await;
+    let uri = env.invitation("zoe", 600).await;
+    env.proxy.set_down(true);
+    let e = approver.enroll_preview(&uri).await.unwrap_err();
+    assert!(matches!(e, Error::Metadata(_)), "{e:?}");
+    assert!(e.to_string().contains("/.well-known/openid-configuration"), "{e}");
+    assert!(e.to_string().contains("network"), "{e}");
+    assert_nothing_stored(&approver, &device).await;
+    // Back up: the ticket is intact.
+    env.proxy.set_down(false);
+    assert_eq!(approver.enroll_preview(&uri).await.unwrap().user.name, "zoe name");
 }

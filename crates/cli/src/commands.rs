@@ -3,8 +3,9 @@
 use crate::agent::{self, AgentFile, Ask, TokenOutcome};
 use crate::render;
 use crate::safe::{self, text};
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{ArgGroup, Parser, Subcommand, ValueEnum};
 use countersign_approver::display::unapprovable_reason;
+use countersign_approver::qr_image::{decode_enrollment_link, MAX_IMAGE_BYTES};
 use countersign_approver::store::{InboxItem, LocalStatus};
 use countersign_approver::{
     default_data_dir, Approver, ApproverConfig, ApproverEvent, DeliveryReport, Error, KeyStoreChoice,
@@ -13,8 +14,8 @@ use countersign_details::RenderOptions;
 use countersign_protocol::device::{Decision, DenyReason, EnrollmentUri, Requirement};
 use serde::Serialize;
 use serde_json::json;
-use std::io::{BufRead as _, IsTerminal as _, Write as _};
-use std::path::PathBuf;
+use std::io::{BufRead as _, IsTerminal as _, Read as _, Write as _};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -89,10 +90,15 @@ impl From<ReasonArg> for DenyReason {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Enroll this approver with a server (countersign://enroll?... or its https link).
+    /// Enroll this approver with a server: shows the server and the user the
+    /// invitation is for, asks, then enrolls.
+    #[command(group(ArgGroup::new("invitation").required(true).args(["uri", "qr_image"])))]
     Enroll {
-        /// The invitation.
-        uri: String,
+        /// The invitation: countersign://enroll?... or its https link.
+        uri: Option<String>,
+        /// A PNG or JPEG image of the invitation's QR code, instead of the link.
+        #[arg(long, value_name = "FILE")]
+        qr_image: Option<PathBuf>,
         /// Name of this device, shown to the user and admins.
         #[arg(long)]
         device_name: Option<String>,
@@ -373,6 +379,16 @@ fn warn_key_store(approver: &Approver) {
     }
 }
 
+/// The enrollment link in the QR code image at `path` (at most
+/// [`MAX_IMAGE_BYTES`] are read; more is refused as too large).
+fn link_in_image(path: &Path) -> Result<Zeroizing<String>, Failure> {
+    let cannot = |e: std::io::Error| Failure::new(format!("cannot read {}: {e}", path.display()));
+    let file = std::fs::File::open(path).map_err(cannot)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_IMAGE_BYTES as u64 + 1).read_to_end(&mut bytes).map_err(cannot)?;
+    decode_enrollment_link(&bytes).map(Zeroizing::new).map_err(|e| Failure::new(format!("{}: {e}", path.display())))
+}
+
 /// Asks a yes/no question on the terminal.
 fn confirm(question: &str) -> bool {
     eprint!("{question} [y/N] ");
@@ -417,15 +433,27 @@ async fn dispatch(cli: Cli) -> Outcome {
 async fn approver_command(out: &Out, approver: &Approver, command: Command) -> Outcome {
     let now = approver.config().clock.now();
     match command {
-        Command::Enroll { uri, yes, .. } => {
-            let invitation = EnrollmentUri::parse(uri.trim()).map_err(Error::from)?;
-            let issuer = invitation.issuer().as_str().to_owned();
+        Command::Enroll { uri, qr_image, yes, .. } => {
+            let link = match (uri, qr_image) {
+                (Some(uri), None) => Zeroizing::new(uri),
+                (None, Some(path)) => link_in_image(&path)?,
+                // clap's "invitation" group makes it exactly one.
+                _ => return Err(Failure::new("give the invitation link or --qr-image FILE, not both")),
+            };
+            let invitation = EnrollmentUri::parse(link.trim()).map_err(Error::from)?;
+            drop(link);
+            // Who the ticket is for, before anything is spent or stored.
+            let preview = approver.enroll_preview_with(&invitation).await?;
+            eprintln!("{}", render::enroll_preview(&preview, now));
             if !yes {
                 if !std::io::stdin().is_terminal() {
-                    return Err(Failure::new(format!("pass --yes to confirm enrolling with {issuer}")));
+                    return Err(Failure::new(format!(
+                        "pass --yes to confirm enrolling with {} as {}",
+                        preview.issuer, preview.user.name
+                    )));
                 }
-                let q = format!("Enroll with {}? It will be able to send you requests to approve.", text(&issuer));
-                if !confirm(&q) {
+                let q = "Enroll this device for this user? The server will be able to send you requests to approve.";
+                if !confirm(q) {
                     return Err(Failure::new("not enrolled"));
                 }
             }

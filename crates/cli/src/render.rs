@@ -4,7 +4,7 @@
 use crate::safe::text;
 use countersign_approver::display::unapprovable_reason;
 use countersign_approver::store::{Account, HistoryEntry, InboxItem, LocalStatus};
-use countersign_approver::{ApproverEvent, ConnectionState, DeliveryReport, ReceiptCheck, RequestView};
+use countersign_approver::{ApproverEvent, ConnectionState, DeliveryReport, EnrollPreview, ReceiptCheck, RequestView};
 use countersign_details::{DisplayModel, Field, FieldValue, JsonType, Risk, Severity, Warning};
 use std::fmt::Write as _;
 
@@ -20,6 +20,32 @@ pub fn expires_in(expires_at: u64, now: u64) -> String {
         60..=3599 => format!("expires in {}m {:02}s", s / 60, s % 60),
         _ => format!("expires in {}h {:02}m", s / 3600, (s % 3600) / 60),
     }
+}
+
+/// What an invitation would enroll this approver as, shown before the user
+/// confirms: the server, the user (with any hidden characters found in the
+/// name or id), and when the invitation expires.
+#[must_use]
+pub fn enroll_preview(p: &EnrollPreview, now: u64) -> String {
+    let mut out = format!("Server: {}", text(&p.issuer));
+    if p.plain_http {
+        out.push_str("  (plain http, not encrypted: a local development server)");
+    }
+    let roles: Vec<String> = p.user.roles.iter().map(|r| text(r.as_str())).collect();
+    let roles = if roles.is_empty() { "none".to_owned() } else { roles.join(", ") };
+    let _ = write!(out, "\nUser:   {} <{}>  roles: {roles}", text(&p.user.name), text(&p.user.sub));
+    let _ = write!(out, "\nInvitation {}", expires_in(p.expires_at, now));
+    for finding in &p.user_findings {
+        let what = match finding.field.as_str() {
+            "/user/name" => "the user's name",
+            "/user/sub" => "the user's id",
+            other => other,
+        };
+        for w in &finding.warnings {
+            let _ = write!(out, "\n{} ({what}): {}", severity_mark(w.severity), text(&w.message));
+        }
+    }
+    out
 }
 
 /// One line per account.
@@ -359,6 +385,37 @@ pub fn event(e: &ApproverEvent, now: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_enrollment_preview_shows_server_user_expiry_and_findings() {
+        use countersign_protocol::device::{EnrolledUser, Role};
+        let user = EnrolledUser { sub: "u_1".into(), name: "Zoë\u{202E}nitraM".into(), roles: vec![Role::Admin] };
+        let preview = EnrollPreview {
+            issuer: "http://127.0.0.1:8080".into(),
+            plain_http: true,
+            user_findings: countersign_approver::display::user_text(&user),
+            user,
+            expires_at: 1_000 + 125,
+        };
+        let shown = enroll_preview(&preview, 1_000);
+        assert!(shown.starts_with("Server: http://127.0.0.1:8080  (plain http"), "{shown}");
+        assert!(shown.contains("User:   Zoë\\u{202E}nitraM <u_1>  roles: admin"), "{shown}");
+        assert!(shown.contains("Invitation expires in 2m 05s"), "{shown}");
+        assert!(shown.contains("(the user's name): ") && shown.contains("U+202E"), "{shown}");
+        assert!(!shown.contains('\u{202e}'), "no raw bidi control reaches the terminal: {shown}");
+
+        let clean = EnrollPreview {
+            issuer: "https://auth.example.com".into(),
+            plain_http: false,
+            user: EnrolledUser { sub: "u_2".into(), name: "Ada".into(), roles: vec![] },
+            expires_at: 10,
+            user_findings: vec![],
+        };
+        assert_eq!(
+            enroll_preview(&clean, 20),
+            "Server: https://auth.example.com\nUser:   Ada <u_2>  roles: none\nInvitation expired"
+        );
+    }
 
     #[test]
     fn quoting_and_escape_detection() {

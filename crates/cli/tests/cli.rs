@@ -112,6 +112,26 @@ impl Setup {
     }
 }
 
+/// The ticket of an app URI (to check it is never printed).
+fn ticket_of(uri: &str) -> &str {
+    &uri[uri.find("ticket=").unwrap() + "ticket=".len()..]
+}
+
+/// A PNG of a QR code holding `content`: 5 px modules, 4-module margin.
+fn qr_png(content: &str) -> Vec<u8> {
+    let code = qrcode::QrCode::new(content.as_bytes()).unwrap();
+    let (modules, colors) = (code.width() as u32, code.to_colors());
+    let side = (modules + 8) * 5;
+    let img = image::GrayImage::from_fn(side, side, |x, y| {
+        let (mx, my) = ((x / 5).wrapping_sub(4), (y / 5).wrapping_sub(4));
+        let dark = mx < modules && my < modules && colors[(my * modules + mx) as usize] == qrcode::Color::Dark;
+        image::Luma([if dark { 0 } else { 255 }])
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
+}
+
 fn p(path: &Path) -> &str {
     path.to_str().unwrap()
 }
@@ -140,16 +160,28 @@ async fn enroll_list_show_approve_deny_verify_with_the_binary() {
     let s = Setup::new().await;
     let uri = s.invitation().await;
 
-    // Enrollment refuses without confirmation when there is no terminal.
+    // Enrollment shows the server and the user from the preview, then
+    // refuses without confirmation when there is no terminal.
     let out = s.run(&["enroll", &uri]).await;
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("pass --yes"), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains(&format!("Server: {}  (plain http", s.server.base_url)), "{err}");
+    assert!(err.contains("User:   Zoë Martin <") && err.contains(">  roles: user"), "{err}");
+    assert!(err.contains("Invitation expires in 9m") || err.contains("Invitation expires in 10m"), "{err}");
+    assert!(err.contains("pass --yes to confirm enrolling with") && err.contains("as Zoë Martin"), "{err}");
+    assert!(!err.contains(ticket_of(&uri)), "the ticket is never printed: {err}");
+    assert!(out.stdout.is_empty());
+    assert!(!s.data().join("keys").exists() || std::fs::read_dir(s.data().join("keys")).unwrap().count() == 0);
 
+    // The preview did not spend the ticket. --json: stdout is the account,
+    // the preview goes to standard error.
     let out = s.run(&["--json", "enroll", &uri, "--yes", "--device-name", "ci box"]).await;
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stderr(&out).contains("warning: no OS keychain is reachable"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("User:   Zoë Martin <"), "{}", stderr(&out));
     let account: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(account["key_store"], "file");
+    assert_eq!(account["user"]["name"], "Zoë Martin");
     let key_files: Vec<_> = std::fs::read_dir(s.data().join("keys")).unwrap().collect();
     assert_eq!(key_files.len(), 1, "one encrypted key file");
 
@@ -252,4 +284,69 @@ async fn watch_prompts_and_approves_a_pushed_request() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("[a]pprove, [d]eny or [s]kip?") && err.contains("MAIL-W"), "{err}");
     assert!(err.contains("[1] Send email"), "the prompt shows the rendering: {err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enroll_from_a_qr_code_image() {
+    let s = Setup::new().await;
+    let uri = s.invitation().await;
+    let image = s.path("invitation.png");
+    std::fs::write(&image, qr_png(&uri)).unwrap();
+
+    // Exactly one of the link and --qr-image (usage errors, exit 2).
+    let out = s.run(&["enroll", &uri, "--qr-image", p(&image), "--yes"]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("cannot be used with"), "{}", stderr(&out));
+    let out = s.run(&["enroll", "--yes"]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("required"), "{}", stderr(&out));
+
+    // The image's invitation is previewed, then used.
+    let out = s.run(&["--json", "enroll", "--qr-image", p(&image), "--yes"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("User:   Zoë Martin <") && err.contains(&format!("Server: {}", s.server.base_url)), "{err}");
+    assert!(!err.contains(ticket_of(&uri)), "{err}");
+    let account: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(account["issuer"], s.server.base_url.as_str());
+    assert_eq!(account["user"]["name"], "Zoë Martin");
+    assert_eq!(s.json(&["accounts"]).await.as_array().unwrap().len(), 1);
+
+    // The same image again: its ticket is spent (the preview says so first).
+    let out = s.run(&["enroll", "--qr-image", p(&image), "--yes"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("the enrollment ticket was refused"), "{}", stderr(&out));
+    assert!(!stderr(&out).contains(ticket_of(&uri)), "{}", stderr(&out));
+
+    // Images that hold no invitation, and files that are no image.
+    let other = s.path("menu.png");
+    std::fs::write(&other, qr_png("https://example.com/menu?table=12")).unwrap();
+    let text_file = s.path("notes.txt");
+    std::fs::write(&text_file, "countersign://enroll is not a picture").unwrap();
+    let zeros = s.path("zeros.png");
+    std::fs::write(&zeros, vec![0u8; 4096]).unwrap();
+    let cases = [
+        (p(&other).to_owned(), "none of them a Countersign enrollment link"),
+        (p(&text_file).to_owned(), "not a PNG or JPEG image"),
+        (p(&zeros).to_owned(), "not a PNG or JPEG image"),
+        (p(&s.path("missing.png")).to_owned(), "cannot read"),
+    ];
+    for (file, expected) in cases {
+        let out = s.run(&["--json", "enroll", "--qr-image", &file, "--yes"]).await;
+        assert_eq!(out.status.code(), Some(1), "{file}");
+        let err = stderr(&out);
+        assert!(err.contains(expected) && err.contains(&file), "{file}: {err}");
+        assert!(!err.contains("example.com"), "the QR content is not echoed: {err}");
+        let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert!(json["error"].as_str().unwrap().contains(expected), "{json}");
+    }
+    // An image over the size limit is refused without being decoded.
+    let huge = s.path("huge.png");
+    let mut bytes = qr_png(&uri);
+    bytes.resize(10 * 1024 * 1024 + 1, 0);
+    std::fs::write(&huge, bytes).unwrap();
+    let out = s.run(&["enroll", "--qr-image", p(&huge), "--yes"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("too large"), "{}", stderr(&out));
+    assert_eq!(s.json(&["accounts"]).await.as_array().unwrap().len(), 1, "nothing else was enrolled");
 }

@@ -2,7 +2,8 @@
 
 use countersign_protocol::device::enroll::{check_ticket, EnrollmentRequestError, TicketError};
 use countersign_protocol::device::{
-    Capability, EnrollmentRequest, EnrollmentUri, EnrollmentUriError, Issuer, IssuerError, Platform,
+    Capability, EnrolledUser, EnrollmentPreviewRequest, EnrollmentPreviewResponse, EnrollmentRequest, EnrollmentUri,
+    EnrollmentUriError, Issuer, IssuerError, Platform, Role,
 };
 use countersign_protocol::secret::EnrollmentTicket;
 use serde_json::{json, Value};
@@ -334,4 +335,71 @@ fn enrollment_request_keeps_unknown_platform_and_capability() {
     assert_eq!(r.platform, Platform::Extension("freebsd".into()));
     assert_eq!(r.capabilities, vec![Capability::Extension("telepathy".into())]);
     assert_eq!(r.validate(), Ok(()));
+}
+
+// ---- EnrollmentPreviewRequest / EnrollmentPreviewResponse ----
+
+#[test]
+fn preview_request_round_trips_and_keeps_the_ticket_out_of_debug() {
+    let r: EnrollmentPreviewRequest = serde_json::from_value(json!({ "ticket": TICKET })).unwrap();
+    assert_eq!(r.ticket.secret(), TICKET);
+    assert_eq!(r.validate(), Ok(()));
+    assert_eq!(serde_json::to_value(&r).unwrap(), json!({ "ticket": TICKET }));
+    let dbg = format!("{r:?}");
+    assert!(!dbg.contains(TICKET) && dbg.contains("<redacted>"), "{dbg}");
+}
+
+#[test]
+fn preview_request_refuses_unknown_members_and_a_missing_ticket() {
+    let e = serde_json::from_value::<EnrollmentPreviewRequest>(json!({ "ticket": TICKET, "sub": "u_1" })).unwrap_err();
+    assert!(e.to_string().contains("unknown field `sub`"), "{e}");
+    let e = serde_json::from_value::<EnrollmentPreviewRequest>(json!({})).unwrap_err();
+    assert!(e.to_string().contains("missing field `ticket`"), "{e}");
+    assert!(serde_json::from_value::<EnrollmentPreviewRequest>(json!({ "ticket": 42 })).is_err());
+    assert!(serde_json::from_value::<EnrollmentPreviewRequest>(json!({ "ticket": null })).is_err());
+}
+
+#[test]
+fn preview_request_validates_the_ticket_form() {
+    let r: EnrollmentPreviewRequest = serde_json::from_value(json!({ "ticket": "short" })).unwrap();
+    assert_eq!(r.validate(), Err(TicketError::Length(5)));
+    let r: EnrollmentPreviewRequest =
+        serde_json::from_value(json!({ "ticket": format!("{}d", &TICKET[..42]) })).unwrap();
+    assert_eq!(r.validate(), Err(TicketError::NotCanonical));
+}
+
+#[test]
+fn preview_response_round_trips() {
+    let v = json!({ "user": { "sub": "u_7", "name": "Ada", "roles": ["admin", "auditor"] }, "expires_at": 1767225000 });
+    let r: EnrollmentPreviewResponse = serde_json::from_value(v.clone()).unwrap();
+    assert_eq!(
+        r,
+        EnrollmentPreviewResponse {
+            user: EnrolledUser {
+                sub: "u_7".into(),
+                name: "Ada".into(),
+                roles: vec![Role::Admin, Role::Extension("auditor".into())],
+            },
+            expires_at: 1767225000,
+        }
+    );
+    assert_eq!(serde_json::to_value(&r).unwrap(), v);
+}
+
+#[test]
+fn preview_response_ignores_members_of_a_newer_server_but_needs_its_own() {
+    // Server-to-device bodies may gain members (protocol §1).
+    let v = json!({ "user": { "sub": "u_7", "name": "Ada", "roles": [] }, "expires_at": 5, "tenant": "acme" });
+    let r: EnrollmentPreviewResponse = serde_json::from_value(v).unwrap();
+    assert_eq!(r.expires_at, 5);
+    let e = serde_json::from_value::<EnrollmentPreviewResponse>(
+        json!({ "user": { "sub": "u", "name": "A", "roles": [] } }),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("missing field `expires_at`"), "{e}");
+    assert!(serde_json::from_value::<EnrollmentPreviewResponse>(json!({ "user": null, "expires_at": 5 })).is_err());
+    assert!(serde_json::from_value::<EnrollmentPreviewResponse>(
+        json!({ "user": { "sub": "u", "name": "A", "roles": [] }, "expires_at": -1 })
+    )
+    .is_err());
 }

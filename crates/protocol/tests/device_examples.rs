@@ -5,8 +5,8 @@
 use countersign_protocol::device::events::{GrantRevoked, Withdrawn};
 use countersign_protocol::device::{
     default_device_endpoint, ApprovalStatement, ApproverRequest, DecisionClaims, DecisionResult, DecisionSubmission,
-    DeviceAuthClaims, DeviceErrorResponse, EnrollmentRequest, EnrollmentResponse, EnrollmentUri, Issuer, RequestList,
-    RequestState,
+    DeviceAuthClaims, DeviceErrorResponse, EnrollmentPreviewRequest, EnrollmentPreviewResponse, EnrollmentRequest,
+    EnrollmentResponse, EnrollmentUri, Issuer, RequestList, RequestState,
 };
 use countersign_protocol::jws::b64url_decode;
 use serde::de::DeserializeOwned;
@@ -106,6 +106,11 @@ fn enrollment_messages_parse() {
     assert_eq!(req.validate(), Ok(()));
     let resp: EnrollmentResponse = typed("enrollment-response.json");
     assert_eq!(resp.poll_interval, 30);
+    let preview: EnrollmentPreviewRequest = typed("enrollment-preview-request.json");
+    assert_eq!(preview.validate(), Ok(()));
+    assert_eq!(preview.ticket, req.ticket, "the preview and the enrollment use the same ticket");
+    let previewed: EnrollmentPreviewResponse = typed("enrollment-preview-response.json");
+    assert_eq!(previewed.user, resp.user, "the preview shows the user the enrollment gets");
 }
 
 #[test]

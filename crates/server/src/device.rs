@@ -15,14 +15,15 @@ use countersign_protocol::device::enroll::{check_ticket, EnrollmentRequestError}
 use countersign_protocol::device::events::{EVENT_STREAM_MEDIA_TYPE, HEARTBEAT, LAST_EVENT_ID_HEADER};
 use countersign_protocol::device::{
     check_statement, verify_decision, verify_device_auth, Decision, DecisionResult, DecisionSubmission, DeviceEvent,
-    DeviceId, EnrolledUser, EnrollmentRequest, EnrollmentResponse, EnrollmentUri, EventId, HttpMethod, RequestId,
-    RequestList, RequestState, RequestStatus, Role, WithdrawReason,
+    DeviceId, EnrolledUser, EnrollmentPreviewRequest, EnrollmentPreviewResponse, EnrollmentRequest, EnrollmentResponse,
+    EnrollmentUri, EventId, HttpMethod, RequestId, RequestList, RequestState, RequestStatus, Role, WithdrawReason,
 };
 use countersign_protocol::error::{ErrorCode, PushErrorResponse};
 use countersign_protocol::jws::PublicJwk;
 use countersign_protocol::secret::EnrollmentTicket;
 use serde_json::Value;
 use sqlx::Row as _;
+use sqlx::SqliteConnection;
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use tokio::sync::watch;
@@ -134,18 +135,7 @@ pub async fn enroll(
     let device_id =
         DeviceId::new(util::random_id("dev_", 16)?).map_err(|e| Internal::new(format!("device id: {e}")))?;
     let mut tx = db::begin(&state.db).await?;
-    let row = sqlx::query(
-        "SELECT t.sub, u.name, u.roles FROM enrollment_tickets t JOIN users u ON u.sub = t.sub \
-         WHERE t.ticket_hash = $1 AND t.used_at IS NULL AND t.expires_at > $2 AND u.disabled = 0",
-    )
-    .bind(util::hash_secret(req.ticket.secret()))
-    .bind(db::ts(now))
-    .fetch_optional(&mut *tx)
-    .await?
-    .ok_or(DeviceError::InvalidTicket)?;
-    let sub: String = row.try_get("sub")?;
-    let name: String = row.try_get("name")?;
-    let roles: Vec<String> = serde_json::from_str(&row.try_get::<String, _>("roles")?).map_err(Internal::from)?;
+    let (user, _) = ticket_holder(&mut tx, &req.ticket, now).await?.ok_or(DeviceError::InvalidTicket)?;
     sqlx::query("UPDATE enrollment_tickets SET used_at = $1 WHERE ticket_hash = $2 AND used_at IS NULL")
         .bind(db::ts(now))
         .bind(util::hash_secret(req.ticket.secret()))
@@ -156,7 +146,7 @@ pub async fn enroll(
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(device_id.as_str())
-    .bind(&sub)
+    .bind(&user.sub)
     .bind(serde_json::to_string(&req.public_jwk).map_err(Internal::from)?)
     .bind(&req.device_name)
     .bind(req.platform.as_str())
@@ -166,12 +156,55 @@ pub async fn enroll(
     .await?;
     tx.commit().await?;
     tracing::info!(device_id = %device_id, "device enrolled");
-    let body = EnrollmentResponse {
-        device_id,
-        user: EnrolledUser { sub, name, roles: roles.into_iter().map(Role::from).collect() },
-        poll_interval: state.config.device_poll_interval_secs,
-    };
+    let body = EnrollmentResponse { device_id, user, poll_interval: state.config.device_poll_interval_secs };
     Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+/// `POST {device}/enroll-preview` (§3.3): whom a ticket is for and when it
+/// expires. Reads only: the ticket stays unspent. Refuses exactly as
+/// [`enroll`] does (`invalid_ticket` for an unknown, expired or used ticket,
+/// or one of a disabled user, without saying which).
+pub async fn enroll_preview(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, DeviceError> {
+    let value = crate::body::device_json(&headers, body)?;
+    if !value.is_object() {
+        return Err(DeviceError::InvalidRequest("body must be a JSON object".into()));
+    }
+    let req: EnrollmentPreviewRequest =
+        serde_json::from_value(value).map_err(|e| DeviceError::InvalidRequest(e.to_string()))?;
+    req.validate().map_err(|_| DeviceError::InvalidTicket)?;
+    let mut conn = state.db.acquire().await?;
+    let (user, expires_at) =
+        ticket_holder(&mut conn, &req.ticket, state.now()).await?.ok_or(DeviceError::InvalidTicket)?;
+    Ok(no_store(Json(EnrollmentPreviewResponse { user, expires_at }).into_response()))
+}
+
+/// The user of a ticket that can still be used at `now` (unspent, not
+/// expired, its user not disabled), and the ticket's expiry.
+async fn ticket_holder(
+    conn: &mut SqliteConnection,
+    ticket: &EnrollmentTicket,
+    now: u64,
+) -> Result<Option<(EnrolledUser, u64)>, Internal> {
+    let row = sqlx::query(
+        "SELECT t.sub, t.expires_at, u.name, u.roles FROM enrollment_tickets t JOIN users u ON u.sub = t.sub \
+         WHERE t.ticket_hash = $1 AND t.used_at IS NULL AND t.expires_at > $2 AND u.disabled = 0",
+    )
+    .bind(util::hash_secret(ticket.secret()))
+    .bind(db::ts(now))
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let roles: Vec<String> = serde_json::from_str(&row.try_get::<String, _>("roles")?)?;
+    let user = EnrolledUser {
+        sub: row.try_get("sub")?,
+        name: row.try_get("name")?,
+        roles: roles.into_iter().map(Role::from).collect(),
+    };
+    Ok(Some((user, db::from_ts(row.try_get("expires_at")?))))
 }
 
 fn html_escape(s: &str) -> String {

@@ -65,6 +65,7 @@ pub fn app(state: AppState) -> Router {
     use discovery::paths;
     let device = Router::new()
         .route("/enroll", post(device::enroll))
+        .route("/enroll-preview", post(device::enroll_preview))
         .route("/enroll-link", get(device::enroll_link))
         .route("/events", get(device::events))
         .route("/requests", get(device::list_requests))

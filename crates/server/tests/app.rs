@@ -83,3 +83,36 @@ async fn the_signing_key_survives_reopening_the_database() {
     let (_, jwks_b) = get(&b, "/jwks").await;
     assert_eq!(jwks_a, jwks_b);
 }
+
+#[tokio::test]
+async fn enrollment_preview_is_served_under_the_issuer_path_and_only_reads() {
+    let (state, _dir) = state("https://auth.example.com/tenant-a").await;
+    let now = state.now();
+    let user = countersign_server::admin::add_user(
+        &state.db,
+        &countersign_server::admin::NewUser { username: "zoe".into(), name: "Zoë".into(), email: None, admin: false },
+        now,
+    )
+    .await
+    .unwrap();
+    let link =
+        countersign_server::admin::enrollment_link(&state.db, &state.config.issuer, "zoe", 300, now).await.unwrap();
+    let post = |uri: &str| {
+        let body = serde_json::json!({ "ticket": link.ticket().secret() }).to_string();
+        let req = Request::post(uri).header("content-type", "application/json").body(Body::from(body)).unwrap();
+        app(state.clone()).oneshot(req)
+    };
+    let resp = post("/tenant-a/device/v1/enroll-preview").await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
+    let body: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(body["user"]["sub"], user.sub.as_str());
+    assert_eq!(body["user"]["name"], "Zoë");
+    assert_eq!(body["expires_at"], now + 300);
+    assert_eq!(post("/device/v1/enroll-preview").await.unwrap().status(), StatusCode::NOT_FOUND);
+    let unused: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM enrollment_tickets WHERE used_at IS NULL")
+        .fetch_one(&state.db)
+        .await
+        .unwrap();
+    assert_eq!(unused, 1, "the preview did not spend the ticket");
+}

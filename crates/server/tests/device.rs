@@ -77,6 +77,130 @@ async fn enrollment_refusals() {
 }
 
 #[tokio::test]
+async fn enrollment_preview_shows_the_user_and_spends_nothing() {
+    let server = server().await;
+    let sub = add_user(&server, "ann").await;
+    let admin = countersign_server::admin::add_user(
+        &server.state.db,
+        &countersign_server::admin::NewUser {
+            username: "root".into(),
+            name: "Root \u{202e}Admin".into(),
+            email: None,
+            admin: true,
+        },
+        server.state.now(),
+    )
+    .await
+    .unwrap();
+    let http = http();
+    let preview_url = server.url("/device/v1/enroll-preview");
+    let preview = |ticket: &str| {
+        let (http, url) = (http.clone(), preview_url.clone());
+        let body = json!({ "ticket": ticket });
+        async move { http.post(url).json(&body).send().await.unwrap() }
+    };
+    let key = DeviceKeyPair::generate().unwrap();
+    let enroll = |ticket: &str| {
+        let (http, url) = (http.clone(), server.url("/device/v1/enroll"));
+        let body = json!({"ticket": ticket, "public_jwk": key.public_jwk(), "device_name": "Laptop",
+            "platform": "linux", "capabilities": ["push"]});
+        async move { http.post(url).json(&body).send().await.unwrap() }
+    };
+
+    let created = server.state.now();
+    let t = ticket(&server, "ann").await;
+    let resp = preview(t.secret()).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["cache-control"], "no-store");
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(
+        body,
+        json!({ "user": { "sub": sub, "name": "ann name", "roles": ["user"] }, "expires_at": created + 600 })
+    );
+    // Previewing again changes nothing, and the ticket still enrolls, once.
+    let again: Value = preview(t.secret()).await.json().await.unwrap();
+    assert_eq!(again, body);
+    let enrolled = enroll(t.secret()).await;
+    assert_eq!(enrolled.status(), 201);
+    let enrolled: Value = enrolled.json().await.unwrap();
+    assert_eq!(enrolled["user"], body["user"], "the preview showed the user the enrollment got");
+    // Used.
+    let resp = preview(t.secret()).await;
+    let text = resp.text().await.unwrap();
+    let err: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(err["error"], "invalid_ticket", "{text}");
+    assert!(!text.contains(t.secret()), "the ticket is not echoed: {text}");
+
+    // The admin's roles and name come through as stored (hidden characters included:
+    // the approver flags them).
+    let t = ticket(&server, "root").await;
+    let body: Value = preview(t.secret()).await.json().await.unwrap();
+    assert_eq!(body["user"]["sub"], admin.sub);
+    assert_eq!(body["user"]["name"], "Root \u{202e}Admin");
+    assert_eq!(body["user"]["roles"], json!(["admin", "user"]));
+
+    // Unknown (well-formed) and malformed tickets.
+    let unknown = countersign_protocol::secret::generate_url_safe(32).unwrap();
+    let body = expect_err(preview(&unknown).await, 400, "invalid_ticket").await;
+    assert!(!body.to_string().contains(&unknown), "{body}");
+    expect_err(preview("short").await, 400, "invalid_ticket").await;
+
+    // Expired: usable until the second before expires_at, refused from then on.
+    let t = ticket(&server, "ann").await;
+    server.clock.advance(599);
+    assert_eq!(preview(t.secret()).await.status(), 200);
+    server.clock.advance(1);
+    expect_err(preview(t.secret()).await, 400, "invalid_ticket").await;
+    expect_err(enroll(t.secret()).await, 400, "invalid_ticket").await;
+
+    // A disabled user's ticket, as for /enroll.
+    let t = ticket(&server, "ann").await;
+    countersign_server::admin::disable_user(&server.state.db, "ann").await.unwrap();
+    expect_err(preview(t.secret()).await, 400, "invalid_ticket").await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn enrollment_preview_refuses_malformed_bodies() {
+    let server = server().await;
+    add_user(&server, "ann").await;
+    let t = ticket(&server, "ann").await;
+    let http = http();
+    let url = server.url("/device/v1/enroll-preview");
+    let post_json = |b: Value| {
+        let (http, url) = (http.clone(), url.clone());
+        async move { http.post(url).json(&b).send().await.unwrap() }
+    };
+    let post_raw = |content_type: &'static str, body: String| {
+        let (http, url) = (http.clone(), url.clone());
+        async move { http.post(url).header("content-type", content_type).body(body).send().await.unwrap() }
+    };
+
+    // Unknown member, missing ticket, wrong types, not an object.
+    expect_err(post_json(json!({ "ticket": t.secret(), "sub": "u_1" })).await, 400, "invalid_request").await;
+    expect_err(post_json(json!({})).await, 400, "invalid_request").await;
+    expect_err(post_json(json!({ "ticket": 42 })).await, 400, "invalid_request").await;
+    expect_err(post_json(json!([t.secret()])).await, 400, "invalid_request").await;
+    expect_err(post_json(json!(t.secret())).await, 400, "invalid_request").await;
+    // Not JSON, duplicate members (strict reader), another media type, empty.
+    expect_err(post_raw("application/json", "{\"ticket\":".into()).await, 400, "invalid_request").await;
+    let dup = format!("{{\"ticket\":\"{0}\",\"ticket\":\"{0}\"}}", t.secret());
+    expect_err(post_raw("application/json", dup).await, 400, "invalid_request").await;
+    let form = format!("ticket={}", t.secret());
+    expect_err(post_raw("application/x-www-form-urlencoded", form).await, 400, "invalid_request").await;
+    expect_err(post_raw("application/json", String::new()).await, 400, "invalid_request").await;
+    // Over the body limit.
+    expect_err(post_json(json!({ "ticket": "x".repeat(70 * 1024) })).await, 413, "invalid_request").await;
+    // Only POST: the ticket never goes in a URL.
+    let resp = http.get(format!("{url}?ticket={}", t.secret())).send().await.unwrap();
+    assert_eq!(resp.status(), 405);
+
+    // None of that spent the ticket.
+    assert_eq!(post_json(json!({ "ticket": t.secret() })).await.status(), 200);
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn device_proof_refusals() {
     let server = server().await;
     add_user(&server, "bea").await;

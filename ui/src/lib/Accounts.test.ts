@@ -11,7 +11,7 @@ describe('Accounts', () => {
       makeAccount({ id: 'acct_2', key_store: 'file', connection: { state: 'disconnected', error: 'connection refused', retry_in_ms: 4000 } }),
       makeAccount({ id: 'acct_3', connection: null }),
     ];
-    render(Accounts, { backend: new FakeBackend(), accounts, onchanged: () => {}, onenroll: () => {} });
+    render(Accounts, { backend: new FakeBackend(), accounts, onchanged: () => {}, onenroll: () => {}, onreenroll: () => {} });
     expect(screen.getAllByTestId('account-connection').map((e) => e.textContent?.trim())).toEqual([
       'Connected (live)',
       'Disconnected: connection refused (retrying in 4 s)',
@@ -23,7 +23,7 @@ describe('Accounts', () => {
   it('removes an account only after a second, explicit step', async () => {
     const backend = new FakeBackend([], { accounts: [makeAccount()] });
     const onchanged = vi.fn();
-    render(Accounts, { backend, accounts: [makeAccount()], onchanged, onenroll: () => {} });
+    render(Accounts, { backend, accounts: [makeAccount()], onchanged, onenroll: () => {}, onreenroll: () => {} });
     await fireEvent.click(screen.getByRole('button', { name: 'Remove the account of Ada Lovelace at https://auth.example.test' }));
     expect(backend.calls).toEqual([]);
     const account = screen.getByTestId('account');
@@ -35,7 +35,7 @@ describe('Accounts', () => {
 
   it('invites to enroll when there is no account', async () => {
     const onenroll = vi.fn();
-    render(Accounts, { backend: new FakeBackend(), accounts: [], onchanged: () => {}, onenroll });
+    render(Accounts, { backend: new FakeBackend(), accounts: [], onchanged: () => {}, onenroll, onreenroll: () => {} });
     expect(screen.getByTestId('accounts-empty')).toBeInTheDocument();
     await fireEvent.click(screen.getByRole('button', { name: 'Add an account' }));
     expect(onenroll).toHaveBeenCalled();

@@ -129,6 +129,8 @@ describe('XSS corpus in every text field', () => {
           },
         ],
         status: { key_store_warning: evil('warning') },
+        settings: { start_at_login: null, problems: [evil('cannot read the login item')] },
+        enrolledUser: { sub: evil('u_new'), name: evil('New User'), roles: [evil('user')] },
       },
     });
 
@@ -155,15 +157,22 @@ describe('XSS corpus in every text field', () => {
     await page.getByTestId('verify-result').waitFor();
     await assertInert(page, problems, 'history');
 
-    await page.getByTestId('nav-accounts').click();
+    await page.getByTestId('nav-settings').click();
     await page.getByTestId('account').first().waitFor();
-    await assertInert(page, problems, 'accounts');
+    await page.getByTestId('settings-problems').waitFor();
+    await assertInert(page, problems, 'settings');
 
     await page.getByTestId('add-account').click();
     await page.getByLabel('Enrollment link').fill(evil('countersign://enroll?issuer=x'));
     await page.getByRole('button', { name: 'Check link' }).click();
     await page.getByTestId('enroll-error').waitFor();
     await assertInert(page, problems, 'enroll');
+    // The preview's user comes from the server: shown as text too.
+    await page.getByLabel('Enrollment link').fill('countersign://enroll?issuer=https%3A%2F%2Fauth.example.test&ticket=t');
+    await page.getByRole('button', { name: 'Check link' }).click();
+    const user = await page.getByTestId('enroll-user').textContent();
+    assert.ok(user.includes('New User<'), `shown literally: ${user}`);
+    await assertInert(page, problems, 'enroll preview');
     await context.close();
   });
 

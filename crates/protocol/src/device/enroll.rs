@@ -1,4 +1,5 @@
-//! Enrollment: the enrollment URI and `POST {device}/enroll`.
+//! Enrollment: the enrollment URI, `POST {device}/enroll-preview` and
+//! `POST {device}/enroll`.
 
 use super::ids::DeviceId;
 use super::issuer::{Issuer, IssuerError};
@@ -321,6 +322,35 @@ pub struct EnrolledUser {
     pub name: String,
     /// Roles.
     pub roles: Vec<Role>,
+}
+
+/// `POST {device}/enroll-preview` body: who a ticket is for, without
+/// spending it (protocol §3.3). A `POST` so the ticket never sits in a URL.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnrollmentPreviewRequest {
+    /// The one-time ticket from the enrollment URI.
+    pub ticket: EnrollmentTicket,
+}
+
+impl EnrollmentPreviewRequest {
+    /// Checks what serde cannot: the ticket's form.
+    ///
+    /// # Errors
+    /// [`TicketError`].
+    pub fn validate(&self) -> Result<(), TicketError> {
+        check_ticket(self.ticket.secret())
+    }
+}
+
+/// `POST {device}/enroll-preview` success body (HTTP 200). The ticket is not
+/// spent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrollmentPreviewResponse {
+    /// Whose device an enrollment with this ticket would create.
+    pub user: EnrolledUser,
+    /// When the ticket expires (unix seconds).
+    pub expires_at: u64,
 }
 
 /// `POST {device}/enroll` success body (HTTP 201).

@@ -3,7 +3,8 @@
 //! example there is a file in `testdata/device/examples/` that the tests
 //! parse into these types.
 //!
-//! - [`enroll`]: the enrollment URI and `POST {device}/enroll`.
+//! - [`enroll`]: the enrollment URI, `POST {device}/enroll-preview` and
+//!   `POST {device}/enroll`.
 //! - [`auth`]: the device proof on every call.
 //! - [`request`]: a request as the approver sees it; the request endpoints.
 //! - [`events`]: the SSE stream.
@@ -28,8 +29,8 @@ pub mod statement;
 
 pub use auth::{verify_device_auth, DeviceAuthClaims, DeviceAuthError, HttpMethod};
 pub use enroll::{
-    Capability, EnrolledUser, EnrollmentRequest, EnrollmentResponse, EnrollmentUri, EnrollmentUriError, Platform, Role,
-    TicketError,
+    Capability, EnrolledUser, EnrollmentPreviewRequest, EnrollmentPreviewResponse, EnrollmentRequest,
+    EnrollmentResponse, EnrollmentUri, EnrollmentUriError, Platform, Role, TicketError,
 };
 pub use errors::{DeviceErrorCode, DeviceErrorResponse};
 pub use events::{DeviceEvent, EventKind, GrantRevoked, RevocationReason, WithdrawReason, Withdrawn};
@@ -52,6 +53,8 @@ pub const METADATA_DEVICE_ENDPOINT: &str = "countersign_device_endpoint";
 pub const DEFAULT_BASE_PATH: &str = "/device/v1";
 /// `POST {device}/enroll`.
 pub const PATH_ENROLL: &str = "/enroll";
+/// `POST {device}/enroll-preview`: who a ticket is for, without spending it.
+pub const PATH_ENROLL_PREVIEW: &str = "/enroll-preview";
 /// `GET {device}/events` (SSE).
 pub const PATH_EVENTS: &str = "/events";
 /// `GET {device}/requests?status=pending`.

@@ -1,14 +1,16 @@
 import type {
-  Account,
   AccountView,
   AppStatus,
   DecisionOutcome,
   DenyReason,
+  EnrollOutcome,
   EnrollPreview,
   ExportReport,
   HistoryView,
   ReceiptCheck,
   RequestView,
+  SettingsPatch,
+  SettingsView,
   UiEvent,
 } from './types';
 
@@ -33,10 +35,12 @@ export interface Backend {
   deny(accountId: string, requestId: string, reason: DenyReason): Promise<DecisionOutcome>;
   /** Enrolled accounts with their connection state. */
   accounts(): Promise<AccountView[]>;
-  /** What an enrollment link names; nothing is sent. */
+  /** The server and user an enrollment link names (asked of the server; the ticket is not used up). */
   enrollPreview(link: string): Promise<EnrollPreview>;
-  /** Enrolls this device with the link's server. */
-  enroll(link: string): Promise<Account>;
+  /** Enrolls this device with the link's server; `replaces`: the account being re-enrolled. */
+  enroll(link: string, replaces?: string): Promise<EnrollOutcome>;
+  /** The enrollment link held by a QR code image (the file's bytes). */
+  decodeQrImage(image: Uint8Array): Promise<string>;
   /** Removes an account and its key from this device. */
   removeAccount(accountId: string): Promise<void>;
   /** Decisions made here, newest first. */
@@ -45,4 +49,8 @@ export interface Backend {
   verifyReceipt(accountId: string, requestId: string): Promise<ReceiptCheck>;
   /** Writes the history as a JSON file. */
   exportHistory(): Promise<ExportReport>;
+  /** Theme, notifications, start at login. */
+  settings(): Promise<SettingsView>;
+  /** Changes settings; resolves to what they now are. */
+  updateSettings(patch: SettingsPatch): Promise<SettingsView>;
 }

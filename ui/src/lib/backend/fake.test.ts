@@ -71,14 +71,40 @@ describe('FakeBackend', () => {
   it('previews, enrolls and removes accounts', async () => {
     const backend = new FakeBackend([], { now: () => NOW });
     const link = 'countersign://enroll?issuer=http%3A%2F%2F127.0.0.1%3A8080&ticket=abc';
-    await expect(backend.enrollPreview(link)).resolves.toEqual({ issuer: 'http://127.0.0.1:8080', plain_http: true });
+    await expect(backend.enrollPreview(link)).resolves.toMatchObject({
+      issuer: 'http://127.0.0.1:8080',
+      plain_http: true,
+      user: { name: 'Demo User' },
+    });
     await expect(backend.enrollPreview('https://example.com')).rejects.toMatchObject({ code: 'invalid_enrollment_link' });
-    const account = await backend.enroll(link);
+    const { account, replaced } = await backend.enroll(link);
+    expect(replaced).toBe(false);
     expect(account).not.toHaveProperty('connection');
     await expect(backend.accounts()).resolves.toHaveLength(1);
     await backend.removeAccount(account.id);
     await expect(backend.accounts()).resolves.toEqual([]);
     await expect(backend.removeAccount(account.id)).rejects.toMatchObject({ code: 'unknown_account' });
+  });
+
+  it('re-enrolling the same user replaces the account; an unknown account is refused', async () => {
+    const backend = new FakeBackend([], { now: () => NOW });
+    const link = 'countersign://enroll?issuer=http%3A%2F%2F127.0.0.1%3A8080&ticket=abc';
+    const first = await backend.enroll(link);
+    const second = await backend.enroll(link, first.account.id);
+    expect(second.replaced).toBe(true);
+    expect((await backend.accounts()).map((a) => a.id)).toEqual([second.account.id]);
+    await expect(backend.enroll(link, 'acct_nope')).rejects.toMatchObject({ code: 'unknown_account' });
+  });
+
+  it('decodes fake QR images and keeps settings', async () => {
+    const backend = new FakeBackend([], { now: () => NOW });
+    const link = 'countersign://enroll?issuer=http%3A%2F%2F127.0.0.1%3A8080&ticket=abc';
+    await expect(backend.decodeQrImage(new TextEncoder().encode(link))).resolves.toBe(link);
+    await expect(backend.decodeQrImage(new Uint8Array([0x89, 0x50]))).rejects.toMatchObject({ code: 'invalid_qr_image' });
+    expect((await backend.settings()).theme).toBe('system');
+    const after = await backend.updateSettings({ theme: 'dark', notifications_paused: true });
+    expect(after).toMatchObject({ theme: 'dark', notifications_paused_until: NOW + 3600 });
+    expect((await backend.updateSettings({ notifications_paused: false })).notifications_paused_until).toBeNull();
   });
 
   it('verifies receipts and exports', async () => {

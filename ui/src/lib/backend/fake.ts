@@ -1,17 +1,20 @@
 import type { Backend } from './backend';
 import type {
-  Account,
   AccountView,
   AppStatus,
   BackendError,
   Decision,
   DecisionOutcome,
   DenyReason,
+  EnrolledUser,
+  EnrollOutcome,
   EnrollPreview,
   ExportReport,
   HistoryView,
   ReceiptCheck,
   RequestView,
+  SettingsPatch,
+  SettingsView,
   UiEvent,
 } from './types';
 
@@ -28,7 +31,14 @@ export interface FakeBackendOptions {
   failWith?: BackendError;
   /** Unix seconds; defaults to the real clock. */
   now?: () => number;
+  /** Initial settings. */
+  settings?: Partial<SettingsView>;
+  /** The user enrollment links name (default `FAKE_ENROLLED_USER`). */
+  enrolledUser?: EnrolledUser;
 }
+
+/** The user every fake enrollment link names. */
+export const FAKE_ENROLLED_USER = { sub: 'u_demo', name: 'Demo User', roles: ['user'] };
 
 /** One recorded call: the method and its arguments (copies). */
 export interface FakeCall {
@@ -50,6 +60,8 @@ export class FakeBackend implements Backend {
   #failure: BackendError | undefined;
   #listeners = new Set<(event: UiEvent) => void>();
   #now: () => number;
+  #settings: SettingsView;
+  #enrolledUser: EnrolledUser;
 
   constructor(views: readonly RequestView[] = [], options: FakeBackendOptions = {}) {
     this.#views = copy([...views]);
@@ -64,6 +76,16 @@ export class FakeBackend implements Backend {
     };
     this.#failure = options.failWith;
     this.#now = options.now ?? (() => Math.floor(Date.now() / 1000));
+    this.#enrolledUser = copy(options.enrolledUser ?? FAKE_ENROLLED_USER);
+    this.#settings = {
+      theme: 'system',
+      notifications: true,
+      quick_actions: true,
+      start_at_login: false,
+      notifications_paused_until: null,
+      problems: [],
+      ...copy(options.settings ?? {}),
+    };
   }
 
   /** Makes every following call reject with `error`. */
@@ -155,18 +177,22 @@ export class FakeBackend implements Backend {
 
   async enrollPreview(link: string): Promise<EnrollPreview> {
     this.#record('enrollPreview', [link]);
-    return parseLink(link);
+    return { ...parseLink(link), user: copy(this.#enrolledUser) };
   }
 
-  async enroll(link: string): Promise<Account> {
-    this.#record('enroll', [link]);
+  async enroll(link: string, replaces?: string): Promise<EnrollOutcome> {
+    this.#record('enroll', replaces === undefined ? [link] : [link, replaces]);
     const { issuer } = parseLink(link);
+    const old = replaces === undefined ? undefined : this.#accounts.find((a) => a.id === replaces);
+    if (replaces !== undefined && !old) {
+      throw { code: 'unknown_account', message: `no account "${replaces}"` } satisfies BackendError;
+    }
     const account: AccountView = {
       id: `acct_${this.#accounts.length + 1}`,
       issuer,
       device_endpoint: `${issuer}/device/v1`,
       device_id: `dev_${this.#accounts.length + 1}`,
-      user: { sub: 'u_demo', name: 'Demo User', roles: ['user'] },
+      user: copy(this.#enrolledUser),
       poll_interval: 30,
       key_store: 'keychain',
       created_at: this.#now(),
@@ -174,7 +200,36 @@ export class FakeBackend implements Backend {
     };
     this.#accounts.push(account);
     const { connection: _connection, ...plain } = account;
-    return copy(plain);
+    const same = old !== undefined && old.issuer === issuer && old.user.sub === account.user.sub;
+    if (same) this.#accounts = this.#accounts.filter((a) => a.id !== old.id);
+    return {
+      account: copy(plain),
+      replaced: same,
+      kept_because: old && !same ? `the new link is for ${account.user.name} at ${issuer}: both accounts are kept` : null,
+    };
+  }
+
+  /** Fake QR decoding: the "image" is the link's UTF-8 text (no image decoder in the browser fake). */
+  async decodeQrImage(image: Uint8Array): Promise<string> {
+    this.#record('decodeQrImage', [image.length]);
+    const text = new TextDecoder().decode(image).trim();
+    if (!text.startsWith('countersign://')) {
+      throw { code: 'invalid_qr_image', message: 'no QR code was found in the image' } satisfies BackendError;
+    }
+    return text;
+  }
+
+  async settings(): Promise<SettingsView> {
+    this.#record('settings', []);
+    return copy(this.#settings);
+  }
+
+  async updateSettings(patch: SettingsPatch): Promise<SettingsView> {
+    this.#record('updateSettings', [patch]);
+    const { notifications_paused: paused, ...rest } = patch;
+    this.#settings = { ...this.#settings, ...rest };
+    if (paused !== undefined) this.#settings.notifications_paused_until = paused ? this.#now() + 3600 : null;
+    return copy(this.#settings);
   }
 
   async removeAccount(accountId: string): Promise<void> {
@@ -269,5 +324,11 @@ function parseLink(link: string): EnrollPreview {
   }
   const issuer = url.searchParams.get('issuer');
   if (url.protocol !== 'countersign:' || !issuer || !url.searchParams.get('ticket')) throw invalid satisfies BackendError;
-  return { issuer, plain_http: issuer.startsWith('http://') };
+  return {
+    issuer,
+    plain_http: issuer.startsWith('http://'),
+    user: copy(FAKE_ENROLLED_USER),
+    expires_at: Math.floor(Date.now() / 1000) + 600,
+    user_findings: [],
+  };
 }

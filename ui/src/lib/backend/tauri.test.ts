@@ -37,6 +37,9 @@ describe('TauriBackend', () => {
         'history',
         'verify_receipt',
         'export_history',
+        'settings',
+        'update_settings',
+        'decode_qr_image',
       ].sort(),
     );
   });
@@ -50,18 +53,36 @@ describe('TauriBackend', () => {
     await backend.deny('a', 'r', 'wrong_details');
     await backend.enrollPreview('link');
     await backend.enroll('link');
+    await backend.enroll('link', 'old');
     await backend.removeAccount('a');
     await backend.verifyReceipt('a', 'r');
+    await backend.updateSettings({ theme: 'dark' });
     expect(invokeMock.mock.calls).toEqual([
       ['request_view', { account_id: 'a', request_id: 'r' }],
       ['approve', { account_id: 'a', request_id: 'r', typed_binding_message: null }],
       ['approve', { account_id: 'a', request_id: 'r', typed_binding_message: 'CODE' }],
       ['deny', { account_id: 'a', request_id: 'r', reason: 'wrong_details' }],
       ['enroll_preview', { link: 'link' }],
-      ['enroll', { link: 'link' }],
+      ['enroll', { link: 'link', replaces: null }],
+      ['enroll', { link: 'link', replaces: 'old' }],
       ['remove_account', { account_id: 'a' }],
       ['verify_receipt', { account_id: 'a', request_id: 'r' }],
+      ['update_settings', { patch: { theme: 'dark' } }],
     ]);
+  });
+
+  it('sends a QR image as raw bytes and checks the answer is a link', async () => {
+    const image = new Uint8Array([0x89, 0x50, 0x4e, 0x47]);
+    invokeMock.mockResolvedValueOnce('countersign://enroll?x');
+    await expect(new TauriBackend().decodeQrImage(image)).resolves.toBe('countersign://enroll?x');
+    expect(invokeMock).toHaveBeenCalledWith('decode_qr_image', image);
+    invokeMock.mockResolvedValueOnce({ not: 'a link' });
+    await expect(new TauriBackend().decodeQrImage(image)).rejects.toMatchObject({ code: 'internal' });
+    invokeMock.mockRejectedValueOnce({ code: 'invalid_qr_image', message: 'no QR code was found in the image' });
+    await expect(new TauriBackend().decodeQrImage(image)).rejects.toEqual({
+      code: 'invalid_qr_image',
+      message: 'no QR code was found in the image',
+    });
   });
 
   it('returns lists and refuses answers that are not lists', async () => {

@@ -2,16 +2,18 @@ import { Channel, invoke, type InvokeArgs } from '@tauri-apps/api/core';
 import type { Backend } from './backend';
 import {
   toBackendError,
-  type Account,
   type AccountView,
   type AppStatus,
   type DecisionOutcome,
   type DenyReason,
+  type EnrollOutcome,
   type EnrollPreview,
   type ExportReport,
   type HistoryView,
   type ReceiptCheck,
   type RequestView,
+  type SettingsPatch,
+  type SettingsView,
   type UiEvent,
 } from './types';
 
@@ -30,6 +32,9 @@ export const COMMANDS = {
   history: 'history',
   verifyReceipt: 'verify_receipt',
   exportHistory: 'export_history',
+  settings: 'settings',
+  updateSettings: 'update_settings',
+  decodeQrImage: 'decode_qr_image',
 } as const;
 
 /** Invokes a command; any rejection becomes a BackendError. */
@@ -94,8 +99,17 @@ export class TauriBackend implements Backend {
     return call<EnrollPreview>(COMMANDS.enrollPreview, { link });
   }
 
-  enroll(link: string): Promise<Account> {
-    return call<Account>(COMMANDS.enroll, { link });
+  enroll(link: string, replaces?: string): Promise<EnrollOutcome> {
+    return call<EnrollOutcome>(COMMANDS.enroll, { link, replaces: replaces ?? null });
+  }
+
+  async decodeQrImage(image: Uint8Array): Promise<string> {
+    // Raw bytes as the request body: no JSON array of numbers for a photo.
+    const link = await call<unknown>(COMMANDS.decodeQrImage, image);
+    if (typeof link !== 'string') {
+      throw toBackendError({ code: 'internal', message: 'The app backend sent a malformed link.' });
+    }
+    return link;
   }
 
   async removeAccount(accountId: string): Promise<void> {
@@ -112,5 +126,13 @@ export class TauriBackend implements Backend {
 
   exportHistory(): Promise<ExportReport> {
     return call<ExportReport>(COMMANDS.exportHistory);
+  }
+
+  settings(): Promise<SettingsView> {
+    return call<SettingsView>(COMMANDS.settings);
+  }
+
+  updateSettings(patch: SettingsPatch): Promise<SettingsView> {
+    return call<SettingsView>(COMMANDS.updateSettings, { patch });
   }
 }

@@ -203,9 +203,45 @@ export interface AccountView extends Account {
   connection: ConnectionState | null;
 }
 
+/** What an enrollment link names, asked of its server (countersign-approver `EnrollPreview`). */
 export interface EnrollPreview {
   issuer: string;
   plain_http: boolean;
+  /** The user the device would be enrolled for. */
+  user: EnrolledUser;
+  /** When the link's ticket expires, unix seconds. */
+  expires_at: number;
+  /** Hidden, bidi or control characters in the user's name or id. */
+  user_findings: TextFinding[];
+}
+
+/** A new account, and whether it replaced the account being re-enrolled. */
+export interface EnrollOutcome {
+  account: Account;
+  replaced: boolean;
+  kept_because: string | null;
+}
+
+export type Theme = 'system' | 'light' | 'dark';
+
+/** The settings page's state (src-tauri `SettingsView`). */
+export interface SettingsView {
+  theme: Theme;
+  notifications: boolean;
+  quick_actions: boolean;
+  /** `null`: the OS setting could not be read (see `problems`). */
+  start_at_login: boolean | null;
+  notifications_paused_until: number | null;
+  problems: string[];
+}
+
+/** A settings change: absent fields stay as they are. */
+export interface SettingsPatch {
+  theme?: Theme;
+  notifications?: boolean;
+  quick_actions?: boolean;
+  start_at_login?: boolean;
+  notifications_paused?: boolean;
 }
 
 export type Decision = 'approve' | 'deny';
@@ -293,7 +329,9 @@ export type UiEvent =
   /** A notification was clicked: show this request. */
   | { event: 'open_request'; account_id: string; request_id: string }
   /** A notification of several requests was clicked: show the inbox. */
-  | { event: 'open_inbox' };
+  | { event: 'open_inbox' }
+  /** A countersign://enroll link was opened: show its enrollment preview. */
+  | { event: 'open_enroll'; link: string };
 
 // --- Errors -------------------------------------------------------------------
 
