@@ -24,11 +24,13 @@ pub fn view<R: Runtime>(app: &AppHandle<R>) -> SettingsView {
     app.state::<Settings>().view(&*app.autolaunch(), paused_until)
 }
 
-/// Applies a change: preferences first (saved), then the login item and the
-/// pause; the page then shows what really is.
+/// Applies a change: the login item first (the one part that can fail for
+/// reasons outside the app), then the preferences (saved), then the pause;
+/// a failure stops before anything else is changed. The page then shows
+/// what really is.
 pub fn update<R: Runtime>(app: &AppHandle<R>, patch: &SettingsPatch) -> Result<SettingsView, IpcError> {
-    let preferences = app.state::<Settings>().update(patch)?;
     settings::apply_login(&*app.autolaunch(), patch)?;
+    let preferences = app.state::<Settings>().update(patch)?;
     if let Some(paused) = patch.notifications_paused {
         app.state::<Notifier>().set_paused(paused, shell::now());
         crate::tray::show_paused(app, paused);

@@ -1,19 +1,24 @@
 //! Desktop notifications (notify-rust): one per new request, bursts
 //! coalesced into one, a click opens the app on the request. A notification
-//! shows the agent's name, the summary line, the binding code and the risk,
-//! never the fields themselves (sensitive values stay in the approval view).
+//! shows the agent's name (and whether it is verified), the binding code, the
+//! risk and, for a request without warnings, its summary line (the values the
+//! schema's summary names; nothing else of the fields). A request with
+//! warnings says how many instead: they can only be read in the window.
 //!
 //! A low-risk request without any warning also offers Approve and Deny in
 //! its notification (the user's `quick_actions` setting); anything else,
-//! and every burst, only offers Open.
+//! and every burst, only offers Open. At the click the request is rendered
+//! again and decided only if it is still what the notification showed.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use std::collections::BTreeMap;
+
 use countersign_approver::store::InboxItem;
 use countersign_approver::{DeliveryReport, RequestView};
-use countersign_protocol::device::Risk;
+use countersign_protocol::device::{Risk, SchemaHash};
 use tauri::{AppHandle, Manager, Runtime};
 
 use crate::events::{ShellEvent, UiEvent};
@@ -39,6 +44,8 @@ pub struct Pending {
     pub agent: String,
     pub binding: String,
     pub risk: String,
+    /// The agent's client is verified by the server's administrator.
+    pub verified: bool,
 }
 
 impl Pending {
@@ -49,6 +56,7 @@ impl Pending {
             agent: item.request.client.client_name.clone(),
             binding: item.request.binding_message.clone(),
             risk: item.request.effective_risk().as_str().to_owned(),
+            verified: item.request.client.verified,
         }
     }
 }
@@ -58,13 +66,28 @@ impl Pending {
 pub struct Rendered {
     /// The summary line, as the inbox shows it.
     pub summary_line: String,
+    /// Warnings anywhere in the rendering (details, fields, request strings).
+    pub warnings: usize,
+    /// The display schemas of this rendering: a quick decision is taken only
+    /// while they are unchanged.
+    pub schemas: BTreeMap<String, SchemaHash>,
     /// Approve and Deny may be offered in the notification.
     pub quick: bool,
 }
 
 impl Rendered {
     pub fn of(view: &RequestView, quick_actions: bool) -> Rendered {
-        Rendered { summary_line: summary_line(view), quick: quick_actions && quick_eligible(view) }
+        Rendered {
+            summary_line: summary_line(view),
+            warnings: view.display.warning_count,
+            schemas: view.display.display_schemas.clone(),
+            quick: quick_actions && quick_eligible(view),
+        }
+    }
+
+    /// Whether a rendering at the click still is what the notification showed.
+    pub fn unchanged(&self, now: &Rendered) -> bool {
+        self.summary_line == now.summary_line && self.schemas == now.schemas && now.quick
     }
 }
 
@@ -80,14 +103,18 @@ pub fn summary_line(view: &RequestView) -> String {
 }
 
 /// Whether a request may be decided from its notification: approvable, low
-/// risk, no warning anywhere (details, fields or the request's own strings),
-/// and no step-up or typed confirmation required.
+/// risk (the server's level and every detail's), no warning anywhere
+/// (details, fields or the request's own strings), no step-up or typed
+/// confirmation required, and a summary line shown whole.
 pub fn quick_eligible(view: &RequestView) -> bool {
     view.approvable
         && view.item.request.effective_risk() == Risk::Low
+        && !view.display.details.is_empty()
+        && view.display.details.iter().all(|d| d.risk == countersign_details::Risk::Low)
         && view.display.warning_count == 0
         && view.request_text.is_empty()
         && view.item.request.requires.is_empty()
+        && summary_line(view).chars().count() <= SUMMARY_CHARS
 }
 
 /// What one notification says, and what its actions do.
@@ -97,8 +124,8 @@ pub struct Message {
     pub body: String,
     /// The request a click opens; `None`: the inbox.
     pub open: Option<(String, String)>,
-    /// Offer Approve and Deny (on `open`).
-    pub quick: bool,
+    /// Offer Approve and Deny (on `open`): the rendering they decide on.
+    pub quick: Option<Rendered>,
     /// The agent's name, for the confirmation of a quick decision.
     pub agent: String,
 }
@@ -111,14 +138,16 @@ pub fn message(burst: &[Pending], rendered: Option<&Rendered>) -> Option<Message
         [one] => {
             let code = format!("Code {} · {} risk", plain(&one.binding, 64), plain(&one.risk, 16));
             let body = match rendered {
-                Some(r) => format!("{}\n{code}", plain(&r.summary_line, SUMMARY_CHARS)),
+                Some(r) if r.warnings == 0 => format!("{}\n{code}", plain(&r.summary_line, SUMMARY_CHARS)),
+                Some(r) => format!("{}: open Countersign to review\n{code}", warnings_label(r.warnings)),
                 None => code,
             };
+            let unverified = if one.verified { "" } else { " (not verified)" };
             Some(Message {
-                summary: format!("{} asks for your approval", plain(&one.agent, 64)),
+                summary: format!("{}{unverified} asks for your approval", plain(&one.agent, 64)),
                 body: markup_escape(&body),
                 open: Some((one.account_id.clone(), one.request_id.clone())),
-                quick: rendered.is_some_and(|r| r.quick),
+                quick: rendered.filter(|r| r.quick).cloned(),
                 agent: plain(&one.agent, 64),
             })
         }
@@ -131,10 +160,17 @@ pub fn message(burst: &[Pending], rendered: Option<&Rendered>) -> Option<Message
                 summary: format!("{} requests ask for your approval", many.len()),
                 body: markup_escape(&format!("From {shown}{more}")),
                 open: None,
-                quick: false,
+                quick: None,
                 agent: String::new(),
             })
         }
+    }
+}
+
+fn warnings_label(count: usize) -> String {
+    match count {
+        1 => "1 warning".to_owned(),
+        n => format!("{n} warnings"),
     }
 }
 
@@ -240,11 +276,22 @@ pub fn on_new_request<R: Runtime>(app: &AppHandle<R>, item: &InboxItem) {
 
 /// The summary line and quick-action eligibility of one request (`None`
 /// when it cannot be rendered any more: the notification then says less).
+/// The notification shows this rendering, so it is recorded as shown.
 async fn render<R: Runtime>(app: &AppHandle<R>, one: &Pending) -> Option<Rendered> {
-    let quick_actions = app.try_state::<Settings>().is_some_and(|s| s.preferences().quick_actions);
     let shell = app.state::<Shell>();
     let view = shell.approver().ok()?.view(&one.request_id, Some(&one.account_id)).await.ok()?;
-    Some(Rendered::of(&view, quick_actions))
+    Some(Rendered::of(&view, quick_actions_on(app)))
+}
+
+/// The request rendered again at a click, without recording anything.
+async fn render_again<R: Runtime>(app: &AppHandle<R>, account_id: &str, request_id: &str) -> Option<Rendered> {
+    let shell = app.state::<Shell>();
+    let view = shell.approver().ok()?.peek(request_id, Some(account_id)).await.ok()?;
+    Some(Rendered::of(&view, quick_actions_on(app)))
+}
+
+fn quick_actions_on<R: Runtime>(app: &AppHandle<R>) -> bool {
+    app.try_state::<Settings>().is_some_and(|s| s.preferences().quick_actions)
 }
 
 fn show<R: Runtime>(app: &AppHandle<R>, message: &Message) {
@@ -255,7 +302,7 @@ fn show<R: Runtime>(app: &AppHandle<R>, message: &Message) {
         .body(&message.body)
         .action(ACTION_OPEN, "Open")
         .timeout(notify_rust::Timeout::Milliseconds(15_000));
-    if message.quick {
+    if message.quick.is_some() {
         notification.action(ACTION_APPROVE, "Approve").action(ACTION_DENY, "Deny");
     }
     let handle = match notification.show() {
@@ -266,10 +313,10 @@ fn show<R: Runtime>(app: &AppHandle<R>, message: &Message) {
         }
     };
     #[cfg(all(unix, not(target_os = "macos")))]
-    handle.wait_for_action(|action| match (action, &message.open) {
-        (ACTION_OPEN, open) => self::open(app, open.clone()),
-        (ACTION_APPROVE, Some(request)) if message.quick => quick_decision(app, message, request, true),
-        (ACTION_DENY, Some(request)) if message.quick => quick_decision(app, message, request, false),
+    handle.wait_for_action(|action| match (action, &message.open, &message.quick) {
+        (ACTION_OPEN, open, _) => self::open(app, open.clone()),
+        (ACTION_APPROVE, Some(request), Some(shown)) => quick_decision(app, message, shown, request, true),
+        (ACTION_DENY, Some(request), Some(shown)) => quick_decision(app, message, shown, request, false),
         _ => {}
     });
     #[cfg(not(all(unix, not(target_os = "macos"))))]
@@ -282,11 +329,27 @@ fn show<R: Runtime>(app: &AppHandle<R>, message: &Message) {
 /// does (a denial says `other`: the notification asks for no reason), then
 /// tell the user how it went.
 #[cfg_attr(not(all(unix, not(target_os = "macos"))), allow(dead_code))]
-fn quick_decision<R: Runtime>(app: &AppHandle<R>, message: &Message, request: &(String, String), approve: bool) {
+fn quick_decision<R: Runtime>(
+    app: &AppHandle<R>,
+    message: &Message,
+    shown: &Rendered,
+    request: &(String, String),
+    approve: bool,
+) {
     let app = app.clone();
     let agent = message.agent.clone();
+    let shown = shown.clone();
     let (account_id, request_id) = request.clone();
     tauri::async_runtime::spawn(async move {
+        // Rendered again at the click: if the setting was turned off, or the
+        // request changed since the notification was shown (a display schema
+        // update can change the summary or add warnings), the window opens
+        // on it instead.
+        let still = render_again(&app, &account_id, &request_id).await;
+        if !still.is_some_and(|now| shown.unchanged(&now)) {
+            open(&app, Some((account_id, request_id)));
+            return;
+        }
         let shell = app.state::<Shell>();
         let outcome = if approve {
             shell.approve(&account_id, &request_id, None).await
@@ -302,7 +365,7 @@ fn quick_decision<R: Runtime>(app: &AppHandle<R>, message: &Message, request: &(
                 Some((account_id, request_id)),
             ),
         };
-        let followup = Message { summary, body, open, quick: false, agent };
+        let followup = Message { summary, body, open, quick: None, agent };
         tauri::async_runtime::spawn_blocking(move || show(&app, &followup));
     });
 }
@@ -342,7 +405,12 @@ mod tests {
             agent: agent.into(),
             binding: "SHOP-1".into(),
             risk: "high".into(),
+            verified: true,
         }
+    }
+
+    fn rendered(summary: &str, warnings: usize, quick: bool) -> Rendered {
+        Rendered { summary_line: summary.into(), warnings, schemas: BTreeMap::new(), quick }
     }
 
     #[test]
@@ -351,23 +419,41 @@ mod tests {
         assert_eq!(m.summary, "Shop <b>Agent</b> asks for your approval");
         assert_eq!(m.body, "Code SHOP-1 · high risk");
         assert_eq!(m.open, Some(("a".into(), "r1".into())));
-        assert!(!m.quick);
-        let rendered = Rendered { summary_line: "Buy 1 × <Trail shoes>\u{202E}".into(), quick: true };
-        let m = message(&[pending("Shop", "r1")], Some(&rendered)).unwrap();
-        assert_eq!(m.body, "Buy 1 × &lt;Trail shoes&gt;\u{FFFD}\nCode SHOP-1 · high risk");
-        assert!(m.quick);
+        assert!(m.quick.is_none());
+        let quick = rendered("Create <Dentist>\u{202E}", 0, true);
+        let m = message(&[pending("Shop", "r1")], Some(&quick)).unwrap();
+        assert_eq!(m.body, "Create &lt;Dentist&gt;\u{FFFD}\nCode SHOP-1 · high risk");
+        assert_eq!(m.quick, Some(quick));
+        // With warnings the summary is not shown, only how many there are.
+        let warned = rendered("Pay 5,000 EUR to Mallory", 2, false);
+        let m = message(&[pending("Shop", "r1")], Some(&warned)).unwrap();
+        assert_eq!(m.body, "2 warnings: open Countersign to review\nCode SHOP-1 · high risk");
+        assert!(m.quick.is_none());
+        let m = message(&[Pending { verified: false, ..pending("Shop", "r1") }], None).unwrap();
+        assert_eq!(m.summary, "Shop (not verified) asks for your approval");
     }
 
     #[test]
     fn a_burst_is_one_notification_that_opens_the_inbox() {
         let burst: Vec<_> = (0..5).map(|i| pending(&format!("Agent {i}"), &format!("r{i}"))).collect();
-        let quick = Rendered { summary_line: "x".into(), quick: true };
+        let quick = rendered("x", 0, true);
         let m = message(&burst, Some(&quick)).unwrap();
         assert_eq!(m.summary, "5 requests ask for your approval");
         assert_eq!(m.body, "From Agent 0, Agent 1, Agent 2 and 2 more");
         assert_eq!(m.open, None);
-        assert!(!m.quick, "a burst never offers Approve");
+        assert!(m.quick.is_none(), "a burst never offers Approve");
         assert_eq!(message(&[], None), None);
+    }
+
+    #[test]
+    fn a_quick_decision_needs_the_notification_to_still_be_true() {
+        let shown = rendered("Create Dentist", 0, true);
+        assert!(shown.unchanged(&rendered("Create Dentist", 0, true)));
+        assert!(!shown.unchanged(&rendered("Create Dentist tomorrow", 0, true)), "summary changed");
+        assert!(!shown.unchanged(&rendered("Create Dentist", 0, false)), "no longer eligible (or setting off)");
+        let mut other = rendered("Create Dentist", 0, true);
+        other.schemas.insert("urn:x".into(), SchemaHash::of_schema(&serde_json::json!({})).unwrap());
+        assert!(!shown.unchanged(&other), "a display schema changed");
     }
 
     #[test]

@@ -80,8 +80,9 @@ pub trait LoginItem {
 pub struct Settings {
     path: PathBuf,
     current: Mutex<Preferences>,
-    /// Why the file could not be read at startup (defaults are in use).
-    load_problem: Option<String>,
+    /// Why the file could not be read at startup (defaults are in use),
+    /// until a change replaces it.
+    load_problem: Mutex<Option<String>>,
 }
 
 impl Settings {
@@ -101,7 +102,7 @@ impl Settings {
                 (Preferences::default(), Some(format!("cannot read {} ({e}): defaults are used", path.display())))
             }
         };
-        Settings { path, current: Mutex::new(preferences), load_problem }
+        Settings { path, current: Mutex::new(preferences), load_problem: Mutex::new(load_problem) }
     }
 
     /// The preferences in the data directory (or defaults, unsaved, when the
@@ -112,7 +113,7 @@ impl Settings {
             None => Settings {
                 path: PathBuf::new(),
                 current: Mutex::new(Preferences::default()),
-                load_problem: Some("no data directory: settings are not saved".to_owned()),
+                load_problem: Mutex::new(Some("no data directory: settings are not saved".to_owned())),
             },
         }
     }
@@ -123,7 +124,7 @@ impl Settings {
 
     /// The settings page's view.
     pub fn view(&self, login: &dyn LoginItem, paused_until: Option<u64>) -> SettingsView {
-        let mut problems: Vec<String> = self.load_problem.iter().cloned().collect();
+        let mut problems: Vec<String> = self.load_problem.lock().ok().and_then(|p| p.clone()).into_iter().collect();
         let start_at_login = match login.is_enabled() {
             Ok(on) => Some(on),
             Err(e) => {
@@ -158,6 +159,9 @@ impl Settings {
         if next != *current {
             self.save(&next)?;
             *current = next.clone();
+            if let Ok(mut problem) = self.load_problem.lock() {
+                *problem = None;
+            }
         }
         Ok(next)
     }
@@ -284,9 +288,11 @@ mod tests {
         assert_eq!(view.problems.len(), 2, "{:?}", view.problems);
         assert!(view.problems[0].contains("not valid"));
         assert!(view.problems[1].contains("no autostart directory"));
-        // The next change replaces the bad file.
+        // The next change replaces the bad file, and the problem is gone.
         settings.update(&SettingsPatch { notifications: Some(false), ..Default::default() }).unwrap();
         assert!(!Settings::in_dir(Some(dir.path())).preferences().notifications);
+        let view = settings.view(&FakeLogin(RefCell::new(Ok(false))), None);
+        assert!(view.problems.is_empty(), "{:?}", view.problems);
     }
 
     #[test]

@@ -148,15 +148,14 @@ impl Shell {
     }
 
     /// Replaces the UI's event channel (a reloaded page subscribes anew)
-    /// and hands it the navigation events that waited for it.
+    /// and hands it the navigation events that waited for it. Both happen
+    /// under the channel's lock, which `publish` holds while it queues: no
+    /// event can fall between the two.
     pub fn subscribe(&self, channel: Channel<UiEvent>) {
+        let Ok(mut slot) = self.channel.lock() else { return };
         let waiting = self.waiting.lock().map(|mut w| std::mem::take(&mut *w)).unwrap_or_default();
-        if let Ok(mut slot) = self.channel.lock() {
-            *slot = Some(channel);
-        }
-        for event in waiting {
-            self.publish(event);
-        }
+        let delivered = waiting.into_iter().try_for_each(|event| channel.send(event));
+        *slot = delivered.is_ok().then_some(channel);
     }
 
     /// Remembers what an event says about connections, then hands it to the
@@ -168,23 +167,21 @@ impl Shell {
                 map.insert(account_id.clone(), state.clone());
             }
         }
-        let undelivered = match self.channel.lock() {
-            Ok(mut slot) => match slot.as_ref() {
-                Some(channel) => match channel.send(event.clone()) {
-                    Ok(()) => None,
-                    Err(_) => {
-                        *slot = None;
-                        Some(event)
-                    }
-                },
-                None => Some(event),
+        let Ok(mut slot) = self.channel.lock() else { return };
+        let undelivered = match slot.as_ref() {
+            Some(channel) => match channel.send(event.clone()) {
+                Ok(()) => return,
+                Err(_) => {
+                    *slot = None;
+                    event
+                }
             },
-            Err(_) => None,
+            None => event,
         };
-        if let Some(UiEvent::Shell(shell_event)) = &undelivered {
+        if let UiEvent::Shell(shell_event) = &undelivered {
             if shell_event.is_navigation() {
                 if let Ok(mut waiting) = self.waiting.lock() {
-                    waiting.push(UiEvent::Shell(shell_event.clone()));
+                    waiting.push(undelivered);
                     let excess = waiting.len().saturating_sub(WAITING_MAX);
                     waiting.drain(..excess);
                 }
@@ -205,9 +202,11 @@ impl Shell {
     }
 
     /// Enrolls with the link's server. Re-enrolling (`replaces`) removes the
-    /// old account only once the new one exists and only if both are the
-    /// same user at the same server: a failed or mistaken re-enrollment
-    /// never loses the account the user had.
+    /// old account (with its history on this computer) only once the new one
+    /// exists, only if both are the same user at the same server, and only
+    /// if none of its decisions still waits to be delivered: a failed or
+    /// mistaken re-enrollment never loses the account the user had, and no
+    /// signed decision is dropped.
     pub async fn enroll(&self, link: &str, replaces: Option<&str>) -> Result<EnrollOutcome, IpcError> {
         let approver = self.approver()?;
         let old = match replaces {
@@ -232,6 +231,14 @@ impl Shell {
                 account.issuer.as_str(),
                 old.user.name,
                 old.issuer.as_str()
+            ));
+            return Ok(EnrollOutcome { account, replaced: false, kept_because });
+        }
+        let undelivered = approver.store().outbox().await?.iter().filter(|e| e.account_id == old.id).count();
+        if undelivered > 0 {
+            let kept_because = Some(format!(
+                "{undelivered} decision(s) of the old account still wait to be delivered: both accounts are kept, \
+                 remove the old one once they are delivered"
             ));
             return Ok(EnrollOutcome { account, replaced: false, kept_because });
         }

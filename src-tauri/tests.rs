@@ -506,7 +506,7 @@ fn settings_are_read_changed_and_saved_and_bad_changes_refused() {
     assert_eq!(saved, json!({ "theme": "dark", "notifications": true, "quick_actions": false }));
 
     let error = invoke(&t.window, "update_settings", json!({ "patch": { "theme": "purple" } })).unwrap_err();
-    assert!(error.to_string().contains("purple") || error.is_string(), "{error}");
+    assert!(error.as_str().is_some_and(|e| e.contains("purple")), "a refused argument names the value: {error}");
     assert_eq!(invoke(&t.window, "settings", json!({})).unwrap()["theme"], "dark", "unchanged by a refused patch");
 }
 
@@ -539,6 +539,71 @@ fn qr_images_are_sent_raw_and_refused_clearly() {
     // JSON instead of bytes is a caller bug, said as such.
     let error = invoke(&t.window, "decode_qr_image", json!({ "image": [1, 2] })).unwrap_err();
     assert_eq!(error["code"], "invalid");
+}
+
+/// A rendering of the protocol's example request with `details`, at `risk`,
+/// requiring nothing: what a notification decides on.
+fn notified_view(details: Value, risk: &str) -> countersign_approver::RequestView {
+    use countersign_approver::store::{InboxItem, LocalStatus};
+    use countersign_protocol::device::ApproverRequest;
+    let text = include_str!("../crates/protocol/testdata/device/examples/approver-request.json");
+    let mut value: Value = serde_json::from_str(text).unwrap();
+    value["authorization_details"] = details;
+    value["risk"] = json!(risk);
+    value["requires"] = json!([]);
+    let request: ApproverRequest = serde_json::from_value(value).unwrap();
+    let registry = countersign_details::Registry::builtin().unwrap();
+    let options = ApproverConfig::new(std::path::PathBuf::new()).render;
+    let mut display = countersign_approver::display::render(&request, &registry, &options);
+    let request_text = countersign_approver::display::request_text(&request);
+    // As the core does: request-level findings also count as warnings.
+    display.warning_count += request_text.len();
+    let item = InboxItem {
+        account_id: "a".into(),
+        request_json: String::new(),
+        request,
+        status: LocalStatus::Pending,
+        status_reason: None,
+        received_at: 0,
+        updated_at: 0,
+    };
+    countersign_approver::RequestView { approvable: display.approvable, item, display, request_text }
+}
+
+#[test]
+fn only_a_low_risk_request_without_warnings_or_requirements_is_decided_from_a_notification() {
+    use crate::notify::quick_eligible;
+    let calendar = json!([{"type":"urn:countersign:details:v1:calendar_event","action":"create","title":"Dentist","start":"2026-12-03T09:30:00Z"}]);
+    let view = notified_view(calendar.clone(), "low");
+    assert!(quick_eligible(&view), "{:?}", view.display.warnings);
+
+    // Each condition alone takes the buttons away.
+    assert!(!quick_eligible(&notified_view(calendar.clone(), "medium")), "the server's risk");
+    let mut hidden = calendar.clone();
+    hidden[0]["title"] = json!("Dentist\u{202E}");
+    assert!(!quick_eligible(&notified_view(hidden, "low")), "a warning in a field");
+    let mut undescribed = calendar.clone();
+    undescribed[0]["newsletter"] = json!(true);
+    assert!(!quick_eligible(&notified_view(undescribed, "low")), "a field not in the schema");
+    let mixed = json!([calendar[0], {"type":"urn:countersign:details:v1:send_email","from":"a@example.com","to":["b@example.com"],"subject":"Hi"}]);
+    let mixed = notified_view(mixed, "low");
+    assert!(mixed.approvable && mixed.display.warning_count == 0, "{:?}", mixed.display.warnings);
+    assert!(!quick_eligible(&mixed), "a detail of higher risk than the server said");
+    let mut view = notified_view(calendar.clone(), "low");
+    view.item.request.requires = vec![countersign_protocol::device::Requirement::UserVerification];
+    assert!(!quick_eligible(&view), "a required confirmation");
+    let mut view = notified_view(calendar.clone(), "low");
+    view.approvable = false;
+    assert!(!quick_eligible(&view), "not approvable");
+    let mut view = notified_view(calendar.clone(), "low");
+    view.item.request.client.client_name = "Cal\u{200B}endar".into();
+    view.request_text = countersign_approver::display::request_text(&view.item.request);
+    assert!(!quick_eligible(&view), "a hidden character in the agent's name");
+    let mut long = calendar;
+    long[0]["title"] = json!("D".repeat(200));
+    let long = notified_view(long, "low");
+    assert!(long.approvable && long.display.warning_count == 0, "{:?}", long.display.warnings);
+    assert!(!quick_eligible(&long), "a summary the notification would cut");
 }
 
 #[test]

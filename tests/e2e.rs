@@ -360,10 +360,13 @@ async fn an_enrollment_link_opens_the_preview_at_launch_and_a_second_launch_hand
     let server = Server::start().await;
     let dirs = AppDirs::new();
 
-    // Started by a clicked link: the preview names the user and the server,
-    // and nothing is enrolled before the user confirms.
+    // Started by a clicked link: the link is filled in and nothing is sent
+    // until the user asks; the preview names the user and the server, and
+    // nothing is enrolled before the user confirms.
     let first = server.enrollment_link().await;
     let session = dirs.start_with_args(&[&first]).await;
+    assert!(session.text_of("enroll-handed-over").await.contains("Nothing has been sent yet"));
+    session.click("enroll-check").await;
     let user = session.text_of("enroll-user").await;
     assert!(user.contains("Zoë Martin"), "the user is shown before confirming: {user:?}");
     assert_eq!(session.text_of("enroll-server").await, server.issuer());
@@ -377,6 +380,10 @@ async fn an_enrollment_link_opens_the_preview_at_launch_and_a_second_launch_hand
     let second = server.enrollment_link().await;
     let status = dirs.launch_again(&[&second]);
     assert!(status.success(), "the second instance hands over and exits 0: {status}");
+    session.element("enroll-handed-over").await;
+    let shown = session.element("enroll-link").await.prop("value").await.expect("link value");
+    assert_eq!(shown.as_deref(), Some(second.as_str()), "the running window shows the handed-over link");
+    session.click("enroll-check").await;
     let user = session.text_of("enroll-user").await;
     assert!(user.contains("Zoë Martin"), "{user:?}");
     // A second launch without a link only brings the window forward.

@@ -203,6 +203,17 @@ impl Approver {
         Ok(view)
     }
 
+    /// A stored request rendered as [`Approver::view`] does, without
+    /// recording it as shown: for checking whether something the user saw
+    /// elsewhere (a notification) still is what it was.
+    ///
+    /// # Errors
+    /// [`Error::UnknownRequest`], [`Error::AmbiguousRequest`], the store.
+    pub async fn peek(&self, request_id: &str, account_id: Option<&str>) -> Result<RequestView> {
+        let item = self.find_request(request_id, account_id).await?;
+        self.inner.view_of(item).await
+    }
+
     /// Every pending request (not expired) rendered for the user, newest
     /// first. As with [`Approver::view`], each rendering is recorded as shown.
     ///

@@ -221,7 +221,7 @@ async fn preview_flags_hidden_characters_in_the_user() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn preview_refuses_a_mismatched_issuer_before_sending_the_ticket() {
+async fn preview_refuses_a_mismatched_issuer_and_the_ticket_stays_usable() {
     let env = Env::start().await;
     env.add_user("zoe").await;
     let approver = Device::new().open().await;

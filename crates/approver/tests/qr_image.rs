@@ -225,7 +225,11 @@ fn images_over_the_pixel_limit_are_refused_from_their_header() {
 fn errors_never_carry_the_ticket() {
     let mut truncated = encode(&plain(APP_URI), ImageFormat::Png);
     truncated.truncate(truncated.len() - 30);
-    let cases = [truncated, vector("not-enrollment.png"), vector("no-qr.png"), vector("not-an-image.txt")];
+    // A readable code whose link carries the ticket but is refused (ftp issuer).
+    let refused_link = format!("countersign://enroll?issuer=ftp%3A%2F%2Fauth.example.com&ticket={TICKET}");
+    let refused = encode(&plain(&refused_link), ImageFormat::Png);
+    assert!(matches!(qr_error(&refused), QrImageError::NotEnrollmentLink { .. }));
+    let cases = [truncated, refused, vector("not-enrollment.png"), vector("no-qr.png"), vector("not-an-image.txt")];
     for bytes in cases {
         let e = decode_enrollment_link(&bytes).unwrap_err();
         for text in [e.to_string(), format!("{e:?}")] {

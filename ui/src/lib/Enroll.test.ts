@@ -28,14 +28,37 @@ describe('Enroll', () => {
     expect(onenrolled.mock.calls[0]?.[0]).toMatchObject({ replaced: false, account: { user: { name: 'Demo User' } } });
   });
 
-  it('checks a handed-over link at once but enrolls only on confirmation', async () => {
+  it('fills in a handed-over link but contacts nothing until Check link, and enrolls only on confirmation', async () => {
     const backend = new FakeBackend();
     const onenrolled = vi.fn();
     render(Enroll, { backend, onenrolled, initialLink: LINK });
-    expect(await screen.findByTestId('enroll-preview')).toBeInTheDocument();
+    expect(await screen.findByTestId('enroll-handed-over')).toHaveTextContent('Nothing has been sent yet');
     expect(screen.getByLabelText('Enrollment link')).toHaveValue(LINK);
+    expect(backend.calls).toEqual([]);
+    await fireEvent.click(screen.getByRole('button', { name: 'Check link' }));
+    expect(await screen.findByTestId('enroll-preview')).toBeInTheDocument();
     expect(backend.calls.map((c) => c.method)).toEqual(['enrollPreview']);
     expect(onenrolled).not.toHaveBeenCalled();
+  });
+
+  it('keeps the link fixed while its server is asked', async () => {
+    const backend = new FakeBackend();
+    let release: () => void = () => {};
+    const slow = new Promise<void>((resolve) => (release = resolve));
+    const original = backend.enrollPreview.bind(backend);
+    backend.enrollPreview = async (link: string) => {
+      await slow;
+      return original(link);
+    };
+    render(Enroll, { backend, onenrolled: () => {} });
+    const input = screen.getByLabelText('Enrollment link');
+    await fireEvent.input(input, { target: { value: LINK } });
+    await fireEvent.click(screen.getByRole('button', { name: 'Check link' }));
+    expect(input).toHaveAttribute('readonly');
+    expect(screen.getByRole('button', { name: 'Check link' })).toBeDisabled();
+    release();
+    expect(await screen.findByTestId('enroll-server')).toHaveTextContent('https://auth.example.com');
+    expect(input).not.toHaveAttribute('readonly');
   });
 
   it('reads the link from a QR code image and previews it', async () => {
