@@ -1,14 +1,17 @@
-//! `cargo xtask`: the project's two commands and their helpers.
+//! `cargo xtask`: the project's commands and their helpers.
 //!
 //! - `cargo xtask demo`  runs a local server, enrolls the desktop app and has a
 //!   demo agent send it requests.
 //! - `cargo xtask test`  runs every test: cargo tests, UI tests, and the
 //!   end-to-end tests of the real window under Xvfb.
+//! - `cargo xtask bench-desktop`  measures the desktop app beside an empty
+//!   Tauri app (start-up, idle use, a 1,000-request inbox) under Xvfb.
 //!
 //! Both install what is missing on Debian/Ubuntu first and say what they do,
 //! so a newcomer on a fresh machine needs nothing else. Only `std` is used so
 //! that xtask itself builds in seconds.
 
+mod bench;
 mod demo;
 mod demo_headless;
 mod prereq;
@@ -32,6 +35,9 @@ commands:
                              demo user, a CLI approver and a demo agent
   test [--skip-install]      run every test (UI, browser, cargo, end-to-end under
                              Xvfb, keychain, fuzz smoke, openid-client interop)
+  bench-desktop [options]    the desktop benchmark under Xvfb: cold start, idle
+                             RSS and CPU, a 1,000-request inbox, beside an empty
+                             Tauri app (`bench-desktop --help` for its options)
   ui                         install the UI's packages and build ui/dist
   prereq                     install what the project needs (apt, npm, tauri-driver)
 ";
@@ -41,6 +47,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("demo") => demo::run(&args[1..]),
         Some("test") => test::run(&args[1..]),
+        Some("bench-desktop") => bench::run(&args[1..]),
         Some("ui") => prereq::ui_packages().and_then(|()| prereq::build_ui()),
         Some("prereq") => prereq::all().map(|_| ()),
         Some("-h" | "--help" | "help") => {

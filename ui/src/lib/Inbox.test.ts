@@ -2,7 +2,7 @@ import { render, screen, within } from '@testing-library/svelte';
 import { flushSync } from 'svelte';
 import { describe, expect, it, vi } from 'vitest';
 import { pinClock, tick } from '../../tests/clock';
-import { makeView, MODELS } from '../../tests/fixtures';
+import { makeView, MODELS, NOW } from '../../tests/fixtures';
 import Inbox from './Inbox.svelte';
 import { mixedWithNameWarning, SPOOFED_NAME, SPOOFED_NAME_FINDINGS } from '../../tests/spoof';
 
@@ -83,6 +83,67 @@ describe('Inbox', () => {
     tick(60);
     flushSync();
     expect(within(first).getByTestId('countdown')).toHaveTextContent('Expired');
+  });
+
+  it('lets only the countdowns near the screen tick; a far request says when it expires', () => {
+    type Observed = { callback: IntersectionObserverCallback; targets: Element[] };
+    const observers: Observed[] = [];
+    class FakeObserver {
+      targets: Element[] = [];
+      constructor(public callback: IntersectionObserverCallback) {
+        observers.push(this);
+      }
+      observe(target: Element): void {
+        this.targets.push(target);
+      }
+      unobserve(target: Element): void {
+        this.targets = this.targets.filter((t) => t !== target);
+      }
+      disconnect(): void {
+        this.targets = [];
+      }
+    }
+    vi.stubGlobal('IntersectionObserver', FakeObserver);
+    try {
+      const views = [
+        makeView({ request: { id: 'a', expires_at: NOW + 65 } }),
+        makeView({ request: { id: 'b', expires_at: NOW + 3600 } }),
+      ];
+      const { unmount } = render(Inbox, { views, onopen: () => {} });
+      const [first, second] = screen.getAllByTestId('inbox-item') as [HTMLElement, HTMLElement];
+      const observer = observers[0] as Observed;
+      expect(observer.targets).toEqual([first, second]);
+      const report = (target: Element, isIntersecting: boolean) =>
+        observer.callback(
+          [{ target, isIntersecting } as IntersectionObserverEntry],
+          observer as unknown as IntersectionObserver,
+        );
+
+      // Near until the observer says otherwise.
+      expect(within(second).getByTestId('countdown')).toHaveTextContent('Expires in 1:00:00');
+      report(second, false);
+      flushSync();
+      const at = new Date((NOW + 3600) * 1000);
+      const clock = `${String(at.getHours()).padStart(2, '0')}:${String(at.getMinutes()).padStart(2, '0')}`;
+      expect(within(second).queryByTestId('countdown')).toBeNull();
+      expect(within(second).getByTestId('expiry')).toHaveTextContent(`Expires at ${clock}`);
+
+      tick(5);
+      flushSync();
+      expect(within(first).getByTestId('countdown')).toHaveTextContent('Expires in 1:00');
+      expect(within(second).getByTestId('expiry')).toHaveTextContent(`Expires at ${clock}`);
+
+      // Back near the screen: it counts down again, from the current time.
+      report(second, true);
+      flushSync();
+      expect(within(second).queryByTestId('expiry')).toBeNull();
+      expect(within(second).getByTestId('countdown')).toHaveTextContent('Expires in 59:55');
+
+      unmount();
+      expect(observer.targets).toEqual([]);
+    } finally {
+      vi.unstubAllGlobals();
+    }
   });
 
   it('opens a request with a labelled button', () => {

@@ -1,0 +1,966 @@
+//! Desktop app benchmark: Countersign beside an empty Tauri app built the
+//! same way (`benches/empty-tauri/`, an example of this package). Linux only;
+//! needs a display, a session bus and tauri-driver, so it is run by
+//! `cargo xtask bench-desktop`, which builds both apps and runs this under
+//! `xvfb-run` and `dbus-run-session`. Without `--bench` (for instance under
+//! `cargo test --all-targets`) it does nothing.
+//!
+//! Parts (`COUNTERSIGN_BENCH_PARTS`, default all:
+//! `start,idle,idle-inbox,inbox,fetch`):
+//!
+//! - `start`: cold start to an interactive window, through tauri-driver
+//!   (WebDriver) for both apps, alternating, after one unreported warm-up
+//!   launch of each. A fresh process, fresh data directory and fresh XDG data
+//!   and cache directories (WebKit's storage) per run; the OS file cache is
+//!   warm. "Interactive" is Countersign's inbox rendered after its first IPC
+//!   round trip (the empty inbox of a fresh data directory) or the empty
+//!   app's ready marker, and a frame produced after it (two
+//!   `requestAnimationFrame`s). Measured from the app process's start
+//!   (`/proc/PID/stat`, 10 ms resolution) and from the WebDriver new-session
+//!   request.
+//! - `idle`: the app started directly (no WebDriver), Countersign with an
+//!   account enrolled on a real in-process `countersign-server` and its
+//!   event stream connected (checked on the server), the empty app as it is
+//!   (no account). Once settled, CPU time (utime + stime) and memory (RSS
+//!   and PSS) of the whole process tree (the app, WebKitWebProcess,
+//!   WebKitNetworkProcess) are sampled every second over the idle window.
+//! - `idle-inbox`: the same for Countersign with 1,000 pending requests.
+//! - `inbox`: Countersign opened through WebDriver on a data directory that
+//!   already holds 1,000 pending requests (synced before the launch): the
+//!   time until all are listed, then the page is scrolled from top to bottom
+//!   at a steady speed while a script records the intervals between
+//!   animation frames. The empty app scrolls 1,000 plain rows made by its
+//!   script, measured the same way.
+//! - `fetch`: once, the time until 1,000 requests are listed when they are
+//!   only on the server and the app fetches them as it connects.
+//!
+//! Knobs: `COUNTERSIGN_BENCH_RUNS` (launches per figure, default 5),
+//! `COUNTERSIGN_BENCH_IDLE_SECS` (default 60), `COUNTERSIGN_BENCH_REQUESTS`
+//! (default 1000), `COUNTERSIGN_BENCH_SCROLL_SPEED` (pixels per second,
+//! default 3000), `COUNTERSIGN_BENCH_EMPTY_APP` (the empty app's binary,
+//! required), `TAURI_DRIVER`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use countersign_approver::{Approver, ApproverConfig, KeyStoreChoice};
+use countersign_server::testing::{spawn_test_server, TestOptions, TestServer};
+use fantoccini::wd::TimeoutConfiguration;
+use fantoccini::{Client, ClientBuilder};
+use serde_json::{json, Value};
+use zeroize::Zeroizing;
+
+/// Clock ticks per second of `/proc` times (USER_HZ).
+const HZ: f64 = 100.0;
+const PASSPHRASE: &str = "bench passphrase (throwaway keys)";
+const USER: &str = "zoe";
+/// How long one wait (a launch, a listing, a scroll) may take.
+const LONG: Duration = Duration::from_secs(600);
+/// Details of the seeded requests (crates/details/testdata/valid), in turn.
+const DETAILS: &[&str] = &[
+    "stock_trade-limit-buy.json",
+    "send_email-with-attachment.json",
+    "money_transfer-sepa.json",
+    "calendar_event-create.json",
+    "database_query-delete.json",
+    "code_deploy-production.json",
+    "purchase-two-items.json",
+    "payment_initiation-rfc9396.json",
+];
+
+/// Countersign's inbox after its first IPC answer, in any of its states.
+const COUNTERSIGN_READY: &str =
+    "[data-testid=\"inbox-empty\"], [data-testid=\"inbox-list\"], [data-testid=\"inbox-error\"], [data-testid=\"startup-error\"]";
+const EMPTY_READY: &str = "[data-testid=\"ready\"]";
+
+/// Resolves once `selector` matches `count` elements and a frame was
+/// produced after that; returns what the page saw.
+const WAIT_SCRIPT: &str = r#"
+const [selector, count, done] = [arguments[0], arguments[1], arguments[arguments.length - 1]];
+const firstCheck = performance.now();
+let checks = 0;
+const check = () => {
+  checks += 1;
+  const failed = document.querySelector('[data-testid="inbox-error"], [data-testid="startup-error"]');
+  if (failed) { done({ error: failed.textContent }); return; }
+  const found = document.querySelectorAll(selector).length;
+  if (found >= count) {
+    const seen = performance.now();
+    requestAnimationFrame(() => requestAnimationFrame(() =>
+      done({ found, checks, first_check_ms: firstCheck, seen_ms: seen, frame_ms: performance.now() })));
+  } else {
+    setTimeout(check, 5);
+  }
+};
+check();
+"#;
+
+/// Scrolls the document from top to bottom at `speed` px/s, one step per
+/// animation frame, and returns the intervals between frames.
+const SCROLL_SCRIPT: &str = r#"
+const [speed, done] = [arguments[0], arguments[arguments.length - 1]];
+const page = document.scrollingElement;
+page.scrollTop = 0;
+const intervals = [];
+let start = null;
+let last = null;
+const frame = (now) => {
+  if (start === null) start = now;
+  if (last !== null) intervals.push(now - last);
+  last = now;
+  // The bottom as laid out now (sizes of content not rendered yet are estimates).
+  const max = page.scrollHeight - page.clientHeight;
+  const y = Math.min(max, ((now - start) * speed) / 1000);
+  page.scrollTop = y;
+  if (y >= max) done({ intervals, height: page.scrollHeight, viewport: page.clientHeight, ms: now - start });
+  else requestAnimationFrame(frame);
+};
+requestAnimationFrame(() => requestAnimationFrame(frame));
+"#;
+
+struct Settings {
+    runs: usize,
+    idle_secs: u64,
+    requests: usize,
+    scroll_speed: f64,
+    parts: Vec<String>,
+    countersign: PathBuf,
+    empty: PathBuf,
+    driver: PathBuf,
+}
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn main() {
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("desktop: needs a display and tauri-driver; run it with `cargo xtask bench-desktop`");
+        return;
+    }
+    let empty = std::env::var_os("COUNTERSIGN_BENCH_EMPTY_APP")
+        .map(PathBuf::from)
+        .expect("COUNTERSIGN_BENCH_EMPTY_APP: the empty Tauri app (cargo xtask bench-desktop builds it)");
+    let settings = Settings {
+        runs: env_or("COUNTERSIGN_BENCH_RUNS", 5usize).max(1),
+        idle_secs: env_or("COUNTERSIGN_BENCH_IDLE_SECS", 60u64).max(1),
+        requests: env_or("COUNTERSIGN_BENCH_REQUESTS", 1000usize).max(1),
+        scroll_speed: env_or("COUNTERSIGN_BENCH_SCROLL_SPEED", 3000.0f64),
+        parts: std::env::var("COUNTERSIGN_BENCH_PARTS")
+            .unwrap_or_else(|_| "start,idle,idle-inbox,inbox,fetch".into())
+            .split(',')
+            .map(|p| p.trim().to_owned())
+            .collect(),
+        countersign: PathBuf::from(env!("CARGO_BIN_EXE_countersign")),
+        empty: std::fs::canonicalize(&empty).unwrap_or(empty),
+        driver: std::env::var_os("TAURI_DRIVER").map(PathBuf::from).unwrap_or_else(|| "tauri-driver".into()),
+    };
+    assert!(settings.empty.is_file(), "no empty app at {}", settings.empty.display());
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let mut report = Report::default();
+    runtime.block_on(async {
+        println!("machine: {} cores, load average {}", cores(), load_average());
+        if settings.parts.iter().any(|p| p == "start") {
+            cold_start(&settings, &mut report).await;
+        }
+        if settings.parts.iter().any(|p| p == "idle") {
+            idle(&settings, &mut report).await;
+        }
+        if settings.parts.iter().any(|p| p == "idle-inbox") {
+            idle_inbox(&settings, &mut report).await;
+        }
+        if settings.parts.iter().any(|p| p == "inbox") {
+            inbox(&settings, &mut report).await;
+        }
+        if settings.parts.iter().any(|p| p == "fetch") {
+            fetch(&settings, &mut report).await;
+        }
+    });
+    report.print(&settings);
+}
+
+// ---------------------------------------------------------------- figures
+
+#[derive(Default)]
+struct Report {
+    /// (row, Countersign, empty app)
+    rows: Vec<(String, String, String)>,
+}
+
+impl Report {
+    fn row(&mut self, name: impl Into<String>, countersign: impl Into<String>, empty: impl Into<String>) {
+        let (name, countersign, empty) = (name.into(), countersign.into(), empty.into());
+        println!("    {name}: Countersign {countersign} | empty Tauri app {empty}");
+        self.rows.push((name, countersign, empty));
+    }
+
+    fn print(&self, settings: &Settings) {
+        println!("\n## Desktop app: Countersign vs an empty Tauri app\n");
+        println!(
+            "runs per launch figure: {}, idle window: {} s, requests: {}, scroll speed: {} px/s, load average now: {}\n",
+            settings.runs,
+            settings.idle_secs,
+            settings.requests,
+            settings.scroll_speed,
+            load_average()
+        );
+        println!("| figure | Countersign | empty Tauri app |");
+        println!("|---|---|---|");
+        for (name, countersign, empty) in &self.rows {
+            println!("| {name} | {countersign} | {empty} |");
+        }
+    }
+}
+
+/// "median (min – max)" in ms.
+fn spread_ms(values: &[f64]) -> String {
+    if values.is_empty() {
+        return "n/a".into();
+    }
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let median = if v.len() % 2 == 1 { v[v.len() / 2] } else { (v[v.len() / 2 - 1] + v[v.len() / 2]) / 2.0 };
+    format!("{median:.0} ms ({:.0} – {:.0})", v[0], v[v.len() - 1])
+}
+
+/// Nearest-rank percentile of sorted values.
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+// ---------------------------------------------------------------- /proc
+
+struct ProcStat {
+    ppid: u32,
+    /// utime + stime, ticks.
+    cpu: u64,
+    /// Start after boot, ticks.
+    start: u64,
+}
+
+fn proc_stat(pid: u32) -> Option<ProcStat> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the ")" of the command name, from field 3 (state) on.
+    let fields: Vec<&str> = stat.rsplit_once(") ")?.1.split_whitespace().collect();
+    let field = |n: usize| fields.get(n - 3).and_then(|v| v.parse::<u64>().ok());
+    Some(ProcStat { ppid: u32::try_from(field(4)?).ok()?, cpu: field(14)? + field(15)?, start: field(22)? })
+}
+
+/// `pid` and all its descendants.
+fn tree(pid: u32) -> Vec<u32> {
+    let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        if let Some(p) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) {
+            if let Some(stat) = proc_stat(p) {
+                children.entry(stat.ppid).or_default().push(p);
+            }
+        }
+    }
+    let mut out = vec![pid];
+    let mut next = 0;
+    while next < out.len() {
+        out.extend(children.get(&out[next]).cloned().unwrap_or_default());
+        next += 1;
+    }
+    out
+}
+
+fn status_kib(pid: u32, file: &str, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/{file}"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+fn comm(pid: u32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default().trim().to_owned()
+}
+
+/// Seconds since boot (10 ms resolution).
+fn uptime() -> f64 {
+    std::fs::read_to_string("/proc/uptime")
+        .ok()
+        .and_then(|t| t.split_whitespace().next().and_then(|v| v.parse().ok()))
+        .unwrap_or(0.0)
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|t| t.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map(usize::from).unwrap_or(0)
+}
+
+fn cpu_ticks(pids: &[u32]) -> HashMap<u32, u64> {
+    pids.iter().filter_map(|&p| proc_stat(p).map(|s| (p, s.cpu))).collect()
+}
+
+/// CPU ticks used between two snapshots (processes that appeared count whole).
+fn cpu_used(before: &HashMap<u32, u64>, after: &HashMap<u32, u64>) -> u64 {
+    after.iter().map(|(pid, t)| t.saturating_sub(before.get(pid).copied().unwrap_or(0))).sum()
+}
+
+fn kill(pid: u32) {
+    let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+}
+
+fn alive(pid: u32) -> bool {
+    proc_stat(pid).is_some()
+}
+
+// ---------------------------------------------------------------- apps
+
+#[derive(Clone, Copy, PartialEq)]
+enum App {
+    Countersign,
+    Empty,
+}
+
+impl App {
+    fn name(self) -> &'static str {
+        match self {
+            App::Countersign => "Countersign",
+            App::Empty => "empty Tauri app",
+        }
+    }
+
+    fn binary(self, settings: &Settings) -> &Path {
+        match self {
+            App::Countersign => &settings.countersign,
+            App::Empty => &settings.empty,
+        }
+    }
+}
+
+/// A fresh directory for one launch: the approver's data directory and the
+/// XDG data and cache directories (WebKit's storage), removed when dropped.
+struct RunDir {
+    dir: tempfile::TempDir,
+}
+
+impl RunDir {
+    fn new() -> RunDir {
+        RunDir { dir: tempfile::tempdir().expect("temp dir") }
+    }
+
+    fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    fn env(&self) -> Vec<(String, PathBuf)> {
+        let p = self.dir.path();
+        vec![
+            ("COUNTERSIGN_DATA_DIR".into(), self.data()),
+            ("COUNTERSIGN_KEY_STORE".into(), "file".into()),
+            ("COUNTERSIGN_KEY_PASSPHRASE".into(), PASSPHRASE.into()),
+            ("COUNTERSIGN_EXPORT_DIR".into(), p.join("exports")),
+            ("XDG_DATA_HOME".into(), p.join("xdg-data")),
+            ("XDG_CACHE_HOME".into(), p.join("xdg-cache")),
+        ]
+    }
+}
+
+/// The app running under tauri-driver, with a WebDriver session.
+struct Driven {
+    client: Client,
+    driver: Child,
+    app_pid: Option<u32>,
+    /// When the new-session request was sent.
+    requested: Instant,
+    /// Boot-relative seconds of that request.
+    requested_uptime: f64,
+}
+
+/// How long a launch took until the page showed what was awaited.
+struct Launch {
+    /// App process start → awaited state and a frame after it, ms.
+    from_process: f64,
+    /// WebDriver new-session request → the same, ms.
+    from_request: f64,
+    /// The new-session request took, ms.
+    session: f64,
+    /// The app process started this long after the new-session request, ms.
+    exec_after_request: f64,
+    /// The awaited state was there at the first check (so the times are upper bounds).
+    at_first_check: bool,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+}
+
+fn wait_for_port(port: u16) {
+    let address = SocketAddr::from(([127, 0, 0, 1], port));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_err() {
+        assert!(Instant::now() < deadline, "tauri-driver did not listen on port {port}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+impl Driven {
+    /// Starts tauri-driver, then (timed) opens a session, which launches `app`.
+    async fn start(settings: &Settings, app: App, env: &[(String, PathBuf)]) -> Driven {
+        let (port, native_port) = (free_port(), free_port());
+        let binary = app.binary(settings);
+        let mut command = Command::new(&settings.driver);
+        command
+            .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let driver = command.spawn().unwrap_or_else(|e| panic!("cannot start {}: {e}", settings.driver.display()));
+        wait_for_port(port);
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert("browserName".into(), "wry".into());
+        capabilities.insert("tauri:options".into(), json!({ "application": binary }));
+        let requested_uptime = uptime();
+        let requested = Instant::now();
+        let client = ClientBuilder::native()
+            .capabilities(capabilities)
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+            .expect("WebDriver session on the app");
+        let app_pid = tree(driver.id())
+            .into_iter()
+            .find(|&p| std::fs::read_link(format!("/proc/{p}/exe")).is_ok_and(|exe| exe == binary));
+        Driven { client, driver, app_pid, requested, requested_uptime }
+    }
+
+    /// Waits (in the page) until `selector` matches `count` elements and a
+    /// frame followed; returns the launch times.
+    async fn wait_for(&self, selector: &str, count: usize) -> Launch {
+        let session = self.requested.elapsed();
+        self.client
+            .update_timeouts(TimeoutConfiguration::new(Some(LONG), Some(LONG), Some(Duration::ZERO)))
+            .await
+            .expect("timeouts");
+        let seen = self.client.execute_async(WAIT_SCRIPT, vec![json!(selector), json!(count)]).await;
+        let (now, now_uptime) = (self.requested.elapsed(), uptime());
+        let seen = seen.expect("waiting in the page");
+        assert!(seen.get("error").is_none(), "the app shows an error: {seen}");
+        let started = self.app_pid.and_then(proc_stat).map(|s| s.start as f64 / HZ);
+        Launch {
+            from_process: started.map_or(f64::NAN, |s| (now_uptime - s) * 1000.0),
+            from_request: now.as_secs_f64() * 1000.0,
+            session: session.as_secs_f64() * 1000.0,
+            exec_after_request: started.map_or(f64::NAN, |s| (s - self.requested_uptime) * 1000.0),
+            at_first_check: seen["checks"] == 1,
+        }
+    }
+
+    /// Scrolls the page top to bottom; returns the frame intervals (ms).
+    async fn scroll(&self, speed: f64) -> (Vec<f64>, Value) {
+        let result = self.client.execute_async(SCROLL_SCRIPT, vec![json!(speed)]).await.expect("scroll script");
+        let mut intervals: Vec<f64> =
+            result["intervals"].as_array().map(|a| a.iter().filter_map(Value::as_f64).collect()).unwrap_or_default();
+        intervals.sort_by(f64::total_cmp);
+        (intervals, json!({ "height": result["height"], "viewport": result["viewport"], "ms": result["ms"] }))
+    }
+
+    async fn close(mut self) {
+        let _ = self.client.clone().close().await;
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+        if let Some(pid) = self.app_pid {
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while alive(pid) && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            if alive(pid) {
+                kill(pid);
+            }
+        }
+        // Let the WebKit helpers of the closed app go before the next launch.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+// ---------------------------------------------------------------- 1. cold start
+
+async fn cold_start(settings: &Settings, report: &mut Report) {
+    println!("\n==> cold start to an interactive window ({} runs each, alternating, after one warm-up)", settings.runs);
+    let mut from_process: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+    let mut from_request: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+    for run in 0..=settings.runs {
+        for app in [App::Countersign, App::Empty] {
+            let dir = RunDir::new();
+            let driven = Driven::start(settings, app, &dir.env()).await;
+            let selector = if app == App::Countersign { COUNTERSIGN_READY } else { EMPTY_READY };
+            let launch = driven.wait_for(selector, 1).await;
+            if app == App::Countersign {
+                let empty = driven.client.find(fantoccini::Locator::Css("[data-testid=\"inbox-empty\"]")).await;
+                assert!(empty.is_ok(), "Countersign did not show its empty inbox");
+            }
+            driven.close().await;
+            let label = if run == 0 { "warm-up".to_owned() } else { format!("run {run}") };
+            println!(
+                "    {label} {}: {:.0} ms from process start, {:.0} ms from session request (process started after {:.0} ms, session open after {:.0} ms{})",
+                app.name(),
+                launch.from_process,
+                launch.from_request,
+                launch.exec_after_request,
+                launch.session,
+                if launch.at_first_check { ", ready at first check" } else { "" }
+            );
+            if run > 0 {
+                from_process.entry(app.name()).or_default().push(launch.from_process);
+                from_request.entry(app.name()).or_default().push(launch.from_request);
+            }
+        }
+    }
+    let get = |m: &BTreeMap<&str, Vec<f64>>, app: App| spread_ms(m.get(app.name()).map_or(&[][..], Vec::as_slice));
+    report.row(
+        "Cold start to interactive, from process start (median, min – max)",
+        get(&from_process, App::Countersign),
+        get(&from_process, App::Empty),
+    );
+    report.row(
+        "Cold start to interactive, from WebDriver session request",
+        get(&from_request, App::Countersign),
+        get(&from_request, App::Empty),
+    );
+}
+
+// ---------------------------------------------------------------- server side
+
+/// The in-process server with user `zoe` and fatigue limits off (so 1,000
+/// requests can be sent at once).
+struct World {
+    server: TestServer,
+    http: reqwest::Client,
+}
+
+impl World {
+    async fn start() -> World {
+        let server = spawn_test_server(TestOptions::with_config(|c| {
+            c.limits.user_per_minute = 0;
+            c.limits.client_per_minute = 0;
+        }))
+        .await
+        .expect("test server");
+        countersign_server::admin::add_user(
+            &server.state.db,
+            &countersign_server::admin::NewUser {
+                username: USER.into(),
+                name: "Zoë Martin".into(),
+                email: Some("zoe@example.com".into()),
+                admin: false,
+            },
+            server.state.now(),
+        )
+        .await
+        .expect("add user");
+        World { server, http: reqwest::Client::new() }
+    }
+
+    fn approver_config(data: &Path) -> ApproverConfig {
+        let mut config = ApproverConfig::new(data);
+        config.key_store = KeyStoreChoice::File;
+        config.passphrase = Some(Arc::new(|| Ok(Zeroizing::new(PASSPHRASE.to_owned()))));
+        config.device_name = "Countersign desktop (bench)".into();
+        config
+    }
+
+    /// Enrolls a data directory into zoe's account (the approver core, keys
+    /// in the encrypted file, as the app opens them); returns the account id.
+    async fn enroll(&self, data: &Path) -> String {
+        let s = &self.server;
+        let link =
+            countersign_server::admin::enrollment_link(&s.state.db, &s.state.config.issuer, USER, 600, s.state.now())
+                .await
+                .expect("enrollment link")
+                .to_app_uri();
+        let approver = Approver::open(Self::approver_config(data)).await.expect("open approver");
+        let account = approver.enroll(&link).await.expect("enroll");
+        approver.close().await;
+        account.id
+    }
+
+    /// Fetches the pending requests into a data directory, as the app's
+    /// transport does when it connects.
+    async fn sync(data: &Path, account: &str) -> usize {
+        let approver = Approver::open(Self::approver_config(data)).await.expect("open approver");
+        let report = approver.sync(account).await.expect("sync");
+        approver.close().await;
+        report.new
+    }
+
+    /// Registers an agent and has it send `count` requests (1 h expiry), 8 at a time.
+    async fn seed(&self, count: usize) -> Duration {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/details/testdata/valid");
+        let details: Vec<String> = DETAILS
+            .iter()
+            .map(|f| std::fs::read_to_string(root.join(f)).unwrap_or_else(|e| panic!("{f}: {e}")))
+            .collect();
+        let mut types: Vec<String> = Vec::new();
+        for d in &details {
+            let v: Value = serde_json::from_str(d).expect("details JSON");
+            for t in v.as_array().into_iter().flatten().filter_map(|o| o["type"].as_str()) {
+                if !types.iter().any(|x| x == t) {
+                    types.push(t.to_owned());
+                }
+            }
+        }
+        let reg: Value = self
+            .http
+            .post(self.server.url("/register"))
+            .json(&json!({ "client_name": "Bench Agent", "backchannel_token_delivery_mode": "poll", "authorization_details_types": types }))
+            .send()
+            .await
+            .expect("register")
+            .json()
+            .await
+            .expect("registration");
+        let id = reg["client_id"].as_str().expect("client_id").to_owned();
+        let secret = reg["client_secret"].as_str().expect("client_secret").to_owned();
+        let started = Instant::now();
+        let details = Arc::new(details);
+        let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let mut workers = Vec::new();
+        for _ in 0..8 {
+            let (http, url, id, secret, details, next) = (
+                self.http.clone(),
+                self.server.url("/bc-authorize"),
+                id.clone(),
+                secret.clone(),
+                details.clone(),
+                next.clone(),
+            );
+            workers.push(tokio::spawn(async move {
+                loop {
+                    let n = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    if n >= count {
+                        break;
+                    }
+                    let binding = format!("REQ-{n:04}");
+                    let form = [
+                        ("scope", "openid"),
+                        ("login_hint", USER),
+                        ("binding_message", &binding),
+                        ("authorization_details", &details[n % details.len()]),
+                        ("requested_expiry", "3600"),
+                    ];
+                    let answer: Value = http
+                        .post(&url)
+                        .basic_auth(&id, Some(&secret))
+                        .form(&form)
+                        .send()
+                        .await
+                        .expect("bc-authorize")
+                        .json()
+                        .await
+                        .expect("bc-authorize answer");
+                    assert!(answer["auth_req_id"].is_string(), "bc-authorize: {answer}");
+                }
+            }));
+        }
+        for w in workers {
+            w.await.expect("seeding worker");
+        }
+        started.elapsed()
+    }
+
+    async fn wait_connected(&self) -> Duration {
+        let started = Instant::now();
+        while self.server.state.hub.connected_users() == 0 {
+            assert!(started.elapsed() < Duration::from_secs(120), "the app did not open its event stream");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        started.elapsed()
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create dir");
+    for entry in std::fs::read_dir(from).expect("read dir").flatten() {
+        let target = to.join(entry.file_name());
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy file");
+        }
+    }
+}
+
+// ---------------------------------------------------------------- 2. idle
+
+struct Idle {
+    rss_kib: u64,
+    pss_kib: u64,
+    cpu_secs: f64,
+    window_secs: f64,
+    settle_secs: f64,
+    processes: String,
+}
+
+impl Idle {
+    fn memory(&self) -> String {
+        format!("{:.0} MiB RSS, {:.0} MiB PSS", self.rss_kib as f64 / 1024.0, self.pss_kib as f64 / 1024.0)
+    }
+
+    fn cpu(&self) -> String {
+        format!("{:.2} s = {:.2} % of one core", self.cpu_secs, 100.0 * self.cpu_secs / self.window_secs)
+    }
+}
+
+/// Launches `app` directly, waits for `ready` (the server connection),
+/// lets it settle, then samples the process tree over the idle window.
+async fn measure_idle(settings: &Settings, app: App, dir: &RunDir, world: Option<&World>) -> Idle {
+    let log = std::fs::File::create(dir.dir.path().join("app.log")).expect("log file");
+    let mut child = Command::new(app.binary(settings))
+        .envs(dir.env())
+        .stdout(log.try_clone().expect("log"))
+        .stderr(log)
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("start the app");
+    let pid = child.id();
+    let started = Instant::now();
+    if let Some(world) = world {
+        let took = world.wait_connected().await;
+        println!("    {}: event stream open {:.1} s after launch", app.name(), took.as_secs_f64());
+    }
+    // Settled: at least 10 s after launch, then a 2 s span under 2 % CPU or
+    // within a quarter of the span before (a steady state: ticking
+    // countdowns), at most 120 s.
+    tokio::time::sleep(Duration::from_secs(10).saturating_sub(started.elapsed())).await;
+    let mut previous: Option<u64> = None;
+    loop {
+        let before = cpu_ticks(&tree(pid));
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let used = cpu_used(&before, &cpu_ticks(&tree(pid)));
+        let steady = previous.is_some_and(|p| used.abs_diff(p) <= (p / 4).max(4));
+        if used <= 4 || steady || started.elapsed() > Duration::from_secs(120) {
+            break;
+        }
+        previous = Some(used);
+    }
+    let settle_secs = started.elapsed().as_secs_f64();
+    let pids = tree(pid);
+    let before = cpu_ticks(&pids);
+    let window = Instant::now();
+    let mut rss = Vec::new();
+    let mut pss = Vec::new();
+    let mut per_process: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    while window.elapsed() < Duration::from_secs(settings.idle_secs) {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let pids = tree(pid);
+        rss.push(pids.iter().map(|&p| status_kib(p, "status", "VmRSS:")).sum::<u64>());
+        pss.push(pids.iter().map(|&p| status_kib(p, "smaps_rollup", "Pss:")).sum::<u64>());
+        per_process = pids
+            .iter()
+            .map(|&p| {
+                (
+                    format!("{} ({p})", comm(p)),
+                    (status_kib(p, "status", "VmRSS:"), status_kib(p, "smaps_rollup", "Pss:")),
+                )
+            })
+            .collect();
+    }
+    let window_secs = window.elapsed().as_secs_f64();
+    let after = cpu_ticks(&tree(pid));
+    let per_cpu: Vec<String> = after
+        .iter()
+        .map(|(p, t)| {
+            format!("{} {:.2} s", comm(*p), t.saturating_sub(before.get(p).copied().unwrap_or(0)) as f64 / HZ)
+        })
+        .collect();
+    let cpu_secs = cpu_used(&before, &after) as f64 / HZ;
+    let _ = child.kill();
+    let _ = child.wait();
+    for p in pids {
+        if alive(p) {
+            kill(p);
+        }
+    }
+    rss.sort_unstable();
+    pss.sort_unstable();
+    let processes = per_process
+        .iter()
+        .map(|(name, (r, p))| format!("{name}: RSS {:.0} MiB, PSS {:.0} MiB", *r as f64 / 1024.0, *p as f64 / 1024.0))
+        .collect::<Vec<_>>()
+        .join("; ");
+    println!("    {}: CPU per process: {}", app.name(), per_cpu.join(", "));
+    Idle {
+        rss_kib: rss.get(rss.len() / 2).copied().unwrap_or(0),
+        pss_kib: pss.get(pss.len() / 2).copied().unwrap_or(0),
+        cpu_secs,
+        window_secs,
+        settle_secs,
+        processes,
+    }
+}
+
+async fn idle(settings: &Settings, report: &mut Report) {
+    println!("\n==> idle: {} s window, whole process tree, no WebDriver", settings.idle_secs);
+    let world = World::start().await;
+    let dir = RunDir::new();
+    world.enroll(&dir.data()).await;
+    let countersign = measure_idle(settings, App::Countersign, &dir, Some(&world)).await;
+    let empty = measure_idle(settings, App::Empty, &RunDir::new(), None).await;
+    for (app, m) in [(App::Countersign, &countersign), (App::Empty, &empty)] {
+        println!(
+            "    {}: settled after {:.0} s; {}; {} over {:.0} s; {}",
+            app.name(),
+            m.settle_secs,
+            m.memory(),
+            m.cpu(),
+            m.window_secs,
+            m.processes
+        );
+    }
+    report.row("Idle memory (median of 1 s samples): RSS sum, PSS sum", countersign.memory(), empty.memory());
+    report.row("Idle CPU over the window (all processes)", countersign.cpu(), empty.cpu());
+
+    world.server.stop().await;
+}
+
+/// Countersign idle with a full inbox (its countdowns tick every second).
+async fn idle_inbox(settings: &Settings, report: &mut Report) {
+    let count = settings.requests;
+    println!("\n==> idle with {count} pending requests: {} s window, no WebDriver", settings.idle_secs);
+    let world = World::start().await;
+    let full = RunDir::new();
+    let account = world.enroll(&full.data()).await;
+    world.seed(count).await;
+    let synced = World::sync(&full.data(), &account).await;
+    assert_eq!(synced, count, "the data directory holds the seeded requests");
+    let loaded = measure_idle(settings, App::Countersign, &full, Some(&world)).await;
+    println!(
+        "    Countersign with {count} requests: settled after {:.0} s; {}; {}; {}",
+        loaded.settle_secs,
+        loaded.memory(),
+        loaded.cpu(),
+        loaded.processes
+    );
+    report.row(format!("Idle memory with {count} pending requests"), loaded.memory(), "n/a");
+    report.row(format!("Idle CPU with {count} pending requests"), loaded.cpu(), "n/a");
+    world.server.stop().await;
+}
+
+// ---------------------------------------------------------------- 3. inbox
+
+struct Frames {
+    intervals: Vec<f64>,
+    scrolled: Value,
+}
+
+impl Frames {
+    fn summary(&self) -> String {
+        let v = &self.intervals;
+        if v.is_empty() {
+            return "n/a".into();
+        }
+        format!(
+            "{} frames; p50 {:.1} / p95 {:.1} / p99 {:.1} / max {:.0} ms; {} over 50 ms",
+            v.len(),
+            percentile(v, 50.0),
+            percentile(v, 95.0),
+            percentile(v, 99.0),
+            v[v.len() - 1],
+            v.iter().filter(|&&i| i > 50.0).count()
+        )
+    }
+}
+
+async fn inbox(settings: &Settings, report: &mut Report) {
+    let count = settings.requests;
+    println!("\n==> inbox of {count} requests: listing and scrolling at {} px/s", settings.scroll_speed);
+    let world = World::start().await;
+    let template = RunDir::new();
+    let account = world.enroll(&template.data()).await;
+    let seeded = world.seed(count).await;
+    let synced = World::sync(&template.data(), &account).await;
+    assert_eq!(synced, count, "the data directory holds the seeded requests");
+    println!("    seeded {count} requests in {:.1} s and synced them into the data directory", seeded.as_secs_f64());
+
+    let mut listed = Vec::new();
+    let mut countersign_frames = Vec::new();
+    let mut empty_frames = Vec::new();
+    let mut scrolled = Vec::new();
+    for run in 1..=settings.runs {
+        let dir = RunDir::new();
+        copy_dir(&template.data(), &dir.data());
+        let driven = Driven::start(settings, App::Countersign, &dir.env()).await;
+        let launch = driven.wait_for("[data-testid=\"inbox-item\"]", count).await;
+        let frames = Frames::from(driven.scroll(settings.scroll_speed).await);
+        driven.close().await;
+        println!(
+            "    run {run} Countersign: {count} listed {:.0} ms after process start; scroll {} ({})",
+            launch.from_process,
+            frames.summary(),
+            frames.scrolled
+        );
+        listed.push(launch.from_process);
+        countersign_frames.extend(frames.intervals.iter().copied());
+        scrolled.push(frames.scrolled.clone());
+
+        let dir = RunDir::new();
+        let driven = Driven::start(settings, App::Empty, &dir.env()).await;
+        driven.wait_for(EMPTY_READY, 1).await;
+        let rows = driven.client.execute("return window.emptyAppRows(arguments[0]);", vec![json!(count)]).await;
+        assert_eq!(rows.ok(), Some(json!(count)), "the empty app made its rows");
+        driven.wait_for("[data-testid=\"row\"]", count).await;
+        let frames = Frames::from(driven.scroll(settings.scroll_speed).await);
+        driven.close().await;
+        println!("    run {run} empty Tauri app: scroll {} ({})", frames.summary(), frames.scrolled);
+        empty_frames.extend(frames.intervals.iter().copied());
+    }
+    countersign_frames.sort_by(f64::total_cmp);
+    empty_frames.sort_by(f64::total_cmp);
+    report.row(
+        format!("{count} pending requests listed, from process start (data directory holding them)"),
+        spread_ms(&listed),
+        "n/a",
+    );
+
+    report.row(
+        format!("Scrolling {count} items top to bottom at {} px/s, all runs", settings.scroll_speed),
+        Frames { intervals: countersign_frames, scrolled: Value::Null }.summary(),
+        Frames { intervals: empty_frames, scrolled: Value::Null }.summary(),
+    );
+    world.server.stop().await;
+}
+
+/// Countersign opened on a data directory without the requests: its
+/// transport fetches them when it connects (one `new_request` event each).
+async fn fetch(settings: &Settings, report: &mut Report) {
+    let count = settings.requests;
+    println!("\n==> {count} requests fetched from the server at start (1 run)");
+    let world = World::start().await;
+    let dir = RunDir::new();
+    world.enroll(&dir.data()).await;
+    world.seed(count).await;
+    let driven = Driven::start(settings, App::Countersign, &dir.env()).await;
+    let launch = driven.wait_for("[data-testid=\"inbox-item\"]", count).await;
+    driven.close().await;
+    report.row(
+        format!("{count} pending requests listed, from process start (fetched from the server at start, 1 run)"),
+        format!("{:.0} ms", launch.from_process),
+        "n/a",
+    );
+    world.server.stop().await;
+}
+
+impl From<(Vec<f64>, Value)> for Frames {
+    fn from((intervals, scrolled): (Vec<f64>, Value)) -> Frames {
+        Frames { intervals, scrolled }
+    }
+}
