@@ -51,6 +51,20 @@ describe('App', () => {
     expect(screen.getByTestId('pending-count')).toHaveTextContent('(2)');
   });
 
+  it('coalesces inbox reloads: a burst of new requests makes a few loads, and the last one shows them all', async () => {
+    const backend = new FakeBackend([], { accounts: [makeAccount()] });
+    render(App, { backend });
+    await screen.findByTestId('inbox-empty');
+    const before = backend.calls.filter((c) => c.method === 'inboxViews').length;
+    for (let i = 0; i < 50; i++) {
+      backend.receive(makeView({ request: { id: `r${i}`, created_at: NOW - i, binding_message: `B-${i}` } }));
+    }
+    await vi.waitFor(() => expect(screen.getAllByTestId('inbox-item')).toHaveLength(50));
+    const loads = backend.calls.filter((c) => c.method === 'inboxViews').length - before;
+    expect(loads).toBeGreaterThanOrEqual(1);
+    expect(loads).toBeLessThanOrEqual(3);
+  });
+
   it('lets withdrawn and expired requests leave with a visible reason', async () => {
     const backend = new FakeBackend(
       [
