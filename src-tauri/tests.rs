@@ -33,17 +33,21 @@ fn config(dir: &Path) -> ApproverConfig {
 fn app() -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let shell = tauri::async_runtime::block_on(Shell::open(Ok(config(dir.path())), dir.path().join("exports")));
-    let settings = crate::settings::Settings::in_dir(Some(&dir.path().join("data")));
-    let app = mock_builder()
+    let app = mock_app(shell, dir.path());
+    let window = main_window(&app);
+    TestApp { _app: app, window, dir }
+}
+
+/// The app's commands and state on the mock runtime, settings in `dir/data`.
+fn mock_app(shell: Shell, dir: &Path) -> tauri::App<MockRuntime> {
+    mock_builder()
         .plugin(tauri_plugin_autostart::Builder::new().build())
         .invoke_handler(crate::invoke_handler!())
-        .manage(settings)
+        .manage(crate::settings::Settings::in_dir(Some(&dir.join("data"))))
         .manage(crate::notify::Notifier::default())
         .manage(shell)
         .build(tauri::generate_context!())
-        .unwrap();
-    let window = main_window(&app);
-    TestApp { _app: app, window, dir }
+        .unwrap()
 }
 
 /// The main window (the mock runtime does not open the configured windows).
@@ -55,6 +59,10 @@ fn main_window(app: &tauri::App<MockRuntime>) -> WebviewWindow<MockRuntime> {
 }
 
 fn invoke(window: &WebviewWindow<MockRuntime>, cmd: &str, args: Value) -> Result<Value, Value> {
+    invoke_body(window, cmd, InvokeBody::Json(args))
+}
+
+fn invoke_body(window: &WebviewWindow<MockRuntime>, cmd: &str, body: InvokeBody) -> Result<Value, Value> {
     tauri::test::get_ipc_response(
         window,
         InvokeRequest {
@@ -63,7 +71,7 @@ fn invoke(window: &WebviewWindow<MockRuntime>, cmd: &str, args: Value) -> Result
             error: CallbackFn(1),
             // The app's own origin on Linux (custom protocol).
             url: "tauri://localhost".parse().unwrap(),
-            body: InvokeBody::Json(args),
+            body,
             headers: Default::default(),
             invoke_key: INVOKE_KEY.to_string(),
         },
@@ -197,15 +205,7 @@ fn a_startup_failure_is_reported_by_every_command() {
     let blocker = dir.path().join("data");
     std::fs::write(&blocker, b"not a directory").unwrap();
     let shell = tauri::async_runtime::block_on(Shell::open(Ok(config(dir.path())), dir.path().to_path_buf()));
-    let settings = crate::settings::Settings::in_dir(Some(&dir.path().join("data")));
-    let app = mock_builder()
-        .plugin(tauri_plugin_autostart::Builder::new().build())
-        .invoke_handler(crate::invoke_handler!())
-        .manage(settings)
-        .manage(crate::notify::Notifier::default())
-        .manage(shell)
-        .build(tauri::generate_context!())
-        .unwrap();
+    let app = mock_app(shell, dir.path());
     let window = main_window(&app);
     let status = invoke(&window, "app_status", json!({})).unwrap();
     assert_eq!(status["startup_error"]["code"], "store");
@@ -513,21 +513,7 @@ fn settings_are_read_changed_and_saved_and_bad_changes_refused() {
 #[test]
 fn qr_images_are_sent_raw_and_refused_clearly() {
     let t = app();
-    let raw = |bytes: Vec<u8>| {
-        tauri::test::get_ipc_response(
-            &t.window,
-            InvokeRequest {
-                cmd: "decode_qr_image".into(),
-                callback: CallbackFn(0),
-                error: CallbackFn(1),
-                url: "tauri://localhost".parse().unwrap(),
-                body: InvokeBody::Raw(bytes),
-                headers: Default::default(),
-                invoke_key: INVOKE_KEY.to_string(),
-            },
-        )
-        .map(|body| body.deserialize::<Value>().unwrap())
-    };
+    let raw = |bytes: Vec<u8>| invoke_body(&t.window, "decode_qr_image", InvokeBody::Raw(bytes));
     let png = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/approver/testdata/qr/app-uri.png"))
         .expect("the approver's QR test vector");
     let link = raw(png).unwrap();
