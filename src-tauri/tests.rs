@@ -225,118 +225,17 @@ fn key_store_names_from_the_environment() {
 // Against a real server: enroll, receive, approve, deny, verify, export.
 // ---------------------------------------------------------------------------
 
-struct Server {
-    server: countersign_server::testing::TestServer,
-    http: reqwest::Client,
-}
+/// The end-to-end tests' server and demo agent (one copy of that code);
+/// these tests use part of it.
+#[allow(dead_code)]
+#[path = "../tests/support/server.rs"]
+mod test_server;
 
-struct Agent {
-    client_id: String,
-    secret: String,
-}
+use test_server::Server;
 
 /// A purchase whose item description hides a right-to-left override.
 const DETAILS: &str = r#"[{"type":"urn:countersign:details:v1:purchase","merchant":{"name":"Example Outdoor Supply","url":"https://shop.example.com"},"items":[{"description":"Trail shoes \u202e34 ezis","quantity":1,"unit_price":{"amount":"129.90","currency":"EUR"}}],"total":{"amount":"129.90","currency":"EUR"}}]"#;
 const DETAIL_TYPE: &str = "urn:countersign:details:v1:purchase";
-
-impl Server {
-    async fn start() -> Server {
-        let server =
-            countersign_server::testing::spawn_test_server(countersign_server::testing::TestOptions::default())
-                .await
-                .unwrap();
-        let s = &server;
-        countersign_server::admin::add_user(
-            &s.state.db,
-            &countersign_server::admin::NewUser {
-                username: "zoe".into(),
-                name: "Zoë Martin".into(),
-                email: None,
-                admin: false,
-            },
-            s.state.now(),
-        )
-        .await
-        .unwrap();
-        Server { server, http: reqwest::Client::new() }
-    }
-
-    async fn invitation(&self) -> String {
-        let s = &self.server;
-        countersign_server::admin::enrollment_link(&s.state.db, &s.state.config.issuer, "zoe", 600, s.state.now())
-            .await
-            .unwrap()
-            .to_app_uri()
-    }
-
-    async fn agent(&self) -> Agent {
-        let reg: Value = self
-            .http
-            .post(self.server.url("/register"))
-            .json(&json!({
-                "client_name": "Shop <b>Agent</b>",
-                "backchannel_token_delivery_mode": "poll",
-                "authorization_details_types": [DETAIL_TYPE],
-            }))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        Agent {
-            client_id: reg["client_id"].as_str().unwrap_or_else(|| panic!("registration: {reg}")).into(),
-            secret: reg["client_secret"].as_str().unwrap().into(),
-        }
-    }
-
-    async fn post(&self, agent: &Agent, path: &str, form: &[(&str, &str)]) -> Value {
-        self.http
-            .post(self.server.url(path))
-            .basic_auth(&agent.client_id, Some(&agent.secret))
-            .form(form)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    }
-
-    async fn request(&self, agent: &Agent, binding: &str) -> String {
-        let body = self
-            .post(
-                agent,
-                "/bc-authorize",
-                &[
-                    ("scope", "openid"),
-                    ("login_hint", "zoe"),
-                    ("binding_message", binding),
-                    ("authorization_details", DETAILS),
-                ],
-            )
-            .await;
-        body["auth_req_id"].as_str().unwrap_or_else(|| panic!("bc-authorize: {body}")).to_owned()
-    }
-
-    async fn token(&self, agent: &Agent, auth_req_id: &str) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let body = self
-                .post(
-                    agent,
-                    "/token",
-                    &[("grant_type", "urn:openid:params:grant-type:ciba"), ("auth_req_id", auth_req_id)],
-                )
-                .await;
-            let pending = matches!(body["error"].as_str(), Some("authorization_pending" | "slow_down"));
-            if !pending || Instant::now() > deadline {
-                return body;
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-}
 
 fn wait_for_inbox(window: &WebviewWindow<MockRuntime>, count: usize) -> Vec<Value> {
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -355,7 +254,7 @@ fn wait_for_inbox(window: &WebviewWindow<MockRuntime>, count: usize) -> Vec<Valu
 fn enroll_receive_approve_deny_verify_and_export_against_a_real_server() {
     let t = app();
     let server = tauri::async_runtime::block_on(Server::start());
-    let link = tauri::async_runtime::block_on(server.invitation());
+    let link = tauri::async_runtime::block_on(server.enrollment_link());
 
     // The preview names the server and the user without using the ticket up.
     let preview = invoke(&t.window, "enroll_preview", json!({ "link": link })).unwrap();
@@ -378,11 +277,11 @@ fn enroll_receive_approve_deny_verify_and_export_against_a_real_server() {
     let events = t.window.state::<Shell>().approver().unwrap().subscribe();
     tauri::async_runtime::spawn(crate::events::forward(t.window.app_handle().clone(), events));
     tauri::async_runtime::block_on(t.window.state::<Shell>().start()).unwrap();
-    let agent = tauri::async_runtime::block_on(server.agent());
-    let first = tauri::async_runtime::block_on(server.request(&agent, "ORDER-1"));
+    let agent = tauri::async_runtime::block_on(server.agent("Shop <b>Agent</b>", &[DETAIL_TYPE]));
+    let first = tauri::async_runtime::block_on(server.request(&agent, DETAILS, "ORDER-1", "openid"));
     wait_for_inbox(&t.window, 1);
     std::thread::sleep(Duration::from_millis(1100));
-    let second = tauri::async_runtime::block_on(server.request(&agent, "ORDER-2"));
+    let second = tauri::async_runtime::block_on(server.request(&agent, DETAILS, "ORDER-2", "openid"));
     let views = wait_for_inbox(&t.window, 2);
 
     // Newest first, exactly as received, with the display model and its warnings.
@@ -465,7 +364,7 @@ fn enroll_receive_approve_deny_verify_and_export_against_a_real_server() {
 
     // Re-enrolling: an unknown account is refused before the ticket is used;
     // the same user at the same server replaces the account.
-    let link = tauri::async_runtime::block_on(server.invitation());
+    let link = tauri::async_runtime::block_on(server.enrollment_link());
     let error = invoke(&t.window, "enroll", json!({ "link": link, "replaces": "acct_unknown" })).unwrap_err();
     assert_eq!(error["code"], "unknown_account");
     let outcome = invoke(&t.window, "enroll", json!({ "link": link, "replaces": account_id })).unwrap();
