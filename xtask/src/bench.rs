@@ -9,7 +9,8 @@
 use std::process::Command;
 
 use crate::demo::xvfb;
-use crate::prereq::{self, BUILD_PACKAGES, HEADLESS_PACKAGES};
+use crate::prereq;
+use crate::programs;
 use crate::shell::{exec, exec_command, step};
 
 pub const USAGE: &str = "\
@@ -60,14 +61,13 @@ pub fn run(args: &[String]) -> Result<(), String> {
     }
 
     let root = crate::root();
-    let tauri_driver = if skip_install {
-        prereq::find_tauri_driver().ok_or("tauri-driver is missing: run without --skip-install")?
+    if skip_install {
+        prereq::check(programs::BENCH)?;
     } else {
-        prereq::system_packages(&[BUILD_PACKAGES, HEADLESS_PACKAGES].concat())?;
-        prereq::node()?;
+        prereq::install(programs::BENCH)?;
         prereq::ui_packages()?;
-        prereq::tauri_driver()?
-    };
+    }
+    let tauri_driver = prereq::tauri_driver()?;
     prereq::build_ui()?;
 
     // One feature set and one profile for everything: the app, the empty

@@ -14,7 +14,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::prereq::{self, BUILD_PACKAGES, HEADLESS_PACKAGES};
+use crate::prereq;
+use crate::programs::Need;
 use crate::shell::{exec, exec_command, step};
 
 /// How long the window may take to appear under Xvfb (a cold WebKit start on
@@ -70,9 +71,14 @@ pub fn run(args: &[String]) -> Result<(), String> {
 fn run_demo(options: &Options) -> Result<(), String> {
     let has_display = std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some();
     let under_xvfb = options.screenshot.is_some() || !has_display;
-    let packages = if under_xvfb { [BUILD_PACKAGES, HEADLESS_PACKAGES].concat() } else { BUILD_PACKAGES.to_vec() };
-    prereq::system_packages(&packages)?;
-    prereq::node()?;
+    let mut needs = vec![Need::Build];
+    if under_xvfb {
+        needs.push(Need::Headless);
+    }
+    if options.screenshot.is_some() {
+        needs.push(Need::Screenshot);
+    }
+    prereq::install(&needs)?;
     prereq::ui_packages()?;
     prereq::build_ui()?;
     step("Build countersign-server and countersign-cli");

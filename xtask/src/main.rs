@@ -15,6 +15,9 @@ mod bench;
 mod demo;
 mod demo_headless;
 mod prereq;
+mod programs;
+#[cfg(test)]
+mod scan;
 mod shell;
 mod test;
 
@@ -49,7 +52,7 @@ fn main() -> ExitCode {
         Some("test") => test::run(&args[1..]),
         Some("bench-desktop") => bench::run(&args[1..]),
         Some("ui") => prereq::ui_packages().and_then(|()| prereq::build_ui()),
-        Some("prereq") => prereq::all().map(|_| ()),
+        Some("prereq") => prereq::all(),
         Some("-h" | "--help" | "help") => {
             print!("{USAGE}");
             Ok(())

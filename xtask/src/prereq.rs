@@ -1,56 +1,126 @@
 //! Installing what the project needs, only when it is missing.
+//!
+//! What to install comes from the table in `programs.rs`: the programs each
+//! part of the work runs, where each comes from, and the library packages.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::programs::{self, Need, Program, Provider};
 use crate::shell::{exec, exec_command, on_path, step};
-
-/// Debian packages needed to compile the desktop app (Tauri on WebKitGTK).
-pub const BUILD_PACKAGES: &[&str] = &[
-    "build-essential",
-    "pkg-config",
-    "file",
-    "libwebkit2gtk-4.1-dev",
-    "libssl-dev",
-    "libayatana-appindicator3-dev",
-    "librsvg2-dev",
-    "libxdo-dev",
-    "libdbus-1-dev",
-];
-
-/// Debian packages needed to run the app without a display and drive it.
-pub const HEADLESS_PACKAGES: &[&str] =
-    &["xvfb", "xauth", "x11-utils", "webkit2gtk-driver", "dbus", "dbus-x11", "at-spi2-core", "imagemagick", "dunst"];
-
-/// Debian packages for the browser tests of the UI (playwright-core drives
-/// Debian's chromium; no browser is ever downloaded).
-pub const BROWSER_PACKAGES: &[&str] = &["chromium"];
 
 /// Where the browser tests expect chromium.
 pub const CHROMIUM: &str = "/usr/bin/chromium";
 
-/// Installs everything the tests need; returns the tauri-driver to use.
-pub fn all() -> Result<PathBuf, String> {
-    system_packages(&[BUILD_PACKAGES, HEADLESS_PACKAGES, BROWSER_PACKAGES].concat())?;
-    node()?;
-    ui_packages()?;
-    tauri_driver()
+/// Installs everything the tests need.
+pub fn all() -> Result<(), String> {
+    install(programs::TEST)?;
+    ui_packages()
 }
 
-/// Installs the missing Debian packages through apt (with sudo when not root).
-pub fn system_packages(packages: &[&str]) -> Result<(), String> {
+/// Installs what `needs` calls for and is missing: Debian packages through
+/// apt (with sudo when not root), then the tools installed with cargo. Fails
+/// naming each program still missing and where it comes from.
+pub fn install(needs: &[Need]) -> Result<(), String> {
+    system_packages(needs)?;
+    if programs::needed(needs).any(|program| program.provider == Provider::NodeJs) {
+        node()?;
+    }
+    cargo_tools(needs)?;
+    check(needs)
+}
+
+/// Fails, before anything runs, naming each program (and library package)
+/// `needs` calls for that is not here, and where it comes from.
+pub fn check(needs: &[Need]) -> Result<(), String> {
+    step("Programs and libraries");
+    let missing = missing(needs);
+    if !missing.is_empty() {
+        return Err(report(&missing));
+    }
+    println!("    all present");
+    Ok(())
+}
+
+/// Something `needs` calls for that is not here.
+enum Missing {
+    Program(&'static Program),
+    Library(&'static str),
+}
+
+impl Missing {
+    /// The Debian package that brings it, when there is one.
+    fn debian_package(&self) -> Option<&'static str> {
+        match self {
+            Missing::Program(Program { provider: Provider::Debian(package), .. }) => Some(package),
+            Missing::Program(_) => None,
+            Missing::Library(package) => Some(package),
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Missing::Program(program) => program.describe(),
+            Missing::Library(package) => format!("library package {package}"),
+        }
+    }
+}
+
+/// The programs `needs` calls for that are not here, then the library
+/// packages not installed (only Debian can tell).
+fn missing(needs: &[Need]) -> Vec<Missing> {
+    let debian = is_debian();
+    let programs = programs::needed(needs).filter(|program| !present(program)).map(Missing::Program);
+    let libraries = programs::libraries(needs).filter(|package| debian && !dpkg_installed(package));
+    programs.chain(libraries.map(Missing::Library)).collect()
+}
+
+fn report(missing: &[Missing]) -> String {
+    let lines: Vec<String> = missing.iter().map(|item| format!("  - {}", item.describe())).collect();
+    format!("missing:\n{}", lines.join("\n"))
+}
+
+fn present(program: &Program) -> bool {
+    match program.provider {
+        Provider::CargoInstall(_) => cargo_tool(program.name).is_some(),
+        _ => on_path(program.name),
+    }
+}
+
+/// Installs the Debian packages of what `needs` calls for and is missing.
+fn system_packages(needs: &[Need]) -> Result<(), String> {
     step("System packages");
-    if !PathBuf::from("/etc/debian_version").exists() {
-        println!("    not Debian/Ubuntu: make sure these are installed: {}", packages.join(" "));
+    if !is_debian() {
+        let libraries: Vec<&str> = programs::libraries(needs).collect();
+        println!("    not Debian/Ubuntu: make sure these libraries are installed: {}", libraries.join(" "));
+    }
+    let mut packages: Vec<&str> = Vec::new();
+    for package in missing(needs).iter().filter_map(Missing::debian_package) {
+        if !packages.contains(&package) {
+            packages.push(package);
+        }
+    }
+    if packages.is_empty() {
+        println!("    all present");
         return Ok(());
     }
-    let missing: Vec<&str> = packages.iter().copied().filter(|p| !dpkg_installed(p)).collect();
-    if missing.is_empty() {
-        println!("    all {} present", packages.len());
-        return Ok(());
+    apt_install(&packages).map_err(|why| format!("{why}\n{}", report(&missing(needs))))
+}
+
+/// `apt-get install`s `packages`, with sudo when not root.
+fn apt_install(packages: &[&str]) -> Result<(), String> {
+    if !is_debian() {
+        return Err(format!("not Debian/Ubuntu: xtask cannot install {}", packages.join(" ")));
     }
-    println!("    installing {}", missing.join(" "));
     let as_root = is_root();
+    if !as_root && !on_path("sudo") {
+        return Err(format!(
+            "not root, and no {}: as root, run `apt-get install {}`",
+            programs::describe("sudo"),
+            packages.join(" ")
+        ));
+    }
+    println!("    installing {}", packages.join(" "));
     let apt = |args: &[&str]| -> Result<(), String> {
         let mut command = if as_root {
             Command::new("apt-get")
@@ -63,9 +133,11 @@ pub fn system_packages(packages: &[&str]) -> Result<(), String> {
         exec_command(&mut command)
     };
     apt(&["update", "-qq"])?;
-    let mut args = vec!["install", "-y", "-qq", "--no-install-recommends"];
-    args.extend(&missing);
-    apt(&args)
+    apt(&[&["install", "-y", "-qq", "--no-install-recommends"], packages].concat())
+}
+
+fn is_debian() -> bool {
+    Path::new("/etc/debian_version").exists()
 }
 
 fn dpkg_installed(package: &str) -> bool {
@@ -83,16 +155,29 @@ fn is_root() -> bool {
 /// Node.js 20 or newer is needed for the UI toolchain (Vite).
 pub fn node() -> Result<(), String> {
     step("Node.js");
-    let output = Command::new("node").arg("--version").output().map_err(|_| {
-        "Node.js is not installed: install Node.js 20 or newer (for example from NodeSource or nvm), then rerun"
-            .to_string()
-    })?;
+    let output = Command::new("node")
+        .arg("--version")
+        .output()
+        .map_err(|_| format!("missing: {}; install it, then rerun", programs::describe("node")))?;
     let version = String::from_utf8_lossy(&output.stdout).trim().to_string();
     let major: u32 = version.trim_start_matches('v').split('.').next().and_then(|m| m.parse().ok()).unwrap_or(0);
     if major < 20 {
         return Err(format!("Node.js {version} is too old: the UI needs Node.js 20 or newer"));
     }
     println!("    node {version}");
+    Ok(())
+}
+
+/// `cargo install`s the tools `needs` calls for that are missing.
+fn cargo_tools(needs: &[Need]) -> Result<(), String> {
+    for program in programs::needed(needs) {
+        let Provider::CargoInstall(args) = program.provider else { continue };
+        step(program.name);
+        match cargo_tool(program.name) {
+            Some(found) => println!("    {}", found.display()),
+            None => exec(&crate::root(), "cargo", &[&["install"], args].concat())?,
+        }
+    }
     Ok(())
 }
 
@@ -120,24 +205,51 @@ pub fn build_ui() -> Result<(), String> {
     exec(&crate::root().join("ui"), "npm", &["run", "build"])
 }
 
-/// Finds tauri-driver (the WebDriver bridge), installing it if missing.
+/// The tauri-driver (the WebDriver bridge) that `install` put in place.
 pub fn tauri_driver() -> Result<PathBuf, String> {
-    step("tauri-driver");
-    if let Some(found) = find_tauri_driver() {
-        println!("    {}", found.display());
-        return Ok(found);
-    }
-    exec(&crate::root(), "cargo", &["install", "tauri-driver", "--version", "^2", "--locked"])?;
-    find_tauri_driver().ok_or_else(|| "tauri-driver was installed but is not on PATH or in ~/.cargo/bin".to_string())
+    cargo_tool("tauri-driver")
+        .ok_or_else(|| format!("missing: {}; run without --skip-install", programs::describe("tauri-driver")))
 }
 
-pub fn find_tauri_driver() -> Option<PathBuf> {
-    if on_path("tauri-driver") {
-        return Some(PathBuf::from("tauri-driver"));
+/// A tool installed with cargo: on PATH, or in cargo's own bin directory
+/// (which a fresh rustup install does not always put on PATH).
+fn cargo_tool(name: &str) -> Option<PathBuf> {
+    if on_path(name) {
+        return Some(PathBuf::from(name));
     }
     let cargo_home = std::env::var_os("CARGO_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo")))?;
-    let candidate = cargo_home.join("bin/tauri-driver");
+    let candidate = cargo_home.join("bin").join(name);
     candidate.is_file().then_some(candidate)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn program(name: &str) -> &'static Program {
+        programs::PROGRAMS.iter().find(|program| program.name == name).expect("in the table")
+    }
+
+    #[test]
+    fn the_error_names_each_missing_program_with_where_it_comes_from() {
+        let missing = [
+            Missing::Program(program("gnome-keyring-daemon")),
+            Missing::Program(program("node")),
+            Missing::Library("libssl-dev"),
+        ];
+        let text = report(&missing);
+        assert!(text.contains("  - gnome-keyring-daemon (Debian package gnome-keyring)\n"), "{text}");
+        assert!(text.contains("  - node (Node.js 20 or newer"), "{text}");
+        assert!(text.ends_with("  - library package libssl-dev"), "{text}");
+    }
+
+    #[test]
+    fn apt_installs_only_what_debian_provides() {
+        assert_eq!(Missing::Program(program("dunstctl")).debian_package(), Some("dunst"));
+        assert_eq!(Missing::Library("libxdo-dev").debian_package(), Some("libxdo-dev"));
+        assert_eq!(Missing::Program(program("node")).debian_package(), None);
+        assert_eq!(Missing::Program(program("tauri-driver")).debian_package(), None);
+    }
 }

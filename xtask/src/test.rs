@@ -4,16 +4,18 @@ use std::process::Command;
 
 use crate::demo::xvfb;
 use crate::prereq;
-use crate::shell::{exec, exec_command, on_path, step};
+use crate::programs;
+use crate::shell::{exec, exec_command, step};
 
 pub fn run_tests(skip_install: bool) -> Result<(), String> {
     let root = crate::root();
     let ui = root.join("ui");
-    let tauri_driver = if skip_install {
-        prereq::find_tauri_driver().ok_or("tauri-driver is missing: run without --skip-install")?
+    if skip_install {
+        prereq::check(programs::TEST)?;
     } else {
-        prereq::all()?
-    };
+        prereq::all()?;
+    }
+    let tauri_driver = prereq::tauri_driver()?;
 
     step("UI: type check (svelte-check)");
     exec(&ui, "npm", &["run", "--silent", "check"])?;
@@ -62,7 +64,7 @@ pub fn run_tests(skip_install: bool) -> Result<(), String> {
     let _ = std::fs::remove_dir_all(&keyring_home);
     result?;
 
-    fuzz_smoke(skip_install)?;
+    fuzz_smoke()?;
     interop_openid_client(&root)?;
 
     step("All tests passed");
@@ -72,14 +74,8 @@ pub fn run_tests(skip_install: bool) -> Result<(), String> {
 /// One minute of fuzzing the display-schema renderer (crates/details/fuzz),
 /// seeded with its valid and invalid examples. The fuzz build has its own
 /// target directory beside the main one, so it never invalidates it.
-fn fuzz_smoke(skip_install: bool) -> Result<(), String> {
+fn fuzz_smoke() -> Result<(), String> {
     step("Display schema: fuzz smoke run (cargo fuzz, 60 s)");
-    if !on_path("cargo-fuzz") && !cargo_bin("cargo-fuzz").is_file() {
-        if skip_install {
-            return Err("cargo-fuzz is missing: run without --skip-install".into());
-        }
-        exec(&crate::root(), "cargo", &["install", "cargo-fuzz", "--locked"])?;
-    }
     let details = crate::root().join("crates/details");
     std::fs::create_dir_all(details.join("fuzz/corpus/render")).map_err(|e| format!("fuzz corpus: {e}"))?;
     let target = fuzz_target_dir();
@@ -100,15 +96,6 @@ fn fuzz_target_dir() -> std::path::PathBuf {
         Some(parent) if std::env::var_os("CARGO_TARGET_DIR").is_some() => parent.join("target-fuzz"),
         _ => main.join("fuzz-build"),
     }
-}
-
-fn cargo_bin(name: &str) -> std::path::PathBuf {
-    std::env::var_os("CARGO_HOME")
-        .map(std::path::PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| std::path::PathBuf::from(home).join(".cargo")))
-        .unwrap_or_default()
-        .join("bin")
-        .join(name)
 }
 
 /// A standard OpenID client library (openid-client, tests/interop) runs the

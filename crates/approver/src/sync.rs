@@ -8,11 +8,14 @@ use crate::http::typed;
 use crate::store::{Account, LocalStatus};
 use countersign_protocol::device::{
     request_url, ApproverRequest, DeviceErrorCode, DeviceEvent, RequestId, RequestState, RequestStatus, WithdrawReason,
-    PATH_REQUESTS,
+    MAX_PAGE_SIZE, PATH_REQUESTS, QUERY_CURSOR, QUERY_LIMIT, QUERY_STATUS,
 };
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::HashSet;
+
+/// Pages of the request list followed at most in one sync.
+const MAX_PAGES: usize = 100;
 
 /// What a reconciling poll changed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -132,23 +135,45 @@ impl Approver {
         let inner = &self.inner;
         let account = inner.store.account(account_id).await?;
         let key = inner.key_for(&account).await?;
-        let url = format!("{}{PATH_REQUESTS}?status=pending", account.device_endpoint);
-        let value = inner.http.device_get(&url, &inner.auth(&account, &key)).await?;
-        let Some(Value::Array(items)) = value.get("requests").cloned() else {
-            return Err(Error::Protocol("request list without a \"requests\" array".into()));
-        };
         let mut report = SyncReport::default();
         let mut listed = HashSet::new();
         let mut requests = Vec::new();
-        for item in items {
-            match parse_request(item) {
-                Ok((r, json)) => {
-                    listed.insert(r.id.as_str().to_owned());
-                    requests.push((r, json));
+        // Every page, following `next_cursor` (protocol §5.2), up to a bound
+        // that no honest server reaches (it caps pending requests per user).
+        let mut cursor: Option<String> = None;
+        for page in 0.. {
+            if page == MAX_PAGES {
+                return Err(Error::Protocol(format!("the request list has more than {MAX_PAGES} pages")));
+            }
+            let mut url = format!(
+                "{}{PATH_REQUESTS}?{QUERY_STATUS}=pending&{QUERY_LIMIT}={MAX_PAGE_SIZE}",
+                account.device_endpoint
+            );
+            if let Some(c) = &cursor {
+                url.push_str(&format!("&{QUERY_CURSOR}="));
+                url.extend(url::form_urlencoded::byte_serialize(c.as_bytes()));
+            }
+            let value = inner.http.device_get(&url, &inner.auth(&account, &key)).await?;
+            let Some(Value::Array(items)) = value.get("requests").cloned() else {
+                return Err(Error::Protocol("request list without a \"requests\" array".into()));
+            };
+            for item in items {
+                match parse_request(item) {
+                    Ok((r, json)) => {
+                        listed.insert(r.id.as_str().to_owned());
+                        requests.push((r, json));
+                    }
+                    Err(e) => {
+                        tracing::warn!("ignored an unreadable request: {e}");
+                        report.refused += 1;
+                    }
                 }
-                Err(e) => {
-                    tracing::warn!("ignored an unreadable request: {e}");
-                    report.refused += 1;
+            }
+            match value.get("next_cursor") {
+                None | Some(Value::Null) => break,
+                Some(Value::String(next)) if cursor.as_deref() != Some(next.as_str()) => cursor = Some(next.clone()),
+                Some(_) => {
+                    return Err(Error::Protocol("the request list gave a malformed or repeated next_cursor".into()))
                 }
             }
         }

@@ -60,6 +60,18 @@ async fn enroll_push_approve_and_the_agent_gets_its_token() {
     assert_eq!(item.status, LocalStatus::Approved);
     let check = approver.verify_receipt(&account.id, item.request.id.as_str()).await.unwrap();
     assert!(check.is_valid(), "{:?}", check.problems);
+    // The receipt proves which agent was shown, at which risk: the same
+    // request from a look-alike (another verification, name or risk) does
+    // not produce the signed statement.
+    let entry = approver.history().await.unwrap().remove(0);
+    let mut lookalikes = vec![item.request.clone(), item.request.clone(), item.request.clone()];
+    lookalikes[0].client.verified = !item.request.client.verified;
+    lookalikes[1].client.client_name.push('\u{200B}');
+    lookalikes[2].risk = countersign_protocol::device::Risk::Critical;
+    for lookalike in &lookalikes {
+        let check = countersign_approver::check_receipt(&account, Some(lookalike), &entry);
+        assert!(!check.request_matches && !check.is_valid(), "{lookalike:?}");
+    }
 
     // Deciding again is refused locally: nothing is sent twice.
     let again = approver.decide(&account.id, item.request.id.as_str(), Decision::Deny, None, false).await;
@@ -397,4 +409,24 @@ async fn a_late_different_decision_gets_a_conflict() {
     assert_eq!(outcome.history.delivery, Delivery::Conflict);
     assert_eq!(b.find_request(&id, None).await.unwrap().status, LocalStatus::Conflict);
     assert!(b.store().outbox().await.unwrap().is_empty());
+}
+
+/// The reconciling poll follows every page of the request list (the server
+/// sends at most 20 a page).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_follows_every_page_of_pending_requests() {
+    let env = Env::start().await;
+    env.add_user("zoe").await;
+    let device = Device::new();
+    let approver = device.open().await;
+    let account = approver.enroll(&env.invitation("zoe", 600).await).await.unwrap();
+    let agent = env.agent().await;
+    for _ in 0..45 {
+        agent.request("zoe", &trade_details(), None).await;
+    }
+    let report = approver.sync(&account.id).await.unwrap();
+    assert_eq!(report.new, 45, "{report:?}");
+    assert_eq!(approver.pending().await.unwrap().len(), 45);
+    let again = approver.sync(&account.id).await.unwrap();
+    assert_eq!((again.new, again.withdrawn), (0, 0), "listed requests stay, none withdrawn");
 }

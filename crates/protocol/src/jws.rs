@@ -90,6 +90,12 @@ registered_enum! {
         Decision => "decision+jwt",
         /// JWT access token (RFC 9068).
         AccessToken => "at+jwt",
+        /// Signed request object (RFC 9101 §10.8), the CIBA signed
+        /// authentication request (CIBA Core §7.1.1).
+        RequestObject => "oauth-authz-req+jwt",
+        /// Client assertion for `private_key_jwt`
+        /// (draft-ietf-oauth-rfc7523bis §4).
+        ClientAuthentication => "client-authentication+jwt",
         /// Generic JWT (RFC 7519 §5.1).
         Jwt => "JWT",
     } extension
@@ -573,7 +579,10 @@ pub struct Header {
 
 /// RFC 7515 §4.1.9: `typ` compares case-insensitively and the
 /// `application/` prefix may be omitted.
-fn typ_matches(found: &str, expected: &str) -> bool {
+/// Whether two `typ` values name the same media type (RFC 7515 §4.1.9:
+/// case-insensitive, the `application/` prefix optional).
+#[must_use]
+pub fn typ_matches(found: &str, expected: &str) -> bool {
     fn norm(s: &str) -> String {
         let lower = s.to_ascii_lowercase();
         match lower.strip_prefix("application/") {

@@ -6,7 +6,7 @@ use countersign_protocol::device::events::{GrantRevoked, Withdrawn};
 use countersign_protocol::device::{
     default_device_endpoint, ApprovalStatement, ApproverRequest, DecisionClaims, DecisionResult, DecisionSubmission,
     DeviceAuthClaims, DeviceErrorResponse, EnrollmentPreviewRequest, EnrollmentPreviewResponse, EnrollmentRequest,
-    EnrollmentResponse, EnrollmentUri, Issuer, RequestList, RequestState,
+    EnrollmentResponse, EnrollmentUri, Issuer, RequestList, RequestState, UnverifiedBlock,
 };
 use countersign_protocol::jws::b64url_decode;
 use serde::de::DeserializeOwned;
@@ -129,6 +129,9 @@ fn request_examples_parse() {
     let r: ApproverRequest = typed("approver-request.json");
     assert_eq!(r.authorization_details.len(), 2);
     let list: RequestList = typed("request-list.json");
+    assert!(list.next_cursor.is_some(), "the example shows a page with more after it");
+    let block: UnverifiedBlock = typed("unverified-block.json");
+    assert!(block.blocked && block.since.is_some());
     let state: RequestState = typed("request-state.json");
     assert_eq!(list.requests[0], state.request);
 }

@@ -56,7 +56,7 @@ fn statement_jcs_bytes_match_the_independent_canonical_form() {
 #[test]
 fn statement_hash_matches_the_independent_hash() {
     assert_eq!(statement().statement_hash().unwrap(), expected_hash());
-    assert_eq!(expected_hash().as_str(), "heCAm_3Bq4hgdPHD0_orWe9LwY5HCrgCCv2qlPK3Z_4");
+    assert_eq!(expected_hash().as_str(), "PycbM5H5hiH0k0mKZ7jD5aNsnn1gCHerhsbvWwmGyTw");
 }
 
 #[test]
@@ -68,8 +68,9 @@ fn statement_json_parses_back() {
 #[test]
 fn statement_refuses_other_version() {
     let mut v: Value = serde_json::from_str(&read("examples/statement.json")).unwrap();
-    v["v"] = json!(2);
-    assert!(serde_json::from_value::<ApprovalStatement>(v).unwrap_err().to_string().contains("statement version 2"));
+    // Version 1 (without the agent as shown, the risk and the step-ups) is no longer accepted.
+    v["v"] = json!(1);
+    assert!(serde_json::from_value::<ApprovalStatement>(v).unwrap_err().to_string().contains("statement version 1"));
 }
 
 #[test]
@@ -87,6 +88,37 @@ fn hash_changes_with_every_field() {
     let mut s = statement();
     s.display_schemas.insert("stock_trade".into(), SchemaHash::of_no_schema());
     assert_ne!(s.statement_hash().unwrap(), base);
+    // The agent as shown, the risk and the step-ups (issue: a receipt proves
+    // which agent the user saw).
+    let mut s = statement();
+    s.client_name = "Portfolio Agent ".into();
+    assert_ne!(s.statement_hash().unwrap(), base);
+    let mut s = statement();
+    s.client_verified = false;
+    assert_ne!(s.statement_hash().unwrap(), base);
+    let mut s = statement();
+    s.risk = countersign_protocol::device::Risk::Low;
+    assert_ne!(s.statement_hash().unwrap(), base);
+    let mut s = statement();
+    s.requires.clear();
+    assert_ne!(s.statement_hash().unwrap(), base);
+}
+
+#[test]
+fn the_statement_is_built_from_the_agent_risk_and_steps_shown() {
+    let mut r = request();
+    let s = ApprovalStatement::build(&r, Decision::Approve, schemas()).unwrap();
+    assert_eq!((s.client_name.as_str(), s.client_verified), ("Portfolio Agent", true));
+    assert_eq!(s.risk, countersign_protocol::device::Risk::High);
+    r.client.verified = false;
+    r.client.client_name = "Portfolio Agent".into();
+    let lookalike = ApprovalStatement::build(&r, Decision::Approve, schemas()).unwrap();
+    assert_ne!(lookalike.statement_hash().unwrap(), expected_hash(), "an unverified look-alike signs another hash");
+    assert_eq!(
+        check_statement(&r, Decision::Approve, &schemas(), &schemas(), &expected_hash()),
+        Err(StatementCheckError::StatementMismatch),
+        "the server refuses a decision signed over the verified agent for an unverified one"
+    );
 }
 
 #[test]

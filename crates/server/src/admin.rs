@@ -1,7 +1,9 @@
 //! Operator operations, shared by the CLI, tests and (later) the admin API.
 
-use countersign_protocol::device::{EnrollmentUri, Issuer};
-use countersign_protocol::secret::{generate_url_safe, EnrollmentTicket, UserCode, TICKET_BYTES};
+use countersign_protocol::ciba::{PingCallback, TokenDeliveryMode};
+use countersign_protocol::device::{EnrollmentUri, Issuer, WithdrawReason};
+use countersign_protocol::error::{ErrorCode, PushErrorResponse};
+use countersign_protocol::secret::{generate_url_safe, AuthReqId, EnrollmentTicket, UserCode, TICKET_BYTES};
 use serde::Serialize;
 use sqlx::Row as _;
 
@@ -116,19 +118,119 @@ pub async fn list_users(db: &Db) -> Result<Vec<User>, AdminError> {
     Ok(rows.iter().map(User::from_row).collect::<Result<_, _>>()?)
 }
 
-/// Disables a user: hints no longer find them and their devices are refused.
+/// Disables a user: hints no longer find them, their devices are refused,
+/// their pending requests are cancelled (ping and push clients are told,
+/// CIBA Core §10.2 and §12), their access tokens introspect inactive, and no
+/// token of theirs is delivered or issued any more.
 ///
 /// # Errors
 /// Not found, or the database failed.
-pub async fn disable_user(db: &Db, who: &str) -> Result<User, AdminError> {
+pub async fn disable_user(db: &Db, who: &str, now: u64) -> Result<User, AdminError> {
     let user = find_user(db, who).await?;
     let mut tx = db::begin(db).await?;
     sqlx::query("UPDATE users SET disabled = 1 WHERE sub = $1").bind(&user.sub).execute(&mut *tx).await?;
+    let gone = Gone { reason: "the user's account was disabled", notify_client: true };
+    // Undelivered tokens of the user (push) become the denial; pings stay
+    // (the client polls and is refused).
+    drop_push_tokens(&mut tx, "r.sub = $1", &user.sub, gone.reason, now).await?;
+    cancel_pending(&mut tx, "r.sub = $1", &user.sub, &gone, now).await?;
+    sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE sub = $2 AND revoked_at IS NULL")
+        .bind(db::ts(now))
+        .bind(&user.sub)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     find_user(db, who).await
 }
 
-/// Sets the CIBA `user_code` of a user (stored as SHA-256).
+/// Why pending requests are cancelled, and whether their (ping or push)
+/// client hears of it.
+struct Gone {
+    reason: &'static str,
+    notify_client: bool,
+}
+
+/// Cancels the pending requests selected by `filter` (on `r`, the request,
+/// with `$1` = `value`): status `cancelled`, a `withdrawn` event (reason
+/// `cancelled`) for the user's approvers, and, when `gone.notify_client`, a
+/// ping (the client polls and gets `access_denied`) or a push error
+/// `access_denied` for ping and push clients.
+/// Returns the users whose approvers were told.
+async fn cancel_pending(
+    tx: &mut db::Tx,
+    filter: &str,
+    value: &str,
+    gone: &Gone,
+    now: u64,
+) -> Result<Vec<String>, AdminError> {
+    let rows = sqlx::query(&format!("{} WHERE {filter} AND r.status = 'pending'", crate::requests::SELECT))
+        .bind(value)
+        .fetch_all(&mut **tx)
+        .await?;
+    let mut subs = Vec::new();
+    for row in &rows {
+        let req = crate::requests::StoredRequest::from_row(row)?;
+        if !subs.contains(&req.sub) {
+            subs.push(req.sub.clone());
+        }
+        sqlx::query("UPDATE auth_requests SET status = 'cancelled' WHERE request_id = $1 AND status = 'pending'")
+            .bind(req.request_id.as_str())
+            .execute(&mut **tx)
+            .await?;
+        crate::events::withdrawn(tx, &req.sub, &req.request_id, WithdrawReason::Cancelled, None, now).await?;
+        if !gone.notify_client {
+            continue;
+        }
+        let Some(auth_req_id) = req.notify_auth_req_id.clone() else { continue };
+        let payload = match req.delivery_mode {
+            TokenDeliveryMode::Push => {
+                let e = PushErrorResponse::new(ErrorCode::AccessDenied, auth_req_id)
+                    .map_err(|e| Internal::new(e.to_string()))?
+                    .with_description(gone.reason);
+                serde_json::to_string(&e).map_err(Internal::from)?
+            }
+            _ => serde_json::to_string(&PingCallback { auth_req_id }).map_err(Internal::from)?,
+        };
+        crate::notify::enqueue_at(tx, &req, &payload, now.saturating_mul(1000), now).await?;
+    }
+    Ok(subs)
+}
+
+/// Replaces the undelivered push token responses of the requests selected
+/// by `filter` with a push error `access_denied` (the tokens are revoked).
+async fn drop_push_tokens(
+    tx: &mut db::Tx,
+    filter: &str,
+    value: &str,
+    reason: &str,
+    now: u64,
+) -> Result<(), AdminError> {
+    let rows = sqlx::query(&format!(
+        "SELECT o.request_id, r.notify_auth_req_id FROM outbox o JOIN auth_requests r ON r.request_id = o.request_id \
+         WHERE {filter} AND r.delivery_mode = 'push' AND r.decision = 'approve' \
+         AND o.delivered_at IS NULL AND o.failed_at IS NULL"
+    ))
+    .bind(value)
+    .fetch_all(&mut **tx)
+    .await?;
+    for row in rows {
+        let request_id: String = row.try_get("request_id")?;
+        let Some(auth_req_id) = row.try_get::<Option<String>, _>("notify_auth_req_id")? else { continue };
+        let e = PushErrorResponse::new(ErrorCode::AccessDenied, AuthReqId::new(auth_req_id))
+            .map_err(|e| Internal::new(e.to_string()))?
+            .with_description(reason);
+        sqlx::query("UPDATE outbox SET payload = $1, last_error = $2 WHERE request_id = $3")
+            .bind(serde_json::to_string(&e).map_err(Internal::from)?)
+            .bind(format!("tokens withdrawn at {now}: {reason}"))
+            .bind(&request_id)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Sets the CIBA `user_code` of a user (stored as an HMAC under the key file
+/// beside the database, [`crate::user_code`]).
 ///
 /// # Errors
 /// Not found, an empty code, or the database failed.
@@ -139,7 +241,7 @@ pub async fn set_user_code(db: &Db, who: &str, code: &UserCode) -> Result<(), Ad
     let user = find_user(db, who).await?;
     let mut tx = db::begin(db).await?;
     sqlx::query("UPDATE users SET user_code_hash = $1 WHERE sub = $2")
-        .bind(util::hash_secret(code.secret()))
+        .bind(crate::user_code::UserCodeKey::for_db(db)?.seal(code.secret()))
         .bind(&user.sub)
         .execute(&mut *tx)
         .await?;
@@ -189,6 +291,8 @@ pub struct ClientSummary {
     pub auth_method: String,
     /// Disabled.
     pub disabled: bool,
+    /// Verified by an operator: by whom and when (unix seconds).
+    pub verified: Option<(String, u64)>,
     /// Registered, unix seconds.
     pub created_at: u64,
 }
@@ -199,8 +303,8 @@ pub struct ClientSummary {
 /// The database failed.
 pub async fn list_clients(db: &Db) -> Result<Vec<ClientSummary>, AdminError> {
     let rows = sqlx::query(
-        "SELECT client_id, client_name, delivery_mode, auth_method, disabled, created_at FROM clients \
-         ORDER BY created_at, client_id",
+        "SELECT client_id, client_name, delivery_mode, auth_method, disabled, verified, verified_by, verified_at, \
+         created_at FROM clients ORDER BY created_at, client_id",
     )
     .fetch_all(db)
     .await?;
@@ -212,25 +316,96 @@ pub async fn list_clients(db: &Db) -> Result<Vec<ClientSummary>, AdminError> {
             delivery_mode: r.try_get("delivery_mode")?,
             auth_method: r.try_get("auth_method")?,
             disabled: r.try_get::<i64, _>("disabled")? != 0,
+            verified: match (r.try_get::<i64, _>("verified")?, r.try_get::<Option<String>, _>("verified_by")?) {
+                (0, _) => None,
+                (_, by) => Some((
+                    by.unwrap_or_default(),
+                    db::from_ts(r.try_get::<Option<i64>, _>("verified_at")?.unwrap_or(0)),
+                )),
+            },
             created_at: db::from_ts(r.try_get("created_at")?),
         });
     }
     Ok(out)
 }
 
-/// Disables a client: its calls then get `unauthorized_client`.
+/// Disables a client: its calls get `unauthorized_client`, its pending
+/// requests are withdrawn from the approvers (cancelled), no decision on
+/// them is accepted, its queued ping and push deliveries are dropped and its
+/// access tokens introspect inactive.
+///
+/// Returns the users whose pending requests were withdrawn.
 ///
 /// # Errors
 /// Not found, or the database failed.
-pub async fn disable_client(db: &Db, client_id: &str) -> Result<(), AdminError> {
+pub async fn disable_client(db: &Db, client_id: &str, now: u64) -> Result<Vec<String>, AdminError> {
     let mut tx = db::begin(db).await?;
     let done =
         sqlx::query("UPDATE clients SET disabled = 1 WHERE client_id = $1").bind(client_id).execute(&mut *tx).await?;
     if done.rows_affected() == 0 {
         return Err(AdminError::NotFound(format!("client {client_id:?}")));
     }
+    let gone = Gone { reason: "the client was disabled", notify_client: false };
+    let subs = cancel_pending(&mut tx, "r.client_id = $1", client_id, &gone, now).await?;
+    sqlx::query(
+        "UPDATE outbox SET failed_at = $1, payload = '', bearer = '', last_error = 'the client was disabled' \
+         WHERE client_id = $2 AND delivered_at IS NULL AND failed_at IS NULL",
+    )
+    .bind(db::ts(now))
+    .bind(client_id)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE client_id = $2 AND revoked_at IS NULL")
+        .bind(db::ts(now))
+        .bind(client_id)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
+    tracing::info!(client_id, "client disabled");
+    Ok(subs)
+}
+
+/// Marks a client as verified by `by` (an operator) or, with `verified`
+/// false, takes that back. Requests made afterwards show the new state;
+/// requests already made keep what their approvers were shown.
+///
+/// # Errors
+/// Not found, or the database failed.
+pub async fn set_client_verified(
+    db: &Db,
+    client_id: &str,
+    verified: bool,
+    by: &str,
+    now: u64,
+) -> Result<(), AdminError> {
+    check_label("verified by", by, 100)?;
+    let mut tx = db::begin(db).await?;
+    let done = sqlx::query("UPDATE clients SET verified = $1, verified_at = $2, verified_by = $3 WHERE client_id = $4")
+        .bind(db::flag(verified))
+        .bind(verified.then(|| db::ts(now)))
+        .bind(verified.then_some(by))
+        .bind(client_id)
+        .execute(&mut *tx)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(AdminError::NotFound(format!("client {client_id:?}")));
+    }
+    tx.commit().await?;
+    tracing::info!(client_id, verified, by, "client verification changed");
     Ok(())
+}
+
+/// Lifts the block of unverified clients for a user (after their `not_me`
+/// denials); `by` names the operator. Returns whether a block was lifted.
+///
+/// # Errors
+/// Not found, or the database failed.
+pub async fn unblock_unverified(db: &Db, who: &str, by: &str, now: u64) -> Result<bool, AdminError> {
+    let user = find_user(db, who).await?;
+    let mut tx = db::begin(db).await?;
+    let lifted = crate::blocks::lift_unverified(&mut tx, &user.sub, by, now).await?;
+    tx.commit().await?;
+    Ok(lifted)
 }
 
 /// A device, as `device list` shows it.
@@ -310,5 +485,29 @@ impl crate::state::AppState {
         let sub = revoke_device(&self.db, device_id, self.now()).await?;
         self.hub.notify(&sub);
         Ok(())
+    }
+
+    /// Disables a client ([`disable_client`]) and tells the approvers at
+    /// once.
+    ///
+    /// # Errors
+    /// As [`disable_client`].
+    pub async fn disable_client(&self, client_id: &str) -> Result<(), AdminError> {
+        for sub in disable_client(&self.db, client_id, self.now()).await? {
+            self.hub.notify(&sub);
+        }
+        Ok(())
+    }
+
+    /// Disables a user ([`disable_user`]), closes their streams and sends
+    /// the notifications it queued at once.
+    ///
+    /// # Errors
+    /// As [`disable_user`].
+    pub async fn disable_user(&self, who: &str) -> Result<User, AdminError> {
+        let user = disable_user(&self.db, who, self.now()).await?;
+        self.hub.notify(&user.sub);
+        self.outbox_wake.notify_one();
+        Ok(user)
     }
 }

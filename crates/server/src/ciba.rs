@@ -20,7 +20,7 @@ use serde_json::Value;
 use sqlx::Row as _;
 use std::net::SocketAddr;
 
-use crate::clients::{self, Client, ClientJwtError, JwtRules};
+use crate::clients::{self, Client, ClientJwtError, ClientJwtUse, JwtRules, UNVERIFIABLE};
 use crate::db;
 use crate::discovery::paths;
 use crate::error::OAuthError;
@@ -96,15 +96,21 @@ async fn request_object(
     jwt: &str,
 ) -> Result<BackchannelAuthenticationParams, OAuthError> {
     let audiences = audiences(state);
-    let rules = JwtRules { audiences: &audiences, iss: Some(&client.client_id), sub: None, jti: true, iat: true };
+    let rules = JwtRules {
+        used_as: ClientJwtUse::RequestObject,
+        audiences: &audiences,
+        iss: Some(&client.client_id),
+        sub: None,
+        jti: true,
+        iat: true,
+        nbf: true,
+    };
     let claims = match clients::verify_client_jwt(state, client, jwt, &rules).await {
         Ok(c) => c,
         Err(ClientJwtError::Invalid(why)) => return Err(OAuthError::InvalidRequestObject(why.into())),
         Err(ClientJwtError::Expired) => return Err(OAuthError::InvalidRequestObject("request object expired".into())),
-        Err(ClientJwtError::Internal(e)) => {
-            tracing::warn!(error = %e, "client keys unavailable for a request object");
-            return Err(OAuthError::InvalidRequestObject("the client's keys are unavailable".into()));
-        }
+        Err(ClientJwtError::Unverifiable) => return Err(OAuthError::InvalidRequestObject(UNVERIFIABLE.into())),
+        Err(ClientJwtError::Internal(e)) => return Err(e.into()),
     };
     Ok(BackchannelAuthenticationParams::from_request_object(&claims)?)
 }
@@ -128,25 +134,35 @@ async fn resolve_user(state: &AppState, client: &Client, hint: &UserHint) -> Res
             if claims.get("iss").and_then(Value::as_str) != Some(issuer) {
                 return Err(OAuthError::InvalidRequest("id_token_hint was not issued by this server".into()));
             }
+            // An ID token is for its audience only: another client's cannot
+            // name the user to this one (OIDC Core §2, `aud`).
+            if !id_token_for(&claims, &client.client_id) {
+                return Err(OAuthError::InvalidRequest("id_token_hint was not issued to this client".into()));
+            }
             let sub = claims.get("sub").and_then(Value::as_str).unwrap_or_default();
             users::by_sub(state, sub).await?
         }
         UserHint::LoginHintToken(token) => {
             let audiences = audiences(state);
-            let rules =
-                JwtRules { audiences: &audiences, iss: Some(&client.client_id), sub: None, jti: false, iat: false };
+            let rules = JwtRules {
+                used_as: ClientJwtUse::LoginHintToken,
+                audiences: &audiences,
+                iss: Some(&client.client_id),
+                sub: None,
+                jti: false,
+                iat: false,
+                nbf: false,
+            };
             let claims = match clients::verify_client_jwt(state, client, token, &rules).await {
                 Ok(c) => c,
                 Err(ClientJwtError::Expired) => return Err(OAuthError::ExpiredLoginHintToken),
                 Err(ClientJwtError::Invalid(why)) => {
                     return Err(OAuthError::InvalidRequest(format!("login_hint_token: {why}")))
                 }
-                Err(ClientJwtError::Internal(e)) => {
-                    tracing::warn!(error = %e, "client keys unavailable for a login_hint_token");
-                    return Err(OAuthError::InvalidRequest(
-                        "login_hint_token: the client's keys are unavailable".into(),
-                    ));
+                Err(ClientJwtError::Unverifiable) => {
+                    return Err(OAuthError::InvalidRequest(format!("login_hint_token: {UNVERIFIABLE}")))
                 }
+                Err(ClientJwtError::Internal(e)) => return Err(e.into()),
             };
             let sub_id = claims
                 .get("sub_id")
@@ -169,6 +185,16 @@ async fn resolve_user(state: &AppState, client: &Client, hint: &UserHint) -> Res
     user.filter(|u| !u.disabled).ok_or(OAuthError::UnknownUserId)
 }
 
+/// Whether ID token `claims` were issued to `client_id` (`aud` is it, or
+/// an array holding it).
+fn id_token_for(claims: &Value, client_id: &str) -> bool {
+    match claims.get("aud") {
+        Some(Value::String(aud)) => aud == client_id,
+        Some(Value::Array(auds)) => auds.iter().any(|a| a.as_str() == Some(client_id)),
+        _ => false,
+    }
+}
+
 /// The display schemas first (they name the index and JSON path of every
 /// problem, unknown types included), then the client's registered types.
 fn check_details(state: &AppState, client: &Client, details: &AuthorizationDetails) -> Result<(), OAuthError> {
@@ -187,6 +213,15 @@ fn check_details(state: &AppState, client: &Client, details: &AuthorizationDetai
     }
     countersign_protocol::jcs::check_value(&details.to_value())
         .map_err(|e| OAuthError::InvalidAuthorizationDetails(e.to_string()))?;
+    // Stored and sent to every approver of the user: bounded below what an
+    // approver accepts in one response (docs/server.md, "Limits").
+    let size = details.to_param().len();
+    let max = state.config.max_details_bytes;
+    if size > max {
+        return Err(OAuthError::InvalidAuthorizationDetails(format!(
+            "authorization_details is {size} bytes as JSON; this server accepts at most {max}"
+        )));
+    }
     Ok(())
 }
 
@@ -195,14 +230,38 @@ struct Count {
     oldest: Option<i64>,
 }
 
-async fn count(tx: &mut db::Tx, column: &str, value: &str, since: u64) -> Result<Count, OAuthError> {
-    let row = sqlx::query(&format!(
-        "SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM auth_requests WHERE {column} = $1 AND created_at > $2"
-    ))
-    .bind(value)
-    .bind(db::ts(since))
-    .fetch_one(&mut **tx)
-    .await?;
+/// Whose recent requests a rate limit counts.
+enum Counted<'a> {
+    User(&'a str),
+    Client(&'a str),
+    UserAndClient(&'a str, &'a str),
+}
+
+/// The requests of `who` created after `since`.
+async fn count(tx: &mut db::Tx, who: Counted<'_>, since: u64) -> Result<Count, OAuthError> {
+    let since = db::ts(since);
+    // One literal per case: every placeholder bound is used.
+    let query = match who {
+        Counted::User(sub) => sqlx::query(
+            "SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM auth_requests WHERE created_at > $1 AND sub = $2",
+        )
+        .bind(since)
+        .bind(sub),
+        Counted::Client(id) => sqlx::query(
+            "SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM auth_requests \
+             WHERE created_at > $1 AND client_id = $2",
+        )
+        .bind(since)
+        .bind(id),
+        Counted::UserAndClient(sub, id) => sqlx::query(
+            "SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM auth_requests \
+             WHERE created_at > $1 AND sub = $2 AND client_id = $3",
+        )
+        .bind(since)
+        .bind(sub)
+        .bind(id),
+    };
+    let row = query.fetch_one(&mut **tx).await?;
     Ok(Count { n: row.try_get("n")?, oldest: row.try_get("oldest")? })
 }
 
@@ -212,6 +271,73 @@ fn over_limit(c: &Count, limit: u32, now: u64) -> Option<OAuthError> {
     }
     let oldest = db::from_ts(c.oldest.unwrap_or(0));
     Some(OAuthError::RateLimited { retry_after: oldest.saturating_add(60).saturating_sub(now).max(1) })
+}
+
+/// Fatigue control, inside the transaction that stores the request: blocks
+/// from `not_me` denials, the per-minute rates and the pending cap.
+async fn check_fatigue(
+    tx: &mut db::Tx,
+    limits: &crate::config::Limits,
+    client: &Client,
+    user: &User,
+    now: u64,
+) -> Result<(), OAuthError> {
+    let (sub, client_id) = (user.sub.as_str(), client.client_id.as_str());
+    if client.verified {
+        if limits.not_me_threshold > 0 {
+            let row = sqlx::query(
+                "SELECT COUNT(*) AS n FROM auth_requests WHERE sub = $1 AND client_id = $2 \
+                 AND deny_reason = 'not_me' AND decided_at > $3",
+            )
+            .bind(sub)
+            .bind(client_id)
+            .bind(db::ts(now.saturating_sub(limits.not_me_window_secs)))
+            .fetch_one(&mut **tx)
+            .await?;
+            if row.try_get::<i64, _>("n")? >= i64::from(limits.not_me_threshold) {
+                tracing::info!(client_id, "client blocked for a user after not_me denials");
+                return Err(OAuthError::AccessDenied("the user has reported requests of this client as not theirs"));
+            }
+        }
+    } else if crate::blocks::unverified_blocked(tx, sub).await? {
+        tracing::info!(client_id, "unverified client refused: the user blocked unverified clients");
+        return Err(OAuthError::AccessDenied(
+            "the user has reported requests of unverified clients as not theirs; unverified clients are blocked \
+             for this user until the block is lifted",
+        ));
+    }
+    let since = now.saturating_sub(60);
+    let mut rates = vec![
+        (count(tx, Counted::User(sub), since).await?, limits.user_per_minute),
+        (count(tx, Counted::Client(client_id), since).await?, limits.client_per_minute),
+    ];
+    if !client.verified {
+        let per_pair = count(tx, Counted::UserAndClient(sub, client_id), since).await?;
+        rates.push((per_pair, limits.unverified_user_client_per_minute));
+    }
+    for (c, limit) in &rates {
+        if let Some(e) = over_limit(c, *limit, now) {
+            return Err(e);
+        }
+    }
+    if limits.max_pending_per_user > 0 {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n, MIN(expires_at) AS first FROM auth_requests \
+             WHERE sub = $1 AND status = 'pending' AND expires_at > $2",
+        )
+        .bind(sub)
+        .bind(db::ts(now))
+        .fetch_one(&mut **tx)
+        .await?;
+        if row.try_get::<i64, _>("n")? >= i64::from(limits.max_pending_per_user) {
+            let first = db::from_ts(row.try_get::<Option<i64>, _>("first")?.unwrap_or(0));
+            return Err(OAuthError::TooManyPending {
+                limit: limits.max_pending_per_user,
+                retry_after: first.saturating_sub(now).max(1),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Checks a `user_code`, counting the failures: once the user (from any
@@ -255,18 +381,28 @@ async fn check_user_code(
             });
         }
     }
-    let stored = user.user_code_hash.as_deref().unwrap_or("");
-    if stored.is_empty() || !util::ct_eq(&util::hash_secret(code.secret()), stored) {
-        sqlx::query("INSERT INTO user_code_failures (sub, client_id, failed_at) VALUES ($1, $2, $3)")
-            .bind(&user.sub)
-            .bind(&client.client_id)
-            .bind(db::ts(now))
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        return Err(OAuthError::InvalidUserCode);
+    match state.user_code_key.check(code.secret(), user.user_code_hash.as_deref()) {
+        crate::user_code::Check::Match => Ok(()),
+        crate::user_code::Check::MatchLegacy => {
+            sqlx::query("UPDATE users SET user_code_hash = $1 WHERE sub = $2")
+                .bind(state.user_code_key.seal(code.secret()))
+                .bind(&user.sub)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(())
+        }
+        crate::user_code::Check::NoMatch => {
+            sqlx::query("INSERT INTO user_code_failures (sub, client_id, failed_at) VALUES ($1, $2, $3)")
+                .bind(&user.sub)
+                .bind(&client.client_id)
+                .bind(db::ts(now))
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Err(OAuthError::InvalidUserCode)
+        }
     }
-    Ok(())
 }
 
 async fn handle(
@@ -353,37 +489,12 @@ async fn handle(
     let scope: Vec<String> = params.scope.iter().map(str::to_owned).collect();
 
     let mut tx = db::begin(&state.db).await?;
-    let limits = &cfg.limits;
-    if limits.not_me_threshold > 0 {
-        let row = sqlx::query(
-            "SELECT COUNT(*) AS n FROM auth_requests WHERE sub = $1 AND client_id = $2 \
-             AND deny_reason = 'not_me' AND decided_at > $3",
-        )
-        .bind(&user.sub)
-        .bind(&client.client_id)
-        .bind(db::ts(now.saturating_sub(limits.not_me_window_secs)))
-        .fetch_one(&mut *tx)
-        .await?;
-        let n: i64 = row.try_get("n")?;
-        if n >= i64::from(limits.not_me_threshold) {
-            tracing::info!(client_id = %client.client_id, "client blocked for a user after not_me denials");
-            return Err(OAuthError::AccessDenied("the user has reported requests of this client as not theirs"));
-        }
-    }
-    let since = now.saturating_sub(60);
-    if let Some(e) = over_limit(&count(&mut tx, "sub", &user.sub, since).await?, limits.user_per_minute, now) {
-        return Err(e);
-    }
-    if let Some(e) =
-        over_limit(&count(&mut tx, "client_id", &client.client_id, since).await?, limits.client_per_minute, now)
-    {
-        return Err(e);
-    }
+    check_fatigue(&mut tx, &cfg.limits, &client, &user, now).await?;
     sqlx::query(
         "INSERT INTO auth_requests (request_id, auth_req_id_hash, notify_auth_req_id, notification_token, client_id, \
          sub, delivery_mode, scope, binding_message, authorization_details, acr_values, context, risk, requires, \
-         nonce, created_at, created_ms, expires_at, poll_interval, status) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
+         nonce, created_at, created_ms, expires_at, poll_interval, status, client_name, client_verified) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)",
     )
     .bind(request_id.as_str())
     .bind(util::hash_secret(auth_req_id.secret()))
@@ -405,6 +516,8 @@ async fn handle(
     .bind(db::ts(now.saturating_add(expires_in)))
     .bind(db::ts(cfg.poll_interval_secs))
     .bind(RequestStatus::Pending.as_str())
+    .bind(&client.client_name)
+    .bind(db::flag(client.verified))
     .execute(&mut *tx)
     .await?;
     let stored = StoredRequest {
@@ -437,6 +550,8 @@ async fn handle(
         logo_uri: client.logo_uri.clone(),
         verified: client.verified,
         user_name: user.name.clone(),
+        client_disabled: false,
+        user_disabled: false,
     };
     let data = serde_json::to_string(&stored.to_approver(&cfg.issuer)).map_err(crate::error::Internal::from)?;
     crate::events::append(&mut tx, &user.sub, &EventKind::Request, Some(&request_id), &data, None, now).await?;

@@ -83,9 +83,10 @@ pub struct ServeArgs {
     /// Issuer identifier: https URL (http only for localhost), no trailing slash.
     #[arg(long)]
     pub issuer: String,
-    /// Registration policy.
-    #[arg(long, value_enum, default_value_t = Registration::Open)]
-    pub registration: Registration,
+    /// Registration policy. Default: `open` for a loopback issuer
+    /// (development), `token` for any other (an issuer others can reach).
+    #[arg(long, value_enum)]
+    pub registration: Option<Registration>,
     /// File holding the initial access token (first line).
     #[arg(long)]
     pub initial_access_token_file: Option<PathBuf>,
@@ -95,6 +96,19 @@ pub struct ServeArgs {
     /// Accepted backchannel requests per client per minute (0 = unlimited).
     #[arg(long, default_value_t = 30)]
     pub client_rate_limit: u32,
+    /// Accepted backchannel requests per user per minute from one unverified
+    /// client (0 = unlimited); keep it below --user-rate-limit.
+    #[arg(long, default_value_t = 2)]
+    pub unverified_rate_limit: u32,
+    /// Pending backchannel requests one user may have at once (0 = unlimited).
+    #[arg(long, default_value_t = 20)]
+    pub max_pending_per_user: u32,
+    /// Largest `authorization_details` of one request, bytes of JSON.
+    #[arg(long, default_value_t = crate::config::DEFAULT_MAX_DETAILS_BYTES)]
+    pub max_details_bytes: usize,
+    /// Open event streams per device; a new one closes the oldest.
+    #[arg(long, default_value_t = 4)]
+    pub max_streams_per_device: usize,
     /// `not_me` denials that block a client for a user (0 = never).
     #[arg(long, default_value_t = 3)]
     pub not_me_threshold: u32,
@@ -159,7 +173,8 @@ pub enum UserCommand {
     },
     /// List users.
     List,
-    /// Disable a user.
+    /// Disable a user: their devices are refused, pending requests
+    /// cancelled, tokens inactive.
     Disable {
         /// Username or sub.
         user: String,
@@ -176,10 +191,35 @@ pub enum UserCommand {
 pub enum ClientCommand {
     /// List registered clients.
     List,
-    /// Disable a client.
+    /// Disable a client: its calls are refused, pending requests withdrawn,
+    /// queued deliveries dropped, tokens inactive.
     Disable {
         /// The client_id.
         client_id: String,
+    },
+    /// Vouch for a client: approvers show it as verified, and the limits
+    /// for unknown clients no longer apply to it.
+    Verify {
+        /// The client_id.
+        client_id: String,
+        /// Who vouches (recorded with the time). Default: $USER.
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Take back the verification of a client.
+    Unverify {
+        /// The client_id.
+        client_id: String,
+    },
+    /// Lift the block of unverified clients that a user's `not_me` denials
+    /// started.
+    Unblock {
+        /// Username or sub.
+        #[arg(long)]
+        user: String,
+        /// Who lifts it (recorded). Default: $USER.
+        #[arg(long)]
+        by: Option<String>,
     },
 }
 
@@ -250,6 +290,11 @@ fn issuer(text: &str) -> Result<Issuer, CliError> {
     Issuer::new(text).map_err(|e| CliError::Usage(format!("--issuer: {e}")))
 }
 
+/// Who an operator command is recorded as: `--by`, else `operator:$USER`.
+fn operator(by: Option<String>) -> String {
+    by.unwrap_or_else(|| format!("operator:{}", std::env::var("USER").unwrap_or_else(|_| "unknown".into())))
+}
+
 fn initial_access_token(args: &ServeArgs) -> Result<InitialAccessToken, CliError> {
     let token = if let Some(path) = &args.initial_access_token_file {
         std::fs::read_to_string(path)?.lines().next().unwrap_or_default().trim().to_owned()
@@ -268,12 +313,35 @@ fn initial_access_token(args: &ServeArgs) -> Result<InitialAccessToken, CliError
 /// Builds the configuration of `serve`.
 fn serve_config(args: &ServeArgs) -> Result<Config, CliError> {
     let mut c = Config::new(issuer(&args.issuer)?);
-    c.registration = match args.registration {
-        Registration::Open => RegistrationPolicy::Open,
+    let open_by_default = RegistrationPolicy::open_by_default(&c.issuer);
+    let registration =
+        args.registration.unwrap_or(if open_by_default { Registration::Open } else { Registration::Token });
+    c.registration = match registration {
+        Registration::Open => {
+            if !open_by_default {
+                tracing::warn!(
+                    issuer = %c.issuer,
+                    "open registration on an issuer others can reach: anyone may register an agent"
+                );
+            }
+            RegistrationPolicy::Open
+        }
+        Registration::Token if args.registration.is_none() => {
+            RegistrationPolicy::InitialAccessToken(initial_access_token(args).map_err(|e| {
+                CliError::Usage(format!(
+                    "{e}\n(an issuer other than loopback registers clients with an initial access token by \
+                     default; pass --registration open to let anyone register)"
+                ))
+            })?)
+        }
         Registration::Token => RegistrationPolicy::InitialAccessToken(initial_access_token(args)?),
     };
     c.limits.user_per_minute = args.user_rate_limit;
     c.limits.client_per_minute = args.client_rate_limit;
+    c.limits.unverified_user_client_per_minute = args.unverified_rate_limit;
+    c.limits.max_pending_per_user = args.max_pending_per_user;
+    c.max_details_bytes = args.max_details_bytes;
+    c.max_streams_per_device = args.max_streams_per_device;
     c.limits.not_me_threshold = args.not_me_threshold;
     c.limits.not_me_window_secs = args.not_me_window;
     c.limits.user_code_failures = args.user_code_failures;
@@ -369,7 +437,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             }
         }
         Command::User(UserCommand::Disable { user }) => {
-            let u = admin::disable_user(&db, &user).await?;
+            let u = admin::disable_user(&db, &user, now).await?;
             out(&format!("disabled user {} (sub {})", u.username, u.sub));
         }
         Command::User(UserCommand::SetUserCode { user }) => {
@@ -390,21 +458,37 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             }
         }
         Command::Client(ClientCommand::List) => {
-            out("CLIENT_ID\tNAME\tMODE\tAUTH\tSTATUS");
+            out("CLIENT_ID\tNAME\tMODE\tAUTH\tSTATUS\tVERIFIED");
             for c in admin::list_clients(&db).await? {
                 out(&format!(
-                    "{}\t{}\t{}\t{}\t{}",
+                    "{}\t{}\t{}\t{}\t{}\t{}",
                     c.client_id,
                     c.client_name,
                     c.delivery_mode,
                     c.auth_method,
-                    if c.disabled { "disabled" } else { "active" }
+                    if c.disabled { "disabled" } else { "active" },
+                    c.verified.map_or_else(|| "no".to_owned(), |(by, at)| format!("by {by} at {at}")),
                 ));
             }
         }
         Command::Client(ClientCommand::Disable { client_id }) => {
-            admin::disable_client(&db, &client_id).await?;
+            admin::disable_client(&db, &client_id, now).await?;
             out(&format!("disabled client {client_id}"));
+        }
+        Command::Client(ClientCommand::Verify { client_id, by }) => {
+            admin::set_client_verified(&db, &client_id, true, &operator(by), now).await?;
+            out(&format!("verified client {client_id}"));
+        }
+        Command::Client(ClientCommand::Unverify { client_id }) => {
+            admin::set_client_verified(&db, &client_id, false, &operator(None), now).await?;
+            out(&format!("client {client_id} is no longer verified"));
+        }
+        Command::Client(ClientCommand::Unblock { user, by }) => {
+            if admin::unblock_unverified(&db, &user, &operator(by), now).await? {
+                out(&format!("unverified clients are no longer blocked for {user}"));
+            } else {
+                out(&format!("unverified clients were not blocked for {user}"));
+            }
         }
         Command::Device(DeviceCommand::List { user }) => {
             out("DEVICE_ID\tNAME\tPLATFORM\tSTATUS");

@@ -6,7 +6,7 @@ use axum::http::{header, HeaderMap};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use countersign_protocol::ciba::{ClientAssertionType, ClientAuthParams, RequestError, Scope, TokenDeliveryMode};
-use countersign_protocol::jws::{self, PublicJwk};
+use countersign_protocol::jws::{self, JwtType, PublicJwk};
 use serde_json::{Map, Value};
 use sqlx::sqlite::SqliteRow;
 use sqlx::Row as _;
@@ -126,9 +126,17 @@ pub enum ClientJwtError {
     Invalid(&'static str),
     /// `exp` has passed.
     Expired,
+    /// No key of the client verifies it: the keys could not be fetched, none
+    /// is usable, none has the `kid`, or the signature is wrong. One answer
+    /// for all of these ([`UNVERIFIABLE`]), so that a `jwks_uri` pointed at
+    /// some service does not tell the caller whether the service answered.
+    Unverifiable,
     /// The server failed.
     Internal(Internal),
 }
+
+/// The one description of [`ClientJwtError::Unverifiable`].
+pub const UNVERIFIABLE: &str = "the JWT does not verify with the client's registered keys";
 
 impl From<Internal> for ClientJwtError {
     fn from(e: Internal) -> Self {
@@ -150,8 +158,52 @@ fn audience_matches(aud: Option<&Value>, accepted: &[String]) -> bool {
     }
 }
 
+/// What a client-signed JWT is for. Each use has its own `typ` (RFC 7515
+/// §4.1.9) where one is registered, so that a JWT made for one use cannot
+/// stand in for another:
+///
+/// | use | `typ` accepted |
+/// |---|---|
+/// | client assertion (`private_key_jwt`, RFC 7523) | none, `JWT`, `client-authentication+jwt` (draft-ietf-oauth-rfc7523bis) |
+/// | signed authentication request (CIBA Core §7.1.1) | `oauth-authz-req+jwt` (RFC 9101 §10.8), required |
+/// | `login_hint_token` (CIBA Core §7.1) | none or `JWT` (no type is registered) |
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientJwtUse {
+    /// A client assertion.
+    ClientAssertion,
+    /// A signed authentication request (request object).
+    RequestObject,
+    /// A `login_hint_token`.
+    LoginHintToken,
+}
+
+impl ClientJwtUse {
+    /// Whether a JWT with header `typ` may be used for this.
+    #[must_use]
+    pub fn accepts_typ(self, typ: Option<&str>) -> bool {
+        let is = |expected: &JwtType| typ.is_some_and(|t| jws::typ_matches(t, expected.as_str()));
+        match self {
+            ClientJwtUse::ClientAssertion => typ.is_none() || is(&JwtType::Jwt) || is(&JwtType::ClientAuthentication),
+            ClientJwtUse::RequestObject => is(&JwtType::RequestObject),
+            ClientJwtUse::LoginHintToken => typ.is_none() || is(&JwtType::Jwt),
+        }
+    }
+
+    fn typ_error(self) -> &'static str {
+        match self {
+            ClientJwtUse::ClientAssertion => {
+                "typ of a client assertion must be absent, JWT or client-authentication+jwt"
+            }
+            ClientJwtUse::RequestObject => "typ of a signed request must be oauth-authz-req+jwt (RFC 9101)",
+            ClientJwtUse::LoginHintToken => "typ of a login_hint_token must be absent or JWT",
+        }
+    }
+}
+
 /// What a client-signed JWT must satisfy.
 pub struct JwtRules<'a> {
+    /// What the JWT is for (decides the accepted `typ`).
+    pub used_as: ClientJwtUse,
     /// Accepted `aud` values (one must be present).
     pub audiences: &'a [String],
     /// Required `iss`, if any.
@@ -162,11 +214,15 @@ pub struct JwtRules<'a> {
     pub jti: bool,
     /// Require `iat`.
     pub iat: bool,
+    /// Require `nbf`, no more than [`MAX_JWT_LIFETIME_SECS`] before `exp`
+    /// (CIBA Core §7.1.1 for signed requests).
+    pub nbf: bool,
 }
 
-/// Verifies an ES256 JWT signed by one of `client`'s keys and checks
-/// `aud`, `iss`, `sub`, `exp` (required, at most an hour ahead), `iat`,
-/// `nbf` and the `jti` replay cache.
+/// Verifies an ES256 JWT signed by one of `client`'s keys and checks its
+/// `typ` for its use, `aud`, `iss`, `sub`, `exp` (required, at most an hour
+/// ahead), `iat`, `nbf` and the `jti` replay cache. The `typ` is checked
+/// before any key is fetched.
 ///
 /// # Errors
 /// [`ClientJwtError`].
@@ -177,17 +233,28 @@ pub async fn verify_client_jwt(
     rules: &JwtRules<'_>,
 ) -> Result<Map<String, Value>, ClientJwtError> {
     let (header, _) = util::peek_jwt(jwt).ok_or(ClientJwtError::Invalid("not a JWS"))?;
-    let kid = header.get("kid").and_then(Value::as_str);
-    let keys = client.keys(state, kid).await?;
-    let candidates: Vec<&PublicJwk> = keys.iter().filter(|k| kid.is_none() || k.kid() == kid).collect();
-    if candidates.is_empty() {
-        return Err(ClientJwtError::Invalid("no registered ES256 key of the client matches"));
+    let typ = match header.get("typ") {
+        None => None,
+        Some(Value::String(t)) => Some(t.as_str()),
+        Some(_) => return Err(ClientJwtError::Invalid("typ must be a string")),
+    };
+    if !rules.used_as.accepts_typ(typ) {
+        return Err(ClientJwtError::Invalid(rules.used_as.typ_error()));
     }
-    let claims = candidates
+    let kid = header.get("kid").and_then(Value::as_str);
+    let keys = match client.keys(state, kid).await {
+        Ok(keys) => keys,
+        Err(e) => {
+            tracing::warn!(client_id = %client.client_id, error = %e, "client keys unavailable");
+            return Err(ClientJwtError::Unverifiable);
+        }
+    };
+    let claims = keys
         .iter()
+        .filter(|k| kid.is_none() || k.kid() == kid)
         .find_map(|k| jws::verify(jwt, k, None).ok())
         .map(|(_, c)| c)
-        .ok_or(ClientJwtError::Invalid("signature does not verify with the client's ES256 keys"))?;
+        .ok_or(ClientJwtError::Unverifiable)?;
     let Value::Object(claims) = claims else {
         return Err(ClientJwtError::Invalid("claims are not an object"));
     };
@@ -221,11 +288,19 @@ pub async fn verify_client_jwt(
         None if rules.iat => return Err(ClientJwtError::Invalid("iat is required")),
         _ => {}
     }
-    if let Some(nbf) = claims.get("nbf") {
-        match nbf.as_u64() {
-            Some(nbf) if nbf <= now.saturating_add(CLOCK_SKEW_SECS) => {}
-            _ => return Err(ClientJwtError::Invalid("nbf is in the future or malformed")),
-        }
+    match claims.get("nbf") {
+        Some(nbf) => match nbf.as_u64() {
+            Some(nbf) if nbf > now.saturating_add(CLOCK_SKEW_SECS) => {
+                return Err(ClientJwtError::Invalid("nbf is in the future"))
+            }
+            Some(nbf) if rules.nbf && exp.saturating_sub(nbf) > MAX_JWT_LIFETIME_SECS => {
+                return Err(ClientJwtError::Invalid("exp must be at most 60 minutes after nbf"))
+            }
+            Some(_) => {}
+            None => return Err(ClientJwtError::Invalid("nbf must be a number of seconds")),
+        },
+        None if rules.nbf => return Err(ClientJwtError::Invalid("nbf is required")),
+        None => {}
     }
     if rules.jti {
         let jti = string("jti").filter(|j| !j.is_empty() && j.len() <= 256);
@@ -328,18 +403,18 @@ pub async fn authenticate(
         _ => {
             let assertion = params.client_assertion.as_ref().ok_or(OAuthError::InvalidClient("assertion missing"))?;
             let rules = JwtRules {
+                used_as: ClientJwtUse::ClientAssertion,
                 audiences,
                 iss: Some(&client.client_id),
                 sub: Some(&client.client_id),
                 jti: true,
                 iat: false,
+                nbf: false,
             };
             match verify_client_jwt(state, &client, assertion.as_str(), &rules).await {
                 Ok(_) => {}
-                Err(ClientJwtError::Internal(e)) => {
-                    tracing::warn!(error = %e, "client key lookup failed");
-                    return Err(OAuthError::InvalidClient("client keys unavailable"));
-                }
+                Err(ClientJwtError::Internal(e)) => return Err(e.into()),
+                Err(ClientJwtError::Unverifiable) => return Err(OAuthError::InvalidClient(UNVERIFIABLE)),
                 Err(ClientJwtError::Expired) => return Err(OAuthError::InvalidClient("client assertion expired")),
                 Err(ClientJwtError::Invalid(why)) => return Err(OAuthError::InvalidClient(why)),
             }

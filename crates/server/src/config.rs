@@ -13,6 +13,22 @@ pub enum RegistrationPolicy {
     InitialAccessToken(InitialAccessToken),
 }
 
+impl RegistrationPolicy {
+    /// Whether `serve` registers clients openly by default for `issuer`: only
+    /// for a loopback issuer (development); an issuer others reach needs an
+    /// initial access token unless the operator opens registration on
+    /// purpose.
+    #[must_use]
+    pub fn open_by_default(issuer: &Issuer) -> bool {
+        url::Url::parse(issuer.as_str()).is_ok_and(|u| match u.host() {
+            Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            None => false,
+        })
+    }
+}
+
 /// Fatigue control of `/bc-authorize` (0 disables a limit).
 #[derive(Debug, Clone)]
 pub struct Limits {
@@ -20,8 +36,17 @@ pub struct Limits {
     pub user_per_minute: u32,
     /// Accepted requests per client per minute (default 30).
     pub client_per_minute: u32,
-    /// `not_me` denials of one client by one user that block the client for
-    /// that user (default 3).
+    /// Accepted requests per user per minute from one client that no
+    /// operator has verified (default 2), below the user's cap so that one
+    /// unknown client cannot use up the user's budget.
+    pub unverified_user_client_per_minute: u32,
+    /// Pending requests one user may have at once, from all clients
+    /// (default 20); beyond it `/bc-authorize` answers 429.
+    pub max_pending_per_user: u32,
+    /// `not_me` denials that block: of one verified client by one user, for
+    /// that user within [`Self::not_me_window_secs`]; of unverified clients
+    /// (counted together) by one user, every unverified client for that
+    /// user until the block is lifted (default 3).
     pub not_me_threshold: u32,
     /// Window of the `not_me` count, seconds (default 24 h).
     pub not_me_window_secs: u64,
@@ -42,6 +67,8 @@ impl Default for Limits {
         Self {
             user_per_minute: 5,
             client_per_minute: 30,
+            unverified_user_client_per_minute: 2,
+            max_pending_per_user: 20,
             not_me_threshold: 3,
             not_me_window_secs: 24 * 3600,
             user_code_failures: 5,
@@ -62,6 +89,11 @@ pub struct DeliveryConfig {
     pub max_backoff: Duration,
     /// Timeout of one attempt (default 10 s).
     pub timeout: Duration,
+    /// Deliveries to one client in flight at once (default 2): a slow
+    /// endpoint holds back its own deliveries only.
+    pub per_client_concurrency: usize,
+    /// Deliveries in flight at once, all clients (default 64).
+    pub concurrency: usize,
 }
 
 impl Default for DeliveryConfig {
@@ -71,9 +103,14 @@ impl Default for DeliveryConfig {
             base_backoff: Duration::from_secs(2),
             max_backoff: Duration::from_secs(300),
             timeout: Duration::from_secs(10),
+            per_client_concurrency: 2,
+            concurrency: 64,
         }
     }
 }
+
+/// Default of [`Config::max_details_bytes`].
+pub const DEFAULT_MAX_DETAILS_BYTES: usize = 32 * 1024;
 
 /// Everything the server needs to know besides its database.
 #[derive(Debug, Clone)]
@@ -110,16 +147,30 @@ pub struct Config {
     pub delivery: DeliveryConfig,
     /// Largest request body, bytes (default 64 KiB).
     pub max_body_bytes: usize,
+    /// Largest `authorization_details` of one request, bytes of its stored
+    /// JSON (default 32 KiB): a page of the device request list
+    /// ([`countersign_protocol::device::MAX_PAGE_SIZE`] requests) stays well
+    /// below what an approver accepts in one response (1 MiB).
+    pub max_details_bytes: usize,
+    /// Open event streams per device (default 4); a new one beyond it closes
+    /// the oldest.
+    pub max_streams_per_device: usize,
     /// Allow `http` client notification endpoints on loopback hosts
     /// (127.0.0.0/8, [::1], localhost). Development and tests only: CIBA
     /// Core §9 requires https.
     pub danger_allow_http_loopback_notifications: bool,
     /// Allow `http` `jwks_uri` on loopback hosts. Development and tests only.
     pub danger_allow_http_loopback_jwks_uri: bool,
+    /// Addresses of host names for outbound requests, used instead of DNS
+    /// (like an `/etc/hosts` of the outbound clients). The addresses are
+    /// checked like resolved ones ([`crate::outbound`]).
+    pub static_hosts: std::collections::HashMap<String, Vec<std::net::IpAddr>>,
 }
 
 impl Config {
-    /// Defaults for `issuer`: open registration, limits as documented.
+    /// Defaults for `issuer`: open registration, limits as documented (the
+    /// operator CLI chooses token registration for public issuers, see
+    /// [`RegistrationPolicy::open_by_default`]).
     #[must_use]
     pub fn new(issuer: Issuer) -> Self {
         Self {
@@ -138,8 +189,11 @@ impl Config {
             sweep_interval: Duration::from_secs(1),
             delivery: DeliveryConfig::default(),
             max_body_bytes: 64 * 1024,
+            max_details_bytes: DEFAULT_MAX_DETAILS_BYTES,
+            max_streams_per_device: 4,
             danger_allow_http_loopback_notifications: false,
             danger_allow_http_loopback_jwks_uri: false,
+            static_hosts: std::collections::HashMap::new(),
         }
     }
 

@@ -14,9 +14,11 @@ use countersign_protocol::device::auth::AUTHORIZATION_SCHEME;
 use countersign_protocol::device::enroll::{check_ticket, EnrollmentRequestError};
 use countersign_protocol::device::events::{EVENT_STREAM_MEDIA_TYPE, HEARTBEAT, LAST_EVENT_ID_HEADER};
 use countersign_protocol::device::{
-    check_statement, verify_decision, verify_device_auth, Decision, DecisionResult, DecisionSubmission, DeviceEvent,
-    DeviceId, EnrolledUser, EnrollmentPreviewRequest, EnrollmentPreviewResponse, EnrollmentRequest, EnrollmentResponse,
-    EnrollmentUri, EventId, HttpMethod, RequestId, RequestList, RequestState, RequestStatus, Role, WithdrawReason,
+    check_statement, verify_decision, verify_device_auth, Decision, DecisionResult, DecisionSubmission, DenyReason,
+    DeviceEvent, DeviceId, EnrolledUser, EnrollmentPreviewRequest, EnrollmentPreviewResponse, EnrollmentRequest,
+    EnrollmentResponse, EnrollmentUri, EventId, HttpMethod, RequestId, RequestList, RequestState, RequestStatus, Role,
+    UnverifiedBlock, WithdrawReason, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PATH_UNVERIFIED_BLOCK,
+    PATH_UNVERIFIED_BLOCK_LIFT, QUERY_CURSOR, QUERY_LIMIT, QUERY_STATUS,
 };
 use countersign_protocol::error::{ErrorCode, PushErrorResponse};
 use countersign_protocol::jws::PublicJwk;
@@ -30,6 +32,7 @@ use tokio::sync::watch;
 
 use crate::db;
 use crate::error::{DeviceError, Internal};
+use crate::hub::{EventRow, Feed, StreamSlot, Subscription};
 use crate::requests::{self, StoredRequest};
 use crate::state::AppState;
 use crate::tokens::{self, Signer};
@@ -135,12 +138,7 @@ pub async fn enroll(
     let device_id =
         DeviceId::new(util::random_id("dev_", 16)?).map_err(|e| Internal::new(format!("device id: {e}")))?;
     let mut tx = db::begin(&state.db).await?;
-    let (user, _) = ticket_holder(&mut tx, &req.ticket, now).await?.ok_or(DeviceError::InvalidTicket)?;
-    sqlx::query("UPDATE enrollment_tickets SET used_at = $1 WHERE ticket_hash = $2 AND used_at IS NULL")
-        .bind(db::ts(now))
-        .bind(util::hash_secret(req.ticket.secret()))
-        .execute(&mut *tx)
-        .await?;
+    let user = spend_ticket(&mut tx, &req.ticket, now).await?.ok_or(DeviceError::InvalidTicket)?;
     sqlx::query(
         "INSERT INTO devices (device_id, sub, public_jwk, device_name, platform, capabilities, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -180,6 +178,31 @@ pub async fn enroll_preview(
     let (user, expires_at) =
         ticket_holder(&mut conn, &req.ticket, state.now()).await?.ok_or(DeviceError::InvalidTicket)?;
     Ok(no_store(Json(EnrollmentPreviewResponse { user, expires_at }).into_response()))
+}
+
+/// Spends `ticket` inside the caller's transaction: its user if this call
+/// spent it, `None` if it cannot be used (unknown, expired, already spent,
+/// its user disabled). The ticket is spent by a conditional update that must
+/// change exactly one row, so that on a database that does not serialise
+/// writers (PostgreSQL) a second enrollment racing with the same ticket gets
+/// `None` rather than a second device.
+///
+/// # Errors
+/// The database failed.
+pub async fn spend_ticket(
+    conn: &mut SqliteConnection,
+    ticket: &EnrollmentTicket,
+    now: u64,
+) -> Result<Option<EnrolledUser>, Internal> {
+    let Some((user, _)) = ticket_holder(conn, ticket, now).await? else { return Ok(None) };
+    let spent = sqlx::query(
+        "UPDATE enrollment_tickets SET used_at = $1 WHERE ticket_hash = $2 AND used_at IS NULL AND expires_at > $1",
+    )
+    .bind(db::ts(now))
+    .bind(util::hash_secret(ticket.secret()))
+    .execute(&mut *conn)
+    .await?;
+    Ok((spent.rows_affected() == 1).then_some(user))
 }
 
 /// The user of a ticket that can still be used at `now` (unspent, not
@@ -250,7 +273,8 @@ pub async fn enroll_link(State(state): State<AppState>, RawQuery(query): RawQuer
 // Requests
 // ---------------------------------------------------------------------------
 
-/// `GET {device}/requests?status=pending`.
+/// `GET {device}/requests?status=pending[&limit=N][&cursor=C]`: one page
+/// of the user's pending requests, oldest first (§5.2).
 pub async fn list_requests(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -258,24 +282,71 @@ pub async fn list_requests(
 ) -> Result<Response, DeviceError> {
     let htu = format!("{}/requests", state.config.device_endpoint());
     let device = authenticate(&state, &headers, HttpMethod::Get, &htu).await?;
+    let mut limit = DEFAULT_PAGE_SIZE;
+    let mut after: Option<PageCursor> = None;
     for (k, v) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
-        if k == "status" && v != "pending" {
-            return Err(DeviceError::InvalidRequest("status must be pending".into()));
+        match k.as_ref() {
+            QUERY_STATUS if v != "pending" => {
+                return Err(DeviceError::InvalidRequest("status must be pending".into()));
+            }
+            QUERY_LIMIT => {
+                limit = v.parse().ok().filter(|n| (1..=MAX_PAGE_SIZE).contains(n)).ok_or_else(|| {
+                    DeviceError::InvalidRequest(format!("limit must be a number from 1 to {MAX_PAGE_SIZE}"))
+                })?;
+            }
+            QUERY_CURSOR => {
+                after = Some(PageCursor::parse(&v).ok_or_else(|| {
+                    DeviceError::InvalidRequest("cursor is not a next_cursor this server gave".into())
+                })?);
+            }
+            _ => {}
         }
     }
+    let after = after.unwrap_or(PageCursor { created_ms: i64::MIN, request_id: String::new() });
     let rows = sqlx::query(&format!(
-        "{} WHERE r.sub = $1 AND r.status = 'pending' AND r.expires_at > $2 ORDER BY r.created_ms, r.request_id",
+        "{} WHERE r.sub = $1 AND r.status = 'pending' AND r.expires_at > $2 \
+         AND (r.created_ms > $3 OR (r.created_ms = $3 AND r.request_id > $4)) \
+         ORDER BY r.created_ms, r.request_id LIMIT $5",
         requests::SELECT
     ))
     .bind(&device.sub)
     .bind(db::ts(state.now()))
+    .bind(after.created_ms)
+    .bind(&after.request_id)
+    .bind(i64::try_from(limit).unwrap_or(i64::MAX).saturating_add(1))
     .fetch_all(&state.db)
     .await?;
-    let mut list = Vec::with_capacity(rows.len());
-    for row in &rows {
-        list.push(StoredRequest::from_row(row)?.to_approver(&state.config.issuer));
+    let mut list = Vec::with_capacity(rows.len().min(limit));
+    let mut last = None;
+    for row in rows.iter().take(limit) {
+        let req = StoredRequest::from_row(row)?;
+        last =
+            Some(PageCursor { created_ms: row.try_get("created_ms")?, request_id: req.request_id.as_str().to_owned() });
+        list.push(req.to_approver(&state.config.issuer));
     }
-    Ok(no_store(Json(RequestList { requests: list }).into_response()))
+    let next_cursor = if rows.len() > limit { last.map(|c| c.encode()) } else { None };
+    Ok(no_store(Json(RequestList { requests: list, next_cursor }).into_response()))
+}
+
+/// Where a page of the request list ends: the last request's creation time
+/// and id (the list's order). Opaque to approvers (base64url).
+struct PageCursor {
+    created_ms: i64,
+    request_id: String,
+}
+
+impl PageCursor {
+    fn encode(&self) -> String {
+        countersign_protocol::jws::b64url_encode(format!("{}.{}", self.created_ms, self.request_id).as_bytes())
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        let bytes = countersign_protocol::jws::b64url_decode(text).ok()?;
+        let text = String::from_utf8(bytes).ok()?;
+        let (ms, id) = text.split_once('.')?;
+        RequestId::new(id).ok()?;
+        Some(Self { created_ms: ms.parse().ok()?, request_id: id.to_owned() })
+    }
 }
 
 fn no_store(mut resp: Response) -> Response {
@@ -307,6 +378,38 @@ pub async fn get_request(
         decided_at: req.decided_at,
     };
     Ok(no_store(Json(body).into_response()))
+}
+
+// ---------------------------------------------------------------------------
+// The user's block of unverified agents
+// ---------------------------------------------------------------------------
+
+async fn block_state(conn: &mut SqliteConnection, sub: &str) -> Result<UnverifiedBlock, Internal> {
+    let since = crate::blocks::unverified_block_since(conn, sub).await?;
+    Ok(UnverifiedBlock { blocked: since.is_some(), since })
+}
+
+/// `GET {device}/unverified-block` (§5.4).
+pub async fn unverified_block(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, DeviceError> {
+    let htu = format!("{}{PATH_UNVERIFIED_BLOCK}", state.config.device_endpoint());
+    let device = authenticate(&state, &headers, HttpMethod::Get, &htu).await?;
+    let mut conn = state.db.acquire().await?;
+    Ok(no_store(Json(block_state(&mut conn, &device.sub).await?).into_response()))
+}
+
+/// `POST {device}/unverified-block/lift` (§5.4): the user lets unverified
+/// agents ask again. Recorded as lifted by the device.
+pub async fn lift_unverified_block(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, DeviceError> {
+    let htu = format!("{}{PATH_UNVERIFIED_BLOCK_LIFT}", state.config.device_endpoint());
+    let device = authenticate(&state, &headers, HttpMethod::Post, &htu).await?;
+    let mut tx = db::begin(&state.db).await?;
+    let by = format!("device:{}", device.device_id);
+    if crate::blocks::lift_unverified(&mut tx, &device.sub, &by, state.now()).await? {
+        tracing::info!(device_id = %device.device_id, "the user lifted the block of unverified clients");
+    }
+    let answer = block_state(&mut tx, &device.sub).await?;
+    tx.commit().await?;
+    Ok(no_store(Json(answer).into_response()))
 }
 
 // ---------------------------------------------------------------------------
@@ -371,6 +474,11 @@ pub async fn decide(
     if let Some(answer) = not_pending(&req, &claims, now) {
         return answer;
     }
+    // A disabled client gets nothing more: its requests are withdrawn
+    // (disabling cancels them; this covers a decision racing with it).
+    if req.client_disabled {
+        return Err(DeviceError::RequestWithdrawn(RequestStatus::Cancelled));
+    }
     // 7.
     let current = state.schemas.hashes_for(&req.details);
     check_statement(
@@ -424,6 +532,9 @@ pub async fn decide(
     decided.decided_at = Some(now);
     decided.decided_by = Some(device.device_id.as_str().to_owned());
 
+    if claims.deny_reason == Some(DenyReason::NotMe) && !req.verified {
+        crate::blocks::after_unverified_not_me(&mut tx, &state.config.limits, &req.sub, now).await?;
+    }
     crate::events::withdrawn(
         &mut tx,
         &req.sub,
@@ -468,46 +579,88 @@ struct StreamState {
     device: Device,
     cursor: i64,
     queue: VecDeque<Bytes>,
-    wake: watch::Receiver<u64>,
+    subscription: Subscription,
+    slot: StreamSlot,
     shutdown: watch::Receiver<bool>,
 }
 
-async fn still_active(state: &AppState, device: &Device) -> bool {
-    matches!(load_active(state, &device.device_id).await, Ok(Some(_)))
+/// Rows read at most per read of the event log.
+const EVENT_PAGE: i64 = 200;
+
+/// Reads the log after `cursor` and the user's active devices into `feed`
+/// (one read, shared by the user's streams woken by the same wake-up).
+async fn read_feed(state: &AppState, sub: &str, cursor: i64, generation: u64, feed: &mut Feed) -> Result<(), Internal> {
+    let rows = sqlx::query(
+        "SELECT e.seq, e.kind, e.data, e.exclude_device, r.status, r.expires_at FROM events e \
+         LEFT JOIN auth_requests r ON r.request_id = e.request_id \
+         WHERE e.sub = $1 AND e.seq > $2 ORDER BY e.seq LIMIT $3",
+    )
+    .bind(sub)
+    .bind(cursor)
+    .bind(EVENT_PAGE)
+    .fetch_all(&state.db)
+    .await?;
+    let devices = sqlx::query(
+        "SELECT d.device_id FROM devices d JOIN users u ON u.sub = d.sub \
+         WHERE d.sub = $1 AND d.revoked_at IS NULL AND u.disabled = 0",
+    )
+    .bind(sub)
+    .fetch_all(&state.db)
+    .await?;
+    state.hub.count_read();
+    let now = state.now();
+    let mut events = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let status: Option<String> = row.try_get("status")?;
+        let expires_at: Option<i64> = row.try_get("expires_at")?;
+        events.push(EventRow {
+            seq: row.try_get("seq")?,
+            kind: row.try_get("kind")?,
+            data: row.try_get("data")?,
+            exclude_device: row.try_get("exclude_device")?,
+            live: status.as_deref() == Some("pending") && expires_at.is_some_and(|e| db::from_ts(e) > now),
+        });
+    }
+    *feed = Feed {
+        generation: Some(generation),
+        after: cursor,
+        complete: i64::try_from(events.len()).unwrap_or(i64::MAX) < EVENT_PAGE,
+        rows: events,
+        active_devices: devices.iter().map(|r| r.try_get("device_id")).collect::<Result<_, _>>()?,
+    };
+    Ok(())
 }
 
-/// Reads the events after the cursor into the queue (relevant ones only).
-async fn fill(s: &mut StreamState) -> Result<(), Internal> {
-    let rows = sqlx::query(
-        "SELECT e.seq, e.kind, e.data, r.status, r.expires_at FROM events e \
-         LEFT JOIN auth_requests r ON r.request_id = e.request_id \
-         WHERE e.sub = $1 AND e.seq > $2 AND (e.exclude_device IS NULL OR e.exclude_device <> $3) \
-         ORDER BY e.seq LIMIT 200",
-    )
-    .bind(&s.device.sub)
-    .bind(s.cursor)
-    .bind(s.device.device_id.as_str())
-    .fetch_all(&s.state.db)
-    .await?;
-    let now = s.state.now();
-    for row in rows {
-        let seq: i64 = row.try_get("seq")?;
-        s.cursor = seq;
-        let kind: String = row.try_get("kind")?;
-        let data: String = row.try_get("data")?;
-        if kind == countersign_protocol::device::events::EVENT_REQUEST {
-            let status: Option<String> = row.try_get("status")?;
-            let expires_at: Option<i64> = row.try_get("expires_at")?;
-            let live = status.as_deref() == Some("pending") && expires_at.is_some_and(|e| db::from_ts(e) > now);
-            if !live {
-                continue;
-            }
+/// Queues the relevant events after the cursor; `false` when the device is
+/// no longer active (revoked, or its user disabled). `fresh` reads the
+/// database even when the shared read would serve (writes by another
+/// process, such as the operator CLI, wake no stream).
+async fn fill(s: &mut StreamState, fresh: bool) -> Result<bool, Internal> {
+    let generation = *s.subscription.wake.borrow_and_update();
+    let feed = s.subscription.feed.clone();
+    let mut feed = feed.lock().await;
+    if fresh || !feed.serves(generation, s.cursor) {
+        read_feed(&s.state, &s.device.sub, s.cursor, generation, &mut feed).await?;
+    }
+    if !feed.active_devices.iter().any(|d| d == s.device.device_id.as_str()) {
+        return Ok(false);
+    }
+    let me = s.device.device_id.as_str();
+    let from = s.cursor;
+    for row in feed.rows.iter().filter(|r| r.seq > from) {
+        s.cursor = row.seq;
+        if row.exclude_device.as_deref() == Some(me) {
+            continue;
         }
-        let event = DeviceEvent::parse(&kind, &data).map_err(|e| Internal::new(format!("stored event: {e}")))?;
-        let id = EventId::new(seq.to_string()).map_err(|e| Internal::new(format!("event id: {e}")))?;
+        if row.kind == countersign_protocol::device::events::EVENT_REQUEST && !row.live {
+            continue;
+        }
+        let event =
+            DeviceEvent::parse(&row.kind, &row.data).map_err(|e| Internal::new(format!("stored event: {e}")))?;
+        let id = EventId::new(row.seq.to_string()).map_err(|e| Internal::new(format!("event id: {e}")))?;
         s.queue.push_back(Bytes::from(event.to_sse(&id)?));
     }
-    Ok(())
+    Ok(true)
 }
 
 async fn next_chunk(mut s: StreamState) -> Option<(Result<Bytes, Infallible>, StreamState)> {
@@ -515,43 +668,59 @@ async fn next_chunk(mut s: StreamState) -> Option<(Result<Bytes, Infallible>, St
         if let Some(chunk) = s.queue.pop_front() {
             return Some((Ok(chunk), s));
         }
-        if *s.shutdown.borrow() || !still_active(&s.state, &s.device).await {
+        if *s.shutdown.borrow() || *s.slot.closed.borrow() {
             return None;
         }
-        if let Err(e) = fill(&mut s).await {
-            tracing::error!(error = %e, "event stream failed");
-            return None;
+        match fill(&mut s, false).await {
+            Ok(true) => {}
+            Ok(false) => return None,
+            Err(e) => {
+                tracing::error!(error = %e, "event stream failed");
+                return None;
+            }
         }
-        if !s.queue.is_empty() {
-            continue;
+        if let Some(chunk) = s.queue.pop_front() {
+            return Some((Ok(chunk), s));
         }
         let heartbeat = s.state.config.heartbeat_interval;
         tokio::select! {
-            changed = s.wake.changed() => {
+            changed = s.subscription.wake.changed() => {
                 if changed.is_err() {
                     return None;
                 }
             }
             () = tokio::time::sleep(heartbeat) => {
-                if !still_active(&s.state, &s.device).await {
-                    return None;
+                // Idle: read once more (revocations and withdrawals written by
+                // another process), then send what came or a heartbeat.
+                match fill(&mut s, true).await {
+                    Ok(true) => {}
+                    Ok(false) => return None,
+                    Err(e) => {
+                        tracing::error!(error = %e, "event stream failed");
+                        return None;
+                    }
                 }
-                return Some((Ok(Bytes::from_static(HEARTBEAT.as_bytes())), s));
+                let chunk = s.queue.pop_front().unwrap_or_else(|| Bytes::from_static(HEARTBEAT.as_bytes()));
+                return Some((Ok(chunk), s));
             }
             _ = s.shutdown.changed() => return None,
+            _ = s.slot.closed.changed() => return None,
         }
     }
 }
 
 /// `GET {device}/events`: Server-Sent Events (§6). Without `Last-Event-ID`
 /// the stream starts with the next event; with it, it resends the relevant
-/// events after that id (requests still pending, withdrawals).
+/// events after that id (requests still pending, withdrawals). A device has
+/// at most `max_streams_per_device` streams open: a new one closes the
+/// oldest.
 pub async fn events(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, DeviceError> {
     let htu = format!("{}/events", state.config.device_endpoint());
     let device = authenticate(&state, &headers, HttpMethod::Get, &htu).await?;
     let last =
         headers.get(LAST_EVENT_ID_HEADER).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<i64>().ok());
-    let wake = state.hub.subscribe(&device.sub);
+    let subscription = state.hub.subscribe(&device.sub);
+    let slot = state.hub.open_stream(device.device_id.as_str(), state.config.max_streams_per_device);
     let cursor = match last {
         Some(n) if n >= 0 => n,
         _ => {
@@ -563,7 +732,7 @@ pub async fn events(State(state): State<AppState>, headers: HeaderMap) -> Result
         }
     };
     let shutdown = state.hub.shutdown_signal();
-    let s = StreamState { state, device, cursor, queue: VecDeque::new(), wake, shutdown };
+    let s = StreamState { state, device, cursor, queue: VecDeque::new(), subscription, slot, shutdown };
     let stream = futures_util::stream::unfold(s, next_chunk);
     let mut resp = Response::new(Body::from_stream(stream));
     let h = resp.headers_mut();

@@ -95,6 +95,14 @@ pub enum OAuthError {
         /// Seconds until a request would be accepted.
         retry_after: u64,
     },
+    /// The user has as many pending requests as allowed: 429 `slow_down`
+    /// with `Retry-After` (when the first of them expires).
+    TooManyPending {
+        /// The cap.
+        limit: u32,
+        /// Seconds until the first pending request expires.
+        retry_after: u64,
+    },
     /// `authorization_pending` (CIBA Core §11).
     AuthorizationPending,
     /// `slow_down` (CIBA Core §11): the interval is now `interval`.
@@ -152,6 +160,13 @@ impl OAuthError {
             E::InvalidAuthorizationDetails(d) => (ErrorCode::InvalidAuthorizationDetails, Some(d.clone())),
             E::AccessDenied(d) => (ErrorCode::AccessDenied, Some((*d).into())),
             E::RateLimited { .. } => (ErrorCode::SlowDown, Some("too many requests; retry after Retry-After".into())),
+            E::TooManyPending { limit, .. } => (
+                ErrorCode::SlowDown,
+                Some(format!(
+                    "the user already has {limit} pending requests, the most this server allows; retry when one \
+                     is decided or expires (Retry-After)"
+                )),
+            ),
             E::AuthorizationPending => (ErrorCode::AuthorizationPending, None),
             E::SlowDown => {
                 (ErrorCode::SlowDown, Some("polling faster than the interval; interval raised by 5 s".into()))
@@ -173,7 +188,7 @@ impl OAuthError {
         }
         let (code, description) = self.parts();
         let status = match &self {
-            OAuthError::RateLimited { .. } => 429,
+            OAuthError::RateLimited { .. } | OAuthError::TooManyPending { .. } => 429,
             OAuthError::PayloadTooLarge => 413,
             _ => code.http_status(endpoint),
         };
@@ -192,7 +207,7 @@ impl OAuthError {
             OAuthError::InvalidToken(_) => {
                 h.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer error=\"invalid_token\""));
             }
-            OAuthError::RateLimited { retry_after } => {
+            OAuthError::RateLimited { retry_after } | OAuthError::TooManyPending { retry_after, .. } => {
                 if let Ok(v) = HeaderValue::from_str(&retry_after.max(&1).to_string()) {
                     h.insert(header::RETRY_AFTER, v);
                 }

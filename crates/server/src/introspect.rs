@@ -63,16 +63,24 @@ async fn lookup(state: &AppState, token: &str) -> Result<Option<(String, String,
     let Some(jti) = claims.get("jti").and_then(Value::as_str) else {
         return Ok(None);
     };
-    let row = sqlx::query("SELECT client_id, claims, expires_at, revoked_at FROM tokens WHERE jti = $1")
-        .bind(jti)
-        .fetch_optional(&state.db)
-        .await?;
+    let row = sqlx::query(
+        "SELECT t.client_id, t.claims, t.expires_at, t.revoked_at, c.disabled AS client_disabled, \
+         u.disabled AS user_disabled FROM tokens t JOIN clients c ON c.client_id = t.client_id \
+         JOIN users u ON u.sub = t.sub WHERE t.jti = $1",
+    )
+    .bind(jti)
+    .fetch_optional(&state.db)
+    .await?;
     let Some(row) = row else { return Ok(None) };
     let expires_at: i64 = row.try_get("expires_at")?;
     if db::from_ts(expires_at) <= now {
         return Ok(None);
     }
-    let revoked = row.try_get::<Option<i64>, _>("revoked_at")?.is_some();
+    // A token of a disabled client or user is no longer active, whether or
+    // not disabling revoked it (docs/server.md, "Disabling").
+    let revoked = row.try_get::<Option<i64>, _>("revoked_at")?.is_some()
+        || row.try_get::<i64, _>("client_disabled")? != 0
+        || row.try_get::<i64, _>("user_disabled")? != 0;
     let stored: String = row.try_get("claims")?;
     let stored: Value = serde_json::from_str(&stored).map_err(crate::error::Internal::from)?;
     Ok(Some((jti.to_owned(), row.try_get("client_id")?, stored, revoked)))

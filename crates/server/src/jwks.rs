@@ -17,10 +17,28 @@ const MIN_REFETCH_SECS: u64 = 10;
 /// Largest accepted JWKS document, bytes.
 const MAX_JWKS_BYTES: usize = 64 * 1024;
 
-/// Cache of fetched `jwks_uri` documents.
+/// First delay before a failed `jwks_uri` is fetched again, seconds.
+const FIRST_RETRY_SECS: u64 = 10;
+/// Longest such delay, seconds.
+const MAX_RETRY_SECS: u64 = 300;
+/// URLs remembered at most (beyond it, those without fresh keys are forgotten).
+const MAX_ENTRIES: usize = 4096;
+
+/// What is known of one `jwks_uri`.
+#[derive(Debug, Clone, Default)]
+struct Entry {
+    /// The keys last fetched, and when.
+    keys: Option<(u64, Vec<PublicJwk>)>,
+    /// Failed fetches since the last success.
+    failures: u32,
+    /// No fetch before this time (unix seconds).
+    retry_at: u64,
+}
+
+/// Cache of fetched `jwks_uri` documents, and of failures.
 #[derive(Debug, Default)]
 pub struct JwksCache {
-    entries: Mutex<HashMap<String, (u64, Vec<PublicJwk>)>>,
+    entries: Mutex<HashMap<String, Entry>>,
 }
 
 /// The usable keys of a JWK Set document: EC P-256 keys whose `use` (if any)
@@ -46,9 +64,9 @@ pub fn usable_keys(set: &Value) -> Vec<PublicJwk> {
 }
 
 async fn fetch(state: &AppState, uri: &str) -> Result<Vec<PublicJwk>, Internal> {
-    let url = crate::util::check_outbound_url(uri, state.config.danger_allow_http_loopback_jwks_uri)
+    let url = crate::outbound::check_url(uri, state.config.danger_allow_http_loopback_jwks_uri)
         .map_err(|e| Internal::new(format!("jwks_uri refused: {e}")))?;
-    let resp = state.http.get(url).send().await.map_err(|e| Internal::new(format!("jwks_uri fetch: {e}")))?;
+    let resp = state.http_jwks.get(url).send().await.map_err(|e| Internal::new(format!("jwks_uri fetch: {e}")))?;
     if !resp.status().is_success() {
         return Err(Internal::new(format!("jwks_uri answered {}", resp.status())));
     }
@@ -64,34 +82,77 @@ async fn fetch(state: &AppState, uri: &str) -> Result<Vec<PublicJwk>, Internal> 
     Ok(usable_keys(&value))
 }
 
+/// The delay before a failed `jwks_uri` is fetched again: 10 s, doubled
+/// after each further failure, at most 5 min. A URL that fails (a closed
+/// port, a name that resolves to no public address) is not fetched on every
+/// client assertion sent in its name.
+#[must_use]
+pub fn failure_backoff_secs(failures: u32) -> u64 {
+    FIRST_RETRY_SECS.saturating_mul(1u64 << failures.saturating_sub(1).min(10)).min(MAX_RETRY_SECS)
+}
+
 impl JwksCache {
     /// The keys at `uri`, from the cache when fresh. With `kid` given and
     /// not in the cached set, the document is fetched again (rate limited).
+    /// After a failed fetch, the URL is not fetched again before its
+    /// [`failure_backoff_secs`] have passed; meanwhile the last keys fetched
+    /// (if any) are used, else the failure is answered at once.
     ///
     /// # Errors
-    /// The fetch failed and nothing is cached.
+    /// The fetch failed (now or within the backoff) and nothing is cached.
     pub async fn get(&self, state: &AppState, uri: &str, kid: Option<&str>) -> Result<Vec<PublicJwk>, Internal> {
         let now = state.now();
-        let cached = self.entries.lock().unwrap_or_else(PoisonError::into_inner).get(uri).cloned();
-        if let Some((at, keys)) = &cached {
+        let cached = self.entries.lock().unwrap_or_else(PoisonError::into_inner).get(uri).cloned().unwrap_or_default();
+        if let Some((at, keys)) = &cached.keys {
             let fresh = now < at.saturating_add(CACHE_SECS);
             let has_kid = kid.is_none_or(|k| keys.iter().any(|j| j.kid() == Some(k)));
             if fresh && (has_kid || now < at.saturating_add(MIN_REFETCH_SECS)) {
                 return Ok(keys.clone());
             }
         }
-        match fetch(state, uri).await {
+        if now < cached.retry_at {
+            return match cached.keys {
+                Some((_, keys)) => Ok(keys),
+                None => {
+                    Err(Internal::new(format!("jwks_uri failed {} time(s); not fetched again yet", cached.failures)))
+                }
+            };
+        }
+        let result = fetch(state, uri).await;
+        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        if entries.len() >= MAX_ENTRIES && !entries.contains_key(uri) {
+            // Forget the URLs that have nothing worth keeping.
+            entries.retain(|_, e| e.keys.as_ref().is_some_and(|(at, _)| now < at.saturating_add(CACHE_SECS)));
+        }
+        let entry = entries.entry(uri.to_owned()).or_default();
+        match result {
             Ok(keys) => {
-                self.entries.lock().unwrap_or_else(PoisonError::into_inner).insert(uri.to_owned(), (now, keys.clone()));
+                *entry = Entry { keys: Some((now, keys.clone())), failures: 0, retry_at: 0 };
                 Ok(keys)
             }
-            Err(e) => match cached {
-                Some((_, keys)) => {
-                    tracing::warn!(error = %e, "jwks_uri refetch failed; using cached keys");
-                    Ok(keys)
+            Err(e) => {
+                entry.failures = entry.failures.saturating_add(1);
+                entry.retry_at = now.saturating_add(failure_backoff_secs(entry.failures));
+                match &entry.keys {
+                    Some((_, keys)) => {
+                        tracing::warn!(error = %e, "jwks_uri refetch failed; using cached keys");
+                        Ok(keys.clone())
+                    }
+                    None => Err(e),
                 }
-                None => Err(e),
-            },
+            }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::failure_backoff_secs;
+
+    #[test]
+    fn failures_back_off_up_to_five_minutes() {
+        let delays: Vec<u64> = (1..=8).map(failure_backoff_secs).collect();
+        assert_eq!(delays, [10, 20, 40, 80, 160, 300, 300, 300]);
+        assert_eq!(failure_backoff_secs(u32::MAX), 300);
     }
 }

@@ -11,6 +11,7 @@
 //! and benchmarks.
 
 pub mod admin;
+pub mod blocks;
 pub mod body;
 pub mod ciba;
 pub mod cli;
@@ -27,6 +28,7 @@ pub mod introspect;
 pub mod jwks;
 pub mod keys;
 pub mod notify;
+pub mod outbound;
 pub mod register;
 pub mod requests;
 pub mod schemas;
@@ -36,6 +38,7 @@ pub mod sweeper;
 pub mod testing;
 pub mod token;
 pub mod tokens;
+pub mod user_code;
 pub mod users;
 pub mod util;
 
@@ -70,7 +73,9 @@ pub fn app(state: AppState) -> Router {
         .route("/events", get(device::events))
         .route("/requests", get(device::list_requests))
         .route("/requests/{id}", get(device::get_request))
-        .route("/requests/{id}/decision", post(device::decide));
+        .route("/requests/{id}/decision", post(device::decide))
+        .route(countersign_protocol::device::PATH_UNVERIFIED_BLOCK, get(device::unverified_block))
+        .route(countersign_protocol::device::PATH_UNVERIFIED_BLOCK_LIFT, post(device::lift_unverified_block));
     let inner = Router::new()
         .route(paths::OPENID_CONFIGURATION, get(discovery::get_metadata))
         .route(paths::OAUTH_METADATA, get(discovery::get_metadata))

@@ -4,12 +4,16 @@
 //! token, never following redirects, retrying with exponential backoff, and
 //! marks it delivered so the same outcome is never sent twice. (A crash
 //! between the client's 2xx and the commit of "delivered" is the one case
-//! that repeats a delivery.)
+//! that repeats a delivery.) Deliveries run concurrently, at most
+//! `per_client_concurrency` per client, so a slow endpoint delays only its
+//! own client; a disabled client's queued deliveries are dropped.
 
 use axum::http::header;
 use countersign_protocol::secret::ClientNotificationToken;
 use futures_util::future::join_all;
 use sqlx::{Row as _, SqliteConnection};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use crate::db;
@@ -31,6 +35,21 @@ pub async fn enqueue(
     req: &StoredRequest,
     payload: &str,
 ) -> Result<(), Internal> {
+    enqueue_at(conn, req, payload, state.clock.now_ms(), state.now()).await
+}
+
+/// [`enqueue`] at a given time (`now_ms` for the first attempt, `now` the
+/// creation time), for callers without an [`AppState`] (the operator CLI).
+///
+/// # Errors
+/// The database failed.
+pub async fn enqueue_at(
+    conn: &mut SqliteConnection,
+    req: &StoredRequest,
+    payload: &str,
+    now_ms: u64,
+    now: u64,
+) -> Result<(), Internal> {
     let (Some(endpoint), Some(bearer)) = (client_endpoint(conn, &req.client_id).await?, &req.notification_token) else {
         return Ok(());
     };
@@ -43,8 +62,8 @@ pub async fn enqueue(
     .bind(endpoint)
     .bind(bearer.secret())
     .bind(payload)
-    .bind(db::ts(state.clock.now_ms()))
-    .bind(db::ts(state.now()))
+    .bind(db::ts(now_ms))
+    .bind(db::ts(now))
     .execute(conn)
     .await?;
     Ok(())
@@ -63,20 +82,33 @@ async fn client_endpoint(conn: &mut SqliteConnection, client_id: &str) -> Result
 
 struct Due {
     request_id: String,
+    client_id: String,
     endpoint: String,
     bearer: ClientNotificationToken,
     payload: String,
     attempts: i64,
+    client_disabled: bool,
 }
 
 enum Outcome {
     Delivered,
     Failed(String),
+    /// Never to be sent (the client was disabled).
+    Dropped(&'static str),
 }
 
 async fn attempt(state: &AppState, due: &Due) -> Outcome {
+    if due.client_disabled {
+        return Outcome::Dropped("the client was disabled");
+    }
+    // The endpoint was checked at registration; checked again here, in case
+    // it was registered under other settings. Host names are checked as
+    // they are resolved (`outbound::GuardedResolver`).
+    if let Err(e) = crate::outbound::check_url(&due.endpoint, state.config.danger_allow_http_loopback_notifications) {
+        return Outcome::Failed(format!("endpoint refused: {e}"));
+    }
     let result = state
-        .http
+        .http_notify
         .post(&due.endpoint)
         .header(header::AUTHORIZATION, format!("Bearer {}", due.bearer.secret()))
         .header(header::CONTENT_TYPE, "application/json")
@@ -99,83 +131,204 @@ fn backoff(state: &AppState, attempts: i64) -> Duration {
     d.base_backoff.saturating_mul(2u32.saturating_pow(exp)).min(d.max_backoff)
 }
 
-/// Delivers every due row once. Returns how many rows were handled.
-///
-/// # Errors
-/// The database failed.
-pub async fn run_once(state: &AppState) -> Result<usize, Internal> {
-    let now_ms = state.clock.now_ms();
+/// The due rows (at most `limit`), oldest due first.
+async fn due_rows(state: &AppState, limit: i64) -> Result<Vec<Due>, Internal> {
     let rows = sqlx::query(
-        "SELECT request_id, endpoint, bearer, payload, attempts FROM outbox \
-         WHERE delivered_at IS NULL AND failed_at IS NULL AND next_attempt_ms <= $1 \
-         ORDER BY next_attempt_ms LIMIT $2",
+        "SELECT o.request_id, o.client_id, o.endpoint, o.bearer, o.payload, o.attempts, c.disabled \
+         FROM outbox o JOIN clients c ON c.client_id = o.client_id \
+         WHERE o.delivered_at IS NULL AND o.failed_at IS NULL AND o.next_attempt_ms <= $1 \
+         ORDER BY o.next_attempt_ms LIMIT $2",
     )
-    .bind(db::ts(now_ms))
-    .bind(BATCH)
+    .bind(db::ts(state.clock.now_ms()))
+    .bind(limit)
     .fetch_all(&state.db)
     .await?;
     let mut due = Vec::with_capacity(rows.len());
     for r in rows {
         due.push(Due {
             request_id: r.try_get("request_id")?,
+            client_id: r.try_get("client_id")?,
             endpoint: r.try_get("endpoint")?,
             bearer: ClientNotificationToken::new(r.try_get("bearer")?),
             payload: r.try_get("payload")?,
             attempts: r.try_get("attempts")?,
+            client_disabled: r.try_get::<i64, _>("disabled")? != 0,
         });
     }
+    Ok(due)
+}
+
+/// Records the outcome of one attempt.
+async fn record(state: &AppState, d: &Due, outcome: Outcome) -> Result<(), Internal> {
+    let now = state.now();
+    let attempts = d.attempts.saturating_add(1);
+    let mut tx = db::begin(&state.db).await?;
+    match outcome {
+        Outcome::Delivered => {
+            sqlx::query(
+                "UPDATE outbox SET delivered_at = $1, attempts = $2, payload = '', bearer = '', last_error = NULL \
+                 WHERE request_id = $3 AND delivered_at IS NULL AND failed_at IS NULL",
+            )
+            .bind(db::ts(now))
+            .bind(attempts)
+            .bind(&d.request_id)
+            .execute(&mut *tx)
+            .await?;
+            tracing::info!(request_id = %d.request_id, attempts, "notification delivered");
+        }
+        Outcome::Dropped(why) => {
+            sqlx::query(
+                "UPDATE outbox SET failed_at = $1, payload = '', bearer = '', last_error = $2 \
+                 WHERE request_id = $3 AND delivered_at IS NULL AND failed_at IS NULL",
+            )
+            .bind(db::ts(now))
+            .bind(why)
+            .bind(&d.request_id)
+            .execute(&mut *tx)
+            .await?;
+            tracing::info!(request_id = %d.request_id, reason = why, "notification dropped");
+        }
+        Outcome::Failed(why) if attempts >= i64::from(state.config.delivery.max_attempts) => {
+            sqlx::query(
+                "UPDATE outbox SET failed_at = $1, attempts = $2, payload = '', bearer = '', last_error = $3 \
+                 WHERE request_id = $4 AND delivered_at IS NULL AND failed_at IS NULL",
+            )
+            .bind(db::ts(now))
+            .bind(attempts)
+            .bind(&why)
+            .bind(&d.request_id)
+            .execute(&mut *tx)
+            .await?;
+            tracing::warn!(request_id = %d.request_id, attempts, error = %why, "notification given up");
+        }
+        Outcome::Failed(why) => {
+            let next = state
+                .clock
+                .now_ms()
+                .saturating_add(u64::try_from(backoff(state, attempts).as_millis()).unwrap_or(u64::MAX));
+            // A row ended meanwhile (its client disabled) stays ended.
+            sqlx::query(
+                "UPDATE outbox SET attempts = $1, next_attempt_ms = $2, last_error = $3 \
+                 WHERE request_id = $4 AND delivered_at IS NULL AND failed_at IS NULL",
+            )
+            .bind(attempts)
+            .bind(db::ts(next))
+            .bind(&why)
+            .bind(&d.request_id)
+            .execute(&mut *tx)
+            .await?;
+            tracing::warn!(request_id = %d.request_id, attempts, error = %why, "notification failed; will retry");
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Delivers every due row once, waiting for all of them. Returns how many
+/// rows were handled. (The delivery task does not wait: see [`run`].)
+///
+/// # Errors
+/// The database failed.
+pub async fn run_once(state: &AppState) -> Result<usize, Internal> {
+    // Rows the delivery task is sending are left to it; the others are
+    // marked in flight here, so that it does not send them too.
+    let due: Vec<Due> = due_rows(state, BATCH)
+        .await?
+        .into_iter()
+        .filter(|d| state.deliveries.try_start(d, usize::MAX, usize::MAX))
+        .collect();
     let outcomes = join_all(due.iter().map(|d| attempt(state, d))).await;
-    let n = due.len();
+    let mut result = Ok(due.len());
     for (d, outcome) in due.iter().zip(outcomes) {
-        let now = state.now();
-        let attempts = d.attempts.saturating_add(1);
-        let mut tx = db::begin(&state.db).await?;
-        match outcome {
-            Outcome::Delivered => {
-                sqlx::query(
-                    "UPDATE outbox SET delivered_at = $1, attempts = $2, payload = '', bearer = '', last_error = NULL \
-                     WHERE request_id = $3",
-                )
-                .bind(db::ts(now))
-                .bind(attempts)
-                .bind(&d.request_id)
-                .execute(&mut *tx)
-                .await?;
-                tracing::info!(request_id = %d.request_id, attempts, "notification delivered");
-            }
-            Outcome::Failed(why) if attempts >= i64::from(state.config.delivery.max_attempts) => {
-                sqlx::query(
-                    "UPDATE outbox SET failed_at = $1, attempts = $2, payload = '', bearer = '', last_error = $3 \
-                     WHERE request_id = $4",
-                )
-                .bind(db::ts(now))
-                .bind(attempts)
-                .bind(&why)
-                .bind(&d.request_id)
-                .execute(&mut *tx)
-                .await?;
-                tracing::warn!(request_id = %d.request_id, attempts, error = %why, "notification given up");
-            }
-            Outcome::Failed(why) => {
-                let next = state
-                    .clock
-                    .now_ms()
-                    .saturating_add(u64::try_from(backoff(state, attempts).as_millis()).unwrap_or(u64::MAX));
-                sqlx::query(
-                    "UPDATE outbox SET attempts = $1, next_attempt_ms = $2, last_error = $3 WHERE request_id = $4",
-                )
-                .bind(attempts)
-                .bind(db::ts(next))
-                .bind(&why)
-                .bind(&d.request_id)
-                .execute(&mut *tx)
-                .await?;
-                tracing::warn!(request_id = %d.request_id, attempts, error = %why, "notification failed; will retry");
+        if let Err(e) = record(state, d, outcome).await {
+            result = Err(e);
+        }
+        state.deliveries.finish(d);
+    }
+    result
+}
+
+/// Deliveries in flight: at most `per_client_concurrency` per client and
+/// `concurrency` in all, so that a slow or hanging endpoint delays only its
+/// own client's deliveries.
+#[derive(Debug, Default)]
+pub struct InFlight {
+    inner: Mutex<InFlightInner>,
+}
+
+#[derive(Debug, Default)]
+struct InFlightInner {
+    requests: HashSet<String>,
+    per_client: HashMap<String, usize>,
+}
+
+impl InFlight {
+    fn is_in_flight(&self, request_id: &str) -> bool {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner).requests.contains(request_id)
+    }
+
+    /// Takes a slot for `d`, if its client and the total are under their caps.
+    fn try_start(&self, d: &Due, per_client: usize, total: usize) -> bool {
+        let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        let client = inner.per_client.get(&d.client_id).copied().unwrap_or(0);
+        if inner.requests.contains(&d.request_id) || client >= per_client.max(1) || inner.requests.len() >= total.max(1)
+        {
+            return false;
+        }
+        inner.requests.insert(d.request_id.clone());
+        *inner.per_client.entry(d.client_id.clone()).or_default() += 1;
+        true
+    }
+
+    fn finish(&self, d: &Due) {
+        let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        inner.requests.remove(&d.request_id);
+        if let Some(n) = inner.per_client.get_mut(&d.client_id) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                inner.per_client.remove(&d.client_id);
             }
         }
-        tx.commit().await?;
     }
-    Ok(n)
+
+    /// Deliveries in flight now.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner).requests.len()
+    }
+
+    /// Whether none is in flight.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Starts a delivery task for every due row that has a slot. Returns
+/// whether a due row had to wait for a slot.
+async fn dispatch(state: &AppState) -> Result<bool, Internal> {
+    let d = &state.config.delivery;
+    let limit = BATCH.saturating_add(i64::try_from(state.deliveries.len()).unwrap_or(i64::MAX));
+    let mut waiting = false;
+    for due in due_rows(state, limit).await? {
+        if state.deliveries.is_in_flight(&due.request_id) {
+            continue;
+        }
+        if !state.deliveries.try_start(&due, d.per_client_concurrency, d.concurrency) {
+            waiting = true;
+            continue;
+        }
+        let state = state.clone();
+        tokio::spawn(async move {
+            let outcome = attempt(&state, &due).await;
+            if let Err(e) = record(&state, &due, outcome).await {
+                tracing::error!(error = %e, "recording a delivery failed");
+            }
+            state.deliveries.finish(&due);
+            state.outbox_wake.notify_one();
+        });
+    }
+    Ok(waiting)
 }
 
 async fn next_due_in(state: &AppState) -> Result<Duration, Internal> {
@@ -191,21 +344,26 @@ async fn next_due_in(state: &AppState) -> Result<Duration, Internal> {
     Ok(wait.min(Duration::from_secs(5)))
 }
 
-/// The delivery task: runs until the hub's shutdown signal.
+/// The delivery task: runs until the hub's shutdown signal. Each delivery
+/// runs in its own task within the caps of [`InFlight`]; a finished one
+/// wakes this loop.
 pub async fn run(state: AppState) {
     let mut shutdown = state.hub.shutdown_signal();
     loop {
         if *shutdown.borrow() {
             return;
         }
-        let wait = match run_once(&state).await {
-            Ok(n) if n as i64 == BATCH => Duration::ZERO,
-            Ok(_) => next_due_in(&state).await.unwrap_or(Duration::from_secs(1)),
+        let wait = match dispatch(&state).await {
+            // Rows wait for a slot: a finishing delivery wakes the loop.
+            Ok(true) => Duration::from_secs(1),
+            Ok(false) => next_due_in(&state).await.unwrap_or(Duration::from_secs(1)),
             Err(e) => {
                 tracing::error!(error = %e, "delivery round failed");
                 Duration::from_secs(1)
             }
         };
+        // Rows in flight are due too: wait for their tasks, not in a spin.
+        let wait = if wait.is_zero() && !state.deliveries.is_empty() { Duration::from_secs(1) } else { wait };
         if wait.is_zero() {
             continue;
         }

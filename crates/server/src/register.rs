@@ -146,7 +146,7 @@ async fn handle(
         }
     }
     if let Some(uri) = &req.jwks_uri {
-        util::check_outbound_url(uri, cfg.danger_allow_http_loopback_jwks_uri)
+        crate::outbound::check_url(uri, cfg.danger_allow_http_loopback_jwks_uri)
             .map_err(|e| meta_err(format!("jwks_uri: {e}")))?;
     }
     let has_keys = req.jwks.is_some() || req.jwks_uri.is_some();
@@ -173,7 +173,7 @@ async fn handle(
                 .backchannel_client_notification_endpoint
                 .clone()
                 .ok_or_else(|| meta_err("backchannel_client_notification_endpoint is required for ping and push"))?;
-            util::check_outbound_url(&e, cfg.danger_allow_http_loopback_notifications)
+            crate::outbound::check_url(&e, cfg.danger_allow_http_loopback_notifications)
                 .map_err(|m| meta_err(format!("backchannel_client_notification_endpoint: {m}")))?;
             Some(e)
         }

@@ -67,18 +67,25 @@ pub struct StoredRequest {
     pub statement_hash: Option<String>,
     /// When the tokens were issued (the `auth_req_id` is then dead).
     pub redeemed_at: Option<u64>,
-    /// Client display name.
+    /// Client display name, as when the request was made (what approvers
+    /// show and the statement binds).
     pub client_name: String,
     /// Client logo.
     pub logo_uri: Option<String>,
-    /// Client verified by an admin.
+    /// Whether the client was verified when the request was made (what
+    /// approvers show and the statement binds).
     pub verified: bool,
     /// User display name.
     pub user_name: String,
+    /// The client is disabled now.
+    pub client_disabled: bool,
+    /// The user is disabled now.
+    pub user_disabled: bool,
 }
 
 /// `SELECT` of [`StoredRequest`]; append a `WHERE`.
-pub const SELECT: &str = "SELECT r.*, c.client_name, c.logo_uri, c.verified, u.name AS user_name \
+pub const SELECT: &str = "SELECT r.*, c.logo_uri, c.disabled AS client_disabled, u.name AS user_name, \
+     u.disabled AS user_disabled \
      FROM auth_requests r JOIN clients c ON c.client_id = r.client_id JOIN users u ON u.sub = r.sub";
 
 fn json_col<T: serde::de::DeserializeOwned>(row: &SqliteRow, col: &str) -> Result<T, Internal> {
@@ -135,8 +142,10 @@ impl StoredRequest {
             redeemed_at: opt_ts(row, "redeemed_at")?,
             client_name: row.try_get("client_name")?,
             logo_uri: row.try_get("logo_uri")?,
-            verified: row.try_get::<i64, _>("verified")? != 0,
+            verified: row.try_get::<i64, _>("client_verified")? != 0,
             user_name: row.try_get("user_name")?,
+            client_disabled: row.try_get::<i64, _>("client_disabled")? != 0,
+            user_disabled: row.try_get::<i64, _>("user_disabled")? != 0,
         })
     }
 

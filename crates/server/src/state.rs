@@ -1,7 +1,6 @@
 //! Shared state of the handlers and background tasks.
 
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::sync::Notify;
 
 use crate::clock::Clock;
@@ -31,8 +30,15 @@ pub struct Inner {
     pub hub: Hub,
     /// Signing keys.
     pub keys: Keys,
-    /// Outbound HTTP (notifications, `jwks_uri`): never follows redirects.
-    pub http: reqwest::Client,
+    /// Outbound HTTP to notification endpoints: never follows redirects,
+    /// never reaches a non-public address ([`crate::outbound`]).
+    pub http_notify: reqwest::Client,
+    /// Outbound HTTP to `jwks_uri`s, likewise.
+    pub http_jwks: reqwest::Client,
+    /// Ping and push deliveries in flight.
+    pub deliveries: crate::notify::InFlight,
+    /// The HMAC key of stored `user_code`s.
+    pub user_code_key: crate::user_code::UserCodeKey,
     /// Wakes the delivery task.
     pub outbox_wake: Notify,
     /// Fetched client `jwks_uri` documents.
@@ -64,13 +70,15 @@ impl AppState {
         clock: Arc<dyn Clock>,
         schemas: Arc<dyn DisplaySchemas>,
     ) -> Result<Self, Internal> {
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(config.delivery.timeout)
-            .connect_timeout(Duration::from_secs(5))
-            .user_agent(concat!("countersign-server/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| Internal::new(format!("http client: {e}")))?;
+        let hosts = Arc::new(config.static_hosts.clone());
+        let http = |allow_loopback| {
+            let resolver = crate::outbound::GuardedResolver { allow_loopback, static_hosts: hosts.clone() };
+            crate::outbound::client(resolver, config.delivery.timeout)
+                .map_err(|e| Internal::new(format!("http client: {e}")))
+        };
+        let http_notify = http(config.danger_allow_http_loopback_notifications)?;
+        let http_jwks = http(config.danger_allow_http_loopback_jwks_uri)?;
+        let user_code_key = crate::user_code::UserCodeKey::for_db(&db)?;
         crate::keys::ensure_active(&db, clock.now()).await?;
         Ok(Self(Arc::new(Inner {
             config,
@@ -79,7 +87,10 @@ impl AppState {
             schemas,
             hub: Hub::default(),
             keys: Keys::default(),
-            http,
+            http_notify,
+            http_jwks,
+            deliveries: crate::notify::InFlight::default(),
+            user_code_key,
             outbox_wake: Notify::new(),
             jwks_cache: JwksCache::default(),
         })))

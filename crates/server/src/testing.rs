@@ -72,10 +72,13 @@ impl std::fmt::Debug for TestServer {
 }
 
 /// The test defaults: http loopback notification endpoints and `jwks_uri`
-/// allowed, fast delivery retries and sweeps.
+/// allowed, fast delivery retries and sweeps, and no per-(user, client)
+/// quota for unverified clients (test agents are unverified and often send
+/// several requests a minute; the quota has tests of its own).
 #[must_use]
 pub fn test_config(issuer: Issuer) -> Config {
     let mut c = Config::new(issuer);
+    c.limits.unverified_user_client_per_minute = 0;
     c.danger_allow_http_loopback_notifications = true;
     c.danger_allow_http_loopback_jwks_uri = true;
     c.delivery.base_backoff = Duration::from_millis(50);

@@ -60,6 +60,10 @@ async fn handle(
     if req.redeemed_at.is_some() {
         return Err(OAuthError::InvalidGrant("auth_req_id already redeemed"));
     }
+    // Tokens are never issued for a user disabled since the approval.
+    if req.user_disabled {
+        return Err(OAuthError::AccessDenied("the user's account is disabled"));
+    }
     match req.status_at(now) {
         RequestStatus::Approved if now >= req.expires_at.saturating_add(REDEEM_GRACE_SECS) => {
             Err(OAuthError::ExpiredToken)

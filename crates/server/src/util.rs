@@ -43,42 +43,6 @@ pub fn peek_jwt(jwt: &str) -> Option<(Map<String, Value>, Map<String, Value>)> {
     Some((decode(h)?, decode(p)?))
 }
 
-/// `true` for hosts that are loopback: `localhost`, 127.0.0.0/8, `[::1]`.
-#[must_use]
-pub fn is_loopback(url: &url::Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    }
-}
-
-/// Checks an outbound URL (notification endpoint, `jwks_uri`): absolute,
-/// no user information or fragment, `https` (or `http` on a loopback host
-/// when `allow_http_loopback`).
-///
-/// # Errors
-/// A reason for the client.
-pub fn check_outbound_url(text: &str, allow_http_loopback: bool) -> Result<url::Url, String> {
-    let url = url::Url::parse(text).map_err(|e| format!("not an absolute URL: {e}"))?;
-    if url.host().is_none() {
-        return Err("URL has no host".into());
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err("URL must not contain user information".into());
-    }
-    if url.fragment().is_some() {
-        return Err("URL must not have a fragment".into());
-    }
-    match url.scheme() {
-        "https" => Ok(url),
-        "http" if allow_http_loopback && is_loopback(&url) => Ok(url),
-        "http" => Err("URL must use https".into()),
-        other => Err(format!("unsupported scheme {other}")),
-    }
-}
-
 /// `true` for characters that make displayed text differ from what it seems:
 /// bidirectional formatting (U+061C, U+200E/F, U+202A–202E, U+2066–2069),
 /// invisible and format characters (zero-width U+200B–200D, U+2060–2064,

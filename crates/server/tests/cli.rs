@@ -177,3 +177,51 @@ fn serve_refuses_to_start_with_a_bad_schema() {
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("nope"));
     assert!(!db.exists(), "nothing was opened before the schemas were checked");
 }
+
+/// An issuer others can reach registers clients with an initial access token
+/// unless the operator opens registration, which is logged as a warning.
+#[test]
+fn a_public_issuer_registers_with_a_token_unless_opened_on_purpose() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cs.db");
+    let out = bin()
+        .arg("--db")
+        .arg(&db)
+        .args(["serve", "--listen", "127.0.0.1:0", "--issuer", "https://auth.example.com"])
+        .env_remove(countersign_server::cli::INITIAL_ACCESS_TOKEN_ENV)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("initial access token") && err.contains("--registration open"), "{err}");
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut child = bin()
+        .arg("--db")
+        .arg(&db)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--issuer", "https://auth.example.com"])
+        .args(["--registration", "open"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let status = rt.block_on(async {
+        let start = Instant::now();
+        loop {
+            let body = json!({"backchannel_token_delivery_mode": "poll"});
+            if let Ok(r) =
+                reqwest::Client::new().post(format!("http://127.0.0.1:{port}/register")).json(&body).send().await
+            {
+                break r.status().as_u16();
+            }
+            assert!(start.elapsed() < Duration::from_secs(20), "the server did not come up");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    });
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(status, 201, "registration is open as asked");
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("open registration on an issuer others can reach"), "{log}");
+}

@@ -60,7 +60,7 @@ async fn enrollment_refusals() {
     expect_err(post(body(t.secret())).await, 400, "invalid_ticket").await;
     // A disabled user's ticket.
     let t = ticket(&server, "off").await;
-    countersign_server::admin::disable_user(&server.state.db, "off").await.unwrap();
+    server.state.disable_user("off").await.unwrap();
     expect_err(post(body(t.secret())).await, 400, "invalid_ticket").await;
 
     // The https link opens the app URI.
@@ -155,7 +155,7 @@ async fn enrollment_preview_shows_the_user_and_spends_nothing() {
 
     // A disabled user's ticket, as for /enroll.
     let t = ticket(&server, "ann").await;
-    countersign_server::admin::disable_user(&server.state.db, "ann").await.unwrap();
+    server.state.disable_user("ann").await.unwrap();
     expect_err(preview(t.secret()).await, 400, "invalid_ticket").await;
     server.stop().await;
 }

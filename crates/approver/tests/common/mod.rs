@@ -147,7 +147,7 @@ pub struct Env {
 
 impl Env {
     /// A server whose issuer is the proxy's address; 1 s heartbeats; no rate
-    /// limits; the built-in display schemas.
+    /// limits and no cap on pending requests; the built-in display schemas.
     pub async fn start() -> Env {
         Env::start_with(None).await
     }
@@ -162,6 +162,7 @@ impl Env {
             c.heartbeat_interval = Duration::from_secs(1);
             c.limits.user_per_minute = 0;
             c.limits.client_per_minute = 0;
+            c.limits.max_pending_per_user = 0;
         });
         options.schemas = schemas;
         let server = spawn_test_server(options).await.unwrap();

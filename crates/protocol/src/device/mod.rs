@@ -18,6 +18,7 @@
 //! them.
 
 pub mod auth;
+pub mod blocks;
 pub mod enroll;
 pub mod errors;
 pub mod events;
@@ -28,6 +29,7 @@ pub mod request;
 pub mod statement;
 
 pub use auth::{verify_device_auth, DeviceAuthClaims, DeviceAuthError, HttpMethod};
+pub use blocks::UnverifiedBlock;
 pub use enroll::{
     Capability, EnrolledUser, EnrollmentPreviewRequest, EnrollmentPreviewResponse, EnrollmentRequest,
     EnrollmentResponse, EnrollmentUri, EnrollmentUriError, Platform, Role, TicketError,
@@ -59,8 +61,21 @@ pub const PATH_ENROLL_PREVIEW: &str = "/enroll-preview";
 pub const PATH_EVENTS: &str = "/events";
 /// `GET {device}/requests?status=pending`.
 pub const PATH_REQUESTS: &str = "/requests";
-/// Query parameter of [`PATH_REQUESTS`].
+/// Query parameter of [`PATH_REQUESTS`]: which requests (`pending`).
 pub const QUERY_STATUS: &str = "status";
+/// Query parameter of [`PATH_REQUESTS`]: the page size, 1 to [`MAX_PAGE_SIZE`].
+pub const QUERY_LIMIT: &str = "limit";
+/// Query parameter of [`PATH_REQUESTS`]: the `next_cursor` of the previous page.
+pub const QUERY_CURSOR: &str = "cursor";
+/// Requests per page of [`PATH_REQUESTS`] without `limit`.
+pub const DEFAULT_PAGE_SIZE: usize = 10;
+/// Largest `limit` of [`PATH_REQUESTS`].
+pub const MAX_PAGE_SIZE: usize = 20;
+/// `GET {device}/unverified-block`: whether unverified agents are blocked
+/// for the user.
+pub const PATH_UNVERIFIED_BLOCK: &str = "/unverified-block";
+/// `POST {device}/unverified-block/lift`: the user lifts that block.
+pub const PATH_UNVERIFIED_BLOCK_LIFT: &str = "/unverified-block/lift";
 /// Default seconds between polls when push is down (plus jitter).
 pub const DEFAULT_POLL_INTERVAL_SECS: u64 = 30;
 

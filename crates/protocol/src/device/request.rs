@@ -149,12 +149,17 @@ impl ApproverRequest {
     }
 }
 
-/// `GET {device}/requests?status=pending` body: the user's pending requests,
-/// oldest first.
+/// `GET {device}/requests?status=pending[&limit=N][&cursor=C]` body: one
+/// page of the user's pending requests, oldest first. `next_cursor`, when
+/// present, fetches the next page (`cursor=<next_cursor>`); its absence
+/// means this is the last page.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RequestList {
-    /// The requests.
+    /// The requests of this page.
     pub requests: Vec<ApproverRequest>,
+    /// The cursor of the next page (opaque), if there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
 }
 
 /// `GET {device}/requests/{id}` body: the request and where it stands.

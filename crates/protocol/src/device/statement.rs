@@ -3,15 +3,16 @@
 use super::ids::{DeviceId, Jti, Nonce, RequestId, SchemaHash, StatementHash};
 use super::issuer::Issuer;
 use super::registered::registered_enum;
-use super::request::{ApproverRequest, RequestStatus};
+use super::request::{ApproverRequest, RequestStatus, Requirement, Risk};
 use crate::jcs::{self, JcsError};
 use crate::jws::{self, DeviceKeyPair, JwsError, JwtType, PublicJwk, SignHeader};
 use crate::rar::AuthorizationDetails;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::BTreeMap;
 
-/// The statement format version (`v`).
-pub const STATEMENT_VERSION: u64 = 1;
+/// The statement format version (`v`). Version 2 added the agent as shown
+/// (`client_name`, `client_verified`) and the `risk` and `requires` shown.
+pub const STATEMENT_VERSION: u64 = 2;
 /// Longest accepted `exp − iat` of a decision JWS, seconds.
 pub const MAX_DECISION_LIFETIME_SECS: u64 = 120;
 
@@ -38,7 +39,7 @@ registered_enum! {
     } extension
 }
 
-/// `v: 1`. Serializes as the number 1; any other value is refused.
+/// `v: 2`. Serializes as [`STATEMENT_VERSION`]; any other value is refused.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct StatementVersion;
 
@@ -83,7 +84,7 @@ pub enum StatementError {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApprovalStatement {
-    /// Always 1.
+    /// Always [`STATEMENT_VERSION`].
     pub v: StatementVersion,
     /// The request id.
     pub request_id: RequestId,
@@ -93,6 +94,11 @@ pub struct ApprovalStatement {
     pub issuer: Issuer,
     /// The agent's `client_id`.
     pub client_id: String,
+    /// The agent's name as shown (`client.client_name`).
+    pub client_name: String,
+    /// Whether the agent was shown as verified by the server's operator
+    /// (`client.verified`).
+    pub client_verified: bool,
     /// The user's `sub`.
     pub sub: String,
     /// Requested scopes, in request order.
@@ -105,6 +111,11 @@ pub struct ApprovalStatement {
     /// schema used to render it ([`SchemaHash::of_schema`];
     /// [`SchemaHash::of_no_schema`] for a type rendered without one).
     pub display_schemas: BTreeMap<String, SchemaHash>,
+    /// The risk the server gave the request, as sent (an approver shows an
+    /// unknown level as critical).
+    pub risk: Risk,
+    /// The step-ups the decision needed, as sent.
+    pub requires: Vec<Requirement>,
     /// The decision.
     pub decision: Decision,
     /// The request's `expires_at`.
@@ -128,11 +139,15 @@ impl ApprovalStatement {
             nonce: request.nonce.clone(),
             issuer: request.issuer.clone(),
             client_id: request.client.client_id.clone(),
+            client_name: request.client.client_name.clone(),
+            client_verified: request.client.verified,
             sub: request.user.sub.clone(),
             scope: request.scope.clone(),
             binding_message: request.binding_message.clone(),
             authorization_details: request.authorization_details.clone(),
             display_schemas,
+            risk: request.risk.clone(),
+            requires: request.requires.clone(),
             decision,
             expires_at: request.expires_at,
         })

@@ -78,16 +78,20 @@ def main():
     with open(os.path.join(HERE, "display-schemas.json"), encoding="utf-8") as f:
         schemas = json.load(f)
     statement = {
-        "v": 1,
+        "v": 2,
         "request_id": req["id"],
         "nonce": req["nonce"],
         "issuer": req["issuer"],
         "client_id": req["client"]["client_id"],
+        "client_name": req["client"]["client_name"],
+        "client_verified": req["client"]["verified"],
         "sub": req["user"]["sub"],
         "scope": req["scope"],
         "binding_message": req["binding_message"],
         "authorization_details": req["authorization_details"],
         "display_schemas": dict(sorted(schemas.items())),
+        "risk": req["risk"],
+        "requires": req["requires"],
         "decision": "approve",
         "expires_at": req["expires_at"],
     }

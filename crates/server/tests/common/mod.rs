@@ -80,6 +80,19 @@ pub async fn add_user(server: &TestServer, username: &str) -> String {
     u.sub
 }
 
+/// Marks `agent`'s client as verified by an operator.
+pub async fn verify(server: &TestServer, agent: &Agent) {
+    countersign_server::admin::set_client_verified(
+        &server.state.db,
+        &agent.client_id,
+        true,
+        "operator:test",
+        server.state.now(),
+    )
+    .await
+    .expect("verify client");
+}
+
 pub async fn ticket(server: &TestServer, username: &str) -> EnrollmentTicket {
     let link = countersign_server::admin::enrollment_link(
         &server.state.db,
@@ -171,7 +184,17 @@ impl Agent {
 
     /// Signs `claims` with the client key (kid k1).
     pub fn sign(&self, claims: &Value) -> String {
-        self.key.sign(&SignHeader { typ: Some(JwtType::Jwt), kid: Some("k1".into()) }, claims).expect("sign")
+        self.sign_typed(JwtType::Jwt, claims)
+    }
+
+    /// Signs a request object (`typ: oauth-authz-req+jwt`, RFC 9101).
+    pub fn sign_request(&self, claims: &Value) -> String {
+        self.sign_typed(JwtType::RequestObject, claims)
+    }
+
+    /// Signs `claims` with the client key (kid k1) and header `typ`.
+    pub fn sign_typed(&self, typ: JwtType, claims: &Value) -> String {
+        self.key.sign(&SignHeader { typ: Some(typ), kid: Some("k1".into()) }, claims).expect("sign")
     }
 
     pub async fn post(&self, path: &str, pairs: &[(&str, String)], now: u64) -> reqwest::Response {

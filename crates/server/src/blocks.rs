@@ -1,0 +1,101 @@
+//! Blocks that follow from `not_me` denials of requests made by unverified
+//! clients. Such denials are counted per user across every unverified
+//! client, so that registering a new client does not reset the count: past
+//! [`crate::config::Limits::not_me_threshold`] within the `not_me` window,
+//! every unverified client is refused for that user until an operator
+//! (`countersign-server client unblock --user`) or the user (from an
+//! approver, `POST {device}/unverified-block/lift`) lifts the block.
+//! Denials before a lift no longer count.
+//!
+//! Verified clients are counted per (user, client) within the window
+//! instead (`ciba.rs`): an operator vouches for them, so one client's
+//! denials do not stop the others.
+
+use sqlx::{Row as _, SqliteConnection};
+
+use crate::config::Limits;
+use crate::db;
+use crate::error::Internal;
+
+/// Whether every unverified client is blocked for `sub`.
+///
+/// # Errors
+/// The database failed.
+pub async fn unverified_blocked(conn: &mut SqliteConnection, sub: &str) -> Result<bool, Internal> {
+    let row = sqlx::query("SELECT 1 AS b FROM unverified_blocks WHERE sub = $1 AND lifted_at IS NULL LIMIT 1")
+        .bind(sub)
+        .fetch_optional(conn)
+        .await?;
+    Ok(row.is_some())
+}
+
+/// After a `not_me` denial of an unverified client's request by `sub` was
+/// recorded (same transaction): blocks unverified clients for the user when
+/// the count reaches the threshold. Returns whether a block started.
+///
+/// # Errors
+/// The database failed.
+pub async fn after_unverified_not_me(
+    conn: &mut SqliteConnection,
+    limits: &Limits,
+    sub: &str,
+    now: u64,
+) -> Result<bool, Internal> {
+    if limits.not_me_threshold == 0 || unverified_blocked(conn, sub).await? {
+        return Ok(false);
+    }
+    let last_lift = sqlx::query("SELECT MAX(lifted_at) AS t FROM unverified_blocks WHERE sub = $1")
+        .bind(sub)
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get::<Option<i64>, _>("t")?
+        .unwrap_or(0);
+    let since = db::ts(now.saturating_sub(limits.not_me_window_secs)).max(last_lift);
+    let n: i64 = sqlx::query(
+        "SELECT COUNT(*) AS n FROM auth_requests WHERE sub = $1 AND deny_reason = 'not_me' \
+         AND client_verified = 0 AND decided_at > $2",
+    )
+    .bind(sub)
+    .bind(since)
+    .fetch_one(&mut *conn)
+    .await?
+    .try_get("n")?;
+    if n < i64::from(limits.not_me_threshold) {
+        return Ok(false);
+    }
+    sqlx::query("INSERT INTO unverified_blocks (sub, blocked_at) VALUES ($1, $2)")
+        .bind(sub)
+        .bind(db::ts(now))
+        .execute(&mut *conn)
+        .await?;
+    tracing::info!("unverified clients blocked for a user after not_me denials");
+    Ok(true)
+}
+
+/// Since when unverified clients are blocked for `sub`, if they are.
+///
+/// # Errors
+/// The database failed.
+pub async fn unverified_block_since(conn: &mut SqliteConnection, sub: &str) -> Result<Option<u64>, Internal> {
+    let row = sqlx::query("SELECT MIN(blocked_at) AS t FROM unverified_blocks WHERE sub = $1 AND lifted_at IS NULL")
+        .bind(sub)
+        .fetch_one(conn)
+        .await?;
+    Ok(row.try_get::<Option<i64>, _>("t")?.map(db::from_ts))
+}
+
+/// Lifts the block of unverified clients for `sub`; `by` says who (an
+/// operator, or the user's device). Returns whether a block was lifted.
+///
+/// # Errors
+/// The database failed.
+pub async fn lift_unverified(conn: &mut SqliteConnection, sub: &str, by: &str, now: u64) -> Result<bool, Internal> {
+    let done =
+        sqlx::query("UPDATE unverified_blocks SET lifted_at = $1, lifted_by = $2 WHERE sub = $3 AND lifted_at IS NULL")
+            .bind(db::ts(now))
+            .bind(by)
+            .bind(sub)
+            .execute(conn)
+            .await?;
+    Ok(done.rows_affected() > 0)
+}
