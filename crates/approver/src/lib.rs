@@ -6,7 +6,9 @@
 //!   [`Approver::view`] and [`Approver::inbox_views`] (what shells show),
 //!   [`Approver::decide`], [`Approver::start`] (push/poll transport and
 //!   outbox delivery in the background), [`Approver::subscribe`] (events for
-//!   shells), [`Approver::verify_receipt`].
+//!   shells), [`Approver::verify_receipt`], [`Approver::unverified_block`]
+//!   and [`Approver::lift_unverified_block`] (the user's block of unverified
+//!   agents).
 //! - [`store`]: the SQLite store (accounts, inbox, history, outbox, schema
 //!   cache), one transaction per state change.
 //! - [`keys`]: device keys in the OS keychain, or in a passphrase-encrypted
@@ -23,6 +25,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 mod approver;
+mod blocks;
 pub mod clock;
 pub mod config;
 pub mod decision;

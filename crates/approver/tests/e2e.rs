@@ -430,3 +430,31 @@ async fn a_sync_follows_every_page_of_pending_requests() {
     let again = approver.sync(&account.id).await.unwrap();
     assert_eq!((again.new, again.withdrawn), (0, 0), "listed requests stay, none withdrawn");
 }
+
+/// The user sees and lifts the block of unverified agents that their
+/// `not_me` denials started.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_user_lifts_the_block_of_unverified_agents() {
+    let env = Env::start().await;
+    env.add_user("zoe").await;
+    let device = Device::new();
+    let approver = device.open().await;
+    let account = approver.enroll(&env.invitation("zoe", 600).await).await.unwrap();
+    assert!(!approver.unverified_block(&account.id).await.unwrap().blocked);
+    let agent = env.agent().await;
+    for _ in 0..3 {
+        agent.request("zoe", &trade_details(), None).await;
+    }
+    approver.sync(&account.id).await.unwrap();
+    for item in approver.pending().await.unwrap() {
+        approver
+            .decide(&account.id, item.request.id.as_str(), Decision::Deny, Some(DenyReason::NotMe), false)
+            .await
+            .unwrap();
+    }
+    let block = approver.unverified_block(&account.id).await.unwrap();
+    assert!(block.blocked && block.since.is_some(), "{block:?}");
+    let lifted = approver.lift_unverified_block(&account.id).await.unwrap();
+    assert!(!lifted.blocked);
+    assert!(!approver.unverified_block(&account.id).await.unwrap().blocked);
+}

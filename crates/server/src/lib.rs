@@ -32,6 +32,7 @@ pub mod outbound;
 pub mod register;
 pub mod requests;
 pub mod schemas;
+pub mod secret_key;
 pub mod state;
 pub mod sweeper;
 #[doc(hidden)]

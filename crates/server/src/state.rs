@@ -78,7 +78,8 @@ impl AppState {
         };
         let http_notify = http(config.danger_allow_http_loopback_notifications)?;
         let http_jwks = http(config.danger_allow_http_loopback_jwks_uri)?;
-        let user_code_key = crate::user_code::UserCodeKey::for_db(&db)?;
+        let secret_key = crate::secret_key::SecretKey::for_db(&db)?;
+        let user_code_key = crate::user_code::UserCodeKey::new(&secret_key);
         crate::keys::ensure_active(&db, clock.now()).await?;
         Ok(Self(Arc::new(Inner {
             config,

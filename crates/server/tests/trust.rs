@@ -724,7 +724,7 @@ async fn user_codes_are_stored_under_a_key_outside_the_database() {
     let sealed = stored().await;
     assert!(sealed.starts_with("hmac-sha256:"), "{sealed}");
     assert!(!sealed.contains(&countersign_server::util::hash_secret("4711")), "not the bare SHA-256");
-    let key_file = countersign_server::user_code::UserCodeKey::path_for(&server.db_path);
+    let key_file = countersign_server::secret_key::SecretKey::path_for(&server.db_path);
     assert!(key_file.is_file(), "{}", key_file.display());
     let agent = Agent::register(&server, json!({"backchannel_user_code_parameter": true})).await;
     let params = |code: &str| with(agent.request_params("uli"), "user_code", code);

@@ -1,0 +1,152 @@
+//! The server's secret key: 32 random bytes in a file beside the database
+//! (`<database>.secret-key`, mode 0600, created at the first start), never in
+//! the database itself, so that a copy of the database alone opens nothing.
+//! Each use gets its own key, derived with HKDF-SHA-256 (RFC 5869) under a
+//! label ([`Purpose`]). Back the file up with the database.
+
+use countersign_protocol::jws::{b64url_decode, b64url_encode};
+use ring::hkdf;
+use std::path::{Path, PathBuf};
+use zeroize::Zeroizing;
+
+use crate::db::Db;
+use crate::error::Internal;
+
+/// Bytes of the key.
+const KEY_BYTES: usize = 32;
+
+/// What a derived key is for (its HKDF `info`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// HMAC of stored `user_code`s ([`crate::user_code`]).
+    UserCodes,
+    /// Encryption of stored token responses (kept for a repeated token
+    /// request).
+    TokenResponses,
+}
+
+impl Purpose {
+    fn label(self) -> &'static [u8] {
+        match self {
+            Purpose::UserCodes => b"countersign-server/v1/user-codes",
+            Purpose::TokenResponses => b"countersign-server/v1/token-responses",
+        }
+    }
+}
+
+/// The server's secret key. `Debug` shows nothing of it.
+pub struct SecretKey(Zeroizing<Vec<u8>>);
+
+impl std::fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretKey(<redacted>)")
+    }
+}
+
+/// An HKDF output length of 32 bytes.
+struct Len32;
+
+impl hkdf::KeyType for Len32 {
+    fn len(&self) -> usize {
+        KEY_BYTES
+    }
+}
+
+impl SecretKey {
+    /// The key file of the database at `db_path`: `<db_path>.secret-key`.
+    #[must_use]
+    pub fn path_for(db_path: &Path) -> PathBuf {
+        let mut name = db_path.as_os_str().to_owned();
+        name.push(".secret-key");
+        PathBuf::from(name)
+    }
+
+    /// Reads the key at `path`, creating it (random, mode 0600) if missing.
+    ///
+    /// # Errors
+    /// The file cannot be read or written, or does not hold a key (a damaged
+    /// file is an error, never replaced: that would lose what it protects).
+    pub fn load_or_create(path: &Path) -> Result<Self, Internal> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => {
+                let bytes = b64url_decode(text.trim())
+                    .ok()
+                    .filter(|b| b.len() == KEY_BYTES)
+                    .ok_or_else(|| Internal::new(format!("{} does not hold a secret key", path.display())))?;
+                Ok(Self(Zeroizing::new(bytes)))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Self::create(path),
+            Err(e) => Err(Internal::new(format!("reading {}: {e}", path.display()))),
+        }
+    }
+
+    fn create(path: &Path) -> Result<Self, Internal> {
+        use std::io::Write as _;
+        let mut bytes = Zeroizing::new(vec![0u8; KEY_BYTES]);
+        ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes)
+            .map_err(|_| Internal::new("system random number generator failed"))?;
+        let text = Zeroizing::new(b64url_encode(&bytes));
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt as _;
+            options.mode(0o600);
+        }
+        match options.open(path) {
+            Ok(mut file) => {
+                let written = file.write_all(text.as_bytes()).and_then(|()| file.sync_all());
+                written.map_err(|e| Internal::new(format!("writing {}: {e}", path.display())))?;
+                Ok(Self(bytes))
+            }
+            // Another process created it first: use theirs.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Self::load_or_create(path),
+            Err(e) => Err(Internal::new(format!("creating {}: {e}", path.display()))),
+        }
+    }
+
+    /// The key of the SQLite database behind `db`.
+    ///
+    /// # Errors
+    /// As [`Self::load_or_create`].
+    pub fn for_db(db: &Db) -> Result<Self, Internal> {
+        Self::load_or_create(&Self::path_for(db.connect_options().get_filename()))
+    }
+
+    /// The 32-byte key for `purpose` (HKDF-SHA-256, no salt, `info` = its label).
+    #[must_use]
+    pub fn derive(&self, purpose: Purpose) -> Zeroizing<[u8; KEY_BYTES]> {
+        let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, &[]).extract(&self.0);
+        let mut out = Zeroizing::new([0u8; KEY_BYTES]);
+        // Expanding 32 bytes from SHA-256 cannot fail (at most 255 × 32).
+        if let Ok(okm) = prk.expand(&[purpose.label()], Len32) {
+            let _ = okm.fill(out.as_mut());
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_key_file_is_private_persistent_and_never_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = SecretKey::path_for(&dir.path().join("cs.db"));
+        assert!(path.ends_with("cs.db.secret-key"));
+        let key = SecretKey::load_or_create(&path).unwrap();
+        let again = SecretKey::load_or_create(&path).unwrap();
+        assert_eq!(key.derive(Purpose::UserCodes), again.derive(Purpose::UserCodes));
+        assert_ne!(key.derive(Purpose::UserCodes), key.derive(Purpose::TokenResponses), "one key per use");
+        assert_ne!(*key.derive(Purpose::UserCodes), [0u8; KEY_BYTES]);
+        assert_eq!(format!("{key:?}"), "SecretKey(<redacted>)");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        }
+        std::fs::write(&path, "short").unwrap();
+        assert!(SecretKey::load_or_create(&path).is_err(), "a damaged key file is an error, not a new key");
+    }
+}
