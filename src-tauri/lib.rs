@@ -17,6 +17,8 @@ mod tray;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod text_agreement;
 
 use std::path::PathBuf;
 

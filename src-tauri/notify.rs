@@ -174,24 +174,20 @@ fn warnings_label(count: usize) -> String {
     }
 }
 
-/// `text` on one line, at most `max` characters, with control, bidi and
-/// invisible characters replaced by U+FFFD (a notification cannot show the
-/// warnings the app shows, so it must not carry what they warn about).
+/// `text` on one line, at most `max` characters, with every character
+/// `countersign_text` flags in one line of prose (control, bidi, invisible,
+/// unusual characters, lookalike letters) replaced by U+FFFD: a notification
+/// cannot show the warnings the app shows, so it must not carry what they
+/// warn about.
 pub fn plain(text: &str, max: usize) -> String {
-    let mut out: String = text.chars().map(|c| if suspicious(c) { '\u{FFFD}' } else { c }).take(max).collect();
+    let mut out: String = countersign_text::replace_flagged(text, countersign_text::Context::Line, '\u{FFFD}')
+        .chars()
+        .take(max)
+        .collect();
     if text.chars().count() > max {
         out.push('…');
     }
     out
-}
-
-fn suspicious(c: char) -> bool {
-    c.is_control()
-        || matches!(c,
-            '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}' | '\u{180B}'..='\u{180F}'
-            | '\u{2000}'..='\u{200F}' | '\u{2028}'..='\u{202F}' | '\u{205F}'..='\u{206F}' | '\u{3164}'
-            | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}' | '\u{FFA0}' | '\u{FFF0}'..='\u{FFFB}'
-            | '\u{E0000}'..='\u{E0FFF}' | '\u{E000}'..='\u{F8FF}' | '\u{F0000}'..='\u{10FFFF}')
 }
 
 /// Notification bodies may be read as markup (freedesktop spec): escape it.

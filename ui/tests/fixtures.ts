@@ -6,6 +6,7 @@ import type {
   RequestView,
 } from '../src/lib/backend/types';
 import auth0Transfer from './models/auth0-transfer.model.json';
+import hostileNames from './models/hostile-names.model.json';
 import mixedRequest from './models/mixed-request.model.json';
 import purchaseBidi from './models/purchase-bidi-undescribed.model.json';
 import stockTradeInvalid from './models/stock-trade-invalid.model.json';
@@ -19,6 +20,8 @@ export const MODELS = {
   bidi: purchaseBidi as unknown as DisplayModel,
   invalid: stockTradeInvalid as unknown as DisplayModel,
   auth0: auth0Transfer as unknown as DisplayModel,
+  /** Member names, a sender's label and a type with bidi, invisible, lookalike and unusual characters. */
+  names: hostileNames as unknown as DisplayModel,
 } as const;
 
 export const NOW = 1_767_225_600;

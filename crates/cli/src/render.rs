@@ -1,11 +1,13 @@
 //! Human-readable output. Every string from a server or an agent goes
-//! through [`crate::safe::text`].
+//! through [`crate::safe::text`], or [`crate::safe::text_in`] in the context
+//! the display model gives it (a field's format, a member name).
 
-use crate::safe::text;
+use crate::safe::{text, text_in};
 use countersign_approver::display::unapprovable_reason;
 use countersign_approver::store::{Account, HistoryEntry, InboxItem, LocalStatus};
 use countersign_approver::{ApproverEvent, ConnectionState, DeliveryReport, EnrollPreview, ReceiptCheck, RequestView};
-use countersign_details::{DisplayModel, Field, FieldValue, JsonType, Risk, Severity, Warning};
+use countersign_details::{DisplayModel, Field, FieldValue, Format, JsonType, LabelSource, Risk, Severity, Warning};
+use countersign_text::Context;
 use std::fmt::Write as _;
 
 /// "in 4m 12s" / "expired".
@@ -119,10 +121,11 @@ fn all_warnings(model: &DisplayModel) -> Vec<&Warning> {
 }
 
 /// A field's value on one line: strings quoted, the reading aids after it.
-fn value_text(value: &FieldValue) -> String {
+fn value_text(value: &FieldValue, format: Format) -> String {
     match value {
         FieldValue::Scalar { json_type, text: t, display, utc, .. } => {
-            let mut out = if *json_type == JsonType::String { quoted(t) } else { text(t) };
+            let context = format.text_context();
+            let mut out = if *json_type == JsonType::String { quoted_in(t, context) } else { text_in(t, context) };
             if let Some(d) = display.as_deref().filter(|d| d != t) {
                 let _ = write!(out, "  ({})", text(d));
             }
@@ -132,7 +135,8 @@ fn value_text(value: &FieldValue) -> String {
             out
         }
         FieldValue::Money { text: t, display, .. } => {
-            let mut out = text(t);
+            // Amount and currency must both be ASCII.
+            let mut out = text_in(t, Context::AsciiIdentifier);
             if display != t {
                 let _ = write!(out, "  ({})", text(display));
             }
@@ -142,14 +146,23 @@ fn value_text(value: &FieldValue) -> String {
     }
 }
 
+/// A field's label: a schema's label is prose; a member name or a sender's
+/// label is an identifier (as the renderer judged it).
+fn label_text(f: &Field) -> String {
+    match f.label_source {
+        LabelSource::Schema => text(&f.label),
+        LabelSource::Key | LabelSource::Index | LabelSource::Sender => text_in(&f.label, Context::Identifier),
+    }
+}
+
 fn push_fields(out: &mut String, fields: &[Field], depth: usize) {
     for f in fields {
         let indent = "  ".repeat(depth);
         let mark = if f.emphasis { "* " } else { "" };
         let hidden = if f.collapsed { "  [hidden by the sender, shown here]" } else { "" };
-        let value = value_text(&f.value);
+        let value = value_text(&f.value, f.format);
         let sep = if value.is_empty() { "" } else { " " };
-        let _ = writeln!(out, "{indent}{mark}{}:{sep}{value}{hidden}", text(&f.label));
+        let _ = writeln!(out, "{indent}{mark}{}:{sep}{value}{hidden}", label_text(f));
         for w in &f.warnings {
             let _ = writeln!(out, "{indent}    ! {}", text(&w.message));
         }
@@ -171,7 +184,7 @@ fn push_display(out: &mut String, model: &DisplayModel) {
                 at.push(format!("detail {}", i + 1));
             }
             if let Some(p) = w.path.as_deref().filter(|p| !p.is_empty()) {
-                at.push(text(p));
+                at.push(text_in(p, Context::Identifier));
             }
             let at = if at.is_empty() { String::new() } else { format!(" ({})", at.join(", ")) };
             let _ = writeln!(out, "  ! {}{at}: {}", severity_mark(w.severity), text(&w.message));
@@ -181,7 +194,7 @@ fn push_display(out: &mut String, model: &DisplayModel) {
     for d in &model.details {
         let valid = if d.valid { "" } else { "  INVALID" };
         let _ = writeln!(out, "  [{}] {}  (risk {}){valid}", d.index + 1, text(&d.title), risk_name(d.risk));
-        let _ = writeln!(out, "      type: {}", text(&d.type_name));
+        let _ = writeln!(out, "      type: {}", text_in(&d.type_name, Context::Identifier));
         if let Some(summary) = &d.summary {
             let _ = writeln!(out, "      {}", text(&summary.text));
         }
@@ -247,7 +260,7 @@ pub fn request_full(view: &RequestView, now: u64) -> String {
     if contains_escape(&out) {
         let _ = writeln!(
             out,
-            "Note: some text contains control, invisible or direction-changing characters, shown as \\u{{...}}."
+            "Note: some text contains control, invisible, direction-changing or lookalike characters, shown as \\u{{...}}."
         );
     }
     out
@@ -257,7 +270,13 @@ pub fn request_full(view: &RequestView, now: u64) -> String {
 /// [`text`] doubles every backslash of the value).
 #[must_use]
 pub fn quoted(s: &str) -> String {
-    format!("\"{}\"", text(s).replace('"', "\\\""))
+    quoted_in(s, Context::Line)
+}
+
+/// [`quoted`], the value classified in `context`.
+#[must_use]
+pub fn quoted_in(s: &str, context: Context) -> String {
+    format!("\"{}\"", text_in(s, context).replace('"', "\\\""))
 }
 
 /// Whether `rendered` (output of [`text`]) contains a `\u{...}` escape made
@@ -455,8 +474,11 @@ mod tests {
         v["client"]["client_name"] = "Bank\u{202e}gnp.exe".into();
         v["authorization_details"][0]["x\u{200b}"] = "\u{9b}31m\u{2066}".into();
         let out = request_full(&view_of(&v), 0);
-        for c in out.chars() {
-            assert!(c == '\n' || !crate::safe::must_escape(c), "raw {:?} in output", c);
+        for line in out.lines() {
+            assert!(
+                countersign_text::is_clean(line, Context::Line) && !line.chars().any(char::is_control),
+                "raw flagged text in {line:?}"
+            );
         }
         assert!(out.contains("Bank\\u{202E}gnp.exe"), "{out}");
         assert!(out.contains("\\u{001B}]0;pwned\\u{0007}OK"));

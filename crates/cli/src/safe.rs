@@ -2,70 +2,39 @@
 //!
 //! Everything that comes from a server or an agent (names, binding
 //! messages, authorization details, error descriptions) goes through
-//! [`text`] before it is printed: control characters (C0, DEL, C1, so no
-//! escape sequence ever reaches the terminal), bidirectional controls,
-//! invisible and format characters, non-ASCII spaces, variation selectors,
-//! tag and private-use characters are written visibly as `\u{XXXX}`; a
-//! backslash is doubled, so the escapes cannot be forged by the text itself.
+//! [`text`] (or [`text_in`], in the value's context) before it is printed.
+//! That is `countersign_text::escape`, the classifier the server, the
+//! renderer and the notifications share: every character it flags (bidi
+//! controls, invisible and format characters, unusual characters, lookalike
+//! letters…) and every control character (C0, DEL, C1, so no escape sequence
+//! ever reaches the terminal) is written visibly as `\u{XXXX}` (`\n`, `\r`,
+//! `\t` for line feed, carriage return and tab), and a backslash is doubled,
+//! so the escapes cannot be forged by the text itself and
+//! `countersign_text::unescape` gives back exactly what was sent.
 //! JSON output is written in ASCII only ([`json`]): every non-ASCII
 //! character is a `\uXXXX` escape, so it is safe on a terminal too.
 
+use countersign_text::{escape, is_clean, Context};
 use serde::Serialize;
 use std::fmt::Write as _;
 
-/// Whether `c` must not reach a terminal as itself.
-#[must_use]
-pub fn must_escape(c: char) -> bool {
-    let u = u32::from(c);
-    matches!(u,
-        0x00..=0x1F | 0x7F..=0x9F            // C0, DEL, C1 controls
-        | 0xA0 | 0xAD                       // no-break space, soft hyphen
-        | 0x034F                            // combining grapheme joiner
-        | 0x061C                            // Arabic letter mark
-        | 0x115F | 0x1160 | 0x3164 | 0xFFA0 // Hangul fillers
-        | 0x1680                            // Ogham space mark
-        | 0x180B..=0x180F                   // Mongolian selectors and vowel separator
-        | 0x2000..=0x200F                   // spaces, zero width, LRM, RLM
-        | 0x2028..=0x202F                   // separators, bidi embeddings, narrow space
-        | 0x205F..=0x206F                   // math space, invisible operators, bidi isolates
-        | 0x3000                            // ideographic space
-        | 0xFE00..=0xFE0F                   // variation selectors
-        | 0xFEFF                            // BOM, zero width no-break space
-        | 0xFFF9..=0xFFFB                   // interlinear annotations
-        | 0xFFFE | 0xFFFF | 0xFDD0..=0xFDEF // noncharacters
-        | 0xE000..=0xF8FF                   // private use
-        | 0x0600..=0x0605 | 0x06DD | 0x070F | 0x0890 | 0x0891 | 0x08E2 // Arabic/Syriac format
-        | 0x110BD | 0x110CD | 0x13430..=0x1343F | 0x1BCA0..=0x1BCA3 | 0x1D173..=0x1D17A
-        | 0xE0000..=0xE007F                 // tags
-        | 0xE0100..=0xE01EF                 // variation selectors supplement
-        | 0xF0000..=0x10FFFF                // private use planes
-    ) || (u & 0xFFFE) == 0xFFFE
-}
-
-/// `s` with every character [`must_escape`] written as `\u{XXXX}` (`\n`,
-/// `\t`, `\r` as themselves escaped) and `\` as `\\`.
+/// `s` escaped for one line of a terminal, as one line of prose.
 #[must_use]
 pub fn text(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if must_escape(c) => {
-                let _ = write!(out, "\\u{{{:04X}}}", u32::from(c));
-            }
-            c => out.push(c),
-        }
-    }
-    out
+    escape(s, Context::Line)
 }
 
-/// Whether `s` contains anything [`text`] escapes.
+/// `s` escaped for one line of a terminal, classified in `context` (a
+/// member name or an IBAN is judged as what it is).
+#[must_use]
+pub fn text_in(s: &str, context: Context) -> String {
+    escape(s, context)
+}
+
+/// Whether [`text`] writes `s` other than as it is.
 #[must_use]
 pub fn has_escapes(s: &str) -> bool {
-    s.chars().any(|c| c == '\\' || must_escape(c))
+    s.contains('\\') || s.chars().any(char::is_control) || !is_clean(s, Context::Line)
 }
 
 /// Pretty JSON in ASCII only.
@@ -110,7 +79,18 @@ mod tests {
         assert_eq!(text("line\nnext\ttab\r"), "line\\nnext\\ttab\\r");
         assert_eq!(text("\u{9b}"), "\\u{009B}", "C1 CSI");
         assert_eq!(text("tag\u{E0041}"), "tag\\u{E0041}");
-        assert_eq!(text("nb\u{a0}sp"), "nb\\u{00A0}sp");
+        // A no-break space is typography in prose (the renderer and the
+        // server agree); in an identifier it is escaped where it stands.
+        assert_eq!(text("nb\u{a0}sp"), "nb\u{a0}sp");
+        assert_eq!(text_in("nb\u{a0}sp", Context::Identifier), "nb\\u{00A0}sp");
+    }
+
+    #[test]
+    fn escapes_read_back_exactly() {
+        for s in ["Bank\u{202E}gnp.exe", "C:\\temp\\u{202E}", "p\u{0430}ypal\n\t", "❤\u{FE0F} می\u{200C}خواهم"]
+        {
+            assert_eq!(countersign_text::unescape(&text(s)).as_deref(), Ok(s));
+        }
     }
 
     #[test]

@@ -248,6 +248,22 @@ impl Format {
     pub fn free_text(self) -> bool {
         matches!(self, Self::Text | Self::MultilineText)
     }
+
+    /// The context `countersign_text` classifies a value of this format in:
+    /// one line of prose (`text`), prose over lines (`multiline-text`), code
+    /// (`code`), an ASCII-only identifier ([`Format::ascii_only`]), or an
+    /// identifier (every other format).
+    #[must_use]
+    pub fn text_context(self) -> countersign_text::Context {
+        use countersign_text::Context;
+        match self {
+            Self::Text => Context::Line,
+            Self::MultilineText => Context::MultiLine,
+            Self::Code => Context::Code,
+            format if format.ascii_only() => Context::AsciiIdentifier,
+            _ => Context::Identifier,
+        }
+    }
 }
 
 /// One value shown to the user, with its label.
@@ -262,6 +278,13 @@ pub struct Field {
     pub label: String,
     /// Where the label comes from.
     pub label_source: LabelSource,
+    /// The characters of `label` a UI must mark where they stand (bidi,
+    /// invisible, lookalike…), as `countersign_text` finds them: a member
+    /// name or a sender's label as an identifier, a schema's label as prose.
+    pub label_characters: Vec<CharFinding>,
+    /// The characters of `path` a UI must mark where they stand (the path is
+    /// made of member names as sent), found as in an identifier.
+    pub path_characters: Vec<CharFinding>,
     /// The display format.
     pub format: Format,
     /// The value.

@@ -21,10 +21,11 @@ use crate::model::{
 };
 use crate::registry::{Entry, Registry};
 use crate::schema::{Layout, Piece, SchemaSet};
-use crate::text::{self, escape_flagged, visible_escape, Budget, TextKind};
+use crate::text::{self, escape_value, visible_escape, Budget, TextKind};
 use countersign_protocol::device::ids::SchemaHash;
 use countersign_protocol::jcs;
 use countersign_protocol::rar::{AuthorizationDetail, AuthorizationDetails};
+use countersign_text::Context;
 use serde_json::{Map, Number, Value};
 
 /// Values longer than this (in characters) get the `wrap` hint.
@@ -55,6 +56,7 @@ pub fn render(details: &AuthorizationDetails, registry: &Registry, options: &Ren
         locale: Locale::parse(&options.locale),
         offset_minutes: options.utc_offset_minutes,
         budget: Budget::new(MAX_LISTED_PER_REQUEST),
+        marks: Budget::new(MAX_LISTED_PER_REQUEST),
     };
     let mut warnings = Vec::new();
     if details.len() > MANY_DETAILS {
@@ -130,7 +132,12 @@ fn finish(
 struct Ctx {
     locale: Locale,
     offset_minutes: i32,
+    /// Characters listed in warnings.
     budget: Budget,
+    /// Characters marked in paths and labels (their own budget, so that a
+    /// hostile member name repeated in every nested path cannot take the
+    /// warnings' positions away).
+    marks: Budget,
 }
 
 struct DetailRenderer<'c> {
@@ -298,7 +305,7 @@ fn fill_summary(pieces: &[Piece], fields: &[Field], doc: &Value) -> (Summary, Ve
                         // the whole line: quote it with its flagged characters
                         // written as `\u{XXXX}` (its field shows it as sent).
                         let flagged = flagged(f);
-                        let text = if flagged { escape_flagged(&summary_text(f)) } else { summary_text(f) };
+                        let text = if flagged { escape_value(&summary_text(f), f.format) } else { summary_text(f) };
                         parts.push(SummaryPart::Value { path, text, flagged });
                     }
                     None => {
@@ -419,12 +426,19 @@ impl DetailRenderer<'_> {
                 (name, LabelSource::Sender)
             }
         };
+        // A schema's label is prose; a member name or a sender's label is
+        // an identifier, as its warnings judged it.
+        let label_context = if label_source == LabelSource::Schema { Context::Line } else { Context::Identifier };
+        let label_characters = text::marks(&label, label_context, &self.ctx.marks);
+        let path_characters = text::marks(path, Context::Identifier, &self.ctx.marks);
         let value = self.value(value, set, format, path, &mut warnings);
         Field {
             path: path.to_owned(),
             key: key.to_owned(),
             label,
             label_source,
+            label_characters,
+            path_characters,
             format,
             value,
             emphasis: hints.emphasis,

@@ -400,3 +400,52 @@ fn a_flood_of_findings_still_warns_on_every_value() {
     assert!(last.characters.is_empty());
     assert!(last.message.starts_with("30 invisible characters: positions not listed"), "{}", last.message);
 }
+
+fn code_points(found: &[countersign_details::CharFinding]) -> Vec<&str> {
+    found.iter().map(|c| c.code_point.as_str()).collect()
+}
+
+/// A UI marks what the core found in labels and paths too (member names
+/// chosen by the agent), from the model: it keeps no table of its own.
+#[test]
+fn paths_and_labels_carry_the_characters_a_ui_must_mark() {
+    let m = render_value(
+        json!([{"type": "x", "amount\u{202E}": {"inner\u{200B}": "1", "❤\u{FE0F}": "2"}, "p\u{0430}ss": "3", "ok": "4"}]),
+    );
+    let d = &m.details[0];
+    let outer = field(d, "/amount\u{202E}");
+    assert_eq!(code_points(&outer.label_characters), ["U+202E"]);
+    assert_eq!(code_points(&outer.path_characters), ["U+202E"]);
+    assert_eq!((outer.path_characters[0].position, outer.path_characters[0].utf16_offset), (7, 7));
+    let inner = field(d, "/amount\u{202E}/inner\u{200B}");
+    assert_eq!(code_points(&inner.label_characters), ["U+200B"]);
+    assert_eq!(code_points(&inner.path_characters), ["U+202E", "U+200B"]);
+    let emoji = field(d, "/amount\u{202E}/❤\u{FE0F}");
+    assert_eq!(code_points(&emoji.label_characters), Vec::<&str>::new(), "an emoji with its selector is text");
+    assert_eq!(code_points(&field(d, "/p\u{0430}ss").label_characters), ["U+0430"]);
+    let ok = field(d, "/ok");
+    assert!(ok.label_characters.is_empty() && ok.path_characters.is_empty());
+    // The label's characters are those of the warnings about the member name.
+    let in_key: Vec<&str> =
+        outer.warnings.iter().filter(|w| w.in_key).flat_map(|w| &w.characters).map(|c| c.code_point.as_str()).collect();
+    assert_eq!(in_key, code_points(&outer.label_characters));
+}
+
+/// Format characters outside the default ignorables, unassigned code points
+/// and lookalikes the Script property names are flagged like the others
+/// (one classifier: `countersign_text`).
+#[test]
+fn every_format_character_and_lookalike_script_is_flagged() {
+    let m = render_value(email("a@example.com", "\u{0600}12 a\u{FFF9}b \u{0378}", "hi"));
+    assert!(one(&m, WarningCode::InvisibleCharacter)
+        .message
+        .starts_with("2 invisible characters: U+0600 ARABIC NUMBER SIGN at position 0"));
+    assert!(one(&m, WarningCode::UnusualCharacter).message.contains("U+0378 UNASSIGNED CHARACTER at position 8"));
+    for (subject, letter) in [("ｐaypal", "U+FF50"), ("𝐩aypal", "U+1D429")] {
+        let m = render_value(email("a@example.com", subject, "hi"));
+        assert_eq!(code_points(&one(&m, WarningCode::MixedScript).characters), [letter]);
+    }
+    // Units and IPA are not lookalikes.
+    let m = render_value(email("a@example.com", "5 µs, ˈhɛloʊ, Tokyo東京", "hi"));
+    assert_eq!(m.warning_count, 0, "{:#?}", all_warnings(&m));
+}

@@ -333,22 +333,12 @@ pub enum BindingMessageError {
     },
 }
 
-fn is_invisible_or_bidi(c: char) -> bool {
-    matches!(
-        c,
-        '\u{061C}'
-            | '\u{200B}'..='\u{200F}'
-            | '\u{202A}'..='\u{202E}'
-            | '\u{2060}'..='\u{2064}'
-            | '\u{2066}'..='\u{2069}'
-            | '\u{FEFF}'
-    )
-}
-
 /// CIBA Core §7.1 `binding_message`: shown on both devices so the user can
 /// match them; "relatively short" plain text. This type refuses empty text
-/// and control, bidi and invisible formatting characters; length and
-/// character-set policy (Auth0: 64, Keycloak: 50) is the server's.
+/// and every character `countersign_text` flags in one line of prose
+/// (control, bidi, invisible, unusual characters, lookalike letters);
+/// length and character-set policy (Auth0: 64, Keycloak: 50) is the
+/// server's.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct BindingMessage(String);
 
@@ -362,8 +352,8 @@ impl BindingMessage {
         if message.is_empty() {
             return Err(BindingMessageError::Empty);
         }
-        if let Some((index, ch)) = message.char_indices().find(|&(_, c)| c.is_control() || is_invisible_or_bidi(c)) {
-            return Err(BindingMessageError::Char { ch, index });
+        if let Some(found) = countersign_text::first_finding(&message, countersign_text::Context::Line) {
+            return Err(BindingMessageError::Char { ch: found.character, index: found.byte_offset });
         }
         Ok(Self(message))
     }

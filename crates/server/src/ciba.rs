@@ -37,14 +37,21 @@ pub const BINDING_MESSAGE_PUNCTUATION: &str = "+-_.,:#";
 /// `acr_values` member that asks the approver to verify the user locally.
 pub const ACR_USER_VERIFICATION: &str = "urn:countersign:acr:uv";
 
+/// Longest `User-Agent` kept in the request context, in characters.
+const MAX_USER_AGENT_CHARS: usize = 200;
+
 /// The `User-Agent` as kept in the request context (shown to the approver):
-/// invalid UTF-8 becomes U+FFFD, and every control, bidi, invisible or
-/// otherwise deceptive character is written as a visible `\u{XXXX}` escape
-/// (`countersign_details::text::visible_escape`, which also cuts the text at
-/// 200 characters with `…`).
+/// invalid UTF-8 becomes U+FFFD, then every character `countersign_text`
+/// flags in one line of prose, every control character and every backslash
+/// is written in its escape grammar (`\u{202E}`, `\t`, `\\`;
+/// `countersign_text::unescape` reverses it), cut at 200 characters with `…`.
 #[must_use]
 pub fn user_agent(raw: &[u8]) -> String {
-    countersign_details::text::visible_escape(&String::from_utf8_lossy(raw))
+    countersign_text::escape_at_most(
+        &String::from_utf8_lossy(raw),
+        countersign_text::Context::Line,
+        MAX_USER_AGENT_CHARS,
+    )
 }
 
 /// Checks the server's `binding_message` policy: 1 to 64 characters;

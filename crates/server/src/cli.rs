@@ -135,6 +135,11 @@ pub struct ServeArgs {
     /// Access and ID token lifetime, seconds.
     #[arg(long, default_value_t = 600)]
     pub token_ttl: u64,
+    /// How long a client that repeats its token request for an `auth_req_id`
+    /// it already redeemed gets the same token response again, seconds (0 =
+    /// never); at most --token-ttl. The response is kept encrypted that long.
+    #[arg(long, default_value_t = crate::config::DEFAULT_TOKEN_REPLAY_WINDOW_SECS)]
+    pub token_replay_window: u64,
     /// `aud` of access tokens (default: the issuer).
     #[arg(long)]
     pub token_audience: Option<String>,
@@ -351,6 +356,7 @@ fn serve_config(args: &ServeArgs) -> Result<Config, CliError> {
     c.max_expiry_secs = args.max_expiry;
     c.access_token_ttl_secs = args.token_ttl;
     c.id_token_ttl_secs = args.token_ttl;
+    c.token_replay_window_secs = args.token_replay_window;
     c.access_token_audience = args.token_audience.clone();
     c.max_body_bytes = args.max_body_bytes;
     c.danger_allow_http_loopback_notifications = args.danger_allow_http_loopback_notifications;
@@ -514,4 +520,33 @@ async fn run(cli: Cli) -> Result<(), CliError> {
     }
     db.close().await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn serve_args(extra: &[&str]) -> ServeArgs {
+        let mut argv = vec!["countersign-server", "serve", "--issuer", "http://127.0.0.1:8080"];
+        argv.extend_from_slice(extra);
+        match Cli::try_parse_from(argv).expect("parses").command {
+            Command::Serve(args) => args,
+            other => panic!("not serve: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_token_replay_window_is_a_serve_flag_bounded_by_the_token_lifetime() {
+        let c = serve_config(&serve_args(&[])).expect("config");
+        assert_eq!(c.token_replay_window_secs, 120);
+        assert_eq!(c.replay_window_secs(), 120);
+        assert!(c.danger_test_hooks.is_none(), "the CLI never sets test hooks");
+        let c = serve_config(&serve_args(&["--token-replay-window", "30"])).expect("config");
+        assert_eq!(c.replay_window_secs(), 30);
+        let c = serve_config(&serve_args(&["--token-replay-window", "0"])).expect("config");
+        assert_eq!(c.replay_window_secs(), 0);
+        // Never longer than the token lives.
+        let c = serve_config(&serve_args(&["--token-replay-window", "900", "--token-ttl", "60"])).expect("config");
+        assert_eq!((c.token_replay_window_secs, c.replay_window_secs()), (900, 60));
+    }
 }

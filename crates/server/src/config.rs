@@ -1,7 +1,9 @@
 //! Server configuration.
 
-use countersign_protocol::device::Issuer;
+use countersign_protocol::device::{Issuer, RequestId};
 use countersign_protocol::secret::InitialAccessToken;
+use futures_util::future::BoxFuture;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Who may use `POST /register` (RFC 7591 §3).
@@ -109,6 +111,20 @@ impl Default for DeliveryConfig {
     }
 }
 
+/// Default of [`Config::token_replay_window_secs`], seconds.
+pub const DEFAULT_TOKEN_REPLAY_WINDOW_SECS: u64 = 120;
+
+/// Fault-injection points, for tests only ([`Config::danger_test_hooks`]):
+/// each is awaited at one point of a flow, so that a test can hold the
+/// server there (a future that never completes stands for a server that
+/// dies at that point) and then restart it.
+pub trait TestHooks: Send + Sync + std::fmt::Debug {
+    /// Awaited by the token endpoint right after the redemption of
+    /// `request_id` committed and before its token response (`body`, the
+    /// exact bytes about to be sent) is returned.
+    fn after_redemption_commit(&self, request_id: &RequestId, body: &[u8]) -> BoxFuture<'static, ()>;
+}
+
 /// Default of [`Config::max_details_bytes`].
 pub const DEFAULT_MAX_DETAILS_BYTES: usize = 32 * 1024;
 
@@ -132,6 +148,12 @@ pub struct Config {
     pub access_token_ttl_secs: u64,
     /// Lifetime of ID tokens (default 600 s).
     pub id_token_ttl_secs: u64,
+    /// How long the token response of a redeemed `auth_req_id` is kept
+    /// (encrypted) for a repeated token request of the client it was issued
+    /// to, which gets the same response again (default 120 s; 0 keeps none).
+    /// Never longer than the access token lives: see
+    /// [`Self::replay_window_secs`].
+    pub token_replay_window_secs: u64,
     /// `aud` of access tokens (RFC 9068 §2.2, REQUIRED there): this value, or the
     /// issuer when unset.
     pub access_token_audience: Option<String>,
@@ -165,6 +187,9 @@ pub struct Config {
     /// (like an `/etc/hosts` of the outbound clients). The addresses are
     /// checked like resolved ones ([`crate::outbound`]).
     pub static_hosts: std::collections::HashMap<String, Vec<std::net::IpAddr>>,
+    /// DANGER (tests only): fault-injection points ([`TestHooks`]). `None`
+    /// by default; the operator CLI never sets it.
+    pub danger_test_hooks: Option<Arc<dyn TestHooks>>,
 }
 
 impl Config {
@@ -182,6 +207,7 @@ impl Config {
             poll_interval_secs: countersign_protocol::ciba::DEFAULT_INTERVAL,
             access_token_ttl_secs: 600,
             id_token_ttl_secs: 600,
+            token_replay_window_secs: DEFAULT_TOKEN_REPLAY_WINDOW_SECS,
             access_token_audience: None,
             ticket_ttl_secs: countersign_protocol::device::enroll::DEFAULT_TICKET_TTL_SECS,
             device_poll_interval_secs: countersign_protocol::device::DEFAULT_POLL_INTERVAL_SECS,
@@ -194,7 +220,16 @@ impl Config {
             danger_allow_http_loopback_notifications: false,
             danger_allow_http_loopback_jwks_uri: false,
             static_hosts: std::collections::HashMap::new(),
+            danger_test_hooks: None,
         }
+    }
+
+    /// The replay window in force, seconds: [`Self::token_replay_window_secs`]
+    /// bounded by the access token's lifetime, so a replayed response never
+    /// outlives the token it carries.
+    #[must_use]
+    pub fn replay_window_secs(&self) -> u64 {
+        self.token_replay_window_secs.min(self.access_token_ttl_secs)
     }
 
     /// How long a retired signing key stays in the JWKS: the longest token

@@ -67,17 +67,24 @@ fn check_initial_token(state: &AppState, headers: &HeaderMap) -> Result<(), OAut
     Ok(())
 }
 
-/// Human-readable metadata: 1 to `max` characters, none of them a control,
-/// bidi, invisible or format character ([`util::is_hidden_char`]).
-fn check_text(name: &str, value: &str, max: usize) -> Result<(), OAuthError> {
+/// Human-readable metadata: 1 to `max` characters, none of them flagged by
+/// `countersign_text` in one line of prose (control, bidirectional,
+/// invisible or format characters, private use or unassigned characters,
+/// lookalike letters of another script in a word): the classifier every
+/// approver warns with.
+pub fn check_text(name: &str, value: &str, max: usize) -> Result<(), OAuthError> {
     let n = value.chars().count();
     if n == 0 || n > max {
         return Err(meta_err(format!("{name} must be 1 to {max} characters")));
     }
-    if let Some(c) = value.chars().find(|c| util::is_hidden_char(*c)) {
+    if let Some(found) = countersign_text::first_finding(value, countersign_text::Context::Line) {
         return Err(meta_err(format!(
-            "{name} must not contain control, bidirectional, invisible or format characters (found U+{:04X})",
-            u32::from(c)
+            "{name} must not contain control, bidirectional, invisible or format characters or lookalike letters \
+             (found {} {} at position {}, {})",
+            countersign_text::code_point(found.character),
+            countersign_text::char_name(found.character),
+            found.index,
+            found.class.description()
         )));
     }
     Ok(())

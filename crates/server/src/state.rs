@@ -39,6 +39,8 @@ pub struct Inner {
     pub deliveries: crate::notify::InFlight,
     /// The HMAC key of stored `user_code`s.
     pub user_code_key: crate::user_code::UserCodeKey,
+    /// The encryption key of stored token responses (repeated token requests).
+    pub token_response_key: crate::tokens::ResponseKey,
     /// Wakes the delivery task.
     pub outbox_wake: Notify,
     /// Fetched client `jwks_uri` documents.
@@ -80,6 +82,7 @@ impl AppState {
         let http_jwks = http(config.danger_allow_http_loopback_jwks_uri)?;
         let secret_key = crate::secret_key::SecretKey::for_db(&db)?;
         let user_code_key = crate::user_code::UserCodeKey::new(&secret_key);
+        let token_response_key = crate::tokens::ResponseKey::new(&secret_key)?;
         crate::keys::ensure_active(&db, clock.now()).await?;
         Ok(Self(Arc::new(Inner {
             config,
@@ -92,6 +95,7 @@ impl AppState {
             http_jwks,
             deliveries: crate::notify::InFlight::default(),
             user_code_key,
+            token_response_key,
             outbox_wake: Notify::new(),
             jwks_cache: JwksCache::default(),
         })))

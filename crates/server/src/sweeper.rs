@@ -1,6 +1,7 @@
 //! Background housekeeping: expires pending requests (withdrawing them from
 //! the devices and, for push clients, queueing the `expired_token` push
-//! error, CIBA Core §12) and prunes the `jti` replay caches and events older
+//! error, CIBA Core §12), clears the stored token responses whose replay
+//! window has ended, and prunes the `jti` replay caches and events older
 //! than a week.
 
 use countersign_protocol::ciba::TokenDeliveryMode;
@@ -65,6 +66,7 @@ pub async fn sweep_once(state: &AppState) -> Result<usize, Internal> {
     if queued {
         state.outbox_wake.notify_one();
     }
+    clear_token_responses(state, now).await?;
     sqlx::query("DELETE FROM device_jtis WHERE exp < $1").bind(db::ts(now)).execute(&state.db).await?;
     sqlx::query("DELETE FROM client_jtis WHERE exp < $1").bind(db::ts(now)).execute(&state.db).await?;
     sqlx::query("DELETE FROM user_code_failures WHERE failed_at <= $1")
@@ -76,6 +78,23 @@ pub async fn sweep_once(state: &AppState) -> Result<usize, Internal> {
         .execute(&state.db)
         .await?;
     Ok(n)
+}
+
+/// Clears the stored token responses (`docs/server.md`, "POST /token") whose
+/// replay window has ended at `now`. The token endpoint treats them as gone
+/// from that moment anyway; this only removes the ciphertext.
+///
+/// # Errors
+/// The database failed.
+pub async fn clear_token_responses(state: &AppState, now: u64) -> Result<u64, Internal> {
+    let done = sqlx::query(
+        "UPDATE auth_requests SET token_response = NULL, token_response_until = NULL \
+         WHERE token_response_until IS NOT NULL AND token_response_until <= $1",
+    )
+    .bind(db::ts(now))
+    .execute(&state.db)
+    .await?;
+    Ok(done.rows_affected())
 }
 
 /// The sweeper task: runs until the hub's shutdown signal.

@@ -154,13 +154,22 @@ impl TestServer {
     }
 
     async fn shutdown(&mut self) {
+        self.halt(Duration::from_secs(10)).await;
+    }
+
+    /// Stops listening and ends the background tasks; waits up to `grace`
+    /// for the requests in flight, then abandons them; closes the database.
+    async fn halt(&mut self, grace: Duration) {
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());
         }
-        if let Some(h) = self.handle.take() {
-            let _ = tokio::time::timeout(Duration::from_secs(10), h).await;
+        if let Some(mut h) = self.handle.take() {
+            if tokio::time::timeout(grace, &mut h).await.is_err() {
+                h.abort();
+            }
         }
-        self.state.db.close().await;
+        self.state.hub.shutdown();
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.state.db.close()).await;
     }
 
     /// Stops the server (streams end, background tasks stop, the database
@@ -176,6 +185,25 @@ impl TestServer {
     /// The address could not be bound again, or the database failed.
     pub async fn restart(mut self) -> Result<TestServer, Internal> {
         self.shutdown().await;
+        self.start_again().await
+    }
+
+    /// Like [`Self::restart`], but as after a crash: requests in flight are
+    /// not waited for (one held by a [`crate::config::TestHooks`] hook never
+    /// gets its response out; its connection is left hanging, as a killed
+    /// process leaves its client waiting for a reset), idle connections are
+    /// closed, the listener and the background tasks end, the database
+    /// closes with what was committed. Unlike `kill -9` (see
+    /// `tests/chaos.rs`), the abandoned request's task stays in memory.
+    ///
+    /// # Errors
+    /// As [`Self::restart`].
+    pub async fn restart_after_crash(mut self) -> Result<TestServer, Internal> {
+        self.halt(Duration::ZERO).await;
+        self.start_again().await
+    }
+
+    async fn start_again(self) -> Result<TestServer, Internal> {
         let mut last = None;
         for _ in 0..50 {
             match TcpListener::bind(self.addr).await {

@@ -1,19 +1,29 @@
 //! `POST /token` with the CIBA grant (CIBA Core §10.1, §11).
+//!
+//! A redeemed `auth_req_id` is dead (§10.1.1) for everyone but the client it
+//! was issued to, which, within a short window
+//! ([`crate::Config::replay_window_secs`]), gets the very bytes of the token
+//! response again: a response lost with the connection (the server died
+//! after the redemption committed) is not a lost grant, and a repeated
+//! request is never a second grant. The bytes are kept encrypted
+//! ([`crate::tokens::ResponseKey`]) and cleared by the sweeper when the
+//! window ends.
 
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use bytes::Bytes;
 use countersign_protocol::ciba::{CibaTokenRequest, ClientAuthParams, TokenDeliveryMode};
 use countersign_protocol::device::RequestStatus;
 use countersign_protocol::error::Endpoint;
+use sqlx::{Row as _, SqliteConnection};
 
 use crate::clients;
 use crate::db;
 use crate::discovery::paths;
 use crate::error::OAuthError;
+use crate::requests::StoredRequest;
 use crate::state::AppState;
 use crate::tokens::{self, Signer};
 use crate::util;
@@ -58,7 +68,7 @@ async fn handle(
         .filter(|r| util::ct_eq(&r.client_id, &client.client_id))
         .ok_or(OAuthError::InvalidGrant("unknown auth_req_id"))?;
     if req.redeemed_at.is_some() {
-        return Err(OAuthError::InvalidGrant("auth_req_id already redeemed"));
+        return replay(state, &mut tx, &req, now).await;
     }
     // Tokens are never issued for a user disabled since the approval.
     if req.user_disabled {
@@ -73,14 +83,24 @@ async fn handle(
             // the traffic, do not need it (docs/performance.md, "Server").
             let signer = Signer::active(state).await?;
             let issued = tokens::mint(state, &signer, &req, now, None)?;
-            issued.record(&mut tx, &req, now).await?;
+            // The exact bytes sent, kept (sealed) for a repeated request:
+            // the signatures are randomized, so they could not be made again.
+            let body = serde_json::to_vec(&issued.response).map_err(crate::error::Internal::from)?;
+            let window = c.replay_window_secs();
+            let sealed =
+                if window > 0 { Some(state.token_response_key.seal(req.request_id.as_str(), &body)?) } else { None };
+            let stored = sealed.as_deref().map(|s| (s, now.saturating_add(window)));
+            if !issued.redeem(&mut tx, &req, now, stored).await? {
+                // Redeemed meanwhile by a racing request of the same client
+                // (only where writers are not serialised): its response.
+                return replay(state, &mut tx, &req, now).await;
+            }
             tx.commit().await?;
             tracing::info!(request_id = %req.request_id, client_id = %req.client_id, "tokens issued");
-            let mut resp = Json(&issued.response).into_response();
-            let h = resp.headers_mut();
-            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-            Ok(resp)
+            if let Some(hooks) = &c.danger_test_hooks {
+                hooks.after_redemption_commit(&req.request_id, &body).await;
+            }
+            Ok(token_response(body))
         }
         RequestStatus::Denied | RequestStatus::Cancelled => Err(OAuthError::AccessDenied("the request was denied")),
         RequestStatus::Expired => Err(OAuthError::ExpiredToken),
@@ -99,4 +119,55 @@ async fn handle(
         }
         RequestStatus::Extension(_) => Err(OAuthError::Internal(crate::error::Internal::new("unknown stored status"))),
     }
+}
+
+/// A token response of `body` (its exact bytes), not to be cached.
+fn token_response(body: Vec<u8>) -> Response {
+    let mut resp = body.into_response();
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    resp
+}
+
+/// The answer to a token request for the already redeemed `req`, which the
+/// caller has authenticated as the client it was issued to: the stored
+/// token response, byte for byte, while its window lasts and its access
+/// token is still active (not revoked, the user and client not disabled);
+/// otherwise `invalid_grant`, as for any dead `auth_req_id`. Writes nothing:
+/// no grant, no token row, no mark.
+async fn replay(
+    state: &AppState,
+    conn: &mut SqliteConnection,
+    req: &StoredRequest,
+    now: u64,
+) -> Result<Response, OAuthError> {
+    let redeemed = || OAuthError::InvalidGrant("auth_req_id already redeemed");
+    let row = sqlx::query(
+        "SELECT r.token_response, r.token_response_until, \
+         (SELECT COUNT(*) FROM tokens t WHERE t.request_id = r.request_id AND t.revoked_at IS NOT NULL) AS revoked \
+         FROM auth_requests r WHERE r.request_id = $1",
+    )
+    .bind(req.request_id.as_str())
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(row) = row else { return Err(redeemed()) };
+    let sealed: Option<String> = row.try_get("token_response")?;
+    let until: Option<i64> = row.try_get("token_response_until")?;
+    let revoked: i64 = row.try_get("revoked")?;
+    let (Some(sealed), Some(until)) = (sealed, until) else { return Err(redeemed()) };
+    // The window ends at `until`, whether or not the sweeper has cleared it.
+    if now >= db::from_ts(until) || revoked > 0 || req.user_disabled || req.client_disabled {
+        return Err(redeemed());
+    }
+    let Some(body) = state.token_response_key.open(req.request_id.as_str(), &sealed) else {
+        tracing::warn!(
+            request_id = %req.request_id,
+            "a stored token response does not decrypt (altered, or another secret key file); not replayed"
+        );
+        return Err(redeemed());
+    };
+    tracing::info!(request_id = %req.request_id, "token response replayed");
+    Ok(token_response(body))
 }

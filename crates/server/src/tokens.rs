@@ -3,6 +3,8 @@
 use countersign_protocol::ciba::{Jwt, Scope, TokenResponse, TokenType};
 use countersign_protocol::jws::{b64url_encode, DeviceKeyPair, JwtType, SignHeader};
 use countersign_protocol::secret::{AccessToken, AuthReqId};
+use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
+use ring::rand::{SecureRandom as _, SystemRandom};
 use serde_json::{json, Value};
 use sqlx::SqliteConnection;
 use std::sync::Arc;
@@ -10,6 +12,7 @@ use std::sync::Arc;
 use crate::db;
 use crate::error::Internal;
 use crate::requests::StoredRequest;
+use crate::secret_key::{Purpose, SecretKey};
 use crate::state::AppState;
 use crate::util;
 
@@ -138,5 +141,161 @@ impl Issued {
             .execute(&mut *conn)
             .await?;
         Ok(())
+    }
+
+    /// Redeems `req` at the token endpoint, inside the caller's transaction:
+    /// marks the request redeemed, keeps `stored` (the sealed token response
+    /// and the end of its replay window, see [`ResponseKey`]) and records the
+    /// access token. The mark is conditional (`redeemed_at IS NULL`) and comes
+    /// first, so that of two redemptions racing on a database that does not
+    /// serialise writers (PostgreSQL) only one can succeed. Returns `false`,
+    /// having written nothing, when the request was already redeemed.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn redeem(
+        &self,
+        conn: &mut SqliteConnection,
+        req: &StoredRequest,
+        now: u64,
+        stored: Option<(&str, u64)>,
+    ) -> Result<bool, Internal> {
+        let marked = sqlx::query(
+            "UPDATE auth_requests SET redeemed_at = $1, token_response = $2, token_response_until = $3 \
+             WHERE request_id = $4 AND redeemed_at IS NULL",
+        )
+        .bind(db::ts(now))
+        .bind(stored.map(|(sealed, _)| sealed))
+        .bind(stored.map(|(_, until)| db::ts(until)))
+        .bind(req.request_id.as_str())
+        .execute(&mut *conn)
+        .await?;
+        if marked.rows_affected() != 1 {
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO tokens (jti, request_id, client_id, sub, claims, issued_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&self.jti)
+        .bind(req.request_id.as_str())
+        .bind(&req.client_id)
+        .bind(&req.sub)
+        .bind(self.claims.to_string())
+        .bind(db::ts(now))
+        .bind(db::ts(self.exp))
+        .execute(&mut *conn)
+        .await?;
+        Ok(true)
+    }
+}
+
+/// The key of stored token responses: AES-256-GCM under
+/// `SecretKey::derive(Purpose::TokenResponses)`, so the stored responses
+/// open only with the key file beside the database, never with the database
+/// alone. Each response is sealed with a fresh random 96-bit nonce (one
+/// message per redemption, far below the 2^32 messages a random-nonce key
+/// allows) and its request id as associated data, so a ciphertext copied to
+/// another request does not open. `Debug` shows nothing of the key.
+pub struct ResponseKey {
+    key: LessSafeKey,
+    rng: SystemRandom,
+}
+
+impl std::fmt::Debug for ResponseKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ResponseKey(<redacted>)")
+    }
+}
+
+impl ResponseKey {
+    /// The key derived from the server's secret key.
+    ///
+    /// # Errors
+    /// Never in practice (the derived key has the length AES-256 needs).
+    pub fn new(secret: &SecretKey) -> Result<Self, Internal> {
+        let bytes = secret.derive(Purpose::TokenResponses);
+        let key = UnboundKey::new(&AES_256_GCM, bytes.as_ref())
+            .map_err(|_| Internal::new("token response key: wrong length"))?;
+        Ok(Self { key: LessSafeKey::new(key), rng: SystemRandom::new() })
+    }
+
+    /// Encrypts `plaintext` (a token response) for the request `request_id`:
+    /// `base64url(nonce || ciphertext || tag)`.
+    ///
+    /// # Errors
+    /// The system random number generator failed.
+    pub fn seal(&self, request_id: &str, plaintext: &[u8]) -> Result<String, Internal> {
+        let mut nonce = [0u8; NONCE_LEN];
+        self.rng.fill(&mut nonce).map_err(|_| Internal::new("system random number generator failed"))?;
+        let mut body = plaintext.to_vec();
+        let tag = self
+            .key
+            .seal_in_place_separate_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(request_id.as_bytes()),
+                &mut body,
+            )
+            .map_err(|_| Internal::new("sealing a token response failed"))?;
+        let mut out = Vec::with_capacity(NONCE_LEN + body.len() + tag.as_ref().len());
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&body);
+        out.extend_from_slice(tag.as_ref());
+        Ok(b64url_encode(&out))
+    }
+
+    /// Decrypts what [`Self::seal`] produced for `request_id`; `None` when it
+    /// is not valid base64url, was sealed for another request or under
+    /// another key, or was altered.
+    #[must_use]
+    pub fn open(&self, request_id: &str, sealed: &str) -> Option<Vec<u8>> {
+        let mut bytes = countersign_protocol::jws::b64url_decode(sealed).ok()?;
+        if bytes.len() < NONCE_LEN + AES_256_GCM.tag_len() {
+            return None;
+        }
+        let nonce = Nonce::try_assume_unique_for_key(bytes.get(..NONCE_LEN)?).ok()?;
+        let body = bytes.get_mut(NONCE_LEN..)?;
+        let plain = self.key.open_in_place(nonce, Aad::from(request_id.as_bytes()), body).ok()?;
+        Some(plain.to_vec())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(dir: &tempfile::TempDir) -> ResponseKey {
+        let secret = SecretKey::load_or_create(&dir.path().join("k")).expect("key file");
+        ResponseKey::new(&secret).expect("key")
+    }
+
+    #[test]
+    fn sealed_responses_open_only_for_their_request_under_their_key() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let k = key(&dir);
+        let plain = br#"{"access_token":"eyJ.secret.token","token_type":"Bearer"}"#;
+        let sealed = k.seal("req_1", plain).expect("seal");
+        assert_eq!(k.open("req_1", &sealed).as_deref(), Some(&plain[..]));
+        // Fresh nonce each time: two seals of the same bytes differ.
+        let again = k.seal("req_1", plain).expect("seal");
+        assert_ne!(sealed, again);
+        assert_eq!(k.open("req_1", &again).as_deref(), Some(&plain[..]));
+        // Nothing of the plaintext shows.
+        let raw = countersign_protocol::jws::b64url_decode(&sealed).expect("base64url");
+        assert!(!raw.windows(6).any(|w| w == b"secret"));
+        assert_eq!(raw.len(), NONCE_LEN + plain.len() + 16);
+        // Another request (the associated data), another key, an altered byte,
+        // a truncated or non-base64url value: nothing opens.
+        assert!(k.open("req_2", &sealed).is_none());
+        let other_dir = tempfile::tempdir().expect("tempdir");
+        assert!(key(&other_dir).open("req_1", &sealed).is_none());
+        let mut altered = raw.clone();
+        if let Some(b) = altered.get_mut(NONCE_LEN + 3) {
+            *b ^= 1;
+        }
+        assert!(k.open("req_1", &b64url_encode(&altered)).is_none());
+        assert!(k.open("req_1", &b64url_encode(&raw[..NONCE_LEN + 15])).is_none());
+        assert!(k.open("req_1", "not base64url!").is_none());
+        assert_eq!(format!("{k:?}"), "ResponseKey(<redacted>)");
     }
 }

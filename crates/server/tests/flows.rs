@@ -93,8 +93,12 @@ async fn poll_flow_sse_and_poll_two_devices_approve() {
     let id = check_tokens(&server, &agent, &sub, &tok).await;
     assert!(id.get(countersign_server::tokens::AUTH_REQ_ID_CLAIM).is_none());
 
-    // Dead after redemption.
+    // A repeat within the replay window gets the same response; dead after it.
     server.clock.advance(5);
+    let again = agent.token(&server, &auth_req_id).await;
+    assert_eq!(again.status(), 200);
+    assert_eq!(again.json::<Value>().await.unwrap(), tok);
+    server.clock.advance(server.config().replay_window_secs());
     let (status, code, _) = error_of(agent.token(&server, &auth_req_id).await).await;
     assert_eq!((status, code.as_str()), (400, "invalid_grant"));
 

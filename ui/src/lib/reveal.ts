@@ -33,42 +33,21 @@ export function valueFindings(warnings: readonly Warning[]): CharFinding[] {
   return warnings.filter((w) => !w.in_key).flatMap((w) => w.characters);
 }
 
-/** The character findings of the warnings about a member name. */
-export function keyFindings(warnings: readonly Warning[]): CharFinding[] {
-  return warnings.filter((w) => w.in_key).flatMap((w) => w.characters);
-}
-
 /** The character findings of one request-level string (`field`: its JSON Pointer, e.g. `/client/client_name`). */
 export function requestFindings(found: readonly TextFinding[] | undefined, field: string): CharFinding[] {
   return (found ?? []).filter((f) => f.field === field).flatMap((f) => valueFindings(f.warnings));
 }
 
-/**
- * Characters that could reorder or hide text (bidi and other format characters,
- * controls, separators, default-ignorables, private use, unassigned, spaces other
- * than U+0020), for strings the core has no findings for, e.g. a JSON Pointer
- * built from member names the agent chose.
- */
-const HIDDEN = /[\p{Cc}\p{Cf}\p{Co}\p{Cs}\p{Cn}\p{Zl}\p{Zp}\p{Zs}\p{Default_Ignorable_Code_Point}\u{FFFC}\u{FFFD}]/u;
-
-/** Findings for every such character of `text`, so that `RevealedText` shows each as a marker. */
-export function hiddenFindings(text: string): CharFinding[] {
-  const found: CharFinding[] = [];
-  let position = 0;
-  let offset = 0;
-  for (const c of text) {
-    if (c !== ' ' && HIDDEN.test(c)) {
-      const code = (c.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0');
-      found.push({ code_point: `U+${code}`, name: 'hidden or reordering character', position, utf16_offset: offset });
-    }
-    position += 1;
-    offset += c.length;
-  }
-  return found;
+/** The character findings of the warnings about the value at `path` of a detail (e.g. its `/type`). */
+export function findingsAt(warnings: readonly Warning[], path: string): CharFinding[] {
+  return valueFindings(warnings.filter((w) => w.path === path));
 }
 
-/** `text` with each flagged character written as `[U+XXXX]`, for attributes (labels) that cannot hold markers. */
-export function visibleText(text: string, characters: readonly CharFinding[] = hiddenFindings(text)): string {
+/**
+ * `text` with each flagged character written as `[U+XXXX]`, for attributes (labels) that cannot hold markers.
+ * The characters are the core's findings: the UI keeps no table of its own.
+ */
+export function visibleText(text: string, characters: readonly CharFinding[]): string {
   return reveal(text, characters)
     .map((s) => (s.kind === 'text' ? s.text : `[${s.codePoint}]`))
     .join('');

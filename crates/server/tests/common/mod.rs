@@ -592,3 +592,140 @@ pub fn without(mut params: Vec<(&'static str, String)>, name: &str) -> Vec<(&'st
     params.retain(|(k, _)| *k != name);
     params
 }
+
+// ---------------------------------------------------------------------------
+// Without a TestServer (the real binary, tests/chaos.rs)
+// ---------------------------------------------------------------------------
+
+impl Agent {
+    /// Registers a client at the server whose issuer is `base` (as
+    /// [`Agent::register`], for a server that is not a [`TestServer`]).
+    pub async fn register_at(base: &str, extra: Value) -> Agent {
+        let key = Arc::new(DeviceKeyPair::generate().expect("key"));
+        let mut meta = json!({
+            "client_name": "Test Agent",
+            "backchannel_token_delivery_mode": "poll",
+            "authorization_details_types": ["payment_initiation", STOCK_TRADE],
+        });
+        for (k, v) in extra.as_object().expect("object") {
+            meta[k] = v.clone();
+        }
+        let http = http();
+        let resp = http.post(format!("{base}/register")).json(&meta).send().await.expect("register");
+        assert_eq!(resp.status(), 201, "registration");
+        let reg: Value = resp.json().await.expect("json");
+        Agent {
+            client_id: reg["client_id"].as_str().expect("client_id").to_owned(),
+            secret: reg["client_secret"].as_str().map(str::to_owned),
+            method: Method::Basic,
+            key,
+            base: base.to_owned(),
+            http,
+            registration: reg,
+        }
+    }
+}
+
+impl TestDevice {
+    /// Enrolls a new device with `ticket` at the server whose issuer is
+    /// `base` (as [`TestDevice::enroll`], for a server that is not a
+    /// [`TestServer`]).
+    pub async fn enroll_at(base: &str, ticket: EnrollmentTicket) -> TestDevice {
+        let http = http();
+        let meta: Value = http
+            .get(format!("{base}/.well-known/openid-configuration"))
+            .send()
+            .await
+            .expect("metadata")
+            .json()
+            .await
+            .expect("json");
+        let issuer = Issuer::new(meta["issuer"].as_str().expect("issuer")).expect("issuer");
+        let endpoint = meta["countersign_device_endpoint"].as_str().expect("device endpoint").to_owned();
+        let schemas_url = meta["authorization_details_schemas_endpoint"].as_str().expect("schemas endpoint");
+        let document: Value =
+            http.get(schemas_url).send().await.expect("schemas").json().await.expect("schemas document is JSON");
+        let registry = Registry::from_schemas_document(&document).expect("the published schemas verify");
+        let key = DeviceKeyPair::generate().expect("key");
+        let body = EnrollmentRequest {
+            ticket,
+            public_jwk: key.public_jwk().clone(),
+            device_name: "Chaos device".into(),
+            platform: Platform::Linux,
+            capabilities: vec![],
+        };
+        let resp = http.post(format!("{endpoint}/enroll")).json(&body).send().await.expect("enroll");
+        assert_eq!(resp.status(), 201, "enroll");
+        let enrolled: EnrollmentResponse = resp.json().await.expect("json");
+        TestDevice { key, id: enrolled.device_id, sub: enrolled.user.sub, issuer, endpoint, http, registry }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Push sink: a notification endpoint whose answer the test switches
+// ---------------------------------------------------------------------------
+
+/// One call the sink received, and the status it answered.
+#[derive(Debug, Clone)]
+pub struct SinkCall {
+    pub authorization: Option<String>,
+    pub body: String,
+    pub status: u16,
+}
+
+/// A notification endpoint (`{url}/cb`) answering `answer` (204 by default;
+/// e.g. 503 to fail every delivery until switched back).
+pub struct PushSink {
+    pub url: String,
+    pub addr: std::net::SocketAddr,
+    pub answer: Arc<std::sync::atomic::AtomicU16>,
+    pub calls: Arc<Mutex<Vec<SinkCall>>>,
+}
+
+impl PushSink {
+    /// Starts a sink on `addr` (`127.0.0.1:0` for any port).
+    pub async fn start_on(addr: &str) -> PushSink {
+        let listener = tokio::net::TcpListener::bind(addr).await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let answer = Arc::new(std::sync::atomic::AtomicU16::new(204));
+        let calls: Arc<Mutex<Vec<SinkCall>>> = Arc::default();
+        let (a, c) = (answer.clone(), calls.clone());
+        let app = Router::new().route(
+            "/cb",
+            post(move |headers: HeaderMap, body: String| {
+                let (a, c) = (a.clone(), c.clone());
+                async move {
+                    let status = a.load(std::sync::atomic::Ordering::SeqCst);
+                    c.lock().unwrap().push(SinkCall {
+                        authorization: headers.get("authorization").and_then(|v| v.to_str().ok()).map(str::to_owned),
+                        body,
+                        status,
+                    });
+                    StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+                }
+            }),
+        );
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        PushSink { url: format!("http://{addr}"), addr, answer, calls }
+    }
+
+    pub async fn start() -> PushSink {
+        Self::start_on("127.0.0.1:0").await
+    }
+
+    /// Answer `status` from now on.
+    pub fn answer(&self, status: u16) {
+        self.answer.store(status, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn calls(&self) -> Vec<SinkCall> {
+        self.calls.lock().unwrap().clone()
+    }
+
+    /// The calls answered with a 2xx.
+    pub fn delivered(&self) -> Vec<SinkCall> {
+        self.calls().into_iter().filter(|c| (200..300).contains(&c.status)).collect()
+    }
+}

@@ -113,6 +113,10 @@ export interface Field {
   key: string;
   label: string;
   label_source: LabelSource;
+  /** Characters of `label` to mark where they stand, as the core found them. */
+  label_characters: CharFinding[];
+  /** Characters of `path` to mark where they stand (a path is made of member names as sent). */
+  path_characters: CharFinding[];
   format: string;
   value: FieldValue;
   emphasis: boolean;

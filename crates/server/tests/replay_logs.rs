@@ -1,0 +1,88 @@
+//! A replayed token response is logged at info with the request id only,
+//! and neither it nor the stored ciphertext's failures put a secret in the
+//! logs. Its own test binary: the subscriber is the process-wide default.
+
+mod common;
+
+use common::*;
+use countersign_protocol::device::Decision;
+use serde_json::{json, Value};
+
+#[derive(Clone, Default)]
+struct LogBuf(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuf {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogBuf {
+    type Writer = LogBuf;
+    fn make_writer(&'a self) -> LogBuf {
+        self.clone()
+    }
+}
+
+#[tokio::test]
+async fn a_replay_is_logged_with_the_request_id_only() {
+    let buf = LogBuf::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new("info,countersign_server=trace,sqlx=debug"))
+        .with_writer(buf.clone())
+        .with_ansi(false)
+        .finish();
+    tracing::subscriber::set_global_default(subscriber).expect("the only subscriber of this binary");
+
+    let server = server().await;
+    add_user(&server, "rae").await;
+    let dev = TestDevice::enroll(&server, "rae").await;
+    let agent = Agent::register(&server, json!({})).await;
+    let ack = agent.start(&server, "rae").await;
+    let auth_req_id = ack["auth_req_id"].as_str().unwrap().to_owned();
+    let req = dev.pending(&server).await.remove(0);
+    assert_eq!(dev.decide(&server, &req, Decision::Approve, None).await.status(), 200);
+    let first = agent.token(&server, &auth_req_id).await.bytes().await.unwrap();
+    let again = agent.token(&server, &auth_req_id).await.bytes().await.unwrap();
+    assert_eq!(first, again);
+    // A stored response that does not open is logged too (without it).
+    let sealed: String = sqlx::query_scalar("SELECT token_response FROM auth_requests WHERE request_id = $1")
+        .bind(req.id.as_str())
+        .fetch_one(&server.state.db)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE auth_requests SET token_response = $1 WHERE request_id = $2")
+        .bind(format!("A{}", &sealed[1..]))
+        .bind(req.id.as_str())
+        .execute(&server.state.db)
+        .await
+        .unwrap();
+    expect_err(agent.token(&server, &auth_req_id).await, 400, "invalid_grant").await;
+    server.stop().await;
+
+    let logs = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+    let replayed: Vec<&str> = logs.lines().filter(|l| l.contains("token response replayed")).collect();
+    assert_eq!(replayed.len(), 1, "{logs}");
+    let line = replayed[0];
+    assert!(line.contains(" INFO "), "{line}");
+    let fields = line.split("token response replayed").nth(1).unwrap_or_default();
+    assert!(fields.contains(&format!("request_id={}", req.id.as_str())), "{line}");
+    assert_eq!(fields.matches('=').count(), 1, "the request id and nothing else: {line}");
+    assert!(logs.contains("does not decrypt"), "{logs}");
+
+    let tok: Value = serde_json::from_slice(&first).unwrap();
+    let secrets = [
+        agent.secret.clone().unwrap(),
+        auth_req_id,
+        tok["access_token"].as_str().unwrap().to_owned(),
+        tok["id_token"].as_str().unwrap().to_owned(),
+        sealed,
+    ];
+    for s in &secrets {
+        assert!(!logs.contains(s.as_str()), "a secret leaked into the logs");
+    }
+}
