@@ -322,7 +322,7 @@ fn duplicate_keys_are_refused_end_to_end() {
     assert!(!m.approvable);
     assert!(m.details.is_empty());
     let w = one(&m, WarningCode::Unparseable);
-    assert!(w.message.contains("duplicate object key \"amount\""), "{}", w.message);
+    assert!(w.message.contains("duplicate key \"amount\""), "{}", w.message);
     assert!(w.message.contains("/0/instructedAmount/amount"), "{}", w.message);
     let m = render_text(r#"[{"type":"x","type":"payment_initiation"}]"#);
     assert!(one(&m, WarningCode::Unparseable).message.contains("duplicate"));

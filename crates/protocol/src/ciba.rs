@@ -574,7 +574,7 @@ pub enum RequestError {
     #[error("more than one client authentication method used (RFC 6749 section 2.3)")]
     MultipleClientAuth,
     /// `grant_type` is not the CIBA grant (RFC 6749 §5.2).
-    #[error("unsupported grant_type: {0}")]
+    #[error("unsupported grant_type: {}", crate::jcs::quote(.0.as_str()))]
     UnsupportedGrantType(GrantType),
     /// A parameter value is malformed.
     #[error("invalid {param}: {reason}")]

@@ -217,20 +217,67 @@ fn check(field: &'static str, s: &str, ok: fn(char) -> bool) -> Result<(), Illeg
     }
 }
 
-/// Makes any text a legal `error_description` (RFC 6749 §5.2): `"` becomes
-/// `'`, `\` becomes `/`, tabs and line breaks become spaces, every other
-/// disallowed character (controls, non-ASCII) becomes `?`.
+/// Longest `error_description`, in characters: a description that quotes
+/// input is cut there (with its full length said), so an error never echoes
+/// unbounded input.
+pub const MAX_DESCRIPTION_CHARS: usize = 1024;
+
+/// Makes any text a legal `error_description` (RFC 6749 §5.2: printable
+/// ASCII except `"` and `\`) without losing what it says: `"` becomes `'`;
+/// the escapes of `countersign_text` (`\u{XXXX}`, `\n`, `\r`, `\t`, `\\`)
+/// and every other character outside the set (non-ASCII, controls, a lone
+/// `\`) are written `<U+XXXX>`, so a lookalike letter or a bidi control in a
+/// quoted name stays identifiable. Longer than [`MAX_DESCRIPTION_CHARS`], it
+/// is cut and says so.
 #[must_use]
 pub fn sanitize_description(text: &str) -> String {
-    text.chars()
-        .map(|c| match c {
-            c if is_nqschar(c) => c,
-            '"' => '\'',
-            '\\' => '/',
-            '\t' | '\n' | '\r' => ' ',
-            _ => '?',
-        })
-        .collect()
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(text.len().min(MAX_DESCRIPTION_CHARS));
+    let mut rest = text;
+    let mut written = 0usize;
+    while let Some(c) = rest.chars().next() {
+        if written >= MAX_DESCRIPTION_CHARS {
+            let _ = write!(out, "... (cut: {} characters in all)", text.chars().count());
+            break;
+        }
+        if let Some((code, len)) = escape_at_start(rest) {
+            let _ = write!(out, "<U+{code:04X}>");
+            rest = &rest[len..];
+        } else {
+            match c {
+                '"' => out.push('\''),
+                c if is_nqschar(c) => out.push(c),
+                c => {
+                    let _ = write!(out, "<U+{:04X}>", u32::from(c));
+                }
+            }
+            rest = &rest[c.len_utf8()..];
+        }
+        written += 1;
+    }
+    out
+}
+
+/// The code point written by a `countersign_text` escape at the start of
+/// `s`, and the escape's length in bytes.
+fn escape_at_start(s: &str) -> Option<(u32, usize)> {
+    let body = s.strip_prefix('\\')?;
+    match body.chars().next()? {
+        '\\' => Some((0x5C, 2)),
+        'n' => Some((0x0A, 2)),
+        'r' => Some((0x0D, 2)),
+        't' => Some((0x09, 2)),
+        'u' => {
+            let hex = body.strip_prefix("u{")?;
+            let end = hex.find('}')?;
+            let digits = &hex[..end];
+            if !(1..=6).contains(&digits.len()) || !digits.chars().all(|c| c.is_ascii_hexdigit()) {
+                return None;
+            }
+            Some((u32::from_str_radix(digits, 16).ok()?, end + 4))
+        }
+        _ => None,
+    }
 }
 
 impl ErrorCode {

@@ -42,7 +42,7 @@ const MAX_SAFE_F64: f64 = 9_007_199_254_740_991.0;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum JcsError {
     /// The same object member name appears twice in one object.
-    #[error("duplicate object key {key:?} at {}", display_path(.path))]
+    #[error("duplicate key \"{}\" at {}", quote(.key), display_path(.path))]
     DuplicateKey {
         /// The repeated name.
         key: String,
@@ -50,15 +50,16 @@ pub enum JcsError {
         path: String,
     },
     /// A number whose magnitude exceeds (or may exceed) 2^53−1.
-    #[error("number {number} at {} is beyond ±(2^53−1)", display_path(.path))]
+    #[error("number {} at {} is beyond +/-(2^53-1)", quote(.number), display_path(.path))]
     NumberOutOfRange {
-        /// The number as parsed (for a float, its shortest form).
+        /// The number as written in the input (as parsed when the value was
+        /// built in code).
         number: String,
         /// JSON Pointer of the number.
         path: String,
     },
     /// Arrays and objects nested deeper than [`MAX_DEPTH`].
-    #[error("nesting deeper than {max} at {}", display_path(.path))]
+    #[error("nesting deeper than {max} levels at {}", display_path(.path))]
     TooDeep {
         /// The limit.
         max: usize,
@@ -83,11 +84,21 @@ pub enum JcsError {
     Serialize(String),
 }
 
+/// Most characters of a member name, path or number an error quotes.
+pub const MAX_QUOTED_CHARS: usize = 64;
+
+/// Untrusted text quoted in an error: escaped (`countersign_text`'s one
+/// grammar, so nothing hidden and nothing reordered) and bounded to
+/// [`MAX_QUOTED_CHARS`], with its length when cut.
+pub(crate) fn quote(text: &str) -> String {
+    countersign_text::excerpt(text, countersign_text::Context::Identifier, MAX_QUOTED_CHARS)
+}
+
 fn display_path(path: &str) -> String {
     if path.is_empty() {
         "the root".to_owned()
     } else {
-        format!("{path:?}")
+        format!("\"{}\"", quote(path))
     }
 }
 
@@ -136,13 +147,13 @@ fn check_number(n: &Number, path: &[Seg]) -> Result<(), JcsError> {
 
 struct State {
     path: Vec<Seg>,
-    error: Option<JcsError>,
+    error: Option<(JcsError, Vec<Seg>)>,
 }
 
 impl State {
     fn fail<E: de::Error>(&mut self, err: JcsError) -> E {
         let msg = err.to_string();
-        self.error = Some(err);
+        self.error = Some((err, self.path.clone()));
         E::custom(msg)
     }
 }
@@ -265,11 +276,127 @@ pub fn parse_strict(input: impl AsRef<[u8]>) -> Result<Value, JcsError> {
     let result = StrictSeed { state: &mut state, depth: 0 }.deserialize(&mut de).and_then(|v| de.end().map(|()| v));
     match result {
         Ok(v) => Ok(v),
-        Err(e) => Err(state.error.take().unwrap_or_else(|| JcsError::Syntax {
-            line: e.line(),
-            column: e.column(),
-            message: e.to_string(),
-        })),
+        Err(e) => Err(match state.error.take() {
+            // The number as the sender wrote it, not as it parsed (an f64
+            // rounds `9007199254740993.0` to `9007199254740992.0`).
+            Some((JcsError::NumberOutOfRange { number, path }, segs)) => JcsError::NumberOutOfRange {
+                number: raw::number_at(input.as_ref(), &segs).unwrap_or(number),
+                path,
+            },
+            Some((other, _)) => other,
+            None => JcsError::Syntax { line: e.line(), column: e.column(), message: e.to_string() },
+        }),
+    }
+}
+
+/// Finding a value's text in JSON that parsed up to it, for error messages.
+mod raw {
+    use super::Seg;
+
+    struct Scan<'a> {
+        b: &'a [u8],
+        i: usize,
+    }
+
+    impl Scan<'_> {
+        fn ws(&mut self) {
+            while self.b.get(self.i).is_some_and(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r')) {
+                self.i += 1;
+            }
+        }
+
+        fn eat(&mut self, c: u8) -> Option<()> {
+            self.ws();
+            (self.b.get(self.i) == Some(&c)).then(|| self.i += 1)
+        }
+
+        /// A string token, decoded.
+        fn string(&mut self) -> Option<String> {
+            self.ws();
+            let start = self.i;
+            if self.b.get(self.i) != Some(&b'"') {
+                return None;
+            }
+            self.i += 1;
+            loop {
+                match self.b.get(self.i)? {
+                    b'\\' => self.i += 2,
+                    b'"' => {
+                        self.i += 1;
+                        return serde_json::from_slice(&self.b[start..self.i]).ok();
+                    }
+                    _ => self.i += 1,
+                }
+            }
+        }
+
+        /// A number or literal token, as written.
+        fn scalar(&mut self) -> Option<&str> {
+            self.ws();
+            let start = self.i;
+            while self.b.get(self.i).is_some_and(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'+' | b'.')) {
+                self.i += 1;
+            }
+            (self.i > start).then(|| std::str::from_utf8(&self.b[start..self.i]).ok()).flatten()
+        }
+
+        fn skip_value(&mut self) -> Option<()> {
+            self.ws();
+            match self.b.get(self.i)? {
+                b'"' => self.string().map(|_| ()),
+                b'{' | b'[' => {
+                    let mut depth = 0usize;
+                    loop {
+                        match self.b.get(self.i)? {
+                            b'"' => {
+                                self.string()?;
+                                continue;
+                            }
+                            b'{' | b'[' => depth += 1,
+                            b'}' | b']' => {
+                                depth -= 1;
+                                if depth == 0 {
+                                    self.i += 1;
+                                    return Some(());
+                                }
+                            }
+                            _ => {}
+                        }
+                        self.i += 1;
+                    }
+                }
+                _ => self.scalar().map(|_| ()),
+            }
+        }
+    }
+
+    /// The text of the number at `path` in `input`.
+    pub(super) fn number_at(input: &[u8], path: &[Seg]) -> Option<String> {
+        let mut s = Scan { b: input, i: 0 };
+        for seg in path {
+            match seg {
+                Seg::Key(key) => {
+                    s.eat(b'{')?;
+                    loop {
+                        let name = s.string()?;
+                        s.eat(b':')?;
+                        if &name == key {
+                            break;
+                        }
+                        s.skip_value()?;
+                        s.eat(b',')?;
+                    }
+                }
+                Seg::Index(n) => {
+                    s.eat(b'[')?;
+                    for _ in 0..*n {
+                        s.skip_value()?;
+                        s.eat(b',')?;
+                    }
+                }
+            }
+        }
+        s.scalar().map(str::to_owned)
     }
 }
 
@@ -333,6 +460,34 @@ pub fn sha256_b64url(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refused_number_is_quoted_as_written() {
+        for (input, written) in [
+            ("9007199254740993.0", "9007199254740993.0"),
+            (r#"{"a": [1, {"b\"": "x"}, {"q": 1.5e300}]}"#, "1.5e300"),
+            (r#"{"x": {"y": 1}, "amount": -90071992547409921}"#, "-90071992547409921"),
+            (r#"[ 0 , 9007199254740992 ]"#, "9007199254740992"),
+        ] {
+            match parse_strict(input) {
+                Err(JcsError::NumberOutOfRange { number, .. }) => assert_eq!(number, written, "{input}"),
+                other => panic!("{input}: {other:?}"),
+            }
+        }
+        let e = parse_strict("9007199254740993.0").unwrap_err().to_string();
+        assert_eq!(e, "number 9007199254740993.0 at the root is beyond +/-(2^53-1)");
+        assert!(e.is_ascii());
+    }
+
+    #[test]
+    fn errors_quote_a_bounded_escaped_prefix() {
+        let key = "k".repeat(8193);
+        let e = parse_strict(format!(r#"{{"{key}": 1, "{key}": 2}}"#)).unwrap_err().to_string();
+        assert!(e.len() < 300, "{} bytes: {e}", e.len());
+        assert!(e.contains("(8193 characters)") && e.starts_with("duplicate key \""), "{e}");
+        let e = parse_strict(r#"{"a\u202eb": 1, "a\u202eb": 2}"#).unwrap_err().to_string();
+        assert!(e.contains(r"a\u{202E}b"), "a bidi control in a key is shown escaped: {e}");
+    }
 
     #[test]
     fn pointer_escapes_tilde_and_slash() {

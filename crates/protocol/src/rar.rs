@@ -39,10 +39,15 @@ pub const PRIVILEGES: &str = "privileges";
 /// `invalid_authorization_details` error (RFC 9396 §5).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RarError {
-    /// The parameter is not valid JSON (or has a duplicate member name or an
-    /// unsafe integer); the message is serde_json's, with line and column.
+    /// The parameter is not JSON; the message is serde_json's, with line and
+    /// column.
     #[error("authorization_details is not valid JSON: {0}")]
     Json(String),
+    /// The parameter is valid JSON that the strict rules refuse (a duplicate
+    /// member name, a number beyond 2^53-1, nesting deeper than 64): the
+    /// message names which and where.
+    #[error("authorization_details is refused: {0}")]
+    Refused(String),
     /// RFC 9396 §2: the parameter must be a JSON array.
     #[error("authorization_details must be a JSON array of objects")]
     NotArray,
@@ -294,7 +299,10 @@ impl AuthorizationDetails {
     /// array, empty, an element not an object, or an element breaking §2/§2.2
     /// (with its index).
     pub fn from_param(param: &str) -> Result<Self, RarError> {
-        let value = crate::jcs::parse_strict(param).map_err(|e| RarError::Json(e.to_string()))?;
+        let value = crate::jcs::parse_strict(param).map_err(|e| match e {
+            crate::jcs::JcsError::Syntax { .. } => RarError::Json(e.to_string()),
+            other => RarError::Refused(other.to_string()),
+        })?;
         Self::from_value(value)
     }
 

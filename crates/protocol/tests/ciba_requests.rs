@@ -435,8 +435,9 @@ fn request_error_becomes_error_response() {
     let (e, _) = err(&[("scope", "openid caf\u{e9}"), ("login_hint", "a")]);
     let r = ErrorResponse::from(e);
     assert_eq!(r.error(), &ErrorCode::InvalidScope);
-    // Non-ASCII in the description is replaced (RFC 6749 section 5.2).
-    assert_eq!(r.error_description(), Some("invalid scope: character '?' at byte 10 is not allowed"));
+    // Non-ASCII in the description is written as its code point (RFC 6749
+    // section 5.2 allows ASCII only; a `?` would hide which character it was).
+    assert_eq!(r.error_description(), Some("invalid scope: character '<U+00E9>' at byte 10 is not allowed"));
 }
 
 // --- §10.1 token request -----------------------------------------------------

@@ -68,7 +68,17 @@ fn rfc_6749_5_2_character_set() {
         assert_eq!(is_nqschar(c), legal, "{b:#x}");
     }
     assert!(!is_nqschar('\u{e9}'));
-    assert_eq!(sanitize_description("say \"hi\"\\ \tnow\r\n\u{202e}\u{e9}\0!"), "say 'hi'/  now  ???!");
+    // Lossless: what is not allowed is written <U+XXXX> (issue: `?` misstated
+    // the text), the escapes of countersign_text too.
+    assert_eq!(
+        sanitize_description("say \"hi\"\\ \tnow\r\n\u{202e}\u{e9}\0!"),
+        "say 'hi'<U+005C> <U+0009>now<U+000D><U+000A><U+202E><U+00E9><U+0000>!"
+    );
+    assert_eq!(sanitize_description("a\\u{202E}b\\\\c\\td"), "a<U+202E>b<U+005C>c<U+0009>d");
+    assert_eq!(sanitize_description("+/-(2^53-1)"), "+/-(2^53-1)");
+    // Bounded: a description never echoes unbounded input.
+    let long = sanitize_description(&"k".repeat(100_000));
+    assert!(long.len() < 1100 && long.ends_with("... (cut: 100000 characters in all)"), "{}", long.len());
 }
 
 #[test]
@@ -81,14 +91,14 @@ fn error_response_wire_and_description_rules() {
         .unwrap();
     assert_eq!(
         serde_json::to_string(&e).unwrap(),
-        r#"{"error":"access_denied","error_description":"User said 'no' ","error_uri":"https://example.com/errors#access_denied"}"#
+        r#"{"error":"access_denied","error_description":"User said 'no'<U+000A>","error_uri":"https://example.com/errors#access_denied"}"#
     );
     assert_eq!(e.error(), &ErrorCode::AccessDenied);
-    assert_eq!(e.error_description(), Some("User said 'no' "));
+    assert_eq!(e.error_description(), Some("User said 'no'<U+000A>"));
     assert_eq!(e.error_uri(), Some("https://example.com/errors#access_denied"));
     assert_eq!(e.http_status(Endpoint::BackchannelAuthentication), 403);
     assert_eq!(e.http_status(Endpoint::Token), 400);
-    assert_eq!(e.to_string(), "access_denied: User said 'no' ");
+    assert_eq!(e.to_string(), "access_denied: User said 'no'<U+000A>");
     assert_eq!(ErrorResponse::from(ErrorCode::SlowDown).to_string(), "slow_down");
 
     assert_eq!(ErrorResponse::new(ErrorCode::InvalidRequest).with_description("").error_description(), None);
@@ -120,7 +130,7 @@ fn error_response_deserialize() {
     // Non-ASCII descriptions from other servers are sanitized, not refused.
     let e: ErrorResponse =
         serde_json::from_str(r#"{"error":"access_denied","error_description":"refus\u00e9"}"#).unwrap();
-    assert_eq!(e.error_description(), Some("refus?"));
+    assert_eq!(e.error_description(), Some("refus<U+00E9>"));
     let e: ErrorResponse = serde_json::from_str(r#"{"error":"x_custom"}"#).unwrap();
     assert_eq!(e.error(), &ErrorCode::Extension("x_custom".into()));
     assert!(serde_json::from_str::<ErrorResponse>(r#"{"error_description":"x"}"#).is_err());

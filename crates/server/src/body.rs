@@ -10,6 +10,31 @@ fn too_large(r: &BytesRejection) -> bool {
     r.status() == StatusCode::PAYLOAD_TOO_LARGE
 }
 
+/// A body over the limit: the limit, and the size the client declared
+/// (`Content-Length`), when it did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TooLarge {
+    /// The server's limit, bytes.
+    pub limit: usize,
+    /// The declared size, bytes.
+    pub declared: Option<u64>,
+}
+
+impl std::fmt::Display for TooLarge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "request body too large: this server accepts at most {} bytes", self.limit)?;
+        match self.declared {
+            Some(n) => write!(f, ", this one has {n}"),
+            None => Ok(()),
+        }
+    }
+}
+
+fn too_large_of(headers: &HeaderMap, limit: usize) -> TooLarge {
+    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
+    TooLarge { limit, declared }
+}
+
 fn media_type(headers: &HeaderMap) -> Option<String> {
     let v = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
     Some(v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
@@ -18,12 +43,12 @@ fn media_type(headers: &HeaderMap) -> Option<String> {
 /// An `application/x-www-form-urlencoded` body as text.
 ///
 /// # Errors
-/// 413 for a body over the limit; `invalid_request` for another media type
+/// 413 for a body over `limit` (the configured one, named in the answer); `invalid_request` for another media type
 /// or a body that is not UTF-8.
-pub fn form(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<String, OAuthError> {
+pub fn form(headers: &HeaderMap, body: Result<Bytes, BytesRejection>, limit: usize) -> Result<String, OAuthError> {
     let body = body.map_err(|r| {
         if too_large(&r) {
-            OAuthError::PayloadTooLarge
+            OAuthError::PayloadTooLarge(too_large_of(headers, limit))
         } else {
             OAuthError::InvalidRequest("cannot read the request body".into())
         }
@@ -38,10 +63,10 @@ pub fn form(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<
 ///
 /// # Errors
 /// As [`form`], for JSON.
-pub fn json(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<Bytes, OAuthError> {
+pub fn json(headers: &HeaderMap, body: Result<Bytes, BytesRejection>, limit: usize) -> Result<Bytes, OAuthError> {
     let body = body.map_err(|r| {
         if too_large(&r) {
-            OAuthError::PayloadTooLarge
+            OAuthError::PayloadTooLarge(too_large_of(headers, limit))
         } else {
             OAuthError::InvalidRequest("cannot read the request body".into())
         }
@@ -56,10 +81,14 @@ pub fn json(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<
 ///
 /// # Errors
 /// 413 over the limit; `invalid_request` otherwise.
-pub fn device_json(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<serde_json::Value, DeviceError> {
+pub fn device_json(
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    limit: usize,
+) -> Result<serde_json::Value, DeviceError> {
     let body = body.map_err(|r| {
         if too_large(&r) {
-            DeviceError::PayloadTooLarge
+            DeviceError::PayloadTooLarge(too_large_of(headers, limit))
         } else {
             DeviceError::InvalidRequest("cannot read the request body".into())
         }

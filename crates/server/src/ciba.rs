@@ -214,7 +214,7 @@ fn check_details(state: &AppState, client: &Client, details: &AuthorizationDetai
         if !client.details_types.iter().any(|r| r == t) {
             return Err(OAuthError::InvalidAuthorizationDetails(format!(
                 "authorization_details[{index}]/type: type '{}' is not registered for this client",
-                crate::schemas::legal_text(t)
+                crate::util::quoted(t)
             )));
         }
     }
@@ -418,7 +418,7 @@ async fn handle(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, OAuthError> {
-    let text = crate::body::form(headers, body)?;
+    let text = crate::body::form(headers, body, state.config.max_body_bytes)?;
     let pairs: Vec<(String, String)> = url::form_urlencoded::parse(text.as_bytes()).into_owned().collect();
     let auth = ClientAuthParams::from_form(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
     let client = clients::authenticate(state, headers, &auth, &audiences(state)).await?;

@@ -118,7 +118,7 @@ pub async fn enroll(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, DeviceError> {
-    let value = crate::body::device_json(&headers, body)?;
+    let value = crate::body::device_json(&headers, body, state.config.max_body_bytes)?;
     let Value::Object(obj) = &value else {
         return Err(DeviceError::InvalidRequest("body must be a JSON object".into()));
     };
@@ -167,7 +167,7 @@ pub async fn enroll_preview(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, DeviceError> {
-    let value = crate::body::device_json(&headers, body)?;
+    let value = crate::body::device_json(&headers, body, state.config.max_body_bytes)?;
     if !value.is_object() {
         return Err(DeviceError::InvalidRequest("body must be a JSON object".into()));
     }
@@ -461,7 +461,7 @@ pub async fn decide(
     // 1, 2, 3.
     let device = authenticate(&state, &headers, HttpMethod::Post, &htu).await?;
     let req = own_request(&state, &device, &id).await?;
-    let value = crate::body::device_json(&headers, body)?;
+    let value = crate::body::device_json(&headers, body, state.config.max_body_bytes)?;
     let submission: DecisionSubmission =
         serde_json::from_value(value).map_err(|e| DeviceError::InvalidRequest(e.to_string()))?;
     // 4.

@@ -8,7 +8,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use countersign_protocol::ciba::RequestError;
 use countersign_protocol::device::{DeviceErrorCode, DeviceErrorResponse, RequestStatus, StatementCheckError};
-use countersign_protocol::error::{Endpoint, ErrorCode, ErrorResponse};
+use countersign_protocol::error::{sanitize_description, Endpoint, ErrorCode, ErrorResponse};
 
 /// A server-side failure: logged, never shown to the caller.
 #[derive(Debug)]
@@ -67,7 +67,7 @@ pub enum OAuthError {
     /// `invalid_request`.
     InvalidRequest(String),
     /// The body exceeds the size limit: 413 `invalid_request`.
-    PayloadTooLarge,
+    PayloadTooLarge(crate::body::TooLarge),
     /// `invalid_client` (401 with `WWW-Authenticate: Basic`).
     InvalidClient(&'static str),
     /// `unauthorized_client`.
@@ -147,7 +147,7 @@ impl OAuthError {
         match self {
             E::Request(e) => (e.error_code(), Some(e.to_string())),
             E::InvalidRequest(d) => (ErrorCode::InvalidRequest, Some(d.clone())),
-            E::PayloadTooLarge => (ErrorCode::InvalidRequest, Some("request body too large".into())),
+            E::PayloadTooLarge(t) => (ErrorCode::InvalidRequest, Some(t.to_string())),
             E::InvalidClient(d) => (ErrorCode::InvalidClient, Some((*d).into())),
             E::UnauthorizedClient(d) => (ErrorCode::UnauthorizedClient, Some((*d).into())),
             E::InvalidScope(d) => (ErrorCode::InvalidScope, Some(d.clone())),
@@ -189,7 +189,7 @@ impl OAuthError {
         let (code, description) = self.parts();
         let status = match &self {
             OAuthError::RateLimited { .. } | OAuthError::TooManyPending { .. } => 429,
-            OAuthError::PayloadTooLarge => 413,
+            OAuthError::PayloadTooLarge(_) => 413,
             _ => code.http_status(endpoint),
         };
         let mut body = ErrorResponse::new(code);
@@ -224,7 +224,7 @@ pub enum DeviceError {
     /// 400 `invalid_request`.
     InvalidRequest(String),
     /// 413 `invalid_request`.
-    PayloadTooLarge,
+    PayloadTooLarge(crate::body::TooLarge),
     /// 401 `invalid_token` with `WWW-Authenticate: Device error="invalid_token"`.
     InvalidToken(String),
     /// 400 `invalid_ticket` (never says which of unknown, expired, used).
@@ -264,7 +264,7 @@ impl DeviceError {
         use DeviceError as E;
         match self {
             E::InvalidRequest(d) => DeviceErrorResponse::new(DeviceErrorCode::InvalidRequest, d.clone()),
-            E::PayloadTooLarge => DeviceErrorResponse::new(DeviceErrorCode::InvalidRequest, "request body too large"),
+            E::PayloadTooLarge(t) => DeviceErrorResponse::new(DeviceErrorCode::InvalidRequest, t.to_string()),
             E::InvalidToken(d) => DeviceErrorResponse::new(DeviceErrorCode::InvalidToken, d.clone()),
             E::InvalidTicket => {
                 DeviceErrorResponse::new(DeviceErrorCode::InvalidTicket, "unknown, expired or already used ticket")
@@ -307,9 +307,12 @@ impl IntoResponse for DeviceError {
             }
             _ => {}
         }
-        let body = self.body();
+        let mut body = self.body();
+        // Descriptions may quote input (serde's messages name unknown fields
+        // and quote values): bounded and in plain ASCII, as OAuth's.
+        body.error_description = body.error_description.map(|d| sanitize_description(&d));
         let status = match self {
-            DeviceError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            DeviceError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             _ => StatusCode::from_u16(body.http_status()).unwrap_or(StatusCode::BAD_REQUEST),
         };
         let mut resp = (status, axum::Json(body)).into_response();

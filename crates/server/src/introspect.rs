@@ -30,7 +30,7 @@ async fn read(
     body: Result<Bytes, BytesRejection>,
     path: &str,
 ) -> Result<TokenForm, OAuthError> {
-    let text = crate::body::form(headers, body)?;
+    let text = crate::body::form(headers, body, state.config.max_body_bytes)?;
     let pairs: Vec<(String, String)> = url::form_urlencoded::parse(text.as_bytes()).into_owned().collect();
     let auth = ClientAuthParams::from_form(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
     let c = &state.config;

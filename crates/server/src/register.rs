@@ -118,7 +118,7 @@ async fn handle(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, OAuthError> {
     check_initial_token(state, headers)?;
-    let body = crate::body::json(headers, body)?;
+    let body = crate::body::json(headers, body, state.config.max_body_bytes)?;
     let value = countersign_protocol::jcs::parse_strict(&body).map_err(|e| meta_err(e.to_string()))?;
     if !value.is_object() {
         return Err(meta_err("the body must be a JSON object"));
@@ -130,7 +130,7 @@ async fn handle(
         for u in uris {
             match url::Url::parse(u) {
                 Ok(p) if p.fragment().is_none() => {}
-                _ => return Err(OAuthError::InvalidRedirectUri(format!("not an absolute URL without fragment: {u}"))),
+                _ => return Err(OAuthError::InvalidRedirectUri(format!("not an absolute URL without fragment: {}", util::quoted(u)))),
             }
         }
     }
@@ -203,7 +203,7 @@ async fn handle(
         if !state.schemas.supports(t) {
             return Err(meta_err(format!(
                 "authorization_details type '{}' has no display schema on this server",
-                crate::schemas::legal_text(t)
+                crate::util::quoted(t)
             )));
         }
     }

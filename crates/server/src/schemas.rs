@@ -8,7 +8,6 @@ use countersign_protocol::device::{Risk, SchemaHash};
 use countersign_protocol::rar::AuthorizationDetails;
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::path::Path;
 use std::sync::OnceLock;
 
@@ -34,48 +33,23 @@ impl From<Violation> for DetailsRejection {
     }
 }
 
+/// Longest message of one refusal quoted in an `error_description`.
+const MAX_REJECTION_MESSAGE_CHARS: usize = 256;
+
 impl std::fmt::Display for DetailsRejection {
-    /// `authorization_details[i]/path: message`, in characters an
-    /// `error_description` may carry (RFC 6749 §5.2): see [`legal_text`].
+    /// `authorization_details[i]/path: message`, the path quoted bounded and
+    /// escaped ([`crate::util::quoted`]: member names come from the agent),
+    /// the message cut at 256 characters. The response makes the whole
+    /// description legal for RFC 6749 §5.2
+    /// (`countersign_protocol::error::sanitize_description`).
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "authorization_details[{}]{}: {}", self.index, legal_text(&self.path), legal_text(&self.message))
-    }
-}
-
-/// `text` in the characters RFC 6749 §5.2 allows in an `error_description`
-/// (printable ASCII except `"` and `\`), without losing information: `"`
-/// becomes `'`, and every other character outside the set (non-ASCII,
-/// controls, `\`) is written `<U+XXXX>`, so a non-ASCII member name in a path
-/// stays identifiable. The details crate's own escapes in messages
-/// (`\u{XXXX}`) become `<U+XXXX>` too.
-#[must_use]
-pub fn legal_text(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(c) = rest.chars().next() {
-        if let Some(hex) = escaped_code_point(rest) {
-            let _ = write!(out, "<U+{hex}>");
-            rest = &rest[hex.len() + 4..];
-            continue;
+        let path = if self.path.is_empty() { String::new() } else { crate::util::quoted(&self.path) };
+        let mut message: String = self.message.chars().take(MAX_REJECTION_MESSAGE_CHARS).collect();
+        if self.message.chars().nth(MAX_REJECTION_MESSAGE_CHARS).is_some() {
+            message.push_str("...");
         }
-        match c {
-            '"' => out.push('\''),
-            ' '..='~' if c != '\\' => out.push(c),
-            _ => {
-                let _ = write!(out, "<U+{:04X}>", u32::from(c));
-            }
-        }
-        rest = &rest[c.len_utf8()..];
+        write!(f, "authorization_details[{}]{path}: {message}", self.index)
     }
-    out
-}
-
-/// The hex digits of a `\u{XXXX}` escape at the start of `s`.
-fn escaped_code_point(s: &str) -> Option<&str> {
-    let body = s.strip_prefix("\\u{")?;
-    let end = body.find('}')?;
-    let hex = &body[..end];
-    ((1..=6).contains(&hex.len()) && hex.chars().all(|c| c.is_ascii_hexdigit())).then_some(hex)
 }
 
 /// The `error_description` for refused details: the first
@@ -214,7 +188,8 @@ mod tests {
             path: "/sym\u{0421}bol".into(),
             message: "required field \"x\\y\" is missing; \\u{202E} escaped".into(),
         };
-        let text = r.to_string();
+        // Legal once made an error_description (as every answer does).
+        let text = countersign_protocol::error::sanitize_description(&r.to_string());
         assert_eq!(
             text,
             "authorization_details[1]/sym<U+0421>bol: required field 'x<U+005C>y' is missing; <U+202E> escaped"

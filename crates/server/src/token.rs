@@ -48,7 +48,7 @@ async fn handle(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, OAuthError> {
-    let text = crate::body::form(headers, body)?;
+    let text = crate::body::form(headers, body, state.config.max_body_bytes)?;
     let pairs: Vec<(String, String)> = url::form_urlencoded::parse(text.as_bytes()).into_owned().collect();
     let auth = ClientAuthParams::from_form(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
     let c = &state.config;

@@ -15,6 +15,15 @@ pub fn hash_secret(secret: &str) -> String {
     jcs::sha256_b64url(secret.as_bytes())
 }
 
+/// Untrusted text quoted in an error description: escaped in
+/// `countersign_text`'s grammar and at most 64 characters, with its length
+/// when longer (`aaaa… (8193 characters)`), so an error never echoes
+/// unbounded input.
+#[must_use]
+pub fn quoted(text: &str) -> String {
+    countersign_text::excerpt(text, countersign_text::Context::Identifier, countersign_protocol::jcs::MAX_QUOTED_CHARS)
+}
+
 /// Constant-time equality of two strings (the time depends only on the lengths).
 #[must_use]
 pub fn ct_eq(a: &str, b: &str) -> bool {

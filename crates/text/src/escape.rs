@@ -35,6 +35,25 @@ pub fn escape_at_most(text: &str, context: Context, max_chars: usize) -> String 
     out
 }
 
+/// A short quote of untrusted text for an error message: [`escape_at_most`]
+/// of at most `max_chars` characters and, when the text was longer, how long
+/// it was, e.g. `aaaa… (8193 characters)`. Messages that echo input stay
+/// bounded however long the input.
+///
+/// ```
+/// use countersign_text::{excerpt, Context};
+/// assert_eq!(excerpt("short", Context::Identifier, 8), "short");
+/// assert_eq!(excerpt(&"k".repeat(9000), Context::Identifier, 4), "kkkk… (9000 characters)");
+/// ```
+#[must_use]
+pub fn excerpt(text: &str, context: Context, max_chars: usize) -> String {
+    let mut out = escape_at_most(text, context, max_chars);
+    if text.chars().nth(max_chars).is_some() {
+        let _ = write!(out, " ({} characters)", text.chars().count());
+    }
+    out
+}
+
 /// `text` with the characters of `findings` (positions in code points, as
 /// [`crate::check`] gives them), every control character and every backslash
 /// escaped: for a caller that escapes only some findings, e.g. a message

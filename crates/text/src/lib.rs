@@ -64,7 +64,7 @@ mod properties;
 pub use class::{Class, Severity};
 pub use classify::{check, first_finding, is_clean, Finding, Report};
 pub use context::Context;
-pub use escape::{escape, escape_at_most, escape_findings, replace_flagged, unescape, UnescapeError};
+pub use escape::{escape, escape_at_most, escape_findings, excerpt, replace_flagged, unescape, UnescapeError};
 pub use hidden::SelectorRun;
 pub use lookalike::{LookalikeScript, MixedWord};
 pub use names::{char_name, code_point};
