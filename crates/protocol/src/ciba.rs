@@ -176,6 +176,8 @@ fn parse_token_list(s: &str) -> Result<Vec<String>, TokenListError> {
         return Err(TokenListError::Empty);
     }
     let mut out: Vec<String> = Vec::new();
+    // Seen tokens, so that a long list costs linear time, not quadratic.
+    let mut seen: std::collections::HashSet<&str> = std::collections::HashSet::new();
     let mut start = 0;
     for token in s.split(' ') {
         if token.is_empty() {
@@ -184,7 +186,7 @@ fn parse_token_list(s: &str) -> Result<Vec<String>, TokenListError> {
         if let Some((i, ch)) = token.char_indices().find(|&(_, c)| !is_token_char(c)) {
             return Err(TokenListError::IllegalChar { ch, index: start + i });
         }
-        if !out.iter().any(|t| t == token) {
+        if seen.insert(token) {
             out.push(token.to_owned());
         }
         start += token.len() + 1;

@@ -234,9 +234,9 @@ pub fn sanitize_description(text: &str) -> String {
     use std::fmt::Write as _;
     let mut out = String::with_capacity(text.len().min(MAX_DESCRIPTION_CHARS));
     let mut rest = text;
-    let mut written = 0usize;
     while let Some(c) = rest.chars().next() {
-        if written >= MAX_DESCRIPTION_CHARS {
+        // Counted in output characters (ASCII): an escape is six or more.
+        if out.len() >= MAX_DESCRIPTION_CHARS {
             let _ = write!(out, "... (cut: {} characters in all)", text.chars().count());
             break;
         }
@@ -253,7 +253,6 @@ pub fn sanitize_description(text: &str) -> String {
             }
             rest = &rest[c.len_utf8()..];
         }
-        written += 1;
     }
     out
 }

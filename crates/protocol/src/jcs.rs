@@ -279,10 +279,9 @@ pub fn parse_strict(input: impl AsRef<[u8]>) -> Result<Value, JcsError> {
         Err(e) => Err(match state.error.take() {
             // The number as the sender wrote it, not as it parsed (an f64
             // rounds `9007199254740993.0` to `9007199254740992.0`).
-            Some((JcsError::NumberOutOfRange { number, path }, segs)) => JcsError::NumberOutOfRange {
-                number: raw::number_at(input.as_ref(), &segs).unwrap_or(number),
-                path,
-            },
+            Some((JcsError::NumberOutOfRange { number, path }, segs)) => {
+                JcsError::NumberOutOfRange { number: raw::number_at(input.as_ref(), &segs).unwrap_or(number), path }
+            }
             Some((other, _)) => other,
             None => JcsError::Syntax { line: e.line(), column: e.column(), message: e.to_string() },
         }),

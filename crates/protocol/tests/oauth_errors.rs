@@ -79,6 +79,8 @@ fn rfc_6749_5_2_character_set() {
     // Bounded: a description never echoes unbounded input.
     let long = sanitize_description(&"k".repeat(100_000));
     assert!(long.len() < 1100 && long.ends_with("... (cut: 100000 characters in all)"), "{}", long.len());
+    let wide = sanitize_description(&"\u{202E}".repeat(100_000));
+    assert!(wide.len() < 1100 && wide.ends_with("(cut: 100000 characters in all)"), "{}", wide.len());
 }
 
 #[test]

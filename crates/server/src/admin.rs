@@ -145,9 +145,9 @@ pub async fn disable_user(db: &Db, who: &str, now: u64) -> Result<User, AdminErr
 
 /// Why pending requests are cancelled, and whether their (ping or push)
 /// client hears of it.
-struct Gone {
-    reason: &'static str,
-    notify_client: bool,
+pub(crate) struct Gone {
+    pub(crate) reason: &'static str,
+    pub(crate) notify_client: bool,
 }
 
 /// Cancels the pending requests selected by `filter` (on `r`, the request,
@@ -156,7 +156,7 @@ struct Gone {
 /// ping (the client polls and gets `access_denied`) or a push error
 /// `access_denied` for ping and push clients.
 /// Returns the users whose approvers were told.
-async fn cancel_pending(
+pub(crate) async fn cancel_pending(
     tx: &mut db::Tx,
     filter: &str,
     value: &str,
@@ -173,10 +173,15 @@ async fn cancel_pending(
         if !subs.contains(&req.sub) {
             subs.push(req.sub.clone());
         }
-        sqlx::query("UPDATE auth_requests SET status = 'cancelled' WHERE request_id = $1 AND status = 'pending'")
-            .bind(req.request_id.as_str())
-            .execute(&mut **tx)
-            .await?;
+        let cancelled =
+            sqlx::query("UPDATE auth_requests SET status = 'cancelled' WHERE request_id = $1 AND status = 'pending'")
+                .bind(req.request_id.as_str())
+                .execute(&mut **tx)
+                .await?;
+        if cancelled.rows_affected() == 0 {
+            // Decided meanwhile (where writers are not serialised): not ours.
+            continue;
+        }
         crate::events::withdrawn(tx, &req.sub, &req.request_id, WithdrawReason::Cancelled, None, now).await?;
         if !gone.notify_client {
             continue;

@@ -14,7 +14,7 @@
 use sqlx::{Row as _, SqliteConnection};
 
 use crate::config::Limits;
-use crate::db;
+use crate::db::{self, Tx};
 use crate::error::Internal;
 
 /// Whether every unverified client is blocked for `sub`.
@@ -31,16 +31,14 @@ pub async fn unverified_blocked(conn: &mut SqliteConnection, sub: &str) -> Resul
 
 /// After a `not_me` denial of an unverified client's request by `sub` was
 /// recorded (same transaction): blocks unverified clients for the user when
-/// the count reaches the threshold. Returns whether a block started.
+/// the count reaches the threshold, and then cancels the user's pending
+/// requests from unverified clients (withdrawn from the approvers; ping and
+/// push clients told `access_denied`). Returns whether a block started.
 ///
 /// # Errors
 /// The database failed.
-pub async fn after_unverified_not_me(
-    conn: &mut SqliteConnection,
-    limits: &Limits,
-    sub: &str,
-    now: u64,
-) -> Result<bool, Internal> {
+pub async fn after_unverified_not_me(tx: &mut Tx, limits: &Limits, sub: &str, now: u64) -> Result<bool, Internal> {
+    let conn: &mut SqliteConnection = tx;
     if limits.not_me_threshold == 0 || unverified_blocked(conn, sub).await? {
         return Ok(false);
     }
@@ -68,6 +66,10 @@ pub async fn after_unverified_not_me(
         .bind(db::ts(now))
         .execute(&mut *conn)
         .await?;
+    let gone = crate::admin::Gone { reason: "the user blocked unverified clients", notify_client: true };
+    crate::admin::cancel_pending(tx, "r.sub = $1 AND r.client_verified = 0", sub, &gone, now)
+        .await
+        .map_err(|e| Internal::new(e.to_string()))?;
     tracing::info!("unverified clients blocked for a user after not_me denials");
     Ok(true)
 }

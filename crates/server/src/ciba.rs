@@ -37,6 +37,10 @@ pub const BINDING_MESSAGE_PUNCTUATION: &str = "+-_.,:#";
 /// `acr_values` member that asks the approver to verify the user locally.
 pub const ACR_USER_VERIFICATION: &str = "urn:countersign:acr:uv";
 
+/// Bytes a request may take, as sent to approvers, beyond its
+/// `authorization_details` (scope, binding message, `acr_values`, names…).
+pub const REQUEST_OVERHEAD_BYTES: usize = 8 * 1024;
+
 /// Longest `User-Agent` kept in the request context, in characters.
 const MAX_USER_AGENT_CHARS: usize = 200;
 
@@ -280,10 +284,13 @@ fn over_limit(c: &Count, limit: u32, now: u64) -> Option<OAuthError> {
     Some(OAuthError::RateLimited { retry_after: oldest.saturating_add(60).saturating_sub(now).max(1) })
 }
 
-/// Fatigue control, inside the transaction that stores the request: blocks
-/// from `not_me` denials, the per-minute rates and the pending cap.
-async fn check_fatigue(
-    tx: &mut db::Tx,
+/// Whether `client` is blocked for `user` by `not_me` denials: a verified
+/// client by its own within the window, an unverified one by the user's
+/// block of unverified clients. Read-only; checked before the `user_code`
+/// (a blocked client must not lock the user's code) and again in the
+/// transaction that stores the request.
+async fn check_blocks(
+    conn: &mut sqlx::SqliteConnection,
     limits: &crate::config::Limits,
     client: &Client,
     user: &User,
@@ -299,20 +306,36 @@ async fn check_fatigue(
             .bind(sub)
             .bind(client_id)
             .bind(db::ts(now.saturating_sub(limits.not_me_window_secs)))
-            .fetch_one(&mut **tx)
+            .fetch_one(&mut *conn)
             .await?;
             if row.try_get::<i64, _>("n")? >= i64::from(limits.not_me_threshold) {
                 tracing::info!(client_id, "client blocked for a user after not_me denials");
                 return Err(OAuthError::AccessDenied("the user has reported requests of this client as not theirs"));
             }
         }
-    } else if crate::blocks::unverified_blocked(tx, sub).await? {
+    } else if crate::blocks::unverified_blocked(conn, sub).await? {
         tracing::info!(client_id, "unverified client refused: the user blocked unverified clients");
         return Err(OAuthError::AccessDenied(
             "the user has reported requests of unverified clients as not theirs; unverified clients are blocked \
              for this user until the block is lifted",
         ));
     }
+    Ok(())
+}
+
+/// Fatigue control, inside the transaction that stores the request: blocks
+/// from `not_me` denials, the per-minute rates and the pending caps (all
+/// clients, and unverified clients together, so that unknown clients cannot
+/// fill the user's place for the agents an operator vouched for).
+async fn check_fatigue(
+    tx: &mut db::Tx,
+    limits: &crate::config::Limits,
+    client: &Client,
+    user: &User,
+    now: u64,
+) -> Result<(), OAuthError> {
+    check_blocks(tx, limits, client, user, now).await?;
+    let (sub, client_id) = (user.sub.as_str(), client.client_id.as_str());
     let since = now.saturating_sub(60);
     let mut rates = vec![
         (count(tx, Counted::User(sub), since).await?, limits.user_per_minute),
@@ -327,19 +350,28 @@ async fn check_fatigue(
             return Err(e);
         }
     }
-    if limits.max_pending_per_user > 0 {
+    let mut caps = vec![(limits.max_pending_per_user, false)];
+    if !client.verified {
+        caps.push((limits.max_pending_unverified_per_user, true));
+    }
+    for (limit, unverified_only) in caps {
+        if limit == 0 {
+            continue;
+        }
         let row = sqlx::query(
             "SELECT COUNT(*) AS n, MIN(expires_at) AS first FROM auth_requests \
-             WHERE sub = $1 AND status = 'pending' AND expires_at > $2",
+             WHERE sub = $1 AND status = 'pending' AND expires_at > $2 AND (client_verified = 0 OR $3 = 0)",
         )
         .bind(sub)
         .bind(db::ts(now))
+        .bind(db::flag(unverified_only))
         .fetch_one(&mut **tx)
         .await?;
-        if row.try_get::<i64, _>("n")? >= i64::from(limits.max_pending_per_user) {
+        if row.try_get::<i64, _>("n")? >= i64::from(limit) {
             let first = db::from_ts(row.try_get::<Option<i64>, _>("first")?.unwrap_or(0));
             return Err(OAuthError::TooManyPending {
-                limit: limits.max_pending_per_user,
+                limit,
+                unverified: unverified_only,
                 retry_after: first.saturating_sub(now).max(1),
             });
         }
@@ -469,12 +501,18 @@ async fn handle(
     let user = resolve_user(state, &client, &params.hint).await?;
     if client.user_code_parameter {
         let code = params.user_code.as_ref().ok_or(OAuthError::MissingUserCode)?;
+        let mut conn = state.db.acquire().await?;
+        check_blocks(&mut conn, &state.config.limits, &client, &user, state.now()).await?;
+        drop(conn);
         check_user_code(state, &client, &user, code).await?;
     }
 
     let cfg = &state.config;
     let now = state.now();
-    let expires_in = params.requested_expiry.map_or(cfg.default_expiry_secs, |e| e.get().min(cfg.max_expiry_secs));
+    // An unverified client's requests live at most `unverified_max_expiry_secs`.
+    let max_expiry =
+        if client.verified { cfg.max_expiry_secs } else { cfg.max_expiry_secs.min(cfg.unverified_max_expiry_secs) };
+    let expires_in = params.requested_expiry.map_or(cfg.default_expiry_secs, |e| e.get()).min(max_expiry);
     let risk = state.schemas.risk(&details);
     let acr = params.acr_values.as_ref().map(|a| a.to_param());
     let mut requires = Vec::new();
@@ -561,6 +599,16 @@ async fn handle(
         user_disabled: false,
     };
     let data = serde_json::to_string(&stored.to_approver(&cfg.issuer)).map_err(crate::error::Internal::from)?;
+    // What every approver of the user receives, bounded as a whole (scope,
+    // acr_values and the other strings as well as the details), so that a
+    // page of requests stays below what an approver accepts.
+    let max = cfg.max_details_bytes.saturating_add(REQUEST_OVERHEAD_BYTES);
+    if data.len() > max {
+        return Err(OAuthError::InvalidRequest(format!(
+            "the request is {} bytes as sent to the user's approvers; this server sends at most {max}",
+            data.len()
+        )));
+    }
     crate::events::append(&mut tx, &user.sub, &EventKind::Request, Some(&request_id), &data, None, now).await?;
     tx.commit().await?;
     state.hub.notify(&user.sub);

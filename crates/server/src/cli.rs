@@ -103,6 +103,13 @@ pub struct ServeArgs {
     /// Pending backchannel requests one user may have at once (0 = unlimited).
     #[arg(long, default_value_t = 20)]
     pub max_pending_per_user: u32,
+    /// Pending requests one user may have at once from unverified clients,
+    /// all together (0 = unlimited).
+    #[arg(long, default_value_t = 5)]
+    pub max_pending_unverified_per_user: u32,
+    /// Largest lifetime of an unverified client's request, seconds.
+    #[arg(long, default_value_t = 300)]
+    pub unverified_max_expiry: u64,
     /// Largest `authorization_details` of one request, bytes of JSON.
     #[arg(long, default_value_t = crate::config::DEFAULT_MAX_DETAILS_BYTES)]
     pub max_details_bytes: usize,
@@ -345,6 +352,8 @@ fn serve_config(args: &ServeArgs) -> Result<Config, CliError> {
     c.limits.client_per_minute = args.client_rate_limit;
     c.limits.unverified_user_client_per_minute = args.unverified_rate_limit;
     c.limits.max_pending_per_user = args.max_pending_per_user;
+    c.limits.max_pending_unverified_per_user = args.max_pending_unverified_per_user;
+    c.unverified_max_expiry_secs = args.unverified_max_expiry;
     c.max_details_bytes = args.max_details_bytes;
     c.max_streams_per_device = args.max_streams_per_device;
     c.limits.not_me_threshold = args.not_me_threshold;

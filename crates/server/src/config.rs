@@ -45,6 +45,10 @@ pub struct Limits {
     /// Pending requests one user may have at once, from all clients
     /// (default 20); beyond it `/bc-authorize` answers 429.
     pub max_pending_per_user: u32,
+    /// Pending requests one user may have at once from unverified clients,
+    /// all of them together (default 5), below the user's cap so that
+    /// unknown clients cannot fill it.
+    pub max_pending_unverified_per_user: u32,
     /// `not_me` denials that block: of one verified client by one user, for
     /// that user within [`Self::not_me_window_secs`]; of unverified clients
     /// (counted together) by one user, every unverified client for that
@@ -71,6 +75,7 @@ impl Default for Limits {
             client_per_minute: 30,
             unverified_user_client_per_minute: 2,
             max_pending_per_user: 20,
+            max_pending_unverified_per_user: 5,
             not_me_threshold: 3,
             not_me_window_secs: 24 * 3600,
             user_code_failures: 5,
@@ -142,6 +147,9 @@ pub struct Config {
     /// Largest `expires_in`; a larger `requested_expiry` is lowered to it
     /// (default 3600 s).
     pub max_expiry_secs: u64,
+    /// Largest `expires_in` of an unverified client's request (default
+    /// 300 s): an unknown client cannot keep requests pending for long.
+    pub unverified_max_expiry_secs: u64,
     /// Poll interval given to poll and ping clients (default 5 s).
     pub poll_interval_secs: u64,
     /// Lifetime of access tokens (default 600 s).
@@ -204,6 +212,7 @@ impl Config {
             limits: Limits::default(),
             default_expiry_secs: 300,
             max_expiry_secs: 3600,
+            unverified_max_expiry_secs: 300,
             poll_interval_secs: countersign_protocol::ciba::DEFAULT_INTERVAL,
             access_token_ttl_secs: 600,
             id_token_ttl_secs: 600,

@@ -318,15 +318,28 @@ pub async fn list_requests(
     .await?;
     let mut list = Vec::with_capacity(rows.len().min(limit));
     let mut last = None;
+    let mut bytes = 0usize;
+    let mut cut = false;
     for row in rows.iter().take(limit) {
-        let req = StoredRequest::from_row(row)?;
-        last =
-            Some(PageCursor { created_ms: row.try_get("created_ms")?, request_id: req.request_id.as_str().to_owned() });
-        list.push(req.to_approver(&state.config.issuer));
+        let req = StoredRequest::from_row(row)?.to_approver(&state.config.issuer);
+        // A page also ends at a byte budget (at least one request), whatever
+        // the configured sizes: an approver accepts 1 MiB per response.
+        let size = serde_json::to_vec(&req).map_err(Internal::from)?.len();
+        if !list.is_empty() && bytes.saturating_add(size) > PAGE_BYTES {
+            cut = true;
+            break;
+        }
+        bytes = bytes.saturating_add(size);
+        last = Some(PageCursor { created_ms: row.try_get("created_ms")?, request_id: req.id.as_str().to_owned() });
+        list.push(req);
     }
-    let next_cursor = if rows.len() > limit { last.map(|c| c.encode()) } else { None };
+    let next_cursor = if cut || rows.len() > limit { last.map(|c| c.encode()) } else { None };
     Ok(no_store(Json(RequestList { requests: list, next_cursor }).into_response()))
 }
+
+/// Bytes of requests in one page of the request list at most (the approver
+/// accepts 1 MiB per response).
+pub const PAGE_BYTES: usize = 768 * 1024;
 
 /// Where a page of the request list ends: the last request's creation time
 /// and id (the list's order). Opaque to approvers (base64url).

@@ -100,6 +100,8 @@ pub enum OAuthError {
     TooManyPending {
         /// The cap.
         limit: u32,
+        /// The cap of unverified clients' requests (rather than all).
+        unverified: bool,
         /// Seconds until the first pending request expires.
         retry_after: u64,
     },
@@ -160,11 +162,12 @@ impl OAuthError {
             E::InvalidAuthorizationDetails(d) => (ErrorCode::InvalidAuthorizationDetails, Some(d.clone())),
             E::AccessDenied(d) => (ErrorCode::AccessDenied, Some((*d).into())),
             E::RateLimited { .. } => (ErrorCode::SlowDown, Some("too many requests; retry after Retry-After".into())),
-            E::TooManyPending { limit, .. } => (
+            E::TooManyPending { limit, unverified, .. } => (
                 ErrorCode::SlowDown,
                 Some(format!(
-                    "the user already has {limit} pending requests, the most this server allows; retry when one \
-                     is decided or expires (Retry-After)"
+                    "the user already has {limit} pending requests{}, the most this server allows; retry when one \
+                     is decided or expires (Retry-After)",
+                    if *unverified { " from unverified clients" } else { "" }
                 )),
             ),
             E::AuthorizationPending => (ErrorCode::AuthorizationPending, None),

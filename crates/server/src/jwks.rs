@@ -21,6 +21,11 @@ const MAX_JWKS_BYTES: usize = 64 * 1024;
 const FIRST_RETRY_SECS: u64 = 10;
 /// Longest such delay, seconds.
 const MAX_RETRY_SECS: u64 = 300;
+/// Keys fetched longer ago than this are not used when a refetch fails (a
+/// key the client removed must not stay valid while its `jwks_uri` is
+/// down), seconds.
+const MAX_STALE_SECS: u64 = 24 * 3600;
+
 /// URLs remembered at most (beyond it, those without fresh keys are forgotten).
 const MAX_ENTRIES: usize = 4096;
 
@@ -33,6 +38,8 @@ struct Entry {
     failures: u32,
     /// No fetch before this time (unix seconds).
     retry_at: u64,
+    /// A fetch is under way: concurrent callers do not start another.
+    fetching: bool,
 }
 
 /// Cache of fetched `jwks_uri` documents, and of failures.
@@ -95,51 +102,60 @@ impl JwksCache {
     /// The keys at `uri`, from the cache when fresh. With `kid` given and
     /// not in the cached set, the document is fetched again (rate limited).
     /// After a failed fetch, the URL is not fetched again before its
-    /// [`failure_backoff_secs`] have passed; meanwhile the last keys fetched
-    /// (if any) are used, else the failure is answered at once.
+    /// [`failure_backoff_secs`] have passed, and while one fetch is under
+    /// way no other starts; meanwhile the last keys fetched (if any, and not
+    /// older than a day) are used, else the failure is answered at once.
     ///
     /// # Errors
     /// The fetch failed (now or within the backoff) and nothing is cached.
     pub async fn get(&self, state: &AppState, uri: &str, kid: Option<&str>) -> Result<Vec<PublicJwk>, Internal> {
         let now = state.now();
-        let cached = self.entries.lock().unwrap_or_else(PoisonError::into_inner).get(uri).cloned().unwrap_or_default();
-        if let Some((at, keys)) = &cached.keys {
-            let fresh = now < at.saturating_add(CACHE_SECS);
-            let has_kid = kid.is_none_or(|k| keys.iter().any(|j| j.kid() == Some(k)));
-            if fresh && (has_kid || now < at.saturating_add(MIN_REFETCH_SECS)) {
-                return Ok(keys.clone());
+        // Decide under the lock whether this call fetches, so that
+        // concurrent calls make one fetch between them (single flight).
+        let stale = |entry: &Entry| -> Result<Vec<PublicJwk>, Internal> {
+            match &entry.keys {
+                Some((at, keys)) if now < at.saturating_add(MAX_STALE_SECS) => Ok(keys.clone()),
+                _ => Err(Internal::new(format!(
+                    "jwks_uri failed {} time(s) or is being fetched; no usable keys cached",
+                    entry.failures
+                ))),
             }
-        }
-        if now < cached.retry_at {
-            return match cached.keys {
-                Some((_, keys)) => Ok(keys),
-                None => {
-                    Err(Internal::new(format!("jwks_uri failed {} time(s); not fetched again yet", cached.failures)))
+        };
+        {
+            let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+            if entries.len() >= MAX_ENTRIES && !entries.contains_key(uri) {
+                // Forget the URLs that have nothing worth keeping.
+                entries.retain(|_, e| {
+                    e.fetching || e.keys.as_ref().is_some_and(|(at, _)| now < at.saturating_add(CACHE_SECS))
+                });
+            }
+            let entry = entries.entry(uri.to_owned()).or_default();
+            if let Some((at, keys)) = &entry.keys {
+                let fresh = now < at.saturating_add(CACHE_SECS);
+                let has_kid = kid.is_none_or(|k| keys.iter().any(|j| j.kid() == Some(k)));
+                if fresh && (has_kid || now < at.saturating_add(MIN_REFETCH_SECS)) {
+                    return Ok(keys.clone());
                 }
-            };
+            }
+            if entry.fetching || now < entry.retry_at {
+                return stale(entry);
+            }
+            entry.fetching = true;
         }
         let result = fetch(state, uri).await;
         let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        if entries.len() >= MAX_ENTRIES && !entries.contains_key(uri) {
-            // Forget the URLs that have nothing worth keeping.
-            entries.retain(|_, e| e.keys.as_ref().is_some_and(|(at, _)| now < at.saturating_add(CACHE_SECS)));
-        }
         let entry = entries.entry(uri.to_owned()).or_default();
+        entry.fetching = false;
         match result {
             Ok(keys) => {
-                *entry = Entry { keys: Some((now, keys.clone())), failures: 0, retry_at: 0 };
+                *entry = Entry { keys: Some((now, keys.clone())), failures: 0, retry_at: 0, fetching: false };
                 Ok(keys)
             }
             Err(e) => {
                 entry.failures = entry.failures.saturating_add(1);
                 entry.retry_at = now.saturating_add(failure_backoff_secs(entry.failures));
-                match &entry.keys {
-                    Some((_, keys)) => {
-                        tracing::warn!(error = %e, "jwks_uri refetch failed; using cached keys");
-                        Ok(keys.clone())
-                    }
-                    None => Err(e),
-                }
+                tracing::warn!(error = %e, "jwks_uri fetch failed");
+                stale(entry).map_err(|_| e)
             }
         }
     }

@@ -85,7 +85,6 @@ struct Due {
     client_id: String,
     endpoint: String,
     bearer: ClientNotificationToken,
-    payload: String,
     attempts: i64,
     client_disabled: bool,
 }
@@ -95,6 +94,8 @@ enum Outcome {
     Failed(String),
     /// Never to be sent (the client was disabled).
     Dropped(&'static str),
+    /// Ended meanwhile (dropped by disabling): nothing to record.
+    Ended,
 }
 
 async fn attempt(state: &AppState, due: &Due) -> Outcome {
@@ -107,12 +108,19 @@ async fn attempt(state: &AppState, due: &Due) -> Outcome {
     if let Err(e) = crate::outbound::check_url(&due.endpoint, state.config.danger_allow_http_loopback_notifications) {
         return Outcome::Failed(format!("endpoint refused: {e}"));
     }
+    // The payload as it stands now: disabling the client or the user since
+    // the row was read drops it or replaces the tokens with the denial.
+    let payload = match current_payload(state, &due.request_id).await {
+        Ok(Some(p)) => p,
+        Ok(None) => return Outcome::Ended,
+        Err(e) => return Outcome::Failed(format!("reading the payload: {e}")),
+    };
     let result = state
         .http_notify
         .post(&due.endpoint)
         .header(header::AUTHORIZATION, format!("Bearer {}", due.bearer.secret()))
         .header(header::CONTENT_TYPE, "application/json")
-        .body(due.payload.clone())
+        .body(payload)
         .send()
         .await;
     match result {
@@ -125,22 +133,45 @@ async fn attempt(state: &AppState, due: &Due) -> Outcome {
     }
 }
 
+/// The payload of a row still to deliver whose client is enabled; `None`
+/// when it ended or its client was disabled.
+async fn current_payload(state: &AppState, request_id: &str) -> Result<Option<String>, Internal> {
+    let row = sqlx::query(
+        "SELECT o.payload FROM outbox o JOIN clients c ON c.client_id = o.client_id \
+         WHERE o.request_id = $1 AND o.delivered_at IS NULL AND o.failed_at IS NULL AND c.disabled = 0",
+    )
+    .bind(request_id)
+    .fetch_optional(&state.db)
+    .await?;
+    Ok(match row {
+        Some(r) => Some(r.try_get("payload")?),
+        None => None,
+    })
+}
+
 fn backoff(state: &AppState, attempts: i64) -> Duration {
     let d = &state.config.delivery;
     let exp = u32::try_from(attempts.saturating_sub(1).clamp(0, 20)).unwrap_or(20);
     d.base_backoff.saturating_mul(2u32.saturating_pow(exp)).min(d.max_backoff)
 }
 
-/// The due rows (at most `limit`), oldest due first.
-async fn due_rows(state: &AppState, limit: i64) -> Result<Vec<Due>, Internal> {
+/// The due rows (at most `limit`, and at most `per_client` of any one
+/// client), oldest due first. Without the per-client bound, one client's
+/// backlog behind a slow endpoint would fill every round and hold back the
+/// other clients' deliveries.
+async fn due_rows(state: &AppState, limit: i64, per_client: i64) -> Result<Vec<Due>, Internal> {
     let rows = sqlx::query(
-        "SELECT o.request_id, o.client_id, o.endpoint, o.bearer, o.payload, o.attempts, c.disabled \
-         FROM outbox o JOIN clients c ON c.client_id = o.client_id \
-         WHERE o.delivered_at IS NULL AND o.failed_at IS NULL AND o.next_attempt_ms <= $1 \
-         ORDER BY o.next_attempt_ms LIMIT $2",
+        "SELECT request_id, client_id, endpoint, bearer, attempts, disabled FROM ( \
+            SELECT o.request_id, o.client_id, o.endpoint, o.bearer, o.attempts, o.next_attempt_ms, \
+                   c.disabled, \
+                   ROW_NUMBER() OVER (PARTITION BY o.client_id ORDER BY o.next_attempt_ms) AS nth \
+            FROM outbox o JOIN clients c ON c.client_id = o.client_id \
+            WHERE o.delivered_at IS NULL AND o.failed_at IS NULL AND o.next_attempt_ms <= $1 \
+         ) due WHERE nth <= $3 ORDER BY next_attempt_ms LIMIT $2",
     )
     .bind(db::ts(state.clock.now_ms()))
     .bind(limit)
+    .bind(per_client)
     .fetch_all(&state.db)
     .await?;
     let mut due = Vec::with_capacity(rows.len());
@@ -150,7 +181,6 @@ async fn due_rows(state: &AppState, limit: i64) -> Result<Vec<Due>, Internal> {
             client_id: r.try_get("client_id")?,
             endpoint: r.try_get("endpoint")?,
             bearer: ClientNotificationToken::new(r.try_get("bearer")?),
-            payload: r.try_get("payload")?,
             attempts: r.try_get("attempts")?,
             client_disabled: r.try_get::<i64, _>("disabled")? != 0,
         });
@@ -162,8 +192,12 @@ async fn due_rows(state: &AppState, limit: i64) -> Result<Vec<Due>, Internal> {
 async fn record(state: &AppState, d: &Due, outcome: Outcome) -> Result<(), Internal> {
     let now = state.now();
     let attempts = d.attempts.saturating_add(1);
+    if matches!(outcome, Outcome::Ended) {
+        return Ok(());
+    }
     let mut tx = db::begin(&state.db).await?;
     match outcome {
+        Outcome::Ended => {}
         Outcome::Delivered => {
             sqlx::query(
                 "UPDATE outbox SET delivered_at = $1, attempts = $2, payload = '', bearer = '', last_error = NULL \
@@ -232,7 +266,7 @@ async fn record(state: &AppState, d: &Due, outcome: Outcome) -> Result<(), Inter
 pub async fn run_once(state: &AppState) -> Result<usize, Internal> {
     // Rows the delivery task is sending are left to it; the others are
     // marked in flight here, so that it does not send them too.
-    let due: Vec<Due> = due_rows(state, BATCH)
+    let due: Vec<Due> = due_rows(state, BATCH, BATCH)
         .await?
         .into_iter()
         .filter(|d| state.deliveries.try_start(d, usize::MAX, usize::MAX))
@@ -310,7 +344,8 @@ async fn dispatch(state: &AppState) -> Result<bool, Internal> {
     let d = &state.config.delivery;
     let limit = BATCH.saturating_add(i64::try_from(state.deliveries.len()).unwrap_or(i64::MAX));
     let mut waiting = false;
-    for due in due_rows(state, limit).await? {
+    let per_client = i64::try_from(d.per_client_concurrency.max(1)).unwrap_or(i64::MAX);
+    for due in due_rows(state, limit, per_client).await? {
         if state.deliveries.is_in_flight(&due.request_id) {
             continue;
         }

@@ -60,11 +60,15 @@ fn v6_range(ip: Ipv6Addr) -> Option<&'static str> {
         _ if ip.is_unspecified() => "unspecified (::)",
         _ if ip.is_loopback() => "loopback (::1)",
         0 if s[1..6] == [0; 5] => "IPv4-compatible (::/96)",
-        0x0064 if s[1] == 0xff9b => {
+        0x0064 if s[1] == 0xff9b && s[2..6] == [0; 4] => {
             // NAT64 (64:ff9b::/96) reaches the embedded IPv4 address.
             let v4 = Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
             return v4_range(v4).map(|_| "NAT64 address of a non-public range");
         }
+        // Local-use NAT64 (RFC 8215): what it reaches depends on the network.
+        0x0064 if s[1] == 0xff9b && s[2] == 1 => "local-use NAT64 (64:ff9b:1::/48)",
+        // The rest of ::/8 (SIIT ::ffff:0:0:0/96 among them) is reserved.
+        x if x & 0xff00 == 0 => "reserved (::/8)",
         0x0100 if s[1..4] == [0; 3] => "discard-only (100::/64)",
         0x2001 if s[1] == 0x0db8 => "documentation (2001:db8::/32)",
         0x2001 if s[1] < 0x0200 => "IETF protocol assignments (2001::/23)",
@@ -182,13 +186,16 @@ impl Resolve for GuardedResolver {
     }
 }
 
-/// An HTTP client for client-supplied URLs: `resolver`, no redirects (a
-/// redirect could lead anywhere), the given timeout.
+/// An HTTP client for client-supplied URLs: `resolver`, no proxy, no
+/// redirects (a redirect could lead anywhere), the given timeout.
 ///
 /// # Errors
 /// The client cannot be built.
 pub fn client(resolver: GuardedResolver, timeout: std::time::Duration) -> Result<reqwest::Client, reqwest::Error> {
     reqwest::Client::builder()
+        // Never through a proxy from the environment (`HTTPS_PROXY`…): the
+        // proxy would resolve and connect where the resolver cannot check.
+        .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
         .dns_resolver(Arc::new(resolver))
         .timeout(timeout)
@@ -227,6 +234,8 @@ mod tests {
             ("https://[::ffff:127.0.0.1]/cb", "IPv4-mapped"),
             ("https://[64:ff9b::a9fe:a9fe]/cb", "NAT64"),
             ("https://[2001:db8::1]/cb", "documentation"),
+            ("https://[::ffff:0:a00:1]/cb", "reserved (::/8)"),
+            ("https://[64:ff9b:1::a00:1]/cb", "local-use NAT64"),
         ] {
             let e = check_url(url, false).expect_err(url);
             assert!(e.contains(range), "{url}: {e}");

@@ -130,7 +130,12 @@ async fn handle(
         for u in uris {
             match url::Url::parse(u) {
                 Ok(p) if p.fragment().is_none() => {}
-                _ => return Err(OAuthError::InvalidRedirectUri(format!("not an absolute URL without fragment: {}", util::quoted(u)))),
+                _ => {
+                    return Err(OAuthError::InvalidRedirectUri(format!(
+                        "not an absolute URL without fragment: {}",
+                        util::quoted(u)
+                    )))
+                }
             }
         }
     }

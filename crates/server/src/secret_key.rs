@@ -80,12 +80,21 @@ impl SecretKey {
         }
     }
 
+    /// Writes a new key to a private temporary file, synced, then links it
+    /// into place: the key file appears whole or not at all (a crash or a
+    /// concurrent first start never leaves an empty one), and an existing
+    /// file is never replaced.
     fn create(path: &Path) -> Result<Self, Internal> {
         use std::io::Write as _;
         let mut bytes = Zeroizing::new(vec![0u8; KEY_BYTES]);
         ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes)
             .map_err(|_| Internal::new("system random number generator failed"))?;
         let text = Zeroizing::new(b64url_encode(&bytes));
+        let suffix = countersign_protocol::secret::generate_url_safe(16)?;
+        let mut temp = path.as_os_str().to_owned();
+        temp.push(format!(".{suffix}.tmp"));
+        let temp = PathBuf::from(temp);
+        let io = |what: &str, e: std::io::Error| Internal::new(format!("{what} {}: {e}", path.display()));
         let mut options = std::fs::OpenOptions::new();
         options.write(true).create_new(true);
         #[cfg(unix)]
@@ -93,15 +102,21 @@ impl SecretKey {
             use std::os::unix::fs::OpenOptionsExt as _;
             options.mode(0o600);
         }
-        match options.open(path) {
-            Ok(mut file) => {
-                let written = file.write_all(text.as_bytes()).and_then(|()| file.sync_all());
-                written.map_err(|e| Internal::new(format!("writing {}: {e}", path.display())))?;
+        let mut file = options.open(&temp).map_err(|e| io("creating a key file beside", e))?;
+        let written = file.write_all(text.as_bytes()).and_then(|()| file.sync_all());
+        drop(file);
+        let linked = written.and_then(|()| std::fs::hard_link(&temp, path));
+        let _ = std::fs::remove_file(&temp);
+        match linked {
+            Ok(()) => {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
+                }
                 Ok(Self(bytes))
             }
             // Another process created it first: use theirs.
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Self::load_or_create(path),
-            Err(e) => Err(Internal::new(format!("creating {}: {e}", path.display()))),
+            Err(e) => Err(io("writing", e)),
         }
     }
 
@@ -146,6 +161,19 @@ mod tests {
             use std::os::unix::fs::PermissionsExt as _;
             assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
         }
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+            .collect();
+        assert!(leftovers.is_empty(), "no temporary file is left behind");
+        // Two first starts at once: one key for both.
+        let racing = SecretKey::path_for(&dir.path().join("race.db"));
+        let keys: Vec<_> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8).map(|_| s.spawn(|| SecretKey::load_or_create(&racing).unwrap())).collect();
+            handles.into_iter().map(|h| h.join().unwrap().derive(Purpose::UserCodes)).collect()
+        });
+        assert!(keys.windows(2).all(|w| w[0] == w[1]), "every racer got the same key");
         std::fs::write(&path, "short").unwrap();
         assert!(SecretKey::load_or_create(&path).is_err(), "a damaged key file is an error, not a new key");
     }

@@ -72,13 +72,16 @@ impl std::fmt::Debug for TestServer {
 }
 
 /// The test defaults: http loopback notification endpoints and `jwks_uri`
-/// allowed, fast delivery retries and sweeps, and no per-(user, client)
-/// quota for unverified clients (test agents are unverified and often send
-/// several requests a minute; the quota has tests of its own).
+/// allowed, fast delivery retries and sweeps, and none of the limits for
+/// unverified clients (test agents are unverified, often send several
+/// requests a minute and ask for long expiries; those limits have tests of
+/// their own).
 #[must_use]
 pub fn test_config(issuer: Issuer) -> Config {
     let mut c = Config::new(issuer);
     c.limits.unverified_user_client_per_minute = 0;
+    c.limits.max_pending_unverified_per_user = 0;
+    c.unverified_max_expiry_secs = u64::MAX;
     c.danger_allow_http_loopback_notifications = true;
     c.danger_allow_http_loopback_jwks_uri = true;
     c.delivery.base_backoff = Duration::from_millis(50);

@@ -379,7 +379,9 @@ async fn revoked_or_disabled_grants_are_not_replayed() {
     assert_eq!(body["error_description"], "auth_req_id already redeemed");
     token_bytes(&server, &agent, &disabled_id).await;
 
-    countersign_server::admin::disable_user(&server.state.db, "oz", server.state.now()).await.unwrap();
+    // The user disabled, the token not revoked (as by a direct change to
+    // the database): the replay itself refuses a disabled user.
+    sqlx::query("UPDATE users SET disabled = 1 WHERE username = 'oz'").execute(&server.state.db).await.unwrap();
     let body = expect_err(agent.token(&server, &disabled_id).await, 400, "invalid_grant").await;
     assert_eq!(body["error_description"], "auth_req_id already redeemed");
     server.stop().await;

@@ -349,7 +349,9 @@ async fn a_hanging_notification_endpoint_delays_only_its_own_client() {
             "backchannel_client_notification_endpoint": format!("http://127.0.0.1:{}/cb", hanging.port)}),
     )
     .await;
-    for _ in 0..3 {
+    // A backlog larger than a round of the delivery task (32 rows plus those
+    // in flight): the other client's row must still be fetched.
+    for _ in 0..40 {
         slow.start(&server, "hal").await;
         decide_first(&server, &dev, Decision::Approve, None).await;
     }
@@ -802,4 +804,240 @@ fn forged_submission(
     shown: &countersign_protocol::device::ApproverRequest,
 ) -> countersign_protocol::device::DecisionSubmission {
     dev.submission(shown, Decision::Approve, None, server.state.now())
+}
+
+/// Unverified clients together may keep at most 5 requests of a user
+/// pending, for at most 5 minutes each, so they cannot fill the user's place
+/// for the agents an operator vouched for.
+#[tokio::test]
+async fn unverified_clients_cannot_fill_the_users_pending_requests() {
+    let server = server_with(|c| {
+        no_rates(c);
+        let defaults = countersign_server::Config::new(c.issuer.clone());
+        c.limits.max_pending_unverified_per_user = defaults.limits.max_pending_unverified_per_user;
+        c.unverified_max_expiry_secs = defaults.unverified_max_expiry_secs;
+    })
+    .await;
+    add_user(&server, "una").await;
+    let a = Agent::register(&server, json!({})).await;
+    let b = Agent::register(&server, json!({})).await;
+    let trusted = Agent::register(&server, json!({})).await;
+    verify(&server, &trusted).await;
+    for agent in [&a, &a, &a, &b, &b] {
+        let ack = agent.bc_authorize(&server, &with(agent.request_params("una"), "requested_expiry", "3600")).await;
+        let ack: Value = ack.json().await.unwrap();
+        assert_eq!(ack["expires_in"], 300, "an unverified client's request lives 5 minutes at most");
+    }
+    let (status, body) = start_status(&b, &server, "una").await;
+    assert_eq!((status, body["error"].as_str()), (429, Some("slow_down")), "{body}");
+    assert!(body["error_description"].as_str().unwrap().contains("5 pending requests from unverified clients"));
+    let ack = trusted.bc_authorize(&server, &with(trusted.request_params("una"), "requested_expiry", "3600")).await;
+    let ack: Value = ack.json().await.unwrap();
+    assert_eq!(ack["expires_in"], 3600, "a verified agent still gets through, with its expiry");
+    server.clock.advance(301);
+    assert_eq!(start_status(&b, &server, "una").await.0, 200, "expired ones make room");
+    server.stop().await;
+}
+
+/// When the block of unverified clients starts, the user's pending requests
+/// from unverified clients are withdrawn, and their agents told.
+#[tokio::test]
+async fn the_block_withdraws_pending_requests_of_unverified_clients() {
+    let server = server_with(no_rates).await;
+    add_user(&server, "bea").await;
+    let dev = TestDevice::enroll(&server, "bea").await;
+    let noisy = Agent::register(&server, json!({})).await;
+    let waiting = Agent::register(&server, json!({})).await;
+    let trusted = Agent::register(&server, json!({})).await;
+    verify(&server, &trusted).await;
+    let pending = waiting.start(&server, "bea").await;
+    let kept = trusted.start(&server, "bea").await;
+    for _ in 0..3 {
+        noisy.start(&server, "bea").await;
+        let req = dev.pending(&server).await.into_iter().find(|r| r.client.client_id == noisy.client_id).unwrap();
+        assert_eq!(dev.decide(&server, &req, Decision::Deny, Some(DenyReason::NotMe)).await.status(), 200);
+    }
+    let left: Vec<String> = dev.pending(&server).await.into_iter().map(|r| r.client.client_id).collect();
+    assert_eq!(left, vec![trusted.client_id.clone()], "only the verified agent's request stays");
+    let resp = waiting.token(&server, pending["auth_req_id"].as_str().unwrap()).await;
+    expect_err(resp, 400, "access_denied").await;
+    let resp = trusted.token(&server, kept["auth_req_id"].as_str().unwrap()).await;
+    expect_err(resp, 400, "authorization_pending").await;
+    server.stop().await;
+}
+
+/// A client blocked for a user is refused before its `user_code` is
+/// compared: it cannot lock the user's code for the user's real agents.
+#[tokio::test]
+async fn a_blocked_client_cannot_lock_the_users_code() {
+    let server = server_with(no_rates).await;
+    add_user(&server, "cy").await;
+    countersign_server::admin::set_user_code(&server.state.db, "cy", &UserCode::new("4711".into())).await.unwrap();
+    let dev = TestDevice::enroll(&server, "cy").await;
+    let noisy = Agent::register(&server, json!({"backchannel_user_code_parameter": true})).await;
+    let trusted = Agent::register(&server, json!({"backchannel_user_code_parameter": true})).await;
+    verify(&server, &trusted).await;
+    for _ in 0..3 {
+        noisy.bc_authorize(&server, &with(noisy.request_params("cy"), "user_code", "4711")).await;
+        decide_first(&server, &dev, Decision::Deny, Some(DenyReason::NotMe)).await;
+    }
+    for _ in 0..8 {
+        let resp = noisy.bc_authorize(&server, &with(noisy.request_params("cy"), "user_code", "0000")).await;
+        expect_err(resp, 403, "access_denied").await;
+    }
+    let resp = trusted.bc_authorize(&server, &with(trusted.request_params("cy"), "user_code", "4711")).await;
+    assert_eq!(resp.status(), 200, "the user's code is not locked");
+    server.stop().await;
+}
+
+/// A `jwks_uri` that hangs is fetched once however many assertions arrive
+/// at once (single flight).
+#[tokio::test]
+async fn concurrent_assertions_make_one_jwks_fetch() {
+    let server = server_with(|c| {
+        no_rates(c);
+        c.delivery.timeout = Duration::from_secs(3);
+    })
+    .await;
+    add_user(&server, "jo").await;
+    let hanging = Listener::start(true).await;
+    let agent = Agent::register(
+        &server,
+        json!({"token_endpoint_auth_method": "private_key_jwt",
+            "jwks_uri": format!("http://127.0.0.1:{}/jwks", hanging.port)}),
+    )
+    .await;
+    let params = agent.request_params("jo");
+    let calls: Vec<_> = (0..8).map(|_| agent.bc_authorize(&server, &params)).collect();
+    for resp in futures_util::future::join_all(calls).await {
+        let body = expect_err(resp, 401, "invalid_client").await;
+        assert_eq!(body["error_description"], UNVERIFIABLE);
+    }
+    assert_eq!(hanging.accepted(), 1, "one fetch for eight assertions");
+    server.stop().await;
+}
+
+/// Keys fetched before the `jwks_uri` failed are used for a day at most: a
+/// key the client removed does not stay valid while its URL is down.
+#[tokio::test]
+async fn stale_client_keys_are_used_for_a_day_at_most() {
+    use axum::routing::get;
+    let up = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let key = DeviceKeyPair::generate().unwrap();
+    let jwks = client_jwks(&key);
+    let state = (up.clone(), jwks);
+    let app = axum::Router::new()
+        .route(
+            "/jwks",
+            get(
+                |axum::extract::State((up, jwks)): axum::extract::State<(
+                    Arc<std::sync::atomic::AtomicBool>,
+                    Value,
+                )>| async move {
+                    if up.load(Ordering::SeqCst) {
+                        Ok(axum::Json(jwks))
+                    } else {
+                        Err(axum::http::StatusCode::SERVICE_UNAVAILABLE)
+                    }
+                },
+            ),
+        )
+        .with_state(state);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let server = server_with(no_rates).await;
+    add_user(&server, "sy").await;
+    let agent = Agent::register(
+        &server,
+        json!({"token_endpoint_auth_method": "private_key_jwt", "jwks_uri": format!("http://127.0.0.1:{port}/jwks")}),
+    )
+    .await;
+    let agent = Agent { key: Arc::new(key), ..agent };
+    assert_eq!(start_status(&agent, &server, "sy").await.0, 200);
+    up.store(false, Ordering::SeqCst);
+    server.clock.advance(301);
+    assert_eq!(start_status(&agent, &server, "sy").await.0, 200, "the keys of an hour ago, the URL down");
+    server.clock.advance(24 * 3600);
+    let (status, body) = start_status(&agent, &server, "sy").await;
+    assert_eq!((status, body["error_description"].as_str()), (401, Some(UNVERIFIABLE)), "{body}");
+    server.stop().await;
+}
+
+/// Disabling a user turns their undelivered pushed tokens into the push
+/// error `access_denied`: the client never gets them.
+#[tokio::test]
+async fn a_disabled_users_queued_push_becomes_a_denial() {
+    let server = server_with(|c| {
+        no_rates(c);
+        c.delivery.max_attempts = 10_000;
+    })
+    .await;
+    add_user(&server, "pu").await;
+    let dev = TestDevice::enroll(&server, "pu").await;
+    let rx = Receiver::start().await;
+    *rx.state.fail_first.lock().unwrap() = 1_000_000;
+    let agent = Agent::register(
+        &server,
+        json!({"backchannel_token_delivery_mode": "push",
+            "backchannel_client_notification_endpoint": format!("{}/cb", rx.url)}),
+    )
+    .await;
+    agent.start(&server, "pu").await;
+    decide_first(&server, &dev, Decision::Approve, None).await;
+    let first = rx.wait_calls("/cb", 1).await;
+    assert!(first[0].body.contains("access_token"), "the tokens were being pushed");
+    server.state.disable_user("pu").await.unwrap();
+    *rx.state.fail_first.lock().unwrap() = 0;
+    let delivered = wait_for("the delivery after disabling", || async {
+        rx.calls("/cb").into_iter().rev().find(|c| !c.body.contains("access_token"))
+    })
+    .await;
+    let body: Value = serde_json::from_str(&delivered.body).unwrap();
+    assert_eq!(body["error"], "access_denied", "{body}");
+    assert!(rx.calls("/cb").iter().rev().take_while(|c| !c.body.contains("access_token")).count() >= 1);
+    server.stop().await;
+}
+
+/// What approvers receive is bounded as a whole: a request whose other
+/// strings (here `acr_values`) are too large is refused, and a page of the
+/// request list ends at a byte budget below the 1 MiB an approver accepts.
+#[tokio::test]
+async fn every_request_and_page_sent_to_approvers_is_bounded() {
+    let server = server_with(|c| {
+        no_rates(c);
+        c.limits.max_pending_per_user = 0;
+        c.max_body_bytes = 256 * 1024;
+    })
+    .await;
+    add_user(&server, "by").await;
+    let dev = TestDevice::enroll(&server, "by").await;
+    let agent = Agent::register(&server, json!({})).await;
+    let acr = |n: usize| (0..n).map(|i| format!("urn:x:{i:04}{}", "a".repeat(56))).collect::<Vec<_>>().join(" ");
+    let resp = agent.bc_authorize(&server, &with(agent.request_params("by"), "acr_values", &acr(700))).await;
+    let body = expect_err(resp, 400, "invalid_request").await;
+    assert!(body["error_description"].as_str().unwrap().contains("as sent to the user's approvers"), "{body}");
+    // Twenty requests of about 38 KiB each: one page of 20 would be 760 KiB
+    // and more; the server ends it earlier.
+    for _ in 0..20 {
+        let resp = agent.bc_authorize(&server, &with(agent.request_params("by"), "acr_values", &acr(590))).await;
+        assert_eq!(resp.status(), 200);
+    }
+    let mut path = "/requests?limit=20".to_owned();
+    let mut seen = 0;
+    let mut pages = 0;
+    loop {
+        let resp = dev.get(&server, &path).await;
+        let bytes = resp.bytes().await.unwrap();
+        assert!(bytes.len() < 800 * 1024, "{} bytes in one page", bytes.len());
+        let page: RequestList = serde_json::from_slice(&bytes).unwrap();
+        seen += page.requests.len();
+        pages += 1;
+        match page.next_cursor {
+            Some(c) => path = format!("/requests?limit=20&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!((seen, pages > 1), (20, true), "all twenty, over more than one page");
+    server.stop().await;
 }

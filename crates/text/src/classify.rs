@@ -34,6 +34,9 @@ const EMOJI_PRESENTATION: char = '\u{FE0F}';
 /// The ideographic variation selectors (VS17–VS256) that the Ideographic
 /// Variation Database registers after Han characters (UTS #37).
 const IDEOGRAPHIC_VARIATION: std::ops::RangeInclusive<char> = '\u{E0100}'..='\u{E01EF}';
+/// U+2800 BRAILLE PATTERN BLANK: a symbol (So) that renders as nothing,
+/// used to make names look empty or padded; flagged as invisible.
+pub(crate) const BRAILLE_BLANK: char = '\u{2800}';
 /// Tag characters that spell printable ASCII (U+E0020–E007E).
 const ASCII_TAGS: std::ops::RangeInclusive<char> = '\u{E0020}'..='\u{E007E}';
 
@@ -203,6 +206,9 @@ pub fn is_clean(text: &str, context: Context) -> bool {
 /// handled by the caller, runs of marks and words elsewhere).
 fn character_class(chars: &[Placed], i: usize, category: Category, context: Context) -> Option<Class> {
     let c = chars[i].c;
+    if c == BRAILLE_BLANK {
+        return Some(Class::Invisible);
+    }
     if is_plain_category(category) {
         return matches!(c, '\u{FFFC}' | '\u{FFFD}').then_some(Class::Unusual);
     }

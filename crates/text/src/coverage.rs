@@ -18,7 +18,7 @@ const IN_CONTEXT: &str = include_str!("../testdata/in-context.txt");
 /// the unassigned default ignorables of plane 14 (the unassigned rest of
 /// the planes takes the same path); every Bidi_Control,
 /// Default_Ignorable_Code_Point, Variation_Selector and Join_Control
-/// character; U+FFFC and U+FFFD; every non-ASCII letter and digit of a
+/// character; U+FFFC, U+FFFD and U+2800 (a blank symbol); every non-ASCII letter and digit of a
 /// lookalike script; and ASCII.
 pub fn code_points() -> impl Iterator<Item = char> {
     (0..=0x10_FFFF_u32).filter_map(char::from_u32).filter(|&c| is_relevant(c))
@@ -45,7 +45,7 @@ fn is_relevant(c: char) -> bool {
         || unicode::is_default_ignorable(c)
         || unicode::is_variation_selector(c)
         || unicode::is_join_control(c)
-        || matches!(c, '\u{FFFC}' | '\u{FFFD}')
+        || matches!(c, '\u{FFFC}' | '\u{FFFD}' | crate::classify::BRAILLE_BLANK)
         || LookalikeScript::of(c).is_some()
 }
 

@@ -16,7 +16,7 @@
 //! | class | property | severity |
 //! |---|---|---|
 //! | [`Class::BidiControl`] | Bidi_Control | danger |
-//! | [`Class::Invisible`] | Default_Ignorable_Code_Point or General_Category Cf; a variation selector, ZWJ or ZWNJ only outside the sequences that need it | danger |
+//! | [`Class::Invisible`] | Default_Ignorable_Code_Point or General_Category Cf, or U+2800 (a blank symbol); a variation selector, ZWJ or ZWNJ only outside the sequences that need it | danger |
 //! | [`Class::Control`] | Cc, Zl, Zp (LF, CR LF and TAB are layout in multi-line contexts) | danger |
 //! | [`Class::UnusualSpace`] | Zs other than U+0020, outside prose | caution |
 //! | [`Class::Unusual`] | Co, Cn (noncharacters included), U+FFFC, U+FFFD | caution |
