@@ -366,7 +366,7 @@ impl RunDir {
         vec![
             ("COUNTERSIGN_DATA_DIR".into(), self.data()),
             ("COUNTERSIGN_KEY_STORE".into(), "file".into()),
-            ("COUNTERSIGN_KEY_PASSPHRASE".into(), PASSPHRASE.into()),
+            ("COUNTERSIGN_INSECURE_KEY_PASSPHRASE".into(), PASSPHRASE.into()),
             ("COUNTERSIGN_EXPORT_DIR".into(), p.join("exports")),
             ("XDG_DATA_HOME".into(), p.join("xdg-data")),
             ("XDG_CACHE_HOME".into(), p.join("xdg-cache")),
@@ -573,7 +573,7 @@ impl World {
     fn approver_config(data: &Path) -> ApproverConfig {
         let mut config = ApproverConfig::new(data);
         config.key_store = KeyStoreChoice::File;
-        config.passphrase = Some(Arc::new(|| Ok(Zeroizing::new(PASSPHRASE.to_owned()))));
+        config.passphrase = Some(Arc::new(|_| Ok(Zeroizing::new(PASSPHRASE.to_owned()))));
         config.device_name = "Countersign desktop (bench)".into();
         config
     }

@@ -20,6 +20,10 @@ const COMMANDS: &[&str] = &[
     "settings",
     "update_settings",
     "decode_qr_image",
+    "submit_key_passphrase",
+    "cancel_key_passphrase",
+    "unverified_block",
+    "lift_unverified_block",
 ];
 
 fn main() {

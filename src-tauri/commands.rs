@@ -3,9 +3,11 @@
 //! Every command is listed in `build.rs` (which makes it a permission) and
 //! granted in `capabilities/main-window.json`; nothing else is granted.
 
-use countersign_approver::{DecisionOutcome, EnrollPreview, ReceiptCheck, RequestView};
+use countersign_approver::{DecisionOutcome, EnrollPreview, PassphrasePurpose, ReceiptCheck, RequestView};
+use countersign_protocol::device::UnverifiedBlock;
 use tauri::ipc::Channel;
 use tauri::{AppHandle, Runtime, State};
+use zeroize::Zeroizing;
 
 use crate::events::UiEvent;
 use crate::settings::{SettingsPatch, SettingsView};
@@ -32,6 +34,10 @@ pub const NAMES: &[&str] = &[
     "settings",
     "update_settings",
     "decode_qr_image",
+    "submit_key_passphrase",
+    "cancel_key_passphrase",
+    "unverified_block",
+    "lift_unverified_block",
 ];
 
 /// Name, version, key store warning, startup error.
@@ -153,4 +159,31 @@ pub fn settings<R: Runtime>(app: AppHandle<R>) -> SettingsView {
 #[tauri::command(rename_all = "snake_case")]
 pub fn update_settings<R: Runtime>(app: AppHandle<R>, patch: SettingsPatch) -> Result<SettingsView, IpcError> {
     crate::app_settings::update(&app, &patch)
+}
+
+/// The encrypted key file's passphrase, typed in the window: checked by the
+/// core (strong enough for a new file; opens the existing ones) and kept in
+/// memory only. Never echoed back: the answer says only what it was for.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn submit_key_passphrase(shell: State<'_, Shell>, passphrase: String) -> Result<PassphrasePurpose, IpcError> {
+    shell.submit_passphrase(Zeroizing::new(passphrase)).await
+}
+
+/// The user closed the passphrase window: the waiting operation fails (and
+/// asks again the next time it needs the key).
+#[tauri::command(rename_all = "snake_case")]
+pub fn cancel_key_passphrase(shell: State<'_, Shell>) {
+    shell.passphrase_prompt().cancel();
+}
+
+/// Whether unverified agents are blocked for the account's user (protocol §5.4).
+#[tauri::command(rename_all = "snake_case")]
+pub async fn unverified_block(shell: State<'_, Shell>, account_id: String) -> Result<UnverifiedBlock, IpcError> {
+    Ok(shell.approver()?.unverified_block(&account_id).await?)
+}
+
+/// Lets unverified agents ask the account's user again.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn lift_unverified_block(shell: State<'_, Shell>, account_id: String) -> Result<UnverifiedBlock, IpcError> {
+    Ok(shell.approver()?.lift_unverified_block(&account_id).await?)
 }

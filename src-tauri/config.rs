@@ -3,18 +3,17 @@
 //! and the CLI can share one data directory).
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use countersign_approver::{default_data_dir, ApproverConfig, KeyStoreChoice};
-use zeroize::Zeroizing;
 
 use crate::IpcError;
 
 /// `auto` (default: the OS keychain, else the encrypted key file),
 /// `keychain` or `file`.
 pub const ENV_KEY_STORE: &str = "COUNTERSIGN_KEY_STORE";
-/// Passphrase of the encrypted key file (only read when that file is used).
-pub const ENV_PASSPHRASE: &str = "COUNTERSIGN_KEY_PASSPHRASE";
+/// Passphrase of the encrypted key file, for tests and headless use only
+/// (other processes of the user can read it): without it the window asks.
+pub use countersign_approver::keys::passphrase::ENV_INSECURE_PASSPHRASE;
 /// Where "Export history" writes (default: the user's download directory).
 pub const ENV_EXPORT_DIR: &str = "COUNTERSIGN_EXPORT_DIR";
 /// The data directory (read by `default_data_dir`).
@@ -40,11 +39,13 @@ pub fn from_env() -> Result<ApproverConfig, IpcError> {
     })?;
     let mut config = ApproverConfig::new(dir);
     config.key_store = key_store_choice(&std::env::var(ENV_KEY_STORE).unwrap_or_default())?;
-    config.passphrase = Some(Arc::new(|| {
-        std::env::var(ENV_PASSPHRASE).map(Zeroizing::new).map_err(|_| {
-            format!("no OS keychain is reachable and {ENV_PASSPHRASE} is not set for the encrypted key file")
-        })
-    }));
+    // Without the variable the shell asks in the window (Shell::open).
+    if countersign_approver::keys::passphrase::insecure_env_set() {
+        eprintln!(
+            "countersign: the key file's passphrase comes from {ENV_INSECURE_PASSPHRASE} (tests and headless use only)"
+        );
+        config.passphrase = Some(countersign_approver::keys::passphrase::insecure_env_source());
+    }
     if let Some(locale) = locale_from_env() {
         config.render.locale = locale;
     }

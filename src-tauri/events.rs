@@ -30,14 +30,34 @@ pub enum ShellEvent {
     OpenInbox,
     /// Show the enrollment preview of this link (a `countersign://` link).
     OpenEnroll { link: crate::deep_link::EnrollLink },
+    /// The encrypted key file waits for its passphrase: ask for a new one
+    /// (`create`) or for the one that opens it (`open`).
+    PassphraseNeeded { purpose: countersign_approver::PassphrasePurpose },
 }
 
 impl ShellEvent {
     /// Asks the UI to show something: kept until the UI is listening (a
     /// link that started the app arrives before the page subscribes).
     pub fn is_navigation(&self) -> bool {
-        matches!(self, ShellEvent::OpenRequest { .. } | ShellEvent::OpenInbox | ShellEvent::OpenEnroll { .. })
+        matches!(
+            self,
+            ShellEvent::OpenRequest { .. }
+                | ShellEvent::OpenInbox
+                | ShellEvent::OpenEnroll { .. }
+                | ShellEvent::PassphraseNeeded { .. }
+        )
     }
+}
+
+/// When a key-store call starts waiting for the key file's passphrase, the
+/// window is shown and asked for it (the passphrase itself only ever goes
+/// the other way, through the `submit_key_passphrase` command).
+pub fn ask_passphrase_in_the_window<R: Runtime>(app: &AppHandle<R>) {
+    let handle = app.clone();
+    app.state::<Shell>().passphrase_prompt().on_request(move |purpose| {
+        crate::tray::show_main_window(&handle);
+        handle.state::<Shell>().publish(UiEvent::Shell(ShellEvent::PassphraseNeeded { purpose }));
+    });
 }
 
 /// Forwards every approver event to the UI until the approver goes away;

@@ -47,6 +47,10 @@ macro_rules! invoke_handler {
             crate::commands::settings,
             crate::commands::update_settings,
             crate::commands::decode_qr_image,
+            crate::commands::submit_key_passphrase,
+            crate::commands::cancel_key_passphrase,
+            crate::commands::unverified_block,
+            crate::commands::lift_unverified_block,
         ]
     };
 }
@@ -111,6 +115,7 @@ fn setup<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
     let events = shell.approver().ok().map(countersign_approver::Approver::subscribe);
     app.manage(settings::Settings::in_dir(shell.data_dir()));
     app.manage(shell);
+    events::ask_passphrase_in_the_window(app);
     app.manage(notify::Notifier::default());
     tray::install(app)?;
     deep_link::install(app);

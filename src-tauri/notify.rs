@@ -1,14 +1,16 @@
 //! Desktop notifications (notify-rust): one per new request, bursts
 //! coalesced into one, a click opens the app on the request. A notification
 //! shows the agent's name (and whether it is verified), the binding code, the
-//! risk and, for a request without warnings, its summary line (the values the
-//! schema's summary names; nothing else of the fields). A request with
+//! risk and, for a request without warnings, its summary line. A request with
 //! warnings says how many instead: they can only be read in the window.
 //!
-//! A low-risk request without any warning also offers Approve and Deny in
-//! its notification (the user's `quick_actions` setting); anything else,
+//! A request the approver core finds eligible
+//! (`countersign_approver::quick`: approvable, verified agent, low-risk
+//! scopes only, low risk everywhere, no warning, nothing required, every
+//! field shown whole) gets the core's `QuickText` as its notification,
+//! and Approve and Deny (the user's `quick_actions` setting); anything else,
 //! and every burst, only offers Open. At the click the request is rendered
-//! again and decided only if it is still what the notification showed.
+//! again and decided only if the core still gives the same text.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -16,9 +18,10 @@ use std::time::Duration;
 
 use std::collections::BTreeMap;
 
+use countersign_approver::quick::summary_line;
 use countersign_approver::store::InboxItem;
-use countersign_approver::{DeliveryReport, RequestView};
-use countersign_protocol::device::{Risk, SchemaHash};
+use countersign_approver::{DeliveryReport, QuickText, RequestView};
+use countersign_protocol::device::SchemaHash;
 use tauri::{AppHandle, Manager, Runtime};
 
 use crate::events::{ShellEvent, UiEvent};
@@ -33,7 +36,7 @@ pub const PAUSE_SECS: u64 = 3600;
 const ACTION_OPEN: &str = "default";
 const ACTION_APPROVE: &str = "approve";
 const ACTION_DENY: &str = "deny";
-/// Longest summary line a notification carries.
+/// Longest summary line a notification without quick actions carries.
 const SUMMARY_CHARS: usize = 120;
 
 /// One request as a notification shows it.
@@ -71,50 +74,28 @@ pub struct Rendered {
     /// The display schemas of this rendering: a quick decision is taken only
     /// while they are unchanged.
     pub schemas: BTreeMap<String, SchemaHash>,
-    /// Approve and Deny may be offered in the notification.
-    pub quick: bool,
+    /// The core's text of a request that may be decided from its
+    /// notification (and the user allows it): exactly what it shows.
+    pub quick: Option<QuickText>,
 }
 
 impl Rendered {
-    pub fn of(view: &RequestView, quick_actions: bool) -> Rendered {
+    /// `quick`: the core's verdict (`Approver::quick_decision`), taken only
+    /// when the user allows quick actions.
+    pub fn of(view: &RequestView, quick: Option<QuickText>, quick_actions: bool) -> Rendered {
         Rendered {
             summary_line: summary_line(view),
             warnings: view.display.warning_count,
             schemas: view.display.display_schemas.clone(),
-            quick: quick_actions && quick_eligible(view),
+            quick: quick.filter(|_| quick_actions),
         }
     }
 
-    /// Whether a rendering at the click still is what the notification showed.
+    /// Whether a rendering at the click still is what the notification
+    /// showed: the same quick text (so still eligible) and schemas.
     pub fn unchanged(&self, now: &Rendered) -> bool {
-        self.summary_line == now.summary_line && self.schemas == now.schemas && now.quick
+        self.quick.is_some() && self.quick == now.quick && self.schemas == now.schemas
     }
-}
-
-/// The inbox's summary line: the schema summaries, else the detail titles.
-pub fn summary_line(view: &RequestView) -> String {
-    let parts: Vec<&str> =
-        view.display.details.iter().map(|d| d.summary.as_ref().map_or(d.title.as_str(), |s| s.text.as_str())).collect();
-    if parts.is_empty() {
-        "No details".to_owned()
-    } else {
-        parts.join(" · ")
-    }
-}
-
-/// Whether a request may be decided from its notification: approvable, low
-/// risk (the server's level and every detail's), no warning anywhere
-/// (details, fields or the request's own strings), no step-up or typed
-/// confirmation required, and a summary line shown whole.
-pub fn quick_eligible(view: &RequestView) -> bool {
-    view.approvable
-        && view.item.request.effective_risk() == Risk::Low
-        && !view.display.details.is_empty()
-        && view.display.details.iter().all(|d| d.risk == countersign_details::Risk::Low)
-        && view.display.warning_count == 0
-        && view.request_text.is_empty()
-        && view.item.request.requires.is_empty()
-        && summary_line(view).chars().count() <= SUMMARY_CHARS
 }
 
 /// What one notification says, and what its actions do.
@@ -136,6 +117,16 @@ pub fn message(burst: &[Pending], rendered: Option<&Rendered>) -> Option<Message
     match burst {
         [] => None,
         [one] => {
+            if let Some(quick) = rendered.and_then(|r| r.quick.as_ref()) {
+                // The core's text, whole: it is what a quick decision commits to.
+                return Some(Message {
+                    summary: quick.title.clone(),
+                    body: markup_escape(&quick.body()),
+                    open: Some((one.account_id.clone(), one.request_id.clone())),
+                    quick: rendered.cloned(),
+                    agent: plain(&one.agent, 64),
+                });
+            }
             let code = format!("Code {} · {} risk", plain(&one.binding, 64), plain(&one.risk, 16));
             let body = match rendered {
                 Some(r) if r.warnings == 0 => format!("{}\n{code}", plain(&r.summary_line, SUMMARY_CHARS)),
@@ -147,7 +138,7 @@ pub fn message(burst: &[Pending], rendered: Option<&Rendered>) -> Option<Message
                 summary: format!("{}{unverified} asks for your approval", plain(&one.agent, 64)),
                 body: markup_escape(&body),
                 open: Some((one.account_id.clone(), one.request_id.clone())),
-                quick: rendered.filter(|r| r.quick).cloned(),
+                quick: None,
                 agent: plain(&one.agent, 64),
             })
         }
@@ -275,15 +266,17 @@ pub fn on_new_request<R: Runtime>(app: &AppHandle<R>, item: &InboxItem) {
 /// The notification shows this rendering, so it is recorded as shown.
 async fn render<R: Runtime>(app: &AppHandle<R>, one: &Pending) -> Option<Rendered> {
     let shell = app.state::<Shell>();
-    let view = shell.approver().ok()?.view(&one.request_id, Some(&one.account_id)).await.ok()?;
-    Some(Rendered::of(&view, quick_actions_on(app)))
+    let approver = shell.approver().ok()?;
+    let view = approver.view(&one.request_id, Some(&one.account_id)).await.ok()?;
+    Some(Rendered::of(&view, approver.quick_decision(&view).ok(), quick_actions_on(app)))
 }
 
 /// The request rendered again at a click, without recording anything.
 async fn render_again<R: Runtime>(app: &AppHandle<R>, account_id: &str, request_id: &str) -> Option<Rendered> {
     let shell = app.state::<Shell>();
-    let view = shell.approver().ok()?.peek(request_id, Some(account_id)).await.ok()?;
-    Some(Rendered::of(&view, quick_actions_on(app)))
+    let approver = shell.approver().ok()?;
+    let view = approver.peek(request_id, Some(account_id)).await.ok()?;
+    Some(Rendered::of(&view, approver.quick_decision(&view).ok(), quick_actions_on(app)))
 }
 
 fn quick_actions_on<R: Runtime>(app: &AppHandle<R>) -> bool {
@@ -339,8 +332,8 @@ fn quick_decision<R: Runtime>(
     tauri::async_runtime::spawn(async move {
         // Rendered again at the click: if the setting was turned off, or the
         // request changed since the notification was shown (a display schema
-        // update can change the summary or add warnings), the window opens
-        // on it instead.
+        // update can change the text or add warnings), the window opens on
+        // it instead.
         let still = render_again(&app, &account_id, &request_id).await;
         if !still.is_some_and(|now| shown.unchanged(&now)) {
             open(&app, Some((account_id, request_id)));
@@ -405,7 +398,15 @@ mod tests {
         }
     }
 
+    fn quick_text(summary: &str) -> QuickText {
+        QuickText {
+            title: "Shop asks for your approval".into(),
+            lines: vec![summary.into(), "Title: <Dentist>".into(), "Code SHOP-1 · low risk".into()],
+        }
+    }
+
     fn rendered(summary: &str, warnings: usize, quick: bool) -> Rendered {
+        let quick = quick.then(|| quick_text(summary));
         Rendered { summary_line: summary.into(), warnings, schemas: BTreeMap::new(), quick }
     }
 
@@ -416,9 +417,16 @@ mod tests {
         assert_eq!(m.body, "Code SHOP-1 · high risk");
         assert_eq!(m.open, Some(("a".into(), "r1".into())));
         assert!(m.quick.is_none());
-        let quick = rendered("Create <Dentist>\u{202E}", 0, true);
-        let m = message(&[pending("Shop", "r1")], Some(&quick)).unwrap();
+        // Without quick actions: the summary line made plain, the code and risk.
+        let open_only = rendered("Create <Dentist>\u{202E}", 0, false);
+        let m = message(&[pending("Shop", "r1")], Some(&open_only)).unwrap();
         assert_eq!(m.body, "Create &lt;Dentist&gt;\u{FFFD}\nCode SHOP-1 · high risk");
+        assert!(m.quick.is_none());
+        // With them: exactly the core's text (escaped for markup only).
+        let quick = rendered("Create Dentist", 0, true);
+        let m = message(&[pending("Shop", "r1")], Some(&quick)).unwrap();
+        assert_eq!(m.summary, "Shop asks for your approval");
+        assert_eq!(m.body, "Create Dentist\nTitle: &lt;Dentist&gt;\nCode SHOP-1 · low risk");
         assert_eq!(m.quick, Some(quick));
         // With warnings the summary is not shown, only how many there are.
         let warned = rendered("Pay 5,000 EUR to Mallory", 2, false);
@@ -447,6 +455,13 @@ mod tests {
         assert!(shown.unchanged(&rendered("Create Dentist", 0, true)));
         assert!(!shown.unchanged(&rendered("Create Dentist tomorrow", 0, true)), "summary changed");
         assert!(!shown.unchanged(&rendered("Create Dentist", 0, false)), "no longer eligible (or setting off)");
+        let mut field_changed = rendered("Create Dentist", 0, true);
+        field_changed.quick.as_mut().unwrap().lines[1] = "Title: Dentist (moved)".into();
+        assert!(!shown.unchanged(&field_changed), "a field line changed");
+        assert!(
+            !rendered("Create Dentist", 0, false).unchanged(&rendered("Create Dentist", 0, false)),
+            "never eligible"
+        );
         let mut other = rendered("Create Dentist", 0, true);
         other.schemas.insert("urn:x".into(), SchemaHash::of_schema(&serde_json::json!({})).unwrap());
         assert!(!shown.unchanged(&other), "a display schema changed");

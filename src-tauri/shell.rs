@@ -5,13 +5,18 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
+use countersign_approver::keys::file::key_dir;
 use countersign_approver::store::{Account, HistoryEntry};
-use countersign_approver::{Approver, ApproverConfig, ApproverEvent, ConnectionState, DecisionOutcome, RunHandle};
+use countersign_approver::{
+    Approver, ApproverConfig, ApproverEvent, ConnectionState, DecisionOutcome, PassphrasePrompt, PassphrasePurpose,
+    RunHandle,
+};
 use countersign_protocol::device::{ApproverRequest, Decision, DenyReason};
 use serde::Serialize;
 use tauri::ipc::Channel;
+use zeroize::Zeroizing;
 
 use crate::events::UiEvent;
 use crate::IpcError;
@@ -60,6 +65,9 @@ pub struct AppStatus {
     pub key_store_warning: Option<String>,
     /// The approver could not be opened (every other command fails too).
     pub startup_error: Option<IpcError>,
+    /// The encrypted key file waits for its passphrase: `create` (choose
+    /// one) or `open` (enter it); `null` when nothing waits.
+    pub passphrase_needed: Option<PassphrasePurpose>,
 }
 
 /// The deny reasons the UI offers.
@@ -74,14 +82,11 @@ pub fn deny_reason(name: &str) -> Result<DenyReason, IpcError> {
     }
 }
 
-/// Whether `typed` is the request's binding message (the deliberate
-/// confirmation of high-risk approvals and this app's local user check).
-pub fn confirms(request: &ApproverRequest, typed: Option<&str>) -> bool {
-    typed.is_some_and(|t| !t.trim().is_empty() && t.trim() == request.binding_message.trim())
-}
-
 pub struct Shell {
     approver: Result<Approver, IpcError>,
+    /// Asks the key file's passphrase in the window (unless the approver
+    /// was configured with another source: tests, headless use).
+    passphrase: Arc<PassphrasePrompt>,
     export_dir: PathBuf,
     run: tokio::sync::Mutex<Option<RunHandle>>,
     connections: Mutex<HashMap<String, ConnectionState>>,
@@ -95,13 +100,23 @@ const WAITING_MAX: usize = 8;
 
 impl Shell {
     /// Opens the approver; a failure is kept and reported by every command.
+    /// Without a passphrase source in `config`, the key file's passphrase
+    /// is asked in the window ([`Shell::passphrase_prompt`]).
     pub async fn open(config: Result<ApproverConfig, IpcError>, export_dir: PathBuf) -> Shell {
+        let mut passphrase = PassphrasePrompt::new(PathBuf::new());
         let approver = match config {
-            Ok(config) => Approver::open(config).await.map_err(IpcError::from),
+            Ok(mut config) => {
+                passphrase = PassphrasePrompt::new(key_dir(&config.data_dir));
+                if config.passphrase.is_none() {
+                    config.passphrase = Some(passphrase.source());
+                }
+                Approver::open(config).await.map_err(IpcError::from)
+            }
             Err(error) => Err(error),
         };
         Shell {
             approver,
+            passphrase,
             export_dir,
             run: tokio::sync::Mutex::new(None),
             connections: Mutex::new(HashMap::new()),
@@ -130,6 +145,8 @@ impl Shell {
 
     /// Stops the transport.
     pub async fn stop(&self) {
+        // Key-store calls waiting for a passphrase give up first.
+        self.passphrase.close();
         if let Some(run) = self.run.lock().await.take() {
             run.shutdown().await;
         }
@@ -144,7 +161,21 @@ impl Shell {
             version: env!("CARGO_PKG_VERSION"),
             key_store_warning: self.approver.as_ref().ok().and_then(Approver::key_store_warning),
             startup_error: self.approver.as_ref().err().cloned(),
+            passphrase_needed: self.passphrase.waiting(),
         }
+    }
+
+    /// The window's passphrase prompt of the encrypted key file.
+    pub fn passphrase_prompt(&self) -> &Arc<PassphrasePrompt> {
+        &self.passphrase
+    }
+
+    /// Hands the key file's passphrase to the core, which checks it (a
+    /// strong one for a new file, the right one for existing files) and
+    /// keeps it in memory only.
+    pub async fn submit_passphrase(&self, passphrase: Zeroizing<String>) -> Result<PassphrasePurpose, IpcError> {
+        self.approver()?;
+        Ok(self.passphrase.submit(passphrase).await?)
     }
 
     /// Replaces the UI's event channel (a reloaded page subscribes anew)
@@ -260,6 +291,7 @@ impl Shell {
         Ok(())
     }
 
+    /// The core checks `typed_binding_message` (`countersign_approver::confirm`).
     pub async fn approve(
         &self,
         account_id: &str,
@@ -267,14 +299,12 @@ impl Shell {
         typed_binding_message: Option<&str>,
     ) -> Result<DecisionOutcome, IpcError> {
         let approver = self.approver()?;
-        let item = approver.find_request(request_id, Some(account_id)).await?;
-        let confirmed = confirms(&item.request, typed_binding_message);
-        Ok(approver.decide(account_id, request_id, Decision::Approve, None, confirmed).await?)
+        Ok(approver.decide(account_id, request_id, Decision::Approve, None, typed_binding_message).await?)
     }
 
     pub async fn deny(&self, account_id: &str, request_id: &str, reason: &str) -> Result<DecisionOutcome, IpcError> {
         let reason = deny_reason(reason)?;
-        Ok(self.approver()?.decide(account_id, request_id, Decision::Deny, Some(reason), false).await?)
+        Ok(self.approver()?.decide(account_id, request_id, Decision::Deny, Some(reason), None).await?)
     }
 
     /// Decisions, newest first, each with its request when still stored.

@@ -308,13 +308,23 @@ fn enroll_receive_approve_deny_verify_and_export_against_a_real_server() {
         json!({ "account_id": account_id, "request_id": request_id, "typed_binding_message": "ORDER-2" }),
     )
     .unwrap_err();
-    assert_eq!(refused["code"], "confirmation_required", "{refused}");
+    assert_eq!(refused["code"], "binding_message_mismatch", "the core compares the code: {refused}");
+    let refused = invoke(
+        &t.window,
+        "approve",
+        json!({ "account_id": account_id, "request_id": request_id, "typed_binding_message": "order-1" }),
+    )
+    .unwrap_err();
+    assert_eq!(refused["code"], "binding_message_mismatch", "case-sensitive: {refused}");
+    assert_eq!(invoke(&t.window, "history", json!({})).unwrap(), json!([]), "nothing signed");
 
-    // Approve the first with its code: the agent gets its token.
+    // Approve the first with its code (surrounding white space aside): the
+    // agent gets its token.
+    assert_eq!(one["confirmation_required"], true, "the view tells the UI to ask: {one}");
     let outcome = invoke(
         &t.window,
         "approve",
-        json!({ "account_id": account_id, "request_id": request_id, "typed_binding_message": "ORDER-1" }),
+        json!({ "account_id": account_id, "request_id": request_id, "typed_binding_message": " ORDER-1\n" }),
     )
     .unwrap();
     assert_eq!(outcome["history"]["decision"], "approve");
@@ -426,8 +436,8 @@ fn qr_images_are_sent_raw_and_refused_clearly() {
     assert_eq!(error["code"], "invalid");
 }
 
-/// A rendering of the protocol's example request with `details`, at `risk`,
-/// requiring nothing: what a notification decides on.
+/// The core's view of the protocol's example request with `details`, at
+/// `risk`, requiring nothing, from a verified agent asking for `openid`.
 fn notified_view(details: Value, risk: &str) -> countersign_approver::RequestView {
     use countersign_approver::store::{InboxItem, LocalStatus};
     use countersign_protocol::device::ApproverRequest;
@@ -436,13 +446,11 @@ fn notified_view(details: Value, risk: &str) -> countersign_approver::RequestVie
     value["authorization_details"] = details;
     value["risk"] = json!(risk);
     value["requires"] = json!([]);
+    value["scope"] = json!(["openid"]);
     let request: ApproverRequest = serde_json::from_value(value).unwrap();
     let registry = countersign_details::Registry::builtin().unwrap();
     let options = ApproverConfig::new(std::path::PathBuf::new()).render;
-    let mut display = countersign_approver::display::render(&request, &registry, &options);
-    let request_text = countersign_approver::display::request_text(&request);
-    // As the core does: request-level findings also count as warnings.
-    display.warning_count += request_text.len();
+    let display = countersign_approver::display::render(&request, &registry, &options);
     let item = InboxItem {
         account_id: "a".into(),
         request_json: String::new(),
@@ -452,55 +460,44 @@ fn notified_view(details: Value, risk: &str) -> countersign_approver::RequestVie
         received_at: 0,
         updated_at: 0,
     };
-    countersign_approver::RequestView { approvable: display.approvable, item, display, request_text }
+    countersign_approver::RequestView::build(item, display, 0)
+}
+
+/// The notification of one request as the shell builds it from the core's
+/// verdict.
+fn notification(view: &countersign_approver::RequestView, quick_actions: bool) -> crate::notify::Message {
+    use crate::notify::{message, Pending, Rendered};
+    let quick = countersign_approver::quick_decision(view, &Default::default()).ok();
+    let rendered = Rendered::of(view, quick, quick_actions);
+    message(&[Pending::of(&view.item)], Some(&rendered)).unwrap()
 }
 
 #[test]
-fn only_a_low_risk_request_without_warnings_or_requirements_is_decided_from_a_notification() {
-    use crate::notify::quick_eligible;
-    let calendar = json!([{"type":"urn:countersign:details:v1:calendar_event","action":"create","title":"Dentist","start":"2026-12-03T09:30:00Z"}]);
+fn a_notification_offers_approve_only_with_the_cores_text_whole() {
+    let calendar = json!([{"type":"urn:countersign:details:v1:calendar_event","action":"create","title":"Dentist","start":"2026-12-03T09:30:00Z","location":"Room <2>"}]);
     let view = notified_view(calendar.clone(), "low");
-    assert!(quick_eligible(&view), "{:?}", view.display.warnings);
+    let text = countersign_approver::quick_decision(&view, &Default::default()).unwrap();
+    let m = notification(&view, true);
+    assert!(m.quick.is_some(), "eligible: Approve and Deny are offered");
+    assert_eq!(m.summary, text.title);
+    assert_eq!(m.body, crate::notify::markup_escape(&text.body()), "exactly the core's text");
+    assert!(m.body.contains("Location: Room &lt;2&gt;"), "a field outside the summary line is shown: {}", m.body);
 
-    // Each condition alone takes the buttons away.
-    assert!(!quick_eligible(&notified_view(calendar.clone(), "medium")), "the server's risk");
-    let mut hidden = calendar.clone();
-    hidden[0]["title"] = json!("Dentist\u{202E}");
-    assert!(!quick_eligible(&notified_view(hidden, "low")), "a warning in a field");
-    let mut undescribed = calendar.clone();
-    undescribed[0]["newsletter"] = json!(true);
-    assert!(!quick_eligible(&notified_view(undescribed, "low")), "a field not in the schema");
-    let mixed = json!([calendar[0], {"type":"urn:countersign:details:v1:send_email","from":"a@example.com","to":["b@example.com"],"subject":"Hi"}]);
-    let mixed = notified_view(mixed, "low");
-    assert!(mixed.approvable && mixed.display.warning_count == 0, "{:?}", mixed.display.warnings);
-    assert!(!quick_eligible(&mixed), "a detail of higher risk than the server said");
-    let mut view = notified_view(calendar.clone(), "low");
-    view.item.request.requires = vec![countersign_protocol::device::Requirement::UserVerification];
-    assert!(!quick_eligible(&view), "a required confirmation");
-    let mut view = notified_view(calendar.clone(), "low");
-    view.approvable = false;
-    assert!(!quick_eligible(&view), "not approvable");
-    let mut view = notified_view(calendar.clone(), "low");
-    view.item.request.client.client_name = "Cal\u{200B}endar".into();
-    view.request_text = countersign_approver::display::request_text(&view.item.request);
-    assert!(!quick_eligible(&view), "a hidden character in the agent's name");
+    // The user's setting, and each of the cases, take the buttons away.
+    assert!(notification(&view, false).quick.is_none(), "quick actions off");
+    let mut unverified = view.clone();
+    unverified.item.request.client.verified = false;
+    let m = notification(&unverified, true);
+    assert!(m.quick.is_none() && m.summary.contains("(not verified)"), "{m:?}");
+    let mut scoped = view.clone();
+    scoped.item.request.scope = vec!["openid".into(), "payments:write".into()];
+    assert!(notification(&scoped, true).quick.is_none(), "a scope beyond openid");
     let mut long = calendar;
-    long[0]["title"] = json!("D".repeat(200));
+    long[0]["location"] = json!("L".repeat(150));
     let long = notified_view(long, "low");
     assert!(long.approvable && long.display.warning_count == 0, "{:?}", long.display.warnings);
-    assert!(!quick_eligible(&long), "a summary the notification would cut");
-}
-
-#[test]
-fn requests_needing_confirmation_are_approved_only_with_the_typed_binding_message() {
-    use countersign_protocol::device::ApproverRequest;
-    let text = include_str!("../crates/protocol/testdata/device/examples/approver-request.json");
-    let request: ApproverRequest = serde_json::from_str(text).unwrap();
-    assert!(crate::shell::confirms(&request, Some("TRADE-4F7Q")));
-    assert!(crate::shell::confirms(&request, Some(" TRADE-4F7Q\n")));
-    assert!(!crate::shell::confirms(&request, Some("TRADE-4F7")));
-    assert!(!crate::shell::confirms(&request, Some("")));
-    assert!(!crate::shell::confirms(&request, None));
+    assert!(notification(&long, true).quick.is_none(), "a field the notification would cut");
+    assert!(notification(&notified_view(json!([{"type":"urn:countersign:details:v1:calendar_event","action":"create","title":"Dentist","start":"2026-12-03T09:30:00Z"}]), "medium"), true).quick.is_none());
 }
 
 /// Pretty JSON with every non-ASCII character escaped (no invisible or bidi
@@ -544,4 +541,155 @@ fn ui_fixture_models_are_what_the_details_crate_renders() {
         checked += 1;
     }
     assert!(checked >= 4, "expected the UI's fixture models in {}", dir.display());
+}
+
+// ---------------------------------------------------------------------------
+// The key file's passphrase, asked in the window.
+// ---------------------------------------------------------------------------
+
+/// An app whose keys go to the encrypted file, with no passphrase source
+/// configured: the shell's window prompt is the source.
+fn file_key_app(dir: &Path) -> (tauri::App<MockRuntime>, WebviewWindow<MockRuntime>) {
+    let mut config = ApproverConfig::new(dir.join("data"));
+    config.key_store = KeyStoreChoice::File;
+    config.device_name = "desktop test".into();
+    let shell = tauri::async_runtime::block_on(Shell::open(Ok(config), dir.join("exports")));
+    let app = mock_app(shell, dir);
+    crate::events::ask_passphrase_in_the_window(app.handle());
+    let window = main_window(&app);
+    (app, window)
+}
+
+/// Waits until `app_status` says the key file waits for `purpose`.
+fn wait_for_passphrase_request(window: &WebviewWindow<MockRuntime>, purpose: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let status = invoke(window, "app_status", json!({})).unwrap();
+        if status["passphrase_needed"] == purpose {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the key file never asked for its passphrase: {status}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Every file under `dir`, read whole.
+fn files_under(dir: &Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.push((path.clone(), std::fs::read(&path).unwrap()));
+        }
+    }
+    out
+}
+
+const STRONG: &str = "walrus quietly orbits saffron";
+
+#[test]
+fn the_key_file_passphrase_is_asked_in_the_window_checked_and_kept_in_memory_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = tauri::async_runtime::block_on(Server::start());
+    let (app, window) = file_key_app(dir.path());
+    assert_eq!(invoke(&window, "app_status", json!({})).unwrap()["passphrase_needed"], Value::Null);
+
+    // Enrolling creates the key file: the enrollment waits for a new passphrase.
+    let link = tauri::async_runtime::block_on(server.enrollment_link());
+    let w = window.clone();
+    let enroll = std::thread::spawn(move || invoke(&w, "enroll", json!({ "link": link })));
+    wait_for_passphrase_request(&window, "create");
+    for (weak, why) in [("short", "at least 12 characters"), ("password1234", "too easy to guess")] {
+        let error = invoke(&window, "submit_key_passphrase", json!({ "passphrase": weak })).unwrap_err();
+        assert_eq!(error["code"], "weak_passphrase", "{error}");
+        let message = error["message"].as_str().unwrap();
+        assert!(message.contains(why) && !message.contains(weak), "the reason, never the passphrase: {error}");
+    }
+    assert_eq!(invoke(&window, "app_status", json!({})).unwrap()["passphrase_needed"], "create", "still waiting");
+    let answer = invoke(&window, "submit_key_passphrase", json!({ "passphrase": STRONG })).unwrap();
+    assert_eq!(answer, json!("create"), "the answer never echoes the passphrase");
+    let outcome = enroll.join().unwrap().unwrap();
+    assert_eq!(outcome["account"]["key_store"], "file");
+    let account_id = outcome["account"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(invoke(&window, "app_status", json!({})).unwrap()["passphrase_needed"], Value::Null);
+    let status = invoke(&window, "app_status", json!({})).unwrap();
+    assert!(status["key_store_warning"].as_str().unwrap().contains("passphrase-encrypted"), "{status}");
+    // Nothing on disk holds it (key file, store, settings).
+    for (path, bytes) in files_under(dir.path()) {
+        assert!(
+            !bytes.windows(STRONG.len()).any(|w| w == STRONG.as_bytes()),
+            "{} holds the passphrase",
+            path.display()
+        );
+    }
+    drop(app);
+
+    // The next start opens the file: a wrong passphrase is refused and the
+    // app keeps asking (nothing locks); the right one opens it.
+    let (_app, window) = file_key_app(dir.path());
+    let w = window.clone();
+    let id = account_id.clone();
+    let block = std::thread::spawn(move || invoke(&w, "unverified_block", json!({ "account_id": id })));
+    wait_for_passphrase_request(&window, "open");
+    let error =
+        invoke(&window, "submit_key_passphrase", json!({ "passphrase": "walrus quietly orbits cumin" })).unwrap_err();
+    assert_eq!(error["code"], "wrong_passphrase", "{error}");
+    assert_eq!(invoke(&window, "app_status", json!({})).unwrap()["passphrase_needed"], "open", "asks again");
+    assert_eq!(invoke(&window, "submit_key_passphrase", json!({ "passphrase": STRONG })).unwrap(), json!("open"));
+    assert_eq!(block.join().unwrap().unwrap()["blocked"], false);
+    drop(_app);
+
+    // Closing the window's prompt fails only the waiting operation; the
+    // next one asks again.
+    let (_app, window) = file_key_app(dir.path());
+    let w = window.clone();
+    let id = account_id.clone();
+    let block = std::thread::spawn(move || invoke(&w, "unverified_block", json!({ "account_id": id })));
+    wait_for_passphrase_request(&window, "open");
+    invoke(&window, "cancel_key_passphrase", json!({})).unwrap();
+    let error = block.join().unwrap().unwrap_err();
+    assert_eq!(error["code"], "key_store", "{error}");
+    assert!(error["message"].as_str().unwrap().contains("no passphrase was entered"), "{error}");
+    let w = window.clone();
+    let block = std::thread::spawn(move || invoke(&w, "unverified_block", json!({ "account_id": account_id })));
+    wait_for_passphrase_request(&window, "open");
+    invoke(&window, "submit_key_passphrase", json!({ "passphrase": STRONG })).unwrap();
+    assert_eq!(block.join().unwrap().unwrap()["blocked"], false);
+    tauri::async_runtime::block_on(server.server.stop());
+}
+
+#[test]
+fn the_user_sees_and_lifts_the_block_of_unverified_agents() {
+    let t = app();
+    let server = tauri::async_runtime::block_on(Server::start());
+    let link = tauri::async_runtime::block_on(server.enrollment_link());
+    let account = invoke(&t.window, "enroll", json!({ "link": link })).unwrap()["account"].clone();
+    let account_id = account["id"].as_str().unwrap().to_owned();
+    let state = invoke(&t.window, "unverified_block", json!({ "account_id": account_id })).unwrap();
+    assert_eq!(state, json!({ "blocked": false }));
+
+    // Three requests of an unverified agent denied as "not me" start the block.
+    let agent = tauri::async_runtime::block_on(server.agent("Unknown Agent", &[DETAIL_TYPE]));
+    for n in 0..3 {
+        tauri::async_runtime::block_on(server.request(&agent, DETAILS, &format!("SPAM-{n}"), "openid"));
+    }
+    let shell = t.window.state::<Shell>();
+    tauri::async_runtime::block_on(shell.approver().unwrap().sync(&account_id)).unwrap();
+    for view in invoke(&t.window, "inbox_views", json!({})).unwrap().as_array().unwrap() {
+        let request_id = view["item"]["request"]["id"].as_str().unwrap();
+        invoke(&t.window, "deny", json!({ "account_id": account_id, "request_id": request_id, "reason": "not_me" }))
+            .unwrap();
+    }
+    let state = invoke(&t.window, "unverified_block", json!({ "account_id": account_id })).unwrap();
+    assert_eq!(state["blocked"], true, "{state}");
+    assert!(state["since"].as_u64().is_some(), "{state}");
+
+    let lifted = invoke(&t.window, "lift_unverified_block", json!({ "account_id": account_id })).unwrap();
+    assert_eq!(lifted, json!({ "blocked": false }));
+    assert_eq!(invoke(&t.window, "unverified_block", json!({ "account_id": account_id })).unwrap()["blocked"], false);
+    let error = invoke(&t.window, "lift_unverified_block", json!({ "account_id": "acct_nope" })).unwrap_err();
+    assert_eq!(error["code"], "unknown_account", "{error}");
+    tauri::async_runtime::block_on(server.server.stop());
 }

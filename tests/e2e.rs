@@ -60,7 +60,7 @@ impl AppDirs {
         vec![
             ("COUNTERSIGN_DATA_DIR", &self.data),
             ("COUNTERSIGN_KEY_STORE", Path::new("file")),
-            ("COUNTERSIGN_KEY_PASSPHRASE", Path::new(PASSPHRASE)),
+            ("COUNTERSIGN_INSECURE_KEY_PASSPHRASE", Path::new(PASSPHRASE)),
             ("COUNTERSIGN_EXPORT_DIR", &self.exports),
             ("HOME", &self.home),
         ]
@@ -406,6 +406,8 @@ async fn a_low_risk_notification_approves_in_place_and_a_high_risk_one_only_open
     enroll_through_the_ui(&session, &server, None).await;
     session.click("nav-inbox").await;
     let agent = server.agent("Calendar Helper", &[CALENDAR_TYPE, PURCHASE_TYPE]).await;
+    // Only a verified agent's requests can be approved from a notification.
+    server.verify(&agent).await;
 
     // Low risk, no warning: Approve in the notification signs and delivers.
     let calendar = server.request(&agent, CALENDAR, "CAL-1", "openid").await;
@@ -434,6 +436,78 @@ async fn a_low_risk_notification_approves_in_place_and_a_high_risk_one_only_open
     assert!(shown.contains("#Open") && !shown.contains("#Approve") && !shown.contains("#Deny"), "{shown}");
     let pending = server.token_once(&agent, &purchase).await;
     assert_eq!(pending["error"], "authorization_pending", "nothing was decided: {pending}");
+
+    session.close().await;
+    server.server.stop().await;
+}
+
+/// Types `text` into the (emptied) field with `data-testid`.
+async fn fill(session: &AppSession, test_id: &str, text: &str) {
+    let field = session.element(test_id).await;
+    field.clear().await.expect("clear the field");
+    field.send_keys(text).await.expect("type");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a display and tauri-driver: run by `cargo xtask test`"]
+async fn the_key_file_passphrase_is_asked_in_the_window_and_kept_in_memory_only() {
+    const CHOSEN: &str = "walrus quietly orbits saffron";
+    let server = Server::start().await;
+    let dirs = AppDirs::new();
+    // Keys in the encrypted file and no passphrase in the environment: the
+    // app asks in its window.
+    let env: Vec<_> = dirs.env().into_iter().filter(|(k, _)| *k != "COUNTERSIGN_INSECURE_KEY_PASSPHRASE").collect();
+    let session = AppSession::start(app_binary(), &env).await;
+
+    // Enrolling creates the key file: a new passphrase, twice, strong enough.
+    session.click("nav-settings").await;
+    session.click("add-account").await;
+    let link = server.enrollment_link().await;
+    session.element("enroll-link").await.send_keys(&link).await.expect("type the link");
+    session.click("enroll-check").await;
+    session.click("enroll-confirm").await;
+    let dialog = session.element("passphrase-dialog").await;
+    assert_eq!(dialog.attr("data-purpose").await.expect("attribute").as_deref(), Some("create"));
+    fill(&session, "passphrase-input", "short one").await;
+    fill(&session, "passphrase-repeat", "short one").await;
+    session.click("passphrase-submit").await;
+    let refused = session.text_of("passphrase-error").await;
+    assert!(refused.contains("at least 12 characters"), "{refused:?}");
+    fill(&session, "passphrase-input", CHOSEN).await;
+    fill(&session, "passphrase-repeat", CHOSEN).await;
+    session.click("passphrase-submit").await;
+    session.wait_count("[data-testid=\"passphrase-dialog\"]", 0).await;
+    session.wait_text("account-connection", |t| t.starts_with("Connected")).await;
+    assert!(session.text_of("key-store-warning").await.contains("passphrase-encrypted"));
+    session.close().await;
+    // Written nowhere.
+    let mut stack = vec![dirs.data.clone()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("data dir") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let bytes = std::fs::read(&path).expect("read");
+                assert!(!bytes.windows(CHOSEN.len()).any(|w| w == CHOSEN.as_bytes()), "{}", path.display());
+            }
+        }
+    }
+
+    // The next start asks to open the file; a wrong passphrase is refused
+    // and the app keeps asking; the right one connects the account.
+    let session = AppSession::start(app_binary(), &env).await;
+    let dialog = session.element("passphrase-dialog").await;
+    assert_eq!(dialog.attr("data-purpose").await.expect("attribute").as_deref(), Some("open"));
+    fill(&session, "passphrase-input", "walrus quietly orbits cumin").await;
+    session.click("passphrase-submit").await;
+    let refused = session.text_of("passphrase-error").await;
+    assert!(refused.contains("does not open the key file"), "{refused:?}");
+    fill(&session, "passphrase-input", CHOSEN).await;
+    session.click("passphrase-submit").await;
+    session.wait_count("[data-testid=\"passphrase-dialog\"]", 0).await;
+    session.click("nav-settings").await;
+    session.wait_text("account-connection", |t| t.starts_with("Connected")).await;
 
     session.close().await;
     server.server.stop().await;

@@ -69,6 +69,15 @@ impl Server {
         }
     }
 
+    /// Marks the agent as verified by the server's operator (as
+    /// `countersign-server client verify` does).
+    pub async fn verify(&self, agent: &Agent) {
+        let s = &self.server;
+        countersign_server::admin::set_client_verified(&s.state.db, &agent.client_id, true, "e2e test", s.state.now())
+            .await
+            .expect("verify the agent");
+    }
+
     async fn post(&self, agent: &Agent, path: &str, form: &[(&str, &str)]) -> Value {
         self.http
             .post(self.server.url(path))

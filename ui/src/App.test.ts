@@ -34,6 +34,40 @@ describe('App', () => {
     expect(screen.getByTestId('enroll')).toBeInTheDocument();
   });
 
+  it('asks for the key file passphrase when the core waits for it, and only then', async () => {
+    const backend = new FakeBackend([], { accounts: [makeAccount()] });
+    render(App, { backend });
+    await screen.findByTestId('inbox-empty');
+    expect(screen.queryByTestId('passphrase-dialog')).toBeNull();
+    backend.requestPassphrase();
+    const dialog = await screen.findByRole('dialog', { name: 'Choose a passphrase for your device keys' });
+    expect(dialog.dataset.purpose).toBe('create');
+    await fireEvent.input(screen.getByLabelText('New passphrase'), { target: { value: 'walrus quietly orbits saffron' } });
+    await fireEvent.input(screen.getByLabelText('The same passphrase again'), {
+      target: { value: 'walrus quietly orbits saffron' },
+    });
+    await fireEvent.click(screen.getByRole('button', { name: 'Use this passphrase' }));
+    await vi.waitFor(() => expect(screen.queryByTestId('passphrase-dialog')).toBeNull());
+    expect(screen.getByTestId('announcement')).toHaveTextContent('Passphrase set');
+    // The next start: the core already waits when the page loads (app status).
+    backend.requestPassphrase();
+    await screen.findByRole('dialog', { name: 'Unlock your device keys' });
+  });
+
+  it('shows the unlock dialog at start when the key file already waits', async () => {
+    const backend = new FakeBackend([], {
+      accounts: [makeAccount()],
+      keyFilePassphrase: 'walrus quietly orbits saffron',
+      status: { passphrase_needed: 'open' },
+    });
+    render(App, { backend });
+    await screen.findByRole('dialog', { name: 'Unlock your device keys' });
+    await fireEvent.click(screen.getByRole('button', { name: 'Not now' }));
+    await vi.waitFor(() => expect(screen.queryByTestId('passphrase-dialog')).toBeNull());
+    expect(backend.calls.some((c) => c.method === 'cancelKeyPassphrase')).toBe(true);
+    expect(screen.getByTestId('announcement')).toHaveTextContent('No passphrase was entered');
+  });
+
   it('shows a startup failure', async () => {
     render(App, { backend: new FakeBackend([], { status: { startup_error: { code: 'store', message: 'disk full' } } }) });
     expect(await screen.findByTestId('startup-error')).toHaveTextContent('disk full');

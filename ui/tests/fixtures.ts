@@ -50,6 +50,8 @@ export interface ViewOverrides {
   request?: Partial<ApproverRequest>;
   display?: DisplayModel;
   approvable?: boolean;
+  /** Default: the core's verdict as `coreConfirmationRequired` approximates it. */
+  confirmation_required?: boolean;
   account_id?: string;
   request_text?: RequestView['request_text'];
 }
@@ -69,8 +71,19 @@ export function makeView(overrides: ViewOverrides = {}): RequestView {
     },
     display: JSON.parse(JSON.stringify(display)) as DisplayModel,
     approvable: overrides.approvable ?? display.approvable,
+    confirmation_required: overrides.confirmation_required ?? coreConfirmationRequired(request),
     request_text: overrides.request_text ?? [],
   };
+}
+
+/**
+ * A fixture's default for the core's verdict (`crates/approver/src/confirm.rs`): the code is
+ * needed for `user_verification` or when the server's level is high, critical or unknown.
+ * (The core also counts each detail's level; a test that needs that sets
+ * `confirmation_required` itself.) Test data only: the UI never decides this.
+ */
+export function coreConfirmationRequired(request: ApproverRequest): boolean {
+  return request.requires.includes('user_verification') || !['low', 'medium'].includes(request.risk);
 }
 
 export function makeAccount(overrides: Partial<AccountView> = {}): AccountView {

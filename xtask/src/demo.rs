@@ -212,7 +212,7 @@ impl DemoWorld {
         vec![
             ("COUNTERSIGN_DATA_DIR".into(), self.dir.join("approver").display().to_string()),
             ("COUNTERSIGN_KEY_STORE".into(), "file".into()),
-            ("COUNTERSIGN_KEY_PASSPHRASE".into(), PASSPHRASE.into()),
+            ("COUNTERSIGN_INSECURE_KEY_PASSPHRASE".into(), PASSPHRASE.into()),
             ("COUNTERSIGN_EXPORT_DIR".into(), self.dir.join("exports").display().to_string()),
         ]
     }

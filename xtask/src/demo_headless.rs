@@ -132,7 +132,7 @@ pub fn run() -> Result<(), String> {
         c.args(args)
             .env("COUNTERSIGN_DATA_DIR", &approver_dir)
             .env("COUNTERSIGN_KEY_STORE", "file")
-            .env("COUNTERSIGN_KEY_PASSPHRASE", PASSPHRASE)
+            .env("COUNTERSIGN_INSECURE_KEY_PASSPHRASE", PASSPHRASE)
             .stdin(Stdio::null());
         c
     };
@@ -255,7 +255,7 @@ pub fn run() -> Result<(), String> {
 
     println!(
         "\nThe money transfer {transfer} is still pending. Try it yourself in another terminal:\n\n    \
-         export COUNTERSIGN_DATA_DIR={dir} COUNTERSIGN_KEY_STORE=file COUNTERSIGN_KEY_PASSPHRASE='{PASSPHRASE}'\n    \
+         export COUNTERSIGN_DATA_DIR={dir} COUNTERSIGN_KEY_STORE=file COUNTERSIGN_INSECURE_KEY_PASSPHRASE='{PASSPHRASE}'\n    \
          {cli} list\n    {cli} show {transfer}\n    {cli} approve {transfer}\n    \
          {cli} watch --prompt     # live: requests pushed as they come\n\n    \
          # and more requests from the agent:\n    \

@@ -235,7 +235,7 @@ impl Inner {
         let source = self.config.passphrase.clone().ok_or_else(|| {
             Error::KeyStore("keys are in the encrypted key file but no passphrase source is configured".into())
         })?;
-        let store = Arc::new(EncryptedFileStore::new(self.config.data_dir.join("keys"), source));
+        let store = Arc::new(EncryptedFileStore::new(crate::keys::file::key_dir(&self.config.data_dir), source));
         Ok(self.file_store.get_or_init(|| store).clone())
     }
 
@@ -314,7 +314,7 @@ pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, KeyStoreError> + Send + 'static,
 ) -> Result<T> {
     match tokio::task::spawn_blocking(f).await {
-        Ok(r) => r.map_err(|e| Error::KeyStore(e.to_string())),
+        Ok(r) => r.map_err(Error::from),
         Err(e) => Err(Error::KeyStore(format!("key store task failed: {e}"))),
     }
 }

@@ -117,6 +117,9 @@ pub struct ApproverConfig {
     pub schema_max_age: Duration,
     /// The clock.
     pub clock: Arc<dyn Clock>,
+    /// Which requests may be decided from a notification beyond the fixed
+    /// rule (`crate::quick`): the low-risk scopes (default `openid` only).
+    pub quick: crate::quick::QuickPolicy,
 }
 
 impl fmt::Debug for ApproverConfig {
@@ -130,6 +133,7 @@ impl fmt::Debug for ApproverConfig {
             .field("transport", &self.transport)
             .field("render", &self.render)
             .field("schema_max_age", &self.schema_max_age)
+            .field("quick", &self.quick)
             .finish_non_exhaustive()
     }
 }
@@ -152,6 +156,7 @@ impl ApproverConfig {
             render: RenderOptions::default(),
             schema_max_age: Duration::from_secs(300),
             clock: Arc::new(SystemClock),
+            quick: crate::quick::QuickPolicy::default(),
         }
     }
 }

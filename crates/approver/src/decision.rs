@@ -98,8 +98,10 @@ pub(crate) fn backoff_delay(base: Duration, cap: Duration, attempt: u32) -> Dura
 
 impl Approver {
     /// Decides a request and tries to deliver the decision once.
-    /// `user_verified`: the shell verified the user locally (required to
-    /// approve a request whose `requires` contains `user_verification`).
+    /// `typed_binding_message`: what the user typed to confirm an approval;
+    /// the core checks it against the request ([`crate::confirm`]: needed
+    /// for high and critical risk and for `requires: user_verification`).
+    /// Denials ignore it.
     ///
     /// # Errors
     /// As [`Approver::record_decision`]; delivery failures are in the
@@ -110,9 +112,10 @@ impl Approver {
         request_id: &str,
         decision: Decision,
         deny_reason: Option<DenyReason>,
-        user_verified: bool,
+        typed_binding_message: Option<&str>,
     ) -> Result<DecisionOutcome> {
-        let history = self.record_decision(account_id, request_id, decision, deny_reason, user_verified).await?;
+        let history =
+            self.record_decision(account_id, request_id, decision, deny_reason, typed_binding_message).await?;
         let delivery = self.deliver(account_id, request_id).await?;
         let history = self.inner.store.history_entry(history.id).await?;
         Ok(DecisionOutcome { history, delivery })
@@ -122,13 +125,16 @@ impl Approver {
     /// transaction); does not send it. The request is rendered with the
     /// cached schemas of its server, and the statement's `display_schemas`
     /// are those of that rendering. An approval needs an approvable
-    /// rendering, and, if the request was shown ([`Approver::view`]), a
-    /// rendering with the same schemas as the one shown.
+    /// rendering, if the request was shown ([`Approver::view`]) a rendering
+    /// with the same schemas as the one shown, and, where the confirmation
+    /// rule asks for it ([`crate::confirm`]), `typed_binding_message` equal
+    /// to the binding message.
     ///
     /// # Errors
     /// [`Error::UnknownRequest`], [`Error::NotPending`], [`Error::Expired`],
-    /// [`Error::UnsupportedRequirement`], [`Error::UserVerificationRequired`],
-    /// [`Error::NotApprovable`], [`Error::ReviewRequired`],
+    /// [`Error::UnsupportedRequirement`], [`Error::NotApprovable`],
+    /// [`Error::ReviewRequired`], [`Error::UserVerificationRequired`],
+    /// [`Error::RiskConfirmationRequired`], [`Error::BindingMessageMismatch`],
     /// [`Error::Signing`], the key store, the store.
     pub async fn record_decision(
         &self,
@@ -136,7 +142,7 @@ impl Approver {
         request_id: &str,
         decision: Decision,
         deny_reason: Option<DenyReason>,
-        user_verified: bool,
+        typed_binding_message: Option<&str>,
     ) -> Result<HistoryEntry> {
         let inner = &self.inner;
         let item = inner
@@ -159,7 +165,7 @@ impl Approver {
             }
             for r in &item.request.requires {
                 match r {
-                    Requirement::UserVerification if !user_verified => return Err(Error::UserVerificationRequired),
+                    // Checked with the rendering below (crate::confirm).
                     Requirement::UserVerification => {}
                     // The WebAuthn client is not part of this crate yet.
                     Requirement::Webauthn | Requirement::Extension(_) => {
@@ -180,6 +186,7 @@ impl Approver {
             if shown.is_some_and(|s| s != current) {
                 return Err(Error::ReviewRequired(request_id.to_owned()));
             }
+            crate::confirm::check(&item.request, &rendering, typed_binding_message)?;
         }
         let schemas = rendering.display_schemas;
         let key = inner.key_for(&account).await?;

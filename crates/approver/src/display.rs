@@ -36,6 +36,11 @@ pub struct RequestView {
     /// every step-up the request requires is one this approver can perform.
     /// Denying is always possible while pending.
     pub approvable: bool,
+    /// Whether approving needs the binding message typed
+    /// ([`crate::confirm`]: high or critical risk, or `requires:
+    /// user_verification`). Shells ask for it whenever this is true and
+    /// pass what was typed to [`Approver::decide`], which checks it.
+    pub confirmation_required: bool,
     /// Findings in the request's own strings (client name, binding message,
     /// scope…), which come from the agent and its server like the details:
     /// one entry per flagged string. Each also adds a request-level warning
@@ -164,19 +169,31 @@ pub(crate) fn shown_json(schemas: &BTreeMap<String, SchemaHash>) -> Result<Strin
     serde_json::to_string(schemas).map_err(|e| Error::Store(format!("display schemas: {e}")))
 }
 
+impl RequestView {
+    /// The view of a stored request from its rendering (`display`, as
+    /// [`render`] makes it) at `now`: the request's own strings are
+    /// checked (each finding also a warning of `display`), and
+    /// `approvable` and `confirmation_required` are decided.
+    #[must_use]
+    pub fn build(item: InboxItem, mut display: DisplayModel, now: u64) -> RequestView {
+        let request_text = request_text(&item.request);
+        add_request_warnings(&mut display, &request_text);
+        let approvable = item.status == LocalStatus::Pending
+            && !item.request.is_expired(now)
+            && display.approvable
+            && requirements_supported(&item.request);
+        let confirmation_required = crate::confirm::confirmation_required(&item.request, &display);
+        RequestView { item, display, approvable, confirmation_required, request_text }
+    }
+}
+
 impl Inner {
     /// The rendering of `item` with its server's cached schemas.
     pub(crate) async fn view_of(&self, item: InboxItem) -> Result<RequestView> {
         let account = self.store.account(&item.account_id).await?;
         let registry = self.registry(account.issuer.as_str()).await?;
-        let mut display = render(&item.request, &registry, &self.config.render);
-        let request_text = request_text(&item.request);
-        add_request_warnings(&mut display, &request_text);
-        let approvable = item.status == LocalStatus::Pending
-            && !item.request.is_expired(self.now())
-            && display.approvable
-            && requirements_supported(&item.request);
-        Ok(RequestView { item, display, approvable, request_text })
+        let display = render(&item.request, &registry, &self.config.render);
+        Ok(RequestView::build(item, display, self.now()))
     }
 
     /// Remembers the schemas a pending request was shown with.

@@ -72,10 +72,32 @@ pub enum Error {
     /// The request requires a step-up this approver cannot perform.
     #[error("the request requires {0:?}, which this approver cannot provide; it cannot be approved here")]
     UnsupportedRequirement(String),
-    /// The request requires local user verification and the shell did not
-    /// perform it.
-    #[error("the request requires user verification before approval")]
+    /// The request requires local user verification (`requires:
+    /// user_verification`) and no binding message was typed: type it to
+    /// approve (`crate::confirm`).
+    #[error("the request requires user verification before approval: type its binding message to approve it")]
     UserVerificationRequired,
+    /// The request's effective risk (high or critical) needs its binding
+    /// message typed before approval, and none was typed
+    /// (`crate::confirm`).
+    #[error("this request is {risk} risk: type its binding message to approve it")]
+    RiskConfirmationRequired {
+        /// `high` or `critical`.
+        risk: String,
+    },
+    /// The text typed to confirm an approval is not the request's binding
+    /// message (compared exactly, surrounding white space aside).
+    #[error(
+        "the text typed is not the request's binding message: nothing was signed; check the code and type it again"
+    )]
+    BindingMessageMismatch,
+    /// The passphrase does not open the encrypted key file.
+    #[error("the passphrase does not open the encrypted key file (or the file was altered)")]
+    WrongPassphrase,
+    /// A new passphrase for the encrypted key file was refused as too weak
+    /// (`keys::passphrase::check_new_passphrase`).
+    #[error("this passphrase is too weak to protect the device keys: {0}")]
+    WeakPassphrase(String),
     /// The rendering of the request does not allow approval (a detail breaks
     /// its display schema, or the request is over a limit); it can be denied.
     #[error("request {request_id:?} cannot be approved: {reason}; it can only be denied")]
@@ -125,6 +147,16 @@ impl Error {
             Error::Network(_) => true,
             Error::Server { status, .. } => transient_status(*status),
             _ => false,
+        }
+    }
+}
+
+impl From<crate::keys::KeyStoreError> for Error {
+    fn from(e: crate::keys::KeyStoreError) -> Self {
+        match e {
+            crate::keys::KeyStoreError::WrongPassphrase => Error::WrongPassphrase,
+            crate::keys::KeyStoreError::WeakPassphrase(why) => Error::WeakPassphrase(why),
+            other => Error::KeyStore(other.to_string()),
         }
     }
 }

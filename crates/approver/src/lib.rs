@@ -18,6 +18,11 @@
 //! - [`display`]: the rendering shown to the user (`countersign-details`)
 //!   and the display schema hashes signed with it.
 //! - [`qr_image`]: the enrollment link in a picture of its QR code.
+//! - [`confirm`]: the rule that gates an approval (typing the binding
+//!   message for high and critical risk and for `user_verification`), which
+//!   [`Approver::decide`] enforces for every approver.
+//! - [`quick`]: whether a request may be decided from a notification, and
+//!   exactly what that notification shows.
 //!
 //! The architecture is described in `docs/approver.md`.
 
@@ -28,6 +33,7 @@ mod approver;
 mod blocks;
 pub mod clock;
 pub mod config;
+pub mod confirm;
 pub mod decision;
 pub mod display;
 mod enroll;
@@ -36,6 +42,7 @@ pub mod events;
 mod http;
 pub mod keys;
 pub mod qr_image;
+pub mod quick;
 pub mod receipt;
 pub mod schemas;
 pub mod sse;
@@ -50,6 +57,8 @@ pub use display::RequestView;
 pub use enroll::{platform, EnrollPreview, OPENID_CONFIGURATION};
 pub use error::{Error, Result};
 pub use events::{ApproverEvent, ConnectionState};
+pub use keys::passphrase::{PassphrasePrompt, PassphrasePurpose};
+pub use quick::{quick_decision, NotQuick, QuickPolicy, QuickText};
 pub use receipt::{check_receipt, ReceiptCheck};
 pub use sync::SyncReport;
 pub use transport::RunHandle;

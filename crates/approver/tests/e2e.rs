@@ -47,7 +47,10 @@ async fn enroll_push_approve_and_the_agent_gets_its_token() {
     assert_eq!(item.request.authorization_details.to_value(), details, "stored exactly as sent");
     assert_eq!(approver.pending().await.unwrap().len(), 1);
 
-    let outcome = approver.decide(&account.id, item.request.id.as_str(), Decision::Approve, None, true).await.unwrap();
+    let outcome = approver
+        .decide(&account.id, item.request.id.as_str(), Decision::Approve, None, Some(common::CODE))
+        .await
+        .unwrap();
     let DeliveryReport::Delivered { result } = &outcome.delivery else { panic!("{:?}", outcome.delivery) };
     assert_eq!(result.status.as_str(), "approved");
     assert_eq!(outcome.history.delivery, Delivery::Delivered);
@@ -74,7 +77,7 @@ async fn enroll_push_approve_and_the_agent_gets_its_token() {
     }
 
     // Deciding again is refused locally: nothing is sent twice.
-    let again = approver.decide(&account.id, item.request.id.as_str(), Decision::Deny, None, false).await;
+    let again = approver.decide(&account.id, item.request.id.as_str(), Decision::Deny, None, None).await;
     assert!(matches!(again, Err(Error::NotPending { .. })), "{again:?}");
     assert_eq!(approver.history().await.unwrap().len(), 1);
     run.shutdown().await;
@@ -106,7 +109,7 @@ async fn poll_mode_without_push_and_a_denial() {
     };
     assert_eq!(env.server().state.hub.connected_users(), 0, "no event stream in poll mode");
     let outcome = approver
-        .decide(&account.id, item.request.id.as_str(), Decision::Deny, Some(DenyReason::WrongDetails), false)
+        .decide(&account.id, item.request.id.as_str(), Decision::Deny, Some(DenyReason::WrongDetails), None)
         .await
         .unwrap();
     assert!(matches!(outcome.delivery, DeliveryReport::Delivered { .. }), "{:?}", outcome.delivery);
@@ -132,7 +135,10 @@ async fn killed_between_approve_and_delivery_then_restarted_delivers() {
         approver.sync(&account.id).await.unwrap();
         let item = approver.pending().await.unwrap().remove(0);
         // The decision is committed, then the process "dies" before sending.
-        approver.record_decision(&account.id, item.request.id.as_str(), Decision::Approve, None, true).await.unwrap();
+        approver
+            .record_decision(&account.id, item.request.id.as_str(), Decision::Approve, None, Some(common::CODE))
+            .await
+            .unwrap();
         approver.close().await;
         (account.id, item.request.id.as_str().to_owned(), auth_req_id)
     };
@@ -177,7 +183,10 @@ async fn server_down_during_approve_is_delivered_when_it_returns() {
         matches!(e, ApproverEvent::Connection { state: ConnectionState::Disconnected { .. }, .. })
     })
     .await;
-    let outcome = approver.decide(&account.id, item.request.id.as_str(), Decision::Approve, None, true).await.unwrap();
+    let outcome = approver
+        .decide(&account.id, item.request.id.as_str(), Decision::Approve, None, Some(common::CODE))
+        .await
+        .unwrap();
     assert!(matches!(outcome.delivery, DeliveryReport::Retrying { .. }), "{:?}", outcome.delivery);
     assert_eq!(outcome.history.delivery, Delivery::Queued);
     tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -212,7 +221,10 @@ async fn server_down_until_expiry_is_reported_expired() {
     let item = approver.pending().await.unwrap().remove(0);
 
     env.proxy.set_down(true);
-    let outcome = approver.decide(&account.id, item.request.id.as_str(), Decision::Approve, None, true).await.unwrap();
+    let outcome = approver
+        .decide(&account.id, item.request.id.as_str(), Decision::Approve, None, Some(common::CODE))
+        .await
+        .unwrap();
     assert!(matches!(outcome.delivery, DeliveryReport::Retrying { .. }), "{:?}", outcome.delivery);
 
     // Time passes beyond the request's expiry on both sides.
@@ -292,7 +304,7 @@ async fn decided_on_another_device_is_withdrawn_here() {
         unreachable!()
     };
     a.sync(&acc_a.id).await.unwrap();
-    a.decide(&acc_a.id, item.request.id.as_str(), Decision::Approve, None, true).await.unwrap();
+    a.decide(&acc_a.id, item.request.id.as_str(), Decision::Approve, None, Some(common::CODE)).await.unwrap();
     let e = wait_event(&mut b_events, "withdrawn on b", |e| matches!(e, ApproverEvent::Withdrawn { .. })).await;
     assert!(matches!(&e, ApproverEvent::Withdrawn { reason, .. } if reason == "decided_elsewhere"), "{e:?}");
     let on_b = b.find_request(item.request.id.as_str(), None).await.unwrap();
@@ -345,7 +357,7 @@ async fn expired_request_cannot_be_decided() {
     approver.sync(&account.id).await.unwrap();
     let item = approver.pending().await.unwrap().remove(0);
     device.clock.advance(61);
-    let r = approver.decide(&account.id, item.request.id.as_str(), Decision::Approve, None, true).await;
+    let r = approver.decide(&account.id, item.request.id.as_str(), Decision::Approve, None, Some(common::CODE)).await;
     assert!(matches!(r, Err(Error::Expired(_))), "{r:?}");
     assert!(approver.history().await.unwrap().is_empty());
     assert_eq!(approver.find_request(item.request.id.as_str(), None).await.unwrap().status, LocalStatus::Expired);
@@ -363,7 +375,10 @@ async fn a_queued_decision_is_re_signed_with_the_same_content_when_its_jws_ages(
     approver.sync(&account.id).await.unwrap();
     let item = approver.pending().await.unwrap().remove(0);
     env.proxy.set_down(true);
-    let first = approver.decide(&account.id, item.request.id.as_str(), Decision::Approve, None, true).await.unwrap();
+    let first = approver
+        .decide(&account.id, item.request.id.as_str(), Decision::Approve, None, Some(common::CODE))
+        .await
+        .unwrap();
     assert!(matches!(first.delivery, DeliveryReport::Retrying { .. }));
 
     // Past the JWS's 120 s lifetime, well before the request's expiry.
@@ -402,9 +417,9 @@ async fn a_late_different_decision_gets_a_conflict() {
     a.sync(&acc_a.id).await.unwrap();
     b.sync(&acc_b.id).await.unwrap();
     let id = a.pending().await.unwrap().remove(0).request.id.as_str().to_owned();
-    a.decide(&acc_a.id, &id, Decision::Approve, None, true).await.unwrap();
+    a.decide(&acc_a.id, &id, Decision::Approve, None, Some(common::CODE)).await.unwrap();
     // b never heard of it (no transport running) and denies.
-    let outcome = b.decide(&acc_b.id, &id, Decision::Deny, Some(DenyReason::NotMe), false).await.unwrap();
+    let outcome = b.decide(&acc_b.id, &id, Decision::Deny, Some(DenyReason::NotMe), None).await.unwrap();
     assert_eq!(outcome.delivery, DeliveryReport::Conflict { status: Some("approved".into()) });
     assert_eq!(outcome.history.delivery, Delivery::Conflict);
     assert_eq!(b.find_request(&id, None).await.unwrap().status, LocalStatus::Conflict);
@@ -448,7 +463,7 @@ async fn the_user_lifts_the_block_of_unverified_agents() {
     approver.sync(&account.id).await.unwrap();
     for item in approver.pending().await.unwrap() {
         approver
-            .decide(&account.id, item.request.id.as_str(), Decision::Deny, Some(DenyReason::NotMe), false)
+            .decide(&account.id, item.request.id.as_str(), Decision::Deny, Some(DenyReason::NotMe), None)
             .await
             .unwrap();
     }

@@ -76,7 +76,7 @@ async fn requests_are_rendered_with_the_schemas_the_server_publishes() {
     let id = trade.item.request.id.as_str().to_owned();
     let view = approver.view(&id, None).await.unwrap();
     assert_eq!(view.display, trade.display);
-    let outcome = approver.decide(&account.id, &id, Decision::Approve, None, true).await.unwrap();
+    let outcome = approver.decide(&account.id, &id, Decision::Approve, None, Some(common::CODE)).await.unwrap();
     assert!(matches!(outcome.delivery, DeliveryReport::Delivered { .. }), "{:?}", outcome.delivery);
     assert_eq!(agent.wait_token(&trade_auth).await.0, 200);
     assert!(!approver.view(&id, None).await.unwrap().approvable, "decided: no longer approvable");
@@ -104,7 +104,7 @@ async fn a_changed_schema_is_fetched_again_and_the_request_shown_again_before_ap
 
     // The operator changes a label; the user approves what they saw.
     schemas.set(with_custom(&[door_schema("Door to open")]));
-    let outcome = approver.decide(&account.id, &id, Decision::Approve, None, false).await.unwrap();
+    let outcome = approver.decide(&account.id, &id, Decision::Approve, None, None).await.unwrap();
     assert_eq!(outcome.delivery, DeliveryReport::NeedsReview { reason: REVIEW.into() });
     assert_eq!(outcome.history.delivery, Delivery::Rejected);
     // Fetched again, the change noted.
@@ -125,12 +125,12 @@ async fn a_changed_schema_is_fetched_again_and_the_request_shown_again_before_ap
     assert!(approver.store().outbox().await.unwrap().is_empty());
 
     // Approving before it is shown again is refused; denying would not be.
-    let r = approver.decide(&account.id, &id, Decision::Approve, None, false).await;
+    let r = approver.decide(&account.id, &id, Decision::Approve, None, None).await;
     assert!(matches!(r, Err(Error::ReviewRequired(ref r)) if *r == id), "{r:?}");
     let again = approver.view(&id, None).await.unwrap();
     assert_eq!(again.display.details[0].fields[0].label, "Door to open");
     assert_eq!(again.display.display_schemas[DOOR], v2);
-    let outcome = approver.decide(&account.id, &id, Decision::Approve, None, false).await.unwrap();
+    let outcome = approver.decide(&account.id, &id, Decision::Approve, None, None).await.unwrap();
     assert!(matches!(outcome.delivery, DeliveryReport::Delivered { .. }), "{:?}", outcome.delivery);
     assert_eq!(agent.wait_token(&auth_req_id).await.0, 200);
     assert_eq!(approver.history().await.unwrap().len(), 2);
@@ -190,11 +190,11 @@ async fn an_unapprovable_request_can_only_be_denied() {
     let violation = view.display.details[0].warnings.iter().find(|w| w.code == WarningCode::SchemaViolation).unwrap();
     assert_eq!(violation.path.as_deref(), Some("/limit_price"));
 
-    let r = approver.decide(&account.id, &id, Decision::Approve, None, true).await;
+    let r = approver.decide(&account.id, &id, Decision::Approve, None, Some(common::CODE)).await;
     assert!(matches!(&r, Err(Error::NotApprovable { request_id, .. }) if *request_id == id), "{r:?}");
     assert!(approver.history().await.unwrap().is_empty(), "nothing signed");
     let outcome =
-        approver.decide(&account.id, &id, Decision::Deny, Some(DenyReason::WrongDetails), false).await.unwrap();
+        approver.decide(&account.id, &id, Decision::Deny, Some(DenyReason::WrongDetails), None).await.unwrap();
     assert!(matches!(outcome.delivery, DeliveryReport::Delivered { .. }), "{:?}", outcome.delivery);
     let (status, body) = agent.wait_token(&auth_req_id).await;
     assert_eq!((status, body["error"].as_str()), (400, Some("access_denied")), "{body}");

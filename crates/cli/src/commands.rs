@@ -4,14 +4,16 @@ use crate::agent::{self, AgentFile, Ask, TokenOutcome};
 use crate::render;
 use crate::safe::{self, text};
 use clap::{ArgGroup, Parser, Subcommand, ValueEnum};
+use countersign_approver::confirm::{confirmation_reason, ConfirmationReason};
 use countersign_approver::display::unapprovable_reason;
+use countersign_approver::keys::passphrase::PassphrasePurpose;
 use countersign_approver::qr_image::{decode_enrollment_link, MAX_IMAGE_BYTES};
 use countersign_approver::store::{InboxItem, LocalStatus};
 use countersign_approver::{
-    default_data_dir, Approver, ApproverConfig, ApproverEvent, DeliveryReport, Error, KeyStoreChoice,
+    default_data_dir, Approver, ApproverConfig, ApproverEvent, DeliveryReport, Error, KeyStoreChoice, RequestView,
 };
 use countersign_details::RenderOptions;
-use countersign_protocol::device::{Decision, DenyReason, EnrollmentUri, Requirement};
+use countersign_protocol::device::{Decision, DenyReason, EnrollmentUri};
 use serde::Serialize;
 use serde_json::json;
 use std::io::{BufRead as _, IsTerminal as _, Read as _, Write as _};
@@ -21,8 +23,10 @@ use std::sync::Arc;
 use std::time::Duration;
 use zeroize::Zeroizing;
 
-/// Environment variable with the passphrase of the encrypted key file.
-pub const ENV_PASSPHRASE: &str = "COUNTERSIGN_KEY_PASSPHRASE";
+/// Environment variable with the passphrase of the encrypted key file, for
+/// tests and headless use only (other processes of the user can read a
+/// process's environment).
+pub use countersign_approver::keys::passphrase::ENV_INSECURE_PASSPHRASE;
 
 /// Exit code: a decision was not accepted (expired, conflict, refused).
 const EXIT_NOT_ACCEPTED: u8 = 3;
@@ -41,7 +45,8 @@ pub struct Cli {
     #[arg(long, global = true, env = "COUNTERSIGN_DATA_DIR")]
     data_dir: Option<PathBuf>,
     /// Where device keys go: the OS keychain, or a passphrase-encrypted file
-    /// (passphrase from COUNTERSIGN_KEY_PASSPHRASE or a prompt).
+    /// (passphrase from a terminal prompt; without a terminal, tests and
+    /// headless use: COUNTERSIGN_INSECURE_KEY_PASSPHRASE).
     #[arg(long, global = true, env = "COUNTERSIGN_KEY_STORE", value_enum, default_value_t = KeyStoreArg::Auto)]
     key_store: KeyStoreArg,
     /// Locale of dates and numbers in requests (BCP 47: en-US, en-GB, de-DE,
@@ -179,6 +184,16 @@ enum Command {
         /// Account id.
         #[arg(long)]
         account: Option<String>,
+    },
+    /// Whether unverified agents are blocked for you (after you reported
+    /// their requests as "not me"); --lift lets them ask again.
+    UnverifiedBlock {
+        /// Account id (default: every account; --lift needs one).
+        #[arg(long)]
+        account: Option<String>,
+        /// Lift the block: unverified agents may send you requests again.
+        #[arg(long)]
+        lift: bool,
     },
     /// Remove an account and its key (revoke the device on the server too).
     RemoveAccount {
@@ -344,16 +359,18 @@ pub fn run() -> ExitCode {
     }
 }
 
-fn passphrase() -> Result<Zeroizing<String>, String> {
-    if let Ok(p) = std::env::var(ENV_PASSPHRASE) {
+fn passphrase(purpose: PassphrasePurpose) -> Result<Zeroizing<String>, String> {
+    if let Ok(p) = std::env::var(ENV_INSECURE_PASSPHRASE) {
         return Ok(Zeroizing::new(p));
     }
     if std::io::stdin().is_terminal() {
-        return rpassword::prompt_password("Passphrase of the encrypted key file: ")
-            .map(Zeroizing::new)
-            .map_err(|e| e.to_string());
+        let prompt = match purpose {
+            PassphrasePurpose::Create => "New passphrase for the encrypted key file (remember it): ",
+            PassphrasePurpose::Open => "Passphrase of the encrypted key file: ",
+        };
+        return rpassword::prompt_password(prompt).map(Zeroizing::new).map_err(|e| e.to_string());
     }
-    Err(format!("set {ENV_PASSPHRASE} or run in a terminal to be asked"))
+    Err(format!("run in a terminal to be asked (tests and headless use: set {ENV_INSECURE_PASSPHRASE})"))
 }
 
 fn config(cli: &Cli) -> Result<ApproverConfig, Failure> {
@@ -528,13 +545,14 @@ async fn approver_command(out: &Out, approver: &Approver, command: Command) -> O
                     return Err(Failure::new("not approved"));
                 }
             }
-            let verified = verify_user(&item)?;
-            return decide(out, approver, &item, Decision::Approve, None, verified, wait).await;
+            let typed = typed_confirmation(&view)?;
+            return decide(out, approver, &item, Decision::Approve, None, typed.as_deref(), wait).await;
         }
         Command::Deny { id, reason, account, wait } => {
             let item = approver.find_request(&id, account.as_deref()).await?;
-            return decide(out, approver, &item, Decision::Deny, reason.map(DenyReason::from), false, wait).await;
+            return decide(out, approver, &item, Decision::Deny, reason.map(DenyReason::from), None, wait).await;
         }
+        Command::UnverifiedBlock { account, lift } => return unverified_block(out, approver, account, lift).await,
         Command::Watch { prompt, duration, .. } => return watch(out, approver, prompt, duration).await,
         Command::Sync => {
             let synced = approver.sync_all().await;
@@ -625,22 +643,77 @@ async fn sync_and_deliver(approver: &Approver) {
     }
 }
 
-/// The CLI's local user verification: the user types the binding message.
-/// (The desktop app uses the OS prompt; a terminal has none.)
-fn verify_user(item: &InboxItem) -> Result<bool, Failure> {
-    if !item.request.requires.contains(&Requirement::UserVerification) {
-        return Ok(false);
-    }
+/// What the user typed to confirm an approval, asked whenever the core's
+/// view says so ([`RequestView::confirmation_required`]); the core checks
+/// it. Needs a terminal: typing the code is the deliberate act.
+fn typed_confirmation(view: &RequestView) -> Result<Option<String>, Failure> {
+    let Some(reason) = confirmation_reason(&view.item.request, &view.display).filter(|_| view.confirmation_required)
+    else {
+        return Ok(None);
+    };
+    let why = match reason {
+        ConfirmationReason::UserVerification => "requires user verification".to_owned(),
+        ConfirmationReason::Risk { risk } => format!("is {} risk", risk.as_str()),
+    };
     if !std::io::stdin().is_terminal() {
-        return Err(Failure::new(
-            "this request requires user verification: approve it in a terminal (you will type its binding message)",
-        ));
+        return Err(Failure::new(format!(
+            "this request {why}: approve it in a terminal (you will type its binding message)"
+        )));
     }
-    let typed = read_line("This request requires user verification. Type its binding message: ").unwrap_or_default();
-    if typed != item.request.binding_message {
-        return Err(Failure::new("the binding message does not match; not approved"));
+    Ok(Some(read_line(&format!("This request {why}. Type its binding message to approve it: ")).unwrap_or_default()))
+}
+
+/// Whether unverified agents are blocked for the user of each account (or
+/// of `account`), and with `lift` lifts the block.
+async fn unverified_block(out: &Out, approver: &Approver, account: Option<String>, lift: bool) -> Outcome {
+    let accounts = match account {
+        Some(id) => vec![approver.store().account(&id).await?],
+        None => approver.accounts().await?,
+    };
+    if lift && accounts.len() != 1 {
+        return Err(Failure::new(if accounts.is_empty() {
+            "no account: nothing to lift"
+        } else {
+            "several accounts: choose the account to lift the block for with --account"
+        }));
     }
-    Ok(true)
+    let mut states = Vec::new();
+    for account in &accounts {
+        let block = if lift {
+            approver.lift_unverified_block(&account.id).await?
+        } else {
+            approver.unverified_block(&account.id).await?
+        };
+        states.push((account, block));
+    }
+    let now = approver.config().clock.now();
+    let json: Vec<_> =
+        states.iter().map(|(a, b)| json!({ "account_id": a.id, "blocked": b.blocked, "since": b.since })).collect();
+    out.print(&json, || {
+        if states.is_empty() {
+            return "No accounts.".into();
+        }
+        states
+            .iter()
+            .map(|(a, b)| {
+                let who = format!("{} ({} at {})", a.id, text(&a.user.name), text(a.issuer.as_str()));
+                match (b.blocked, b.since) {
+                    (true, Some(since)) => format!(
+                        "{who}: unverified agents are blocked since {} ({}). \
+                         Lift with `countersign-cli unverified-block --account {} --lift`.",
+                        render::utc_time(since),
+                        render::ago(since, now),
+                        a.id
+                    ),
+                    (true, None) => format!("{who}: unverified agents are blocked."),
+                    (false, _) if lift => format!("{who}: unverified agents may ask again."),
+                    (false, _) => format!("{who}: unverified agents are not blocked."),
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    });
+    Ok(0)
 }
 
 async fn decide(
@@ -649,11 +722,11 @@ async fn decide(
     item: &InboxItem,
     decision: Decision,
     reason: Option<DenyReason>,
-    verified: bool,
+    typed: Option<&str>,
     wait: bool,
 ) -> Outcome {
     let id = item.request.id.as_str();
-    let mut outcome = approver.decide(&item.account_id, id, decision, reason, verified).await?;
+    let mut outcome = approver.decide(&item.account_id, id, decision, reason, typed).await?;
     while wait && matches!(outcome.delivery, DeliveryReport::Retrying { .. }) {
         if !out.json {
             eprintln!("{}", render::delivery(&outcome.delivery));
@@ -691,13 +764,15 @@ async fn prompt_for(out: &Out, approver: &Approver, item: &InboxItem) -> Result<
         }
         _ => return Ok(()),
     };
-    let verified = if decision == Decision::Approve {
-        let item = item.clone();
-        tokio::task::spawn_blocking(move || verify_user(&item)).await.map_err(|e| Failure::new(e.to_string()))??
+    let typed = if decision == Decision::Approve {
+        let view = view.clone();
+        tokio::task::spawn_blocking(move || typed_confirmation(&view))
+            .await
+            .map_err(|e| Failure::new(e.to_string()))??
     } else {
-        false
+        None
     };
-    match approver.decide(&item.account_id, item.request.id.as_str(), decision, reason, verified).await {
+    match approver.decide(&item.account_id, item.request.id.as_str(), decision, reason, typed.as_deref()).await {
         Ok(o) => {
             out.line(&o, || format!("{decision} {}: {}", text(item.request.id.as_str()), render::delivery(&o.delivery)))
         }

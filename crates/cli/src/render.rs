@@ -24,6 +24,36 @@ pub fn expires_in(expires_at: u64, now: u64) -> String {
     }
 }
 
+/// A Unix time as `2026-01-01 09:30:00 UTC`.
+#[must_use]
+pub fn utc_time(secs: u64) -> String {
+    let days = i64::try_from(secs / 86_400).unwrap_or(i64::MAX / 2);
+    let rest = secs % 86_400;
+    // Howard Hinnant's days-to-civil.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC", rest / 3600, (rest % 3600) / 60, rest % 60)
+}
+
+/// "5m ago", "3h ago", "2d ago" ("just now" under a minute).
+#[must_use]
+pub fn ago(then: u64, now: u64) -> String {
+    let s = now.saturating_sub(then);
+    match s {
+        0..=59 => "just now".into(),
+        60..=3599 => format!("{}m ago", s / 60),
+        3600..=86_399 => format!("{}h ago", s / 3600),
+        _ => format!("{}d ago", s / 86_400),
+    }
+}
+
 /// What an invitation would enroll this approver as, shown before the user
 /// confirms: the server, the user (with any hidden characters found in the
 /// name or id), and when the invitation expires.
@@ -255,6 +285,8 @@ pub fn request_full(view: &RequestView, now: u64) -> String {
         let why = unapprovable_reason(&view.display)
             .unwrap_or("it requires a step-up this approver cannot perform, or it has expired");
         let _ = writeln!(out, "CANNOT BE APPROVED: {why} (it can be denied)");
+    } else if item.status == LocalStatus::Pending && view.confirmation_required {
+        let _ = writeln!(out, "Approving it needs its binding message typed (in a terminal).");
     }
     push_display(&mut out, &view.display);
     if contains_escape(&out) {
@@ -437,6 +469,18 @@ mod tests {
     }
 
     #[test]
+    fn unix_times_in_words() {
+        assert_eq!(utc_time(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(utc_time(1_767_225_042), "2025-12-31 23:50:42 UTC");
+        assert_eq!(utc_time(1_709_210_096), "2024-02-29 12:34:56 UTC");
+        assert_eq!(ago(100, 130), "just now");
+        assert_eq!(ago(100, 100 + 5 * 60), "5m ago");
+        assert_eq!(ago(0, 3 * 3600 + 5), "3h ago");
+        assert_eq!(ago(0, 2 * 86_400), "2d ago");
+        assert_eq!(ago(200, 100), "just now", "a clock behind the server");
+    }
+
+    #[test]
     fn quoting_and_escape_detection() {
         assert_eq!(quoted("say \"hi\""), "\"say \\\"hi\\\"\"");
         assert!(contains_escape(&text("a\u{202e}")));
@@ -450,7 +494,6 @@ mod tests {
         let registry = countersign_details::Registry::builtin().unwrap();
         let display =
             countersign_approver::display::render(&request, &registry, &countersign_details::RenderOptions::default());
-        let approvable = display.approvable;
         let item = InboxItem {
             account_id: "a".into(),
             request,
@@ -460,7 +503,7 @@ mod tests {
             received_at: 0,
             updated_at: 0,
         };
-        RequestView { item, display, approvable, request_text: Vec::new() }
+        RequestView::build(item, display, 0)
     }
 
     fn example() -> serde_json::Value {

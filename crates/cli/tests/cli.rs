@@ -54,7 +54,7 @@ impl Setup {
             .arg(self.data())
             .args(args)
             .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/countersign-test-bus")
-            .env("COUNTERSIGN_KEY_PASSPHRASE", "correct horse battery staple")
+            .env("COUNTERSIGN_INSECURE_KEY_PASSPHRASE", "correct horse battery staple")
             .env_remove("COUNTERSIGN_KEY_STORE")
             .env_remove("COUNTERSIGN_DATA_DIR")
             .stdin(Stdio::null());
@@ -209,11 +209,14 @@ async fn enroll_list_show_approve_deny_verify_with_the_binary() {
     assert!(shown.contains("* To:") && shown.contains("#1: \"bob@example.org\""), "{shown}");
     let shown = s.ok(&["show", &trade_id]).await;
     assert!(shown.contains("[1] Stock trade  (risk high)") && shown.contains("buy 10 ACME (limit)"), "{shown}");
+    assert!(shown.contains("Approving it needs its binding message typed"), "{shown}");
     assert!(shown.contains("Limit price: 123.50 EUR"), "{shown}");
     // --json: the view the desktop app gets.
     let view = s.json(&["show", &trade_id]).await;
     assert_eq!(view["display"]["details"][0]["title"], "Stock trade", "{view}");
     assert_eq!(view["approvable"], true);
+    assert_eq!(view["confirmation_required"], true, "the core says to ask for the code");
+    assert_eq!(s.json(&["show", &mail_id]).await["confirmation_required"], false, "medium risk");
     assert_eq!(view["item"]["request"]["authorization_details"], trade());
 
     // Approval needs --yes without a terminal.
@@ -247,7 +250,7 @@ async fn enroll_list_show_approve_deny_verify_with_the_binary() {
     s.agent_request(&email(), "MAIL-3").await;
     let third = s.json(&["list"]).await[0]["request"]["id"].as_str().unwrap().to_owned();
     let mut c = s.cmd(&["approve", &third, "--yes"]);
-    c.env("COUNTERSIGN_KEY_PASSPHRASE", "wrong");
+    c.env("COUNTERSIGN_INSECURE_KEY_PASSPHRASE", "wrong");
     let out = tokio::task::spawn_blocking(move || c.output().unwrap()).await.unwrap();
     assert!(!out.status.success());
     assert!(stderr(&out).contains("passphrase does not open"), "{}", stderr(&out));
@@ -349,4 +352,63 @@ async fn enroll_from_a_qr_code_image() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("too large"), "{}", stderr(&out));
     assert_eq!(s.json(&["accounts"]).await.as_array().unwrap().len(), 1, "nothing else was enrolled");
+}
+
+/// The user's block of unverified agents: shown per account, lifted from
+/// the CLI; the server refuses unverified agents while it is on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_block_of_unverified_agents_is_shown_and_lifted() {
+    let s = Setup::new().await;
+    let account = s.json(&["enroll", &s.invitation().await, "--yes"]).await;
+    let account_id = account["id"].as_str().unwrap().to_owned();
+    let agent = s.path("agent.json");
+    s.ok(&["agent", "register", "--issuer", &s.server.base_url, "--types", TYPES, "--out", p(&agent)]).await;
+
+    let state = s.json(&["unverified-block"]).await;
+    assert_eq!(state, json!([{ "account_id": account_id, "blocked": false, "since": null }]));
+    assert!(s.ok(&["unverified-block"]).await.contains("unverified agents are not blocked"));
+
+    // Three requests of an unverified agent reported as "not me" start the block.
+    for n in 0..3 {
+        s.agent_request(&email(), &format!("SPAM-{n}")).await;
+    }
+    for item in s.json(&["list"]).await.as_array().unwrap() {
+        let id = item["request"]["id"].as_str().unwrap();
+        s.ok(&["deny", id, "--reason", "not_me"]).await;
+    }
+    let state = s.json(&["unverified-block", "--account", &account_id]).await;
+    assert_eq!(state[0]["blocked"], true, "{state}");
+    assert!(state[0]["since"].as_u64().unwrap() >= s.server.state.now() - 60, "{state}");
+    let human = s.ok(&["unverified-block"]).await;
+    assert!(human.contains("unverified agents are blocked since 20") && human.contains(" UTC ("), "{human}");
+    assert!(human.contains(&format!("unverified-block --account {account_id} --lift")), "{human}");
+    let details = s.path("details-blocked.json");
+    std::fs::write(&details, email().to_string()).unwrap();
+    let request = [
+        "agent",
+        "request",
+        "--agent",
+        p(&agent),
+        "--user",
+        "zoe",
+        "--details",
+        p(&details),
+        "--binding-message",
+        "B-1",
+    ];
+    let refused = s.run(&request).await;
+    assert!(!refused.status.success(), "the server refuses unverified agents while blocked");
+    assert!(stderr(&refused).contains("access_denied"), "{}", stderr(&refused));
+
+    // Errors: an unknown account; nothing is lifted.
+    let out = s.run(&["unverified-block", "--account", "acct_nope", "--lift"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("acct_nope"), "{}", stderr(&out));
+    assert_eq!(s.json(&["unverified-block"]).await[0]["blocked"], true);
+
+    // Lifted: the agent may ask again.
+    let lifted = s.json(&["unverified-block", "--lift"]).await;
+    assert_eq!(lifted, json!([{ "account_id": account_id, "blocked": false, "since": null }]));
+    assert_eq!(s.json(&["unverified-block"]).await[0]["blocked"], false);
+    s.ok(&request).await;
 }

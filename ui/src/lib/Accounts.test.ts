@@ -3,6 +3,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { makeAccount } from '../../tests/fixtures';
 import Accounts from './Accounts.svelte';
 import { FakeBackend } from './backend/fake';
+import { formatTime } from './format';
 
 describe('Accounts', () => {
   it('lists accounts with their connection state in words', () => {
@@ -24,13 +25,48 @@ describe('Accounts', () => {
     const backend = new FakeBackend([], { accounts: [makeAccount()] });
     const onchanged = vi.fn();
     render(Accounts, { backend, accounts: [makeAccount()], onchanged, onenroll: () => {}, onreenroll: () => {} });
+    const removals = () => backend.calls.filter((c) => c.method === 'removeAccount');
     await fireEvent.click(screen.getByRole('button', { name: 'Remove the account of Ada Lovelace at https://auth.example.test' }));
-    expect(backend.calls).toEqual([]);
+    expect(removals()).toEqual([]);
     const account = screen.getByTestId('account');
     expect(account).toHaveTextContent('The server is not told');
     await fireEvent.click(within(account).getByTestId('confirm-remove'));
     await vi.waitFor(() => expect(onchanged).toHaveBeenCalledOnce());
-    expect(backend.calls).toEqual([{ method: 'removeAccount', args: ['acct_1'] }]);
+    expect(removals()).toEqual([{ method: 'removeAccount', args: ['acct_1'] }]);
+  });
+
+  it('says since when unverified agents are blocked, per account, and lifts the block', async () => {
+    const since = 1_767_225_042;
+    const accounts = [makeAccount(), makeAccount({ id: 'acct_2' })];
+    const backend = new FakeBackend([], { accounts, unverifiedBlocks: { acct_2: { blocked: true, since } } });
+    render(Accounts, { backend, accounts, onchanged: () => {}, onenroll: () => {}, onreenroll: () => {} });
+    const [first, second] = screen.getAllByTestId('account') as [HTMLElement, HTMLElement];
+    const line = await within(second).findByTestId('unverified-block');
+    expect(line).toHaveTextContent(`Unverified agents are blocked since ${formatTime(since)}`);
+    // Each account asked its own server; the unblocked one says nothing.
+    expect(backend.calls.filter((c) => c.method === 'unverifiedBlock').map((c) => c.args)).toEqual([['acct_1'], ['acct_2']]);
+    expect(within(first).queryByTestId('unverified-block')).toBeNull();
+
+    await fireEvent.click(within(second).getByRole('button', { name: 'Allow unverified agents again' }));
+    expect(await within(second).findByTestId('unverified-block-lifted')).toHaveTextContent(
+      'Unverified agents may send you requests again.',
+    );
+    expect(within(second).queryByTestId('unverified-block')).toBeNull();
+    expect(backend.calls.filter((c) => c.method === 'liftUnverifiedBlock')).toEqual([
+      { method: 'liftUnverifiedBlock', args: ['acct_2'] },
+    ]);
+    await expect(backend.unverifiedBlock('acct_2')).resolves.toEqual({ blocked: false });
+  });
+
+  it('keeps the block and shows why when lifting it fails', async () => {
+    const accounts = [makeAccount()];
+    const backend = new FakeBackend([], { accounts, unverifiedBlocks: { acct_1: { blocked: true, since: 1_767_225_042 } } });
+    render(Accounts, { backend, accounts, onchanged: () => {}, onenroll: () => {}, onreenroll: () => {} });
+    await screen.findByTestId('unverified-block');
+    backend.fail({ code: 'network', message: 'network: connection refused' });
+    await fireEvent.click(screen.getByTestId('lift-unverified-block'));
+    expect(await screen.findByRole('alert')).toHaveTextContent('network: connection refused');
+    expect(screen.getByTestId('unverified-block')).toBeInTheDocument();
   });
 
   it('invites to enroll when there is no account', async () => {

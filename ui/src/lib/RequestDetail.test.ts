@@ -128,26 +128,53 @@ describe('RequestDetail', () => {
     expect(backend.calls.filter((c) => c.method === 'approve')).toEqual([{ method: 'approve', args: ['acct_1', 'req_01'] }]);
   });
 
-  it('makes high and critical risk approvals deliberate: the binding code must be typed', async () => {
+  it('makes high and critical risk approvals deliberate: the binding code is typed and the core checks it', async () => {
     const { backend, ondecided } = show(makeView({ request: { risk: 'high' } }));
     const approve = screen.getByTestId('approve');
     expect(approve).toBeDisabled();
-    const input = screen.getByLabelText(/Type the binding code to approve/);
-    await fireEvent.input(input, { target: { value: 'TRADE-4F7' } });
+    const input = screen.getByLabelText(/This is a high-risk request. Type the binding code to approve/);
+    await fireEvent.input(input, { target: { value: '   ' } });
     expect(approve).toBeDisabled();
-    await fireEvent.click(approve);
-    expect(backend.calls.some((c) => c.method === 'approve')).toBe(false);
-    await fireEvent.input(input, { target: { value: ' TRADE-4F7Q ' } });
+    // A wrong code reaches the core, which refuses it: nothing is decided.
+    await fireEvent.input(input, { target: { value: 'TRADE-4F7' } });
     expect(approve).toBeEnabled();
     await fireEvent.click(approve);
+    expect(await screen.findByTestId('decision-error')).toHaveTextContent(
+      'The code you typed is not the binding code shown above. Nothing was signed',
+    );
+    expect(ondecided).not.toHaveBeenCalled();
+    await fireEvent.input(input, { target: { value: ' TRADE-4F7Q ' } });
+    await fireEvent.click(approve);
     await vi.waitFor(() => expect(ondecided).toHaveBeenCalledOnce());
-    expect(backend.calls.find((c) => c.method === 'approve')?.args).toEqual(['acct_1', 'req_01', ' TRADE-4F7Q ']);
+    expect(backend.calls.filter((c) => c.method === 'approve').map((c) => c.args)).toEqual([
+      ['acct_1', 'req_01', 'TRADE-4F7'],
+      ['acct_1', 'req_01', ' TRADE-4F7Q '],
+    ]);
   });
 
   it.each(['critical', 'galactic'])('treats %s risk as needing the typed code', (risk) => {
     show(makeView({ request: { risk } }));
     expect(screen.getByTestId('approve')).toBeDisabled();
     expect(screen.getByTestId('confirm-code')).toBeInTheDocument();
+  });
+
+  it('asks for the code exactly when the core says so, whatever the risk badge says', async () => {
+    // The server said low, but a detail rendered here is high: the core asks.
+    const { unmount } = show(makeView({ request: { risk: 'low' }, confirmation_required: true }));
+    expect(screen.getByTestId('confirm-code')).toBeInTheDocument();
+    expect(screen.getByTestId('approve')).toBeDisabled();
+    unmount();
+    // And the UI keeps no rule of its own that would ask where the core does not.
+    const { backend, ondecided } = show(makeView({ request: { risk: 'high' }, confirmation_required: false }));
+    expect(screen.queryByTestId('confirm-code')).toBeNull();
+    await fireEvent.click(screen.getByTestId('approve'));
+    await vi.waitFor(() => expect(ondecided).toHaveBeenCalledOnce());
+    expect(backend.calls.find((c) => c.method === 'approve')?.args).toEqual(['acct_1', 'req_01']);
+  });
+
+  it('says it is about the user when the request requires user verification', () => {
+    show(makeView({ request: { risk: 'low', requires: ['user_verification'] } }));
+    expect(screen.getByLabelText(/This request asks you to confirm it is you. Type the binding code/)).toBeInTheDocument();
   });
 
   it('offers no approval for a request that is not approvable, and says why', async () => {

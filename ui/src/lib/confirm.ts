@@ -1,20 +1,14 @@
-import type { ApproverRequest } from './backend/types';
-import { riskTone } from './risk';
+import type { ApproverRequest, BackendError } from './backend/types';
 
-/**
- * Whether approving needs the deliberate confirmation of typing the binding
- * code: high or critical risk (unknown levels count as critical), or a request
- * that requires user verification (the app's local check).
- */
-export function needsTypedConfirmation(request: ApproverRequest): boolean {
-  const tone = riskTone(request.risk);
-  return tone === 'high' || tone === 'critical' || request.requires.includes('user_verification');
-}
+// Presentation only: whether approving needs the binding code typed, and whether what was
+// typed is right, are the approver core's rules (`RequestView.confirmation_required`,
+// checked again by the core when approving: crates/approver/src/confirm.rs).
 
-/** Whether `typed` is the binding code (surrounding spaces ignored, nothing else). */
-export function confirmsBindingMessage(request: ApproverRequest, typed: string): boolean {
-  const t = typed.trim();
-  return t.length > 0 && t === request.binding_message.trim();
+/** Why the code is asked for, in words (the core has already said that it is). */
+export function confirmationLabel(request: ApproverRequest): string {
+  return request.requires.includes('user_verification')
+    ? 'This request asks you to confirm it is you.'
+    : 'This is a high-risk request.';
 }
 
 /** Why a request cannot be approved here, in words; null when it can. */
@@ -28,4 +22,17 @@ export function notApprovableReason(request: ApproverRequest, approvable: boolea
     return `This request needs a step this app cannot perform yet (${unsupported.join(', ')}). You can still deny it.`;
   }
   return 'This request cannot be approved here. You can still deny it.';
+}
+
+/** A refused approval in words: the core's confirmation errors say what to do. */
+export function decisionErrorText(error: BackendError): string {
+  switch (error.code) {
+    case 'binding_message_mismatch':
+      return 'The code you typed is not the binding code shown above. Nothing was signed: check it and type it again.';
+    case 'confirmation_required':
+    case 'risk_confirmation_required':
+      return 'Type the binding code shown above to approve this request.';
+    default:
+      return error.message;
+  }
 }

@@ -2,7 +2,7 @@
 // Debian's chromium, served with the app's CSP. Run: npm run test:browser
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { calls, launch, makeAccount, makeView, model, open, serve } from './support.mjs';
+import { calls, launch, makeAccount, makeView, model, NOW, open, serve } from './support.mjs';
 
 let server;
 let browser;
@@ -65,7 +65,7 @@ describe('inbox → detail → decision', () => {
     await context.close();
   });
 
-  it('approves a high-risk request only after the code is typed', async () => {
+  it('approves a high-risk request only with the code typed, which the core checks', async () => {
     const { page, context } = await open(browser, server.url, {
       views: [makeView({ request: { risk: 'critical', binding_message: 'PAY-77' } })],
       options: { accounts: [makeAccount()] },
@@ -73,12 +73,53 @@ describe('inbox → detail → decision', () => {
     await page.getByTestId('inbox-open').click();
     assert.equal(await page.getByTestId('approve').isDisabled(), true);
     await page.getByLabel(/Type the binding code to approve/).fill('PAY-7');
-    assert.equal(await page.getByTestId('approve').isDisabled(), true);
+    await page.getByTestId('approve').click();
+    await page.getByTestId('decision-error').waitFor();
+    assert.match(await page.getByTestId('decision-error').textContent(), /not the binding code shown above/);
     await page.getByLabel(/Type the binding code to approve/).fill('PAY-77');
     await page.getByTestId('approve').click();
     await page.getByTestId('announcement').waitFor();
     const approve = (await calls(page)).filter((c) => c.method === 'approve');
-    assert.deepEqual(approve, [{ method: 'approve', args: ['acct_1', 'req_01', 'PAY-77'] }]);
+    assert.deepEqual(approve, [
+      { method: 'approve', args: ['acct_1', 'req_01', 'PAY-7'] },
+      { method: 'approve', args: ['acct_1', 'req_01', 'PAY-77'] },
+    ]);
+    await context.close();
+  });
+
+  it('asks for a new key file passphrase in a dialog, twice and strong enough', async () => {
+    const { page, context, problems } = await open(browser, server.url, {
+      views: [],
+      options: { accounts: [makeAccount()], status: { passphrase_needed: 'create' } },
+    });
+    const dialog = page.getByRole('dialog', { name: 'Choose a passphrase for your device keys' });
+    await dialog.waitFor();
+    await page.getByLabel('New passphrase').fill('too short');
+    await page.getByLabel('The same passphrase again').fill('too short');
+    await page.keyboard.press('Enter');
+    await page.getByTestId('passphrase-error').waitFor();
+    assert.match(await page.getByTestId('passphrase-error').textContent(), /at least 12 characters \(this one has 9\)/);
+    await page.getByLabel('New passphrase').fill('walrus quietly orbits saffron');
+    await page.getByLabel('The same passphrase again').fill('walrus quietly orbits saffron');
+    await page.getByRole('button', { name: 'Use this passphrase' }).click();
+    await dialog.waitFor({ state: 'detached' });
+    assert.match(await page.getByTestId('announcement').textContent(), /Passphrase set/);
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+
+  it('says in the settings since when unverified agents are blocked, and lifts it', async () => {
+    const { page, context } = await open(browser, server.url, {
+      views: [],
+      options: { accounts: [makeAccount()], unverifiedBlocks: { acct_1: { blocked: true, since: NOW - 3600 } } },
+    });
+    await page.getByTestId('nav-settings').click();
+    await page.getByTestId('unverified-block').waitFor();
+    assert.match(await page.getByTestId('unverified-block').textContent(), /Unverified agents are blocked\s+since \d{4}-/);
+    await page.getByRole('button', { name: 'Allow unverified agents again' }).click();
+    await page.getByTestId('unverified-block-lifted').waitFor();
+    const lifted = (await calls(page)).filter((c) => c.method === 'liftUnverifiedBlock');
+    assert.deepEqual(lifted, [{ method: 'liftUnverifiedBlock', args: ['acct_1'] }]);
     await context.close();
   });
 

@@ -72,7 +72,13 @@ export function model(name) {
 
 export const NOW = Math.floor(Date.now() / 1000);
 
-export function makeView({ request = {}, display = model('mixed-request'), approvable, account_id = 'acct_1' } = {}) {
+export function makeView({
+  request = {},
+  display = model('mixed-request'),
+  approvable,
+  confirmation_required,
+  account_id = 'acct_1',
+} = {}) {
   const req = {
     id: 'req_01',
     issuer: 'https://auth.example.test',
@@ -93,6 +99,9 @@ export function makeView({ request = {}, display = model('mixed-request'), appro
     item: { account_id, request: req, status: 'pending', status_reason: null, received_at: req.created_at, updated_at: req.created_at },
     display,
     approvable: approvable ?? display.approvable,
+    // The core's verdict (as tests/fixtures.ts: the server's level and user_verification).
+    confirmation_required:
+      confirmation_required ?? (req.requires.includes('user_verification') || !['low', 'medium'].includes(req.risk)),
     request_text: [],
   };
 }

@@ -88,7 +88,7 @@ async function assertInert(page, problems, where) {
   assert.equal(state.injected, 0, `${where}: elements were created from data`);
   assert.equal(state.scripts, 1, `${where}: only the app's own script`);
   assert.deepEqual(problems, [], `${where}: page errors or dialogs`);
-  const decided = (await calls(page)).filter((c) => ['approve', 'deny', 'enroll', 'removeAccount'].includes(c.method));
+  const decided = (await calls(page)).filter((c) => ['approve', 'deny', 'enroll', 'removeAccount', 'liftUnverifiedBlock', 'submitKeyPassphrase'].includes(c.method));
   assert.deepEqual(decided, [], `${where}: a state-changing call was made`);
 }
 

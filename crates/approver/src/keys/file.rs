@@ -13,6 +13,7 @@
 //! account's name does not open. Salt and nonce are fresh for every write.
 //! Derived keys and plaintexts are zeroized after use. Never a plaintext key.
 
+use super::passphrase::{check_new_passphrase, PassphrasePurpose};
 use super::{KeyStore, KeyStoreError, KeyStoreKind, PassphraseSource};
 use argon2::{Algorithm, Argon2, Params, Version};
 use countersign_protocol::jws::{b64url_decode, b64url_encode};
@@ -64,6 +65,94 @@ struct KeyFile {
     ciphertext: String,
 }
 
+/// The directory of the key files of an approver whose data is in
+/// `data_dir`.
+#[must_use]
+pub fn key_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("keys")
+}
+
+/// The ids of the key files in `dir`, sorted (a missing directory has none).
+fn key_ids(dir: &Path) -> Result<Vec<String>, KeyStoreError> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(KeyStoreError::Unavailable(format!("{}: {e}", dir.display()))),
+    };
+    let mut ids: Vec<String> = entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.strip_suffix(".key")).map(str::to_owned))
+        .filter(|id| valid_key_id(id))
+        .collect();
+    ids.sort();
+    Ok(ids)
+}
+
+/// Whether the key files in `dir` are created (none yet) or opened.
+///
+/// # Errors
+/// The directory cannot be read.
+pub fn purpose(dir: &Path) -> Result<PassphrasePurpose, KeyStoreError> {
+    Ok(if key_ids(dir)?.is_empty() { PassphrasePurpose::Create } else { PassphrasePurpose::Open })
+}
+
+/// Whether `passphrase` may be used for the key files in `dir`: with none
+/// yet, it must be strong ([`check_new_passphrase`]); otherwise it must
+/// open them (one is decrypted to check, then wiped). Returns which check
+/// it passed.
+///
+/// # Errors
+/// [`KeyStoreError::WeakPassphrase`], [`KeyStoreError::WrongPassphrase`], a
+/// file that cannot be read.
+pub fn check_passphrase(dir: &Path, passphrase: &str) -> Result<PassphrasePurpose, KeyStoreError> {
+    match key_ids(dir)?.first() {
+        None => {
+            check_new_passphrase(passphrase).map_err(KeyStoreError::WeakPassphrase)?;
+            Ok(PassphrasePurpose::Create)
+        }
+        Some(id) => {
+            open_file(&dir.join(format!("{id}.key")), id, passphrase)?;
+            Ok(PassphrasePurpose::Open)
+        }
+    }
+}
+
+fn valid_key_id(key_id: &str) -> bool {
+    !key_id.is_empty()
+        && key_id.len() <= 128
+        && key_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Decrypts the key file at `path` (key id `key_id`) with `passphrase`.
+fn open_file(path: &Path, key_id: &str, passphrase: &str) -> Result<Zeroizing<Vec<u8>>, KeyStoreError> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(KeyStoreError::NotFound(key_id.to_owned())),
+        Err(e) => return Err(KeyStoreError::Unavailable(format!("{}: {e}", path.display()))),
+    };
+    let file: KeyFile =
+        serde_json::from_slice(&bytes).map_err(|e| KeyStoreError::Other(format!("key file unreadable: {e}")))?;
+    if file.v != FORMAT_VERSION || file.kdf != KDF_NAME {
+        return Err(KeyStoreError::Other(format!("unsupported key file version {} / kdf {:?}", file.v, file.kdf)));
+    }
+    if file.m_kib > MAX_M_KIB || file.t > MAX_T || file.p > MAX_P {
+        return Err(KeyStoreError::Other("key file asks for excessive Argon2 costs".into()));
+    }
+    let bad = |_| KeyStoreError::Other("key file: bad base64url".into());
+    let salt = b64url_decode(&file.salt).map_err(bad)?;
+    let nonce = b64url_decode(&file.nonce).map_err(bad)?;
+    let nonce: [u8; NONCE_LEN] =
+        nonce.try_into().map_err(|_| KeyStoreError::Other("key file: bad nonce length".into()))?;
+    let mut buf = Zeroizing::new(b64url_decode(&file.ciphertext).map_err(bad)?);
+    let key = derive(passphrase, &salt, KdfParams { m_kib: file.m_kib, t: file.t, p: file.p })?;
+    let opening = aead_key(&key)?;
+    let aad = format!("{AAD_PREFIX}{key_id}");
+    match opening.open_in_place(Nonce::assume_unique_for_key(nonce), Aad::from(aad.as_bytes()), &mut buf) {
+        Ok(p) => Ok(Zeroizing::new(p.to_vec())),
+        Err(_) => Err(KeyStoreError::WrongPassphrase),
+    }
+}
+
 /// Keys in passphrase-encrypted files.
 pub struct EncryptedFileStore {
     dir: PathBuf,
@@ -104,21 +193,18 @@ impl EncryptedFileStore {
     }
 
     fn path(&self, key_id: &str) -> Result<PathBuf, KeyStoreError> {
-        if key_id.is_empty()
-            || key_id.len() > 128
-            || !key_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        {
+        if !valid_key_id(key_id) {
             return Err(KeyStoreError::Other(format!("invalid key id {key_id:?}")));
         }
         Ok(self.dir.join(format!("{key_id}.key")))
     }
 
-    fn passphrase(&self) -> Result<Zeroizing<String>, KeyStoreError> {
+    fn passphrase(&self, purpose: PassphrasePurpose) -> Result<Zeroizing<String>, KeyStoreError> {
         let mut cached = self.passphrase.lock().map_err(|_| KeyStoreError::Other("poisoned".into()))?;
         if let Some(p) = cached.as_ref() {
             return Ok(p.clone());
         }
-        let p = (self.source)().map_err(KeyStoreError::NoPassphrase)?;
+        let p = (self.source)(purpose).map_err(KeyStoreError::NoPassphrase)?;
         if p.is_empty() {
             return Err(KeyStoreError::NoPassphrase("an empty passphrase would not protect the key".into()));
         }
@@ -170,7 +256,7 @@ impl KeyStore for EncryptedFileStore {
 
     fn put(&self, key_id: &str, pkcs8: &[u8]) -> Result<(), KeyStoreError> {
         let path = self.path(key_id)?;
-        let passphrase = self.passphrase()?;
+        let passphrase = self.passphrase(purpose(&self.dir)?)?;
         let rng = SystemRandom::new();
         let mut salt = [0u8; SALT_LEN];
         let mut nonce = [0u8; NONCE_LEN];
@@ -200,40 +286,17 @@ impl KeyStore for EncryptedFileStore {
 
     fn get(&self, key_id: &str) -> Result<Zeroizing<Vec<u8>>, KeyStoreError> {
         let path = self.path(key_id)?;
-        let bytes = match std::fs::read(&path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(KeyStoreError::NotFound(key_id.to_owned()))
+        if !path.exists() {
+            return Err(KeyStoreError::NotFound(key_id.to_owned()));
+        }
+        let passphrase = self.passphrase(PassphrasePurpose::Open)?;
+        match open_file(&path, key_id, &passphrase) {
+            Err(KeyStoreError::WrongPassphrase) => {
+                self.forget_passphrase();
+                Err(KeyStoreError::WrongPassphrase)
             }
-            Err(e) => return Err(KeyStoreError::Unavailable(format!("{}: {e}", path.display()))),
-        };
-        let file: KeyFile =
-            serde_json::from_slice(&bytes).map_err(|e| KeyStoreError::Other(format!("key file unreadable: {e}")))?;
-        if file.v != FORMAT_VERSION || file.kdf != KDF_NAME {
-            return Err(KeyStoreError::Other(format!("unsupported key file version {} / kdf {:?}", file.v, file.kdf)));
+            other => other,
         }
-        if file.m_kib > MAX_M_KIB || file.t > MAX_T || file.p > MAX_P {
-            return Err(KeyStoreError::Other("key file asks for excessive Argon2 costs".into()));
-        }
-        let bad = |_| KeyStoreError::Other("key file: bad base64url".into());
-        let salt = b64url_decode(&file.salt).map_err(bad)?;
-        let nonce = b64url_decode(&file.nonce).map_err(bad)?;
-        let nonce: [u8; NONCE_LEN] =
-            nonce.try_into().map_err(|_| KeyStoreError::Other("key file: bad nonce length".into()))?;
-        let mut buf = Zeroizing::new(b64url_decode(&file.ciphertext).map_err(bad)?);
-        let passphrase = self.passphrase()?;
-        let key = derive(&passphrase, &salt, KdfParams { m_kib: file.m_kib, t: file.t, p: file.p })?;
-        let opening = aead_key(&key)?;
-        let aad = format!("{AAD_PREFIX}{key_id}");
-        let plain =
-            match opening.open_in_place(Nonce::assume_unique_for_key(nonce), Aad::from(aad.as_bytes()), &mut buf) {
-                Ok(p) => Zeroizing::new(p.to_vec()),
-                Err(_) => {
-                    self.forget_passphrase();
-                    return Err(KeyStoreError::WrongPassphrase);
-                }
-            };
-        Ok(plain)
     }
 
     fn delete(&self, key_id: &str) -> Result<(), KeyStoreError> {
@@ -255,7 +318,7 @@ mod tests {
     const FAST: KdfParams = KdfParams { m_kib: 64, t: 1, p: 1 };
 
     fn source(p: &'static str) -> PassphraseSource {
-        Arc::new(move || Ok(Zeroizing::new(p.to_owned())))
+        Arc::new(move |_| Ok(Zeroizing::new(p.to_owned())))
     }
 
     #[test]
@@ -312,7 +375,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let calls = Arc::new(AtomicUsize::new(0));
         let c = calls.clone();
-        let src: PassphraseSource = Arc::new(move || {
+        let src: PassphraseSource = Arc::new(move |_| {
             c.fetch_add(1, Ordering::SeqCst);
             Ok(Zeroizing::new("pw".to_owned()))
         });
@@ -323,6 +386,35 @@ mod tests {
         let empty = EncryptedFileStore::with_params(dir.path(), source(""), FAST);
         assert!(matches!(empty.put("z", b"x"), Err(KeyStoreError::NoPassphrase(_))));
         assert!(matches!(store.put("../evil", b"x"), Err(KeyStoreError::Other(_))));
+    }
+
+    #[test]
+    fn the_source_is_told_whether_the_key_file_is_created_or_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let asked = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let a = asked.clone();
+        let src: PassphraseSource = Arc::new(move |purpose| {
+            a.lock().unwrap().push(purpose);
+            Ok(Zeroizing::new("pw".to_owned()))
+        });
+        assert_eq!(purpose(dir.path()).unwrap(), PassphrasePurpose::Create);
+        EncryptedFileStore::with_params(dir.path(), src.clone(), FAST).put("a", b"x").unwrap();
+        assert_eq!(purpose(dir.path()).unwrap(), PassphrasePurpose::Open);
+        // A new process: a second key goes under the passphrase that opens the first.
+        EncryptedFileStore::with_params(dir.path(), src.clone(), FAST).put("b", b"y").unwrap();
+        EncryptedFileStore::with_params(dir.path(), src, FAST).get("a").unwrap();
+        assert_eq!(
+            *asked.lock().unwrap(),
+            [PassphrasePurpose::Create, PassphrasePurpose::Open, PassphrasePurpose::Open]
+        );
+        assert_eq!(check_passphrase(dir.path(), "pw").unwrap(), PassphrasePurpose::Open);
+        assert_eq!(check_passphrase(dir.path(), "pw2"), Err(KeyStoreError::WrongPassphrase));
+        let empty = tempfile::tempdir().unwrap();
+        assert!(matches!(check_passphrase(empty.path(), "pw"), Err(KeyStoreError::WeakPassphrase(_))));
+        assert_eq!(
+            check_passphrase(&empty.path().join("missing"), "walrus quietly orbits saffron").unwrap(),
+            PassphrasePurpose::Create
+        );
     }
 
     #[test]

@@ -8,10 +8,16 @@
 //!   passphrase with Argon2id; never a plaintext key;
 //! - [`MemoryKeyStore`]: in memory, for tests.
 //!
+//! The key file's passphrase comes from a [`PassphraseSource`]: the
+//! desktop app's window through [`passphrase::PassphrasePrompt`], the CLI's
+//! terminal prompt, or (tests and headless use only)
+//! [`passphrase::ENV_INSECURE_PASSPHRASE`].
+//!
 //! Key bytes handed out are [`Zeroizing`], wiped when dropped.
 
 pub mod file;
 pub mod keychain;
+pub mod passphrase;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -74,6 +80,10 @@ pub enum KeyStoreError {
     /// No passphrase could be obtained.
     #[error("no passphrase for the encrypted key file: {0}")]
     NoPassphrase(String),
+    /// A new key file's passphrase is too weak (the reason, never the
+    /// passphrase).
+    #[error("this passphrase is too weak to protect the device keys: {0}")]
+    WeakPassphrase(String),
     /// Anything else.
     #[error("{0}")]
     Other(String),
@@ -101,10 +111,13 @@ pub trait KeyStore: Send + Sync + 'static {
     fn delete(&self, key_id: &str) -> Result<(), KeyStoreError>;
 }
 
-/// Where the passphrase of the encrypted key file comes from (an
-/// environment variable, a prompt...). Called at most once per process when
-/// it succeeds.
-pub type PassphraseSource = Arc<dyn Fn() -> Result<Zeroizing<String>, String> + Send + Sync>;
+/// Where the passphrase of the encrypted key file comes from (the desktop
+/// app's window, a terminal prompt, an environment variable in tests), told
+/// whether a new key file is being created or existing ones opened. Called
+/// from the blocking pool (it may wait for the user), at most once per
+/// process when it succeeds.
+pub type PassphraseSource =
+    Arc<dyn Fn(passphrase::PassphrasePurpose) -> Result<Zeroizing<String>, String> + Send + Sync>;
 
 /// Keys in memory, for tests. Values are zeroized when removed or dropped.
 #[derive(Default)]

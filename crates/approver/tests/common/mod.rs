@@ -316,6 +316,9 @@ pub struct Agent {
     http: reqwest::Client,
 }
 
+/// The binding message of every request [`Agent::request`] sends.
+pub const CODE: &str = "TRADE-4F7Q";
+
 pub const STOCK_TRADE: &str = "urn:countersign:details:v1:stock_trade";
 pub const SEND_EMAIL: &str = "urn:countersign:details:v1:send_email";
 
@@ -387,7 +390,7 @@ impl Agent {
         let mut form = vec![
             ("scope", "openid trade".to_owned()),
             ("login_hint", login.to_owned()),
-            ("binding_message", "TRADE-4F7Q".to_owned()),
+            ("binding_message", CODE.to_owned()),
             ("authorization_details", details.to_string()),
         ];
         if let Some(e) = expiry {

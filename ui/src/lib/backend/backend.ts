@@ -7,11 +7,13 @@ import type {
   EnrollPreview,
   ExportReport,
   HistoryView,
+  PassphrasePurpose,
   ReceiptCheck,
   RequestView,
   SettingsPatch,
   SettingsView,
   UiEvent,
+  UnverifiedBlock,
 } from './types';
 
 /**
@@ -53,4 +55,16 @@ export interface Backend {
   settings(): Promise<SettingsView>;
   /** Changes settings; resolves to what they now are. */
   updateSettings(patch: SettingsPatch): Promise<SettingsView>;
+  /**
+   * Hands the key file's passphrase to the core, which checks it (strong enough for a new
+   * file, opens existing ones) and keeps it in memory only. Resolves to what it was for;
+   * rejects with `weak_passphrase` (the reason) or `wrong_passphrase`.
+   */
+  submitKeyPassphrase(passphrase: string): Promise<PassphrasePurpose>;
+  /** The user closed the passphrase dialog: the waiting operation fails. */
+  cancelKeyPassphrase(): Promise<void>;
+  /** Whether unverified agents are blocked for the account's user. */
+  unverifiedBlock(accountId: string): Promise<UnverifiedBlock>;
+  /** Lets unverified agents ask the account's user again. */
+  liftUnverifiedBlock(accountId: string): Promise<UnverifiedBlock>;
 }

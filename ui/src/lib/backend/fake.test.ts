@@ -52,7 +52,10 @@ describe('FakeBackend', () => {
     ]);
     await expect(backend.approve('acct_1', 'bad')).rejects.toMatchObject({ code: 'unsupported_requirement' });
     await expect(backend.approve('acct_1', 'uv')).rejects.toMatchObject({ code: 'confirmation_required' });
+    await expect(backend.approve('acct_1', 'uv', 'trade-4f7q')).rejects.toMatchObject({ code: 'binding_message_mismatch' });
     await expect(backend.approve('acct_1', 'uv', 'TRADE-4F7Q')).resolves.toMatchObject({ delivery: { outcome: 'delivered' } });
+    const risky = new FakeBackend([makeView({ request: { id: 'hi', risk: 'high' } })]);
+    await expect(risky.approve('acct_1', 'hi', ' ')).rejects.toMatchObject({ code: 'risk_confirmation_required' });
   });
 
   it('announces received and withdrawn requests to subscribers until they unsubscribe', async () => {

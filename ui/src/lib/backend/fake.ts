@@ -11,11 +11,13 @@ import type {
   EnrollPreview,
   ExportReport,
   HistoryView,
+  PassphrasePurpose,
   ReceiptCheck,
   RequestView,
   SettingsPatch,
   SettingsView,
   UiEvent,
+  UnverifiedBlock,
 } from './types';
 
 // JSON round trip rather than structuredClone, which Safari 15.0-15.3 lack. Everything here is JSON anyway.
@@ -35,7 +37,18 @@ export interface FakeBackendOptions {
   settings?: Partial<SettingsView>;
   /** The user enrollment links name (default `FAKE_ENROLLED_USER`). */
   enrolledUser?: EnrolledUser;
+  /** The encrypted key file's passphrase; unset: no key file yet (a passphrase is chosen). */
+  keyFilePassphrase?: string;
+  /** Per account id: whether unverified agents are blocked (default: not blocked). */
+  unverifiedBlocks?: Record<string, UnverifiedBlock>;
 }
+
+/**
+ * The fake's stand-in for the core's strength rule (the real one is zxcvbn in
+ * `countersign-approver`, keys/passphrase.rs): at least 12 characters, and not one of a few
+ * well-known weak ones. Only for component and browser tests.
+ */
+const FAKE_WEAK = ['password1234', 'aaaaaaaaaaaa', 'qwertyuiopasdf', '123456789012'];
 
 /** The user every fake enrollment link names. */
 export const FAKE_ENROLLED_USER = { sub: 'u_demo', name: 'Demo User', roles: ['user'] };
@@ -62,6 +75,8 @@ export class FakeBackend implements Backend {
   #now: () => number;
   #settings: SettingsView;
   #enrolledUser: EnrolledUser;
+  #keyFilePassphrase: string | undefined;
+  #blocks: Record<string, UnverifiedBlock>;
 
   constructor(views: readonly RequestView[] = [], options: FakeBackendOptions = {}) {
     this.#views = copy([...views]);
@@ -72,8 +87,11 @@ export class FakeBackend implements Backend {
       version: '0.0.0-fake',
       key_store_warning: null,
       startup_error: null,
+      passphrase_needed: null,
       ...options.status,
     };
+    this.#keyFilePassphrase = options.keyFilePassphrase;
+    this.#blocks = copy(options.unverifiedBlocks ?? {});
     this.#failure = options.failWith;
     this.#now = options.now ?? (() => Math.floor(Date.now() / 1000));
     this.#enrolledUser = copy(options.enrolledUser ?? FAKE_ENROLLED_USER);
@@ -123,6 +141,13 @@ export class FakeBackend implements Backend {
     for (const listener of this.#listeners) listener(copy(event));
   }
 
+  /** The key store starts waiting for the key file's passphrase, as the shell announces it. */
+  requestPassphrase(): void {
+    const purpose: PassphrasePurpose = this.#keyFilePassphrase === undefined ? 'create' : 'open';
+    this.#status = { ...this.#status, passphrase_needed: purpose };
+    this.emit({ event: 'passphrase_needed', purpose });
+  }
+
   /** Number of active subscriptions. */
   get subscribers(): number {
     return this.#listeners.size;
@@ -158,9 +183,27 @@ export class FakeBackend implements Backend {
     if (!view.approvable) {
       throw { code: 'unsupported_requirement', message: 'This request cannot be approved here.' } satisfies BackendError;
     }
-    const typed = typedBindingMessage?.trim() ?? '';
-    if (view.item.request.requires.includes('user_verification') && typed !== view.item.request.binding_message.trim()) {
-      throw { code: 'confirmation_required', message: 'the request requires user verification before approval' } satisfies BackendError;
+    // As the core does (crates/approver/src/confirm.rs): the view says whether the code is
+    // needed; what was typed must equal it, surrounding white space aside.
+    if (view.confirmation_required) {
+      const typed = typedBindingMessage?.trim() ?? '';
+      if (typed === '') {
+        throw (view.item.request.requires.includes('user_verification')
+          ? {
+              code: 'confirmation_required',
+              message: 'the request requires user verification before approval: type its binding message to approve it',
+            }
+          : {
+              code: 'risk_confirmation_required',
+              message: `this request is ${view.item.request.risk} risk: type its binding message to approve it`,
+            }) satisfies BackendError;
+      }
+      if (typed !== view.item.request.binding_message) {
+        throw {
+          code: 'binding_message_mismatch',
+          message: "the text typed is not the request's binding message: nothing was signed; check the code and type it again",
+        } satisfies BackendError;
+      }
     }
     return this.#decide(view, 'approve', null);
   }
@@ -230,6 +273,61 @@ export class FakeBackend implements Backend {
     this.#settings = { ...this.#settings, ...rest };
     if (paused !== undefined) this.#settings.notifications_paused_until = paused ? this.#now() + 3600 : null;
     return copy(this.#settings);
+  }
+
+  async submitKeyPassphrase(passphrase: string): Promise<PassphrasePurpose> {
+    this.#record('submitKeyPassphrase', [passphrase]);
+    if (this.#keyFilePassphrase === undefined) {
+      const chars = [...passphrase].length;
+      if (chars < 12) {
+        throw {
+          code: 'weak_passphrase',
+          message: `this passphrase is too weak to protect the device keys: use at least 12 characters (this one has ${chars})`,
+        } satisfies BackendError;
+      }
+      if (FAKE_WEAK.includes(passphrase.toLowerCase())) {
+        throw {
+          code: 'weak_passphrase',
+          message:
+            'this passphrase is too weak to protect the device keys: it would be too easy to guess (This is a very common password). Several unrelated words make a strong passphrase.',
+        } satisfies BackendError;
+      }
+      this.#keyFilePassphrase = passphrase;
+      this.#status = { ...this.#status, passphrase_needed: null };
+      return 'create';
+    }
+    if (passphrase !== this.#keyFilePassphrase) {
+      throw {
+        code: 'wrong_passphrase',
+        message: 'the passphrase does not open the encrypted key file (or the file was altered)',
+      } satisfies BackendError;
+    }
+    this.#status = { ...this.#status, passphrase_needed: null };
+    return 'open';
+  }
+
+  async cancelKeyPassphrase(): Promise<void> {
+    this.#record('cancelKeyPassphrase', []);
+    this.#status = { ...this.#status, passphrase_needed: null };
+  }
+
+  async unverifiedBlock(accountId: string): Promise<UnverifiedBlock> {
+    this.#record('unverifiedBlock', [accountId]);
+    this.#account(accountId);
+    return copy(this.#blocks[accountId] ?? { blocked: false });
+  }
+
+  async liftUnverifiedBlock(accountId: string): Promise<UnverifiedBlock> {
+    this.#record('liftUnverifiedBlock', [accountId]);
+    this.#account(accountId);
+    this.#blocks[accountId] = { blocked: false };
+    return { blocked: false };
+  }
+
+  #account(accountId: string): AccountView {
+    const account = this.#accounts.find((a) => a.id === accountId);
+    if (!account) throw { code: 'unknown_account', message: `no account "${accountId}"` } satisfies BackendError;
+    return account;
   }
 
   async removeAccount(accountId: string): Promise<void> {

@@ -40,6 +40,10 @@ describe('TauriBackend', () => {
         'settings',
         'update_settings',
         'decode_qr_image',
+        'submit_key_passphrase',
+        'cancel_key_passphrase',
+        'unverified_block',
+        'lift_unverified_block',
       ].sort(),
     );
   });
@@ -57,6 +61,10 @@ describe('TauriBackend', () => {
     await backend.removeAccount('a');
     await backend.verifyReceipt('a', 'r');
     await backend.updateSettings({ theme: 'dark' });
+    await backend.submitKeyPassphrase('walrus quietly orbits saffron');
+    await backend.cancelKeyPassphrase();
+    await backend.unverifiedBlock('a');
+    await backend.liftUnverifiedBlock('a');
     expect(invokeMock.mock.calls).toEqual([
       ['request_view', { account_id: 'a', request_id: 'r' }],
       ['approve', { account_id: 'a', request_id: 'r', typed_binding_message: null }],
@@ -68,6 +76,10 @@ describe('TauriBackend', () => {
       ['remove_account', { account_id: 'a' }],
       ['verify_receipt', { account_id: 'a', request_id: 'r' }],
       ['update_settings', { patch: { theme: 'dark' } }],
+      ['submit_key_passphrase', { passphrase: 'walrus quietly orbits saffron' }],
+      ['cancel_key_passphrase', undefined],
+      ['unverified_block', { account_id: 'a' }],
+      ['lift_unverified_block', { account_id: 'a' }],
     ]);
   });
 

@@ -10,11 +10,13 @@ import {
   type EnrollPreview,
   type ExportReport,
   type HistoryView,
+  type PassphrasePurpose,
   type ReceiptCheck,
   type RequestView,
   type SettingsPatch,
   type SettingsView,
   type UiEvent,
+  type UnverifiedBlock,
 } from './types';
 
 /** Tauri command names. They must match `commands::NAMES` in src-tauri/commands.rs. */
@@ -35,6 +37,10 @@ export const COMMANDS = {
   settings: 'settings',
   updateSettings: 'update_settings',
   decodeQrImage: 'decode_qr_image',
+  submitKeyPassphrase: 'submit_key_passphrase',
+  cancelKeyPassphrase: 'cancel_key_passphrase',
+  unverifiedBlock: 'unverified_block',
+  liftUnverifiedBlock: 'lift_unverified_block',
 } as const;
 
 /** Invokes a command; any rejection becomes a BackendError. */
@@ -134,5 +140,21 @@ export class TauriBackend implements Backend {
 
   updateSettings(patch: SettingsPatch): Promise<SettingsView> {
     return call<SettingsView>(COMMANDS.updateSettings, { patch });
+  }
+
+  submitKeyPassphrase(passphrase: string): Promise<PassphrasePurpose> {
+    return call<PassphrasePurpose>(COMMANDS.submitKeyPassphrase, { passphrase });
+  }
+
+  async cancelKeyPassphrase(): Promise<void> {
+    await call<void>(COMMANDS.cancelKeyPassphrase);
+  }
+
+  unverifiedBlock(accountId: string): Promise<UnverifiedBlock> {
+    return call<UnverifiedBlock>(COMMANDS.unverifiedBlock, { account_id: accountId });
+  }
+
+  liftUnverifiedBlock(accountId: string): Promise<UnverifiedBlock> {
+    return call<UnverifiedBlock>(COMMANDS.liftUnverifiedBlock, { account_id: accountId });
   }
 }

@@ -167,6 +167,11 @@ export interface RequestView {
   display: DisplayModel;
   /** The core's verdict: false means this request cannot be approved here. */
   approvable: boolean;
+  /**
+   * The core's verdict: approving needs the binding code typed (high or critical risk,
+   * or a required user verification). The core checks what is typed; the UI only asks.
+   */
+  confirmation_required: boolean;
   /** Findings in the request's own strings (client name, binding code, scope…). */
   request_text: TextFinding[];
 }
@@ -312,6 +317,18 @@ export interface AppStatus {
   version: string;
   key_store_warning: string | null;
   startup_error: BackendError | null;
+  /** The encrypted key file waits for its passphrase (`null`: nothing waits). */
+  passphrase_needed: PassphrasePurpose | null;
+}
+
+/** What the key file's passphrase is asked for: a new file (`create`) or existing ones (`open`). */
+export type PassphrasePurpose = 'create' | 'open';
+
+/** Whether unverified agents are blocked for an account's user (protocol §5.4). */
+export interface UnverifiedBlock {
+  blocked: boolean;
+  /** Unix seconds; present when blocked. */
+  since?: number;
 }
 
 // --- Events -------------------------------------------------------------------
@@ -335,7 +352,8 @@ export type UiEvent =
   /** A notification of several requests was clicked: show the inbox. */
   | { event: 'open_inbox' }
   /** A countersign://enroll link was opened: show its enrollment preview. */
-  | { event: 'open_enroll'; link: string };
+  | { event: 'open_enroll'; link: string }
+  | { event: 'passphrase_needed'; purpose: PassphrasePurpose };
 
 // --- Errors -------------------------------------------------------------------
 
