@@ -1,8 +1,14 @@
-//! The one error shape that crosses IPC: `{code, message}`. `code` is stable
-//! and machine-readable; `message` is for people and never carries secrets
-//! (no key material, passphrase or enrollment ticket is ever formatted into
-//! an approver error).
+//! The one error shape that crosses IPC: `{code, message}`, plus the
+//! characters the window must reveal in `message`. `code` is stable and
+//! machine-readable; `message` is for people and never carries secrets (no
+//! key material, passphrase or enrollment ticket is ever formatted into an
+//! approver error). A message quotes what it is about exactly (an issuer,
+//! a requirement, the server's description); `characters` lists what the
+//! one classifier flags in it, as one line of prose, so the window marks it
+//! as it marks every other text (`docs/display-schema.md` §4).
 
+use countersign_details::text::Revealed;
+use countersign_details::CharFinding;
 use serde::Serialize;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
@@ -10,11 +16,14 @@ use serde::Serialize;
 pub struct IpcError {
     pub code: &'static str,
     pub message: String,
+    /// The characters of `message` to reveal where they stand.
+    pub characters: Vec<CharFinding>,
 }
 
 impl IpcError {
     pub fn new(code: &'static str, message: impl Into<String>) -> Self {
-        Self { code, message: message.into() }
+        let (message, characters) = Revealed::line(&message.into()).into_parts();
+        Self { code, message, characters }
     }
 }
 
@@ -50,7 +59,7 @@ impl From<countersign_approver::Error> for IpcError {
             E::NoReceipt(_) => "no_receipt",
             E::Invalid(_) => "invalid",
         };
-        Self { code, message: error.to_string() }
+        Self::new(code, error.to_string())
     }
 }
 

@@ -14,6 +14,7 @@ mod qr_image;
 mod settings;
 mod shell;
 mod tray;
+mod webview;
 
 #[cfg(test)]
 mod tests;
@@ -60,8 +61,11 @@ pub(crate) use invoke_handler;
 /// The argument the login item starts the app with: straight to the tray.
 pub const ARG_HIDDEN: &str = "--hidden";
 
-/// Builds and runs the desktop app until the user quits.
+/// Builds and runs the desktop app until the user quits. Call it from
+/// `main`, before any other thread starts (it sets the web view's renderer
+/// environment first).
 pub fn run() -> Result<(), tauri::Error> {
+    webview::apply_renderer_settings();
     let single_instance = tauri_plugin_single_instance::Builder::new().callback(|app, _argv, _cwd| {
         // A second launch: show this one. Its deep link, if any, arrives
         // through the deep-link plugin (the `deep-link` feature forwards it).
@@ -80,6 +84,9 @@ pub fn run() -> Result<(), tauri::Error> {
         .invoke_handler(invoke_handler!())
         .setup(|app| {
             setup(app.handle())?;
+            if let Some(window) = app.get_webview_window("main") {
+                webview::reload_when_the_web_process_ends(&window);
+            }
             Ok(())
         })
         // Closing the window keeps the approver running in the tray (quit

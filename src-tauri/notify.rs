@@ -21,6 +21,7 @@ use std::collections::BTreeMap;
 use countersign_approver::quick::summary_line;
 use countersign_approver::store::InboxItem;
 use countersign_approver::{DeliveryReport, QuickText, RequestView};
+use countersign_details::{Severity, WorstWarning};
 use countersign_protocol::device::SchemaHash;
 use tauri::{AppHandle, Manager, Runtime};
 
@@ -71,6 +72,8 @@ pub struct Rendered {
     pub summary_line: String,
     /// Warnings anywhere in the rendering (details, fields, request strings).
     pub warnings: usize,
+    /// The worst of them (the core's choice), named in the notification.
+    pub worst: Option<WorstWarning>,
     /// The display schemas of this rendering: a quick decision is taken only
     /// while they are unchanged.
     pub schemas: BTreeMap<String, SchemaHash>,
@@ -86,6 +89,7 @@ impl Rendered {
         Rendered {
             summary_line: summary_line(view),
             warnings: view.display.warning_count,
+            worst: view.display.worst_warning.clone(),
             schemas: view.display.display_schemas.clone(),
             quick: quick.filter(|_| quick_actions),
         }
@@ -130,7 +134,9 @@ pub fn message(burst: &[Pending], rendered: Option<&Rendered>) -> Option<Message
             let code = format!("Code {} · {} risk", plain(&one.binding, 64), plain(&one.risk, 16));
             let body = match rendered {
                 Some(r) if r.warnings == 0 => format!("{}\n{code}", plain(&r.summary_line, SUMMARY_CHARS)),
-                Some(r) => format!("{}: open Countersign to review\n{code}", warnings_label(r.warnings)),
+                Some(r) => {
+                    format!("{}: open Countersign to review\n{code}", warnings_label(r.warnings, r.worst.as_ref()))
+                }
                 None => code,
             };
             let unverified = if one.verified { "" } else { " (not verified)" };
@@ -158,10 +164,22 @@ pub fn message(burst: &[Pending], rendered: Option<&Rendered>) -> Option<Message
     }
 }
 
-fn warnings_label(count: usize) -> String {
-    match count {
+/// `3 warnings (danger: lookalike letters)`: how many, and the worst kind.
+fn warnings_label(count: usize, worst: Option<&WorstWarning>) -> String {
+    let count = match count {
         1 => "1 warning".to_owned(),
         n => format!("{n} warnings"),
+    };
+    match worst {
+        Some(w) => {
+            let severity = match w.severity {
+                Severity::Danger => "danger",
+                Severity::Caution => "caution",
+                Severity::Info => "note",
+            };
+            format!("{count} ({severity}: {})", w.text)
+        }
+        None => count,
     }
 }
 
@@ -407,7 +425,7 @@ mod tests {
 
     fn rendered(summary: &str, warnings: usize, quick: bool) -> Rendered {
         let quick = quick.then(|| quick_text(summary));
-        Rendered { summary_line: summary.into(), warnings, schemas: BTreeMap::new(), quick }
+        Rendered { summary_line: summary.into(), warnings, worst: None, schemas: BTreeMap::new(), quick }
     }
 
     #[test]
@@ -433,6 +451,18 @@ mod tests {
         let m = message(&[pending("Shop", "r1")], Some(&warned)).unwrap();
         assert_eq!(m.body, "2 warnings: open Countersign to review\nCode SHOP-1 · high risk");
         assert!(m.quick.is_none());
+        // The worst kind is named (issue 19, item 2).
+        let worst = WorstWarning {
+            code: countersign_details::WarningCode::MixedScript,
+            severity: Severity::Danger,
+            text: "lookalike letters".into(),
+        };
+        let warned = Rendered { worst: Some(worst), ..rendered("Pay 5,000 EUR to p\u{0430}ypal", 3, false) };
+        let m = message(&[pending("Shop", "r1")], Some(&warned)).unwrap();
+        assert_eq!(
+            m.body,
+            "3 warnings (danger: lookalike letters): open Countersign to review\nCode SHOP-1 · high risk"
+        );
         let m = message(&[Pending { verified: false, ..pending("Shop", "r1") }], None).unwrap();
         assert_eq!(m.summary, "Shop (not verified) asks for your approval");
     }

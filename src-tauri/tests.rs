@@ -138,12 +138,24 @@ fn a_fresh_approver_has_no_accounts_requests_or_history() {
 }
 
 #[test]
-fn errors_cross_as_code_and_message_only() {
+fn errors_cross_as_code_message_and_the_characters_to_reveal_only() {
     let t = app();
     let error = invoke(&t.window, "approve", json!({ "account_id": "nope", "request_id": "req_1" })).unwrap_err();
     assert_eq!(error["code"], "unknown_request", "{error}");
     assert!(error["message"].as_str().unwrap().contains("req_1"));
-    assert_eq!(error.as_object().unwrap().len(), 2, "only code and message: {error}");
+    let mut keys: Vec<&str> = error.as_object().unwrap().keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["characters", "code", "message"], "only code, message and characters: {error}");
+    assert_eq!(error["characters"], json!([]), "a clean message has nothing to reveal");
+
+    // A message quoting hostile input lists the character where it stands,
+    // so the window marks it like every other text.
+    let error =
+        invoke(&t.window, "approve", json!({ "account_id": "nope", "request_id": "req\u{202E}1" })).unwrap_err();
+    let message = error["message"].as_str().unwrap();
+    let at = message.chars().position(|c| c == '\u{202E}').expect("the message quotes the id exactly");
+    assert_eq!(error["characters"][0]["position"], json!(at), "{error}");
+    assert_eq!(error["characters"][0]["code_point"], "U+202E", "{error}");
 
     let error =
         invoke(&t.window, "deny", json!({ "account_id": "a", "request_id": "r", "reason": "because" })).unwrap_err();
@@ -498,6 +510,23 @@ fn a_notification_offers_approve_only_with_the_cores_text_whole() {
     assert!(long.approvable && long.display.warning_count == 0, "{:?}", long.display.warnings);
     assert!(notification(&long, true).quick.is_none(), "a field the notification would cut");
     assert!(notification(&notified_view(json!([{"type":"urn:countersign:details:v1:calendar_event","action":"create","title":"Dentist","start":"2026-12-03T09:30:00Z"}]), "medium"), true).quick.is_none());
+}
+
+/// Issue 19, item 2: a notification marks a request with warnings by their
+/// count and the worst kind, from the core's rendering (a lookalike letter,
+/// a TAB in a multi-line field).
+#[test]
+fn a_notification_of_a_request_with_warnings_names_how_many_and_the_worst_kind() {
+    let email = json!([{"type":"urn:countersign:details:v1:send_email","to":["bob@example.org"],
+        "subject":"Invoice from p\u{0430}ypal.com","body_preview":"Total:\t10 EUR"}]);
+    let m = notification(&notified_view(email, "low"), true);
+    assert!(m.quick.is_none());
+    assert!(m.body.starts_with("2 warnings (danger: lookalike letters): open Countersign to review\n"), "{}", m.body);
+    assert!(!m.body.contains("p\u{0430}ypal"), "the summary line is not shown: {}", m.body);
+    let tab = json!([{"type":"urn:countersign:details:v1:send_email","to":["bob@example.org"],
+        "subject":"Minutes","body_preview":"Total:\t10 EUR"}]);
+    let m = notification(&notified_view(tab, "low"), true);
+    assert!(m.body.starts_with("1 warning (caution: unusual spaces or tabs)"), "{}", m.body);
 }
 
 /// Pretty JSON with every non-ASCII character escaped (no invisible or bidi

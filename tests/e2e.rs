@@ -7,10 +7,9 @@ mod support;
 
 use std::path::{Path, PathBuf};
 
+use support::app::{app_binary, enroll_through_the_ui, AppDirs};
 use support::server::Server;
 use support::webdriver::{screenshot, AppSession};
-
-const PASSPHRASE: &str = "e2e passphrase (throwaway keys)";
 
 const PURCHASE_TYPE: &str = "urn:countersign:details:v1:purchase";
 const EMAIL_TYPE: &str = "urn:countersign:details:v1:send_email";
@@ -27,92 +26,8 @@ const EMAIL: &str = r#"[{"type":"urn:countersign:details:v1:send_email","from":"
 /// A low-risk request without anything to warn about.
 const CALENDAR: &str = r#"[{"type":"urn:countersign:details:v1:calendar_event","action":"create","title":"Dentist","start":"2026-12-03T09:30:00Z","duration":"PT45M"}]"#;
 
-fn app_binary() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_countersign"))
-}
-
 fn screenshots() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots")
-}
-
-/// A private data directory, keys in the encrypted file (no user keychain is
-/// touched), exports into the same temporary directory, and a private home
-/// (where the login item is written).
-struct AppDirs {
-    dir: tempfile::TempDir,
-    data: PathBuf,
-    exports: PathBuf,
-    home: PathBuf,
-}
-
-impl AppDirs {
-    fn new() -> AppDirs {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let data = dir.path().join("data");
-        let exports = dir.path().join("exports");
-        let home = dir.path().join("home");
-        std::fs::create_dir_all(&home).expect("home dir");
-        AppDirs { dir, data, exports, home }
-    }
-
-    fn env(&self) -> Vec<(&'static str, &Path)> {
-        let _ = &self.dir;
-        vec![
-            ("COUNTERSIGN_DATA_DIR", &self.data),
-            ("COUNTERSIGN_KEY_STORE", Path::new("file")),
-            ("COUNTERSIGN_INSECURE_KEY_PASSPHRASE", Path::new(PASSPHRASE)),
-            ("COUNTERSIGN_EXPORT_DIR", &self.exports),
-            ("HOME", &self.home),
-        ]
-    }
-
-    async fn start(&self) -> AppSession {
-        AppSession::start(app_binary(), &self.env()).await
-    }
-
-    async fn start_with_args(&self, args: &[&str]) -> AppSession {
-        AppSession::start_with_args(app_binary(), &self.env(), args).await
-    }
-
-    /// Launches the app again, as a desktop does for a clicked link; returns
-    /// how that second process ended.
-    fn launch_again(&self, args: &[&str]) -> std::process::ExitStatus {
-        let mut child = std::process::Command::new(app_binary())
-            .args(args)
-            .envs(self.env())
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("launch the app again");
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        loop {
-            if let Some(status) = child.try_wait().expect("wait for the second launch") {
-                return status;
-            }
-            if std::time::Instant::now() > deadline {
-                let _ = child.kill();
-                panic!("the second launch kept running: it must hand over and exit");
-            }
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-    }
-}
-
-/// Enrollment through the paste flow: the server is shown before confirming.
-async fn enroll_through_the_ui(session: &AppSession, server: &Server, shot: Option<&Path>) {
-    session.click("nav-settings").await;
-    session.click("add-account").await;
-    let link = server.enrollment_link().await;
-    session.element("enroll-link").await.send_keys(&link).await.expect("type the link");
-    session.click("enroll-check").await;
-    let shown = session.text_of("enroll-server").await;
-    assert_eq!(shown, server.issuer(), "the server named before confirming");
-    if let Some(path) = shot {
-        screenshot(path);
-    }
-    session.click("enroll-confirm").await;
-    let account = session.text_of("account").await;
-    assert!(account.contains("Zoë Martin"), "account shows the user: {account:?}");
-    session.wait_text("account-connection", |t| t.starts_with("Connected")).await;
 }
 
 #[tokio::test]
@@ -551,4 +466,245 @@ async fn settings_switch_the_theme_and_start_at_login() {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
     session.close().await;
+}
+
+/// Ends a process at once (SIGKILL), as a crash would.
+fn kill_now(pid: u32) {
+    extern "C" {
+        fn kill(pid: i32, signal: i32) -> i32;
+    }
+    const SIGKILL: i32 = 9;
+    let pid = i32::try_from(pid).expect("a process id");
+    // SAFETY: kill(2) with a live pid of our own session and a constant signal.
+    let result = unsafe { kill(pid, SIGKILL) };
+    assert_eq!(result, 0, "kill -9 {pid}");
+}
+
+/// The share of pixels that differ between two screenshots of the window
+/// (1.0 when their sizes differ).
+fn difference(a: &Path, b: &Path) -> f64 {
+    let a = image::open(a).expect("screenshot").to_rgb8();
+    let b = image::open(b).expect("screenshot").to_rgb8();
+    if a.dimensions() != b.dimensions() {
+        return 1.0;
+    }
+    let differing = a.pixels().zip(b.pixels()).filter(|(p, q)| p != q).count();
+    differing as f64 / f64::from(a.width() * a.height())
+}
+
+/// Issue 19, item 8: when the window's web content process dies, the shell
+/// reloads the page in a new one; the inbox lives in the core, so the
+/// window comes back with every request, and live (a request sent
+/// afterwards appears). WebKitWebDriver ends its session when the page
+/// crashes, so the window is then read from the X server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a display and tauri-driver: run by `cargo xtask test`"]
+async fn the_window_comes_back_with_its_inbox_when_its_web_process_dies() {
+    // Notifications queue up instead of covering the window.
+    let _dunst = Dunst::start();
+    Dunst::ctl(&["set-paused", "true"]);
+    let server = Server::start().await;
+    let dirs = AppDirs::new();
+    let session = dirs.start().await;
+    enroll_through_the_ui(&session, &server, None).await;
+    let agent = server.agent("Mail Assistant", &[EMAIL_TYPE]).await;
+    server.request(&agent, EMAIL, "MAIL-1", "openid email").await;
+    session.close().await;
+    // Started again, enrolled: the page a reload gives (the key store
+    // warning, the inbox with its request).
+    let session = dirs.start().await;
+    let items = session.wait_count("[data-testid=\"inbox-item\"]", 1).await;
+    assert!(items[0].text().await.expect("inbox item").contains("MAIL-1"));
+    session.element("key-store-warning").await;
+    let shots = dirs.root().join("shots");
+    let before = shots.join("before.png");
+    screenshot(&before);
+
+    let web = session.web_processes();
+    assert_eq!(web.len(), 1, "{:?}", session.processes());
+    kill_now(web[0]);
+    let deadline = std::time::Instant::now() + support::webdriver::UI_TIMEOUT;
+    loop {
+        let now = session.web_processes();
+        if now.len() == 1 && now != web {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no new web process: {:?}", session.processes());
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    // The reloaded window shows the same inbox (only its countdown moved on).
+    let after = shots.join("after.png");
+    let deadline = std::time::Instant::now() + support::webdriver::UI_TIMEOUT;
+    loop {
+        screenshot(&after);
+        let changed = difference(&before, &after);
+        if changed < 0.01 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the window did not come back: {changed:.3} of it differs");
+    }
+    // And it is live: a new request appears in it.
+    server.request(&agent, EMAIL, "MAIL-2", "openid email").await;
+    let later = shots.join("later.png");
+    let deadline = std::time::Instant::now() + support::webdriver::UI_TIMEOUT;
+    loop {
+        screenshot(&later);
+        if difference(&after, &later) > 0.03 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the reloaded window does not show new requests");
+    }
+
+    session.close().await;
+    server.server.stop().await;
+}
+
+const PAYMENT_TYPE: &str = "payment_initiation";
+const AUTH0_TYPE: &str = "urn:auth0:schemas:authorization-details:v1:trade";
+
+/// `[[code points marked], textContent]` of every element matching `selector`.
+async fn marks_of(session: &AppSession, selector: &str) -> Vec<(Vec<String>, String)> {
+    let script = "return [...document.querySelectorAll(arguments[0])].map(e => [\
+        [...e.querySelectorAll('mark.char-mark')].map(m => m.textContent.replace(/^⟦(\\S+) .*⟧$/, '$1')), \
+        e.textContent])";
+    let found = session.client.execute(script, vec![selector.into()]).await.expect("read the page");
+    serde_json::from_value(found).expect("marks and text")
+}
+
+/// Whether `text` holds a character that must never reach the page raw.
+fn raw_hidden(text: &str) -> bool {
+    text.chars().any(
+        |c| matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200B}' | '\u{1B}' | '\u{430}' | '\t'),
+    )
+}
+
+/// Issue 19, items 2, 5, 6, 7 in the real window: hostile text sent through
+/// a real agent and server is shown exactly, with a marker where each
+/// flagged character stands, in every text slot (summaries, descriptions,
+/// instructions, undescribed paths, warning messages, labels, multi-line
+/// values); the inbox card says how many warnings and the worst kind; a
+/// label's markers stay in the label column.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a display and tauri-driver: run by `cargo xtask test`"]
+async fn hostile_text_is_marked_where_it_stands_in_every_slot_of_the_window() {
+    let _dunst = Dunst::start();
+    Dunst::ctl(&["set-paused", "true"]);
+    let server = Server::start().await;
+    let dirs = AppDirs::new();
+    let session = dirs.start().await;
+    enroll_through_the_ui(&session, &server, None).await;
+    session.click("nav-inbox").await;
+    let agent = server.agent("Hostile Agent", &[EMAIL_TYPE, PAYMENT_TYPE, AUTH0_TYPE]).await;
+    server.verify(&agent).await;
+
+    let email = serde_json::json!([{"type": EMAIL_TYPE, "to": ["bob@example.org"],
+        "subject": "Invoice from p\u{430}ypal.com \u{202E}evil\u{202C}", "body_preview": "Total:\t10 EUR\nIBAN:\tDE02"}]);
+    let auth0 = serde_json::json!([{"type": AUTH0_TYPE, "instruction": "Buy shares from p\u{430}ypal",
+        "properties": {"amount": {"display": true, "name": "Amount", "display_order": 1, "value": "10 AAPL",
+                                  "description": "\u{202E}serahs LPAA 01 yuB"}}}]);
+    let payment = serde_json::json!([{"type": PAYMENT_TYPE, "instructedAmount": {"currency": "EUR", "amount": "10.00"},
+        "creditorName": "p\u{430}ypal.com", "creditorAccount": {"iban": "DE02100100109307118603"},
+        "\u{1B}[2K": "erased", "tab\there": "aligned", "amount\u{202E}\u{2066}total": "9"}]);
+    for (details, binding) in [(&email, "H-MAIL"), (&auth0, "H-AUTH0"), (&payment, "H-PAY")] {
+        server.request(&agent, &details.to_string(), binding, "openid").await;
+    }
+    session.wait_count("[data-testid=\"inbox-item\"]", 3).await;
+
+    // The inbox cards: summaries marked; how many warnings and the worst kind.
+    let cards = marks_of(&session, "[data-testid=\"inbox-item\"]").await;
+    let card = |binding: &str| cards.iter().find(|(_, text)| text.contains(binding)).expect("a card").clone();
+    let summaries = marks_of(&session, "[data-testid=\"inbox-summary\"]").await;
+    for (marks, text) in &summaries {
+        assert!(!raw_hidden(text), "a raw hidden character in an inbox summary: {text:?}");
+        assert!(marks.iter().any(|m| m == "U+0430"), "the lookalike letter is marked: {marks:?} in {text:?}");
+    }
+    assert!(card("H-MAIL").1.contains("warnings · Danger: direction-changing characters"), "{:?}", card("H-MAIL"));
+    assert!(card("H-PAY").1.contains("warnings · Danger: direction-changing characters"), "{:?}", card("H-PAY"));
+    assert!(card("H-AUTH0").1.contains("warnings · Danger: direction-changing characters"), "{:?}", card("H-AUTH0"));
+    let marks: Vec<&String> = summaries.iter().flat_map(|(m, _)| m).collect();
+    assert!(marks.contains(&&"U+202E".to_owned()) && marks.contains(&&"U+202C".to_owned()), "{marks:?}");
+
+    let open = |binding: &'static str| {
+        let session = &session;
+        async move {
+            session.click("nav-inbox").await;
+            let items = session.wait_count("[data-testid=\"inbox-item\"]", 3).await;
+            for item in items {
+                if item.text().await.expect("card").contains(binding) {
+                    item.find(fantoccini::Locator::Css("[data-testid=\"inbox-open\"]"))
+                        .await
+                        .expect("review")
+                        .click()
+                        .await
+                        .expect("open");
+                    session.element("request-detail").await;
+                    return;
+                }
+            }
+            panic!("no card for {binding}");
+        }
+    };
+
+    // The e-mail: the summary and the multi-line body (a TAB marked and
+    // counted, item 7).
+    open("H-MAIL").await;
+    let summary = marks_of(&session, "[data-testid=\"detail-summary\"]").await;
+    assert_eq!(summary[0].0, ["U+0430", "U+202E", "U+202C"], "{summary:?}");
+    assert!(!raw_hidden(&summary[0].1), "{summary:?}");
+    let body = marks_of(&session, "[data-path=\"/body_preview\"] [data-testid=\"field-value\"]").await;
+    assert_eq!(body[0].0, ["U+0009", "U+0009"], "{body:?}");
+    let warnings = marks_of(&session, "[data-testid=\"request-warnings\"]").await;
+    assert!(warnings[0].1.contains("2 unusual space characters: U+0009 CHARACTER TABULATION"), "{warnings:?}");
+
+    // The Auth0 detail: the description revealed where it stands (item 5),
+    // the instruction in the summary and in its field.
+    open("H-AUTH0").await;
+    let description = marks_of(&session, "[data-testid=\"field-description\"]").await;
+    assert_eq!(description.len(), 1, "{description:?}");
+    assert_eq!(description[0].0, ["U+202E"]);
+    assert!(!raw_hidden(&description[0].1) && description[0].1.contains("serahs LPAA 01 yuB"), "{description:?}");
+    let summary = marks_of(&session, "[data-testid=\"detail-summary\"]").await;
+    assert_eq!(summary[0].0, ["U+0430"], "{summary:?}");
+    let instruction = marks_of(&session, "[data-path=\"/instruction\"] [data-testid=\"field-value\"]").await;
+    assert_eq!(instruction[0].0, ["U+0430"], "{instruction:?}");
+
+    // The payment: undescribed paths in the warnings, the paths and the
+    // labels, each marked (item 6); a label's markers stay in its column.
+    open("H-PAY").await;
+    let messages = marks_of(&session, "[data-testid=\"warning-message\"]").await;
+    for (marks, text) in &messages {
+        // A lookalike warning quotes its word as it looks, on purpose.
+        let shown = if text.starts_with("Lookalike letters") { text.replace('\u{430}', "a") } else { text.clone() };
+        assert!(!raw_hidden(&shown), "a raw hidden character in a warning: {text:?}");
+        assert!(!text.contains("\\u{"), "an escape in the window: {text:?}");
+        if text.starts_with("Not described by the schema: /") {
+            assert!(!marks.is_empty(), "{text:?}");
+        }
+    }
+    let undescribed: Vec<_> = messages.iter().filter(|(_, t)| t.starts_with("Not described by the schema")).collect();
+    assert!(undescribed.iter().any(|(m, _)| m == &["U+001B"]), "{undescribed:?}");
+    assert!(undescribed.iter().any(|(m, _)| m == &["U+0009"]), "{undescribed:?}");
+    let paths = marks_of(&session, "[data-testid=\"field-path\"]").await;
+    assert!(paths.iter().all(|(m, t)| !m.is_empty() && !raw_hidden(t)), "{paths:?}");
+    let spill = session
+        .client
+        .execute(
+            "return [...document.querySelectorAll('[data-testid=\"field\"]')].flatMap(f => {\
+               const label = f.querySelector(':scope > dt'), value = f.querySelector(':scope > dd');\
+               if (!label || !value || getComputedStyle(f).gridTemplateColumns.split(' ').length < 2) return [];\
+               const edge = value.getBoundingClientRect().left;\
+               return [...label.querySelectorAll('mark')].filter(m => m.getBoundingClientRect().right > edge + 0.5)\
+                 .map(m => f.dataset.path + ': ' + m.textContent);\
+             })",
+            vec![],
+        )
+        .await
+        .expect("measure the labels");
+    assert_eq!(spill, serde_json::json!([]), "markers spill over the value column");
+    let long_label =
+        marks_of(&session, "[data-path=\"/amount\u{202E}\u{2066}total\"] [data-testid=\"field-label\"]").await;
+    assert_eq!(long_label[0].0, ["U+202E", "U+2066"], "{long_label:?}");
+
+    session.close().await;
+    server.server.stop().await;
 }

@@ -22,7 +22,24 @@ pub struct Agent {
 impl Server {
     /// Starts the server with the built-in display schemas and user `zoe`.
     pub async fn start() -> Server {
-        let server = spawn_test_server(TestOptions::default()).await.expect("test server");
+        Self::start_with(TestOptions::default()).await
+    }
+
+    /// The same without fatigue limits (requests per minute, pending
+    /// requests), for tests that send many requests.
+    pub async fn start_unlimited() -> Server {
+        Self::start_with(TestOptions::with_config(|c| {
+            c.limits.user_per_minute = 0;
+            c.limits.client_per_minute = 0;
+            c.limits.unverified_user_client_per_minute = 0;
+            c.limits.max_pending_per_user = 0;
+            c.limits.max_pending_unverified_per_user = 0;
+        }))
+        .await
+    }
+
+    async fn start_with(options: TestOptions) -> Server {
+        let server = spawn_test_server(options).await.expect("test server");
         countersign_server::admin::add_user(
             &server.state.db,
             &countersign_server::admin::NewUser {

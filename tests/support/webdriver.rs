@@ -78,6 +78,20 @@ impl AppSession {
         self.element(test_id).await.click().await.unwrap_or_else(|e| panic!("click on {test_id}: {e}"));
     }
 
+    /// Clicks the element with `data-testid` (waiting for it) after
+    /// scrolling it to the middle of the window: an element at the window's
+    /// edge (the decision buttons under a long request) may otherwise take
+    /// no click.
+    pub async fn click_centered(&self, test_id: &str) {
+        let element = self.element(test_id).await;
+        let script = "document.querySelector(arguments[0]).scrollIntoView({block: 'center'})";
+        self.client
+            .execute(script, vec![format!("[data-testid=\"{test_id}\"]").into()])
+            .await
+            .unwrap_or_else(|e| panic!("scroll to {test_id}: {e}"));
+        element.click().await.unwrap_or_else(|e| panic!("click on {test_id}: {e}"));
+    }
+
     /// Waits until `selector` matches `count` elements.
     pub async fn wait_count(&self, selector: &str, count: usize) -> Vec<Element> {
         let deadline = Instant::now() + UI_TIMEOUT;
@@ -102,6 +116,17 @@ impl AppSession {
             assert!(Instant::now() < deadline, "{test_id} never matched; last text {text:?}");
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
+    }
+
+    /// The processes the app runs under this session: tauri-driver's
+    /// descendants (WebKitWebDriver, the app, its WebKit processes).
+    pub fn processes(&self) -> Vec<Process> {
+        descendants(self.driver.id())
+    }
+
+    /// The app's WebKit web content processes (normally one).
+    pub fn web_processes(&self) -> Vec<u32> {
+        self.processes().into_iter().filter(|p| p.name == "WebKitWebProces").map(|p| p.pid).collect()
     }
 
     pub async fn close(mut self) {
@@ -156,4 +181,41 @@ fn wait_for_port(port: u16) {
         assert!(Instant::now() < deadline, "tauri-driver did not listen on port {port}");
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// A process: its id, parent and name (`/proc/<pid>/stat`, at most 15 bytes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Process {
+    pub pid: u32,
+    pub parent: u32,
+    pub name: String,
+}
+
+fn all_processes() -> Vec<Process> {
+    let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
+    dir.filter_map(|entry| {
+        let pid: u32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // "pid (name) state ppid ...": the name may hold spaces and parentheses.
+        let open = stat.find('(')?;
+        let close = stat.rfind(')')?;
+        let name = stat[open + 1..close].to_owned();
+        let parent = stat[close + 1..].split_whitespace().nth(1)?.parse().ok()?;
+        Some(Process { pid, parent, name })
+    })
+    .collect()
+}
+
+/// Every live descendant of `root`.
+pub fn descendants(root: u32) -> Vec<Process> {
+    let all = all_processes();
+    let mut found: Vec<Process> = Vec::new();
+    let mut parents = vec![root];
+    while let Some(parent) = parents.pop() {
+        for p in all.iter().filter(|p| p.parent == parent) {
+            parents.push(p.pid);
+            found.push(p.clone());
+        }
+    }
+    found
 }

@@ -7,6 +7,7 @@ import type {
 } from '../src/lib/backend/types';
 import auth0Transfer from './models/auth0-transfer.model.json';
 import hostileNames from './models/hostile-names.model.json';
+import hostileText from './models/hostile-text.model.json';
 import mixedRequest from './models/mixed-request.model.json';
 import purchaseBidi from './models/purchase-bidi-undescribed.model.json';
 import stockTradeInvalid from './models/stock-trade-invalid.model.json';
@@ -22,6 +23,11 @@ export const MODELS = {
   auth0: auth0Transfer as unknown as DisplayModel,
   /** Member names, a sender's label and a type with bidi, invisible, lookalike and unusual characters. */
   names: hostileNames as unknown as DisplayModel,
+  /**
+   * Hostile text in every text slot: lookalike and bidi characters in summaries, an Auth0
+   * description with an override, undescribed paths with ESC and TAB, a TAB in multi-line text.
+   */
+  text: hostileText as unknown as DisplayModel,
 } as const;
 
 export const NOW = 1_767_225_600;

@@ -12,6 +12,7 @@ const warning: Warning = {
   in_key: false,
   message:
     'The agent’s name: 1 bidirectional control (can reorder the text you see) character: U+202E RIGHT-TO-LEFT OVERRIDE at position 5',
+  message_characters: [],
   characters: [{ code_point: 'U+202E', name: 'RIGHT-TO-LEFT OVERRIDE', position: 5, utf16_offset: 5 }],
 };
 
@@ -24,5 +25,6 @@ export function mixedWithNameWarning(): DisplayModel {
   model.warnings.push(warning);
   model.warning_count += 1;
   model.max_severity = 'danger';
+  model.worst_warning = { code: 'bidi_control', severity: 'danger', text: 'direction-changing characters' };
   return model;
 }

@@ -46,6 +46,16 @@ pub fn run_tests(skip_install: bool) -> Result<(), String> {
         .current_dir(&root)
         .env("TAURI_DRIVER", &tauri_driver);
     exec_command(xvfb(&mut command))?;
+    // Minutes of load on the real window (tests/soak.rs): its web process
+    // must survive (about three and a half minutes).
+    step("Soak test of the real window under Xvfb (about 4 minutes)");
+    let mut command = Command::new("dbus-run-session");
+    command
+        .args(["--", "cargo", "test", "--package", "countersign-desktop", "--test", "soak"])
+        .args(["--", "--ignored", "--nocapture"])
+        .current_dir(&root)
+        .env("TAURI_DRIVER", &tauri_driver);
+    exec_command(xvfb(&mut command))?;
 
     // Device keys in the real Secret Service: a private session bus with an
     // unlocked gnome-keyring (its password only guards this throwaway

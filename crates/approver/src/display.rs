@@ -131,13 +131,10 @@ fn add_request_warnings(display: &mut DisplayModel, request_text: &[TextFinding]
     for finding in request_text {
         let what = describe_field(&finding.field);
         for w in &finding.warnings {
-            let mut w = w.clone();
+            let mut w = w.clone().with_prefix(&format!("{what}: "));
             w.index = None;
             w.path = None;
-            w.message = format!("{what}: {}", w.message);
-            display.max_severity = display.max_severity.max(Some(w.severity));
-            display.warning_count += 1;
-            display.warnings.push(w);
+            display.add_warning(w);
         }
     }
 }
@@ -304,6 +301,12 @@ mod tests {
         let w = display.warnings.iter().find(|w| w.message.starts_with("The agent's name: ")).unwrap();
         assert!(w.message.contains("U+202E RIGHT-TO-LEFT OVERRIDE"), "{}", w.message);
         assert_eq!(w.index, None);
+        // The short views name the worst kind; request strings count too.
+        let worst = display.worst_warning.as_ref().unwrap();
+        assert_eq!(
+            (worst.code, worst.text.as_str()),
+            (countersign_details::WarningCode::BidiControl, "direction-changing characters")
+        );
 
         assert!(request_text(&example()).is_empty(), "the example's strings are clean");
     }

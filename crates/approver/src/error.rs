@@ -4,6 +4,12 @@ use crate::qr_image::QrImageError;
 use countersign_protocol::device::{DeviceErrorCode, DeviceErrorResponse, EnrollmentUriError};
 
 /// Everything that can go wrong in the approver core.
+///
+/// Messages quote what they are about (ids, issuers, the server's
+/// description) exactly, never escaped: each shell reveals untrusted text
+/// once, as it reveals everything else (the CLI in the escape grammar of
+/// `countersign_text`, the desktop with the characters the IPC error
+/// carries).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The enrollment invitation is malformed (one variant per rule of
@@ -19,7 +25,9 @@ pub enum Error {
     #[error("server metadata: {0}")]
     Metadata(String),
     /// The metadata names another issuer than the invitation.
-    #[error("the invitation names issuer {expected:?} but the server's metadata says {found:?}; refusing to enroll")]
+    #[error(
+        "the invitation names issuer \"{expected}\" but the server's metadata says \"{found}\"; refusing to enroll"
+    )]
     IssuerMismatch {
         /// Issuer of the invitation.
         expected: String,
@@ -50,16 +58,16 @@ pub enum Error {
     #[error("key store: {0}")]
     KeyStore(String),
     /// No account with this id.
-    #[error("no account {0:?}")]
+    #[error("no account \"{0}\"")]
     UnknownAccount(String),
     /// No stored request with this id.
-    #[error("no request {0:?} in the inbox")]
+    #[error("no request \"{0}\" in the inbox")]
     UnknownRequest(String),
     /// The request id exists for several accounts.
-    #[error("request {0:?} exists for several accounts; choose the account")]
+    #[error("request \"{0}\" exists for several accounts; choose the account")]
     AmbiguousRequest(String),
     /// The request does not await a decision.
-    #[error("request {request_id:?} is not pending (status: {status})")]
+    #[error("request \"{request_id}\" is not pending (status: {status})")]
     NotPending {
         /// The request.
         request_id: String,
@@ -67,10 +75,10 @@ pub enum Error {
         status: String,
     },
     /// The request expired before the decision.
-    #[error("request {0:?} has expired; nothing was sent")]
+    #[error("request \"{0}\" has expired; nothing was sent")]
     Expired(String),
     /// The request requires a step-up this approver cannot perform.
-    #[error("the request requires {0:?}, which this approver cannot provide; it cannot be approved here")]
+    #[error("the request requires \"{0}\", which this approver cannot provide; it cannot be approved here")]
     UnsupportedRequirement(String),
     /// The request requires local user verification (`requires:
     /// user_verification`) and no binding message was typed: type it to
@@ -100,7 +108,7 @@ pub enum Error {
     WeakPassphrase(String),
     /// The rendering of the request does not allow approval (a detail breaks
     /// its display schema, or the request is over a limit); it can be denied.
-    #[error("request {request_id:?} cannot be approved: {reason}; it can only be denied")]
+    #[error("request \"{request_id}\" cannot be approved: {reason}; it can only be denied")]
     NotApprovable {
         /// The request.
         request_id: String,
@@ -109,13 +117,13 @@ pub enum Error {
     },
     /// The display schemas changed since the request was shown: it must be
     /// shown again (`Approver::view`) before it can be approved.
-    #[error("the display of request {0:?} changed since it was shown: show it again before approving")]
+    #[error("the display of request \"{0}\" changed since it was shown: show it again before approving")]
     ReviewRequired(String),
     /// The statement could not be built or signed.
     #[error("cannot sign: {0}")]
     Signing(String),
     /// The receipt is missing.
-    #[error("no decision recorded for request {0:?}")]
+    #[error("no decision recorded for request \"{0}\"")]
     NoReceipt(String),
     /// Invalid input from the caller.
     #[error("{0}")]

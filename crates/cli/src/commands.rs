@@ -502,22 +502,26 @@ async fn approver_command(out: &Out, approver: &Approver, command: Command) -> O
                 sync_and_deliver(approver).await;
             }
             let items = if all { approver.inbox().await? } else { approver.pending().await? };
-            out.print(&items, || {
-                if items.is_empty() {
+            let listed = listed(approver, items).await;
+            out.print(&listed, || {
+                if listed.is_empty() {
                     if all { "No requests." } else { "No pending requests." }.into()
                 } else {
-                    items
+                    let mut lines = listed
                         .iter()
-                        .map(|i| {
-                            let line = render::request_line(i, now);
+                        .map(|l| {
+                            let line = render::request_line(&l.item, l.display.as_ref(), now);
                             if all {
-                                format!("{line}  [{}]", i.status)
+                                format!("{line}  [{}]", l.item.status)
                             } else {
                                 line
                             }
                         })
                         .collect::<Vec<_>>()
-                        .join("\n")
+                        .join("\n");
+                    lines.push('\n');
+                    render::push_note(&mut lines);
+                    lines
                 }
             });
         }
@@ -628,6 +632,34 @@ async fn approver_command(out: &Out, approver: &Approver, command: Command) -> O
         Command::Agent(_) => {}
     }
     Ok(0)
+}
+
+/// A request as `list` shows it: the stored request and, in JSON, how many
+/// warnings its rendering has and the worst kind.
+#[derive(Debug, Serialize)]
+struct Listed {
+    #[serde(flatten)]
+    item: InboxItem,
+    warning_count: Option<usize>,
+    worst_warning: Option<countersign_details::WorstWarning>,
+    #[serde(skip)]
+    display: Option<countersign_details::DisplayModel>,
+}
+
+/// Each request with its rendering (not recorded as shown: a list is not
+/// the full view an approval needs).
+async fn listed(approver: &Approver, items: Vec<InboxItem>) -> Vec<Listed> {
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        let display = approver.peek(item.request.id.as_str(), Some(&item.account_id)).await.ok().map(|v| v.display);
+        out.push(Listed {
+            warning_count: display.as_ref().map(|d| d.warning_count),
+            worst_warning: display.as_ref().and_then(|d| d.worst_warning.clone()),
+            display,
+            item,
+        });
+    }
+    out
 }
 
 /// Pulls requests from every account and delivers queued decisions; errors
@@ -786,8 +818,9 @@ async fn watch(out: &Out, approver: &Approver, prompt: bool, duration: Option<u6
     let run = approver.start().await?;
     let now = approver.config().clock.now();
     for item in approver.pending().await? {
+        let display = approver.peek(item.request.id.as_str(), Some(&item.account_id)).await.ok().map(|v| v.display);
         out.line(&ApproverEvent::NewRequest { item: Box::new(item.clone()) }, || {
-            format!("pending: {}", render::request_line(&item, now))
+            format!("pending: {}", render::request_line(&item, display.as_ref(), now))
         });
         if prompt {
             prompt_for(out, approver, &item).await?;
@@ -806,7 +839,20 @@ async fn watch(out: &Out, approver: &Approver, prompt: bool, duration: Option<u6
             ev = events.recv() => match ev {
                 Ok(e) => {
                     let now = approver.config().clock.now();
-                    out.line(&e, || render::event(&e, now));
+                    let display = match &e {
+                        ApproverEvent::NewRequest { item } if !out.json => approver
+                            .peek(item.request.id.as_str(), Some(&item.account_id))
+                            .await
+                            .ok()
+                            .map(|v| v.display),
+                        _ => None,
+                    };
+                    out.line(&e, || match (&e, &display) {
+                        (ApproverEvent::NewRequest { item }, Some(d)) => {
+                            format!("new request: {}", render::request_line(item, Some(d), now))
+                        }
+                        _ => render::event(&e, now),
+                    });
                     if let (true, ApproverEvent::NewRequest { item }) = (prompt, &e) {
                         prompt_for(out, approver, item).await?;
                     }

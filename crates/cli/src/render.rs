@@ -1,12 +1,15 @@
-//! Human-readable output. Every string from a server or an agent goes
-//! through [`crate::safe::text`], or [`crate::safe::text_in`] in the context
-//! the display model gives it (a field's format, a member name).
+//! Human-readable output. Every string from a server, an agent or a schema
+//! goes through [`crate::safe::reveal`] exactly once, in the context the
+//! display model gives it (a field's format, a member name) and with the
+//! characters the model marks in it (a summary's, a message's, a label's).
 
-use crate::safe::{text, text_in};
+use crate::safe::{quoted, reveal, text, text_in};
 use countersign_approver::display::unapprovable_reason;
 use countersign_approver::store::{Account, HistoryEntry, InboxItem, LocalStatus};
 use countersign_approver::{ApproverEvent, ConnectionState, DeliveryReport, EnrollPreview, ReceiptCheck, RequestView};
-use countersign_details::{DisplayModel, Field, FieldValue, Format, JsonType, LabelSource, Risk, Severity, Warning};
+use countersign_details::{
+    CharFinding, DisplayModel, Field, FieldValue, JsonType, LabelSource, Risk, Severity, Warning,
+};
 use countersign_text::Context;
 use std::fmt::Write as _;
 
@@ -94,20 +97,36 @@ pub fn account_line(a: &Account) -> String {
     )
 }
 
-/// One line per request in a list.
+/// One line per request in a list; with its rendering (`display`), every
+/// request that has warnings says how many and the worst kind, as the
+/// desktop inbox and notifications do.
 #[must_use]
-pub fn request_line(item: &InboxItem, now: u64) -> String {
+pub fn request_line(item: &InboxItem, display: Option<&DisplayModel>, now: u64) -> String {
     let r = &item.request;
-    let types: Vec<String> = r.authorization_details.types().map(text).collect();
-    format!(
-        "{}  {}  \"{}\"  [{}]  risk {}  {}",
+    let types: Vec<String> = r.authorization_details.types().map(|t| text_in(t, Context::Identifier)).collect();
+    let mut line = format!(
+        "{}  {}  {}  [{}]  risk {}  {}",
         text(r.id.as_str()),
         text(&r.client.client_name),
-        text(&r.binding_message),
+        quoted(&r.binding_message, Context::Line, &[]),
         types.join(", "),
         text(r.effective_risk().as_str()),
         expires_in(r.expires_at, now)
-    )
+    );
+    if let Some(warnings) = display.and_then(warnings_note) {
+        let _ = write!(line, "  ! {warnings}");
+    }
+    line
+}
+
+/// `3 warnings (DANGER: lookalike letters)`: how many warnings a rendering
+/// has and the worst kind; `None` without warnings.
+#[must_use]
+pub fn warnings_note(display: &DisplayModel) -> Option<String> {
+    let worst = display.worst_warning.as_ref()?;
+    let n = display.warning_count;
+    let noun = if n == 1 { "warning" } else { "warnings" };
+    Some(format!("{n} {noun} ({}: {})", severity_mark(worst.severity), worst.text))
 }
 
 fn risk_name(r: Risk) -> &'static str {
@@ -150,12 +169,20 @@ fn all_warnings(model: &DisplayModel) -> Vec<&Warning> {
     out
 }
 
+/// The characters the model marks in a field's value: those of its
+/// warnings about the value (not its member name).
+fn value_marks(f: &Field) -> Vec<CharFinding> {
+    f.warnings.iter().filter(|w| !w.in_key).flat_map(|w| w.characters.iter().cloned()).collect()
+}
+
 /// A field's value on one line: strings quoted, the reading aids after it.
-fn value_text(value: &FieldValue, format: Format) -> String {
-    match value {
+fn value_text(f: &Field) -> String {
+    match &f.value {
         FieldValue::Scalar { json_type, text: t, display, utc, .. } => {
-            let context = format.text_context();
-            let mut out = if *json_type == JsonType::String { quoted_in(t, context) } else { text_in(t, context) };
+            let context = f.format.text_context();
+            let marks = value_marks(f);
+            let mut out =
+                if *json_type == JsonType::String { quoted(t, context, &marks) } else { reveal(t, context, &marks) };
             if let Some(d) = display.as_deref().filter(|d| d != t) {
                 let _ = write!(out, "  ({})", text(d));
             }
@@ -164,11 +191,11 @@ fn value_text(value: &FieldValue, format: Format) -> String {
             }
             out
         }
-        FieldValue::Money { text: t, display, .. } => {
+        FieldValue::Money { text: t, display, characters, display_characters, .. } => {
             // Amount and currency must both be ASCII.
-            let mut out = text_in(t, Context::AsciiIdentifier);
+            let mut out = reveal(t, Context::AsciiIdentifier, characters);
             if display != t {
-                let _ = write!(out, "  ({})", text(display));
+                let _ = write!(out, "  ({})", reveal(display, Context::Line, display_characters));
             }
             out
         }
@@ -179,10 +206,17 @@ fn value_text(value: &FieldValue, format: Format) -> String {
 /// A field's label: a schema's label is prose; a member name or a sender's
 /// label is an identifier (as the renderer judged it).
 fn label_text(f: &Field) -> String {
-    match f.label_source {
-        LabelSource::Schema => text(&f.label),
-        LabelSource::Key | LabelSource::Index | LabelSource::Sender => text_in(&f.label, Context::Identifier),
-    }
+    let context = match f.label_source {
+        LabelSource::Schema => Context::Line,
+        LabelSource::Key | LabelSource::Index | LabelSource::Sender => Context::Identifier,
+    };
+    reveal(&f.label, context, &f.label_characters)
+}
+
+/// A warning's message: it quotes input exactly, with its characters to
+/// reveal.
+fn message_text(w: &Warning) -> String {
+    reveal(&w.message, Context::Line, &w.message_characters)
 }
 
 fn push_fields(out: &mut String, fields: &[Field], depth: usize) {
@@ -190,11 +224,18 @@ fn push_fields(out: &mut String, fields: &[Field], depth: usize) {
         let indent = "  ".repeat(depth);
         let mark = if f.emphasis { "* " } else { "" };
         let hidden = if f.collapsed { "  [hidden by the sender, shown here]" } else { "" };
-        let value = value_text(&f.value, f.format);
+        let value = value_text(f);
         let sep = if value.is_empty() { "" } else { " " };
         let _ = writeln!(out, "{indent}{mark}{}:{sep}{value}{hidden}", label_text(f));
+        if let Some(description) = &f.description {
+            let _ = writeln!(
+                out,
+                "{indent}    description: {}",
+                quoted(description, Context::Line, &f.description_characters)
+            );
+        }
         for w in &f.warnings {
-            let _ = writeln!(out, "{indent}    ! {}", text(&w.message));
+            let _ = writeln!(out, "{indent}    ! {}", message_text(w));
         }
         match &f.value {
             FieldValue::Object { fields } => push_fields(out, fields, depth + 1),
@@ -217,16 +258,17 @@ fn push_display(out: &mut String, model: &DisplayModel) {
                 at.push(text_in(p, Context::Identifier));
             }
             let at = if at.is_empty() { String::new() } else { format!(" ({})", at.join(", ")) };
-            let _ = writeln!(out, "  ! {}{at}: {}", severity_mark(w.severity), text(&w.message));
+            let _ = writeln!(out, "  ! {}{at}: {}", severity_mark(w.severity), message_text(w));
         }
     }
     let _ = writeln!(out, "Details:");
     for d in &model.details {
         let valid = if d.valid { "" } else { "  INVALID" };
-        let _ = writeln!(out, "  [{}] {}  (risk {}){valid}", d.index + 1, text(&d.title), risk_name(d.risk));
+        let title = reveal(&d.title, Context::Line, &d.title_characters);
+        let _ = writeln!(out, "  [{}] {title}  (risk {}){valid}", d.index + 1, risk_name(d.risk));
         let _ = writeln!(out, "      type: {}", text_in(&d.type_name, Context::Identifier));
         if let Some(summary) = &d.summary {
-            let _ = writeln!(out, "      {}", text(&summary.text));
+            let _ = writeln!(out, "      {}", reveal(&summary.text, Context::Line, &summary.characters));
         }
         push_fields(out, &d.fields, 3);
         if !d.undescribed.is_empty() {
@@ -289,40 +331,38 @@ pub fn request_full(view: &RequestView, now: u64) -> String {
         let _ = writeln!(out, "Approving it needs its binding message typed (in a terminal).");
     }
     push_display(&mut out, &view.display);
-    if contains_escape(&out) {
-        let _ = writeln!(
-            out,
-            "Note: some text contains control, invisible, direction-changing or lookalike characters, shown as \\u{{...}}."
-        );
-    }
+    push_note(&mut out);
     out
 }
 
-/// A string value in quotes; `"` inside is written `\"` (unambiguous, as
-/// [`text`] doubles every backslash of the value).
-#[must_use]
-pub fn quoted(s: &str) -> String {
-    quoted_in(s, Context::Line)
+/// What the escapes mean, under output that has any.
+pub const NOTE: &str = "Note: some text contains control, invisible, direction-changing or lookalike characters: \
+each is written \\u{XXXX} (\\n, \\r, \\t for a line feed, carriage return or tab), a backslash in the text \
+as \\\\ and a quote inside quotes as \\u{0022}.";
+
+/// Adds [`NOTE`] to `out` when it reveals a character.
+pub fn push_note(out: &mut String) {
+    if contains_escape(out) {
+        let _ = writeln!(out, "{NOTE}");
+    }
 }
 
-/// [`quoted`], the value classified in `context`.
-#[must_use]
-pub fn quoted_in(s: &str, context: Context) -> String {
-    format!("\"{}\"", text_in(s, context).replace('"', "\\\""))
-}
-
-/// Whether `rendered` (output of [`text`]) contains a `\u{...}` escape made
-/// by [`text`] (not a literal backslash followed by `u`).
+/// Whether `rendered` (output of [`reveal`]) writes a character escaped
+/// because it is flagged, marked or a control character: a `\u{...}` other
+/// than a quote's, or `\n`, `\r`, `\t` (a doubled backslash is a backslash
+/// as sent).
 #[must_use]
 pub fn contains_escape(rendered: &str) -> bool {
-    let mut chars = rendered.chars();
-    while let Some(c) = chars.next() {
-        if c == '\\' {
-            match chars.next() {
-                Some('u') => return true,
-                _ => continue,
-            }
+    let mut rest = rendered;
+    while let Some(at) = rest.find('\\') {
+        let after = &rest[at + 1..];
+        let next = after.chars().next();
+        match next {
+            Some('n' | 'r' | 't') => return true,
+            Some('u') if !after.starts_with("u{0022}") => return true,
+            _ => {}
         }
+        rest = &after[next.map_or(0, char::len_utf8)..];
     }
     false
 }
@@ -401,7 +441,7 @@ pub fn receipt(c: &ReceiptCheck) -> String {
 #[must_use]
 pub fn event(e: &ApproverEvent, now: u64) -> String {
     match e {
-        ApproverEvent::NewRequest { item } => format!("new request: {}", request_line(item, now)),
+        ApproverEvent::NewRequest { item } => format!("new request: {}", request_line(item, None, now)),
         ApproverEvent::Withdrawn { request_id, reason, .. } => {
             format!("withdrawn: {} ({})", text(request_id), text(reason))
         }
@@ -482,11 +522,16 @@ mod tests {
 
     #[test]
     fn quoting_and_escape_detection() {
-        assert_eq!(quoted("say \"hi\""), "\"say \\\"hi\\\"\"");
+        assert_eq!(quoted("say \"hi\"", Context::Line, &[]), "\"say \\u{0022}hi\\u{0022}\"");
         assert!(contains_escape(&text("a\u{202e}")));
         assert!(!contains_escape(&text("literal \\u{202E}")));
+        assert!(!contains_escape(&text("literal \\n and \\t")));
         assert!(contains_escape(&text("\\\u{200b}")));
-        assert!(!contains_escape(&text("line\nbreak")));
+        assert!(!contains_escape(&quoted("say \"hi\"", Context::Line, &[])), "a quote is not a hidden character");
+        // A carriage return or a tab alone is enough for the note.
+        assert!(contains_escape(&text("cr\roverwrite")));
+        assert!(contains_escape(&text("tab\there")));
+        assert!(contains_escape(&text("line\nbreak")));
     }
 
     fn view_of(v: &serde_json::Value) -> RequestView {
@@ -544,7 +589,14 @@ mod tests {
         assert!(out.contains("Pay 1,250.00 EUR to Møller & Søn ApS"), "{out}");
         assert!(out.contains("* Amount: 1250.00 EUR  (1,250.00 EUR)"), "{out}");
         assert!(out.contains("Payee account:") && out.contains("IBAN: \"DK5000400440116243\""), "{out}");
-        assert!(out.contains("Reference: \"Invoice 2024-117 \\\"Q4\\\" \\\\ tab\\there\""), "{out}");
+        // A quote inside the value is written in the one escape grammar, so
+        // the line reads back exactly.
+        assert!(out.contains("Reference: \"Invoice 2024-117 \\u{0022}Q4\\u{0022} \\\\ tab\\there\""), "{out}");
+        let line = out.lines().find(|l| l.contains("Reference:")).unwrap();
+        assert_eq!(
+            countersign_text::unescape(line).as_deref(),
+            Ok("      Reference: \"Invoice 2024-117 \"Q4\" \\ tab\there\"")
+        );
         assert!(!out.contains("CANNOT BE APPROVED"), "{out}");
 
         // An RFC 9396 type is open: an extra member goes under its own heading.

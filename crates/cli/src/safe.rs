@@ -1,40 +1,73 @@
-//! Making untrusted text safe for a terminal.
+//! Making untrusted text safe for a terminal: the one place the CLI writes
+//! it.
 //!
-//! Everything that comes from a server or an agent (names, binding
-//! messages, authorization details, error descriptions) goes through
-//! [`text`] (or [`text_in`], in the value's context) before it is printed.
-//! That is `countersign_text::escape`, the classifier the server, the
-//! renderer and the notifications share: every character it flags (bidi
-//! controls, invisible and format characters, unusual characters, lookalike
-//! letters…) and every control character (C0, DEL, C1, so no escape sequence
-//! ever reaches the terminal) is written visibly as `\u{XXXX}` (`\n`, `\r`,
-//! `\t` for line feed, carriage return and tab), and a backslash is doubled,
-//! so the escapes cannot be forged by the text itself and
-//! `countersign_text::unescape` gives back exactly what was sent.
+//! Everything that comes from a server, an agent or a schema (names,
+//! binding messages, authorization details, summaries, warning messages,
+//! paths, descriptions, error texts) is printed through [`reveal`] (or
+//! [`text`], [`text_in`], [`quoted`]), exactly once. The display model never
+//! escapes anything: it gives each text exactly, with the characters to
+//! reveal in it (`docs/display-schema.md` §4). [`reveal`] writes in
+//! `countersign_text`'s escape grammar every character the classifier flags
+//! in the text's context, every character the model marks, every control
+//! character (C0, DEL, C1, so no escape sequence ever reaches the terminal)
+//! as `\u{XXXX}` (`\n`, `\r`, `\t` for line feed, carriage return and tab),
+//! and doubles every backslash, so the escapes cannot be forged by the text
+//! itself and `countersign_text::unescape` gives back exactly what was sent.
 //! JSON output is written in ASCII only ([`json`]): every non-ASCII
 //! character is a `\uXXXX` escape, so it is safe on a terminal too.
 
-use countersign_text::{escape, is_clean, Context};
+use countersign_details::CharFinding;
+use countersign_text::{check, escape_at, Context};
 use serde::Serialize;
 use std::fmt::Write as _;
+
+/// `s` for one line of a terminal: every character the classifier flags in
+/// `context` and every character of `marked` (the model's findings for this
+/// text, positions in code points) escaped, with every control character
+/// and backslash.
+#[must_use]
+pub fn reveal(s: &str, context: Context, marked: &[CharFinding]) -> String {
+    escape_at(s, &positions(s, context, marked, false))
+}
+
+/// `s` in double quotes, revealed as [`reveal`] does; a `"` inside is
+/// written `\u{0022}`, so the quotes say where the text ends and the line
+/// stays in the escape grammar.
+#[must_use]
+pub fn quoted(s: &str, context: Context, marked: &[CharFinding]) -> String {
+    format!("\"{}\"", escape_at(s, &positions(s, context, marked, true)))
+}
+
+/// Whether [`reveal`] writes a character of `s` escaped because it is
+/// flagged, marked or a control character (not merely a backslash or a
+/// quote): the characters the note under `show` explains.
+#[must_use]
+pub fn reveals_any(s: &str, context: Context, marked: &[CharFinding]) -> bool {
+    !marked.is_empty() || s.chars().any(char::is_control) || !check(s, context).is_clean()
+}
+
+/// The positions [`reveal`] escapes (the control characters and backslashes
+/// are escaped by the grammar anyway).
+fn positions(s: &str, context: Context, marked: &[CharFinding], quotes: bool) -> Vec<usize> {
+    let mut at: Vec<usize> = check(s, context).findings.iter().map(|f| f.index).collect();
+    at.extend(marked.iter().map(|c| c.position));
+    if quotes {
+        at.extend(s.chars().enumerate().filter(|(_, c)| *c == '"').map(|(i, _)| i));
+    }
+    at
+}
 
 /// `s` escaped for one line of a terminal, as one line of prose.
 #[must_use]
 pub fn text(s: &str) -> String {
-    escape(s, Context::Line)
+    reveal(s, Context::Line, &[])
 }
 
 /// `s` escaped for one line of a terminal, classified in `context` (a
 /// member name or an IBAN is judged as what it is).
 #[must_use]
 pub fn text_in(s: &str, context: Context) -> String {
-    escape(s, context)
-}
-
-/// Whether [`text`] writes `s` other than as it is.
-#[must_use]
-pub fn has_escapes(s: &str) -> bool {
-    s.contains('\\') || s.chars().any(char::is_control) || !is_clean(s, Context::Line)
+    reveal(s, context, &[])
 }
 
 /// Pretty JSON in ASCII only.
@@ -103,8 +136,24 @@ mod tests {
     fn ordinary_text_is_unchanged() {
         for s in ["Zoë Martin", "Møller & Søn ApS", "Kauf für Zoë – Q4 €", "日本語", "😀", "ﬁnal"] {
             assert_eq!(text(s), s);
-            assert!(!has_escapes(s));
+            assert!(!reveals_any(s, Context::Line, &[]));
         }
+    }
+
+    #[test]
+    fn what_the_model_marks_is_escaped_too_and_quotes_stay_in_the_grammar() {
+        // A no-break space is prose in one line; the model marked it (it
+        // stands in an identifier quoted in a message).
+        let marked = countersign_details::text::Revealed::of("a\u{00A0}b", Context::Identifier);
+        assert_eq!(reveal("a\u{00A0}b", Context::Line, marked.characters()), "a\\u{00A0}b");
+        assert!(reveals_any("a\u{00A0}b", Context::Line, marked.characters()));
+        assert!(!reveals_any("a\u{00A0}b", Context::Line, &[]));
+        let q = quoted("say \"hi\" \\ \u{202E}", Context::Line, &[]);
+        assert_eq!(q, "\"say \\u{0022}hi\\u{0022} \\\\ \\u{202E}\"");
+        assert_eq!(countersign_text::unescape(&q).as_deref(), Ok("\"say \"hi\" \\ \u{202E}\""));
+        // CR and TAB alone count as revealed (the note under `show`).
+        assert!(reveals_any("cr\roverwrite", Context::Line, &[]));
+        assert!(reveals_any("a\tb", Context::MultiLine, &[]));
     }
 
     #[test]

@@ -412,3 +412,146 @@ async fn the_block_of_unverified_agents_is_shown_and_lifted() {
     assert_eq!(s.json(&["unverified-block"]).await[0]["blocked"], false);
     s.ok(&request).await;
 }
+
+/// `shown` without the note that explains the escapes (the one line that
+/// writes a backslash on purpose).
+fn data_lines(shown: &str) -> String {
+    shown.lines().filter(|l| *l != countersign_cli::render::NOTE).collect::<Vec<_>>().join("\n")
+}
+
+/// What `show` prints, line by line: every line is free of raw control and
+/// flagged characters, and (but for the note that explains the escapes) in
+/// the escape grammar, so that unescaping it gives back the text exactly.
+fn unescaped_lines(shown: &str) -> Vec<String> {
+    assert!(!shown.chars().any(|c| c.is_control() && c != '\n'), "a raw control character: {shown:?}");
+    shown
+        .lines()
+        .filter(|line| *line != countersign_cli::render::NOTE)
+        .map(|line| {
+            assert!(
+                countersign_text::is_clean(line, countersign_text::Context::Line),
+                "a raw flagged character in {line:?}"
+            );
+            countersign_text::unescape(line).unwrap_or_else(|e| panic!("{line:?} is not in the escape grammar: {e}"))
+        })
+        .collect()
+}
+
+/// Issue 19, items 1, 2, 5, 6, 7: a hostile corpus sent through a real
+/// agent into a real server, shown by the real binary. Every line states
+/// the text exactly (one escape, reversible: no doubled backslash where the
+/// data has none), descriptions are shown, the short view flags every
+/// request with warnings, and the note appears even when the only hidden
+/// character is a CR or a TAB.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_line_show_and_list_print_states_the_text_exactly() {
+    let s = Setup::new().await;
+    s.ok(&["enroll", &s.invitation().await, "--yes"]).await;
+    let agent = s.path("agent.json");
+    let types = format!("{TYPES},payment_initiation,urn:auth0:schemas:authorization-details:v1:transfer");
+    s.ok(&["agent", "register", "--issuer", &s.server.base_url, "--types", &types, "--out", p(&agent)]).await;
+
+    let bidi_subject = "Hello \u{202E}evil\u{202C} x";
+    let body = "Total:\t10 EUR\r\nIBAN:\tDE02 p\u{0430}ypal";
+    let email = json!([{ "type": "urn:countersign:details:v1:send_email", "to": ["bob@example.org"],
+                         "subject": bidi_subject, "body_preview": body }]);
+    let cr_only = json!([{ "type": "urn:countersign:details:v1:send_email", "to": ["bob@example.org"],
+                           "subject": "cr\roverwrite" }]);
+    let tab_only = json!([{ "type": "urn:countersign:details:v1:send_email", "to": ["bob@example.org"],
+                            "subject": "tab\there" }]);
+    let payment = json!([{ "type": "payment_initiation",
+        "instructedAmount": { "currency": "EUR", "amount": "10.00" },
+        "creditorName": "p\u{0430}ypal.com", "creditorAccount": { "iban": "DE02100100109307118603" },
+        "\u{1b}[2K": "erased", "tab\there": "aligned" }]);
+    let description = "\u{202E}serahs LPAA 01 yuB";
+    let auth0 = json!([{ "type": "urn:auth0:schemas:authorization-details:v1:transfer",
+        "instruction": "Transfer 10 EUR to p\u{0430}ypal.com",
+        "properties": { "amount": { "display": true, "name": "Amount", "display_order": 1,
+                                    "value": "10.00 EUR", "description": description } } }]);
+    let clean = json!([{ "type": "urn:countersign:details:v1:send_email", "to": ["bob@example.org"],
+                         "subject": "Minutes" }]);
+    for (details, binding) in [
+        (&email, "H-MAIL"),
+        (&cr_only, "H-CR"),
+        (&tab_only, "H-TAB"),
+        (&payment, "H-PAY"),
+        (&auth0, "H-AUTH0"),
+        (&clean, "CLEAN"),
+    ] {
+        s.agent_request(details, binding).await;
+    }
+    let list = s.json(&["list"]).await;
+    let id = |binding: &str| {
+        list.as_array().unwrap().iter().find(|i| i["request"]["binding_message"] == binding).unwrap()["request"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+
+    // Item 1: one escape; unescaping the printed lines gives the text back.
+    let shown = s.ok(&["show", &id("H-MAIL")]).await;
+    assert!(!data_lines(&shown).contains("\\\\"), "no doubled backslash: none is in the data: {shown}");
+    let lines = unescaped_lines(&shown);
+    let has = |needle: &str| lines.iter().any(|l| l.contains(needle));
+    assert!(
+        has(&format!("Send “{bidi_subject}” to bob@example.org")),
+        "the summary line states the subject: {lines:#?}"
+    );
+    assert!(has(&format!("Subject: \"{bidi_subject}\"")), "{lines:#?}");
+    assert!(has(&format!("Message: \"{body}\"")), "{lines:#?}");
+    // Item 7: the TAB in the multi-line body is counted and named.
+    assert!(has("2 unusual space characters: U+0009 CHARACTER TABULATION at position 6"), "{lines:#?}");
+    assert!(shown.contains("Total:\\t10 EUR\\r\\nIBAN:\\tDE02 p\\u{0430}ypal"), "{shown}");
+    assert!(shown.contains(countersign_cli::render::NOTE), "{shown}");
+
+    // Item 2: the note also when the only such character is a CR or a TAB.
+    for (binding, subject) in [("H-CR", "cr\roverwrite"), ("H-TAB", "tab\there")] {
+        let shown = s.ok(&["show", &id(binding)]).await;
+        let lines = unescaped_lines(&shown);
+        assert!(lines.iter().any(|l| l.contains(&format!("Send “{subject}” to"))), "{binding}: {lines:#?}");
+        assert!(!data_lines(&shown).contains("\\\\"), "{binding}: {shown}");
+        assert!(shown.contains(countersign_cli::render::NOTE), "{binding}: {shown}");
+    }
+    let shown = s.ok(&["show", &id("CLEAN")]).await;
+    assert!(!shown.contains("Note:"), "nothing to explain: {shown}");
+
+    // Field paths and undescribed members, in warnings and labels; the
+    // lookalike letter in the summary, where it stands (item 6).
+    let shown = s.ok(&["show", &id("H-PAY")]).await;
+    assert!(!data_lines(&shown).contains("\\\\"), "{shown}");
+    let lines = unescaped_lines(&shown);
+    let has = |needle: &str| lines.iter().any(|l| l.contains(needle));
+    assert!(has("Not described by the schema: /\u{1b}[2K"), "{lines:#?}");
+    assert!(has("Not described by the schema: /tab\there"), "{lines:#?}");
+    assert!(has("\u{1b}[2K: \"erased\""), "{lines:#?}");
+    assert!(has("Pay 10.00 EUR to p\u{0430}ypal.com"), "{lines:#?}");
+    assert!(
+        shown.contains("Pay 10.00 EUR to p\\u{0430}ypal.com"),
+        "the lookalike letter is escaped where it stands: {shown}"
+    );
+    assert!(shown.contains("Not described by the schema: /\\u{001B}[2K"), "{shown}");
+
+    // Item 5: the Auth0 description is shown, revealed, and its instruction.
+    let shown = s.ok(&["show", &id("H-AUTH0")]).await;
+    let lines = unescaped_lines(&shown);
+    let has = |needle: &str| lines.iter().any(|l| l.contains(needle));
+    assert!(has(&format!("description: \"{description}\"")), "{lines:#?}");
+    assert!(shown.contains("description: \"\\u{202E}serahs LPAA 01 yuB\""), "{shown}");
+    assert!(has("Transfer 10 EUR to p\u{0430}ypal.com"), "{lines:#?}");
+    assert!(!data_lines(&shown).contains("\\\\"), "{shown}");
+
+    // Item 2: the short view marks every request with warnings: how many,
+    // and the worst kind; a clean one has no mark.
+    let human = s.ok(&["list"]).await;
+    let line_of = |binding: &str| human.lines().find(|l| l.contains(&format!("\"{binding}\""))).unwrap().to_owned();
+    assert!(line_of("H-MAIL").contains("warnings (DANGER: direction-changing characters)"), "{human}");
+    assert!(line_of("H-PAY").contains("5 warnings (DANGER: lookalike letters)"), "{human}");
+    assert!(line_of("H-AUTH0").contains("(DANGER: direction-changing characters)"), "{human}");
+    assert!(line_of("H-TAB").contains("! 1 warning (DANGER: control characters)"), "{human}");
+    assert!(!line_of("CLEAN").contains('!'), "{human}");
+    assert!(!human.contains("Note:"), "the list lines quote no hidden character: {human}");
+    let json = s.json(&["list"]).await;
+    let mail = json.as_array().unwrap().iter().find(|i| i["request"]["binding_message"] == "H-MAIL").unwrap();
+    assert_eq!(mail["worst_warning"]["code"], "bidi_control", "{mail}");
+    assert!(mail["warning_count"].as_u64().unwrap() >= 3, "{mail}");
+}

@@ -35,7 +35,7 @@ pub mod text;
 
 pub use model::{
     CharFinding, DetailView, DisplayModel, Field, FieldValue, Format, JsonType, LabelSource, RenderOptions, Renderer,
-    RequestStatus, Risk, Severity, Summary, SummaryPart, Warning, WarningCode,
+    RequestStatus, Risk, Severity, Summary, SummaryPart, Warning, WarningCode, WorstWarning,
 };
 pub use registry::{Registry, RegistryError, Violation, BUILTIN_SCHEMAS, DOCUMENT_VERSION, META_SCHEMA, URN_PREFIX};
 pub use render::{render, render_param};

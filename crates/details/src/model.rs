@@ -6,6 +6,14 @@
 //! exactly (for numbers, the RFC 8785 form, which is the form that is signed),
 //! and anything the renderer adds for reading (a local date, grouped digits)
 //! sits beside it in `display`.
+//!
+//! Nor does it escape anything. Every text in it that holds untrusted input
+//! (values, member names, labels, paths, titles, descriptions, summaries,
+//! warning messages that quote input) is the text exactly, and comes with the
+//! characters a consumer must reveal where they stand: a [`CharFinding`]
+//! list beside it (`label_characters`, `message_characters`…, or a value's
+//! warnings). A UI marks them; a terminal writes them in the escape grammar
+//! of `countersign_text` (`docs/display-schema.md` §4, "Revealing").
 
 use countersign_protocol::device::ids::SchemaHash;
 use serde::{Deserialize, Serialize};
@@ -32,6 +40,49 @@ pub struct DisplayModel {
     pub warning_count: usize,
     /// The highest severity among all warnings, `null` when there are none.
     pub max_severity: Option<Severity>,
+    /// The worst warning at any level (severity first, then
+    /// [`WarningCode::BY_CONCERN`]), for a line that cannot list them all
+    /// (an inbox line, a notification); `null` when there are none.
+    pub worst_warning: Option<WorstWarning>,
+}
+
+/// What a short view says of a request's warnings: the worst kind.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WorstWarning {
+    /// The code of the worst warning.
+    pub code: WarningCode,
+    /// Its severity.
+    pub severity: Severity,
+    /// What it is about, in words: `lookalike letters`,
+    /// `direction-changing characters` ([`WarningCode::kind`]).
+    pub text: String,
+}
+
+impl WorstWarning {
+    /// The worst of `warnings`, `None` when there are none.
+    pub fn of<'a>(warnings: impl IntoIterator<Item = &'a Warning>) -> Option<WorstWarning> {
+        warnings
+            .into_iter()
+            .map(|w| (w.severity, w.code))
+            .max_by_key(|&(s, c)| (s, c.concern()))
+            .map(|(severity, code)| WorstWarning { code, severity, text: code.kind().to_owned() })
+    }
+}
+
+impl DisplayModel {
+    /// Adds a request-level warning (a finding in the request's own strings,
+    /// added by an approver): counted, and taken into `max_severity` and
+    /// `worst_warning`.
+    pub fn add_warning(&mut self, warning: Warning) {
+        self.warning_count += 1;
+        self.max_severity = self.max_severity.max(Some(warning.severity));
+        let worse = WorstWarning::of([&warning]);
+        let key = |w: &Option<WorstWarning>| w.as_ref().map(|w| (w.severity, w.code.concern()));
+        if key(&worse) > key(&self.worst_warning) {
+            self.worst_warning = worse;
+        }
+        self.warnings.push(warning);
+    }
 }
 
 /// Overall state of a request.
@@ -88,6 +139,9 @@ pub struct DetailView {
     pub schema_hash: SchemaHash,
     /// Title from the schema, or the type itself when there is none.
     pub title: String,
+    /// The characters of `title` a UI must mark where they stand (a
+    /// schema's title as prose, a type as an identifier).
+    pub title_characters: Vec<CharFinding>,
     /// The schema's summary template filled from the values; `null` when the
     /// schema has no template.
     pub summary: Option<Summary>,
@@ -110,10 +164,15 @@ pub struct DetailView {
 /// A summary line built from the schema's template.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Summary {
-    /// The whole line as plain text. A value with warnings of its own is
-    /// quoted with its flagged characters written as `\u{XXXX}`, so that it
-    /// cannot reorder or hide the rest of the line.
+    /// The whole line, exactly: the template's text and each value as sent
+    /// (or its reading form), nothing escaped.
     pub text: String,
+    /// The characters of `text` a consumer must reveal where they stand, so
+    /// that none can reorder or hide the rest of the line: each value's
+    /// findings in its own context (a lookalike letter in a recipient, a
+    /// non-ASCII letter in a ticker), the template's in one line of prose,
+    /// and every control character (the summary is one line).
+    pub characters: Vec<CharFinding>,
     /// The same line in parts, so a UI can style values and missing ones.
     pub parts: Vec<SummaryPart>,
 }
@@ -126,6 +185,8 @@ pub enum SummaryPart {
     Text {
         /// The text.
         text: String,
+        /// Its characters to reveal (positions within this part).
+        characters: Vec<CharFinding>,
     },
     /// A value from the request.
     Value {
@@ -135,6 +196,8 @@ pub enum SummaryPart {
         text: String,
         /// Whether that value has warnings of its own.
         flagged: bool,
+        /// Its characters to reveal (positions within this part).
+        characters: Vec<CharFinding>,
     },
     /// A value the template names but the request lacks (or is `null`).
     Missing {
@@ -142,6 +205,8 @@ pub enum SummaryPart {
         path: String,
         /// What is shown instead, e.g. `[missing: Symbol]`.
         text: String,
+        /// Its characters to reveal (positions within this part).
+        characters: Vec<CharFinding>,
     },
 }
 
@@ -296,8 +361,11 @@ pub struct Field {
     pub sensitive: bool,
     /// Shown collapsed (Auth0 `display: false`): present, one click away.
     pub collapsed: bool,
-    /// Help text from the schema (or Auth0 `description`).
+    /// Help text from the schema (or Auth0 `description`), exactly.
     pub description: Option<String>,
+    /// The characters of `description` a UI must mark where they stand
+    /// (found as in one line of prose, every control character included).
+    pub description_characters: Vec<CharFinding>,
     /// Warnings about this value or its name.
     pub warnings: Vec<Warning>,
 }
@@ -361,6 +429,10 @@ pub enum FieldValue {
         /// The amount with digit grouping for the locale, e.g.
         /// `1,234,567.50 EUR`.
         display: String,
+        /// The characters of `text` to reveal (both parts must be ASCII).
+        characters: Vec<CharFinding>,
+        /// The characters of `display` to reveal.
+        display_characters: Vec<CharFinding>,
     },
     /// An object: its fields, in schema order.
     Object {
@@ -432,6 +504,69 @@ pub enum WarningCode {
     Unparseable,
 }
 
+impl WarningCode {
+    /// Every code, the most concerning first (within one severity, the
+    /// first one listed is the worst kind a short view names).
+    pub const BY_CONCERN: [WarningCode; 20] = [
+        WarningCode::Unparseable,
+        WarningCode::LimitExceeded,
+        WarningCode::SchemaViolation,
+        WarningCode::BidiControl,
+        WarningCode::HiddenText,
+        WarningCode::InvisibleCharacter,
+        WarningCode::MixedScript,
+        WarningCode::ControlCharacter,
+        WarningCode::NonAsciiIdentifier,
+        WarningCode::UndescribedField,
+        WarningCode::NoSchema,
+        WarningCode::UnusualCharacter,
+        WarningCode::UnusualWhitespace,
+        WarningCode::CombiningMarks,
+        WarningCode::InvalidFormat,
+        WarningCode::ManyDetails,
+        WarningCode::ManyItems,
+        WarningCode::HiddenBySender,
+        WarningCode::MissingValue,
+        WarningCode::LongValue,
+    ];
+
+    /// How much this kind concerns the user within its severity: higher is
+    /// worse ([`WarningCode::BY_CONCERN`] reversed).
+    #[must_use]
+    pub fn concern(self) -> usize {
+        let at = WarningCode::BY_CONCERN.iter().position(|&c| c == self).unwrap_or(0);
+        WarningCode::BY_CONCERN.len() - at
+    }
+
+    /// The kind of finding in words, for a line that names only the worst
+    /// one: `direction-changing characters`, `lookalike letters`…
+    #[must_use]
+    pub fn kind(self) -> &'static str {
+        match self {
+            WarningCode::BidiControl => "direction-changing characters",
+            WarningCode::InvisibleCharacter => "invisible characters",
+            WarningCode::HiddenText => "hidden text",
+            WarningCode::ControlCharacter => "control characters",
+            WarningCode::UnusualWhitespace => "unusual spaces or tabs",
+            WarningCode::UnusualCharacter => "unusual characters",
+            WarningCode::CombiningMarks => "stacked combining marks",
+            WarningCode::MixedScript => "lookalike letters",
+            WarningCode::NonAsciiIdentifier => "non-ASCII characters in an identifier",
+            WarningCode::LongValue => "a long value",
+            WarningCode::ManyItems => "a long list",
+            WarningCode::ManyDetails => "many separate authorizations",
+            WarningCode::UndescribedField => "fields the schema does not describe",
+            WarningCode::NoSchema => "no display schema",
+            WarningCode::SchemaViolation => "details that break their schema",
+            WarningCode::InvalidFormat => "a value not in its format",
+            WarningCode::MissingValue => "a missing value",
+            WarningCode::HiddenBySender => "fields the sender marked hidden",
+            WarningCode::LimitExceeded => "over a limit",
+            WarningCode::Unparseable => "unreadable details",
+        }
+    }
+}
+
 /// One character a warning is about.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CharFinding {
@@ -459,16 +594,59 @@ pub struct Warning {
     pub path: Option<String>,
     /// Whether the finding is in the member name rather than the value.
     pub in_key: bool,
-    /// Human-readable text, e.g. `U+202E RIGHT-TO-LEFT OVERRIDE at position 12`.
+    /// Human-readable text, e.g. `U+202E RIGHT-TO-LEFT OVERRIDE at position
+    /// 12`. Untrusted text it quotes (a path, a member name, a decoded
+    /// hidden text) is quoted exactly (cut at 200 characters) and its
+    /// characters to reveal are in `message_characters`.
     pub message: String,
+    /// The characters of `message` a consumer must reveal where they stand
+    /// (positions within `message`).
+    pub message_characters: Vec<CharFinding>,
     /// The characters concerned (at most [`crate::limits::MAX_FINDINGS`];
-    /// `message` gives the total).
+    /// `message` gives the total), positions within the value (or member
+    /// name) the warning is about.
     pub characters: Vec<CharFinding>,
 }
 
 impl Warning {
+    /// A warning whose message holds no untrusted text (it is still
+    /// classified as one line of prose, so nothing in it can act unseen).
     pub(crate) fn new(code: WarningCode, severity: Severity, message: impl Into<String>) -> Self {
-        Self { code, severity, index: None, path: None, in_key: false, message: message.into(), characters: Vec::new() }
+        let message: String = message.into();
+        let shown = crate::text::Revealed::line(&message);
+        Self::quoting(code, severity, shown)
+    }
+
+    /// A warning whose message quotes untrusted text.
+    pub(crate) fn quoting(code: WarningCode, severity: Severity, message: crate::text::Revealed) -> Self {
+        let (message, message_characters) = message.into_parts();
+        Self {
+            code,
+            severity,
+            index: None,
+            path: None,
+            in_key: false,
+            message,
+            message_characters,
+            characters: Vec::new(),
+        }
+    }
+
+    /// The same warning with `prefix` (trusted words, e.g. `The agent's
+    /// name: `) before its message; the characters to reveal move with it.
+    #[must_use]
+    pub fn with_prefix(mut self, prefix: &str) -> Self {
+        let chars = prefix.chars().count();
+        let units: usize = prefix.chars().map(char::len_utf16).sum();
+        let mut shown = crate::text::Revealed::line(prefix);
+        for c in &mut self.message_characters {
+            c.position += chars;
+            c.utf16_offset += units;
+        }
+        shown.characters_mut().append(&mut self.message_characters);
+        self.message_characters = std::mem::take(shown.characters_mut());
+        self.message.insert_str(0, prefix);
+        self
     }
 
     pub(crate) fn at(mut self, index: Option<usize>, path: Option<String>) -> Self {

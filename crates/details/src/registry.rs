@@ -12,10 +12,11 @@
 use crate::limits;
 use crate::model::Risk;
 use crate::schema::{self, Layout, RootHints};
-use crate::text::visible_escape;
+use crate::text::{visible_escape, Revealed};
 use countersign_protocol::device::ids::SchemaHash;
 use countersign_protocol::jcs;
 use countersign_protocol::rar::{AuthorizationDetail, AuthorizationDetails};
+use countersign_text::Context;
 use jsonschema::error::{TypeKind, ValidationErrorKind};
 use jsonschema::{Draft, Retrieve, Uri, ValidationError, Validator};
 use serde::Serialize;
@@ -125,34 +126,69 @@ impl fmt::Debug for Entry {
     }
 }
 
+/// A violation as the renderer shows it: the message quotes input exactly,
+/// with the characters to reveal ([`Violation`] has it escaped, for error
+/// texts).
+#[derive(Debug, Clone)]
+pub(crate) struct Found {
+    pub index: usize,
+    pub path: String,
+    pub message: Revealed,
+}
+
+impl From<Found> for Violation {
+    fn from(f: Found) -> Self {
+        Violation { index: f.index, path: f.path, message: f.message.escaped() }
+    }
+}
+
 impl Entry {
-    pub(crate) fn violations(&self, index: usize, detail: &AuthorizationDetail) -> Vec<Violation> {
+    pub(crate) fn violations(&self, index: usize, detail: &AuthorizationDetail) -> Vec<Found> {
         let value = Value::Object(detail.as_map().clone());
         self.validator
             .iter_errors(&value)
             .take(MAX_VIOLATIONS)
             .map(|e| {
                 let (path, message) = describe(&e);
-                Violation { index, path, message }
+                Found { index, path, message }
             })
             .collect()
     }
 }
 
-fn describe(e: &ValidationError<'_>) -> (String, String) {
+fn describe(e: &ValidationError<'_>) -> (String, Revealed) {
     let path = e.instance_path().as_str().to_owned();
-    let quote = |s: &str| format!("\"{}\"", visible_escape(s));
-    let names = |list: &[String]| list.iter().map(|s| quote(s)).collect::<Vec<_>>().join(", ");
-    let compact = |v: &Value| visible_escape(&v.to_string());
+    // Trusted words, then untrusted text quoted (a member name, a pattern or
+    // the allowed values of a schema).
+    let words = |s: &str| Revealed::line(s);
+    let quoted = |intro: &str, s: &str| {
+        let mut m = Revealed::line(intro);
+        m.push("\"", Context::Line).quote(s, Context::Line).push("\"", Context::Line);
+        m
+    };
+    let compact = |intro: &str, v: &Value| {
+        let mut m = Revealed::line(intro);
+        m.quote(&v.to_string(), Context::Line);
+        m
+    };
     let message = match e.kind() {
         ValidationErrorKind::Required { property } => {
             let name = property.as_str().unwrap_or_default();
             let missing = format!("{path}/{}", limits::escape_token(name));
-            return (missing, format!("required field {} is missing", quote(name)));
+            let mut m = quoted("required field ", name);
+            m.push(" is missing", Context::Line);
+            return (missing, m);
         }
         ValidationErrorKind::AdditionalProperties { unexpected }
         | ValidationErrorKind::UnevaluatedProperties { unexpected } => {
-            format!("field(s) not allowed here: {}", names(unexpected))
+            let mut m = words("field(s) not allowed here: ");
+            for (i, name) in unexpected.iter().enumerate() {
+                if i > 0 {
+                    m.push(", ", Context::Line);
+                }
+                m.push("\"", Context::Line).quote(name, Context::Line).push("\"", Context::Line);
+            }
+            return (path, m);
         }
         ValidationErrorKind::Type { kind } => match kind {
             TypeKind::Single(t) => format!("must be of type {t}"),
@@ -161,9 +197,9 @@ fn describe(e: &ValidationError<'_>) -> (String, String) {
                 format!("must be of type {}", list.join(" or "))
             }
         },
-        ValidationErrorKind::Enum { options } => format!("must be one of {}", compact(options)),
-        ValidationErrorKind::Constant { expected_value } => format!("must be {}", compact(expected_value)),
-        ValidationErrorKind::Pattern { pattern } => format!("does not match the pattern {}", quote(pattern)),
+        ValidationErrorKind::Enum { options } => return (path, compact("must be one of ", options)),
+        ValidationErrorKind::Constant { expected_value } => return (path, compact("must be ", expected_value)),
+        ValidationErrorKind::Pattern { pattern } => return (path, quoted("does not match the pattern ", pattern)),
         ValidationErrorKind::Format { format } => format!("is not a valid {format}"),
         ValidationErrorKind::MinLength { limit } => format!("must have at least {limit} characters"),
         ValidationErrorKind::MaxLength { limit } => format!("must have at most {limit} characters"),
@@ -181,8 +217,9 @@ fn describe(e: &ValidationError<'_>) -> (String, String) {
             "does not match any of the allowed forms".to_owned()
         }
         ValidationErrorKind::OneOfMultipleValid { .. } => "matches more than one of the allowed forms".to_owned(),
-        other => format!("fails the schema keyword \"{}\"", other.keyword()),
+        other => return (path, quoted("fails the schema keyword ", other.keyword())),
     };
+    let message = words(&message);
     (path, message)
 }
 
@@ -222,7 +259,7 @@ fn load(origin: &str, doc: Value, all: &Arc<HashMap<String, Value>>) -> Result<E
         .take(5)
         .map(|e| {
             let (path, message) = describe(&e);
-            format!("{}: {message}", if path.is_empty() { "/" } else { &path })
+            format!("{}: {}", if path.is_empty() { "/" } else { &path }, message.escaped())
         })
         .collect();
     if !problems.is_empty() {
@@ -425,7 +462,7 @@ impl Registry {
         let mut violations = Vec::new();
         for (index, detail) in details.iter().enumerate() {
             match self.lookup(detail.r#type()) {
-                Some(entry) => violations.extend(entry.violations(index, detail)),
+                Some(entry) => violations.extend(entry.violations(index, detail).into_iter().map(Violation::from)),
                 None => violations.push(Violation {
                     index,
                     path: "/type".to_owned(),

@@ -17,11 +17,11 @@ use crate::format::{self, Locale};
 use crate::limits::{self, escape_token, MANY_DETAILS, MANY_ITEMS, MAX_LISTED_PER_REQUEST};
 use crate::model::{
     DetailView, DisplayModel, Field, FieldValue, Format, JsonType, LabelSource, RenderOptions, Renderer, RequestStatus,
-    Risk, Severity, Summary, SummaryPart, Warning, WarningCode,
+    Risk, Severity, Summary, SummaryPart, Warning, WarningCode, WorstWarning,
 };
 use crate::registry::{Entry, Registry};
 use crate::schema::{Layout, Piece, SchemaSet};
-use crate::text::{self, escape_value, visible_escape, Budget, TextKind};
+use crate::text::{self, Budget, Revealed, TextKind};
 use countersign_protocol::device::ids::SchemaHash;
 use countersign_protocol::jcs;
 use countersign_protocol::rar::{AuthorizationDetail, AuthorizationDetails};
@@ -41,13 +41,12 @@ pub fn render(details: &AuthorizationDetails, registry: &Registry, options: &Ren
         let warnings = exceeded
             .into_iter()
             .map(|e| {
-                let path = if e.path.is_empty() { String::new() } else { format!(" at {}", visible_escape(&e.path)) };
-                Warning::new(
-                    WarningCode::LimitExceeded,
-                    Severity::Danger,
-                    format!("Refused: detail {}{path}: {}", e.index, e.message),
-                )
-                .at(Some(e.index), Some(e.path))
+                let mut message = Revealed::line(&format!("Refused: detail {}", e.index));
+                if !e.path.is_empty() {
+                    message.push(" at ", Context::Line).quote(&e.path, Context::Identifier);
+                }
+                message.push(": ", Context::Line).push(&e.message, Context::Line);
+                Warning::quoting(WarningCode::LimitExceeded, Severity::Danger, message).at(Some(e.index), Some(e.path))
             })
             .collect();
         return finish(RequestStatus::Refused, warnings, Vec::new(), display_schemas);
@@ -81,11 +80,9 @@ pub fn render_param(param: &str, registry: &Registry, options: &RenderOptions) -
     match AuthorizationDetails::from_param(param) {
         Ok(details) => render(&details, registry, options),
         Err(e) => {
-            let w = Warning::new(
-                WarningCode::Unparseable,
-                Severity::Danger,
-                format!("Refused: {}", visible_escape(&e.to_string())),
-            );
+            let mut message = Revealed::line("Refused: ");
+            message.quote(&e.to_string(), Context::Line);
+            let w = Warning::quoting(WarningCode::Unparseable, Severity::Danger, message);
             finish(RequestStatus::Refused, vec![w], Vec::new(), Default::default())
         }
     }
@@ -99,9 +96,15 @@ fn finish(
 ) -> DisplayModel {
     let mut count = warnings.len();
     let mut max = warnings.iter().map(|w| w.severity).max();
+    let mut worst = WorstWarning::of(&warnings);
     let mut note = |w: &Warning| {
         count += 1;
         max = max.max(Some(w.severity));
+        let this = WorstWarning::of([w]);
+        let key = |x: &Option<WorstWarning>| x.as_ref().map(|x| (x.severity, x.code.concern()));
+        if key(&this) > key(&worst) {
+            worst = this;
+        }
     };
     fn walk(fields: &[Field], note: &mut dyn FnMut(&Warning)) {
         for f in fields {
@@ -126,6 +129,7 @@ fn finish(
         display_schemas,
         warning_count: count,
         max_severity: max,
+        worst_warning: worst,
     }
 }
 
@@ -176,14 +180,15 @@ fn render_detail(ctx: &Ctx, registry: &Registry, index: usize, detail: &Authoriz
     if let Some(entry) = entry {
         for v in entry.violations(index, detail) {
             valid = false;
-            let at = if v.path.is_empty() { "the top level".to_owned() } else { visible_escape(&v.path) };
+            let mut message = Revealed::line("Does not match its schema at ");
+            if v.path.is_empty() {
+                message.push("the top level", Context::Line);
+            } else {
+                message.quote(&v.path, Context::Identifier);
+            }
+            message.push(": ", Context::Line).append(&v.message);
             warnings.push(
-                Warning::new(
-                    WarningCode::SchemaViolation,
-                    Severity::Danger,
-                    format!("Does not match its schema at {at}: {}", v.message),
-                )
-                .at(Some(index), Some(v.path)),
+                Warning::quoting(WarningCode::SchemaViolation, Severity::Danger, message).at(Some(index), Some(v.path)),
             );
         }
     }
@@ -211,29 +216,27 @@ fn render_detail(ctx: &Ctx, registry: &Registry, index: usize, detail: &Authoriz
                 .at(Some(index), None),
             );
             let fields = r.object_fields(map, &SchemaSet::generic(), "", true);
-            (Renderer::Generic, fields, type_name.to_owned(), Risk::Unknown, None)
+            (Renderer::Generic, fields, Revealed::of(type_name, Context::Identifier), Risk::Unknown, None)
         }
     };
     let summary = entry.and_then(|e| e.root.summary.as_ref().map(|t| (e, t))).map(|(e, t)| {
         let (summary, missing) = fill_summary(&t.0, &fields, &e.schema);
         for path in missing {
-            warnings.push(
-                Warning::new(
-                    WarningCode::MissingValue,
-                    Severity::Info,
-                    format!("The summary names {}, which was not sent", visible_escape(&path)),
-                )
-                .at(Some(index), Some(path)),
-            );
+            let mut message = Revealed::line("The summary names ");
+            message.quote(&path, Context::Identifier).push(", which was not sent", Context::Line);
+            warnings
+                .push(Warning::quoting(WarningCode::MissingValue, Severity::Info, message).at(Some(index), Some(path)));
         }
         summary
     });
+    let (title, title_characters) = title.into_parts();
     DetailView {
         index,
         type_name: type_name.to_owned(),
         renderer,
         schema_hash: entry.map_or_else(SchemaHash::of_no_schema, |e| e.hash.clone()),
         title,
+        title_characters,
         summary,
         risk,
         icon,
@@ -244,12 +247,16 @@ fn render_detail(ctx: &Ctx, registry: &Registry, index: usize, detail: &Authoriz
     }
 }
 
-fn title_of(entry: &Entry, type_name: &str) -> String {
-    let title = entry.root.title.clone().unwrap_or_else(|| type_name.to_owned());
+/// The detail's title: the schema's (prose), or the type (an identifier);
+/// a family's also names the member type.
+fn title_of(entry: &Entry, type_name: &str) -> Revealed {
+    let mut title = match &entry.root.title {
+        Some(t) => Revealed::of(t, Context::Line),
+        None => Revealed::of(type_name, Context::Identifier),
+    };
     if let Some(prefix) = entry.id.strip_suffix('*') {
-        // A family: name the member type too.
         let name = type_name.strip_prefix(prefix).unwrap_or(type_name);
-        return format!("{title}: {name}");
+        title.push(": ", Context::Line).push(name, Context::Identifier);
     }
     title
 }
@@ -263,29 +270,54 @@ fn flagged(field: &Field) -> bool {
         }
 }
 
-fn summary_text(field: &Field) -> String {
+/// A value's reading form in a summary line: a scalar as sent (classified
+/// in its format's context) or its reading aid (generated text, prose), an
+/// amount as its grouped form, a list of scalars joined.
+fn summary_value(field: &Field) -> Revealed {
     match &field.value {
-        FieldValue::Scalar { text, display, .. } => display.clone().unwrap_or_else(|| text.clone()),
-        FieldValue::Money { display, .. } => display.clone(),
+        FieldValue::Scalar { text, display, .. } => match display {
+            Some(d) => Revealed::line(d),
+            None => Revealed::of(text, field.format.text_context()),
+        },
+        FieldValue::Money { display, display_characters, .. } => {
+            let mut r = Revealed::new();
+            let at: Vec<usize> = display_characters.iter().map(|c| c.position).collect();
+            r.push_at(display, &at, None);
+            r
+        }
         FieldValue::Array { items } => {
             if items.iter().all(|i| matches!(i.value, FieldValue::Scalar { .. } | FieldValue::Money { .. })) {
-                items.iter().map(summary_text).collect::<Vec<_>>().join(", ")
+                let mut r = Revealed::new();
+                for (k, item) in items.iter().enumerate() {
+                    if k > 0 {
+                        r.push(", ", Context::Line);
+                    }
+                    r.append(&summary_value(item));
+                }
+                r
             } else if items.len() == 1 {
-                "1 item".to_owned()
+                Revealed::line("1 item")
             } else {
-                format!("{} items", items.len())
+                Revealed::line(&format!("{} items", items.len()))
             }
         }
-        FieldValue::Object { fields } => format!("({} fields)", fields.len()),
+        FieldValue::Object { fields } => Revealed::line(&format!("({} fields)", fields.len())),
     }
 }
 
 fn fill_summary(pieces: &[Piece], fields: &[Field], doc: &Value) -> (Summary, Vec<String>) {
     let mut parts = Vec::new();
     let mut missing = Vec::new();
+    let mut line = Revealed::new();
     for piece in pieces {
         match piece {
-            Piece::Text(t) => parts.push(SummaryPart::Text { text: t.clone() }),
+            Piece::Text(t) => {
+                // The template's text comes from the schema: untrusted too.
+                let shown = Revealed::line(t);
+                line.append(&shown);
+                let (text, characters) = shown.into_parts();
+                parts.push(SummaryPart::Text { text, characters });
+            }
             Piece::Value(keys) => {
                 let path: String = keys.iter().map(|k| format!("/{}", escape_token(k))).collect();
                 let mut level = fields;
@@ -302,11 +334,12 @@ fn fill_summary(pieces: &[Piece], fields: &[Field], doc: &Value) -> (Summary, Ve
                 match present {
                     Some(f) => {
                         // A flagged value (a U+202E in a symbol…) would act on
-                        // the whole line: quote it with its flagged characters
-                        // written as `\u{XXXX}` (its field shows it as sent).
-                        let flagged = flagged(f);
-                        let text = if flagged { escape_value(&summary_text(f), f.format) } else { summary_text(f) };
-                        parts.push(SummaryPart::Value { path, text, flagged });
+                        // the whole line: its characters to reveal come with
+                        // it (its field shows it as sent too).
+                        let shown = summary_value(f);
+                        line.append(&shown);
+                        let (text, characters) = shown.into_parts();
+                        parts.push(SummaryPart::Value { path, text, flagged: flagged(f), characters });
                     }
                     None => {
                         let mut set = SchemaSet::root(doc);
@@ -314,22 +347,25 @@ fn fill_summary(pieces: &[Piece], fields: &[Field], doc: &Value) -> (Summary, Ve
                             set = set.property(key).unwrap_or_else(SchemaSet::generic);
                         }
                         let label = set.hints().label.unwrap_or_else(|| keys.join("."));
-                        parts.push(SummaryPart::Missing { path: path.clone(), text: format!("[missing: {label}]") });
+                        let shown = Revealed::line(&format!("[missing: {label}]"));
+                        line.append(&shown);
+                        let (text, characters) = shown.into_parts();
+                        parts.push(SummaryPart::Missing { path: path.clone(), text, characters });
                         missing.push(path);
                     }
                 }
             }
         }
     }
-    let text = parts
-        .iter()
-        .map(|p| match p {
-            SummaryPart::Text { text } | SummaryPart::Value { text, .. } | SummaryPart::Missing { text, .. } => {
-                text.as_str()
-            }
-        })
-        .collect();
-    (Summary { text, parts }, missing)
+    let (text, characters) = line.into_parts();
+    (Summary { text, characters, parts }, missing)
+}
+
+/// The characters to reveal in a description (a schema's help text or an
+/// Auth0 entry's `description`): one line of prose, every control character
+/// included.
+fn description_characters(description: Option<&str>) -> Vec<crate::model::CharFinding> {
+    description.map(|d| Revealed::line(d).into_parts().1).unwrap_or_default()
 }
 
 /// How a field got its label.
@@ -393,17 +429,10 @@ impl DetailRenderer<'_> {
 
     fn push_undescribed(&mut self, key: &str, value: &Value, path: &str) {
         let mut f = self.field(key, value, &SchemaSet::generic(), path, Label::Key);
-        f.warnings.insert(
-            0,
-            self.warn(
-                Warning::new(
-                    WarningCode::UndescribedField,
-                    Severity::Caution,
-                    format!("Not described by the schema: {}", visible_escape(path)),
-                ),
-                path,
-            ),
-        );
+        let mut message = Revealed::line("Not described by the schema: ");
+        message.quote(path, Context::Identifier);
+        f.warnings
+            .insert(0, self.warn(Warning::quoting(WarningCode::UndescribedField, Severity::Caution, message), path));
         self.undescribed.push(f);
     }
 
@@ -432,6 +461,7 @@ impl DetailRenderer<'_> {
         let label_characters = text::marks(&label, label_context, &self.ctx.marks);
         let path_characters = text::marks(path, Context::Identifier, &self.ctx.marks);
         let value = self.value(value, set, format, path, &mut warnings);
+        let description_characters = description_characters(hints.description.as_deref());
         Field {
             path: path.to_owned(),
             key: key.to_owned(),
@@ -445,6 +475,7 @@ impl DetailRenderer<'_> {
             sensitive: hints.sensitive,
             collapsed: false,
             description: hints.description,
+            description_characters,
             warnings,
         }
     }
@@ -565,12 +596,26 @@ impl DetailRenderer<'_> {
         let ascii = TextKind { format: Format::Currency, in_key: false };
         self.text_warnings(amount, ascii, &join(path, "amount"), warnings);
         self.text_warnings(currency, ascii, &join(path, "currency"), warnings);
-        let grouped = format::group_decimal(amount, self.ctx.locale).unwrap_or_else(|| amount.to_owned());
+        // Both parts must be ASCII. The grouped amount is generated from a
+        // valid decimal (its separators are the locale's typography); an
+        // amount that is not one is shown as sent.
+        let ascii = Context::AsciiIdentifier;
+        let mut text = Revealed::of(amount, ascii);
+        text.push(" ", ascii).push(currency, ascii);
+        let mut display = match format::group_decimal(amount, self.ctx.locale) {
+            Some(grouped) => Revealed::line(&grouped),
+            None => Revealed::of(amount, ascii),
+        };
+        display.push(" ", ascii).push(currency, ascii);
+        let (text, characters) = text.into_parts();
+        let (display, display_characters) = display.into_parts();
         Some(FieldValue::Money {
             amount: amount.to_owned(),
             currency: currency.to_owned(),
-            text: format!("{amount} {currency}"),
-            display: format!("{grouped} {currency}"),
+            text,
+            display,
+            characters,
+            display_characters,
         })
     }
 
@@ -630,6 +675,7 @@ impl DetailRenderer<'_> {
             match d {
                 Value::String(s) => {
                     self.text_warnings(s, TextKind { format: Format::Text, in_key: false }, &dpath, &mut f.warnings);
+                    f.description_characters = description_characters(Some(s));
                     f.description = Some(s.clone());
                 }
                 other => self.push_undescribed("description", other, &dpath),

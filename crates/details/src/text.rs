@@ -16,7 +16,138 @@ use std::cell::Cell;
 pub use countersign_text::{char_name, code_point};
 
 /// Longest quote of untrusted text inside a message, in characters.
-const MAX_QUOTED_CHARS: usize = 200;
+pub(crate) const MAX_QUOTED_CHARS: usize = 200;
+
+/// A text assembled from pieces (a summary line, a message quoting a path),
+/// kept exactly, with the characters a consumer must reveal in it: each
+/// piece's findings in its own context, and every control character. This
+/// is how the model says "mark these" for text made of parts; nothing is
+/// escaped here (`docs/display-schema.md` §4, "Revealing").
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Revealed {
+    text: String,
+    characters: Vec<CharFinding>,
+    /// Length of `text` in code points and in UTF-16 code units.
+    chars: usize,
+    utf16: usize,
+}
+
+impl Revealed {
+    /// An empty text.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// `s` as one line of prose.
+    #[must_use]
+    pub fn line(s: &str) -> Self {
+        let mut r = Self::new();
+        r.push(s, Context::Line);
+        r
+    }
+
+    /// `s` classified in `context`.
+    #[must_use]
+    pub fn of(s: &str, context: Context) -> Self {
+        let mut r = Self::new();
+        r.push(s, context);
+        r
+    }
+
+    /// Appends `s`, classified in `context`.
+    pub fn push(&mut self, s: &str, context: Context) -> &mut Self {
+        let at = flagged_positions(&countersign_text::check(s, context).findings);
+        self.push_at(s, &at, None)
+    }
+
+    /// Appends a quote of `s`: at most [`MAX_QUOTED_CHARS`] characters
+    /// (classified within the whole of `s`), then `…` when it was longer.
+    /// Messages are not values: values are never cut.
+    pub fn quote(&mut self, s: &str, context: Context) -> &mut Self {
+        let at = flagged_positions(&countersign_text::check(s, context).findings);
+        self.push_at(s, &at, Some(MAX_QUOTED_CHARS))
+    }
+
+    /// Appends `s`, revealing the characters at `positions` (code points
+    /// within `s`) and every control character.
+    pub fn push_at(&mut self, s: &str, positions: &[usize], max_chars: Option<usize>) -> &mut Self {
+        for (i, c) in s.chars().enumerate() {
+            if max_chars.is_some_and(|max| i >= max) {
+                self.push_char('…', false);
+                break;
+            }
+            let reveal = c.is_control() || positions.binary_search(&i).is_ok();
+            self.push_char(c, reveal);
+        }
+        self
+    }
+
+    /// Appends another revealed text.
+    pub fn append(&mut self, other: &Revealed) -> &mut Self {
+        self.characters.extend(other.characters.iter().map(|c| CharFinding {
+            position: c.position + self.chars,
+            utf16_offset: c.utf16_offset + self.utf16,
+            ..c.clone()
+        }));
+        self.text.push_str(&other.text);
+        self.chars += other.chars;
+        self.utf16 += other.utf16;
+        self
+    }
+
+    fn push_char(&mut self, c: char, reveal: bool) {
+        if reveal {
+            self.characters.push(CharFinding {
+                code_point: code_point(c),
+                name: char_name(c),
+                position: self.chars,
+                utf16_offset: self.utf16,
+            });
+        }
+        self.text.push(c);
+        self.chars += 1;
+        self.utf16 += c.len_utf16();
+    }
+
+    /// The text.
+    #[must_use]
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The characters to reveal, in order.
+    #[must_use]
+    pub fn characters(&self) -> &[CharFinding] {
+        &self.characters
+    }
+
+    pub(crate) fn characters_mut(&mut self) -> &mut Vec<CharFinding> {
+        &mut self.characters
+    }
+
+    /// The text and its characters to reveal.
+    #[must_use]
+    pub fn into_parts(self) -> (String, Vec<CharFinding>) {
+        (self.text, self.characters)
+    }
+
+    /// The text in the escape grammar of `countersign_text`: what a terminal
+    /// or an error message shows.
+    #[must_use]
+    pub fn escaped(&self) -> String {
+        let at: Vec<usize> = self.characters.iter().map(|c| c.position).collect();
+        countersign_text::escape_at(&self.text, &at)
+    }
+}
+
+/// The positions of `findings`, sorted, each once.
+fn flagged_positions(findings: &[Finding]) -> Vec<usize> {
+    let mut at: Vec<usize> = findings.iter().map(|f| f.index).collect();
+    at.sort_unstable();
+    at.dedup();
+    at
+}
 
 /// What a string is, for the rules that depend on it.
 #[derive(Debug, Clone, Copy)]
@@ -136,21 +267,15 @@ fn warning(class: Class, kind: TextKind, findings: &[&Finding], budget: &Budget)
     w
 }
 
-/// Text for a message that quotes untrusted input: every character flagged
-/// in one line of prose, every control character and every backslash
-/// written in `countersign_text`'s escape grammar (`\u{202E}`, `\n`, `\\`),
-/// cut at 200 characters (messages are not values; values are never cut).
+/// Untrusted input quoted in an error text (a registry error, a log line):
+/// every character flagged in one line of prose, every control character and
+/// every backslash written in `countersign_text`'s escape grammar
+/// (`\u{202E}`, `\n`, `\\`), cut at 200 characters. The display model
+/// never escapes: its messages quote input exactly, with the characters to
+/// reveal ([`Revealed`]).
 #[must_use]
 pub fn visible_escape(s: &str) -> String {
     countersign_text::escape_at_most(s, Context::Line, MAX_QUOTED_CHARS)
-}
-
-/// A value quoted in a line of text (the summary) when that value has
-/// findings of its own: escaped as [`visible_escape`], in the value's
-/// context, without the cut. The value itself, unescaped, is still shown in
-/// its field.
-pub(crate) fn escape_value(s: &str, format: Format) -> String {
-    countersign_text::escape(s, format.text_context())
 }
 
 /// Every check the renderer runs on a value, for a string outside the
@@ -201,20 +326,25 @@ pub(crate) fn check(s: &str, kind: TextKind, budget: &Budget) -> Vec<Warning> {
 /// The text hidden in tag characters and in runs of variation selectors,
 /// decoded.
 fn hidden_text(report: &Report, kind: TextKind, warnings: &mut Vec<Warning>) {
-    let mut push = |message: String| {
-        let mut w = Warning::new(WarningCode::HiddenText, Severity::Danger, message);
+    let mut push = |message: Revealed| {
+        let mut w = Warning::quoting(WarningCode::HiddenText, Severity::Danger, message);
         w.in_key = kind.in_key;
         warnings.push(w);
     };
+    let quoted = |intro: String, text: &str| {
+        let mut m = Revealed::line(&intro);
+        m.push("\"", Context::Line).quote(text, Context::Line).push("\"", Context::Line);
+        m
+    };
     if let Some(text) = &report.tag_text {
-        push(format!("Text hidden in invisible tag characters: \"{}\"", visible_escape(text)));
+        push(quoted("Text hidden in invisible tag characters: ".to_owned(), text));
     }
     for run in &report.selector_runs {
-        let decoded = match run.text() {
-            Some(t) => format!("\"{}\"", visible_escape(&t)),
-            None => format!("{} bytes", run.bytes.len()),
-        };
-        push(format!("Data hidden in {} variation selectors at position {}: {decoded}", run.bytes.len(), run.index));
+        let intro = format!("Data hidden in {} variation selectors at position {}: ", run.bytes.len(), run.index);
+        match run.text() {
+            Some(t) => push(quoted(intro, &t)),
+            None => push(Revealed::line(&format!("{intro}{} bytes", run.bytes.len()))),
+        }
     }
 }
 
@@ -236,7 +366,7 @@ fn mixed_script(s: &str, report: &Report, kind: TextKind, budget: &Budget) -> Op
     let first = report.mixed_words.first()?;
     let findings: Vec<&Finding> = report.findings.iter().filter(|f| f.class == Class::Lookalike).collect();
     // The word is quoted as it looks; only what is flagged otherwise in it
-    // (an invisible filler, stacked marks) is escaped.
+    // (an invisible filler, stacked marks) is revealed.
     let word_findings: Vec<Finding> = report
         .findings
         .iter()
@@ -252,15 +382,11 @@ fn mixed_script(s: &str, report: &Report, kind: TextKind, budget: &Budget) -> Op
     };
     let place = if kind.in_key { " in the field name" } else { "" };
     let (listed, characters) = describe_findings(&findings, budget);
-    let mut w = Warning::new(
-        WarningCode::MixedScript,
-        severity(Class::Lookalike),
-        format!(
-            "Lookalike letters{place}: \"{}\" mixes {} letters{more}: {listed}",
-            countersign_text::escape_findings(&token, &word_findings),
-            names.join(" and "),
-        ),
-    );
+    let mut message = Revealed::line(&format!("Lookalike letters{place}: \""));
+    message
+        .push_at(&token, &flagged_positions(&word_findings), Some(MAX_QUOTED_CHARS))
+        .push(&format!("\" mixes {} letters{more}: {listed}", names.join(" and ")), Context::Line);
+    let mut w = Warning::quoting(WarningCode::MixedScript, severity(Class::Lookalike), message);
     w.in_key = kind.in_key;
     w.characters = characters;
     Some(w)
@@ -309,8 +435,27 @@ mod tests {
     fn escape_makes_invisible_visible() {
         assert_eq!(visible_escape("a\u{202E}b\u{200B}c\n"), "a\\u{202E}b\\u{200B}c\\n");
         assert_eq!(visible_escape("plain"), "plain");
-        let long = "a".repeat(300);
-        assert_eq!(escape_value(&format!("{long}\u{202E}"), Format::Text), format!("{long}\\u{{202E}}"));
+    }
+
+    #[test]
+    fn revealed_text_keeps_the_text_and_marks_each_piece_in_its_context() {
+        let mut r = Revealed::line("Not described: ");
+        // A no-break space is flagged in an identifier, not in prose; a
+        // line feed is always revealed.
+        r.quote("/a\u{00A0}b", Context::Identifier).push(" \u{00A0}x\ny \u{202E}", Context::Line);
+        assert_eq!(r.text(), "Not described: /a\u{00A0}b \u{00A0}x\ny \u{202E}");
+        let at: Vec<(usize, &str)> = r.characters().iter().map(|c| (c.position, c.code_point.as_str())).collect();
+        assert_eq!(at, [(17, "U+00A0"), (22, "U+000A"), (25, "U+202E")]);
+        assert_eq!(r.escaped(), "Not described: /a\\u{00A0}b \u{00A0}x\\ny \\u{202E}");
+        assert_eq!(countersign_text::unescape(&r.escaped()).as_deref(), Ok(r.text()));
+        // A quote is cut, the cut said; positions count UTF-16 units too.
+        let mut q = Revealed::line("😀 ");
+        q.quote(&format!("{}\u{202E}", "k".repeat(300)), Context::Line);
+        assert_eq!(q.text().chars().count(), 2 + 200 + 1);
+        assert!(q.text().ends_with('…') && q.characters().is_empty());
+        let mut p = Revealed::line("😀");
+        p.push("\u{202E}", Context::Line);
+        assert_eq!((p.characters()[0].position, p.characters()[0].utf16_offset), (1, 2));
     }
 
     #[test]

@@ -51,15 +51,27 @@ fn trojan_source_bidi_overrides_are_named_with_positions() {
 #[test]
 fn a_flagged_value_cannot_reorder_the_summary_line() {
     // A U+202E in the symbol would reverse the rest of "buy 10 … (market)".
+    // The line holds the value exactly (the model never escapes) and says
+    // where the override is, so that every consumer reveals it where it
+    // stands: a marker in a window, `\u{202E}` on a terminal.
     let m = render_value(trade("AA\u{202E}PL"));
     let s = m.details[0].summary.as_ref().unwrap();
-    assert!(!s.text.contains('\u{202E}'), "{:?}", s.text);
-    assert_eq!(s.text, "buy 10 AA\\u{202E}PL (market)");
+    assert_eq!(s.text, "buy 10 AA\u{202E}PL (market)");
+    let at: Vec<(usize, usize, &str)> =
+        s.characters.iter().map(|c| (c.position, c.utf16_offset, c.code_point.as_str())).collect();
+    assert_eq!(at, [(9, 9, "U+202E")]);
     let value = s.parts.iter().find_map(|p| match p {
-        countersign_details::SummaryPart::Value { path, text, flagged } if path == "/symbol" => Some((text, *flagged)),
+        countersign_details::SummaryPart::Value { path, text, flagged, characters } if path == "/symbol" => {
+            Some((text.as_str(), *flagged, characters.iter().map(|c| c.position).collect::<Vec<_>>()))
+        }
         _ => None,
     });
-    assert_eq!(value, Some((&"AA\\u{202E}PL".to_owned(), true)));
+    assert_eq!(value, Some(("AA\u{202E}PL", true, vec![2])));
+    // Escaped once, by the one grammar, it reads back exactly.
+    let positions: Vec<usize> = s.characters.iter().map(|c| c.position).collect();
+    let escaped = countersign_text::escape_at(&s.text, &positions);
+    assert_eq!(escaped, "buy 10 AA\\u{202E}PL (market)");
+    assert_eq!(countersign_text::unescape(&escaped).as_deref(), Ok(s.text.as_str()));
     // The field still shows the value exactly as sent.
     assert_eq!(scalar_text(field(&m.details[0], "/symbol")), "AA\u{202E}PL");
 }
@@ -448,4 +460,117 @@ fn every_format_character_and_lookalike_script_is_flagged() {
     // Units and IPA are not lookalikes.
     let m = render_value(email("a@example.com", "5 µs, ˈhɛloʊ, Tokyo東京", "hi"));
     assert_eq!(m.warning_count, 0, "{:#?}", all_warnings(&m));
+}
+
+/// Every text of the model comes with the characters to reveal in it, and
+/// each listed character is the one at its position (code points and UTF-16
+/// offsets): summaries, titles, descriptions, labels, paths, amounts and
+/// warning messages alike (issue 19: one revealing path for every text).
+#[test]
+fn every_listed_character_is_the_one_at_its_position_in_its_text() {
+    use countersign_details::{CharFinding, DisplayModel, Field, SummaryPart};
+    fn at(text: &str, found: &[CharFinding], what: &str) {
+        for c in found {
+            let ch = text.chars().nth(c.position).unwrap_or_else(|| panic!("{what}: {c:?} beyond {text:?}"));
+            assert_eq!(format!("U+{:04X}", u32::from(ch)), c.code_point, "{what}: {text:?}");
+            let units: usize = text.chars().take(c.position).map(char::len_utf16).sum();
+            assert_eq!(units, c.utf16_offset, "{what}: {text:?}");
+        }
+    }
+    fn fields(list: &[Field], count: &mut usize) {
+        for f in list {
+            at(&f.label, &f.label_characters, "label");
+            at(&f.path, &f.path_characters, "path");
+            if let Some(d) = &f.description {
+                at(d, &f.description_characters, "description");
+                *count += f.description_characters.len();
+            }
+            for w in &f.warnings {
+                at(&w.message, &w.message_characters, "message");
+                *count += w.message_characters.len();
+            }
+            match &f.value {
+                FieldValue::Money { text, display, characters, display_characters, .. } => {
+                    at(text, characters, "amount");
+                    at(display, display_characters, "amount display");
+                    *count += characters.len();
+                }
+                FieldValue::Object { fields: inner } | FieldValue::Array { items: inner } => fields(inner, count),
+                FieldValue::Scalar { .. } => {}
+            }
+        }
+    }
+    fn check(m: &DisplayModel) -> usize {
+        let mut count = 0;
+        for w in &m.warnings {
+            at(&w.message, &w.message_characters, "request message");
+            count += w.message_characters.len();
+        }
+        for d in &m.details {
+            at(&d.title, &d.title_characters, "title");
+            count += d.title_characters.len();
+            for w in &d.warnings {
+                at(&w.message, &w.message_characters, "detail message");
+                count += w.message_characters.len();
+            }
+            if let Some(s) = &d.summary {
+                at(&s.text, &s.characters, "summary");
+                count += s.characters.len();
+                let joined: String = s
+                    .parts
+                    .iter()
+                    .map(|p| match p {
+                        SummaryPart::Text { text, characters }
+                        | SummaryPart::Value { text, characters, .. }
+                        | SummaryPart::Missing { text, characters, .. } => {
+                            at(text, characters, "summary part");
+                            text.as_str()
+                        }
+                    })
+                    .collect();
+                assert_eq!(joined, s.text, "the parts make the line");
+            }
+            fields(&d.fields, &mut count);
+            fields(&d.undescribed, &mut count);
+        }
+        count
+    }
+    let hostile = json!([
+        {"type": format!("{URN}send_email"), "to": ["bob@example.org"], "subject": "p\u{0430}y \u{202E}x\u{202C} 😀\u{200B}",
+         "body_preview": "a\tb\r\nc"},
+        {"type": "urn:auth0:schemas:authorization-details:v1:trade", "instruction": "Buy 😀 \u{202E}x",
+         "properties": {"amount": {"name": "Am\u{200B}ount", "value": "1", "description": "😀\u{202E}serahs"}}},
+        {"type": "payment_initiation", "instructedAmount": {"currency": "EU\u{0420}", "amount": "1\u{202E}0"},
+         "creditorName": "x", "creditorAccount": {"iban": "DE02100100109307118603"}, "\u{1B}[2K😀\u{200B}": "y"},
+        {"type": "x\u{202E}y", "k\u{2066}": "v"}
+    ]);
+    let found = check(&render_value(hostile));
+    assert!(found >= 10, "the hostile input gave characters to reveal: {found}");
+    for (_, text) in json_files("testdata/valid").into_iter().chain(json_files("testdata/invalid")) {
+        check(&render_text(&text));
+    }
+}
+
+/// Issue 19, item 7: a TAB in multi-line text is not layout (it aligns, and
+/// can line a forged value up under another label): counted, named, marked.
+#[test]
+fn a_tab_in_multi_line_text_is_counted_and_marked() {
+    let m = render_value(email("a@example.com", "Invoice", "Total:\t10 EUR\nIBAN:\tDE02"));
+    let w = one(&m, WarningCode::UnusualWhitespace);
+    assert_eq!(w.severity, Severity::Caution);
+    assert_eq!(w.path.as_deref(), Some("/body_preview"));
+    assert!(
+        w.message.starts_with("2 unusual space characters: U+0009 CHARACTER TABULATION at position 6"),
+        "{}",
+        w.message
+    );
+    assert_eq!(w.characters.iter().map(|c| c.position).collect::<Vec<_>>(), [6, 19]);
+    // Line breaks stay layout.
+    assert!(warnings_with(&m, WarningCode::ControlCharacter).is_empty());
+    // The short views name the worst kind: danger before caution.
+    let worst = m.worst_warning.as_ref().unwrap();
+    assert_eq!((worst.code, worst.text.as_str()), (WarningCode::UnusualWhitespace, "unusual spaces or tabs"));
+    let m = render_value(email("a@example.com", "Invoice from p\u{0430}ypal", "Total:\t10 EUR"));
+    assert_eq!(m.worst_warning.as_ref().map(|w| w.code), Some(WarningCode::MixedScript));
+    assert_eq!(m.max_severity, Some(Severity::Danger));
 }

@@ -28,7 +28,9 @@ fn money_keeps_the_exact_decimal_string_and_currency() {
                 amount: "1250000.00".into(),
                 currency: "CHF".into(),
                 text: "1250000.00 CHF".into(),
-                display: display.into()
+                display: display.into(),
+                characters: vec![],
+                display_characters: vec![],
             }
         );
         assert!(f.emphasis);

@@ -20,11 +20,14 @@ pub enum Class {
     /// characters of a script that writes them (Arabic, the Brahmic scripts of
     /// India and Sri Lanka).
     Invisible,
-    /// General_Category Cc (C0, DEL, C1), Zl, Zp. In multi-line contexts LF,
-    /// CR followed by LF, and TAB are layout and not flagged.
+    /// General_Category Cc (C0, DEL, C1), Zl, Zp. In multi-line contexts LF
+    /// and CR followed by LF are layout and not flagged, and TAB is an
+    /// [`Class::UnusualSpace`].
     Control,
     /// General_Category Zs other than U+0020 SPACE (no-break, em, ideographic
-    /// spaces…), in contexts that are not prose.
+    /// spaces…), in contexts that are not prose; and TAB in multi-line
+    /// contexts, where it aligns text (it can line a forged value up under
+    /// another label) rather than break it.
     UnusualSpace,
     /// General_Category Co (private use) or Cn (unassigned, noncharacters),
     /// U+FFFC OBJECT REPLACEMENT CHARACTER and U+FFFD REPLACEMENT CHARACTER:

@@ -218,8 +218,20 @@ fn character_class(chars: &[Placed], i: usize, category: Category, context: Cont
     }
     match category {
         Category::Control => {
-            let layout = context.has_lines() && (c == '\n' || c == '\t' || (c == '\r' && next == Some('\n')));
-            return (!layout).then_some(Class::Control);
+            if !context.has_lines() {
+                return Some(Class::Control);
+            }
+            // Line breaks are the layout of multi-line text. A TAB is
+            // whitespace there, but it aligns what follows (it can line a
+            // forged value up under another field's label), so it is
+            // flagged as an unusual space: marked where it stands, with
+            // caution.
+            return match c {
+                '\n' => None,
+                '\r' if next == Some('\n') => None,
+                '\t' => Some(Class::UnusualSpace),
+                _ => Some(Class::Control),
+            };
         }
         Category::LineSeparator | Category::ParagraphSeparator => return Some(Class::Control),
         _ => {}

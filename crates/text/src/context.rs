@@ -3,17 +3,17 @@
 /// What a string is, for the rules that depend on it. Everything not named
 /// here is the same in every context.
 ///
-/// | context | LF, CR LF, TAB | spaces other than U+0020 | non-ASCII |
-/// |---|---|---|---|
-/// | [`Context::Line`] | flagged | allowed | allowed |
-/// | [`Context::MultiLine`] | allowed | allowed | allowed |
-/// | [`Context::Code`] | allowed | flagged | allowed |
-/// | [`Context::Identifier`] | flagged | flagged | allowed |
-/// | [`Context::AsciiIdentifier`] | flagged | flagged | flagged |
+/// | context | LF, CR LF | TAB | spaces other than U+0020 | non-ASCII |
+/// |---|---|---|---|---|
+/// | [`Context::Line`] | flagged (control) | flagged (control) | allowed | allowed |
+/// | [`Context::MultiLine`] | allowed | flagged (unusual space) | allowed | allowed |
+/// | [`Context::Code`] | allowed | flagged (unusual space) | flagged | allowed |
+/// | [`Context::Identifier`] | flagged (control) | flagged (control) | flagged | allowed |
+/// | [`Context::AsciiIdentifier`] | flagged (control) | flagged (control) | flagged | flagged |
 ///
-/// TAB is accepted as layout in multi-line contexts (indented code and
-/// e-mail bodies); a rule that marks it belongs in [`crate::check`] with the
-/// others, not in a consumer.
+/// A TAB in multi-line text is not a line break: it aligns what follows, and
+/// can line a forged value up under another field's label, so it is marked
+/// where it stands (with caution, as an unusual space).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Context {
     /// One line of prose: names, subjects, binding messages, most values.
@@ -55,7 +55,8 @@ impl Context {
         Context::ALL.into_iter().find(|c| c.name() == name)
     }
 
-    /// Whether LF, CR LF and TAB are layout here.
+    /// Whether LF and CR LF are layout here (a TAB is then an unusual space
+    /// rather than a control character).
     #[must_use]
     pub fn has_lines(self) -> bool {
         matches!(self, Context::MultiLine | Context::Code)

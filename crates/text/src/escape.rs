@@ -63,6 +63,29 @@ pub fn escape_findings(text: &str, findings: &[Finding]) -> String {
     write(text, findings, None)
 }
 
+/// `text` with the characters at `positions` (in code points), every control
+/// character and every backslash escaped: for a text made of pieces
+/// classified in different contexts (a message quoting a path and a value, a
+/// summary line), whose positions to reveal are already known.
+///
+/// ```
+/// use countersign_text::{escape_at, unescape};
+/// let shown = escape_at("p\u{0430}y \\ \t", &[1]);
+/// assert_eq!(shown, "p\\u{0430}y \\\\ \\t");
+/// assert_eq!(unescape(&shown).as_deref(), Ok("p\u{0430}y \\ \t"));
+/// ```
+#[must_use]
+pub fn escape_at(text: &str, positions: &[usize]) -> String {
+    let mut at = positions.to_vec();
+    at.sort_unstable();
+    at.dedup();
+    let mut out = String::with_capacity(text.len());
+    for (i, c) in text.chars().enumerate() {
+        push_escaped(&mut out, c, at.binary_search(&i).is_ok());
+    }
+    out
+}
+
 /// The positions of `findings`, sorted, each once.
 fn positions(findings: &[Finding]) -> Vec<usize> {
     let mut at: Vec<usize> = findings.iter().map(|f| f.index).collect();

@@ -17,8 +17,8 @@
 //! |---|---|---|
 //! | [`Class::BidiControl`] | Bidi_Control | danger |
 //! | [`Class::Invisible`] | Default_Ignorable_Code_Point or General_Category Cf, or U+2800 (a blank symbol); a variation selector, ZWJ or ZWNJ only outside the sequences that need it | danger |
-//! | [`Class::Control`] | Cc, Zl, Zp (LF, CR LF and TAB are layout in multi-line contexts) | danger |
-//! | [`Class::UnusualSpace`] | Zs other than U+0020, outside prose | caution |
+//! | [`Class::Control`] | Cc, Zl, Zp (LF and CR LF are layout in multi-line contexts) | danger |
+//! | [`Class::UnusualSpace`] | Zs other than U+0020, outside prose; TAB in multi-line contexts | caution |
 //! | [`Class::Unusual`] | Co, Cn (noncharacters included), U+FFFC, U+FFFD | caution |
 //! | [`Class::StackedMark`] | Mn/Me of Script Inherited beyond the third in a row | caution |
 //! | [`Class::NonAscii`] | anything not ASCII, in an ASCII-only identifier | danger |
@@ -64,7 +64,9 @@ mod properties;
 pub use class::{Class, Severity};
 pub use classify::{check, first_finding, is_clean, Finding, Report};
 pub use context::Context;
-pub use escape::{escape, escape_at_most, escape_findings, excerpt, replace_flagged, unescape, UnescapeError};
+pub use escape::{
+    escape, escape_at, escape_at_most, escape_findings, excerpt, replace_flagged, unescape, UnescapeError,
+};
 pub use hidden::SelectorRun;
 pub use lookalike::{LookalikeScript, MixedWord};
 pub use names::{char_name, code_point};

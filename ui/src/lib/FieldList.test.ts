@@ -19,6 +19,7 @@ const field = (path: string, path_characters: CharFinding[] = []): Field => ({
   sensitive: false,
   collapsed: false,
   description: null,
+  description_characters: [],
   warnings: [],
 });
 

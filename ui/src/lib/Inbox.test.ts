@@ -26,7 +26,7 @@ describe('Inbox', () => {
     expect(error.querySelector('b')).toBeNull();
   });
 
-  it('reveals a bidi control in the agent name and escapes flagged summary values', () => {
+  it('reveals a bidi control in the agent name and marks flagged summary values where they stand', () => {
     const views = [
       makeView({
         request: { id: 'a', client: { client_id: 'c', client_name: SPOOFED_NAME, verified: false } },
@@ -43,8 +43,10 @@ describe('Inbox', () => {
     expect(within(first).getByTestId('inbox-open').getAttribute('aria-label')).toBe('Review the request from Acme [U+202E]tnega');
     expect(within(first).getByTestId('inbox-warnings')).toHaveTextContent('1 warning');
     const summary = within(second).getByTestId('inbox-summary');
-    expect(summary).toHaveTextContent('buy 10 AAPL\\u{200B} (market)');
+    expect(summary.querySelector('mark')).toHaveTextContent('U+200B ZERO WIDTH SPACE');
+    expect(summary).toHaveTextContent('buy 10 AAPL⟦U+200B ZERO WIDTH SPACE⟧ (market)');
     expect(summary.textContent).not.toContain('\u200b');
+    expect(summary.textContent).not.toContain('\\u{');
   });
 
   it('lists agent name, summary, binding code, risk in words and a live countdown', () => {

@@ -112,10 +112,11 @@ describe('RequestDetail', () => {
     expect(top).toHaveTextContent('The agent’s name: 1 bidirectional control');
   });
 
-  it('quotes a flagged value in the summary with its characters escaped, never raw', () => {
+  it('marks a flagged value in the summary where it stands, never raw', () => {
     show(makeView({ display: MODELS.invalid }));
     const summary = screen.getByTestId('detail-summary');
-    expect(summary).toHaveTextContent('buy 10 AAPL\\u{200B} (market)');
+    expect(summary.querySelector('mark')).toHaveTextContent('U+200B ZERO WIDTH SPACE');
+    expect(summary).toHaveTextContent('buy 10 AAPL⟦U+200B ZERO WIDTH SPACE⟧ (market)');
     expect(summary.textContent).not.toContain('\u200b');
   });
 

@@ -1,9 +1,11 @@
 // Words for everything the UI shows about states and times. Every state is said in
 // words (never by colour alone), and unknown values from newer servers are named, not hidden.
 import type {
+  CharFinding,
   ConnectionState,
   Delivery,
   DenyReason,
+  DisplayModel,
   RequestView,
   Severity,
 } from './backend/types';
@@ -139,11 +141,25 @@ export function requirementLabel(requirement: string): string {
   }
 }
 
-/** The summary line of a request: the schema summaries, else the detail titles. */
-export function summaryOf(view: RequestView): string {
-  const parts = view.display.details.map((d) => d.summary?.text ?? d.title);
-  if (parts.length === 0) return 'No details';
-  return parts.join(' · ');
+/**
+ * The summary line of a request, detail by detail: each schema summary (else the detail's
+ * title) exactly, with the characters the core marks in it. Shown joined by ` · `.
+ */
+export function summaryLines(view: RequestView): { text: string; characters: CharFinding[] }[] {
+  const lines = view.display.details.map((d) =>
+    d.summary
+      ? { text: d.summary.text, characters: d.summary.characters ?? [] }
+      : { text: d.title, characters: d.title_characters ?? [] },
+  );
+  return lines.length === 0 ? [{ text: 'No details', characters: [] }] : lines;
+}
+
+/** `3 warnings · Danger: lookalike letters`: how many warnings a request has and the worst kind. */
+export function warningsLabel(display: DisplayModel): string | null {
+  if (display.warning_count === 0) return null;
+  const count = `${display.warning_count} ${display.warning_count === 1 ? 'warning' : 'warnings'}`;
+  const worst = display.worst_warning;
+  return worst ? `${count} · ${severityLabel(worst.severity)}: ${worst.text}` : count;
 }
 
 /** Key of a request across accounts. */

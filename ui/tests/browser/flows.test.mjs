@@ -128,7 +128,7 @@ describe('inbox → detail → decision', () => {
       views: [makeView({ display: model('purchase-bidi-undescribed') })],
       options: { accounts: [makeAccount()] },
     });
-    assert.equal(await page.getByTestId('inbox-warnings').textContent(), '2 warnings');
+    assert.equal(await page.getByTestId('inbox-warnings').textContent(), '2 warnings · Danger: direction-changing characters');
     await page.getByTestId('inbox-open').click();
     const warnings = page.getByTestId('request-warnings');
     assert.equal(await warnings.isVisible(), true);

@@ -94,6 +94,7 @@ describe('TauriBackend', () => {
     await expect(new TauriBackend().decodeQrImage(image)).rejects.toEqual({
       code: 'invalid_qr_image',
       message: 'no QR code was found in the image',
+      characters: [],
     });
   });
 
@@ -118,9 +119,25 @@ describe('TauriBackend', () => {
     expect(received).toEqual([{ event: 'resync' }]);
   });
 
-  it('maps a {code, message} rejection to a BackendError, keeping only those fields', async () => {
+  it('maps a {code, message, characters} rejection to a BackendError, keeping only those fields', async () => {
     invokeMock.mockRejectedValueOnce({ code: 'store', message: 'The local store is locked.', stack: 'x' });
-    await expect(new TauriBackend().inboxViews()).rejects.toStrictEqual({ code: 'store', message: 'The local store is locked.' });
+    await expect(new TauriBackend().inboxViews()).rejects.toStrictEqual({
+      code: 'store',
+      message: 'The local store is locked.',
+      characters: [],
+    });
+    // The characters to mark in the message are kept, field by field; malformed entries are dropped.
+    const rlo = { code_point: 'U+202E', name: 'RIGHT-TO-LEFT OVERRIDE', position: 12, utf16_offset: 12 };
+    invokeMock.mockRejectedValueOnce({
+      code: 'unknown_request',
+      message: 'no request "r\u202e1" in the inbox',
+      characters: [{ ...rlo, extra: '<img>' }, { code_point: 'U+200B' }, 'x', null],
+    });
+    await expect(new TauriBackend().inboxViews()).rejects.toStrictEqual({
+      code: 'unknown_request',
+      message: 'no request "r\u202e1" in the inbox',
+      characters: [rlo],
+    });
   });
 
   it.each([

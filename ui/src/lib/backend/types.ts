@@ -98,13 +98,25 @@ export interface Warning {
   index: number | null;
   path: string | null;
   in_key: boolean;
+  /** Quotes untrusted text exactly: show it with `message_characters` marked. */
   message: string;
+  /** Characters of `message` to mark where they stand. */
+  message_characters: CharFinding[];
+  /** Characters of the value (or member name) the warning is about. */
   characters: CharFinding[];
 }
 
 export type FieldValue =
   | { kind: 'scalar'; json_type: JsonType; text: string; display: string | null; utc: string | null; wrap: boolean }
-  | { kind: 'money'; amount: string; currency: string; text: string; display: string }
+  | {
+      kind: 'money';
+      amount: string;
+      currency: string;
+      text: string;
+      display: string;
+      characters: CharFinding[];
+      display_characters: CharFinding[];
+    }
   | { kind: 'object'; fields: Field[] }
   | { kind: 'array'; items: Field[] };
 
@@ -123,16 +135,20 @@ export interface Field {
   sensitive: boolean;
   collapsed: boolean;
   description: string | null;
+  /** Characters of `description` to mark where they stand. */
+  description_characters: CharFinding[];
   warnings: Warning[];
 }
 
 export type SummaryPart =
-  | { kind: 'text'; text: string }
-  | { kind: 'value'; path: string; text: string; flagged: boolean }
-  | { kind: 'missing'; path: string; text: string };
+  | { kind: 'text'; text: string; characters: CharFinding[] }
+  | { kind: 'value'; path: string; text: string; flagged: boolean; characters: CharFinding[] }
+  | { kind: 'missing'; path: string; text: string; characters: CharFinding[] };
 
 export interface Summary {
+  /** The line exactly (values as sent): show it with `characters` marked. */
   text: string;
+  characters: CharFinding[];
   parts: SummaryPart[];
 }
 
@@ -142,6 +158,8 @@ export interface DetailView {
   renderer: Renderer;
   schema_hash: string;
   title: string;
+  /** Characters of `title` to mark where they stand. */
+  title_characters: CharFinding[];
   summary: Summary | null;
   risk: DetailRisk;
   icon: string | null;
@@ -159,6 +177,15 @@ export interface DisplayModel {
   display_schemas: Record<string, string>;
   warning_count: number;
   max_severity: Severity | null;
+  /** The worst warning at any level, named by short views (inbox card, notifications). */
+  worst_warning: WorstWarning | null;
+}
+
+export interface WorstWarning {
+  code: string;
+  severity: Severity;
+  /** The kind in words: `lookalike letters`, `direction-changing characters`… */
+  text: string;
 }
 
 /** What the UI shows of one request (countersign-approver `RequestView`). */
@@ -364,6 +391,24 @@ export type UiEvent =
 export interface BackendError {
   code: string;
   message: string;
+  /** Characters of `message` to mark where they stand (it may quote untrusted text). */
+  characters?: CharFinding[];
+}
+
+function isCharFinding(value: unknown): value is CharFinding {
+  if (typeof value !== 'object' || value === null) return false;
+  const c = value as Record<string, unknown>;
+  return (
+    typeof c.code_point === 'string' &&
+    typeof c.name === 'string' &&
+    Number.isInteger(c.position) &&
+    Number.isInteger(c.utf16_offset)
+  );
+}
+
+/** Only the four fields of a finding, copied. */
+function charFinding(c: CharFinding): CharFinding {
+  return { code_point: c.code_point, name: c.name, position: c.position, utf16_offset: c.utf16_offset };
 }
 
 /** Code used when a failure does not arrive in the BackendError shape. */
@@ -376,12 +421,14 @@ export function isBackendError(value: unknown): value is BackendError {
 }
 
 /**
- * Turns anything thrown or rejected into a BackendError. Only `code` and `message`
- * are kept, so nothing else from the error object travels into the UI.
+ * Turns anything thrown or rejected into a BackendError. Only `code`, `message` and the
+ * characters to mark in it are kept, so nothing else from the error object travels into the UI.
  */
 export function toBackendError(value: unknown): BackendError {
   if (isBackendError(value)) {
-    return { code: value.code, message: value.message };
+    const found = (value as { characters?: unknown }).characters;
+    const characters = Array.isArray(found) ? found.filter(isCharFinding).map(charFinding) : [];
+    return { code: value.code, message: value.message, characters };
   }
   if (typeof value === 'string' && value.length > 0) {
     return { code: INTERNAL_ERROR_CODE, message: value };
