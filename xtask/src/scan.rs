@@ -82,12 +82,25 @@ impl Source {
         code.strip_prefix(',').or_else(|| code.strip_prefix(").arg(")).unwrap_or("").trim_start()
     }
 
-    /// The first literal of `let NAME = …;`.
-    fn bound_literal(&self, name: &str) -> Option<&str> {
-        let bindings = [self.after(&format!("let {name} =")), self.after(&format!("let mut {name} ="))];
-        let statement = bindings.concat().first().copied()?;
+    /// The first literal of the last `let NAME = …;` before byte `before`
+    /// of the skeleton (the binding in scope there: several functions of
+    /// one file may each bind a `script`).
+    fn bound_literal(&self, name: &str, before: usize) -> Option<&str> {
+        let starts = |pattern: String| {
+            self.skeleton.match_indices(&pattern).map(|(at, _)| (at, at + pattern.len())).collect::<Vec<_>>()
+        };
+        let mut bindings = [starts(format!("let {name} =")), starts(format!("let mut {name} ="))].concat();
+        bindings.retain(|(at, _)| *at < before);
+        let (_, start) = bindings.into_iter().max()?;
+        let statement = &self.skeleton[start..];
         let statement = &statement[..statement.find(';').unwrap_or(statement.len())];
         self.literal_at(&statement[statement.find(LITERAL)?..])
+    }
+
+    /// Where `code`, a slice of the skeleton (as [`Source::after`] gives),
+    /// starts in it.
+    fn offset_of(&self, code: &str) -> usize {
+        (code.as_ptr() as usize).saturating_sub(self.skeleton.as_ptr() as usize).min(self.skeleton.len())
     }
 
     /// Every program this source runs, as far as its text tells.
@@ -120,7 +133,8 @@ impl Source {
             let argument = Self::next_argument(code);
             let variable: String =
                 argument.trim_start_matches('&').chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
-            scripts.extend(self.literal_at(argument).or_else(|| self.bound_literal(&variable)));
+            let at = self.offset_of(code);
+            scripts.extend(self.literal_at(argument).or_else(|| self.bound_literal(&variable, at)));
         }
         scripts.extend(self.literals.iter().filter(|l| l.starts_with("#!/bin/sh")).map(String::as_str));
         scripts
@@ -417,6 +431,10 @@ mod tests {
     #[test]
     fn finds_the_commands_of_sh_c_scripts_inline_and_bound_to_a_variable() {
         let source = r###"
+            fn scroll() {
+                let script = "document.querySelector(arguments[0]).scrollIntoView()";
+                client.execute(script, vec![]);
+            }
             let script = "printf pw | gnome-keyring-daemon --unlock >/dev/null \
                 && cargo test -- --ignored";
             Command::new("sh").args(["-c", script]);
