@@ -555,9 +555,9 @@ impl World {
         }))
         .await
         .expect("test server");
-        countersign_server::admin::add_user(
+        countersign_server::ops::add_user(
             &server.state.db,
-            &countersign_server::admin::NewUser {
+            &countersign_server::ops::NewUser {
                 username: USER.into(),
                 name: "Zoë Martin".into(),
                 email: Some("zoe@example.com".into()),
@@ -583,7 +583,7 @@ impl World {
     async fn enroll(&self, data: &Path) -> String {
         let s = &self.server;
         let link =
-            countersign_server::admin::enrollment_link(&s.state.db, &s.state.config.issuer, USER, 600, s.state.now())
+            countersign_server::ops::enrollment_link(&s.state.db, &s.state.config.issuer, USER, 600, s.state.now())
                 .await
                 .expect("enrollment link")
                 .to_app_uri();

@@ -38,13 +38,13 @@ const CONSUMERS: &[Consumer] = &[
     ("desktop: notify::plain", notification),
     // The server: client metadata is refused, the User-Agent escaped.
     ("server: register::check_text", |s| {
-        if countersign_server::register::check_text("client_name", s, 1_000).is_ok() {
+        if countersign_server::testing::check_text("client_name", s, 1_000).is_ok() {
             Seen::Unchanged
         } else {
             Seen::Refused
         }
     }),
-    ("server: ciba::user_agent", |s| escaped_positions(&countersign_server::ciba::user_agent(s.as_bytes()))),
+    ("server: bc_authorize::user_agent", |s| escaped_positions(&countersign_server::testing::user_agent(s.as_bytes()))),
 ];
 
 fn seen(mut positions: Vec<usize>) -> Seen {

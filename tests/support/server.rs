@@ -40,9 +40,9 @@ impl Server {
 
     async fn start_with(options: TestOptions) -> Server {
         let server = spawn_test_server(options).await.expect("test server");
-        countersign_server::admin::add_user(
+        countersign_server::ops::add_user(
             &server.state.db,
-            &countersign_server::admin::NewUser {
+            &countersign_server::ops::NewUser {
                 username: USER.into(),
                 name: "Zoë Martin".into(),
                 email: Some("zoe@example.com".into()),
@@ -62,7 +62,7 @@ impl Server {
     /// A one-time enrollment link (`countersign://enroll?...`) for the user.
     pub async fn enrollment_link(&self) -> String {
         let s = &self.server;
-        countersign_server::admin::enrollment_link(&s.state.db, &s.state.config.issuer, USER, 600, s.state.now())
+        countersign_server::ops::enrollment_link(&s.state.db, &s.state.config.issuer, USER, 600, s.state.now())
             .await
             .expect("enrollment link")
             .to_app_uri()
@@ -90,7 +90,7 @@ impl Server {
     /// `countersign-server client verify` does).
     pub async fn verify(&self, agent: &Agent) {
         let s = &self.server;
-        countersign_server::admin::set_client_verified(&s.state.db, &agent.client_id, true, "e2e test", s.state.now())
+        countersign_server::ops::set_client_verified(&s.state.db, &agent.client_id, true, "e2e test", s.state.now())
             .await
             .expect("verify the agent");
     }

@@ -157,14 +157,10 @@ fn main() {
     let uri = server_rt.block_on(async {
         let db = &server.state.db;
         let now = server.state.now();
-        let user = countersign_server::admin::NewUser {
-            username: "zoe".into(),
-            name: "Zoë".into(),
-            email: None,
-            admin: false,
-        };
-        countersign_server::admin::add_user(db, &user, now).await.unwrap();
-        countersign_server::admin::enrollment_link(db, &server.state.config.issuer, "zoe", 600, now)
+        let user =
+            countersign_server::ops::NewUser { username: "zoe".into(), name: "Zoë".into(), email: None, admin: false };
+        countersign_server::ops::add_user(db, &user, now).await.unwrap();
+        countersign_server::ops::enrollment_link(db, &server.state.config.issuer, "zoe", 600, now)
             .await
             .unwrap()
             .to_app_uri()

@@ -196,9 +196,9 @@ async fn preview_shows_the_server_and_user_and_spends_nothing() {
 async fn preview_flags_hidden_characters_in_the_user() {
     let env = Env::start().await;
     let s = env.server();
-    countersign_server::admin::add_user(
+    countersign_server::ops::add_user(
         &s.state.db,
-        &countersign_server::admin::NewUser {
+        &countersign_server::ops::NewUser {
             username: "mallory".into(),
             name: "Alice\u{202E}ecilA".into(),
             email: None,

@@ -25,9 +25,9 @@ impl Setup {
         }))
         .await
         .unwrap();
-        countersign_server::admin::add_user(
+        countersign_server::ops::add_user(
             &server.state.db,
-            &countersign_server::admin::NewUser {
+            &countersign_server::ops::NewUser {
                 username: "zoe".into(),
                 name: "Zoë Martin".into(),
                 email: None,
@@ -82,7 +82,7 @@ impl Setup {
 
     async fn invitation(&self) -> String {
         let s = &self.server;
-        countersign_server::admin::enrollment_link(&s.state.db, &s.state.config.issuer, "zoe", 600, s.state.now())
+        countersign_server::ops::enrollment_link(&s.state.db, &s.state.config.issuer, "zoe", 600, s.state.now())
             .await
             .unwrap()
             .to_app_uri()

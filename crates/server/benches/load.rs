@@ -26,7 +26,7 @@ use countersign_protocol::device::{
     DeviceAuthClaims, DeviceEvent, DeviceId, EnrollmentRequest, EnrollmentResponse, HttpMethod, Issuer, Platform,
 };
 use countersign_protocol::jws::DeviceKeyPair;
-use countersign_server::admin::{self, NewUser};
+use countersign_server::ops::{self, NewUser};
 use countersign_server::testing::{spawn_test_server, TestOptions, TestServer};
 use countersign_server::Config;
 use serde_json::{json, Value};
@@ -137,7 +137,7 @@ async fn add_users(server: &TestServer, prefix: &str, n: usize) -> Vec<String> {
     let mut names = Vec::with_capacity(n);
     for i in 0..n {
         let username = format!("{prefix}{i}");
-        admin::add_user(
+        ops::add_user(
             &server.state.db,
             &NewUser {
                 username: username.clone(),
@@ -497,7 +497,7 @@ struct Device {
 }
 
 async fn enroll(server: &TestServer, http: &reqwest::Client, username: &str) -> Device {
-    let link = admin::enrollment_link(&server.state.db, &server.state.config.issuer, username, 600, server.state.now())
+    let link = ops::enrollment_link(&server.state.db, &server.state.config.issuer, username, 600, server.state.now())
         .await
         .expect("ticket");
     let key = DeviceKeyPair::generate().expect("key");

@@ -9,15 +9,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use crate::admin::{self, AdminError, NewUser};
-use crate::clock::{Clock as _, SystemClock};
-use crate::config::{Config, RegistrationPolicy};
-use crate::error::Internal;
-use crate::schemas::{DisplaySchemas as _, RegistrySchemas};
-use crate::state::AppState;
-
-/// Environment variable holding the initial access token (`--registration token`).
-pub const INITIAL_ACCESS_TOKEN_ENV: &str = "COUNTERSIGN_INITIAL_ACCESS_TOKEN";
+use countersign_server::config::{Config, RegistrationPolicy, INITIAL_ACCESS_TOKEN_ENV};
+use countersign_server::ops::{self, AdminError, NewUser};
+use countersign_server::{AppState, Clock as _, DisplaySchemas as _, Internal, RegistrySchemas, SystemClock};
 
 /// Countersign authorization server (OpenID CIBA + RFC 9396) and its operator commands.
 #[derive(Debug, Parser)]
@@ -111,7 +105,7 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 300)]
     pub unverified_max_expiry: u64,
     /// Largest `authorization_details` of one request, bytes of JSON.
-    #[arg(long, default_value_t = crate::config::DEFAULT_MAX_DETAILS_BYTES)]
+    #[arg(long, default_value_t = countersign_server::config::DEFAULT_MAX_DETAILS_BYTES)]
     pub max_details_bytes: usize,
     /// Open event streams per device; a new one closes the oldest.
     #[arg(long, default_value_t = 4)]
@@ -145,7 +139,7 @@ pub struct ServeArgs {
     /// How long a client that repeats its token request for an `auth_req_id`
     /// it already redeemed gets the same token response again, seconds (0 =
     /// never); at most --token-ttl. The response is kept encrypted that long.
-    #[arg(long, default_value_t = crate::config::DEFAULT_TOKEN_REPLAY_WINDOW_SECS)]
+    #[arg(long, default_value_t = countersign_server::config::DEFAULT_TOKEN_REPLAY_WINDOW_SECS)]
     pub token_replay_window: u64,
     /// `aud` of access tokens (default: the issuer).
     #[arg(long)]
@@ -423,23 +417,23 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             dir = ?args.schemas_dir,
             "display schemas loaded"
         );
-        let db = crate::db::open(&cli.db).await?;
+        let db = ops::open_database(&cli.db).await?;
         let state = AppState::new(config, db, Arc::new(SystemClock), Arc::new(schemas)).await?;
         let listener = tokio::net::TcpListener::bind(args.listen).await?;
         tracing::info!(listen = %args.listen, issuer = %state.config.issuer, "countersign-server listening");
-        crate::serve(listener, state, shutdown_signal()).await?;
+        countersign_server::serve(listener, state, shutdown_signal()).await?;
         return Ok(());
     }
-    let db = crate::db::open(&cli.db).await?;
+    let db = ops::open_database(&cli.db).await?;
     match cli.command {
         Command::Serve(_) => {}
         Command::User(UserCommand::Add { username, name, email, admin }) => {
-            let u = admin::add_user(&db, &NewUser { username, name, email, admin }, now).await?;
+            let u = ops::add_user(&db, &NewUser { username, name, email, admin }, now).await?;
             out(&format!("added user {} (sub {})", u.username, u.sub));
         }
         Command::User(UserCommand::List) => {
             out("SUB\tUSERNAME\tEMAIL\tNAME\tROLES\tSTATUS");
-            for u in admin::list_users(&db).await? {
+            for u in ops::list_users(&db).await? {
                 out(&format!(
                     "{}\t{}\t{}\t{}\t{}\t{}",
                     u.sub,
@@ -452,18 +446,18 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             }
         }
         Command::User(UserCommand::Disable { user }) => {
-            let u = admin::disable_user(&db, &user, now).await?;
+            let u = ops::disable_user(&db, &user, now).await?;
             out(&format!("disabled user {} (sub {})", u.username, u.sub));
         }
         Command::User(UserCommand::SetUserCode { user }) => {
             let mut line = String::new();
             std::io::stdin().lock().read_line(&mut line)?;
             let code = UserCode::new(line.trim_end_matches(['\r', '\n']).to_owned());
-            admin::set_user_code(&db, &user, &code).await?;
+            ops::set_user_code(&db, &user, &code).await?;
             out("user_code set");
         }
         Command::EnrollLink { user, issuer: iss, ttl, no_qr } => {
-            let link = admin::enrollment_link(&db, &issuer(&iss)?, &user, ttl, now).await?;
+            let link = ops::enrollment_link(&db, &issuer(&iss)?, &user, ttl, now).await?;
             out(&format!("App URI (single use, expires in {ttl} s):"));
             out(&link.to_app_uri());
             out("Link:");
@@ -474,7 +468,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Client(ClientCommand::List) => {
             out("CLIENT_ID\tNAME\tMODE\tAUTH\tSTATUS\tVERIFIED");
-            for c in admin::list_clients(&db).await? {
+            for c in ops::list_clients(&db).await? {
                 out(&format!(
                     "{}\t{}\t{}\t{}\t{}\t{}",
                     c.client_id,
@@ -487,19 +481,19 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             }
         }
         Command::Client(ClientCommand::Disable { client_id }) => {
-            admin::disable_client(&db, &client_id, now).await?;
+            ops::disable_client(&db, &client_id, now).await?;
             out(&format!("disabled client {client_id}"));
         }
         Command::Client(ClientCommand::Verify { client_id, by }) => {
-            admin::set_client_verified(&db, &client_id, true, &operator(by), now).await?;
+            ops::set_client_verified(&db, &client_id, true, &operator(by), now).await?;
             out(&format!("verified client {client_id}"));
         }
         Command::Client(ClientCommand::Unverify { client_id }) => {
-            admin::set_client_verified(&db, &client_id, false, &operator(None), now).await?;
+            ops::set_client_verified(&db, &client_id, false, &operator(None), now).await?;
             out(&format!("client {client_id} is no longer verified"));
         }
         Command::Client(ClientCommand::Unblock { user, by }) => {
-            if admin::unblock_unverified(&db, &user, &operator(by), now).await? {
+            if ops::unblock_unverified(&db, &user, &operator(by), now).await? {
                 out(&format!("unverified clients are no longer blocked for {user}"));
             } else {
                 out(&format!("unverified clients were not blocked for {user}"));
@@ -507,7 +501,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Device(DeviceCommand::List { user }) => {
             out("DEVICE_ID\tNAME\tPLATFORM\tSTATUS");
-            for d in admin::list_devices(&db, &user).await? {
+            for d in ops::list_devices(&db, &user).await? {
                 out(&format!(
                     "{}\t{}\t{}\t{}",
                     d.device_id,
@@ -518,12 +512,11 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             }
         }
         Command::Device(DeviceCommand::Revoke { device_id }) => {
-            admin::revoke_device(&db, &device_id, now).await?;
+            ops::revoke_device(&db, &device_id, now).await?;
             out(&format!("revoked device {device_id}"));
         }
         Command::Key(KeyCommand::Rotate) => {
-            crate::keys::ensure_active(&db, now).await?;
-            let kid = crate::keys::rotate(&db, now).await?;
+            let kid = ops::rotate_signing_key(&db, now).await?;
             out(&format!("new signing key {kid}"));
         }
     }

@@ -6,6 +6,10 @@ use futures_util::future::BoxFuture;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The environment variable from which `serve --registration token` reads
+/// the initial access token (when no `--initial-access-token-file` is given).
+pub const INITIAL_ACCESS_TOKEN_ENV: &str = "COUNTERSIGN_INITIAL_ACCESS_TOKEN";
+
 /// Who may use `POST /register` (RFC 7591 §3).
 #[derive(Debug, Clone)]
 pub enum RegistrationPolicy {

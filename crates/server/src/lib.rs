@@ -7,41 +7,38 @@
 //!
 //! [`app`] builds the router over an [`AppState`]; [`spawn_background`]
 //! starts the delivery and expiry tasks; [`serve`] runs both on a listener.
-//! [`testing`] starts a complete server on a temporary database for tests
-//! and benchmarks.
+//! [`ops`] holds the operator operations (users, clients, devices,
+//! enrollment links, keys) that the `countersign-server` binary's CLI runs.
+//! With the `test-util` feature, `testing` starts a complete server on a
+//! temporary database for tests and benchmarks.
+//!
+//! Inside, code is grouped by concern: `oauth/` (discovery, registration,
+//! client authentication, `/bc-authorize`, `/token`, tokens, introspection,
+//! ping and push), `device/` (the device channel: enrollment, proofs, event
+//! streams, decisions), `store/` (the database, one module per table
+//! family), `crypto/` (signing keys, the secret key file, user codes),
+//! `ops/` (operator operations).
 
-pub mod admin;
-pub mod blocks;
-pub mod body;
-pub mod ciba;
-pub mod cli;
-pub mod clients;
-pub mod clock;
+// The public surface: the app and its state, the configuration, the
+// operator operations, and (feature `test-util`) the test server. Everything
+// else is grouped by concern and private.
 pub mod config;
-pub mod db;
-pub mod device;
-pub mod discovery;
-pub mod error;
-pub mod events;
-pub mod hub;
-pub mod introspect;
-pub mod jwks;
-pub mod keys;
-pub mod notify;
-pub mod outbound;
-pub mod register;
-pub mod requests;
-pub mod schemas;
-pub mod secret_key;
-pub mod state;
-pub mod sweeper;
-#[doc(hidden)]
+pub mod ops;
+#[cfg(feature = "test-util")]
 pub mod testing;
-pub mod token;
-pub mod tokens;
-pub mod user_code;
-pub mod users;
-pub mod util;
+
+mod body;
+mod clock;
+mod crypto;
+mod device;
+mod error;
+mod oauth;
+mod outbound;
+mod schemas;
+mod state;
+mod store;
+mod sweeper;
+mod util;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
@@ -53,6 +50,7 @@ use tokio::task::JoinHandle;
 
 pub use clock::{Clock, OffsetClock, SystemClock};
 pub use config::Config;
+pub use error::Internal;
 pub use schemas::{DetailsRejection, DisplaySchemas, RegistrySchemas};
 pub use state::AppState;
 
@@ -66,7 +64,8 @@ fn issuer_path(state: &AppState) -> String {
 /// `/.well-known/oauth-authorization-server{issuer path}`. No CORS layer:
 /// browsers cannot call it cross-origin.
 pub fn app(state: AppState) -> Router {
-    use discovery::paths;
+    use oauth::discovery::{self, paths};
+    use oauth::{bc_authorize, introspect, register, token};
     let device = Router::new()
         .route("/enroll", post(device::enroll))
         .route("/enroll-preview", post(device::enroll_preview))
@@ -83,7 +82,7 @@ pub fn app(state: AppState) -> Router {
         .route(paths::JWKS, get(discovery::get_jwks))
         .route(paths::SCHEMAS, get(discovery::get_schemas))
         .route(paths::REGISTER, post(register::register))
-        .route(paths::BC_AUTHORIZE, post(ciba::bc_authorize))
+        .route(paths::BC_AUTHORIZE, post(bc_authorize::bc_authorize))
         .route(paths::TOKEN, post(token::token))
         .route(paths::INTROSPECT, post(introspect::introspect))
         .route(paths::REVOKE, post(introspect::revoke))
@@ -100,9 +99,9 @@ pub fn app(state: AppState) -> Router {
 }
 
 /// Starts the background tasks (notification delivery, expiry sweeper).
-/// They stop when [`hub::Hub::shutdown`] is called.
+/// They stop when the hub is shut down (as [`serve`] does).
 pub fn spawn_background(state: &AppState) -> Vec<JoinHandle<()>> {
-    vec![tokio::spawn(notify::run(state.clone())), tokio::spawn(sweeper::run(state.clone()))]
+    vec![tokio::spawn(oauth::notify::run(state.clone())), tokio::spawn(sweeper::run(state.clone()))]
 }
 
 /// Serves [`app`] on `listener` until `shutdown` completes, then ends the

@@ -5,12 +5,12 @@ use tokio::sync::Notify;
 
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::db::Db;
+use crate::crypto::signing_keys::Keys;
+use crate::device::hub::Hub;
 use crate::error::Internal;
-use crate::hub::Hub;
-use crate::jwks::JwksCache;
-use crate::keys::Keys;
+use crate::oauth::jwks::JwksCache;
 use crate::schemas::DisplaySchemas;
+use crate::store::Db;
 
 /// Everything a handler needs; cheap to clone.
 #[derive(Clone)]
@@ -36,11 +36,11 @@ pub struct Inner {
     /// Outbound HTTP to `jwks_uri`s, likewise.
     pub http_jwks: reqwest::Client,
     /// Ping and push deliveries in flight.
-    pub deliveries: crate::notify::InFlight,
+    pub deliveries: crate::oauth::notify::InFlight,
     /// The HMAC key of stored `user_code`s.
-    pub user_code_key: crate::user_code::UserCodeKey,
+    pub user_code_key: crate::crypto::user_code::UserCodeKey,
     /// The encryption key of stored token responses (repeated token requests).
-    pub token_response_key: crate::tokens::ResponseKey,
+    pub token_response_key: crate::oauth::tokens::ResponseKey,
     /// Wakes the delivery task.
     pub outbox_wake: Notify,
     /// Fetched client `jwks_uri` documents.
@@ -61,7 +61,7 @@ impl std::fmt::Debug for AppState {
 }
 
 impl AppState {
-    /// Builds the state over an opened database (see [`crate::db::open`]) and
+    /// Builds the state over an opened database (see [`crate::store::open`]) and
     /// makes sure a signing key exists.
     ///
     /// # Errors
@@ -80,10 +80,10 @@ impl AppState {
         };
         let http_notify = http(config.danger_allow_http_loopback_notifications)?;
         let http_jwks = http(config.danger_allow_http_loopback_jwks_uri)?;
-        let secret_key = crate::secret_key::SecretKey::for_db(&db)?;
-        let user_code_key = crate::user_code::UserCodeKey::new(&secret_key);
-        let token_response_key = crate::tokens::ResponseKey::new(&secret_key)?;
-        crate::keys::ensure_active(&db, clock.now()).await?;
+        let secret_key = crate::crypto::secret_key::SecretKey::for_db(&db)?;
+        let user_code_key = crate::crypto::user_code::UserCodeKey::new(&secret_key);
+        let token_response_key = crate::oauth::tokens::ResponseKey::new(&secret_key)?;
+        crate::crypto::signing_keys::ensure_active(&db, clock.now()).await?;
         Ok(Self(Arc::new(Inner {
             config,
             db,
@@ -93,7 +93,7 @@ impl AppState {
             keys: Keys::default(),
             http_notify,
             http_jwks,
-            deliveries: crate::notify::InFlight::default(),
+            deliveries: crate::oauth::notify::InFlight::default(),
             user_code_key,
             token_response_key,
             outbox_wake: Notify::new(),

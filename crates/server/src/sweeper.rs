@@ -9,10 +9,10 @@ use countersign_protocol::device::WithdrawReason;
 use countersign_protocol::error::{ErrorCode, PushErrorResponse};
 use std::collections::BTreeSet;
 
-use crate::db;
 use crate::error::Internal;
-use crate::requests::{self, StoredRequest};
 use crate::state::AppState;
+use crate::store;
+use crate::store::requests::{self, StoredRequest};
 
 /// How long the event log keeps events for `Last-Event-ID` resumption
 /// (approvers reconcile with a poll after every reconnection anyway).
@@ -29,7 +29,7 @@ pub async fn sweep_once(state: &AppState) -> Result<usize, Internal> {
         "{} WHERE r.status = 'pending' AND r.expires_at <= $1 ORDER BY r.expires_at LIMIT 100",
         requests::SELECT
     ))
-    .bind(db::ts(now))
+    .bind(store::ts(now))
     .fetch_all(&state.db)
     .await?;
     let mut subs = BTreeSet::new();
@@ -37,23 +37,24 @@ pub async fn sweep_once(state: &AppState) -> Result<usize, Internal> {
     let mut n = 0;
     for row in &rows {
         let req = StoredRequest::from_row(row)?;
-        let mut tx = db::begin(&state.db).await?;
+        let mut tx = store::begin(&state.db).await?;
         let done = sqlx::query(
             "UPDATE auth_requests SET status = 'expired' WHERE request_id = $1 AND status = 'pending' AND expires_at <= $2",
         )
         .bind(req.request_id.as_str())
-        .bind(db::ts(now))
+        .bind(store::ts(now))
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() == 0 {
             continue;
         }
-        crate::events::withdrawn(&mut tx, &req.sub, &req.request_id, WithdrawReason::Expired, None, now).await?;
+        crate::device::events::withdrawn(&mut tx, &req.sub, &req.request_id, WithdrawReason::Expired, None, now)
+            .await?;
         if let (TokenDeliveryMode::Push, Some(id)) = (&req.delivery_mode, &req.notify_auth_req_id) {
             let e = PushErrorResponse::new(ErrorCode::ExpiredToken, id.clone())
                 .map_err(|e| Internal::new(e.to_string()))?
                 .with_description("the request expired before the user decided");
-            crate::notify::enqueue(&mut tx, state, &req, &serde_json::to_string(&e)?).await?;
+            crate::oauth::notify::enqueue(&mut tx, state, &req, &serde_json::to_string(&e)?).await?;
             queued = true;
         }
         tx.commit().await?;
@@ -67,14 +68,14 @@ pub async fn sweep_once(state: &AppState) -> Result<usize, Internal> {
         state.outbox_wake.notify_one();
     }
     clear_token_responses(state, now).await?;
-    sqlx::query("DELETE FROM device_jtis WHERE exp < $1").bind(db::ts(now)).execute(&state.db).await?;
-    sqlx::query("DELETE FROM client_jtis WHERE exp < $1").bind(db::ts(now)).execute(&state.db).await?;
+    sqlx::query("DELETE FROM device_jtis WHERE exp < $1").bind(store::ts(now)).execute(&state.db).await?;
+    sqlx::query("DELETE FROM client_jtis WHERE exp < $1").bind(store::ts(now)).execute(&state.db).await?;
     sqlx::query("DELETE FROM user_code_failures WHERE failed_at <= $1")
-        .bind(db::ts(now.saturating_sub(state.config.limits.user_code_window_secs)))
+        .bind(store::ts(now.saturating_sub(state.config.limits.user_code_window_secs)))
         .execute(&state.db)
         .await?;
     sqlx::query("DELETE FROM events WHERE created_at < $1")
-        .bind(db::ts(now.saturating_sub(EVENT_RETENTION_SECS)))
+        .bind(store::ts(now.saturating_sub(EVENT_RETENTION_SECS)))
         .execute(&state.db)
         .await?;
     Ok(n)
@@ -91,7 +92,7 @@ pub async fn clear_token_responses(state: &AppState, now: u64) -> Result<u64, In
         "UPDATE auth_requests SET token_response = NULL, token_response_until = NULL \
          WHERE token_response_until IS NOT NULL AND token_response_until <= $1",
     )
-    .bind(db::ts(now))
+    .bind(store::ts(now))
     .execute(&state.db)
     .await?;
     Ok(done.rows_affected())

@@ -2,7 +2,7 @@
 //! integration tests and benchmarks (not for production).
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), countersign_server::error::Internal> {
+//! # async fn demo() -> Result<(), countersign_server::Internal> {
 //! use countersign_server::testing::{spawn_test_server, TestOptions};
 //! let server = spawn_test_server(TestOptions::default()).await?;
 //! let metadata_url = format!("{}/.well-known/openid-configuration", server.base_url);
@@ -19,6 +19,20 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+
+// Internals that integration tests (and the desktop's classifier agreement
+// test) reach directly; only with the `test-util` feature.
+pub use crate::crypto::secret_key::SecretKey;
+pub use crate::device::spend_ticket;
+pub use crate::oauth::bc_authorize::user_agent;
+pub use crate::oauth::clients::UNVERIFIABLE;
+pub use crate::oauth::notify::run_once as deliver_notifications_once;
+pub use crate::oauth::register::check_text;
+pub use crate::oauth::tokens::{at_hash, mint, ResponseKey, Signer, AUTH_REQ_ID_CLAIM};
+pub use crate::store::begin as begin_write;
+pub use crate::store::requests::load as load_request;
+pub use crate::sweeper::sweep_once;
+pub use crate::util::hash_secret;
 
 use crate::clock::OffsetClock;
 use crate::config::Config;
@@ -100,7 +114,7 @@ async fn start(
     db_path: PathBuf,
 ) -> Result<TestServer, Internal> {
     let addr = listener.local_addr().map_err(|e| Internal::new(format!("local addr: {e}")))?;
-    let db = crate::db::open(&db_path).await?;
+    let db = crate::store::open(&db_path).await?;
     let state = AppState::new(config.clone(), db, clock.clone(), schemas.clone()).await?;
     let (tx, rx) = oneshot::channel::<()>();
     let handle = tokio::spawn(crate::serve(listener, state.clone(), async move {

@@ -11,7 +11,7 @@ use tower::ServiceExt as _;
 
 async fn state(issuer: &str) -> (AppState, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let db = countersign_server::db::open(&dir.path().join("t.db")).await.unwrap();
+    let db = countersign_server::ops::open_database(&dir.path().join("t.db")).await.unwrap();
     let config = test_config(Issuer::new(issuer).unwrap());
     let state = AppState::new(config, db, Arc::new(OffsetClock::new()), Arc::new(RegistrySchemas::builtin().unwrap()))
         .await
@@ -64,7 +64,7 @@ async fn the_signing_key_survives_reopening_the_database() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("k.db");
     let mk = || async {
-        let db = countersign_server::db::open(&path).await.unwrap();
+        let db = countersign_server::ops::open_database(&path).await.unwrap();
         let config = test_config(Issuer::new("https://auth.example.com").unwrap());
         AppState::new(config, db, Arc::new(OffsetClock::new()), Arc::new(RegistrySchemas::builtin().unwrap()))
             .await
@@ -88,15 +88,15 @@ async fn the_signing_key_survives_reopening_the_database() {
 async fn enrollment_preview_is_served_under_the_issuer_path_and_only_reads() {
     let (state, _dir) = state("https://auth.example.com/tenant-a").await;
     let now = state.now();
-    let user = countersign_server::admin::add_user(
+    let user = countersign_server::ops::add_user(
         &state.db,
-        &countersign_server::admin::NewUser { username: "zoe".into(), name: "Zoë".into(), email: None, admin: false },
+        &countersign_server::ops::NewUser { username: "zoe".into(), name: "Zoë".into(), email: None, admin: false },
         now,
     )
     .await
     .unwrap();
     let link =
-        countersign_server::admin::enrollment_link(&state.db, &state.config.issuer, "zoe", 300, now).await.unwrap();
+        countersign_server::ops::enrollment_link(&state.db, &state.config.issuer, "zoe", 300, now).await.unwrap();
     let post = |uri: &str| {
         let body = serde_json::json!({ "ticket": link.ticket().secret() }).to_string();
         let req = Request::post(uri).header("content-type", "application/json").body(Body::from(body)).unwrap();

@@ -34,7 +34,7 @@ mod common;
 
 use common::*;
 use countersign_protocol::device::{ApproverRequest, Decision, HttpMethod, RequestList};
-use countersign_server::clock::Clock as _;
+use countersign_server::Clock as _;
 use countersign_server::SystemClock;
 use ring::rand::SecureRandom as _;
 use serde_json::{json, Value};
@@ -475,16 +475,16 @@ async fn kill_9_loses_no_token_and_grants_none_twice() {
     let workers = POLL_WORKERS + PUSH_WORKERS;
     let mut tickets = Vec::new();
     {
-        let pool = countersign_server::db::open(&db).await.unwrap();
+        let pool = countersign_server::ops::open_database(&db).await.unwrap();
         for w in 0..workers {
-            let user = countersign_server::admin::NewUser {
+            let user = countersign_server::ops::NewUser {
                 username: format!("chaos{w}"),
                 name: format!("Chaos {w}"),
                 email: None,
                 admin: false,
             };
-            countersign_server::admin::add_user(&pool, &user, now()).await.unwrap();
-            let link = countersign_server::admin::enrollment_link(&pool, &issuer, &format!("chaos{w}"), 600, now())
+            countersign_server::ops::add_user(&pool, &user, now()).await.unwrap();
+            let link = countersign_server::ops::enrollment_link(&pool, &issuer, &format!("chaos{w}"), 600, now())
                 .await
                 .unwrap();
             tickets.push(link.ticket().clone());
@@ -574,7 +574,7 @@ async fn kill_9_loses_no_token_and_grants_none_twice() {
     server.kill();
 
     // The database after the last kill.
-    let pool = countersign_server::db::open(&db).await.unwrap();
+    let pool = countersign_server::ops::open_database(&db).await.unwrap();
     let integrity: String = sqlx::query_scalar("PRAGMA integrity_check").fetch_one(&pool).await.unwrap();
     let duplicate_rows: Vec<(String, i64)> =
         sqlx::query("SELECT request_id, COUNT(*) AS n FROM tokens GROUP BY request_id HAVING COUNT(*) > 1")
@@ -604,7 +604,7 @@ async fn kill_9_loses_no_token_and_grants_none_twice() {
             "SELECT COUNT(*) FROM tokens t JOIN auth_requests r ON r.request_id = t.request_id \
              WHERE r.auth_req_id_hash = $1",
         )
-        .bind(countersign_server::util::hash_secret(id))
+        .bind(countersign_server::testing::hash_secret(id))
         .fetch_one(&pool)
         .await
         .unwrap();
@@ -621,7 +621,7 @@ async fn kill_9_loses_no_token_and_grants_none_twice() {
     for id in &cut_flows {
         let request_id: Option<String> =
             sqlx::query_scalar("SELECT request_id FROM auth_requests WHERE auth_req_id_hash = $1")
-                .bind(countersign_server::util::hash_secret(id))
+                .bind(countersign_server::testing::hash_secret(id))
                 .fetch_optional(&pool)
                 .await
                 .unwrap();

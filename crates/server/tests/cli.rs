@@ -65,7 +65,7 @@ fn serve_answers_and_checks_its_options() {
         .arg("--db")
         .arg(&db)
         .args(["serve", "--issuer", "http://127.0.0.1:1", "--registration", "token"])
-        .env_remove(countersign_server::cli::INITIAL_ACCESS_TOKEN_ENV)
+        .env_remove(countersign_server::config::INITIAL_ACCESS_TOKEN_ENV)
         .output()
         .unwrap();
     assert!(!out.status.success());
@@ -188,7 +188,7 @@ fn a_public_issuer_registers_with_a_token_unless_opened_on_purpose() {
         .arg("--db")
         .arg(&db)
         .args(["serve", "--listen", "127.0.0.1:0", "--issuer", "https://auth.example.com"])
-        .env_remove(countersign_server::cli::INITIAL_ACCESS_TOKEN_ENV)
+        .env_remove(countersign_server::config::INITIAL_ACCESS_TOKEN_ENV)
         .output()
         .unwrap();
     assert!(!out.status.success());

@@ -80,9 +80,9 @@ async fn enrollment_refusals() {
 async fn enrollment_preview_shows_the_user_and_spends_nothing() {
     let server = server().await;
     let sub = add_user(&server, "ann").await;
-    let admin = countersign_server::admin::add_user(
+    let admin = countersign_server::ops::add_user(
         &server.state.db,
-        &countersign_server::admin::NewUser {
+        &countersign_server::ops::NewUser {
             username: "root".into(),
             name: "Root \u{202e}Admin".into(),
             email: None,
@@ -267,7 +267,7 @@ async fn revoked_device_is_refused_at_once_and_its_stream_closed() {
     // The other device is unaffected and still decides.
     assert!(!kept.ends_within(Duration::from_millis(200)).await);
     assert_eq!(keep.decide(&server, &req, Decision::Approve, None).await.status(), 200);
-    let devices = countersign_server::admin::list_devices(&server.state.db, "cat").await.unwrap();
+    let devices = countersign_server::ops::list_devices(&server.state.db, "cat").await.unwrap();
     assert_eq!(devices.iter().filter(|d| d.revoked_at.is_some()).count(), 1);
     server.stop().await;
 }

@@ -35,7 +35,7 @@ async fn check_tokens(
     let id = verify_jwt(server, &id_token_str(tok), "JWT").await;
     assert_eq!(id["aud"], agent.client_id);
     assert_eq!(id["sub"], sub);
-    assert_eq!(id["at_hash"], countersign_server::tokens::at_hash(access));
+    assert_eq!(id["at_hash"], countersign_server::testing::at_hash(access));
     id
 }
 
@@ -91,7 +91,7 @@ async fn poll_flow_sse_and_poll_two_devices_approve() {
     assert_eq!(resp.headers()["cache-control"], "no-store");
     let tok: Value = resp.json().await.unwrap();
     let id = check_tokens(&server, &agent, &sub, &tok).await;
-    assert!(id.get(countersign_server::tokens::AUTH_REQ_ID_CLAIM).is_none());
+    assert!(id.get(countersign_server::testing::AUTH_REQ_ID_CLAIM).is_none());
 
     // A repeat within the replay window gets the same response; dead after it.
     server.clock.advance(5);
@@ -149,7 +149,7 @@ async fn ping_flow_notifies_once_with_the_bearer_token() {
     })
     .await;
     assert_eq!(delivered.1, 1);
-    countersign_server::notify::run_once(&server.state).await.unwrap();
+    countersign_server::testing::deliver_notifications_once(&server.state).await.unwrap();
     assert_eq!(rx.calls("/cb").len(), 1);
     server.stop().await;
 }
@@ -187,7 +187,7 @@ async fn push_flow_delivers_tokens_and_refuses_the_token_endpoint() {
     assert_eq!(body["auth_req_id"], auth_req_id);
     assert!(matches!(PushCallback::from_json(&calls[0].body).unwrap(), PushCallback::Success(_)));
     let id = check_tokens(&server, &agent, &sub, &body).await;
-    assert_eq!(id[countersign_server::tokens::AUTH_REQ_ID_CLAIM], auth_req_id);
+    assert_eq!(id[countersign_server::testing::AUTH_REQ_ID_CLAIM], auth_req_id);
 
     // The pushed tokens are live.
     let resp = agent
@@ -386,7 +386,7 @@ async fn delivery_retries_with_backoff_and_never_follows_redirects() {
         rows.first().filter(|(d, _)| d.is_some()).cloned()
     })
     .await;
-    countersign_server::notify::run_once(&server.state).await.unwrap();
+    countersign_server::testing::deliver_notifications_once(&server.state).await.unwrap();
     assert_eq!(rx.calls("/cb").len(), 3);
 
     // A redirect is a failure, never followed; given up after max_attempts.
@@ -422,7 +422,7 @@ async fn key_rotation_keeps_old_keys_until_their_tokens_expire() {
     let old = jwks(&server).await;
     assert_eq!(old.len(), 1);
 
-    let new_kid = countersign_server::keys::rotate(&server.state.db, server.state.now()).await.unwrap();
+    let new_kid = countersign_server::ops::rotate_signing_key(&server.state.db, server.state.now()).await.unwrap();
     let both = jwks(&server).await;
     assert_eq!(both.len(), 2);
     assert_eq!(both[0].kid(), Some(new_kid.as_str()));

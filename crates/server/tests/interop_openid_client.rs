@@ -173,7 +173,7 @@ async fn openid_client_runs_the_ciba_poll_flow() {
     assert_eq!(id["sub"], sub);
     let raw = verify_jwt(&server, out["id_token"].as_str().expect("id_token"), "JWT").await;
     assert_eq!(&raw, id);
-    assert_eq!(raw["at_hash"], countersign_server::tokens::at_hash(access));
+    assert_eq!(raw["at_hash"], countersign_server::testing::at_hash(access));
 
     assert_eq!(lib.exit_code().await, Some(0));
     server.stop().await;

@@ -67,7 +67,7 @@ async fn bc_authorize_request_errors() {
     assert_eq!(ok.status(), 200);
     let ok = call(a, s, with(p(), "login_hint", "IVY@example.com")).await;
     assert_eq!(ok.status(), 200, "e-mail hint, case-insensitive");
-    let sub = countersign_server::admin::find_user(&server.state.db, "ivy").await.unwrap().sub;
+    let sub = countersign_server::ops::find_user(&server.state.db, "ivy").await.unwrap().sub;
     let iss_sub = json!({"format": "iss_sub", "iss": server.base_url, "sub": sub}).to_string();
     assert_eq!(call(a, s, with(p(), "login_hint", &iss_sub)).await.status(), 200, "Auth0 iss_sub hint");
     let ack: Value = call(a, s, with(p(), "requested_expiry", "99999")).await.json().await.unwrap();
@@ -135,7 +135,7 @@ async fn client_authentication_errors() {
     expect_err(agent.token(&server, "x").await, 400, "unauthorized_client").await;
 
     // The secret is stored as its SHA-256 only.
-    let rows = countersign_server::admin::list_clients(&server.state.db).await.unwrap();
+    let rows = countersign_server::ops::list_clients(&server.state.db).await.unwrap();
     assert!(rows.iter().any(|c| c.client_id == agent.client_id && c.disabled));
     server.stop().await;
 }
@@ -161,7 +161,7 @@ async fn ping_needs_a_notification_token_and_user_codes_are_checked() {
     let p = uc.request_params("kim");
     expect_err(uc.bc_authorize(&server, &p).await, 400, "missing_user_code").await;
     expect_err(uc.bc_authorize(&server, &with(p.clone(), "user_code", "1234")).await, 400, "invalid_user_code").await;
-    countersign_server::admin::set_user_code(&server.state.db, "kim", &UserCode::new("4711".into())).await.unwrap();
+    countersign_server::ops::set_user_code(&server.state.db, "kim", &UserCode::new("4711".into())).await.unwrap();
     expect_err(uc.bc_authorize(&server, &with(p.clone(), "user_code", "1234")).await, 400, "invalid_user_code").await;
     assert_eq!(uc.bc_authorize(&server, &with(p, "user_code", "4711")).await.status(), 200);
     server.stop().await;
@@ -751,7 +751,7 @@ async fn user_code_failures_lock_the_code_for_the_window() {
     add_user(&server, "uma").await;
     add_user(&server, "vic").await;
     for u in ["uma", "vic"] {
-        countersign_server::admin::set_user_code(&server.state.db, u, &UserCode::new("4711".into())).await.unwrap();
+        countersign_server::ops::set_user_code(&server.state.db, u, &UserCode::new("4711".into())).await.unwrap();
     }
     let uc = Agent::register(&server, json!({"backchannel_user_code_parameter": true})).await;
     let other = Agent::register(&server, json!({"backchannel_user_code_parameter": true})).await;
@@ -785,7 +785,7 @@ async fn user_code_failures_lock_the_code_for_the_window() {
     .await;
     for u in ["uma", "vic", "wes"] {
         add_user(&server, u).await;
-        countersign_server::admin::set_user_code(&server.state.db, u, &UserCode::new("4711".into())).await.unwrap();
+        countersign_server::ops::set_user_code(&server.state.db, u, &UserCode::new("4711".into())).await.unwrap();
     }
     let uc = Agent::register(&server, json!({"backchannel_user_code_parameter": true})).await;
     let other = Agent::register(&server, json!({"backchannel_user_code_parameter": true})).await;
@@ -886,7 +886,7 @@ async fn stored_request_debug_redacts_the_callback_secrets() {
     let auth_req_id = ack["auth_req_id"].as_str().unwrap();
     let id = dev.pending(&server).await.remove(0).id;
     let mut conn = server.state.db.acquire().await.unwrap();
-    let stored = countersign_server::requests::load(&mut conn, id.as_str()).await.unwrap().unwrap();
+    let stored = countersign_server::testing::load_request(&mut conn, id.as_str()).await.unwrap().unwrap();
     assert_eq!(stored.notify_auth_req_id.as_ref().map(|s| s.secret()), Some(auth_req_id));
     assert_eq!(stored.notification_token.as_ref().map(|s| s.secret()), Some(token));
     for text in [format!("{stored:?}"), format!("{stored:#?}")] {

@@ -10,9 +10,9 @@ mod common;
 use common::*;
 use countersign_protocol::device::{ApproverRequest, Decision, RequestId};
 use countersign_server::config::TestHooks;
-use countersign_server::secret_key::SecretKey;
+use countersign_server::testing::ResponseKey;
+use countersign_server::testing::SecretKey;
 use countersign_server::testing::TestServer;
-use countersign_server::tokens::ResponseKey;
 use futures_util::future::BoxFuture;
 use serde_json::{json, Value};
 use sqlx::Row as _;
@@ -148,7 +148,7 @@ async fn a_crash_after_the_redemption_commit_loses_no_token() {
     let claims = verify_jwt(&server, tok["access_token"].as_str().unwrap(), "at+jwt").await;
     assert_eq!((claims["sub"].as_str(), claims["client_id"].as_str()), (Some(sub.as_str()), Some(&*agent.client_id)));
     let id = verify_jwt(&server, &id_token_str(&tok), "JWT").await;
-    assert_eq!(id["at_hash"], countersign_server::tokens::at_hash(tok["access_token"].as_str().unwrap()));
+    assert_eq!(id["at_hash"], countersign_server::testing::at_hash(tok["access_token"].as_str().unwrap()));
     assert_eq!(jti_of(&retry), the_one_jti(&server, &req.id).await, "the token of the one grant");
 
     // Another client with the same auth_req_id: nothing.
@@ -273,14 +273,14 @@ async fn a_second_redemption_writes_nothing() {
     let agent = Agent::register(&server, json!({})).await;
     let (_, req) = approved(&server, &dev, &agent, "max").await;
     let state = &server.state;
-    let signer = countersign_server::tokens::Signer::active(state).await.unwrap();
+    let signer = countersign_server::testing::Signer::active(state).await.unwrap();
     let mut conn = state.db.acquire().await.unwrap();
-    let stale = countersign_server::requests::load(&mut conn, req.id.as_str()).await.unwrap().unwrap();
+    let stale = countersign_server::testing::load_request(&mut conn, req.id.as_str()).await.unwrap().unwrap();
     drop(conn);
     let now = state.now();
     for (attempt, expected) in [(1, true), (2, false)] {
-        let issued = countersign_server::tokens::mint(state, &signer, &stale, now, None).unwrap();
-        let mut tx = countersign_server::db::begin(&state.db).await.unwrap();
+        let issued = countersign_server::testing::mint(state, &signer, &stale, now, None).unwrap();
+        let mut tx = countersign_server::testing::begin_write(&state.db).await.unwrap();
         let done = issued.redeem(&mut tx, &stale, now, Some(("sealed", now + 120))).await.unwrap();
         tx.commit().await.unwrap();
         assert_eq!(done, expected, "redemption {attempt}");
@@ -354,7 +354,7 @@ async fn stored_responses_are_encrypted_bound_to_their_request_and_end_with_the_
     server.clock.advance(120);
     expect_err(agent.token(&server, &y_id).await, 400, "invalid_grant").await;
     assert!(stored(&server, &y.id).await.0.is_some(), "not swept yet");
-    countersign_server::sweeper::sweep_once(&server.state).await.unwrap();
+    countersign_server::testing::sweep_once(&server.state).await.unwrap();
     assert_eq!(stored(&server, &x.id).await, (None, None));
     assert_eq!(stored(&server, &y.id).await, (None, None));
     server.stop().await;
@@ -468,7 +468,7 @@ async fn push_survives_a_crash(failing: bool) {
             .then_some(())
     })
     .await;
-    countersign_server::notify::run_once(&server.state).await.unwrap();
+    countersign_server::testing::deliver_notifications_once(&server.state).await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(sink.delivered().len(), 1, "delivered exactly once");
     let calls = sink.calls();

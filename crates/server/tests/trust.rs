@@ -10,7 +10,7 @@ use common::*;
 use countersign_protocol::device::{Decision, DenyReason, HttpMethod, RequestList, UnverifiedBlock};
 use countersign_protocol::jws::{DeviceKeyPair, JwtType, SignHeader};
 use countersign_protocol::secret::{generate_url_safe, UserCode};
-use countersign_server::clients::UNVERIFIABLE;
+use countersign_server::testing::UNVERIFIABLE;
 use countersign_server::testing::{query_pairs, TestServer};
 use serde_json::{json, Value};
 use std::net::IpAddr;
@@ -106,7 +106,7 @@ async fn unverified_clients_have_their_own_quota_below_the_users() {
     assert_eq!(start_status(&spammer, &server, "una").await.0, 200);
 
     // Who vouched for the client, and when, is recorded.
-    let clients = countersign_server::admin::list_clients(&server.state.db).await.unwrap();
+    let clients = countersign_server::ops::list_clients(&server.state.db).await.unwrap();
     let row = clients.iter().find(|c| c.client_id == trusted.client_id).unwrap();
     assert_eq!(row.verified.as_ref().map(|(by, _)| by.as_str()), Some("operator:test"));
     assert!(clients.iter().find(|c| c.client_id == spammer.client_id).unwrap().verified.is_none());
@@ -148,9 +148,7 @@ async fn not_me_denials_of_unverified_clients_block_them_all_until_lifted() {
     let block: UnverifiedBlock = dev.get(&server, "/unverified-block").await.json().await.unwrap();
     assert!(block.blocked && block.since.is_some(), "{block:?}");
     let now = server.state.now();
-    assert!(countersign_server::admin::unblock_unverified(&server.state.db, "quin", "operator:test", now)
-        .await
-        .unwrap());
+    assert!(countersign_server::ops::unblock_unverified(&server.state.db, "quin", "operator:test", now).await.unwrap());
     server.clock.advance(1);
     assert_eq!(start_status(&fresh, &server, "quin").await.0, 200);
     // Denials before the lift no longer count: two more do not block, a
@@ -722,11 +720,11 @@ async fn user_codes_are_stored_under_a_key_outside_the_database() {
             .unwrap();
         row.try_get::<String, _>("user_code_hash").unwrap()
     };
-    countersign_server::admin::set_user_code(&server.state.db, "uli", &UserCode::new("4711".into())).await.unwrap();
+    countersign_server::ops::set_user_code(&server.state.db, "uli", &UserCode::new("4711".into())).await.unwrap();
     let sealed = stored().await;
     assert!(sealed.starts_with("hmac-sha256:"), "{sealed}");
-    assert!(!sealed.contains(&countersign_server::util::hash_secret("4711")), "not the bare SHA-256");
-    let key_file = countersign_server::secret_key::SecretKey::path_for(&server.db_path);
+    assert!(!sealed.contains(&countersign_server::testing::hash_secret("4711")), "not the bare SHA-256");
+    let key_file = countersign_server::testing::SecretKey::path_for(&server.db_path);
     assert!(key_file.is_file(), "{}", key_file.display());
     let agent = Agent::register(&server, json!({"backchannel_user_code_parameter": true})).await;
     let params = |code: &str| with(agent.request_params("uli"), "user_code", code);
@@ -734,7 +732,7 @@ async fn user_codes_are_stored_under_a_key_outside_the_database() {
     expect_err(agent.bc_authorize(&server, &params("4712")).await, 400, "invalid_user_code").await;
 
     sqlx::query("UPDATE users SET user_code_hash = $1 WHERE username = 'uli'")
-        .bind(countersign_server::util::hash_secret("1234"))
+        .bind(countersign_server::testing::hash_secret("1234"))
         .execute(&server.state.db)
         .await
         .unwrap();
@@ -753,9 +751,9 @@ async fn a_ticket_is_spent_once() {
     let ticket = ticket(&server, "tia").await;
     let now = server.state.now();
     let mut conn = server.state.db.acquire().await.unwrap();
-    let spent = countersign_server::device::spend_ticket(&mut conn, &ticket, now).await.unwrap();
+    let spent = countersign_server::testing::spend_ticket(&mut conn, &ticket, now).await.unwrap();
     assert_eq!(spent.map(|u| u.name), Some("tia name".to_owned()));
-    assert!(countersign_server::device::spend_ticket(&mut conn, &ticket, now).await.unwrap().is_none());
+    assert!(countersign_server::testing::spend_ticket(&mut conn, &ticket, now).await.unwrap().is_none());
     drop(conn);
     server.stop().await;
 }
@@ -872,7 +870,7 @@ async fn the_block_withdraws_pending_requests_of_unverified_clients() {
 async fn a_blocked_client_cannot_lock_the_users_code() {
     let server = server_with(no_rates).await;
     add_user(&server, "cy").await;
-    countersign_server::admin::set_user_code(&server.state.db, "cy", &UserCode::new("4711".into())).await.unwrap();
+    countersign_server::ops::set_user_code(&server.state.db, "cy", &UserCode::new("4711".into())).await.unwrap();
     let dev = TestDevice::enroll(&server, "cy").await;
     let noisy = Agent::register(&server, json!({"backchannel_user_code_parameter": true})).await;
     let trusted = Agent::register(&server, json!({"backchannel_user_code_parameter": true})).await;

@@ -188,9 +188,9 @@ impl Env {
 
     pub async fn add_user(&self, username: &str) -> String {
         let s = self.server();
-        countersign_server::admin::add_user(
+        countersign_server::ops::add_user(
             &s.state.db,
-            &countersign_server::admin::NewUser {
+            &countersign_server::ops::NewUser {
                 username: username.into(),
                 name: format!("{username} name"),
                 email: Some(format!("{username}@example.com")),
@@ -206,7 +206,7 @@ impl Env {
     /// An enrollment URI (app form) for `username`.
     pub async fn invitation(&self, username: &str, ttl: u64) -> String {
         let s = self.server();
-        countersign_server::admin::enrollment_link(&s.state.db, &s.state.config.issuer, username, ttl, s.state.now())
+        countersign_server::ops::enrollment_link(&s.state.db, &s.state.config.issuer, username, ttl, s.state.now())
             .await
             .unwrap()
             .to_app_uri()

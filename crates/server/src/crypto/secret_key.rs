@@ -9,8 +9,8 @@ use ring::hkdf;
 use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
 
-use crate::db::Db;
 use crate::error::Internal;
+use crate::store::Db;
 
 /// Bytes of the key.
 const KEY_BYTES: usize = 32;
@@ -18,7 +18,7 @@ const KEY_BYTES: usize = 32;
 /// What a derived key is for (its HKDF `info`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purpose {
-    /// HMAC of stored `user_code`s ([`crate::user_code`]).
+    /// HMAC of stored `user_code`s ([`crate::crypto::user_code`]).
     UserCodes,
     /// Encryption of stored token responses (kept for a repeated token
     /// request).

@@ -13,8 +13,8 @@ use sqlx::Row as _;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use crate::db::{self, Db};
 use crate::error::Internal;
+use crate::store::{self, Db};
 
 /// Cache of parsed key pairs, by `kid`.
 #[derive(Default)]
@@ -42,15 +42,15 @@ pub async fn rotate(db: &Db, now: u64) -> Result<String, Internal> {
     let pair = DeviceKeyPair::generate()?;
     let kid = pair.public_jwk().thumbprint_sha256();
     let pkcs8 = b64url_encode(pair.pkcs8().secret_bytes());
-    let mut tx = db::begin(db).await?;
+    let mut tx = store::begin(db).await?;
     sqlx::query("UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL")
-        .bind(db::ts(now))
+        .bind(store::ts(now))
         .execute(&mut *tx)
         .await?;
     sqlx::query("INSERT INTO signing_keys (kid, pkcs8, created_at) VALUES ($1, $2, $3)")
         .bind(&kid)
         .bind(&pkcs8)
-        .bind(db::ts(now))
+        .bind(store::ts(now))
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
@@ -107,7 +107,7 @@ impl Keys {
             "SELECT kid, pkcs8 FROM signing_keys WHERE retired_at IS NULL OR retired_at > $1 \
              ORDER BY CASE WHEN retired_at IS NULL THEN 0 ELSE 1 END, retired_at DESC, created_at DESC",
         )
-        .bind(db::ts(now.saturating_sub(retention)))
+        .bind(store::ts(now.saturating_sub(retention)))
         .fetch_all(db)
         .await?;
         let mut out = Vec::with_capacity(rows.len());

@@ -1,6 +1,6 @@
 //! CIBA `user_code`s (CIBA Core §7.1.2) are stored as HMAC-SHA-256 under a
 //! key derived from the server's secret key, which is kept outside the
-//! database ([`crate::secret_key`]). User codes are short and chosen by
+//! database ([`crate::crypto::secret_key`]). User codes are short and chosen by
 //! people: a bare hash in a dumped database is turned back into the code by
 //! trying every short string; without the key file, the HMAC is not.
 //!
@@ -11,9 +11,9 @@
 use countersign_protocol::jws::b64url_encode;
 use ring::hmac;
 
-use crate::db::Db;
+use crate::crypto::secret_key::{Purpose, SecretKey};
 use crate::error::Internal;
-use crate::secret_key::{Purpose, SecretKey};
+use crate::store::Db;
 use crate::util;
 
 /// The prefix of stored HMACs.

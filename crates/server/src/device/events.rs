@@ -5,8 +5,8 @@
 use countersign_protocol::device::{EventKind, RequestId, WithdrawReason, Withdrawn};
 use sqlx::SqliteConnection;
 
-use crate::db;
 use crate::error::Internal;
+use crate::store;
 
 /// Appends an event for every device of `sub` (except `exclude_device`).
 ///
@@ -29,7 +29,7 @@ pub async fn append(
     .bind(request_id.map(RequestId::as_str))
     .bind(data)
     .bind(exclude_device)
-    .bind(db::ts(now))
+    .bind(store::ts(now))
     .execute(conn)
     .await?;
     Ok(())

@@ -2,6 +2,9 @@
 //! authentication, the SSE event stream, the request endpoints and signed
 //! decisions.
 
+pub mod events;
+pub mod hub;
+
 use axum::body::Body;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, RawQuery, State};
@@ -30,12 +33,12 @@ use std::collections::VecDeque;
 use std::convert::Infallible;
 use tokio::sync::watch;
 
-use crate::db;
+use crate::device::hub::{EventRow, Feed, StreamSlot, Subscription};
 use crate::error::{DeviceError, Internal};
-use crate::hub::{EventRow, Feed, StreamSlot, Subscription};
-use crate::requests::{self, StoredRequest};
+use crate::oauth::tokens::{self, Signer};
 use crate::state::AppState;
-use crate::tokens::{self, Signer};
+use crate::store;
+use crate::store::requests::{self, StoredRequest};
 use crate::util;
 
 /// An authenticated device.
@@ -99,7 +102,7 @@ pub async fn authenticate(
     let done = sqlx::query("INSERT INTO device_jtis (device_id, jti, exp) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
         .bind(kid.as_str())
         .bind(claims.jti.as_str())
-        .bind(db::ts(claims.exp))
+        .bind(store::ts(claims.exp))
         .execute(&state.db)
         .await?;
     if done.rows_affected() == 0 {
@@ -137,7 +140,7 @@ pub async fn enroll(
     let now = state.now();
     let device_id =
         DeviceId::new(util::random_id("dev_", 16)?).map_err(|e| Internal::new(format!("device id: {e}")))?;
-    let mut tx = db::begin(&state.db).await?;
+    let mut tx = store::begin(&state.db).await?;
     let user = spend_ticket(&mut tx, &req.ticket, now).await?.ok_or(DeviceError::InvalidTicket)?;
     sqlx::query(
         "INSERT INTO devices (device_id, sub, public_jwk, device_name, platform, capabilities, created_at) \
@@ -149,7 +152,7 @@ pub async fn enroll(
     .bind(&req.device_name)
     .bind(req.platform.as_str())
     .bind(serde_json::to_string(&req.capabilities).map_err(Internal::from)?)
-    .bind(db::ts(now))
+    .bind(store::ts(now))
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -198,7 +201,7 @@ pub async fn spend_ticket(
     let spent = sqlx::query(
         "UPDATE enrollment_tickets SET used_at = $1 WHERE ticket_hash = $2 AND used_at IS NULL AND expires_at > $1",
     )
-    .bind(db::ts(now))
+    .bind(store::ts(now))
     .bind(util::hash_secret(ticket.secret()))
     .execute(&mut *conn)
     .await?;
@@ -217,7 +220,7 @@ async fn ticket_holder(
          WHERE t.ticket_hash = $1 AND t.used_at IS NULL AND t.expires_at > $2 AND u.disabled = 0",
     )
     .bind(util::hash_secret(ticket.secret()))
-    .bind(db::ts(now))
+    .bind(store::ts(now))
     .fetch_optional(&mut *conn)
     .await?;
     let Some(row) = row else { return Ok(None) };
@@ -227,7 +230,7 @@ async fn ticket_holder(
         name: row.try_get("name")?,
         roles: roles.into_iter().map(Role::from).collect(),
     };
-    Ok(Some((user, db::from_ts(row.try_get("expires_at")?))))
+    Ok(Some((user, store::from_ts(row.try_get("expires_at")?))))
 }
 
 fn html_escape(s: &str) -> String {
@@ -310,7 +313,7 @@ pub async fn list_requests(
         requests::SELECT
     ))
     .bind(&device.sub)
-    .bind(db::ts(state.now()))
+    .bind(store::ts(state.now()))
     .bind(after.created_ms)
     .bind(&after.request_id)
     .bind(i64::try_from(limit).unwrap_or(i64::MAX).saturating_add(1))
@@ -398,7 +401,7 @@ pub async fn get_request(
 // ---------------------------------------------------------------------------
 
 async fn block_state(conn: &mut SqliteConnection, sub: &str) -> Result<UnverifiedBlock, Internal> {
-    let since = crate::blocks::unverified_block_since(conn, sub).await?;
+    let since = crate::store::blocks::unverified_block_since(conn, sub).await?;
     Ok(UnverifiedBlock { blocked: since.is_some(), since })
 }
 
@@ -415,9 +418,9 @@ pub async fn unverified_block(State(state): State<AppState>, headers: HeaderMap)
 pub async fn lift_unverified_block(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, DeviceError> {
     let htu = format!("{}{PATH_UNVERIFIED_BLOCK_LIFT}", state.config.device_endpoint());
     let device = authenticate(&state, &headers, HttpMethod::Post, &htu).await?;
-    let mut tx = db::begin(&state.db).await?;
+    let mut tx = store::begin(&state.db).await?;
     let by = format!("device:{}", device.device_id);
-    if crate::blocks::lift_unverified(&mut tx, &device.sub, &by, state.now()).await? {
+    if crate::store::blocks::lift_unverified(&mut tx, &device.sub, &by, state.now()).await? {
         tracing::info!(device_id = %device.device_id, "the user lifted the block of unverified clients");
     }
     let answer = block_state(&mut tx, &device.sub).await?;
@@ -512,7 +515,7 @@ pub async fn decide(
         Decision::Approve => RequestStatus::Approved,
         Decision::Deny => RequestStatus::Denied,
     };
-    let mut tx = db::begin(&state.db).await?;
+    let mut tx = store::begin(&state.db).await?;
     let updated = sqlx::query(
         "UPDATE auth_requests SET status = $1, decision = $2, deny_reason = $3, decided_at = $4, decided_by = $5, \
          decision_jws = $6, statement_hash = $7, display_schemas = $8 \
@@ -521,13 +524,13 @@ pub async fn decide(
     .bind(status.as_str())
     .bind(claims.decision.as_str())
     .bind(claims.deny_reason.as_ref().map(|r| r.as_str().to_owned()))
-    .bind(db::ts(now))
+    .bind(store::ts(now))
     .bind(device.device_id.as_str())
     .bind(&submission.decision_jws)
     .bind(claims.statement_hash.as_str())
     .bind(serde_json::to_string(&current).map_err(Internal::from)?)
     .bind(req.request_id.as_str())
-    .bind(db::ts(now))
+    .bind(store::ts(now))
     .execute(&mut *tx)
     .await?;
     if updated.rows_affected() == 0 {
@@ -546,9 +549,9 @@ pub async fn decide(
     decided.decided_by = Some(device.device_id.as_str().to_owned());
 
     if claims.deny_reason == Some(DenyReason::NotMe) && !req.verified {
-        crate::blocks::after_unverified_not_me(&mut tx, &state.config.limits, &req.sub, now).await?;
+        crate::store::blocks::after_unverified_not_me(&mut tx, &state.config.limits, &req.sub, now).await?;
     }
-    crate::events::withdrawn(
+    crate::device::events::withdrawn(
         &mut tx,
         &req.sub,
         &req.request_id,
@@ -574,7 +577,7 @@ pub async fn decide(
             _ => serde_json::to_string(&PingCallback { auth_req_id }),
         }
         .map_err(Internal::from)?;
-        crate::notify::enqueue(&mut tx, &state, &decided, &payload).await?;
+        crate::oauth::notify::enqueue(&mut tx, &state, &decided, &payload).await?;
     }
     tx.commit().await?;
     state.hub.notify(&req.sub);
@@ -631,7 +634,7 @@ async fn read_feed(state: &AppState, sub: &str, cursor: i64, generation: u64, fe
             kind: row.try_get("kind")?,
             data: row.try_get("data")?,
             exclude_device: row.try_get("exclude_device")?,
-            live: status.as_deref() == Some("pending") && expires_at.is_some_and(|e| db::from_ts(e) > now),
+            live: status.as_deref() == Some("pending") && expires_at.is_some_and(|e| store::from_ts(e) > now),
         });
     }
     *feed = Feed {

@@ -20,13 +20,13 @@ use serde_json::Value;
 use sqlx::Row as _;
 use std::net::SocketAddr;
 
-use crate::clients::{self, Client, ClientJwtError, ClientJwtUse, JwtRules, UNVERIFIABLE};
-use crate::db;
-use crate::discovery::paths;
 use crate::error::OAuthError;
-use crate::requests::StoredRequest;
+use crate::oauth::clients::{self, Client, ClientJwtError, ClientJwtUse, JwtRules, UNVERIFIABLE};
+use crate::oauth::discovery::paths;
 use crate::state::AppState;
-use crate::users::{self, User};
+use crate::store;
+use crate::store::requests::StoredRequest;
+use crate::store::users::{self, User};
 use crate::util;
 
 /// Longest `binding_message`, characters (Auth0's limit).
@@ -249,8 +249,8 @@ enum Counted<'a> {
 }
 
 /// The requests of `who` created after `since`.
-async fn count(tx: &mut db::Tx, who: Counted<'_>, since: u64) -> Result<Count, OAuthError> {
-    let since = db::ts(since);
+async fn count(tx: &mut store::Tx, who: Counted<'_>, since: u64) -> Result<Count, OAuthError> {
+    let since = store::ts(since);
     // One literal per case: every placeholder bound is used.
     let query = match who {
         Counted::User(sub) => sqlx::query(
@@ -280,7 +280,7 @@ fn over_limit(c: &Count, limit: u32, now: u64) -> Option<OAuthError> {
     if limit == 0 || c.n < i64::from(limit) {
         return None;
     }
-    let oldest = db::from_ts(c.oldest.unwrap_or(0));
+    let oldest = store::from_ts(c.oldest.unwrap_or(0));
     Some(OAuthError::RateLimited { retry_after: oldest.saturating_add(60).saturating_sub(now).max(1) })
 }
 
@@ -305,7 +305,7 @@ async fn check_blocks(
             )
             .bind(sub)
             .bind(client_id)
-            .bind(db::ts(now.saturating_sub(limits.not_me_window_secs)))
+            .bind(store::ts(now.saturating_sub(limits.not_me_window_secs)))
             .fetch_one(&mut *conn)
             .await?;
             if row.try_get::<i64, _>("n")? >= i64::from(limits.not_me_threshold) {
@@ -313,7 +313,7 @@ async fn check_blocks(
                 return Err(OAuthError::AccessDenied("the user has reported requests of this client as not theirs"));
             }
         }
-    } else if crate::blocks::unverified_blocked(conn, sub).await? {
+    } else if crate::store::blocks::unverified_blocked(conn, sub).await? {
         tracing::info!(client_id, "unverified client refused: the user blocked unverified clients");
         return Err(OAuthError::AccessDenied(
             "the user has reported requests of unverified clients as not theirs; unverified clients are blocked \
@@ -328,7 +328,7 @@ async fn check_blocks(
 /// clients, and unverified clients together, so that unknown clients cannot
 /// fill the user's place for the agents an operator vouched for).
 async fn check_fatigue(
-    tx: &mut db::Tx,
+    tx: &mut store::Tx,
     limits: &crate::config::Limits,
     client: &Client,
     user: &User,
@@ -363,12 +363,12 @@ async fn check_fatigue(
              WHERE sub = $1 AND status = 'pending' AND expires_at > $2 AND (client_verified = 0 OR $3 = 0)",
         )
         .bind(sub)
-        .bind(db::ts(now))
-        .bind(db::flag(unverified_only))
+        .bind(store::ts(now))
+        .bind(store::flag(unverified_only))
         .fetch_one(&mut **tx)
         .await?;
         if row.try_get::<i64, _>("n")? >= i64::from(limit) {
-            let first = db::from_ts(row.try_get::<Option<i64>, _>("first")?.unwrap_or(0));
+            let first = store::from_ts(row.try_get::<Option<i64>, _>("first")?.unwrap_or(0));
             return Err(OAuthError::TooManyPending {
                 limit,
                 unverified: unverified_only,
@@ -394,8 +394,8 @@ async fn check_user_code(
     let limits = &state.config.limits;
     let now = state.now();
     let window = limits.user_code_window_secs;
-    let since = db::ts(now.saturating_sub(window));
-    let mut tx = db::begin(&state.db).await?;
+    let since = store::ts(now.saturating_sub(window));
+    let mut tx = store::begin(&state.db).await?;
     for (column, value, limit) in [
         ("sub", user.sub.as_str(), limits.user_code_failures),
         ("client_id", client.client_id.as_str(), limits.client_user_code_failures),
@@ -413,7 +413,7 @@ async fn check_user_code(
         .await?;
         let n: i64 = row.try_get("n")?;
         if n >= i64::from(limit) {
-            let oldest = db::from_ts(row.try_get::<Option<i64>, _>("oldest")?.unwrap_or(0));
+            let oldest = store::from_ts(row.try_get::<Option<i64>, _>("oldest")?.unwrap_or(0));
             tracing::info!(client_id = %client.client_id, by = column, "user_code locked after repeated failures");
             return Err(OAuthError::RateLimited {
                 retry_after: oldest.saturating_add(window).saturating_sub(now).max(1),
@@ -421,8 +421,8 @@ async fn check_user_code(
         }
     }
     match state.user_code_key.check(code.secret(), user.user_code_hash.as_deref()) {
-        crate::user_code::Check::Match => Ok(()),
-        crate::user_code::Check::MatchLegacy => {
+        crate::crypto::user_code::Check::Match => Ok(()),
+        crate::crypto::user_code::Check::MatchLegacy => {
             sqlx::query("UPDATE users SET user_code_hash = $1 WHERE sub = $2")
                 .bind(state.user_code_key.seal(code.secret()))
                 .bind(&user.sub)
@@ -431,11 +431,11 @@ async fn check_user_code(
             tx.commit().await?;
             Ok(())
         }
-        crate::user_code::Check::NoMatch => {
+        crate::crypto::user_code::Check::NoMatch => {
             sqlx::query("INSERT INTO user_code_failures (sub, client_id, failed_at) VALUES ($1, $2, $3)")
                 .bind(&user.sub)
                 .bind(&client.client_id)
-                .bind(db::ts(now))
+                .bind(store::ts(now))
                 .execute(&mut *tx)
                 .await?;
             tx.commit().await?;
@@ -533,7 +533,7 @@ async fn handle(
         .map_err(|e| crate::error::Internal::new(format!("nonce: {e}")))?;
     let scope: Vec<String> = params.scope.iter().map(str::to_owned).collect();
 
-    let mut tx = db::begin(&state.db).await?;
+    let mut tx = store::begin(&state.db).await?;
     check_fatigue(&mut tx, &cfg.limits, &client, &user, now).await?;
     sqlx::query(
         "INSERT INTO auth_requests (request_id, auth_req_id_hash, notify_auth_req_id, notification_token, client_id, \
@@ -556,13 +556,13 @@ async fn handle(
     .bind(risk.as_str())
     .bind(serde_json::to_string(&requires).map_err(crate::error::Internal::from)?)
     .bind(nonce.as_str())
-    .bind(db::ts(now))
-    .bind(db::ts(state.clock.now_ms()))
-    .bind(db::ts(now.saturating_add(expires_in)))
-    .bind(db::ts(cfg.poll_interval_secs))
+    .bind(store::ts(now))
+    .bind(store::ts(state.clock.now_ms()))
+    .bind(store::ts(now.saturating_add(expires_in)))
+    .bind(store::ts(cfg.poll_interval_secs))
     .bind(RequestStatus::Pending.as_str())
     .bind(&client.client_name)
-    .bind(db::flag(client.verified))
+    .bind(store::flag(client.verified))
     .execute(&mut *tx)
     .await?;
     let stored = StoredRequest {
@@ -609,7 +609,7 @@ async fn handle(
             data.len()
         )));
     }
-    crate::events::append(&mut tx, &user.sub, &EventKind::Request, Some(&request_id), &data, None, now).await?;
+    crate::device::events::append(&mut tx, &user.sub, &EventKind::Request, Some(&request_id), &data, None, now).await?;
     tx.commit().await?;
     state.hub.notify(&user.sub);
     tracing::info!(request_id = %request_id, client_id = %client.client_id, mode = %mode, "backchannel request accepted");

@@ -11,9 +11,9 @@ use serde_json::{Map, Value};
 use sqlx::sqlite::SqliteRow;
 use sqlx::Row as _;
 
-use crate::db;
 use crate::error::{Internal, OAuthError};
 use crate::state::AppState;
+use crate::store;
 use crate::util;
 
 /// `token_endpoint_auth_method` values this server supports.
@@ -34,8 +34,6 @@ pub struct Client {
     pub auth_method: String,
     /// Registered `backchannel_token_delivery_mode`.
     pub delivery_mode: TokenDeliveryMode,
-    /// `backchannel_client_notification_endpoint`.
-    pub notification_endpoint: Option<String>,
     /// `backchannel_authentication_request_signing_alg` (only `ES256`).
     pub request_signing_alg: Option<String>,
     /// `backchannel_user_code_parameter`.
@@ -59,7 +57,7 @@ pub struct Client {
 }
 
 /// Columns of [`Client`] for `SELECT`.
-pub const CLIENT_COLUMNS: &str = "client_id, secret_hash, auth_method, delivery_mode, notification_endpoint, \
+pub const CLIENT_COLUMNS: &str = "client_id, secret_hash, auth_method, delivery_mode, \
      request_signing_alg, user_code_parameter, jwks, jwks_uri, client_name, logo_uri, scope, details_types, \
      verified, disabled";
 
@@ -78,7 +76,6 @@ impl Client {
             secret_hash: row.try_get("secret_hash")?,
             auth_method: row.try_get("auth_method")?,
             delivery_mode: mode.parse().map_err(|_| Internal::new("stored delivery mode is empty"))?,
-            notification_endpoint: row.try_get("notification_endpoint")?,
             request_signing_alg: row.try_get("request_signing_alg")?,
             user_code_parameter: row.try_get::<i64, _>("user_code_parameter")? != 0,
             jwks: jwks.map(|j| serde_json::from_str(&j)).transpose()?,
@@ -110,7 +107,7 @@ impl Client {
     /// Fetching `jwks_uri` failed.
     pub async fn keys(&self, state: &AppState, kid: Option<&str>) -> Result<Vec<PublicJwk>, Internal> {
         if let Some(set) = &self.jwks {
-            return Ok(crate::jwks::usable_keys(set));
+            return Ok(crate::oauth::jwks::usable_keys(set));
         }
         if let Some(uri) = &self.jwks_uri {
             return state.jwks_cache.get(state, uri, kid).await;
@@ -305,12 +302,12 @@ pub async fn verify_client_jwt(
     if rules.jti {
         let jti = string("jti").filter(|j| !j.is_empty() && j.len() <= 256);
         let jti = jti.ok_or(ClientJwtError::Invalid("jti is required"))?;
-        let mut tx = db::begin(&state.db).await?;
+        let mut tx = store::begin(&state.db).await?;
         let done =
             sqlx::query("INSERT INTO client_jtis (client_id, jti, exp) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
                 .bind(&client.client_id)
                 .bind(jti)
-                .bind(db::ts(exp))
+                .bind(store::ts(exp))
                 .execute(&mut *tx)
                 .await?;
         tx.commit().await?;

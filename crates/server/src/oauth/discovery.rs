@@ -7,8 +7,8 @@ use axum::Json;
 use countersign_protocol::ciba::CIBA_GRANT_TYPE;
 use serde_json::{json, Value};
 
-use crate::clients::AUTH_METHODS;
 use crate::error::Internal;
+use crate::oauth::clients::AUTH_METHODS;
 use crate::state::AppState;
 
 /// Paths under the issuer.

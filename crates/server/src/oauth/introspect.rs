@@ -13,11 +13,11 @@ use countersign_protocol::jws::JwtType;
 use serde_json::{json, Value};
 use sqlx::Row as _;
 
-use crate::clients::{self, Client};
-use crate::db;
-use crate::discovery::paths;
 use crate::error::OAuthError;
+use crate::oauth::clients::{self, Client};
+use crate::oauth::discovery::paths;
 use crate::state::AppState;
+use crate::store;
 
 struct TokenForm {
     client: Client,
@@ -73,7 +73,7 @@ async fn lookup(state: &AppState, token: &str) -> Result<Option<(String, String,
     .await?;
     let Some(row) = row else { return Ok(None) };
     let expires_at: i64 = row.try_get("expires_at")?;
-    if db::from_ts(expires_at) <= now {
+    if store::from_ts(expires_at) <= now {
         return Ok(None);
     }
     // A token of a disabled client or user is no longer active, whether or
@@ -131,9 +131,9 @@ pub async fn revoke(
             if client_id != form.client.client_id {
                 return Err(OAuthError::UnauthorizedClient("the token was issued to another client"));
             }
-            let mut tx = db::begin(&state.db).await?;
+            let mut tx = store::begin(&state.db).await?;
             sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE jti = $2 AND revoked_at IS NULL")
-                .bind(db::ts(state.now()))
+                .bind(store::ts(state.now()))
                 .bind(&jti)
                 .execute(&mut *tx)
                 .await?;

@@ -10,16 +10,15 @@
 
 use axum::http::header;
 use countersign_protocol::secret::ClientNotificationToken;
-use futures_util::future::join_all;
 use sqlx::{Row as _, SqliteConnection};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use crate::db;
 use crate::error::Internal;
-use crate::requests::StoredRequest;
 use crate::state::AppState;
+use crate::store;
+use crate::store::requests::StoredRequest;
 
 /// Rows handled per round.
 const BATCH: i64 = 32;
@@ -62,8 +61,8 @@ pub async fn enqueue_at(
     .bind(endpoint)
     .bind(bearer.secret())
     .bind(payload)
-    .bind(db::ts(now_ms))
-    .bind(db::ts(now))
+    .bind(store::ts(now_ms))
+    .bind(store::ts(now))
     .execute(conn)
     .await?;
     Ok(())
@@ -169,7 +168,7 @@ async fn due_rows(state: &AppState, limit: i64, per_client: i64) -> Result<Vec<D
             WHERE o.delivered_at IS NULL AND o.failed_at IS NULL AND o.next_attempt_ms <= $1 \
          ) due WHERE nth <= $3 ORDER BY next_attempt_ms LIMIT $2",
     )
-    .bind(db::ts(state.clock.now_ms()))
+    .bind(store::ts(state.clock.now_ms()))
     .bind(limit)
     .bind(per_client)
     .fetch_all(&state.db)
@@ -195,7 +194,7 @@ async fn record(state: &AppState, d: &Due, outcome: Outcome) -> Result<(), Inter
     if matches!(outcome, Outcome::Ended) {
         return Ok(());
     }
-    let mut tx = db::begin(&state.db).await?;
+    let mut tx = store::begin(&state.db).await?;
     match outcome {
         Outcome::Ended => {}
         Outcome::Delivered => {
@@ -203,7 +202,7 @@ async fn record(state: &AppState, d: &Due, outcome: Outcome) -> Result<(), Inter
                 "UPDATE outbox SET delivered_at = $1, attempts = $2, payload = '', bearer = '', last_error = NULL \
                  WHERE request_id = $3 AND delivered_at IS NULL AND failed_at IS NULL",
             )
-            .bind(db::ts(now))
+            .bind(store::ts(now))
             .bind(attempts)
             .bind(&d.request_id)
             .execute(&mut *tx)
@@ -215,7 +214,7 @@ async fn record(state: &AppState, d: &Due, outcome: Outcome) -> Result<(), Inter
                 "UPDATE outbox SET failed_at = $1, payload = '', bearer = '', last_error = $2 \
                  WHERE request_id = $3 AND delivered_at IS NULL AND failed_at IS NULL",
             )
-            .bind(db::ts(now))
+            .bind(store::ts(now))
             .bind(why)
             .bind(&d.request_id)
             .execute(&mut *tx)
@@ -227,7 +226,7 @@ async fn record(state: &AppState, d: &Due, outcome: Outcome) -> Result<(), Inter
                 "UPDATE outbox SET failed_at = $1, attempts = $2, payload = '', bearer = '', last_error = $3 \
                  WHERE request_id = $4 AND delivered_at IS NULL AND failed_at IS NULL",
             )
-            .bind(db::ts(now))
+            .bind(store::ts(now))
             .bind(attempts)
             .bind(&why)
             .bind(&d.request_id)
@@ -246,7 +245,7 @@ async fn record(state: &AppState, d: &Due, outcome: Outcome) -> Result<(), Inter
                  WHERE request_id = $4 AND delivered_at IS NULL AND failed_at IS NULL",
             )
             .bind(attempts)
-            .bind(db::ts(next))
+            .bind(store::ts(next))
             .bind(&why)
             .bind(&d.request_id)
             .execute(&mut *tx)
@@ -263,6 +262,7 @@ async fn record(state: &AppState, d: &Due, outcome: Outcome) -> Result<(), Inter
 ///
 /// # Errors
 /// The database failed.
+#[cfg(feature = "test-util")]
 pub async fn run_once(state: &AppState) -> Result<usize, Internal> {
     // Rows the delivery task is sending are left to it; the others are
     // marked in flight here, so that it does not send them too.
@@ -271,7 +271,7 @@ pub async fn run_once(state: &AppState) -> Result<usize, Internal> {
         .into_iter()
         .filter(|d| state.deliveries.try_start(d, usize::MAX, usize::MAX))
         .collect();
-    let outcomes = join_all(due.iter().map(|d| attempt(state, d))).await;
+    let outcomes = futures_util::future::join_all(due.iter().map(|d| attempt(state, d))).await;
     let mut result = Ok(due.len());
     for (d, outcome) in due.iter().zip(outcomes) {
         if let Err(e) = record(state, d, outcome).await {
@@ -373,7 +373,7 @@ async fn next_due_in(state: &AppState) -> Result<Duration, Internal> {
             .await?;
     let next: Option<i64> = row.try_get("next")?;
     let wait = match next {
-        Some(ms) => Duration::from_millis(db::from_ts(ms).saturating_sub(state.clock.now_ms())),
+        Some(ms) => Duration::from_millis(store::from_ts(ms).saturating_sub(state.clock.now_ms())),
         None => Duration::from_secs(5),
     };
     Ok(wait.min(Duration::from_secs(5)))

@@ -13,11 +13,11 @@ use countersign_protocol::secret::{generate_url_safe, ClientSecret, InitialAcces
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use crate::clients::AUTH_METHODS;
 use crate::config::RegistrationPolicy;
-use crate::db;
 use crate::error::OAuthError;
+use crate::oauth::clients::AUTH_METHODS;
 use crate::state::AppState;
+use crate::store;
 use crate::util;
 
 /// Longest `client_name`, characters.
@@ -153,7 +153,7 @@ async fn handle(
         return Err(meta_err("jwks and jwks_uri are mutually exclusive"));
     }
     if let Some(set) = &req.jwks {
-        if crate::jwks::usable_keys(set).is_empty() {
+        if crate::oauth::jwks::usable_keys(set).is_empty() {
             return Err(meta_err("jwks must contain at least one EC P-256 signing key"));
         }
     }
@@ -277,7 +277,7 @@ async fn handle(
     }
     let metadata = Value::Object(meta.clone());
 
-    let mut tx = db::begin(&state.db).await?;
+    let mut tx = store::begin(&state.db).await?;
     sqlx::query(
         "INSERT INTO clients (client_id, secret_hash, auth_method, delivery_mode, notification_endpoint, \
          request_signing_alg, user_code_parameter, jwks, jwks_uri, client_name, logo_uri, scope, details_types, \
@@ -289,7 +289,7 @@ async fn handle(
     .bind(mode.as_str())
     .bind(&endpoint)
     .bind(&req.backchannel_authentication_request_signing_alg)
-    .bind(db::flag(req.backchannel_user_code_parameter.unwrap_or(false)))
+    .bind(store::flag(req.backchannel_user_code_parameter.unwrap_or(false)))
     .bind(req.jwks.as_ref().map(Value::to_string))
     .bind(&req.jwks_uri)
     .bind(&client_name)
@@ -297,7 +297,7 @@ async fn handle(
     .bind(scope.as_ref().map(Scope::to_param))
     .bind(serde_json::to_string(&types).map_err(crate::error::Internal::from)?)
     .bind(metadata.to_string())
-    .bind(db::ts(now))
+    .bind(store::ts(now))
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;

@@ -6,7 +6,7 @@
 //! response again: a response lost with the connection (the server died
 //! after the redemption committed) is not a lost grant, and a repeated
 //! request is never a second grant. The bytes are kept encrypted
-//! ([`crate::tokens::ResponseKey`]) and cleared by the sweeper when the
+//! ([`crate::oauth::tokens::ResponseKey`]) and cleared by the sweeper when the
 //! window ends.
 
 use axum::extract::rejection::BytesRejection;
@@ -19,13 +19,13 @@ use countersign_protocol::device::RequestStatus;
 use countersign_protocol::error::Endpoint;
 use sqlx::{Row as _, SqliteConnection};
 
-use crate::clients;
-use crate::db;
-use crate::discovery::paths;
 use crate::error::OAuthError;
-use crate::requests::StoredRequest;
+use crate::oauth::clients;
+use crate::oauth::discovery::paths;
+use crate::oauth::tokens::{self, Signer};
 use crate::state::AppState;
-use crate::tokens::{self, Signer};
+use crate::store;
+use crate::store::requests::StoredRequest;
 use crate::util;
 
 /// Seconds added to the interval by each `slow_down` (CIBA Core §11).
@@ -62,8 +62,8 @@ async fn handle(
     }
 
     let now = state.now();
-    let mut tx = db::begin(&state.db).await?;
-    let req = crate::requests::load_by_auth_req_id(&mut tx, &util::hash_secret(request.auth_req_id.secret()))
+    let mut tx = store::begin(&state.db).await?;
+    let req = crate::store::requests::load_by_auth_req_id(&mut tx, &util::hash_secret(request.auth_req_id.secret()))
         .await?
         .filter(|r| util::ct_eq(&r.client_id, &client.client_id))
         .ok_or(OAuthError::InvalidGrant("unknown auth_req_id"))?;
@@ -109,8 +109,8 @@ async fn handle(
             let interval =
                 if too_fast { req.poll_interval.saturating_add(SLOW_DOWN_STEP_SECS) } else { req.poll_interval };
             sqlx::query("UPDATE auth_requests SET last_poll_at = $1, poll_interval = $2 WHERE request_id = $3")
-                .bind(db::ts(now))
-                .bind(db::ts(interval))
+                .bind(store::ts(now))
+                .bind(store::ts(interval))
                 .bind(req.request_id.as_str())
                 .execute(&mut *tx)
                 .await?;
@@ -158,7 +158,7 @@ async fn replay(
     let revoked: i64 = row.try_get("revoked")?;
     let (Some(sealed), Some(until)) = (sealed, until) else { return Err(redeemed()) };
     // The window ends at `until`, whether or not the sweeper has cleared it.
-    if now >= db::from_ts(until) || revoked > 0 || req.user_disabled || req.client_disabled {
+    if now >= store::from_ts(until) || revoked > 0 || req.user_disabled || req.client_disabled {
         return Err(redeemed());
     }
     let Some(body) = state.token_response_key.open(req.request_id.as_str(), &sealed) else {

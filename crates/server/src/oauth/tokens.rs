@@ -9,11 +9,11 @@ use serde_json::{json, Value};
 use sqlx::SqliteConnection;
 use std::sync::Arc;
 
-use crate::db;
+use crate::crypto::secret_key::{Purpose, SecretKey};
 use crate::error::Internal;
-use crate::requests::StoredRequest;
-use crate::secret_key::{Purpose, SecretKey};
 use crate::state::AppState;
+use crate::store;
+use crate::store::requests::StoredRequest;
 use crate::util;
 
 /// The ID token claim carrying the `auth_req_id` (CIBA Core §10.3.1).
@@ -131,12 +131,12 @@ impl Issued {
         .bind(&req.client_id)
         .bind(&req.sub)
         .bind(self.claims.to_string())
-        .bind(db::ts(now))
-        .bind(db::ts(self.exp))
+        .bind(store::ts(now))
+        .bind(store::ts(self.exp))
         .execute(&mut *conn)
         .await?;
         sqlx::query("UPDATE auth_requests SET redeemed_at = $1 WHERE request_id = $2")
-            .bind(db::ts(now))
+            .bind(store::ts(now))
             .bind(req.request_id.as_str())
             .execute(&mut *conn)
             .await?;
@@ -164,9 +164,9 @@ impl Issued {
             "UPDATE auth_requests SET redeemed_at = $1, token_response = $2, token_response_until = $3 \
              WHERE request_id = $4 AND redeemed_at IS NULL",
         )
-        .bind(db::ts(now))
+        .bind(store::ts(now))
         .bind(stored.map(|(sealed, _)| sealed))
-        .bind(stored.map(|(_, until)| db::ts(until)))
+        .bind(stored.map(|(_, until)| store::ts(until)))
         .bind(req.request_id.as_str())
         .execute(&mut *conn)
         .await?;
@@ -182,8 +182,8 @@ impl Issued {
         .bind(&req.client_id)
         .bind(&req.sub)
         .bind(self.claims.to_string())
-        .bind(db::ts(now))
-        .bind(db::ts(self.exp))
+        .bind(store::ts(now))
+        .bind(store::ts(self.exp))
         .execute(&mut *conn)
         .await?;
         Ok(true)

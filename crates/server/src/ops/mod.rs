@@ -1,4 +1,6 @@
-//! Operator operations, shared by the CLI, tests and (later) the admin API.
+//! Operator operations, shared by the `countersign-server` binary's CLI,
+//! tests and (later) the admin API: users, clients, devices, enrollment
+//! links, the unverified-client block, signing keys.
 
 use countersign_protocol::ciba::{PingCallback, TokenDeliveryMode};
 use countersign_protocol::device::{EnrollmentUri, Issuer, WithdrawReason};
@@ -7,10 +9,32 @@ use countersign_protocol::secret::{generate_url_safe, AuthReqId, EnrollmentTicke
 use serde::Serialize;
 use sqlx::Row as _;
 
-use crate::db::{self, Db};
 use crate::error::Internal;
-use crate::users::{User, USER_COLUMNS};
+use crate::store::users::USER_COLUMNS;
+use crate::store::{self};
 use crate::util;
+
+pub use crate::store::users::User;
+pub use crate::store::Db;
+
+/// Opens (creating it if needed) and migrates the database at `path`.
+///
+/// # Errors
+/// The file cannot be opened or a migration failed.
+pub async fn open_database(path: &std::path::Path) -> Result<Db, Internal> {
+    store::open(path).await
+}
+
+/// Starts a new signing key (keeping the old one published for
+/// `Config::key_retention_secs`) and returns its `kid`; creates the first
+/// key if there is none.
+///
+/// # Errors
+/// The database or the RNG failed.
+pub async fn rotate_signing_key(db: &Db, now: u64) -> Result<String, Internal> {
+    crate::crypto::signing_keys::ensure_active(db, now).await?;
+    crate::crypto::signing_keys::rotate(db, now).await
+}
 
 /// Why an operator command failed.
 #[derive(Debug, thiserror::Error)]
@@ -72,7 +96,7 @@ pub async fn add_user(db: &Db, user: &NewUser, now: u64) -> Result<User, AdminEr
     }
     let sub = util::random_id("u_", 16)?;
     let roles = if user.admin { vec!["admin", "user"] } else { vec!["user"] };
-    let mut tx = db::begin(db).await?;
+    let mut tx = store::begin(db).await?;
     let taken = sqlx::query(
         "SELECT sub FROM users WHERE username = $1 OR email = $1 OR ($2 IS NOT NULL AND (email = $2 OR username = $2))",
     )
@@ -89,7 +113,7 @@ pub async fn add_user(db: &Db, user: &NewUser, now: u64) -> Result<User, AdminEr
         .bind(&email)
         .bind(&user.name)
         .bind(serde_json::to_string(&roles).map_err(Internal::from)?)
-        .bind(db::ts(now))
+        .bind(store::ts(now))
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
@@ -127,7 +151,7 @@ pub async fn list_users(db: &Db) -> Result<Vec<User>, AdminError> {
 /// Not found, or the database failed.
 pub async fn disable_user(db: &Db, who: &str, now: u64) -> Result<User, AdminError> {
     let user = find_user(db, who).await?;
-    let mut tx = db::begin(db).await?;
+    let mut tx = store::begin(db).await?;
     sqlx::query("UPDATE users SET disabled = 1 WHERE sub = $1").bind(&user.sub).execute(&mut *tx).await?;
     let gone = Gone { reason: "the user's account was disabled", notify_client: true };
     // Undelivered tokens of the user (push) become the denial; pings stay
@@ -135,7 +159,7 @@ pub async fn disable_user(db: &Db, who: &str, now: u64) -> Result<User, AdminErr
     drop_push_tokens(&mut tx, "r.sub = $1", &user.sub, gone.reason, now).await?;
     cancel_pending(&mut tx, "r.sub = $1", &user.sub, &gone, now).await?;
     sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE sub = $2 AND revoked_at IS NULL")
-        .bind(db::ts(now))
+        .bind(store::ts(now))
         .bind(&user.sub)
         .execute(&mut *tx)
         .await?;
@@ -157,19 +181,19 @@ pub(crate) struct Gone {
 /// `access_denied` for ping and push clients.
 /// Returns the users whose approvers were told.
 pub(crate) async fn cancel_pending(
-    tx: &mut db::Tx,
+    tx: &mut store::Tx,
     filter: &str,
     value: &str,
     gone: &Gone,
     now: u64,
 ) -> Result<Vec<String>, AdminError> {
-    let rows = sqlx::query(&format!("{} WHERE {filter} AND r.status = 'pending'", crate::requests::SELECT))
+    let rows = sqlx::query(&format!("{} WHERE {filter} AND r.status = 'pending'", crate::store::requests::SELECT))
         .bind(value)
         .fetch_all(&mut **tx)
         .await?;
     let mut subs = Vec::new();
     for row in &rows {
-        let req = crate::requests::StoredRequest::from_row(row)?;
+        let req = crate::store::requests::StoredRequest::from_row(row)?;
         if !subs.contains(&req.sub) {
             subs.push(req.sub.clone());
         }
@@ -182,7 +206,7 @@ pub(crate) async fn cancel_pending(
             // Decided meanwhile (where writers are not serialised): not ours.
             continue;
         }
-        crate::events::withdrawn(tx, &req.sub, &req.request_id, WithdrawReason::Cancelled, None, now).await?;
+        crate::device::events::withdrawn(tx, &req.sub, &req.request_id, WithdrawReason::Cancelled, None, now).await?;
         if !gone.notify_client {
             continue;
         }
@@ -196,7 +220,7 @@ pub(crate) async fn cancel_pending(
             }
             _ => serde_json::to_string(&PingCallback { auth_req_id }).map_err(Internal::from)?,
         };
-        crate::notify::enqueue_at(tx, &req, &payload, now.saturating_mul(1000), now).await?;
+        crate::oauth::notify::enqueue_at(tx, &req, &payload, now.saturating_mul(1000), now).await?;
     }
     Ok(subs)
 }
@@ -204,7 +228,7 @@ pub(crate) async fn cancel_pending(
 /// Replaces the undelivered push token responses of the requests selected
 /// by `filter` with a push error `access_denied` (the tokens are revoked).
 async fn drop_push_tokens(
-    tx: &mut db::Tx,
+    tx: &mut store::Tx,
     filter: &str,
     value: &str,
     reason: &str,
@@ -235,7 +259,7 @@ async fn drop_push_tokens(
 }
 
 /// Sets the CIBA `user_code` of a user (stored as an HMAC under the key file
-/// beside the database, [`crate::user_code`]).
+/// beside the database, [`crate::crypto::user_code`]).
 ///
 /// # Errors
 /// Not found, an empty code, or the database failed.
@@ -244,9 +268,9 @@ pub async fn set_user_code(db: &Db, who: &str, code: &UserCode) -> Result<(), Ad
         return Err(AdminError::Invalid("user_code must not be empty".into()));
     }
     let user = find_user(db, who).await?;
-    let mut tx = db::begin(db).await?;
+    let mut tx = store::begin(db).await?;
     sqlx::query("UPDATE users SET user_code_hash = $1 WHERE sub = $2")
-        .bind(crate::user_code::UserCodeKey::for_db(db)?.seal(code.secret()))
+        .bind(crate::crypto::user_code::UserCodeKey::for_db(db)?.seal(code.secret()))
         .bind(&user.sub)
         .execute(&mut *tx)
         .await?;
@@ -271,12 +295,12 @@ pub async fn enrollment_link(
         return Err(AdminError::Invalid(format!("user {who:?} is disabled")));
     }
     let ticket = EnrollmentTicket::new(generate_url_safe(TICKET_BYTES).map_err(Internal::from)?);
-    let mut tx = db::begin(db).await?;
+    let mut tx = store::begin(db).await?;
     sqlx::query("INSERT INTO enrollment_tickets (ticket_hash, sub, created_at, expires_at) VALUES ($1, $2, $3, $4)")
         .bind(util::hash_secret(ticket.secret()))
         .bind(&user.sub)
-        .bind(db::ts(now))
-        .bind(db::ts(now.saturating_add(ttl_secs)))
+        .bind(store::ts(now))
+        .bind(store::ts(now.saturating_add(ttl_secs)))
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
@@ -325,10 +349,10 @@ pub async fn list_clients(db: &Db) -> Result<Vec<ClientSummary>, AdminError> {
                 (0, _) => None,
                 (_, by) => Some((
                     by.unwrap_or_default(),
-                    db::from_ts(r.try_get::<Option<i64>, _>("verified_at")?.unwrap_or(0)),
+                    store::from_ts(r.try_get::<Option<i64>, _>("verified_at")?.unwrap_or(0)),
                 )),
             },
-            created_at: db::from_ts(r.try_get("created_at")?),
+            created_at: store::from_ts(r.try_get("created_at")?),
         });
     }
     Ok(out)
@@ -344,7 +368,7 @@ pub async fn list_clients(db: &Db) -> Result<Vec<ClientSummary>, AdminError> {
 /// # Errors
 /// Not found, or the database failed.
 pub async fn disable_client(db: &Db, client_id: &str, now: u64) -> Result<Vec<String>, AdminError> {
-    let mut tx = db::begin(db).await?;
+    let mut tx = store::begin(db).await?;
     let done =
         sqlx::query("UPDATE clients SET disabled = 1 WHERE client_id = $1").bind(client_id).execute(&mut *tx).await?;
     if done.rows_affected() == 0 {
@@ -356,12 +380,12 @@ pub async fn disable_client(db: &Db, client_id: &str, now: u64) -> Result<Vec<St
         "UPDATE outbox SET failed_at = $1, payload = '', bearer = '', last_error = 'the client was disabled' \
          WHERE client_id = $2 AND delivered_at IS NULL AND failed_at IS NULL",
     )
-    .bind(db::ts(now))
+    .bind(store::ts(now))
     .bind(client_id)
     .execute(&mut *tx)
     .await?;
     sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE client_id = $2 AND revoked_at IS NULL")
-        .bind(db::ts(now))
+        .bind(store::ts(now))
         .bind(client_id)
         .execute(&mut *tx)
         .await?;
@@ -384,10 +408,10 @@ pub async fn set_client_verified(
     now: u64,
 ) -> Result<(), AdminError> {
     check_label("verified by", by, 100)?;
-    let mut tx = db::begin(db).await?;
+    let mut tx = store::begin(db).await?;
     let done = sqlx::query("UPDATE clients SET verified = $1, verified_at = $2, verified_by = $3 WHERE client_id = $4")
-        .bind(db::flag(verified))
-        .bind(verified.then(|| db::ts(now)))
+        .bind(store::flag(verified))
+        .bind(verified.then(|| store::ts(now)))
         .bind(verified.then_some(by))
         .bind(client_id)
         .execute(&mut *tx)
@@ -407,8 +431,8 @@ pub async fn set_client_verified(
 /// Not found, or the database failed.
 pub async fn unblock_unverified(db: &Db, who: &str, by: &str, now: u64) -> Result<bool, AdminError> {
     let user = find_user(db, who).await?;
-    let mut tx = db::begin(db).await?;
-    let lifted = crate::blocks::lift_unverified(&mut tx, &user.sub, by, now).await?;
+    let mut tx = store::begin(db).await?;
+    let lifted = crate::store::blocks::lift_unverified(&mut tx, &user.sub, by, now).await?;
     tx.commit().await?;
     Ok(lifted)
 }
@@ -450,8 +474,8 @@ pub async fn list_devices(db: &Db, who: &str) -> Result<Vec<DeviceSummary>, Admi
             sub: r.try_get("sub")?,
             device_name: r.try_get("device_name")?,
             platform: r.try_get("platform")?,
-            created_at: db::from_ts(r.try_get("created_at")?),
-            revoked_at: r.try_get::<Option<i64>, _>("revoked_at")?.map(db::from_ts),
+            created_at: store::from_ts(r.try_get("created_at")?),
+            revoked_at: r.try_get::<Option<i64>, _>("revoked_at")?.map(store::from_ts),
         });
     }
     Ok(out)
@@ -465,7 +489,7 @@ pub async fn list_devices(db: &Db, who: &str) -> Result<Vec<DeviceSummary>, Admi
 /// # Errors
 /// Not found, or the database failed.
 pub async fn revoke_device(db: &Db, device_id: &str, now: u64) -> Result<String, AdminError> {
-    let mut tx = db::begin(db).await?;
+    let mut tx = store::begin(db).await?;
     let row = sqlx::query("SELECT sub FROM devices WHERE device_id = $1")
         .bind(device_id)
         .fetch_optional(&mut *tx)
@@ -473,7 +497,7 @@ pub async fn revoke_device(db: &Db, device_id: &str, now: u64) -> Result<String,
         .ok_or_else(|| AdminError::NotFound(format!("device {device_id:?}")))?;
     let sub: String = row.try_get("sub")?;
     sqlx::query("UPDATE devices SET revoked_at = $1 WHERE device_id = $2 AND revoked_at IS NULL")
-        .bind(db::ts(now))
+        .bind(store::ts(now))
         .bind(device_id)
         .execute(&mut *tx)
         .await?;

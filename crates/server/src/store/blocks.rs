@@ -14,8 +14,8 @@
 use sqlx::{Row as _, SqliteConnection};
 
 use crate::config::Limits;
-use crate::db::{self, Tx};
 use crate::error::Internal;
+use crate::store::{self, Tx};
 
 /// Whether every unverified client is blocked for `sub`.
 ///
@@ -48,7 +48,7 @@ pub async fn after_unverified_not_me(tx: &mut Tx, limits: &Limits, sub: &str, no
         .await?
         .try_get::<Option<i64>, _>("t")?
         .unwrap_or(0);
-    let since = db::ts(now.saturating_sub(limits.not_me_window_secs)).max(last_lift);
+    let since = store::ts(now.saturating_sub(limits.not_me_window_secs)).max(last_lift);
     let n: i64 = sqlx::query(
         "SELECT COUNT(*) AS n FROM auth_requests WHERE sub = $1 AND deny_reason = 'not_me' \
          AND client_verified = 0 AND decided_at > $2",
@@ -63,11 +63,11 @@ pub async fn after_unverified_not_me(tx: &mut Tx, limits: &Limits, sub: &str, no
     }
     sqlx::query("INSERT INTO unverified_blocks (sub, blocked_at) VALUES ($1, $2)")
         .bind(sub)
-        .bind(db::ts(now))
+        .bind(store::ts(now))
         .execute(&mut *conn)
         .await?;
-    let gone = crate::admin::Gone { reason: "the user blocked unverified clients", notify_client: true };
-    crate::admin::cancel_pending(tx, "r.sub = $1 AND r.client_verified = 0", sub, &gone, now)
+    let gone = crate::ops::Gone { reason: "the user blocked unverified clients", notify_client: true };
+    crate::ops::cancel_pending(tx, "r.sub = $1 AND r.client_verified = 0", sub, &gone, now)
         .await
         .map_err(|e| Internal::new(e.to_string()))?;
     tracing::info!("unverified clients blocked for a user after not_me denials");
@@ -83,7 +83,7 @@ pub async fn unverified_block_since(conn: &mut SqliteConnection, sub: &str) -> R
         .bind(sub)
         .fetch_one(conn)
         .await?;
-    Ok(row.try_get::<Option<i64>, _>("t")?.map(db::from_ts))
+    Ok(row.try_get::<Option<i64>, _>("t")?.map(store::from_ts))
 }
 
 /// Lifts the block of unverified clients for `sub`; `by` says who (an
@@ -94,7 +94,7 @@ pub async fn unverified_block_since(conn: &mut SqliteConnection, sub: &str) -> R
 pub async fn lift_unverified(conn: &mut SqliteConnection, sub: &str, by: &str, now: u64) -> Result<bool, Internal> {
     let done =
         sqlx::query("UPDATE unverified_blocks SET lifted_at = $1, lifted_by = $2 WHERE sub = $3 AND lifted_at IS NULL")
-            .bind(db::ts(now))
+            .bind(store::ts(now))
             .bind(by)
             .bind(sub)
             .execute(conn)

@@ -1,5 +1,9 @@
 //! The database: opening, migrations, write transactions.
 
+pub mod blocks;
+pub mod requests;
+pub mod users;
+
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqliteConnection, SqlitePool, Transaction};
 use std::collections::HashMap;

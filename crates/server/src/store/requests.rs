@@ -10,8 +10,8 @@ use countersign_protocol::secret::{AuthReqId, ClientNotificationToken};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row as _, SqliteConnection};
 
-use crate::db::from_ts;
 use crate::error::Internal;
+use crate::store::from_ts;
 
 /// A request row joined with its client and user. The `auth_req_id` and the
 /// `client_notification_token` are secret types: `Debug` redacts them.

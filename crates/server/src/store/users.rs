@@ -45,7 +45,7 @@ impl User {
             roles: serde_json::from_str(&roles)?,
             user_code_hash: row.try_get("user_code_hash")?,
             disabled: row.try_get::<i64, _>("disabled")? != 0,
-            created_at: crate::db::from_ts(row.try_get("created_at")?),
+            created_at: crate::store::from_ts(row.try_get("created_at")?),
         })
     }
 }

@@ -65,9 +65,9 @@ pub fn details() -> Value {
 }
 
 pub async fn add_user(server: &TestServer, username: &str) -> String {
-    let u = countersign_server::admin::add_user(
+    let u = countersign_server::ops::add_user(
         &server.state.db,
-        &countersign_server::admin::NewUser {
+        &countersign_server::ops::NewUser {
             username: username.into(),
             name: format!("{username} name"),
             email: Some(format!("{username}@example.com")),
@@ -82,7 +82,7 @@ pub async fn add_user(server: &TestServer, username: &str) -> String {
 
 /// Marks `agent`'s client as verified by an operator.
 pub async fn verify(server: &TestServer, agent: &Agent) {
-    countersign_server::admin::set_client_verified(
+    countersign_server::ops::set_client_verified(
         &server.state.db,
         &agent.client_id,
         true,
@@ -94,7 +94,7 @@ pub async fn verify(server: &TestServer, agent: &Agent) {
 }
 
 pub async fn ticket(server: &TestServer, username: &str) -> EnrollmentTicket {
-    let link = countersign_server::admin::enrollment_link(
+    let link = countersign_server::ops::enrollment_link(
         &server.state.db,
         &server.state.config.issuer,
         username,
