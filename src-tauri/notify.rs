@@ -50,6 +50,9 @@ pub struct Pending {
     pub risk: String,
     /// The agent's client is verified by the server's administrator.
     pub verified: bool,
+    /// How many warnings its rendering has, for a burst of several
+    /// (`None`: not rendered yet, or it cannot be; counted as warned).
+    pub warnings: Option<usize>,
 }
 
 impl Pending {
@@ -61,6 +64,7 @@ impl Pending {
             binding: item.request.binding_message.clone(),
             risk: item.request.effective_risk().as_str().to_owned(),
             verified: item.request.client.verified,
+            warnings: None,
         }
     }
 }
@@ -153,9 +157,17 @@ pub fn message(burst: &[Pending], rendered: Option<&Rendered>) -> Option<Message
             agents.dedup();
             let shown = agents.iter().take(3).cloned().collect::<Vec<_>>().join(", ");
             let more = if agents.len() > 3 { format!(" and {} more", agents.len() - 3) } else { String::new() };
+            // A request with warnings, or that could not be rendered, is
+            // never passed over in silence.
+            let warned = many.iter().filter(|p| p.warnings != Some(0)).count();
+            let warned = match warned {
+                0 => String::new(),
+                1 => "\n1 of them has warnings: open Countersign to review".to_owned(),
+                n => format!("\n{n} of them have warnings: open Countersign to review"),
+            };
             Some(Message {
                 summary: format!("{} requests ask for your approval", many.len()),
-                body: markup_escape(&format!("From {shown}{more}")),
+                body: markup_escape(&format!("From {shown}{more}{warned}")),
                 open: None,
                 quick: None,
                 agent: String::new(),
@@ -266,10 +278,15 @@ pub fn on_new_request<R: Runtime>(app: &AppHandle<R>, item: &InboxItem) {
         let app = app.clone();
         tauri::async_runtime::spawn(async move {
             tokio::time::sleep(COALESCE).await;
-            let burst = app.state::<Notifier>().take();
+            let mut burst = app.state::<Notifier>().take();
             let rendered = match burst.as_slice() {
                 [one] => render(&app, one).await,
-                _ => None,
+                _ => {
+                    for p in &mut burst {
+                        p.warnings = warnings_of(&app, p).await;
+                    }
+                    None
+                }
             };
             if let Some(message) = message(&burst, rendered.as_ref()) {
                 // Showing and waiting for the click block on D-Bus.
@@ -287,6 +304,14 @@ async fn render<R: Runtime>(app: &AppHandle<R>, one: &Pending) -> Option<Rendere
     let approver = shell.approver().ok()?;
     let view = approver.view(&one.request_id, Some(&one.account_id)).await.ok()?;
     Some(Rendered::of(&view, approver.quick_decision(&view).ok(), quick_actions_on(app)))
+}
+
+/// How many warnings a request of a burst has (rendered without recording
+/// it as shown: a burst's notification shows none of its text).
+async fn warnings_of<R: Runtime>(app: &AppHandle<R>, p: &Pending) -> Option<usize> {
+    let shell = app.state::<Shell>();
+    let approver = shell.approver().ok()?;
+    approver.peek(&p.request_id, Some(&p.account_id)).await.ok().map(|v| v.display.warning_count)
 }
 
 /// The request rendered again at a click, without recording anything.
@@ -413,6 +438,7 @@ mod tests {
             binding: "SHOP-1".into(),
             risk: "high".into(),
             verified: true,
+            warnings: Some(0),
         }
     }
 
@@ -477,6 +503,23 @@ mod tests {
         assert_eq!(m.open, None);
         assert!(m.quick.is_none(), "a burst never offers Approve");
         assert_eq!(message(&[], None), None);
+    }
+
+    #[test]
+    fn a_burst_says_how_many_of_its_requests_have_warnings_or_could_not_be_rendered() {
+        let mut burst: Vec<_> = (0..4).map(|i| pending(&format!("Agent {i}"), &format!("r{i}"))).collect();
+        burst[1].warnings = Some(2);
+        let m = message(&burst, None).unwrap();
+        assert_eq!(
+            m.body,
+            "From Agent 0, Agent 1, Agent 2 and 1 more\n1 of them has warnings: open Countersign to review"
+        );
+        burst[3].warnings = None;
+        let m = message(&burst, None).unwrap();
+        assert_eq!(
+            m.body,
+            "From Agent 0, Agent 1, Agent 2 and 1 more\n2 of them have warnings: open Countersign to review"
+        );
     }
 
     #[test]

@@ -2,6 +2,7 @@ import { fireEvent, render, screen, within } from '@testing-library/svelte';
 import { describe, expect, it, vi } from 'vitest';
 import { pinClock, tick } from '../tests/clock';
 import { makeAccount, makeHistory, makeView, MODELS, NOW } from '../tests/fixtures';
+import { SPOOFED_NAME, SPOOFED_NAME_FINDINGS } from '../tests/spoof';
 import App from './App.svelte';
 import { FakeBackend } from './lib/backend/fake';
 
@@ -119,6 +120,21 @@ describe('App', () => {
       'Withdrawn by the agent',
       'Expired before you decided',
     ]);
+  });
+
+  it('marks a bidi control in the agent name where it stands in the announcement of a decision', async () => {
+    const view = makeView({
+      request: { risk: 'low', binding_message: 'SHOP-2', client: { client_id: 'c', client_name: SPOOFED_NAME, verified: false } },
+      request_text: SPOOFED_NAME_FINDINGS,
+    });
+    render(App, { backend: new FakeBackend([view], { accounts: [makeAccount()] }) });
+    await fireEvent.click(await screen.findByTestId('inbox-open'));
+    await fireEvent.click(await screen.findByTestId('approve'));
+    const announcement = await screen.findByTestId('announcement');
+    expect(announcement.querySelector('mark')).toHaveTextContent('U+202E RIGHT-TO-LEFT OVERRIDE');
+    expect(announcement.textContent).not.toContain('\u202e');
+    expect(announcement.querySelector('bdi')).not.toBeNull();
+    expect(screen.getByRole('status')).toHaveTextContent('Approved the request from Acme [U+202E]tnega: delivered to the server.');
   });
 
   it('goes inbox → detail → approve → inbox, and the decision is in the history', async () => {

@@ -82,7 +82,7 @@ pub enum NotQuick {
     #[error("the agent is not verified")]
     UnverifiedClient,
     /// A scope outside the policy's low-risk set.
-    #[error("the scope {scope:?} is not a low-risk scope")]
+    #[error("the scope \"{scope}\" is not a low-risk scope")]
     Scope {
         /// The first such scope.
         scope: String,

@@ -38,7 +38,17 @@ fn build(cached: &[CachedSchema]) -> Result<Registry> {
         schemas.push(json!({"type": c.detail_type, "hash": c.hash.as_str(), "schema": schema}));
     }
     let document = json!({"version": DOCUMENT_VERSION, "schemas": schemas});
-    Registry::from_schemas_document(&document).map_err(|e| Error::Store(format!("cached display schemas: {e}")))
+    Registry::from_schemas_document(&document).map_err(|e| Error::Store(format!("cached display schemas: {}", raw(&e))))
+}
+
+/// A registry error's text as it is. The registry writes the untrusted text
+/// it quotes in `countersign_text`'s escape grammar (the server sends these
+/// texts on the wire); the approver's errors hold text unescaped and each
+/// shell reveals it once, so the escape is undone here (exactly: the
+/// grammar round-trips).
+fn raw(e: &countersign_details::RegistryError) -> String {
+    let text = e.to_string();
+    countersign_text::unescape(&text).unwrap_or(text)
 }
 
 /// Type → (hash, schema JSON text) of a verified schemas document.
@@ -113,7 +123,7 @@ impl Inner {
             Some(_) => return Err(Error::Metadata(format!("{METADATA_SCHEMAS_ENDPOINT} is not a string"))),
         };
         Registry::from_schemas_document(&document)
-            .map_err(|e| Error::Protocol(format!("the display schemas of {issuer}: {e}")))?;
+            .map_err(|e| Error::Protocol(format!("the display schemas of {issuer}: {}", raw(&e))))?;
         let fetched = entries(&document)?;
         let now = self.now();
         let changes = self.store.replace_schemas(issuer.as_str(), &fetched, now).await?;
@@ -187,5 +197,19 @@ impl Approver {
     pub async fn refresh_schemas(&self, account_id: &str) -> Result<Vec<SchemaChange>> {
         let account = self.inner.store.account(account_id).await?;
         self.inner.refresh_schemas(&account).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_errors_reach_the_approver_unescaped_so_shells_escape_once() {
+        let t = "urn:x:a\u{202E}b\\c";
+        let document = json!({"version": DOCUMENT_VERSION, "schemas": [{"type": t, "hash": "not-the-hash", "schema": {"$id": t}}]});
+        let e = Registry::from_schemas_document(&document).unwrap_err();
+        assert!(e.to_string().contains("a\\u{202E}b\\\\c"), "the registry writes the escape grammar: {e}");
+        assert!(raw(&e).contains(t), "the approver holds the text as sent: {}", raw(&e));
     }
 }

@@ -90,12 +90,12 @@ fn net(e: &reqwest::Error) -> AgentError {
 
 /// Endpoints must be https, or http on a loopback host (like issuers).
 fn check_endpoint(name: &str, url: &str) -> Result<()> {
-    let u = url::Url::parse(url).map_err(|e| AgentError::Invalid(format!("{name} {url:?}: {e}")))?;
+    let u = url::Url::parse(url).map_err(|e| AgentError::Invalid(format!("{name} \"{url}\": {e}")))?;
     let loopback = matches!(u.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
     if u.scheme() == "https" || (u.scheme() == "http" && loopback) {
         Ok(())
     } else {
-        Err(AgentError::Invalid(format!("{name} must be https (http only on loopback): {url:?}")))
+        Err(AgentError::Invalid(format!("{name} must be https (http only on loopback): \"{url}\"")))
     }
 }
 

@@ -510,7 +510,7 @@ async fn approver_command(out: &Out, approver: &Approver, command: Command) -> O
                     let mut lines = listed
                         .iter()
                         .map(|l| {
-                            let line = render::request_line(&l.item, l.display.as_ref(), now);
+                            let line = render::request_line(&l.item, l.display.as_ref().map_err(String::as_str), now);
                             if all {
                                 format!("{line}  [{}]", l.item.status)
                             } else {
@@ -642,8 +642,11 @@ struct Listed {
     item: InboxItem,
     warning_count: Option<usize>,
     worst_warning: Option<countersign_details::WorstWarning>,
+    /// Why the request could not be rendered (its warnings are unknown).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    render_error: Option<String>,
     #[serde(skip)]
-    display: Option<countersign_details::DisplayModel>,
+    display: Result<countersign_details::DisplayModel, String>,
 }
 
 /// Each request with its rendering (not recorded as shown: a list is not
@@ -651,15 +654,22 @@ struct Listed {
 async fn listed(approver: &Approver, items: Vec<InboxItem>) -> Vec<Listed> {
     let mut out = Vec::with_capacity(items.len());
     for item in items {
-        let display = approver.peek(item.request.id.as_str(), Some(&item.account_id)).await.ok().map(|v| v.display);
+        let display = rendering(approver, &item).await;
         out.push(Listed {
-            warning_count: display.as_ref().map(|d| d.warning_count),
-            worst_warning: display.as_ref().and_then(|d| d.worst_warning.clone()),
+            warning_count: display.as_ref().ok().map(|d| d.warning_count),
+            worst_warning: display.as_ref().ok().and_then(|d| d.worst_warning.clone()),
+            render_error: display.as_ref().err().cloned(),
             display,
             item,
         });
     }
     out
+}
+
+/// A request's rendering for a short view (not recorded as shown), or why
+/// it cannot be rendered.
+async fn rendering(approver: &Approver, item: &InboxItem) -> Result<countersign_details::DisplayModel, String> {
+    approver.peek(item.request.id.as_str(), Some(&item.account_id)).await.map(|v| v.display).map_err(|e| e.to_string())
 }
 
 /// Pulls requests from every account and delivers queued decisions; errors
@@ -818,9 +828,9 @@ async fn watch(out: &Out, approver: &Approver, prompt: bool, duration: Option<u6
     let run = approver.start().await?;
     let now = approver.config().clock.now();
     for item in approver.pending().await? {
-        let display = approver.peek(item.request.id.as_str(), Some(&item.account_id)).await.ok().map(|v| v.display);
+        let display = rendering(approver, &item).await;
         out.line(&ApproverEvent::NewRequest { item: Box::new(item.clone()) }, || {
-            format!("pending: {}", render::request_line(&item, display.as_ref(), now))
+            format!("pending: {}", render::request_line(&item, display.as_ref().map_err(String::as_str), now))
         });
         if prompt {
             prompt_for(out, approver, &item).await?;
@@ -840,16 +850,13 @@ async fn watch(out: &Out, approver: &Approver, prompt: bool, duration: Option<u6
                 Ok(e) => {
                     let now = approver.config().clock.now();
                     let display = match &e {
-                        ApproverEvent::NewRequest { item } if !out.json => approver
-                            .peek(item.request.id.as_str(), Some(&item.account_id))
-                            .await
-                            .ok()
-                            .map(|v| v.display),
+                        ApproverEvent::NewRequest { item } if !out.json => Some(rendering(approver, item).await),
                         _ => None,
                     };
                     out.line(&e, || match (&e, &display) {
                         (ApproverEvent::NewRequest { item }, Some(d)) => {
-                            format!("new request: {}", render::request_line(item, Some(d), now))
+                            let d = d.as_ref().map_err(String::as_str);
+                            format!("new request: {}", render::request_line(item, d, now))
                         }
                         _ => render::event(&e, now),
                     });

@@ -77,7 +77,7 @@ pub fn enroll_preview(p: &EnrollPreview, now: u64) -> String {
             other => other,
         };
         for w in &finding.warnings {
-            let _ = write!(out, "\n{} ({what}): {}", severity_mark(w.severity), text(&w.message));
+            let _ = write!(out, "\n{} ({what}): {}", severity_mark(w.severity), message_text(w));
         }
     }
     out
@@ -101,7 +101,7 @@ pub fn account_line(a: &Account) -> String {
 /// request that has warnings says how many and the worst kind, as the
 /// desktop inbox and notifications do.
 #[must_use]
-pub fn request_line(item: &InboxItem, display: Option<&DisplayModel>, now: u64) -> String {
+pub fn request_line(item: &InboxItem, display: Result<&DisplayModel, &str>, now: u64) -> String {
     let r = &item.request;
     let types: Vec<String> = r.authorization_details.types().map(|t| text_in(t, Context::Identifier)).collect();
     let mut line = format!(
@@ -113,8 +113,16 @@ pub fn request_line(item: &InboxItem, display: Option<&DisplayModel>, now: u64) 
         text(r.effective_risk().as_str()),
         expires_in(r.expires_at, now)
     );
-    if let Some(warnings) = display.and_then(warnings_note) {
-        let _ = write!(line, "  ! {warnings}");
+    match display {
+        Ok(display) => {
+            if let Some(warnings) = warnings_note(display) {
+                let _ = write!(line, "  ! {warnings}");
+            }
+        }
+        // A request that cannot be rendered is never shown as clean.
+        Err(why) => {
+            let _ = write!(line, "  ! warnings unknown (cannot render: {})", text(why));
+        }
     }
     line
 }
@@ -170,9 +178,12 @@ fn all_warnings(model: &DisplayModel) -> Vec<&Warning> {
 }
 
 /// The characters the model marks in a field's value: those of its
-/// warnings about the value (not its member name).
+/// warnings about the value itself (not its member name, nor a text beside
+/// it such as an Auth0 entry's `description`, whose warnings the field
+/// carries under their own path).
 fn value_marks(f: &Field) -> Vec<CharFinding> {
-    f.warnings.iter().filter(|w| !w.in_key).flat_map(|w| w.characters.iter().cloned()).collect()
+    let about_the_value = |w: &&Warning| !w.in_key && w.path.as_deref() == Some(f.path.as_str());
+    f.warnings.iter().filter(about_the_value).flat_map(|w| w.characters.iter().cloned()).collect()
 }
 
 /// A field's value on one line: strings quoted, the reading aids after it.
@@ -315,10 +326,10 @@ pub fn request_full(view: &RequestView, now: u64) -> String {
             parts.push(format!("ip {ip}"));
         }
         if let Some(ua) = &c.user_agent {
-            parts.push(format!("user agent \"{}\"", text(ua)));
+            parts.push(format!("user agent {}", quoted(ua, Context::Line, &[])));
         }
         if let Some(l) = &c.location {
-            parts.push(format!("location \"{}\"", text(l)));
+            parts.push(format!("location {}", quoted(l, Context::Line, &[])));
         }
         let _ = writeln!(out, "Context:  {}", parts.join(", "));
     }
@@ -441,7 +452,7 @@ pub fn receipt(c: &ReceiptCheck) -> String {
 #[must_use]
 pub fn event(e: &ApproverEvent, now: u64) -> String {
     match e {
-        ApproverEvent::NewRequest { item } => format!("new request: {}", request_line(item, None, now)),
+        ApproverEvent::NewRequest { item } => format!("new request: {}", request_line(item, Err("not rendered"), now)),
         ApproverEvent::Withdrawn { request_id, reason, .. } => {
             format!("withdrawn: {} ({})", text(request_id), text(reason))
         }
@@ -505,6 +516,26 @@ mod tests {
         assert_eq!(
             enroll_preview(&clean, 20),
             "Server: https://auth.example.com\nUser:   Ada <u_2>  roles: none\nInvitation expired"
+        );
+    }
+
+    #[test]
+    fn a_request_that_cannot_be_rendered_is_never_listed_as_clean() {
+        let json = include_str!("../../protocol/testdata/device/examples/approver-request.json");
+        let request: countersign_protocol::device::ApproverRequest = serde_json::from_str(json).unwrap();
+        let item = InboxItem {
+            account_id: "acc".into(),
+            request,
+            request_json: json.into(),
+            status: LocalStatus::Pending,
+            status_reason: None,
+            received_at: 0,
+            updated_at: 0,
+        };
+        let line = request_line(&item, Err("the display schema of \u{202E}x is unreadable"), 0);
+        assert!(
+            line.ends_with("! warnings unknown (cannot render: the display schema of \\u{202E}x is unreadable)"),
+            "{line}"
         );
     }
 

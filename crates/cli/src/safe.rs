@@ -38,14 +38,6 @@ pub fn quoted(s: &str, context: Context, marked: &[CharFinding]) -> String {
     format!("\"{}\"", escape_at(s, &positions(s, context, marked, true)))
 }
 
-/// Whether [`reveal`] writes a character of `s` escaped because it is
-/// flagged, marked or a control character (not merely a backslash or a
-/// quote): the characters the note under `show` explains.
-#[must_use]
-pub fn reveals_any(s: &str, context: Context, marked: &[CharFinding]) -> bool {
-    !marked.is_empty() || s.chars().any(char::is_control) || !check(s, context).is_clean()
-}
-
 /// The positions [`reveal`] escapes (the control characters and backslashes
 /// are escaped by the grammar anyway).
 fn positions(s: &str, context: Context, marked: &[CharFinding], quotes: bool) -> Vec<usize> {
@@ -103,6 +95,7 @@ fn ascii(json: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::render::contains_escape;
 
     #[test]
     fn escapes_controls_bidi_and_invisibles_visibly() {
@@ -136,7 +129,7 @@ mod tests {
     fn ordinary_text_is_unchanged() {
         for s in ["Zoë Martin", "Møller & Søn ApS", "Kauf für Zoë – Q4 €", "日本語", "😀", "ﬁnal"] {
             assert_eq!(text(s), s);
-            assert!(!reveals_any(s, Context::Line, &[]));
+            assert!(!contains_escape(&text(s)));
         }
     }
 
@@ -146,14 +139,14 @@ mod tests {
         // stands in an identifier quoted in a message).
         let marked = countersign_details::text::Revealed::of("a\u{00A0}b", Context::Identifier);
         assert_eq!(reveal("a\u{00A0}b", Context::Line, marked.characters()), "a\\u{00A0}b");
-        assert!(reveals_any("a\u{00A0}b", Context::Line, marked.characters()));
-        assert!(!reveals_any("a\u{00A0}b", Context::Line, &[]));
+        assert!(contains_escape(&reveal("a\u{00A0}b", Context::Line, marked.characters())));
+        assert!(!contains_escape(&reveal("a\u{00A0}b", Context::Line, &[])));
         let q = quoted("say \"hi\" \\ \u{202E}", Context::Line, &[]);
         assert_eq!(q, "\"say \\u{0022}hi\\u{0022} \\\\ \\u{202E}\"");
         assert_eq!(countersign_text::unescape(&q).as_deref(), Ok("\"say \"hi\" \\ \u{202E}\""));
         // CR and TAB alone count as revealed (the note under `show`).
-        assert!(reveals_any("cr\roverwrite", Context::Line, &[]));
-        assert!(reveals_any("a\tb", Context::MultiLine, &[]));
+        assert!(contains_escape(&reveal("cr\roverwrite", Context::Line, &[])));
+        assert!(contains_escape(&reveal("a\tb", Context::MultiLine, &[])));
     }
 
     #[test]

@@ -537,6 +537,8 @@ async fn every_line_show_and_list_print_states_the_text_exactly() {
     let has = |needle: &str| lines.iter().any(|l| l.contains(needle));
     assert!(has(&format!("description: \"{description}\"")), "{lines:#?}");
     assert!(shown.contains("description: \"\\u{202E}serahs LPAA 01 yuB\""), "{shown}");
+    // The description's findings mark the description, not the value beside it.
+    assert!(shown.contains("Amount: \"10.00 EUR\""), "the value is clean and printed as sent: {shown}");
     assert!(has("Transfer 10 EUR to p\u{0430}ypal.com"), "{lines:#?}");
     assert!(!data_lines(&shown).contains("\\\\"), "{shown}");
 

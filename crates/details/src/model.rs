@@ -672,3 +672,64 @@ impl Default for RenderOptions {
         Self { locale: "en-US".to_owned(), utc_offset_minutes: 0 }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::WarningCode as W;
+
+    /// `BY_CONCERN` ranks every code once (a code missing from it would get
+    /// the highest rank through `concern`'s fallback).
+    #[test]
+    fn by_concern_lists_every_warning_code_once() {
+        // Exhaustive: a new code fails to compile here until it is ranked.
+        let ranked = |c: W| match c {
+            W::BidiControl
+            | W::InvisibleCharacter
+            | W::HiddenText
+            | W::ControlCharacter
+            | W::UnusualWhitespace
+            | W::UnusualCharacter
+            | W::CombiningMarks
+            | W::MixedScript
+            | W::NonAsciiIdentifier
+            | W::LongValue
+            | W::ManyItems
+            | W::ManyDetails
+            | W::UndescribedField
+            | W::NoSchema
+            | W::SchemaViolation
+            | W::InvalidFormat
+            | W::MissingValue
+            | W::HiddenBySender
+            | W::LimitExceeded
+            | W::Unparseable => W::BY_CONCERN.iter().filter(|&&x| x == c).count(),
+        };
+        let every = [
+            W::BidiControl,
+            W::InvisibleCharacter,
+            W::HiddenText,
+            W::ControlCharacter,
+            W::UnusualWhitespace,
+            W::UnusualCharacter,
+            W::CombiningMarks,
+            W::MixedScript,
+            W::NonAsciiIdentifier,
+            W::LongValue,
+            W::ManyItems,
+            W::ManyDetails,
+            W::UndescribedField,
+            W::NoSchema,
+            W::SchemaViolation,
+            W::InvalidFormat,
+            W::MissingValue,
+            W::HiddenBySender,
+            W::LimitExceeded,
+            W::Unparseable,
+        ];
+        assert_eq!(every.len(), W::BY_CONCERN.len());
+        for c in every {
+            assert_eq!(ranked(c), 1, "{c:?} ranked once");
+        }
+        assert!(W::Unparseable.concern() > W::LongValue.concern());
+    }
+}

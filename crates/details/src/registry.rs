@@ -75,8 +75,9 @@ pub enum RegistryError {
         /// What is wrong, with the JSON Pointer where it applies.
         message: String,
     },
-    /// Two schemas declare the same `$id`.
-    #[error("{file}: type {id:?} is already defined by {first}")]
+    /// Two schemas declare the same `$id` (written in the escape grammar,
+    /// as every untrusted text in these errors).
+    #[error("{file}: type \"{id}\" is already defined by {first}")]
     Duplicate {
         /// The later file.
         file: String,
@@ -416,7 +417,7 @@ impl Registry {
             if let Some(&first) = registry.by_id.get(&entry.id) {
                 return Err(RegistryError::Duplicate {
                     file: origin,
-                    id: entry.id.clone(),
+                    id: visible_escape(&entry.id),
                     first: registry.entries[first].origin.clone(),
                 });
             }

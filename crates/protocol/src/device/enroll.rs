@@ -59,20 +59,21 @@ pub fn check_ticket(ticket: &str) -> Result<(), TicketError> {
     }
 }
 
-/// Why an enrollment URI or link was refused.
+/// Why an enrollment URI or link was refused. Parts of the link are quoted
+/// as they are (not Debug-escaped): each shell reveals them once.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EnrollmentUriError {
     /// Not a URL at all.
     #[error("not a URL: {0}")]
     Malformed(String),
     /// Neither `countersign:` nor `https:`/`http:`.
-    #[error("unsupported scheme {0:?} (expected countersign or https)")]
+    #[error("unsupported scheme \"{0}\" (expected countersign or https)")]
     UnsupportedScheme(String),
     /// `countersign://X` with X other than `enroll` (or with user info or a port).
-    #[error("app URI authority must be \"enroll\", got {0:?}")]
+    #[error("app URI authority must be \"enroll\", got \"{0}\"")]
     WrongHost(String),
     /// The path is not the enrollment path.
-    #[error("wrong path {0:?}")]
+    #[error("wrong path \"{0}\"")]
     WrongPath(String),
     /// The URI has a fragment.
     #[error("enrollment URI must not have a fragment")]
@@ -84,7 +85,7 @@ pub enum EnrollmentUriError {
     #[error("parameter {0:?} appears more than once")]
     DuplicateParam(&'static str),
     /// A parameter this version does not define.
-    #[error("unknown parameter {0:?}")]
+    #[error("unknown parameter \"{0}\"")]
     UnknownParam(String),
     /// The issuer is not acceptable.
     #[error("bad issuer: {0}")]

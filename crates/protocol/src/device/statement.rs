@@ -66,10 +66,10 @@ impl<'de> Deserialize<'de> for StatementVersion {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StatementError {
     /// A type in `authorization_details` has no entry in `display_schemas`.
-    #[error("no display schema hash for type {0:?}")]
+    #[error("no display schema hash for type \"{0}\"")]
     MissingDisplaySchema(String),
     /// `display_schemas` names a type absent from `authorization_details`.
-    #[error("display schema hash for type {0:?}, which the request does not contain")]
+    #[error("display schema hash for type \"{0}\", which the request does not contain")]
     UnusedDisplaySchema(String),
     /// The statement breaks the strict JSON rules (e.g. a number beyond 2^53−1).
     #[error("statement cannot be canonicalized: {0}")]
