@@ -27,6 +27,8 @@ pub struct AccountView {
     #[serde(flatten)]
     pub account: Account,
     pub connection: Option<ConnectionState>,
+    /// Hidden, bidi or control characters in the user's name or id.
+    pub user_text: Vec<countersign_approver::display::TextFinding>,
 }
 
 /// A decision with the request it was about (when still stored).
@@ -43,10 +45,28 @@ pub struct HistoryView {
 #[derive(Debug, Clone, Serialize)]
 pub struct EnrollOutcome {
     pub account: Account,
+    /// Hidden, bidi or control characters in the user's name or id.
+    pub user_text: Vec<countersign_approver::display::TextFinding>,
     /// The re-enrolled account was removed (same server and user).
     pub replaced: bool,
-    /// Why the re-enrolled account was kept, if it was.
+    /// Why the re-enrolled account was kept, if it was (it may quote the
+    /// users' names: shown with `kept_because_characters` marked).
     pub kept_because: Option<String>,
+    pub kept_because_characters: Vec<countersign_details::CharFinding>,
+}
+
+impl EnrollOutcome {
+    fn new(account: Account, replaced: bool, kept_because: Option<String>) -> Self {
+        let user_text = countersign_approver::display::user_text(&account.user);
+        let (kept_because, kept_because_characters) = match kept_because {
+            Some(text) => {
+                let (text, characters) = countersign_details::text::Revealed::line(&text).into_parts();
+                (Some(text), characters)
+            }
+            None => (None, Vec::new()),
+        };
+        Self { account, user_text, replaced, kept_because, kept_because_characters }
+    }
 }
 
 /// Where an export went.
@@ -227,7 +247,8 @@ impl Shell {
             .into_iter()
             .map(|account| {
                 let connection = connections.get(&account.id).cloned();
-                AccountView { account, connection }
+                let user_text = countersign_approver::display::user_text(&account.user);
+                AccountView { account, connection, user_text }
             })
             .collect())
     }
@@ -253,7 +274,7 @@ impl Shell {
         };
         let account = approver.enroll(link.trim()).await?;
         let Some(old) = old else {
-            return Ok(EnrollOutcome { account, replaced: false, kept_because: None });
+            return Ok(EnrollOutcome::new(account, false, None));
         };
         if old.issuer != account.issuer || old.user.sub != account.user.sub {
             let kept_because = Some(format!(
@@ -263,7 +284,7 @@ impl Shell {
                 old.user.name,
                 old.issuer.as_str()
             ));
-            return Ok(EnrollOutcome { account, replaced: false, kept_because });
+            return Ok(EnrollOutcome::new(account, false, kept_because));
         }
         let undelivered = approver.store().outbox().await?.iter().filter(|e| e.account_id == old.id).count();
         if undelivered > 0 {
@@ -271,15 +292,15 @@ impl Shell {
                 "{undelivered} decision(s) of the old account still wait to be delivered: both accounts are kept, \
                  remove the old one once they are delivered"
             ));
-            return Ok(EnrollOutcome { account, replaced: false, kept_because });
+            return Ok(EnrollOutcome::new(account, false, kept_because));
         }
         match self.remove_account(&old.id).await {
-            Ok(()) => Ok(EnrollOutcome { account, replaced: true, kept_because: None }),
-            Err(error) => Ok(EnrollOutcome {
+            Ok(()) => Ok(EnrollOutcome::new(account, true, None)),
+            Err(error) => Ok(EnrollOutcome::new(
                 account,
-                replaced: false,
-                kept_because: Some(format!("the old account could not be removed: {}", error.message)),
-            }),
+                false,
+                Some(format!("the old account could not be removed: {}", error.message)),
+            )),
         }
     }
 

@@ -284,6 +284,9 @@ fn enroll_receive_approve_deny_verify_and_export_against_a_real_server() {
     assert!(!text.contains("\"d\""), "a private key member crossed IPC: {text}");
     let accounts = invoke(&t.window, "accounts", json!({})).unwrap();
     assert_eq!(accounts[0]["id"], account_id.as_str());
+    // The core's findings in the user's name travel with the account (none here).
+    assert_eq!(outcome["user_text"], json!([]), "{outcome}");
+    assert_eq!(accounts[0]["user_text"], json!([]), "{accounts}");
 
     // Events are forwarded as in the app, and the transport delivers the requests to the inbox.
     let events = t.window.state::<Shell>().approver().unwrap().subscribe();

@@ -62,6 +62,18 @@ async fn the_window_keeps_working_for_minutes_under_load() {
     session.click("nav-inbox").await;
     let web = session.web_processes();
     assert_eq!(web.len(), 1, "one web content process: {:?}", session.processes());
+    // Without a GPU render node (Xvfb here) the app chose software rendering
+    // before WebKit started: its web process inherited both switches.
+    let render_node = std::fs::read_dir("/dev/dri")
+        .map(|d| d.filter_map(Result::ok).any(|e| e.file_name().to_string_lossy().starts_with("renderD")))
+        .unwrap_or(false);
+    if !render_node {
+        let environ = std::fs::read(format!("/proc/{}/environ", web[0])).expect("the web process's environment");
+        let vars: Vec<&[u8]> = environ.split(|b| *b == 0).collect();
+        for var in ["WEBKIT_DISABLE_DMABUF_RENDERER=1", "WEBKIT_DISABLE_COMPOSITING_MODE=1"] {
+            assert!(vars.contains(&var.as_bytes()), "{var} not set for the web process: the GPU path was taken");
+        }
+    }
 
     let agent = server.agent("Soak Agent", &[PURCHASE_TYPE, EMAIL_TYPE, CALENDAR_TYPE, AUTH0_TYPE]).await;
     server.verify(&agent).await;

@@ -103,6 +103,7 @@ export function makeAccount(overrides: Partial<AccountView> = {}): AccountView {
     key_store: 'keychain',
     created_at: NOW - 86_400,
     connection: { state: 'push' },
+    user_text: [],
     ...overrides,
   };
 }

@@ -34,6 +34,11 @@ pub const MAX_LISTED_IN_MESSAGE: usize = 5;
 /// Most characters listed across one request; past it, warnings keep their
 /// counts but list no positions (bounds the cost of adversarial input).
 pub const MAX_LISTED_PER_REQUEST: usize = 1_000;
+/// Most characters listed for one assembled text (a summary line, a title,
+/// a description, a message): past it the rest of that text's characters
+/// are not listed (a terminal escapes them anyway; the warnings count
+/// them), so a value repeated by a summary cannot multiply the markers.
+pub const MAX_LISTED_PER_TEXT: usize = 200;
 /// Most limit findings reported for one request.
 const MAX_REPORTED: usize = 20;
 

@@ -8,7 +8,7 @@
 //! member names are identifiers. See `docs/display-schema.md`, warnings
 //! catalogue.
 
-use crate::limits::{LONG_VALUE_CHARS, MAX_FINDINGS, MAX_LISTED_IN_MESSAGE};
+use crate::limits::{LONG_VALUE_CHARS, MAX_FINDINGS, MAX_LISTED_IN_MESSAGE, MAX_LISTED_PER_TEXT};
 use crate::model::{CharFinding, Format, Severity, Warning, WarningCode};
 use countersign_text::{Class, Context, Finding, Report};
 use std::cell::Cell;
@@ -85,7 +85,8 @@ impl Revealed {
 
     /// Appends another revealed text.
     pub fn append(&mut self, other: &Revealed) -> &mut Self {
-        self.characters.extend(other.characters.iter().map(|c| CharFinding {
+        let room = MAX_LISTED_PER_TEXT.saturating_sub(self.characters.len());
+        self.characters.extend(other.characters.iter().take(room).map(|c| CharFinding {
             position: c.position + self.chars,
             utf16_offset: c.utf16_offset + self.utf16,
             ..c.clone()
@@ -97,7 +98,7 @@ impl Revealed {
     }
 
     fn push_char(&mut self, c: char, reveal: bool) {
-        if reveal {
+        if reveal && self.characters.len() < MAX_LISTED_PER_TEXT {
             self.characters.push(CharFinding {
                 code_point: code_point(c),
                 name: char_name(c),
@@ -435,6 +436,18 @@ mod tests {
     fn escape_makes_invisible_visible() {
         assert_eq!(visible_escape("a\u{202E}b\u{200B}c\n"), "a\\u{202E}b\\u{200B}c\\n");
         assert_eq!(visible_escape("plain"), "plain");
+    }
+
+    #[test]
+    fn a_revealed_text_lists_a_bounded_number_of_characters_and_keeps_the_text() {
+        let hostile = "\u{200B}".repeat(5_000);
+        let r = Revealed::line(&hostile);
+        assert_eq!(r.text(), hostile, "the text is never cut");
+        assert_eq!(r.characters().len(), MAX_LISTED_PER_TEXT);
+        let mut summary = Revealed::line("Send ");
+        summary.append(&r).append(&r);
+        assert_eq!(summary.characters().len(), MAX_LISTED_PER_TEXT, "a repeated value does not multiply them");
+        assert_eq!(summary.text().chars().count(), 5 + 10_000);
     }
 
     #[test]

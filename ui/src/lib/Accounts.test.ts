@@ -1,6 +1,7 @@
 import { fireEvent, render, screen, within } from '@testing-library/svelte';
 import { describe, expect, it, vi } from 'vitest';
 import { makeAccount } from '../../tests/fixtures';
+import { SPOOFED_NAME_FINDINGS } from '../../tests/spoof';
 import Accounts from './Accounts.svelte';
 import { FakeBackend } from './backend/fake';
 import { formatTime } from './format';
@@ -19,6 +20,18 @@ describe('Accounts', () => {
       'Not connected yet',
     ]);
     expect(screen.getAllByTestId('account')[1]).toHaveTextContent('Encrypted key file (no keychain available)');
+  });
+
+  it('marks a bidi control in the user name where it stands, from the core findings', () => {
+    const [finding] = SPOOFED_NAME_FINDINGS;
+    const user_text = [{ ...finding!, field: '/user/name' }];
+    const account = makeAccount({ user: { sub: 'u', name: 'Acme \u202Etnega', roles: ['user'] }, user_text });
+    render(Accounts, { backend: new FakeBackend(), accounts: [account], onchanged: () => {}, onenroll: () => {}, onreenroll: () => {} });
+    const heading = within(screen.getByTestId('account')).getByRole('heading', { level: 3 });
+    expect(heading.querySelector('mark')).toHaveTextContent('U+202E RIGHT-TO-LEFT OVERRIDE');
+    expect(heading.textContent).not.toContain('\u202e');
+    const remove = screen.getByRole('button', { name: /^Remove the account of/ });
+    expect(remove.getAttribute('aria-label')).toContain('Acme [U+202E]tnega');
   });
 
   it('removes an account only after a second, explicit step', async () => {

@@ -240,15 +240,19 @@ export class FakeBackend implements Backend {
       key_store: 'keychain',
       created_at: this.#now(),
       connection: { state: 'connecting' },
+      // The fake has no classifier (the UI keeps no table of its own): no findings.
+      user_text: [],
     };
     this.#accounts.push(account);
-    const { connection: _connection, ...plain } = account;
+    const { connection: _connection, user_text: _userText, ...plain } = account;
     const same = old !== undefined && old.issuer === issuer && old.user.sub === account.user.sub;
     if (same) this.#accounts = this.#accounts.filter((a) => a.id !== old.id);
     return {
       account: copy(plain),
+      user_text: [],
       replaced: same,
       kept_because: old && !same ? `the new link is for ${account.user.name} at ${issuer}: both accounts are kept` : null,
+      kept_because_characters: [],
     };
   }
 

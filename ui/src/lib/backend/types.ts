@@ -237,6 +237,8 @@ export interface Account {
 
 export interface AccountView extends Account {
   connection: ConnectionState | null;
+  /** Hidden, bidi or control characters in the user's name or id. */
+  user_text: TextFinding[];
 }
 
 /** What an enrollment link names, asked of its server (countersign-approver `EnrollPreview`). */
@@ -254,8 +256,12 @@ export interface EnrollPreview {
 /** A new account, and whether it replaced the account being re-enrolled. */
 export interface EnrollOutcome {
   account: Account;
+  /** Hidden, bidi or control characters in the user's name or id. */
+  user_text: TextFinding[];
   replaced: boolean;
+  /** Why the re-enrolled account was kept; it may quote names: show it with its characters marked. */
   kept_because: string | null;
+  kept_because_characters: CharFinding[];
 }
 
 export type Theme = 'system' | 'light' | 'dark';
