@@ -77,6 +77,9 @@ macro_rules! error_codes {
             Extension(String),
         }
 
+        // The empty-string rule (`crate::wire`); `FromStr` refuses "" via `check`.
+        const _: () = assert!($crate::wire::no_empty_wire(&[$($wire),*]), "a wire value must not be empty");
+
         impl ErrorCode {
             /// Every registered (non-extension) code.
             pub const ALL: &'static [ErrorCode] = &[ $( ErrorCode::$variant, )* ];
@@ -208,9 +211,8 @@ fn is_uri_char(c: char) -> bool {
 }
 
 fn check(field: &'static str, s: &str, ok: fn(char) -> bool) -> Result<(), IllegalCharacter> {
-    if s.is_empty() {
-        return Err(IllegalCharacter::Empty { field });
-    }
+    // The empty-string rule (`crate::wire`), named after the field.
+    crate::wire::non_empty(s).map_err(|_| IllegalCharacter::Empty { field })?;
     match s.char_indices().find(|&(_, c)| !ok(c)) {
         Some((index, ch)) => Err(IllegalCharacter::Char { field, ch, index }),
         None => Ok(()),

@@ -15,3 +15,4 @@ pub mod jcs;
 pub mod jws;
 pub mod rar;
 pub mod secret;
+mod wire;

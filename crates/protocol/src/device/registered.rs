@@ -5,7 +5,8 @@
 //! receiver then decides what an unknown value means, usually "refuse" or
 //! "treat as the strictest"). Parsing always maps a registered string to its
 //! variant, so `Extension` only ever holds unregistered strings when built by
-//! [`From<&str>`]/deserialization.
+//! [`From<&str>`]/deserialization. Deserialization refuses an empty string
+//! (the rule in `crate::wire`); `From<&str>` cannot fail and keeps it.
 
 /// Defines a string enum. Forms:
 /// - `registered_enum! { /// doc
@@ -27,6 +28,9 @@ macro_rules! registered_enum {
             /// A value this version does not know; kept verbatim.
             Extension(String),
         }
+
+        // The empty-string rule (`crate::wire`).
+        const _: () = assert!($crate::wire::no_empty_wire(&[$($wire),+]), "a wire value must not be empty");
 
         impl $name {
             /// Every registered variant (not `Extension`), in declaration order.
@@ -81,6 +85,8 @@ macro_rules! registered_enum {
         impl<'de> serde::Deserialize<'de> for $name {
             fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
                 let s = <String as serde::Deserialize>::deserialize(d)?;
+                // The empty-string rule (`crate::wire`): "" is no value, not an extension.
+                $crate::wire::non_empty(&s).map_err(serde::de::Error::custom)?;
                 Ok($name::from(s))
             }
         }
@@ -96,6 +102,9 @@ macro_rules! registered_enum {
         $vis enum $name {
             $( $(#[$vmeta])* $variant, )+
         }
+
+        // The empty-string rule (`crate::wire`).
+        const _: () = assert!($crate::wire::no_empty_wire(&[$($wire),+]), "a wire value must not be empty");
 
         impl $name {
             /// Every variant, in declaration order.
