@@ -7,6 +7,7 @@
 pub mod bc_authorize;
 pub mod clients;
 pub mod discovery;
+pub mod fatigue;
 pub mod introspect;
 pub mod jwks;
 pub mod notify;

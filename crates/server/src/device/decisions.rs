@@ -1,0 +1,175 @@
+//! Signed decisions: verified, recorded once, answered the same on retry.
+
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use bytes::Bytes;
+use countersign_protocol::ciba::{PingCallback, PushSuccessCallback, TokenDeliveryMode};
+use countersign_protocol::device::{
+    check_statement, verify_decision, Decision, DecisionResult, DecisionSubmission, DenyReason, HttpMethod,
+    RequestStatus, WithdrawReason,
+};
+use countersign_protocol::error::{ErrorCode, PushErrorResponse};
+
+use super::*;
+use crate::error::{DeviceError, Internal};
+use crate::oauth::tokens::{self, Signer};
+use crate::state::AppState;
+use crate::store;
+use crate::store::requests::{self, StoredRequest};
+
+pub(super) fn recorded_answer(
+    req: &StoredRequest,
+    claims: &countersign_protocol::device::DecisionClaims,
+) -> Result<Response, DeviceError> {
+    let same = req.decided_by.as_deref() == Some(claims.iss.as_str())
+        && req.decision == Some(claims.decision)
+        && req.deny_reason == claims.deny_reason
+        && req.statement_hash.as_deref() == Some(claims.statement_hash.as_str());
+    if !same {
+        return Err(DeviceError::DecisionConflict(req.status.clone()));
+    }
+    let body = DecisionResult {
+        request_id: req.request_id.clone(),
+        status: req.status.clone(),
+        decided_at: req.decided_at.unwrap_or(0),
+    };
+    Ok(no_store(Json(body).into_response()))
+}
+
+/// Steps 5 and 6 of §8.3 for a request that is no longer pending.
+pub(super) fn not_pending(
+    req: &StoredRequest,
+    claims: &countersign_protocol::device::DecisionClaims,
+    now: u64,
+) -> Option<Result<Response, DeviceError>> {
+    match req.status_at(now) {
+        RequestStatus::Approved | RequestStatus::Denied => Some(recorded_answer(req, claims)),
+        RequestStatus::Cancelled => Some(Err(DeviceError::RequestWithdrawn(RequestStatus::Cancelled))),
+        RequestStatus::Expired => Some(Err(DeviceError::RequestExpired)),
+        RequestStatus::Extension(_) => Some(Err(DeviceError::Internal(Internal::new("unknown stored status")))),
+        RequestStatus::Pending => None,
+    }
+}
+
+/// `POST {device}/requests/{id}/decision` (§8.3).
+pub async fn decide(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, DeviceError> {
+    let htu = format!("{}/requests/{id}/decision", state.config.device_endpoint());
+    // 1, 2, 3.
+    let device = authenticate(&state, &headers, HttpMethod::Post, &htu).await?;
+    let req = own_request(&state, &device, &id).await?;
+    let value = crate::body::device_json(&headers, body, state.config.max_body_bytes)?;
+    let submission: DecisionSubmission =
+        serde_json::from_value(value).map_err(|e| DeviceError::InvalidRequest(e.to_string()))?;
+    // 4.
+    let now = state.now();
+    let issuer = &state.config.issuer;
+    let claims =
+        verify_decision(&submission.decision_jws, &device.key, &device.device_id, now, issuer, &req.request_id)
+            .map_err(|e| DeviceError::InvalidDecision(e.to_string()))?;
+    // 5, 6.
+    if let Some(answer) = not_pending(&req, &claims, now) {
+        return answer;
+    }
+    // A disabled client gets nothing more: its requests are withdrawn
+    // (disabling cancels them; this covers a decision racing with it).
+    if req.client_disabled {
+        return Err(DeviceError::RequestWithdrawn(RequestStatus::Cancelled));
+    }
+    // 7.
+    let current = state.schemas.hashes_for(&req.details);
+    check_statement(
+        &req.to_approver(issuer),
+        claims.decision,
+        &current,
+        &submission.display_schemas,
+        &claims.statement_hash,
+    )
+    .map_err(DeviceError::Statement)?;
+    // 8: this server never asks for WebAuthn (`requires` holds at most
+    // `user_verification`, which the approver enforces locally).
+
+    // 9.
+    let push = req.delivery_mode == TokenDeliveryMode::Push;
+    let signer = if push && claims.decision == Decision::Approve { Some(Signer::active(&state).await?) } else { None };
+    let status = match claims.decision {
+        Decision::Approve => RequestStatus::Approved,
+        Decision::Deny => RequestStatus::Denied,
+    };
+    let mut tx = store::begin(&state.db).await?;
+    let updated = sqlx::query(
+        "UPDATE auth_requests SET status = $1, decision = $2, deny_reason = $3, decided_at = $4, decided_by = $5, \
+         decision_jws = $6, statement_hash = $7, display_schemas = $8 \
+         WHERE request_id = $9 AND status = 'pending' AND expires_at > $10",
+    )
+    .bind(status.as_str())
+    .bind(claims.decision.as_str())
+    .bind(claims.deny_reason.as_ref().map(|r| r.as_str().to_owned()))
+    .bind(store::ts(now))
+    .bind(device.device_id.as_str())
+    .bind(&submission.decision_jws)
+    .bind(claims.statement_hash.as_str())
+    .bind(serde_json::to_string(&current).map_err(Internal::from)?)
+    .bind(req.request_id.as_str())
+    .bind(store::ts(now))
+    .execute(&mut *tx)
+    .await?;
+    if updated.rows_affected() == 0 {
+        // Lost a race (or expired meanwhile): answer as for a decided request.
+        drop(tx);
+        let mut conn = state.db.acquire().await?;
+        let fresh = requests::load(&mut conn, req.request_id.as_str()).await?.ok_or(DeviceError::NotFound)?;
+        return not_pending(&fresh, &claims, state.now())
+            .unwrap_or(Err(DeviceError::Internal(Internal::new("request still pending after a failed update"))));
+    }
+    let mut decided = req.clone();
+    decided.status = status.clone();
+    decided.decision = Some(claims.decision);
+    decided.deny_reason = claims.deny_reason.clone();
+    decided.decided_at = Some(now);
+    decided.decided_by = Some(device.device_id.as_str().to_owned());
+
+    if claims.deny_reason == Some(DenyReason::NotMe) && !req.verified {
+        crate::store::blocks::after_unverified_not_me(&mut tx, &state.config.limits, &req.sub, now).await?;
+    }
+    crate::device::events::withdrawn(
+        &mut tx,
+        &req.sub,
+        &req.request_id,
+        WithdrawReason::DecidedElsewhere,
+        Some(device.device_id.as_str()),
+        now,
+    )
+    .await?;
+    if let Some(auth_req_id) = decided.notify_auth_req_id.clone() {
+        let payload = match (&decided.delivery_mode, claims.decision) {
+            (TokenDeliveryMode::Push, Decision::Approve) => {
+                let signer = signer.ok_or_else(|| Internal::new("no signer for a push approval"))?;
+                let issued = tokens::mint(&state, &signer, &decided, now, Some(&auth_req_id))?;
+                issued.record(&mut tx, &decided, now).await?;
+                serde_json::to_string(&PushSuccessCallback { auth_req_id, token: issued.response })
+            }
+            (TokenDeliveryMode::Push, Decision::Deny) => {
+                let e = PushErrorResponse::new(ErrorCode::AccessDenied, auth_req_id)
+                    .map_err(|e| Internal::new(e.to_string()))?
+                    .with_description("the user denied the request");
+                serde_json::to_string(&e)
+            }
+            _ => serde_json::to_string(&PingCallback { auth_req_id }),
+        }
+        .map_err(Internal::from)?;
+        crate::oauth::notify::enqueue(&mut tx, &state, &decided, &payload).await?;
+    }
+    tx.commit().await?;
+    state.hub.notify(&req.sub);
+    state.outbox_wake.notify_one();
+    tracing::info!(request_id = %req.request_id, device_id = %device.device_id, decision = %claims.decision, "decision recorded");
+    Ok(no_store(Json(DecisionResult { request_id: req.request_id.clone(), status, decided_at: now }).into_response()))
+}

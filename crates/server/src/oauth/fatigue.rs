@@ -1,0 +1,220 @@
+//! Who may ask how often, checked before a request is stored: fatigue
+//! counts per user and per client (CIBA Core §7.1 leaves limits to the
+//! server), the block of unverified clients after `not_me` denials, and the
+//! attempts at a user's `user_code` (§7.1.2).
+
+use sqlx::Row as _;
+
+use crate::error::OAuthError;
+use crate::oauth::clients::Client;
+use crate::state::AppState;
+use crate::store;
+use crate::store::users::User;
+
+pub(super) struct Count {
+    n: i64,
+    oldest: Option<i64>,
+}
+
+/// Whose recent requests a rate limit counts.
+pub(super) enum Counted<'a> {
+    User(&'a str),
+    Client(&'a str),
+    UserAndClient(&'a str, &'a str),
+}
+
+/// The requests of `who` created after `since`.
+pub(super) async fn count(tx: &mut store::Tx, who: Counted<'_>, since: u64) -> Result<Count, OAuthError> {
+    let since = store::ts(since);
+    // One literal per case: every placeholder bound is used.
+    let query = match who {
+        Counted::User(sub) => sqlx::query(
+            "SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM auth_requests WHERE created_at > $1 AND sub = $2",
+        )
+        .bind(since)
+        .bind(sub),
+        Counted::Client(id) => sqlx::query(
+            "SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM auth_requests \
+             WHERE created_at > $1 AND client_id = $2",
+        )
+        .bind(since)
+        .bind(id),
+        Counted::UserAndClient(sub, id) => sqlx::query(
+            "SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM auth_requests \
+             WHERE created_at > $1 AND sub = $2 AND client_id = $3",
+        )
+        .bind(since)
+        .bind(sub)
+        .bind(id),
+    };
+    let row = query.fetch_one(&mut **tx).await?;
+    Ok(Count { n: row.try_get("n")?, oldest: row.try_get("oldest")? })
+}
+
+pub(super) fn over_limit(c: &Count, limit: u32, now: u64) -> Option<OAuthError> {
+    if limit == 0 || c.n < i64::from(limit) {
+        return None;
+    }
+    let oldest = store::from_ts(c.oldest.unwrap_or(0));
+    Some(OAuthError::RateLimited { retry_after: oldest.saturating_add(60).saturating_sub(now).max(1) })
+}
+
+/// Whether `client` is blocked for `user` by `not_me` denials: a verified
+/// client by its own within the window, an unverified one by the user's
+/// block of unverified clients. Read-only; checked before the `user_code`
+/// (a blocked client must not lock the user's code) and again in the
+/// transaction that stores the request.
+pub(super) async fn check_blocks(
+    conn: &mut sqlx::SqliteConnection,
+    limits: &crate::config::Limits,
+    client: &Client,
+    user: &User,
+    now: u64,
+) -> Result<(), OAuthError> {
+    let (sub, client_id) = (user.sub.as_str(), client.client_id.as_str());
+    if client.verified {
+        if limits.not_me_threshold > 0 {
+            let row = sqlx::query(
+                "SELECT COUNT(*) AS n FROM auth_requests WHERE sub = $1 AND client_id = $2 \
+                 AND deny_reason = 'not_me' AND decided_at > $3",
+            )
+            .bind(sub)
+            .bind(client_id)
+            .bind(store::ts(now.saturating_sub(limits.not_me_window_secs)))
+            .fetch_one(&mut *conn)
+            .await?;
+            if row.try_get::<i64, _>("n")? >= i64::from(limits.not_me_threshold) {
+                tracing::info!(client_id, "client blocked for a user after not_me denials");
+                return Err(OAuthError::AccessDenied("the user has reported requests of this client as not theirs"));
+            }
+        }
+    } else if crate::store::blocks::unverified_blocked(conn, sub).await? {
+        tracing::info!(client_id, "unverified client refused: the user blocked unverified clients");
+        return Err(OAuthError::AccessDenied(
+            "the user has reported requests of unverified clients as not theirs; unverified clients are blocked \
+             for this user until the block is lifted",
+        ));
+    }
+    Ok(())
+}
+
+/// Fatigue control, inside the transaction that stores the request: blocks
+/// from `not_me` denials, the per-minute rates and the pending caps (all
+/// clients, and unverified clients together, so that unknown clients cannot
+/// fill the user's place for the agents an operator vouched for).
+pub(super) async fn check_fatigue(
+    tx: &mut store::Tx,
+    limits: &crate::config::Limits,
+    client: &Client,
+    user: &User,
+    now: u64,
+) -> Result<(), OAuthError> {
+    check_blocks(tx, limits, client, user, now).await?;
+    let (sub, client_id) = (user.sub.as_str(), client.client_id.as_str());
+    let since = now.saturating_sub(60);
+    let mut rates = vec![
+        (count(tx, Counted::User(sub), since).await?, limits.user_per_minute),
+        (count(tx, Counted::Client(client_id), since).await?, limits.client_per_minute),
+    ];
+    if !client.verified {
+        let per_pair = count(tx, Counted::UserAndClient(sub, client_id), since).await?;
+        rates.push((per_pair, limits.unverified_user_client_per_minute));
+    }
+    for (c, limit) in &rates {
+        if let Some(e) = over_limit(c, *limit, now) {
+            return Err(e);
+        }
+    }
+    let mut caps = vec![(limits.max_pending_per_user, false)];
+    if !client.verified {
+        caps.push((limits.max_pending_unverified_per_user, true));
+    }
+    for (limit, unverified_only) in caps {
+        if limit == 0 {
+            continue;
+        }
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n, MIN(expires_at) AS first FROM auth_requests \
+             WHERE sub = $1 AND status = 'pending' AND expires_at > $2 AND (client_verified = 0 OR $3 = 0)",
+        )
+        .bind(sub)
+        .bind(store::ts(now))
+        .bind(store::flag(unverified_only))
+        .fetch_one(&mut **tx)
+        .await?;
+        if row.try_get::<i64, _>("n")? >= i64::from(limit) {
+            let first = store::from_ts(row.try_get::<Option<i64>, _>("first")?.unwrap_or(0));
+            return Err(OAuthError::TooManyPending {
+                limit,
+                unverified: unverified_only,
+                retry_after: first.saturating_sub(now).max(1),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Checks a `user_code`, counting the failures: once the user (from any
+/// client) or the client (for any user) has had too many wrong codes within
+/// the window, the code is not even compared and the answer is the
+/// fatigue-control 429 `slow_down` with `Retry-After` (when the oldest
+/// counted failure leaves the window). Count, compare and record run in one
+/// write transaction, so concurrent guesses cannot overshoot the limit.
+pub(super) async fn check_user_code(
+    state: &AppState,
+    client: &Client,
+    user: &User,
+    code: &countersign_protocol::secret::UserCode,
+) -> Result<(), OAuthError> {
+    let limits = &state.config.limits;
+    let now = state.now();
+    let window = limits.user_code_window_secs;
+    let since = store::ts(now.saturating_sub(window));
+    let mut tx = store::begin(&state.db).await?;
+    for (column, value, limit) in [
+        ("sub", user.sub.as_str(), limits.user_code_failures),
+        ("client_id", client.client_id.as_str(), limits.client_user_code_failures),
+    ] {
+        if limit == 0 {
+            continue;
+        }
+        let row = sqlx::query(&format!(
+            "SELECT COUNT(*) AS n, MIN(failed_at) AS oldest FROM user_code_failures \
+             WHERE {column} = $1 AND failed_at > $2"
+        ))
+        .bind(value)
+        .bind(since)
+        .fetch_one(&mut *tx)
+        .await?;
+        let n: i64 = row.try_get("n")?;
+        if n >= i64::from(limit) {
+            let oldest = store::from_ts(row.try_get::<Option<i64>, _>("oldest")?.unwrap_or(0));
+            tracing::info!(client_id = %client.client_id, by = column, "user_code locked after repeated failures");
+            return Err(OAuthError::RateLimited {
+                retry_after: oldest.saturating_add(window).saturating_sub(now).max(1),
+            });
+        }
+    }
+    match state.user_code_key.check(code.secret(), user.user_code_hash.as_deref()) {
+        crate::crypto::user_code::Check::Match => Ok(()),
+        crate::crypto::user_code::Check::MatchLegacy => {
+            sqlx::query("UPDATE users SET user_code_hash = $1 WHERE sub = $2")
+                .bind(state.user_code_key.seal(code.secret()))
+                .bind(&user.sub)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(())
+        }
+        crate::crypto::user_code::Check::NoMatch => {
+            sqlx::query("INSERT INTO user_code_failures (sub, client_id, failed_at) VALUES ($1, $2, $3)")
+                .bind(&user.sub)
+                .bind(&client.client_id)
+                .bind(store::ts(now))
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Err(OAuthError::InvalidUserCode)
+        }
+    }
+}
