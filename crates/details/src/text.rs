@@ -61,7 +61,7 @@ impl Revealed {
         self.push_at(s, &at, None)
     }
 
-    /// Appends a quote of `s`: at most [`MAX_QUOTED_CHARS`] characters
+    /// Appends a quote of `s`: at most 200 (`MAX_QUOTED_CHARS`) characters
     /// (classified within the whole of `s`), then `…` when it was longer.
     /// Messages are not values: values are never cut.
     pub fn quote(&mut self, s: &str, context: Context) -> &mut Self {

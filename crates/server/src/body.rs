@@ -40,22 +40,61 @@ fn media_type(headers: &HeaderMap) -> Option<String> {
     Some(v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
 }
 
+/// Why a body was refused, before either family's error (OAuth or device
+/// channel) says it.
+enum Refused {
+    TooLarge(TooLarge),
+    Unreadable,
+    MediaType(&'static str),
+}
+
+/// The body, if it is within `limit` and of `media_type`.
+fn read(
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    limit: usize,
+    media_type_wanted: &'static str,
+) -> Result<Bytes, Refused> {
+    let body = body.map_err(|r| {
+        if too_large(&r) {
+            Refused::TooLarge(too_large_of(headers, limit))
+        } else {
+            Refused::Unreadable
+        }
+    })?;
+    if media_type(headers).as_deref() != Some(media_type_wanted) {
+        return Err(Refused::MediaType(media_type_wanted));
+    }
+    Ok(body)
+}
+
+fn message(refused: Refused) -> Result<TooLarge, String> {
+    match refused {
+        Refused::TooLarge(t) => Ok(t),
+        Refused::Unreadable => Err("cannot read the request body".into()),
+        Refused::MediaType(m) => Err(format!("Content-Type must be {m}")),
+    }
+}
+
+impl From<Refused> for OAuthError {
+    fn from(refused: Refused) -> Self {
+        message(refused).map_or_else(OAuthError::InvalidRequest, OAuthError::PayloadTooLarge)
+    }
+}
+
+impl From<Refused> for DeviceError {
+    fn from(refused: Refused) -> Self {
+        message(refused).map_or_else(DeviceError::InvalidRequest, DeviceError::PayloadTooLarge)
+    }
+}
+
 /// An `application/x-www-form-urlencoded` body as text.
 ///
 /// # Errors
 /// 413 for a body over `limit` (the configured one, named in the answer); `invalid_request` for another media type
 /// or a body that is not UTF-8.
 pub fn form(headers: &HeaderMap, body: Result<Bytes, BytesRejection>, limit: usize) -> Result<String, OAuthError> {
-    let body = body.map_err(|r| {
-        if too_large(&r) {
-            OAuthError::PayloadTooLarge(too_large_of(headers, limit))
-        } else {
-            OAuthError::InvalidRequest("cannot read the request body".into())
-        }
-    })?;
-    if media_type(headers).as_deref() != Some("application/x-www-form-urlencoded") {
-        return Err(OAuthError::InvalidRequest("Content-Type must be application/x-www-form-urlencoded".into()));
-    }
+    let body = read(headers, body, limit, "application/x-www-form-urlencoded")?;
     String::from_utf8(body.to_vec()).map_err(|_| OAuthError::InvalidRequest("body is not UTF-8".into()))
 }
 
@@ -64,17 +103,7 @@ pub fn form(headers: &HeaderMap, body: Result<Bytes, BytesRejection>, limit: usi
 /// # Errors
 /// As [`form`], for JSON.
 pub fn json(headers: &HeaderMap, body: Result<Bytes, BytesRejection>, limit: usize) -> Result<Bytes, OAuthError> {
-    let body = body.map_err(|r| {
-        if too_large(&r) {
-            OAuthError::PayloadTooLarge(too_large_of(headers, limit))
-        } else {
-            OAuthError::InvalidRequest("cannot read the request body".into())
-        }
-    })?;
-    if media_type(headers).as_deref() != Some("application/json") {
-        return Err(OAuthError::InvalidRequest("Content-Type must be application/json".into()));
-    }
-    Ok(body)
+    Ok(read(headers, body, limit, "application/json")?)
 }
 
 /// A strict JSON body of the device channel (`jcs::parse_strict`).
@@ -86,15 +115,6 @@ pub fn device_json(
     body: Result<Bytes, BytesRejection>,
     limit: usize,
 ) -> Result<serde_json::Value, DeviceError> {
-    let body = body.map_err(|r| {
-        if too_large(&r) {
-            DeviceError::PayloadTooLarge(too_large_of(headers, limit))
-        } else {
-            DeviceError::InvalidRequest("cannot read the request body".into())
-        }
-    })?;
-    if media_type(headers).as_deref() != Some("application/json") {
-        return Err(DeviceError::InvalidRequest("Content-Type must be application/json".into()));
-    }
+    let body = read(headers, body, limit, "application/json")?;
     countersign_protocol::jcs::parse_strict(&body).map_err(|e| DeviceError::InvalidRequest(e.to_string()))
 }

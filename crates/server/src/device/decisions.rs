@@ -8,8 +8,8 @@ use axum::Json;
 use bytes::Bytes;
 use countersign_protocol::ciba::{PingCallback, PushSuccessCallback, TokenDeliveryMode};
 use countersign_protocol::device::{
-    check_statement, verify_decision, Decision, DecisionResult, DecisionSubmission, DenyReason, HttpMethod,
-    RequestStatus, WithdrawReason,
+    check_statement, verify_decision, Decision, DecisionResult, DecisionSubmission, DenyReason, RequestStatus,
+    WithdrawReason,
 };
 use countersign_protocol::error::{ErrorCode, PushErrorResponse};
 
@@ -57,13 +57,12 @@ pub(super) fn not_pending(
 /// `POST {device}/requests/{id}/decision` (§8.3).
 pub async fn decide(
     State(state): State<AppState>,
+    // 1, 2, 3.
+    DeviceCaller(device): DeviceCaller,
     headers: HeaderMap,
     Path(id): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, DeviceError> {
-    let htu = format!("{}/requests/{id}/decision", state.config.device_endpoint());
-    // 1, 2, 3.
-    let device = authenticate(&state, &headers, HttpMethod::Post, &htu).await?;
     let req = own_request(&state, &device, &id).await?;
     let value = crate::body::device_json(&headers, body, state.config.max_body_bytes)?;
     let submission: DecisionSubmission =

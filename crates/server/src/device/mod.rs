@@ -59,11 +59,29 @@ pub async fn load_active(state: &AppState, device_id: &DeviceId) -> Result<Optio
     Ok(Some(Device { device_id: device_id.clone(), sub: row.try_get("sub")?, key: serde_json::from_str(&jwk)? }))
 }
 
+/// The device that made this call, its proof verified (§4): the extractor
+/// every device endpoint but enrollment takes first. The proof's `htm` is
+/// the request's method and its `htu` the configured device endpoint
+/// followed by the request's path within the device channel, so no
+/// handler rebuilds it.
+pub struct DeviceCaller(pub Device);
+
+impl axum::extract::FromRequestParts<AppState> for DeviceCaller {
+    type Rejection = DeviceError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &AppState) -> Result<Self, DeviceError> {
+        // Inside the nested device router, `uri` is the path below its base.
+        let htu = format!("{}{}", state.config.device_endpoint(), parts.uri.path());
+        let htm = HttpMethod::from(parts.method.as_str());
+        authenticate(state, &parts.headers, htm, &htu).await.map(DeviceCaller)
+    }
+}
+
 /// Verifies the `Authorization: Device <proof>` of a call to `htu` (§4).
 ///
 /// # Errors
 /// `invalid_token` for every refusal.
-pub async fn authenticate(
+async fn authenticate(
     state: &AppState,
     headers: &HeaderMap,
     htm: HttpMethod,

@@ -1,12 +1,12 @@
 //! The request endpoints (list, one request) and the unverified-client block.
 
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{header, HeaderMap, HeaderValue};
+use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use countersign_protocol::device::{
-    HttpMethod, RequestId, RequestList, RequestState, UnverifiedBlock, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE,
-    PATH_UNVERIFIED_BLOCK, PATH_UNVERIFIED_BLOCK_LIFT, QUERY_CURSOR, QUERY_LIMIT, QUERY_STATUS,
+    RequestId, RequestList, RequestState, UnverifiedBlock, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, QUERY_CURSOR, QUERY_LIMIT,
+    QUERY_STATUS,
 };
 use sqlx::Row as _;
 use sqlx::SqliteConnection;
@@ -21,11 +21,9 @@ use crate::store::requests::{self, StoredRequest};
 /// of the user's pending requests, oldest first (§5.2).
 pub async fn list_requests(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    DeviceCaller(device): DeviceCaller,
     RawQuery(query): RawQuery,
 ) -> Result<Response, DeviceError> {
-    let htu = format!("{}/requests", state.config.device_endpoint());
-    let device = authenticate(&state, &headers, HttpMethod::Get, &htu).await?;
     let mut limit = DEFAULT_PAGE_SIZE;
     let mut after: Option<PageCursor> = None;
     for (k, v) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
@@ -122,11 +120,9 @@ pub(super) async fn own_request(state: &AppState, device: &Device, id: &str) -> 
 /// `GET {device}/requests/{id}`.
 pub async fn get_request(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    DeviceCaller(device): DeviceCaller,
     Path(id): Path<String>,
 ) -> Result<Response, DeviceError> {
-    let htu = format!("{}/requests/{id}", state.config.device_endpoint());
-    let device = authenticate(&state, &headers, HttpMethod::Get, &htu).await?;
     let req = own_request(&state, &device, &id).await?;
     let body = RequestState {
         request: req.to_approver(&state.config.issuer),
@@ -147,18 +143,20 @@ pub(super) async fn block_state(conn: &mut SqliteConnection, sub: &str) -> Resul
 }
 
 /// `GET {device}/unverified-block` (§5.4).
-pub async fn unverified_block(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, DeviceError> {
-    let htu = format!("{}{PATH_UNVERIFIED_BLOCK}", state.config.device_endpoint());
-    let device = authenticate(&state, &headers, HttpMethod::Get, &htu).await?;
+pub async fn unverified_block(
+    State(state): State<AppState>,
+    DeviceCaller(device): DeviceCaller,
+) -> Result<Response, DeviceError> {
     let mut conn = state.db.acquire().await?;
     Ok(no_store(Json(block_state(&mut conn, &device.sub).await?).into_response()))
 }
 
 /// `POST {device}/unverified-block/lift` (§5.4): the user lets unverified
 /// agents ask again. Recorded as lifted by the device.
-pub async fn lift_unverified_block(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, DeviceError> {
-    let htu = format!("{}{PATH_UNVERIFIED_BLOCK_LIFT}", state.config.device_endpoint());
-    let device = authenticate(&state, &headers, HttpMethod::Post, &htu).await?;
+pub async fn lift_unverified_block(
+    State(state): State<AppState>,
+    DeviceCaller(device): DeviceCaller,
+) -> Result<Response, DeviceError> {
     let mut tx = store::begin(&state.db).await?;
     let by = format!("device:{}", device.device_id);
     if crate::store::blocks::lift_unverified(&mut tx, &device.sub, &by, state.now()).await? {

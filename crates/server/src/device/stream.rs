@@ -6,7 +6,7 @@ use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::Response;
 use bytes::Bytes;
 use countersign_protocol::device::events::{EVENT_STREAM_MEDIA_TYPE, HEARTBEAT, LAST_EVENT_ID_HEADER};
-use countersign_protocol::device::{DeviceEvent, EventId, HttpMethod};
+use countersign_protocol::device::{DeviceEvent, EventId};
 use sqlx::Row as _;
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -164,9 +164,11 @@ pub(super) async fn next_chunk(mut s: StreamState) -> Option<(Result<Bytes, Infa
 /// events after that id (requests still pending, withdrawals). A device has
 /// at most `max_streams_per_device` streams open: a new one closes the
 /// oldest.
-pub async fn events(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, DeviceError> {
-    let htu = format!("{}/events", state.config.device_endpoint());
-    let device = authenticate(&state, &headers, HttpMethod::Get, &htu).await?;
+pub async fn events(
+    State(state): State<AppState>,
+    DeviceCaller(device): DeviceCaller,
+    headers: HeaderMap,
+) -> Result<Response, DeviceError> {
     let last =
         headers.get(LAST_EVENT_ID_HEADER).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<i64>().ok());
     let subscription = state.hub.subscribe(&device.sub);

@@ -17,16 +17,21 @@ use crate::format::{self, Locale};
 use crate::limits::{self, escape_token, MANY_DETAILS, MANY_ITEMS, MAX_LISTED_PER_REQUEST};
 use crate::model::{
     DetailView, DisplayModel, Field, FieldValue, Format, JsonType, LabelSource, RenderOptions, Renderer, RequestStatus,
-    Risk, Severity, Summary, SummaryPart, Warning, WarningCode, WorstWarning,
+    Risk, Severity, Warning, WarningCode, WorstWarning,
 };
-use crate::registry::{Entry, Registry};
-use crate::schema::{Layout, Piece, SchemaSet};
+use crate::registry::Registry;
+use crate::schema::{Layout, SchemaSet};
 use crate::text::{self, Budget, Revealed, TextKind};
 use countersign_protocol::device::ids::SchemaHash;
 use countersign_protocol::jcs;
 use countersign_protocol::rar::{AuthorizationDetail, AuthorizationDetails};
 use countersign_text::Context;
 use serde_json::{Map, Number, Value};
+
+mod guardian;
+mod summary;
+
+use summary::*;
 
 /// Values longer than this (in characters) get the `wrap` hint.
 const WRAP_CHARS: usize = 48;
@@ -245,120 +250,6 @@ fn render_detail(ctx: &Ctx, registry: &Registry, index: usize, detail: &Authoriz
         undescribed: r.undescribed,
         warnings,
     }
-}
-
-/// The detail's title: the schema's (prose), or the type (an identifier);
-/// a family's also names the member type.
-fn title_of(entry: &Entry, type_name: &str) -> Revealed {
-    let mut title = match &entry.root.title {
-        Some(t) => Revealed::of(t, Context::Line),
-        None => Revealed::of(type_name, Context::Identifier),
-    };
-    if let Some(prefix) = entry.id.strip_suffix('*') {
-        let name = type_name.strip_prefix(prefix).unwrap_or(type_name);
-        title.push(": ", Context::Line).push(name, Context::Identifier);
-    }
-    title
-}
-
-fn flagged(field: &Field) -> bool {
-    !field.warnings.is_empty()
-        || match &field.value {
-            FieldValue::Object { fields } => fields.iter().any(flagged),
-            FieldValue::Array { items } => items.iter().any(flagged),
-            _ => false,
-        }
-}
-
-/// A value's reading form in a summary line: a scalar as sent (classified
-/// in its format's context) or its reading aid (generated text, prose), an
-/// amount as its grouped form, a list of scalars joined.
-fn summary_value(field: &Field) -> Revealed {
-    match &field.value {
-        FieldValue::Scalar { text, display, .. } => match display {
-            Some(d) => Revealed::line(d),
-            None => Revealed::of(text, field.format.text_context()),
-        },
-        FieldValue::Money { display, display_characters, .. } => {
-            let mut r = Revealed::new();
-            let at: Vec<usize> = display_characters.iter().map(|c| c.position).collect();
-            r.push_at(display, &at, None);
-            r
-        }
-        FieldValue::Array { items } => {
-            if items.iter().all(|i| matches!(i.value, FieldValue::Scalar { .. } | FieldValue::Money { .. })) {
-                let mut r = Revealed::new();
-                for (k, item) in items.iter().enumerate() {
-                    if k > 0 {
-                        r.push(", ", Context::Line);
-                    }
-                    r.append(&summary_value(item));
-                }
-                r
-            } else if items.len() == 1 {
-                Revealed::line("1 item")
-            } else {
-                Revealed::line(&format!("{} items", items.len()))
-            }
-        }
-        FieldValue::Object { fields } => Revealed::line(&format!("({} fields)", fields.len())),
-    }
-}
-
-fn fill_summary(pieces: &[Piece], fields: &[Field], doc: &Value) -> (Summary, Vec<String>) {
-    let mut parts = Vec::new();
-    let mut missing = Vec::new();
-    let mut line = Revealed::new();
-    for piece in pieces {
-        match piece {
-            Piece::Text(t) => {
-                // The template's text comes from the schema: untrusted too.
-                let shown = Revealed::line(t);
-                line.append(&shown);
-                let (text, characters) = shown.into_parts();
-                parts.push(SummaryPart::Text { text, characters });
-            }
-            Piece::Value(keys) => {
-                let path: String = keys.iter().map(|k| format!("/{}", escape_token(k))).collect();
-                let mut level = fields;
-                let mut found: Option<&Field> = None;
-                for key in keys {
-                    found = level.iter().find(|f| &f.key == key);
-                    match found {
-                        Some(Field { value: FieldValue::Object { fields }, .. }) => level = fields,
-                        _ => level = &[],
-                    }
-                }
-                let present =
-                    found.filter(|f| !matches!(&f.value, FieldValue::Scalar { json_type: JsonType::Null, .. }));
-                match present {
-                    Some(f) => {
-                        // A flagged value (a U+202E in a symbol…) would act on
-                        // the whole line: its characters to reveal come with
-                        // it (its field shows it as sent too).
-                        let shown = summary_value(f);
-                        line.append(&shown);
-                        let (text, characters) = shown.into_parts();
-                        parts.push(SummaryPart::Value { path, text, flagged: flagged(f), characters });
-                    }
-                    None => {
-                        let mut set = SchemaSet::root(doc);
-                        for key in keys {
-                            set = set.property(key).unwrap_or_else(SchemaSet::generic);
-                        }
-                        let label = set.hints().label.unwrap_or_else(|| keys.join("."));
-                        let shown = Revealed::line(&format!("[missing: {label}]"));
-                        line.append(&shown);
-                        let (text, characters) = shown.into_parts();
-                        parts.push(SummaryPart::Missing { path: path.clone(), text, characters });
-                        missing.push(path);
-                    }
-                }
-            }
-        }
-    }
-    let (text, characters) = line.into_parts();
-    (Summary { text, characters, parts }, missing)
 }
 
 /// The characters to reveal in a description (a schema's help text or an
@@ -617,95 +508,5 @@ impl DetailRenderer<'_> {
             characters,
             display_characters,
         })
-    }
-
-    /// Auth0 Guardian: `instruction`, then `properties` by `display_order`
-    /// (entries without one after, in the order sent).
-    fn guardian(&mut self, map: &Map<String, Value>, set: &SchemaSet<'_>) -> Vec<Field> {
-        let mut fields = Vec::new();
-        if let Some(v) = map.get("instruction") {
-            let child = set.property("instruction").unwrap_or_else(SchemaSet::generic);
-            let mut f = self.field("instruction", v, &child, "/instruction", Label::Schema);
-            f.emphasis = true;
-            fields.push(f);
-        }
-        match map.get("properties") {
-            Some(Value::Object(props)) => {
-                let mut entries: Vec<(usize, &String, &Value)> =
-                    props.iter().enumerate().map(|(i, (k, v))| (i, k, v)).collect();
-                let order = |v: &Value| v.get("display_order").and_then(Value::as_i64);
-                entries.sort_by_key(|(i, _, v)| (order(v).is_none(), order(v), *i));
-                for (_, key, entry) in entries {
-                    let base = join("/properties", key);
-                    match entry {
-                        Value::Object(e) => fields.push(self.guardian_entry(key, e, &base)),
-                        other => fields.push(self.field(key, other, &SchemaSet::generic(), &base, Label::Key)),
-                    }
-                }
-            }
-            Some(other) => {
-                fields.push(self.field("properties", other, &SchemaSet::generic(), "/properties", Label::Key))
-            }
-            None => {}
-        }
-        for (k, v) in map {
-            if !matches!(k.as_str(), "type" | "instruction" | "properties") {
-                self.push_undescribed(k, v, &join("", k));
-            }
-        }
-        fields
-    }
-
-    fn guardian_entry(&mut self, key: &str, e: &Map<String, Value>, base: &str) -> Field {
-        let path = format!("{base}/value");
-        let label = match e.get("name").and_then(Value::as_str) {
-            Some(name) => Label::Sender(name.to_owned()),
-            None => Label::Key,
-        };
-        let mut f = match e.get("value") {
-            Some(v) => self.field(key, v, &SchemaSet::generic(), &path, label),
-            None => {
-                let mut f = self.field(key, &Value::Null, &SchemaSet::generic(), &path, label);
-                f.warnings.push(self.invalid_format(&path, "No value was sent for this entry".to_owned()));
-                f
-            }
-        };
-        if let Some(d) = e.get("description") {
-            let dpath = format!("{base}/description");
-            match d {
-                Value::String(s) => {
-                    self.text_warnings(s, TextKind { format: Format::Text, in_key: false }, &dpath, &mut f.warnings);
-                    f.description_characters = description_characters(Some(s));
-                    f.description = Some(s.clone());
-                }
-                other => self.push_undescribed("description", other, &dpath),
-            }
-        }
-        if e.get("display") == Some(&Value::Bool(false)) {
-            f.collapsed = true;
-            f.warnings.push(self.warn(
-                Warning::new(
-                    WarningCode::HiddenBySender,
-                    Severity::Info,
-                    "The sender marked this entry as hidden (display: false); it is shown collapsed",
-                ),
-                &path,
-            ));
-        }
-        for (k, v) in e {
-            // Members shown structurally (label, order, collapse) when well
-            // typed; anything else is shown as sent.
-            let structural = match k.as_str() {
-                "value" | "description" => true,
-                "name" => v.is_string(),
-                "display" => v.is_boolean(),
-                "display_order" => v.as_i64().is_some(),
-                _ => false,
-            };
-            if !structural {
-                self.push_undescribed(k, v, &join(base, k));
-            }
-        }
-        f
     }
 }
