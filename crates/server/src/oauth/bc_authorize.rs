@@ -2,15 +2,13 @@
 //! (CIBA Core §7), with RAR (RFC 9396), signed request objects (§7.1.1),
 //! `user_code` (§7.1.2) and fatigue control.
 
-use axum::extract::rejection::BytesRejection;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, Extensions, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use bytes::Bytes;
 use countersign_protocol::ciba::{
     BackchannelAuthenticationParams, BackchannelAuthenticationRequest, BackchannelAuthenticationResponse,
-    BackchannelRequestBody, BindingMessage, ClientAuthParams, Hint, TokenDeliveryMode, UserHint, OPENID,
+    BackchannelRequestBody, BindingMessage, Hint, TokenDeliveryMode, UserHint, OPENID,
 };
 use countersign_protocol::device::{EventKind, Nonce, RequestContext, RequestId, RequestStatus, Requirement, Risk};
 use countersign_protocol::error::Endpoint;
@@ -20,7 +18,9 @@ use serde_json::Value;
 use std::net::SocketAddr;
 
 use crate::error::OAuthError;
-use crate::oauth::clients::{self, Client, ClientJwtError, ClientJwtUse, JwtRules, UNVERIFIABLE};
+use crate::oauth::clients::{
+    self, AuthenticatedClient, Client, ClientEndpoint, ClientJwtError, ClientJwtUse, JwtRules, UNVERIFIABLE,
+};
 use crate::oauth::discovery::paths;
 use crate::state::AppState;
 use crate::store;
@@ -83,15 +83,25 @@ pub fn check_binding_message(m: &BindingMessage) -> Result<(), String> {
     Ok(())
 }
 
+/// The backchannel authentication endpoint, for [`AuthenticatedClient`].
+pub struct BackchannelEndpoint;
+
+impl ClientEndpoint for BackchannelEndpoint {
+    const ENDPOINT: Endpoint = Endpoint::BackchannelAuthentication;
+    fn audiences(state: &AppState) -> Vec<String> {
+        audiences(state)
+    }
+}
+
 /// `POST /bc-authorize`.
 pub async fn bc_authorize(
     State(state): State<AppState>,
     extensions: Extensions,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    caller: AuthenticatedClient<BackchannelEndpoint>,
 ) -> Response {
     let peer = extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
-    match handle(&state, peer, &headers, body).await {
+    match handle(&state, peer, &headers, caller).await {
         Ok(r) => r,
         Err(e) => e.at(Endpoint::BackchannelAuthentication),
     }
@@ -241,12 +251,9 @@ async fn handle(
     state: &AppState,
     peer: Option<SocketAddr>,
     headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    caller: AuthenticatedClient<BackchannelEndpoint>,
 ) -> Result<Response, OAuthError> {
-    let text = crate::body::form(headers, body, state.config.max_body_bytes)?;
-    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(text.as_bytes()).into_owned().collect();
-    let auth = ClientAuthParams::from_form(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
-    let client = clients::authenticate(state, headers, &auth, &audiences(state)).await?;
+    let AuthenticatedClient { client, form: pairs, .. } = caller;
 
     let request = BackchannelAuthenticationRequest::from_form(pairs)?;
     let params = match request.body {

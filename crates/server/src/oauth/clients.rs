@@ -6,6 +6,7 @@ use axum::http::{header, HeaderMap};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use countersign_protocol::ciba::{ClientAssertionType, ClientAuthParams, RequestError, Scope, TokenDeliveryMode};
+use countersign_protocol::error::Endpoint;
 use countersign_protocol::jws::{self, JwtType, PublicJwk};
 use serde_json::{Map, Value};
 use sqlx::sqlite::SqliteRow;
@@ -15,6 +16,46 @@ use crate::error::{Internal, OAuthError};
 use crate::state::AppState;
 use crate::store;
 use crate::util;
+
+/// An endpoint that authenticates its client from a form body: where its
+/// errors go and which `aud` values a client assertion may name.
+pub trait ClientEndpoint {
+    /// The endpoint, for the status codes of its errors.
+    const ENDPOINT: Endpoint;
+    /// The accepted `aud` values of a client assertion (RFC 7523 §3).
+    fn audiences(state: &AppState) -> Vec<String>;
+}
+
+/// The client of a form-bodied OAuth endpoint, authenticated (RFC 6749
+/// §2.3, OIDC Core §9), with the form's parameters for the endpoint to read.
+/// The body is read within the size limit as
+/// `application/x-www-form-urlencoded`, the client authentication
+/// parameters are taken with the duplicate-parameter rule, then the client
+/// is authenticated; any failure is the endpoint's OAuth error response.
+pub struct AuthenticatedClient<E> {
+    /// The client.
+    pub client: Client,
+    /// Every parameter of the form, in order (client authentication's too).
+    pub form: Vec<(String, String)>,
+    endpoint: std::marker::PhantomData<E>,
+}
+
+impl<E: ClientEndpoint> axum::extract::FromRequest<AppState> for AuthenticatedClient<E> {
+    type Rejection = axum::response::Response;
+
+    async fn from_request(req: axum::extract::Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let headers = req.headers().clone();
+        let body = bytes::Bytes::from_request(req, state).await;
+        let run = async {
+            let text = crate::body::form(&headers, body, state.config.max_body_bytes)?;
+            let form: Vec<(String, String)> = url::form_urlencoded::parse(text.as_bytes()).into_owned().collect();
+            let auth = ClientAuthParams::from_form(form.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+            let client = authenticate(state, &headers, &auth, &E::audiences(state)).await?;
+            Ok::<_, OAuthError>(Self { client, form, endpoint: std::marker::PhantomData })
+        };
+        run.await.map_err(|e| e.at(E::ENDPOINT))
+    }
+}
 
 /// `token_endpoint_auth_method` values this server supports.
 pub const AUTH_METHODS: [&str; 3] = ["client_secret_basic", "client_secret_post", "private_key_jwt"];

@@ -1,20 +1,17 @@
 //! `POST /introspect` (RFC 7662, with RFC 9396 §9.2 `authorization_details`)
 //! and `POST /revoke` (RFC 7009). Both require client authentication.
 
-use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue};
+use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use bytes::Bytes;
-use countersign_protocol::ciba::ClientAuthParams;
 use countersign_protocol::error::Endpoint;
 use countersign_protocol::jws::JwtType;
 use serde_json::{json, Value};
 use sqlx::Row as _;
 
 use crate::error::OAuthError;
-use crate::oauth::clients::{self, Client};
+use crate::oauth::clients::{AuthenticatedClient, Client, ClientEndpoint};
 use crate::oauth::discovery::paths;
 use crate::state::AppState;
 use crate::store;
@@ -24,18 +21,34 @@ struct TokenForm {
     token: String,
 }
 
-async fn read(
-    state: &AppState,
-    headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-    path: &str,
-) -> Result<TokenForm, OAuthError> {
-    let text = crate::body::form(headers, body, state.config.max_body_bytes)?;
-    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(text.as_bytes()).into_owned().collect();
-    let auth = ClientAuthParams::from_form(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+/// The introspection endpoint, for [`AuthenticatedClient`].
+pub struct IntrospectionEndpoint;
+
+impl ClientEndpoint for IntrospectionEndpoint {
+    const ENDPOINT: Endpoint = Endpoint::Introspection;
+    fn audiences(state: &AppState) -> Vec<String> {
+        audiences(state, paths::INTROSPECT)
+    }
+}
+
+/// The revocation endpoint, for [`AuthenticatedClient`].
+pub struct RevocationEndpoint;
+
+impl ClientEndpoint for RevocationEndpoint {
+    const ENDPOINT: Endpoint = Endpoint::Revocation;
+    fn audiences(state: &AppState) -> Vec<String> {
+        audiences(state, paths::REVOKE)
+    }
+}
+
+fn audiences(state: &AppState, path: &str) -> Vec<String> {
     let c = &state.config;
-    let audiences = [c.issuer.as_str().to_owned(), c.url(path), c.url(paths::TOKEN)];
-    let client = clients::authenticate(state, headers, &auth, &audiences).await?;
+    vec![c.issuer.as_str().to_owned(), c.url(path), c.url(paths::TOKEN)]
+}
+
+/// The `token` parameter, once and not empty.
+fn read<E>(caller: AuthenticatedClient<E>) -> Result<TokenForm, OAuthError> {
+    let AuthenticatedClient { client, form: pairs, .. } = caller;
     let mut token = None;
     for (k, v) in pairs {
         if k == "token" {
@@ -93,13 +106,9 @@ fn no_store(v: Value) -> Response {
 }
 
 /// `POST /introspect`.
-pub async fn introspect(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
+pub async fn introspect(State(state): State<AppState>, caller: AuthenticatedClient<IntrospectionEndpoint>) -> Response {
     let run = async {
-        let form = read(&state, &headers, body, paths::INTROSPECT).await?;
+        let form = read(caller)?;
         // RFC 7662 §4: only the client the token was issued to learns
         // anything about it; to any other client it is simply not active.
         let answer = match lookup(&state, &form.token).await? {
@@ -120,13 +129,9 @@ pub async fn introspect(
 /// `POST /revoke`. Unknown, invalid and expired tokens are answered 200
 /// (RFC 7009 §2.2); another client's token is refused with
 /// `unauthorized_client` (§2.1).
-pub async fn revoke(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
+pub async fn revoke(State(state): State<AppState>, caller: AuthenticatedClient<RevocationEndpoint>) -> Response {
     let run = async {
-        let form = read(&state, &headers, body, paths::REVOKE).await?;
+        let form = read(caller)?;
         if let Some((jti, client_id, _, _)) = lookup(&state, &form.token).await? {
             if client_id != form.client.client_id {
                 return Err(OAuthError::UnauthorizedClient("the token was issued to another client"));

@@ -9,18 +9,16 @@
 //! ([`crate::oauth::tokens::ResponseKey`]) and cleared by the sweeper when the
 //! window ends.
 
-use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue};
+use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
-use countersign_protocol::ciba::{CibaTokenRequest, ClientAuthParams, TokenDeliveryMode};
+use countersign_protocol::ciba::{CibaTokenRequest, TokenDeliveryMode};
 use countersign_protocol::device::RequestStatus;
 use countersign_protocol::error::Endpoint;
 use sqlx::{Row as _, SqliteConnection};
 
 use crate::error::OAuthError;
-use crate::oauth::clients;
+use crate::oauth::clients::{AuthenticatedClient, ClientEndpoint};
 use crate::oauth::discovery::paths;
 use crate::oauth::tokens::{self, Signer};
 use crate::state::AppState;
@@ -35,25 +33,27 @@ pub const SLOW_DOWN_STEP_SECS: u64 = 5;
 /// polling interval), seconds.
 pub const REDEEM_GRACE_SECS: u64 = 60;
 
+/// The token endpoint, for [`AuthenticatedClient`].
+pub struct TokenEndpoint;
+
+impl ClientEndpoint for TokenEndpoint {
+    const ENDPOINT: Endpoint = Endpoint::Token;
+    fn audiences(state: &AppState) -> Vec<String> {
+        vec![state.config.issuer.as_str().to_owned(), state.config.url(paths::TOKEN)]
+    }
+}
+
 /// `POST /token`.
-pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
-    match handle(&state, &headers, body).await {
+pub async fn token(State(state): State<AppState>, caller: AuthenticatedClient<TokenEndpoint>) -> Response {
+    match handle(&state, caller).await {
         Ok(r) => r,
         Err(e) => e.at(Endpoint::Token),
     }
 }
 
-async fn handle(
-    state: &AppState,
-    headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Response, OAuthError> {
-    let text = crate::body::form(headers, body, state.config.max_body_bytes)?;
-    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(text.as_bytes()).into_owned().collect();
-    let auth = ClientAuthParams::from_form(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+async fn handle(state: &AppState, caller: AuthenticatedClient<TokenEndpoint>) -> Result<Response, OAuthError> {
+    let AuthenticatedClient { client, form: pairs, .. } = caller;
     let c = &state.config;
-    let audiences = [c.issuer.as_str().to_owned(), c.url(paths::TOKEN)];
-    let client = clients::authenticate(state, headers, &auth, &audiences).await?;
     let request = CibaTokenRequest::from_form(pairs)?;
     if client.delivery_mode == TokenDeliveryMode::Push {
         return Err(OAuthError::UnauthorizedClient(
