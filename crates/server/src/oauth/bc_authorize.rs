@@ -24,7 +24,7 @@ use crate::oauth::clients::{
 use crate::oauth::discovery::paths;
 use crate::state::AppState;
 use crate::store;
-use crate::store::requests::StoredRequest;
+use crate::store::requests::{NewRequest, StoredRequest};
 use crate::store::users::{self, User};
 use crate::util;
 
@@ -335,36 +335,6 @@ async fn handle(
 
     let mut tx = store::begin(&state.db).await?;
     check_fatigue(&mut tx, &cfg.limits, &client, &user, now).await?;
-    sqlx::query(
-        "INSERT INTO auth_requests (request_id, auth_req_id_hash, notify_auth_req_id, notification_token, client_id, \
-         sub, delivery_mode, scope, binding_message, authorization_details, acr_values, context, risk, requires, \
-         nonce, created_at, created_ms, expires_at, poll_interval, status, client_name, client_verified) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)",
-    )
-    .bind(request_id.as_str())
-    .bind(util::hash_secret(auth_req_id.secret()))
-    .bind(notifies.then(|| auth_req_id.secret().to_owned()))
-    .bind(if notifies { params.client_notification_token.as_ref().map(|t| t.secret().to_owned()) } else { None })
-    .bind(&client.client_id)
-    .bind(&user.sub)
-    .bind(mode.as_str())
-    .bind(serde_json::to_string(&scope).map_err(crate::error::Internal::from)?)
-    .bind(binding.as_str())
-    .bind(details.to_param())
-    .bind(&acr)
-    .bind(serde_json::to_string(&context).map_err(crate::error::Internal::from)?)
-    .bind(risk.as_str())
-    .bind(serde_json::to_string(&requires).map_err(crate::error::Internal::from)?)
-    .bind(nonce.as_str())
-    .bind(store::ts(now))
-    .bind(store::ts(state.clock.now_ms()))
-    .bind(store::ts(now.saturating_add(expires_in)))
-    .bind(store::ts(cfg.poll_interval_secs))
-    .bind(RequestStatus::Pending.as_str())
-    .bind(&client.client_name)
-    .bind(store::flag(client.verified))
-    .execute(&mut *tx)
-    .await?;
     let stored = StoredRequest {
         request_id: request_id.clone(),
         client_id: client.client_id.clone(),
@@ -398,6 +368,18 @@ async fn handle(
         client_disabled: false,
         user_disabled: false,
     };
+    let notification_token = params.client_notification_token.as_ref().filter(|_| notifies);
+    crate::store::requests::insert(
+        &mut tx,
+        &NewRequest {
+            request: &stored,
+            auth_req_id_hash: util::hash_secret(auth_req_id.secret()),
+            notify_auth_req_id: notifies.then(|| auth_req_id.secret()),
+            notification_token: notification_token.map(|t| t.secret()),
+            created_ms: state.clock.now_ms(),
+        },
+    )
+    .await?;
     let data = serde_json::to_string(&stored.to_approver(&cfg.issuer)).map_err(crate::error::Internal::from)?;
     // What every approver of the user receives, bounded as a whole (scope,
     // acr_values and the other strings as well as the details), so that a

@@ -187,6 +187,61 @@ impl StoredRequest {
     }
 }
 
+/// A new request to store: the request as the endpoints read it back, and
+/// what only the row keeps (the `auth_req_id`'s hash, for ping and push its
+/// value and the client's notification token, the creation time in ms).
+pub struct NewRequest<'a> {
+    /// The request.
+    pub request: &'a StoredRequest,
+    /// `base64url(SHA-256(auth_req_id))`: how the token endpoint finds it.
+    pub auth_req_id_hash: String,
+    /// The `auth_req_id` itself, for ping and push callbacks.
+    pub notify_auth_req_id: Option<&'a str>,
+    /// The client's `client_notification_token` (ping and push).
+    pub notification_token: Option<&'a str>,
+    /// Creation time in milliseconds (orders requests created in one second).
+    pub created_ms: u64,
+}
+
+/// Stores a new pending request in `tx`.
+///
+/// # Errors
+/// The database failed.
+pub async fn insert(conn: &mut SqliteConnection, new: &NewRequest<'_>) -> Result<(), Internal> {
+    let r = new.request;
+    sqlx::query(
+        "INSERT INTO auth_requests (request_id, auth_req_id_hash, notify_auth_req_id, notification_token, client_id, \
+         sub, delivery_mode, scope, binding_message, authorization_details, acr_values, context, risk, requires, \
+         nonce, created_at, created_ms, expires_at, poll_interval, status, client_name, client_verified) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)",
+    )
+    .bind(r.request_id.as_str())
+    .bind(&new.auth_req_id_hash)
+    .bind(new.notify_auth_req_id)
+    .bind(new.notification_token)
+    .bind(&r.client_id)
+    .bind(&r.sub)
+    .bind(r.delivery_mode.as_str())
+    .bind(serde_json::to_string(&r.scope)?)
+    .bind(&r.binding_message)
+    .bind(r.details.to_param())
+    .bind(&r.acr_values)
+    .bind(serde_json::to_string(&r.context)?)
+    .bind(r.risk.as_str())
+    .bind(serde_json::to_string(&r.requires)?)
+    .bind(r.nonce.as_str())
+    .bind(crate::store::ts(r.created_at))
+    .bind(crate::store::ts(new.created_ms))
+    .bind(crate::store::ts(r.expires_at))
+    .bind(crate::store::ts(r.poll_interval))
+    .bind(r.status.as_str())
+    .bind(&r.client_name)
+    .bind(crate::store::flag(r.verified))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// Loads one request by id.
 ///
 /// # Errors
