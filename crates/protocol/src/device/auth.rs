@@ -1,6 +1,7 @@
 //! Device authentication: a DPoP-shaped proof (RFC 9449 §4) signed by the
 //! device key on every device-channel call.
 
+use super::claims::{check_audience, check_signer, check_times, ClaimsFinding};
 use super::ids::{DeviceId, Jti};
 use super::issuer::Issuer;
 use super::registered::registered_enum;
@@ -84,6 +85,19 @@ pub enum DeviceAuthError {
     Expired,
 }
 
+impl From<ClaimsFinding> for DeviceAuthError {
+    fn from(f: ClaimsFinding) -> Self {
+        match f {
+            ClaimsFinding::Kid => Self::Kid,
+            ClaimsFinding::Issuer => Self::Issuer,
+            ClaimsFinding::Audience { expected, found } => Self::Audience { expected, found },
+            ClaimsFinding::Lifetime => Self::Lifetime,
+            ClaimsFinding::NotYetValid => Self::NotYetValid,
+            ClaimsFinding::Expired => Self::Expired,
+        }
+    }
+}
+
 /// Normalizes an `htu` or a request URL for comparison: parsed as a URL
 /// (lowercase scheme and host, no default port), query and fragment dropped.
 ///
@@ -159,12 +173,7 @@ impl DeviceAuthClaims {
         htm: &HttpMethod,
         htu: &str,
     ) -> Result<(), DeviceAuthError> {
-        if &self.aud != expected_aud {
-            return Err(DeviceAuthError::Audience {
-                expected: expected_aud.as_str().to_owned(),
-                found: self.aud.as_str().to_owned(),
-            });
-        }
+        check_audience(&self.aud, expected_aud)?;
         if &self.htm != htm {
             return Err(DeviceAuthError::Method {
                 expected: htm.as_str().to_owned(),
@@ -179,15 +188,7 @@ impl DeviceAuthClaims {
         if found != expected {
             return Err(DeviceAuthError::Htu { expected, found });
         }
-        if self.exp <= self.iat || self.exp - self.iat > MAX_PROOF_LIFETIME_SECS {
-            return Err(DeviceAuthError::Lifetime);
-        }
-        if self.iat > now.saturating_add(MAX_CLOCK_SKEW_SECS) {
-            return Err(DeviceAuthError::NotYetValid);
-        }
-        if self.exp <= now {
-            return Err(DeviceAuthError::Expired);
-        }
+        check_times(self.iat, self.exp, now, MAX_PROOF_LIFETIME_SECS)?;
         Ok(())
     }
 
@@ -218,12 +219,7 @@ pub fn verify_device_auth(
     htu: &str,
 ) -> Result<DeviceAuthClaims, DeviceAuthError> {
     let (header, claims): (_, DeviceAuthClaims) = jws::verify_claims(jws, key, Some(JwtType::DeviceAuth.as_str()))?;
-    if header.kid.as_deref() != Some(device_id.as_str()) {
-        return Err(DeviceAuthError::Kid);
-    }
-    if &claims.iss != device_id {
-        return Err(DeviceAuthError::Issuer);
-    }
+    check_signer(header.kid.as_deref(), &claims.iss, device_id)?;
     claims.validate(now, expected_aud, htm, htu)?;
     Ok(claims)
 }

@@ -19,6 +19,7 @@
 
 pub mod auth;
 pub mod blocks;
+mod claims;
 pub mod enroll;
 pub mod errors;
 pub mod events;

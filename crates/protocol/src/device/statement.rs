@@ -1,5 +1,6 @@
 //! The approval statement, its hash, and the signed decision.
 
+use super::claims::{check_audience, check_signer, check_times, ClaimsFinding};
 use super::ids::{DeviceId, Jti, Nonce, RequestId, SchemaHash, StatementHash};
 use super::issuer::Issuer;
 use super::registered::registered_enum;
@@ -278,6 +279,19 @@ pub enum DecisionError {
     DenyReasonWithApprove,
 }
 
+impl From<ClaimsFinding> for DecisionError {
+    fn from(f: ClaimsFinding) -> Self {
+        match f {
+            ClaimsFinding::Kid => Self::Kid,
+            ClaimsFinding::Issuer => Self::Issuer,
+            ClaimsFinding::Audience { expected, found } => Self::Audience { expected, found },
+            ClaimsFinding::Lifetime => Self::Lifetime,
+            ClaimsFinding::NotYetValid => Self::NotYetValid,
+            ClaimsFinding::Expired => Self::Expired,
+        }
+    }
+}
+
 /// Claims of a decision JWS (`typ: decision+jwt`, `kid` = device id).
 /// Unknown claims are refused.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -347,27 +361,14 @@ impl DecisionClaims {
         expected_aud: &Issuer,
         expected_request_id: &RequestId,
     ) -> Result<(), DecisionError> {
-        if &self.aud != expected_aud {
-            return Err(DecisionError::Audience {
-                expected: expected_aud.as_str().to_owned(),
-                found: self.aud.as_str().to_owned(),
-            });
-        }
+        check_audience(&self.aud, expected_aud)?;
         if &self.request_id != expected_request_id {
             return Err(DecisionError::RequestId {
                 expected: expected_request_id.as_str().to_owned(),
                 found: self.request_id.as_str().to_owned(),
             });
         }
-        if self.exp <= self.iat || self.exp - self.iat > MAX_DECISION_LIFETIME_SECS {
-            return Err(DecisionError::Lifetime);
-        }
-        if self.iat > now.saturating_add(super::auth::MAX_CLOCK_SKEW_SECS) {
-            return Err(DecisionError::NotYetValid);
-        }
-        if self.exp <= now {
-            return Err(DecisionError::Expired);
-        }
+        check_times(self.iat, self.exp, now, MAX_DECISION_LIFETIME_SECS)?;
         if self.decision == Decision::Approve && self.deny_reason.is_some() {
             return Err(DecisionError::DenyReasonWithApprove);
         }
@@ -420,12 +421,7 @@ pub fn verify_decision(
     expected_request_id: &RequestId,
 ) -> Result<DecisionClaims, DecisionError> {
     let (header, claims): (_, DecisionClaims) = jws::verify_claims(jws, key, Some(JwtType::Decision.as_str()))?;
-    if header.kid.as_deref() != Some(device_id.as_str()) {
-        return Err(DecisionError::Kid);
-    }
-    if &claims.iss != device_id {
-        return Err(DecisionError::Issuer);
-    }
+    check_signer(header.kid.as_deref(), &claims.iss, device_id)?;
     claims.validate(now, expected_aud, expected_request_id)?;
     Ok(claims)
 }
