@@ -1,30 +1,17 @@
 //! Build script of the desktop shell: generates the Tauri context and the
 //! permissions of the app's own commands.
 
-/// Every command of `src-tauri/commands.rs` (kept equal to
-/// `commands::NAMES`; a unit test checks both against the capability).
-const COMMANDS: &[&str] = &[
-    "app_status",
-    "subscribe_events",
-    "inbox_views",
-    "request_view",
-    "approve",
-    "deny",
-    "accounts",
-    "enroll_preview",
-    "enroll",
-    "remove_account",
-    "history",
-    "verify_receipt",
-    "export_history",
-    "settings",
-    "update_settings",
-    "decode_qr_image",
-    "submit_key_passphrase",
-    "cancel_key_passphrase",
-    "unverified_block",
-    "lift_unverified_block",
-];
+include!("command_list.rs");
+
+/// The names of the listed commands.
+macro_rules! command_names {
+    ($($command:ident,)*) => {
+        &[$(stringify!($command)),*]
+    };
+}
+
+/// Every command of `src-tauri/commands.rs` (`command_list.rs`).
+const COMMANDS: &[&str] = with_command_list!(command_names);
 
 fn main() {
     // A custom capabilities path needs its own rerun trigger (tauri-build docs).

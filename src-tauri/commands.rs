@@ -1,6 +1,7 @@
 //! Tauri commands: each is a one-line delegation so that the logic lives in
 //! crates that know nothing of Tauri (and are tested without a webview).
-//! Every command is listed in `build.rs` (which makes it a permission) and
+//! Every command is listed once, in `command_list.rs` (which `build.rs` and
+//! `lib.rs` include: a permission each, and the invoke handler), and
 //! granted in `capabilities/main-window.json`; nothing else is granted.
 
 use countersign_approver::{DecisionOutcome, EnrollPreview, PassphrasePurpose, ReceiptCheck, RequestView};
@@ -14,31 +15,10 @@ use crate::settings::{SettingsPatch, SettingsView};
 use crate::shell::{self, AccountView, AppStatus, EnrollOutcome, ExportReport, HistoryView, Shell};
 use crate::IpcError;
 
-/// The commands, in the order of `build.rs` (checked against it and the
-/// capability by a unit test).
+/// The commands (`command_list.rs`; a unit test checks them against the
+/// capability).
 #[cfg_attr(not(test), allow(dead_code))]
-pub const NAMES: &[&str] = &[
-    "app_status",
-    "subscribe_events",
-    "inbox_views",
-    "request_view",
-    "approve",
-    "deny",
-    "accounts",
-    "enroll_preview",
-    "enroll",
-    "remove_account",
-    "history",
-    "verify_receipt",
-    "export_history",
-    "settings",
-    "update_settings",
-    "decode_qr_image",
-    "submit_key_passphrase",
-    "cancel_key_passphrase",
-    "unverified_block",
-    "lift_unverified_block",
-];
+pub const NAMES: &[&str] = with_command_list!(command_names);
 
 /// Name, version, key store warning, startup error.
 #[tauri::command(rename_all = "snake_case")]

@@ -3,6 +3,23 @@
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+// `with_command_list!`: the commands, written once (also read by build.rs).
+include!("command_list.rs");
+
+/// The names of the listed commands (`commands::NAMES`).
+macro_rules! command_names {
+    ($($command:ident,)*) => {
+        &[$(stringify!($command)),*]
+    };
+}
+
+/// `generate_handler!` over the listed commands.
+macro_rules! handler_of {
+    ($($command:ident,)*) => {
+        tauri::generate_handler![$(crate::commands::$command),*]
+    };
+}
+
 mod app_settings;
 mod commands;
 mod config;
@@ -28,31 +45,10 @@ use tauri::{AppHandle, Manager, Runtime};
 pub use ipc_error::IpcError;
 use shell::Shell;
 
-/// The invoke handler with every command of `commands::NAMES`.
+/// The invoke handler with every listed command.
 macro_rules! invoke_handler {
     () => {
-        tauri::generate_handler![
-            crate::commands::app_status,
-            crate::commands::subscribe_events,
-            crate::commands::inbox_views,
-            crate::commands::request_view,
-            crate::commands::approve,
-            crate::commands::deny,
-            crate::commands::accounts,
-            crate::commands::enroll_preview,
-            crate::commands::enroll,
-            crate::commands::remove_account,
-            crate::commands::history,
-            crate::commands::verify_receipt,
-            crate::commands::export_history,
-            crate::commands::settings,
-            crate::commands::update_settings,
-            crate::commands::decode_qr_image,
-            crate::commands::submit_key_passphrase,
-            crate::commands::cancel_key_passphrase,
-            crate::commands::unverified_block,
-            crate::commands::lift_unverified_block,
-        ]
+        with_command_list!(handler_of)
     };
 }
 #[cfg(test)]
