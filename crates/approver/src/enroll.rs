@@ -17,9 +17,9 @@ use countersign_protocol::device::{
     EnrollmentRequest, EnrollmentResponse, EnrollmentUri, Issuer, Platform, METADATA_DEVICE_ENDPOINT, PATH_ENROLL,
     PATH_ENROLL_PREVIEW,
 };
+use countersign_protocol::discovery::ServerMetadata;
 use countersign_protocol::jws::DeviceKeyPair;
 use serde::Serialize;
-use serde_json::Value;
 use std::sync::Arc;
 
 /// Path of the OpenID discovery document under the issuer.
@@ -47,19 +47,22 @@ pub(crate) fn same_origin(issuer: &Issuer, endpoint: &str, what: &str) -> Result
     Ok(())
 }
 
+/// Reads the issuer's metadata ([`ServerMetadata`]) and checks that its
+/// `issuer` is the one asked for (RFC 8414 §3.3).
+pub(crate) async fn server_metadata(http: &crate::http::Http, issuer: &Issuer) -> Result<ServerMetadata> {
+    let url = issuer.join(OPENID_CONFIGURATION);
+    let meta = http.get_public(&url).await.map_err(|e| Error::Metadata(format!("{url}: {e}")))?;
+    let meta: ServerMetadata = serde_json::from_value(meta).map_err(|e| Error::Metadata(format!("{url}: {e}")))?;
+    if meta.issuer != issuer.as_str() {
+        return Err(Error::IssuerMismatch { expected: issuer.as_str().to_owned(), found: meta.issuer });
+    }
+    Ok(meta)
+}
+
 /// Reads the issuer's metadata and returns its device endpoint.
 async fn discover(approver: &Approver, issuer: &Issuer) -> Result<String> {
-    let url = issuer.join(OPENID_CONFIGURATION);
-    let meta = approver.inner.http.get_public(&url).await.map_err(|e| Error::Metadata(format!("{url}: {e}")))?;
-    let found = meta.get("issuer").and_then(Value::as_str).ok_or_else(|| Error::Metadata("no \"issuer\"".into()))?;
-    if found != issuer.as_str() {
-        return Err(Error::IssuerMismatch { expected: issuer.as_str().to_owned(), found: found.to_owned() });
-    }
-    let endpoint = match meta.get(METADATA_DEVICE_ENDPOINT) {
-        None => default_device_endpoint(issuer),
-        Some(Value::String(s)) => s.clone(),
-        Some(_) => return Err(Error::Metadata(format!("{METADATA_DEVICE_ENDPOINT} is not a string"))),
-    };
+    let meta = server_metadata(&approver.inner.http, issuer).await?;
+    let endpoint = meta.countersign_device_endpoint.unwrap_or_else(|| default_device_endpoint(issuer));
     same_origin(issuer, &endpoint, METADATA_DEVICE_ENDPOINT)?;
     Ok(endpoint)
 }

@@ -11,7 +11,7 @@
 //! exactly the schemas the cache holds at that moment.
 
 use crate::approver::{Approver, Inner};
-use crate::enroll::{same_origin, OPENID_CONFIGURATION};
+use crate::enroll::{same_origin, server_metadata};
 use crate::error::{Error, Result};
 use crate::events::ApproverEvent;
 use crate::store::{Account, CachedSchema, SchemaChange};
@@ -108,19 +108,13 @@ impl Inner {
     /// publishes none.
     pub(crate) async fn refresh_schemas(&self, account: &Account) -> Result<Vec<SchemaChange>> {
         let issuer = &account.issuer;
-        let url = issuer.join(OPENID_CONFIGURATION);
-        let meta = self.http.get_public(&url).await.map_err(|e| Error::Metadata(format!("{url}: {e}")))?;
-        let found = meta.get("issuer").and_then(Value::as_str).unwrap_or_default();
-        if found != issuer.as_str() {
-            return Err(Error::IssuerMismatch { expected: issuer.as_str().to_owned(), found: found.to_owned() });
-        }
-        let document = match meta.get(METADATA_SCHEMAS_ENDPOINT) {
+        let meta = server_metadata(&self.http, issuer).await?;
+        let document = match &meta.authorization_details_schemas_endpoint {
             None => json!({"version": DOCUMENT_VERSION, "schemas": []}),
-            Some(Value::String(endpoint)) => {
+            Some(endpoint) => {
                 same_origin(issuer, endpoint, METADATA_SCHEMAS_ENDPOINT)?;
                 self.http.get_public(endpoint).await?
             }
-            Some(_) => return Err(Error::Metadata(format!("{METADATA_SCHEMAS_ENDPOINT} is not a string"))),
         };
         Registry::from_schemas_document(&document)
             .map_err(|e| Error::Protocol(format!("the display schemas of {issuer}: {}", raw(&e))))?;

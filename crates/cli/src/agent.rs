@@ -2,9 +2,13 @@
 //! discovery, RFC 7591 registration, `/bc-authorize` with
 //! `authorization_details`, and the token endpoint in poll or ping mode.
 
-use countersign_protocol::ciba::{BackchannelAuthenticationResponse, CIBA_GRANT_TYPE};
+use countersign_protocol::ciba::{BackchannelAuthenticationResponse, GrantType, TokenDeliveryMode, CIBA_GRANT_TYPE};
 use countersign_protocol::device::Issuer;
+use countersign_protocol::discovery::ServerMetadata;
 use countersign_protocol::rar::AuthorizationDetails;
+use countersign_protocol::registration::{
+    ClientMetadata, ClientRegistrationRequest, ClientRegistrationResponse, TokenEndpointAuthMethod,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -125,36 +129,41 @@ pub async fn register(
     let http = client()?;
     let resp = http.get(issuer.join("/.well-known/openid-configuration")).send().await.map_err(|e| net(&e))?;
     let (_, meta) = json_answer("discovery", resp).await?;
-    if meta["issuer"].as_str() != Some(issuer.as_str()) {
-        return Err(AgentError::Invalid(format!("metadata issuer {} is not {issuer}", meta["issuer"])));
+    let meta: ServerMetadata =
+        serde_json::from_value(meta).map_err(|e| AgentError::Invalid(format!("metadata: {e}")))?;
+    if meta.issuer != issuer.as_str() {
+        return Err(AgentError::Invalid(format!("metadata issuer {} is not {issuer}", json!(meta.issuer))));
     }
-    let endpoint = |name: &str| -> Result<String> {
-        let url = meta[name].as_str().ok_or_else(|| AgentError::Invalid(format!("metadata lacks {name}")))?;
+    let endpoint = |name: &str, url: &Option<String>| -> Result<String> {
+        let url = url.as_deref().ok_or_else(|| AgentError::Invalid(format!("metadata lacks {name}")))?;
         check_endpoint(name, url)?;
         Ok(url.to_owned())
     };
-    let registration = endpoint("registration_endpoint")?;
-    let bc = endpoint("backchannel_authentication_endpoint")?;
-    let token = endpoint("token_endpoint")?;
-    let mut body = json!({
-        "client_name": client_name,
-        "grant_types": [CIBA_GRANT_TYPE],
-        "token_endpoint_auth_method": "client_secret_basic",
-        "backchannel_token_delivery_mode": mode,
-    });
-    if let Some(n) = &notification_endpoint {
-        body["backchannel_client_notification_endpoint"] = json!(n);
-    }
-    if !types.is_empty() {
-        body["authorization_details_types"] = json!(types);
-    }
+    let registration = endpoint("registration_endpoint", &meta.registration_endpoint)?;
+    let bc = endpoint("backchannel_authentication_endpoint", &meta.backchannel_authentication_endpoint)?;
+    let token = endpoint("token_endpoint", &meta.token_endpoint)?;
+    let delivery_mode: TokenDeliveryMode =
+        mode.parse().map_err(|e| AgentError::Invalid(format!("backchannel_token_delivery_mode: {e}")))?;
+    let body = ClientRegistrationRequest {
+        metadata: ClientMetadata {
+            client_name: Some(client_name.to_owned()),
+            grant_types: Some(vec![GrantType::Ciba]),
+            token_endpoint_auth_method: Some(TokenEndpointAuthMethod::ClientSecretBasic),
+            backchannel_token_delivery_mode: Some(delivery_mode),
+            backchannel_client_notification_endpoint: notification_endpoint.clone(),
+            authorization_details_types: (!types.is_empty()).then(|| types.to_vec()),
+            ..ClientMetadata::default()
+        },
+    };
     let resp = http.post(&registration).json(&body).send().await.map_err(|e| net(&e))?;
     let (_, reg) = json_answer("registration", resp).await?;
-    let get = |k: &str| reg[k].as_str().map(str::to_owned).ok_or_else(|| AgentError::Invalid(format!("no {k}")));
+    let reg: ClientRegistrationResponse =
+        serde_json::from_value(reg).map_err(|e| AgentError::Invalid(format!("registration answer: {e}")))?;
+    let client_secret = reg.client_secret.ok_or_else(|| AgentError::Invalid("no client_secret".into()))?;
     Ok(AgentFile {
         issuer: issuer.as_str().to_owned(),
-        client_id: get("client_id")?,
-        client_secret: get("client_secret")?,
+        client_id: reg.client_id,
+        client_secret: client_secret.secret().to_owned(),
         backchannel_authentication_endpoint: bc,
         token_endpoint: token,
         mode: mode.to_owned(),

@@ -10,9 +10,11 @@
 
 pub mod ciba;
 pub mod device;
+pub mod discovery;
 pub mod error;
 pub mod jcs;
 pub mod jws;
 pub mod rar;
+pub mod registration;
 pub mod secret;
 mod wire;

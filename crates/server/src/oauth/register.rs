@@ -7,11 +7,14 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use bytes::Bytes;
-use countersign_protocol::ciba::{Scope, TokenDeliveryMode, CIBA_GRANT_TYPE};
+use countersign_protocol::ciba::{GrantType, Scope, TokenDeliveryMode, CIBA_GRANT_TYPE};
 use countersign_protocol::error::Endpoint;
+use countersign_protocol::jws::JwsAlg;
+use countersign_protocol::registration::{
+    ClientMetadata, ClientRegistrationRequest, ClientRegistrationResponse, TokenEndpointAuthMethod,
+};
 use countersign_protocol::secret::{generate_url_safe, ClientSecret, InitialAccessToken, TICKET_BYTES};
-use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde_json::Value;
 
 use crate::config::RegistrationPolicy;
 use crate::error::OAuthError;
@@ -22,28 +25,6 @@ use crate::util;
 
 /// Longest `client_name`, characters.
 pub const MAX_CLIENT_NAME_CHARS: usize = 100;
-
-#[derive(Deserialize)]
-struct RegistrationRequest {
-    redirect_uris: Option<Vec<String>>,
-    token_endpoint_auth_method: Option<String>,
-    token_endpoint_auth_signing_alg: Option<String>,
-    grant_types: Option<Vec<String>>,
-    client_name: Option<String>,
-    client_uri: Option<String>,
-    logo_uri: Option<String>,
-    scope: Option<String>,
-    contacts: Option<Vec<String>>,
-    jwks_uri: Option<String>,
-    jwks: Option<Value>,
-    software_id: Option<String>,
-    software_version: Option<String>,
-    backchannel_token_delivery_mode: Option<String>,
-    backchannel_client_notification_endpoint: Option<String>,
-    backchannel_authentication_request_signing_alg: Option<String>,
-    backchannel_user_code_parameter: Option<bool>,
-    authorization_details_types: Option<Vec<String>>,
-}
 
 fn meta_err(msg: impl Into<String>) -> OAuthError {
     OAuthError::InvalidClientMetadata(msg.into())
@@ -123,7 +104,8 @@ async fn handle(
     if !value.is_object() {
         return Err(meta_err("the body must be a JSON object"));
     }
-    let req: RegistrationRequest = serde_json::from_value(value).map_err(|e| meta_err(e.to_string()))?;
+    let ClientRegistrationRequest { metadata: req } =
+        serde_json::from_value(value).map_err(|e| meta_err(e.to_string()))?;
     let cfg = &state.config;
 
     if let Some(uris) = &req.redirect_uris {
@@ -140,12 +122,12 @@ async fn handle(
         }
     }
 
-    let auth_method = req.token_endpoint_auth_method.clone().unwrap_or_else(|| "client_secret_basic".into());
+    let auth_method = req.token_endpoint_auth_method.clone().unwrap_or(TokenEndpointAuthMethod::ClientSecretBasic);
     if !AUTH_METHODS.contains(&auth_method.as_str()) {
         return Err(meta_err(format!("token_endpoint_auth_method must be one of {}", AUTH_METHODS.join(", "))));
     }
     if let Some(alg) = &req.token_endpoint_auth_signing_alg {
-        if alg != "ES256" {
+        if *alg != JwsAlg::Es256 {
             return Err(meta_err("token_endpoint_auth_signing_alg must be ES256"));
         }
     }
@@ -162,20 +144,22 @@ async fn handle(
             .map_err(|e| meta_err(format!("jwks_uri: {e}")))?;
     }
     let has_keys = req.jwks.is_some() || req.jwks_uri.is_some();
-    if auth_method == "private_key_jwt" && !has_keys {
+    let private_key_jwt = auth_method == TokenEndpointAuthMethod::PrivateKeyJwt;
+    if private_key_jwt && !has_keys {
         return Err(meta_err("private_key_jwt needs jwks or jwks_uri"));
     }
 
-    let grant_types = req.grant_types.clone().unwrap_or_else(|| vec![CIBA_GRANT_TYPE.to_owned()]);
-    if grant_types.is_empty() || grant_types.iter().any(|g| g != CIBA_GRANT_TYPE) {
+    let grant_types = req.grant_types.clone().unwrap_or_else(|| vec![GrantType::Ciba]);
+    if grant_types.is_empty() || grant_types.iter().any(|g| *g != GrantType::Ciba) {
         return Err(meta_err(format!("grant_types must be [\"{CIBA_GRANT_TYPE}\"]")));
     }
 
+    // An empty mode is refused when the body is read (the empty string is
+    // no registered value), with the other malformed members.
     let mode = req
         .backchannel_token_delivery_mode
-        .as_deref()
+        .clone()
         .ok_or_else(|| meta_err("backchannel_token_delivery_mode is required"))?;
-    let mode: TokenDeliveryMode = mode.parse().map_err(|_| meta_err("backchannel_token_delivery_mode is empty"))?;
     if mode.is_extension_mode() {
         return Err(meta_err("backchannel_token_delivery_mode must be poll, ping or push"));
     }
@@ -192,7 +176,7 @@ async fn handle(
         _ => None,
     };
     if let Some(alg) = &req.backchannel_authentication_request_signing_alg {
-        if alg != "ES256" {
+        if *alg != JwsAlg::Es256 {
             return Err(meta_err("backchannel_authentication_request_signing_alg must be ES256"));
         }
         if !has_keys {
@@ -233,49 +217,45 @@ async fn handle(
 
     let client_id = util::random_id("cli_", 16)?;
     let now = state.now();
-    let secret = if auth_method == "private_key_jwt" {
+    let secret = if private_key_jwt {
         None
     } else {
         Some(ClientSecret::new(generate_url_safe(TICKET_BYTES).map_err(crate::error::Internal::from)?))
     };
+    let user_code_parameter = req.backchannel_user_code_parameter.unwrap_or(false);
 
-    // The registered metadata, echoed to the client (RFC 7591 §3.2.1).
-    let mut meta = Map::new();
-    let mut put = |k: &str, v: Value| {
-        meta.insert(k.to_owned(), v);
+    // The registered metadata, echoed to the client (RFC 7591 §3.2.1). The
+    // members the server does not keep (`response_types`, `tos_uri`,
+    // `policy_uri`, `software_statement`, extensions) are not echoed.
+    let mut registered = ClientRegistrationResponse {
+        client_id: client_id.clone(),
+        client_id_issued_at: Some(now),
+        metadata: ClientMetadata {
+            client_name: Some(client_name.clone()),
+            token_endpoint_auth_method: Some(auth_method.clone()),
+            grant_types: Some(grant_types),
+            backchannel_token_delivery_mode: Some(mode.clone()),
+            backchannel_client_notification_endpoint: endpoint.clone(),
+            backchannel_authentication_request_signing_alg: req.backchannel_authentication_request_signing_alg.clone(),
+            backchannel_user_code_parameter: Some(user_code_parameter),
+            authorization_details_types: Some(types.clone()),
+            redirect_uris: req.redirect_uris.clone(),
+            token_endpoint_auth_signing_alg: req.token_endpoint_auth_signing_alg.clone(),
+            client_uri: req.client_uri.clone(),
+            logo_uri: req.logo_uri.clone(),
+            scope: scope.as_ref().map(Scope::to_param),
+            contacts: req.contacts.clone(),
+            jwks_uri: req.jwks_uri.clone(),
+            jwks: req.jwks.clone(),
+            software_id: req.software_id.clone(),
+            software_version: req.software_version.clone(),
+            ..ClientMetadata::default()
+        },
+        client_secret: None,
+        client_secret_expires_at: None,
     };
-    put("client_id", json!(client_id));
-    put("client_id_issued_at", json!(now));
-    put("client_name", json!(client_name));
-    put("token_endpoint_auth_method", json!(auth_method));
-    put("grant_types", json!(grant_types));
-    put("backchannel_token_delivery_mode", json!(mode.as_str()));
-    if let Some(e) = &endpoint {
-        put("backchannel_client_notification_endpoint", json!(e));
-    }
-    if let Some(a) = &req.backchannel_authentication_request_signing_alg {
-        put("backchannel_authentication_request_signing_alg", json!(a));
-    }
-    put("backchannel_user_code_parameter", json!(req.backchannel_user_code_parameter.unwrap_or(false)));
-    put("authorization_details_types", json!(types));
-    let optional = [
-        ("redirect_uris", req.redirect_uris.as_ref().map(|v| json!(v))),
-        ("token_endpoint_auth_signing_alg", req.token_endpoint_auth_signing_alg.as_ref().map(|v| json!(v))),
-        ("client_uri", req.client_uri.as_ref().map(|v| json!(v))),
-        ("logo_uri", req.logo_uri.as_ref().map(|v| json!(v))),
-        ("scope", scope.as_ref().map(|s| json!(s.to_param()))),
-        ("contacts", req.contacts.as_ref().map(|v| json!(v))),
-        ("jwks_uri", req.jwks_uri.as_ref().map(|v| json!(v))),
-        ("jwks", req.jwks.clone()),
-        ("software_id", req.software_id.as_ref().map(|v| json!(v))),
-        ("software_version", req.software_version.as_ref().map(|v| json!(v))),
-    ];
-    for (k, v) in optional {
-        if let Some(v) = v {
-            put(k, v);
-        }
-    }
-    let metadata = Value::Object(meta.clone());
+    // Stored without the secret.
+    let metadata = serde_json::to_string(&registered).map_err(crate::error::Internal::from)?;
 
     let mut tx = store::begin(&state.db).await?;
     sqlx::query(
@@ -285,30 +265,29 @@ async fn handle(
     )
     .bind(&client_id)
     .bind(secret.as_ref().map(|s| util::hash_secret(s.secret())))
-    .bind(&auth_method)
+    .bind(auth_method.as_str())
     .bind(mode.as_str())
     .bind(&endpoint)
-    .bind(&req.backchannel_authentication_request_signing_alg)
-    .bind(store::flag(req.backchannel_user_code_parameter.unwrap_or(false)))
+    .bind(req.backchannel_authentication_request_signing_alg.as_ref().map(JwsAlg::as_str))
+    .bind(store::flag(user_code_parameter))
     .bind(req.jwks.as_ref().map(Value::to_string))
     .bind(&req.jwks_uri)
     .bind(&client_name)
     .bind(&req.logo_uri)
     .bind(scope.as_ref().map(Scope::to_param))
     .bind(serde_json::to_string(&types).map_err(crate::error::Internal::from)?)
-    .bind(metadata.to_string())
+    .bind(metadata)
     .bind(store::ts(now))
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
     tracing::info!(client_id = %client_id, mode = %mode, "client registered");
 
-    let mut out = meta;
-    if let Some(s) = &secret {
-        out.insert("client_secret".into(), json!(s.secret()));
-        out.insert("client_secret_expires_at".into(), json!(0));
+    if let Some(s) = secret {
+        registered.client_secret = Some(s);
+        registered.client_secret_expires_at = Some(0);
     }
-    let mut resp = (StatusCode::CREATED, Json(Value::Object(out))).into_response();
+    let mut resp = (StatusCode::CREATED, Json(registered)).into_response();
     resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(resp)
 }
@@ -320,5 +299,96 @@ trait ModeExt {
 impl ModeExt for TokenDeliveryMode {
     fn is_extension_mode(&self) -> bool {
         matches!(self, TokenDeliveryMode::Extension(_))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Config, OffsetClock, RegistrySchemas};
+    use countersign_protocol::device::Issuer;
+    use serde_json::{json, Map};
+    use std::sync::Arc;
+
+    /// The response as the server built it before the typed
+    /// `ClientRegistrationResponse` (a map filled in this order).
+    fn as_before(out: &Value, req: &Value) -> Value {
+        let mut meta = Map::new();
+        for k in ["client_id", "client_id_issued_at"] {
+            meta.insert(k.into(), out[k].clone());
+        }
+        meta.insert("client_name".into(), req.get("client_name").cloned().unwrap_or(json!("Unnamed client")));
+        meta.insert(
+            "token_endpoint_auth_method".into(),
+            req.get("token_endpoint_auth_method").cloned().unwrap_or(json!("client_secret_basic")),
+        );
+        meta.insert("grant_types".into(), json!([CIBA_GRANT_TYPE]));
+        meta.insert("backchannel_token_delivery_mode".into(), req["backchannel_token_delivery_mode"].clone());
+        for k in ["backchannel_client_notification_endpoint", "backchannel_authentication_request_signing_alg"] {
+            if let Some(v) = req.get(k) {
+                meta.insert(k.into(), v.clone());
+            }
+        }
+        meta.insert(
+            "backchannel_user_code_parameter".into(),
+            req.get("backchannel_user_code_parameter").cloned().unwrap_or(json!(false)),
+        );
+        meta.insert(
+            "authorization_details_types".into(),
+            req.get("authorization_details_types").cloned().unwrap_or(json!([])),
+        );
+        for k in [
+            "redirect_uris",
+            "token_endpoint_auth_signing_alg",
+            "client_uri",
+            "logo_uri",
+            "scope",
+            "contacts",
+            "jwks_uri",
+            "jwks",
+            "software_id",
+            "software_version",
+        ] {
+            if let Some(v) = req.get(k) {
+                meta.insert(k.into(), v.clone());
+            }
+        }
+        if let Some(s) = out.get("client_secret") {
+            meta.insert("client_secret".into(), s.clone());
+            meta.insert("client_secret_expires_at".into(), json!(0));
+        }
+        Value::Object(meta)
+    }
+
+    #[tokio::test]
+    async fn the_typed_response_has_the_same_bytes_as_before() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::ops::open_database(&dir.path().join("t.db")).await.unwrap();
+        let mut config = Config::new(Issuer::new("https://auth.example.com").unwrap());
+        config.registration = RegistrationPolicy::Open;
+        let schemas = Arc::new(RegistrySchemas::builtin().unwrap());
+        let state = AppState::new(config, db, Arc::new(OffsetClock::new()), schemas).await.unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        for req in [
+            json!({"backchannel_token_delivery_mode": "poll"}),
+            json!({"x_unknown": [1, 2], "software_version": "1.4", "scope": "openid trade",
+                "client_uri": "https://agent.example.net", "contacts": ["ops@agent.example.net"],
+                "redirect_uris": ["https://agent.example.net/cb"], "logo_uri": "https://agent.example.net/l.png",
+                "software_id": "agent", "authorization_details_types": ["payment_initiation"],
+                "backchannel_user_code_parameter": true, "token_endpoint_auth_method": "client_secret_post",
+                "client_name": "Portfolio Agent", "grant_types": [CIBA_GRANT_TYPE],
+                "backchannel_token_delivery_mode": "push",
+                "backchannel_client_notification_endpoint": "https://agent.example.net/push",
+                "tos_uri": "https://agent.example.net/tos"}),
+        ] {
+            let body = Bytes::from(req.to_string());
+            let resp = handle(&state, &headers, Ok(body)).await.unwrap();
+            assert_eq!(resp.status(), StatusCode::CREATED);
+            let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
+            let text = std::str::from_utf8(&bytes).unwrap();
+            let out: Value = serde_json::from_str(text).unwrap();
+            assert_eq!(text, as_before(&out, &req).to_string(), "{req}");
+        }
     }
 }
