@@ -48,7 +48,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use countersign_approver::{Approver, ApproverConfig, KeyStoreChoice};
-use countersign_server::testing::{spawn_test_server, TestOptions, TestServer};
+use countersign_server::testing::{spawn_test_server, Agent, TestOptions, TestServer};
 use fantoccini::wd::TimeoutConfiguration;
 use fantoccini::{Client, ClientBuilder};
 use serde_json::{json, Value};
@@ -544,7 +544,6 @@ async fn cold_start(settings: &Settings, report: &mut Report) {
 /// requests can be sent at once).
 struct World {
     server: TestServer,
-    http: reqwest::Client,
 }
 
 impl World {
@@ -567,7 +566,7 @@ impl World {
         )
         .await
         .expect("add user");
-        World { server, http: reqwest::Client::new() }
+        World { server }
     }
 
     fn approver_config(data: &Path) -> ApproverConfig {
@@ -618,56 +617,32 @@ impl World {
                 }
             }
         }
-        let reg: Value = self
-            .http
-            .post(self.server.url("/register"))
-            .json(&json!({ "client_name": "Bench Agent", "backchannel_token_delivery_mode": "poll", "authorization_details_types": types }))
-            .send()
-            .await
-            .expect("register")
-            .json()
-            .await
-            .expect("registration");
-        let id = reg["client_id"].as_str().expect("client_id").to_owned();
-        let secret = reg["client_secret"].as_str().expect("client_secret").to_owned();
+        let agent = Agent::register(
+            &self.server,
+            json!({ "client_name": "Bench Agent", "authorization_details_types": types }),
+        )
+        .await;
         let started = Instant::now();
         let details = Arc::new(details);
         let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let mut workers = Vec::new();
         for _ in 0..8 {
-            let (http, url, id, secret, details, next) = (
-                self.http.clone(),
-                self.server.url("/bc-authorize"),
-                id.clone(),
-                secret.clone(),
-                details.clone(),
-                next.clone(),
-            );
+            let (agent, details, next) = (agent.clone(), details.clone(), next.clone());
             workers.push(tokio::spawn(async move {
                 loop {
                     let n = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                     if n >= count {
                         break;
                     }
-                    let binding = format!("REQ-{n:04}");
-                    let form = [
-                        ("scope", "openid"),
-                        ("login_hint", USER),
-                        ("binding_message", &binding),
-                        ("authorization_details", &details[n % details.len()]),
-                        ("requested_expiry", "3600"),
-                    ];
-                    let answer: Value = http
-                        .post(&url)
-                        .basic_auth(&id, Some(&secret))
-                        .form(&form)
-                        .send()
-                        .await
-                        .expect("bc-authorize")
-                        .json()
-                        .await
-                        .expect("bc-authorize answer");
-                    assert!(answer["auth_req_id"].is_string(), "bc-authorize: {answer}");
+                    agent
+                        .authorize(&[
+                            ("scope", "openid".to_owned()),
+                            ("login_hint", USER.to_owned()),
+                            ("binding_message", format!("REQ-{n:04}")),
+                            ("authorization_details", details[n % details.len()].clone()),
+                            ("requested_expiry", "3600".to_owned()),
+                        ])
+                        .await;
                 }
             }));
         }

@@ -1,9 +1,11 @@
 //! A real `countersign-server` (in process, temporary SQLite) with a demo
-//! user, and a demo agent on its public HTTP API (registration, CIBA
-//! `/bc-authorize`, the token endpoint in poll mode).
+//! user, and the shared CIBA test agent (`countersign_server::testing::Agent`)
+//! on its public HTTP API (registration, `/bc-authorize`, `/token` in poll
+//! mode).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+pub use countersign_server::testing::Agent;
 use countersign_server::testing::{spawn_test_server, TestOptions, TestServer};
 use serde_json::{json, Value};
 
@@ -11,12 +13,6 @@ pub const USER: &str = "zoe";
 
 pub struct Server {
     pub server: TestServer,
-    http: reqwest::Client,
-}
-
-pub struct Agent {
-    pub client_id: String,
-    secret: String,
 }
 
 impl Server {
@@ -52,7 +48,7 @@ impl Server {
         )
         .await
         .expect("add user");
-        Server { server, http: reqwest::Client::new() }
+        Server { server }
     }
 
     pub fn issuer(&self) -> &str {
@@ -68,22 +64,10 @@ impl Server {
             .to_app_uri()
     }
 
-    /// Registers an agent for `types` (RFC 7591, poll mode).
+    /// Registers an agent for `types` (RFC 7591, poll mode) with the shared
+    /// test agent.
     pub async fn agent(&self, name: &str, types: &[&str]) -> Agent {
-        let reg: Value = self
-            .http
-            .post(self.server.url("/register"))
-            .json(&json!({ "client_name": name, "backchannel_token_delivery_mode": "poll", "authorization_details_types": types }))
-            .send()
-            .await
-            .expect("register")
-            .json()
-            .await
-            .expect("registration body");
-        Agent {
-            client_id: reg["client_id"].as_str().unwrap_or_else(|| panic!("registration: {reg}")).into(),
-            secret: reg["client_secret"].as_str().unwrap_or_else(|| panic!("registration: {reg}")).into(),
-        }
+        Agent::register(&self.server, json!({ "client_name": name, "authorization_details_types": types })).await
     }
 
     /// Marks the agent as verified by the server's operator (as
@@ -95,58 +79,25 @@ impl Server {
             .expect("verify the agent");
     }
 
-    async fn post(&self, agent: &Agent, path: &str, form: &[(&str, &str)]) -> Value {
-        self.http
-            .post(self.server.url(path))
-            .basic_auth(&agent.client_id, Some(&agent.secret))
-            .form(form)
-            .send()
-            .await
-            .expect("agent call")
-            .json()
-            .await
-            .expect("agent answer")
-    }
-
     /// `/bc-authorize` for the user; returns `auth_req_id`.
     pub async fn request(&self, agent: &Agent, details: &str, binding: &str, scope: &str) -> String {
-        let body = self
-            .post(
-                agent,
-                "/bc-authorize",
-                &[
-                    ("scope", scope),
-                    ("login_hint", USER),
-                    ("binding_message", binding),
-                    ("authorization_details", details),
-                ],
-            )
-            .await;
-        body["auth_req_id"].as_str().unwrap_or_else(|| panic!("bc-authorize: {body}")).to_owned()
+        agent
+            .authorize(&[
+                ("scope", scope.to_owned()),
+                ("login_hint", USER.to_owned()),
+                ("binding_message", binding.to_owned()),
+                ("authorization_details", details.to_owned()),
+            ])
+            .await
     }
 
     /// One token request, whatever it answers.
     pub async fn token_once(&self, agent: &Agent, auth_req_id: &str) -> Value {
-        self.post(agent, "/token", &[("grant_type", "urn:openid:params:grant-type:ciba"), ("auth_req_id", auth_req_id)])
-            .await
+        agent.poll(auth_req_id).await.1
     }
 
-    /// Polls the token endpoint until the answer is final.
+    /// Polls the token endpoint until the answer is final (at most 30 s).
     pub async fn token(&self, agent: &Agent, auth_req_id: &str) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let body = self
-                .post(
-                    agent,
-                    "/token",
-                    &[("grant_type", "urn:openid:params:grant-type:ciba"), ("auth_req_id", auth_req_id)],
-                )
-                .await;
-            let pending = matches!(body["error"].as_str(), Some("authorization_pending" | "slow_down"));
-            if !pending || Instant::now() > deadline {
-                return body;
-            }
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
+        agent.wait_token_within(Duration::from_secs(30), auth_req_id).await.1
     }
 }

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{door_schema, email_details, trade_details, with_custom, Device, Env, TestSchemas, CODE};
+use common::{door_schema, email_details, trade_details, with_custom, Device, Env, TestSchemas, TradeRequests, CODE};
 use countersign_approver::{DeliveryReport, Error};
 use countersign_protocol::device::{Decision, DenyReason};
 use serde_json::json;
@@ -42,7 +42,7 @@ async fn an_approval_that_needs_the_code_is_refused_without_it_and_nothing_is_si
     // Nothing was signed, queued or sent.
     assert!(approver.history().await.unwrap().is_empty());
     assert!(approver.store().outbox().await.unwrap().is_empty());
-    assert_eq!(agent.token(&trade).await.1["error"], "authorization_pending");
+    assert_eq!(agent.poll(&trade).await.1["error"], "authorization_pending");
 
     // Surrounding white space aside, the exact code approves.
     let typed = format!(" {CODE}\n");

@@ -6,8 +6,8 @@
 mod common;
 
 use common::{
-    email_details, payment_details, token_details, trade_details, wait_event, wait_for, Device, Env, SEND_EMAIL,
-    STOCK_TRADE,
+    email_details, payment_details, token_details, trade_details, wait_event, wait_for, Device, Env, TradeRequests,
+    SEND_EMAIL, STOCK_TRADE,
 };
 use countersign_approver::store::{Delivery, LocalStatus};
 use countersign_approver::{ApproverEvent, ConnectionState, DeliveryReport, Error};
@@ -142,7 +142,7 @@ async fn killed_between_approve_and_delivery_then_restarted_delivers() {
         approver.close().await;
         (account.id, item.request.id.as_str().to_owned(), auth_req_id)
     };
-    let (status, body) = agent.token(&auth_req_id).await;
+    let (status, body) = agent.poll(&auth_req_id).await;
     assert_eq!(body["error"].as_str(), Some("authorization_pending"), "{status} {body}");
 
     let approver = device.open().await;
@@ -190,7 +190,7 @@ async fn server_down_during_approve_is_delivered_when_it_returns() {
     assert!(matches!(outcome.delivery, DeliveryReport::Retrying { .. }), "{:?}", outcome.delivery);
     assert_eq!(outcome.history.delivery, Delivery::Queued);
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let (_, body) = agent.token(&auth_req_id).await;
+    let (_, body) = agent.poll(&auth_req_id).await;
     assert_eq!(body["error"].as_str(), Some("authorization_pending"));
 
     // The server process restarts too while unreachable; nothing is lost.

@@ -6,7 +6,8 @@
 mod common;
 
 use common::{
-    door_schema, email_details, trade_details, wait_event, with_custom, Device, Env, TestSchemas, STOCK_TRADE,
+    door_schema, email_details, trade_details, wait_event, with_custom, Device, Env, TestSchemas, TradeRequests,
+    STOCK_TRADE,
 };
 use countersign_approver::decision::REVIEW;
 use countersign_approver::store::{Delivery, LocalStatus};

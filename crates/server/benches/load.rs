@@ -27,7 +27,7 @@ use countersign_protocol::device::{
 };
 use countersign_protocol::jws::DeviceKeyPair;
 use countersign_server::ops::{self, NewUser};
-use countersign_server::testing::{spawn_test_server, TestOptions, TestServer};
+use countersign_server::testing::{self, details, http, spawn_test_server, TestOptions, TestServer, CIBA_GRANT};
 use countersign_server::Config;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -42,7 +42,6 @@ const CONCURRENCY: usize = 32;
 const WARMUP: Duration = Duration::from_secs(2);
 /// Longest any phase may take before the bench gives up.
 const PHASE_LIMIT: Duration = Duration::from_secs(90);
-const CIBA_GRANT: &str = "urn:openid:params:grant-type:ciba";
 
 fn env_u64(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -119,20 +118,6 @@ async fn server(f: impl FnOnce(&mut Config) + Send + 'static) -> TestServer {
     .expect("server")
 }
 
-fn http() -> reqwest::Client {
-    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("http client")
-}
-
-fn details() -> Value {
-    json!([{
-        "type": "payment_initiation",
-        "actions": ["initiate"],
-        "instructedAmount": { "currency": "EUR", "amount": "123.50" },
-        "creditorName": "Møller & Søn ApS",
-        "creditorAccount": { "iban": "DK5000400440116243" }
-    }])
-}
-
 async fn add_users(server: &TestServer, prefix: &str, n: usize) -> Vec<String> {
     let mut names = Vec::with_capacity(n);
     for i in 0..n {
@@ -158,18 +143,16 @@ async fn add_users(server: &TestServer, prefix: &str, n: usize) -> Vec<String> {
 // Agent
 // ---------------------------------------------------------------------------
 
+/// The shared test agent (`client_secret_basic`, poll mode, payments), and
+/// the details every request carries.
 #[derive(Clone)]
 struct Agent {
-    client_id: String,
-    secret: String,
-    base: String,
-    http: reqwest::Client,
+    agent: testing::Agent,
     details: String,
 }
 
 impl Agent {
     async fn register(server: &TestServer, n: usize) -> Agent {
-        let http = http();
         let meta = json!({
             "client_name": format!("Bench agent {n}"),
             "grant_types": [CIBA_GRANT],
@@ -177,52 +160,24 @@ impl Agent {
             "backchannel_token_delivery_mode": "poll",
             "authorization_details_types": ["payment_initiation"],
         });
-        let resp = http.post(server.url("/register")).json(&meta).send().await.expect("register");
-        assert_eq!(resp.status(), 201, "register");
-        let reg: Value = resp.json().await.expect("json");
-        Agent {
-            client_id: reg["client_id"].as_str().expect("client_id").to_owned(),
-            secret: reg["client_secret"].as_str().expect("client_secret").to_owned(),
-            base: server.base_url.clone(),
-            http,
-            details: details().to_string(),
-        }
+        Agent { agent: testing::Agent::register(server, meta).await, details: details().to_string() }
     }
 
     /// `POST /bc-authorize`; the `auth_req_id` or the HTTP status.
     async fn bc_authorize(&self, login_hint: &str, binding_message: &str) -> Result<String, u16> {
         let form = [
-            ("scope", "openid payments"),
-            ("login_hint", login_hint),
-            ("binding_message", binding_message),
-            ("authorization_details", self.details.as_str()),
+            ("scope", "openid payments".to_owned()),
+            ("login_hint", login_hint.to_owned()),
+            ("binding_message", binding_message.to_owned()),
+            ("authorization_details", self.details.clone()),
         ];
-        let resp = self
-            .http
-            .post(format!("{}/bc-authorize", self.base))
-            .basic_auth(&self.client_id, Some(&self.secret))
-            .form(&form)
-            .send()
-            .await
-            .map_err(|_| 0u16)?;
-        let status = resp.status().as_u16();
-        if status != 200 {
-            return Err(status);
-        }
-        let body: Value = resp.json().await.map_err(|_| 0u16)?;
-        body["auth_req_id"].as_str().map(str::to_owned).ok_or(0)
+        self.agent.try_authorize(&form).await
     }
 
     /// `POST /token`; the `error` code (or `"200"` for tokens).
     async fn poll(&self, auth_req_id: &str) -> String {
-        let resp = self
-            .http
-            .post(format!("{}/token", self.base))
-            .basic_auth(&self.client_id, Some(&self.secret))
-            .form(&[("grant_type", CIBA_GRANT), ("auth_req_id", auth_req_id)])
-            .send()
-            .await;
-        let Ok(resp) = resp else { return "transport".into() };
+        let form = [("grant_type", CIBA_GRANT.to_owned()), ("auth_req_id", auth_req_id.to_owned())];
+        let Ok(resp) = self.agent.send("/token", &form, 0).await else { return "transport".into() };
         if resp.status() == 200 {
             return "200".into();
         }

@@ -1,5 +1,7 @@
 //! A complete server on `127.0.0.1:0` over a temporary SQLite file, for
-//! integration tests and benchmarks (not for production).
+//! integration tests and benchmarks (not for production); the CIBA test
+//! agent every crate's tests use ([`Agent`]: register, `/bc-authorize`,
+//! `/token`); and [`wait_for`], the one way tests wait (default [`WAIT`]).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), countersign_server::Internal> {
@@ -10,6 +12,12 @@
 //! server.stop().await;
 //! # Ok(()) }
 //! ```
+
+mod agent;
+mod wait;
+
+pub use agent::{client_jwks, details, http, Agent, Method, CIBA_GRANT, STOCK_TRADE};
+pub use wait::{wait_for, wait_for_within, WAIT};
 
 use countersign_protocol::device::Issuer;
 use std::net::SocketAddr;

@@ -243,13 +243,8 @@ where
 }
 
 async fn agent_post(agent: &Agent, path: &str, form: &[(&str, &str)]) -> Result<reqwest::Response, reqwest::Error> {
-    agent
-        .http
-        .post(format!("{}{path}", agent.base))
-        .basic_auth(&agent.client_id, agent.secret.as_deref())
-        .form(form)
-        .send()
-        .await
+    let form: Vec<(&str, String)> = form.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
+    agent.send(path, &form, 0).await
 }
 
 /// Starts a request; returns its `auth_req_id` and binding message. A cut

@@ -115,15 +115,8 @@ async fn ping_flow_notifies_once_with_the_bearer_token() {
     let sub = add_user(&server, "ana").await;
     let dev = TestDevice::enroll(&server, "ana").await;
     let rx = Receiver::start().await;
-    let agent = Agent::register(
-        &server,
-        json!({
-            "backchannel_token_delivery_mode": "ping",
-            "backchannel_client_notification_endpoint": format!("{}/cb", rx.url),
-            "token_endpoint_auth_method": "client_secret_post",
-        }),
-    )
-    .await;
+    let agent =
+        callback_agent(&server, "ping", &rx.url, json!({ "token_endpoint_auth_method": "client_secret_post" })).await;
     let mut sse = dev.events(&server, None).await;
     let ack = agent.start(&server, "ana").await;
     let auth_req_id = ack["auth_req_id"].as_str().unwrap().to_owned();
@@ -160,15 +153,8 @@ async fn push_flow_delivers_tokens_and_refuses_the_token_endpoint() {
     let sub = add_user(&server, "bo").await;
     let dev = TestDevice::enroll(&server, "bo").await;
     let rx = Receiver::start().await;
-    let agent = Agent::register(
-        &server,
-        json!({
-            "backchannel_token_delivery_mode": "push",
-            "backchannel_client_notification_endpoint": format!("{}/cb", rx.url),
-            "token_endpoint_auth_method": "private_key_jwt",
-        }),
-    )
-    .await;
+    let agent =
+        callback_agent(&server, "push", &rx.url, json!({ "token_endpoint_auth_method": "private_key_jwt" })).await;
     assert!(agent.secret.is_none());
     let mut sse = dev.events(&server, None).await;
     let ack = agent.start(&server, "bo").await;
@@ -214,14 +200,7 @@ async fn denial_poll_and_push() {
     assert_eq!((status, code.as_str()), (400, "access_denied"));
 
     let rx = Receiver::start().await;
-    let push = Agent::register(
-        &server,
-        json!({
-            "backchannel_token_delivery_mode": "push",
-            "backchannel_client_notification_endpoint": format!("{}/cb", rx.url),
-        }),
-    )
-    .await;
+    let push = callback_agent(&server, "push", &rx.url, json!({})).await;
     let ack = push.start(&server, "cy").await;
     let req = dev.pending(&server).await.remove(0);
     assert_eq!(dev.decide(&server, &req, Decision::Deny, None).await.status(), 200);
@@ -243,14 +222,7 @@ async fn expiry_poll_push_and_devices() {
     let dev = TestDevice::enroll(&server, "di").await;
     let rx = Receiver::start().await;
     let poll = Agent::register(&server, json!({})).await;
-    let push = Agent::register(
-        &server,
-        json!({
-            "backchannel_token_delivery_mode": "push",
-            "backchannel_client_notification_endpoint": format!("{}/cb", rx.url),
-        }),
-    )
-    .await;
+    let push = callback_agent(&server, "push", &rx.url, json!({})).await;
     let mut params = poll.request_params("di");
     params.push(("requested_expiry", "30".into()));
     let resp = poll.bc_authorize(&server, &params).await;
@@ -364,14 +336,7 @@ async fn delivery_retries_with_backoff_and_never_follows_redirects() {
     add_user(&server, "gus").await;
     let dev = TestDevice::enroll(&server, "gus").await;
     let rx = Receiver::start().await;
-    let agent = Agent::register(
-        &server,
-        json!({
-            "backchannel_token_delivery_mode": "ping",
-            "backchannel_client_notification_endpoint": format!("{}/cb", rx.url),
-        }),
-    )
-    .await;
+    let agent = callback_agent(&server, "ping", &rx.url, json!({})).await;
 
     // Two failures, then success: three calls, one outcome.
     *rx.state.fail_first.lock().unwrap() = 2;

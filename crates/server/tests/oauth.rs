@@ -145,14 +145,7 @@ async fn ping_needs_a_notification_token_and_user_codes_are_checked() {
     let server = no_limits().await;
     add_user(&server, "kim").await;
     let rx = Receiver::start().await;
-    let ping = Agent::register(
-        &server,
-        json!({
-            "backchannel_token_delivery_mode": "ping",
-            "backchannel_client_notification_endpoint": format!("{}/cb", rx.url),
-        }),
-    )
-    .await;
+    let ping = callback_agent(&server, "ping", &rx.url, json!({})).await;
     let p = without(ping.request_params("kim"), "client_notification_token");
     expect_err(ping.bc_authorize(&server, &p).await, 400, "invalid_request").await;
 
@@ -873,14 +866,7 @@ async fn stored_request_debug_redacts_the_callback_secrets() {
     add_user(&server, "yul").await;
     let dev = TestDevice::enroll(&server, "yul").await;
     let rx = Receiver::start().await;
-    let agent = Agent::register(
-        &server,
-        json!({
-            "backchannel_token_delivery_mode": "ping",
-            "backchannel_client_notification_endpoint": format!("{}/cb", rx.url),
-        }),
-    )
-    .await;
+    let agent = callback_agent(&server, "ping", &rx.url, json!({})).await;
     let token = "cnt-0123456789abcdefghijklmnop";
     let ack = agent.start(&server, "yul").await;
     let auth_req_id = ack["auth_req_id"].as_str().unwrap();

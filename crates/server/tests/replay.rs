@@ -394,14 +394,7 @@ async fn ping_clients_get_the_same_response_again() {
     add_user(&server, "pat").await;
     let dev = TestDevice::enroll(&server, "pat").await;
     let sink = PushSink::start().await;
-    let agent = Agent::register(
-        &server,
-        json!({
-            "backchannel_token_delivery_mode": "ping",
-            "backchannel_client_notification_endpoint": format!("{}/cb", sink.url),
-        }),
-    )
-    .await;
+    let agent = callback_agent(&server, "ping", &sink.url, json!({})).await;
     let (auth_req_id, req) = approved(&server, &dev, &agent, "pat").await;
     wait_for("the ping", || async { (!sink.delivered().is_empty()).then_some(()) }).await;
     let first = token_bytes(&server, &agent, &auth_req_id).await;

@@ -8,35 +8,9 @@ use common::*;
 use countersign_protocol::device::Decision;
 use serde_json::{json, Value};
 
-#[derive(Clone, Default)]
-struct LogBuf(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for LogBuf {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogBuf {
-    type Writer = LogBuf;
-    fn make_writer(&'a self) -> LogBuf {
-        self.clone()
-    }
-}
-
 #[tokio::test]
 async fn a_replay_is_logged_with_the_request_id_only() {
-    let buf = LogBuf::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new("info,countersign_server=trace,sqlx=debug"))
-        .with_writer(buf.clone())
-        .with_ansi(false)
-        .finish();
-    tracing::subscriber::set_global_default(subscriber).expect("the only subscriber of this binary");
+    let buf = capture_logs();
 
     let server = server().await;
     add_user(&server, "rae").await;
@@ -65,7 +39,7 @@ async fn a_replay_is_logged_with_the_request_id_only() {
     expect_err(agent.token(&server, &auth_req_id).await, 400, "invalid_grant").await;
     server.stop().await;
 
-    let logs = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+    let logs = buf.text();
     let replayed: Vec<&str> = logs.lines().filter(|l| l.contains("token response replayed")).collect();
     assert_eq!(replayed.len(), 1, "{logs}");
     let line = replayed[0];
@@ -83,7 +57,5 @@ async fn a_replay_is_logged_with_the_request_id_only() {
         tok["id_token"].as_str().unwrap().to_owned(),
         sealed,
     ];
-    for s in &secrets {
-        assert!(!logs.contains(s.as_str()), "a secret leaked into the logs");
-    }
+    assert_no_secret(&logs, &secrets);
 }

@@ -1,7 +1,7 @@
 //! Test support: the real server (`countersign_server::testing`) behind a
 //! TCP proxy that the tests can take down or cut (the issuer is the proxy's
-//! address, so every approver call goes through it), an OAuth agent over
-//! plain reqwest, and approvers on temporary data directories with an
+//! address, so every approver call goes through it), the shared CIBA agent
+//! and `wait_for` (`countersign_server::testing`), and approvers on temporary data directories with an
 //! in-memory key store (shared across "restarts" like a real keychain).
 #![allow(dead_code)]
 
@@ -10,7 +10,10 @@ use countersign_approver::keys::MemoryKeyStore;
 use countersign_approver::{Approver, ApproverConfig, ApproverEvent, KeyStoreChoice};
 use countersign_protocol::device::{Issuer, Risk, SchemaHash};
 use countersign_protocol::rar::AuthorizationDetails;
+// Each test file uses some of them.
 use countersign_server::testing::{spawn_test_server, TestOptions, TestServer};
+#[allow(unused_imports)]
+pub use countersign_server::testing::{wait_for, Agent, STOCK_TRADE, WAIT};
 use countersign_server::{DetailsRejection, DisplaySchemas, RegistrySchemas};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -18,28 +21,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::broadcast;
 use tokio::task::AbortHandle;
-
-pub const WAIT: Duration = Duration::from_secs(20);
-
-/// Waits until `f` returns `Some`, polling every 25 ms, at most [`WAIT`].
-pub async fn wait_for<T, F, Fut>(what: &str, mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let start = Instant::now();
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(start.elapsed() < WAIT, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
 
 /// Waits for an event matching `pred`.
 pub async fn wait_event(
@@ -217,12 +202,15 @@ impl Env {
         self.server().clock.advance(secs);
     }
 
+    /// An agent (the shared test agent, straight to the server) for stock
+    /// trades, payments and e-mails.
     pub async fn agent(&self) -> Agent {
-        Agent::register(&self.direct("")).await
+        self.agent_for(&[STOCK_TRADE, "payment_initiation", SEND_EMAIL]).await
     }
 
+    /// An agent for `types`.
     pub async fn agent_for(&self, types: &[&str]) -> Agent {
-        Agent::register_types(&self.direct(""), types).await
+        Agent::register_at(&self.direct(""), json!({ "authorization_details_types": types })).await
     }
 }
 
@@ -309,17 +297,9 @@ pub fn door_schema(label: &str) -> Value {
 // The agent
 // ---------------------------------------------------------------------------
 
-pub struct Agent {
-    pub client_id: String,
-    pub secret: String,
-    pub base: String,
-    http: reqwest::Client,
-}
-
 /// The binding message of every request [`Agent::request`] sends.
 pub const CODE: &str = "TRADE-4F7Q";
 
-pub const STOCK_TRADE: &str = "urn:countersign:details:v1:stock_trade";
 pub const SEND_EMAIL: &str = "urn:countersign:details:v1:send_email";
 
 /// A limit order (risk high: approving needs user verification).
@@ -349,44 +329,16 @@ pub fn payment_details() -> Value {
     }])
 }
 
-impl Agent {
-    pub async fn register(base: &str) -> Agent {
-        Agent::register_types(base, &[STOCK_TRADE, "payment_initiation", SEND_EMAIL]).await
-    }
+/// The approver tests' requests: scope `openid trade`, binding message [`CODE`].
+pub trait TradeRequests {
+    /// `/bc-authorize` for `login` with `details` (and `requested_expiry`);
+    /// returns `auth_req_id`.
+    #[allow(async_fn_in_trait)]
+    async fn request(&self, login: &str, details: &Value, expiry: Option<u64>) -> String;
+}
 
-    pub async fn register_types(base: &str, types: &[&str]) -> Agent {
-        let http = reqwest::Client::new();
-        let meta = json!({
-            "client_name": "Test Agent",
-            "backchannel_token_delivery_mode": "poll",
-            "authorization_details_types": types,
-        });
-        let resp = http.post(format!("{base}/register")).json(&meta).send().await.unwrap();
-        assert_eq!(resp.status(), 201, "registration");
-        let reg: Value = resp.json().await.unwrap();
-        Agent {
-            client_id: reg["client_id"].as_str().unwrap().to_owned(),
-            secret: reg["client_secret"].as_str().unwrap().to_owned(),
-            base: base.to_owned(),
-            http,
-        }
-    }
-
-    async fn post(&self, path: &str, form: &[(&str, String)]) -> (u16, Value) {
-        let resp = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .basic_auth(&self.client_id, Some(&self.secret))
-            .form(form)
-            .send()
-            .await
-            .unwrap();
-        let status = resp.status().as_u16();
-        (status, resp.json().await.unwrap())
-    }
-
-    /// `/bc-authorize`; returns `auth_req_id`.
-    pub async fn request(&self, login: &str, details: &Value, expiry: Option<u64>) -> String {
+impl TradeRequests for Agent {
+    async fn request(&self, login: &str, details: &Value, expiry: Option<u64>) -> String {
         let mut form = vec![
             ("scope", "openid trade".to_owned()),
             ("login_hint", login.to_owned()),
@@ -396,29 +348,7 @@ impl Agent {
         if let Some(e) = expiry {
             form.push(("requested_expiry", e.to_string()));
         }
-        let (status, body) = self.post("/bc-authorize", &form).await;
-        assert_eq!(status, 200, "bc-authorize: {body}");
-        body["auth_req_id"].as_str().unwrap().to_owned()
-    }
-
-    pub async fn token(&self, auth_req_id: &str) -> (u16, Value) {
-        self.post(
-            "/token",
-            &[("grant_type", "urn:openid:params:grant-type:ciba".into()), ("auth_req_id", auth_req_id.into())],
-        )
-        .await
-    }
-
-    /// Polls `/token` until the answer is no longer pending.
-    pub async fn wait_token(&self, auth_req_id: &str) -> (u16, Value) {
-        wait_for("a final token answer", || async {
-            let (status, body) = self.token(auth_req_id).await;
-            match body["error"].as_str() {
-                Some("authorization_pending") | Some("slow_down") => None,
-                _ => Some((status, body)),
-            }
-        })
-        .await
+        self.authorize(&form).await
     }
 }
 

@@ -116,12 +116,8 @@ pub fn mint(
 }
 
 impl Issued {
-    /// Records the access token (for introspection and revocation) and marks
-    /// the request redeemed, inside the caller's transaction.
-    ///
-    /// # Errors
-    /// The database failed.
-    pub async fn record(&self, conn: &mut SqliteConnection, req: &StoredRequest, now: u64) -> Result<(), Internal> {
+    /// Records the access token (for introspection and revocation).
+    async fn insert_token(&self, conn: &mut SqliteConnection, req: &StoredRequest, now: u64) -> Result<(), Internal> {
         sqlx::query(
             "INSERT INTO tokens (jti, request_id, client_id, sub, claims, issued_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -135,6 +131,16 @@ impl Issued {
         .bind(store::ts(self.exp))
         .execute(&mut *conn)
         .await?;
+        Ok(())
+    }
+
+    /// Records the access token (for introspection and revocation) and marks
+    /// the request redeemed, inside the caller's transaction.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn record(&self, conn: &mut SqliteConnection, req: &StoredRequest, now: u64) -> Result<(), Internal> {
+        self.insert_token(conn, req, now).await?;
         sqlx::query("UPDATE auth_requests SET redeemed_at = $1 WHERE request_id = $2")
             .bind(store::ts(now))
             .bind(req.request_id.as_str())
@@ -173,19 +179,7 @@ impl Issued {
         if marked.rows_affected() != 1 {
             return Ok(false);
         }
-        sqlx::query(
-            "INSERT INTO tokens (jti, request_id, client_id, sub, claims, issued_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(&self.jti)
-        .bind(req.request_id.as_str())
-        .bind(&req.client_id)
-        .bind(&req.sub)
-        .bind(self.claims.to_string())
-        .bind(store::ts(now))
-        .bind(store::ts(self.exp))
-        .execute(&mut *conn)
-        .await?;
+        self.insert_token(conn, req, now).await?;
         Ok(true)
     }
 }

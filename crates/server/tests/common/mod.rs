@@ -1,5 +1,6 @@
-//! Test support: an agent (OAuth client over reqwest), a device built from
-//! `countersign-protocol` alone, an SSE reader, and a notification receiver.
+//! Test support: the shared CIBA agent and `wait_for` (from
+//! `countersign_server::testing`), a device built from `countersign-protocol`
+//! alone, an SSE reader, and a notification receiver.
 #![allow(dead_code)]
 
 use axum::http::{HeaderMap, StatusCode};
@@ -12,15 +13,20 @@ use countersign_protocol::device::{
     DeviceEvent, DeviceId, EnrollmentRequest, EnrollmentResponse, HttpMethod, Issuer, Platform, RequestId, RequestList,
     SchemaHash,
 };
-use countersign_protocol::jws::{self, DeviceKeyPair, JwtType, PublicJwk, SignHeader};
-use countersign_protocol::secret::{generate_url_safe, EnrollmentTicket};
+use countersign_protocol::jws::{self, DeviceKeyPair, PublicJwk};
+use countersign_protocol::secret::EnrollmentTicket;
+// Each test file uses some of them.
+#[allow(unused_imports)]
+pub use countersign_server::testing::{client_jwks, details, http, wait_for, Agent, Method, STOCK_TRADE};
 use countersign_server::testing::{spawn_test_server, TestOptions, TestServer};
 use countersign_server::Config;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+/// How long the tests wait for a stream event or a channel (`wait_for` has
+/// its own default, [`countersign_server::testing::WAIT`]).
 pub const WAIT: Duration = Duration::from_secs(10);
 
 pub async fn server() -> TestServer {
@@ -31,37 +37,18 @@ pub async fn server_with(f: impl FnOnce(&mut Config) + Send + 'static) -> TestSe
     spawn_test_server(TestOptions::with_config(f)).await.expect("test server")
 }
 
-pub fn http() -> reqwest::Client {
-    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client")
-}
-
-/// Waits until `f` returns `Some`, polling every 20 ms, at most [`WAIT`].
-pub async fn wait_for<T, F, Fut>(what: &str, mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let start = Instant::now();
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(start.elapsed() < WAIT, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
+/// Registers an agent whose tokens come in `mode` (`ping` or `push`) through
+/// `{url}/cb` (a [`Receiver`]'s or a [`PushSink`]'s); `extra` adds metadata
+/// (e.g. `token_endpoint_auth_method`).
+pub async fn callback_agent(server: &TestServer, mode: &str, url: &str, extra: Value) -> Agent {
+    let mut meta = json!({
+        "backchannel_token_delivery_mode": mode,
+        "backchannel_client_notification_endpoint": format!("{url}/cb"),
+    });
+    for (k, v) in extra.as_object().expect("extra metadata is an object") {
+        meta[k] = v.clone();
     }
-}
-
-/// The type of the built-in stock trade schema.
-pub const STOCK_TRADE: &str = "urn:countersign:details:v1:stock_trade";
-
-pub fn details() -> Value {
-    json!([{
-        "type": "payment_initiation",
-        "actions": ["initiate"],
-        "instructedAmount": { "currency": "EUR", "amount": "123.50" },
-        "creditorName": "Møller & Søn ApS",
-        "creditorAccount": { "iban": "DK5000400440116243" }
-    }])
+    Agent::register(server, meta).await
 }
 
 pub async fn add_user(server: &TestServer, username: &str) -> String {
@@ -114,142 +101,8 @@ pub async fn error_of(resp: reqwest::Response) -> (u16, String, Value) {
 }
 
 // ---------------------------------------------------------------------------
-// Agent
+// The server's clock
 // ---------------------------------------------------------------------------
-
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Method {
-    Basic,
-    Post,
-    PrivateKeyJwt,
-}
-
-pub struct Agent {
-    pub client_id: String,
-    pub secret: Option<String>,
-    pub method: Method,
-    pub key: Arc<DeviceKeyPair>,
-    pub base: String,
-    pub http: reqwest::Client,
-    pub registration: Value,
-}
-
-pub fn client_jwks(key: &DeviceKeyPair) -> Value {
-    json!({ "keys": [key.public_jwk().clone().with_kid("k1")] })
-}
-
-impl Agent {
-    /// Registers a client; `extra` overrides the default metadata (poll,
-    /// client_secret_basic, payment_initiation and stock trades).
-    pub async fn register(server: &TestServer, extra: Value) -> Agent {
-        let key = Arc::new(DeviceKeyPair::generate().expect("key"));
-        let mut meta = json!({
-            "client_name": "Test Agent",
-            "backchannel_token_delivery_mode": "poll",
-            "authorization_details_types": ["payment_initiation", STOCK_TRADE],
-        });
-        let method = match extra["token_endpoint_auth_method"].as_str() {
-            Some("client_secret_post") => Method::Post,
-            Some("private_key_jwt") => Method::PrivateKeyJwt,
-            _ => Method::Basic,
-        };
-        if method == Method::PrivateKeyJwt && extra.get("jwks_uri").is_none() {
-            meta["jwks"] = client_jwks(&key);
-        }
-        for (k, v) in extra.as_object().expect("object") {
-            meta[k] = v.clone();
-        }
-        let http = http();
-        let resp = http.post(server.url("/register")).json(&meta).send().await.expect("register");
-        assert_eq!(resp.status(), 201, "registration");
-        let reg: Value = resp.json().await.expect("json");
-        Agent {
-            client_id: reg["client_id"].as_str().expect("client_id").to_owned(),
-            secret: reg["client_secret"].as_str().map(str::to_owned),
-            method,
-            key,
-            base: server.base_url.clone(),
-            http,
-            registration: reg,
-        }
-    }
-
-    pub fn assertion(&self, now: u64) -> String {
-        let claims = json!({
-            "iss": self.client_id, "sub": self.client_id, "aud": self.base,
-            "exp": now + 60, "iat": now, "jti": generate_url_safe(16).expect("rng"),
-        });
-        self.key.sign(&SignHeader { typ: None, kid: Some("k1".into()) }, &claims).expect("sign")
-    }
-
-    /// Signs `claims` with the client key (kid k1).
-    pub fn sign(&self, claims: &Value) -> String {
-        self.sign_typed(JwtType::Jwt, claims)
-    }
-
-    /// Signs a request object (`typ: oauth-authz-req+jwt`, RFC 9101).
-    pub fn sign_request(&self, claims: &Value) -> String {
-        self.sign_typed(JwtType::RequestObject, claims)
-    }
-
-    /// Signs `claims` with the client key (kid k1) and header `typ`.
-    pub fn sign_typed(&self, typ: JwtType, claims: &Value) -> String {
-        self.key.sign(&SignHeader { typ: Some(typ), kid: Some("k1".into()) }, claims).expect("sign")
-    }
-
-    pub async fn post(&self, path: &str, pairs: &[(&str, String)], now: u64) -> reqwest::Response {
-        let mut form: Vec<(String, String)> = pairs.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect();
-        let mut req = self.http.post(format!("{}{path}", self.base));
-        match self.method {
-            Method::Basic => {
-                req = req.basic_auth(&self.client_id, self.secret.as_deref());
-            }
-            Method::Post => {
-                form.push(("client_id".into(), self.client_id.clone()));
-                form.push(("client_secret".into(), self.secret.clone().unwrap_or_default()));
-            }
-            Method::PrivateKeyJwt => {
-                form.push((
-                    "client_assertion_type".into(),
-                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".into(),
-                ));
-                form.push(("client_assertion".into(), self.assertion(now)));
-            }
-        }
-        req.form(&form).send().await.expect("post")
-    }
-
-    /// The usual request parameters for `username`.
-    pub fn request_params(&self, username: &str) -> Vec<(&'static str, String)> {
-        vec![
-            ("scope", "openid payments".into()),
-            ("login_hint", username.into()),
-            ("binding_message", "PAY-4F7Q".into()),
-            ("authorization_details", details().to_string()),
-            ("client_notification_token", "cnt-0123456789abcdefghijklmnop".into()),
-        ]
-    }
-
-    pub async fn bc_authorize(&self, server: &TestServer, pairs: &[(&str, String)]) -> reqwest::Response {
-        self.post("/bc-authorize", pairs, server.clock_now()).await
-    }
-
-    /// Starts a request for `username`; returns the acknowledgement.
-    pub async fn start(&self, server: &TestServer, username: &str) -> Value {
-        let resp = self.bc_authorize(server, &self.request_params(username)).await;
-        assert_eq!(resp.status(), 200, "bc-authorize");
-        resp.json().await.expect("json")
-    }
-
-    pub async fn token(&self, server: &TestServer, auth_req_id: &str) -> reqwest::Response {
-        self.post(
-            "/token",
-            &[("grant_type", "urn:openid:params:grant-type:ciba".into()), ("auth_req_id", auth_req_id.into())],
-            server.clock_now(),
-        )
-        .await
-    }
-}
 
 pub trait ClockNow {
     fn clock_now(&self) -> u64;
@@ -597,35 +450,6 @@ pub fn without(mut params: Vec<(&'static str, String)>, name: &str) -> Vec<(&'st
 // Without a TestServer (the real binary, tests/chaos.rs)
 // ---------------------------------------------------------------------------
 
-impl Agent {
-    /// Registers a client at the server whose issuer is `base` (as
-    /// [`Agent::register`], for a server that is not a [`TestServer`]).
-    pub async fn register_at(base: &str, extra: Value) -> Agent {
-        let key = Arc::new(DeviceKeyPair::generate().expect("key"));
-        let mut meta = json!({
-            "client_name": "Test Agent",
-            "backchannel_token_delivery_mode": "poll",
-            "authorization_details_types": ["payment_initiation", STOCK_TRADE],
-        });
-        for (k, v) in extra.as_object().expect("object") {
-            meta[k] = v.clone();
-        }
-        let http = http();
-        let resp = http.post(format!("{base}/register")).json(&meta).send().await.expect("register");
-        assert_eq!(resp.status(), 201, "registration");
-        let reg: Value = resp.json().await.expect("json");
-        Agent {
-            client_id: reg["client_id"].as_str().expect("client_id").to_owned(),
-            secret: reg["client_secret"].as_str().map(str::to_owned),
-            method: Method::Basic,
-            key,
-            base: base.to_owned(),
-            http,
-            registration: reg,
-        }
-    }
-}
-
 impl TestDevice {
     /// Enrolls a new device with `ticket` at the server whose issuer is
     /// `base` (as [`TestDevice::enroll`], for a server that is not a
@@ -727,5 +551,58 @@ impl PushSink {
     /// The calls answered with a 2xx.
     pub fn delivered(&self) -> Vec<SinkCall> {
         self.calls().into_iter().filter(|c| (200..300).contains(&c.status)).collect()
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Logs (tests/logs.rs, tests/replay_logs.rs: one test binary each)
+// ---------------------------------------------------------------------------
+
+/// The server's log output, captured in memory.
+#[derive(Clone, Default)]
+pub struct LogBuf(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuf {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogBuf {
+    type Writer = LogBuf;
+    fn make_writer(&'a self) -> LogBuf {
+        self.clone()
+    }
+}
+
+impl LogBuf {
+    /// Everything logged so far.
+    pub fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
+
+/// Installs the process-wide subscriber (every level of the server's own
+/// logs, SQL statements included) writing to the returned buffer. Once per
+/// test binary.
+pub fn capture_logs() -> LogBuf {
+    let buf = LogBuf::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new("info,countersign_server=trace,sqlx=debug"))
+        .with_writer(buf.clone())
+        .with_ansi(false)
+        .finish();
+    tracing::subscriber::set_global_default(subscriber).expect("the only subscriber of this binary");
+    buf
+}
+
+/// Asserts that none of `secrets` appears in `logs`.
+pub fn assert_no_secret(logs: &str, secrets: &[String]) {
+    for s in secrets {
+        assert!(!logs.contains(s.as_str()), "a secret leaked into the logs");
     }
 }
