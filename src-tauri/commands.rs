@@ -4,7 +4,9 @@
 //! `lib.rs` include: a permission each, and the invoke handler), and
 //! granted in `capabilities/main-window.json`; nothing else is granted.
 
-use countersign_approver::{DecisionOutcome, EnrollPreview, PassphrasePurpose, ReceiptCheck, RequestView};
+use countersign_approver::{
+    DecisionOutcome, EnrollPreview, ExportReport, HistoryItem, PassphrasePurpose, ReceiptCheck, RequestView,
+};
 use countersign_protocol::device::UnverifiedBlock;
 use tauri::ipc::Channel;
 use tauri::{AppHandle, Runtime, State};
@@ -12,7 +14,7 @@ use zeroize::Zeroizing;
 
 use crate::events::UiEvent;
 use crate::settings::{SettingsPatch, SettingsView};
-use crate::shell::{self, AccountView, AppStatus, EnrollOutcome, ExportReport, HistoryView, Shell};
+use crate::shell::{self, AccountView, AppStatus, EnrollOutcome, Shell};
 use crate::IpcError;
 
 /// The commands (`command_list.rs`; a unit test checks them against the
@@ -109,8 +111,8 @@ pub async fn remove_account(shell: State<'_, Shell>, account_id: String) -> Resu
 
 /// Decisions made here, newest first.
 #[tauri::command(rename_all = "snake_case")]
-pub async fn history(shell: State<'_, Shell>) -> Result<Vec<HistoryView>, IpcError> {
-    shell.history().await
+pub async fn history(shell: State<'_, Shell>) -> Result<Vec<HistoryItem>, IpcError> {
+    Ok(shell.approver()?.history_items().await?)
 }
 
 /// Offline check of a stored decision (signature and statement hash).

@@ -58,6 +58,8 @@ impl From<countersign_approver::Error> for IpcError {
             E::Signing(_) => "signing",
             E::NoReceipt(_) => "no_receipt",
             E::Invalid(_) => "invalid",
+            E::Export(_) => "export_failed",
+            E::Config(_) => "invalid_config",
         };
         Self::new(code, error.to_string())
     }

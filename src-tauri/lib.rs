@@ -34,6 +34,8 @@ mod tray;
 mod webview;
 
 #[cfg(test)]
+mod fake_agreement;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod text_agreement;
@@ -107,7 +109,7 @@ pub fn run() -> Result<(), tauri::Error> {
 /// Opens the approver in the data directory, forwards its events to the UI,
 /// starts its transport, installs the tray.
 fn setup<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
-    let export_dir = config::export_dir_override()
+    let export_dir = config::export_dir_from_env()
         .or_else(|| app.path().download_dir().ok())
         .or_else(countersign_approver::default_data_dir)
         .unwrap_or_else(|| PathBuf::from("."));

@@ -8,12 +8,12 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use countersign_approver::keys::file::key_dir;
-use countersign_approver::store::{Account, HistoryEntry};
+use countersign_approver::store::Account;
 use countersign_approver::{
-    Approver, ApproverConfig, ApproverEvent, ConnectionState, DecisionOutcome, PassphrasePrompt, PassphrasePurpose,
-    RunHandle,
+    Approver, ApproverConfig, ApproverEvent, ConnectionState, DecisionOutcome, ExportReport, PassphrasePrompt,
+    PassphrasePurpose, RunHandle,
 };
-use countersign_protocol::device::{ApproverRequest, Decision, DenyReason};
+use countersign_protocol::device::{Decision, DenyReason};
 use serde::Serialize;
 use tauri::ipc::Channel;
 use zeroize::Zeroizing;
@@ -31,16 +31,6 @@ pub struct AccountView {
     pub user_text: Vec<countersign_approver::display::TextFinding>,
 }
 
-/// A decision with the request it was about (when still stored).
-#[derive(Debug, Clone, Serialize)]
-pub struct HistoryView {
-    #[serde(flatten)]
-    pub entry: HistoryEntry,
-    pub request: Option<ApproverRequest>,
-    /// Findings in that request's own strings (client name, binding code…).
-    pub request_text: Vec<countersign_approver::display::TextFinding>,
-}
-
 /// A new account, and whether it replaced the one being re-enrolled.
 #[derive(Debug, Clone, Serialize)]
 pub struct EnrollOutcome {
@@ -56,24 +46,18 @@ pub struct EnrollOutcome {
 }
 
 impl EnrollOutcome {
-    fn new(account: Account, replaced: bool, kept_because: Option<String>) -> Self {
+    fn new(enrollment: countersign_approver::Enrollment) -> Self {
+        let countersign_approver::Enrollment { account, replaced, kept_because } = enrollment;
         let user_text = countersign_approver::display::user_text(&account.user);
         let (kept_because, kept_because_characters) = match kept_because {
-            Some(text) => {
-                let (text, characters) = countersign_details::text::Revealed::line(&text).into_parts();
+            Some(why) => {
+                let (text, characters) = countersign_details::text::Revealed::line(&why.to_string()).into_parts();
                 (Some(text), characters)
             }
             None => (None, Vec::new()),
         };
-        Self { account, user_text, replaced, kept_because, kept_because_characters }
+        Self { account, user_text, replaced: replaced.is_some(), kept_because, kept_because_characters }
     }
-}
-
-/// Where an export went.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ExportReport {
-    pub path: String,
-    pub decisions: usize,
 }
 
 /// Name, version, and what the UI must show about the app's own state.
@@ -253,55 +237,14 @@ impl Shell {
             .collect())
     }
 
-    /// Enrolls with the link's server. Re-enrolling (`replaces`) removes the
-    /// old account (with its history on this computer) only once the new one
-    /// exists, only if both are the same user at the same server, and only
-    /// if none of its decisions still waits to be delivered: a failed or
-    /// mistaken re-enrollment never loses the account the user had, and no
-    /// signed decision is dropped.
+    /// Enrolls with the link's server; re-enrolling (`replaces`) follows
+    /// the core's rule (`countersign_approver::Approver::enroll_replacing`).
     pub async fn enroll(&self, link: &str, replaces: Option<&str>) -> Result<EnrollOutcome, IpcError> {
-        let approver = self.approver()?;
-        let old = match replaces {
-            Some(id) => Some(
-                approver
-                    .accounts()
-                    .await?
-                    .into_iter()
-                    .find(|a| a.id == id)
-                    .ok_or_else(|| IpcError::from(countersign_approver::Error::UnknownAccount(id.to_owned())))?,
-            ),
-            None => None,
-        };
-        let account = approver.enroll(link.trim()).await?;
-        let Some(old) = old else {
-            return Ok(EnrollOutcome::new(account, false, None));
-        };
-        if old.issuer != account.issuer || old.user.sub != account.user.sub {
-            let kept_because = Some(format!(
-                "the new link is for {} at {}, not {} at {}: both accounts are kept",
-                account.user.name,
-                account.issuer.as_str(),
-                old.user.name,
-                old.issuer.as_str()
-            ));
-            return Ok(EnrollOutcome::new(account, false, kept_because));
+        let enrollment = self.approver()?.enroll_replacing(link, replaces).await?;
+        if let (Some(id), Ok(mut map)) = (&enrollment.replaced, self.connections.lock()) {
+            map.remove(id);
         }
-        let undelivered = approver.store().outbox().await?.iter().filter(|e| e.account_id == old.id).count();
-        if undelivered > 0 {
-            let kept_because = Some(format!(
-                "{undelivered} decision(s) of the old account still wait to be delivered: both accounts are kept, \
-                 remove the old one once they are delivered"
-            ));
-            return Ok(EnrollOutcome::new(account, false, kept_because));
-        }
-        match self.remove_account(&old.id).await {
-            Ok(()) => Ok(EnrollOutcome::new(account, true, None)),
-            Err(error) => Ok(EnrollOutcome::new(
-                account,
-                false,
-                Some(format!("the old account could not be removed: {}", error.message)),
-            )),
-        }
+        Ok(EnrollOutcome::new(enrollment))
     }
 
     pub async fn remove_account(&self, account_id: &str) -> Result<(), IpcError> {
@@ -328,63 +271,10 @@ impl Shell {
         Ok(self.approver()?.decide(account_id, request_id, Decision::Deny, Some(reason), None).await?)
     }
 
-    /// Decisions, newest first, each with its request when still stored.
-    pub async fn history(&self) -> Result<Vec<HistoryView>, IpcError> {
-        let approver = self.approver()?;
-        let entries = approver.history().await?;
-        let mut requests: HashMap<(String, String), ApproverRequest> = approver
-            .inbox()
-            .await?
-            .into_iter()
-            .map(|item| ((item.account_id, item.request.id.as_str().to_owned()), item.request))
-            .collect();
-        Ok(entries
-            .into_iter()
-            .map(|entry| {
-                let key = (entry.account_id.clone(), entry.request_id.clone());
-                let request = requests.get(&key).cloned();
-                if request.is_some() {
-                    // Keep the map small when a request was decided more than once.
-                    requests.remove(&key);
-                }
-                let request_text =
-                    request.as_ref().map(countersign_approver::display::request_text).unwrap_or_default();
-                HistoryView { entry, request, request_text }
-            })
-            .collect())
-    }
-
     /// Writes the history as JSON into the export directory.
     pub async fn export_history(&self, now: u64) -> Result<ExportReport, IpcError> {
-        let history = self.history().await?;
-        let document = serde_json::json!({
-            "format": "countersign-history-v1",
-            "exported_at": now,
-            "app_version": env!("CARGO_PKG_VERSION"),
-            "decisions": history,
-        });
-        let text = serde_json::to_string_pretty(&document)
-            .map_err(|e| IpcError::new("internal", format!("cannot serialize the history: {e}")))?;
-        let path = self.export_dir.join(format!("countersign-history-{now}.json"));
-        write_private(&self.export_dir, &path, text.as_bytes())?;
-        Ok(ExportReport { path: path.display().to_string(), decisions: history.len() })
+        Ok(self.approver()?.export_history(&self.export_dir, now, env!("CARGO_PKG_VERSION")).await?)
     }
-}
-
-/// Creates `path` (never replacing a file) readable by the user only.
-fn write_private(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), IpcError> {
-    use std::io::Write as _;
-    let fail = |e: std::io::Error| IpcError::new("export_failed", format!("cannot write {}: {e}", path.display()));
-    std::fs::create_dir_all(dir).map_err(fail)?;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path).map_err(fail)?;
-    file.write_all(bytes).and_then(|()| file.sync_all()).map_err(fail)
 }
 
 /// Seconds since the Unix epoch.

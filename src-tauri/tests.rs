@@ -224,10 +224,11 @@ fn a_startup_failure_is_reported_by_every_command() {
 
 #[test]
 fn key_store_names_from_the_environment() {
-    assert!(matches!(crate::config::key_store_choice("").unwrap(), KeyStoreChoice::Auto));
-    assert!(matches!(crate::config::key_store_choice("file").unwrap(), KeyStoreChoice::File));
-    assert!(matches!(crate::config::key_store_choice("keychain").unwrap(), KeyStoreChoice::Keychain));
-    assert_eq!(crate::config::key_store_choice("memory").unwrap_err().code, "invalid_config");
+    let choice = |name: &str| KeyStoreChoice::from_name(name).map_err(crate::IpcError::from);
+    assert!(matches!(choice("").unwrap(), KeyStoreChoice::Auto));
+    assert!(matches!(choice("file").unwrap(), KeyStoreChoice::File));
+    assert!(matches!(choice("keychain").unwrap(), KeyStoreChoice::Keychain));
+    assert_eq!(choice("memory").unwrap_err().code, "invalid_config");
 }
 
 // ---------------------------------------------------------------------------
@@ -531,7 +532,7 @@ fn a_notification_of_a_request_with_warnings_names_how_many_and_the_worst_kind()
 
 /// Pretty JSON with every non-ASCII character escaped (no invisible or bidi
 /// characters in the repository's files).
-fn ascii_json(value: &Value) -> String {
+pub(crate) fn ascii_json(value: &Value) -> String {
     let mut out = String::new();
     for c in serde_json::to_string_pretty(value).unwrap().chars() {
         if c.is_ascii() {

@@ -10,6 +10,16 @@ use std::time::Duration;
 
 /// Environment variable overriding the data directory.
 pub const ENV_DATA_DIR: &str = "COUNTERSIGN_DATA_DIR";
+/// Environment variable choosing the key store: `auto` (default: the OS
+/// keychain, else the encrypted key file), `keychain` or `file`.
+pub const ENV_KEY_STORE: &str = "COUNTERSIGN_KEY_STORE";
+/// Environment variable naming where the desktop's "Export history" writes
+/// (default: the user's download directory).
+pub const ENV_EXPORT_DIR: &str = "COUNTERSIGN_EXPORT_DIR";
+/// Environment variable of the CLI's locale (`--locale`).
+pub const ENV_LOCALE: &str = "COUNTERSIGN_LOCALE";
+/// Environment variable of the CLI's UTC offset in minutes (`--utc-offset`).
+pub const ENV_UTC_OFFSET: &str = "COUNTERSIGN_UTC_OFFSET";
 
 /// The platform data directory (`~/.local/share/countersign` on Linux,
 /// `~/Library/Application Support/org.countersign.countersign` on macOS,
@@ -44,6 +54,23 @@ impl fmt::Debug for KeyStoreChoice {
             KeyStoreChoice::Keychain => f.write_str("Keychain"),
             KeyStoreChoice::File => f.write_str("File"),
             KeyStoreChoice::Custom(k) => write!(f, "Custom({})", k.kind()),
+        }
+    }
+}
+
+impl KeyStoreChoice {
+    /// Parses a key store name as [`ENV_KEY_STORE`] holds it (empty: `auto`).
+    ///
+    /// # Errors
+    /// [`crate::Error::Config`] for any other name.
+    pub fn from_name(name: &str) -> crate::Result<Self> {
+        match name {
+            "" | "auto" => Ok(KeyStoreChoice::Auto),
+            "keychain" => Ok(KeyStoreChoice::Keychain),
+            "file" => Ok(KeyStoreChoice::File),
+            other => {
+                Err(crate::Error::Config(format!("{ENV_KEY_STORE} must be auto, keychain or file, not {other:?}")))
+            }
         }
     }
 }
@@ -159,6 +186,52 @@ impl ApproverConfig {
             quick: crate::quick::QuickPolicy::default(),
         }
     }
+
+    /// The configuration from the platform defaults and the environment:
+    /// the data directory ([`default_data_dir`]), the key store
+    /// ([`ENV_KEY_STORE`]), the key file's passphrase from
+    /// [`ENV_INSECURE_PASSPHRASE`](crate::keys::passphrase::ENV_INSECURE_PASSPHRASE)
+    /// when set (tests and headless use only; otherwise `passphrase` stays
+    /// `None` for the caller to ask), and the locale ([`locale_from_env`]).
+    ///
+    /// # Errors
+    /// [`crate::Error::Config`]: no data directory, or a bad key store name.
+    pub fn from_env() -> crate::Result<Self> {
+        let dir = default_data_dir().ok_or_else(|| {
+            crate::Error::Config(format!("no data directory could be determined: set {ENV_DATA_DIR}"))
+        })?;
+        let mut config = ApproverConfig::new(dir);
+        config.key_store = KeyStoreChoice::from_name(&std::env::var(ENV_KEY_STORE).unwrap_or_default())?;
+        if crate::keys::passphrase::insecure_env_set() {
+            config.passphrase = Some(crate::keys::passphrase::insecure_env_source());
+        }
+        if let Some(locale) = locale_from_env() {
+            config.render.locale = locale;
+        }
+        Ok(config)
+    }
+}
+
+/// The export directory named by [`ENV_EXPORT_DIR`], if set and not empty.
+#[must_use]
+pub fn export_dir_from_env() -> Option<PathBuf> {
+    std::env::var_os(ENV_EXPORT_DIR).filter(|d| !d.is_empty()).map(PathBuf::from)
+}
+
+/// The user's locale as a BCP 47 tag (`de_DE.UTF-8` gives `de-DE`), from the
+/// usual POSIX variables; `None` for `C`, `POSIX` or nothing set.
+#[must_use]
+pub fn locale_from_env() -> Option<String> {
+    ["LC_ALL", "LC_TIME", "LANG"].iter().find_map(|name| std::env::var(name).ok().and_then(|v| bcp47(&v)))
+}
+
+fn bcp47(posix: &str) -> Option<String> {
+    let base = posix.split(['.', '@']).next().unwrap_or_default();
+    if base.is_empty() || base == "C" || base == "POSIX" {
+        return None;
+    }
+    let tag = base.replace('_', "-");
+    tag.chars().all(|c| c.is_ascii_alphanumeric() || c == '-').then_some(tag)
 }
 
 /// `Countersign on <host>` (or on the OS name).
@@ -170,4 +243,33 @@ pub fn default_device_name() -> String {
         .unwrap_or_else(|| std::env::consts::OS.to_owned());
     let name = format!("Countersign on {host}");
     name.chars().take(64).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::KeyStoreChoice;
+
+    #[test]
+    fn posix_locales_become_bcp47_tags() {
+        assert_eq!(super::bcp47("de_DE.UTF-8").as_deref(), Some("de-DE"));
+        assert_eq!(super::bcp47("en_GB@euro").as_deref(), Some("en-GB"));
+        assert_eq!(super::bcp47("C.UTF-8"), None);
+        assert_eq!(super::bcp47("POSIX"), None);
+        assert_eq!(super::bcp47(""), None);
+        assert_eq!(super::bcp47("x;rm"), None);
+    }
+
+    #[test]
+    fn key_store_names() {
+        assert!(matches!(KeyStoreChoice::from_name("").unwrap(), KeyStoreChoice::Auto));
+        assert!(matches!(KeyStoreChoice::from_name("auto").unwrap(), KeyStoreChoice::Auto));
+        assert!(matches!(KeyStoreChoice::from_name("file").unwrap(), KeyStoreChoice::File));
+        assert!(matches!(KeyStoreChoice::from_name("keychain").unwrap(), KeyStoreChoice::Keychain));
+        let error = KeyStoreChoice::from_name("memory").unwrap_err();
+        assert!(matches!(error, crate::Error::Config(_)), "{error:?}");
+        assert_eq!(
+            error.to_string(),
+            "configuration: COUNTERSIGN_KEY_STORE must be auto, keychain or file, not \"memory\""
+        );
+    }
 }

@@ -18,7 +18,7 @@ use crate::store::history::{DeliveryEnd, NewDecision};
 use crate::store::{Delivery, HistoryEntry, LocalStatus, OutboxEntry};
 use countersign_protocol::device::{
     decision_url, ApprovalStatement, Decision, DecisionClaims, DecisionResult, DecisionSubmission, DenyReason,
-    DeviceErrorCode, Jti, RequestStatus, Requirement, StatementHash,
+    DeviceErrorCode, Jti, RequestStatus, StatementHash,
 };
 use countersign_protocol::jws::{self, JwtType};
 use serde::Serialize;
@@ -150,43 +150,28 @@ impl Approver {
             .inbox_item(account_id, request_id)
             .await?
             .ok_or_else(|| Error::UnknownRequest(request_id.to_owned()))?;
-        if item.status != LocalStatus::Pending {
-            return Err(Error::NotPending { request_id: request_id.to_owned(), status: item.status.to_string() });
-        }
         let now = inner.now();
-        if item.request.is_expired(now) {
-            let expired = inner.store.expire_pending(now).await?;
-            inner.emit_expired(expired);
-            return Err(Error::Expired(request_id.to_owned()));
+        if let Err(error) = crate::gate::decidable(&item, now) {
+            if matches!(error, Error::Expired(_)) {
+                let expired = inner.store.expire_pending(now).await?;
+                inner.emit_expired(expired);
+            }
+            return Err(error);
         }
         if decision == Decision::Approve {
             if deny_reason.is_some() {
                 return Err(Error::Invalid("a deny reason goes only with a denial".into()));
             }
-            for r in &item.request.requires {
-                match r {
-                    // Checked with the rendering below (crate::confirm).
-                    Requirement::UserVerification => {}
-                    // The WebAuthn client is not part of this crate yet.
-                    Requirement::Webauthn | Requirement::Extension(_) => {
-                        return Err(Error::UnsupportedRequirement(r.as_str().to_owned()))
-                    }
-                }
-            }
+            crate::gate::requirements_met(&item.request)?;
         }
         let account = inner.store.account(account_id).await?;
         let registry = inner.registry(account.issuer.as_str()).await?;
         let rendering = display::render(&item.request, &registry, &inner.config.render);
         if decision == Decision::Approve {
-            if let Some(reason) = display::unapprovable_reason(&rendering) {
-                return Err(Error::NotApprovable { request_id: request_id.to_owned(), reason: reason.to_owned() });
-            }
             let shown = inner.store.shown_schemas(account_id, request_id).await?;
             let current = display::shown_json(&rendering.display_schemas)?;
-            if shown.is_some_and(|s| s != current) {
-                return Err(Error::ReviewRequired(request_id.to_owned()));
-            }
-            crate::confirm::check(&item.request, &rendering, typed_binding_message)?;
+            let schemas_changed = shown.is_some_and(|s| s != current);
+            crate::gate::approvable(&item.request, &rendering, schemas_changed, typed_binding_message)?;
         }
         let schemas = rendering.display_schemas;
         let key = inner.key_for(&account).await?;

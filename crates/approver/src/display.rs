@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::store::{InboxItem, LocalStatus};
 use countersign_details::text::check_value;
 use countersign_details::{DisplayModel, Format, Registry, RenderOptions, RequestStatus, Warning};
-use countersign_protocol::device::{ApproverRequest, EnrolledUser, Requirement, SchemaHash};
+use countersign_protocol::device::{ApproverRequest, EnrolledUser, SchemaHash};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -155,12 +155,6 @@ pub fn unapprovable_reason(display: &DisplayModel) -> Option<&'static str> {
     }
 }
 
-/// Whether every requirement of `request` can be met here (the WebAuthn
-/// client is not part of this crate yet).
-fn requirements_supported(request: &ApproverRequest) -> bool {
-    request.requires.iter().all(|r| matches!(r, Requirement::UserVerification))
-}
-
 /// The JSON recorded as "shown" for a rendering.
 pub(crate) fn shown_json(schemas: &BTreeMap<String, SchemaHash>) -> Result<String> {
     serde_json::to_string(schemas).map_err(|e| Error::Store(format!("display schemas: {e}")))
@@ -175,10 +169,10 @@ impl RequestView {
     pub fn build(item: InboxItem, mut display: DisplayModel, now: u64) -> RequestView {
         let request_text = request_text(&item.request);
         add_request_warnings(&mut display, &request_text);
-        let approvable = item.status == LocalStatus::Pending
-            && !item.request.is_expired(now)
+        // The checks `decide` makes before the confirmation (crate::gate).
+        let approvable = crate::gate::decidable(&item, now).is_ok()
             && display.approvable
-            && requirements_supported(&item.request);
+            && crate::gate::requirements_met(&item.request).is_ok();
         let confirmation_required = crate::confirm::confirmation_required(&item.request, &display);
         RequestView { item, display, approvable, confirmation_required, request_text }
     }

@@ -128,6 +128,13 @@ pub enum Error {
     /// Invalid input from the caller.
     #[error("{0}")]
     Invalid(String),
+    /// The history could not be exported (the file exists or cannot be
+    /// written).
+    #[error("history export: {0}")]
+    Export(String),
+    /// The configuration (environment or options) is unusable.
+    #[error("configuration: {0}")]
+    Config(String),
 }
 
 fn describe(e: &DeviceErrorResponse) -> String {

@@ -2,13 +2,15 @@
 //! things, shared by the headless CLI and the desktop app (no Tauri here).
 //!
 //! - [`Approver`]: open, [`Approver::enroll_preview`] (who an invitation
-//!   is for, without spending it), [`Approver::enroll`], [`Approver::sync`],
+//!   is for, without spending it), [`Approver::enroll`] and
+//!   [`Approver::enroll_replacing`] (re-enrollment), [`Approver::sync`],
 //!   [`Approver::view`] and [`Approver::inbox_views`] (what shells show),
 //!   [`Approver::decide`], [`Approver::start`] (push/poll transport and
 //!   outbox delivery in the background), [`Approver::subscribe`] (events for
 //!   shells), [`Approver::verify_receipt`], [`Approver::unverified_block`]
 //!   and [`Approver::lift_unverified_block`] (the user's block of unverified
 //!   agents).
+//! - [`history`]: decisions with their requests, and their export.
 //! - [`store`]: the SQLite store (accounts, inbox, history, outbox, schema
 //!   cache), one transaction per state change.
 //! - [`keys`]: device keys in the OS keychain, or in a passphrase-encrypted
@@ -18,6 +20,8 @@
 //! - [`display`]: the rendering shown to the user (`countersign-details`)
 //!   and the display schema hashes signed with it.
 //! - [`qr_image`]: the enrollment link in a picture of its QR code.
+//! - [`gate`]: whether a stored request may be decided and approved now,
+//!   the checks [`Approver::decide`] makes, as pure functions.
 //! - [`confirm`]: the rule that gates an approval (typing the binding
 //!   message for high and critical risk and for `user_verification`), which
 //!   [`Approver::decide`] enforces for every approver.
@@ -39,11 +43,14 @@ pub mod display;
 mod enroll;
 pub mod error;
 pub mod events;
+pub mod gate;
+pub mod history;
 mod http;
 pub mod keys;
 pub mod qr_image;
 pub mod quick;
 pub mod receipt;
+mod reenroll;
 pub mod schemas;
 pub mod sse;
 pub mod store;
@@ -57,8 +64,10 @@ pub use display::RequestView;
 pub use enroll::{platform, EnrollPreview, OPENID_CONFIGURATION};
 pub use error::{Error, Result};
 pub use events::{ApproverEvent, ConnectionState};
+pub use history::{ExportReport, HistoryItem};
 pub use keys::passphrase::{PassphrasePrompt, PassphrasePurpose};
 pub use quick::{quick_decision, NotQuick, QuickPolicy, QuickText};
 pub use receipt::{check_receipt, ReceiptCheck};
+pub use reenroll::{Enrollment, KeptBecause};
 pub use sync::SyncReport;
 pub use transport::RunHandle;

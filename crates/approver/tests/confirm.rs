@@ -12,10 +12,7 @@ use serde_json::json;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_approval_that_needs_the_code_is_refused_without_it_and_nothing_is_signed() {
     let env = Env::start().await;
-    env.add_user("zoe").await;
-    let device = Device::new();
-    let approver = device.open().await;
-    let account = approver.enroll(&env.invitation("zoe", 600).await).await.unwrap();
+    let (_device, approver, account) = env.enrolled("zoe").await;
     let agent = env.agent().await;
     // A limit order: high risk, and the server requires user verification.
     let trade = agent.request("zoe", &trade_details(), None).await;

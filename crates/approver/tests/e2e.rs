@@ -211,10 +211,7 @@ async fn server_down_during_approve_is_delivered_when_it_returns() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_down_until_expiry_is_reported_expired() {
     let env = Env::start().await;
-    env.add_user("zoe").await;
-    let device = Device::new();
-    let approver = device.open().await;
-    let account = approver.enroll(&env.invitation("zoe", 600).await).await.unwrap();
+    let (device, approver, account) = env.enrolled("zoe").await;
     let agent = env.agent().await;
     let auth_req_id = agent.request("zoe", &trade_details(), Some(120)).await;
     approver.sync(&account.id).await.unwrap();
@@ -349,10 +346,7 @@ async fn several_accounts_on_several_servers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expired_request_cannot_be_decided() {
     let env = Env::start().await;
-    env.add_user("zoe").await;
-    let device = Device::new();
-    let approver = device.open().await;
-    let account = approver.enroll(&env.invitation("zoe", 600).await).await.unwrap();
+    let (device, approver, account) = env.enrolled("zoe").await;
     env.agent().await.request("zoe", &trade_details(), Some(60)).await;
     approver.sync(&account.id).await.unwrap();
     let item = approver.pending().await.unwrap().remove(0);
@@ -366,10 +360,7 @@ async fn expired_request_cannot_be_decided() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_queued_decision_is_re_signed_with_the_same_content_when_its_jws_ages() {
     let env = Env::start().await;
-    env.add_user("zoe").await;
-    let device = Device::new();
-    let approver = device.open().await;
-    let account = approver.enroll(&env.invitation("zoe", 600).await).await.unwrap();
+    let (device, approver, account) = env.enrolled("zoe").await;
     let agent = env.agent().await;
     let auth_req_id = agent.request("zoe", &trade_details(), Some(600)).await;
     approver.sync(&account.id).await.unwrap();
@@ -431,10 +422,7 @@ async fn a_late_different_decision_gets_a_conflict() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sync_follows_every_page_of_pending_requests() {
     let env = Env::start().await;
-    env.add_user("zoe").await;
-    let device = Device::new();
-    let approver = device.open().await;
-    let account = approver.enroll(&env.invitation("zoe", 600).await).await.unwrap();
+    let (_device, approver, account) = env.enrolled("zoe").await;
     let agent = env.agent().await;
     for _ in 0..45 {
         agent.request("zoe", &trade_details(), None).await;
@@ -451,10 +439,7 @@ async fn a_sync_follows_every_page_of_pending_requests() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_user_lifts_the_block_of_unverified_agents() {
     let env = Env::start().await;
-    env.add_user("zoe").await;
-    let device = Device::new();
-    let approver = device.open().await;
-    let account = approver.enroll(&env.invitation("zoe", 600).await).await.unwrap();
+    let (_device, approver, account) = env.enrolled("zoe").await;
     assert!(!approver.unverified_block(&account.id).await.unwrap().blocked);
     let agent = env.agent().await;
     for _ in 0..3 {

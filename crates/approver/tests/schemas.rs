@@ -174,10 +174,7 @@ async fn an_unapprovable_request_can_only_be_denied() {
     // A server that lets through what the schema refuses.
     schemas.lenient.store(true, Ordering::SeqCst);
     let env = Env::start_with(Some(schemas.clone())).await;
-    env.add_user("zoe").await;
-    let device = Device::new();
-    let approver = device.open().await;
-    let account = approver.enroll(&env.invitation("zoe", 600).await).await.unwrap();
+    let (_device, approver, account) = env.enrolled("zoe").await;
     let agent = env.agent().await;
     let limit_without_price =
         json!([{"type": STOCK_TRADE, "action": "buy", "symbol": "ACME", "quantity": "10", "order_type": "limit"}]);
@@ -204,10 +201,7 @@ async fn an_unapprovable_request_can_only_be_denied() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cached_schema_that_does_not_match_its_hash_is_not_used() {
     let env = Env::start().await;
-    env.add_user("zoe").await;
-    let device = Device::new();
-    let approver = device.open().await;
-    let account = approver.enroll(&env.invitation("zoe", 600).await).await.unwrap();
+    let (device, approver, account) = env.enrolled("zoe").await;
     env.agent().await.request("zoe", &trade_details(), None).await;
     approver.sync(&account.id).await.unwrap();
     approver.close().await;

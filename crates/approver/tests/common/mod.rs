@@ -7,6 +7,7 @@
 
 use countersign_approver::clock::OffsetClock;
 use countersign_approver::keys::MemoryKeyStore;
+use countersign_approver::store::Account;
 use countersign_approver::{Approver, ApproverConfig, ApproverEvent, KeyStoreChoice};
 use countersign_protocol::device::{Issuer, Risk, SchemaHash};
 use countersign_protocol::rar::AuthorizationDetails;
@@ -195,6 +196,17 @@ impl Env {
             .await
             .unwrap()
             .to_app_uri()
+    }
+
+    /// A new user `username` and a fresh approver on its own device,
+    /// enrolled as that user (the device holds the approver's files: keep it
+    /// alive as long as the approver).
+    pub async fn enrolled(&self, username: &str) -> (Device, Approver, Account) {
+        self.add_user(username).await;
+        let device = Device::new();
+        let approver = device.open().await;
+        let account = approver.enroll(&self.invitation(username, 600).await).await.unwrap();
+        (device, approver, account)
     }
 
     /// Advances the server's clock.

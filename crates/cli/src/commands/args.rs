@@ -1,6 +1,7 @@
 //! The command line: clap types for the approver and the agent commands.
 
 use clap::{ArgGroup, Parser, Subcommand, ValueEnum};
+use countersign_approver::config;
 use countersign_protocol::device::DenyReason;
 use std::path::PathBuf;
 
@@ -13,19 +14,19 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub(super) json: bool,
     /// Data directory (default: the platform data directory).
-    #[arg(long, global = true, env = "COUNTERSIGN_DATA_DIR")]
+    #[arg(long, global = true, env = config::ENV_DATA_DIR)]
     pub(super) data_dir: Option<PathBuf>,
     /// Where device keys go: the OS keychain, or a passphrase-encrypted file
     /// (passphrase from a terminal prompt; without a terminal, tests and
     /// headless use: COUNTERSIGN_INSECURE_KEY_PASSPHRASE).
-    #[arg(long, global = true, env = "COUNTERSIGN_KEY_STORE", value_enum, default_value_t = KeyStoreArg::Auto)]
+    #[arg(long, global = true, env = config::ENV_KEY_STORE, value_enum, default_value_t = KeyStoreArg::Auto)]
     pub(super) key_store: KeyStoreArg,
     /// Locale of dates and numbers in requests (BCP 47: en-US, en-GB, de-DE,
     /// fr-FR; others get ISO 8601 dates).
-    #[arg(long, global = true, env = "COUNTERSIGN_LOCALE", default_value = "en-US")]
+    #[arg(long, global = true, env = config::ENV_LOCALE, default_value = "en-US")]
     pub(super) locale: String,
     /// Offset from UTC of the times shown, in minutes (e.g. 60 for UTC+01:00).
-    #[arg(long, global = true, env = "COUNTERSIGN_UTC_OFFSET", default_value_t = 0, allow_hyphen_values = true)]
+    #[arg(long, global = true, env = config::ENV_UTC_OFFSET, default_value_t = 0, allow_hyphen_values = true)]
     pub(super) utc_offset: i32,
     /// What to do.
     #[command(subcommand)]

@@ -49,12 +49,12 @@ describe('FakeBackend', () => {
     const backend = new FakeBackend([
       makeView({ request: { id: 'bad' }, display: MODELS.invalid }),
       makeView({ request: { id: 'uv', requires: ['user_verification'] } }),
-    ]);
-    await expect(backend.approve('acct_1', 'bad')).rejects.toMatchObject({ code: 'unsupported_requirement' });
+    ], { now: () => NOW });
+    await expect(backend.approve('acct_1', 'bad')).rejects.toMatchObject({ code: 'not_approvable' });
     await expect(backend.approve('acct_1', 'uv')).rejects.toMatchObject({ code: 'confirmation_required' });
     await expect(backend.approve('acct_1', 'uv', 'trade-4f7q')).rejects.toMatchObject({ code: 'binding_message_mismatch' });
     await expect(backend.approve('acct_1', 'uv', 'TRADE-4F7Q')).resolves.toMatchObject({ delivery: { outcome: 'delivered' } });
-    const risky = new FakeBackend([makeView({ request: { id: 'hi', risk: 'high' } })]);
+    const risky = new FakeBackend([makeView({ request: { id: 'hi', risk: 'high' } })], { now: () => NOW });
     await expect(risky.approve('acct_1', 'hi', ' ')).rejects.toMatchObject({ code: 'risk_confirmation_required' });
   });
 

@@ -180,25 +180,48 @@ export class FakeBackend implements Backend {
   async approve(accountId: string, requestId: string, typedBindingMessage?: string): Promise<DecisionOutcome> {
     this.#record('approve', typedBindingMessage === undefined ? [accountId, requestId] : [accountId, requestId, typedBindingMessage]);
     const view = this.#find(accountId, requestId);
-    if (!view.approvable) {
-      throw { code: 'unsupported_requirement', message: 'This request cannot be approved here.' } satisfies BackendError;
+    const request = view.item.request;
+    // The core's checks in its order (crates/approver/src/gate.rs); the fixture
+    // ui/tests/agreement/approve.json holds the core's answers (agreement.test.ts).
+    if (view.item.status !== 'pending') {
+      throw {
+        code: 'not_pending',
+        message: `request "${request.id}" is not pending (status: ${view.item.status})`,
+      } satisfies BackendError;
+    }
+    if (this.#now() >= request.expires_at) {
+      throw { code: 'expired', message: `request "${request.id}" has expired` } satisfies BackendError;
+    }
+    const unmet = request.requires.find((r) => r !== 'user_verification');
+    if (unmet !== undefined) {
+      throw {
+        code: 'unsupported_requirement',
+        message: `this approver cannot meet the request's requirement "${unmet}"`,
+      } satisfies BackendError;
+    }
+    if (!view.display.approvable) {
+      throw {
+        code: 'not_approvable',
+        message: `request "${request.id}" cannot be approved: a detail does not match its display schema`,
+      } satisfies BackendError;
     }
     // As the core does (crates/approver/src/confirm.rs): the view says whether the code is
-    // needed; what was typed must equal it, surrounding white space aside.
+    // needed; what was typed must equal it, Unicode white space around it aside (as Rust's
+    // `str::trim`: not JavaScript's `trim`, which also drops U+FEFF and keeps U+0085).
     if (view.confirmation_required) {
-      const typed = typedBindingMessage?.trim() ?? '';
+      const typed = trimWhiteSpace(typedBindingMessage ?? '');
       if (typed === '') {
-        throw (view.item.request.requires.includes('user_verification')
+        throw (request.requires.includes('user_verification')
           ? {
               code: 'confirmation_required',
               message: 'the request requires user verification before approval: type its binding message to approve it',
             }
           : {
               code: 'risk_confirmation_required',
-              message: `this request is ${view.item.request.risk} risk: type its binding message to approve it`,
+              message: `this request is ${request.risk} risk: type its binding message to approve it`,
             }) satisfies BackendError;
       }
-      if (typed !== view.item.request.binding_message) {
+      if (typed !== request.binding_message || request.binding_message === '') {
         throw {
           code: 'binding_message_mismatch',
           message: "the text typed is not the request's binding message: nothing was signed; check the code and type it again",
@@ -251,7 +274,11 @@ export class FakeBackend implements Backend {
       account: copy(plain),
       user_text: [],
       replaced: same,
-      kept_because: old && !same ? `the new link is for ${account.user.name} at ${issuer}: both accounts are kept` : null,
+      // The core's sentence (crates/approver/src/reenroll.rs, KeptBecause::OtherUser).
+      kept_because:
+        old && !same
+          ? `the new link is for ${account.user.name} at ${issuer}, not ${old.user.name} at ${old.issuer}: both accounts are kept`
+          : null,
       kept_because_characters: [],
     };
   }
@@ -414,6 +441,11 @@ export class FakeBackend implements Backend {
       throw { ...this.#failure } satisfies BackendError;
     }
   }
+}
+
+/** Unicode White_Space trimmed from both ends, as Rust's `str::trim`. */
+function trimWhiteSpace(text: string): string {
+  return text.replace(/^\p{White_Space}+|\p{White_Space}+$/gu, '');
 }
 
 function parseLink(link: string): EnrollPreview {

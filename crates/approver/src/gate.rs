@@ -1,0 +1,86 @@
+//! Whether a stored request may be decided, and approved, now: the checks
+//! [`Approver::record_decision`](crate::Approver::record_decision) makes,
+//! in its order, as functions of what is stored and rendered (no I/O).
+//!
+//! The UI's fake backend answers approvals by the same rules; a fixture
+//! both run (`ui/tests/agreement/approve.json`, checked by the desktop's
+//! tests against [`approval`] and by the UI's tests against the fake) keeps
+//! the two from drifting.
+
+use crate::display;
+use crate::error::{Error, Result};
+use crate::store::{InboxItem, LocalStatus};
+use countersign_details::DisplayModel;
+use countersign_protocol::device::{ApproverRequest, Requirement};
+
+/// Either decision: the request must be pending and not expired at `now`.
+///
+/// # Errors
+/// [`Error::NotPending`], [`Error::Expired`].
+pub fn decidable(item: &InboxItem, now: u64) -> Result<()> {
+    let request_id = item.request.id.as_str();
+    if item.status != LocalStatus::Pending {
+        return Err(Error::NotPending { request_id: request_id.to_owned(), status: item.status.to_string() });
+    }
+    if item.request.is_expired(now) {
+        return Err(Error::Expired(request_id.to_owned()));
+    }
+    Ok(())
+}
+
+/// An approval: every requirement of the request can be met here
+/// (`user_verification` is met by the confirmation, [`approvable`]; the
+/// WebAuthn client is not part of this crate yet).
+///
+/// # Errors
+/// [`Error::UnsupportedRequirement`] naming the first one that cannot.
+pub fn requirements_met(request: &ApproverRequest) -> Result<()> {
+    for r in &request.requires {
+        match r {
+            Requirement::UserVerification => {}
+            Requirement::Webauthn | Requirement::Extension(_) => {
+                return Err(Error::UnsupportedRequirement(r.as_str().to_owned()))
+            }
+        }
+    }
+    Ok(())
+}
+
+/// An approval of `request` as `rendering` shows it: the rendering allows
+/// it, the schemas are those shown (`schemas_changed`: they are not), and
+/// the confirmation rule ([`crate::confirm::check`]) is met by `typed`.
+///
+/// # Errors
+/// [`Error::NotApprovable`], [`Error::ReviewRequired`], then those of
+/// [`crate::confirm::check`].
+pub fn approvable(
+    request: &ApproverRequest,
+    rendering: &DisplayModel,
+    schemas_changed: bool,
+    typed: Option<&str>,
+) -> Result<()> {
+    let request_id = request.id.as_str();
+    if let Some(reason) = display::unapprovable_reason(rendering) {
+        return Err(Error::NotApprovable { request_id: request_id.to_owned(), reason: reason.to_owned() });
+    }
+    if schemas_changed {
+        return Err(Error::ReviewRequired(request_id.to_owned()));
+    }
+    crate::confirm::check(request, rendering, typed)
+}
+
+/// Every check of an approval, in `record_decision`'s order.
+///
+/// # Errors
+/// Those of [`decidable`], [`requirements_met`] and [`approvable`].
+pub fn approval(
+    item: &InboxItem,
+    rendering: &DisplayModel,
+    schemas_changed: bool,
+    typed: Option<&str>,
+    now: u64,
+) -> Result<()> {
+    decidable(item, now)?;
+    requirements_met(&item.request)?;
+    approvable(&item.request, rendering, schemas_changed, typed)
+}
