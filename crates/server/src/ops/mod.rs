@@ -125,12 +125,11 @@ pub async fn add_user(db: &Db, user: &NewUser, now: u64) -> Result<User, AdminEr
 /// # Errors
 /// Not found, or the database failed.
 pub async fn find_user(db: &Db, who: &str) -> Result<User, AdminError> {
-    let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE username = $1 OR sub = $1"))
+    sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE username = $1 OR sub = $1"))
         .bind(who)
         .fetch_optional(db)
         .await?
-        .ok_or_else(|| AdminError::NotFound(format!("user {who:?}")))?;
-    Ok(User::from_row(&row)?)
+        .ok_or_else(|| AdminError::NotFound(format!("user {who:?}")))
 }
 
 /// Every user, by username.
@@ -138,8 +137,7 @@ pub async fn find_user(db: &Db, who: &str) -> Result<User, AdminError> {
 /// # Errors
 /// The database failed.
 pub async fn list_users(db: &Db) -> Result<Vec<User>, AdminError> {
-    let rows = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY username")).fetch_all(db).await?;
-    Ok(rows.iter().map(User::from_row).collect::<Result<_, _>>()?)
+    Ok(sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY username")).fetch_all(db).await?)
 }
 
 /// Disables a user: hints no longer find them, their devices are refused,
