@@ -36,6 +36,8 @@ mod webview;
 #[cfg(test)]
 mod fake_agreement;
 #[cfg(test)]
+mod ipc_answers;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod text_agreement;

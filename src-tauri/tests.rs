@@ -15,6 +15,7 @@ use tauri::test::{mock_builder, MockRuntime, INVOKE_KEY};
 use tauri::webview::InvokeRequest;
 use tauri::{Manager, WebviewWindow};
 
+use crate::ipc_answers::IpcAnswers;
 use crate::shell::Shell;
 
 struct TestApp {
@@ -267,12 +268,15 @@ fn enroll_receive_approve_deny_verify_and_export_against_a_real_server() {
     let link = tauri::async_runtime::block_on(server.enrollment_link());
 
     // The preview names the server and the user without using the ticket up.
+    let mut answers = IpcAnswers::default();
     let preview = invoke(&t.window, "enroll_preview", json!({ "link": link })).unwrap();
+    answers.add("EnrollPreview", &preview);
     assert_eq!(preview["issuer"], server.server.base_url.as_str());
     assert_eq!(preview["user"]["name"], "Zoë Martin");
     assert_eq!(preview["plain_http"], true);
 
     let outcome = invoke(&t.window, "enroll", json!({ "link": link })).unwrap();
+    answers.add("EnrollOutcome", &outcome);
     assert_eq!(outcome["replaced"], false);
     let account = outcome["account"].clone();
     assert_eq!(account["user"]["name"], "Zoë Martin");
@@ -296,6 +300,7 @@ fn enroll_receive_approve_deny_verify_and_export_against_a_real_server() {
     std::thread::sleep(Duration::from_millis(1100));
     let second = tauri::async_runtime::block_on(server.request(&agent, DETAILS, "ORDER-2", "openid"));
     let views = wait_for_inbox(&t.window, 2);
+    answers.add("RequestView[]", &Value::Array(views.clone()));
 
     // Newest first, exactly as received, with the display model and its warnings.
     assert_eq!(views[0]["item"]["request"]["binding_message"], "ORDER-2");
@@ -321,6 +326,7 @@ fn enroll_receive_approve_deny_verify_and_export_against_a_real_server() {
         json!({ "account_id": account_id, "request_id": request_id, "typed_binding_message": "ORDER-2" }),
     )
     .unwrap_err();
+    answers.add("BackendError", &refused);
     assert_eq!(refused["code"], "binding_message_mismatch", "the core compares the code: {refused}");
     let refused = invoke(
         &t.window,
@@ -340,6 +346,7 @@ fn enroll_receive_approve_deny_verify_and_export_against_a_real_server() {
         json!({ "account_id": account_id, "request_id": request_id, "typed_binding_message": " ORDER-1\n" }),
     )
     .unwrap();
+    answers.add("DecisionOutcome", &outcome);
     assert_eq!(outcome["history"]["decision"], "approve");
     let token = tauri::async_runtime::block_on(server.token(&agent, &first));
     assert!(token["access_token"].is_string(), "token answer: {token}");
@@ -351,6 +358,7 @@ fn enroll_receive_approve_deny_verify_and_export_against_a_real_server() {
         json!({ "account_id": account_id, "request_id": other_id, "reason": "wrong_details" }),
     )
     .unwrap();
+    answers.add("DecisionOutcome", &outcome);
     assert_eq!(outcome["history"]["deny_reason"], "wrong_details");
     let refused = tauri::async_runtime::block_on(server.token(&agent, &second));
     assert_eq!(refused["error"], "access_denied", "{refused}");
@@ -366,16 +374,19 @@ fn enroll_receive_approve_deny_verify_and_export_against_a_real_server() {
 
     // History, newest first, with the requests; receipts verify offline.
     let history = invoke(&t.window, "history", json!({})).unwrap();
+    answers.add("HistoryView[]", &history);
     assert_eq!(history.as_array().unwrap().len(), 2);
     assert_eq!(history[0]["decision"], "deny");
     assert_eq!(history[0]["request"]["binding_message"], "ORDER-2");
     let check =
         invoke(&t.window, "verify_receipt", json!({ "account_id": account_id, "request_id": request_id })).unwrap();
+    answers.add("ReceiptCheck", &check);
     assert_eq!(check["signature_valid"], true, "{check}");
     assert_eq!(check["statement_hash_valid"], true, "{check}");
     assert_eq!(check["problems"], json!([]));
 
     let report = invoke(&t.window, "export_history", json!({})).unwrap();
+    answers.add("ExportReport", &report);
     assert_eq!(report["decisions"], 2);
     let exported: Value =
         serde_json::from_str(&std::fs::read_to_string(report["path"].as_str().unwrap()).unwrap()).unwrap();
@@ -383,7 +394,12 @@ fn enroll_receive_approve_deny_verify_and_export_against_a_real_server() {
 
     // Connection state is reported per account once the transport ran.
     let accounts = invoke(&t.window, "accounts", json!({})).unwrap();
+    answers.add("AccountView[]", &accounts);
     assert!(!accounts[0]["connection"].is_null(), "{accounts}");
+    answers
+        .add("UnverifiedBlock", &invoke(&t.window, "unverified_block", json!({ "account_id": account_id })).unwrap());
+    answers.add("AppStatus", &invoke(&t.window, "app_status", json!({})).unwrap());
+    answers.add("SettingsView", &invoke(&t.window, "settings", json!({})).unwrap());
 
     // Re-enrolling: an unknown account is refused before the ticket is used;
     // the same user at the same server replaces the account.
@@ -391,6 +407,7 @@ fn enroll_receive_approve_deny_verify_and_export_against_a_real_server() {
     let error = invoke(&t.window, "enroll", json!({ "link": link, "replaces": "acct_unknown" })).unwrap_err();
     assert_eq!(error["code"], "unknown_account");
     let outcome = invoke(&t.window, "enroll", json!({ "link": link, "replaces": account_id })).unwrap();
+    answers.add("EnrollOutcome", &outcome);
     assert_eq!(outcome["replaced"], true, "{outcome}");
     assert_eq!(outcome["kept_because"], Value::Null);
     let new_id = outcome["account"]["id"].as_str().unwrap().to_owned();
@@ -402,6 +419,9 @@ fn enroll_receive_approve_deny_verify_and_export_against_a_real_server() {
     invoke(&t.window, "remove_account", json!({ "account_id": new_id })).unwrap();
     assert_eq!(invoke(&t.window, "accounts", json!({})).unwrap(), json!([]));
     tauri::async_runtime::block_on(t.window.state::<Shell>().stop());
+
+    // What the commands answered is what the UI's types say they answer.
+    answers.type_check();
 }
 
 #[test]

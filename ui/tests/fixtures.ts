@@ -5,6 +5,7 @@ import type {
   HistoryView,
   RequestView,
 } from '../src/lib/backend/types';
+import { FAKE_PUBLIC_JWK } from '../src/lib/backend/fake';
 import auth0Transfer from './models/auth0-transfer.model.json';
 import hostileNames from './models/hostile-names.model.json';
 import hostileText from './models/hostile-text.model.json';
@@ -101,6 +102,8 @@ export function makeAccount(overrides: Partial<AccountView> = {}): AccountView {
     user: { sub: 'user-1', name: 'Ada Lovelace', roles: ['user'] },
     poll_interval: 30,
     key_store: 'keychain',
+    public_jwk: { ...FAKE_PUBLIC_JWK },
+    last_event_id: null,
     created_at: NOW - 86_400,
     connection: { state: 'push' },
     user_text: [],

@@ -4,6 +4,7 @@ import type {
   AppStatus,
   BackendError,
   Decision,
+  DecisionClaims,
   DecisionOutcome,
   DenyReason,
   EnrolledUser,
@@ -12,6 +13,7 @@ import type {
   ExportReport,
   HistoryView,
   PassphrasePurpose,
+  PublicJwk,
   ReceiptCheck,
   RequestView,
   SettingsPatch,
@@ -49,6 +51,14 @@ export interface FakeBackendOptions {
  * well-known weak ones. Only for component and browser tests.
  */
 const FAKE_WEAK = ['password1234', 'aaaaaaaaaaaa', 'qwertyuiopasdf', '123456789012'];
+
+/** The public key of every fake account (a P-256 point from RFC 7515 A.3). */
+export const FAKE_PUBLIC_JWK: PublicJwk = {
+  kty: 'EC',
+  crv: 'P-256',
+  x: 'f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU',
+  y: 'x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0',
+};
 
 /** The user every fake enrollment link names. */
 export const FAKE_ENROLLED_USER = { sub: 'u_demo', name: 'Demo User', roles: ['user'] };
@@ -261,6 +271,8 @@ export class FakeBackend implements Backend {
       user: copy(this.#enrolledUser),
       poll_interval: 30,
       key_store: 'keychain',
+      public_jwk: copy(FAKE_PUBLIC_JWK),
+      last_event_id: null,
       created_at: this.#now(),
       connection: { state: 'connecting' },
       // The fake has no classifier (the UI keeps no table of its own): no findings.
@@ -380,6 +392,18 @@ export class FakeBackend implements Backend {
     const entry = this.#history.find((h) => h.account_id === accountId && h.request_id === requestId);
     if (!entry) throw { code: 'no_receipt', message: `no decision recorded for request "${requestId}"` } satisfies BackendError;
     const valid = entry.decision_jws !== 'tampered';
+    const account = this.#accounts.find((a) => a.id === accountId);
+    const claims: DecisionClaims = {
+      iss: account?.device_id ?? 'dev_unknown',
+      aud: account?.issuer ?? 'https://auth.example.test',
+      iat: entry.decided_at,
+      exp: entry.decided_at + 120,
+      jti: `jti_${entry.id}`,
+      request_id: entry.request_id,
+      decision: entry.decision,
+      ...(entry.deny_reason === null ? {} : { deny_reason: entry.deny_reason as DenyReason }),
+      statement_hash: entry.statement_hash,
+    };
     return {
       account_id: accountId,
       request_id: requestId,
@@ -387,6 +411,7 @@ export class FakeBackend implements Backend {
       statement_hash_valid: true,
       request_matches: true,
       decision_matches: true,
+      claims: valid ? claims : null,
       problems: valid ? [] : ['the signature does not verify with the enrolled key'],
     };
   }

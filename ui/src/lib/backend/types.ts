@@ -232,7 +232,22 @@ export interface Account {
   user: EnrolledUser;
   poll_interval: number;
   key_store: 'keychain' | 'file' | 'memory' | (string & {});
+  /** The device's public key (RFC 7517, P-256), for offline receipt checks. */
+  public_jwk: PublicJwk;
+  /** Last event id seen on the push channel. */
+  last_event_id: string | null;
   created_at: number;
+}
+
+/** A P-256 public key (countersign-protocol `PublicJwk`); never a private member. */
+export interface PublicJwk {
+  kty: 'EC';
+  crv: 'P-256';
+  x: string;
+  y: string;
+  kid?: string;
+  alg?: 'ES256' | (string & {});
+  use?: 'sig' | (string & {});
 }
 
 export interface AccountView extends Account {
@@ -337,7 +352,22 @@ export interface ReceiptCheck {
   statement_hash_valid: boolean;
   request_matches: boolean;
   decision_matches: boolean;
+  /** The claims of the decision JWS, when it verified. */
+  claims: DecisionClaims | null;
   problems: string[];
+}
+
+/** The claims of a signed decision (countersign-protocol `DecisionClaims`). */
+export interface DecisionClaims {
+  iss: string;
+  aud: string;
+  iat: number;
+  exp: number;
+  jti: string;
+  request_id: string;
+  decision: Decision;
+  deny_reason?: DenyReason;
+  statement_hash: string;
 }
 
 export interface ExportReport {
