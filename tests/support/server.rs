@@ -96,8 +96,9 @@ impl Server {
         agent.poll(auth_req_id).await.1
     }
 
-    /// Polls the token endpoint until the answer is final (at most 30 s).
+    /// Polls the token endpoint every 500 ms until the answer is final (at
+    /// most 30 s; slowly, so as not to load the machine the app runs on).
     pub async fn token(&self, agent: &Agent, auth_req_id: &str) -> Value {
-        agent.wait_token_within(Duration::from_secs(30), auth_req_id).await.1
+        agent.wait_token_every(Duration::from_secs(30), Duration::from_millis(500), auth_req_id).await.1
     }
 }

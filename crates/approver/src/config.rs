@@ -267,9 +267,6 @@ mod tests {
         assert!(matches!(KeyStoreChoice::from_name("keychain").unwrap(), KeyStoreChoice::Keychain));
         let error = KeyStoreChoice::from_name("memory").unwrap_err();
         assert!(matches!(error, crate::Error::Config(_)), "{error:?}");
-        assert_eq!(
-            error.to_string(),
-            "configuration: COUNTERSIGN_KEY_STORE must be auto, keychain or file, not \"memory\""
-        );
+        assert_eq!(error.to_string(), "COUNTERSIGN_KEY_STORE must be auto, keychain or file, not \"memory\"");
     }
 }

@@ -168,10 +168,11 @@ impl Approver {
         let registry = inner.registry(account.issuer.as_str()).await?;
         let rendering = display::render(&item.request, &registry, &inner.config.render);
         if decision == Decision::Approve {
+            crate::gate::rendering_allows(&item.request, &rendering)?;
             let shown = inner.store.shown_schemas(account_id, request_id).await?;
             let current = display::shown_json(&rendering.display_schemas)?;
             let schemas_changed = shown.is_some_and(|s| s != current);
-            crate::gate::approvable(&item.request, &rendering, schemas_changed, typed_binding_message)?;
+            crate::gate::shown_and_confirmed(&item.request, &rendering, schemas_changed, typed_binding_message)?;
         }
         let schemas = rendering.display_schemas;
         let key = inner.key_for(&account).await?;

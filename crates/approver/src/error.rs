@@ -130,10 +130,10 @@ pub enum Error {
     Invalid(String),
     /// The history could not be exported (the file exists or cannot be
     /// written).
-    #[error("history export: {0}")]
+    #[error("{0}")]
     Export(String),
     /// The configuration (environment or options) is unusable.
-    #[error("configuration: {0}")]
+    #[error("{0}")]
     Config(String),
 }
 

@@ -29,7 +29,7 @@ pub fn decidable(item: &InboxItem, now: u64) -> Result<()> {
 }
 
 /// An approval: every requirement of the request can be met here
-/// (`user_verification` is met by the confirmation, [`approvable`]; the
+/// (`user_verification` is met by the confirmation, [`shown_and_confirmed`]; the
 /// WebAuthn client is not part of this crate yet).
 ///
 /// # Errors
@@ -46,25 +46,34 @@ pub fn requirements_met(request: &ApproverRequest) -> Result<()> {
     Ok(())
 }
 
-/// An approval of `request` as `rendering` shows it: the rendering allows
-/// it, the schemas are those shown (`schemas_changed`: they are not), and
-/// the confirmation rule ([`crate::confirm::check`]) is met by `typed`.
+/// An approval of `request` as `rendering` shows it: the rendering allows it.
 ///
 /// # Errors
-/// [`Error::NotApprovable`], [`Error::ReviewRequired`], then those of
-/// [`crate::confirm::check`].
-pub fn approvable(
+/// [`Error::NotApprovable`].
+pub fn rendering_allows(request: &ApproverRequest, rendering: &DisplayModel) -> Result<()> {
+    match display::unapprovable_reason(rendering) {
+        Some(reason) => {
+            Err(Error::NotApprovable { request_id: request.id.as_str().to_owned(), reason: reason.to_owned() })
+        }
+        None => Ok(()),
+    }
+}
+
+/// An approval of `request` as `rendering` shows it, once the rendering
+/// allows it: the schemas are those shown (`schemas_changed`: they are not;
+/// a stored fact, read only when the rendering allows approval) and the
+/// confirmation rule ([`crate::confirm::check`]) is met by `typed`.
+///
+/// # Errors
+/// [`Error::ReviewRequired`], then those of [`crate::confirm::check`].
+pub fn shown_and_confirmed(
     request: &ApproverRequest,
     rendering: &DisplayModel,
     schemas_changed: bool,
     typed: Option<&str>,
 ) -> Result<()> {
-    let request_id = request.id.as_str();
-    if let Some(reason) = display::unapprovable_reason(rendering) {
-        return Err(Error::NotApprovable { request_id: request_id.to_owned(), reason: reason.to_owned() });
-    }
     if schemas_changed {
-        return Err(Error::ReviewRequired(request_id.to_owned()));
+        return Err(Error::ReviewRequired(request.id.as_str().to_owned()));
     }
     crate::confirm::check(request, rendering, typed)
 }
@@ -72,7 +81,8 @@ pub fn approvable(
 /// Every check of an approval, in `record_decision`'s order.
 ///
 /// # Errors
-/// Those of [`decidable`], [`requirements_met`] and [`approvable`].
+/// Those of [`decidable`], [`requirements_met`], [`rendering_allows`] and
+/// [`shown_and_confirmed`].
 pub fn approval(
     item: &InboxItem,
     rendering: &DisplayModel,
@@ -82,5 +92,6 @@ pub fn approval(
 ) -> Result<()> {
     decidable(item, now)?;
     requirements_met(&item.request)?;
-    approvable(&item.request, rendering, schemas_changed, typed)
+    rendering_allows(&item.request, rendering)?;
+    shown_and_confirmed(&item.request, rendering, schemas_changed, typed)
 }

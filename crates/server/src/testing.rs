@@ -17,7 +17,7 @@ mod agent;
 mod wait;
 
 pub use agent::{client_jwks, details, http, Agent, Method, CIBA_GRANT, STOCK_TRADE};
-pub use wait::{wait_for, wait_for_within, WAIT};
+pub use wait::{wait_for, wait_for_every, wait_for_within, WAIT};
 
 use countersign_protocol::device::Issuer;
 use std::net::SocketAddr;

@@ -5,7 +5,10 @@
 //! Its calls are the test's assertions: a failed registration or a refused
 //! request panics with the server's answer (see each method's `# Panics`).
 
-use super::{wait_for_within, TestServer, WAIT};
+use super::{wait_for_every, TestServer, WAIT};
+
+/// How often [`Agent::wait_token`] polls.
+const POLL_TOKEN: Duration = Duration::from_millis(20);
 use countersign_protocol::jws::{DeviceKeyPair, JwtType, SignHeader};
 use countersign_protocol::secret::generate_url_safe;
 use serde_json::{json, Value};
@@ -340,7 +343,16 @@ impl Agent {
     /// # Panics
     /// As [`Agent::wait_token`], after `timeout`.
     pub async fn wait_token_within(&self, timeout: Duration, auth_req_id: &str) -> (u16, Value) {
-        wait_for_within(timeout, "a final token answer", || async {
+        self.wait_token_every(timeout, POLL_TOKEN, auth_req_id).await
+    }
+
+    /// [`Agent::wait_token_within`] polling every `every` (the desktop's
+    /// tests poll slowly: the app under test shares the machine).
+    ///
+    /// # Panics
+    /// As [`Agent::wait_token`], after `timeout`.
+    pub async fn wait_token_every(&self, timeout: Duration, every: Duration, auth_req_id: &str) -> (u16, Value) {
+        wait_for_every(timeout, every, "a final token answer", || async {
             let (status, body) = self.poll(auth_req_id).await;
             match body["error"].as_str() {
                 Some("authorization_pending" | "slow_down") => None,

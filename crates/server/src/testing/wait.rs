@@ -28,7 +28,20 @@ where
 ///
 /// # Panics
 /// With "timed out waiting for {what}" when `f` is still `None` after `timeout`.
-pub async fn wait_for_within<T, F, Fut>(timeout: Duration, what: &str, mut f: F) -> T
+pub async fn wait_for_within<T, F, Fut>(timeout: Duration, what: &str, f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    wait_for_every(timeout, POLL, what, f).await
+}
+
+/// [`wait_for_within`] asking every `every` (for what is costly to ask:
+/// each token poll writes to the server's database).
+///
+/// # Panics
+/// With "timed out waiting for {what}" when `f` is still `None` after `timeout`.
+pub async fn wait_for_every<T, F, Fut>(timeout: Duration, every: Duration, what: &str, mut f: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
@@ -39,6 +52,6 @@ where
             return v;
         }
         assert!(start.elapsed() < timeout, "timed out waiting for {what}");
-        tokio::time::sleep(POLL).await;
+        tokio::time::sleep(every).await;
     }
 }
