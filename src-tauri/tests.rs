@@ -293,6 +293,15 @@ fn enroll_receive_approve_deny_verify_and_export_against_a_real_server() {
     // Events are forwarded as in the app, and the transport delivers the requests to the inbox.
     let events = t.window.state::<Shell>().approver().unwrap().subscribe();
     tauri::async_runtime::spawn(crate::events::forward(t.window.app_handle().clone(), events));
+    // The UI's event channel, as the page would receive it.
+    let ui_events = Arc::new(std::sync::Mutex::new(Vec::<Value>::new()));
+    let sink = ui_events.clone();
+    t.window.state::<Shell>().subscribe(tauri::ipc::Channel::new(move |body| {
+        if let tauri::ipc::InvokeResponseBody::Json(json) = body {
+            sink.lock().unwrap().push(serde_json::from_str(&json).unwrap());
+        }
+        Ok(())
+    }));
     tauri::async_runtime::block_on(t.window.state::<Shell>().start()).unwrap();
     let agent = tauri::async_runtime::block_on(server.agent("Shop <b>Agent</b>", &[DETAIL_TYPE]));
     let first = tauri::async_runtime::block_on(server.request(&agent, DETAILS, "ORDER-1", "openid"));
@@ -420,7 +429,16 @@ fn enroll_receive_approve_deny_verify_and_export_against_a_real_server() {
     assert_eq!(invoke(&t.window, "accounts", json!({})).unwrap(), json!([]));
     tauri::async_runtime::block_on(t.window.state::<Shell>().stop());
 
-    // What the commands answered is what the UI's types say they answer.
+    // What the commands answered, and the events the page received, are
+    // what the UI's types say they are.
+    let ui_events = Value::Array(ui_events.lock().unwrap().clone());
+    for kind in ["connection", "new_request", "decided"] {
+        assert!(
+            ui_events.as_array().unwrap().iter().any(|e| e["event"] == kind),
+            "no {kind} event reached the page: {ui_events}"
+        );
+    }
+    answers.add("UiEvent[]", &ui_events);
     answers.type_check();
 }
 
