@@ -12,6 +12,7 @@ use crate::shell::Shell;
 
 /// What the UI receives: the approver's events as they are
 /// (`{"event": "new_request", ...}`), plus the shell's own.
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Debug, Clone, Serialize)]
 #[serde(untagged)]
 pub enum UiEvent {
@@ -19,6 +20,7 @@ pub enum UiEvent {
     Shell(ShellEvent),
 }
 
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum ShellEvent {
@@ -29,7 +31,10 @@ pub enum ShellEvent {
     /// Show the inbox (a notification of several requests was clicked).
     OpenInbox,
     /// Show the enrollment preview of this link (a `countersign://` link).
-    OpenEnroll { link: crate::deep_link::EnrollLink },
+    OpenEnroll {
+        #[cfg_attr(test, ts(type = "string"))]
+        link: crate::deep_link::EnrollLink,
+    },
     /// The encrypted key file waits for its passphrase: ask for a new one
     /// (`create`) or for the one that opens it (`open`).
     PassphraseNeeded { purpose: countersign_approver::PassphrasePurpose },

@@ -11,6 +11,8 @@ use countersign_details::text::Revealed;
 use countersign_details::CharFinding;
 use serde::Serialize;
 
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[cfg_attr(test, ts(rename = "BackendError"))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
 #[error("{code}: {message}")]
 pub struct IpcError {

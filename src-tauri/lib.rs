@@ -41,6 +41,8 @@ mod ipc_answers;
 mod tests;
 #[cfg(test)]
 mod text_agreement;
+#[cfg(test)]
+mod ts_types;
 
 use std::path::PathBuf;
 

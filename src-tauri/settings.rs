@@ -17,6 +17,7 @@ use crate::IpcError;
 pub const FILE_NAME: &str = "desktop-settings.json";
 
 /// Light, dark, or whatever the system says.
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Theme {
@@ -28,6 +29,7 @@ pub enum Theme {
 
 /// What is stored. Unknown fields are ignored (a newer version may add some)
 /// and missing ones take their defaults.
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Preferences {
@@ -46,6 +48,9 @@ impl Default for Preferences {
 }
 
 /// A change from the UI: absent fields stay as they are.
+#[cfg_attr(test, derive(ts_rs::TS))]
+// Absent members stay as they are.
+#[cfg_attr(test, ts(optional_fields))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SettingsPatch {
@@ -58,6 +63,7 @@ pub struct SettingsPatch {
 }
 
 /// Everything the settings page shows.
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SettingsView {
     #[serde(flatten)]

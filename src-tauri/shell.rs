@@ -22,6 +22,7 @@ use crate::events::UiEvent;
 use crate::IpcError;
 
 /// An account with how it is connected right now (`null`: not known yet).
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Debug, Clone, Serialize)]
 pub struct AccountView {
     #[serde(flatten)]
@@ -32,6 +33,7 @@ pub struct AccountView {
 }
 
 /// A new account, and whether it replaced the one being re-enrolled.
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Debug, Clone, Serialize)]
 pub struct EnrollOutcome {
     pub account: Account,
@@ -61,6 +63,7 @@ impl EnrollOutcome {
 }
 
 /// Name, version, and what the UI must show about the app's own state.
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Debug, Clone, Serialize)]
 pub struct AppStatus {
     pub name: &'static str,

@@ -70,7 +70,7 @@ describe('App', () => {
   });
 
   it('shows a startup failure', async () => {
-    render(App, { backend: new FakeBackend([], { status: { startup_error: { code: 'store', message: 'disk full' } } }) });
+    render(App, { backend: new FakeBackend([], { status: { startup_error: { code: 'store', message: 'disk full', characters: [] } } }) });
     expect(await screen.findByTestId('startup-error')).toHaveTextContent('disk full');
   });
 

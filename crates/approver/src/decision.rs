@@ -31,6 +31,7 @@ pub const RESIGN_MARGIN_SECS: u64 = 20;
 pub const REVIEW: &str = "the server's display schemas changed: the request must be shown again before it is decided";
 
 /// How one delivery attempt ended.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum DeliveryReport {
@@ -71,6 +72,7 @@ pub enum DeliveryReport {
 }
 
 /// The result of [`Approver::decide`].
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DecisionOutcome {
     /// The recorded decision (with the signed JWS).

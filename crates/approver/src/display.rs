@@ -23,6 +23,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 
 /// A stored request with its rendering: what a shell shows.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RequestView {
     /// The stored request and its local status.
@@ -49,6 +50,7 @@ pub struct RequestView {
 }
 
 /// The findings of one request-level string.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TextFinding {
     /// JSON Pointer of the string within the request, e.g.

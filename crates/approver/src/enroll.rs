@@ -70,6 +70,7 @@ async fn discover(approver: &Approver, issuer: &Issuer) -> Result<String> {
 /// What an invitation would enroll this approver as, read before the user
 /// confirms ([`Approver::enroll_preview`]). Holds no secret: the ticket is
 /// not part of it.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Serialize)]
 pub struct EnrollPreview {
     /// The server: the invitation's issuer, which its metadata confirmed.

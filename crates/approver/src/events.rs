@@ -5,6 +5,7 @@ use countersign_protocol::device::{Decision, GrantRevoked, SchemaHash};
 use serde::Serialize;
 
 /// How an account is connected.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum ConnectionState {
@@ -24,6 +25,7 @@ pub enum ConnectionState {
 }
 
 /// Something shells show.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum ApproverEvent {

@@ -16,6 +16,8 @@ use std::path::Path;
 pub const EXPORT_FORMAT: &str = "countersign-history-v1";
 
 /// A decision with the request it was about (when still stored).
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(rename = "HistoryView"))]
 #[derive(Debug, Clone, Serialize)]
 pub struct HistoryItem {
     /// The decision.
@@ -28,6 +30,7 @@ pub struct HistoryItem {
 }
 
 /// Where an export went.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ExportReport {
     /// The file written.

@@ -10,6 +10,7 @@ use countersign_protocol::jws::{self, JwtType};
 use serde::Serialize;
 
 /// The result of a receipt check.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ReceiptCheck {
     /// The account.

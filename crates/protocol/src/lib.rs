@@ -17,4 +17,6 @@ pub mod jws;
 pub mod rar;
 pub mod registration;
 pub mod secret;
+#[cfg(feature = "ts")]
+pub mod ts;
 mod wire;

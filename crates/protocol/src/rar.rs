@@ -290,6 +290,10 @@ impl<'de> Deserialize<'de> for AuthorizationDetail {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthorizationDetails(Vec<AuthorizationDetail>);
 
+// Opaque to the UI: each entry is shown through the display model.
+#[cfg(feature = "ts")]
+crate::ts_inline!(AuthorizationDetails => "Array<{ type: string } & Record<string, unknown>>");
+
 impl AuthorizationDetails {
     /// Parses the `authorization_details` request parameter (RFC 9396 §3),
     /// i.e. the JSON text after form decoding.

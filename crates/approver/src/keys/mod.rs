@@ -25,6 +25,7 @@ use std::sync::{Arc, Mutex};
 use zeroize::Zeroizing;
 
 /// Which store holds a key (kept with the account).
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum KeyStoreKind {

@@ -34,6 +34,7 @@ pub const MIN_CHARS: usize = 12;
 pub const MIN_SCORE: u8 = 3;
 
 /// What the key store asks the passphrase for.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PassphrasePurpose {

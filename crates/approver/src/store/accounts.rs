@@ -9,6 +9,7 @@ use serde::Serialize;
 use sqlx::Row as _;
 
 /// An enrolled device of one user at one server.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Account {
     /// Local id (random, base64url); also the key id in the key store.

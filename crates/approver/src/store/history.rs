@@ -7,6 +7,7 @@ use serde::Serialize;
 use sqlx::Row as _;
 
 /// What became of a decision.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Delivery {
@@ -60,6 +61,7 @@ impl std::fmt::Display for Delivery {
 }
 
 /// A decision made on this approver.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct HistoryEntry {
     /// Row id.

@@ -8,6 +8,7 @@ use sqlx::Row as _;
 use std::fmt;
 
 /// Where a request stands on this approver.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LocalStatus {
@@ -77,6 +78,7 @@ impl fmt::Display for LocalStatus {
 }
 
 /// A stored request.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct InboxItem {
     /// The account it came for.

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Display format of a value, from the schema's `x-countersign.format`.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Format {

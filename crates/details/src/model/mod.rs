@@ -26,6 +26,7 @@ pub use format::Format;
 pub use warning::{CharFinding, Severity, Warning, WarningCode};
 
 /// The rendering of a whole `authorization_details` array.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DisplayModel {
     /// Whether the user may approve: `false` when the request was refused or
@@ -53,6 +54,7 @@ pub struct DisplayModel {
 }
 
 /// What a short view says of a request's warnings: the worst kind.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct WorstWarning {
     /// The code of the worst warning.
@@ -92,6 +94,8 @@ impl DisplayModel {
 }
 
 /// Overall state of a request.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(rename = "DisplayStatus"))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RequestStatus {
@@ -104,6 +108,7 @@ pub enum RequestStatus {
 }
 
 /// How a detail was rendered.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Renderer {
@@ -116,6 +121,8 @@ pub enum Renderer {
 }
 
 /// Risk declared by the display schema.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(rename = "DetailRisk"))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Risk {
@@ -132,6 +139,7 @@ pub enum Risk {
 }
 
 /// One authorization details object, rendered.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DetailView {
     /// Position in the request.
@@ -168,6 +176,7 @@ pub struct DetailView {
 }
 
 /// A summary line built from the schema's template.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Summary {
     /// The whole line, exactly: the template's text and each value as sent
@@ -184,6 +193,7 @@ pub struct Summary {
 }
 
 /// One piece of a summary line.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum SummaryPart {
@@ -217,6 +227,7 @@ pub enum SummaryPart {
 }
 
 /// One value shown to the user, with its label.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Field {
     /// JSON Pointer (RFC 6901) of the value within its detail, e.g.
@@ -256,6 +267,7 @@ pub struct Field {
 }
 
 /// Where a field's label comes from.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LabelSource {
@@ -270,6 +282,7 @@ pub enum LabelSource {
 }
 
 /// JSON type of a scalar.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum JsonType {
@@ -284,6 +297,7 @@ pub enum JsonType {
 }
 
 /// A field's value.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum FieldValue {

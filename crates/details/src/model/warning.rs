@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// How serious a warning is.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
@@ -16,6 +17,7 @@ pub enum Severity {
 }
 
 /// Kinds of warning (see the catalogue in `docs/display-schema.md`).
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum WarningCode {
@@ -125,6 +127,7 @@ impl WarningCode {
 }
 
 /// One character a warning is about.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CharFinding {
     /// `U+202E`.
@@ -138,6 +141,7 @@ pub struct CharFinding {
 }
 
 /// A visible warning.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Warning {
     /// What kind of finding.

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 /// `GET {device}/unverified-block` body, also the answer of
 /// `POST {device}/unverified-block/lift`.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UnverifiedBlock {
     /// Whether unverified agents are refused for this user.

@@ -315,6 +315,7 @@ impl EnrollmentRequest {
 }
 
 /// The enrolled user, as the server tells the approver.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EnrolledUser {
     /// Subject identifier (the `sub` of tokens and statements).

@@ -69,6 +69,7 @@ pub struct Withdrawn {
 
 /// `grant_revoked` event data: the tokens issued for an approved request
 /// are revoked.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GrantRevoked {
     /// The grant.

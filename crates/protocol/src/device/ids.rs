@@ -59,6 +59,9 @@ macro_rules! string_newtype {
                 f.write_str(&self.0)
             }
         }
+
+        #[cfg(feature = "ts")]
+        $crate::ts_inline!($name => "string");
     };
 }
 

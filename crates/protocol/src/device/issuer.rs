@@ -39,6 +39,9 @@ pub enum IssuerError {
 #[serde(try_from = "String", into = "String")]
 pub struct Issuer(String);
 
+#[cfg(feature = "ts")]
+crate::ts_inline!(Issuer => "string");
+
 fn is_loopback_host(url: &url::Url) -> bool {
     match url.host() {
         Some(url::Host::Domain(d)) => d == "localhost",

@@ -32,6 +32,9 @@ macro_rules! registered_enum {
         // The empty-string rule (`crate::wire`).
         const _: () = assert!($crate::wire::no_empty_wire(&[$($wire),+]), "a wire value must not be empty");
 
+        #[cfg(feature = "ts")]
+        $crate::ts_string_enum!($name, [$($wire),+], true);
+
         impl $name {
             /// Every registered variant (not `Extension`), in declaration order.
             pub const REGISTERED: &'static [$name] = &[$($name::$variant),+];
@@ -105,6 +108,9 @@ macro_rules! registered_enum {
 
         // The empty-string rule (`crate::wire`).
         const _: () = assert!($crate::wire::no_empty_wire(&[$($wire),+]), "a wire value must not be empty");
+
+        #[cfg(feature = "ts")]
+        $crate::ts_string_enum!($name, [$($wire),+], false);
 
         impl $name {
             /// Every variant, in declaration order.

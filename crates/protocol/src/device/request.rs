@@ -51,6 +51,7 @@ registered_enum! {
 }
 
 /// The agent asking (`client`).
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClientInfo {
     /// OAuth `client_id`.
@@ -65,6 +66,7 @@ pub struct ClientInfo {
 }
 
 /// The user asked (`user`).
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RequestUser {
     /// Subject identifier.
@@ -74,6 +76,7 @@ pub struct RequestUser {
 }
 
 /// Where the request came from, as far as the server can tell (`context`).
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RequestContext {
     /// IP address of the agent's call.
@@ -92,6 +95,7 @@ pub struct RequestContext {
 ///
 /// Server-to-approver messages ignore unknown members (a newer server may
 /// add some); nothing outside the approval statement is signed.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApproverRequest {
     /// Request id.

@@ -294,6 +294,7 @@ impl From<ClaimsFinding> for DecisionError {
 
 /// Claims of a decision JWS (`typ: decision+jwt`, `kid` = device id).
 /// Unknown claims are refused.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DecisionClaims {
@@ -443,6 +444,7 @@ pub struct DecisionSubmission {
 
 /// `POST {device}/requests/{id}/decision` success body (HTTP 200), also
 /// returned unchanged for an identical resubmission.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DecisionResult {
     /// The request.

@@ -53,6 +53,7 @@ pub enum JwkError {
 /// refused when deserializing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "JwkWire", into = "JwkWire")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(as = "JwkWire"))]
 pub struct PublicJwk {
     point: [u8; P256_POINT_LEN],
     kid: Option<String>,
@@ -61,8 +62,10 @@ pub struct PublicJwk {
 }
 
 /// The JSON form of [`PublicJwk`].
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ts", ts(rename = "PublicJwk"))]
 struct JwkWire {
     kty: KeyType,
     crv: Curve,

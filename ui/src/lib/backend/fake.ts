@@ -451,7 +451,9 @@ export class FakeBackend implements Backend {
       detail: null,
     });
     const { request: _request, ...entry } = history;
-    return { history: copy(entry), delivery: { outcome: 'delivered', result: { status: 'ok' } } };
+    // What the server answers a recorded decision (countersign-protocol `DecisionResult`).
+    const result = { request_id: request.id, status: decision === 'approve' ? 'approved' : 'denied', decided_at: this.#now() } as const;
+    return { history: copy(entry), delivery: { outcome: 'delivered', result } };
   }
 
   #find(accountId: string, requestId: string): RequestView {
