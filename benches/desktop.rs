@@ -48,7 +48,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use countersign_approver::{Approver, ApproverConfig, KeyStoreChoice};
-use countersign_server::testing::{spawn_test_server, Agent, TestOptions, TestServer};
+use countersign_server::testing::Agent;
 use fantoccini::wd::TimeoutConfiguration;
 use fantoccini::{Client, ClientBuilder};
 use serde_json::{json, Value};
@@ -57,7 +57,6 @@ use zeroize::Zeroizing;
 /// Clock ticks per second of `/proc` times (USER_HZ).
 const HZ: f64 = 100.0;
 const PASSPHRASE: &str = "bench passphrase (throwaway keys)";
-const USER: &str = "zoe";
 /// How long one wait (a launch, a listing, a scroll) may take.
 const LONG: Duration = Duration::from_secs(600);
 /// Details of the seeded requests (crates/details/testdata/valid), in turn.
@@ -273,14 +272,12 @@ fn tree(pid: u32) -> Vec<u32> {
     out
 }
 
+/// The approver benchmark's `/proc` reading (one copy for both benchmarks).
+#[path = "../crates/approver/benches/support/procfs.rs"]
+mod procfs;
+
 fn status_kib(pid: u32, file: &str, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/{file}"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
+    procfs::field_kib(&format!("/proc/{pid}/{file}"), field)
 }
 
 fn comm(pid: u32) -> String {
@@ -540,33 +537,23 @@ async fn cold_start(settings: &Settings, report: &mut Report) {
 
 // ---------------------------------------------------------------- server side
 
+/// The end-to-end tests' server with user `zoe` (one copy of that code);
+/// the benchmark uses part of it.
+#[allow(dead_code)]
+#[path = "../tests/support/server.rs"]
+mod test_server;
+
+use test_server::{Server, USER};
+
 /// The in-process server with user `zoe` and fatigue limits off (so 1,000
 /// requests can be sent at once).
 struct World {
-    server: TestServer,
+    server: Server,
 }
 
 impl World {
     async fn start() -> World {
-        let server = spawn_test_server(TestOptions::with_config(|c| {
-            c.limits.user_per_minute = 0;
-            c.limits.client_per_minute = 0;
-        }))
-        .await
-        .expect("test server");
-        countersign_server::ops::add_user(
-            &server.state.db,
-            &countersign_server::ops::NewUser {
-                username: USER.into(),
-                name: "Zoë Martin".into(),
-                email: Some("zoe@example.com".into()),
-                admin: false,
-            },
-            server.state.now(),
-        )
-        .await
-        .expect("add user");
-        World { server }
+        World { server: Server::start_unlimited().await }
     }
 
     fn approver_config(data: &Path) -> ApproverConfig {
@@ -580,12 +567,7 @@ impl World {
     /// Enrolls a data directory into zoe's account (the approver core, keys
     /// in the encrypted file, as the app opens them); returns the account id.
     async fn enroll(&self, data: &Path) -> String {
-        let s = &self.server;
-        let link =
-            countersign_server::ops::enrollment_link(&s.state.db, &s.state.config.issuer, USER, 600, s.state.now())
-                .await
-                .expect("enrollment link")
-                .to_app_uri();
+        let link = self.server.enrollment_link().await;
         let approver = Approver::open(Self::approver_config(data)).await.expect("open approver");
         let account = approver.enroll(&link).await.expect("enroll");
         approver.close().await;
@@ -618,7 +600,7 @@ impl World {
             }
         }
         let agent = Agent::register(
-            &self.server,
+            &self.server.server,
             json!({ "client_name": "Bench Agent", "authorization_details_types": types }),
         )
         .await;
@@ -654,7 +636,7 @@ impl World {
 
     async fn wait_connected(&self) -> Duration {
         let started = Instant::now();
-        while self.server.state.hub.connected_users() == 0 {
+        while self.server.server.state.hub.connected_users() == 0 {
             assert!(started.elapsed() < Duration::from_secs(120), "the app did not open its event stream");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -804,7 +786,7 @@ async fn idle(settings: &Settings, report: &mut Report) {
     report.row("Idle memory (median of 1 s samples): RSS sum, PSS sum", countersign.memory(), empty.memory());
     report.row("Idle CPU over the window (all processes)", countersign.cpu(), empty.cpu());
 
-    world.server.stop().await;
+    world.server.server.stop().await;
 }
 
 /// Countersign idle with a full inbox (its countdowns tick every second).
@@ -827,7 +809,7 @@ async fn idle_inbox(settings: &Settings, report: &mut Report) {
     );
     report.row(format!("Idle memory with {count} pending requests"), loaded.memory(), "n/a");
     report.row(format!("Idle CPU with {count} pending requests"), loaded.cpu(), "n/a");
-    world.server.stop().await;
+    world.server.server.stop().await;
 }
 
 // ---------------------------------------------------------------- 3. inbox
@@ -911,7 +893,7 @@ async fn inbox(settings: &Settings, report: &mut Report) {
         Frames { intervals: countersign_frames, scrolled: Value::Null }.summary(),
         Frames { intervals: empty_frames, scrolled: Value::Null }.summary(),
     );
-    world.server.stop().await;
+    world.server.server.stop().await;
 }
 
 /// Countersign opened on a data directory without the requests: its
@@ -931,7 +913,7 @@ async fn fetch(settings: &Settings, report: &mut Report) {
         format!("{:.0} ms", launch.from_process),
         "n/a",
     );
-    world.server.stop().await;
+    world.server.server.stop().await;
 }
 
 impl From<(Vec<f64>, Value)> for Frames {

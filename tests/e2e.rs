@@ -60,13 +60,7 @@ async fn window_shows_product_name_and_empty_inbox() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs a display and tauri-driver: run by `cargo xtask test`"]
 async fn enroll_receive_approve_and_deny_in_the_window_and_the_agent_gets_its_token() {
-    // Our own notification daemon, paused: notifications queue up instead of
-    // covering the window in the screenshots.
-    let _dunst = Dunst::start();
-    Dunst::ctl(&["set-paused", "true"]);
-    let server = Server::start().await;
-    let dirs = AppDirs::new();
-    let session = dirs.start().await;
+    let (_dunst, server, dirs, session) = start_with_notifications_paused().await;
     let shots = screenshots();
 
     enroll_through_the_ui(&session, &server, Some(&shots.join("enrollment.png"))).await;
@@ -138,6 +132,18 @@ async fn enroll_receive_approve_and_deny_in_the_window_and_the_agent_gets_its_to
 
     session.close().await;
     server.server.stop().await;
+}
+
+/// Our own notification daemon, paused (notifications queue up instead of
+/// covering the window in the screenshots), a server, and the app started
+/// in fresh directories. Keep the daemon until the end of the test.
+async fn start_with_notifications_paused() -> (Dunst, Server, AppDirs, AppSession) {
+    let dunst = Dunst::start();
+    Dunst::ctl(&["set-paused", "true"]);
+    let server = Server::start().await;
+    let dirs = AppDirs::new();
+    let session = dirs.start().await;
+    (dunst, server, dirs, session)
 }
 
 /// A notification daemon on the test's private session bus (dunst, no
@@ -500,12 +506,7 @@ fn difference(a: &Path, b: &Path) -> f64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs a display and tauri-driver: run by `cargo xtask test`"]
 async fn the_window_comes_back_with_its_inbox_when_its_web_process_dies() {
-    // Notifications queue up instead of covering the window.
-    let _dunst = Dunst::start();
-    Dunst::ctl(&["set-paused", "true"]);
-    let server = Server::start().await;
-    let dirs = AppDirs::new();
-    let session = dirs.start().await;
+    let (_dunst, server, dirs, session) = start_with_notifications_paused().await;
     enroll_through_the_ui(&session, &server, None).await;
     let agent = server.agent("Mail Assistant", &[EMAIL_TYPE]).await;
     server.request(&agent, EMAIL, "MAIL-1", "openid email").await;
@@ -587,11 +588,7 @@ fn raw_hidden(text: &str) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs a display and tauri-driver: run by `cargo xtask test`"]
 async fn hostile_text_is_marked_where_it_stands_in_every_slot_of_the_window() {
-    let _dunst = Dunst::start();
-    Dunst::ctl(&["set-paused", "true"]);
-    let server = Server::start().await;
-    let dirs = AppDirs::new();
-    let session = dirs.start().await;
+    let (_dunst, server, _dirs, session) = start_with_notifications_paused().await;
     enroll_through_the_ui(&session, &server, None).await;
     session.click("nav-inbox").await;
     let agent = server.agent("Hostile Agent", &[EMAIL_TYPE, PAYMENT_TYPE, AUTH0_TYPE]).await;

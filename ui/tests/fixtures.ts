@@ -6,6 +6,7 @@ import type {
   RequestView,
 } from '../src/lib/backend/types';
 import { FAKE_PUBLIC_JWK } from '../src/lib/backend/fake';
+import { accountFields, requestFields } from './fixture-fields.mjs';
 import auth0Transfer from './models/auth0-transfer.model.json';
 import hostileNames from './models/hostile-names.model.json';
 import hostileText from './models/hostile-text.model.json';
@@ -36,16 +37,8 @@ export const NOW = 1_767_225_600;
 /** A well-formed pending request; override any field per test. */
 export function makeRequest(overrides: Partial<ApproverRequest> = {}): ApproverRequest {
   return {
-    id: 'req_01',
-    issuer: 'https://auth.example.test',
-    client: { client_id: 'agent-1', client_name: 'Trading Agent', verified: true },
-    user: { sub: 'user-1', name: 'Ada Lovelace' },
-    binding_message: 'TRADE-4F7Q',
-    scope: ['openid', 'trade'],
+    ...requestFields(),
     authorization_details: [{ type: 'urn:countersign:details:v1:stock_trade', action: 'buy' }],
-    context: { ip: '192.0.2.10', user_agent: 'agent/1.0', location: 'Berlin, DE' },
-    risk: 'medium',
-    requires: [],
     created_at: NOW - 30,
     expires_at: NOW + 270,
     nonce: 'n0nce-0123456789abcdef0123456789abcdef',
@@ -95,17 +88,10 @@ export function coreConfirmationRequired(request: ApproverRequest): boolean {
 
 export function makeAccount(overrides: Partial<AccountView> = {}): AccountView {
   return {
-    id: 'acct_1',
-    issuer: 'https://auth.example.test',
-    device_endpoint: 'https://auth.example.test/device/v1',
-    device_id: 'dev_abc',
-    user: { sub: 'user-1', name: 'Ada Lovelace', roles: ['user'] },
-    poll_interval: 30,
-    key_store: 'keychain',
+    ...accountFields(),
     public_jwk: { ...FAKE_PUBLIC_JWK },
     last_event_id: null,
     created_at: NOW - 86_400,
-    connection: { state: 'push' },
     user_text: [],
     ...overrides,
   };

@@ -165,12 +165,7 @@ impl DemoWorld {
 
         step("Enroll the desktop app into the demo account (its own data directory)");
         let links = capture(&mut server_cmd(&["enroll-link", USER, "--issuer", &world.issuer, "--no-qr"]))?;
-        let uri = links
-            .lines()
-            .map(str::trim)
-            .find(|l| l.starts_with("countersign://enroll?"))
-            .ok_or("no countersign:// URI in the enroll-link output")?
-            .to_owned();
+        let uri = enrollment_uri(&links)?;
         capture(&mut world.cli(&["enroll", &uri, "--yes", "--device-name", "Countersign desktop (demo)"]))?;
 
         step("Register the demo agent");
@@ -327,6 +322,17 @@ fn cli_command(cli: &Path, env: &[(String, String)], args: &[&str]) -> Command {
     let mut c = Command::new(cli);
     c.args(args).envs(env.iter().map(|(k, v)| (k, v))).stdin(Stdio::null());
     c
+}
+
+/// The app URI (`countersign://enroll?...`) in the output of
+/// `countersign-server enroll-link`.
+pub fn enrollment_uri(enroll_link_output: &str) -> Result<String, String> {
+    enroll_link_output
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("countersign://enroll?"))
+        .map(str::to_owned)
+        .ok_or_else(|| "no countersign:// URI in the enroll-link output".to_owned())
 }
 
 /// The values of `"type": "..."` members in a details file.

@@ -9,6 +9,7 @@
 //! trade with `countersign-cli`, and shows the agent receiving its token. With a terminal it then keeps the
 //! server running so you can try the commands yourself.
 
+use crate::demo::enrollment_uri;
 use crate::shell::{exec_command, step};
 use std::io::{BufRead as _, IsTerminal as _};
 use std::net::{TcpListener, TcpStream};
@@ -158,12 +159,7 @@ pub fn run() -> Result<(), String> {
 
     step("Create a one-time enrollment link for zoe");
     let links = capture(&mut server_cmd(&["enroll-link", "zoe", "--issuer", &issuer, "--no-qr"]))?;
-    let uri = links
-        .lines()
-        .map(str::trim)
-        .find(|l| l.starts_with("countersign://enroll?"))
-        .ok_or("no countersign:// URI in the enroll-link output")?
-        .to_owned();
+    let uri = enrollment_uri(&links)?;
 
     step("Enroll the CLI approver (its own data directory; key in the encrypted file)");
     capture(&mut cli(&["enroll", &uri, "--yes", "--device-name", "demo CLI"]))?;

@@ -22,14 +22,11 @@ use std::time::{Duration, Instant};
 /// Clock ticks per second of /proc times (USER_HZ, 100 on Linux).
 const USER_HZ: f64 = 100.0;
 
+#[path = "support/procfs.rs"]
+mod procfs;
+
 fn status_kib(field: &str) -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
+    procfs::field_kib("/proc/self/status", field)
 }
 
 /// (utime + stime ticks, voluntary + involuntary context switches) summed

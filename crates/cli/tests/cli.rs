@@ -92,24 +92,28 @@ impl Setup {
         let file = self.path(&format!("details-{binding}.json"));
         std::fs::write(&file, details.to_string()).unwrap();
         let agent = self.path("agent.json");
-        let v = self
-            .json(&[
-                "agent",
-                "request",
-                "--agent",
-                p(&agent),
-                "--user",
-                "zoe",
-                "--details",
-                p(&file),
-                "--binding-message",
-                binding,
-                "--scope",
-                "openid trade",
-            ])
-            .await;
+        let mut args = agent_request_args(&agent, &file, binding);
+        args.extend(["--scope", "openid trade"]);
+        let v = self.json(&args).await;
         v["auth_req_id"].as_str().unwrap().to_owned()
     }
+}
+
+/// `agent request`: the agent saved in `agent` asks zoe to approve the
+/// details in the file `details`, with binding message `binding`.
+fn agent_request_args<'a>(agent: &'a Path, details: &'a Path, binding: &'a str) -> Vec<&'a str> {
+    vec![
+        "agent",
+        "request",
+        "--agent",
+        p(agent),
+        "--user",
+        "zoe",
+        "--details",
+        p(details),
+        "--binding-message",
+        binding,
+    ]
 }
 
 /// The ticket of an app URI (to check it is never printed).
@@ -384,18 +388,7 @@ async fn the_block_of_unverified_agents_is_shown_and_lifted() {
     assert!(human.contains(&format!("unverified-block --account {account_id} --lift")), "{human}");
     let details = s.path("details-blocked.json");
     std::fs::write(&details, email().to_string()).unwrap();
-    let request = [
-        "agent",
-        "request",
-        "--agent",
-        p(&agent),
-        "--user",
-        "zoe",
-        "--details",
-        p(&details),
-        "--binding-message",
-        "B-1",
-    ];
+    let request = agent_request_args(&agent, &details, "B-1");
     let refused = s.run(&request).await;
     assert!(!refused.status.success(), "the server refuses unverified agents while blocked");
     assert!(stderr(&refused).contains("access_denied"), "{}", stderr(&refused));

@@ -84,14 +84,7 @@ fn decision_is_a_closed_set() {
 
 #[test]
 fn unknown_risk_counts_as_critical_and_unknown_requirement_is_flagged() {
-    let mut v: Value = serde_json::from_str(
-        &std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/testdata/device/examples/approver-request.json"
-        ))
-        .unwrap(),
-    )
-    .unwrap();
+    let mut v: Value = serde_json::from_str(&example("approver-request.json")).unwrap();
     v["risk"] = json!("apocalyptic");
     v["requires"] = json!(["user_verification", "retina_scan"]);
     let r: ApproverRequest = serde_json::from_value(v).unwrap();
@@ -103,14 +96,7 @@ fn unknown_risk_counts_as_critical_and_unknown_requirement_is_flagged() {
 
 #[test]
 fn request_ignores_unknown_members_from_a_newer_server() {
-    let mut v: Value = serde_json::from_str(
-        &std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/testdata/device/examples/approver-request.json"
-        ))
-        .unwrap(),
-    )
-    .unwrap();
+    let mut v: Value = serde_json::from_str(&example("approver-request.json")).unwrap();
     v["future_field"] = json!({"x": 1});
     assert!(serde_json::from_value::<ApproverRequest>(v).is_ok());
 }

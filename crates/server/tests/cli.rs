@@ -5,12 +5,15 @@ use serde_json::json;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_countersign-server"))
+/// The server binary on the database file `db`.
+fn on_db(db: &std::path::Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_countersign-server"));
+    command.arg("--db").arg(db);
+    command
 }
 
 fn run(db: &std::path::Path, args: &[&str]) -> (bool, String, String) {
-    let out = bin().arg("--db").arg(db).args(args).output().expect("runs");
+    let out = on_db(db).args(args).output().expect("runs");
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -61,9 +64,7 @@ fn serve_answers_and_checks_its_options() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("cs.db");
     // Token registration without a token is refused at start.
-    let out = bin()
-        .arg("--db")
-        .arg(&db)
+    let out = on_db(&db)
         .args(["serve", "--issuer", "http://127.0.0.1:1", "--registration", "token"])
         .env_remove(countersign_server::config::INITIAL_ACCESS_TOKEN_ENV)
         .output()
@@ -79,9 +80,7 @@ fn serve_answers_and_checks_its_options() {
 
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let issuer = format!("http://127.0.0.1:{port}");
-    let mut child = bin()
-        .arg("--db")
-        .arg(&db)
+    let mut child = on_db(&db)
         .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--issuer", &issuer, "--schemas-dir"])
         .arg(&schemas)
         .stdout(Stdio::null())
@@ -133,9 +132,7 @@ fn serve_refuses_to_start_with_a_bad_schema() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("cs.db");
     let serve = |schemas: &std::path::Path| {
-        bin()
-            .arg("--db")
-            .arg(&db)
+        on_db(&db)
             .args(["serve", "--listen", "127.0.0.1:0", "--issuer", "http://127.0.0.1:1", "--schemas-dir"])
             .arg(schemas)
             .output()
@@ -184,9 +181,7 @@ fn serve_refuses_to_start_with_a_bad_schema() {
 fn a_public_issuer_registers_with_a_token_unless_opened_on_purpose() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("cs.db");
-    let out = bin()
-        .arg("--db")
-        .arg(&db)
+    let out = on_db(&db)
         .args(["serve", "--listen", "127.0.0.1:0", "--issuer", "https://auth.example.com"])
         .env_remove(countersign_server::config::INITIAL_ACCESS_TOKEN_ENV)
         .output()
@@ -196,9 +191,7 @@ fn a_public_issuer_registers_with_a_token_unless_opened_on_purpose() {
     assert!(err.contains("initial access token") && err.contains("--registration open"), "{err}");
 
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut child = bin()
-        .arg("--db")
-        .arg(&db)
+    let mut child = on_db(&db)
         .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--issuer", "https://auth.example.com"])
         .args(["--registration", "open"])
         .stdout(Stdio::null())

@@ -355,12 +355,7 @@ async fn a_hanging_notification_endpoint_delays_only_its_own_client() {
     }
     wait_for("the slow client's deliveries to hang", || async { (hanging.accepted() >= 2).then_some(()) }).await;
     let rx = Receiver::start().await;
-    let fast = Agent::register(
-        &server,
-        json!({"backchannel_token_delivery_mode": "ping",
-            "backchannel_client_notification_endpoint": format!("{}/cb", rx.url)}),
-    )
-    .await;
+    let fast = callback_agent(&server, "ping", &rx.url, json!({})).await;
     let ack = fast.start(&server, "hal").await;
     decide_first(&server, &dev, Decision::Approve, None).await;
     let calls = rx.wait_calls("/cb", 1).await;
@@ -505,9 +500,8 @@ async fn a_disabled_client_gets_nothing_more() {
     add_user(&server, "dan").await;
     let dev = TestDevice::enroll(&server, "dan").await;
     let rx = Receiver::start().await;
-    let push = |rx: &Receiver| json!({"backchannel_token_delivery_mode": "push", "backchannel_client_notification_endpoint": format!("{}/cb", rx.url)});
     // A pending request is withdrawn at once, and its decision refused.
-    let pusher = Agent::register(&server, push(&rx)).await;
+    let pusher = callback_agent(&server, "push", &rx.url, json!({})).await;
     let mut sse = dev.events(&server, None).await;
     pusher.start(&server, "dan").await;
     let (_, req) = expect_request(sse.next_event(WAIT).await);
@@ -526,7 +520,7 @@ async fn a_disabled_client_gets_nothing_more() {
     // A push of tokens still queued (the endpoint failing) is dropped.
     let failing = Receiver::start().await;
     *failing.state.fail_first.lock().unwrap() = 1_000;
-    let queued = Agent::register(&server, push(&failing)).await;
+    let queued = callback_agent(&server, "push", &failing.url, json!({})).await;
     queued.start(&server, "dan").await;
     decide_first(&server, &dev, Decision::Approve, None).await;
     failing.wait_calls("/cb", 1).await;
@@ -575,11 +569,7 @@ async fn a_disabled_user_gets_no_tokens() {
     decide_first(&server, &dev, Decision::Approve, None).await;
     // A ping client's pending request.
     let rx = Receiver::start().await;
-    let pinger = Agent::register(
-        &server,
-        json!({"backchannel_token_delivery_mode": "ping", "backchannel_client_notification_endpoint": format!("{}/cb", rx.url)}),
-    )
-    .await;
+    let pinger = callback_agent(&server, "ping", &rx.url, json!({})).await;
     let pinged = pinger.start(&server, "zed").await;
 
     server.state.disable_user("zed").await.unwrap();
@@ -975,12 +965,7 @@ async fn a_disabled_users_queued_push_becomes_a_denial() {
     let dev = TestDevice::enroll(&server, "pu").await;
     let rx = Receiver::start().await;
     *rx.state.fail_first.lock().unwrap() = 1_000_000;
-    let agent = Agent::register(
-        &server,
-        json!({"backchannel_token_delivery_mode": "push",
-            "backchannel_client_notification_endpoint": format!("{}/cb", rx.url)}),
-    )
-    .await;
+    let agent = callback_agent(&server, "push", &rx.url, json!({})).await;
     agent.start(&server, "pu").await;
     decide_first(&server, &dev, Decision::Approve, None).await;
     let first = rx.wait_calls("/cb", 1).await;

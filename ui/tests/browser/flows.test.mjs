@@ -1,25 +1,14 @@
 // Browser tests of the built UI (dist-browser: the real App on the FakeBackend) in
 // Debian's chromium, served with the app's CSP. Run: npm run test:browser
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { calls, launch, makeAccount, makeView, model, NOW, open, serve } from './support.mjs';
+import { describe, it } from 'node:test';
+import { calls, makeAccount, makeView, model, NOW, withServedApp } from './support.mjs';
 
-let server;
-let browser;
-
-before(async () => {
-  server = await serve();
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.close();
-});
+const openApp = withServedApp();
 
 describe('inbox → detail → decision', () => {
   it('approves a request', async () => {
-    const { page, context, problems } = await open(browser, server.url, {
+    const { page, context, problems } = await openApp({
       views: [makeView({ request: { risk: 'low', binding_message: 'SHOP-1' } })],
       options: { accounts: [makeAccount()] },
     });
@@ -40,7 +29,7 @@ describe('inbox → detail → decision', () => {
   });
 
   it('denies with a reason, from the keyboard only', async () => {
-    const { page, context, problems } = await open(browser, server.url, {
+    const { page, context, problems } = await openApp({
       views: [makeView({ request: { risk: 'high' } })],
       options: { accounts: [makeAccount()] },
     });
@@ -66,7 +55,7 @@ describe('inbox → detail → decision', () => {
   });
 
   it('approves a high-risk request only with the code typed, which the core checks', async () => {
-    const { page, context } = await open(browser, server.url, {
+    const { page, context } = await openApp({
       views: [makeView({ request: { risk: 'critical', binding_message: 'PAY-77' } })],
       options: { accounts: [makeAccount()] },
     });
@@ -88,7 +77,7 @@ describe('inbox → detail → decision', () => {
   });
 
   it('asks for a new key file passphrase in a dialog, twice and strong enough', async () => {
-    const { page, context, problems } = await open(browser, server.url, {
+    const { page, context, problems } = await openApp({
       views: [],
       options: { accounts: [makeAccount()], status: { passphrase_needed: 'create' } },
     });
@@ -109,7 +98,7 @@ describe('inbox → detail → decision', () => {
   });
 
   it('says in the settings since when unverified agents are blocked, and lifts it', async () => {
-    const { page, context } = await open(browser, server.url, {
+    const { page, context } = await openApp({
       views: [],
       options: { accounts: [makeAccount()], unverifiedBlocks: { acct_1: { blocked: true, since: NOW - 3600 } } },
     });
@@ -124,7 +113,7 @@ describe('inbox → detail → decision', () => {
   });
 
   it('shows warnings prominently, before the details, with hidden characters revealed', async () => {
-    const { page, context } = await open(browser, server.url, {
+    const { page, context } = await openApp({
       views: [makeView({ display: model('purchase-bidi-undescribed') })],
       options: { accounts: [makeAccount()] },
     });
@@ -145,7 +134,7 @@ describe('inbox → detail → decision', () => {
   });
 
   it('offers no approval for a request that breaks its schema', async () => {
-    const { page, context } = await open(browser, server.url, {
+    const { page, context } = await openApp({
       views: [makeView({ display: model('stock-trade-invalid') })],
       options: { accounts: [makeAccount()] },
     });
@@ -158,7 +147,7 @@ describe('inbox → detail → decision', () => {
   it('follows the system theme (light and dark)', async () => {
     const colours = {};
     for (const scheme of ['light', 'dark']) {
-      const { page, context } = await open(browser, server.url, { views: [makeView()] });
+      const { page, context } = await openApp({ views: [makeView()] });
       await page.emulateMedia({ colorScheme: scheme });
       await page.getByTestId('inbox-item').waitFor();
       colours[scheme] = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);

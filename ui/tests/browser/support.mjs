@@ -4,8 +4,10 @@
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { extname, join, normalize } from 'node:path';
+import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { accountFields, requestFields } from '../fixture-fields.mjs';
 
 const ui = fileURLToPath(new URL('../..', import.meta.url));
 const dist = join(ui, 'dist-browser');
@@ -80,16 +82,8 @@ export function makeView({
   account_id = 'acct_1',
 } = {}) {
   const req = {
-    id: 'req_01',
-    issuer: 'https://auth.example.test',
-    client: { client_id: 'agent-1', client_name: 'Trading Agent', verified: true },
-    user: { sub: 'user-1', name: 'Ada Lovelace' },
-    binding_message: 'TRADE-4F7Q',
-    scope: ['openid', 'trade'],
+    ...requestFields(),
     authorization_details: [],
-    context: { ip: '192.0.2.10', user_agent: 'agent/1.0', location: 'Berlin, DE' },
-    risk: 'medium',
-    requires: [],
     created_at: NOW - 30,
     expires_at: NOW + 600,
     nonce: 'n0nce-0123456789abcdef',
@@ -108,17 +102,28 @@ export function makeView({
 
 export function makeAccount(overrides = {}) {
   return {
-    id: 'acct_1',
-    issuer: 'https://auth.example.test',
-    device_endpoint: 'https://auth.example.test/device/v1',
-    device_id: 'dev_abc',
-    user: { sub: 'user-1', name: 'Ada Lovelace', roles: ['user'] },
-    poll_interval: 30,
-    key_store: 'keychain',
+    ...accountFields(),
     created_at: NOW - 86400,
-    connection: { state: 'push' },
     ...overrides,
   };
+}
+
+/**
+ * Serves dist-browser/ and launches chromium before the calling test file's tests and
+ * stops both after them. Returns `openApp(seed)`: `open` on that browser and server.
+ */
+export function withServedApp() {
+  let server;
+  let browser;
+  before(async () => {
+    server = await serve();
+    browser = await launch();
+  });
+  after(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+  return (seed) => open(browser, server.url, seed);
 }
 
 /**

@@ -1,8 +1,8 @@
 // Every text field of every screen gets an XSS corpus: nothing may run, no IPC call
 // may be made, no element may be created from data, and the text must be shown as is.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { calls, launch, makeAccount, makeView, model, open, serve } from './support.mjs';
+import { describe, it } from 'node:test';
+import { calls, makeAccount, makeView, model, withServedApp } from './support.mjs';
 
 const PAYLOADS = [
   `<img src=x onerror="window.__xss('img')">`,
@@ -60,18 +60,7 @@ function evilView() {
   return view;
 }
 
-let server;
-let browser;
-
-before(async () => {
-  server = await serve();
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.close();
-});
+const openApp = withServedApp();
 
 async function assertInert(page, problems, where) {
   await page.waitForTimeout(300);
@@ -97,7 +86,7 @@ describe('XSS corpus in every text field', () => {
     const view = evilView();
     const request = view.item.request;
     const enrolledUser = { sub: evil('u_new'), name: evil('New User'), roles: [evil('user')] };
-    const { page, context, problems } = await open(browser, server.url, {
+    const { page, context, problems } = await openApp({
       views: [view],
       options: {
         accounts: [
@@ -178,7 +167,7 @@ describe('XSS corpus in every text field', () => {
   });
 
   it('also renders payloads that arrive live, through events', async () => {
-    const { page, context, problems } = await open(browser, server.url, { views: [], options: { accounts: [makeAccount()] } });
+    const { page, context, problems } = await openApp({ views: [], options: { accounts: [makeAccount()] } });
     await page.getByTestId('inbox-empty').waitFor();
     const view = evilView();
     await page.evaluate((v) => {

@@ -198,40 +198,15 @@ async fn record(state: &AppState, d: &Due, outcome: Outcome) -> Result<(), Inter
     match outcome {
         Outcome::Ended => {}
         Outcome::Delivered => {
-            sqlx::query(
-                "UPDATE outbox SET delivered_at = $1, attempts = $2, payload = '', bearer = '', last_error = NULL \
-                 WHERE request_id = $3 AND delivered_at IS NULL AND failed_at IS NULL",
-            )
-            .bind(store::ts(now))
-            .bind(attempts)
-            .bind(&d.request_id)
-            .execute(&mut *tx)
-            .await?;
+            end_row(&mut tx, Ending::Delivered, now, Some(attempts), None, &d.request_id).await?;
             tracing::info!(request_id = %d.request_id, attempts, "notification delivered");
         }
         Outcome::Dropped(why) => {
-            sqlx::query(
-                "UPDATE outbox SET failed_at = $1, payload = '', bearer = '', last_error = $2 \
-                 WHERE request_id = $3 AND delivered_at IS NULL AND failed_at IS NULL",
-            )
-            .bind(store::ts(now))
-            .bind(why)
-            .bind(&d.request_id)
-            .execute(&mut *tx)
-            .await?;
+            end_row(&mut tx, Ending::Failed, now, None, Some(why), &d.request_id).await?;
             tracing::info!(request_id = %d.request_id, reason = why, "notification dropped");
         }
         Outcome::Failed(why) if attempts >= i64::from(state.config.delivery.max_attempts) => {
-            sqlx::query(
-                "UPDATE outbox SET failed_at = $1, attempts = $2, payload = '', bearer = '', last_error = $3 \
-                 WHERE request_id = $4 AND delivered_at IS NULL AND failed_at IS NULL",
-            )
-            .bind(store::ts(now))
-            .bind(attempts)
-            .bind(&why)
-            .bind(&d.request_id)
-            .execute(&mut *tx)
-            .await?;
+            end_row(&mut tx, Ending::Failed, now, Some(attempts), Some(why.as_str()), &d.request_id).await?;
             tracing::warn!(request_id = %d.request_id, attempts, error = %why, "notification given up");
         }
         Outcome::Failed(why) => {
@@ -254,6 +229,42 @@ async fn record(state: &AppState, d: &Due, outcome: Outcome) -> Result<(), Inter
         }
     }
     tx.commit().await?;
+    Ok(())
+}
+
+/// How a row ends: its notification delivered, or never to be sent.
+#[derive(Clone, Copy)]
+enum Ending {
+    Delivered,
+    Failed,
+}
+
+/// Ends the row of `request_id` unless it has ended already (a row ended
+/// meanwhile keeps its ending): `delivered_at` or `failed_at` is `now`, the
+/// payload and the bearer are cleared, `last_error` is `error`, and
+/// `attempts` is set when given.
+async fn end_row(
+    conn: &mut SqliteConnection,
+    ending: Ending,
+    now: u64,
+    attempts: Option<i64>,
+    error: Option<&str>,
+    request_id: &str,
+) -> Result<(), Internal> {
+    let column = match ending {
+        Ending::Delivered => "delivered_at",
+        Ending::Failed => "failed_at",
+    };
+    sqlx::query(&format!(
+        "UPDATE outbox SET {column} = $1, attempts = COALESCE($2, attempts), payload = '', bearer = '', \
+         last_error = $3 WHERE request_id = $4 AND delivered_at IS NULL AND failed_at IS NULL"
+    ))
+    .bind(store::ts(now))
+    .bind(attempts)
+    .bind(error)
+    .bind(request_id)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 

@@ -132,9 +132,15 @@ pub struct TestDevice {
 impl TestDevice {
     /// Enrolls a new device for `username` through the discovery document.
     pub async fn enroll(server: &TestServer, username: &str) -> TestDevice {
+        Self::enroll_named(&server.base_url, ticket(server, username).await, "Zoë's laptop").await
+    }
+
+    /// Enrolls a device called `device_name` with `ticket` at the server
+    /// whose issuer is `base`, through its discovery document.
+    async fn enroll_named(base: &str, ticket: EnrollmentTicket, device_name: &str) -> TestDevice {
         let http = http();
         let meta: Value = http
-            .get(server.url("/.well-known/openid-configuration"))
+            .get(format!("{base}/.well-known/openid-configuration"))
             .send()
             .await
             .expect("metadata")
@@ -149,9 +155,9 @@ impl TestDevice {
         let registry = Registry::from_schemas_document(&document).expect("the published schemas verify");
         let key = DeviceKeyPair::generate().expect("key");
         let body = EnrollmentRequest {
-            ticket: ticket(server, username).await,
+            ticket,
             public_jwk: key.public_jwk().clone(),
-            device_name: "Zoë's laptop".into(),
+            device_name: device_name.into(),
             platform: Platform::Linux,
             capabilities: vec![],
         };
@@ -455,33 +461,7 @@ impl TestDevice {
     /// `base` (as [`TestDevice::enroll`], for a server that is not a
     /// [`TestServer`]).
     pub async fn enroll_at(base: &str, ticket: EnrollmentTicket) -> TestDevice {
-        let http = http();
-        let meta: Value = http
-            .get(format!("{base}/.well-known/openid-configuration"))
-            .send()
-            .await
-            .expect("metadata")
-            .json()
-            .await
-            .expect("json");
-        let issuer = Issuer::new(meta["issuer"].as_str().expect("issuer")).expect("issuer");
-        let endpoint = meta["countersign_device_endpoint"].as_str().expect("device endpoint").to_owned();
-        let schemas_url = meta["authorization_details_schemas_endpoint"].as_str().expect("schemas endpoint");
-        let document: Value =
-            http.get(schemas_url).send().await.expect("schemas").json().await.expect("schemas document is JSON");
-        let registry = Registry::from_schemas_document(&document).expect("the published schemas verify");
-        let key = DeviceKeyPair::generate().expect("key");
-        let body = EnrollmentRequest {
-            ticket,
-            public_jwk: key.public_jwk().clone(),
-            device_name: "Chaos device".into(),
-            platform: Platform::Linux,
-            capabilities: vec![],
-        };
-        let resp = http.post(format!("{endpoint}/enroll")).json(&body).send().await.expect("enroll");
-        assert_eq!(resp.status(), 201, "enroll");
-        let enrolled: EnrollmentResponse = resp.json().await.expect("json");
-        TestDevice { key, id: enrolled.device_id, sub: enrolled.user.sub, issuer, endpoint, http, registry }
+        Self::enroll_named(base, ticket, "Chaos device").await
     }
 }
 
