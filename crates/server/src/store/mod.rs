@@ -129,7 +129,15 @@ pub async fn begin(db: &Db) -> Result<Tx, Internal> {
     let turn = tokio::time::timeout(BUSY_TIMEOUT, write_turn(db).lock_owned())
         .await
         .map_err(|_| Internal::new("timed out waiting for the database write turn"))?;
-    let inner = db.begin_with("BEGIN IMMEDIATE").await?;
+    // On a task of its own: a caller dropped while `BEGIN` runs (a client
+    // that hangs up cancels its handler) would otherwise hand the connection
+    // back to the pool inside the open transaction, holding the write lock
+    // until the process ends. The task always finishes, and a transaction
+    // nobody takes is dropped there, which rolls it back.
+    let db = db.clone();
+    let inner = tokio::spawn(async move { db.begin_with("BEGIN IMMEDIATE").await })
+        .await
+        .map_err(|e| Internal::new(format!("beginning a transaction: {e}")))??;
     Ok(Tx { inner, _turn: turn })
 }
 
@@ -187,6 +195,24 @@ mod tests {
         for w in writers {
             tokio::time::timeout(Duration::from_secs(5), w).await.expect("in time").expect("join").expect("writer");
         }
+    }
+
+    /// A `begin` abandoned half-way (the caller's future dropped, as when a
+    /// client hangs up) leaves no transaction open behind it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_abandoned_begin_leaves_no_write_lock() {
+        let (_dir, db) = temp_db().await;
+        for micros in 0..300 {
+            let _ = tokio::time::timeout(Duration::from_micros(micros), begin(&db)).await;
+        }
+        let tx = tokio::time::timeout(Duration::from_secs(3), async {
+            let mut tx = begin(&db).await?;
+            sqlx::query("DELETE FROM device_jtis").execute(&mut *tx).await?;
+            tx.commit().await?;
+            Ok::<(), Internal>(())
+        })
+        .await;
+        assert!(matches!(tx, Ok(Ok(()))), "a writer gets through after abandoned begins: {tx:?}");
     }
 
     /// The fatigue check of `/bc-authorize` (`ciba.rs`) seeks its partial
