@@ -6,12 +6,15 @@
 //!   end-to-end tests of the real window under Xvfb.
 //! - `cargo xtask bench-desktop`  measures the desktop app beside an empty
 //!   Tauri app (start-up, idle use, a 1,000-request inbox) under Xvfb.
+//! - `cargo xtask bench-server`  measures the server beside node-oidc-provider
+//!   under the same wrk load.
 //!
 //! Both install what is missing on Debian/Ubuntu first and say what they do,
 //! so a newcomer on a fresh machine needs nothing else. Only `std` is used so
 //! that xtask itself builds in seconds.
 
 mod bench;
+mod bench_server;
 mod demo;
 mod demo_headless;
 mod prereq;
@@ -41,6 +44,9 @@ commands:
   bench-desktop [options]    the desktop benchmark under Xvfb: cold start, idle
                              RSS and CPU, a 1,000-request inbox, beside an empty
                              Tauri app (`bench-desktop --help` for its options)
+  bench-server [options]     /bc-authorize and /token throughput and latency of
+                             countersign-server beside node-oidc-provider 9
+                             (`bench-server --help` for its options)
   ui                         install the UI's packages and build ui/dist
   prereq                     install what the project needs (apt, npm, tauri-driver)
 ";
@@ -51,6 +57,7 @@ fn main() -> ExitCode {
         Some("demo") => demo::run(&args[1..]),
         Some("test") => test::run(&args[1..]),
         Some("bench-desktop") => bench::run(&args[1..]),
+        Some("bench-server") => bench_server::run(&args[1..]),
         Some("ui") => prereq::ui_packages().and_then(|()| prereq::build_ui()),
         Some("prereq") => prereq::all(),
         Some("-h" | "--help" | "help") => {

@@ -184,7 +184,12 @@ fn cargo_tools(needs: &[Need]) -> Result<(), String> {
 /// `npm ci` when ui/node_modules is missing or older than the lock file.
 pub fn ui_packages() -> Result<(), String> {
     step("UI packages");
-    let ui = crate::root().join("ui");
+    npm_packages(&crate::root().join("ui"))
+}
+
+/// `npm ci` in `dir` when its node_modules is missing or older than its lock file.
+pub fn npm_packages(dir: &std::path::Path) -> Result<(), String> {
+    let ui = dir.to_path_buf();
     let lock = ui.join("package-lock.json");
     let installed = ui.join("node_modules/.package-lock.json");
     let modified = |path: &PathBuf| std::fs::metadata(path).and_then(|m| m.modified()).ok();
@@ -193,7 +198,7 @@ pub fn ui_packages() -> Result<(), String> {
         _ => false,
     };
     if fresh {
-        println!("    ui/node_modules is up to date");
+        println!("    {}/node_modules is up to date", ui.display());
         return Ok(());
     }
     exec(&ui, "npm", &["ci", "--no-audit", "--no-fund"])

@@ -56,6 +56,8 @@ pub enum Need {
     Interop,
     /// The desktop benchmark (benches/desktop.rs).
     Bench,
+    /// The server benchmark beside oidc-provider (`cargo xtask bench-server`).
+    BenchServer,
     /// Installing the rest: apt itself, and sudo when not root.
     Install,
 }
@@ -65,6 +67,9 @@ pub const TEST: &[Need] = &[Build, Headless, EndToEnd, Browser, Keychain, Fuzz, 
 
 /// What `cargo xtask bench-desktop` runs.
 pub const BENCH: &[Need] = &[Build, Headless, Bench];
+
+/// What `cargo xtask bench-server` runs.
+pub const BENCH_SERVER: &[Need] = &[Build, BenchServer];
 
 /// A program xtask or a test runs, directly or through another program.
 #[derive(Debug)]
@@ -95,7 +100,9 @@ pub const PROGRAMS: &[Program] = &[
     // In Tauri's Linux prerequisites: its build tooling inspects binaries with it.
     debian("file", "file", &[Build]),
     Program { name: "node", provider: Provider::NodeJs, needed_for: &[Build, Browser, Interop] },
-    Program { name: "npm", provider: Provider::NodeJs, needed_for: &[Build, Browser, Interop] },
+    // npm also installs the server benchmark's peer, which brings its own
+    // Node 22 (oidc-provider 9 needs it).
+    Program { name: "npm", provider: Provider::NodeJs, needed_for: &[Build, Browser, Interop, BenchServer] },
     // No display: xvfb-run starts Xvfb with an xauth cookie; dbus-run-session
     // gives the app a private session bus. GLib starts a session bus through
     // dbus-launch wherever none is set.
@@ -129,6 +136,8 @@ pub const PROGRAMS: &[Program] = &[
     debian("gnome-keyring-daemon", "gnome-keyring", &[Keychain]),
     Program { name: "cargo-fuzz", provider: Provider::CargoInstall(&["cargo-fuzz", "--locked"]), needed_for: &[Fuzz] },
     debian("kill", "procps", &[Bench]),
+    // The HTTP load generator of the server benchmark (Lua-scripted bodies).
+    debian("wrk", "wrk", &[BenchServer]),
     debian("apt-get", "apt", &[Install]),
     debian("dpkg-query", "dpkg", &[Install]),
     debian("id", "coreutils", &[Install]),
