@@ -47,7 +47,7 @@ async fn clients_hanging_up_mid_request_leave_the_database_writable() {
         let mut stream = TcpStream::connect(server.addr).await.unwrap();
         stream.write_all(&raw_request(&server, &agent, n)).await.unwrap();
         tokio::time::sleep(Duration::from_micros(u64::try_from(n % 40).unwrap() * 50)).await;
-        stream.set_linger(Some(Duration::ZERO)).unwrap();
+        stream.set_zero_linger().unwrap();
         drop(stream);
     }
 
