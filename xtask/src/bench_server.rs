@@ -173,9 +173,9 @@ fn measure(o: &Options, server_bin: &Path, peer_dir: &Path, work: &Path) -> Resu
             let script_path = work.join(format!("run{i}{}.lua", endpoint.replace('/', "-")));
             std::fs::write(&script_path, script).map_err(|e| e.to_string())?;
             if o.warmup > 0 {
-                wrk(&target, endpoint, &script_path, o.warmup, o.connections)?;
+                wrk(&target, endpoint, &script_path, "W", o.warmup, o.connections)?;
             }
-            let result = wrk(&target, endpoint, &script_path, o.secs, o.connections)?;
+            let result = wrk(&target, endpoint, &script_path, "M", o.secs, o.connections)?;
             let rss = Rss::of(target.process.pid())?;
             println!("    {}", result.line());
             println!("    RSS {} MiB (peak {} MiB)", rss.now_kib / 1024, rss.peak_kib / 1024);
@@ -183,14 +183,18 @@ fn measure(o: &Options, server_bin: &Path, peer_dir: &Path, work: &Path) -> Resu
         }
     }
 
-    println!("\n| endpoint | server | req/s | p50 | p99 | non-2xx | RSS (peak) |\n|---|---|---|---|---|---|---|");
+    println!(
+        "\n| endpoint | server | req/s | p50 | p99 | non-2xx | socket errors | RSS after (peak so far) |\n\
+         |---|---|---|---|---|---|---|---|"
+    );
     for (name, endpoint, w, rss) in &rows {
         println!(
-            "| `POST {endpoint}` | {name} | {:.0} | {:.1} ms | {:.1} ms | {:.1} % | {} MiB ({} MiB) |",
+            "| `POST {endpoint}` | {name} | {:.0} | {:.1} ms | {:.1} ms | {:.1} % | {} | {} MiB ({} MiB) |",
             w.rps,
             w.p50_ms,
             w.p99_ms,
             w.non_2xx_percent(),
+            w.socket_errors,
             rss.now_kib / 1024,
             rss.peak_kib / 1024
         );
@@ -302,8 +306,14 @@ fn start_peer(dir: &Path, name: &str, users: u64) -> Result<Target, String> {
     let stdout = child.stdout.take().ok_or("no stdout")?;
     let process = Running(child);
     let ready = format!("ready http://{addr}");
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).map_err(|e| e.to_string())?;
+    // Read on a thread of its own, so a peer that never prints is an error.
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = sender.send(line);
+    });
+    let line = receiver.recv_timeout(Duration::from_secs(30)).map_err(|_| "oidc-provider printed nothing in 30 s")?;
     if line.trim() != ready {
         return Err(format!("oidc-provider did not start: {line:?}"));
     }
@@ -362,15 +372,21 @@ fn lua_string(s: &str) -> String {
 
 fn bc_authorize_script(target: &Target, users: u64) -> String {
     format!(
-        r#"-- POST /bc-authorize with a unique binding_message per request.
+        r#"-- POST /bc-authorize with a unique binding_message per request: the
+-- run's tag (wrk's script argument: W for the warm-up, M for the measured
+-- run) and a counter.
 local common = {common}
 local users = {users}
+local tag = "X"
 local n = 0
+init = function(args)
+  if args[1] then tag = args[1] end
+end
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
 request = function()
   n = n + 1
-  local body = common .. "&login_hint=user-" .. (n % users) .. "&binding_message=BENCH-" .. n
+  local body = common .. "&login_hint=user-" .. (n % users) .. "&binding_message=BENCH-" .. tag .. "-" .. n
   return wrk.format(nil, "/bc-authorize", nil, body)
 end
 "#,
@@ -410,6 +426,9 @@ struct Wrk {
     p99_ms: f64,
     requests: u64,
     non_2xx: u64,
+    /// wrk's connect, read, write and timeout errors: a request slower than
+    /// wrk's 2 s timeout is counted here, not in the latencies.
+    socket_errors: u64,
 }
 
 impl Wrk {
@@ -422,22 +441,24 @@ impl Wrk {
 
     fn line(&self) -> String {
         format!(
-            "{:.0} req/s, p50 {:.1} ms, p99 {:.1} ms, {} requests, {:.1} % non-2xx",
+            "{:.0} req/s, p50 {:.1} ms, p99 {:.1} ms, {} requests, {:.1} % non-2xx, {} socket errors",
             self.rps,
             self.p50_ms,
             self.p99_ms,
             self.requests,
-            self.non_2xx_percent()
+            self.non_2xx_percent(),
+            self.socket_errors
         )
     }
 }
 
-fn wrk(target: &Target, endpoint: &str, script: &Path, secs: u64, connections: u64) -> Result<Wrk, String> {
+fn wrk(target: &Target, endpoint: &str, script: &Path, tag: &str, secs: u64, connections: u64) -> Result<Wrk, String> {
     let url = format!("http://{}{endpoint}", target.addr);
     let output = Command::new("wrk")
         .args(["-t1", &format!("-c{connections}"), &format!("-d{secs}s"), "--latency", "-s"])
         .arg(script)
         .arg(&url)
+        .args(["--", tag])
         .output()
         .map_err(|e| format!("wrk: {e}"))?;
     let text = String::from_utf8_lossy(&output.stdout).into_owned();
@@ -454,7 +475,17 @@ fn parse_wrk(text: &str) -> Option<Wrk> {
     let rps = field("Requests/sec:")?.parse().ok()?;
     let requests = text.lines().find(|l| l.contains(" requests in "))?.split_whitespace().next()?.parse().ok()?;
     let non_2xx = field("Non-2xx or 3xx responses:").and_then(|n| n.parse().ok()).unwrap_or(0);
-    Some(Wrk { rps, p50_ms: duration_ms(&field("50%")?)?, p99_ms: duration_ms(&field("99%")?)?, requests, non_2xx })
+    // `Socket errors: connect 0, read 0, write 0, timeout 12`
+    let socket_errors = field("Socket errors:")
+        .map_or(0, |counts| counts.split(',').filter_map(|c| c.split_whitespace().nth(1)?.parse::<u64>().ok()).sum());
+    Some(Wrk {
+        rps,
+        p50_ms: duration_ms(&field("50%")?)?,
+        p99_ms: duration_ms(&field("99%")?)?,
+        requests,
+        non_2xx,
+        socket_errors,
+    })
 }
 
 /// `812.00us`, `12.31ms`, `1.02s` in milliseconds.
@@ -559,9 +590,9 @@ mod tests {
 
     #[test]
     fn reads_wrk_output() {
-        let text = "Running 15s test @ http://127.0.0.1:9400/token\n  1 threads and 50 connections\n  Latency Distribution\n     50%  812.00us\n     75%    1.20ms\n     90%    2.00ms\n     99%   12.31ms\n  56789 requests in 15.00s, 12.34MB read\n  Non-2xx or 3xx responses: 56789\nRequests/sec:   3785.93\nTransfer/sec:      1.23MB\n";
+        let text = "Running 15s test @ http://127.0.0.1:9400/token\n  1 threads and 50 connections\n  Latency Distribution\n     50%  812.00us\n     75%    1.20ms\n     90%    2.00ms\n     99%   12.31ms\n  56789 requests in 15.00s, 12.34MB read\n  Socket errors: connect 0, read 2, write 0, timeout 12\n  Non-2xx or 3xx responses: 56789\nRequests/sec:   3785.93\nTransfer/sec:      1.23MB\n";
         let w = parse_wrk(text).unwrap();
-        assert_eq!((w.requests, w.non_2xx), (56789, 56789));
+        assert_eq!((w.requests, w.non_2xx, w.socket_errors), (56789, 56789, 14));
         assert!((w.rps - 3785.93).abs() < 1e-9 && (w.p50_ms - 0.812).abs() < 1e-9 && (w.p99_ms - 12.31).abs() < 1e-9);
         assert!((w.non_2xx_percent() - 100.0).abs() < 1e-9);
         assert!(parse_wrk("Requests/sec: 1\n").is_none(), "no latency distribution: not a wrk --latency output");

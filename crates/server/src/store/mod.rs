@@ -132,13 +132,15 @@ pub async fn begin(db: &Db) -> Result<Tx, Internal> {
     // On a task of its own: a caller dropped while `BEGIN` runs (a client
     // that hangs up cancels its handler) would otherwise hand the connection
     // back to the pool inside the open transaction, holding the write lock
-    // until the process ends. The task always finishes, and a transaction
-    // nobody takes is dropped there, which rolls it back.
+    // until the process ends. The task always finishes; a `Tx` nobody takes
+    // is dropped there, which rolls it back and only then hands the turn on.
     let db = db.clone();
-    let inner = tokio::spawn(async move { db.begin_with("BEGIN IMMEDIATE").await })
-        .await
-        .map_err(|e| Internal::new(format!("beginning a transaction: {e}")))??;
-    Ok(Tx { inner, _turn: turn })
+    tokio::spawn(async move {
+        let inner = db.begin_with("BEGIN IMMEDIATE").await?;
+        Ok(Tx { inner, _turn: turn })
+    })
+    .await
+    .map_err(|e| Internal::new(format!("beginning a transaction: {e}")))?
 }
 
 /// 0/1 for a boolean column.
@@ -197,22 +199,46 @@ mod tests {
         }
     }
 
-    /// A `begin` abandoned half-way (the caller's future dropped, as when a
-    /// client hangs up) leaves no transaction open behind it.
+    /// Polls the inner future at most `left` times, then gives up on it
+    /// (drops it): a caller cancelled at that exact await point.
+    struct PollAtMost<F> {
+        inner: std::pin::Pin<Box<F>>,
+        left: usize,
+    }
+
+    impl<F: std::future::Future> std::future::Future for PollAtMost<F> {
+        type Output = Option<F::Output>;
+        fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Self::Output> {
+            if self.left == 0 {
+                return std::task::Poll::Ready(None);
+            }
+            self.left -= 1;
+            self.inner.as_mut().poll(cx).map(Some)
+        }
+    }
+
+    /// A `begin` abandoned at any of its await points (the caller's future
+    /// dropped, as when a client hangs up) leaves no transaction open behind
+    /// it, and the next writer gets through at once.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn an_abandoned_begin_leaves_no_write_lock() {
         let (_dir, db) = temp_db().await;
-        for micros in 0..300 {
-            let _ = tokio::time::timeout(Duration::from_micros(micros), begin(&db)).await;
+        for round in 0..10 {
+            for polls in 1..12 {
+                let abandoned = PollAtMost { inner: Box::pin(begin(&db)), left: polls };
+                if let Some(tx) = abandoned.await {
+                    drop(tx.expect("begin"));
+                }
+                let next = tokio::time::timeout(Duration::from_secs(3), async {
+                    let mut tx = begin(&db).await?;
+                    sqlx::query("DELETE FROM device_jtis").execute(&mut *tx).await?;
+                    tx.commit().await?;
+                    Ok::<(), Internal>(())
+                })
+                .await;
+                assert!(matches!(next, Ok(Ok(()))), "round {round}, begin dropped after {polls} polls: {next:?}");
+            }
         }
-        let tx = tokio::time::timeout(Duration::from_secs(3), async {
-            let mut tx = begin(&db).await?;
-            sqlx::query("DELETE FROM device_jtis").execute(&mut *tx).await?;
-            tx.commit().await?;
-            Ok::<(), Internal>(())
-        })
-        .await;
-        assert!(matches!(tx, Ok(Ok(()))), "a writer gets through after abandoned begins: {tx:?}");
     }
 
     /// The fatigue check of `/bc-authorize` (`ciba.rs`) seeks its partial
