@@ -5,5 +5,9 @@ export default {
   preprocess: vitePreprocess(),
   compilerOptions: {
     runes: true,
+    // Build each component's DOM with createElement, not by parsing an HTML
+    // string into a <template> (`innerHTML`): the bundle then has no path that
+    // turns a string into markup, which scripts/check-dist.mjs verifies.
+    fragments: 'tree',
   },
 };

@@ -8,7 +8,8 @@ import { svelte } from '@sveltejs/vite-plugin-svelte';
 export default defineConfig({
   root: fileURLToPath(new URL('./browser', import.meta.url)),
   base: './',
-  plugins: [svelte()],
+  // The app's compiler options: the root above is browser/, where no config is found.
+  plugins: [svelte({ configFile: fileURLToPath(new URL('./svelte.config.js', import.meta.url)) })],
   clearScreen: false,
   build: {
     outDir: fileURLToPath(new URL('./dist-browser', import.meta.url)),

@@ -1,13 +1,40 @@
-// Fails the build when dist/index.html needs anything the app's CSP forbids:
+// Fails the build when the bundle has a way to turn a string into markup
+// (innerHTML/outerHTML assignments, insertAdjacentHTML, document.write,
+// DOMParser, createContextualFragment, srcdoc, setHTML): every text the UI
+// shows is untrusted and is rendered as text (svelte.config.js compiles the
+// components with `fragments: 'tree'`, so not even Svelte's own templates are
+// parsed from strings). And when index.html needs anything the app's CSP forbids:
 //   default-src 'self'; script-src 'self'; style-src 'self'; ...
 // i.e. inline <script> bodies, <style> elements, style="" or on*="" attributes,
 // or scripts and stylesheets loaded from anywhere but the app itself.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const file = fileURLToPath(new URL('../dist/index.html', import.meta.url));
+// The build to check: dist/ (the app), or the one named (dist-browser/).
+const dir = fileURLToPath(new URL(`../${process.argv[2] ?? 'dist'}/`, import.meta.url));
+const file = join(dir, 'index.html');
 const html = readFileSync(file, 'utf8');
 const problems = [];
+
+/** @type {Array<[RegExp, string]>} */
+const SINKS = [
+  [/\.(?:inner|outer)HTML\s*(?:=(?!=)|\+=)/, 'an innerHTML/outerHTML assignment'],
+  [/\binsertAdjacentHTML\b/, 'insertAdjacentHTML'],
+  [/\bdocument\.write(?:ln)?\b/, 'document.write'],
+  [/\bDOMParser\b/, 'DOMParser'],
+  [/\bcreateContextualFragment\b/, 'createContextualFragment'],
+  [/\bsrcdoc\b/, 'srcdoc'],
+  [/\bsetHTML(?:Unsafe)?\b/, 'setHTML'],
+];
+const assets = join(dir, 'assets');
+for (const name of readdirSync(assets).filter((n) => n.endsWith('.js'))) {
+  const code = readFileSync(join(assets, name), 'utf8');
+  for (const [pattern, what] of SINKS) {
+    const at = code.search(pattern);
+    if (at >= 0) problems.push(`${name}: ${what}: …${code.slice(Math.max(0, at - 60), at + 60)}…`);
+  }
+}
 
 for (const match of html.matchAll(/<script\b([^>]*)>([\s\S]*?)<\/script>/gi)) {
   const [, attrs = '', body = ''] = match;
@@ -25,7 +52,7 @@ for (const match of html.matchAll(/<link\b[^>]*\shref\s*=\s*["']?([^"'\s>]+)/gi)
 }
 
 if (problems.length > 0) {
-  console.error(`dist/index.html breaks the CSP:\n  - ${problems.join('\n  - ')}`);
+  console.error(`${dir} breaks the rules above:\n  - ${problems.join('\n  - ')}`);
   process.exit(1);
 }
-console.log('dist/index.html: no inline scripts or styles, nothing from elsewhere');
+console.log(`${dir}: no string-to-markup sink in the scripts; index.html has no inline scripts or styles, nothing from elsewhere`);
