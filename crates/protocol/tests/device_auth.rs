@@ -7,6 +7,9 @@ use countersign_protocol::device::{
 use countersign_protocol::jws::{DeviceKeyPair, JwsError, JwtType, PublicJwk, SignHeader};
 use serde_json::{json, Value};
 
+#[macro_use]
+mod common;
+
 const NOW: u64 = 1_767_225_620;
 const URL: &str = "https://auth.example.com/device/v1/requests";
 
@@ -17,14 +20,7 @@ fn dev() -> DeviceId {
     DeviceId::new("dev_Qm3vT8sLw2").unwrap()
 }
 fn example() -> DeviceAuthClaims {
-    serde_json::from_str(
-        &std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/testdata/device/examples/device-auth-claims.json"
-        ))
-        .unwrap(),
-    )
-    .unwrap()
+    common::example("device-auth-claims.json")
 }
 fn validate(c: &DeviceAuthClaims) -> Result<(), DeviceAuthError> {
     c.validate(NOW, &issuer(), &HttpMethod::Get, URL)
@@ -37,20 +33,9 @@ fn example_claims_are_valid() {
 
 #[test]
 fn jose_made_proof_verifies() {
-    let jws = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/device/examples/device-auth.jws"))
-        .unwrap();
-    let key: PublicJwk = serde_json::from_value(
-        serde_json::from_str::<Value>(
-            &std::fs::read_to_string(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/testdata/device/examples/enrollment-request.json"
-            ))
-            .unwrap(),
-        )
-        .unwrap()["public_jwk"]
-            .clone(),
-    )
-    .unwrap();
+    let jws = common::device_file("examples/device-auth.jws");
+    let key: PublicJwk =
+        serde_json::from_value(common::example::<Value>("enrollment-request.json")["public_jwk"].clone()).unwrap();
     let claims = verify_device_auth(jws.trim(), &key, &dev(), NOW, &issuer(), &HttpMethod::Get, URL).unwrap();
     assert_eq!(claims, example());
     // The same proof for another URL, method or device is refused.
@@ -86,69 +71,21 @@ fn htu_comparison_normalizes_case_and_default_port() {
     assert_eq!(validate(&c), Ok(()));
 }
 
-#[test]
-fn refuses_other_audience() {
-    let mut c = example();
-    c.aud = Issuer::new("https://other.example.com").unwrap();
-    assert!(matches!(validate(&c), Err(DeviceAuthError::Audience { .. })));
-}
-
-#[test]
-fn refuses_other_method() {
-    let mut c = example();
-    c.htm = HttpMethod::Post;
-    assert_eq!(validate(&c), Err(DeviceAuthError::Method { expected: "GET".into(), found: "POST".into() }));
-}
-
-#[test]
-fn refuses_other_url() {
-    let mut c = example();
-    c.htu = "https://auth.example.com/device/v1/requests/req_1".into();
-    assert!(matches!(validate(&c), Err(DeviceAuthError::Htu { .. })));
-}
-
-#[test]
-fn refuses_htu_with_query() {
-    let mut c = example();
-    c.htu = format!("{URL}?status=pending");
-    assert_eq!(validate(&c), Err(DeviceAuthError::HtuForm));
-}
-
-#[test]
-fn refuses_htu_that_is_not_http() {
-    let mut c = example();
-    c.htu = "ftp://auth.example.com/device/v1/requests".into();
-    assert_eq!(validate(&c), Err(DeviceAuthError::HtuForm));
-}
-
-#[test]
-fn refuses_lifetime_over_60_seconds() {
-    let mut c = example();
-    c.exp = c.iat + MAX_PROOF_LIFETIME_SECS + 1;
-    assert_eq!(validate(&c), Err(DeviceAuthError::Lifetime));
-}
-
-#[test]
-fn refuses_exp_not_after_iat() {
-    let mut c = example();
-    c.exp = c.iat;
-    assert_eq!(validate(&c), Err(DeviceAuthError::Lifetime));
-}
-
-#[test]
-fn refuses_iat_in_the_future() {
-    let mut c = example();
-    c.iat = NOW + MAX_CLOCK_SKEW_SECS + 1;
-    c.exp = c.iat + 10;
-    assert_eq!(validate(&c), Err(DeviceAuthError::NotYetValid));
-}
-
-#[test]
-fn accepts_small_clock_skew() {
-    let mut c = example();
-    c.iat = NOW + MAX_CLOCK_SKEW_SECS;
-    c.exp = c.iat + 10;
-    assert_eq!(validate(&c), Ok(()));
+changed_claims! { example, validate;
+    refuses_other_audience:
+        |c| c.aud = Issuer::new("https://other.example.com").unwrap() => matches Err(DeviceAuthError::Audience { .. }),
+    refuses_other_method:
+        |c| c.htm = HttpMethod::Post => Err(DeviceAuthError::Method { expected: "GET".into(), found: "POST".into() }),
+    refuses_other_url:
+        |c| c.htu = "https://auth.example.com/device/v1/requests/req_1".into() => matches Err(DeviceAuthError::Htu { .. }),
+    refuses_htu_with_query: |c| c.htu = format!("{URL}?status=pending") => Err(DeviceAuthError::HtuForm),
+    refuses_htu_that_is_not_http:
+        |c| c.htu = "ftp://auth.example.com/device/v1/requests".into() => Err(DeviceAuthError::HtuForm),
+    refuses_lifetime_over_60_seconds: |c| c.exp = c.iat + MAX_PROOF_LIFETIME_SECS + 1 => Err(DeviceAuthError::Lifetime),
+    refuses_exp_not_after_iat: |c| c.exp = c.iat => Err(DeviceAuthError::Lifetime),
+    refuses_iat_in_the_future:
+        |c| { c.iat = NOW + MAX_CLOCK_SKEW_SECS + 1; c.exp = c.iat + 10; } => Err(DeviceAuthError::NotYetValid),
+    accepts_small_clock_skew: |c| { c.iat = NOW + MAX_CLOCK_SKEW_SECS; c.exp = c.iat + 10; } => Ok(()),
 }
 
 #[test]
@@ -180,49 +117,49 @@ fn our_proof_round_trips() {
     assert_ne!(c.jti, c2.jti, "jti is random");
 }
 
+/// Fresh proof claims of [`dev`] for a GET of [`URL`] at [`NOW`].
+fn proof_claims() -> DeviceAuthClaims {
+    DeviceAuthClaims::new(dev(), issuer(), HttpMethod::Get, URL, NOW).unwrap()
+}
+
+/// `claims` signed by a fresh key with header `typ` and `kid`, verified as
+/// the proof of [`dev`] for a GET of [`URL`] at [`NOW`].
+fn verify_signed(
+    typ: JwtType,
+    kid: Option<String>,
+    claims: &impl serde::Serialize,
+) -> Result<DeviceAuthClaims, DeviceAuthError> {
+    let key = DeviceKeyPair::generate().unwrap();
+    let jws = key.sign(&SignHeader { typ: Some(typ), kid }, claims).unwrap();
+    verify_device_auth(&jws, key.public_jwk(), &dev(), NOW, &issuer(), &HttpMethod::Get, URL)
+}
+
 #[test]
 fn refuses_iss_other_than_device() {
-    let key = DeviceKeyPair::generate().unwrap();
-    let mut c = DeviceAuthClaims::new(dev(), issuer(), HttpMethod::Get, URL, NOW).unwrap();
+    let mut c = proof_claims();
     c.iss = DeviceId::new("dev_other").unwrap();
-    let jws = key.sign(&SignHeader { typ: Some(JwtType::DeviceAuth), kid: Some(dev().to_string()) }, &c).unwrap();
-    assert_eq!(
-        verify_device_auth(&jws, key.public_jwk(), &dev(), NOW, &issuer(), &HttpMethod::Get, URL),
-        Err(DeviceAuthError::Issuer)
-    );
+    assert_eq!(verify_signed(JwtType::DeviceAuth, Some(dev().to_string()), &c), Err(DeviceAuthError::Issuer));
 }
 
 #[test]
 fn refuses_missing_kid() {
-    let key = DeviceKeyPair::generate().unwrap();
-    let c = DeviceAuthClaims::new(dev(), issuer(), HttpMethod::Get, URL, NOW).unwrap();
-    let jws = key.sign(&SignHeader { typ: Some(JwtType::DeviceAuth), kid: None }, &c).unwrap();
-    assert_eq!(
-        verify_device_auth(&jws, key.public_jwk(), &dev(), NOW, &issuer(), &HttpMethod::Get, URL),
-        Err(DeviceAuthError::Kid)
-    );
+    assert_eq!(verify_signed(JwtType::DeviceAuth, None, &proof_claims()), Err(DeviceAuthError::Kid));
 }
 
 #[test]
 fn refuses_decision_token_as_proof() {
-    let key = DeviceKeyPair::generate().unwrap();
-    let c = DeviceAuthClaims::new(dev(), issuer(), HttpMethod::Get, URL, NOW).unwrap();
-    let jws = key.sign(&SignHeader { typ: Some(JwtType::Decision), kid: Some(dev().to_string()) }, &c).unwrap();
     assert!(matches!(
-        verify_device_auth(&jws, key.public_jwk(), &dev(), NOW, &issuer(), &HttpMethod::Get, URL),
+        verify_signed(JwtType::Decision, Some(dev().to_string()), &proof_claims()),
         Err(DeviceAuthError::Jws(JwsError::TypMismatch { .. }))
     ));
 }
 
 #[test]
 fn refuses_unknown_claim() {
-    let key = DeviceKeyPair::generate().unwrap();
-    let c = DeviceAuthClaims::new(dev(), issuer(), HttpMethod::Get, URL, NOW).unwrap();
-    let mut v = serde_json::to_value(&c).unwrap();
+    let mut v = serde_json::to_value(proof_claims()).unwrap();
     v["scope"] = json!("admin");
-    let jws = key.sign(&SignHeader { typ: Some(JwtType::DeviceAuth), kid: Some(dev().to_string()) }, &v).unwrap();
     assert!(matches!(
-        verify_device_auth(&jws, key.public_jwk(), &dev(), NOW, &issuer(), &HttpMethod::Get, URL),
+        verify_signed(JwtType::DeviceAuth, Some(dev().to_string()), &v),
         Err(DeviceAuthError::Jws(JwsError::Claims(m))) if m.contains("unknown field `scope`")
     ));
 }

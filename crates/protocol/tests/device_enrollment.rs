@@ -8,6 +8,8 @@ use countersign_protocol::device::{
 use countersign_protocol::secret::EnrollmentTicket;
 use serde_json::{json, Value};
 
+mod common;
+
 const TICKET: &str = "9e7dLqz2IarV9t3HFBQzBKmySsX_vnca7id-d0E3Swc";
 const APP: &str =
     "countersign://enroll?issuer=https%3A%2F%2Fauth.example.com&ticket=9e7dLqz2IarV9t3HFBQzBKmySsX_vnca7id-d0E3Swc";
@@ -72,42 +74,47 @@ fn debug_does_not_show_the_ticket() {
     assert!(dbg.contains("<redacted>"));
 }
 
-#[test]
-fn refuses_wrong_scheme() {
-    assert_eq!(err(&APP.replace("countersign:", "otpauth:")), EnrollmentUriError::UnsupportedScheme("otpauth".into()));
+/// One test per text: [`err`] gives exactly `error`.
+macro_rules! uri_refused_as {
+    ($($test:ident: $text:expr => $error:expr;)+) => {$(
+        #[test]
+        fn $test() {
+            assert_eq!(err(&$text), $error);
+        }
+    )+};
 }
 
-#[test]
-fn refuses_wrong_host() {
-    assert_eq!(err(&APP.replace("//enroll?", "//login?")), EnrollmentUriError::WrongHost("login".into()));
-}
-
-#[test]
-fn refuses_userinfo_in_app_uri() {
-    assert_eq!(err(&APP.replace("//enroll?", "//me@enroll?")), EnrollmentUriError::WrongHost("me@enroll".into()));
-}
-
-#[test]
-fn refuses_app_uri_with_path() {
-    assert_eq!(err(&APP.replace("//enroll?", "//enroll/x?")), EnrollmentUriError::WrongPath("/x".into()));
-}
-
-#[test]
-fn refuses_link_with_wrong_path() {
-    assert_eq!(
-        err(&LINK.replace("/enroll-link", "/enroll")),
-        EnrollmentUriError::WrongPath("/device/v1/enroll".into())
-    );
-}
-
-#[test]
-fn refuses_fragment() {
-    assert_eq!(err(&format!("{APP}#x")), EnrollmentUriError::Fragment);
-}
-
-#[test]
-fn refuses_missing_issuer() {
-    assert_eq!(err(&format!("countersign://enroll?ticket={TICKET}")), EnrollmentUriError::MissingParam("issuer"));
+uri_refused_as! {
+    refuses_wrong_scheme:
+        APP.replace("countersign:", "otpauth:") => EnrollmentUriError::UnsupportedScheme("otpauth".into());
+    refuses_wrong_host: APP.replace("//enroll?", "//login?") => EnrollmentUriError::WrongHost("login".into());
+    refuses_userinfo_in_app_uri:
+        APP.replace("//enroll?", "//me@enroll?") => EnrollmentUriError::WrongHost("me@enroll".into());
+    refuses_app_uri_with_path: APP.replace("//enroll?", "//enroll/x?") => EnrollmentUriError::WrongPath("/x".into());
+    refuses_link_with_wrong_path:
+        LINK.replace("/enroll-link", "/enroll") => EnrollmentUriError::WrongPath("/device/v1/enroll".into());
+    refuses_fragment: format!("{APP}#x") => EnrollmentUriError::Fragment;
+    refuses_missing_issuer:
+        format!("countersign://enroll?ticket={TICKET}") => EnrollmentUriError::MissingParam("issuer");
+    refuses_duplicate_ticket: format!("{APP}&ticket={TICKET}") => EnrollmentUriError::DuplicateParam("ticket");
+    refuses_duplicate_issuer:
+        format!("{APP}&issuer=https%3A%2F%2Fevil.example") => EnrollmentUriError::DuplicateParam("issuer");
+    refuses_unknown_param: format!("{APP}&role=admin") => EnrollmentUriError::UnknownParam("role".into());
+    // The link's issuer is its own origin and path; it never takes another.
+    refuses_issuer_param_in_https_link:
+        format!("{LINK}&issuer=https%3A%2F%2Fevil.example") => EnrollmentUriError::UnknownParam("issuer".into());
+    refuses_http_issuer:
+        app("http://auth.example.com") => EnrollmentUriError::Issuer(IssuerError::InsecureScheme("http".into()));
+    refuses_http_link:
+        LINK.replace("https:", "http:") => EnrollmentUriError::Issuer(IssuerError::InsecureScheme("http".into()));
+    refuses_issuer_with_query: app("https://auth.example.com?x=1") => EnrollmentUriError::Issuer(IssuerError::Query);
+    refuses_issuer_with_fragment:
+        app("https://auth.example.com#f") => EnrollmentUriError::Issuer(IssuerError::Fragment);
+    refuses_issuer_with_userinfo:
+        app("https://user:pw@auth.example.com") => EnrollmentUriError::Issuer(IssuerError::Userinfo);
+    refuses_issuer_with_trailing_slash:
+        app("https://auth.example.com/") => EnrollmentUriError::Issuer(IssuerError::TrailingSlash);
+    refuses_short_ticket: APP.replace(TICKET, &TICKET[..42]) => EnrollmentUriError::Ticket(TicketError::Length(42));
 }
 
 #[test]
@@ -117,46 +124,6 @@ fn refuses_missing_ticket() {
         EnrollmentUriError::MissingParam("ticket")
     );
     assert_eq!(err("https://auth.example.com/device/v1/enroll-link"), EnrollmentUriError::MissingParam("ticket"));
-}
-
-#[test]
-fn refuses_duplicate_ticket() {
-    assert_eq!(err(&format!("{APP}&ticket={TICKET}")), EnrollmentUriError::DuplicateParam("ticket"));
-}
-
-#[test]
-fn refuses_duplicate_issuer() {
-    assert_eq!(err(&format!("{APP}&issuer=https%3A%2F%2Fevil.example")), EnrollmentUriError::DuplicateParam("issuer"));
-}
-
-#[test]
-fn refuses_unknown_param() {
-    assert_eq!(err(&format!("{APP}&role=admin")), EnrollmentUriError::UnknownParam("role".into()));
-}
-
-#[test]
-fn refuses_issuer_param_in_https_link() {
-    // The link's issuer is its own origin and path; it never takes another.
-    assert_eq!(
-        err(&format!("{LINK}&issuer=https%3A%2F%2Fevil.example")),
-        EnrollmentUriError::UnknownParam("issuer".into())
-    );
-}
-
-#[test]
-fn refuses_http_issuer() {
-    assert_eq!(
-        err(&app("http://auth.example.com")),
-        EnrollmentUriError::Issuer(IssuerError::InsecureScheme("http".into()))
-    );
-}
-
-#[test]
-fn refuses_http_link() {
-    assert_eq!(
-        err(&LINK.replace("https:", "http:")),
-        EnrollmentUriError::Issuer(IssuerError::InsecureScheme("http".into()))
-    );
 }
 
 #[test]
@@ -173,26 +140,6 @@ fn refuses_http_lookalike_loopback() {
     for issuer in ["http://localhost.evil.example", "http://127.0.0.2", "http://0.0.0.0"] {
         assert!(matches!(err(&app(issuer)), EnrollmentUriError::Issuer(IssuerError::InsecureScheme(_))), "{issuer}");
     }
-}
-
-#[test]
-fn refuses_issuer_with_query() {
-    assert_eq!(err(&app("https://auth.example.com?x=1")), EnrollmentUriError::Issuer(IssuerError::Query));
-}
-
-#[test]
-fn refuses_issuer_with_fragment() {
-    assert_eq!(err(&app("https://auth.example.com#f")), EnrollmentUriError::Issuer(IssuerError::Fragment));
-}
-
-#[test]
-fn refuses_issuer_with_userinfo() {
-    assert_eq!(err(&app("https://user:pw@auth.example.com")), EnrollmentUriError::Issuer(IssuerError::Userinfo));
-}
-
-#[test]
-fn refuses_issuer_with_trailing_slash() {
-    assert_eq!(err(&app("https://auth.example.com/")), EnrollmentUriError::Issuer(IssuerError::TrailingSlash));
 }
 
 #[test]
@@ -219,11 +166,6 @@ fn refuses_not_a_url() {
 }
 
 #[test]
-fn refuses_short_ticket() {
-    assert_eq!(err(&APP.replace(TICKET, &TICKET[..42])), EnrollmentUriError::Ticket(TicketError::Length(42)));
-}
-
-#[test]
 fn refuses_ticket_with_bad_characters() {
     let bad = format!("{}+{}", &TICKET[..20], &TICKET[21..]);
     let text = format!("countersign://enroll?issuer=https%3A%2F%2Fauth.example.com&ticket={}", bad.replace('+', "%2B"));
@@ -246,20 +188,19 @@ fn generated_tickets_are_accepted() {
 
 // ---- EnrollmentRequest ----
 
-fn request_json() -> Value {
-    serde_json::from_str(
-        &std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/testdata/device/examples/enrollment-request.json"
-        ))
-        .unwrap(),
-    )
-    .unwrap()
+/// The example enrollment request with `change` made to its JSON, parsed.
+fn request_with(change: impl FnOnce(&mut Value)) -> Result<EnrollmentRequest, serde_json::Error> {
+    common::changed_example("enrollment-request.json", change)
+}
+
+/// [`request_with`] a `device_name` of `name`, validated.
+fn validate_name(name: &str) -> Result<(), EnrollmentRequestError> {
+    request_with(|v| v["device_name"] = json!(name)).unwrap().validate()
 }
 
 #[test]
 fn enrollment_request_example_is_valid() {
-    let r: EnrollmentRequest = serde_json::from_value(request_json()).unwrap();
+    let r = request_with(|_| {}).unwrap();
     assert_eq!(r.validate(), Ok(()));
     assert_eq!(r.platform, Platform::Linux);
     assert!(r.capabilities.contains(&Capability::Webauthn));
@@ -268,70 +209,57 @@ fn enrollment_request_example_is_valid() {
 
 #[test]
 fn enrollment_request_refuses_unknown_member() {
-    let mut v = request_json();
-    v["admin"] = json!(true);
-    assert!(serde_json::from_value::<EnrollmentRequest>(v).unwrap_err().to_string().contains("unknown field `admin`"));
+    let e = request_with(|v| v["admin"] = json!(true)).unwrap_err();
+    assert!(e.to_string().contains("unknown field `admin`"));
 }
 
 #[test]
 fn enrollment_request_refuses_bad_ticket() {
-    let mut v = request_json();
-    v["ticket"] = json!("short");
-    let r: EnrollmentRequest = serde_json::from_value(v).unwrap();
+    let r = request_with(|v| v["ticket"] = json!("short")).unwrap();
     assert_eq!(r.validate(), Err(EnrollmentRequestError::Ticket(TicketError::Length(5))));
 }
 
 #[test]
 fn enrollment_request_refuses_control_characters_in_name() {
-    let mut v = request_json();
-    v["device_name"] = json!("laptop\u{202e}");
-    let r: EnrollmentRequest = serde_json::from_value(v).unwrap();
-    assert_eq!(r.validate(), Ok(()), "bidi marks are not control characters; the approver UI warns about them");
-    let mut v = request_json();
-    v["device_name"] = json!("lap\ntop");
-    let r: EnrollmentRequest = serde_json::from_value(v).unwrap();
-    assert_eq!(r.validate(), Err(EnrollmentRequestError::DeviceName));
+    assert_eq!(
+        validate_name("laptop\u{202e}"),
+        Ok(()),
+        "bidi marks are not control characters; the approver UI warns about them"
+    );
+    assert_eq!(validate_name("lap\ntop"), Err(EnrollmentRequestError::DeviceName));
 }
 
 #[test]
 fn enrollment_request_refuses_empty_or_long_name() {
     for name in [String::new(), "x".repeat(65)] {
-        let mut v = request_json();
-        v["device_name"] = json!(name);
-        let r: EnrollmentRequest = serde_json::from_value(v).unwrap();
-        assert_eq!(r.validate(), Err(EnrollmentRequestError::DeviceName));
+        assert_eq!(validate_name(&name), Err(EnrollmentRequestError::DeviceName));
     }
 }
 
 #[test]
 fn enrollment_request_refuses_jwk_with_kid() {
-    let mut v = request_json();
-    v["public_jwk"]["kid"] = json!("mine");
-    let r: EnrollmentRequest = serde_json::from_value(v).unwrap();
+    let r = request_with(|v| v["public_jwk"]["kid"] = json!("mine")).unwrap();
     assert_eq!(r.validate(), Err(EnrollmentRequestError::JwkHasKid));
 }
 
 #[test]
 fn enrollment_request_refuses_private_key() {
-    let mut v = request_json();
-    v["public_jwk"]["d"] = json!("IP3Okujz_iekKuZ5XLYfhKm_Jt6MJxjNjx2S5UYYHuU");
-    assert!(serde_json::from_value::<EnrollmentRequest>(v).is_err());
+    assert!(request_with(|v| v["public_jwk"]["d"] = json!("IP3Okujz_iekKuZ5XLYfhKm_Jt6MJxjNjx2S5UYYHuU")).is_err());
 }
 
 #[test]
 fn enrollment_request_refuses_duplicate_capability() {
-    let mut v = request_json();
-    v["capabilities"] = json!(["push", "push"]);
-    let r: EnrollmentRequest = serde_json::from_value(v).unwrap();
+    let r = request_with(|v| v["capabilities"] = json!(["push", "push"])).unwrap();
     assert_eq!(r.validate(), Err(EnrollmentRequestError::DuplicateCapability("push".into())));
 }
 
 #[test]
 fn enrollment_request_keeps_unknown_platform_and_capability() {
-    let mut v = request_json();
-    v["platform"] = json!("freebsd");
-    v["capabilities"] = json!(["telepathy"]);
-    let r: EnrollmentRequest = serde_json::from_value(v).unwrap();
+    let r = request_with(|v| {
+        v["platform"] = json!("freebsd");
+        v["capabilities"] = json!(["telepathy"]);
+    })
+    .unwrap();
     assert_eq!(r.platform, Platform::Extension("freebsd".into()));
     assert_eq!(r.capabilities, vec![Capability::Extension("telepathy".into())]);
     assert_eq!(r.validate(), Ok(()));

@@ -12,9 +12,10 @@ use countersign_protocol::jws::{DeviceKeyPair, JwsError, JwtType, PublicJwk, Sig
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
-fn read(rel: &str) -> String {
-    std::fs::read_to_string(format!("{}/testdata/device/{rel}", env!("CARGO_MANIFEST_DIR"))).unwrap()
-}
+#[macro_use]
+mod common;
+
+use common::device_file as read;
 fn request() -> ApproverRequest {
     serde_json::from_str(&read("examples/approver-request.json")).unwrap()
 }
@@ -300,18 +301,15 @@ fn new_refuses_deny_reason_with_approve() {
     );
 }
 
-#[test]
-fn refuses_deny_reason_with_approve() {
-    let mut c = example_claims();
-    c.deny_reason = Some(DenyReason::WrongDetails);
-    assert_eq!(validate(&c), Err(DecisionError::DenyReasonWithApprove));
-}
-
-#[test]
-fn refuses_other_audience() {
-    let mut c = example_claims();
-    c.aud = Issuer::new("https://evil.example").unwrap();
-    assert!(matches!(validate(&c), Err(DecisionError::Audience { .. })));
+changed_claims! { example_claims, validate;
+    refuses_deny_reason_with_approve:
+        |c| c.deny_reason = Some(DenyReason::WrongDetails) => Err(DecisionError::DenyReasonWithApprove),
+    refuses_other_audience:
+        |c| c.aud = Issuer::new("https://evil.example").unwrap() => matches Err(DecisionError::Audience { .. }),
+    refuses_lifetime_over_120_seconds:
+        |c| c.exp = c.iat + MAX_DECISION_LIFETIME_SECS + 1 => Err(DecisionError::Lifetime),
+    refuses_exp_before_iat: |c| c.exp = c.iat - 1 => Err(DecisionError::Lifetime),
+    refuses_iat_in_the_future: |c| { c.iat = NOW + 31; c.exp = c.iat + 60; } => Err(DecisionError::NotYetValid),
 }
 
 #[test]
@@ -324,80 +322,62 @@ fn refuses_other_request() {
 }
 
 #[test]
-fn refuses_lifetime_over_120_seconds() {
-    let mut c = example_claims();
-    c.exp = c.iat + MAX_DECISION_LIFETIME_SECS + 1;
-    assert_eq!(validate(&c), Err(DecisionError::Lifetime));
-}
-
-#[test]
-fn refuses_exp_before_iat() {
-    let mut c = example_claims();
-    c.exp = c.iat - 1;
-    assert_eq!(validate(&c), Err(DecisionError::Lifetime));
-}
-
-#[test]
-fn refuses_iat_in_the_future() {
-    let mut c = example_claims();
-    c.iat = NOW + 31;
-    c.exp = c.iat + 60;
-    assert_eq!(validate(&c), Err(DecisionError::NotYetValid));
-}
-
-#[test]
 fn refuses_expired_decision() {
     let c = example_claims();
     assert_eq!(c.validate(c.exp, &issuer(), &rid()), Err(DecisionError::Expired));
 }
 
+/// `claims` signed by a fresh key with header `typ` and `kid`, verified as
+/// the decision of [`dev`] on [`rid`] at [`NOW`].
+fn verify_signed(typ: JwtType, kid: &str, claims: &DecisionClaims) -> Result<DecisionClaims, DecisionError> {
+    let key = DeviceKeyPair::generate().unwrap();
+    let jws = key.sign(&SignHeader { typ: Some(typ), kid: Some(kid.into()) }, claims).unwrap();
+    verify_decision(&jws, key.public_jwk(), &dev(), NOW, &issuer(), &rid())
+}
+
+/// Fresh claims of [`dev`] approving [`statement`] at [`NOW`].
+fn approval() -> DecisionClaims {
+    DecisionClaims::new(dev(), &statement(), None, NOW).unwrap()
+}
+
 #[test]
 fn refuses_decision_signed_for_another_kid() {
-    let key = DeviceKeyPair::generate().unwrap();
-    let c = DecisionClaims::new(dev(), &statement(), None, NOW).unwrap();
-    let jws = key.sign(&SignHeader { typ: Some(JwtType::Decision), kid: Some("dev_other".into()) }, &c).unwrap();
-    assert_eq!(verify_decision(&jws, key.public_jwk(), &dev(), NOW, &issuer(), &rid()), Err(DecisionError::Kid));
+    assert_eq!(verify_signed(JwtType::Decision, "dev_other", &approval()), Err(DecisionError::Kid));
 }
 
 #[test]
 fn refuses_decision_whose_iss_is_another_device() {
-    let key = DeviceKeyPair::generate().unwrap();
-    let mut c = DecisionClaims::new(dev(), &statement(), None, NOW).unwrap();
+    let mut c = approval();
     c.iss = DeviceId::new("dev_other").unwrap();
-    let jws = key.sign(&SignHeader { typ: Some(JwtType::Decision), kid: Some(dev().to_string()) }, &c).unwrap();
-    assert_eq!(verify_decision(&jws, key.public_jwk(), &dev(), NOW, &issuer(), &rid()), Err(DecisionError::Issuer));
+    assert_eq!(verify_signed(JwtType::Decision, &dev().to_string(), &c), Err(DecisionError::Issuer));
 }
 
 #[test]
 fn refuses_proof_token_as_decision() {
-    let key = DeviceKeyPair::generate().unwrap();
-    let c = DecisionClaims::new(dev(), &statement(), None, NOW).unwrap();
-    let jws = key.sign(&SignHeader { typ: Some(JwtType::DeviceAuth), kid: Some(dev().to_string()) }, &c).unwrap();
     assert!(matches!(
-        verify_decision(&jws, key.public_jwk(), &dev(), NOW, &issuer(), &rid()),
+        verify_signed(JwtType::DeviceAuth, &dev().to_string(), &approval()),
         Err(DecisionError::Jws(JwsError::TypMismatch { .. }))
     ));
 }
 
+/// The example decision claims with `member` set to `value`, parsed.
+fn claims_with(member: &str, value: Value) -> Result<DecisionClaims, serde_json::Error> {
+    common::changed_example("decision-claims.json", |v| v[member] = value)
+}
+
 #[test]
 fn refuses_unknown_decision_value() {
-    let mut v: Value = serde_json::from_str(&read("examples/decision-claims.json")).unwrap();
-    v["decision"] = json!("maybe");
-    assert!(serde_json::from_value::<DecisionClaims>(v).is_err());
+    assert!(claims_with("decision", json!("maybe")).is_err());
 }
 
 #[test]
 fn refuses_unknown_claim_in_decision() {
-    let mut v: Value = serde_json::from_str(&read("examples/decision-claims.json")).unwrap();
-    v["authorization_details"] = json!([]);
-    assert!(serde_json::from_value::<DecisionClaims>(v).unwrap_err().to_string().contains("unknown field"));
+    assert!(claims_with("authorization_details", json!([])).unwrap_err().to_string().contains("unknown field"));
 }
 
 #[test]
 fn refuses_malformed_statement_hash() {
-    let mut v: Value = serde_json::from_str(&read("examples/decision-claims.json")).unwrap();
-    v["statement_hash"] = json!("not-a-hash");
-    assert!(serde_json::from_value::<DecisionClaims>(v).is_err());
+    assert!(claims_with("statement_hash", json!("not-a-hash")).is_err());
 }
 
 #[test]
@@ -415,7 +395,8 @@ fn same_decision_ignores_iat_exp_jti_only() {
 
 #[test]
 fn submission_refuses_unknown_member() {
-    let mut v: Value = serde_json::from_str(&read("examples/decision-submission.json")).unwrap();
-    v["decision"] = json!("approve");
-    assert!(serde_json::from_value::<DecisionSubmission>(v).is_err());
+    let changed = common::changed_example::<DecisionSubmission>("decision-submission.json", |v| {
+        v["decision"] = json!("approve");
+    });
+    assert!(changed.is_err());
 }

@@ -1,6 +1,7 @@
 //! ES256 JWS: vectors made by the npm `jose` package (testdata/jws), our own
 //! tokens, and PublicJwk checks.
 
+use countersign_protocol::jcs::JcsError;
 use countersign_protocol::jws::{
     self, b64url_decode, b64url_encode, DeviceKeyPair, JwkError, JwsAlg, JwsError, JwtType, KeyUse, Part, PublicJwk,
     SignHeader,
@@ -67,135 +68,58 @@ fn jose_decision_typ_is_decision() {
     assert_eq!(header.typ, Some(JwtType::Decision));
 }
 
-#[test]
-fn refuses_alg_none() {
-    assert_eq!(refuse("alg_none"), JwsError::UnsupportedAlg("none".into()));
+/// One test per row `name: "vector" => error,`: [`refuse`] gives exactly
+/// `error` (or, for `=> matches pattern,`, an error that matches `pattern`).
+macro_rules! refused_as {
+    () => {};
+    ($test:ident: $vector:literal => matches $want:pat $(if $guard:expr)?, $($rest:tt)*) => {
+        #[test]
+        fn $test() {
+            let err = refuse($vector);
+            assert!(matches!(err, $want $(if $guard)?), "{err:?}");
+        }
+        refused_as!($($rest)*);
+    };
+    ($test:ident: $vector:literal => $error:expr, $($rest:tt)*) => {
+        #[test]
+        fn $test() {
+            assert_eq!(refuse($vector), $error);
+        }
+        refused_as!($($rest)*);
+    };
 }
 
-#[test]
-fn refuses_hs256_made_with_the_public_key_as_secret() {
-    assert_eq!(refuse("alg_hs256_public_key_as_secret"), JwsError::UnsupportedAlg("HS256".into()));
-}
-
-#[test]
-fn refuses_es384() {
-    assert_eq!(refuse("alg_es384"), JwsError::UnsupportedAlg("ES384".into()));
-}
-
-#[test]
-fn refuses_rs256() {
-    assert_eq!(refuse("alg_rs256"), JwsError::UnsupportedAlg("RS256".into()));
-}
-
-#[test]
-fn refuses_missing_alg() {
-    assert_eq!(refuse("alg_missing"), JwsError::MissingAlg);
-}
-
-#[test]
-fn refuses_duplicate_header_member() {
-    assert!(matches!(
-        refuse("header_duplicate_alg"),
-        JwsError::HeaderJson(countersign_protocol::jcs::JcsError::DuplicateKey { .. })
-    ));
-}
-
-#[test]
-fn refuses_tampered_payload() {
-    assert_eq!(refuse("tampered_payload"), JwsError::BadSignature);
-}
-
-#[test]
-fn refuses_wrong_key() {
-    assert_eq!(refuse("wrong_key"), JwsError::BadSignature);
-}
-
-#[test]
-fn refuses_der_signature() {
-    let err = refuse("der_signature");
-    assert!(matches!(err, JwsError::SignatureLength(n) if (68..=72).contains(&n)), "{err:?}");
-}
-
-#[test]
-fn refuses_embedded_jwk() {
-    assert_eq!(refuse("embedded_jwk_header"), JwsError::EmbeddedKey("jwk".into()));
-}
-
-#[test]
-fn refuses_jku() {
-    assert_eq!(refuse("jku_header"), JwsError::EmbeddedKey("jku".into()));
-}
-
-#[test]
-fn refuses_x5u() {
-    assert_eq!(refuse("x5u_header"), JwsError::EmbeddedKey("x5u".into()));
-}
-
-#[test]
-fn refuses_unknown_crit() {
-    assert_eq!(refuse("crit_unknown"), JwsError::UnsupportedCrit(vec!["urn:example:ext".into()]));
-}
-
-#[test]
-fn refuses_padded_signature() {
-    assert_eq!(refuse("padded_signature"), JwsError::Base64(Part::Signature));
-}
-
-#[test]
-fn refuses_non_canonical_base64url() {
-    assert_eq!(refuse("non_canonical_signature"), JwsError::Base64(Part::Signature));
-}
-
-#[test]
-fn refuses_two_segments() {
-    assert_eq!(refuse("two_segments"), JwsError::SegmentCount(2));
-}
-
-#[test]
-fn refuses_four_segments() {
-    assert_eq!(refuse("four_segments"), JwsError::SegmentCount(4));
-}
-
-#[test]
-fn refuses_wrong_typ() {
-    assert_eq!(
-        refuse("wrong_typ"),
-        JwsError::TypMismatch { expected: "decision+jwt".into(), found: Some("device-auth+jwt".into()) }
-    );
-}
-
-#[test]
-fn refuses_missing_typ_when_one_is_expected() {
-    assert_eq!(refuse("missing_typ"), JwsError::TypMismatch { expected: "decision+jwt".into(), found: None });
-}
-
-#[test]
-fn refuses_kid_mismatch() {
-    assert_eq!(
-        refuse("kid_mismatch"),
-        JwsError::KidMismatch { expected: "dev_Qm3vT8sLw2".into(), found: "dev_someone_else".into() }
-    );
-}
-
-#[test]
-fn refuses_payload_with_duplicate_key() {
-    assert!(matches!(
-        refuse("payload_duplicate_key"),
-        JwsError::PayloadJson(countersign_protocol::jcs::JcsError::DuplicateKey { .. })
-    ));
-}
-
-#[test]
-fn refuses_payload_with_unsafe_integer() {
-    assert!(matches!(
-        refuse("payload_unsafe_integer"),
-        JwsError::PayloadJson(countersign_protocol::jcs::JcsError::NumberOutOfRange { .. })
-    ));
-}
-
-#[test]
-fn refuses_payload_that_is_not_an_object() {
-    assert_eq!(refuse("payload_not_object"), JwsError::PayloadNotObject);
+refused_as! {
+    refuses_alg_none: "alg_none" => JwsError::UnsupportedAlg("none".into()),
+    refuses_hs256_made_with_the_public_key_as_secret:
+        "alg_hs256_public_key_as_secret" => JwsError::UnsupportedAlg("HS256".into()),
+    refuses_es384: "alg_es384" => JwsError::UnsupportedAlg("ES384".into()),
+    refuses_rs256: "alg_rs256" => JwsError::UnsupportedAlg("RS256".into()),
+    refuses_missing_alg: "alg_missing" => JwsError::MissingAlg,
+    refuses_duplicate_header_member:
+        "header_duplicate_alg" => matches JwsError::HeaderJson(JcsError::DuplicateKey { .. }),
+    refuses_tampered_payload: "tampered_payload" => JwsError::BadSignature,
+    refuses_wrong_key: "wrong_key" => JwsError::BadSignature,
+    refuses_der_signature: "der_signature" => matches JwsError::SignatureLength(n) if (68..=72).contains(&n),
+    refuses_embedded_jwk: "embedded_jwk_header" => JwsError::EmbeddedKey("jwk".into()),
+    refuses_jku: "jku_header" => JwsError::EmbeddedKey("jku".into()),
+    refuses_x5u: "x5u_header" => JwsError::EmbeddedKey("x5u".into()),
+    refuses_unknown_crit: "crit_unknown" => JwsError::UnsupportedCrit(vec!["urn:example:ext".into()]),
+    refuses_padded_signature: "padded_signature" => JwsError::Base64(Part::Signature),
+    refuses_non_canonical_base64url: "non_canonical_signature" => JwsError::Base64(Part::Signature),
+    refuses_two_segments: "two_segments" => JwsError::SegmentCount(2),
+    refuses_four_segments: "four_segments" => JwsError::SegmentCount(4),
+    refuses_wrong_typ:
+        "wrong_typ" => JwsError::TypMismatch { expected: "decision+jwt".into(), found: Some("device-auth+jwt".into()) },
+    refuses_missing_typ_when_one_is_expected:
+        "missing_typ" => JwsError::TypMismatch { expected: "decision+jwt".into(), found: None },
+    refuses_kid_mismatch:
+        "kid_mismatch" => JwsError::KidMismatch { expected: "dev_Qm3vT8sLw2".into(), found: "dev_someone_else".into() },
+    refuses_payload_with_duplicate_key:
+        "payload_duplicate_key" => matches JwsError::PayloadJson(JcsError::DuplicateKey { .. }),
+    refuses_payload_with_unsafe_integer:
+        "payload_unsafe_integer" => matches JwsError::PayloadJson(JcsError::NumberOutOfRange { .. }),
+    refuses_payload_that_is_not_an_object: "payload_not_object" => JwsError::PayloadNotObject,
 }
 
 #[test]
@@ -208,11 +132,16 @@ fn every_invalid_vector_is_refused_as_the_generator_says() {
 // ---- tokens crafted with ring directly (headers our signer never makes) ----
 
 fn craft(header: &str, payload: &str) -> (String, PublicJwk) {
+    sign_input(format!("{}.{}", b64url_encode(header), b64url_encode(payload)))
+}
+
+/// `input` (the first two segments, as they are) signed with a fresh key by
+/// ring directly, and that key.
+fn sign_input(input: String) -> (String, PublicJwk) {
     let pair = DeviceKeyPair::generate().unwrap();
     let ring_key =
         EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pair.pkcs8().secret_bytes(), &SystemRandom::new())
             .unwrap();
-    let input = format!("{}.{}", b64url_encode(header), b64url_encode(payload));
     let sig = ring_key.sign(&SystemRandom::new(), input.as_bytes()).unwrap();
     (format!("{input}.{}", b64url_encode(sig.as_ref())), pair.public_jwk().clone())
 }
@@ -223,46 +152,26 @@ fn crafted_baseline_verifies() {
     assert_eq!(jws::verify(&t, &k, None).unwrap().1, json!({"a":1}));
 }
 
-#[test]
-fn refuses_x5c() {
-    let (t, k) = craft(r#"{"alg":"ES256","x5c":["MIIB"]}"#, "{}");
-    assert_eq!(jws::verify(&t, &k, None), Err(JwsError::EmbeddedKey("x5c".into())));
+/// One test per header, over an empty payload signed with a fresh key:
+/// verifying gives exactly `error`.
+macro_rules! crafted_refused_as {
+    ($($test:ident: $header:literal => $error:expr;)+) => {$(
+        #[test]
+        fn $test() {
+            let (t, k) = craft($header, "{}");
+            assert_eq!(jws::verify(&t, &k, None), Err($error));
+        }
+    )+};
 }
 
-#[test]
-fn refuses_empty_crit() {
-    let (t, k) = craft(r#"{"alg":"ES256","crit":[]}"#, "{}");
-    assert_eq!(jws::verify(&t, &k, None), Err(JwsError::UnsupportedCrit(vec![])));
-}
-
-#[test]
-fn refuses_b64_header() {
-    let (t, k) = craft(r#"{"alg":"ES256","b64":true}"#, "{}");
-    assert_eq!(jws::verify(&t, &k, None), Err(JwsError::UnsupportedB64));
-}
-
-#[test]
-fn refuses_header_not_object() {
-    let (t, k) = craft(r#"["ES256"]"#, "{}");
-    assert_eq!(jws::verify(&t, &k, None), Err(JwsError::HeaderNotObject));
-}
-
-#[test]
-fn refuses_non_string_alg() {
-    let (t, k) = craft(r#"{"alg":256}"#, "{}");
-    assert_eq!(jws::verify(&t, &k, None), Err(JwsError::HeaderMemberType("alg")));
-}
-
-#[test]
-fn refuses_non_string_typ() {
-    let (t, k) = craft(r#"{"alg":"ES256","typ":1}"#, "{}");
-    assert_eq!(jws::verify(&t, &k, None), Err(JwsError::HeaderMemberType("typ")));
-}
-
-#[test]
-fn refuses_lowercase_alg() {
-    let (t, k) = craft(r#"{"alg":"es256"}"#, "{}");
-    assert_eq!(jws::verify(&t, &k, None), Err(JwsError::UnsupportedAlg("es256".into())));
+crafted_refused_as! {
+    refuses_x5c: r#"{"alg":"ES256","x5c":["MIIB"]}"# => JwsError::EmbeddedKey("x5c".into());
+    refuses_empty_crit: r#"{"alg":"ES256","crit":[]}"# => JwsError::UnsupportedCrit(vec![]);
+    refuses_b64_header: r#"{"alg":"ES256","b64":true}"# => JwsError::UnsupportedB64;
+    refuses_header_not_object: r#"["ES256"]"# => JwsError::HeaderNotObject;
+    refuses_non_string_alg: r#"{"alg":256}"# => JwsError::HeaderMemberType("alg");
+    refuses_non_string_typ: r#"{"alg":"ES256","typ":1}"# => JwsError::HeaderMemberType("typ");
+    refuses_lowercase_alg: r#"{"alg":"es256"}"# => JwsError::UnsupportedAlg("es256".into());
 }
 
 #[test]
@@ -275,14 +184,8 @@ fn refuses_bad_header_base64() {
 #[test]
 fn refuses_payload_segment_with_padding_even_if_signed() {
     // The signature covers the padded text; the payload is still refused.
-    let pair = DeviceKeyPair::generate().unwrap();
-    let ring_key =
-        EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pair.pkcs8().secret_bytes(), &SystemRandom::new())
-            .unwrap();
-    let input = format!("{}.{}=", b64url_encode(r#"{"alg":"ES256"}"#), b64url_encode(r#"{"a":12}"#));
-    let sig = ring_key.sign(&SystemRandom::new(), input.as_bytes()).unwrap();
-    let t = format!("{input}.{}", b64url_encode(sig.as_ref()));
-    assert_eq!(jws::verify(&t, pair.public_jwk(), None), Err(JwsError::Base64(Part::Payload)));
+    let (t, k) = sign_input(format!("{}.{}=", b64url_encode(r#"{"alg":"ES256"}"#), b64url_encode(r#"{"a":12}"#)));
+    assert_eq!(jws::verify(&t, &k, None), Err(JwsError::Base64(Part::Payload)));
 }
 
 #[test]
@@ -435,54 +338,31 @@ fn device_xy() -> (Value, Value) {
     (vectors()["keys"]["device"]["x"].clone(), vectors()["keys"]["device"]["y"].clone())
 }
 
-#[test]
-fn jwk_refuses_rsa() {
-    let (x, y) = device_xy();
-    assert!(jwk_err(json!({"kty":"RSA","crv":"P-256","x":x,"y":y})).contains("kty must be \"EC\""));
+/// One test per JWK, made from the device key's coordinates `x` and `y`:
+/// parsing it fails with a message that contains `message`.
+macro_rules! jwk_refused {
+    ($($test:ident: |$x:pat_param, $y:pat_param| $jwk:expr => $message:literal;)+) => {$(
+        #[test]
+        fn $test() {
+            let ($x, $y) = device_xy();
+            let err = jwk_err($jwk);
+            assert!(err.contains($message), "{err}");
+        }
+    )+};
 }
 
-#[test]
-fn jwk_refuses_p384() {
-    assert!(jwk_err(vectors()["keys"]["p384"].clone()).contains("crv must be \"P-256\""));
-}
-
-#[test]
-fn jwk_refuses_private_member() {
-    let (x, y) = device_xy();
-    assert!(jwk_err(json!({"kty":"EC","crv":"P-256","x":x,"y":y,"d":"AAAA"})).contains("unknown field `d`"));
-}
-
-#[test]
-fn jwk_refuses_padded_coordinate() {
-    let (x, y) = device_xy();
-    let padded = format!("{}=", x.as_str().unwrap());
-    assert!(jwk_err(json!({"kty":"EC","crv":"P-256","x":padded,"y":y})).contains("x is not canonical"));
-}
-
-#[test]
-fn jwk_refuses_short_coordinate() {
-    let (x, _) = device_xy();
-    let short = b64url_encode([1u8; 31]);
-    assert!(jwk_err(json!({"kty":"EC","crv":"P-256","x":x,"y":short})).contains("y must be 32 bytes, got 31"));
-}
-
-#[test]
-fn jwk_refuses_off_curve() {
-    let (x, _) = device_xy();
-    let y = b64url_encode([7u8; 32]);
-    assert!(jwk_err(json!({"kty":"EC","crv":"P-256","x":x,"y":y})).contains("not on the P-256 curve"));
-}
-
-#[test]
-fn jwk_refuses_other_alg() {
-    let (x, y) = device_xy();
-    assert!(jwk_err(json!({"kty":"EC","crv":"P-256","x":x,"y":y,"alg":"ES384"})).contains("alg must be \"ES256\""));
-}
-
-#[test]
-fn jwk_refuses_use_enc() {
-    let (x, y) = device_xy();
-    assert!(jwk_err(json!({"kty":"EC","crv":"P-256","x":x,"y":y,"use":"enc"})).contains("use must be \"sig\""));
+jwk_refused! {
+    jwk_refuses_rsa: |x, y| json!({"kty":"RSA","crv":"P-256","x":x,"y":y}) => "kty must be \"EC\"";
+    jwk_refuses_p384: |_, _| vectors()["keys"]["p384"].clone() => "crv must be \"P-256\"";
+    jwk_refuses_private_member: |x, y| json!({"kty":"EC","crv":"P-256","x":x,"y":y,"d":"AAAA"}) => "unknown field `d`";
+    jwk_refuses_padded_coordinate:
+        |x, y| json!({"kty":"EC","crv":"P-256","x":format!("{}=", x.as_str().unwrap()),"y":y}) => "x is not canonical";
+    jwk_refuses_short_coordinate:
+        |x, _| json!({"kty":"EC","crv":"P-256","x":x,"y":b64url_encode([1u8; 31])}) => "y must be 32 bytes, got 31";
+    jwk_refuses_off_curve:
+        |x, _| json!({"kty":"EC","crv":"P-256","x":x,"y":b64url_encode([7u8; 32])}) => "not on the P-256 curve";
+    jwk_refuses_other_alg: |x, y| json!({"kty":"EC","crv":"P-256","x":x,"y":y,"alg":"ES384"}) => "alg must be \"ES256\"";
+    jwk_refuses_use_enc: |x, y| json!({"kty":"EC","crv":"P-256","x":x,"y":y,"use":"enc"}) => "use must be \"sig\"";
 }
 
 #[test]
