@@ -7,6 +7,18 @@ use crate::prereq;
 use crate::programs;
 use crate::shell::{exec, exec_command, step};
 
+/// One of the desktop's `#[ignore]`d window tests (`tests/<name>.rs`),
+/// under Xvfb and a private D-Bus session, driven through `tauri_driver`.
+fn window_test(root: &std::path::Path, tauri_driver: &std::path::Path, name: &str, flag: &str) -> Result<(), String> {
+    let mut command = Command::new("dbus-run-session");
+    command
+        .args(["--", "cargo", "test", "--package", "countersign-desktop", "--test", name])
+        .args(["--", "--ignored", flag])
+        .current_dir(root)
+        .env("TAURI_DRIVER", tauri_driver);
+    exec_command(xvfb(&mut command))
+}
+
 pub fn run_tests(skip_install: bool) -> Result<(), String> {
     let root = crate::root();
     let ui = root.join("ui");
@@ -39,23 +51,11 @@ pub fn run_tests(skip_install: bool) -> Result<(), String> {
     // `cargo test` because they need a display; here they get Xvfb and a
     // private D-Bus session.
     step("End-to-end tests of the real window under Xvfb");
-    let mut command = Command::new("dbus-run-session");
-    command
-        .args(["--", "cargo", "test", "--package", "countersign-desktop", "--test", "e2e"])
-        .args(["--", "--ignored", "--test-threads=1"])
-        .current_dir(&root)
-        .env("TAURI_DRIVER", &tauri_driver);
-    exec_command(xvfb(&mut command))?;
+    window_test(&root, &tauri_driver, "e2e", "--test-threads=1")?;
     // Minutes of load on the real window (tests/soak.rs): its web process
     // must survive (about three and a half minutes).
     step("Soak test of the real window under Xvfb (about 4 minutes)");
-    let mut command = Command::new("dbus-run-session");
-    command
-        .args(["--", "cargo", "test", "--package", "countersign-desktop", "--test", "soak"])
-        .args(["--", "--ignored", "--nocapture"])
-        .current_dir(&root)
-        .env("TAURI_DRIVER", &tauri_driver);
-    exec_command(xvfb(&mut command))?;
+    window_test(&root, &tauri_driver, "soak", "--nocapture")?;
 
     // Device keys in the real Secret Service: a private session bus with an
     // unlocked gnome-keyring (its password only guards this throwaway

@@ -169,16 +169,24 @@ pub(crate) fn date(s: &str, locale: Locale) -> Option<String> {
     Some(date_text(locale, date))
 }
 
-fn unit_words(locale: Locale, unit: char, in_time: bool, one: bool) -> &'static str {
-    let i = match (unit, in_time) {
-        ('Y', false) => 0,
-        ('M', false) => 1,
-        ('W', false) => 2,
-        ('D', false) => 3,
-        ('H', true) => 4,
-        ('M', true) => 5,
-        _ => 6,
-    };
+/// The place of an ISO 8601 duration unit, 1 (years) to 7 (seconds); `M` is
+/// months before `T` and minutes after it. `None` for a unit out of place.
+fn unit_rank(unit: char, in_time: bool) -> Option<u8> {
+    match (unit, in_time) {
+        ('Y', false) => Some(1),
+        ('M', false) => Some(2),
+        ('W', false) => Some(3),
+        ('D', false) => Some(4),
+        ('H', true) => Some(5),
+        ('M', true) => Some(6),
+        ('S', true) => Some(7),
+        _ => None,
+    }
+}
+
+/// The words of the unit of `rank` ([`unit_rank`]).
+fn unit_words(locale: Locale, rank: u8, one: bool) -> &'static str {
+    let i = usize::from(rank.clamp(1, 7) - 1);
     const EN: [(&str, &str); 7] = [
         ("year", "years"),
         ("month", "months"),
@@ -244,16 +252,7 @@ pub(crate) fn duration(s: &str, locale: Locale) -> Option<String> {
                 if number.is_empty() || number.ends_with(['.', ',']) || saw_fraction {
                     return None;
                 }
-                let rank = match (c, in_time) {
-                    ('Y', false) => 1,
-                    ('M', false) => 2,
-                    ('W', false) => 3,
-                    ('D', false) => 4,
-                    ('H', true) => 5,
-                    ('M', true) => 6,
-                    ('S', true) => 7,
-                    _ => return None,
-                };
+                let rank = unit_rank(c, in_time)?;
                 if rank <= last_rank {
                     return None;
                 }
@@ -261,7 +260,7 @@ pub(crate) fn duration(s: &str, locale: Locale) -> Option<String> {
                 saw_fraction = number.contains(['.', ',']);
                 let one = number.trim_start_matches('0') == "1";
                 let shown = number.replace([',', '.'], locale.decimal_separator());
-                words.push(format!("{shown} {}", unit_words(locale, c, in_time, one)));
+                words.push(format!("{shown} {}", unit_words(locale, rank, one)));
                 number.clear();
             }
             _ => return None,

@@ -26,21 +26,44 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
+/// `("schemas/<name>.schema.json", its text)` for each name, embedded.
+macro_rules! builtin_schemas {
+    ($($name:literal),+ $(,)?) => {
+        [$((
+            concat!("schemas/", $name, ".schema.json"),
+            include_str!(concat!("../../../schemas/", $name, ".schema.json")),
+        )),+]
+    };
+}
+
 /// The built-in schema files, embedded at build time: `(file, text)`.
-pub const BUILTIN_SCHEMAS: [(&str, &str); 12] = [
-    ("schemas/payment_initiation.schema.json", include_str!("../../../schemas/payment_initiation.schema.json")),
-    ("schemas/account_information.schema.json", include_str!("../../../schemas/account_information.schema.json")),
-    ("schemas/customer_information.schema.json", include_str!("../../../schemas/customer_information.schema.json")),
-    ("schemas/stock_trade.schema.json", include_str!("../../../schemas/stock_trade.schema.json")),
-    ("schemas/money_transfer.schema.json", include_str!("../../../schemas/money_transfer.schema.json")),
-    ("schemas/purchase.schema.json", include_str!("../../../schemas/purchase.schema.json")),
-    ("schemas/send_email.schema.json", include_str!("../../../schemas/send_email.schema.json")),
-    ("schemas/calendar_event.schema.json", include_str!("../../../schemas/calendar_event.schema.json")),
-    ("schemas/file_access.schema.json", include_str!("../../../schemas/file_access.schema.json")),
-    ("schemas/code_deploy.schema.json", include_str!("../../../schemas/code_deploy.schema.json")),
-    ("schemas/database_query.schema.json", include_str!("../../../schemas/database_query.schema.json")),
-    ("schemas/auth0_guardian.schema.json", include_str!("../../../schemas/auth0_guardian.schema.json")),
+pub const BUILTIN_SCHEMAS: [(&str, &str); 12] = builtin_schemas![
+    "payment_initiation",
+    "account_information",
+    "customer_information",
+    "stock_trade",
+    "money_transfer",
+    "purchase",
+    "send_email",
+    "calendar_event",
+    "file_access",
+    "code_deploy",
+    "database_query",
+    "auth0_guardian",
 ];
+
+/// The built-in schemas parsed, each with its origin for errors.
+fn builtin_docs() -> Result<Vec<(String, Value)>, RegistryError> {
+    BUILTIN_SCHEMAS
+        .iter()
+        .map(|(file, text)| {
+            let origin = format!("built-in {file}");
+            let doc = jcs::parse_strict(text)
+                .map_err(|e| RegistryError::Schema { file: origin.clone(), message: e.to_string() })?;
+            Ok((origin, doc))
+        })
+        .collect()
+}
 
 /// The meta-schema for display schemas (JSON Schema 2020-12 plus the
 /// `x-countersign` hints), `schemas/meta/x-countersign.schema.json`.
@@ -310,14 +333,7 @@ impl Registry {
     /// Only if a built-in schema is broken (the crate's tests check they are
     /// not).
     pub fn builtin() -> Result<Self, RegistryError> {
-        let mut docs = Vec::new();
-        for (file, text) in BUILTIN_SCHEMAS {
-            let origin = format!("built-in {file}");
-            let doc = jcs::parse_strict(text)
-                .map_err(|e| RegistryError::Schema { file: origin.clone(), message: e.to_string() })?;
-            docs.push((origin, doc));
-        }
-        Self::build(docs)
+        Self::build(builtin_docs()?)
     }
 
     /// The built-in schemas plus the operator's custom types: every `*.json`
@@ -336,13 +352,7 @@ impl Registry {
             .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "json"))
             .collect();
         files.sort();
-        let mut docs = Vec::new();
-        for (file, text) in BUILTIN_SCHEMAS {
-            let origin = format!("built-in {file}");
-            let doc = jcs::parse_strict(text)
-                .map_err(|e| RegistryError::Schema { file: origin.clone(), message: e.to_string() })?;
-            docs.push((origin, doc));
-        }
+        let mut docs = builtin_docs()?;
         for path in files {
             let text = std::fs::read(&path).map_err(|e| io(&path, e))?;
             let origin = path.display().to_string();

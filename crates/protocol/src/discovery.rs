@@ -24,115 +24,83 @@ use crate::registration::TokenEndpointAuthMethod;
 /// Field order is the order the Countersign server has always written its
 /// members in (serialization follows it), the members it does not publish
 /// after them.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ServerMetadata {
     /// `issuer` (REQUIRED, RFC 8414 §2): compared byte for byte with the
     /// issuer the metadata was fetched for (RFC 8414 §3.3).
     pub issuer: String,
     /// `token_endpoint` (RFC 8414 §2).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_endpoint: Option<String>,
     /// `jwks_uri` (RFC 8414 §2).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jwks_uri: Option<String>,
     /// `registration_endpoint` (RFC 8414 §2, RFC 7591).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registration_endpoint: Option<String>,
     /// `introspection_endpoint` (RFC 8414 §2, RFC 7662).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub introspection_endpoint: Option<String>,
     /// `revocation_endpoint` (RFC 8414 §2, RFC 7009).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revocation_endpoint: Option<String>,
     /// `backchannel_authentication_endpoint` (CIBA Core §4).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backchannel_authentication_endpoint: Option<String>,
     /// `backchannel_token_delivery_modes_supported` (CIBA Core §4).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backchannel_token_delivery_modes_supported: Option<Vec<TokenDeliveryMode>>,
     /// `backchannel_authentication_request_signing_alg_values_supported`
     /// (CIBA Core §4).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backchannel_authentication_request_signing_alg_values_supported: Option<Vec<JwsAlg>>,
     /// `backchannel_user_code_parameter_supported` (CIBA Core §4; absent
     /// means `false`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backchannel_user_code_parameter_supported: Option<bool>,
     /// `grant_types_supported` (RFC 8414 §2).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grant_types_supported: Option<Vec<GrantType>>,
     /// `response_types_supported` (RFC 8414 §2; a CIBA-only server lists
     /// none).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response_types_supported: Option<Vec<String>>,
     /// `scopes_supported` (RFC 8414 §2).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scopes_supported: Option<Vec<String>>,
     /// `subject_types_supported` (OpenID Discovery §3).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject_types_supported: Option<Vec<String>>,
     /// `id_token_signing_alg_values_supported` (OpenID Discovery §3).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id_token_signing_alg_values_supported: Option<Vec<JwsAlg>>,
     /// `token_endpoint_auth_methods_supported` (RFC 8414 §2).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_endpoint_auth_methods_supported: Option<Vec<TokenEndpointAuthMethod>>,
     /// `token_endpoint_auth_signing_alg_values_supported` (RFC 8414 §2).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_endpoint_auth_signing_alg_values_supported: Option<Vec<JwsAlg>>,
     /// `introspection_endpoint_auth_methods_supported` (RFC 8414 §2).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub introspection_endpoint_auth_methods_supported: Option<Vec<TokenEndpointAuthMethod>>,
     /// `introspection_endpoint_auth_signing_alg_values_supported` (RFC 8414 §2).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub introspection_endpoint_auth_signing_alg_values_supported: Option<Vec<JwsAlg>>,
     /// `revocation_endpoint_auth_methods_supported` (RFC 8414 §2).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revocation_endpoint_auth_methods_supported: Option<Vec<TokenEndpointAuthMethod>>,
     /// `revocation_endpoint_auth_signing_alg_values_supported` (RFC 8414 §2).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revocation_endpoint_auth_signing_alg_values_supported: Option<Vec<JwsAlg>>,
     /// `request_object_signing_alg_values_supported` (OpenID Discovery §3).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_object_signing_alg_values_supported: Option<Vec<JwsAlg>>,
     /// `claims_supported` (OpenID Discovery §3).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub claims_supported: Option<Vec<String>>,
     /// `authorization_details_types_supported` (RFC 9396 §10).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authorization_details_types_supported: Option<Vec<String>>,
     /// `authorization_details_schemas_endpoint` (Countersign): the display
     /// schemas document (`docs/display-schema.md`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authorization_details_schemas_endpoint: Option<String>,
     /// `countersign_device_endpoint` (Countersign,
     /// [`crate::device::METADATA_DEVICE_ENDPOINT`]): the device channel base
     /// URL; absent means [`crate::device::default_device_endpoint`].
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub countersign_device_endpoint: Option<String>,
     /// `authorization_endpoint` (RFC 8414 §2; not served by Countersign).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authorization_endpoint: Option<String>,
     /// `userinfo_endpoint` (OpenID Discovery §3; not served by Countersign).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub userinfo_endpoint: Option<String>,
     /// `response_modes_supported` (RFC 8414 §2).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response_modes_supported: Option<Vec<String>>,
     /// `acr_values_supported` (OpenID Discovery §3).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acr_values_supported: Option<Vec<String>>,
     /// `code_challenge_methods_supported` (RFC 8414 §2).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_challenge_methods_supported: Option<Vec<String>>,
     /// `service_documentation` (RFC 8414 §2).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_documentation: Option<String>,
     /// `op_policy_uri` (RFC 8414 §2).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub op_policy_uri: Option<String>,
     /// `op_tos_uri` (RFC 8414 §2).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub op_tos_uri: Option<String>,
     /// Members not named above, kept verbatim (RFC 8414 §2: "Additional
     /// authorization server metadata parameters MAY also be used").

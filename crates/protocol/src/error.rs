@@ -337,11 +337,7 @@ impl FromStr for ErrorCode {
     }
 }
 
-impl fmt::Display for ErrorCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+crate::wire::as_wire_str!(ErrorCode, display);
 
 impl Serialize for ErrorCode {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -377,14 +373,6 @@ impl ErrorResponse {
         Self { error, error_description: None, error_uri: None }
     }
 
-    /// Adds a description made legal with [`sanitize_description`] (an empty
-    /// one is dropped).
-    #[must_use]
-    pub fn with_description(mut self, description: &str) -> Self {
-        self.error_description = Some(sanitize_description(description)).filter(|d| !d.is_empty());
-        self
-    }
-
     /// Adds a description, refusing any RFC 6749 §5.2-illegal character.
     ///
     /// # Errors
@@ -406,18 +394,6 @@ impl ErrorResponse {
         Ok(self)
     }
 
-    /// The code.
-    #[must_use]
-    pub fn error(&self) -> &ErrorCode {
-        &self.error
-    }
-
-    /// The description, if any.
-    #[must_use]
-    pub fn error_description(&self) -> Option<&str> {
-        self.error_description.as_deref()
-    }
-
     /// The URI, if any.
     #[must_use]
     pub fn error_uri(&self) -> Option<&str> {
@@ -430,6 +406,37 @@ impl ErrorResponse {
         self.error.http_status(endpoint)
     }
 }
+
+/// What both error bodies have: the code, and a description made legal
+/// with [`sanitize_description`].
+macro_rules! code_and_description {
+    ($name:ident) => {
+        impl $name {
+            /// Adds a description made legal with [`sanitize_description`] (an
+            /// empty one is dropped).
+            #[must_use]
+            pub fn with_description(mut self, description: &str) -> Self {
+                self.error_description = Some(sanitize_description(description)).filter(|d| !d.is_empty());
+                self
+            }
+
+            /// The code.
+            #[must_use]
+            pub fn error(&self) -> &ErrorCode {
+                &self.error
+            }
+
+            /// The description, if any.
+            #[must_use]
+            pub fn error_description(&self) -> Option<&str> {
+                self.error_description.as_deref()
+            }
+        }
+    };
+}
+
+code_and_description!(ErrorResponse);
+code_and_description!(PushErrorResponse);
 
 impl fmt::Display for ErrorResponse {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -508,26 +515,6 @@ impl PushErrorResponse {
             return Err(NotAPushError(error));
         }
         Ok(Self { error, error_description: None, auth_req_id })
-    }
-
-    /// Adds a description made legal with [`sanitize_description`] (an empty
-    /// one is dropped).
-    #[must_use]
-    pub fn with_description(mut self, description: &str) -> Self {
-        self.error_description = Some(sanitize_description(description)).filter(|d| !d.is_empty());
-        self
-    }
-
-    /// The code (one of the three of §12).
-    #[must_use]
-    pub fn error(&self) -> &ErrorCode {
-        &self.error
-    }
-
-    /// The description, if any.
-    #[must_use]
-    pub fn error_description(&self) -> Option<&str> {
-        self.error_description.as_deref()
     }
 
     /// The request this error ends.

@@ -19,6 +19,26 @@ use serde::de;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
+/// Serde for a checked JSON wrapper: written as its inner JSON, read
+/// strictly (duplicate members refused, `crate::jcs`) and checked by
+/// `from_value`.
+macro_rules! strict_json {
+    ($name:ident) => {
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                self.0.serialize(s)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let value = crate::jcs::deserialize_strict(d)?;
+                Self::from_value(value).map_err(de::Error::custom)
+            }
+        }
+    };
+}
+
 /// Largest integer magnitude accepted (2^53 − 1, RFC 7493 §2.2).
 pub use crate::jcs::MAX_SAFE_INTEGER;
 
@@ -272,18 +292,7 @@ impl TryFrom<Value> for AuthorizationDetail {
     }
 }
 
-impl Serialize for AuthorizationDetail {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.0.serialize(s)
-    }
-}
-
-impl<'de> Deserialize<'de> for AuthorizationDetail {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let value = crate::jcs::deserialize_strict(d)?;
-        Self::from_value(value).map_err(de::Error::custom)
-    }
-}
+strict_json!(AuthorizationDetail);
 
 /// The RFC 9396 §2 `authorization_details` array: non-empty, every element a
 /// valid [`AuthorizationDetail`], order kept.
@@ -358,23 +367,6 @@ impl AuthorizationDetails {
         &self.0
     }
 
-    /// The details, in order.
-    pub fn iter(&self) -> std::slice::Iter<'_, AuthorizationDetail> {
-        self.0.iter()
-    }
-
-    /// Number of details (at least one).
-    #[must_use]
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    /// Always `false` (the array is never empty); present for clippy.
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
     /// The `type` of each detail, in order (repeats kept, RFC 9396 §2).
     pub fn types(&self) -> impl Iterator<Item = &str> {
         self.0.iter().map(AuthorizationDetail::r#type)
@@ -393,6 +385,14 @@ impl AuthorizationDetails {
     }
 }
 
+/// Read-only access as a slice (`len`, `iter`, indexing); never empty.
+impl std::ops::Deref for AuthorizationDetails {
+    type Target = [AuthorizationDetail];
+    fn deref(&self) -> &[AuthorizationDetail] {
+        &self.0
+    }
+}
+
 impl<'a> IntoIterator for &'a AuthorizationDetails {
     type Item = &'a AuthorizationDetail;
     type IntoIter = std::slice::Iter<'a, AuthorizationDetail>;
@@ -401,18 +401,7 @@ impl<'a> IntoIterator for &'a AuthorizationDetails {
     }
 }
 
-impl Serialize for AuthorizationDetails {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.0.serialize(s)
-    }
-}
-
-impl<'de> Deserialize<'de> for AuthorizationDetails {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let value = crate::jcs::deserialize_strict(d)?;
-        Self::from_value(value).map_err(de::Error::custom)
-    }
-}
+strict_json!(AuthorizationDetails);
 
 #[cfg(test)]
 mod tests {

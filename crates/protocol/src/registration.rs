@@ -56,78 +56,57 @@ registered_enum! {
 /// its registered JSON type. Serialized in declaration order (the order the
 /// Countersign server echoes the registered metadata in), then
 /// [`ClientMetadata::extra`].
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ClientMetadata {
     /// `client_name` (RFC 7591 §2): shown to the user.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_name: Option<String>,
     /// `token_endpoint_auth_method` (RFC 7591 §2; absent means
     /// `client_secret_basic`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_endpoint_auth_method: Option<TokenEndpointAuthMethod>,
     /// `grant_types` (RFC 7591 §2); CIBA clients list
     /// `urn:openid:params:grant-type:ciba` (CIBA Core §4).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grant_types: Option<Vec<GrantType>>,
     /// `backchannel_token_delivery_mode` (CIBA Core §4; REQUIRED for a CIBA
     /// client).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backchannel_token_delivery_mode: Option<TokenDeliveryMode>,
     /// `backchannel_client_notification_endpoint` (CIBA Core §4; REQUIRED
     /// for ping and push).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backchannel_client_notification_endpoint: Option<String>,
     /// `backchannel_authentication_request_signing_alg` (CIBA Core §4).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backchannel_authentication_request_signing_alg: Option<JwsAlg>,
     /// `backchannel_user_code_parameter` (CIBA Core §4; absent means `false`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backchannel_user_code_parameter: Option<bool>,
     /// `authorization_details_types` (RFC 9396 §10).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authorization_details_types: Option<Vec<String>>,
     /// `redirect_uris` (RFC 7591 §2).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redirect_uris: Option<Vec<String>>,
     /// `token_endpoint_auth_signing_alg` (OpenID Connect Dynamic Client
     /// Registration §2).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_endpoint_auth_signing_alg: Option<JwsAlg>,
     /// `client_uri` (RFC 7591 §2).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_uri: Option<String>,
     /// `logo_uri` (RFC 7591 §2).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logo_uri: Option<String>,
     /// `scope` (RFC 7591 §2): space-separated scope values.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
     /// `contacts` (RFC 7591 §2).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contacts: Option<Vec<String>>,
     /// `jwks_uri` (RFC 7591 §2); mutually exclusive with `jwks`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jwks_uri: Option<String>,
     /// `jwks` (RFC 7591 §2): a JWK Set document, kept as JSON.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jwks: Option<Value>,
     /// `software_id` (RFC 7591 §2).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub software_id: Option<String>,
     /// `software_version` (RFC 7591 §2).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub software_version: Option<String>,
     /// `response_types` (RFC 7591 §2).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response_types: Option<Vec<String>>,
     /// `tos_uri` (RFC 7591 §2).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tos_uri: Option<String>,
     /// `policy_uri` (RFC 7591 §2).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy_uri: Option<String>,
     /// `software_statement` (RFC 7591 §2.3): a JWT, kept as text.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub software_statement: Option<String>,
     /// Members not named above, kept verbatim (RFC 7591 §2: "Extensions and
     /// profiles of this specification can expand this list").
@@ -149,12 +128,12 @@ pub struct ClientRegistrationRequest {
 ///
 /// Serialized as `client_id`, `client_id_issued_at`, the metadata, then
 /// `client_secret` and `client_secret_expires_at`.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ClientRegistrationResponse {
     /// `client_id` (REQUIRED).
     pub client_id: String,
     /// `client_id_issued_at` (OPTIONAL): unix seconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id_issued_at: Option<u64>,
     /// The registered metadata (RFC 7591 §3.2.1: "all registered metadata
     /// about the client").
@@ -162,11 +141,9 @@ pub struct ClientRegistrationResponse {
     pub metadata: ClientMetadata,
     /// `client_secret` (OPTIONAL; none for `private_key_jwt`). Redacted in
     /// `Debug`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_secret: Option<ClientSecret>,
     /// `client_secret_expires_at` (REQUIRED if `client_secret` is issued):
     /// unix seconds, `0` for never.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_secret_expires_at: Option<u64>,
 }
 

@@ -45,6 +45,41 @@ pub(crate) const fn no_empty_wire(wires: &[&str]) -> bool {
     true
 }
 
+/// `Display` and `Serialize` as the wire string (`as_str()`): what every
+/// wire enum writes (or only one of them: `display`, `serialize`). With `new`, also `Deserialize` through the type's
+/// checking `new(String)`, so text from a peer is checked the one way.
+macro_rules! as_wire_str {
+    ($name:ident) => {
+        $crate::wire::as_wire_str!($name, display);
+        $crate::wire::as_wire_str!($name, serialize);
+    };
+    ($name:ident, display) => {
+        impl core::fmt::Display for $name {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+    ($name:ident, serialize) => {
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+    };
+    ($name:ident, serialize, new) => {
+        $crate::wire::as_wire_str!($name, serialize);
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                Self::new(<String as serde::Deserialize>::deserialize(d)?).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+pub(crate) use as_wire_str;
+
 #[cfg(test)]
 mod tests {
     use crate::ciba::{GrantType, TokenType};

@@ -118,3 +118,21 @@ pub fn device_json(
     let body = read(headers, body, limit, "application/json")?;
     countersign_protocol::jcs::parse_strict(&body).map_err(|e| DeviceError::InvalidRequest(e.to_string()))
 }
+
+/// A device-channel body that must be one JSON object, read strictly
+/// ([`device_json`]) within the configured limit.
+pub struct DeviceJsonObject(pub serde_json::Value);
+
+impl axum::extract::FromRequest<crate::state::AppState> for DeviceJsonObject {
+    type Rejection = DeviceError;
+
+    async fn from_request(req: axum::extract::Request, state: &crate::state::AppState) -> Result<Self, DeviceError> {
+        let headers = req.headers().clone();
+        let body = Bytes::from_request(req, state).await;
+        let value = device_json(&headers, body, state.config.max_body_bytes)?;
+        if !value.is_object() {
+            return Err(DeviceError::InvalidRequest("body must be a JSON object".into()));
+        }
+        Ok(Self(value))
+    }
+}

@@ -10,6 +10,27 @@ use countersign_protocol::ciba::RequestError;
 use countersign_protocol::device::{DeviceErrorCode, DeviceErrorResponse, RequestStatus, StatementCheckError};
 use countersign_protocol::error::{sanitize_description, Endpoint, ErrorCode, ErrorResponse};
 
+/// `From<Internal>` and `From<sqlx::Error>` for an error type with an
+/// `Internal(Internal)` variant: a failure of the server itself, logged
+/// and answered without detail.
+macro_rules! internal_from {
+    ($name:ident) => {
+        impl From<$crate::error::Internal> for $name {
+            fn from(e: $crate::error::Internal) -> Self {
+                $name::Internal(e)
+            }
+        }
+
+        impl From<sqlx::Error> for $name {
+            fn from(e: sqlx::Error) -> Self {
+                $name::Internal(e.into())
+            }
+        }
+    };
+}
+
+pub(crate) use internal_from;
+
 /// A server-side failure: logged, never shown to the caller.
 #[derive(Debug)]
 pub struct Internal(pub String);
@@ -124,17 +145,7 @@ pub enum OAuthError {
     Internal(Internal),
 }
 
-impl From<Internal> for OAuthError {
-    fn from(e: Internal) -> Self {
-        OAuthError::Internal(e)
-    }
-}
-
-impl From<sqlx::Error> for OAuthError {
-    fn from(e: sqlx::Error) -> Self {
-        OAuthError::Internal(e.into())
-    }
-}
+internal_from!(OAuthError);
 
 impl From<RequestError> for OAuthError {
     fn from(e: RequestError) -> Self {
@@ -250,17 +261,7 @@ pub enum DeviceError {
     Internal(Internal),
 }
 
-impl From<Internal> for DeviceError {
-    fn from(e: Internal) -> Self {
-        DeviceError::Internal(e)
-    }
-}
-
-impl From<sqlx::Error> for DeviceError {
-    fn from(e: sqlx::Error) -> Self {
-        DeviceError::Internal(e.into())
-    }
-}
+internal_from!(DeviceError);
 
 impl DeviceError {
     fn body(&self) -> DeviceErrorResponse {

@@ -123,19 +123,29 @@ mod tests {
         }
     }
 
+    // Every class of name the rules give (details re-exports `char_name`).
     #[test]
     fn names() {
-        assert_eq!(char_name('\u{202E}'), "RIGHT-TO-LEFT OVERRIDE");
-        assert_eq!(char_name('\u{1B}'), "ESCAPE");
-        assert_eq!(char_name('\u{85}'), "NEXT LINE");
-        assert_eq!(char_name('\u{0456}'), "CYRILLIC SMALL LETTER BYELORUSSIAN-UKRAINIAN I");
-        assert_eq!(char_name('\u{E0041}'), "TAG LATIN CAPITAL LETTER A");
-        assert_eq!(char_name('\u{E0100}'), "VARIATION SELECTOR-17");
-        assert_eq!(char_name('\u{E000}'), "PRIVATE USE CHARACTER");
-        assert_eq!(char_name('\u{FFFF}'), "NONCHARACTER");
-        assert_eq!(char_name('\u{FDD0}'), "NONCHARACTER");
-        assert_eq!(char_name('\u{0378}'), "UNASSIGNED CHARACTER");
-        assert_eq!(char_name('\u{4E00}'), "CJK UNIFIED IDEOGRAPH-4E00");
+        for (c, name) in [
+            ('\u{202E}', "RIGHT-TO-LEFT OVERRIDE"),
+            ('\u{0430}', "CYRILLIC SMALL LETTER A"),
+            ('\u{0410}', "CYRILLIC CAPITAL LETTER A"),
+            ('\u{0456}', "CYRILLIC SMALL LETTER BYELORUSSIAN-UKRAINIAN I"),
+            ('\u{03BF}', "GREEK SMALL LETTER OMICRON"),
+            ('\u{FE0F}', "VARIATION SELECTOR-16"),
+            ('\u{E0100}', "VARIATION SELECTOR-17"),
+            ('\u{E0041}', "TAG LATIN CAPITAL LETTER A"),
+            ('\u{1B}', "ESCAPE"),
+            ('\u{85}', "NEXT LINE"),
+            ('\u{FF21}', "FULLWIDTH LATIN CAPITAL LETTER A"),
+            ('\u{E000}', "PRIVATE USE CHARACTER"),
+            ('\u{FFFF}', "NONCHARACTER"),
+            ('\u{FDD0}', "NONCHARACTER"),
+            ('\u{0378}', "UNASSIGNED CHARACTER"),
+            ('\u{4E00}', "CJK UNIFIED IDEOGRAPH-4E00"),
+        ] {
+            assert_eq!(char_name(c), name, "{:?}", code_point(c));
+        }
         assert_eq!(code_point('\u{1B}'), "U+001B");
         assert_eq!(code_point('\u{E0041}'), "U+E0041");
     }

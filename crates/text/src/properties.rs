@@ -11,36 +11,26 @@ use icu_properties::{CodePointMapData, CodePointSetData};
 
 pub(crate) use icu_properties::props::{GeneralCategory as Category, Script as ScriptValue};
 
-pub(crate) fn is_bidi_control(c: char) -> bool {
-    CodePointSetData::new::<BidiControl>().contains(c)
+/// `pub(crate) fn name(c: char) -> bool`: membership in a binary property.
+macro_rules! binary_properties {
+    ($($name:ident => $property:ty),+ $(,)?) => {
+        $(
+            pub(crate) fn $name(c: char) -> bool {
+                CodePointSetData::new::<$property>().contains(c)
+            }
+        )+
+    };
 }
 
-pub(crate) fn is_default_ignorable(c: char) -> bool {
-    CodePointSetData::new::<DefaultIgnorableCodePoint>().contains(c)
-}
-
-pub(crate) fn is_variation_selector(c: char) -> bool {
-    CodePointSetData::new::<VariationSelector>().contains(c)
-}
-
-pub(crate) fn is_join_control(c: char) -> bool {
-    CodePointSetData::new::<JoinControl>().contains(c)
-}
-
-pub(crate) fn is_emoji(c: char) -> bool {
-    CodePointSetData::new::<Emoji>().contains(c)
-}
-
-pub(crate) fn is_extended_pictographic(c: char) -> bool {
-    CodePointSetData::new::<ExtendedPictographic>().contains(c)
-}
-
-pub(crate) fn is_emoji_modifier(c: char) -> bool {
-    CodePointSetData::new::<EmojiModifier>().contains(c)
-}
-
-pub(crate) fn is_math(c: char) -> bool {
-    CodePointSetData::new::<Math>().contains(c)
+binary_properties! {
+    is_bidi_control => BidiControl,
+    is_default_ignorable => DefaultIgnorableCodePoint,
+    is_variation_selector => VariationSelector,
+    is_join_control => JoinControl,
+    is_emoji => Emoji,
+    is_extended_pictographic => ExtendedPictographic,
+    is_emoji_modifier => EmojiModifier,
+    is_math => Math,
 }
 
 pub(crate) fn category(c: char) -> GeneralCategory {

@@ -57,13 +57,11 @@ pub(super) async fn approver_command(out: &Out, approver: &Approver, command: Co
         }
         Command::Accounts => {
             let accounts = approver.accounts().await?;
-            out.print(&accounts, || {
-                if accounts.is_empty() {
-                    "No accounts. Enroll with `countersign-cli enroll <invitation>`.".into()
-                } else {
-                    accounts.iter().map(render::account_line).collect::<Vec<_>>().join("\n")
-                }
-            });
+            out.print_list(
+                &accounts,
+                "No accounts. Enroll with `countersign-cli enroll <invitation>`.",
+                render::account_line,
+            );
         }
         Command::List { offline, all } => {
             if !offline {
@@ -160,13 +158,7 @@ pub(super) async fn approver_command(out: &Out, approver: &Approver, command: Co
         }
         Command::History => {
             let history = approver.history().await?;
-            out.print(&history, || {
-                if history.is_empty() {
-                    "No decisions yet.".into()
-                } else {
-                    history.iter().map(render::history_line).collect::<Vec<_>>().join("\n")
-                }
-            });
+            out.print_list(&history, "No decisions yet.", render::history_line);
         }
         Command::Verify { id, account } => {
             let item = approver.find_request(&id, account.as_deref()).await?;

@@ -69,6 +69,17 @@ impl Out {
         let _ = stdout.flush();
     }
 
+    /// A list: as JSON, or one line per item, or `empty` when there are none.
+    fn print_list<T: Serialize>(&self, items: &[T], empty: &str, line: impl Fn(&T) -> String) {
+        self.print(items, || {
+            if items.is_empty() {
+                empty.into()
+            } else {
+                items.iter().map(line).collect::<Vec<_>>().join("\n")
+            }
+        });
+    }
+
     fn line<T: Serialize + ?Sized>(&self, value: &T, human: impl FnOnce() -> String) {
         let s = if self.json { safe::json_line(value) } else { human() };
         let mut stdout = std::io::stdout().lock();

@@ -28,12 +28,9 @@ impl ClientAuthParams {
     /// ([`RequestError::MultipleClientAuth`]); an assertion without its type or
     /// the reverse, or a secret without `client_id` (`Missing`); a malformed
     /// assertion (`invalid_client`).
-    pub fn from_form<I, K, V>(pairs: I) -> Result<Self, RequestError>
-    where
-        I: IntoIterator<Item = (K, V)>,
-        K: AsRef<str>,
-        V: AsRef<str>,
-    {
+    pub fn from_form(
+        pairs: impl IntoIterator<Item = (impl AsRef<str>, impl AsRef<str>)>,
+    ) -> Result<Self, RequestError> {
         let mut form = Form::collect(pairs, &CLIENT_AUTH_PARAMS)?;
         Self::from_collected(&mut form)
     }

@@ -44,12 +44,10 @@ pub(super) const CLIENT_AUTH_PARAMS: [&str; 4] = [CLIENT_ID, CLIENT_SECRET, CLIE
 pub(super) struct Form(BTreeMap<&'static str, String>);
 
 impl Form {
-    pub(super) fn collect<I, K, V>(pairs: I, known: &[&'static str]) -> Result<Self, RequestError>
-    where
-        I: IntoIterator<Item = (K, V)>,
-        K: AsRef<str>,
-        V: AsRef<str>,
-    {
+    pub(super) fn collect(
+        pairs: impl IntoIterator<Item = (impl AsRef<str>, impl AsRef<str>)>,
+        known: &[&'static str],
+    ) -> Result<Self, RequestError> {
         let mut seen: Vec<&'static str> = Vec::new();
         let mut values = BTreeMap::new();
         for (k, v) in pairs {

@@ -1,6 +1,5 @@
 //! Compact JWT strings, checked for shape only.
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 
 /// A compact JWT (RFC 7519 §3): a JWS (three base64url segments, RFC 7515
@@ -69,14 +68,4 @@ impl fmt::Debug for Jwt {
     }
 }
 
-impl Serialize for Jwt {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for Jwt {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Self::new(String::deserialize(d)?).map_err(serde::de::Error::custom)
-    }
-}
+crate::wire::as_wire_str!(Jwt, serialize, new);

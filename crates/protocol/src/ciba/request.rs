@@ -1,7 +1,6 @@
 //! The CIBA Core §7.1 backchannel authentication request: its parameters
 //! (from the form or a verified request object) and their parsing.
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 use std::num::NonZeroU64;
 
@@ -64,17 +63,7 @@ impl BindingMessage {
     }
 }
 
-impl Serialize for BindingMessage {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for BindingMessage {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Self::new(String::deserialize(d)?).map_err(serde::de::Error::custom)
-    }
-}
+crate::wire::as_wire_str!(BindingMessage, serialize, new);
 
 /// The `authorization_details` parameter (RFC 9396 §3, CIBA Core §7.1): the
 /// text as received (what was sent, byte for byte) and its parsed form.
@@ -297,12 +286,9 @@ impl BackchannelAuthenticationRequest {
     ///
     /// # Errors
     /// [`RequestError`]; use [`RequestError::error_code`] for the response.
-    pub fn from_form<I, K, V>(pairs: I) -> Result<Self, RequestError>
-    where
-        I: IntoIterator<Item = (K, V)>,
-        K: AsRef<str>,
-        V: AsRef<str>,
-    {
+    pub fn from_form(
+        pairs: impl IntoIterator<Item = (impl AsRef<str>, impl AsRef<str>)>,
+    ) -> Result<Self, RequestError> {
         let known: Vec<&'static str> =
             AUTHENTICATION_PARAMS.iter().chain(&CLIENT_AUTH_PARAMS).chain(&[REQUEST]).copied().collect();
         let mut form = Form::collect(pairs, &known)?;

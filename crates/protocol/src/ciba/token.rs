@@ -33,12 +33,9 @@ impl CibaTokenRequest {
     /// [`RequestError`]: `Missing("grant_type")`, `UnsupportedGrantType` for
     /// any other grant (`unsupported_grant_type`), `Missing("auth_req_id")`,
     /// duplicates and client authentication errors (`invalid_request`).
-    pub fn from_form<I, K, V>(pairs: I) -> Result<Self, RequestError>
-    where
-        I: IntoIterator<Item = (K, V)>,
-        K: AsRef<str>,
-        V: AsRef<str>,
-    {
+    pub fn from_form(
+        pairs: impl IntoIterator<Item = (impl AsRef<str>, impl AsRef<str>)>,
+    ) -> Result<Self, RequestError> {
         let known = [GRANT_TYPE, AUTH_REQ_ID, CLIENT_ID, CLIENT_SECRET, CLIENT_ASSERTION, CLIENT_ASSERTION_TYPE];
         let mut form = Form::collect(pairs, &known)?;
         let grant = form.take(GRANT_TYPE).ok_or(RequestError::Missing(GRANT_TYPE))?;

@@ -1,7 +1,7 @@
 //! Device authentication: a DPoP-shaped proof (RFC 9449 §4) signed by the
 //! device key on every device-channel call.
 
-use super::claims::{check_audience, check_signer, check_times, ClaimsFinding};
+use super::claims::{check_audience, check_signer, check_times, device_jwt_error};
 use super::ids::{DeviceId, Jti};
 use super::issuer::Issuer;
 use super::registered::registered_enum;
@@ -35,66 +35,28 @@ registered_enum! {
     } extension
 }
 
-/// Why a device proof was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum DeviceAuthError {
-    /// The JWS itself (signature, alg, typ, encoding, claims shape).
-    #[error("proof JWS: {0}")]
-    Jws(#[from] JwsError),
-    /// Header `kid` missing or not the device id.
-    #[error("kid must be the device id")]
-    Kid,
-    /// `iss` is not the device id.
-    #[error("iss must be the device id")]
-    Issuer,
-    /// `aud` is not this issuer.
-    #[error("aud {found:?} is not this issuer {expected:?}")]
-    Audience {
-        /// Expected issuer.
-        expected: String,
-        /// `aud` found.
-        found: String,
-    },
-    /// `htm` is not the request's method.
-    #[error("htm {found:?} is not the request method {expected:?}")]
-    Method {
-        /// The request's method.
-        expected: String,
-        /// `htm` found.
-        found: String,
-    },
-    /// `htu` has a query or fragment, or is not an http(s) URL.
-    #[error("htu must be an http(s) URL without query or fragment")]
-    HtuForm,
-    /// `htu` is not the request's URL.
-    #[error("htu {found:?} is not the request URL {expected:?}")]
-    Htu {
-        /// The request's URL without query and fragment.
-        expected: String,
-        /// `htu` found.
-        found: String,
-    },
-    /// `exp` is not after `iat`, or more than 60 s after it.
-    #[error("exp must be after iat and at most {MAX_PROOF_LIFETIME_SECS} s after it")]
-    Lifetime,
-    /// `iat` is more than the allowed skew in the future.
-    #[error("iat is in the future")]
-    NotYetValid,
-    /// `exp` has passed.
-    #[error("proof expired")]
-    Expired,
-}
-
-impl From<ClaimsFinding> for DeviceAuthError {
-    fn from(f: ClaimsFinding) -> Self {
-        match f {
-            ClaimsFinding::Kid => Self::Kid,
-            ClaimsFinding::Issuer => Self::Issuer,
-            ClaimsFinding::Audience { expected, found } => Self::Audience { expected, found },
-            ClaimsFinding::Lifetime => Self::Lifetime,
-            ClaimsFinding::NotYetValid => Self::NotYetValid,
-            ClaimsFinding::Expired => Self::Expired,
-        }
+device_jwt_error! {
+    /// Why a device proof was refused.
+    pub enum DeviceAuthError("proof JWS", "proof", max lifetime MAX_PROOF_LIFETIME_SECS) {
+        /// `htm` is not the request's method.
+        #[error("htm {found:?} is not the request method {expected:?}")]
+        Method {
+            /// The request's method.
+            expected: String,
+            /// `htm` found.
+            found: String,
+        },
+        /// `htu` has a query or fragment, or is not an http(s) URL.
+        #[error("htu must be an http(s) URL without query or fragment")]
+        HtuForm,
+        /// `htu` is not the request's URL.
+        #[error("htu {found:?} is not the request URL {expected:?}")]
+        Htu {
+            /// The request's URL without query and fragment.
+            expected: String,
+            /// `htu` found.
+            found: String,
+        },
     }
 }
 

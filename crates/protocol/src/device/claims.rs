@@ -58,3 +58,65 @@ pub(crate) fn check_times(iat: u64, exp: u64, now: u64, max_lifetime: u64) -> Re
     }
     Ok(())
 }
+
+/// Declares the error of a device-signed JWT: the JWS itself, the
+/// registered-claims findings above (each its own variant, so callers and
+/// tests name them), then the kind's own checks; and `From<ClaimsFinding>`.
+/// `$jws` names the JWS in messages, `$what` the thing that expires.
+macro_rules! device_jwt_error {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident ($jws:literal, $what:literal, max lifetime $max:ident) {
+            $($rest:tt)*
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+        pub enum $name {
+            /// The JWS itself (signature, alg, typ, encoding, claims shape).
+            #[error("{jws}: {0}", jws = $jws)]
+            Jws(#[from] JwsError),
+            /// Header `kid` missing or not the device id.
+            #[error("kid must be the device id")]
+            Kid,
+            /// `iss` is not the device id.
+            #[error("iss must be the device id")]
+            Issuer,
+            /// `aud` is not this issuer.
+            #[error("aud {found:?} is not this issuer {expected:?}")]
+            Audience {
+                /// Expected issuer.
+                expected: String,
+                /// `aud` found.
+                found: String,
+            },
+            /// `exp` is not after `iat`, or later than the kind's maximum
+            /// lifetime after it.
+            #[error("exp must be after iat and at most {max} s after it", max = $max)]
+            Lifetime,
+            /// `iat` is more than the allowed skew in the future.
+            #[error("iat is in the future")]
+            NotYetValid,
+            /// `exp` has passed.
+            #[error("{what} expired", what = $what)]
+            Expired,
+            $($rest)*
+        }
+
+        impl From<$crate::device::claims::ClaimsFinding> for $name {
+            fn from(f: $crate::device::claims::ClaimsFinding) -> Self {
+                use $crate::device::claims::ClaimsFinding;
+                match f {
+                    ClaimsFinding::Kid => Self::Kid,
+                    ClaimsFinding::Issuer => Self::Issuer,
+                    ClaimsFinding::Audience { expected, found } => Self::Audience { expected, found },
+                    ClaimsFinding::Lifetime => Self::Lifetime,
+                    ClaimsFinding::NotYetValid => Self::NotYetValid,
+                    ClaimsFinding::Expired => Self::Expired,
+                }
+            }
+        }
+    };
+}
+
+pub(crate) use device_jwt_error;

@@ -15,6 +15,22 @@
 /// - the same without `extension` — a closed set (unknown values are
 ///   refused when deserializing).
 macro_rules! registered_enum {
+    // What both forms have: no empty wire value, the TypeScript type (open
+    // or not), the list of registered variants, `Display` and `Serialize`.
+    (@shared $name:ident, $open:literal, $($variant:ident => $wire:literal),+) => {
+        // The empty-string rule (`crate::wire`).
+        const _: () = assert!($crate::wire::no_empty_wire(&[$($wire),+]), "a wire value must not be empty");
+
+        #[cfg(feature = "ts")]
+        $crate::ts_string_enum!($name, [$($wire),+], $open);
+
+        impl $name {
+            /// Every registered variant (never `Extension`), in declaration order.
+            pub const REGISTERED: &'static [$name] = &[$($name::$variant),+];
+        }
+
+        $crate::wire::as_wire_str!($name);
+    };
     (
         $(#[$meta:meta])*
         $vis:vis enum $name:ident {
@@ -29,16 +45,9 @@ macro_rules! registered_enum {
             Extension(String),
         }
 
-        // The empty-string rule (`crate::wire`).
-        const _: () = assert!($crate::wire::no_empty_wire(&[$($wire),+]), "a wire value must not be empty");
-
-        #[cfg(feature = "ts")]
-        $crate::ts_string_enum!($name, [$($wire),+], true);
+        registered_enum!(@shared $name, true, $($variant => $wire),+);
 
         impl $name {
-            /// Every registered variant (not `Extension`), in declaration order.
-            pub const REGISTERED: &'static [$name] = &[$($name::$variant),+];
-
             /// The wire string.
             #[must_use]
             pub fn as_str(&self) -> &str {
@@ -73,17 +82,6 @@ macro_rules! registered_enum {
             }
         }
 
-        impl core::fmt::Display for $name {
-            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        impl serde::Serialize for $name {
-            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.serialize_str(self.as_str())
-            }
-        }
 
         impl<'de> serde::Deserialize<'de> for $name {
             fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -106,16 +104,9 @@ macro_rules! registered_enum {
             $( $(#[$vmeta])* $variant, )+
         }
 
-        // The empty-string rule (`crate::wire`).
-        const _: () = assert!($crate::wire::no_empty_wire(&[$($wire),+]), "a wire value must not be empty");
-
-        #[cfg(feature = "ts")]
-        $crate::ts_string_enum!($name, [$($wire),+], false);
+        registered_enum!(@shared $name, false, $($variant => $wire),+);
 
         impl $name {
-            /// Every variant, in declaration order.
-            pub const REGISTERED: &'static [$name] = &[$($name::$variant),+];
-
             /// The wire string.
             #[must_use]
             pub fn as_str(&self) -> &'static str {
@@ -134,17 +125,6 @@ macro_rules! registered_enum {
             }
         }
 
-        impl core::fmt::Display for $name {
-            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        impl serde::Serialize for $name {
-            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.serialize_str(self.as_str())
-            }
-        }
 
         impl<'de> serde::Deserialize<'de> for $name {
             fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

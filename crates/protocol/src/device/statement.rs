@@ -1,6 +1,6 @@
 //! The approval statement, its hash, and the signed decision.
 
-use super::claims::{check_audience, check_signer, check_times, ClaimsFinding};
+use super::claims::{check_audience, check_signer, check_times, device_jwt_error};
 use super::ids::{DeviceId, Jti, Nonce, RequestId, SchemaHash, StatementHash};
 use super::issuer::Issuer;
 use super::registered::registered_enum;
@@ -237,58 +237,20 @@ pub fn check_statement(
     Err(StatementCheckError::StatementMismatch)
 }
 
-/// Why a decision JWS was refused (beyond the statement comparison).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum DecisionError {
-    /// The JWS itself (signature, alg, typ, encoding, claims shape).
-    #[error("decision JWS: {0}")]
-    Jws(#[from] JwsError),
-    /// Header `kid` missing or not the device id.
-    #[error("kid must be the device id")]
-    Kid,
-    /// `iss` is not the device id.
-    #[error("iss must be the device id")]
-    Issuer,
-    /// `aud` is not this issuer.
-    #[error("aud {found:?} is not this issuer {expected:?}")]
-    Audience {
-        /// Expected issuer.
-        expected: String,
-        /// `aud` found.
-        found: String,
-    },
-    /// `request_id` is not the request of the URL.
-    #[error("request_id {found:?} is not {expected:?}")]
-    RequestId {
-        /// Request of the URL.
-        expected: String,
-        /// `request_id` found.
-        found: String,
-    },
-    /// `exp` is not after `iat`, or more than 120 s after it.
-    #[error("exp must be after iat and at most {MAX_DECISION_LIFETIME_SECS} s after it")]
-    Lifetime,
-    /// `iat` is in the future beyond the allowed skew.
-    #[error("iat is in the future")]
-    NotYetValid,
-    /// `exp` has passed.
-    #[error("decision JWS expired")]
-    Expired,
-    /// `deny_reason` with `decision: approve`.
-    #[error("deny_reason is only allowed with decision \"deny\"")]
-    DenyReasonWithApprove,
-}
-
-impl From<ClaimsFinding> for DecisionError {
-    fn from(f: ClaimsFinding) -> Self {
-        match f {
-            ClaimsFinding::Kid => Self::Kid,
-            ClaimsFinding::Issuer => Self::Issuer,
-            ClaimsFinding::Audience { expected, found } => Self::Audience { expected, found },
-            ClaimsFinding::Lifetime => Self::Lifetime,
-            ClaimsFinding::NotYetValid => Self::NotYetValid,
-            ClaimsFinding::Expired => Self::Expired,
-        }
+device_jwt_error! {
+    /// Why a decision JWS was refused (beyond the statement comparison).
+    pub enum DecisionError("decision JWS", "decision JWS", max lifetime MAX_DECISION_LIFETIME_SECS) {
+        /// `request_id` is not the request of the URL.
+        #[error("request_id {found:?} is not {expected:?}")]
+        RequestId {
+            /// Request of the URL.
+            expected: String,
+            /// `request_id` found.
+            found: String,
+        },
+        /// `deny_reason` with `decision: approve`.
+        #[error("deny_reason is only allowed with decision \"deny\"")]
+        DenyReasonWithApprove,
     }
 }
 

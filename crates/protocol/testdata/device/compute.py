@@ -23,26 +23,17 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 MAX_SAFE = 2**53 - 1
 
 
+# RFC 8785 §3.2.2.2: these seven have short escapes, other controls \u00xx.
+SHORT_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
+
+
 def jcs_string(s):
     out = ['"']
     for ch in s:
-        c = ord(ch)
-        if ch == '"':
-            out.append('\\"')
-        elif ch == "\\":
-            out.append("\\\\")
-        elif ch == "\b":
-            out.append("\\b")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\f":
-            out.append("\\f")
-        elif ch == "\r":
-            out.append("\\r")
-        elif c < 0x20:
-            out.append("\\u%04x" % c)
+        if ch in SHORT_ESCAPES:
+            out.append(SHORT_ESCAPES[ch])
+        elif ord(ch) < 0x20:
+            out.append("\\u%04x" % ord(ch))
         else:
             out.append(ch)
     out.append('"')

@@ -1,11 +1,9 @@
 //! Enrollment: the ticket, the preview, the enrollment and the link page.
 
-use axum::extract::rejection::BytesRejection;
 use axum::extract::{RawQuery, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
-use bytes::Bytes;
 use countersign_protocol::device::enroll::{check_ticket, EnrollmentRequestError};
 use countersign_protocol::device::{
     DeviceId, EnrolledUser, EnrollmentPreviewRequest, EnrollmentPreviewResponse, EnrollmentRequest, EnrollmentResponse,
@@ -13,11 +11,11 @@ use countersign_protocol::device::{
 };
 use countersign_protocol::jws::PublicJwk;
 use countersign_protocol::secret::EnrollmentTicket;
-use serde_json::Value;
 use sqlx::Row as _;
 use sqlx::SqliteConnection;
 
 use super::*;
+use crate::body::DeviceJsonObject;
 use crate::error::{DeviceError, Internal};
 use crate::state::AppState;
 use crate::store;
@@ -26,14 +24,9 @@ use crate::util;
 /// `POST {device}/enroll`.
 pub async fn enroll(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    DeviceJsonObject(value): DeviceJsonObject,
 ) -> Result<Response, DeviceError> {
-    let value = crate::body::device_json(&headers, body, state.config.max_body_bytes)?;
-    let Value::Object(obj) = &value else {
-        return Err(DeviceError::InvalidRequest("body must be a JSON object".into()));
-    };
-    if let Some(jwk) = obj.get("public_jwk") {
+    if let Some(jwk) = value.get("public_jwk") {
         serde_json::from_value::<PublicJwk>(jwk.clone()).map_err(|e| DeviceError::InvalidPublicKey(e.to_string()))?;
     }
     let req: EnrollmentRequest =
@@ -75,13 +68,8 @@ pub async fn enroll(
 /// or one of a disabled user, without saying which).
 pub async fn enroll_preview(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    DeviceJsonObject(value): DeviceJsonObject,
 ) -> Result<Response, DeviceError> {
-    let value = crate::body::device_json(&headers, body, state.config.max_body_bytes)?;
-    if !value.is_object() {
-        return Err(DeviceError::InvalidRequest("body must be a JSON object".into()));
-    }
     let req: EnrollmentPreviewRequest =
         serde_json::from_value(value).map_err(|e| DeviceError::InvalidRequest(e.to_string()))?;
     req.validate().map_err(|_| DeviceError::InvalidTicket)?;

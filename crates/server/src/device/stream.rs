@@ -113,6 +113,17 @@ pub(super) async fn fill(s: &mut StreamState, fresh: bool) -> Result<bool, Inter
     Ok(true)
 }
 
+/// [`fill`] with a failure logged: whether the stream goes on.
+async fn refill(s: &mut StreamState, fresh: bool) -> bool {
+    match fill(s, fresh).await {
+        Ok(active) => active,
+        Err(e) => {
+            tracing::error!(error = %e, "event stream failed");
+            false
+        }
+    }
+}
+
 pub(super) async fn next_chunk(mut s: StreamState) -> Option<(Result<Bytes, Infallible>, StreamState)> {
     loop {
         if let Some(chunk) = s.queue.pop_front() {
@@ -121,13 +132,8 @@ pub(super) async fn next_chunk(mut s: StreamState) -> Option<(Result<Bytes, Infa
         if *s.shutdown.borrow() || *s.slot.closed.borrow() {
             return None;
         }
-        match fill(&mut s, false).await {
-            Ok(true) => {}
-            Ok(false) => return None,
-            Err(e) => {
-                tracing::error!(error = %e, "event stream failed");
-                return None;
-            }
+        if !refill(&mut s, false).await {
+            return None;
         }
         if let Some(chunk) = s.queue.pop_front() {
             return Some((Ok(chunk), s));
@@ -142,13 +148,8 @@ pub(super) async fn next_chunk(mut s: StreamState) -> Option<(Result<Bytes, Infa
             () = tokio::time::sleep(heartbeat) => {
                 // Idle: read once more (revocations and withdrawals written by
                 // another process), then send what came or a heartbeat.
-                match fill(&mut s, true).await {
-                    Ok(true) => {}
-                    Ok(false) => return None,
-                    Err(e) => {
-                        tracing::error!(error = %e, "event stream failed");
-                        return None;
-                    }
+                if !refill(&mut s, true).await {
+                    return None;
                 }
                 let chunk = s.queue.pop_front().unwrap_or_else(|| Bytes::from_static(HEARTBEAT.as_bytes()));
                 return Some((Ok(chunk), s));

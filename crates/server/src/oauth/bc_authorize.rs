@@ -25,10 +25,10 @@ use crate::oauth::discovery::paths;
 use crate::state::AppState;
 use crate::store;
 use crate::store::requests::{NewRequest, StoredRequest};
-use crate::store::users::{self, User};
+use crate::store::users::{self, By, User};
 use crate::util;
 
-use super::fatigue::{check_blocks, check_fatigue, check_user_code};
+use super::fatigue::{check_blocks, check_fatigue, check_user_code, Asking};
 
 /// Longest `binding_message`, characters (Auth0's limit).
 pub const MAX_BINDING_MESSAGE_CHARS: usize = 64;
@@ -118,15 +118,7 @@ async fn request_object(
     jwt: &str,
 ) -> Result<BackchannelAuthenticationParams, OAuthError> {
     let audiences = audiences(state);
-    let rules = JwtRules {
-        used_as: ClientJwtUse::RequestObject,
-        audiences: &audiences,
-        iss: Some(&client.client_id),
-        sub: None,
-        jti: true,
-        iat: true,
-        nbf: true,
-    };
+    let rules = JwtRules::for_use(ClientJwtUse::RequestObject, &client.client_id, &audiences);
     let claims = match clients::verify_client_jwt(state, client, jwt, &rules).await {
         Ok(c) => c,
         Err(ClientJwtError::Invalid(why)) => return Err(OAuthError::InvalidRequestObject(why.into())),
@@ -140,12 +132,12 @@ async fn request_object(
 async fn resolve_user(state: &AppState, client: &Client, hint: &UserHint) -> Result<User, OAuthError> {
     let issuer = state.config.issuer.as_str();
     let user = match hint {
-        UserHint::LoginHint(Hint::Plain(login)) => users::by_login(state, login).await?,
+        UserHint::LoginHint(Hint::Plain(login)) => users::find(state, By::Login(login)).await?,
         UserHint::LoginHint(Hint::IssSub { iss, sub }) => {
             if iss != issuer {
                 return Err(OAuthError::UnknownUserId);
             }
-            users::by_sub(state, sub).await?
+            users::find(state, By::Sub(sub)).await?
         }
         UserHint::IdTokenHint(jwt) => {
             let claims = state
@@ -162,19 +154,11 @@ async fn resolve_user(state: &AppState, client: &Client, hint: &UserHint) -> Res
                 return Err(OAuthError::InvalidRequest("id_token_hint was not issued to this client".into()));
             }
             let sub = claims.get("sub").and_then(Value::as_str).unwrap_or_default();
-            users::by_sub(state, sub).await?
+            users::find(state, By::Sub(sub)).await?
         }
         UserHint::LoginHintToken(token) => {
             let audiences = audiences(state);
-            let rules = JwtRules {
-                used_as: ClientJwtUse::LoginHintToken,
-                audiences: &audiences,
-                iss: Some(&client.client_id),
-                sub: None,
-                jti: false,
-                iat: false,
-                nbf: false,
-            };
+            let rules = JwtRules::for_use(ClientJwtUse::LoginHintToken, &client.client_id, &audiences);
             let claims = match clients::verify_client_jwt(state, client, token, &rules).await {
                 Ok(c) => c,
                 Err(ClientJwtError::Expired) => return Err(OAuthError::ExpiredLoginHintToken),
@@ -192,9 +176,9 @@ async fn resolve_user(state: &AppState, client: &Client, hint: &UserHint) -> Res
                 .ok_or_else(|| OAuthError::InvalidRequest("login_hint_token needs a sub_id object".into()))?;
             let field = |name: &str| sub_id.get(name).and_then(Value::as_str).unwrap_or_default().to_owned();
             match sub_id.get("format").and_then(Value::as_str) {
-                Some("email") => users::by_email(state, &field("email")).await?,
-                Some("username") => users::by_username(state, &field("username")).await?,
-                Some("iss_sub") if field("iss") == issuer => users::by_sub(state, &field("sub")).await?,
+                Some("email") => users::find(state, By::Email(&field("email"))).await?,
+                Some("username") => users::find(state, By::Username(&field("username"))).await?,
+                Some("iss_sub") if field("iss") == issuer => users::find(state, By::Sub(&field("sub"))).await?,
                 Some("iss_sub") => None,
                 _ => {
                     return Err(OAuthError::InvalidRequest(
@@ -302,7 +286,11 @@ async fn handle(
     if client.user_code_parameter {
         let code = params.user_code.as_ref().ok_or(OAuthError::MissingUserCode)?;
         let mut conn = state.db.acquire().await?;
-        check_blocks(&mut conn, &state.config.limits, &client, &user, state.now()).await?;
+        check_blocks(
+            &mut conn,
+            Asking { limits: &state.config.limits, client: &client, user: &user, now: state.now() },
+        )
+        .await?;
         drop(conn);
         check_user_code(state, &client, &user, code).await?;
     }
@@ -334,7 +322,7 @@ async fn handle(
     let scope: Vec<String> = params.scope.iter().map(str::to_owned).collect();
 
     let mut tx = store::begin(&state.db).await?;
-    check_fatigue(&mut tx, &cfg.limits, &client, &user, now).await?;
+    check_fatigue(&mut tx, Asking { limits: &cfg.limits, client: &client, user: &user, now }).await?;
     let stored = StoredRequest {
         request_id: request_id.clone(),
         client_id: client.client_id.clone(),

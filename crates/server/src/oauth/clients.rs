@@ -176,17 +176,7 @@ pub enum ClientJwtError {
 /// The one description of [`ClientJwtError::Unverifiable`].
 pub const UNVERIFIABLE: &str = "the JWT does not verify with the client's registered keys";
 
-impl From<Internal> for ClientJwtError {
-    fn from(e: Internal) -> Self {
-        ClientJwtError::Internal(e)
-    }
-}
-
-impl From<sqlx::Error> for ClientJwtError {
-    fn from(e: sqlx::Error) -> Self {
-        ClientJwtError::Internal(e.into())
-    }
-}
+crate::error::internal_from!(ClientJwtError);
 
 fn audience_matches(aud: Option<&Value>, accepted: &[String]) -> bool {
     match aud {
@@ -255,6 +245,22 @@ pub struct JwtRules<'a> {
     /// Require `nbf`, no more than [`MAX_JWT_LIFETIME_SECS`] before `exp`
     /// (CIBA Core §7.1.1 for signed requests).
     pub nbf: bool,
+}
+
+impl<'a> JwtRules<'a> {
+    /// What each use requires of a JWT signed by `client_id`: `iss` is the
+    /// client everywhere; a client assertion also has it as `sub` and a
+    /// `jti` (RFC 7523 §3); a request object has `jti`, `iat` and `nbf`
+    /// (CIBA Core §7.1.1); a `login_hint_token` only what every JWT has.
+    #[must_use]
+    pub fn for_use(used_as: ClientJwtUse, client_id: &'a str, audiences: &'a [String]) -> Self {
+        let (sub, jti, iat, nbf) = match used_as {
+            ClientJwtUse::ClientAssertion => (Some(client_id), true, false, false),
+            ClientJwtUse::RequestObject => (None, true, true, true),
+            ClientJwtUse::LoginHintToken => (None, false, false, false),
+        };
+        Self { used_as, audiences, iss: Some(client_id), sub, jti, iat, nbf }
+    }
 }
 
 /// Verifies an ES256 JWT signed by one of `client`'s keys and checks its
@@ -440,15 +446,7 @@ pub async fn authenticate(
         }
         _ => {
             let assertion = params.client_assertion.as_ref().ok_or(OAuthError::InvalidClient("assertion missing"))?;
-            let rules = JwtRules {
-                used_as: ClientJwtUse::ClientAssertion,
-                audiences,
-                iss: Some(&client.client_id),
-                sub: Some(&client.client_id),
-                jti: true,
-                iat: false,
-                nbf: false,
-            };
+            let rules = JwtRules::for_use(ClientJwtUse::ClientAssertion, &client.client_id, audiences);
             match verify_client_jwt(state, &client, assertion.as_str(), &rules).await {
                 Ok(_) => {}
                 Err(ClientJwtError::Internal(e)) => return Err(e.into()),

@@ -59,18 +59,26 @@ pub(super) fn over_limit(c: &Count, limit: u32, now: u64) -> Option<OAuthError> 
     Some(OAuthError::RateLimited { retry_after: oldest.saturating_add(60).saturating_sub(now).max(1) })
 }
 
+/// A request being asked: what every fatigue check reads.
+#[derive(Clone, Copy)]
+pub(super) struct Asking<'a> {
+    /// The configured limits.
+    pub limits: &'a crate::config::Limits,
+    /// The agent asking.
+    pub client: &'a Client,
+    /// The user asked.
+    pub user: &'a User,
+    /// Now, unix seconds.
+    pub now: u64,
+}
+
 /// Whether `client` is blocked for `user` by `not_me` denials: a verified
 /// client by its own within the window, an unverified one by the user's
 /// block of unverified clients. Read-only; checked before the `user_code`
 /// (a blocked client must not lock the user's code) and again in the
 /// transaction that stores the request.
-pub(super) async fn check_blocks(
-    conn: &mut sqlx::SqliteConnection,
-    limits: &crate::config::Limits,
-    client: &Client,
-    user: &User,
-    now: u64,
-) -> Result<(), OAuthError> {
+pub(super) async fn check_blocks(conn: &mut sqlx::SqliteConnection, asking: Asking<'_>) -> Result<(), OAuthError> {
+    let Asking { limits, client, user, now } = asking;
     let (sub, client_id) = (user.sub.as_str(), client.client_id.as_str());
     if client.verified {
         if limits.not_me_threshold > 0 {
@@ -102,14 +110,9 @@ pub(super) async fn check_blocks(
 /// from `not_me` denials, the per-minute rates and the pending caps (all
 /// clients, and unverified clients together, so that unknown clients cannot
 /// fill the user's place for the agents an operator vouched for).
-pub(super) async fn check_fatigue(
-    tx: &mut store::Tx,
-    limits: &crate::config::Limits,
-    client: &Client,
-    user: &User,
-    now: u64,
-) -> Result<(), OAuthError> {
-    check_blocks(tx, limits, client, user, now).await?;
+pub(super) async fn check_fatigue(tx: &mut store::Tx, asking: Asking<'_>) -> Result<(), OAuthError> {
+    check_blocks(tx, asking).await?;
+    let Asking { limits, client, user, now } = asking;
     let (sub, client_id) = (user.sub.as_str(), client.client_id.as_str());
     let since = now.saturating_sub(60);
     let mut rates =

@@ -79,12 +79,15 @@ async fn client_endpoint(conn: &mut SqliteConnection, client_id: &str) -> Result
     })
 }
 
+#[derive(sqlx::FromRow)]
 struct Due {
     request_id: String,
     client_id: String,
     endpoint: String,
+    #[sqlx(try_from = "String")]
     bearer: ClientNotificationToken,
     attempts: i64,
+    #[sqlx(rename = "disabled")]
     client_disabled: bool,
 }
 
@@ -159,7 +162,7 @@ fn backoff(state: &AppState, attempts: i64) -> Duration {
 /// backlog behind a slow endpoint would fill every round and hold back the
 /// other clients' deliveries.
 async fn due_rows(state: &AppState, limit: i64, per_client: i64) -> Result<Vec<Due>, Internal> {
-    let rows = sqlx::query(
+    let due = sqlx::query_as(
         "SELECT request_id, client_id, endpoint, bearer, attempts, disabled FROM ( \
             SELECT o.request_id, o.client_id, o.endpoint, o.bearer, o.attempts, o.next_attempt_ms, \
                    c.disabled, \
@@ -173,17 +176,6 @@ async fn due_rows(state: &AppState, limit: i64, per_client: i64) -> Result<Vec<D
     .bind(per_client)
     .fetch_all(&state.db)
     .await?;
-    let mut due = Vec::with_capacity(rows.len());
-    for r in rows {
-        due.push(Due {
-            request_id: r.try_get("request_id")?,
-            client_id: r.try_get("client_id")?,
-            endpoint: r.try_get("endpoint")?,
-            bearer: ClientNotificationToken::new(r.try_get("bearer")?),
-            attempts: r.try_get("attempts")?,
-            client_disabled: r.try_get::<i64, _>("disabled")? != 0,
-        });
-    }
     Ok(due)
 }
 

@@ -30,55 +30,36 @@ pub struct User {
 /// Columns of [`User`].
 pub const USER_COLUMNS: &str = "sub, username, email, name, roles, user_code_hash, disabled, created_at";
 
-/// Finds a user by `sub`.
-///
-/// # Errors
-/// The database failed.
-pub async fn by_sub(state: &AppState, sub: &str) -> Result<Option<User>, Internal> {
-    let user = sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE sub = $1"))
-        .bind(sub)
-        .fetch_optional(&state.db)
-        .await?;
-    Ok(user)
+/// How a CIBA hint names a user.
+#[derive(Debug, Clone, Copy)]
+pub enum By<'a> {
+    /// Subject identifier.
+    Sub(&'a str),
+    /// Login name (exact).
+    Username(&'a str),
+    /// E-mail address (ASCII case-insensitive; stored lowercase). An empty
+    /// address finds no one.
+    Email(&'a str),
+    /// Login name (exact) or e-mail address (ASCII case-insensitive).
+    Login(&'a str),
 }
 
-/// Finds a user by username (exact) or e-mail address (ASCII case-insensitive).
+/// Finds the user a hint names.
 ///
 /// # Errors
 /// The database failed.
-pub async fn by_login(state: &AppState, login: &str) -> Result<Option<User>, Internal> {
-    let user = sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE username = $1 OR email = $2 LIMIT 1"))
-        .bind(login)
-        .bind(login.to_ascii_lowercase())
-        .fetch_optional(&state.db)
-        .await?;
-    Ok(user)
-}
-
-/// Finds a user by username only.
-///
-/// # Errors
-/// The database failed.
-pub async fn by_username(state: &AppState, username: &str) -> Result<Option<User>, Internal> {
-    let user = sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE username = $1"))
-        .bind(username)
-        .fetch_optional(&state.db)
-        .await?;
-    Ok(user)
-}
-
-/// Finds a user by e-mail address only (ASCII case-insensitive; stored
-/// lowercase). An empty address finds no one.
-///
-/// # Errors
-/// The database failed.
-pub async fn by_email(state: &AppState, email: &str) -> Result<Option<User>, Internal> {
-    if email.is_empty() {
-        return Ok(None);
+pub async fn find(state: &AppState, by: By<'_>) -> Result<Option<User>, Internal> {
+    let (condition, values) = match by {
+        By::Sub(sub) => ("sub = $1", vec![sub.to_owned()]),
+        By::Username(username) => ("username = $1", vec![username.to_owned()]),
+        By::Email("") => return Ok(None),
+        By::Email(email) => ("email = $1", vec![email.to_ascii_lowercase()]),
+        By::Login(login) => ("username = $1 OR email = $2 LIMIT 1", vec![login.to_owned(), login.to_ascii_lowercase()]),
+    };
+    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE {condition}");
+    let mut query = sqlx::query_as(&sql);
+    for value in values {
+        query = query.bind(value);
     }
-    let user = sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1"))
-        .bind(email.to_ascii_lowercase())
-        .fetch_optional(&state.db)
-        .await?;
-    Ok(user)
+    Ok(query.fetch_optional(&state.db).await?)
 }
