@@ -19,11 +19,17 @@
 //! req/s, p50 and p99 latency, the non-2xx share and the server's RSS, and the
 //! ratios. The figures and the machine are in docs/performance.md.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+mod http;
+mod load;
+
+use http::{http, json_string};
+use load::{bc_authorize_script, common_form, token_script, wrk, Wrk};
 
 use crate::prereq;
 use crate::programs;
@@ -354,154 +360,6 @@ fn pending(target: &Target, n: u64, users: u64) -> Result<Vec<String>, String> {
     Ok(ids)
 }
 
-// --- Load ----------------------------------------------------------------------
-
-/// Client authentication (`client_secret_post`), scope and details.
-fn common_form(target: &Target) -> String {
-    format!(
-        "client_id={}&client_secret={}&scope=openid&authorization_details={}",
-        form_encode(&target.client.0),
-        form_encode(&target.client.1),
-        form_encode(DETAIL)
-    )
-}
-
-fn lua_string(s: &str) -> String {
-    format!("{s:?}")
-}
-
-fn bc_authorize_script(target: &Target, users: u64) -> String {
-    format!(
-        r#"-- POST /bc-authorize with a unique binding_message per request: the
--- run's tag (wrk's script argument: W for the warm-up, M for the measured
--- run) and a counter.
-local common = {common}
-local users = {users}
-local tag = "X"
-local n = 0
-init = function(args)
-  if args[1] then tag = args[1] end
-end
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
-request = function()
-  n = n + 1
-  local body = common .. "&login_hint=user-" .. (n % users) .. "&binding_message=BENCH-" .. tag .. "-" .. n
-  return wrk.format(nil, "/bc-authorize", nil, body)
-end
-"#,
-        common = lua_string(&common_form(target)),
-    )
-}
-
-fn token_script(target: &Target, ids: &[String]) -> String {
-    let ids: Vec<String> = ids.iter().map(|id| lua_string(&form_encode(id))).collect();
-    format!(
-        r#"-- POST /token polls of pending requests, in turn.
-local auth = {auth}
-local ids = {{ {ids} }}
-local n = 0
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
-request = function()
-  n = n + 1
-  local body = auth .. "&auth_req_id=" .. ids[(n % #ids) + 1]
-  return wrk.format(nil, "/token", nil, body)
-end
-"#,
-        auth = lua_string(&format!(
-            "grant_type={}&client_id={}&client_secret={}",
-            form_encode(CIBA_GRANT),
-            form_encode(&target.client.0),
-            form_encode(&target.client.1)
-        )),
-        ids = ids.join(", "),
-    )
-}
-
-/// What one wrk run measured.
-struct Wrk {
-    rps: f64,
-    p50_ms: f64,
-    p99_ms: f64,
-    requests: u64,
-    non_2xx: u64,
-    /// wrk's connect, read, write and timeout errors: a request slower than
-    /// wrk's 2 s timeout is counted here, not in the latencies.
-    socket_errors: u64,
-}
-
-impl Wrk {
-    fn non_2xx_percent(&self) -> f64 {
-        if self.requests == 0 {
-            return 0.0;
-        }
-        self.non_2xx as f64 * 100.0 / self.requests as f64
-    }
-
-    fn line(&self) -> String {
-        format!(
-            "{:.0} req/s, p50 {:.1} ms, p99 {:.1} ms, {} requests, {:.1} % non-2xx, {} socket errors",
-            self.rps,
-            self.p50_ms,
-            self.p99_ms,
-            self.requests,
-            self.non_2xx_percent(),
-            self.socket_errors
-        )
-    }
-}
-
-fn wrk(target: &Target, endpoint: &str, script: &Path, tag: &str, secs: u64, connections: u64) -> Result<Wrk, String> {
-    let url = format!("http://{}{endpoint}", target.addr);
-    let output = Command::new("wrk")
-        .args(["-t1", &format!("-c{connections}"), &format!("-d{secs}s"), "--latency", "-s"])
-        .arg(script)
-        .arg(&url)
-        .args(["--", tag])
-        .output()
-        .map_err(|e| format!("wrk: {e}"))?;
-    let text = String::from_utf8_lossy(&output.stdout).into_owned();
-    if !output.status.success() {
-        return Err(format!("wrk failed: {text}{}", String::from_utf8_lossy(&output.stderr)));
-    }
-    parse_wrk(&text).ok_or_else(|| format!("could not read wrk's output:\n{text}"))
-}
-
-fn parse_wrk(text: &str) -> Option<Wrk> {
-    let field = |prefix: &str| {
-        text.lines().map(str::trim).find_map(|l| l.strip_prefix(prefix)).map(|rest| rest.trim().to_owned())
-    };
-    let rps = field("Requests/sec:")?.parse().ok()?;
-    let requests = text.lines().find(|l| l.contains(" requests in "))?.split_whitespace().next()?.parse().ok()?;
-    let non_2xx = field("Non-2xx or 3xx responses:").and_then(|n| n.parse().ok()).unwrap_or(0);
-    // `Socket errors: connect 0, read 0, write 0, timeout 12`
-    let socket_errors = field("Socket errors:")
-        .map_or(0, |counts| counts.split(',').filter_map(|c| c.split_whitespace().nth(1)?.parse::<u64>().ok()).sum());
-    Some(Wrk {
-        rps,
-        p50_ms: duration_ms(&field("50%")?)?,
-        p99_ms: duration_ms(&field("99%")?)?,
-        requests,
-        non_2xx,
-        socket_errors,
-    })
-}
-
-/// `812.00us`, `12.31ms`, `1.02s` in milliseconds.
-fn duration_ms(s: &str) -> Option<f64> {
-    let split = s.find(|c: char| c.is_ascii_alphabetic())?;
-    let (value, unit) = s.split_at(split);
-    let value: f64 = value.parse().ok()?;
-    match unit {
-        "us" => Some(value / 1000.0),
-        "ms" => Some(value),
-        "s" => Some(value * 1000.0),
-        "m" => Some(value * 60_000.0),
-        _ => None,
-    }
-}
-
 /// The server process's resident memory, now and at its peak.
 struct Rss {
     now_kib: u64,
@@ -520,92 +378,5 @@ impl Rss {
                 .unwrap_or(0)
         };
         Ok(Rss { now_kib: kib("VmRSS:"), peak_kib: kib("VmHWM:") })
-    }
-}
-
-// --- A minimal HTTP/1.1 client (xtask uses std only) ---------------------------
-
-fn http(addr: SocketAddr, method: &str, path: &str, content_type: &str, body: &str) -> Result<(u16, String), String> {
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).map_err(|e| e.to_string())?;
-    stream.set_read_timeout(Some(Duration::from_secs(30))).map_err(|e| e.to_string())?;
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .map_err(|e| e.to_string())?;
-    let mut answer = Vec::new();
-    stream.read_to_end(&mut answer).map_err(|e| e.to_string())?;
-    let answer = String::from_utf8_lossy(&answer);
-    let status = answer.split_whitespace().nth(1).and_then(|s| s.parse().ok()).ok_or("no HTTP status")?;
-    let body = answer.split_once("\r\n\r\n").map_or("", |(_, body)| body);
-    Ok((status, dechunk(&answer, body)))
-}
-
-/// The body of a `Transfer-Encoding: chunked` answer, joined.
-fn dechunk(answer: &str, body: &str) -> String {
-    let head = answer.split("\r\n\r\n").next().unwrap_or("").to_ascii_lowercase();
-    if !head.contains("transfer-encoding: chunked") {
-        return body.to_owned();
-    }
-    let mut out = String::new();
-    let mut rest = body;
-    while let Some((size, after)) = rest.split_once("\r\n") {
-        let Ok(size) = usize::from_str_radix(size.trim(), 16) else { break };
-        if size == 0 || after.len() < size {
-            break;
-        }
-        out.push_str(&after[..size]);
-        rest = after[size..].trim_start_matches("\r\n");
-    }
-    out
-}
-
-/// The string member `key` of a flat JSON object (what the registration and
-/// backchannel answers are), without a JSON parser.
-fn json_string(json: &str, key: &str) -> Option<String> {
-    let at = json.find(&format!("\"{key}\""))?;
-    let rest = json[at + key.len() + 2..].trim_start().strip_prefix(':')?.trim_start().strip_prefix('"')?;
-    Some(rest[..rest.find('"')?].to_owned())
-}
-
-/// `application/x-www-form-urlencoded` value encoding.
-fn form_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() * 3);
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._*".contains(&b) {
-            out.push(b as char);
-        } else if b == b' ' {
-            out.push('+');
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_wrk_output() {
-        let text = "Running 15s test @ http://127.0.0.1:9400/token\n  1 threads and 50 connections\n  Latency Distribution\n     50%  812.00us\n     75%    1.20ms\n     90%    2.00ms\n     99%   12.31ms\n  56789 requests in 15.00s, 12.34MB read\n  Socket errors: connect 0, read 2, write 0, timeout 12\n  Non-2xx or 3xx responses: 56789\nRequests/sec:   3785.93\nTransfer/sec:      1.23MB\n";
-        let w = parse_wrk(text).unwrap();
-        assert_eq!((w.requests, w.non_2xx, w.socket_errors), (56789, 56789, 14));
-        assert!((w.rps - 3785.93).abs() < 1e-9 && (w.p50_ms - 0.812).abs() < 1e-9 && (w.p99_ms - 12.31).abs() < 1e-9);
-        assert!((w.non_2xx_percent() - 100.0).abs() < 1e-9);
-        assert!(parse_wrk("Requests/sec: 1\n").is_none(), "no latency distribution: not a wrk --latency output");
-    }
-
-    #[test]
-    fn encodes_forms_and_reads_flat_json() {
-        assert_eq!(form_encode(r#"[{"a":"b c"}]"#), "%5B%7B%22a%22%3A%22b+c%22%7D%5D");
-        assert_eq!(json_string(r#"{"auth_req_id": "x-1","expires_in":300}"#, "auth_req_id").as_deref(), Some("x-1"));
-        assert_eq!(json_string(r#"{"error":"invalid_request"}"#, "auth_req_id"), None);
-        assert_eq!(
-            dechunk("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", "3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"),
-            "abcde"
-        );
     }
 }
