@@ -156,6 +156,11 @@ fn report(name: &str, iterations: usize, s: &Stats) {
     );
 }
 
+/// Measures `f` over `iterations` runs and prints the figures as `name`.
+fn time(name: &str, iterations: usize, f: impl FnMut()) {
+    report(name, iterations, &measure(iterations, f));
+}
+
 fn main() {
     // `cargo test --benches` runs this with --bench absent: do one quick pass.
     let quick = !std::env::args().any(|a| a == "--bench");
@@ -188,34 +193,18 @@ fn main() {
             model.warning_count,
             json.len()
         );
-        report(
-            "  render (limits + validate + render)",
-            iterations,
-            &measure(iterations, || {
-                black_box(render(black_box(&details), &registry, &options));
-            }),
-        );
-        report(
-            "  validate only",
-            iterations,
-            &measure(iterations, || {
-                let _ = black_box(registry.validate(black_box(&details)));
-            }),
-        );
-        report(
-            "  render_param (strict parse + render)",
-            iterations,
-            &measure(iterations, || {
-                black_box(render_param(black_box(&param), &registry, &options));
-            }),
-        );
-        report(
-            "  render + serialize the model to JSON",
-            iterations,
-            &measure(iterations, || {
-                let m = render(black_box(&details), &registry, &options);
-                black_box(serde_json::to_string(&m).map(|s| s.len()).unwrap_or(0));
-            }),
-        );
+        time("  render (limits + validate + render)", iterations, || {
+            black_box(render(black_box(&details), &registry, &options));
+        });
+        time("  validate only", iterations, || {
+            let _ = black_box(registry.validate(black_box(&details)));
+        });
+        time("  render_param (strict parse + render)", iterations, || {
+            black_box(render_param(black_box(&param), &registry, &options));
+        });
+        time("  render + serialize the model to JSON", iterations, || {
+            let m = render(black_box(&details), &registry, &options);
+            black_box(serde_json::to_string(&m).map(|s| s.len()).unwrap_or(0));
+        });
     }
 }

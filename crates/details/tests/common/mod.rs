@@ -99,6 +99,14 @@ pub fn scalar_text(f: &Field) -> &str {
     }
 }
 
+/// The formatted text of a scalar field (`None`: shown as written).
+pub fn scalar_display(f: &Field) -> Option<&str> {
+    match &f.value {
+        FieldValue::Scalar { display, .. } => display.as_deref(),
+        other => panic!("{} is not a scalar: {other:?}", f.path),
+    }
+}
+
 /// JSON Pointers of every member and item under a value (not the value
 /// itself).
 pub fn pointers(v: &Value, base: &str, out: &mut Vec<String>) {
