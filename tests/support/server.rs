@@ -5,8 +5,9 @@
 
 use std::time::Duration;
 
+use countersign_server::ops::NewUser;
 pub use countersign_server::testing::Agent;
-use countersign_server::testing::{spawn_test_server, TestOptions, TestServer};
+use countersign_server::testing::{new_user, spawn_test_server, TestOptions, TestServer};
 use serde_json::{json, Value};
 
 pub const USER: &str = "zoe";
@@ -36,18 +37,8 @@ impl Server {
 
     async fn start_with(options: TestOptions) -> Server {
         let server = spawn_test_server(options).await.expect("test server");
-        countersign_server::ops::add_user(
-            &server.state.db,
-            &countersign_server::ops::NewUser {
-                username: USER.into(),
-                name: "Zoë Martin".into(),
-                email: Some("zoe@example.com".into()),
-                admin: false,
-            },
-            server.state.now(),
-        )
-        .await
-        .expect("add user");
+        let email = Some("zoe@example.com".into());
+        server.create_user(&NewUser { email, ..new_user(USER, "Zoë Martin") }).await;
         Server { server }
     }
 
@@ -57,11 +48,7 @@ impl Server {
 
     /// A one-time enrollment link (`countersign://enroll?...`) for the user.
     pub async fn enrollment_link(&self) -> String {
-        let s = &self.server;
-        countersign_server::ops::enrollment_link(&s.state.db, &s.state.config.issuer, USER, 600, s.state.now())
-            .await
-            .expect("enrollment link")
-            .to_app_uri()
+        self.server.invitation(USER, 600).await
     }
 
     /// Registers an agent for `types` (RFC 7591, poll mode) with the shared

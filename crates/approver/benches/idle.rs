@@ -15,7 +15,7 @@
 use countersign_approver::keys::MemoryKeyStore;
 use countersign_approver::{Approver, ApproverConfig, ApproverEvent, ConnectionState, KeyStoreChoice};
 use countersign_protocol::device::ApproverRequest;
-use countersign_server::testing::{spawn_test_server, TestOptions};
+use countersign_server::testing::{new_user, spawn_test_server, TestOptions};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -152,15 +152,8 @@ fn main() {
     // 2. Idle CPU with a connected push channel.
     let server = server_rt.block_on(spawn_test_server(TestOptions::default())).unwrap();
     let uri = server_rt.block_on(async {
-        let db = &server.state.db;
-        let now = server.state.now();
-        let user =
-            countersign_server::ops::NewUser { username: "zoe".into(), name: "Zoë".into(), email: None, admin: false };
-        countersign_server::ops::add_user(db, &user, now).await.unwrap();
-        countersign_server::ops::enrollment_link(db, &server.state.config.issuer, "zoe", 600, now)
-            .await
-            .unwrap()
-            .to_app_uri()
+        server.create_user(&new_user("zoe", "Zoë")).await;
+        server.invitation("zoe", 600).await
     });
     let idle_dir = tempfile::tempdir().unwrap();
     let approver = approver_rt.block_on(Approver::open(config(idle_dir.path()))).unwrap();

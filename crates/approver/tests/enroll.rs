@@ -6,6 +6,8 @@ use common::{Device, Env};
 use countersign_approver::keys::{KeyStore, KeyStoreError, KeyStoreKind};
 use countersign_approver::{Approver, Error, KeyStoreChoice};
 use countersign_protocol::device::{EnrollmentUri, EnrollmentUriError, Role};
+use countersign_server::ops::NewUser;
+use countersign_server::testing::new_user;
 use std::sync::Arc;
 
 async fn assert_nothing_stored(approver: &Approver, device: &Device) {
@@ -195,19 +197,7 @@ async fn preview_shows_the_server_and_user_and_spends_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn preview_flags_hidden_characters_in_the_user() {
     let env = Env::start().await;
-    let s = env.server();
-    countersign_server::ops::add_user(
-        &s.state.db,
-        &countersign_server::ops::NewUser {
-            username: "mallory".into(),
-            name: "Alice\u{202E}ecilA".into(),
-            email: None,
-            admin: true,
-        },
-        s.state.now(),
-    )
-    .await
-    .unwrap();
+    env.server().create_user(&NewUser { admin: true, ..new_user("mallory", "Alice\u{202E}ecilA") }).await;
     let approver = Device::new().open().await;
     let preview = approver.enroll_preview(&env.invitation("mallory", 600).await).await.unwrap();
     assert_eq!(preview.user.name, "Alice\u{202E}ecilA", "shown as sent, with the finding beside it");

@@ -3,7 +3,7 @@
 //! directory. No keychain is reachable (the session bus address points
 //! nowhere), so keys go to the encrypted key file: the fallback is tested.
 
-use countersign_server::testing::{spawn_test_server, TestOptions, TestServer};
+use countersign_server::testing::{new_user, spawn_test_server, TestOptions, TestServer};
 use serde_json::{json, Value};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -25,18 +25,7 @@ impl Setup {
         }))
         .await
         .unwrap();
-        countersign_server::ops::add_user(
-            &server.state.db,
-            &countersign_server::ops::NewUser {
-                username: "zoe".into(),
-                name: "Zoë Martin".into(),
-                email: None,
-                admin: false,
-            },
-            server.state.now(),
-        )
-        .await
-        .unwrap();
+        server.create_user(&new_user("zoe", "Zoë Martin")).await;
         Setup { server, dir: tempfile::tempdir().unwrap() }
     }
 
@@ -81,11 +70,7 @@ impl Setup {
     }
 
     async fn invitation(&self) -> String {
-        let s = &self.server;
-        countersign_server::ops::enrollment_link(&s.state.db, &s.state.config.issuer, "zoe", 600, s.state.now())
-            .await
-            .unwrap()
-            .to_app_uri()
+        self.server.invitation("zoe", 600).await
     }
 
     async fn agent_request(&self, details: &Value, binding: &str) -> String {

@@ -26,8 +26,10 @@ use countersign_protocol::device::{
     DeviceAuthClaims, DeviceEvent, DeviceId, EnrollmentRequest, EnrollmentResponse, HttpMethod, Issuer, Platform,
 };
 use countersign_protocol::jws::DeviceKeyPair;
-use countersign_server::ops::{self, NewUser};
-use countersign_server::testing::{self, details, http, spawn_test_server, TestOptions, TestServer, CIBA_GRANT};
+use countersign_server::ops::NewUser;
+use countersign_server::testing::{
+    self, details, http, new_user, spawn_test_server, TestOptions, TestServer, CIBA_GRANT,
+};
 use countersign_server::Config;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -122,18 +124,8 @@ async fn add_users(server: &TestServer, prefix: &str, n: usize) -> Vec<String> {
     let mut names = Vec::with_capacity(n);
     for i in 0..n {
         let username = format!("{prefix}{i}");
-        ops::add_user(
-            &server.state.db,
-            &NewUser {
-                username: username.clone(),
-                name: format!("User {i}"),
-                email: Some(format!("{username}@example.com")),
-                admin: false,
-            },
-            server.state.now(),
-        )
-        .await
-        .expect("add user");
+        let email = Some(format!("{username}@example.com"));
+        server.create_user(&NewUser { email, ..new_user(&username, &format!("User {i}")) }).await;
         names.push(username);
     }
     names
@@ -452,9 +444,7 @@ struct Device {
 }
 
 async fn enroll(server: &TestServer, http: &reqwest::Client, username: &str) -> Device {
-    let link = ops::enrollment_link(&server.state.db, &server.state.config.issuer, username, 600, server.state.now())
-        .await
-        .expect("ticket");
+    let link = server.enrollment_link(username, 600).await;
     let key = DeviceKeyPair::generate().expect("key");
     let endpoint = server.state.config.device_endpoint();
     let body = EnrollmentRequest {

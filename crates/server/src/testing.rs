@@ -1,7 +1,10 @@
 //! A complete server on `127.0.0.1:0` over a temporary SQLite file, for
 //! integration tests and benchmarks (not for production); the CIBA test
 //! agent every crate's tests use ([`Agent`]: register, `/bc-authorize`,
-//! `/token`); and [`wait_for`], the one way tests wait (default [`WAIT`]).
+//! `/token`); users and enrollment links made as an operator makes them
+//! ([`TestServer::add_user`], [`new_user`], [`TestServer::invitation`]); an
+//! operator's custom display schema ([`door_schema`]); and [`wait_for`], the
+//! one way tests wait (default [`WAIT`]).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), countersign_server::Internal> {
@@ -14,9 +17,13 @@
 //! ```
 
 mod agent;
+mod door;
+mod users;
 mod wait;
 
 pub use agent::{client_jwks, details, http, Agent, Method, CIBA_GRANT, STOCK_TRADE};
+pub use door::door_schema;
+pub use users::new_user;
 pub use wait::{wait_for, wait_for_every, wait_for_within, WAIT};
 
 use countersign_protocol::device::Issuer;

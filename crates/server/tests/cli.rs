@@ -112,19 +112,13 @@ fn serve_answers_and_checks_its_options() {
     );
 }
 
+/// The test door schema, risk medium, its member's hint written
+/// `label_member` (a typo makes the schema invalid).
 fn door_schema(label_member: &str) -> serde_json::Value {
-    json!({
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": "urn:acme:door",
-        "type": "object",
-        "x-countersign": { "title": "Open a door", "risk": "medium", "summary": "Open {door}" },
-        "required": ["type", "door"],
-        "properties": {
-            "type": { "const": "urn:acme:door" },
-            "door": { "type": "string", "maxLength": 80, "x-countersign": { label_member: "Door" } }
-        },
-        "additionalProperties": false
-    })
+    let mut schema = countersign_server::testing::door_schema();
+    schema["x-countersign"]["risk"] = json!("medium");
+    schema["properties"]["door"]["x-countersign"] = json!({ label_member: "Door" });
+    schema
 }
 
 #[test]

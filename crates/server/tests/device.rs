@@ -9,6 +9,8 @@ use countersign_protocol::device::{
     SchemaHash,
 };
 use countersign_protocol::jws::{DeviceKeyPair, JwtType, SignHeader};
+use countersign_server::ops::NewUser;
+use countersign_server::testing::new_user;
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -80,18 +82,7 @@ async fn enrollment_refusals() {
 async fn enrollment_preview_shows_the_user_and_spends_nothing() {
     let server = server().await;
     let sub = add_user(&server, "ann").await;
-    let admin = countersign_server::ops::add_user(
-        &server.state.db,
-        &countersign_server::ops::NewUser {
-            username: "root".into(),
-            name: "Root \u{202e}Admin".into(),
-            email: None,
-            admin: true,
-        },
-        server.state.now(),
-    )
-    .await
-    .unwrap();
+    let admin = server.create_user(&NewUser { admin: true, ..new_user("root", "Root \u{202e}Admin") }).await;
     let http = http();
     let preview_url = server.url("/device/v1/enroll-preview");
     let preview = |ticket: &str| {

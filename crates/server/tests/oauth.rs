@@ -656,20 +656,12 @@ async fn unknown_types_are_refused_at_registration_and_in_requests() {
     server.stop().await;
 }
 
-/// An operator's custom type (`docs/display-schema.md` §6).
+/// The test door schema with an icon and its member emphasised.
 fn door_schema() -> Value {
-    json!({
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": "urn:acme:door",
-        "type": "object",
-        "x-countersign": { "title": "Open a door", "risk": "low", "summary": "Open {door}", "icon": "door" },
-        "required": ["type", "door"],
-        "properties": {
-            "type": { "const": "urn:acme:door" },
-            "door": { "type": "string", "maxLength": 80, "x-countersign": { "label": "Door", "emphasis": true } }
-        },
-        "additionalProperties": false
-    })
+    let mut schema = countersign_server::testing::door_schema();
+    schema["x-countersign"]["icon"] = json!("door");
+    schema["properties"]["door"]["x-countersign"]["emphasis"] = json!(true);
+    schema
 }
 
 #[tokio::test]

@@ -172,30 +172,14 @@ impl Env {
         self.server = Some(s.restart().await.unwrap());
     }
 
+    /// Adds the usual test user `username`; its `sub`.
     pub async fn add_user(&self, username: &str) -> String {
-        let s = self.server();
-        countersign_server::ops::add_user(
-            &s.state.db,
-            &countersign_server::ops::NewUser {
-                username: username.into(),
-                name: format!("{username} name"),
-                email: Some(format!("{username}@example.com")),
-                admin: false,
-            },
-            s.state.now(),
-        )
-        .await
-        .unwrap()
-        .sub
+        self.server().add_user(username).await
     }
 
     /// An enrollment URI (app form) for `username`.
     pub async fn invitation(&self, username: &str, ttl: u64) -> String {
-        let s = self.server();
-        countersign_server::ops::enrollment_link(&s.state.db, &s.state.config.issuer, username, ttl, s.state.now())
-            .await
-            .unwrap()
-            .to_app_uri()
+        self.server().invitation(username, ttl).await
     }
 
     /// A new user `username` and a fresh approver on its own device,
@@ -288,21 +272,14 @@ pub fn with_custom(schemas: &[Value]) -> RegistrySchemas {
     RegistrySchemas::with_dir(dir.path()).unwrap()
 }
 
-/// An operator's custom type whose door label is `label` (a label change
-/// changes the schema's hash).
+/// The test door schema (`countersign_server::testing::door_schema`), its
+/// door at most 20 characters and labelled `label` (a label change changes
+/// the schema's hash).
 pub fn door_schema(label: &str) -> Value {
-    json!({
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": "urn:acme:door",
-        "type": "object",
-        "x-countersign": { "title": "Open a door", "risk": "low", "summary": "Open {door}" },
-        "required": ["type", "door"],
-        "properties": {
-            "type": { "const": "urn:acme:door" },
-            "door": { "type": "string", "maxLength": 20, "x-countersign": { "label": label } }
-        },
-        "additionalProperties": false
-    })
+    let mut schema = countersign_server::testing::door_schema();
+    schema["properties"]["door"]["maxLength"] = json!(20);
+    schema["properties"]["door"]["x-countersign"]["label"] = json!(label);
+    schema
 }
 
 // ---------------------------------------------------------------------------

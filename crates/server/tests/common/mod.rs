@@ -52,19 +52,7 @@ pub async fn callback_agent(server: &TestServer, mode: &str, url: &str, extra: V
 }
 
 pub async fn add_user(server: &TestServer, username: &str) -> String {
-    let u = countersign_server::ops::add_user(
-        &server.state.db,
-        &countersign_server::ops::NewUser {
-            username: username.into(),
-            name: format!("{username} name"),
-            email: Some(format!("{username}@example.com")),
-            admin: false,
-        },
-        server.state.now(),
-    )
-    .await
-    .expect("add user");
-    u.sub
+    server.add_user(username).await
 }
 
 /// Marks `agent`'s client as verified by an operator.
@@ -81,16 +69,7 @@ pub async fn verify(server: &TestServer, agent: &Agent) {
 }
 
 pub async fn ticket(server: &TestServer, username: &str) -> EnrollmentTicket {
-    let link = countersign_server::ops::enrollment_link(
-        &server.state.db,
-        &server.state.config.issuer,
-        username,
-        600,
-        server.state.now(),
-    )
-    .await
-    .expect("enrollment link");
-    link.ticket().clone()
+    server.enrollment_link(username, 600).await.ticket().clone()
 }
 
 pub async fn error_of(resp: reqwest::Response) -> (u16, String, Value) {
