@@ -1,18 +1,34 @@
 /// <reference types="vitest/config" />
 import { fileURLToPath } from 'node:url';
-import { defineConfig } from 'vite';
+import { defineConfig, type Plugin } from 'vite';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
 
-// The browser-test harness (browser/index.html): the real App on the FakeBackend,
-// built like the app (same targets, no inline assets) into dist-browser/.
+const APP_ENTRY = '<script type="module" src="/src/main.ts"></script>';
+const HARNESS_ENTRY = '<script type="module" src="/browser/harness.ts"></script>';
+
+/** The app's own index.html, with the harness (browser/harness.ts) as its script. */
+function harnessEntry(): Plugin {
+  return {
+    name: 'countersign-harness-entry',
+    transformIndexHtml: {
+      order: 'pre',
+      handler(html) {
+        if (!html.includes(APP_ENTRY)) throw new Error(`index.html no longer has ${APP_ENTRY}`);
+        return html.replace(APP_ENTRY, HARNESS_ENTRY);
+      },
+    },
+  };
+}
+
+// The browser-test harness: the real App on the FakeBackend, in the app's index.html,
+// built like the app (same compiler options, targets, no inline assets) into dist-browser/.
 export default defineConfig({
-  root: fileURLToPath(new URL('./browser', import.meta.url)),
+  root: fileURLToPath(new URL('.', import.meta.url)),
   base: './',
-  // The app's compiler options: the root above is browser/, where no config is found.
-  plugins: [svelte({ configFile: fileURLToPath(new URL('./svelte.config.js', import.meta.url)) })],
+  plugins: [svelte(), harnessEntry()],
   clearScreen: false,
   build: {
-    outDir: fileURLToPath(new URL('./dist-browser', import.meta.url)),
+    outDir: 'dist-browser',
     emptyOutDir: true,
     target: ['es2021', 'safari15'],
     assetsInlineLimit: 0,

@@ -6,6 +6,8 @@ import type {
   Delivery,
   DenyReason,
   DisplayModel,
+  KeyStoreKind,
+  Requirement,
   RequestView,
   Severity,
 } from './backend/types';
@@ -50,6 +52,14 @@ export function own<V>(map: Record<string, V>, key: string): V | undefined {
   return Object.prototype.hasOwnProperty.call(map, key) ? map[key] : undefined;
 }
 
+/**
+ * The words for the values of one kind: a value's own entry in `words`, else what
+ * `unknown` says of it (a value from a newer server is named, not hidden).
+ */
+function labels(words: Record<string, string>, unknown: (value: string) => string): (value: string) => string {
+  return (value) => own(words, value) ?? unknown(value);
+}
+
 const WITHDRAWN: Record<string, string> = {
   expired: 'Expired before you decided',
   cancelled: 'Withdrawn by the agent',
@@ -60,9 +70,7 @@ const WITHDRAWN: Record<string, string> = {
 };
 
 /** Why a request left the inbox. */
-export function withdrawnLabel(reason: string): string {
-  return own(WITHDRAWN, reason) ?? `Withdrawn (${reason})`;
-}
+export const withdrawnLabel = labels(WITHDRAWN, (reason) => `Withdrawn (${reason})`);
 
 const DENY: Record<DenyReason, string> = {
   not_me: 'This wasn’t me',
@@ -70,9 +78,10 @@ const DENY: Record<DenyReason, string> = {
   other: 'Other',
 };
 
+const denyLabel = labels(DENY, (reason) => reason);
+
 export function denyReasonLabel(reason: string | null): string {
-  if (reason === null) return '';
-  return own<string>(DENY, reason) ?? reason;
+  return reason === null ? '' : denyLabel(reason);
 }
 
 const DELIVERY: Record<Delivery, string> = {
@@ -84,9 +93,7 @@ const DELIVERY: Record<Delivery, string> = {
   rejected: 'Refused by the server',
 };
 
-export function deliveryLabel(delivery: string): string {
-  return own<string>(DELIVERY, delivery) ?? delivery;
-}
+export const deliveryLabel = labels(DELIVERY, (delivery) => delivery);
 
 export function connectionLabel(state: ConnectionState | null): string {
   if (state === null) return 'Not connected yet';
@@ -104,42 +111,28 @@ export function connectionLabel(state: ConnectionState | null): string {
   }
 }
 
-export function severityLabel(severity: Severity | string): string {
-  switch (severity) {
-    case 'danger':
-      return 'Danger';
-    case 'caution':
-      return 'Caution';
-    case 'info':
-      return 'Note';
-    default:
-      return `Warning (${severity})`;
-  }
-}
+const SEVERITY: Record<Severity, string> = {
+  danger: 'Danger',
+  caution: 'Caution',
+  info: 'Note',
+};
 
-export function keyStoreLabel(kind: string): string {
-  switch (kind) {
-    case 'keychain':
-      return 'OS keychain';
-    case 'file':
-      return 'Encrypted key file (no keychain available)';
-    case 'memory':
-      return 'In memory (test only)';
-    default:
-      return kind;
-  }
-}
+export const severityLabel = labels(SEVERITY, (severity) => `Warning (${severity})`);
 
-export function requirementLabel(requirement: string): string {
-  switch (requirement) {
-    case 'user_verification':
-      return 'Confirm it is you (type the binding code)';
-    case 'webauthn':
-      return 'A security key (not supported by this app yet)';
-    default:
-      return `Unknown step “${requirement}” (cannot be approved here)`;
-  }
-}
+const KEY_STORE: Record<KeyStoreKind, string> = {
+  keychain: 'OS keychain',
+  file: 'Encrypted key file (no keychain available)',
+  memory: 'In memory (test only)',
+};
+
+export const keyStoreLabel = labels(KEY_STORE, (kind) => kind);
+
+const REQUIREMENT: Record<Requirement, string> = {
+  user_verification: 'Confirm it is you (type the binding code)',
+  webauthn: 'A security key (not supported by this app yet)',
+};
+
+export const requirementLabel = labels(REQUIREMENT, (requirement) => `Unknown step “${requirement}” (cannot be approved here)`);
 
 /**
  * The summary line of a request, detail by detail: each schema summary (else the detail's

@@ -2,16 +2,16 @@ import { describe, expect, it } from 'vitest';
 import { riskLabel, riskTone } from './risk';
 
 describe('risk', () => {
-  it('spells out every known level', () => {
-    expect(riskLabel('low')).toBe('Low risk');
-    expect(riskLabel('medium')).toBe('Medium risk');
-    expect(riskLabel('high')).toBe('High risk');
-    expect(riskLabel('critical')).toBe('Critical risk');
-  });
-
-  it('treats unknown levels cautiously and still names them', () => {
-    expect(riskLabel('toString')).toBe('Unknown risk (toString)');
-    expect(riskTone('toString')).toBe('critical');
-    expect(riskTone('low')).toBe('low');
+  // Every known level is spelled out and keeps its own look; an unknown one is
+  // still named, and looks as cautious as the highest level.
+  it.each([
+    ['low', 'Low risk', 'low'],
+    ['medium', 'Medium risk', 'medium'],
+    ['high', 'High risk', 'high'],
+    ['critical', 'Critical risk', 'critical'],
+    ['toString', 'Unknown risk (toString)', 'critical'],
+  ])('%s: says %j, looks %s', (risk, label, tone) => {
+    expect(riskLabel(risk)).toBe(label);
+    expect(riskTone(risk)).toBe(tone);
   });
 });
