@@ -1,9 +1,10 @@
 //! The operator CLI on the real binary: administration commands against a
 //! database file, then `serve` answering on its socket.
 
+use countersign_server::testing::wait_for_every;
 use serde_json::json;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The server binary on the database file `db`.
 fn on_db(db: &std::path::Path) -> Command {
@@ -19,6 +20,25 @@ fn run(db: &std::path::Path, args: &[&str]) -> (bool, String, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// Waits until `call` gets an answer from the server just started (asking
+/// every 50 ms, for 20 s at most).
+async fn when_up<T, F: std::future::Future<Output = Option<T>>>(call: impl FnMut() -> F) -> T {
+    wait_for_every(Duration::from_secs(20), Duration::from_millis(50), "the server to come up", call).await
+}
+
+/// `serve` with `args` on the database file `db`, with no initial access
+/// token in the environment, which must fail to start: its standard error.
+fn serve_refused_without_token(db: &std::path::Path, args: &[&str]) -> String {
+    let out = on_db(db)
+        .arg("serve")
+        .args(args)
+        .env_remove(countersign_server::config::INITIAL_ACCESS_TOKEN_ENV)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 #[test]
@@ -64,13 +84,8 @@ fn serve_answers_and_checks_its_options() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("cs.db");
     // Token registration without a token is refused at start.
-    let out = on_db(&db)
-        .args(["serve", "--issuer", "http://127.0.0.1:1", "--registration", "token"])
-        .env_remove(countersign_server::config::INITIAL_ACCESS_TOKEN_ENV)
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("initial access token"));
+    let err = serve_refused_without_token(&db, &["--issuer", "http://127.0.0.1:1", "--registration", "token"]);
+    assert!(err.contains("initial access token"));
 
     // Custom display schemas: one per file in the directory.
     let schemas = dir.path().join("schemas");
@@ -89,14 +104,12 @@ fn serve_answers_and_checks_its_options() {
         .unwrap();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let (meta, document) = rt.block_on(async {
-        let start = Instant::now();
-        let meta = loop {
-            if let Ok(r) = reqwest::get(format!("{issuer}/.well-known/openid-configuration")).await {
-                break r.json::<serde_json::Value>().await.unwrap();
-            }
-            assert!(start.elapsed() < Duration::from_secs(20), "the server did not come up");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
+        let issuer = &issuer;
+        let meta = when_up(|| async move {
+            let r = reqwest::get(format!("{issuer}/.well-known/openid-configuration")).await.ok()?;
+            Some(r.json::<serde_json::Value>().await.unwrap())
+        })
+        .await;
         let url = meta["authorization_details_schemas_endpoint"].as_str().unwrap().to_owned();
         (meta, reqwest::get(url).await.unwrap().json::<serde_json::Value>().await.unwrap())
     });
@@ -175,13 +188,7 @@ fn serve_refuses_to_start_with_a_bad_schema() {
 fn a_public_issuer_registers_with_a_token_unless_opened_on_purpose() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("cs.db");
-    let out = on_db(&db)
-        .args(["serve", "--listen", "127.0.0.1:0", "--issuer", "https://auth.example.com"])
-        .env_remove(countersign_server::config::INITIAL_ACCESS_TOKEN_ENV)
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = serve_refused_without_token(&db, &["--listen", "127.0.0.1:0", "--issuer", "https://auth.example.com"]);
     assert!(err.contains("initial access token") && err.contains("--registration open"), "{err}");
 
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
@@ -193,19 +200,12 @@ fn a_public_issuer_registers_with_a_token_unless_opened_on_purpose() {
         .spawn()
         .unwrap();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let status = rt.block_on(async {
-        let start = Instant::now();
-        loop {
-            let body = json!({"backchannel_token_delivery_mode": "poll"});
-            if let Ok(r) =
-                reqwest::Client::new().post(format!("http://127.0.0.1:{port}/register")).json(&body).send().await
-            {
-                break r.status().as_u16();
-            }
-            assert!(start.elapsed() < Duration::from_secs(20), "the server did not come up");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    });
+    let status = rt.block_on(when_up(|| async move {
+        let body = json!({"backchannel_token_delivery_mode": "poll"});
+        let r =
+            reqwest::Client::new().post(format!("http://127.0.0.1:{port}/register")).json(&body).send().await.ok()?;
+        Some(r.status().as_u16())
+    }));
     let _ = child.kill();
     let out = child.wait_with_output().unwrap();
     assert_eq!(status, 201, "registration is open as asked");

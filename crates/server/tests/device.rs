@@ -17,8 +17,7 @@ use std::time::Duration;
 #[tokio::test]
 async fn enrollment_refusals() {
     let server = server().await;
-    add_user(&server, "ann").await;
-    add_user(&server, "off").await;
+    add_users(&server, &["ann", "off"]).await;
     let http = http();
     let url = server.url("/device/v1/enroll");
     let key = DeviceKeyPair::generate().unwrap();
@@ -154,8 +153,7 @@ async fn enrollment_preview_shows_the_user_and_spends_nothing() {
 #[tokio::test]
 async fn enrollment_preview_refuses_malformed_bodies() {
     let server = server().await;
-    add_user(&server, "ann").await;
-    let t = ticket(&server, "ann").await;
+    let t = new_user_ticket(&server, "ann").await;
     let http = http();
     let url = server.url("/device/v1/enroll-preview");
     let post_json = |b: Value| {
@@ -193,9 +191,7 @@ async fn enrollment_preview_refuses_malformed_bodies() {
 
 #[tokio::test]
 async fn device_proof_refusals() {
-    let server = server().await;
-    add_user(&server, "bea").await;
-    let dev = TestDevice::enroll(&server, "bea").await;
+    let (server, dev) = user_and_device(server().await, "bea").await;
     let http = http();
     let url = format!("{}/requests", dev.endpoint);
     let send = |proof: Option<String>| {
@@ -240,9 +236,7 @@ async fn device_proof_refusals() {
 
 #[tokio::test]
 async fn revoked_device_is_refused_at_once_and_its_stream_closed() {
-    let server = server().await;
-    add_user(&server, "cat").await;
-    let dev = TestDevice::enroll(&server, "cat").await;
+    let (server, dev) = user_and_device(server().await, "cat").await;
     let keep = TestDevice::enroll(&server, "cat").await;
     let agent = Agent::register(&server, json!({})).await;
     agent.start(&server, "cat").await;
@@ -266,8 +260,7 @@ async fn revoked_device_is_refused_at_once_and_its_stream_closed() {
 #[tokio::test]
 async fn decision_refusals_and_idempotence() {
     let server = server_with(|c| c.limits.user_per_minute = 0).await;
-    add_user(&server, "dan").await;
-    add_user(&server, "eli").await;
+    add_users(&server, &["dan", "eli"]).await;
     let dev = TestDevice::enroll(&server, "dan").await;
     let dev2 = TestDevice::enroll(&server, "dan").await;
     let stranger = TestDevice::enroll(&server, "eli").await;

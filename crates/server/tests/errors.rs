@@ -29,9 +29,7 @@ async fn refused_details(agent: &Agent, server: &countersign_server::testing::Te
 
 #[tokio::test]
 async fn long_member_names_are_quoted_as_a_short_prefix_with_their_length() {
-    let server = server_with(|c| c.max_body_bytes = 512 * 1024).await;
-    add_user(&server, "eli").await;
-    let agent = Agent::register(&server, json!({})).await;
+    let (server, agent) = user_and_agent(server_with(|c| c.max_body_bytes = 512 * 1024).await, "eli").await;
     for n in [8_193, 100_000] {
         let key = "k".repeat(n);
         let mut detail = details()[0].clone();
@@ -51,9 +49,7 @@ async fn long_member_names_are_quoted_as_a_short_prefix_with_their_length() {
 
 #[tokio::test]
 async fn refused_json_is_described_as_refused_and_numbers_as_sent() {
-    let server = server().await;
-    add_user(&server, "eli").await;
-    let agent = Agent::register(&server, json!({})).await;
+    let (server, agent) = user_and_agent(server().await, "eli").await;
     let d = refused_details(&agent, &server, r#"[{"type":"payment_initiation","n":9007199254740993.0}]"#).await;
     assert_eq!(d, "authorization_details is refused: number 9007199254740993.0 at '/0/n' is beyond +/-(2^53-1)");
     let d = refused_details(&agent, &server, r#"[{"type":"payment_initiation","type":"x"}]"#).await;
@@ -71,9 +67,7 @@ async fn refused_json_is_described_as_refused_and_numbers_as_sent() {
 
 #[tokio::test]
 async fn a_body_over_the_limit_is_told_the_limit_and_its_size() {
-    let server = server().await;
-    add_user(&server, "eli").await;
-    let agent = Agent::register(&server, json!({})).await;
+    let (server, agent) = user_and_agent(server().await, "eli").await;
     let big = "x".repeat(70_000);
     let params = with(agent.request_params("eli"), "binding_message", &big);
     let resp = agent.bc_authorize(&server, &params).await;
@@ -92,9 +86,7 @@ async fn a_body_over_the_limit_is_told_the_limit_and_its_size() {
 
 #[tokio::test]
 async fn other_echoes_of_input_are_bounded_too() {
-    let server = server().await;
-    add_user(&server, "eli").await;
-    let agent = Agent::register(&server, json!({})).await;
+    let (server, agent) = user_and_agent(server().await, "eli").await;
     let long = "g".repeat(20_000);
     let resp =
         agent.post("/token", &[("grant_type", long.clone()), ("auth_req_id", "x".into())], server.state.now()).await;

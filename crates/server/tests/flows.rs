@@ -12,6 +12,15 @@ use std::time::Duration;
 
 const SHORT: Duration = Duration::from_millis(300);
 
+/// The error code a push callback `body` carries (it must be an error), and
+/// its `auth_req_id`.
+fn push_error(body: &str) -> (String, String) {
+    match PushCallback::from_json(body).unwrap() {
+        PushCallback::Error(e) => (e.error().as_str().to_owned(), e.auth_req_id().secret().to_owned()),
+        other => panic!("expected a push error, got {other:?}"),
+    }
+}
+
 /// Checks a token response: signatures against the JWKS, claims, at_hash.
 async fn check_tokens(
     server: &countersign_server::testing::TestServer,
@@ -111,12 +120,9 @@ async fn poll_flow_sse_and_poll_two_devices_approve() {
 
 #[tokio::test]
 async fn ping_flow_notifies_once_with_the_bearer_token() {
-    let server = server().await;
-    let sub = add_user(&server, "ana").await;
-    let dev = TestDevice::enroll(&server, "ana").await;
-    let rx = Receiver::start().await;
-    let agent =
-        callback_agent(&server, "ping", &rx.url, json!({ "token_endpoint_auth_method": "client_secret_post" })).await;
+    let (server, dev) = user_and_device(server().await, "ana").await;
+    let (rx, agent) =
+        notified_agent(&server, "ping", json!({ "token_endpoint_auth_method": "client_secret_post" })).await;
     let mut sse = dev.events(&server, None).await;
     let ack = agent.start(&server, "ana").await;
     let auth_req_id = ack["auth_req_id"].as_str().unwrap().to_owned();
@@ -132,7 +138,7 @@ async fn ping_flow_notifies_once_with_the_bearer_token() {
     let resp = agent.token(&server, &auth_req_id).await;
     assert_eq!(resp.status(), 200);
     let tok: Value = resp.json().await.unwrap();
-    check_tokens(&server, &agent, &sub, &tok).await;
+    check_tokens(&server, &agent, &dev.sub, &tok).await;
 
     // Delivered exactly once: the outbox row is done and no second call came.
     let delivered = wait_for("outbox delivered", || async {
@@ -149,12 +155,8 @@ async fn ping_flow_notifies_once_with_the_bearer_token() {
 
 #[tokio::test]
 async fn push_flow_delivers_tokens_and_refuses_the_token_endpoint() {
-    let server = server().await;
-    let sub = add_user(&server, "bo").await;
-    let dev = TestDevice::enroll(&server, "bo").await;
-    let rx = Receiver::start().await;
-    let agent =
-        callback_agent(&server, "push", &rx.url, json!({ "token_endpoint_auth_method": "private_key_jwt" })).await;
+    let (server, dev) = user_and_device(server().await, "bo").await;
+    let (rx, agent) = notified_agent(&server, "push", json!({ "token_endpoint_auth_method": "private_key_jwt" })).await;
     assert!(agent.secret.is_none());
     let mut sse = dev.events(&server, None).await;
     let ack = agent.start(&server, "bo").await;
@@ -172,7 +174,7 @@ async fn push_flow_delivers_tokens_and_refuses_the_token_endpoint() {
     let body: Value = serde_json::from_str(&calls[0].body).unwrap();
     assert_eq!(body["auth_req_id"], auth_req_id);
     assert!(matches!(PushCallback::from_json(&calls[0].body).unwrap(), PushCallback::Success(_)));
-    let id = check_tokens(&server, &agent, &sub, &body).await;
+    let id = check_tokens(&server, &agent, &dev.sub, &body).await;
     assert_eq!(id[countersign_server::testing::AUTH_REQ_ID_CLAIM], auth_req_id);
 
     // The pushed tokens are live.
@@ -187,39 +189,26 @@ async fn push_flow_delivers_tokens_and_refuses_the_token_endpoint() {
 
 #[tokio::test]
 async fn denial_poll_and_push() {
-    let server = server().await;
-    add_user(&server, "cy").await;
-    let dev = TestDevice::enroll(&server, "cy").await;
-    let poll = Agent::register(&server, json!({})).await;
+    let (server, dev, poll) = user_device_and_agent(server().await, "cy").await;
     let ack = poll.start(&server, "cy").await;
     let req = dev.pending(&server).await.remove(0);
     let resp = dev.decide(&server, &req, Decision::Deny, Some(DenyReason::WrongDetails)).await;
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.json::<Value>().await.unwrap()["status"], "denied");
-    let (status, code, _) = error_of(poll.token(&server, ack["auth_req_id"].as_str().unwrap()).await).await;
-    assert_eq!((status, code.as_str()), (400, "access_denied"));
+    expect_token_err(&server, &poll, &ack, "access_denied").await;
 
-    let rx = Receiver::start().await;
-    let push = callback_agent(&server, "push", &rx.url, json!({})).await;
+    let (rx, push) = notified_agent(&server, "push", json!({})).await;
     let ack = push.start(&server, "cy").await;
-    let req = dev.pending(&server).await.remove(0);
-    assert_eq!(dev.decide(&server, &req, Decision::Deny, None).await.status(), 200);
+    decide_first(&server, &dev, Decision::Deny, None).await;
     let calls = rx.wait_calls("/cb", 1).await;
-    match PushCallback::from_json(&calls[0].body).unwrap() {
-        PushCallback::Error(e) => {
-            assert_eq!(e.error().as_str(), "access_denied");
-            assert_eq!(e.auth_req_id().secret(), ack["auth_req_id"].as_str().unwrap());
-        }
-        other => panic!("expected a push error, got {other:?}"),
-    }
+    let (error, auth_req_id) = push_error(&calls[0].body);
+    assert_eq!((error.as_str(), auth_req_id.as_str()), ("access_denied", ack["auth_req_id"].as_str().unwrap()));
     server.stop().await;
 }
 
 #[tokio::test]
 async fn expiry_poll_push_and_devices() {
-    let server = server().await;
-    add_user(&server, "di").await;
-    let dev = TestDevice::enroll(&server, "di").await;
+    let (server, dev) = user_and_device(server().await, "di").await;
     let rx = Receiver::start().await;
     let poll = Agent::register(&server, json!({})).await;
     let push = callback_agent(&server, "push", &rx.url, json!({})).await;
@@ -235,8 +224,7 @@ async fn expiry_poll_push_and_devices() {
     assert_eq!(reqs.len(), 2);
 
     server.clock.advance(31);
-    let (status, code, _) = error_of(poll.token(&server, ack["auth_req_id"].as_str().unwrap()).await).await;
-    assert_eq!((status, code.as_str()), (400, "expired_token"));
+    expect_token_err(&server, &poll, &ack, "expired_token").await;
     let poll_req = reqs.iter().find(|r| r.client.client_id == poll.client_id).unwrap();
     let (status, code, body) = error_of(dev.decide(&server, poll_req, Decision::Approve, None).await).await;
     assert_eq!((status, code.as_str()), (410, "request_expired"));
@@ -250,22 +238,16 @@ async fn expiry_poll_push_and_devices() {
 
     server.clock.advance(300);
     let calls = rx.wait_calls("/cb", 1).await;
-    match PushCallback::from_json(&calls[0].body).unwrap() {
-        PushCallback::Error(e) => {
-            assert_eq!(e.error().as_str(), "expired_token");
-            assert_eq!(e.auth_req_id().secret(), push_ack["auth_req_id"].as_str().unwrap());
-        }
-        other => panic!("expected expired_token, got {other:?}"),
-    }
+    let (error, auth_req_id) = push_error(&calls[0].body);
+    assert_eq!((error.as_str(), auth_req_id.as_str()), ("expired_token", push_ack["auth_req_id"].as_str().unwrap()));
     assert!(dev.pending(&server).await.is_empty());
     server.stop().await;
 }
 
 #[tokio::test]
 async fn sse_resume_with_last_event_id_and_heartbeats() {
-    let server = server_with(|c| c.heartbeat_interval = Duration::from_millis(200)).await;
-    add_user(&server, "eve").await;
-    let dev = TestDevice::enroll(&server, "eve").await;
+    let (server, dev) =
+        user_and_device(server_with(|c| c.heartbeat_interval = Duration::from_millis(200)).await, "eve").await;
     let helper = TestDevice::enroll(&server, "eve").await;
     let agent = Agent::register(&server, json!({})).await;
 
@@ -304,10 +286,7 @@ async fn sse_resume_with_last_event_id_and_heartbeats() {
 
 #[tokio::test]
 async fn restart_mid_flow_loses_nothing() {
-    let server = server().await;
-    let sub = add_user(&server, "fay").await;
-    let dev = TestDevice::enroll(&server, "fay").await;
-    let agent = Agent::register(&server, json!({})).await;
+    let (server, dev, agent) = user_device_and_agent(server().await, "fay").await;
     let ack = agent.start(&server, "fay").await;
     let auth_req_id = ack["auth_req_id"].as_str().unwrap().to_owned();
     let before = dev.pending(&server).await;
@@ -326,23 +305,19 @@ async fn restart_mid_flow_loses_nothing() {
     let resp = agent.token(&server, &auth_req_id).await;
     assert_eq!(resp.status(), 200);
     let tok: Value = resp.json().await.unwrap();
-    check_tokens(&server, &agent, &sub, &tok).await;
+    check_tokens(&server, &agent, &dev.sub, &tok).await;
     server.stop().await;
 }
 
 #[tokio::test]
 async fn delivery_retries_with_backoff_and_never_follows_redirects() {
-    let server = server_with(|c| c.delivery.max_attempts = 3).await;
-    add_user(&server, "gus").await;
-    let dev = TestDevice::enroll(&server, "gus").await;
-    let rx = Receiver::start().await;
-    let agent = callback_agent(&server, "ping", &rx.url, json!({})).await;
+    let (server, dev) = user_and_device(server_with(|c| c.delivery.max_attempts = 3).await, "gus").await;
+    let (rx, agent) = notified_agent(&server, "ping", json!({})).await;
 
     // Two failures, then success: three calls, one outcome.
     *rx.state.fail_first.lock().unwrap() = 2;
     agent.start(&server, "gus").await;
-    let req = dev.pending(&server).await.remove(0);
-    assert_eq!(dev.decide(&server, &req, Decision::Approve, None).await.status(), 200);
+    decide_first(&server, &dev, Decision::Approve, None).await;
     let calls = rx.wait_calls("/cb", 3).await;
     assert!(calls.iter().all(|c| c.body == calls[0].body));
     wait_for("delivered", || async {
@@ -357,8 +332,7 @@ async fn delivery_retries_with_backoff_and_never_follows_redirects() {
     // A redirect is a failure, never followed; given up after max_attempts.
     *rx.state.redirect.lock().unwrap() = true;
     agent.start(&server, "gus").await;
-    let req = dev.pending(&server).await.remove(0);
-    assert_eq!(dev.decide(&server, &req, Decision::Approve, None).await.status(), 200);
+    decide_first(&server, &dev, Decision::Approve, None).await;
     rx.wait_calls("/cb", 6).await;
     wait_for("given up", || async {
         let rows = countersign_server::testing::query_pairs(
@@ -376,14 +350,8 @@ async fn delivery_retries_with_backoff_and_never_follows_redirects() {
 
 #[tokio::test]
 async fn key_rotation_keeps_old_keys_until_their_tokens_expire() {
-    let server = server().await;
-    let sub = add_user(&server, "hal").await;
-    let dev = TestDevice::enroll(&server, "hal").await;
-    let agent = Agent::register(&server, json!({})).await;
-    let ack = agent.start(&server, "hal").await;
-    let req = dev.pending(&server).await.remove(0);
-    dev.decide(&server, &req, Decision::Approve, None).await;
-    let tok: Value = agent.token(&server, ack["auth_req_id"].as_str().unwrap()).await.json().await.unwrap();
+    let (server, dev, agent) = user_device_and_agent(server().await, "hal").await;
+    let tok = approved_tokens(&server, &dev, &agent, "hal").await;
     let old = jwks(&server).await;
     assert_eq!(old.len(), 1);
 
@@ -392,13 +360,10 @@ async fn key_rotation_keeps_old_keys_until_their_tokens_expire() {
     assert_eq!(both.len(), 2);
     assert_eq!(both[0].kid(), Some(new_kid.as_str()));
     // The old token still verifies against the published keys.
-    check_tokens(&server, &agent, &sub, &tok).await;
+    check_tokens(&server, &agent, &dev.sub, &tok).await;
 
     // New tokens use the new key.
-    let ack = agent.start(&server, "hal").await;
-    let req = dev.pending(&server).await.remove(0);
-    dev.decide(&server, &req, Decision::Approve, None).await;
-    let tok2: Value = agent.token(&server, ack["auth_req_id"].as_str().unwrap()).await.json().await.unwrap();
+    let tok2 = approved_tokens(&server, &dev, &agent, "hal").await;
     let header: Value = serde_json::from_slice(
         &countersign_protocol::jws::b64url_decode(tok2["access_token"].as_str().unwrap().split('.').next().unwrap())
             .unwrap(),

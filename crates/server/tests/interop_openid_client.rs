@@ -113,37 +113,57 @@ impl Library {
     }
 }
 
-/// Server (poll interval 1 s), user, enrolled device with its SSE stream
-/// open, registered client.
-async fn setup(username: &str) -> (TestServer, String, TestDevice, Sse, String, String) {
-    let server = server_with(|c| c.poll_interval_secs = 1).await;
-    let sub = add_user(&server, username).await;
-    let dev = TestDevice::enroll(&server, username).await;
-    let sse = dev.events(&server, None).await;
-    let (client_id, secret) = register(&server).await;
-    (server, sub, dev, sse, client_id, secret)
+/// A flow of the library: server (poll interval 1 s), user, enrolled device
+/// with its SSE stream open, registered client, and the library, whose
+/// `/bc-authorize` was answered.
+struct Flow {
+    server: TestServer,
+    sub: String,
+    dev: TestDevice,
+    sse: Sse,
+    client_id: String,
+    lib: Library,
 }
 
-/// The request the library started, as pushed to the device.
-async fn pushed(sse: &mut Sse, client_id: &str) -> ApproverRequest {
+impl Flow {
+    /// Sets up user `username` and starts the library for `login_hint`.
+    async fn start(username: &str, login_hint: &str) -> Flow {
+        let server = server_with(|c| c.poll_interval_secs = 1).await;
+        let sub = add_user(&server, username).await;
+        let dev = TestDevice::enroll(&server, username).await;
+        let sse = dev.events(&server, None).await;
+        let (client_id, secret) = register(&server).await;
+        let mut lib = Library::spawn(&server, &client_id, &secret, login_hint);
+        lib.initiated().await;
+        Flow { server, sub, dev, sse, client_id, lib }
+    }
+}
+
+/// The request the library started, as pushed to the device, which decides
+/// it (`decision`, `reason`).
+async fn decide_pushed(
+    server: &TestServer,
+    dev: &TestDevice,
+    sse: &mut Sse,
+    client_id: &str,
+    decision: Decision,
+    reason: Option<DenyReason>,
+) -> ApproverRequest {
     let (_, req) = expect_request(sse.next_event(WAIT).await);
     assert_eq!(req.client.client_id, client_id);
     assert_eq!(req.binding_message, BINDING_MESSAGE);
     assert_eq!(req.scope, vec!["openid"]);
     assert_eq!(req.authorization_details.to_value(), details());
+    let resp = dev.decide(server, &req, decision, reason).await;
+    assert_eq!(resp.status(), 200, "decision");
     req
 }
 
 #[tokio::test]
 #[ignore = "needs Node.js and `npm ci` in tests/interop: run by cargo xtask test"]
 async fn openid_client_runs_the_ciba_poll_flow() {
-    let (server, sub, dev, mut sse, client_id, secret) = setup("zoe").await;
-    let mut lib = Library::spawn(&server, &client_id, &secret, "zoe");
-    lib.initiated().await;
-
-    let req = pushed(&mut sse, &client_id).await;
-    let resp = dev.decide(&server, &req, Decision::Approve, None).await;
-    assert_eq!(resp.status(), 200, "decision");
+    let Flow { server, sub, dev, mut sse, client_id, mut lib } = Flow::start("zoe", "zoe").await;
+    let req = decide_pushed(&server, &dev, &mut sse, &client_id, Decision::Approve, None).await;
     let approved = req.authorization_details.to_value();
 
     let out = lib.next().await;
@@ -182,14 +202,9 @@ async fn openid_client_runs_the_ciba_poll_flow() {
 #[tokio::test]
 #[ignore = "needs Node.js and `npm ci` in tests/interop: run by cargo xtask test"]
 async fn openid_client_surfaces_access_denied() {
-    let (server, _sub, dev, mut sse, client_id, secret) = setup("ana").await;
     // An e-mail login_hint this time.
-    let mut lib = Library::spawn(&server, &client_id, &secret, "ana@example.com");
-    lib.initiated().await;
-
-    let req = pushed(&mut sse, &client_id).await;
-    let resp = dev.decide(&server, &req, Decision::Deny, Some(DenyReason::WrongDetails)).await;
-    assert_eq!(resp.status(), 200, "decision");
+    let Flow { server, dev, mut sse, client_id, mut lib, .. } = Flow::start("ana", "ana@example.com").await;
+    decide_pushed(&server, &dev, &mut sse, &client_id, Decision::Deny, Some(DenyReason::WrongDetails)).await;
 
     let out = lib.next().await;
     assert_eq!(out["event"], "error", "{out}");

@@ -15,9 +15,8 @@ async fn logs_carry_no_secrets() {
     add_user(&server, "lee").await;
     let t = ticket(&server, "lee").await;
     let dev = TestDevice::enroll(&server, "lee").await;
-    let rx = Receiver::start().await;
-    let agent =
-        callback_agent(&server, "ping", &rx.url, json!({ "token_endpoint_auth_method": "client_secret_post" })).await;
+    let (rx, agent) =
+        notified_agent(&server, "ping", json!({ "token_endpoint_auth_method": "client_secret_post" })).await;
     let ack = agent.start(&server, "lee").await;
     let auth_req_id = ack["auth_req_id"].as_str().unwrap().to_owned();
     // A failing call logs too.

@@ -24,9 +24,7 @@ type Params = Vec<(&'static str, String)>;
 
 #[tokio::test]
 async fn bc_authorize_request_errors() {
-    let server = no_limits().await;
-    add_user(&server, "ivy").await;
-    let agent = Agent::register(&server, json!({})).await;
+    let (server, agent) = user_and_agent(no_limits().await, "ivy").await;
     let p = || agent.request_params("ivy");
     async fn call(agent: &Agent, server: &TestServer, params: Params) -> reqwest::Response {
         agent.bc_authorize(server, &params).await
@@ -83,9 +81,7 @@ async fn bc_authorize_request_errors() {
 
 #[tokio::test]
 async fn client_authentication_errors() {
-    let server = no_limits().await;
-    add_user(&server, "jo").await;
-    let agent = Agent::register(&server, json!({})).await;
+    let (server, agent) = user_and_agent(no_limits().await, "jo").await;
     let params = agent.request_params("jo");
     let http = http();
     let url = server.url("/bc-authorize");
@@ -144,8 +140,7 @@ async fn client_authentication_errors() {
 async fn ping_needs_a_notification_token_and_user_codes_are_checked() {
     let server = no_limits().await;
     add_user(&server, "kim").await;
-    let rx = Receiver::start().await;
-    let ping = callback_agent(&server, "ping", &rx.url, json!({})).await;
+    let (_rx, ping) = notified_agent(&server, "ping", json!({})).await;
     let p = without(ping.request_params("kim"), "client_notification_token");
     expect_err(ping.bc_authorize(&server, &p).await, 400, "invalid_request").await;
 
@@ -162,9 +157,7 @@ async fn ping_needs_a_notification_token_and_user_codes_are_checked() {
 
 #[tokio::test]
 async fn login_hint_token_and_id_token_hint() {
-    let server = no_limits().await;
-    let sub = add_user(&server, "lu").await;
-    let dev = TestDevice::enroll(&server, "lu").await;
+    let (server, dev) = user_and_device(no_limits().await, "lu").await;
     let agent = Agent::register(&server, json!({"token_endpoint_auth_method": "private_key_jwt"})).await;
     let now = server.state.now();
     let base = without(agent.request_params("lu"), "login_hint");
@@ -210,14 +203,14 @@ async fn login_hint_token_and_id_token_hint() {
     let resp = agent.bc_authorize(&server, &with(base.clone(), "id_token_hint", &id_token)).await;
     assert_eq!(resp.status(), 200);
     let pending = dev.pending(&server).await;
-    assert_eq!(pending[0].user.sub, sub);
+    assert_eq!(pending[0].user.sub, dev.sub);
     // An access token is not an ID token; a tampered one does not verify.
     let access = tok["access_token"].as_str().unwrap();
     expect_err(agent.bc_authorize(&server, &with(base.clone(), "id_token_hint", access)).await, 400, "invalid_request")
         .await;
     let mut parts: Vec<String> = id_token.split('.').map(str::to_owned).collect();
     parts[1] = countersign_protocol::jws::b64url_encode(
-        json!({"iss": server.base_url, "sub": sub, "aud": "x", "exp": now + 60}).to_string(),
+        json!({"iss": server.base_url, "sub": dev.sub, "aud": "x", "exp": now + 60}).to_string(),
     );
     expect_err(
         agent.bc_authorize(&server, &with(base, "id_token_hint", &parts.join("."))).await,
@@ -287,9 +280,7 @@ async fn signed_request_objects() {
 
 #[tokio::test]
 async fn token_endpoint_errors_and_slow_down() {
-    let server = no_limits().await;
-    add_user(&server, "ned").await;
-    let agent = Agent::register(&server, json!({})).await;
+    let (server, agent) = user_and_agent(no_limits().await, "ned").await;
     let other = Agent::register(&server, json!({})).await;
     let ack = agent.start(&server, "ned").await;
     let id = ack["auth_req_id"].as_str().unwrap();
@@ -335,8 +326,7 @@ async fn token_endpoint_errors_and_slow_down() {
 #[tokio::test]
 async fn rate_limits_answer_429_with_retry_after() {
     let server = server_with(|c| c.limits.client_per_minute = 7).await;
-    add_user(&server, "ola").await;
-    add_user(&server, "pia").await;
+    add_users(&server, &["ola", "pia"]).await;
     let agent = Agent::register(&server, json!({})).await;
     for _ in 0..5 {
         agent.start(&server, "ola").await;
@@ -359,8 +349,7 @@ async fn rate_limits_answer_429_with_retry_after() {
 #[tokio::test]
 async fn not_me_denials_block_the_client_for_that_user() {
     let server = no_limits().await;
-    add_user(&server, "quin").await;
-    add_user(&server, "rae").await;
+    add_users(&server, &["quin", "rae"]).await;
     let dev = TestDevice::enroll(&server, "quin").await;
     // A verified client is counted on its own, within the window (unverified
     // clients are counted together and blocked until lifted: tests/trust.rs).
@@ -475,21 +464,15 @@ async fn registration_with_an_initial_access_token() {
 
 #[tokio::test]
 async fn introspection_and_revocation() {
-    let server = no_limits().await;
-    let sub = add_user(&server, "sam").await;
-    let dev = TestDevice::enroll(&server, "sam").await;
-    let agent = Agent::register(&server, json!({})).await;
+    let (server, dev, agent) = user_device_and_agent(no_limits().await, "sam").await;
     let other = Agent::register(&server, json!({"token_endpoint_auth_method": "client_secret_post"})).await;
-    let ack = agent.start(&server, "sam").await;
-    let req = dev.pending(&server).await.remove(0);
-    dev.decide(&server, &req, Decision::Approve, None).await;
-    let tok: Value = agent.token(&server, ack["auth_req_id"].as_str().unwrap()).await.json().await.unwrap();
+    let tok = approved_tokens(&server, &dev, &agent, "sam").await;
     let access = tok["access_token"].as_str().unwrap().to_owned();
     let now = server.state.now();
 
     let intro: Value = agent.post("/introspect", &[("token", access.clone())], now).await.json().await.unwrap();
     assert_eq!(intro["active"], true);
-    assert_eq!(intro["sub"], sub);
+    assert_eq!(intro["sub"], dev.sub);
     assert_eq!(intro["client_id"], agent.client_id);
     assert_eq!(intro["scope"], "openid payments");
     assert_eq!(intro["authorization_details"], details());
@@ -515,10 +498,7 @@ async fn introspection_and_revocation() {
     assert_eq!(intro, json!({"active": false}), "revoked");
 
     // Expiry makes a token inactive.
-    let ack = agent.start(&server, "sam").await;
-    let req = dev.pending(&server).await.remove(0);
-    dev.decide(&server, &req, Decision::Approve, None).await;
-    let tok: Value = agent.token(&server, ack["auth_req_id"].as_str().unwrap()).await.json().await.unwrap();
+    let tok = approved_tokens(&server, &dev, &agent, "sam").await;
     let access = tok["access_token"].as_str().unwrap().to_owned();
     server.clock.advance(601);
     let intro: Value = agent.post("/introspect", &[("token", access)], server.state.now()).await.json().await.unwrap();
@@ -582,9 +562,7 @@ async fn details_refusal(resp: reqwest::Response) -> String {
 
 #[tokio::test]
 async fn schema_violations_are_refused_naming_index_and_path() {
-    let server = no_limits().await;
-    add_user(&server, "ivy").await;
-    let agent = Agent::register(&server, json!({})).await;
+    let (server, agent) = user_and_agent(no_limits().await, "ivy").await;
     let (a, s) = (&agent, &server);
     async fn call(agent: &Agent, server: &TestServer, details: Value) -> reqwest::Response {
         agent
@@ -717,9 +695,7 @@ async fn custom_types_from_a_schemas_dir_are_accepted_published_and_hashed() {
 
 #[tokio::test]
 async fn risk_comes_from_the_schemas() {
-    let server = no_limits().await;
-    add_user(&server, "ivy").await;
-    let dev = TestDevice::enroll(&server, "ivy").await;
+    let (server, dev) = user_and_device(no_limits().await, "ivy").await;
     let mut events = dev.events(&server, None).await;
     let agent = Agent::register(&server, json!({})).await;
     // payment_initiation is critical: user verification is required.
@@ -733,8 +709,7 @@ async fn risk_comes_from_the_schemas() {
 #[tokio::test]
 async fn user_code_failures_lock_the_code_for_the_window() {
     let server = no_limits().await;
-    add_user(&server, "uma").await;
-    add_user(&server, "vic").await;
+    add_users(&server, &["uma", "vic"]).await;
     for u in ["uma", "vic"] {
         countersign_server::ops::set_user_code(&server.state.db, u, &UserCode::new("4711".into())).await.unwrap();
     }
@@ -832,10 +807,7 @@ async fn registration_refuses_hidden_characters_in_client_metadata() {
 
 #[tokio::test]
 async fn user_agent_hidden_characters_are_escaped_not_dropped() {
-    let server = no_limits().await;
-    add_user(&server, "xia").await;
-    let dev = TestDevice::enroll(&server, "xia").await;
-    let agent = Agent::register(&server, json!({})).await;
+    let (server, dev, agent) = user_device_and_agent(no_limits().await, "xia").await;
     let ua = "Agent/1.0 \u{202E}evil\u{200B}\tx";
     let resp = agent
         .http
@@ -854,11 +826,8 @@ async fn user_agent_hidden_characters_are_escaped_not_dropped() {
 
 #[tokio::test]
 async fn stored_request_debug_redacts_the_callback_secrets() {
-    let server = no_limits().await;
-    add_user(&server, "yul").await;
-    let dev = TestDevice::enroll(&server, "yul").await;
-    let rx = Receiver::start().await;
-    let agent = callback_agent(&server, "ping", &rx.url, json!({})).await;
+    let (server, dev) = user_and_device(no_limits().await, "yul").await;
+    let (_rx, agent) = notified_agent(&server, "ping", json!({})).await;
     let token = "cnt-0123456789abcdefghijklmnop";
     let ack = agent.start(&server, "yul").await;
     let auth_req_id = ack["auth_req_id"].as_str().unwrap();

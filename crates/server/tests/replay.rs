@@ -182,10 +182,7 @@ async fn a_crash_after_the_redemption_commit_loses_no_token() {
 /// caller with the wrong secret get nothing.
 #[tokio::test]
 async fn a_repeated_token_request_gets_the_same_bytes_and_no_second_grant() {
-    let server = server().await;
-    add_user(&server, "jo").await;
-    let dev = TestDevice::enroll(&server, "jo").await;
-    let agent = Agent::register(&server, json!({})).await;
+    let (server, dev, agent) = user_device_and_agent(server().await, "jo").await;
     let other = Agent::register(&server, json!({ "token_endpoint_auth_method": "client_secret_post" })).await;
     let (auth_req_id, req) = approved(&server, &dev, &agent, "jo").await;
 
@@ -220,8 +217,7 @@ async fn a_repeated_token_request_gets_the_same_bytes_and_no_second_grant() {
 async fn the_window_is_bounded_by_the_token_lifetime_and_can_be_off() {
     let server = server_with(|c| c.access_token_ttl_secs = 30).await;
     assert_eq!(server.config().replay_window_secs(), 30);
-    add_user(&server, "kai").await;
-    let dev = TestDevice::enroll(&server, "kai").await;
+    let dev = TestDevice::of_new_user(&server, "kai").await;
     let agent = Agent::register(&server, json!({})).await;
     let (auth_req_id, req) = approved(&server, &dev, &agent, "kai").await;
     let first = token_bytes(&server, &agent, &auth_req_id).await;
@@ -233,10 +229,8 @@ async fn the_window_is_bounded_by_the_token_lifetime_and_can_be_off() {
     expect_err(agent.token(&server, &auth_req_id).await, 400, "invalid_grant").await;
     server.stop().await;
 
-    let server = server_with(|c| c.token_replay_window_secs = 0).await;
-    add_user(&server, "kai").await;
-    let dev = TestDevice::enroll(&server, "kai").await;
-    let agent = Agent::register(&server, json!({})).await;
+    let (server, dev, agent) =
+        user_device_and_agent(server_with(|c| c.token_replay_window_secs = 0).await, "kai").await;
     let (auth_req_id, req) = approved(&server, &dev, &agent, "kai").await;
     token_bytes(&server, &agent, &auth_req_id).await;
     assert_eq!(stored(&server, &req.id).await, (None, None), "nothing kept");
@@ -249,10 +243,7 @@ async fn the_window_is_bounded_by_the_token_lifetime_and_can_be_off() {
 /// grant, and every one of them gets the same response.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn racing_token_requests_get_one_grant_and_the_same_response() {
-    let server = server().await;
-    add_user(&server, "lu").await;
-    let dev = TestDevice::enroll(&server, "lu").await;
-    let agent = Agent::register(&server, json!({})).await;
+    let (server, dev, agent) = user_device_and_agent(server().await, "lu").await;
     let (auth_req_id, req) = approved(&server, &dev, &agent, "lu").await;
     let bodies = futures_util::future::join_all((0..8).map(|_| token_bytes(&server, &agent, &auth_req_id))).await;
     assert!(bodies.iter().all(|b| *b == bodies[0]), "the same response to every racer");
@@ -267,10 +258,7 @@ async fn racing_token_requests_get_one_grant_and_the_same_response() {
 /// writes nothing.
 #[tokio::test]
 async fn a_second_redemption_writes_nothing() {
-    let server = server().await;
-    add_user(&server, "max").await;
-    let dev = TestDevice::enroll(&server, "max").await;
-    let agent = Agent::register(&server, json!({})).await;
+    let (server, dev, agent) = user_device_and_agent(server().await, "max").await;
     let (_, req) = approved(&server, &dev, &agent, "max").await;
     let state = &server.state;
     let signer = countersign_server::testing::Signer::active(state).await.unwrap();
@@ -297,10 +285,8 @@ async fn a_second_redemption_writes_nothing() {
 #[tokio::test]
 async fn stored_responses_are_encrypted_bound_to_their_request_and_end_with_the_window() {
     // No background sweep during the test: the window must end on its own.
-    let server = server_with(|c| c.sweep_interval = Duration::from_secs(3600)).await;
-    add_user(&server, "nia").await;
-    let dev = TestDevice::enroll(&server, "nia").await;
-    let agent = Agent::register(&server, json!({})).await;
+    let (server, dev, agent) =
+        user_device_and_agent(server_with(|c| c.sweep_interval = Duration::from_secs(3600)).await, "nia").await;
     let (x_id, x) = approved(&server, &dev, &agent, "nia").await;
     let (y_id, y) = approved(&server, &dev, &agent, "nia").await;
     let x_body = token_bytes(&server, &agent, &x_id).await;
@@ -364,10 +350,7 @@ async fn stored_responses_are_encrypted_bound_to_their_request_and_end_with_the_
 /// its client, or of a user disabled since.
 #[tokio::test]
 async fn revoked_or_disabled_grants_are_not_replayed() {
-    let server = server().await;
-    add_user(&server, "oz").await;
-    let dev = TestDevice::enroll(&server, "oz").await;
-    let agent = Agent::register(&server, json!({})).await;
+    let (server, dev, agent) = user_device_and_agent(server().await, "oz").await;
     let (revoked_id, _) = approved(&server, &dev, &agent, "oz").await;
     let (disabled_id, _) = approved(&server, &dev, &agent, "oz").await;
     let tok: Value = serde_json::from_slice(&token_bytes(&server, &agent, &revoked_id).await).unwrap();
@@ -390,9 +373,7 @@ async fn revoked_or_disabled_grants_are_not_replayed() {
 /// Ping clients redeem at the token endpoint too: the same rule.
 #[tokio::test]
 async fn ping_clients_get_the_same_response_again() {
-    let server = server().await;
-    add_user(&server, "pat").await;
-    let dev = TestDevice::enroll(&server, "pat").await;
+    let (server, dev) = user_and_device(server().await, "pat").await;
     let sink = PushSink::start().await;
     let agent = callback_agent(&server, "ping", &sink.url, json!({})).await;
     let (auth_req_id, req) = approved(&server, &dev, &agent, "pat").await;
@@ -410,9 +391,7 @@ async fn ping_clients_get_the_same_response_again() {
 /// died is sent from the outbox after the restart, and delivered once, with
 /// the tokens of the one grant.
 async fn push_survives_a_crash(failing: bool) {
-    let server = server_with(|c| c.delivery.max_attempts = 1000).await;
-    add_user(&server, "quin").await;
-    let dev = TestDevice::enroll(&server, "quin").await;
+    let (server, dev) = user_and_device(server_with(|c| c.delivery.max_attempts = 1000).await, "quin").await;
     // The endpoint: answering 503, or not listening yet (its port reserved, then freed).
     let (sink, addr) = if failing {
         let sink = PushSink::start().await;

@@ -6,16 +6,13 @@ mod common;
 
 use common::*;
 use countersign_protocol::device::Decision;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 #[tokio::test]
 async fn a_replay_is_logged_with_the_request_id_only() {
     let buf = capture_logs();
 
-    let server = server().await;
-    add_user(&server, "rae").await;
-    let dev = TestDevice::enroll(&server, "rae").await;
-    let agent = Agent::register(&server, json!({})).await;
+    let (server, dev, agent) = user_device_and_agent(server().await, "rae").await;
     let ack = agent.start(&server, "rae").await;
     let auth_req_id = ack["auth_req_id"].as_str().unwrap().to_owned();
     let req = dev.pending(&server).await.remove(0);

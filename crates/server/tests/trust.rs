@@ -47,6 +47,16 @@ impl Listener {
     fn accepted(&self) -> usize {
         self.accepted.load(Ordering::SeqCst)
     }
+
+    /// `http://127.0.0.1:{port}{path}`.
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+}
+
+/// An agent authenticating with `private_key_jwt`, its keys at `jwks_uri`.
+async fn keys_at(server: &TestServer, jwks_uri: &str) -> Agent {
+    Agent::register(server, json!({"token_endpoint_auth_method": "private_key_jwt", "jwks_uri": jwks_uri})).await
 }
 
 fn no_rates(c: &mut countersign_server::Config) {
@@ -54,16 +64,19 @@ fn no_rates(c: &mut countersign_server::Config) {
     c.limits.client_per_minute = 0;
 }
 
+/// A server with [`no_rates`], configured further by `f`.
+async fn no_rates_with(f: impl FnOnce(&mut countersign_server::Config) + Send + 'static) -> TestServer {
+    server_with(|c| {
+        no_rates(c);
+        f(c);
+    })
+    .await
+}
+
 async fn start_status(agent: &Agent, server: &TestServer, user: &str) -> (u16, Value) {
     let resp = agent.bc_authorize(server, &agent.request_params(user)).await;
     let status = resp.status().as_u16();
     (status, resp.json().await.unwrap_or(Value::Null))
-}
-
-/// Approves (or denies with `reason`) the oldest pending request of `dev`.
-async fn decide_first(server: &TestServer, dev: &TestDevice, decision: Decision, reason: Option<DenyReason>) {
-    let req = dev.pending(server).await.remove(0);
-    assert_eq!(dev.decide(server, &req, decision, reason).await.status(), 200);
 }
 
 // ---------------------------------------------------------------------------
@@ -80,8 +93,7 @@ async fn unverified_clients_have_their_own_quota_below_the_users() {
         c.limits.user_per_minute = defaults.user_per_minute;
     })
     .await;
-    add_user(&server, "una").await;
-    add_user(&server, "ugo").await;
+    add_users(&server, &["una", "ugo"]).await;
     let spammer = Agent::register(&server, json!({"client_name": "IT Security"})).await;
     let other = Agent::register(&server, json!({})).await;
     let trusted = Agent::register(&server, json!({"client_name": "Portfolio Agent"})).await;
@@ -119,8 +131,7 @@ async fn unverified_clients_have_their_own_quota_below_the_users() {
 #[tokio::test]
 async fn not_me_denials_of_unverified_clients_block_them_all_until_lifted() {
     let server = server_with(no_rates).await;
-    add_user(&server, "quin").await;
-    add_user(&server, "rae").await;
+    add_users(&server, &["quin", "rae"]).await;
     let dev = TestDevice::enroll(&server, "quin").await;
     let a = Agent::register(&server, json!({})).await;
     let b = Agent::register(&server, json!({})).await;
@@ -251,24 +262,15 @@ async fn names_resolving_to_internal_addresses_are_never_connected() {
             c.static_hosts.insert("agent.test".into(), vec![IpAddr::from([127, 0, 0, 1])]);
         })
         .await;
-        add_user(&server, "ivo").await;
-        let dev = TestDevice::enroll(&server, "ivo").await;
-        let jwks_uri = format!("https://agent.test:{}/jwks", listener.port);
-        let keyed =
-            Agent::register(&server, json!({"token_endpoint_auth_method": "private_key_jwt", "jwks_uri": jwks_uri}))
-                .await;
+        let dev = TestDevice::of_new_user(&server, "ivo").await;
+        let keyed = keys_at(&server, &format!("https://agent.test:{}/jwks", listener.port)).await;
         let resp = keyed.bc_authorize(&server, &keyed.request_params("ivo")).await;
         let body = expect_err(resp, 401, "invalid_client").await;
         assert_eq!(body["error_description"], UNVERIFIABLE);
         let after_jwks = listener.accepted();
         assert_eq!(after_jwks > 0, allow_loopback, "jwks_uri connected to: {after_jwks}");
 
-        let pinged = Agent::register(
-            &server,
-            json!({"backchannel_token_delivery_mode": "ping",
-                "backchannel_client_notification_endpoint": format!("https://agent.test:{}/cb", listener.port)}),
-        )
-        .await;
+        let pinged = callback_agent(&server, "ping", &format!("https://agent.test:{}", listener.port), json!({})).await;
         pinged.start(&server, "ivo").await;
         decide_first(&server, &dev, Decision::Approve, None).await;
         wait_for("a failed delivery attempt", || async {
@@ -288,12 +290,7 @@ async fn key_fetch_failures_back_off_and_read_alike() {
     let server = server_with(no_rates).await;
     add_user(&server, "kai").await;
     let counting = Listener::start(false).await;
-    let down = Agent::register(
-        &server,
-        json!({"token_endpoint_auth_method": "private_key_jwt",
-            "jwks_uri": format!("http://127.0.0.1:{}/jwks", counting.port)}),
-    )
-    .await;
+    let down = keys_at(&server, &counting.url("/jwks")).await;
     let description = |resp: reqwest::Response| async {
         let body = expect_err(resp, 401, "invalid_client").await;
         body["error_description"].as_str().unwrap().to_owned()
@@ -314,11 +311,7 @@ async fn key_fetch_failures_back_off_and_read_alike() {
     // signature, answer exactly the same as the unreachable URL.
     let rx = Receiver::start().await;
     *rx.state.jwks.lock().unwrap() = Some(json!({"keys": []}));
-    let empty = Agent::register(
-        &server,
-        json!({"token_endpoint_auth_method": "private_key_jwt", "jwks_uri": format!("{}/jwks", rx.url)}),
-    )
-    .await;
+    let empty = keys_at(&server, &format!("{}/jwks", rx.url)).await;
     let no_key = description(empty.bc_authorize(&server, &empty.request_params("kai")).await).await;
     let mut wrong = Agent::register(&server, json!({"token_endpoint_auth_method": "private_key_jwt"})).await;
     wrong.key = Arc::new(DeviceKeyPair::generate().unwrap());
@@ -333,20 +326,10 @@ async fn key_fetch_failures_back_off_and_read_alike() {
 /// its own client only.
 #[tokio::test]
 async fn a_hanging_notification_endpoint_delays_only_its_own_client() {
-    let server = server_with(|c| {
-        no_rates(c);
-        c.delivery.timeout = Duration::from_secs(60);
-    })
-    .await;
-    add_user(&server, "hal").await;
-    let dev = TestDevice::enroll(&server, "hal").await;
+    let (server, dev) =
+        user_and_device(no_rates_with(|c| c.delivery.timeout = Duration::from_secs(60)).await, "hal").await;
     let hanging = Listener::start(true).await;
-    let slow = Agent::register(
-        &server,
-        json!({"backchannel_token_delivery_mode": "ping",
-            "backchannel_client_notification_endpoint": format!("http://127.0.0.1:{}/cb", hanging.port)}),
-    )
-    .await;
+    let slow = callback_agent(&server, "ping", &hanging.url(""), json!({})).await;
     // A backlog larger than a round of the delivery task (32 rows plus those
     // in flight): the other client's row must still be fetched.
     for _ in 0..40 {
@@ -354,8 +337,7 @@ async fn a_hanging_notification_endpoint_delays_only_its_own_client() {
         decide_first(&server, &dev, Decision::Approve, None).await;
     }
     wait_for("the slow client's deliveries to hang", || async { (hanging.accepted() >= 2).then_some(()) }).await;
-    let rx = Receiver::start().await;
-    let fast = callback_agent(&server, "ping", &rx.url, json!({})).await;
+    let (rx, fast) = notified_agent(&server, "ping", json!({})).await;
     let ack = fast.start(&server, "hal").await;
     decide_first(&server, &dev, Decision::Approve, None).await;
     let calls = rx.wait_calls("/cb", 1).await;
@@ -370,14 +352,8 @@ async fn a_hanging_notification_endpoint_delays_only_its_own_client() {
 
 #[tokio::test]
 async fn the_request_list_comes_in_pages() {
-    let server = server_with(|c| {
-        no_rates(c);
-        c.limits.max_pending_per_user = 0;
-    })
-    .await;
-    add_user(&server, "pam").await;
-    let dev = TestDevice::enroll(&server, "pam").await;
-    let agent = Agent::register(&server, json!({})).await;
+    let (server, dev, agent) =
+        user_device_and_agent(no_rates_with(|c| c.limits.max_pending_per_user = 0).await, "pam").await;
     for _ in 0..25 {
         agent.start(&server, "pam").await;
     }
@@ -411,15 +387,9 @@ async fn the_request_list_comes_in_pages() {
 
 #[tokio::test]
 async fn pending_requests_per_user_are_capped() {
-    let server = server_with(|c| {
-        no_rates(c);
-        c.limits.max_pending_per_user = 3;
-    })
-    .await;
-    add_user(&server, "pia").await;
+    let (server, dev, agent) =
+        user_device_and_agent(no_rates_with(|c| c.limits.max_pending_per_user = 3).await, "pia").await;
     add_user(&server, "pol").await;
-    let dev = TestDevice::enroll(&server, "pia").await;
-    let agent = Agent::register(&server, json!({})).await;
     for _ in 0..3 {
         agent.start(&server, "pia").await;
     }
@@ -439,16 +409,12 @@ async fn pending_requests_per_user_are_capped() {
 #[tokio::test]
 async fn the_stored_details_of_a_request_are_capped() {
     let size = details().to_string().len();
-    let server = server_with(move |c| c.max_details_bytes = size - 1).await;
-    add_user(&server, "dee").await;
-    let agent = Agent::register(&server, json!({})).await;
+    let (server, agent) = user_and_agent(server_with(move |c| c.max_details_bytes = size - 1).await, "dee").await;
     let (status, body) = start_status(&agent, &server, "dee").await;
     assert_eq!((status, body["error"].as_str()), (400, Some("invalid_authorization_details")), "{body}");
     assert!(body["error_description"].as_str().unwrap().contains(&format!("at most {}", size - 1)), "{body}");
     server.stop().await;
-    let server = server_with(move |c| c.max_details_bytes = size).await;
-    add_user(&server, "dee").await;
-    let agent = Agent::register(&server, json!({})).await;
+    let (server, agent) = user_and_agent(server_with(move |c| c.max_details_bytes = size).await, "dee").await;
     assert_eq!(start_status(&agent, &server, "dee").await.0, 200);
     server.stop().await;
 }
@@ -457,9 +423,7 @@ async fn the_stored_details_of_a_request_are_capped() {
 /// and the streams of a user share one read of the log per wake-up.
 #[tokio::test]
 async fn event_streams_are_capped_per_device_and_share_their_reads() {
-    let server = server_with(no_rates).await;
-    add_user(&server, "eve").await;
-    let dev = TestDevice::enroll(&server, "eve").await;
+    let (server, dev) = user_and_device(server_with(no_rates).await, "eve").await;
     let other = TestDevice::enroll(&server, "eve").await;
     let agent = Agent::register(&server, json!({})).await;
     let mut streams = Vec::new();
@@ -492,16 +456,9 @@ async fn event_streams_are_capped_per_device_and_share_their_reads() {
 
 #[tokio::test]
 async fn a_disabled_client_gets_nothing_more() {
-    let server = server_with(|c| {
-        no_rates(c);
-        c.delivery.max_attempts = 10_000;
-    })
-    .await;
-    add_user(&server, "dan").await;
-    let dev = TestDevice::enroll(&server, "dan").await;
-    let rx = Receiver::start().await;
+    let (server, dev) = user_and_device(no_rates_with(|c| c.delivery.max_attempts = 10_000).await, "dan").await;
     // A pending request is withdrawn at once, and its decision refused.
-    let pusher = callback_agent(&server, "push", &rx.url, json!({})).await;
+    let (_rx, pusher) = notified_agent(&server, "push", json!({})).await;
     let mut sse = dev.events(&server, None).await;
     pusher.start(&server, "dan").await;
     let (_, req) = expect_request(sse.next_event(WAIT).await);
@@ -556,10 +513,7 @@ async fn a_disabled_client_gets_nothing_more() {
 
 #[tokio::test]
 async fn a_disabled_user_gets_no_tokens() {
-    let server = server_with(no_rates).await;
-    add_user(&server, "zed").await;
-    let dev = TestDevice::enroll(&server, "zed").await;
-    let agent = Agent::register(&server, json!({})).await;
+    let (server, dev, agent) = user_device_and_agent(server_with(no_rates).await, "zed").await;
     // A token issued before, and an approval not yet redeemed.
     let ack = agent.start(&server, "zed").await;
     decide_first(&server, &dev, Decision::Approve, None).await;
@@ -568,20 +522,17 @@ async fn a_disabled_user_gets_no_tokens() {
     let approved = agent.start(&server, "zed").await;
     decide_first(&server, &dev, Decision::Approve, None).await;
     // A ping client's pending request.
-    let rx = Receiver::start().await;
-    let pinger = callback_agent(&server, "ping", &rx.url, json!({})).await;
+    let (rx, pinger) = notified_agent(&server, "ping", json!({})).await;
     let pinged = pinger.start(&server, "zed").await;
 
     server.state.disable_user("zed").await.unwrap();
-    let resp = agent.token(&server, approved["auth_req_id"].as_str().unwrap()).await;
-    expect_err(resp, 400, "access_denied").await;
+    expect_token_err(&server, &agent, &approved, "access_denied").await;
     let intro: Value = agent.post("/introspect", &[("token", access)], server.state.now()).await.json().await.unwrap();
     assert_eq!(intro, json!({"active": false}));
     // The ping client is told, polls, and is refused.
     let calls = rx.wait_calls("/cb", 1).await;
     assert_eq!(serde_json::from_str::<Value>(&calls[0].body).unwrap()["auth_req_id"], pinged["auth_req_id"]);
-    let resp = pinger.token(&server, pinged["auth_req_id"].as_str().unwrap()).await;
-    expect_err(resp, 400, "access_denied").await;
+    expect_token_err(&server, &pinger, &pinged, "access_denied").await;
     server.stop().await;
 }
 
@@ -679,10 +630,7 @@ async fn client_signed_jwts_are_typed_for_their_use() {
 
 #[tokio::test]
 async fn an_id_token_hint_must_be_issued_to_the_requesting_client() {
-    let server = server_with(no_rates).await;
-    add_user(&server, "ida").await;
-    let dev = TestDevice::enroll(&server, "ida").await;
-    let first = Agent::register(&server, json!({})).await;
+    let (server, dev, first) = user_device_and_agent(server_with(no_rates).await, "ida").await;
     let second = Agent::register(&server, json!({})).await;
     let ack = first.start(&server, "ida").await;
     decide_first(&server, &dev, Decision::Approve, None).await;
@@ -737,8 +685,7 @@ async fn user_codes_are_stored_under_a_key_outside_the_database() {
 #[tokio::test]
 async fn a_ticket_is_spent_once() {
     let server = server().await;
-    add_user(&server, "tia").await;
-    let ticket = ticket(&server, "tia").await;
+    let ticket = new_user_ticket(&server, "tia").await;
     let now = server.state.now();
     let mut conn = server.state.db.acquire().await.unwrap();
     let spent = countersign_server::testing::spend_ticket(&mut conn, &ticket, now).await.unwrap();
@@ -754,9 +701,7 @@ async fn a_ticket_is_spent_once() {
 
 #[tokio::test]
 async fn the_statement_binds_the_agent_risk_and_steps_as_shown() {
-    let server = server_with(no_rates).await;
-    add_user(&server, "sol").await;
-    let dev = TestDevice::enroll(&server, "sol").await;
+    let (server, dev) = user_and_device(server_with(no_rates).await, "sol").await;
     let agent = Agent::register(&server, json!({"client_name": "Portfolio Agent"})).await;
     agent.start(&server, "sol").await;
     let req = dev.pending(&server).await.remove(0);
@@ -799,8 +744,7 @@ fn forged_submission(
 /// for the agents an operator vouched for.
 #[tokio::test]
 async fn unverified_clients_cannot_fill_the_users_pending_requests() {
-    let server = server_with(|c| {
-        no_rates(c);
+    let server = no_rates_with(|c| {
         let defaults = countersign_server::Config::new(c.issuer.clone());
         c.limits.max_pending_unverified_per_user = defaults.limits.max_pending_unverified_per_user;
         c.unverified_max_expiry_secs = defaults.unverified_max_expiry_secs;
@@ -831,10 +775,7 @@ async fn unverified_clients_cannot_fill_the_users_pending_requests() {
 /// from unverified clients are withdrawn, and their agents told.
 #[tokio::test]
 async fn the_block_withdraws_pending_requests_of_unverified_clients() {
-    let server = server_with(no_rates).await;
-    add_user(&server, "bea").await;
-    let dev = TestDevice::enroll(&server, "bea").await;
-    let noisy = Agent::register(&server, json!({})).await;
+    let (server, dev, noisy) = user_device_and_agent(server_with(no_rates).await, "bea").await;
     let waiting = Agent::register(&server, json!({})).await;
     let trusted = Agent::register(&server, json!({})).await;
     verify(&server, &trusted).await;
@@ -847,10 +788,8 @@ async fn the_block_withdraws_pending_requests_of_unverified_clients() {
     }
     let left: Vec<String> = dev.pending(&server).await.into_iter().map(|r| r.client.client_id).collect();
     assert_eq!(left, vec![trusted.client_id.clone()], "only the verified agent's request stays");
-    let resp = waiting.token(&server, pending["auth_req_id"].as_str().unwrap()).await;
-    expect_err(resp, 400, "access_denied").await;
-    let resp = trusted.token(&server, kept["auth_req_id"].as_str().unwrap()).await;
-    expect_err(resp, 400, "authorization_pending").await;
+    expect_token_err(&server, &waiting, &pending, "access_denied").await;
+    expect_token_err(&server, &trusted, &kept, "authorization_pending").await;
     server.stop().await;
 }
 
@@ -858,10 +797,8 @@ async fn the_block_withdraws_pending_requests_of_unverified_clients() {
 /// compared: it cannot lock the user's code for the user's real agents.
 #[tokio::test]
 async fn a_blocked_client_cannot_lock_the_users_code() {
-    let server = server_with(no_rates).await;
-    add_user(&server, "cy").await;
+    let (server, dev) = user_and_device(server_with(no_rates).await, "cy").await;
     countersign_server::ops::set_user_code(&server.state.db, "cy", &UserCode::new("4711".into())).await.unwrap();
-    let dev = TestDevice::enroll(&server, "cy").await;
     let noisy = Agent::register(&server, json!({"backchannel_user_code_parameter": true})).await;
     let trusted = Agent::register(&server, json!({"backchannel_user_code_parameter": true})).await;
     verify(&server, &trusted).await;
@@ -882,19 +819,10 @@ async fn a_blocked_client_cannot_lock_the_users_code() {
 /// at once (single flight).
 #[tokio::test]
 async fn concurrent_assertions_make_one_jwks_fetch() {
-    let server = server_with(|c| {
-        no_rates(c);
-        c.delivery.timeout = Duration::from_secs(3);
-    })
-    .await;
+    let server = no_rates_with(|c| c.delivery.timeout = Duration::from_secs(3)).await;
     add_user(&server, "jo").await;
     let hanging = Listener::start(true).await;
-    let agent = Agent::register(
-        &server,
-        json!({"token_endpoint_auth_method": "private_key_jwt",
-            "jwks_uri": format!("http://127.0.0.1:{}/jwks", hanging.port)}),
-    )
-    .await;
+    let agent = keys_at(&server, &hanging.url("/jwks")).await;
     let params = agent.request_params("jo");
     let calls: Vec<_> = (0..8).map(|_| agent.bc_authorize(&server, &params)).collect();
     for resp in futures_util::future::join_all(calls).await {
@@ -936,11 +864,7 @@ async fn stale_client_keys_are_used_for_a_day_at_most() {
     tokio::spawn(async move { axum::serve(listener, app).await });
     let server = server_with(no_rates).await;
     add_user(&server, "sy").await;
-    let agent = Agent::register(
-        &server,
-        json!({"token_endpoint_auth_method": "private_key_jwt", "jwks_uri": format!("http://127.0.0.1:{port}/jwks")}),
-    )
-    .await;
+    let agent = keys_at(&server, &format!("http://127.0.0.1:{port}/jwks")).await;
     let agent = Agent { key: Arc::new(key), ..agent };
     assert_eq!(start_status(&agent, &server, "sy").await.0, 200);
     up.store(false, Ordering::SeqCst);
@@ -956,13 +880,7 @@ async fn stale_client_keys_are_used_for_a_day_at_most() {
 /// error `access_denied`: the client never gets them.
 #[tokio::test]
 async fn a_disabled_users_queued_push_becomes_a_denial() {
-    let server = server_with(|c| {
-        no_rates(c);
-        c.delivery.max_attempts = 10_000;
-    })
-    .await;
-    add_user(&server, "pu").await;
-    let dev = TestDevice::enroll(&server, "pu").await;
+    let (server, dev) = user_and_device(no_rates_with(|c| c.delivery.max_attempts = 10_000).await, "pu").await;
     let rx = Receiver::start().await;
     *rx.state.fail_first.lock().unwrap() = 1_000_000;
     let agent = callback_agent(&server, "push", &rx.url, json!({})).await;
@@ -987,14 +905,12 @@ async fn a_disabled_users_queued_push_becomes_a_denial() {
 /// request list ends at a byte budget below the 1 MiB an approver accepts.
 #[tokio::test]
 async fn every_request_and_page_sent_to_approvers_is_bounded() {
-    let server = server_with(|c| {
-        no_rates(c);
+    let server = no_rates_with(|c| {
         c.limits.max_pending_per_user = 0;
         c.max_body_bytes = 256 * 1024;
     })
     .await;
-    add_user(&server, "by").await;
-    let dev = TestDevice::enroll(&server, "by").await;
+    let dev = TestDevice::of_new_user(&server, "by").await;
     let agent = Agent::register(&server, json!({})).await;
     let acr = |n: usize| (0..n).map(|i| format!("urn:x:{i:04}{}", "a".repeat(56))).collect::<Vec<_>>().join(" ");
     let resp = agent.bc_authorize(&server, &with(agent.request_params("by"), "acr_values", &acr(700))).await;

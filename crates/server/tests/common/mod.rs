@@ -55,6 +55,44 @@ pub async fn add_user(server: &TestServer, username: &str) -> String {
     server.add_user(username).await
 }
 
+/// Adds the usual test users `usernames` ([`add_user`]), in turn.
+pub async fn add_users(server: &TestServer, usernames: &[&str]) {
+    for username in usernames {
+        add_user(server, username).await;
+    }
+}
+
+/// `server` with user `username` and an agent (poll mode, the defaults of
+/// [`Agent::register`]).
+pub async fn user_and_agent(server: TestServer, username: &str) -> (TestServer, Agent) {
+    add_user(&server, username).await;
+    let agent = Agent::register(&server, json!({})).await;
+    (server, agent)
+}
+
+/// `server` with user `username` and one device of theirs
+/// ([`TestDevice::of_new_user`]).
+pub async fn user_and_device(server: TestServer, username: &str) -> (TestServer, TestDevice) {
+    let dev = TestDevice::of_new_user(&server, username).await;
+    (server, dev)
+}
+
+/// [`user_and_agent`] with one device of the user, enrolled before the
+/// agent registers: where most flow tests start.
+pub async fn user_device_and_agent(server: TestServer, username: &str) -> (TestServer, TestDevice, Agent) {
+    let dev = TestDevice::of_new_user(&server, username).await;
+    let agent = Agent::register(&server, json!({})).await;
+    (server, dev, agent)
+}
+
+/// A [`Receiver`] and an agent whose tokens come in `mode` through it (see
+/// [`callback_agent`]).
+pub async fn notified_agent(server: &TestServer, mode: &str, extra: Value) -> (Receiver, Agent) {
+    let rx = Receiver::start().await;
+    let agent = callback_agent(server, mode, &rx.url, extra).await;
+    (rx, agent)
+}
+
 /// Marks `agent`'s client as verified by an operator.
 pub async fn verify(server: &TestServer, agent: &Agent) {
     countersign_server::ops::set_client_verified(
@@ -70,6 +108,13 @@ pub async fn verify(server: &TestServer, agent: &Agent) {
 
 pub async fn ticket(server: &TestServer, username: &str) -> EnrollmentTicket {
     server.enrollment_link(username, 600).await.ticket().clone()
+}
+
+/// Adds user `username` ([`add_user`]) and makes an enrollment ticket for
+/// them ([`ticket`]).
+pub async fn new_user_ticket(server: &TestServer, username: &str) -> EnrollmentTicket {
+    add_user(server, username).await;
+    ticket(server, username).await
 }
 
 pub async fn error_of(resp: reqwest::Response) -> (u16, String, Value) {
@@ -109,6 +154,15 @@ pub struct TestDevice {
 }
 
 impl TestDevice {
+    /// Adds user `username` ([`add_user`]) and enrolls a device of theirs;
+    /// its [`TestDevice::sub`] is the one the user was given.
+    pub async fn of_new_user(server: &TestServer, username: &str) -> TestDevice {
+        let sub = add_user(server, username).await;
+        let dev = Self::enroll(server, username).await;
+        assert_eq!(dev.sub, sub, "enrolled as the user added");
+        dev
+    }
+
     /// Enrolls a new device for `username` through the discovery document.
     pub async fn enroll(server: &TestServer, username: &str) -> TestDevice {
         Self::enroll_named(&server.base_url, ticket(server, username).await, "Zoë's laptop").await
@@ -295,6 +349,22 @@ impl Sse {
     }
 }
 
+/// Approves (or denies with `reason`) the oldest pending request of `dev`.
+pub async fn decide_first(server: &TestServer, dev: &TestDevice, decision: Decision, reason: Option<DenyReason>) {
+    let req = dev.pending(server).await.remove(0);
+    assert_eq!(dev.decide(server, &req, decision, reason).await.status(), 200);
+}
+
+/// `agent` starts a request for `user`, `dev` approves the oldest pending
+/// request (its answer unchecked), and `agent` redeems the first: the token
+/// answer.
+pub async fn approved_tokens(server: &TestServer, dev: &TestDevice, agent: &Agent, user: &str) -> Value {
+    let ack = agent.start(server, user).await;
+    let req = dev.pending(server).await.remove(0);
+    dev.decide(server, &req, Decision::Approve, None).await;
+    agent.token(server, ack["auth_req_id"].as_str().unwrap()).await.json().await.unwrap()
+}
+
 pub fn expect_request(ev: Option<(String, DeviceEvent)>) -> (String, ApproverRequest) {
     match ev {
         Some((id, DeviceEvent::Request(r))) => (id, *r),
@@ -416,6 +486,12 @@ pub async fn expect_err(resp: reqwest::Response, status: u16, code: &str) -> Val
     let (s, c, body) = error_of(resp).await;
     assert_eq!((s, c.as_str()), (status, code), "{body}");
     body
+}
+
+/// Asserts that `agent`'s token request for the request `ack` acknowledged
+/// is refused with 400 and `code`; the error answer.
+pub async fn expect_token_err(server: &TestServer, agent: &Agent, ack: &Value, code: &str) -> Value {
+    expect_err(agent.token(server, ack["auth_req_id"].as_str().unwrap()).await, 400, code).await
 }
 
 /// Replaces (or adds) parameter `name`.
