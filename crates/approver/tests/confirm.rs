@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{door_schema, email_details, trade_details, with_custom, Device, Env, TestSchemas, TradeRequests, CODE};
+use common::{door_schema, email_details, trade_details, with_custom, Env, TestSchemas, TradeRequests, CODE};
 use countersign_approver::{DeliveryReport, Error};
 use countersign_protocol::device::{Decision, DenyReason};
 use serde_json::json;
@@ -76,9 +76,7 @@ async fn a_detail_the_approver_rates_high_needs_the_code_even_if_the_server_says
     high["x-countersign"]["risk"] = json!("high");
     let schemas = TestSchemas::new(with_custom(&[high]));
     let env = Env::start_with(Some(schemas.clone())).await;
-    env.add_user("zoe").await;
-    let device = Device::new();
-    let approver = device.open().await;
+    let (_device, approver) = env.user_and_approver("zoe").await;
     // Enrollment caches the schema that says high.
     let account = approver.enroll(&env.invitation("zoe", 600).await).await.unwrap();
     schemas.set(with_custom(&[door_schema("Door")]));

@@ -6,8 +6,8 @@
 mod common;
 
 use common::{
-    email_details, payment_details, token_details, trade_details, wait_event, wait_for, Device, Env, TradeRequests,
-    SEND_EMAIL, STOCK_TRADE,
+    email_details, payment_details, token_details, trade_details, wait_event, wait_for, Device, Env, Trade,
+    TradeRequests, SEND_EMAIL, STOCK_TRADE,
 };
 use countersign_approver::store::{Delivery, LocalStatus};
 use countersign_approver::{ApproverEvent, ConnectionState, DeliveryReport, Error};
@@ -26,8 +26,7 @@ fn is_push(e: &ApproverEvent) -> bool {
 async fn enroll_push_approve_and_the_agent_gets_its_token() {
     let env = Env::start().await;
     let sub = env.add_user("zoe").await;
-    let device = Device::new();
-    let approver = device.open().await;
+    let (device, approver) = Device::open_new().await;
     let mut events = approver.subscribe();
     let run = approver.start().await.unwrap();
 
@@ -85,8 +84,7 @@ async fn enroll_push_approve_and_the_agent_gets_its_token() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn poll_mode_without_push_and_a_denial() {
-    let env = Env::start().await;
-    env.add_user("zoe").await;
+    let env = Env::with_user("zoe").await;
     let device = Device::new();
     let approver = device
         .open_with(|c| {
@@ -123,8 +121,7 @@ async fn poll_mode_without_push_and_a_denial() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_between_approve_and_delivery_then_restarted_delivers() {
-    let env = Env::start().await;
-    env.add_user("zoe").await;
+    let env = Env::with_user("zoe").await;
     let device = Device::new();
     let agent = env.agent().await;
 
@@ -167,9 +164,7 @@ async fn killed_between_approve_and_delivery_then_restarted_delivers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_down_during_approve_is_delivered_when_it_returns() {
     let mut env = Env::start().await;
-    env.add_user("zoe").await;
-    let device = Device::new();
-    let approver = device.open().await;
+    let (_device, approver) = env.user_and_approver("zoe").await;
     let mut events = approver.subscribe();
     let run = approver.start().await.unwrap();
     let account = approver.enroll(&env.invitation("zoe", 600).await).await.unwrap();
@@ -211,18 +206,8 @@ async fn server_down_during_approve_is_delivered_when_it_returns() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_down_until_expiry_is_reported_expired() {
     let env = Env::start().await;
-    let (device, approver, account) = env.enrolled("zoe").await;
-    let agent = env.agent().await;
-    let auth_req_id = agent.request("zoe", &trade_details(), Some(120)).await;
-    approver.sync(&account.id).await.unwrap();
-    let item = approver.pending().await.unwrap().remove(0);
-
-    env.proxy.set_down(true);
-    let outcome = approver
-        .decide(&account.id, item.request.id.as_str(), Decision::Approve, None, Some(common::CODE))
-        .await
-        .unwrap();
-    assert!(matches!(outcome.delivery, DeliveryReport::Retrying { .. }), "{:?}", outcome.delivery);
+    let Trade { device, approver, account, agent, auth_req_id, item } = env.synced_trade("zoe", Some(120)).await;
+    env.approve_offline(&approver, &account, &item).await;
 
     // Time passes beyond the request's expiry on both sides.
     device.clock.advance(200);
@@ -244,9 +229,7 @@ async fn server_down_until_expiry_is_reported_expired() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sse_cut_mid_stream_misses_no_request() {
     let env = Env::start().await;
-    env.add_user("zoe").await;
-    let device = Device::new();
-    let approver = device.open().await;
+    let (_device, approver) = env.user_and_approver("zoe").await;
     let mut events = approver.subscribe();
     let run = approver.start().await.unwrap();
     approver.enroll(&env.invitation("zoe", 600).await).await.unwrap();
@@ -285,8 +268,7 @@ async fn sse_cut_mid_stream_misses_no_request() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn decided_on_another_device_is_withdrawn_here() {
-    let env = Env::start().await;
-    env.add_user("zoe").await;
+    let env = Env::with_user("zoe").await;
     let (laptop, phone) = (Device::new(), Device::new());
     let a = laptop.open().await;
     let b = phone.open().await;
@@ -316,8 +298,7 @@ async fn several_accounts_on_several_servers() {
     env1.add_user("zoe").await;
     env2.add_user("zoe").await;
     env2.add_user("max").await;
-    let device = Device::new();
-    let approver = device.open().await;
+    let (device, approver) = Device::open_new().await;
     let a1 = approver.enroll(&env1.invitation("zoe", 600).await).await.unwrap();
     let a2 = approver.enroll(&env2.invitation("zoe", 600).await).await.unwrap();
     let a3 = approver.enroll(&env2.invitation("max", 600).await).await.unwrap();
@@ -346,10 +327,7 @@ async fn several_accounts_on_several_servers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expired_request_cannot_be_decided() {
     let env = Env::start().await;
-    let (device, approver, account) = env.enrolled("zoe").await;
-    env.agent().await.request("zoe", &trade_details(), Some(60)).await;
-    approver.sync(&account.id).await.unwrap();
-    let item = approver.pending().await.unwrap().remove(0);
+    let Trade { device, approver, account, item, .. } = env.synced_trade("zoe", Some(60)).await;
     device.clock.advance(61);
     let r = approver.decide(&account.id, item.request.id.as_str(), Decision::Approve, None, Some(common::CODE)).await;
     assert!(matches!(r, Err(Error::Expired(_))), "{r:?}");
@@ -360,17 +338,8 @@ async fn expired_request_cannot_be_decided() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_queued_decision_is_re_signed_with_the_same_content_when_its_jws_ages() {
     let env = Env::start().await;
-    let (device, approver, account) = env.enrolled("zoe").await;
-    let agent = env.agent().await;
-    let auth_req_id = agent.request("zoe", &trade_details(), Some(600)).await;
-    approver.sync(&account.id).await.unwrap();
-    let item = approver.pending().await.unwrap().remove(0);
-    env.proxy.set_down(true);
-    let first = approver
-        .decide(&account.id, item.request.id.as_str(), Decision::Approve, None, Some(common::CODE))
-        .await
-        .unwrap();
-    assert!(matches!(first.delivery, DeliveryReport::Retrying { .. }));
+    let Trade { device, approver, account, agent, auth_req_id, item } = env.synced_trade("zoe", Some(600)).await;
+    let first = env.approve_offline(&approver, &account, &item).await;
 
     // Past the JWS's 120 s lifetime, well before the request's expiry.
     device.clock.advance(150);
@@ -398,8 +367,7 @@ async fn a_queued_decision_is_re_signed_with_the_same_content_when_its_jws_ages(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_late_different_decision_gets_a_conflict() {
-    let env = Env::start().await;
-    env.add_user("zoe").await;
+    let env = Env::with_user("zoe").await;
     let (laptop, phone) = (Device::new(), Device::new());
     let (a, b) = (laptop.open().await, phone.open().await);
     let acc_a = a.enroll(&env.invitation("zoe", 600).await).await.unwrap();

@@ -17,8 +17,7 @@ async fn assert_nothing_stored(approver: &Approver, device: &Device) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_enrollment_uris_are_refused_with_their_reason() {
-    let device = Device::new();
-    let approver = device.open().await;
+    let (device, approver) = Device::open_new().await;
     let ticket = "9e7dLqz2IarV9t3HFBQzBKmySsX_vnca7id-d0E3Swc";
     type Check = fn(&EnrollmentUriError) -> bool;
     let cases: Vec<(String, Check)> = vec![
@@ -57,8 +56,7 @@ async fn bad_enrollment_uris_are_refused_with_their_reason() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unreachable_server_is_a_clear_error() {
-    let device = Device::new();
-    let approver = device.open().await;
+    let (device, approver) = Device::open_new().await;
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let uri = format!(
         "countersign://enroll?issuer=http%3A%2F%2F127.0.0.1%3A{port}&ticket=9e7dLqz2IarV9t3HFBQzBKmySsX_vnca7id-d0E3Swc"
@@ -72,9 +70,7 @@ async fn unreachable_server_is_a_clear_error() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mismatched_issuer_metadata_is_refused_and_the_ticket_kept() {
     let env = Env::start().await;
-    env.add_user("zoe").await;
-    let device = Device::new();
-    let approver = device.open().await;
+    let (device, approver) = env.user_and_approver("zoe").await;
     let uri = env.invitation("zoe", 600).await;
     // The same server reached as "localhost": its metadata says 127.0.0.1.
     let port = env.proxy.addr.port();
@@ -98,9 +94,7 @@ async fn mismatched_issuer_metadata_is_refused_and_the_ticket_kept() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expired_and_used_tickets_are_refused_leaving_nothing() {
     let env = Env::start().await;
-    env.add_user("zoe").await;
-    let device = Device::new();
-    let approver = device.open().await;
+    let (device, approver) = env.user_and_approver("zoe").await;
 
     let expired = env.invitation("zoe", 5).await;
     env.advance_server(10);
@@ -137,8 +131,7 @@ impl KeyStore for Broken {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_store_failure_happens_before_the_ticket_is_spent() {
-    let env = Env::start().await;
-    env.add_user("zoe").await;
+    let env = Env::with_user("zoe").await;
     let device = Device::new();
     let uri = env.invitation("zoe", 600).await;
     let broken = device.open_with(|c| c.key_store = KeyStoreChoice::Custom(Arc::new(Broken))).await;
@@ -158,8 +151,7 @@ async fn a_key_store_failure_happens_before_the_ticket_is_spent() {
 async fn preview_shows_the_server_and_user_and_spends_nothing() {
     let env = Env::start().await;
     let sub = env.add_user("zoe").await;
-    let device = Device::new();
-    let approver = device.open().await;
+    let (device, approver) = Device::open_new().await;
     let uri = env.invitation("zoe", 600).await;
     let now = env.server().state.now();
 
@@ -212,8 +204,7 @@ async fn preview_flags_hidden_characters_in_the_user() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn preview_refuses_a_mismatched_issuer_and_the_ticket_stays_usable() {
-    let env = Env::start().await;
-    env.add_user("zoe").await;
+    let env = Env::with_user("zoe").await;
     let approver = Device::new().open().await;
     let uri = env.invitation("zoe", 600).await;
     let port = env.proxy.addr.port();
@@ -232,9 +223,7 @@ async fn preview_refuses_a_mismatched_issuer_and_the_ticket_stays_usable() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn preview_of_unknown_expired_or_used_tickets_is_invalid_ticket() {
     let env = Env::start().await;
-    env.add_user("zoe").await;
-    let device = Device::new();
-    let approver = device.open().await;
+    let (_device, approver) = env.user_and_approver("zoe").await;
 
     let real = env.invitation("zoe", 600).await;
     let ticket = EnrollmentUri::parse(&real).unwrap().ticket().secret().to_owned();
@@ -261,9 +250,7 @@ async fn preview_of_unknown_expired_or_used_tickets_is_invalid_ticket() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn preview_with_the_server_down_is_a_clear_error_and_stores_nothing() {
     let env = Env::start().await;
-    env.add_user("zoe").await;
-    let device = Device::new();
-    let approver = device.open().await;
+    let (device, approver) = env.user_and_approver("zoe").await;
     let uri = env.invitation("zoe", 600).await;
     env.proxy.set_down(true);
     let e = approver.enroll_preview(&uri).await.unwrap_err();

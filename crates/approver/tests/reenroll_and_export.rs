@@ -4,16 +4,14 @@
 
 mod common;
 
-use common::{trade_details, Device, Env, TradeRequests};
-use countersign_approver::{DeliveryReport, Error, KeptBecause};
+use common::{Env, Trade};
+use countersign_approver::{Error, KeptBecause};
 use countersign_protocol::device::Decision;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_account_to_replace_is_refused_before_the_ticket_is_spent() {
     let env = Env::start().await;
-    env.add_user("zoe").await;
-    let device = Device::new();
-    let approver = device.open().await;
+    let (_device, approver) = env.user_and_approver("zoe").await;
     let link = env.invitation("zoe", 600).await;
     let error = approver.enroll_replacing(&link, Some("acct_unknown")).await.unwrap_err();
     assert!(matches!(&error, Error::UnknownAccount(id) if id == "acct_unknown"), "{error:?}");
@@ -40,11 +38,8 @@ async fn the_same_user_at_the_same_server_replaces_the_old_account() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_user_keeps_both_accounts_and_says_who_is_who() {
-    let env = Env::start().await;
-    env.add_user("zoe").await;
-    env.add_user("yann").await;
-    let device = Device::new();
-    let approver = device.open().await;
+    let env = Env::with_user("zoe").await;
+    let (_device, approver) = env.user_and_approver("yann").await;
     let old = approver.enroll(&env.invitation("zoe", 600).await).await.unwrap();
     let enrollment = approver.enroll_replacing(&env.invitation("yann", 600).await, Some(&old.id)).await.unwrap();
     assert!(enrollment.replaced.is_none());
@@ -63,20 +58,10 @@ async fn another_user_keeps_both_accounts_and_says_who_is_who() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_account_with_undelivered_decisions_is_kept() {
     let env = Env::start().await;
-    let (_device, approver, old) = env.enrolled("zoe").await;
-    let agent = env.agent().await;
-    agent.request("zoe", &trade_details(), None).await;
-    approver.sync(&old.id).await.unwrap();
-    let pending = approver.pending().await.unwrap();
-    assert_eq!(pending.len(), 1);
+    let Trade { device: _device, approver, account: old, item, .. } = env.synced_trade("zoe", None).await;
 
     // The decision is signed while the server cannot be reached: queued.
-    env.proxy.set_down(true);
-    let outcome = approver
-        .decide(&old.id, pending[0].request.id.as_str(), Decision::Approve, None, Some(common::CODE))
-        .await
-        .unwrap();
-    assert!(matches!(outcome.delivery, DeliveryReport::Retrying { .. }), "{:?}", outcome.delivery);
+    env.approve_offline(&approver, &old, &item).await;
     env.proxy.set_down(false);
 
     let enrollment = approver.enroll_replacing(&env.invitation("zoe", 600).await, Some(&old.id)).await.unwrap();
@@ -91,11 +76,8 @@ async fn an_account_with_undelivered_decisions_is_kept() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_export_holds_each_decision_with_its_request_and_never_overwrites() {
     let env = Env::start().await;
-    let (_device, approver, account) = env.enrolled("zoe").await;
-    let agent = env.agent().await;
-    agent.request("zoe", &trade_details(), None).await;
-    approver.sync(&account.id).await.unwrap();
-    let request_id = approver.pending().await.unwrap()[0].request.id.as_str().to_owned();
+    let Trade { device: _device, approver, account, item, .. } = env.synced_trade("zoe", None).await;
+    let request_id = item.request.id.as_str().to_owned();
     approver.decide(&account.id, &request_id, Decision::Approve, None, Some(common::CODE)).await.unwrap();
 
     let items = approver.history_items().await.unwrap();

@@ -27,8 +27,7 @@ fn door(name: &str) -> serde_json::Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_are_rendered_with_the_schemas_the_server_publishes() {
-    let env = Env::start().await;
-    env.add_user("zoe").await;
+    let env = Env::with_user("zoe").await;
     let device = Device::new();
     let approver =
         device.open_with(|c| c.render = RenderOptions { locale: "de-DE".into(), utc_offset_minutes: 60 }).await;
@@ -87,9 +86,7 @@ async fn requests_are_rendered_with_the_schemas_the_server_publishes() {
 async fn a_changed_schema_is_fetched_again_and_the_request_shown_again_before_approval() {
     let schemas = TestSchemas::new(with_custom(&[door_schema("Door")]));
     let env = Env::start_with(Some(schemas.clone())).await;
-    env.add_user("zoe").await;
-    let device = Device::new();
-    let approver = device.open().await;
+    let (_device, approver) = env.user_and_approver("zoe").await;
     let mut events = approver.subscribe();
     let account = approver.enroll(&env.invitation("zoe", 600).await).await.unwrap();
     let v1 = SchemaHash::of_schema(&door_schema("Door")).unwrap();

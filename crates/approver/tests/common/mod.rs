@@ -7,9 +7,9 @@
 
 use countersign_approver::clock::OffsetClock;
 use countersign_approver::keys::MemoryKeyStore;
-use countersign_approver::store::Account;
-use countersign_approver::{Approver, ApproverConfig, ApproverEvent, KeyStoreChoice};
-use countersign_protocol::device::{Issuer, Risk, SchemaHash};
+use countersign_approver::store::{Account, InboxItem};
+use countersign_approver::{Approver, ApproverConfig, ApproverEvent, DecisionOutcome, DeliveryReport, KeyStoreChoice};
+use countersign_protocol::device::{Decision, Issuer, Risk, SchemaHash};
 use countersign_protocol::rar::AuthorizationDetails;
 // Each test file uses some of them.
 use countersign_server::testing::{spawn_test_server, TestOptions, TestServer};
@@ -138,6 +138,13 @@ impl Env {
         Env::start_with(None).await
     }
 
+    /// [`Env::start`] with user `username` ([`Env::add_user`]).
+    pub async fn with_user(username: &str) -> Env {
+        let env = Env::start().await;
+        env.add_user(username).await;
+        env
+    }
+
     /// [`Env::start`] with other display schemas.
     pub async fn start_with(schemas: Option<Arc<dyn DisplaySchemas>>) -> Env {
         let proxy = Proxy::bind().await;
@@ -182,15 +189,43 @@ impl Env {
         self.server().invitation(username, ttl).await
     }
 
-    /// A new user `username` and a fresh approver on its own device,
-    /// enrolled as that user (the device holds the approver's files: keep it
-    /// alive as long as the approver).
-    pub async fn enrolled(&self, username: &str) -> (Device, Approver, Account) {
+    /// A new user `username` and a fresh approver on its own device, not
+    /// enrolled yet (the device holds the approver's files: keep it alive as
+    /// long as the approver).
+    pub async fn user_and_approver(&self, username: &str) -> (Device, Approver) {
         self.add_user(username).await;
-        let device = Device::new();
-        let approver = device.open().await;
+        Device::open_new().await
+    }
+
+    /// [`Env::user_and_approver`], enrolled as that user.
+    pub async fn enrolled(&self, username: &str) -> (Device, Approver, Account) {
+        let (device, approver) = self.user_and_approver(username).await;
         let account = approver.enroll(&self.invitation(username, 600).await).await.unwrap();
         (device, approver, account)
+    }
+
+    /// [`Env::enrolled`], and a trade request for `username` (with
+    /// `expiry`) from a new agent, synced to the approver, which holds it
+    /// as its only pending request.
+    pub async fn synced_trade(&self, username: &str, expiry: Option<u64>) -> Trade {
+        let (device, approver, account) = self.enrolled(username).await;
+        let agent = self.agent().await;
+        let auth_req_id = agent.request(username, &trade_details(), expiry).await;
+        approver.sync(&account.id).await.unwrap();
+        let mut pending = approver.pending().await.unwrap();
+        assert_eq!(pending.len(), 1, "the request synced");
+        let item = pending.remove(0);
+        Trade { device, approver, account, agent, auth_req_id, item }
+    }
+
+    /// Approves `item` (with [`CODE`]) while the server cannot be reached,
+    /// and leaves it down: the decision is signed and queued for delivery.
+    pub async fn approve_offline(&self, approver: &Approver, account: &Account, item: &InboxItem) -> DecisionOutcome {
+        self.proxy.set_down(true);
+        let outcome =
+            approver.decide(&account.id, item.request.id.as_str(), Decision::Approve, None, Some(CODE)).await.unwrap();
+        assert!(matches!(outcome.delivery, DeliveryReport::Retrying { .. }), "{:?}", outcome.delivery);
+        outcome
     }
 
     /// Advances the server's clock.
@@ -208,6 +243,19 @@ impl Env {
     pub async fn agent_for(&self, types: &[&str]) -> Agent {
         Agent::register_at(&self.direct(""), json!({ "authorization_details_types": types })).await
     }
+}
+
+/// What [`Env::synced_trade`] sets up.
+pub struct Trade {
+    /// Holds the approver's files.
+    pub device: Device,
+    pub approver: Approver,
+    pub account: Account,
+    pub agent: Agent,
+    /// The agent's request.
+    pub auth_req_id: String,
+    /// The request as the approver holds it.
+    pub item: InboxItem,
 }
 
 // ---------------------------------------------------------------------------
@@ -388,6 +436,13 @@ impl Device {
 
     pub async fn open(&self) -> Approver {
         Approver::open(self.config()).await.unwrap()
+    }
+
+    /// A new device and an approver opened on it.
+    pub async fn open_new() -> (Device, Approver) {
+        let device = Device::new();
+        let approver = device.open().await;
+        (device, approver)
     }
 
     pub async fn open_with(&self, f: impl FnOnce(&mut ApproverConfig)) -> Approver {
