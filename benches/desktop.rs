@@ -41,7 +41,6 @@
 //! required), `TAURI_DRIVER`.
 
 use std::collections::{BTreeMap, HashMap};
-use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -396,37 +395,17 @@ struct Launch {
     at_first_check: bool,
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
-}
-
-fn wait_for_port(port: u16) {
-    let address = SocketAddr::from(([127, 0, 0, 1], port));
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_err() {
-        assert!(Instant::now() < deadline, "tauri-driver did not listen on port {port}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
+#[path = "../tests/support/driver.rs"]
+mod driver;
 
 impl Driven {
     /// Starts tauri-driver, then (timed) opens a session, which launches `app`.
     async fn start(settings: &Settings, app: App, env: &[(String, PathBuf)]) -> Driven {
-        let (port, native_port) = (free_port(), free_port());
         let binary = app.binary(settings);
-        let mut command = Command::new(&settings.driver);
-        command
-            .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        for (key, value) in env {
-            command.env(key, value);
-        }
-        let driver = command.spawn().unwrap_or_else(|e| panic!("cannot start {}: {e}", settings.driver.display()));
-        wait_for_port(port);
-        let mut capabilities = serde_json::Map::new();
-        capabilities.insert("browserName".into(), "wry".into());
-        capabilities.insert("tauri:options".into(), json!({ "application": binary }));
+        let patience = driver::Patience { within: Duration::from_secs(30), every: Duration::from_millis(20) };
+        let env = env.iter().map(|(key, value)| (key, value));
+        let (driver, port) = driver::start_tauri_driver(&settings.driver, env, Stdio::null(), patience);
+        let capabilities = driver::capabilities(json!({ "application": binary }));
         let requested_uptime = uptime();
         let requested = Instant::now();
         let client = ClientBuilder::native()
@@ -581,6 +560,19 @@ impl World {
         let report = approver.sync(account).await.expect("sync");
         approver.close().await;
         report.new
+    }
+
+    /// A world whose agent sent `count` requests ([`World::seed`]), and a
+    /// data directory enrolled there that holds them all ([`World::sync`]);
+    /// how long sending them took.
+    async fn with_synced_requests(count: usize) -> (World, RunDir, Duration) {
+        let world = World::start().await;
+        let dir = RunDir::new();
+        let account = world.enroll(&dir.data()).await;
+        let seeded = world.seed(count).await;
+        let synced = World::sync(&dir.data(), &account).await;
+        assert_eq!(synced, count, "the data directory holds the seeded requests");
+        (world, dir, seeded)
     }
 
     /// Registers an agent and has it send `count` requests (1 h expiry), 8 at a time.
@@ -793,12 +785,7 @@ async fn idle(settings: &Settings, report: &mut Report) {
 async fn idle_inbox(settings: &Settings, report: &mut Report) {
     let count = settings.requests;
     println!("\n==> idle with {count} pending requests: {} s window, no WebDriver", settings.idle_secs);
-    let world = World::start().await;
-    let full = RunDir::new();
-    let account = world.enroll(&full.data()).await;
-    world.seed(count).await;
-    let synced = World::sync(&full.data(), &account).await;
-    assert_eq!(synced, count, "the data directory holds the seeded requests");
+    let (world, full, _) = World::with_synced_requests(count).await;
     let loaded = measure_idle(settings, App::Countersign, &full, Some(&world)).await;
     println!(
         "    Countersign with {count} requests: settled after {:.0} s; {}; {}; {}",
@@ -840,12 +827,7 @@ impl Frames {
 async fn inbox(settings: &Settings, report: &mut Report) {
     let count = settings.requests;
     println!("\n==> inbox of {count} requests: listing and scrolling at {} px/s", settings.scroll_speed);
-    let world = World::start().await;
-    let template = RunDir::new();
-    let account = world.enroll(&template.data()).await;
-    let seeded = world.seed(count).await;
-    let synced = World::sync(&template.data(), &account).await;
-    assert_eq!(synced, count, "the data directory holds the seeded requests");
+    let (world, template, seeded) = World::with_synced_requests(count).await;
     println!("    seeded {count} requests in {:.1} s and synced them into the data directory", seeded.as_secs_f64());
 
     let mut listed = Vec::new();

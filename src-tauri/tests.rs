@@ -63,6 +63,23 @@ fn invoke(window: &WebviewWindow<MockRuntime>, cmd: &str, args: Value) -> Result
     invoke_body(window, cmd, InvokeBody::Json(args))
 }
 
+/// The decision command `command` ("approve" or "deny") on request
+/// `request_id` of account `account_id`, with the other arguments `more`
+/// (`typed_binding_message`, `reason`).
+fn decide(
+    window: &WebviewWindow<MockRuntime>,
+    command: &str,
+    account_id: &str,
+    request_id: &str,
+    more: Value,
+) -> Result<Value, Value> {
+    let mut args = json!({ "account_id": account_id, "request_id": request_id });
+    for (k, v) in more.as_object().unwrap() {
+        args[k] = v.clone();
+    }
+    invoke(window, command, args)
+}
+
 fn invoke_body(window: &WebviewWindow<MockRuntime>, cmd: &str, body: InvokeBody) -> Result<Value, Value> {
     tauri::test::get_ipc_response(
         window,
@@ -326,59 +343,38 @@ fn enroll_receive_approve_deny_verify_and_export_against_a_real_server() {
     assert_eq!(one["item"]["request"]["binding_message"], "ORDER-1");
 
     // A high-risk purchase requires user verification: typing the binding code.
-    let refused =
-        invoke(&t.window, "approve", json!({ "account_id": account_id, "request_id": request_id })).unwrap_err();
+    let refused = decide(&t.window, "approve", &account_id, &request_id, json!({})).unwrap_err();
     assert_eq!(refused["code"], "confirmation_required", "{refused}");
-    let refused = invoke(
-        &t.window,
-        "approve",
-        json!({ "account_id": account_id, "request_id": request_id, "typed_binding_message": "ORDER-2" }),
-    )
-    .unwrap_err();
+    let refused = decide(&t.window, "approve", &account_id, &request_id, json!({ "typed_binding_message": "ORDER-2" }))
+        .unwrap_err();
     answers.add("BackendError", &refused);
     assert_eq!(refused["code"], "binding_message_mismatch", "the core compares the code: {refused}");
-    let refused = invoke(
-        &t.window,
-        "approve",
-        json!({ "account_id": account_id, "request_id": request_id, "typed_binding_message": "order-1" }),
-    )
-    .unwrap_err();
+    let refused = decide(&t.window, "approve", &account_id, &request_id, json!({ "typed_binding_message": "order-1" }))
+        .unwrap_err();
     assert_eq!(refused["code"], "binding_message_mismatch", "case-sensitive: {refused}");
     assert_eq!(invoke(&t.window, "history", json!({})).unwrap(), json!([]), "nothing signed");
 
     // Approve the first with its code (surrounding white space aside): the
     // agent gets its token.
     assert_eq!(one["confirmation_required"], true, "the view tells the UI to ask: {one}");
-    let outcome = invoke(
-        &t.window,
-        "approve",
-        json!({ "account_id": account_id, "request_id": request_id, "typed_binding_message": " ORDER-1\n" }),
-    )
-    .unwrap();
+    let outcome =
+        decide(&t.window, "approve", &account_id, &request_id, json!({ "typed_binding_message": " ORDER-1\n" }))
+            .unwrap();
     answers.add("DecisionOutcome", &outcome);
     assert_eq!(outcome["history"]["decision"], "approve");
     let token = tauri::async_runtime::block_on(server.token(&agent, &first));
     assert!(token["access_token"].is_string(), "token answer: {token}");
 
     // Deny the second with a reason: the agent is refused.
-    let outcome = invoke(
-        &t.window,
-        "deny",
-        json!({ "account_id": account_id, "request_id": other_id, "reason": "wrong_details" }),
-    )
-    .unwrap();
+    let outcome = decide(&t.window, "deny", &account_id, &other_id, json!({ "reason": "wrong_details" })).unwrap();
     answers.add("DecisionOutcome", &outcome);
     assert_eq!(outcome["history"]["deny_reason"], "wrong_details");
     let refused = tauri::async_runtime::block_on(server.token(&agent, &second));
     assert_eq!(refused["error"], "access_denied", "{refused}");
 
     // Deciding twice is refused.
-    let error = invoke(
-        &t.window,
-        "approve",
-        json!({ "account_id": account_id, "request_id": other_id, "typed_binding_message": "ORDER-2" }),
-    )
-    .unwrap_err();
+    let error = decide(&t.window, "approve", &account_id, &other_id, json!({ "typed_binding_message": "ORDER-2" }))
+        .unwrap_err();
     assert_eq!(error["code"], "not_pending");
 
     // History, newest first, with the requests; receipts verify offline.
@@ -629,6 +625,19 @@ fn file_key_app(dir: &Path) -> (tauri::App<MockRuntime>, WebviewWindow<MockRunti
 }
 
 /// Waits until `app_status` says the key file waits for `purpose`.
+/// `unverified_block` of `account_id` invoked on a thread, once the key
+/// file asked the window for its passphrase ("open") to answer it.
+fn unverified_block_awaiting_passphrase(
+    window: &WebviewWindow<MockRuntime>,
+    account_id: &str,
+) -> std::thread::JoinHandle<Result<Value, Value>> {
+    let w = window.clone();
+    let id = account_id.to_owned();
+    let block = std::thread::spawn(move || invoke(&w, "unverified_block", json!({ "account_id": id })));
+    wait_for_passphrase_request(window, "open");
+    block
+}
+
 fn wait_for_passphrase_request(window: &WebviewWindow<MockRuntime>, purpose: &str) {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
@@ -697,10 +706,7 @@ fn the_key_file_passphrase_is_asked_in_the_window_checked_and_kept_in_memory_onl
     // The next start opens the file: a wrong passphrase is refused and the
     // app keeps asking (nothing locks); the right one opens it.
     let (_app, window) = file_key_app(dir.path());
-    let w = window.clone();
-    let id = account_id.clone();
-    let block = std::thread::spawn(move || invoke(&w, "unverified_block", json!({ "account_id": id })));
-    wait_for_passphrase_request(&window, "open");
+    let block = unverified_block_awaiting_passphrase(&window, &account_id);
     let error =
         invoke(&window, "submit_key_passphrase", json!({ "passphrase": "walrus quietly orbits cumin" })).unwrap_err();
     assert_eq!(error["code"], "wrong_passphrase", "{error}");
@@ -712,17 +718,12 @@ fn the_key_file_passphrase_is_asked_in_the_window_checked_and_kept_in_memory_onl
     // Closing the window's prompt fails only the waiting operation; the
     // next one asks again.
     let (_app, window) = file_key_app(dir.path());
-    let w = window.clone();
-    let id = account_id.clone();
-    let block = std::thread::spawn(move || invoke(&w, "unverified_block", json!({ "account_id": id })));
-    wait_for_passphrase_request(&window, "open");
+    let block = unverified_block_awaiting_passphrase(&window, &account_id);
     invoke(&window, "cancel_key_passphrase", json!({})).unwrap();
     let error = block.join().unwrap().unwrap_err();
     assert_eq!(error["code"], "key_store", "{error}");
     assert!(error["message"].as_str().unwrap().contains("no passphrase was entered"), "{error}");
-    let w = window.clone();
-    let block = std::thread::spawn(move || invoke(&w, "unverified_block", json!({ "account_id": account_id })));
-    wait_for_passphrase_request(&window, "open");
+    let block = unverified_block_awaiting_passphrase(&window, &account_id);
     invoke(&window, "submit_key_passphrase", json!({ "passphrase": STRONG })).unwrap();
     assert_eq!(block.join().unwrap().unwrap()["blocked"], false);
     tauri::async_runtime::block_on(server.server.stop());
@@ -747,8 +748,7 @@ fn the_user_sees_and_lifts_the_block_of_unverified_agents() {
     tauri::async_runtime::block_on(shell.approver().unwrap().sync(&account_id)).unwrap();
     for view in invoke(&t.window, "inbox_views", json!({})).unwrap().as_array().unwrap() {
         let request_id = view["item"]["request"]["id"].as_str().unwrap();
-        invoke(&t.window, "deny", json!({ "account_id": account_id, "request_id": request_id, "reason": "not_me" }))
-            .unwrap();
+        decide(&t.window, "deny", &account_id, request_id, json!({ "reason": "not_me" })).unwrap();
     }
     let state = invoke(&t.window, "unverified_block", json!({ "account_id": account_id })).unwrap();
     assert_eq!(state["blocked"], true, "{state}");

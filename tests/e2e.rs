@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use support::app::{app_binary, enroll_through_the_ui, AppDirs};
 use support::server::Server;
-use support::webdriver::{screenshot, AppSession};
+use support::webdriver::{open_card, screenshot, AppSession};
 
 const PURCHASE_TYPE: &str = "urn:countersign:details:v1:purchase";
 const EMAIL_TYPE: &str = "urn:countersign:details:v1:send_email";
@@ -33,8 +33,7 @@ fn screenshots() -> PathBuf {
 #[tokio::test]
 #[ignore = "needs a display and tauri-driver: run by `cargo xtask test`"]
 async fn window_shows_product_name_and_empty_inbox() {
-    let dirs = AppDirs::new();
-    let session = dirs.start().await;
+    let (dirs, session) = AppDirs::start_fresh().await;
 
     // The empty state appears only after the UI's IPC call to the Rust side
     // (`inbox_views`) has answered, so this checks the whole path:
@@ -83,13 +82,7 @@ async fn enroll_receive_approve_and_deny_in_the_window_and_the_agent_gets_its_to
 
     // The purchase: warnings first, the hidden character revealed; the binding
     // code must be typed to approve.
-    items[0]
-        .find(fantoccini::Locator::Css("[data-testid=\"inbox-open\"]"))
-        .await
-        .expect("review button")
-        .click()
-        .await
-        .expect("open");
+    open_card(&items[0]).await;
     let warnings = session.text_of("request-warnings").await;
     assert!(warnings.contains("RIGHT-TO-LEFT OVERRIDE"), "bidi warning: {warnings:?}");
     assert!(session.text_of("binding-message").await.contains("SHOP-7Q2"));
@@ -141,8 +134,7 @@ async fn start_with_notifications_paused() -> (Dunst, Server, AppDirs, AppSessio
     let dunst = Dunst::start();
     Dunst::ctl(&["set-paused", "true"]);
     let server = Server::start().await;
-    let dirs = AppDirs::new();
-    let session = dirs.start().await;
+    let (dirs, session) = AppDirs::start_fresh().await;
     (dunst, server, dirs, session)
 }
 
@@ -244,8 +236,7 @@ impl Drop for Dunst {
 async fn a_notification_click_opens_the_request_and_bursts_make_one_notification() {
     let _dunst = Dunst::start();
     let server = Server::start().await;
-    let dirs = AppDirs::new();
-    let session = dirs.start().await;
+    let (_dirs, session) = AppDirs::start_fresh().await;
     enroll_through_the_ui(&session, &server, None).await;
     session.click("nav-inbox").await;
     let agent = server.agent("Mail Assistant", &[EMAIL_TYPE]).await;
@@ -322,8 +313,7 @@ async fn a_low_risk_notification_approves_in_place_and_a_high_risk_one_only_open
     let scratch = tempfile::tempdir().expect("temp dir");
     let (_dunst, menus) = Dunst::start_choosing(scratch.path(), "Approve");
     let server = Server::start().await;
-    let dirs = AppDirs::new();
-    let session = dirs.start().await;
+    let (_dirs, session) = AppDirs::start_fresh().await;
     enroll_through_the_ui(&session, &server, None).await;
     session.click("nav-inbox").await;
     let agent = server.agent("Calendar Helper", &[CALENDAR_TYPE, PURCHASE_TYPE]).await;
@@ -437,8 +427,7 @@ async fn the_key_file_passphrase_is_asked_in_the_window_and_kept_in_memory_only(
 #[tokio::test]
 #[ignore = "needs a display and tauri-driver: run by `cargo xtask test`"]
 async fn settings_switch_the_theme_and_start_at_login() {
-    let dirs = AppDirs::new();
-    let session = dirs.start().await;
+    let (dirs, session) = AppDirs::start_fresh().await;
     session.click("nav-settings").await;
     session.click("setting-theme-dark").await;
     let deadline = std::time::Instant::now() + support::webdriver::UI_TIMEOUT;
@@ -628,12 +617,7 @@ async fn hostile_text_is_marked_where_it_stands_in_every_slot_of_the_window() {
             let items = session.wait_count("[data-testid=\"inbox-item\"]", 3).await;
             for item in items {
                 if item.text().await.expect("card").contains(binding) {
-                    item.find(fantoccini::Locator::Css("[data-testid=\"inbox-open\"]"))
-                        .await
-                        .expect("review")
-                        .click()
-                        .await
-                        .expect("open");
+                    open_card(&item).await;
                     session.element("request-detail").await;
                     return;
                 }

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use support::app::{enroll_through_the_ui, AppDirs};
 use support::server::Server;
+use support::webdriver::open_card;
 
 const PURCHASE_TYPE: &str = "urn:countersign:details:v1:purchase";
 const EMAIL_TYPE: &str = "urn:countersign:details:v1:send_email";
@@ -56,8 +57,7 @@ fn soak_duration() -> Duration {
 #[ignore = "needs a display and tauri-driver, and takes minutes: run by `cargo xtask test`"]
 async fn the_window_keeps_working_for_minutes_under_load() {
     let server = Server::start_unlimited().await;
-    let dirs = AppDirs::new();
-    let session = dirs.start().await;
+    let (_dirs, session) = AppDirs::start_fresh().await;
     enroll_through_the_ui(&session, &server, None).await;
     session.click("nav-inbox").await;
     let web = session.web_processes();
@@ -93,13 +93,7 @@ async fn the_window_keeps_working_for_minutes_under_load() {
         let id = oldest.attr("data-request-id").await.expect("attribute").expect("request id");
         let text = oldest.text().await.expect("inbox item text");
         assert!(text.contains("Soak Agent"), "round {round}: {text:?}");
-        oldest
-            .find(fantoccini::Locator::Css("[data-testid=\"inbox-open\"]"))
-            .await
-            .expect("review button")
-            .click()
-            .await
-            .expect("open the request");
+        open_card(oldest).await;
         let detail = session.text_of("request-detail").await;
         assert!(detail.contains("SOAK-"), "round {round}: {detail:?}");
         for step in 0..=10 {

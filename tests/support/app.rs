@@ -45,6 +45,13 @@ impl AppDirs {
         ]
     }
 
+    /// Fresh directories and the app started in them.
+    pub async fn start_fresh() -> (AppDirs, AppSession) {
+        let dirs = AppDirs::new();
+        let session = dirs.start().await;
+        (dirs, session)
+    }
+
     pub async fn start(&self) -> AppSession {
         AppSession::start(app_binary(), &self.env()).await
     }

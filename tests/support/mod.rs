@@ -3,5 +3,6 @@
 #![allow(dead_code)]
 
 pub mod app;
+pub mod driver;
 pub mod server;
 pub mod webdriver;

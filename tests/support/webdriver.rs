@@ -1,13 +1,14 @@
 //! Drives the real app through WebDriver: `tauri-driver` starts the app and
 //! bridges to WebKitWebDriver. Needs a display (the xtask gives it Xvfb).
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
+
+use super::driver::{capabilities, start_tauri_driver, Patience};
 
 /// How long a cold WebKit start plus the first IPC round trip may take on a
 /// loaded 2-core machine before we call it a failure.
@@ -28,25 +29,12 @@ impl AppSession {
 
     /// Like `start`, with command-line arguments for the app.
     pub async fn start_with_args(app: PathBuf, env: &[(&str, &Path)], args: &[&str]) -> AppSession {
-        let port = free_port();
-        let native_port = free_port();
         let driver_path = std::env::var_os("TAURI_DRIVER").map(PathBuf::from).unwrap_or_else(|| "tauri-driver".into());
-        let mut command = Command::new(&driver_path);
-        command
-            .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit());
-        for (key, value) in env {
-            command.env(key, value);
-        }
-        let driver = command.spawn().unwrap_or_else(|e| panic!("cannot start {}: {e}", driver_path.display()));
-        wait_for_port(port);
+        let patience = Patience { within: Duration::from_secs(20), every: Duration::from_millis(100) };
+        let (driver, port) = start_tauri_driver(&driver_path, env.iter().copied(), Stdio::inherit(), patience);
 
-        let mut capabilities = serde_json::Map::new();
-        capabilities.insert("browserName".into(), "wry".into());
-        capabilities.insert("tauri:options".into(), serde_json::json!({ "application": app, "args": args }));
         let client = ClientBuilder::native()
-            .capabilities(capabilities)
+            .capabilities(capabilities(serde_json::json!({ "application": app, "args": args })))
             .connect(&format!("http://127.0.0.1:{port}"))
             .await
             .expect("WebDriver session on the app");
@@ -170,17 +158,11 @@ import -window "$window" "$SHOT""#;
     }
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
-}
-
-fn wait_for_port(port: u16) {
-    let address = SocketAddr::from(([127, 0, 0, 1], port));
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_err() {
-        assert!(Instant::now() < deadline, "tauri-driver did not listen on port {port}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+/// Opens the request of an inbox card: clicks the card's review button.
+pub async fn open_card(card: &Element) {
+    let review =
+        card.find(Locator::Css("[data-testid=\"inbox-open\"]")).await.unwrap_or_else(|e| panic!("review button: {e}"));
+    review.click().await.unwrap_or_else(|e| panic!("open the request: {e}"));
 }
 
 /// A process: its id, parent and name (`/proc/<pid>/stat`, at most 15 bytes).
