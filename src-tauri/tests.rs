@@ -624,7 +624,6 @@ fn file_key_app(dir: &Path) -> (tauri::App<MockRuntime>, WebviewWindow<MockRunti
     (app, window)
 }
 
-/// Waits until `app_status` says the key file waits for `purpose`.
 /// `unverified_block` of `account_id` invoked on a thread, once the key
 /// file asked the window for its passphrase ("open") to answer it.
 fn unverified_block_awaiting_passphrase(
@@ -638,6 +637,7 @@ fn unverified_block_awaiting_passphrase(
     block
 }
 
+/// Waits until `app_status` says the key file waits for `purpose`.
 fn wait_for_passphrase_request(window: &WebviewWindow<MockRuntime>, purpose: &str) {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {

@@ -47,7 +47,7 @@ pub enum AdminError {
     NotFound(String),
     /// The database failed.
     #[error("{0}")]
-    Internal(Internal),
+    Internal(#[source] Internal),
 }
 
 crate::error::internal_from!(AdminError);
@@ -432,7 +432,7 @@ pub async fn unblock_unverified(db: &Db, who: &str, by: &str, now: u64) -> Resul
 }
 
 /// A device, as `device list` shows it.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize)]
 pub struct DeviceSummary {
     /// `device_id`.
     pub device_id: String,
@@ -454,14 +454,25 @@ pub struct DeviceSummary {
 /// Not found, or the database failed.
 pub async fn list_devices(db: &Db, who: &str) -> Result<Vec<DeviceSummary>, AdminError> {
     let user = find_user(db, who).await?;
-    let devices = sqlx::query_as(
+    let rows = sqlx::query(
         "SELECT device_id, sub, device_name, platform, created_at, revoked_at FROM devices WHERE sub = $1 \
          ORDER BY created_at, device_id",
     )
     .bind(&user.sub)
     .fetch_all(db)
     .await?;
-    Ok(devices)
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        out.push(DeviceSummary {
+            device_id: r.try_get("device_id")?,
+            sub: r.try_get("sub")?,
+            device_name: r.try_get("device_name")?,
+            platform: r.try_get("platform")?,
+            created_at: store::from_ts(r.try_get("created_at")?),
+            revoked_at: r.try_get::<Option<i64>, _>("revoked_at")?.map(store::from_ts),
+        });
+    }
+    Ok(out)
 }
 
 /// Revokes a device; returns its user's `sub`. A running server refuses it
