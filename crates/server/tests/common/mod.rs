@@ -205,20 +205,20 @@ impl TestDevice {
         claims.sign(&self.key).expect("sign")
     }
 
-    pub async fn get(&self, server: &TestServer, path: &str) -> reqwest::Response {
+    pub async fn get(&self, server: &impl ClockNow, path: &str) -> reqwest::Response {
         let url = format!("{}{path}", self.endpoint);
         let proof = self.proof(HttpMethod::Get, &url, server.clock_now());
         self.http.get(&url).header("Authorization", format!("Device {proof}")).send().await.expect("get")
     }
 
-    pub async fn pending(&self, server: &TestServer) -> Vec<ApproverRequest> {
+    pub async fn pending(&self, server: &impl ClockNow) -> Vec<ApproverRequest> {
         let resp = self.get(server, "/requests?status=pending").await;
         assert_eq!(resp.status(), 200, "pending list");
         let list: RequestList = resp.json().await.expect("json");
         list.requests
     }
 
-    pub async fn events(&self, server: &TestServer, last_event_id: Option<&str>) -> Sse {
+    pub async fn events(&self, server: &impl ClockNow, last_event_id: Option<&str>) -> Sse {
         let url = format!("{}/events", self.endpoint);
         let proof = self.proof(HttpMethod::Get, &url, server.clock_now());
         let mut req = self.http.get(&url).header("Authorization", format!("Device {proof}"));
@@ -254,7 +254,12 @@ impl TestDevice {
         }
     }
 
-    pub async fn submit(&self, server: &TestServer, id: &RequestId, body: &impl serde::Serialize) -> reqwest::Response {
+    pub async fn submit(
+        &self,
+        server: &impl ClockNow,
+        id: &RequestId,
+        body: &impl serde::Serialize,
+    ) -> reqwest::Response {
         let url = format!("{}/requests/{id}/decision", self.endpoint);
         let proof = self.proof(HttpMethod::Post, &url, server.clock_now());
         self.http
@@ -268,7 +273,7 @@ impl TestDevice {
 
     pub async fn decide(
         &self,
-        server: &TestServer,
+        server: &impl ClockNow,
         req: &ApproverRequest,
         decision: Decision,
         reason: Option<DenyReason>,
@@ -639,5 +644,80 @@ pub fn capture_logs() -> LogBuf {
 pub fn assert_no_secret(logs: &str, secrets: &[String]) {
     for s in secrets {
         assert!(!logs.contains(s.as_str()), "a secret leaked into the logs");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The real binary, to be killed
+// ---------------------------------------------------------------------------
+
+/// The `countersign-server` binary serving a database file on a fixed
+/// loopback address, so that it can be killed with SIGKILL and started again
+/// where its clients expect it. Its clock is the wall clock.
+pub struct ServerProcess {
+    child: Option<std::process::Child>,
+    db: std::path::PathBuf,
+    listen: String,
+    /// The issuer (`http://127.0.0.1:<port>`).
+    pub base: String,
+}
+
+impl ServerProcess {
+    /// The binary for `db` (which may not exist yet) at a free port; not
+    /// started yet (its issuer is known, for enrollment links).
+    pub fn new(db: &std::path::Path) -> ServerProcess {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("addr").port();
+        ServerProcess {
+            child: None,
+            db: db.to_owned(),
+            listen: format!("127.0.0.1:{port}"),
+            base: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    /// Starts the binary (again, after [`ServerProcess::kill_9`]) on its
+    /// database and address, and waits until it answers.
+    pub async fn start(&mut self) {
+        assert!(self.child.is_none(), "the server is still running");
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_countersign-server"))
+            .arg("--db")
+            .arg(&self.db)
+            .args(["serve", "--listen", &self.listen, "--issuer", &self.base])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("the server starts");
+        self.child = Some(child);
+        let jwks = format!("{}/jwks", self.base);
+        countersign_server::testing::wait_for_every(
+            Duration::from_secs(30),
+            Duration::from_millis(20),
+            "the server to answer",
+            || async { http().get(&jwks).send().await.ok().filter(|r| r.status() == 200).map(|_| ()) },
+        )
+        .await;
+    }
+
+    /// `kill -9`: the process gets no chance to flush or close anything.
+    pub fn kill_9(&mut self) {
+        let mut child = self.child.take().expect("the server is running");
+        child.kill().expect("SIGKILL");
+        child.wait().expect("reaped");
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl ClockNow for ServerProcess {
+    fn clock_now(&self) -> u64 {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
     }
 }
