@@ -45,6 +45,9 @@ pub struct Inner {
     pub outbox_wake: Notify,
     /// Fetched client `jwks_uri` documents.
     pub jwks_cache: JwksCache,
+    /// The request writer (`/bc-authorize`'s checks and inserts, committed
+    /// in groups).
+    pub writer: crate::store::writer::Writer,
 }
 
 impl std::ops::Deref for AppState {
@@ -84,6 +87,7 @@ impl AppState {
         let user_code_key = crate::crypto::user_code::UserCodeKey::new(&secret_key);
         let token_response_key = crate::oauth::tokens::ResponseKey::new(&secret_key)?;
         crate::crypto::signing_keys::ensure_active(&db, clock.now()).await?;
+        let writer = crate::store::writer::Writer::open(&db)?;
         Ok(Self(Arc::new(Inner {
             config,
             db,
@@ -98,6 +102,7 @@ impl AppState {
             token_response_key,
             outbox_wake: Notify::new(),
             jwks_cache: JwksCache::default(),
+            writer,
         })))
     }
 

@@ -50,3 +50,22 @@ pub async fn withdrawn(
     let data = serde_json::to_string(&Withdrawn { id: id.clone(), reason })?;
     append(conn, sub, &EventKind::Withdrawn, Some(id), &data, exclude_device, now).await
 }
+
+/// [`append`] on the request writer's connection (no device excluded).
+///
+/// # Errors
+/// The database failed.
+pub fn append_sync(
+    conn: &rusqlite::Connection,
+    sub: &str,
+    kind: &EventKind,
+    request_id: Option<&RequestId>,
+    data: &str,
+    now: u64,
+) -> Result<(), Internal> {
+    conn.prepare_cached(
+        "INSERT INTO events (sub, kind, request_id, data, exclude_device, created_at) VALUES (?1, ?2, ?3, ?4, NULL, ?5)",
+    )?
+    .execute(rusqlite::params![sub, kind.as_str(), request_id.map(RequestId::as_str), data, store::ts(now)])?;
+    Ok(())
+}

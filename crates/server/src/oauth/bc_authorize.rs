@@ -23,7 +23,6 @@ use crate::oauth::clients::{
 };
 use crate::oauth::discovery::paths;
 use crate::state::AppState;
-use crate::store;
 use crate::store::requests::{NewRequest, StoredRequest};
 use crate::store::users::{self, By, User};
 use crate::util;
@@ -285,13 +284,13 @@ async fn handle(
     let user = resolve_user(state, &client, &params.hint).await?;
     if client.user_code_parameter {
         let code = params.user_code.as_ref().ok_or(OAuthError::MissingUserCode)?;
-        let mut conn = state.db.acquire().await?;
-        check_blocks(
-            &mut conn,
-            Asking { limits: &state.config.limits, client: &client, user: &user, now: state.now() },
-        )
-        .await?;
-        drop(conn);
+        // Read-only, through the writer: the same checks as in the group that
+        // stores the request.
+        let (limits, client_w, user_w, now) = (state.config.limits.clone(), client.clone(), user.clone(), state.now());
+        state
+            .writer
+            .run(move |conn| check_blocks(conn, Asking { limits: &limits, client: &client_w, user: &user_w, now }))
+            .await?;
         check_user_code(state, &client, &user, code).await?;
     }
 
@@ -321,8 +320,6 @@ async fn handle(
         .map_err(|e| crate::error::Internal::new(format!("nonce: {e}")))?;
     let scope: Vec<String> = params.scope.iter().map(str::to_owned).collect();
 
-    let mut tx = store::begin(&state.db).await?;
-    check_fatigue(&mut tx, Asking { limits: &cfg.limits, client: &client, user: &user, now }).await?;
     let stored = StoredRequest {
         request_id: request_id.clone(),
         client_id: client.client_id.clone(),
@@ -356,33 +353,58 @@ async fn handle(
         client_disabled: false,
         user_disabled: false,
     };
-    let notification_token = params.client_notification_token.as_ref().filter(|_| notifies);
-    crate::store::requests::insert(
-        &mut tx,
-        &NewRequest {
-            request: &stored,
-            auth_req_id_hash: util::hash_secret(auth_req_id.secret()),
-            notify_auth_req_id: notifies.then(|| auth_req_id.secret()),
-            notification_token: notification_token.map(|t| t.secret()),
-            created_ms: state.clock.now_ms(),
-        },
-    )
-    .await?;
     let data = serde_json::to_string(&stored.to_approver(&cfg.issuer)).map_err(crate::error::Internal::from)?;
     // What every approver of the user receives, bounded as a whole (scope,
     // acr_values and the other strings as well as the details), so that a
     // page of requests stays below what an approver accepts.
     let max = cfg.max_details_bytes.saturating_add(REQUEST_OVERHEAD_BYTES);
-    if data.len() > max {
-        return Err(OAuthError::InvalidRequest(format!(
-            "the request is {} bytes as sent to the user's approvers; this server sends at most {max}",
-            data.len()
-        )));
-    }
-    crate::device::events::append(&mut tx, &user.sub, &EventKind::Request, Some(&request_id), &data, None, now).await?;
-    tx.commit().await?;
-    state.hub.notify(&user.sub);
-    tracing::info!(request_id = %request_id, client_id = %client.client_id, mode = %mode, "backchannel request accepted");
+    let auth_req_id_hash = util::hash_secret(auth_req_id.secret());
+    let notify_auth_req_id = notifies.then(|| auth_req_id.secret().to_owned());
+    let notification_token =
+        params.client_notification_token.as_ref().filter(|_| notifies).map(|t| t.secret().to_owned());
+    let (limits, clock) = (cfg.limits.clone(), state.clock.clone());
+    let (client_id, sub) = (client.client_id.clone(), user.sub.clone());
+    let job = move |conn: &rusqlite::Connection| {
+        check_fatigue(conn, Asking { limits: &limits, client: &client, user: &user, now })?;
+        if data.len() > max {
+            return Err(OAuthError::InvalidRequest(format!(
+                "the request is {} bytes as sent to the user's approvers; this server sends at most {max}",
+                data.len()
+            )));
+        }
+        crate::store::requests::insert(
+            conn,
+            &NewRequest {
+                request: &stored,
+                auth_req_id_hash,
+                notify_auth_req_id: notify_auth_req_id.as_deref(),
+                notification_token: notification_token.as_deref(),
+                // Read in the group, so that requests are stored in
+                // `created_ms` order (the device list pages on it).
+                created_ms: clock.now_ms(),
+            },
+        )?;
+        crate::device::events::append_sync(
+            conn,
+            &stored.sub,
+            &EventKind::Request,
+            Some(&stored.request_id),
+            &data,
+            now,
+        )?;
+        Ok::<(), OAuthError>(())
+    };
+    // On a task of its own: a client that hangs up cancels this handler,
+    // but a request the writer stores still wakes the user's approvers.
+    let (task, delivery) = (state.clone(), mode.clone());
+    tokio::spawn(async move {
+        task.writer.run(job).await?;
+        task.hub.notify(&sub);
+        tracing::info!(request_id = %request_id, client_id, mode = %delivery, "backchannel request accepted");
+        Ok::<(), OAuthError>(())
+    })
+    .await
+    .map_err(|e| crate::error::Internal::new(format!("storing the request: {e}")))??;
 
     let body = BackchannelAuthenticationResponse {
         auth_req_id,

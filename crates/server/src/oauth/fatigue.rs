@@ -16,41 +16,6 @@ pub(super) struct Count {
     oldest: Option<i64>,
 }
 
-/// Whose recent requests a rate limit counts.
-pub(super) enum Counted<'a> {
-    User(&'a str),
-    Client(&'a str),
-    UserAndClient(&'a str, &'a str),
-}
-
-/// The requests of `who` created after `since`.
-pub(super) async fn count(tx: &mut store::Tx, who: Counted<'_>, since: u64) -> Result<Count, OAuthError> {
-    let since = store::ts(since);
-    // One literal per case: every placeholder bound is used.
-    let query = match who {
-        Counted::User(sub) => sqlx::query(
-            "SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM auth_requests WHERE created_at > $1 AND sub = $2",
-        )
-        .bind(since)
-        .bind(sub),
-        Counted::Client(id) => sqlx::query(
-            "SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM auth_requests \
-             WHERE created_at > $1 AND client_id = $2",
-        )
-        .bind(since)
-        .bind(id),
-        Counted::UserAndClient(sub, id) => sqlx::query(
-            "SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM auth_requests \
-             WHERE created_at > $1 AND sub = $2 AND client_id = $3",
-        )
-        .bind(since)
-        .bind(sub)
-        .bind(id),
-    };
-    let row = query.fetch_one(&mut **tx).await?;
-    Ok(Count { n: row.try_get("n")?, oldest: row.try_get("oldest")? })
-}
-
 pub(super) fn over_limit(c: &Count, limit: u32, now: u64) -> Option<OAuthError> {
     if limit == 0 || c.n < i64::from(limit) {
         return None;
@@ -70,93 +35,6 @@ pub(super) struct Asking<'a> {
     pub user: &'a User,
     /// Now, unix seconds.
     pub now: u64,
-}
-
-/// Whether `client` is blocked for `user` by `not_me` denials: a verified
-/// client by its own within the window, an unverified one by the user's
-/// block of unverified clients. Read-only; checked before the `user_code`
-/// (a blocked client must not lock the user's code) and again in the
-/// transaction that stores the request.
-pub(super) async fn check_blocks(conn: &mut sqlx::SqliteConnection, asking: Asking<'_>) -> Result<(), OAuthError> {
-    let Asking { limits, client, user, now } = asking;
-    let (sub, client_id) = (user.sub.as_str(), client.client_id.as_str());
-    if client.verified {
-        if limits.not_me_threshold > 0 {
-            let row = sqlx::query(
-                "SELECT COUNT(*) AS n FROM auth_requests WHERE sub = $1 AND client_id = $2 \
-                 AND deny_reason = 'not_me' AND decided_at > $3",
-            )
-            .bind(sub)
-            .bind(client_id)
-            .bind(store::ts(now.saturating_sub(limits.not_me_window_secs)))
-            .fetch_one(&mut *conn)
-            .await?;
-            if row.try_get::<i64, _>("n")? >= i64::from(limits.not_me_threshold) {
-                tracing::info!(client_id, "client blocked for a user after not_me denials");
-                return Err(OAuthError::AccessDenied("the user has reported requests of this client as not theirs"));
-            }
-        }
-    } else if crate::store::blocks::unverified_blocked(conn, sub).await? {
-        tracing::info!(client_id, "unverified client refused: the user blocked unverified clients");
-        return Err(OAuthError::AccessDenied(
-            "the user has reported requests of unverified clients as not theirs; unverified clients are blocked \
-             for this user until the block is lifted",
-        ));
-    }
-    Ok(())
-}
-
-/// Fatigue control, inside the transaction that stores the request: blocks
-/// from `not_me` denials, the per-minute rates and the pending caps (all
-/// clients, and unverified clients together, so that unknown clients cannot
-/// fill the user's place for the agents an operator vouched for).
-pub(super) async fn check_fatigue(tx: &mut store::Tx, asking: Asking<'_>) -> Result<(), OAuthError> {
-    check_blocks(tx, asking).await?;
-    let Asking { limits, client, user, now } = asking;
-    let (sub, client_id) = (user.sub.as_str(), client.client_id.as_str());
-    let since = now.saturating_sub(60);
-    let mut rates =
-        vec![(Counted::User(sub), limits.user_per_minute), (Counted::Client(client_id), limits.client_per_minute)];
-    if !client.verified {
-        rates.push((Counted::UserAndClient(sub, client_id), limits.unverified_user_client_per_minute));
-    }
-    for (who, limit) in rates {
-        // 0 is no limit: nothing to count (a count of a busy client's last
-        // minute reads every request it made in it).
-        if limit == 0 {
-            continue;
-        }
-        if let Some(e) = over_limit(&count(tx, who, since).await?, limit, now) {
-            return Err(e);
-        }
-    }
-    let mut caps = vec![(limits.max_pending_per_user, false)];
-    if !client.verified {
-        caps.push((limits.max_pending_unverified_per_user, true));
-    }
-    for (limit, unverified_only) in caps {
-        if limit == 0 {
-            continue;
-        }
-        let row = sqlx::query(
-            "SELECT COUNT(*) AS n, MIN(expires_at) AS first FROM auth_requests \
-             WHERE sub = $1 AND status = 'pending' AND expires_at > $2 AND (client_verified = 0 OR $3 = 0)",
-        )
-        .bind(sub)
-        .bind(store::ts(now))
-        .bind(store::flag(unverified_only))
-        .fetch_one(&mut **tx)
-        .await?;
-        if row.try_get::<i64, _>("n")? >= i64::from(limit) {
-            let first = store::from_ts(row.try_get::<Option<i64>, _>("first")?.unwrap_or(0));
-            return Err(OAuthError::TooManyPending {
-                limit,
-                unverified: unverified_only,
-                retry_after: first.saturating_sub(now).max(1),
-            });
-        }
-    }
-    Ok(())
 }
 
 /// Checks a `user_code`, counting the failures: once the user (from any
@@ -222,4 +100,115 @@ pub(super) async fn check_user_code(
             Err(OAuthError::InvalidUserCode)
         }
     }
+}
+
+/// Whether `client` is blocked for `user` by `not_me` denials: a verified
+/// client by its own within the window, an unverified one by the user's
+/// block of unverified clients. Read-only; checked before the `user_code`
+/// (a blocked client must not lock the user's code) and again in the
+/// group that stores the request. Runs on the request writer's connection.
+pub(super) fn check_blocks(conn: &rusqlite::Connection, asking: Asking<'_>) -> Result<(), OAuthError> {
+    let Asking { limits, client, user, now } = asking;
+    let (sub, client_id) = (user.sub.as_str(), client.client_id.as_str());
+    let internal = |e: rusqlite::Error| OAuthError::from(crate::error::Internal::from(e));
+    if client.verified {
+        if limits.not_me_threshold > 0 {
+            let n: i64 = conn
+                .prepare_cached(
+                    "SELECT COUNT(*) FROM auth_requests WHERE sub = ?1 AND client_id = ?2 \
+                     AND deny_reason = 'not_me' AND decided_at > ?3",
+                )
+                .and_then(|mut s| {
+                    s.query_row(
+                        rusqlite::params![sub, client_id, store::ts(now.saturating_sub(limits.not_me_window_secs))],
+                        |r| r.get(0),
+                    )
+                })
+                .map_err(internal)?;
+            if n >= i64::from(limits.not_me_threshold) {
+                tracing::info!(client_id, "client blocked for a user after not_me denials");
+                return Err(OAuthError::AccessDenied("the user has reported requests of this client as not theirs"));
+            }
+        }
+    } else {
+        let blocked = conn
+            .prepare_cached("SELECT 1 FROM unverified_blocks WHERE sub = ?1 AND lifted_at IS NULL LIMIT 1")
+            .and_then(|mut s| s.exists([sub]))
+            .map_err(internal)?;
+        if blocked {
+            tracing::info!(client_id, "unverified client refused: the user blocked unverified clients");
+            return Err(OAuthError::AccessDenied(
+                "the user has reported requests of unverified clients as not theirs; unverified clients are blocked \
+                 for this user until the block is lifted",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Fatigue control, in the request writer's group that stores the request:
+/// blocks from `not_me` denials, the per-minute rates and the pending caps
+/// (all clients, and unverified clients together, so that unknown clients
+/// cannot fill the user's place for the agents an operator vouched for).
+pub(super) fn check_fatigue(conn: &rusqlite::Connection, asking: Asking<'_>) -> Result<(), OAuthError> {
+    check_blocks(conn, asking)?;
+    let Asking { limits, client, user, now } = asking;
+    let (sub, client_id) = (user.sub.as_str(), client.client_id.as_str());
+    let internal = |e: rusqlite::Error| OAuthError::from(crate::error::Internal::from(e));
+    let since = store::ts(now.saturating_sub(60));
+    let mut rates: Vec<(&str, Vec<&str>, u32)> = vec![
+        ("sub = ?2", vec![sub], limits.user_per_minute),
+        ("client_id = ?2", vec![client_id], limits.client_per_minute),
+    ];
+    if !client.verified {
+        rates.push(("sub = ?2 AND client_id = ?3", vec![sub, client_id], limits.unverified_user_client_per_minute));
+    }
+    for (condition, values, limit) in rates {
+        // 0 is no limit: nothing to count (a count of a busy client's last
+        // minute reads every request it made in it).
+        if limit == 0 {
+            continue;
+        }
+        let sql = format!("SELECT COUNT(*), MIN(created_at) FROM auth_requests WHERE created_at > ?1 AND {condition}");
+        let (n, oldest): (i64, Option<i64>) = conn
+            .prepare_cached(&sql)
+            .and_then(|mut s| {
+                let mut params: Vec<&dyn rusqlite::ToSql> = vec![&since];
+                params.extend(values.iter().map(|v| v as &dyn rusqlite::ToSql));
+                s.query_row(params.as_slice(), |r| Ok((r.get(0)?, r.get(1)?)))
+            })
+            .map_err(internal)?;
+        if let Some(e) = over_limit(&Count { n, oldest }, limit, now) {
+            return Err(e);
+        }
+    }
+    let mut caps = vec![(limits.max_pending_per_user, false)];
+    if !client.verified {
+        caps.push((limits.max_pending_unverified_per_user, true));
+    }
+    for (limit, unverified_only) in caps {
+        if limit == 0 {
+            continue;
+        }
+        let (n, first): (i64, Option<i64>) = conn
+            .prepare_cached(
+                "SELECT COUNT(*), MIN(expires_at) FROM auth_requests \
+                 WHERE sub = ?1 AND status = 'pending' AND expires_at > ?2 AND (client_verified = 0 OR ?3 = 0)",
+            )
+            .and_then(|mut s| {
+                s.query_row(rusqlite::params![sub, store::ts(now), store::flag(unverified_only)], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+            })
+            .map_err(internal)?;
+        if n >= i64::from(limit) {
+            let first = store::from_ts(first.unwrap_or(0));
+            return Err(OAuthError::TooManyPending {
+                limit,
+                unverified: unverified_only,
+                retry_after: first.saturating_sub(now).max(1),
+            });
+        }
+    }
+    Ok(())
 }

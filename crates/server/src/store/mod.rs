@@ -3,6 +3,7 @@
 pub mod blocks;
 pub mod requests;
 pub mod users;
+pub mod writer;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqliteConnection, SqlitePool, Transaction};
@@ -99,7 +100,7 @@ fn create_private(path: &Path) -> Result<(), Internal> {
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The in-process write turn of the database file behind `db`.
-fn write_turn(db: &Db) -> Arc<AsyncMutex<()>> {
+pub(crate) fn write_turn(db: &Db) -> Arc<AsyncMutex<()>> {
     static TURNS: OnceLock<Mutex<HashMap<PathBuf, Weak<AsyncMutex<()>>>>> = OnceLock::new();
     let path = db.connect_options().get_filename().to_path_buf();
     let mut turns = TURNS.get_or_init(Mutex::default).lock().unwrap_or_else(PoisonError::into_inner);

@@ -203,45 +203,6 @@ pub struct NewRequest<'a> {
     pub created_ms: u64,
 }
 
-/// Stores a new pending request in `tx`.
-///
-/// # Errors
-/// The database failed.
-pub async fn insert(conn: &mut SqliteConnection, new: &NewRequest<'_>) -> Result<(), Internal> {
-    let r = new.request;
-    sqlx::query(
-        "INSERT INTO auth_requests (request_id, auth_req_id_hash, notify_auth_req_id, notification_token, client_id, \
-         sub, delivery_mode, scope, binding_message, authorization_details, acr_values, context, risk, requires, \
-         nonce, created_at, created_ms, expires_at, poll_interval, status, client_name, client_verified) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)",
-    )
-    .bind(r.request_id.as_str())
-    .bind(&new.auth_req_id_hash)
-    .bind(new.notify_auth_req_id)
-    .bind(new.notification_token)
-    .bind(&r.client_id)
-    .bind(&r.sub)
-    .bind(r.delivery_mode.as_str())
-    .bind(serde_json::to_string(&r.scope)?)
-    .bind(&r.binding_message)
-    .bind(r.details.to_param())
-    .bind(&r.acr_values)
-    .bind(serde_json::to_string(&r.context)?)
-    .bind(r.risk.as_str())
-    .bind(serde_json::to_string(&r.requires)?)
-    .bind(r.nonce.as_str())
-    .bind(crate::store::ts(r.created_at))
-    .bind(crate::store::ts(new.created_ms))
-    .bind(crate::store::ts(r.expires_at))
-    .bind(crate::store::ts(r.poll_interval))
-    .bind(r.status.as_str())
-    .bind(&r.client_name)
-    .bind(crate::store::flag(r.verified))
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
 /// Loads one request by id.
 ///
 /// # Errors
@@ -264,4 +225,43 @@ pub async fn load_by_auth_req_id(
         .fetch_optional(conn)
         .await?;
     row.as_ref().map(StoredRequest::from_row).transpose()
+}
+
+/// Stores a new pending request, on the request writer's connection.
+///
+/// # Errors
+/// The database failed.
+pub fn insert(conn: &rusqlite::Connection, new: &NewRequest<'_>) -> Result<(), Internal> {
+    let r = new.request;
+    conn.prepare_cached(
+        "INSERT INTO auth_requests (request_id, auth_req_id_hash, notify_auth_req_id, notification_token, client_id, \
+         sub, delivery_mode, scope, binding_message, authorization_details, acr_values, context, risk, requires, \
+         nonce, created_at, created_ms, expires_at, poll_interval, status, client_name, client_verified) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)",
+    )?
+    .execute(rusqlite::params![
+        r.request_id.as_str(),
+        &new.auth_req_id_hash,
+        new.notify_auth_req_id,
+        new.notification_token,
+        &r.client_id,
+        &r.sub,
+        r.delivery_mode.as_str(),
+        serde_json::to_string(&r.scope)?,
+        &r.binding_message,
+        r.details.to_param(),
+        &r.acr_values,
+        serde_json::to_string(&r.context)?,
+        r.risk.as_str(),
+        serde_json::to_string(&r.requires)?,
+        r.nonce.as_str(),
+        crate::store::ts(r.created_at),
+        crate::store::ts(new.created_ms),
+        crate::store::ts(r.expires_at),
+        crate::store::ts(r.poll_interval),
+        r.status.as_str(),
+        &r.client_name,
+        crate::store::flag(r.verified),
+    ])?;
+    Ok(())
 }
