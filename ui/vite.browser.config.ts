@@ -2,6 +2,7 @@
 import { fileURLToPath } from 'node:url';
 import { defineConfig, type Plugin } from 'vite';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
+import { hardenSvelte } from './scripts/harden-svelte';
 
 const APP_ENTRY = '<script type="module" src="/src/main.ts"></script>';
 const HARNESS_ENTRY = '<script type="module" src="/browser/harness.ts"></script>';
@@ -25,7 +26,7 @@ function harnessEntry(): Plugin {
 export default defineConfig({
   root: fileURLToPath(new URL('.', import.meta.url)),
   base: './',
-  plugins: [svelte(), harnessEntry()],
+  plugins: [hardenSvelte(), svelte(), harnessEntry()],
   clearScreen: false,
   build: {
     outDir: 'dist-browser',

@@ -2,6 +2,7 @@
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vite';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
+import { hardenSvelte } from './scripts/harden-svelte';
 import { svelteTesting } from '@testing-library/svelte/vite';
 
 const root = fileURLToPath(new URL('.', import.meta.url));
@@ -9,7 +10,7 @@ const root = fileURLToPath(new URL('.', import.meta.url));
 // The Tauri shell loads `ui/dist` in production and http://localhost:5173 in dev.
 export default defineConfig({
   root,
-  plugins: [svelte(), svelteTesting()],
+  plugins: [hardenSvelte(), svelte(), svelteTesting()],
   // Tauri prints its own output; keep Vite's visible alongside it.
   clearScreen: false,
   // Expose only VITE_* and the TAURI_ENV_* variables the Tauri CLI sets.
