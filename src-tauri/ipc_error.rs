@@ -60,6 +60,7 @@ impl From<countersign_approver::Error> for IpcError {
             E::Signing(_) => "signing",
             E::NoReceipt(_) => "no_receipt",
             E::Invalid(_) => "invalid",
+            E::SecurityKey(_) => "security_key",
             E::Export(_) => "export_failed",
             E::Config(_) => "invalid_config",
         };

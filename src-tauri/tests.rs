@@ -184,6 +184,16 @@ fn errors_cross_as_code_message_and_the_characters_to_reveal_only() {
 }
 
 #[test]
+fn a_security_key_failure_crosses_as_its_own_code_with_the_words_for_the_user() {
+    use countersign_approver::webauthn::AuthenticatorError;
+    let error = crate::IpcError::from(countersign_approver::Error::from(AuthenticatorError::PinInvalid {
+        retries_left: Some(2),
+    }));
+    assert_eq!(error.code, "security_key");
+    assert!(error.message.contains("wrong PIN") && error.message.contains('2'), "{}", error.message);
+}
+
+#[test]
 fn bad_enrollment_links_are_refused_and_never_leak_the_ticket() {
     let t = app();
     let ticket = "A".repeat(43);

@@ -3,8 +3,8 @@ import type { Plugin } from 'vite';
 // Svelte writes a non-string attribute value through the element's property
 // setter when it has one, and keeps a denylist of the content setters it must
 // never use (the three names below). This plugin widens that list to every
-// setter ending in HTML or Text and to textContent (Svelte's list misses
-// outerText, and outerHTML on an element that defines it), and states it as a
+// setter whose name ends in "HTML" or "Text" and to textContent (Svelte's
+// list misses the outer variants an element may define), and states it as a
 // pattern, so the built bundle names no markup setter at all
 // (scripts/check-dist.mjs fails on any). The build fails if Svelte's code
 // changes, so an upgrade is reviewed here.

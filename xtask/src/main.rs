@@ -40,7 +40,8 @@ commands:
   demo --headless            the whole flow in a terminal: a local server, a
                              demo user, a CLI approver and a demo agent
   test [--skip-install]      run every test (UI, browser, cargo, end-to-end under
-                             Xvfb, keychain, fuzz smoke, openid-client interop)
+                             Xvfb, keychain, fuzz smoke, interop with
+                             openid-client and soft-webauthn)
   bench-desktop [options]    the desktop benchmark under Xvfb: cold start, idle
                              RSS and CPU, a 1,000-request inbox, beside an empty
                              Tauri app (`bench-desktop --help` for its options)

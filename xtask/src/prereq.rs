@@ -204,6 +204,30 @@ pub fn npm_packages(dir: &std::path::Path) -> Result<(), String> {
     exec(&ui, "npm", &["ci", "--no-audit", "--no-fund"])
 }
 
+/// The Python virtual environment `dir/.venv` with the packages of
+/// `dir/requirements.txt`, which pins each one and is complete (installed
+/// with `--no-deps`, then `pip check`ed). Made anew (`--clear`) unless its
+/// python is there and its last install, finished, was of these
+/// requirements: a half-made one (Debian's python3 without python3-venv
+/// leaves one) or an older set is not mended in place.
+pub fn python_packages(dir: &Path) -> Result<(), String> {
+    let venv = dir.join(".venv");
+    let python = venv.join("bin/python");
+    let listed = dir.join("requirements.txt");
+    let requirements = std::fs::read(&listed).map_err(|e| format!("{}: {e}", listed.display()))?;
+    let installed = venv.join("installed-requirements.txt");
+    if python.is_file() && std::fs::read(&installed).is_ok_and(|done| done == requirements) {
+        println!("    {} is up to date", venv.display());
+        return Ok(());
+    }
+    exec(dir, "python3", &["-m", "venv", "--clear", ".venv"])?;
+    let python = python.to_str().ok_or_else(|| format!("{}: not UTF-8", python.display()))?;
+    let pip = ["-m", "pip", "--disable-pip-version-check", "--no-input"];
+    exec(dir, python, &[&pip[..], &["install", "--no-deps", "-r", "requirements.txt"]].concat())?;
+    exec(dir, python, &[&pip[..], &["check"]].concat())?;
+    std::fs::write(&installed, &requirements).map_err(|e| format!("{}: {e}", installed.display()))
+}
+
 /// Builds ui/dist, which the app embeds (cargo needs it before compiling).
 pub fn build_ui() -> Result<(), String> {
     step("Build the UI (ui/dist)");

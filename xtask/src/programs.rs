@@ -52,7 +52,8 @@ pub enum Need {
     Keychain,
     /// The fuzz smoke run of the display-schema renderer.
     Fuzz,
-    /// The openid-client interop test (tests/interop).
+    /// The interop tests (tests/interop): openid-client on Node.js, and
+    /// soft-webauthn in a Python virtual environment.
     Interop,
     /// The desktop benchmark (benches/desktop.rs).
     Bench,
@@ -99,10 +100,15 @@ pub const PROGRAMS: &[Program] = &[
     debian("pkg-config", "pkg-config", &[Build]),
     // In Tauri's Linux prerequisites: its build tooling inspects binaries with it.
     debian("file", "file", &[Build]),
+    // The CLI's tests approve in a pseudo-terminal (util-linux's script).
+    debian("script", "bsdutils", &[Build]),
     Program { name: "node", provider: Provider::NodeJs, needed_for: &[Build, Browser, Interop] },
     // npm also installs the server benchmark's peer, which brings its own
     // Node 22 (oidc-provider 9 needs it).
     Program { name: "npm", provider: Provider::NodeJs, needed_for: &[Build, Browser, Interop, BenchServer] },
+    // The soft-webauthn interop test's virtual environment (its packages
+    // come from its pinned requirements.txt through the venv's own pip).
+    debian("python3", "python3", &[Interop]),
     // No display: xvfb-run starts Xvfb with an xauth cookie; dbus-run-session
     // gives the app a private session bus. GLib starts a session bus through
     // dbus-launch wherever none is set.
@@ -138,6 +144,10 @@ pub const PROGRAMS: &[Program] = &[
     debian("kill", "procps", &[Bench]),
     // The HTTP load generator of the server benchmark (Lua-scripted bodies).
     debian("wrk", "wrk", &[BenchServer]),
+    // The SQLite shell and openssl, to look into a failed test's database
+    // and keys on the machine that ran it.
+    debian("sqlite3", "sqlite3", &[Interop]),
+    debian("openssl", "openssl", &[Interop]),
     debian("apt-get", "apt", &[Install]),
     debian("dpkg-query", "dpkg", &[Install]),
     debian("id", "coreutils", &[Install]),
@@ -145,8 +155,9 @@ pub const PROGRAMS: &[Program] = &[
 ];
 
 /// Debian packages with no program to look for: the libraries (with their
-/// headers) the app links against, and the accessibility bus GTK starts
-/// through D-Bus.
+/// headers) the app links against, the accessibility bus GTK starts through
+/// D-Bus, and Python's venv module (Debian's python3 makes a virtual
+/// environment with pip in it only with python3-venv).
 pub const LIBRARIES: &[(&str, Need)] = &[
     ("libwebkit2gtk-4.1-dev", Build),
     ("libssl-dev", Build),
@@ -154,7 +165,18 @@ pub const LIBRARIES: &[(&str, Need)] = &[
     ("librsvg2-dev", Build),
     ("libxdo-dev", Build),
     ("libdbus-1-dev", Build),
+    // Security keys (webauthn-authenticator-rs's `usb` and `nfc`): fido-hid-rs
+    // links libudev and runs bindgen (libclang); pcsc links PC/SC Lite (the
+    // pcscd service is needed only to use an NFC reader, not to build or test).
+    ("libudev-dev", Build),
+    ("libclang-dev", Build),
+    ("libpcsclite-dev", Build),
     ("at-spi2-core", Headless),
+    ("python3-venv", Interop),
+    // PostgreSQL 15's server (initdb, pg_ctl, postgres under
+    // /usr/lib/postgresql/15/bin, not on PATH): the database the store's
+    // PostgreSQL work runs against.
+    ("postgresql-15", Interop),
 ];
 
 /// The programs any of `needs` calls for.

@@ -76,6 +76,7 @@ pub fn run_tests(skip_install: bool) -> Result<(), String> {
 
     fuzz_smoke()?;
     interop_openid_client(&root)?;
+    interop_soft_webauthn(&root)?;
 
     step("All tests passed");
     Ok(())
@@ -114,6 +115,16 @@ fn interop_openid_client(root: &std::path::Path) -> Result<(), String> {
     step("Interop: openid-client against countersign-server");
     exec(&root.join("tests/interop"), "npm", &["ci", "--no-audit", "--no-fund"])?;
     exec(root, "cargo", &["test", "-p", "countersign-server", "--test", "interop_openid_client", "--", "--ignored"])
+}
+
+/// An independent WebAuthn authenticator (soft-webauthn, Python, in
+/// tests/interop/soft-webauthn) registers and asserts against
+/// countersign-server with its UV flag patched on, and is refused as
+/// published (user presence only).
+fn interop_soft_webauthn(root: &std::path::Path) -> Result<(), String> {
+    step("Interop: soft-webauthn (Python) against countersign-server");
+    prereq::python_packages(&root.join("tests/interop/soft-webauthn"))?;
+    exec(root, "cargo", &["test", "-p", "countersign-server", "--test", "interop_soft_webauthn", "--", "--ignored"])
 }
 
 pub fn run(args: &[String]) -> Result<(), String> {

@@ -35,16 +35,6 @@ pub enum ConfirmationReason {
     },
 }
 
-/// 0 low, 1 medium, 2 high, 3 critical; unknown levels count as critical.
-fn rank(risk: &Risk) -> u8 {
-    match risk {
-        Risk::Low => 0,
-        Risk::Medium => 1,
-        Risk::High => 2,
-        Risk::Critical | Risk::Extension(_) => 3,
-    }
-}
-
 fn detail_rank(risk: countersign_details::Risk) -> u8 {
     use countersign_details::Risk as R;
     match risk {
@@ -61,7 +51,7 @@ fn detail_rank(risk: countersign_details::Risk) -> u8 {
 #[must_use]
 pub fn effective_risk(request: &ApproverRequest, display: &DisplayModel) -> Risk {
     let details = display.details.iter().map(|d| detail_rank(d.risk)).max().unwrap_or(0);
-    match rank(&request.risk).max(details) {
+    match request.risk.rank().max(details) {
         0 => Risk::Low,
         1 => Risk::Medium,
         2 => Risk::High,
@@ -77,7 +67,7 @@ pub fn confirmation_reason(request: &ApproverRequest, display: &DisplayModel) ->
         return Some(ConfirmationReason::UserVerification);
     }
     let risk = effective_risk(request, display);
-    (rank(&risk) >= 2).then_some(ConfirmationReason::Risk { risk })
+    (risk.rank() >= 2).then_some(ConfirmationReason::Risk { risk })
 }
 
 /// Whether approving needs the binding message typed.

@@ -16,9 +16,10 @@ use crate::events::ApproverEvent;
 use crate::http::typed;
 use crate::store::history::{DeliveryEnd, NewDecision};
 use crate::store::{Delivery, HistoryEntry, LocalStatus, OutboxEntry};
+use crate::webauthn::SharedAuthenticator;
 use countersign_protocol::device::{
     decision_url, ApprovalStatement, Decision, DecisionClaims, DecisionResult, DecisionSubmission, DenyReason,
-    DeviceErrorCode, Jti, RequestStatus, StatementHash,
+    DeviceErrorCode, Jti, RequestStatus, Requirement, StatementHash,
 };
 use countersign_protocol::jws::{self, JwtType};
 use serde::Serialize;
@@ -103,7 +104,8 @@ impl Approver {
     /// `typed_binding_message`: what the user typed to confirm an approval;
     /// the core checks it against the request ([`crate::confirm`]: needed
     /// for high and critical risk and for `requires: user_verification`).
-    /// Denials ignore it.
+    /// Denials ignore it. No security key is offered: a request that
+    /// requires one cannot be approved this way ([`Approver::decide_with`]).
     ///
     /// # Errors
     /// As [`Approver::record_decision`]; delivery failures are in the
@@ -116,8 +118,27 @@ impl Approver {
         deny_reason: Option<DenyReason>,
         typed_binding_message: Option<&str>,
     ) -> Result<DecisionOutcome> {
-        let history =
-            self.record_decision(account_id, request_id, decision, deny_reason, typed_binding_message).await?;
+        self.decide_with(account_id, request_id, decision, deny_reason, typed_binding_message, None).await
+    }
+
+    /// [`Approver::decide`], with `security_key` for an approval of a
+    /// request that `requires` `webauthn` ([`Approver::record_decision_with`]).
+    ///
+    /// # Errors
+    /// As [`Approver::record_decision_with`]; delivery failures are in the
+    /// report, not errors (the decision stays queued).
+    pub async fn decide_with(
+        &self,
+        account_id: &str,
+        request_id: &str,
+        decision: Decision,
+        deny_reason: Option<DenyReason>,
+        typed_binding_message: Option<&str>,
+        security_key: Option<&SharedAuthenticator>,
+    ) -> Result<DecisionOutcome> {
+        let history = self
+            .record_decision_with(account_id, request_id, decision, deny_reason, typed_binding_message, security_key)
+            .await?;
         let delivery = self.deliver(account_id, request_id).await?;
         let history = self.inner.store.history_entry(history.id).await?;
         Ok(DecisionOutcome { history, delivery })
@@ -130,7 +151,8 @@ impl Approver {
     /// rendering, if the request was shown ([`Approver::view`]) a rendering
     /// with the same schemas as the one shown, and, where the confirmation
     /// rule asks for it ([`crate::confirm`]), `typed_binding_message` equal
-    /// to the binding message.
+    /// to the binding message. No security key is offered
+    /// ([`Approver::record_decision_with`]).
     ///
     /// # Errors
     /// [`Error::UnknownRequest`], [`Error::NotPending`], [`Error::Expired`],
@@ -146,6 +168,34 @@ impl Approver {
         deny_reason: Option<DenyReason>,
         typed_binding_message: Option<&str>,
     ) -> Result<HistoryEntry> {
+        self.record_decision_with(account_id, request_id, decision, deny_reason, typed_binding_message, None).await
+    }
+
+    /// [`Approver::record_decision`], with `security_key`: an approval of a
+    /// request that `requires` `webauthn` is made only with one. After every
+    /// other check passed, the server's list of the user's keys is fetched
+    /// and `security_key` asked for an assertion whose challenge is the
+    /// statement hash (the user touches the key, enters its PIN), which the
+    /// submission carries (`docs/protocol.md` §5.5, §8.2). Denials, and
+    /// requests that do not require it, never use the key.
+    ///
+    /// # Errors
+    /// As [`Approver::record_decision`]; [`Error::UnsupportedRequirement`]
+    /// for `webauthn` without `security_key`; [`Error::Invalid`] when the
+    /// account has no usable key; [`Error::SecurityKey`] when the
+    /// authenticator failed (its message says why: cancelled, timed out,
+    /// wrong PIN…); the server's errors
+    /// while listing the keys; [`Error::Expired`] when the request expired
+    /// while the key was used.
+    pub async fn record_decision_with(
+        &self,
+        account_id: &str,
+        request_id: &str,
+        decision: Decision,
+        deny_reason: Option<DenyReason>,
+        typed_binding_message: Option<&str>,
+        security_key: Option<&SharedAuthenticator>,
+    ) -> Result<HistoryEntry> {
         let inner = &self.inner;
         let item = inner
             .store
@@ -153,18 +203,12 @@ impl Approver {
             .await?
             .ok_or_else(|| Error::UnknownRequest(request_id.to_owned()))?;
         let now = inner.now();
-        if let Err(error) = crate::gate::decidable(&item, now) {
-            if matches!(error, Error::Expired(_)) {
-                let expired = inner.store.expire_pending(now).await?;
-                inner.emit_expired(expired);
-            }
-            return Err(error);
-        }
+        self.check_decidable(&item, now).await?;
         if decision == Decision::Approve {
             if deny_reason.is_some() {
                 return Err(Error::Invalid("a deny reason goes only with a denial".into()));
             }
-            crate::gate::requirements_met(&item.request)?;
+            crate::gate::requirements_met_with(&item.request, security_key.is_some())?;
         }
         let account = inner.store.account(account_id).await?;
         let registry = inner.registry(account.issuer.as_str()).await?;
@@ -183,10 +227,21 @@ impl Approver {
         let jcs = statement.canonical_bytes().map_err(|e| Error::Signing(e.to_string()))?;
         let statement_hash = StatementHash::digest(&jcs);
         let jcs = String::from_utf8(jcs).map_err(|e| Error::Signing(e.to_string()))?;
+        let mut webauthn = None;
+        let mut now = now;
+        if decision == Decision::Approve && crate::gate::needs_security_key(&item.request) {
+            let security_key =
+                security_key.ok_or_else(|| Error::UnsupportedRequirement(Requirement::Webauthn.as_str().to_owned()))?;
+            let binding_message = &item.request.binding_message;
+            webauthn = Some(inner.assertion(&account, &key, &statement_hash, binding_message, security_key).await?);
+            // The user may have taken most of a minute.
+            now = inner.now();
+            self.check_decidable(&item, now).await?;
+        }
         let claims = DecisionClaims::new(account.device_id.clone(), &statement, deny_reason.clone(), now)
             .map_err(|e| Error::Signing(e.to_string()))?;
         let jws = claims.sign(&key).map_err(|e| Error::Signing(e.to_string()))?;
-        let submission = DecisionSubmission { decision_jws: jws.clone(), display_schemas: schemas, webauthn: None };
+        let submission = DecisionSubmission { decision_jws: jws.clone(), display_schemas: schemas, webauthn };
         let submission_json = serde_json::to_string(&submission).map_err(|e| Error::Signing(e.to_string()))?;
         let entry = inner
             .store
@@ -212,6 +267,19 @@ impl Approver {
         });
         inner.delivery_wake.notify_one();
         Ok(entry)
+    }
+
+    /// [`crate::gate::decidable`] at `now`; an expired request is marked
+    /// so in the store (and subscribers told).
+    async fn check_decidable(&self, item: &crate::store::InboxItem, now: u64) -> Result<()> {
+        if let Err(error) = crate::gate::decidable(item, now) {
+            if matches!(error, Error::Expired(_)) {
+                let expired = self.inner.store.expire_pending(now).await?;
+                self.inner.emit_expired(expired);
+            }
+            return Err(error);
+        }
+        Ok(())
     }
 
     /// One delivery attempt for the queued decision of a request.

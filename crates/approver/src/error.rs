@@ -1,7 +1,7 @@
 //! Errors of the approver core.
 
 use crate::qr_image::QrImageError;
-use countersign_protocol::device::{DeviceErrorCode, DeviceErrorResponse, EnrollmentUriError};
+use countersign_protocol::device::{DeviceErrorCode, DeviceErrorResponse, EnrollmentUriError, Requirement};
 
 /// Everything that can go wrong in the approver core.
 ///
@@ -77,8 +77,10 @@ pub enum Error {
     /// The request expired before the decision.
     #[error("request \"{0}\" has expired; nothing was sent")]
     Expired(String),
-    /// The request requires a step-up this approver cannot perform.
-    #[error("the request requires \"{0}\", which this approver cannot provide; it cannot be approved here")]
+    /// The request requires a step-up this approver cannot perform: one it
+    /// does not know, or `webauthn` when no security key was offered for
+    /// the approval.
+    #[error("{}", unsupported(.0))]
     UnsupportedRequirement(String),
     /// The request requires local user verification (`requires:
     /// user_verification`) and no binding message was typed: type it to
@@ -128,6 +130,10 @@ pub enum Error {
     /// Invalid input from the caller.
     #[error("{0}")]
     Invalid(String),
+    /// The security key (WebAuthn authenticator) failed or was refused:
+    /// cancelled, not touched in time, wrong key, wrong or locked PIN.
+    #[error("{0}")]
+    SecurityKey(#[from] crate::webauthn::AuthenticatorError),
     /// The history could not be exported (the file exists or cannot be
     /// written).
     #[error("{0}")]
@@ -135,6 +141,16 @@ pub enum Error {
     /// The configuration (environment or options) is unusable.
     #[error("{0}")]
     Config(String),
+}
+
+fn unsupported(requirement: &str) -> String {
+    if requirement == Requirement::Webauthn.as_str() {
+        "this request requires a security key: approve it with a security key registered for this account".into()
+    } else {
+        format!(
+            "the request requires \"{requirement}\", which this approver cannot provide; it cannot be approved here"
+        )
+    }
 }
 
 fn describe(e: &DeviceErrorResponse) -> String {

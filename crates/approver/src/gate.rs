@@ -28,22 +28,41 @@ pub fn decidable(item: &InboxItem, now: u64) -> Result<()> {
     Ok(())
 }
 
-/// An approval: every requirement of the request can be met here
-/// (`user_verification` is met by the confirmation, [`shown_and_confirmed`]; the
-/// WebAuthn client is not part of this crate yet).
+/// An approval without a security key: every requirement of the request
+/// can be met ([`requirements_met_with`] with none offered).
+///
+/// # Errors
+/// [`Error::UnsupportedRequirement`] naming the first one that cannot
+/// (`webauthn` among them).
+pub fn requirements_met(request: &ApproverRequest) -> Result<()> {
+    requirements_met_with(request, false)
+}
+
+/// An approval: every requirement of the request can be met here.
+/// `user_verification` is met by the confirmation ([`shown_and_confirmed`]);
+/// `webauthn` when `security_key` (an authenticator is offered for the
+/// approval, which then makes the assertion,
+/// [`Approver::decide_with`](crate::Approver::decide_with)).
 ///
 /// # Errors
 /// [`Error::UnsupportedRequirement`] naming the first one that cannot.
-pub fn requirements_met(request: &ApproverRequest) -> Result<()> {
+pub fn requirements_met_with(request: &ApproverRequest, security_key: bool) -> Result<()> {
     for r in &request.requires {
         match r {
             Requirement::UserVerification => {}
+            Requirement::Webauthn if security_key => {}
             Requirement::Webauthn | Requirement::Extension(_) => {
                 return Err(Error::UnsupportedRequirement(r.as_str().to_owned()))
             }
         }
     }
     Ok(())
+}
+
+/// Whether an approval of `request` needs a WebAuthn assertion.
+#[must_use]
+pub fn needs_security_key(request: &ApproverRequest) -> bool {
+    request.requires.contains(&Requirement::Webauthn)
 }
 
 /// An approval of `request` as `rendering` shows it: the rendering allows it.
@@ -78,7 +97,8 @@ pub fn shown_and_confirmed(
     crate::confirm::check(request, rendering, typed)
 }
 
-/// Every check of an approval, in `record_decision`'s order.
+/// Every check of an approval without a security key, in
+/// `record_decision`'s order.
 ///
 /// # Errors
 /// Those of [`decidable`], [`requirements_met`], [`rendering_allows`] and

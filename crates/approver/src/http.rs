@@ -112,6 +112,41 @@ impl Http {
         json_or_error(resp).await
     }
 
+    /// `POST url` with a device proof and no body.
+    pub(crate) async fn device_post_empty(&self, url: &str, auth: &DeviceAuth<'_>) -> Result<(u16, Value)> {
+        let header = auth.header(HttpMethod::Post, url)?;
+        let resp = self
+            .client
+            .post(url)
+            .header(reqwest::header::AUTHORIZATION, header)
+            .header(reqwest::header::CONTENT_LENGTH, 0)
+            .timeout(self.timeout)
+            .send()
+            .await
+            .map_err(|e| net(&e))?;
+        json_or_error(resp).await
+    }
+
+    /// `DELETE url` with a device proof; the server answers `204 No Content`.
+    pub(crate) async fn device_delete(&self, url: &str, auth: &DeviceAuth<'_>) -> Result<()> {
+        let header = auth.header(HttpMethod::Delete, url)?;
+        let resp = self
+            .client
+            .delete(url)
+            .header(reqwest::header::AUTHORIZATION, header)
+            .timeout(self.timeout)
+            .send()
+            .await
+            .map_err(|e| net(&e))?;
+        let status = resp.status().as_u16();
+        let body = read_limited(resp).await?;
+        match status {
+            204 => Ok(()),
+            s if (200..300).contains(&s) => Err(Error::Protocol(format!("DELETE answered {s} instead of 204"))),
+            _ => Err(Error::Server { status, error: error_body(status, &body) }),
+        }
+    }
+
     /// Opens the event stream: `GET url` with a device proof and
     /// `Last-Event-ID`; no overall timeout (the caller watches heartbeats).
     pub(crate) async fn open_events(

@@ -5,7 +5,10 @@
 //!   is for, without spending it), [`Approver::enroll`] and
 //!   [`Approver::enroll_replacing`] (re-enrollment), [`Approver::sync`],
 //!   [`Approver::view`] and [`Approver::inbox_views`] (what shells show),
-//!   [`Approver::decide`], [`Approver::start`] (push/poll transport and
+//!   [`Approver::decide`] ([`Approver::decide_with`] with a security key),
+//!   [`Approver::security_keys`], [`Approver::add_security_key`] and
+//!   [`Approver::remove_security_key`] (the user's WebAuthn credentials),
+//!   [`Approver::start`] (push/poll transport and
 //!   outbox delivery in the background), [`Approver::subscribe`] (events for
 //!   shells), [`Approver::verify_receipt`], [`Approver::unverified_block`]
 //!   and [`Approver::lift_unverified_block`] (the user's block of unverified
@@ -25,6 +28,9 @@
 //! - [`confirm`]: the rule that gates an approval (typing the binding
 //!   message for high and critical risk and for `user_verification`), which
 //!   [`Approver::decide`] enforces for every approver.
+//! - [`webauthn`]: the WebAuthn client, the [`webauthn::Authenticator`]
+//!   trait the shells' security keys implement, their prompts, and the
+//!   assertion options of a decision (challenge = the statement hash).
 //! - [`quick`]: whether a request may be decided from a notification, and
 //!   exactly what that notification shows.
 //!
@@ -52,10 +58,12 @@ pub mod quick;
 pub mod receipt;
 mod reenroll;
 pub mod schemas;
+mod security_keys;
 pub mod sse;
 pub mod store;
 mod sync;
 mod transport;
+pub mod webauthn;
 
 pub use approver::{Approver, EVENT_CAPACITY};
 pub use config::{default_data_dir, ApproverConfig, KeyStoreChoice, TransportConfig};
@@ -71,3 +79,4 @@ pub use receipt::{check_receipt, ReceiptCheck};
 pub use reenroll::{Enrollment, KeptBecause};
 pub use sync::SyncReport;
 pub use transport::RunHandle;
+pub use webauthn::{Authenticator, AuthenticatorError, SharedAuthenticator};

@@ -10,4 +10,7 @@ mod commands;
 pub mod render;
 pub mod safe;
 
+/// DANGER, tests only: see the `danger-soft-authenticator` feature.
+#[cfg(feature = "danger-soft-authenticator")]
+pub use commands::ENV_DANGER_SOFT_AUTHENTICATOR;
 pub use commands::{run, Cli};

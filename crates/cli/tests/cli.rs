@@ -535,3 +535,196 @@ async fn every_line_show_and_list_print_states_the_text_exactly() {
     assert_eq!(mail["worst_warning"]["code"], "bidi_control", "{mail}");
     assert!(mail["warning_count"].as_u64().unwrap() >= 3, "{mail}");
 }
+
+// ---------------------------------------------------------------------------
+// Security keys (`keys add|list|remove`, approvals that require a key), with
+// the software token of the `danger-soft-authenticator` feature standing in
+// for a USB or NFC key (no hardware here).
+// ---------------------------------------------------------------------------
+
+use countersign_cli::ENV_DANGER_SOFT_AUTHENTICATOR;
+
+impl Setup {
+    /// A server whose issuer is `http://localhost:PORT` (WebAuthn needs a
+    /// domain) and that requires a security key from `critical` on, as in
+    /// production.
+    async fn with_security_keys() -> Setup {
+        let mut options = TestOptions::with_config(|c| {
+            c.limits.user_per_minute = 0;
+            c.limits.client_per_minute = 0;
+            c.webauthn_at = Some(countersign_protocol::device::Risk::Critical);
+        });
+        options.localhost_issuer = true;
+        let server = spawn_test_server(options).await.unwrap();
+        server.create_user(&new_user("zoe", "Zoë Martin")).await;
+        Setup { server, dir: tempfile::tempdir().unwrap() }
+    }
+
+    /// `args` with the software token in `token` (a file) as the key.
+    async fn with_key(&self, token: &Path, args: &[&str]) -> Output {
+        let mut c = self.cmd(args);
+        c.env(ENV_DANGER_SOFT_AUTHENTICATOR, token);
+        tokio::task::spawn_blocking(move || c.output().unwrap()).await.unwrap()
+    }
+
+    /// `args` in a terminal (util-linux's `script` gives the CLI a
+    /// pseudo-terminal), typing `input`; the software token in `token` as
+    /// the key (`None`: the machine's USB and NFC keys). Standard output
+    /// and error come together.
+    async fn in_terminal(&self, token: Option<&Path>, args: &[&str], input: &str) -> (bool, String) {
+        let quote = |s: &str| format!("'{}'", s.replace('\'', r"'\''"));
+        let mut line = format!("{} --data-dir {}", quote(BIN), quote(p(&self.data())));
+        for a in args {
+            line.push(' ');
+            line.push_str(&quote(a));
+        }
+        let mut c = Command::new("script");
+        c.args(["-qec", &line, "/dev/null"])
+            .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/countersign-test-bus")
+            .env("COUNTERSIGN_INSECURE_KEY_PASSPHRASE", "correct horse battery staple")
+            .env_remove(ENV_DANGER_SOFT_AUTHENTICATOR)
+            .env_remove("COUNTERSIGN_KEY_STORE")
+            .env_remove("COUNTERSIGN_DATA_DIR")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Some(token) = token {
+            c.env(ENV_DANGER_SOFT_AUTHENTICATOR, token);
+        }
+        let input = input.to_owned();
+        let out = tokio::task::spawn_blocking(move || {
+            let mut child = c.spawn().expect("util-linux `script` runs the CLI in a terminal");
+            child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+            child.wait_with_output().unwrap()
+        })
+        .await
+        .unwrap();
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
+        (out.status.success(), text)
+    }
+}
+
+/// A payment (critical risk on the server: it requires a security key).
+fn payment() -> Value {
+    json!([{ "type": "payment_initiation", "instructedAmount": { "currency": "EUR", "amount": "1.00" },
+             "creditorName": "Møller & Søn ApS", "creditorAccount": { "iban": "DK5000400440116243" } }])
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_add_list_remove_and_a_critical_approval_with_the_key() {
+    let s = Setup::with_security_keys().await;
+    s.ok(&["enroll", &s.invitation().await, "--yes"]).await;
+    let agent = s.path("agent.json");
+    let types = format!("{TYPES},payment_initiation");
+    s.ok(&["agent", "register", "--issuer", &s.server.base_url, "--types", &types, "--out", p(&agent)]).await;
+    let token = s.path("soft-token.cbor");
+    let other_token = s.path("other-token.cbor");
+
+    // No key yet.
+    let list = s.json(&["keys", "list"]).await;
+    assert_eq!(list["rp_id"], "localhost", "{list}");
+    assert_eq!(list["credentials"], json!([]), "{list}");
+    assert!(s.ok(&["keys", "list"]).await.contains("none. Add one with `countersign-cli keys add --name NAME`."));
+
+    // A critical payment requires the key; with none registered the
+    // approval is refused before the key is asked, and nothing is signed.
+    let first = s.agent_request(&payment(), "PAY-1").await;
+    let list = s.json(&["list"]).await;
+    assert!(list[0]["request"]["requires"].as_array().unwrap().contains(&json!("webauthn")), "{list}");
+    let pay_1 = list[0]["request"]["id"].as_str().unwrap().to_owned();
+    let shown = s.ok(&["show", &pay_1]).await;
+    assert!(shown.contains("Approving it needs your security key (see `countersign-cli keys`)."), "{shown}");
+    assert!(!shown.contains("CANNOT BE APPROVED"), "{shown}");
+    let (ok, output) = s.in_terminal(Some(&token), &["approve", &pay_1, "--yes"], "PAY-1\n").await;
+    assert!(!ok, "{output}");
+    assert!(output.contains("Type its binding message to approve it: "), "{output}");
+    assert!(output.contains("none is registered for this account: add one, then approve"), "{output}");
+    assert!(!output.contains("Touch your security key"), "the key was not asked: {output}");
+    assert_eq!(s.json(&["history"]).await, json!([]));
+
+    // A bad name is refused before anything else.
+    let out = s.with_key(&token, &["keys", "add", "--name", "line\nbreak"]).await;
+    assert!(!out.status.success() && stderr(&out).contains("security key name refused"), "{}", stderr(&out));
+
+    // Added: the touch prompt names the key; listed, never used.
+    let out = s.with_key(&token, &["--json", "keys", "add", "--name", "Test key"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("Touch your security key to add it as \"Test key\""), "{}", stderr(&out));
+    let added: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(added["name"], "Test key");
+    let credential_id = added["credential_id"].as_str().unwrap().to_owned();
+    let human = s.ok(&["keys", "list"]).await;
+    assert!(human.contains(&format!("{credential_id}  \"Test key\"  added ")), "{human}");
+    assert!(human.contains("never used"), "{human}");
+
+    // Another key at hand: not registered for the account, refused.
+    let (ok, output) = s.in_terminal(Some(&other_token), &["approve", &pay_1, "--yes"], "PAY-1\n").await;
+    assert!(!ok, "{output}");
+    assert!(output.contains("security key"), "{output}");
+    assert_eq!(s.json(&["history"]).await, json!([]), "nothing signed");
+
+    // The registered key approves: typed binding message, then the touch.
+    let (ok, output) = s.in_terminal(Some(&token), &["approve", &pay_1, "--yes"], "PAY-1\n").await;
+    assert!(ok, "{output}");
+    assert!(output.contains("This request requires your security key."), "{output}");
+    assert!(output.contains("Touch your security key to approve: PAY-1"), "{output}");
+    assert!(output.contains("delivered"), "{output}");
+    let result = s.json(&["agent", "poll", "--agent", p(&agent), "--auth-req-id", &first, "--timeout", "20"]).await;
+    assert_eq!(result["outcome"], "approved", "{result}");
+    assert_eq!(result["granted_authorization_details"], payment());
+    let check = s.ok(&["verify", &pay_1]).await;
+    assert!(check.to_lowercase().contains("valid"), "{check}");
+    let list = s.json(&["keys", "list"]).await;
+    assert!(list["credentials"][0]["last_used_at"].is_u64(), "{list}");
+    assert!(s.ok(&["keys", "list"]).await.contains("last used "));
+
+    // Removed; gone; removing it again is refused by the server.
+    let removed = s.json(&["keys", "remove", &credential_id]).await;
+    assert_eq!(removed["removed"], credential_id.as_str());
+    assert_eq!(s.json(&["keys", "list"]).await["credentials"], json!([]));
+    let out = s.run(&["keys", "remove", &credential_id]).await;
+    assert!(!out.status.success(), "{}", stderr(&out));
+    let out = s.run(&["keys", "remove", "../requests"]).await;
+    assert!(!out.status.success() && stderr(&out).contains("not a credential id"), "{}", stderr(&out));
+}
+
+/// A request that requires a key: with no key at hand (no software token,
+/// no USB or NFC key on this machine) the approval is refused with the
+/// reason, non-zero, nothing signed; without a terminal too; a denial
+/// needs no key. (This runs the real transports: opening USB and NFC and
+/// waiting for a key; no hardware is here.)
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_that_requires_a_key_is_refused_with_no_key_at_hand() {
+    let s = Setup::with_security_keys().await;
+    s.ok(&["enroll", &s.invitation().await, "--yes"]).await;
+    let agent = s.path("agent.json");
+    let types = format!("{TYPES},payment_initiation");
+    s.ok(&["agent", "register", "--issuer", &s.server.base_url, "--types", &types, "--out", p(&agent)]).await;
+    s.agent_request(&payment(), "PAY-2").await;
+    let id = s.json(&["list"]).await[0]["request"]["id"].as_str().unwrap().to_owned();
+    let token = s.path("soft-token.cbor");
+    let out = s.with_key(&token, &["keys", "add", "--name", "k"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    // The hardware path: no key plugged in within a second.
+    let started = std::time::Instant::now();
+    let (ok, output) = s.in_terminal(None, &["approve", &id, "--yes", "--key-wait", "1"], "PAY-2\n").await;
+    assert!(!ok, "{output}");
+    assert!(
+        output.contains("error: no security key was found: plug it in (or hold it to the reader) and try again")
+            || output.contains("error: cannot open the security key transports"),
+        "{output}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(20), "{:?}", started.elapsed());
+    assert_eq!(s.json(&["history"]).await, json!([]), "nothing signed");
+
+    // Without a terminal: the typed code cannot be asked.
+    let out = s.with_key(&token, &["approve", &id, "--yes"]).await;
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("approve it in a terminal"), "{}", stderr(&out));
+    assert_eq!(s.json(&["history"]).await, json!([]));
+    let denied = s.json(&["deny", &id, "--reason", "not_me"]).await;
+    assert_eq!(denied["delivery"]["outcome"], "delivered", "{denied}");
+}

@@ -163,3 +163,16 @@ fn error_examples_parse() {
     let e: DeviceErrorResponse = typed("error-decision-conflict.json");
     assert_eq!(e.http_status(), 409);
 }
+
+#[test]
+fn webauthn_messages_parse() {
+    use countersign_protocol::device::{check_credential_name, CredentialList, RegistrationFinish, RegistrationStart};
+    let start: RegistrationStart = typed("webauthn-registration-start.json");
+    assert_eq!(start.options["publicKey"]["authenticatorSelection"]["userVerification"], "required");
+    let finish: RegistrationFinish = typed("webauthn-registration-finish.json");
+    assert_eq!(check_credential_name(&finish.name), Ok(()));
+    let list: CredentialList = typed("webauthn-credentials.json");
+    assert_eq!(list.credentials[0].credential_id, finish.credential["id"]);
+    assert!(list.credentials[0].flagged_at.is_none() && list.credentials[1].flagged_at.is_some());
+    assert!(list.origin.ends_with(&list.rp_id), "the origin is the rp_id's");
+}

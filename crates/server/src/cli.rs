@@ -56,6 +56,9 @@ pub enum Command {
     /// Manage the server's signing keys.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Manage users' WebAuthn security keys and passkeys.
+    #[command(subcommand)]
+    SecurityKey(SecurityKeyCommand),
 }
 
 /// Who may register clients.
@@ -158,6 +161,12 @@ pub struct ServeArgs {
     /// server from starting.
     #[arg(long)]
     pub schemas_dir: Option<PathBuf>,
+    /// From which risk approvals need a security key or passkey (WebAuthn):
+    /// low, medium, high, critical, or never. Clients may be set otherwise
+    /// with `client step-up`. WebAuthn needs an https issuer (or
+    /// http://localhost).
+    #[arg(long, default_value = "critical")]
+    pub webauthn_at: String,
 }
 
 /// `user` commands.
@@ -217,6 +226,15 @@ pub enum ClientCommand {
         /// The client_id.
         client_id: String,
     },
+    /// Set from which risk the client's approvals need a security key or
+    /// passkey (WebAuthn): never, low, medium, high, critical, or default
+    /// (the server's `--webauthn-at`).
+    StepUp {
+        /// The client_id.
+        client_id: String,
+        /// never, low, medium, high, critical or default.
+        at: String,
+    },
     /// Lift the block of unverified clients that a user's `not_me` denials
     /// started.
     Unblock {
@@ -226,6 +244,23 @@ pub enum ClientCommand {
         /// Who lifts it (recorded). Default: $USER.
         #[arg(long)]
         by: Option<String>,
+    },
+}
+
+/// `security-key` commands.
+#[derive(Debug, Subcommand)]
+pub enum SecurityKeyCommand {
+    /// List a user's security keys and passkeys.
+    List {
+        /// Username or sub.
+        user: String,
+    },
+    /// Remove one of a user's security keys or passkeys.
+    Remove {
+        /// Username or sub.
+        user: String,
+        /// The credential id (from `list`).
+        credential_id: String,
     },
 }
 
@@ -342,6 +377,13 @@ fn serve_config(args: &ServeArgs) -> Result<Config, CliError> {
         }
         Registration::Token => RegistrationPolicy::InitialAccessToken(initial_access_token(args)?),
     };
+    c.webauthn_at =
+        match ops::StepUpAt::parse(&args.webauthn_at).map_err(|e| CliError::Usage(format!("--webauthn-at: {e}")))? {
+            ops::StepUpAt::Never => None,
+            ops::StepUpAt::From(risk) => Some(risk),
+        };
+    c.check_webauthn()
+        .map_err(|e| CliError::Usage(format!("--webauthn-at {}: {e} (or --webauthn-at never)", args.webauthn_at)))?;
     c.limits.user_per_minute = args.user_rate_limit;
     c.limits.client_per_minute = args.client_rate_limit;
     c.limits.unverified_user_client_per_minute = args.unverified_rate_limit;
@@ -515,6 +557,27 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             ops::revoke_device(&db, &device_id, now).await?;
             out(&format!("revoked device {device_id}"));
         }
+        Command::Client(ClientCommand::StepUp { client_id, at }) => {
+            ops::set_client_step_up(&db, &client_id, &at).await?;
+            out(&format!("client {client_id}: WebAuthn from risk {at}"));
+        }
+        Command::SecurityKey(SecurityKeyCommand::List { user }) => {
+            out("CREDENTIAL_ID\tNAME\tCREATED\tLAST_USED\tSTATUS");
+            for k in ops::list_security_keys(&db, &user).await? {
+                out(&format!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    k.credential_id,
+                    countersign_text::escape(&k.name, countersign_text::Context::Line),
+                    k.created_at,
+                    k.last_used_at.map_or_else(|| "never".to_owned(), |t| t.to_string()),
+                    k.flagged_at.map_or_else(|| "ok".to_owned(), |t| format!("flagged at {t}")),
+                ));
+            }
+        }
+        Command::SecurityKey(SecurityKeyCommand::Remove { user, credential_id }) => {
+            ops::remove_security_key(&db, &user, &credential_id).await?;
+            out(&format!("removed security key {credential_id} of {user}"));
+        }
         Command::Key(KeyCommand::Rotate) => {
             let kid = ops::rotate_signing_key(&db, now).await?;
             out(&format!("new signing key {kid}"));
@@ -529,7 +592,7 @@ mod tests {
     use super::*;
 
     fn serve_args(extra: &[&str]) -> ServeArgs {
-        let mut argv = vec!["countersign-server", "serve", "--issuer", "http://127.0.0.1:8080"];
+        let mut argv = vec!["countersign-server", "serve", "--issuer", "http://localhost:8080"];
         argv.extend_from_slice(extra);
         match Cli::try_parse_from(argv).expect("parses").command {
             Command::Serve(args) => args,

@@ -195,6 +195,11 @@ pub struct Config {
     pub danger_allow_http_loopback_notifications: bool,
     /// Allow `http` `jwks_uri` on loopback hosts. Development and tests only.
     pub danger_allow_http_loopback_jwks_uri: bool,
+    /// From which risk on an approval needs a WebAuthn assertion
+    /// (`requires: ["webauthn"]`, docs/protocol.md §5.5): `critical` by
+    /// default; `None` never. Clients may be set lower or higher
+    /// (`countersign-server client step-up`).
+    pub webauthn_at: Option<countersign_protocol::device::Risk>,
     /// Addresses of host names for outbound requests, used instead of DNS
     /// (like an `/etc/hosts` of the outbound clients). The addresses are
     /// checked like resolved ones ([`crate::outbound`]).
@@ -232,8 +237,22 @@ impl Config {
             max_streams_per_device: 4,
             danger_allow_http_loopback_notifications: false,
             danger_allow_http_loopback_jwks_uri: false,
+            webauthn_at: Some(countersign_protocol::device::Risk::Critical),
             static_hosts: std::collections::HashMap::new(),
             danger_test_hooks: None,
+        }
+    }
+
+    /// Whether this configuration can do what its WebAuthn policy asks: an
+    /// issuer WebAuthn can use when `webauthn_at` is set (otherwise every
+    /// request that requires it could never be approved).
+    ///
+    /// # Errors
+    /// Why not, for the operator.
+    pub fn check_webauthn(&self) -> Result<(), String> {
+        match (&self.webauthn_at, crate::webauthn::RelyingParty::for_issuer(&self.issuer)) {
+            (Some(_), Err(why)) => Err(format!("{why}; requests that require WebAuthn could not be approved")),
+            _ => Ok(()),
         }
     }
 

@@ -247,6 +247,15 @@ pub enum DeviceError {
     InvalidPublicKey(String),
     /// 404 `not_found`.
     NotFound,
+    /// 404 `not_found` for something other than a request ("credential").
+    NoSuch(&'static str),
+    /// 403 `step_up_required`: an approval without the WebAuthn assertion
+    /// the request requires.
+    StepUpRequired,
+    /// 403 `step_up_failed`.
+    StepUpFailed(String),
+    /// 400 `invalid_credential`: a WebAuthn registration refused.
+    InvalidCredential(String),
     /// 400 `invalid_decision`.
     InvalidDecision(String),
     /// 400 `statement_mismatch` or 409 `display_schema_mismatch`.
@@ -275,6 +284,13 @@ impl DeviceError {
             }
             E::InvalidPublicKey(d) => DeviceErrorResponse::new(DeviceErrorCode::InvalidPublicKey, d.clone()),
             E::NotFound => DeviceErrorResponse::new(DeviceErrorCode::NotFound, "no such request"),
+            E::NoSuch(what) => DeviceErrorResponse::new(DeviceErrorCode::NotFound, format!("no such {what}")),
+            E::StepUpRequired => DeviceErrorResponse::new(
+                DeviceErrorCode::StepUpRequired,
+                "the request requires a WebAuthn assertion (a security key or passkey)",
+            ),
+            E::StepUpFailed(d) => DeviceErrorResponse::new(DeviceErrorCode::StepUpFailed, d.clone()),
+            E::InvalidCredential(d) => DeviceErrorResponse::new(DeviceErrorCode::InvalidCredential, d.clone()),
             E::InvalidDecision(d) => DeviceErrorResponse::new(DeviceErrorCode::InvalidDecision, d.clone()),
             E::Statement(e) => DeviceErrorResponse::from(e),
             E::DecisionConflict(status) => DeviceErrorResponse {

@@ -17,7 +17,8 @@
 //! ping and push), `device/` (the device channel: enrollment, proofs, event
 //! streams, decisions), `store/` (the database, one module per table
 //! family), `crypto/` (signing keys, the secret key file, user codes),
-//! `ops/` (operator operations).
+//! `ops/` (operator operations), `webauthn/` (security keys and passkeys:
+//! registration, the step-up of approvals).
 
 // The public surface: the app and its state, the configuration, the
 // operator operations, and (feature `test-util`) the test server. Everything
@@ -39,6 +40,7 @@ mod state;
 mod store;
 mod sweeper;
 mod util;
+mod webauthn;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
@@ -75,7 +77,17 @@ pub fn app(state: AppState) -> Router {
         .route("/requests/{id}", get(device::get_request))
         .route("/requests/{id}/decision", post(device::decide))
         .route(countersign_protocol::device::PATH_UNVERIFIED_BLOCK, get(device::unverified_block))
-        .route(countersign_protocol::device::PATH_UNVERIFIED_BLOCK_LIFT, post(device::lift_unverified_block));
+        .route(countersign_protocol::device::PATH_UNVERIFIED_BLOCK_LIFT, post(device::lift_unverified_block))
+        .route(countersign_protocol::device::PATH_WEBAUTHN_REGISTRATIONS, post(webauthn::endpoints::start_registration))
+        .route(
+            &format!("{}/{{registration_id}}", countersign_protocol::device::PATH_WEBAUTHN_REGISTRATIONS),
+            post(webauthn::endpoints::finish_registration),
+        )
+        .route(countersign_protocol::device::PATH_WEBAUTHN_CREDENTIALS, get(webauthn::endpoints::list_credentials))
+        .route(
+            &format!("{}/{{credential_id}}", countersign_protocol::device::PATH_WEBAUTHN_CREDENTIALS),
+            axum::routing::delete(webauthn::endpoints::remove_credential),
+        );
     let inner = Router::new()
         .route(paths::OPENID_CONFIGURATION, get(discovery::get_metadata))
         .route(paths::OAUTH_METADATA, get(discovery::get_metadata))

@@ -48,6 +48,11 @@ pub struct Inner {
     /// The request writer (`/bc-authorize`'s checks and inserts, committed
     /// in groups).
     pub writer: crate::store::writer::Writer,
+    /// The hot-path reader (every agent call's client and user reads).
+    pub reader: crate::store::reader::Reader,
+    /// The WebAuthn relying party; `None` when the issuer has no domain
+    /// name (an IP address), which WebAuthn cannot use.
+    pub webauthn: Option<Arc<crate::webauthn::RelyingParty>>,
 }
 
 impl std::ops::Deref for AppState {
@@ -88,6 +93,16 @@ impl AppState {
         let token_response_key = crate::oauth::tokens::ResponseKey::new(&secret_key)?;
         crate::crypto::signing_keys::ensure_active(&db, clock.now()).await?;
         let writer = crate::store::writer::Writer::open(&db)?;
+        let reader = crate::store::reader::Reader::open(&db)?;
+        let webauthn = match crate::webauthn::RelyingParty::for_issuer(&config.issuer) {
+            Ok(rp) => Some(Arc::new(rp)),
+            Err(why) => {
+                if config.webauthn_at.is_some() {
+                    tracing::warn!(%why, "WebAuthn is off: requests that require it cannot be approved");
+                }
+                None
+            }
+        };
         Ok(Self(Arc::new(Inner {
             config,
             db,
@@ -103,6 +118,8 @@ impl AppState {
             outbox_wake: Notify::new(),
             jwks_cache: JwksCache::default(),
             writer,
+            reader,
+            webauthn,
         })))
     }
 

@@ -65,13 +65,16 @@ pub struct TestOptions {
     pub configure: Option<Configure>,
     /// Display schemas (default: the built-in ones, [`RegistrySchemas::builtin`]).
     pub schemas: Option<Arc<dyn DisplaySchemas>>,
+    /// The issuer is `http://localhost:PORT` instead of
+    /// `http://127.0.0.1:PORT` (WebAuthn relying parties need a domain).
+    pub localhost_issuer: bool,
 }
 
 impl TestOptions {
     /// Options with a configuration tweak.
     #[must_use]
     pub fn with_config(f: impl FnOnce(&mut Config) + Send + 'static) -> Self {
-        Self { configure: Some(Box::new(f)), schemas: None }
+        Self { configure: Some(Box::new(f)), ..Self::default() }
     }
 }
 
@@ -117,6 +120,9 @@ pub fn test_config(issuer: Issuer) -> Config {
     c.delivery.max_backoff = Duration::from_millis(400);
     c.delivery.timeout = Duration::from_secs(5);
     c.sweep_interval = Duration::from_millis(100);
+    // Most tests approve critical requests (payment_initiation) with the
+    // device key alone; the WebAuthn tests turn the policy back on.
+    c.webauthn_at = None;
     c
 }
 
@@ -158,7 +164,8 @@ pub async fn spawn_test_server(options: TestOptions) -> Result<TestServer, Inter
     let listener =
         TcpListener::bind("127.0.0.1:0").await.map_err(|e| Internal::new(format!("bind 127.0.0.1:0: {e}")))?;
     let addr = listener.local_addr().map_err(|e| Internal::new(format!("local addr: {e}")))?;
-    let issuer = Issuer::new(format!("http://{addr}")).map_err(|e| Internal::new(format!("issuer: {e}")))?;
+    let host = if options.localhost_issuer { format!("localhost:{}", addr.port()) } else { addr.to_string() };
+    let issuer = Issuer::new(format!("http://{host}")).map_err(|e| Internal::new(format!("issuer: {e}")))?;
     let mut config = test_config(issuer);
     if let Some(f) = options.configure {
         f(&mut config);

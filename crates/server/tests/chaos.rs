@@ -101,6 +101,9 @@ impl Server {
             .arg("--db")
             .arg(&self.db)
             .args(["serve", "--listen", &self.listen, "--issuer", &self.base])
+            // The agents' payments are critical; the test devices sign with
+            // their device key alone (WebAuthn has tests of its own).
+            .args(["--webauthn-at", "never"])
             .args(["--user-rate-limit", "0", "--client-rate-limit", "0", "--unverified-rate-limit", "0"])
             .args(["--max-pending-per-user", "0", "--danger-allow-http-loopback-notifications"])
             .args(

@@ -96,7 +96,9 @@ fn serve_answers_and_checks_its_options() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let issuer = format!("http://127.0.0.1:{port}");
     let mut child = on_db(&db)
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--issuer", &issuer, "--schemas-dir"])
+        // An IP issuer has no WebAuthn: the policy off, or serve refuses.
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--issuer", &issuer, "--webauthn-at", "never"])
+        .arg("--schemas-dir")
         .arg(&schemas)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -140,7 +142,8 @@ fn serve_refuses_to_start_with_a_bad_schema() {
     let db = dir.path().join("cs.db");
     let serve = |schemas: &std::path::Path| {
         on_db(&db)
-            .args(["serve", "--listen", "127.0.0.1:0", "--issuer", "http://127.0.0.1:1", "--schemas-dir"])
+            .args(["serve", "--listen", "127.0.0.1:0", "--issuer", "http://127.0.0.1:1", "--webauthn-at", "never"])
+            .arg("--schemas-dir")
             .arg(schemas)
             .output()
             .unwrap()
@@ -211,4 +214,53 @@ fn a_public_issuer_registers_with_a_token_unless_opened_on_purpose() {
     assert_eq!(status, 201, "registration is open as asked");
     let log = String::from_utf8_lossy(&out.stderr);
     assert!(log.contains("open registration on an issuer others can reach"), "{log}");
+}
+
+#[test]
+fn security_key_and_step_up_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cs.db");
+    let (ok, _, err) = run(&db, &["user", "add", "zoe", "--name", "Zoë Martin"]);
+    assert!(ok, "{err}");
+    let (ok, out, _) = run(&db, &["security-key", "list", "zoe"]);
+    assert!(ok && out.trim() == "CREDENTIAL_ID\tNAME\tCREATED\tLAST_USED\tSTATUS", "{out}");
+    // A credential as an approver's registration stores it; its name holds a
+    // bidi override, which the listing escapes.
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let pool = countersign_server::ops::open_database(&db).await.unwrap();
+        let user = countersign_server::ops::find_user(&pool, "zoe").await.unwrap();
+        sqlx::query(
+            "INSERT INTO webauthn_credentials (credential_id, sub, name, passkey, created_at, flagged_at) \
+             VALUES ('cred1', $1, 'Key\u{202e}yeK', '{}', 100, 200)",
+        )
+        .bind(&user.sub)
+        .execute(&pool)
+        .await
+        .unwrap();
+    });
+    let (ok, out, _) = run(&db, &["security-key", "list", "zoe"]);
+    assert!(ok && out.contains("cred1\tKey\\u{202E}yeK\t100\tnever\tflagged at 200"), "{out}");
+    assert!(!out.contains('\u{202e}'), "no raw bidi control in the listing");
+    let (ok, _, err) = run(&db, &["security-key", "remove", "nobody", "cred1"]);
+    assert!(!ok && err.contains("not found"), "{err}");
+    let (ok, out, err) = run(&db, &["security-key", "remove", "zoe", "cred1"]);
+    assert!(ok && out.contains("removed security key cred1"), "{err}");
+    let (ok, _, err) = run(&db, &["security-key", "remove", "zoe", "cred1"]);
+    assert!(!ok && err.contains("not found"), "{err}");
+
+    let (ok, _, err) = run(&db, &["client", "step-up", "cli_nope", "never"]);
+    assert!(!ok && err.contains("not found"), "{err}");
+    let (ok, _, err) = run(&db, &["client", "step-up", "cli_nope", "sometimes"]);
+    assert!(!ok && err.contains("never, low, medium, high, critical"), "{err}");
+    let out =
+        on_db(&db).args(["serve", "--issuer", "http://127.0.0.1:1", "--webauthn-at", "sometimes"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--webauthn-at"), "{}", String::from_utf8_lossy(&out.stderr));
+    // The default policy on an IP issuer: critical requests could never be
+    // approved, so serve refuses to start and says what to do.
+    let out = on_db(&db).args(["serve", "--listen", "127.0.0.1:0", "--issuer", "http://127.0.0.1:1"]).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("domain name") && err.contains("--webauthn-at never"), "{err}");
 }

@@ -19,6 +19,25 @@ pub(super) fn common_form(target: &Target) -> String {
     )
 }
 
+/// Appended to every script: wrk tallies the answers by status and OAuth
+/// `error` code and prints them at the end (`answer: 400 slow_down = 123`),
+/// so that a run answered with errors is not mistaken for a fast one.
+const TALLY: &str = r#"
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+answers = {}
+function response(status, headers, body)
+  local code = body:match('"error"%s*:%s*"([^"]*)"')
+  local key = code and (status .. " " .. code) or tostring(status)
+  answers[key] = (answers[key] or 0) + 1
+end
+function done(summary, latency, requests)
+  for _, t in ipairs(threads) do
+    for key, n in pairs(t:get("answers")) do io.write("answer: ", key, " = ", n, "\n") end
+  end
+end
+"#;
+
 pub(super) fn lua_string(s: &str) -> String {
     format!("{s:?}")
 }
@@ -42,7 +61,7 @@ request = function()
   local body = common .. "&login_hint=user-" .. (n % users) .. "&binding_message=BENCH-" .. tag .. "-" .. n
   return wrk.format(nil, "/bc-authorize", nil, body)
 end
-"#,
+{TALLY}"#,
         common = lua_string(&common_form(target)),
     )
 }
@@ -61,7 +80,7 @@ request = function()
   local body = auth .. "&auth_req_id=" .. ids[(n % #ids) + 1]
   return wrk.format(nil, "/token", nil, body)
 end
-"#,
+{TALLY}"#,
         auth = lua_string(&format!(
             "grant_type={}&client_id={}&client_secret={}",
             form_encode(CIBA_GRANT),
@@ -82,6 +101,9 @@ pub(super) struct Wrk {
     /// wrk's connect, read, write and timeout errors: a request slower than
     /// wrk's 2 s timeout is counted here, not in the latencies.
     pub(super) socket_errors: u64,
+    /// Answers by status and OAuth `error` code (`400 slow_down`), most
+    /// frequent first.
+    pub(super) answers: Vec<(String, u64)>,
 }
 
 impl Wrk {
@@ -94,14 +116,32 @@ impl Wrk {
 
     pub(super) fn line(&self) -> String {
         format!(
-            "{:.0} req/s, p50 {:.1} ms, p99 {:.1} ms, {} requests, {:.1} % non-2xx, {} socket errors",
+            "{:.0} req/s, p50 {:.1} ms, p99 {:.1} ms, {} requests, {:.1} % non-2xx, {} socket errors; answers: {}",
             self.rps,
             self.p50_ms,
             self.p99_ms,
             self.requests,
             self.non_2xx_percent(),
-            self.socket_errors
+            self.socket_errors,
+            self.answers_summary()
         )
+    }
+
+    /// The scripts' tally must count every answer wrk counted, so that an
+    /// empty or broken tally is not read as a clean run.
+    pub(super) fn check_tally(&self) -> Result<(), String> {
+        let tallied: u64 = self.answers.iter().map(|a| a.1).sum();
+        if tallied != self.requests {
+            return Err(format!("the answer tally counts {tallied} answers, wrk {} requests", self.requests));
+        }
+        Ok(())
+    }
+
+    /// `400 slow_down 99.1 %, 400 authorization_pending 0.9 %`.
+    pub(super) fn answers_summary(&self) -> String {
+        let total: u64 = self.answers.iter().map(|a| a.1).sum();
+        let share = |n: u64| if total == 0 { 0.0 } else { n as f64 * 100.0 / total as f64 };
+        self.answers.iter().map(|(key, n)| format!("{key} {:.1} %", share(*n))).collect::<Vec<_>>().join(", ")
     }
 }
 
@@ -125,7 +165,9 @@ pub(super) fn wrk(
     if !output.status.success() {
         return Err(format!("wrk failed: {text}{}", String::from_utf8_lossy(&output.stderr)));
     }
-    parse_wrk(&text).ok_or_else(|| format!("could not read wrk's output:\n{text}"))
+    let w = parse_wrk(&text).ok_or_else(|| format!("could not read wrk's output:\n{text}"))?;
+    w.check_tally().map_err(|e| format!("{e}:\n{text}"))?;
+    Ok(w)
 }
 
 pub(super) fn parse_wrk(text: &str) -> Option<Wrk> {
@@ -138,7 +180,14 @@ pub(super) fn parse_wrk(text: &str) -> Option<Wrk> {
     // `Socket errors: connect 0, read 0, write 0, timeout 12`
     let socket_errors = field("Socket errors:")
         .map_or(0, |counts| counts.split(',').filter_map(|c| c.split_whitespace().nth(1)?.parse::<u64>().ok()).sum());
+    let mut answers: Vec<(String, u64)> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("answer: ")?.rsplit_once(" = "))
+        .filter_map(|(key, n)| Some((key.to_owned(), n.trim().parse().ok()?)))
+        .collect();
+    answers.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     Some(Wrk {
+        answers,
         rps,
         p50_ms: duration_ms(&field("50%")?)?,
         p99_ms: duration_ms(&field("99%")?)?,
@@ -168,11 +217,18 @@ mod tests {
 
     #[test]
     fn reads_wrk_output() {
-        let text = "Running 15s test @ http://127.0.0.1:9400/token\n  1 threads and 50 connections\n  Latency Distribution\n     50%  812.00us\n     75%    1.20ms\n     90%    2.00ms\n     99%   12.31ms\n  56789 requests in 15.00s, 12.34MB read\n  Socket errors: connect 0, read 2, write 0, timeout 12\n  Non-2xx or 3xx responses: 56789\nRequests/sec:   3785.93\nTransfer/sec:      1.23MB\n";
+        let text = "Running 15s test @ http://127.0.0.1:9400/token\n  1 threads and 50 connections\n  Latency Distribution\n     50%  812.00us\n     75%    1.20ms\n     90%    2.00ms\n     99%   12.31ms\n  56789 requests in 15.00s, 12.34MB read\n  Socket errors: connect 0, read 2, write 0, timeout 12\n  Non-2xx or 3xx responses: 56789\nRequests/sec:   3785.93\nTransfer/sec:      1.23MB\nanswer: 400 authorization_pending = 89\nanswer: 400 slow_down = 56700\n";
         let w = parse_wrk(text).unwrap();
         assert_eq!((w.requests, w.non_2xx, w.socket_errors), (56789, 56789, 14));
         assert!((w.rps - 3785.93).abs() < 1e-9 && (w.p50_ms - 0.812).abs() < 1e-9 && (w.p99_ms - 12.31).abs() < 1e-9);
         assert!((w.non_2xx_percent() - 100.0).abs() < 1e-9);
+        assert_eq!(w.answers_summary(), "400 slow_down 99.8 %, 400 authorization_pending 0.2 %");
+        assert_eq!(w.check_tally(), Ok(()), "89 + 56700 answers tallied, 56789 requests");
+        let mut short = parse_wrk(text).unwrap();
+        short.answers = vec![("400 slow_down".into(), 56700)];
+        assert!(short.check_tally().is_err(), "answers missing from the tally");
+        let untallied = text.lines().filter(|l| !l.starts_with("answer:")).collect::<Vec<_>>().join("\n");
+        assert!(parse_wrk(&untallied).unwrap().check_tally().is_err(), "no tally at all");
         assert!(parse_wrk("Requests/sec: 1\n").is_none(), "no latency distribution: not a wrk --latency output");
     }
 }

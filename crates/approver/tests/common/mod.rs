@@ -147,8 +147,20 @@ impl Env {
 
     /// [`Env::start`] with other display schemas.
     pub async fn start_with(schemas: Option<Arc<dyn DisplaySchemas>>) -> Env {
+        Env::start_configured(schemas, false, |_| {}).await
+    }
+
+    /// [`Env::start`] with other display schemas, the issuer
+    /// `http://localhost:PORT` when `localhost` (WebAuthn needs a domain;
+    /// the proxy listens on 127.0.0.1), and `configure` applied last.
+    pub async fn start_configured(
+        schemas: Option<Arc<dyn DisplaySchemas>>,
+        localhost: bool,
+        configure: impl FnOnce(&mut countersign_server::Config) + Send + 'static,
+    ) -> Env {
         let proxy = Proxy::bind().await;
-        let issuer = Issuer::new(format!("http://{}", proxy.addr)).unwrap();
+        let host = if localhost { format!("localhost:{}", proxy.addr.port()) } else { proxy.addr.to_string() };
+        let issuer = Issuer::new(format!("http://{host}")).unwrap();
         let iss = issuer.clone();
         let mut options = TestOptions::with_config(move |c| {
             c.issuer = iss;
@@ -156,6 +168,7 @@ impl Env {
             c.limits.user_per_minute = 0;
             c.limits.client_per_minute = 0;
             c.limits.max_pending_per_user = 0;
+            configure(c);
         });
         options.schemas = schemas;
         let server = spawn_test_server(options).await.unwrap();

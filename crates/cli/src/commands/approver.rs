@@ -1,5 +1,6 @@
-//! The approver commands: enroll, accounts, list, show, approve, deny, watch,
-//! history, receipts, the unverified-client block.
+//! The approver commands: enroll, accounts, list, show, approve (with the
+//! security key when the request requires one), deny, watch, history,
+//! receipts, the unverified-client block.
 
 use super::*;
 use crate::render;
@@ -7,8 +8,8 @@ use crate::safe::text;
 use countersign_approver::confirm::{confirmation_reason, ConfirmationReason};
 use countersign_approver::display::unapprovable_reason;
 use countersign_approver::store::{InboxItem, LocalStatus};
-use countersign_approver::{Approver, ApproverEvent, DeliveryReport, Error, RequestView};
-use countersign_protocol::device::{Decision, DenyReason, EnrollmentUri};
+use countersign_approver::{Approver, ApproverEvent, DeliveryReport, Error, RequestView, SharedAuthenticator};
+use countersign_protocol::device::{Decision, DenyReason, EnrollmentUri, Requirement};
 use serde::Serialize;
 use serde_json::json;
 use std::io::IsTerminal as _;
@@ -95,7 +96,7 @@ pub(super) async fn approver_command(out: &Out, approver: &Approver, command: Co
             let view = approver.view(&id, account.as_deref()).await?;
             out.print(&view, || render::request_full(&view, now));
         }
-        Command::Approve { id, account, yes, wait } => {
+        Command::Approve { id, account, yes, wait, key_wait } => {
             let view = approver.view(&id, account.as_deref()).await?;
             let item = view.item.clone();
             if item.status != LocalStatus::Pending {
@@ -115,12 +116,22 @@ pub(super) async fn approver_command(out: &Out, approver: &Approver, command: Co
                     return Err(Failure::new("not approved"));
                 }
             }
+            // Refused before anything is typed when no key can be reached.
+            let key = if item.request.requires.contains(&Requirement::Webauthn) {
+                Some(required_security_key(Duration::from_secs(key_wait))?)
+            } else {
+                None
+            };
             let typed = typed_confirmation(&view)?;
-            return decide(out, approver, &item, Decision::Approve, None, typed.as_deref(), wait).await;
+            if key.is_some() {
+                eprintln!("This request requires your security key.");
+            }
+            return decide(out, approver, &item, Decision::Approve, None, typed.as_deref(), key.as_ref(), wait).await;
         }
         Command::Deny { id, reason, account, wait } => {
             let item = approver.find_request(&id, account.as_deref()).await?;
-            return decide(out, approver, &item, Decision::Deny, reason.map(DenyReason::from), None, wait).await;
+            let reason = reason.map(DenyReason::from);
+            return decide(out, approver, &item, Decision::Deny, reason, None, None, wait).await;
         }
         Command::UnverifiedBlock { account, lift } => return unverified_block(out, approver, account, lift).await,
         Command::Watch { prompt, duration, .. } => return watch(out, approver, prompt, duration).await,
@@ -189,6 +200,7 @@ pub(super) async fn approver_command(out: &Out, approver: &Approver, command: Co
                 format!("Removed account {account_id}. Revoke the device on the server as well.")
             });
         }
+        Command::Keys(cmd) => return keys_command(out, approver, cmd).await,
         Command::Agent(_) => {}
     }
     Ok(0)
@@ -321,6 +333,8 @@ pub(super) async fn unverified_block(out: &Out, approver: &Approver, account: Op
     Ok(0)
 }
 
+/// Decides; `key` is the security key an approval that requires one uses.
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn decide(
     out: &Out,
     approver: &Approver,
@@ -328,10 +342,11 @@ pub(super) async fn decide(
     decision: Decision,
     reason: Option<DenyReason>,
     typed: Option<&str>,
+    key: Option<&SharedAuthenticator>,
     wait: bool,
 ) -> Outcome {
     let id = item.request.id.as_str();
-    let mut outcome = approver.decide(&item.account_id, id, decision, reason, typed).await?;
+    let mut outcome = approver.decide_with(&item.account_id, id, decision, reason, typed, key).await?;
     while wait && matches!(outcome.delivery, DeliveryReport::Retrying { .. }) {
         if !out.json {
             eprintln!("{}", render::delivery(&outcome.delivery));
@@ -377,7 +392,19 @@ pub(super) async fn prompt_for(out: &Out, approver: &Approver, item: &InboxItem)
     } else {
         None
     };
-    match approver.decide(&item.account_id, item.request.id.as_str(), decision, reason, typed.as_deref()).await {
+    let key = if decision == Decision::Approve && item.request.requires.contains(&Requirement::Webauthn) {
+        match required_security_key(Duration::from_secs(KEY_WAIT_SECONDS)) {
+            Ok(key) => Some(key),
+            Err(f) => {
+                eprintln!("error: {}", text(&f.message));
+                return Ok(());
+            }
+        }
+    } else {
+        None
+    };
+    let id = item.request.id.as_str();
+    match approver.decide_with(&item.account_id, id, decision, reason, typed.as_deref(), key.as_ref()).await {
         Ok(o) => {
             out.line(&o, || format!("{decision} {}: {}", text(item.request.id.as_str()), render::delivery(&o.delivery)))
         }

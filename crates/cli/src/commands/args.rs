@@ -115,6 +115,10 @@ pub(super) enum Command {
         /// Keep retrying delivery until it is delivered or the request expires.
         #[arg(long)]
         wait: bool,
+        /// When the request requires a security key and none is plugged in:
+        /// how long to wait for one, seconds.
+        #[arg(long, value_name = "SECONDS", default_value_t = KEY_WAIT_SECONDS)]
+        key_wait: u64,
     },
     /// Deny a request.
     Deny {
@@ -175,9 +179,49 @@ pub(super) enum Command {
         #[arg(long)]
         yes: bool,
     },
+    /// Your security keys at a server (WebAuthn): add, list, remove. A
+    /// request that requires one (by default every critical one) is
+    /// approved only with a key added here.
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// A demo CIBA agent using only the public HTTP API.
     #[command(subcommand)]
     Agent(AgentCommand),
+}
+
+/// How long `approve` and `keys add` wait for a security key to be plugged
+/// in (or held to the reader) by default, seconds.
+pub(super) const KEY_WAIT_SECONDS: u64 = 30;
+
+#[derive(Debug, Subcommand)]
+pub(super) enum KeysCommand {
+    /// Register a security key: plug it in (or hold it to the reader),
+    /// touch it and enter its PIN when asked.
+    Add {
+        /// A name for the key, shown in lists (1 to 64 characters).
+        #[arg(long)]
+        name: String,
+        /// Account id (default: the only account).
+        #[arg(long)]
+        account: Option<String>,
+        /// When no key is plugged in: how long to wait for one, seconds.
+        #[arg(long, value_name = "SECONDS", default_value_t = KEY_WAIT_SECONDS)]
+        key_wait: u64,
+    },
+    /// List the security keys registered for the account, with their last use.
+    List {
+        /// Account id (default: the only account).
+        #[arg(long)]
+        account: Option<String>,
+    },
+    /// Remove a security key (its credential id, from `keys list`).
+    Remove {
+        /// Credential id.
+        credential_id: String,
+        /// Account id (default: the only account).
+        #[arg(long)]
+        account: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

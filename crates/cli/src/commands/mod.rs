@@ -3,12 +3,16 @@
 mod approver;
 mod args;
 mod demo_agent;
+mod keys;
 mod prompts;
 
 use approver::*;
 pub use args::Cli;
 use args::*;
 use demo_agent::*;
+#[cfg(feature = "danger-soft-authenticator")]
+pub use keys::ENV_DANGER_SOFT_AUTHENTICATOR;
+use keys::*;
 use prompts::*;
 
 use crate::agent;

@@ -5,11 +5,13 @@
 
 use crate::safe::{quoted, reveal, text, text_in};
 use countersign_approver::display::unapprovable_reason;
+use countersign_approver::gate;
 use countersign_approver::store::{Account, HistoryEntry, InboxItem, LocalStatus};
 use countersign_approver::{ApproverEvent, ConnectionState, DeliveryReport, EnrollPreview, ReceiptCheck, RequestView};
 use countersign_details::{
     CharFinding, DisplayModel, Field, FieldValue, JsonType, LabelSource, Risk, Severity, Warning,
 };
+use countersign_protocol::device::Requirement;
 use countersign_text::Context;
 use std::fmt::Write as _;
 
@@ -334,12 +336,24 @@ pub fn request_full(view: &RequestView, now: u64) -> String {
         let _ = writeln!(out, "Context:  {}", parts.join(", "));
     }
     let _ = writeln!(out, "Account:  {}", item.account_id);
-    if item.status == LocalStatus::Pending && !view.approvable {
+    // `approvable` counts no security key: the CLI offers one.
+    let needs_key = item.request.requires.contains(&Requirement::Webauthn);
+    let approvable = view.approvable
+        || (needs_key
+            && view.display.approvable
+            && gate::decidable(item, now).is_ok()
+            && gate::requirements_met_with(&item.request, true).is_ok());
+    if item.status == LocalStatus::Pending && !approvable {
         let why = unapprovable_reason(&view.display)
             .unwrap_or("it requires a step-up this approver cannot perform, or it has expired");
         let _ = writeln!(out, "CANNOT BE APPROVED: {why} (it can be denied)");
-    } else if item.status == LocalStatus::Pending && view.confirmation_required {
-        let _ = writeln!(out, "Approving it needs its binding message typed (in a terminal).");
+    } else if item.status == LocalStatus::Pending {
+        if view.confirmation_required {
+            let _ = writeln!(out, "Approving it needs its binding message typed (in a terminal).");
+        }
+        if needs_key {
+            let _ = writeln!(out, "Approving it needs your security key (see `countersign-cli keys`).");
+        }
     }
     push_display(&mut out, &view.display);
     push_note(&mut out);

@@ -40,6 +40,10 @@ registered_enum! {
         StepUpRequired => "step_up_required",
         /// 403: the WebAuthn assertion did not verify against the statement.
         StepUpFailed => "step_up_failed",
+        /// 400: a WebAuthn registration refused (the credential does not
+        /// verify, lacks user verification, is already registered, or its
+        /// name is unusable).
+        InvalidCredential => "invalid_credential",
         /// 429: polling or enrolling too fast; honour `Retry-After`.
         SlowDown => "slow_down",
         /// 500: the server failed.
@@ -57,6 +61,7 @@ impl DeviceErrorCode {
             | DeviceErrorCode::InvalidPublicKey
             | DeviceErrorCode::InvalidDecision
             | DeviceErrorCode::StatementMismatch
+            | DeviceErrorCode::InvalidCredential
             | DeviceErrorCode::Extension(_) => 400,
             DeviceErrorCode::InvalidToken => 401,
             DeviceErrorCode::StepUpRequired | DeviceErrorCode::StepUpFailed => 403,

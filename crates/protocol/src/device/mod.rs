@@ -9,6 +9,7 @@
 //! - [`request`]: a request as the approver sees it; the request endpoints.
 //! - [`events`]: the SSE stream.
 //! - [`statement`]: the approval statement, its hash, the signed decision.
+//! - [`webauthn`]: the user's security keys and passkeys.
 //! - [`errors`]: error codes and bodies.
 //!
 //! Conventions: times are integer unix seconds; identifiers are their own
@@ -28,6 +29,7 @@ pub mod issuer;
 pub(crate) mod registered;
 pub mod request;
 pub mod statement;
+pub mod webauthn;
 
 pub use auth::{verify_device_auth, DeviceAuthClaims, DeviceAuthError, HttpMethod};
 pub use blocks::UnverifiedBlock;
@@ -46,6 +48,10 @@ pub use request::{
 pub use statement::{
     check_statement, verify_decision, ApprovalStatement, Decision, DecisionClaims, DecisionError, DecisionResult,
     DecisionSubmission, DenyReason, StatementCheckError, StatementError,
+};
+pub use webauthn::{
+    check_credential_name, CredentialList, CredentialNameError, RegistrationFinish, RegistrationStart,
+    WebauthnCredential,
 };
 
 /// Protocol version segment.
@@ -77,6 +83,10 @@ pub const MAX_PAGE_SIZE: usize = 20;
 pub const PATH_UNVERIFIED_BLOCK: &str = "/unverified-block";
 /// `POST {device}/unverified-block/lift`: the user lifts that block.
 pub const PATH_UNVERIFIED_BLOCK_LIFT: &str = "/unverified-block/lift";
+/// `POST {device}/webauthn/registrations`: start registering a credential.
+pub const PATH_WEBAUTHN_REGISTRATIONS: &str = "/webauthn/registrations";
+/// `GET {device}/webauthn/credentials`; `DELETE …/credentials/{credential_id}`.
+pub const PATH_WEBAUTHN_CREDENTIALS: &str = "/webauthn/credentials";
 /// Default seconds between polls when push is down (plus jitter).
 pub const DEFAULT_POLL_INTERVAL_SECS: u64 = 30;
 

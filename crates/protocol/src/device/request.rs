@@ -22,6 +22,20 @@ registered_enum! {
     } extension
 }
 
+impl Risk {
+    /// 0 low, 1 medium, 2 high, 3 critical; an unknown level counts as
+    /// critical. What "this risk or above" compares.
+    #[must_use]
+    pub fn rank(&self) -> u8 {
+        match self {
+            Risk::Low => 0,
+            Risk::Medium => 1,
+            Risk::High => 2,
+            Risk::Critical | Risk::Extension(_) => 3,
+        }
+    }
+}
+
 registered_enum! {
     /// A step-up the decision needs (`requires`). An approver that meets an
     /// `Extension` value cannot satisfy it and MUST NOT offer "approve".

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use countersign_protocol::ciba::{PingCallback, PushSuccessCallback, TokenDeliveryMode};
 use countersign_protocol::device::{
     check_statement, verify_decision, Decision, DecisionResult, DecisionSubmission, DenyReason, RequestStatus,
-    WithdrawReason,
+    Requirement, WithdrawReason,
 };
 use countersign_protocol::error::{ErrorCode, PushErrorResponse};
 
@@ -92,8 +92,14 @@ pub async fn decide(
         &claims.statement_hash,
     )
     .map_err(DeviceError::Statement)?;
-    // 8: this server never asks for WebAuthn (`requires` holds at most
-    // `user_verification`, which the approver enforces locally).
+    // 8: `user_verification` is the approver's to enforce; `webauthn` is
+    // verified here, with the statement hash as the challenge.
+    let step_up = if claims.decision == Decision::Approve && req.requires.contains(&Requirement::Webauthn) {
+        let hash = &claims.statement_hash;
+        Some(crate::webauthn::step_up::verify(&state, &req.sub, submission.webauthn.as_ref(), hash, now).await?)
+    } else {
+        None
+    };
 
     // 9.
     let push = req.delivery_mode == TokenDeliveryMode::Push;
@@ -127,6 +133,9 @@ pub async fn decide(
         let fresh = requests::load(&mut conn, req.request_id.as_str()).await?.ok_or(DeviceError::NotFound)?;
         return not_pending(&fresh, &claims, state.now())
             .unwrap_or(Err(DeviceError::Internal(Internal::new("request still pending after a failed update"))));
+    }
+    if let Some(verified) = &step_up {
+        crate::webauthn::step_up::record(&mut tx, &req.sub, req.request_id.as_str(), verified, now).await?;
     }
     let mut decided = req.clone();
     decided.status = status.clone();

@@ -15,6 +15,7 @@ pub use decisions::decide;
 #[cfg(feature = "test-util")]
 pub use enrollment::spend_ticket;
 pub use enrollment::{enroll, enroll_link, enroll_preview};
+pub(crate) use request_endpoints::no_store;
 use request_endpoints::*;
 pub use request_endpoints::{get_request, lift_unverified_block, list_requests, unverified_block};
 pub use stream::events;

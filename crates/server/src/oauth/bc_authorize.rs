@@ -307,6 +307,9 @@ async fn handle(
     if wants_uv || matches!(risk, Risk::High | Risk::Critical | Risk::Extension(_)) {
         requires.push(Requirement::UserVerification);
     }
+    if crate::webauthn::policy::needs_webauthn(cfg.webauthn_at.as_ref(), client.webauthn_at.as_ref(), &risk) {
+        requires.push(Requirement::Webauthn);
+    }
     let context = RequestContext {
         ip: peer.map(|p| p.ip()),
         user_agent: headers.get(header::USER_AGENT).map(|v| user_agent(v.as_bytes())).filter(|s| !s.is_empty()),

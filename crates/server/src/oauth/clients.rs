@@ -9,8 +9,6 @@ use countersign_protocol::ciba::{ClientAssertionType, ClientAuthParams, RequestE
 use countersign_protocol::error::Endpoint;
 use countersign_protocol::jws::{self, JwtType, PublicJwk};
 use serde_json::{Map, Value};
-use sqlx::sqlite::SqliteRow;
-use sqlx::Row as _;
 
 use crate::error::{Internal, OAuthError};
 use crate::state::AppState;
@@ -95,51 +93,100 @@ pub struct Client {
     pub verified: bool,
     /// Disabled by the operator.
     pub disabled: bool,
+    /// The operator's WebAuthn policy for this client (`client step-up`):
+    /// `None` follows the server's.
+    pub webauthn_at: Option<StepUpAt>,
+}
+
+/// From which risk a client's approvals need WebAuthn.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StepUpAt {
+    /// Never.
+    Never,
+    /// From this risk on.
+    From(countersign_protocol::device::Risk),
+}
+
+impl StepUpAt {
+    /// Reads a stored or typed value: `never` or a risk.
+    ///
+    /// # Errors
+    /// Anything else.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        use countersign_protocol::device::Risk;
+        match s {
+            "never" => Ok(Self::Never),
+            "low" => Ok(Self::From(Risk::Low)),
+            "medium" => Ok(Self::From(Risk::Medium)),
+            "high" => Ok(Self::From(Risk::High)),
+            "critical" => Ok(Self::From(Risk::Critical)),
+            other => Err(format!("`{other}` is not one of never, low, medium, high, critical")),
+        }
+    }
+
+    /// The stored form.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Never => "never",
+            Self::From(r) => r.as_str(),
+        }
+    }
 }
 
 /// Columns of [`Client`] for `SELECT`.
 pub const CLIENT_COLUMNS: &str = "client_id, secret_hash, auth_method, delivery_mode, \
      request_signing_alg, user_code_parameter, jwks, jwks_uri, client_name, logo_uri, scope, details_types, \
-     verified, disabled";
+     verified, disabled, webauthn_at";
 
 impl Client {
-    /// Reads a row selected with [`CLIENT_COLUMNS`].
+    /// Reads a row selected with [`CLIENT_COLUMNS`], in that order.
     ///
     /// # Errors
     /// A column is missing or malformed.
-    pub fn from_row(row: &SqliteRow) -> Result<Self, Internal> {
-        let jwks: Option<String> = row.try_get("jwks")?;
-        let scope: Option<String> = row.try_get("scope")?;
-        let types: String = row.try_get("details_types")?;
-        let mode: String = row.try_get("delivery_mode")?;
+    fn from_row(row: &rusqlite::Row<'_>) -> Result<Self, Internal> {
+        let jwks: Option<String> = row.get(6)?;
+        let scope: Option<String> = row.get(10)?;
+        let types: String = row.get(11)?;
+        let mode: String = row.get(3)?;
         Ok(Self {
-            client_id: row.try_get("client_id")?,
-            secret_hash: row.try_get("secret_hash")?,
-            auth_method: row.try_get("auth_method")?,
+            client_id: row.get(0)?,
+            secret_hash: row.get(1)?,
+            auth_method: row.get(2)?,
             delivery_mode: mode.parse().map_err(|_| Internal::new("stored delivery mode is empty"))?,
-            request_signing_alg: row.try_get("request_signing_alg")?,
-            user_code_parameter: row.try_get::<i64, _>("user_code_parameter")? != 0,
+            request_signing_alg: row.get(4)?,
+            user_code_parameter: row.get::<_, i64>(5)? != 0,
             jwks: jwks.map(|j| serde_json::from_str(&j)).transpose()?,
-            jwks_uri: row.try_get("jwks_uri")?,
-            client_name: row.try_get("client_name")?,
-            logo_uri: row.try_get("logo_uri")?,
+            jwks_uri: row.get(7)?,
+            client_name: row.get(8)?,
+            logo_uri: row.get(9)?,
             scope: scope.map(|s| Scope::parse(&s)).transpose().map_err(|e| Internal::new(format!("scope: {e}")))?,
             details_types: serde_json::from_str(&types)?,
-            verified: row.try_get::<i64, _>("verified")? != 0,
-            disabled: row.try_get::<i64, _>("disabled")? != 0,
+            verified: row.get::<_, i64>(12)? != 0,
+            disabled: row.get::<_, i64>(13)? != 0,
+            webauthn_at: row
+                .get::<_, Option<String>>(14)?
+                .map(|s| StepUpAt::parse(&s))
+                .transpose()
+                .map_err(|e| Internal::new(format!("stored webauthn_at: {e}")))?,
         })
     }
 
-    /// Loads a client.
+    /// Loads a client (on the hot-path reader: every agent call does).
     ///
     /// # Errors
     /// The database failed.
     pub async fn load(state: &AppState, client_id: &str) -> Result<Option<Self>, Internal> {
-        let row = sqlx::query(&format!("SELECT {CLIENT_COLUMNS} FROM clients WHERE client_id = $1"))
-            .bind(client_id)
-            .fetch_optional(&state.db)
-            .await?;
-        row.as_ref().map(Self::from_row).transpose()
+        let client_id = client_id.to_owned();
+        state
+            .reader
+            .read(move |conn| {
+                let mut query =
+                    conn.prepare_cached(&format!("SELECT {CLIENT_COLUMNS} FROM clients WHERE client_id = ?1"))?;
+                let mut rows = query.query([client_id])?;
+                rows.next()?.map(Self::from_row).transpose()
+            })
+            .await
     }
 
     /// The client's usable ES256 keys (`kid` narrows a `jwks_uri` refetch).

@@ -33,6 +33,54 @@ pub const SLOW_DOWN_STEP_SECS: u64 = 5;
 /// polling interval), seconds.
 pub const REDEEM_GRACE_SECS: u64 = 60;
 
+/// A poll of a request that is this client's, pending, not expired, not
+/// redeemed and of an active user, on the request writer's connection: its
+/// `last_poll_at` and interval recorded, `authorization_pending` or, polled
+/// within the interval, `slow_down` (the interval raised by
+/// [`SLOW_DOWN_STEP_SECS`]), as [`handle`]'s transaction would answer.
+/// `None` for any other request (and an unknown one): the transaction
+/// answers it.
+fn pending_poll(
+    conn: &rusqlite::Connection,
+    auth_req_id_hash: &str,
+    client_id: &str,
+    now: u64,
+) -> Result<Option<OAuthError>, crate::error::Internal> {
+    let row = conn
+        .prepare_cached(
+            "SELECT r.request_id, r.client_id, r.status, r.expires_at, r.redeemed_at, r.last_poll_at, \
+             r.poll_interval, u.disabled FROM auth_requests r JOIN users u ON u.sub = r.sub \
+             WHERE r.auth_req_id_hash = ?1",
+        )?
+        .query_row([auth_req_id_hash], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, i64>(3)?,
+                r.get::<_, Option<i64>>(4)?,
+                r.get::<_, Option<i64>>(5)?,
+                r.get::<_, i64>(6)?,
+                r.get::<_, bool>(7)?,
+            ))
+        });
+    let (request_id, owner, status, expires_at, redeemed_at, last_poll_at, poll_interval, user_disabled) = match row {
+        Ok(row) => row,
+        Err(rusqlite::Error::QueryReturnedNoRows) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let pending = status == RequestStatus::Pending.as_str() && now < store::from_ts(expires_at);
+    if !util::ct_eq(&owner, client_id) || redeemed_at.is_some() || user_disabled || !pending {
+        return Ok(None);
+    }
+    let interval = store::from_ts(poll_interval);
+    let too_fast = last_poll_at.is_some_and(|last| now < store::from_ts(last).saturating_add(interval));
+    let interval = if too_fast { interval.saturating_add(SLOW_DOWN_STEP_SECS) } else { interval };
+    conn.prepare_cached("UPDATE auth_requests SET last_poll_at = ?1, poll_interval = ?2 WHERE request_id = ?3")?
+        .execute(rusqlite::params![store::ts(now), store::ts(interval), request_id])?;
+    Ok(Some(if too_fast { OAuthError::SlowDown } else { OAuthError::AuthorizationPending }))
+}
+
 /// The token endpoint, for [`AuthenticatedClient`].
 pub struct TokenEndpoint;
 
@@ -62,8 +110,16 @@ async fn handle(state: &AppState, caller: AuthenticatedClient<TokenEndpoint>) ->
     }
 
     let now = state.now();
+    let auth_req_id_hash = util::hash_secret(request.auth_req_id.secret());
+    // Most polls find the request pending: answered by the request writer
+    // (one job, committed with the polls waiting beside it). Anything else
+    // takes the transaction below.
+    let (hash, client_id) = (auth_req_id_hash.clone(), client.client_id.clone());
+    if let Some(answer) = state.writer.run(move |conn| pending_poll(conn, &hash, &client_id, now)).await? {
+        return Err(answer);
+    }
     let mut tx = store::begin(&state.db).await?;
-    let req = crate::store::requests::load_by_auth_req_id(&mut tx, &util::hash_secret(request.auth_req_id.secret()))
+    let req = crate::store::requests::load_by_auth_req_id(&mut tx, &auth_req_id_hash)
         .await?
         .filter(|r| util::ct_eq(&r.client_id, &client.client_id))
         .ok_or(OAuthError::InvalidGrant("unknown auth_req_id"))?;

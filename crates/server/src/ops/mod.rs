@@ -9,6 +9,10 @@ use countersign_protocol::secret::{generate_url_safe, AuthReqId, EnrollmentTicke
 use serde::Serialize;
 use sqlx::Row as _;
 
+mod security_keys;
+pub use crate::oauth::clients::StepUpAt;
+pub use security_keys::{list_security_keys, remove_security_key, set_client_step_up};
+
 use crate::error::Internal;
 use crate::store::users::USER_COLUMNS;
 use crate::store::{self};

@@ -1,6 +1,7 @@
 //! The database: opening, migrations, write transactions.
 
 pub mod blocks;
+pub mod reader;
 pub mod requests;
 pub mod users;
 pub mod writer;
@@ -49,6 +50,20 @@ impl std::ops::Deref for Tx {
 impl std::ops::DerefMut for Tx {
     fn deref_mut(&mut self) -> &mut SqliteConnection {
         &mut self.inner
+    }
+}
+
+/// Waits for the answer of a job sent to one of the database threads (the
+/// reader, the writer), at most the busy timeout, as a transaction waits for
+/// the write turn. `who` names the thread in the errors.
+pub(crate) async fn job_answer<R, E: From<Internal>>(
+    answered: tokio::sync::oneshot::Receiver<Result<R, E>>,
+    who: &str,
+) -> Result<R, E> {
+    match tokio::time::timeout(BUSY_TIMEOUT, answered).await {
+        Ok(Ok(answer)) => answer,
+        Ok(Err(_)) => Err(Internal::new(format!("the {who} dropped a job")).into()),
+        Err(_) => Err(Internal::new(format!("timed out waiting for the {who}")).into()),
     }
 }
 

@@ -44,22 +44,42 @@ pub enum By<'a> {
     Login(&'a str),
 }
 
-/// Finds the user a hint names.
+impl User {
+    /// Reads a row selected with [`USER_COLUMNS`], in that order.
+    fn from_row(row: &rusqlite::Row<'_>) -> Result<Self, Internal> {
+        let roles: String = row.get(4)?;
+        Ok(Self {
+            sub: row.get(0)?,
+            username: row.get(1)?,
+            email: row.get(2)?,
+            name: row.get(3)?,
+            roles: serde_json::from_str(&roles)?,
+            user_code_hash: row.get(5)?,
+            disabled: row.get(6)?,
+            created_at: u64::try_from(row.get::<_, i64>(7)?).map_err(|_| Internal::new("negative created_at"))?,
+        })
+    }
+}
+
+/// Finds the user a hint names (on the hot-path reader: every
+/// `/bc-authorize` does).
 ///
 /// # Errors
 /// The database failed.
 pub async fn find(state: &AppState, by: By<'_>) -> Result<Option<User>, Internal> {
     let (condition, values) = match by {
-        By::Sub(sub) => ("sub = $1", vec![sub.to_owned()]),
-        By::Username(username) => ("username = $1", vec![username.to_owned()]),
+        By::Sub(sub) => ("sub = ?1", vec![sub.to_owned()]),
+        By::Username(username) => ("username = ?1", vec![username.to_owned()]),
         By::Email("") => return Ok(None),
-        By::Email(email) => ("email = $1", vec![email.to_ascii_lowercase()]),
-        By::Login(login) => ("username = $1 OR email = $2 LIMIT 1", vec![login.to_owned(), login.to_ascii_lowercase()]),
+        By::Email(email) => ("email = ?1", vec![email.to_ascii_lowercase()]),
+        By::Login(login) => ("username = ?1 OR email = ?2 LIMIT 1", vec![login.to_owned(), login.to_ascii_lowercase()]),
     };
-    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE {condition}");
-    let mut query = sqlx::query_as(&sql);
-    for value in values {
-        query = query.bind(value);
-    }
-    Ok(query.fetch_optional(&state.db).await?)
+    state
+        .reader
+        .read(move |conn| {
+            let mut query = conn.prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE {condition}"))?;
+            let mut rows = query.query(rusqlite::params_from_iter(values))?;
+            rows.next()?.map(User::from_row).transpose()
+        })
+        .await
 }

@@ -47,8 +47,18 @@ impl Writer {
         let conn = rusqlite::Connection::open(&path)?;
         conn.busy_timeout(super::BUSY_TIMEOUT)?;
         // As `store::open`'s connections: WAL (already the file's mode),
-        // NORMAL synchronisation, foreign keys.
-        conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")?;
+        // NORMAL synchronisation, foreign keys. The savepoint of each job
+        // journals the pages it changes: in memory, not in a temporary file
+        // opened and written for every group (docs/performance.md).
+        // A 64 MiB page cache keeps the indexes' hot pages (each user's
+        // entries, the ends of the tables) from being read again with
+        // `pread`. Checkpoints stay SQLite's (every 1,000 pages, in the
+        // COMMIT that crosses it): larger ones wrote less but stalled the
+        // groups behind them (docs/performance.md).
+        conn.execute_batch(
+            "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; \
+             PRAGMA cache_size = -65536;",
+        )?;
         let (jobs, rx) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("countersign-writer".into())
@@ -172,11 +182,7 @@ impl Writer {
         self.jobs.send(job).map_err(|_| Internal::new("the request writer has stopped"))?;
         // As long as `store::begin` waits for the write turn; the job may
         // still commit later (as when a client hangs up).
-        match tokio::time::timeout(super::BUSY_TIMEOUT, answered).await {
-            Ok(Ok(answer)) => answer,
-            Ok(Err(_)) => Err(Internal::new("the request writer dropped a job").into()),
-            Err(_) => Err(Internal::new("timed out waiting for the request writer").into()),
-        }
+        super::job_answer(answered, "request writer").await
     }
 }
 

@@ -3,6 +3,8 @@
 //! alone, an SSE reader, and a notification receiver.
 #![allow(dead_code)]
 
+pub mod webauthn;
+
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::Router;
@@ -683,6 +685,9 @@ impl ServerProcess {
             .arg("--db")
             .arg(&self.db)
             .args(["serve", "--listen", &self.listen, "--issuer", &self.base])
+            // Payments are critical; the test device signs with its device
+            // key alone (WebAuthn has tests of its own, tests/webauthn.rs).
+            .args(["--webauthn-at", "never"])
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())

@@ -1,0 +1,133 @@
+//! A software passkey for tests: webauthn-authenticator-rs's `SoftPasskey`
+//! (P-256 keys in memory, lost with it), driven through the library's
+//! `WebauthnAuthenticator` (`do_registration`, `do_authentication`), so the
+//! origin and relying party checks and `clientDataJSON` are the library's,
+//! as with a real key. It claims user verification without asking anyone:
+//! never use it outside tests.
+//!
+//! [`SoftAuthenticator::open_file`] keeps its credentials in a file instead
+//! (the library's `SoftToken`, serialised with its private keys in the
+//! clear), for tests that run an approver as several processes.
+
+use super::{Authenticator, AuthenticatorError, Prompt, PromptCallback, Purpose};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use url::Url;
+use webauthn_authenticator_rs::softpasskey::SoftPasskey;
+use webauthn_authenticator_rs::softtoken::SoftToken;
+use webauthn_authenticator_rs::WebauthnAuthenticator as _;
+use webauthn_rs_proto::{
+    CreationChallengeResponse, PublicKeyCredential, RegisterPublicKeyCredential, RequestChallengeResponse,
+};
+
+/// A software authenticator (tests only): its credentials live as long as
+/// it does.
+pub struct SoftAuthenticator {
+    backend: Backend,
+    prompt: Option<Arc<dyn PromptCallback>>,
+}
+
+enum Backend {
+    Passkey(Box<SoftPasskey>),
+    File { token: Box<SoftToken>, path: PathBuf },
+}
+
+impl std::fmt::Debug for SoftAuthenticator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SoftAuthenticator").field("prompt", &self.prompt).finish_non_exhaustive()
+    }
+}
+
+impl Default for SoftAuthenticator {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl SoftAuthenticator {
+    /// A new software passkey with no credential, that claims user
+    /// verification (`SoftPasskey::new(true)`).
+    #[must_use]
+    pub fn new() -> Self {
+        Self { backend: Backend::Passkey(Box::new(SoftPasskey::new(true))), prompt: None }
+    }
+
+    /// A software token whose credentials are kept in the file at `path`
+    /// (created with a new token when missing, rewritten after each
+    /// ceremony), claiming user verification. Its keys are in the clear:
+    /// tests only.
+    ///
+    /// # Errors
+    /// [`AuthenticatorError::Failed`] when the file cannot be read or is
+    /// not a token.
+    pub fn open_file(path: &Path) -> Result<Self, AuthenticatorError> {
+        let failed = |e: &dyn std::fmt::Display| {
+            AuthenticatorError::Failed(format!("software authenticator {}: {e}", path.display()))
+        };
+        let token = match std::fs::read(path) {
+            Ok(bytes) => SoftToken::from_cbor(&bytes).map_err(|e| failed(&e))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => SoftToken::new(true).map_err(|e| failed(&e))?.0,
+            Err(e) => return Err(failed(&e)),
+        };
+        let this = Self { backend: Backend::File { token: Box::new(token), path: path.to_owned() }, prompt: None };
+        this.save()?;
+        Ok(this)
+    }
+
+    fn save(&self) -> Result<(), AuthenticatorError> {
+        if let Backend::File { token, path } = &self.backend {
+            let failed = |e: &dyn std::fmt::Display| {
+                AuthenticatorError::Failed(format!("software authenticator {}: {e}", path.display()))
+            };
+            let bytes = token.to_cbor().map_err(|e| failed(&e))?;
+            std::fs::write(path, bytes).map_err(|e| failed(&e))?;
+        }
+        Ok(())
+    }
+
+    /// Shows [`Prompt::Touch`] on `prompt` before each ceremony, as a
+    /// security key would ask for a touch.
+    #[must_use]
+    pub fn with_prompt(mut self, prompt: Arc<dyn PromptCallback>) -> Self {
+        self.prompt = Some(prompt);
+        self
+    }
+
+    fn touch(&self, purpose: &Purpose) {
+        if let Some(p) = &self.prompt {
+            p.show(&Prompt::Touch(purpose.clone()));
+        }
+    }
+}
+
+impl Authenticator for SoftAuthenticator {
+    fn register(
+        &mut self,
+        origin: &Url,
+        options: CreationChallengeResponse,
+        purpose: &Purpose,
+    ) -> Result<RegisterPublicKeyCredential, AuthenticatorError> {
+        self.touch(purpose);
+        let credential = match &mut self.backend {
+            Backend::Passkey(p) => p.do_registration(origin.clone(), options)?,
+            Backend::File { token, .. } => token.do_registration(origin.clone(), options)?,
+        };
+        self.save()?;
+        Ok(credential)
+    }
+
+    fn assert(
+        &mut self,
+        origin: &Url,
+        options: RequestChallengeResponse,
+        purpose: &Purpose,
+    ) -> Result<PublicKeyCredential, AuthenticatorError> {
+        self.touch(purpose);
+        let credential = match &mut self.backend {
+            Backend::Passkey(p) => p.do_authentication(origin.clone(), options)?,
+            Backend::File { token, .. } => token.do_authentication(origin.clone(), options)?,
+        };
+        self.save()?;
+        Ok(credential)
+    }
+}

@@ -1,0 +1,56 @@
+//! Operator operations on WebAuthn: a user's security keys and passkeys, a
+//! client's step-up policy.
+
+use countersign_protocol::device::WebauthnCredential;
+
+use super::{find_user, AdminError};
+use crate::oauth::clients::StepUpAt;
+use crate::store::{self, Db};
+
+/// A user's WebAuthn credentials, oldest first.
+///
+/// # Errors
+/// [`AdminError::NotFound`] for an unknown user; the database.
+pub async fn list_security_keys(db: &Db, who: &str) -> Result<Vec<WebauthnCredential>, AdminError> {
+    let user = find_user(db, who).await?;
+    Ok(crate::webauthn::credentials::list(db, &user.sub).await?)
+}
+
+/// Removes one of a user's WebAuthn credentials.
+///
+/// # Errors
+/// [`AdminError::NotFound`] for an unknown user or credential; the database.
+pub async fn remove_security_key(db: &Db, who: &str, credential_id: &str) -> Result<(), AdminError> {
+    let user = find_user(db, who).await?;
+    if !crate::webauthn::credentials::remove(db, &user.sub, credential_id).await? {
+        return Err(AdminError::NotFound(format!("credential {credential_id:?} of {who}")));
+    }
+    tracing::info!(sub = %user.sub, credential_id, "WebAuthn credential removed by an operator");
+    Ok(())
+}
+
+/// Sets from which risk a client's approvals need WebAuthn: `never`, a
+/// risk (`low`, `medium`, `high`, `critical`), or `default` (the server's
+/// setting).
+///
+/// # Errors
+/// [`AdminError::Invalid`] for another value, [`AdminError::NotFound`] for
+/// an unknown client; the database.
+pub async fn set_client_step_up(db: &Db, client_id: &str, at: &str) -> Result<(), AdminError> {
+    let stored = match at {
+        "default" => None,
+        other => Some(StepUpAt::parse(other).map_err(|e| AdminError::Invalid(format!("{e}, or default")))?),
+    };
+    let mut tx = store::begin(db).await?;
+    let done = sqlx::query("UPDATE clients SET webauthn_at = $1 WHERE client_id = $2")
+        .bind(stored.as_ref().map(StepUpAt::as_str))
+        .bind(client_id)
+        .execute(&mut *tx)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(AdminError::NotFound(format!("client {client_id:?}")));
+    }
+    tx.commit().await?;
+    tracing::info!(client_id, webauthn_at = at, "client step-up policy changed");
+    Ok(())
+}

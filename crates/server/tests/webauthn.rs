@@ -1,0 +1,334 @@
+//! WebAuthn over the device channel (docs/protocol.md §5.5, §8.3 step 8),
+//! against the real server on a real socket, with webauthn-authenticator-rs's
+//! software passkey (user verification set) as the authenticator.
+
+mod common;
+
+use common::webauthn::{
+    approve_with, credentials, device_delete as delete, device_post as post, statement_hash, webauthn_server,
+};
+use common::*;
+use countersign_protocol::device::{
+    ApproverRequest, CredentialList, Decision, RegistrationStart, Requirement, StatementHash, WebauthnCredential,
+};
+use countersign_protocol::jws::b64url_decode;
+use countersign_server::testing::TestServer;
+use serde_json::{json, Value};
+use webauthn_authenticator_rs::softpasskey::SoftPasskey;
+use webauthn_authenticator_rs::WebauthnAuthenticator as _;
+use webauthn_rs::prelude::RequestChallengeResponse;
+
+async fn start_registration(dev: &TestDevice, server: &TestServer) -> RegistrationStart {
+    let resp = post(dev, server, "/webauthn/registrations", None).await;
+    assert_eq!(resp.status(), 200, "registration start");
+    resp.json().await.expect("json")
+}
+
+/// The authenticator's answer to a registration start.
+fn create(key: &mut SoftPasskey, server: &TestServer, start: &RegistrationStart) -> Value {
+    let options = serde_json::from_value(start.options.clone()).expect("CreationChallengeResponse");
+    let credential = key.do_registration(url::Url::parse(&server.base_url).unwrap(), options).expect("registration");
+    serde_json::to_value(credential).unwrap()
+}
+
+/// Registers `key` for the device's user under `name`.
+async fn register(dev: &TestDevice, server: &TestServer, key: &mut SoftPasskey, name: &str) -> WebauthnCredential {
+    let start = start_registration(dev, server).await;
+    let credential = create(key, server, &start);
+    let path = format!("/webauthn/registrations/{}", start.registration_id);
+    let resp = post(dev, server, &path, Some(&json!({ "name": name, "credential": credential }))).await;
+    assert_eq!(resp.status(), 200, "registration finish");
+    resp.json().await.expect("json")
+}
+
+/// An assertion of `key` over `hash`, as an approver asks for it: the
+/// options built from the credential list, the challenge the statement hash.
+fn assertion(key: &mut SoftPasskey, server: &TestServer, list: &CredentialList, hash: &StatementHash) -> Value {
+    let options: RequestChallengeResponse = serde_json::from_value(json!({
+        "publicKey": {
+            "challenge": hash.as_str(),
+            "timeout": 60000,
+            "rpId": list.rp_id,
+            "allowCredentials": list.credentials.iter().map(|c| json!({"type": "public-key", "id": c.credential_id})).collect::<Vec<_>>(),
+            "userVerification": "required"
+        }
+    }))
+    .expect("RequestChallengeResponse");
+    let credential = key.do_authentication(url::Url::parse(&server.base_url).unwrap(), options).expect("assertion");
+    serde_json::to_value(credential).unwrap()
+}
+
+/// A user with a device, an agent, and a registered key.
+async fn setup(server: &TestServer, username: &str) -> (TestDevice, Agent, SoftPasskey) {
+    let dev = TestDevice::of_new_user(server, username).await;
+    let agent = Agent::register(server, json!({})).await;
+    let mut key = SoftPasskey::new(true);
+    register(&dev, server, &mut key, "YubiKey 5C").await;
+    (dev, agent, key)
+}
+
+async fn critical_request(server: &TestServer, dev: &TestDevice, agent: &Agent, username: &str) -> ApproverRequest {
+    let ack = agent.start(server, username).await;
+    assert!(ack["auth_req_id"].is_string());
+    let req = dev.pending(server).await.into_iter().last().expect("pending request");
+    assert!(req.requires.contains(&Requirement::Webauthn), "a critical request requires WebAuthn: {:?}", req.requires);
+    req
+}
+
+#[tokio::test]
+async fn a_critical_request_is_approved_with_a_registered_key_and_its_tokens_issued() {
+    let server = webauthn_server().await;
+    let (dev, agent, mut key) = setup(&server, "alice").await;
+    let list = credentials(&dev, &server).await;
+    assert_eq!(list.rp_id, "localhost");
+    assert_eq!(list.origin, server.base_url);
+    assert_eq!(list.credentials.len(), 1);
+    assert_eq!(list.credentials[0].name, "YubiKey 5C");
+    assert!(list.credentials[0].last_used_at.is_none());
+
+    let ack = agent.start(&server, "alice").await;
+    let req = dev.pending(&server).await.remove(0);
+    assert_eq!(req.requires, [Requirement::UserVerification, Requirement::Webauthn]);
+    // The device key alone is not enough.
+    let resp = approve_with(&dev, &server, &req, None).await;
+    expect_err(resp, 403, "step_up_required").await;
+    // With the assertion over the statement the user saw: approved.
+    let hash = statement_hash(&dev, &req, Decision::Approve);
+    let webauthn = assertion(&mut key, &server, &list, &hash);
+    let resp = approve_with(&dev, &server, &req, Some(webauthn.clone())).await;
+    assert_eq!(resp.status(), 200);
+    let (status, tokens) = agent.poll(ack["auth_req_id"].as_str().unwrap()).await;
+    assert_eq!(status, 200, "{tokens}");
+    assert!(tokens["access_token"].is_string());
+    // Recorded: the credential's last use, the assertion as the receipt.
+    let list = credentials(&dev, &server).await;
+    assert!(list.credentials[0].last_used_at.is_some());
+    let stored: (Option<String>, Option<String>) =
+        sqlx::query_as("SELECT webauthn_assertion, webauthn_credential_id FROM auth_requests WHERE request_id = $1")
+            .bind(req.id.as_str())
+            .fetch_one(&server.state.db)
+            .await
+            .unwrap();
+    assert_eq!(serde_json::from_str::<Value>(&stored.0.unwrap()).unwrap(), webauthn);
+    assert_eq!(stored.1.as_deref(), Some(list.credentials[0].credential_id.as_str()));
+}
+
+#[tokio::test]
+async fn an_assertion_for_another_statement_or_another_request_is_refused() {
+    let server = webauthn_server().await;
+    let (dev, agent, mut key) = setup(&server, "alice").await;
+    let list = credentials(&dev, &server).await;
+    let first = critical_request(&server, &dev, &agent, "alice").await;
+    // Made over the denial's statement: not what is being approved.
+    let deny_hash = statement_hash(&dev, &first, Decision::Deny);
+    let resp = approve_with(&dev, &server, &first, Some(assertion(&mut key, &server, &list, &deny_hash))).await;
+    let body = expect_err(resp, 403, "step_up_failed").await;
+    assert!(body["error_description"].as_str().unwrap().contains("does not verify"), "{body}");
+    // A valid assertion for the first request, replayed on a second one.
+    let hash = statement_hash(&dev, &first, Decision::Approve);
+    let used = assertion(&mut key, &server, &list, &hash);
+    assert_eq!(approve_with(&dev, &server, &first, Some(used.clone())).await.status(), 200);
+    let second = critical_request(&server, &dev, &agent, "alice").await;
+    assert_ne!(first.id, second.id);
+    let resp = approve_with(&dev, &server, &second, Some(used)).await;
+    expect_err(resp, 403, "step_up_failed").await;
+    // Still pending: nothing was recorded for it.
+    assert!(dev.pending(&server).await.iter().any(|r| r.id == second.id));
+}
+
+#[tokio::test]
+async fn an_older_assertion_after_a_newer_one_flags_the_credential_and_it_is_refused_from_then_on() {
+    let server = webauthn_server().await;
+    let (dev, agent, mut key) = setup(&server, "alice").await;
+    let list = credentials(&dev, &server).await;
+    let first = critical_request(&server, &dev, &agent, "alice").await;
+    let second = critical_request(&server, &dev, &agent, "alice").await;
+    // As a clone would: assertion A (counter n) made, then B (n + 1)
+    // used first; A arrives after it.
+    let older = assertion(&mut key, &server, &list, &statement_hash(&dev, &first, Decision::Approve));
+    let newer = assertion(&mut key, &server, &list, &statement_hash(&dev, &second, Decision::Approve));
+    assert_eq!(approve_with(&dev, &server, &second, Some(newer)).await.status(), 200);
+    let resp = approve_with(&dev, &server, &first, Some(older)).await;
+    let body = expect_err(resp, 403, "step_up_failed").await;
+    assert!(body["error_description"].as_str().unwrap().contains("counter"), "{body}");
+    let list = credentials(&dev, &server).await;
+    assert!(list.credentials[0].flagged_at.is_some(), "flagged for the admin view");
+    let reason: Option<String> =
+        sqlx::query_scalar("SELECT flag_reason FROM webauthn_credentials").fetch_one(&server.state.db).await.unwrap();
+    assert!(reason.unwrap().contains("counter"));
+    // A fresh, valid assertion of the flagged credential: refused.
+    let fresh = assertion(&mut key, &server, &list, &statement_hash(&dev, &first, Decision::Approve));
+    let body = expect_err(approve_with(&dev, &server, &first, Some(fresh)).await, 403, "step_up_failed").await;
+    assert!(body["error_description"].as_str().unwrap().contains("flagged"), "{body}");
+    assert!(dev.pending(&server).await.iter().any(|r| r.id == first.id), "still pending");
+}
+
+#[tokio::test]
+async fn an_assertion_for_another_origin_is_refused() {
+    let server = webauthn_server().await;
+    let (dev, agent, mut key) = setup(&server, "alice").await;
+    let list = credentials(&dev, &server).await;
+    let req = critical_request(&server, &dev, &agent, "alice").await;
+    let hash = statement_hash(&dev, &req, Decision::Approve);
+    // The same rpId, another port: another origin (a page elsewhere).
+    let options: RequestChallengeResponse = serde_json::from_value(json!({
+        "publicKey": {
+            "challenge": hash.as_str(), "timeout": 60000, "rpId": list.rp_id, "userVerification": "required",
+            "allowCredentials": [{"type": "public-key", "id": list.credentials[0].credential_id}]
+        }
+    }))
+    .unwrap();
+    let elsewhere = url::Url::parse("http://localhost:1").unwrap();
+    let made = serde_json::to_value(key.do_authentication(elsewhere, options).expect("assertion")).unwrap();
+    let body = expect_err(approve_with(&dev, &server, &req, Some(made)).await, 403, "step_up_failed").await;
+    assert!(body["error_description"].as_str().unwrap().contains("does not verify"), "{body}");
+}
+
+#[tokio::test]
+async fn another_users_credential_is_refused() {
+    let server = webauthn_server().await;
+    let (alice, agent, _) = setup(&server, "alice").await;
+    let (bob, _, mut bobs_key) = setup(&server, "bob").await;
+    let bobs = credentials(&bob, &server).await;
+    let req = critical_request(&server, &alice, &agent, "alice").await;
+    let hash = statement_hash(&alice, &req, Decision::Approve);
+    let resp = approve_with(&alice, &server, &req, Some(assertion(&mut bobs_key, &server, &bobs, &hash))).await;
+    let body = expect_err(resp, 403, "step_up_failed").await;
+    assert!(body["error_description"].as_str().unwrap().contains("not one of the user's"), "{body}");
+}
+
+#[tokio::test]
+async fn a_denial_needs_no_key_and_a_lower_risk_needs_none() {
+    let server = webauthn_server().await;
+    let (dev, agent, _) = setup(&server, "alice").await;
+    let req = critical_request(&server, &dev, &agent, "alice").await;
+    // An assertion sent with a denial is ignored, even a malformed one.
+    let mut body = dev.submission(&req, Decision::Deny, None, server.state.now());
+    body.webauthn = Some(json!({"not": "an assertion"}));
+    assert_eq!(dev.submit(&server, &req.id, &body).await.status(), 200);
+    // A stock trade is high risk: user verification only.
+    let mut params = agent.request_params("alice");
+    params.retain(|(k, _)| *k != "authorization_details");
+    params.push(("authorization_details", json!([stock_trade_detail()]).to_string()));
+    let resp = agent.bc_authorize(&server, &params).await;
+    assert_eq!(resp.status(), 200);
+    let req = dev.pending(&server).await.remove(0);
+    assert_eq!(req.requires, [Requirement::UserVerification]);
+    assert_eq!(dev.decide(&server, &req, Decision::Approve, None).await.status(), 200);
+}
+
+fn stock_trade_detail() -> Value {
+    json!({"type": STOCK_TRADE, "action": "buy", "symbol": "ACME", "quantity": "10", "order_type": "market"})
+}
+
+#[tokio::test]
+async fn registration_refusals_store_nothing() {
+    let server = webauthn_server().await;
+    let dev = TestDevice::of_new_user(&server, "alice").await;
+    let mut key = SoftPasskey::new(true);
+    // A name with a bidi override: refused, the registration not spent.
+    let start = start_registration(&dev, &server).await;
+    assert_eq!(start.options["publicKey"]["authenticatorSelection"]["userVerification"], "required");
+    let credential = create(&mut key, &server, &start);
+    let path = format!("/webauthn/registrations/{}", start.registration_id);
+    let body = json!({ "name": "Key\u{202e}yeK", "credential": credential });
+    expect_err(post(&dev, &server, &path, Some(&body)).await, 400, "invalid_credential").await;
+    // Spent by its first finish: the same registration cannot be finished again.
+    let body = json!({ "name": "Key", "credential": credential });
+    assert_eq!(post(&dev, &server, &path, Some(&body)).await.status(), 200);
+    expect_err(post(&dev, &server, &path, Some(&body)).await, 404, "not_found").await;
+    // The same credential again, through a new registration: one user each.
+    let again = start_registration(&dev, &server).await;
+    let path_again = format!("/webauthn/registrations/{}", again.registration_id);
+    let err = expect_err(post(&dev, &server, &path_again, Some(&body)).await, 400, "invalid_credential").await;
+    assert!(err["error_description"].as_str().unwrap().contains("does not verify"), "another challenge: {err}");
+    assert_eq!(credentials(&dev, &server).await.credentials.len(), 1);
+    sqlx::query("DELETE FROM webauthn_credentials").execute(&server.state.db).await.unwrap();
+    // A credential made for another registration's challenge.
+    let (a, b) = (start_registration(&dev, &server).await, start_registration(&dev, &server).await);
+    let for_a = create(&mut key, &server, &a);
+    let path_b = format!("/webauthn/registrations/{}", b.registration_id);
+    let body = json!({ "name": "Key", "credential": for_a });
+    let err = expect_err(post(&dev, &server, &path_b, Some(&body)).await, 400, "invalid_credential").await;
+    assert!(err["error_description"].as_str().unwrap().contains("does not verify"), "{err}");
+    // Unknown members are refused.
+    let start = start_registration(&dev, &server).await;
+    let path = format!("/webauthn/registrations/{}", start.registration_id);
+    let body = json!({ "name": "Key", "credential": create(&mut key, &server, &start), "admin": true });
+    expect_err(post(&dev, &server, &path, Some(&body)).await, 400, "invalid_request").await;
+    assert!(credentials(&dev, &server).await.credentials.is_empty(), "nothing stored");
+    // Another user's device cannot finish this user's registration.
+    let start = start_registration(&dev, &server).await;
+    let other = TestDevice::of_new_user(&server, "bob").await;
+    let path = format!("/webauthn/registrations/{}", start.registration_id);
+    let body = json!({ "name": "Key", "credential": create(&mut key, &server, &start) });
+    expect_err(post(&other, &server, &path, Some(&body)).await, 404, "not_found").await;
+    // Without user verification (presence only) it is refused: the
+    // authenticator data's UV flag cleared (`none` attestation signs nothing).
+    let start = start_registration(&dev, &server).await;
+    let path = format!("/webauthn/registrations/{}", start.registration_id);
+    let mut credential = create(&mut key, &server, &start);
+    let object = credential["response"]["attestationObject"].as_str().unwrap();
+    credential["response"]["attestationObject"] = json!(without_uv(object));
+    let body = json!({ "name": "Key", "credential": credential });
+    expect_err(post(&dev, &server, &path, Some(&body)).await, 400, "invalid_credential").await;
+    assert!(credentials(&dev, &server).await.credentials.is_empty(), "nothing stored");
+}
+
+/// `attestationObject` (base64url CBOR) with the UV flag (0x04) of its
+/// authenticator data cleared: the byte string after the `authData` key,
+/// flags at offset 32 (WebAuthn §6.1).
+fn without_uv(object: &str) -> String {
+    let mut bytes = b64url_decode(object).unwrap();
+    let key = b"hauthData";
+    let at = bytes.windows(key.len()).position(|w| w == key).expect("authData") + key.len();
+    let data = match bytes[at] {
+        0x58 => at + 2,
+        0x59 => at + 3,
+        other => panic!("unexpected CBOR header {other:#x}"),
+    };
+    assert_eq!(bytes[data + 32] & 0x05, 0x05, "UP and UV set before");
+    bytes[data + 32] &= !0x04;
+    countersign_protocol::jws::b64url_encode(&bytes)
+}
+
+#[tokio::test]
+async fn a_removed_key_is_gone_and_removing_it_again_is_not_found() {
+    let server = webauthn_server().await;
+    let (dev, _, _) = setup(&server, "alice").await;
+    let id = credentials(&dev, &server).await.credentials[0].credential_id.clone();
+    let other = TestDevice::of_new_user(&server, "bob").await;
+    let path = format!("/webauthn/credentials/{id}");
+    expect_err(delete(&other, &server, &path).await, 404, "not_found").await;
+    assert_eq!(delete(&dev, &server, &path).await.status(), 204);
+    assert!(credentials(&dev, &server).await.credentials.is_empty());
+    expect_err(delete(&dev, &server, &path).await, 404, "not_found").await;
+    assert_eq!(b64url_decode(&id).map(|b| !b.is_empty()), Ok(true));
+}
+
+#[tokio::test]
+async fn the_policy_is_critical_by_default_and_per_client() {
+    assert_eq!(
+        countersign_server::Config::new(countersign_protocol::device::Issuer::new("https://a.example").unwrap())
+            .webauthn_at,
+        Some(countersign_protocol::device::Risk::Critical),
+        "the production default"
+    );
+    let server = webauthn_server().await;
+    let dev = TestDevice::of_new_user(&server, "alice").await;
+    let agent = Agent::register(&server, json!({})).await;
+    countersign_server::ops::set_client_step_up(&server.state.db, &agent.client_id, "never").await.unwrap();
+    agent.start(&server, "alice").await;
+    let req = dev.pending(&server).await.remove(0);
+    assert_eq!(req.requires, [Requirement::UserVerification], "this client: never");
+    let err = countersign_server::ops::set_client_step_up(&server.state.db, &agent.client_id, "sometimes").await;
+    assert!(err.unwrap_err().to_string().contains("never, low, medium, high, critical"));
+}
+
+#[tokio::test]
+async fn an_ip_issuer_has_no_webauthn() {
+    let server = server_with(|c| c.webauthn_at = Some(countersign_protocol::device::Risk::Critical)).await;
+    let dev = TestDevice::of_new_user(&server, "alice").await;
+    let err = expect_err(post(&dev, &server, "/webauthn/registrations", None).await, 400, "invalid_request").await;
+    assert!(err["error_description"].as_str().unwrap().contains("domain name"), "{err}");
+}
