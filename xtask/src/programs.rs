@@ -168,6 +168,8 @@ pub const LIBRARIES: &[(&str, Need)] = &[
     // Security keys (webauthn-authenticator-rs's `usb` and `nfc`): fido-hid-rs
     // links libudev and runs bindgen (libclang); pcsc links PC/SC Lite (the
     // pcscd service is needed only to use an NFC reader, not to build or test).
+    // The approver's tests' in-process key (crates/virtual-key) also runs
+    // bindgen: littlefs2-sys, the C file system under trussed.
     ("libudev-dev", Build),
     ("libclang-dev", Build),
     ("libpcsclite-dev", Build),

@@ -3,6 +3,10 @@
 //! `CtapAuthenticator`), driven through the library's
 //! `WebauthnAuthenticator` so the origin and relying party checks and
 //! `clientDataJSON` are the library's, as with [`super::SoftAuthenticator`].
+//! Where the keys come from is a [`KeySource`]: the machine's USB and NFC
+//! transports ([`MachineKeys`], what [`CtapAuthenticator::new`] uses), or
+//! another implementation of the library's `Transport` (the tests' in-process
+//! CTAP 2 key, crate `countersign-virtual-key`).
 //!
 //! Each ceremony: the transports are opened, a key is picked (the only one
 //! present, or the first one touched or tapped; a key plugged in within
@@ -21,13 +25,14 @@ use super::{
 use async_trait::async_trait;
 use futures_util::StreamExt as _;
 use std::fmt;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use url::Url;
 use webauthn_authenticator_rs::ctap2::commands::{ClientPinRequest, ClientPinResponse, ClientPinSubCommand};
 use webauthn_authenticator_rs::ctap2::{select_one_device, CBORCommand as _, CBORResponse, CtapAuthenticator as Ctap};
 use webauthn_authenticator_rs::error::WebauthnCError;
-use webauthn_authenticator_rs::transport::{AnyToken, AnyTransport, Token, TokenEvent, Transport as _};
+use webauthn_authenticator_rs::transport::{AnyToken, AnyTransport, Token, TokenEvent, Transport};
 use webauthn_authenticator_rs::ui::UiCallback;
 use webauthn_authenticator_rs::WebauthnAuthenticator as _;
 use webauthn_rs_proto::AuthenticatorTransport;
@@ -36,24 +41,58 @@ use webauthn_rs_proto::AuthenticatorTransport;
 /// reader) when none is there.
 pub const FIND_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// USB and NFC security keys (CTAP 2.0 and 2.1), whichever of the two
-/// transports this build has.
-pub struct CtapAuthenticator {
-    prompt: Arc<dyn PromptCallback>,
-    find_timeout: Duration,
+/// Where a ceremony looks for security keys: a webauthn-authenticator-rs
+/// `Transport`, opened for each ceremony on the ceremony's runtime.
+pub trait KeySource: Send {
+    /// The keys the transport finds.
+    type Token: Token + 'static;
+    /// The transport.
+    type Transport: for<'b> Transport<'b, Token = Self::Token>;
+    /// Opens the transport.
+    fn open(&self) -> impl Future<Output = Result<Self::Transport, WebauthnCError>>;
 }
 
-impl fmt::Debug for CtapAuthenticator {
+/// The machine's security keys: USB and NFC, whichever of the two
+/// transports this build has (`AnyTransport`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MachineKeys;
+
+impl KeySource for MachineKeys {
+    type Token = AnyToken;
+    type Transport = AnyTransport;
+
+    fn open(&self) -> impl Future<Output = Result<AnyTransport, WebauthnCError>> {
+        AnyTransport::new()
+    }
+}
+
+/// Security keys speaking CTAP 2.0 or 2.1: by default the machine's USB and
+/// NFC keys ([`MachineKeys`]), else those of another [`KeySource`].
+pub struct CtapAuthenticator<K = MachineKeys> {
+    prompt: Arc<dyn PromptCallback>,
+    find_timeout: Duration,
+    keys: K,
+}
+
+impl<K> fmt::Debug for CtapAuthenticator<K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CtapAuthenticator").field("find_timeout", &self.find_timeout).finish_non_exhaustive()
     }
 }
 
-impl CtapAuthenticator {
+impl CtapAuthenticator<MachineKeys> {
     /// The security keys of this machine, with `prompt` telling the user
     /// what to do (plug in, touch, PIN).
     pub fn new(prompt: Arc<dyn PromptCallback>) -> Self {
-        Self { prompt, find_timeout: FIND_TIMEOUT }
+        Self::with_keys(prompt, MachineKeys)
+    }
+}
+
+impl<K: KeySource> CtapAuthenticator<K> {
+    /// The security keys that `keys` finds, with `prompt` telling the user
+    /// what to do.
+    pub fn with_keys(prompt: Arc<dyn PromptCallback>, keys: K) -> Self {
+        Self { prompt, find_timeout: FIND_TIMEOUT, keys }
     }
 
     /// Waits at most `timeout` for a key when none is present (default
@@ -70,7 +109,7 @@ impl CtapAuthenticator {
     fn ceremony<R>(
         &self,
         purpose: &Purpose,
-        op: impl FnOnce(&mut Ctap<'_, Observed<AnyToken>, UiBridge>) -> Result<R, WebauthnCError>,
+        op: impl FnOnce(&mut Ctap<'_, Observed<K::Token>, UiBridge>) -> Result<R, WebauthnCError>,
     ) -> Result<R, AuthenticatorError> {
         let bridge = Arc::new(UiBridge::new(self.prompt.clone(), purpose.clone()));
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -80,7 +119,7 @@ impl CtapAuthenticator {
             .build()
             .map_err(|e| AuthenticatorError::Failed(format!("cannot start the security key runtime: {e}")))?;
         let _context = runtime.enter();
-        let transport = runtime.block_on(AnyTransport::new()).map_err(transport_error)?;
+        let transport = runtime.block_on(self.keys.open()).map_err(transport_error)?;
         let picked = runtime.block_on(pick(&transport, &bridge, &*self.prompt, purpose, self.find_timeout));
         let mut key = picked?;
         let result = op(&mut key);
@@ -112,13 +151,13 @@ fn ceremony_error(e: WebauthnCError, retries_before: Option<u32>) -> Authenticat
 /// The key to use: the only one present; else the first one touched (or,
 /// with no button, tapped on a reader) among those present or plugged in
 /// within `wait`, after [`Prompt::Connect`] when none is present.
-async fn pick<'a>(
-    transport: &'a AnyTransport,
+async fn pick<'a, T: Token + 'a>(
+    transport: &'a impl Transport<'a, Token = T>,
     bridge: &'a Arc<UiBridge>,
     prompt: &dyn PromptCallback,
     purpose: &Purpose,
     wait: Duration,
-) -> Result<Ctap<'a, Observed<AnyToken>, UiBridge>, AuthenticatorError> {
+) -> Result<Ctap<'a, Observed<T>, UiBridge>, AuthenticatorError> {
     let mut present = transport.tokens().await.map_err(transport_error)?;
     if present.len() == 1 {
         if let Some(token) = present.pop() {
@@ -142,7 +181,7 @@ async fn pick<'a>(
     }
 }
 
-impl Authenticator for CtapAuthenticator {
+impl<K: KeySource> Authenticator for CtapAuthenticator<K> {
     fn register(
         &mut self,
         origin: &Url,

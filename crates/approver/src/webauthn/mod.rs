@@ -11,7 +11,9 @@
 //!   left); [`UiBridge`] maps webauthn-authenticator-rs's `UiCallback` onto
 //!   it for the hardware transports.
 //! - `CtapAuthenticator` (features `usb`, `nfc`): USB and NFC security
-//!   keys through webauthn-authenticator-rs's CTAP 2 stack.
+//!   keys through webauthn-authenticator-rs's CTAP 2 stack (feature `ctap`
+//!   alone: over a `KeySource` of the caller's, such as the tests'
+//!   in-process key).
 //! - `SoftAuthenticator` (feature `soft-authenticator`, tests only): a
 //!   software passkey.
 //!
@@ -34,10 +36,10 @@ pub use webauthn_rs_proto::{
 };
 use zeroize::Zeroizing;
 
-#[cfg(any(feature = "usb", feature = "nfc"))]
+#[cfg(feature = "ctap")]
 mod ctap;
-#[cfg(any(feature = "usb", feature = "nfc"))]
-pub use ctap::{CtapAuthenticator, FIND_TIMEOUT};
+#[cfg(feature = "ctap")]
+pub use ctap::{CtapAuthenticator, KeySource, MachineKeys, FIND_TIMEOUT};
 #[cfg(feature = "soft-authenticator")]
 mod soft;
 #[cfg(feature = "soft-authenticator")]
