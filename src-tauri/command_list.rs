@@ -26,6 +26,11 @@ macro_rules! with_command_list {
             cancel_key_passphrase,
             unverified_block,
             lift_unverified_block,
+            security_keys,
+            add_security_key,
+            remove_security_key,
+            submit_security_key_pin,
+            cancel_security_key_pin,
         )
     };
 }

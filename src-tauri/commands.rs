@@ -13,6 +13,7 @@ use tauri::{AppHandle, Runtime, State};
 use zeroize::Zeroizing;
 
 use crate::events::UiEvent;
+use crate::security_key::SecurityKeyView;
 use crate::settings::{SettingsPatch, SettingsView};
 use crate::shell::{self, AccountView, AppStatus, EnrollOutcome, Shell};
 use crate::IpcError;
@@ -168,4 +169,43 @@ pub async fn unverified_block(shell: State<'_, Shell>, account_id: String) -> Re
 #[tauri::command(rename_all = "snake_case")]
 pub async fn lift_unverified_block(shell: State<'_, Shell>, account_id: String) -> Result<UnverifiedBlock, IpcError> {
     Ok(shell.approver()?.lift_unverified_block(&account_id).await?)
+}
+
+/// The account's security keys at its server (name, added, last used, flagged).
+#[tauri::command(rename_all = "snake_case")]
+pub async fn security_keys(shell: State<'_, Shell>, account_id: String) -> Result<Vec<SecurityKeyView>, IpcError> {
+    shell.security_keys(&account_id).await
+}
+
+/// Registers a security key under `name` (touch, PIN in the window); the keys after.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn add_security_key(
+    shell: State<'_, Shell>,
+    account_id: String,
+    name: String,
+) -> Result<Vec<SecurityKeyView>, IpcError> {
+    shell.add_security_key(&account_id, &name).await
+}
+
+/// Removes a security key at the server; the keys after.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn remove_security_key(
+    shell: State<'_, Shell>,
+    account_id: String,
+    credential_id: String,
+) -> Result<Vec<SecurityKeyView>, IpcError> {
+    shell.remove_security_key(&account_id, &credential_id).await
+}
+
+/// The security key's PIN, typed in the window for PIN request `pin_id`:
+/// handed to the key and never echoed back.
+#[tauri::command(rename_all = "snake_case")]
+pub fn submit_security_key_pin(shell: State<'_, Shell>, pin_id: u64, pin: String) -> Result<(), IpcError> {
+    shell.answer_security_key_pin(pin_id, Some(Zeroizing::new(pin)))
+}
+
+/// The user cancelled PIN request `pin_id`: the operation fails as cancelled.
+#[tauri::command(rename_all = "snake_case")]
+pub fn cancel_security_key_pin(shell: State<'_, Shell>, pin_id: u64) -> Result<(), IpcError> {
+    shell.answer_security_key_pin(pin_id, None)
 }

@@ -38,6 +38,9 @@ pub enum ShellEvent {
     /// The encrypted key file waits for its passphrase: ask for a new one
     /// (`create`) or for the one that opens it (`open`).
     PassphraseNeeded { purpose: countersign_approver::PassphrasePurpose },
+    /// A security key the user is using asks for something (plug in,
+    /// touch, PIN): shown until the command that started it returns.
+    SecurityKey { prompt: crate::security_key::SecurityKeyPrompt },
 }
 
 impl ShellEvent {
@@ -62,6 +65,16 @@ pub fn ask_passphrase_in_the_window<R: Runtime>(app: &AppHandle<R>) {
     app.state::<Shell>().passphrase_prompt().on_request(move |purpose| {
         crate::tray::show_main_window(&handle);
         handle.state::<Shell>().publish(UiEvent::Shell(ShellEvent::PassphraseNeeded { purpose }));
+    });
+}
+
+/// The security key's prompts go to the window (the PIN itself only ever
+/// goes the other way, through the `submit_security_key_pin` command).
+pub fn show_security_key_prompts_in_the_window<R: Runtime>(app: &AppHandle<R>) {
+    let handle = app.clone();
+    app.state::<Shell>().security_prompt().on_event(move |event| {
+        let prompt = crate::security_key::SecurityKeyPrompt::of(&event);
+        handle.state::<Shell>().publish(UiEvent::Shell(ShellEvent::SecurityKey { prompt }));
     });
 }
 

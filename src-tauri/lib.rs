@@ -28,6 +28,7 @@ mod events;
 mod ipc_error;
 mod notify;
 mod qr_image;
+mod security_key;
 mod settings;
 mod shell;
 mod tray;
@@ -125,6 +126,7 @@ fn setup<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
     app.manage(settings::Settings::in_dir(shell.data_dir()));
     app.manage(shell);
     events::ask_passphrase_in_the_window(app);
+    events::show_security_key_prompts_in_the_window(app);
     app.manage(notify::Notifier::default());
     tray::install(app)?;
     deep_link::install(app);

@@ -9,16 +9,18 @@ use std::sync::{Arc, Mutex};
 
 use countersign_approver::keys::file::key_dir;
 use countersign_approver::store::Account;
+use countersign_approver::webauthn::{SharedAuthenticator, WindowPrompt};
 use countersign_approver::{
     Approver, ApproverConfig, ApproverEvent, ConnectionState, DecisionOutcome, ExportReport, PassphrasePrompt,
     PassphrasePurpose, RunHandle,
 };
-use countersign_protocol::device::{Decision, DenyReason};
+use countersign_protocol::device::{Capability, Decision, DenyReason};
 use serde::Serialize;
 use tauri::ipc::Channel;
 use zeroize::Zeroizing;
 
 use crate::events::UiEvent;
+use crate::security_key::SecurityKeyView;
 use crate::IpcError;
 
 /// An account with how it is connected right now (`null`: not known yet).
@@ -75,6 +77,8 @@ pub struct AppStatus {
     /// The encrypted key file waits for its passphrase: `create` (choose
     /// one) or `open` (enter it); `null` when nothing waits.
     pub passphrase_needed: Option<PassphrasePurpose>,
+    /// Why this app cannot use security keys (`null`: it can).
+    pub security_keys_unavailable: Option<String>,
 }
 
 /// The deny reasons the UI offers.
@@ -94,6 +98,10 @@ pub struct Shell {
     /// Asks the key file's passphrase in the window (unless the approver
     /// was configured with another source: tests, headless use).
     passphrase: Arc<PassphrasePrompt>,
+    /// The security key's prompts, shown in the window.
+    security_prompt: Arc<WindowPrompt>,
+    /// The security key (`crate::security_key`), if this build reaches one.
+    security_key: Option<SharedAuthenticator>,
     export_dir: PathBuf,
     run: tokio::sync::Mutex<Option<RunHandle>>,
     connections: Mutex<HashMap<String, ConnectionState>>,
@@ -111,11 +119,20 @@ impl Shell {
     /// is asked in the window ([`Shell::passphrase_prompt`]).
     pub async fn open(config: Result<ApproverConfig, IpcError>, export_dir: PathBuf) -> Shell {
         let mut passphrase = PassphrasePrompt::new(PathBuf::new());
+        let security_prompt = WindowPrompt::new();
+        let security_key = crate::security_key::open(&security_prompt).unwrap_or_else(|error| {
+            eprintln!("countersign: no security key: {}", error.message);
+            None
+        });
         let approver = match config {
             Ok(mut config) => {
                 passphrase = PassphrasePrompt::new(key_dir(&config.data_dir));
                 if config.passphrase.is_none() {
                     config.passphrase = Some(passphrase.source());
+                }
+                // Requests that require a security key are approvable here.
+                if security_key.is_some() && !config.capabilities.contains(&Capability::Webauthn) {
+                    config.capabilities.push(Capability::Webauthn);
                 }
                 Approver::open(config).await.map_err(IpcError::from)
             }
@@ -124,6 +141,8 @@ impl Shell {
         Shell {
             approver,
             passphrase,
+            security_prompt,
+            security_key,
             export_dir,
             run: tokio::sync::Mutex::new(None),
             connections: Mutex::new(HashMap::new()),
@@ -152,8 +171,10 @@ impl Shell {
 
     /// Stops the transport.
     pub async fn stop(&self) {
-        // Key-store calls waiting for a passphrase give up first.
+        // Key-store calls waiting for a passphrase (or a security key's
+        // PIN) give up first.
         self.passphrase.close();
+        self.security_prompt.close();
         if let Some(run) = self.run.lock().await.take() {
             run.shutdown().await;
         }
@@ -169,7 +190,59 @@ impl Shell {
             key_store_warning: self.approver.as_ref().ok().and_then(Approver::key_store_warning),
             startup_error: self.approver.as_ref().err().cloned(),
             passphrase_needed: self.passphrase.waiting(),
+            security_keys_unavailable: self
+                .security_key
+                .is_none()
+                .then(|| crate::security_key::NO_SECURITY_KEY.to_owned()),
         }
+    }
+
+    /// The security key's prompts (the window shows them and answers PIN
+    /// requests).
+    pub fn security_prompt(&self) -> &Arc<WindowPrompt> {
+        &self.security_prompt
+    }
+
+    fn security_key(&self) -> Result<&SharedAuthenticator, IpcError> {
+        self.security_key.as_ref().ok_or_else(|| IpcError::new("security_key", crate::security_key::NO_SECURITY_KEY))
+    }
+
+    /// The account's security keys at its server, oldest first.
+    pub async fn security_keys(&self, account_id: &str) -> Result<Vec<SecurityKeyView>, IpcError> {
+        Ok(SecurityKeyView::list(self.approver()?.security_keys(account_id).await?))
+    }
+
+    /// Registers a security key named `name` (its prompts in the window),
+    /// then lists the account's keys.
+    pub async fn add_security_key(&self, account_id: &str, name: &str) -> Result<Vec<SecurityKeyView>, IpcError> {
+        let approver = self.approver()?;
+        approver.add_security_key(account_id, name, self.security_key()?).await?;
+        self.security_keys(account_id).await
+    }
+
+    /// Removes a security key at the server, then lists the account's keys.
+    pub async fn remove_security_key(
+        &self,
+        account_id: &str,
+        credential_id: &str,
+    ) -> Result<Vec<SecurityKeyView>, IpcError> {
+        self.approver()?.remove_security_key(account_id, credential_id).await?;
+        self.security_keys(account_id).await
+    }
+
+    /// Answers the security key's PIN request `pin_id` (`None`: cancels it).
+    pub fn answer_security_key_pin(&self, pin_id: u64, pin: Option<Zeroizing<String>>) -> Result<(), IpcError> {
+        let answered = match pin {
+            Some(pin) => self.security_prompt.submit_pin(pin_id, pin),
+            None => self.security_prompt.cancel_pin(pin_id),
+        };
+        answered.map_err(|e| {
+            let code = match e {
+                countersign_approver::webauthn::PinAnswerError::NotWaiting => "not_waiting",
+                countersign_approver::webauthn::PinAnswerError::Empty => "invalid",
+            };
+            IpcError::new(code, e.to_string())
+        })
     }
 
     /// The window's passphrase prompt of the encrypted key file.
@@ -258,7 +331,9 @@ impl Shell {
         Ok(())
     }
 
-    /// The core checks `typed_binding_message` (`countersign_approver::confirm`).
+    /// The core checks `typed_binding_message` (`countersign_approver::confirm`);
+    /// a request that requires `webauthn` is approved with the security
+    /// key (its prompts in the window).
     pub async fn approve(
         &self,
         account_id: &str,
@@ -266,7 +341,8 @@ impl Shell {
         typed_binding_message: Option<&str>,
     ) -> Result<DecisionOutcome, IpcError> {
         let approver = self.approver()?;
-        Ok(approver.decide(account_id, request_id, Decision::Approve, None, typed_binding_message).await?)
+        let key = self.security_key.as_ref();
+        Ok(approver.decide_with(account_id, request_id, Decision::Approve, None, typed_binding_message, key).await?)
     }
 
     pub async fn deny(&self, account_id: &str, request_id: &str, reason: &str) -> Result<DecisionOutcome, IpcError> {

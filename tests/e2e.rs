@@ -689,3 +689,76 @@ async fn hostile_text_is_marked_where_it_stands_in_every_slot_of_the_window() {
     session.close().await;
     server.server.stop().await;
 }
+
+/// A payment (RFC 9396 §2.1): critical risk, so it requires a security key.
+const PAYMENT: &str = r#"[{"type":"payment_initiation","instructedAmount":{"currency":"EUR","amount":"1250.00"},"creditorName":"Møller & Søn ApS","creditorAccount":{"iban":"DK5000400440116243"}}]"#;
+
+/// The PIN of the test's software security key.
+const KEY_PIN: &str = "4739";
+
+/// Types `pin` into the security key's PIN dialog once it asks with `text`.
+async fn answer_pin(session: &AppSession, text: &str, pin: &str) {
+    session.wait_text("security-key-text", |t| t == text).await;
+    let dialog = session.element("security-key-dialog").await;
+    assert_eq!(dialog.attr("data-step").await.expect("step").as_deref(), Some("pin"));
+    session.element("security-key-pin").await.send_keys(pin).await.expect("type the PIN");
+    session.click("security-key-pin-submit").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a display and tauri-driver: run by `cargo xtask test`"]
+async fn a_critical_request_is_approved_with_the_security_key_and_its_pin_in_the_window() {
+    use countersign_approver::webauthn::{ENV_DANGER_SOFT_AUTHENTICATOR, ENV_DANGER_SOFT_AUTHENTICATOR_PIN};
+    let server = Server::start_with_security_keys().await;
+    let dirs = AppDirs::new();
+    // The software token (the app's tests-only build) stands in for a USB
+    // key with a PIN set: the same prompts, PIN dialog and ceremonies.
+    let token = dirs.root().join("security-key.cbor");
+    let mut env = dirs.env();
+    env.push((ENV_DANGER_SOFT_AUTHENTICATOR, &token));
+    env.push((ENV_DANGER_SOFT_AUTHENTICATOR_PIN, Path::new(KEY_PIN)));
+    let session = AppSession::start(app_binary(), &env).await;
+    enroll_through_the_ui(&session, &server, None).await;
+
+    // Register a key: a wrong PIN first (refused, nothing registered), then the right one.
+    session.wait_text("security-keys-empty", |t| t.contains("No security key")).await;
+    session.click("add-security-key").await;
+    fill(&session, "security-key-name", "Desk key").await;
+    session.click("add-security-key-submit").await;
+    answer_pin(&session, "Enter your security key's PIN to add it as \"Desk key\" (8 tries left)", "0000").await;
+    session.wait_text("security-key-operation-error", |t| t == "wrong PIN (7 tries left)").await;
+    assert!(session.client.source().await.expect("source").contains("data-testid=\"security-keys-empty\""));
+    session.click("add-security-key-submit").await;
+    answer_pin(&session, "Enter your security key's PIN to add it as \"Desk key\" (7 tries left)", KEY_PIN).await;
+    session.wait_text("security-key-added", |t| t.contains("Desk key")).await;
+    let listed = session.text_of("security-key").await;
+    assert!(listed.contains("Desk key") && listed.contains("never used"), "{listed:?}");
+
+    // A critical payment: the window says the key is needed; approving asks
+    // for the PIN naming the request, then the touch.
+    let agent = server.agent("Payments Agent", &["payment_initiation"]).await;
+    let payment = server.request(&agent, PAYMENT, "PAY-4F7Q", "openid payments").await;
+    session.click("nav-inbox").await;
+    let items = session.wait_count("[data-testid=\"inbox-item\"]", 1).await;
+    open_card(&items[0]).await;
+    let needed = session.text_of("security-key-required").await;
+    assert!(needed.contains("needs your security key"), "{needed:?}");
+    session.element("confirm-code").await.send_keys("PAY-4F7Q").await.expect("type the code");
+    session.click("approve").await;
+    let asked = "Enter your security key's PIN to approve: PAY-4F7Q (8 tries left)";
+    session.wait_text("security-key-text", |t| t == asked).await;
+    screenshot(&screenshots().join("security-key-pin.png"));
+    answer_pin(&session, asked, KEY_PIN).await;
+    let said = session.text_of("announcement").await;
+    assert!(said.contains("Approved the request from Payments Agent"), "{said:?}");
+    let granted = server.token(&agent, &payment).await;
+    assert!(granted["access_token"].is_string(), "the agent receives its token: {granted}");
+    assert_eq!(granted["authorization_details"][0]["type"], "payment_initiation", "{granted}");
+
+    // The key's use is listed.
+    session.click("nav-settings").await;
+    session.wait_text("security-key", |t| t.contains("last used")).await;
+
+    session.close().await;
+    server.server.stop().await;
+}

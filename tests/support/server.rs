@@ -35,6 +35,15 @@ impl Server {
         .await
     }
 
+    /// The same at `http://localhost:PORT` (WebAuthn needs a domain), with
+    /// critical requests requiring a security key (the production default).
+    pub async fn start_with_security_keys() -> Server {
+        let mut options =
+            TestOptions::with_config(|c| c.webauthn_at = Some(countersign_protocol::device::Risk::Critical));
+        options.localhost_issuer = true;
+        Self::start_with(options).await
+    }
+
     async fn start_with(options: TestOptions) -> Server {
         let server = spawn_test_server(options).await.expect("test server");
         let email = Some("zoe@example.com".into());

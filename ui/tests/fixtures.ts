@@ -71,6 +71,7 @@ export function makeView(overrides: ViewOverrides = {}): RequestView {
     },
     display: JSON.parse(JSON.stringify(display)) as DisplayModel,
     approvable: overrides.approvable ?? display.approvable,
+    security_key_required: request.requires.includes('webauthn'),
     confirmation_required: overrides.confirmation_required ?? coreConfirmationRequired(request),
     request_text: overrides.request_text ?? [],
   };

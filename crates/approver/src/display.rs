@@ -34,9 +34,14 @@ pub struct RequestView {
     pub display: DisplayModel,
     /// Whether "approve" may be offered: pending and not expired, the
     /// rendering is approvable (no schema violation, not over a limit), and
-    /// every step-up the request requires is one this approver can perform.
-    /// Denying is always possible while pending.
+    /// every step-up the request requires is one this approver can perform
+    /// (`webauthn` where the approver announces the `webauthn` capability:
+    /// its shell offers a security key with the approval). Denying is
+    /// always possible while pending.
     pub approvable: bool,
+    /// Whether approving needs the user's security key (the request
+    /// `requires` `webauthn`): shells say so before the user approves.
+    pub security_key_required: bool,
     /// Whether approving needs the binding message typed
     /// ([`crate::confirm`]: high or critical risk, or `requires:
     /// user_verification`). Shells ask for it whenever this is true and
@@ -167,16 +172,26 @@ impl RequestView {
     /// [`render`] makes it) at `now`: the request's own strings are
     /// checked (each finding also a warning of `display`), and
     /// `approvable` and `confirmation_required` are decided.
+    /// No security key is offered: a request requiring `webauthn` is not
+    /// approvable ([`RequestView::build_with`]).
     #[must_use]
-    pub fn build(item: InboxItem, mut display: DisplayModel, now: u64) -> RequestView {
+    pub fn build(item: InboxItem, display: DisplayModel, now: u64) -> RequestView {
+        Self::build_with(item, display, now, false)
+    }
+
+    /// [`RequestView::build`], `security_keys`: whether the shell offers a
+    /// security key with an approval.
+    #[must_use]
+    pub fn build_with(item: InboxItem, mut display: DisplayModel, now: u64, security_keys: bool) -> RequestView {
         let request_text = request_text(&item.request);
         add_request_warnings(&mut display, &request_text);
         // The checks `decide` makes before the confirmation (crate::gate).
         let approvable = crate::gate::decidable(&item, now).is_ok()
             && display.approvable
-            && crate::gate::requirements_met(&item.request).is_ok();
+            && crate::gate::requirements_met_with(&item.request, security_keys).is_ok();
         let confirmation_required = crate::confirm::confirmation_required(&item.request, &display);
-        RequestView { item, display, approvable, confirmation_required, request_text }
+        let security_key_required = crate::gate::needs_security_key(&item.request);
+        RequestView { item, display, approvable, security_key_required, confirmation_required, request_text }
     }
 }
 
@@ -186,7 +201,8 @@ impl Inner {
         let account = self.store.account(&item.account_id).await?;
         let registry = self.registry(account.issuer.as_str()).await?;
         let display = render(&item.request, &registry, &self.config.render);
-        Ok(RequestView::build(item, display, self.now()))
+        let security_keys = self.config.capabilities.contains(&countersign_protocol::device::Capability::Webauthn);
+        Ok(RequestView::build_with(item, display, self.now(), security_keys))
     }
 
     /// Remembers the schemas a pending request was shown with.

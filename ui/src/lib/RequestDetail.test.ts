@@ -1,4 +1,4 @@
-import { fireEvent, render, screen, within } from '@testing-library/svelte';
+import { cleanup, fireEvent, render, screen, within } from '@testing-library/svelte';
 import { flushSync } from 'svelte';
 import { describe, expect, it, vi } from 'vitest';
 import { pinClock, tick } from '../../tests/clock';
@@ -192,7 +192,11 @@ describe('RequestDetail', () => {
   it('says a step this app cannot do blocks approval', () => {
     show(makeView({ request: { requires: ['webauthn'] }, approvable: false }));
     expect(screen.queryByTestId('approve')).toBeNull();
-    expect(screen.getByTestId('not-approvable')).toHaveTextContent('webauthn');
+    expect(screen.getByTestId('not-approvable')).toHaveTextContent('needs your security key, and this app cannot use one');
+    expect(screen.queryByTestId('security-key-required')).toBeNull();
+    cleanup();
+    show(makeView({ request: { requires: ['webauthn', 'x_custom_step' as never] }, approvable: false }));
+    expect(screen.getByTestId('not-approvable')).toHaveTextContent('a step this app cannot perform yet (webauthn, x_custom_step)');
   });
 
   it('denies with one of the three reasons, chosen explicitly', async () => {

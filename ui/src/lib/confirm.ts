@@ -18,6 +18,9 @@ export function notApprovableReason(request: ApproverRequest, approvable: boolea
     return 'The details break their display schema or could not be shown in full, so they cannot be approved. Deny it, or ask the agent to fix the request.';
   }
   const unsupported = request.requires.filter((r) => r !== 'user_verification');
+  if (unsupported.length === 1 && unsupported[0] === 'webauthn') {
+    return 'This request needs your security key, and this app cannot use one on this computer. Approve it on another device, or deny it.';
+  }
   if (unsupported.length > 0) {
     return `This request needs a step this app cannot perform yet (${unsupported.join(', ')}). You can still deny it.`;
   }

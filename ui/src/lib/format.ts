@@ -129,7 +129,7 @@ export const keyStoreLabel = labels(KEY_STORE, (kind) => kind);
 
 const REQUIREMENT: Record<Requirement, string> = {
   user_verification: 'Confirm it is you (type the binding code)',
-  webauthn: 'A security key (not supported by this app yet)',
+  webauthn: 'Your security key (touch it, and its PIN if it asks)',
 };
 
 export const requirementLabel = labels(REQUIREMENT, (requirement) => `Unknown step “${requirement}” (cannot be approved here)`);

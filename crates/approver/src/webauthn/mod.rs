@@ -16,6 +16,8 @@
 //!   in-process key).
 //! - `SoftAuthenticator` (feature `soft-authenticator`, tests only): a
 //!   software passkey.
+//! - [`WindowPrompt`]: the [`PromptCallback`] of a shell with a window
+//!   (prompts to a hook, the PIN answered by the window).
 //!
 //! The approver's side of the ceremonies (what the server is asked, which
 //! origin, the challenge of an assertion = the statement hash) is in
@@ -40,10 +42,23 @@ use zeroize::Zeroizing;
 mod ctap;
 #[cfg(feature = "ctap")]
 pub use ctap::{CtapAuthenticator, KeySource, MachineKeys, FIND_TIMEOUT};
+mod window_prompt;
+pub use window_prompt::{PinAnswerError, WindowPrompt, WindowPromptEvent, PIN_WAIT};
 #[cfg(feature = "soft-authenticator")]
 mod soft;
 #[cfg(feature = "soft-authenticator")]
 pub use soft::SoftAuthenticator;
+
+/// DANGER, tests only: in a build with a `danger-soft-authenticator`
+/// feature (the CLI, the desktop app), a software token whose private keys
+/// are kept in the clear in the file this names stands in for the
+/// security key.
+pub const ENV_DANGER_SOFT_AUTHENTICATOR: &str = "COUNTERSIGN_DANGER_SOFT_AUTHENTICATOR";
+
+/// DANGER, tests only: with [`ENV_DANGER_SOFT_AUTHENTICATOR`], the software
+/// token asks for this PIN as a key with a PIN set does
+/// (`SoftAuthenticator::with_pin`).
+pub const ENV_DANGER_SOFT_AUTHENTICATOR_PIN: &str = "COUNTERSIGN_DANGER_SOFT_AUTHENTICATOR_PIN";
 
 /// How long an authenticator may wait for the user (touch, PIN) during an
 /// assertion, in milliseconds; webauthn-authenticator-rs caps every

@@ -9,9 +9,10 @@
 //! (the library's `SoftToken`, serialised with its private keys in the
 //! clear), for tests that run an approver as several processes.
 
-use super::{Authenticator, AuthenticatorError, Prompt, PromptCallback, Purpose};
+use super::{Authenticator, AuthenticatorError, PinRequest, Prompt, PromptCallback, Purpose};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use subtle::ConstantTimeEq as _;
 use url::Url;
 use webauthn_authenticator_rs::softpasskey::SoftPasskey;
 use webauthn_authenticator_rs::softtoken::SoftToken;
@@ -19,13 +20,24 @@ use webauthn_authenticator_rs::WebauthnAuthenticator as _;
 use webauthn_rs_proto::{
     CreationChallengeResponse, PublicKeyCredential, RegisterPublicKeyCredential, RequestChallengeResponse,
 };
+use zeroize::Zeroizing;
 
 /// A software authenticator (tests only): its credentials live as long as
 /// it does.
 pub struct SoftAuthenticator {
     backend: Backend,
     prompt: Option<Arc<dyn PromptCallback>>,
+    pin: Option<SoftPin>,
 }
+
+/// The PIN a software authenticator asks for, as a key with a PIN set.
+struct SoftPin {
+    pin: Zeroizing<String>,
+    retries_left: u32,
+}
+
+/// Wrong PINs a key accepts before it locks (CTAP 2.1 §6.5.2.2).
+const PIN_RETRIES: u32 = 8;
 
 enum Backend {
     Passkey(Box<SoftPasskey>),
@@ -49,7 +61,7 @@ impl SoftAuthenticator {
     /// verification (`SoftPasskey::new(true)`).
     #[must_use]
     pub fn new() -> Self {
-        Self { backend: Backend::Passkey(Box::new(SoftPasskey::new(true))), prompt: None }
+        Self { backend: Backend::Passkey(Box::new(SoftPasskey::new(true))), prompt: None, pin: None }
     }
 
     /// A software token whose credentials are kept in the file at `path`
@@ -69,7 +81,8 @@ impl SoftAuthenticator {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => SoftToken::new(true).map_err(|e| failed(&e))?.0,
             Err(e) => return Err(failed(&e)),
         };
-        let this = Self { backend: Backend::File { token: Box::new(token), path: path.to_owned() }, prompt: None };
+        let this =
+            Self { backend: Backend::File { token: Box::new(token), path: path.to_owned() }, prompt: None, pin: None };
         this.save()?;
         Ok(this)
     }
@@ -93,10 +106,43 @@ impl SoftAuthenticator {
         self
     }
 
-    fn touch(&self, purpose: &Purpose) {
+    /// Asks for `pin` through the prompt before each ceremony, as a key
+    /// with a PIN set does: a wrong one costs one of its 8 tries
+    /// ([`AuthenticatorError::PinInvalid`]), none left locks it
+    /// ([`AuthenticatorError::PinBlocked`]); no answer cancels. Needs
+    /// [`SoftAuthenticator::with_prompt`].
+    #[must_use]
+    pub fn with_pin(mut self, pin: &str) -> Self {
+        self.pin = Some(SoftPin { pin: Zeroizing::new(pin.to_owned()), retries_left: PIN_RETRIES });
+        self
+    }
+
+    /// The PIN step of a ceremony (none without [`Self::with_pin`]).
+    fn verify_pin(&mut self, purpose: &Purpose) -> Result<(), AuthenticatorError> {
+        let Some(pin) = &mut self.pin else { return Ok(()) };
+        if pin.retries_left == 0 {
+            return Err(AuthenticatorError::PinBlocked);
+        }
+        let prompt = self.prompt.as_ref().ok_or(AuthenticatorError::Cancelled)?;
+        let request = PinRequest { purpose: purpose.clone(), retries_left: Some(pin.retries_left) };
+        let typed = prompt.request_pin(&request).ok_or(AuthenticatorError::Cancelled)?;
+        if bool::from(typed.as_bytes().ct_eq(pin.pin.as_bytes())) {
+            pin.retries_left = PIN_RETRIES;
+            return Ok(());
+        }
+        pin.retries_left -= 1;
+        Err(match pin.retries_left {
+            0 => AuthenticatorError::PinBlocked,
+            n => AuthenticatorError::PinInvalid { retries_left: Some(n) },
+        })
+    }
+
+    fn touch(&mut self, purpose: &Purpose) -> Result<(), AuthenticatorError> {
+        self.verify_pin(purpose)?;
         if let Some(p) = &self.prompt {
             p.show(&Prompt::Touch(purpose.clone()));
         }
+        Ok(())
     }
 }
 
@@ -107,7 +153,7 @@ impl Authenticator for SoftAuthenticator {
         options: CreationChallengeResponse,
         purpose: &Purpose,
     ) -> Result<RegisterPublicKeyCredential, AuthenticatorError> {
-        self.touch(purpose);
+        self.touch(purpose)?;
         let credential = match &mut self.backend {
             Backend::Passkey(p) => p.do_registration(origin.clone(), options)?,
             Backend::File { token, .. } => token.do_registration(origin.clone(), options)?,
@@ -122,7 +168,7 @@ impl Authenticator for SoftAuthenticator {
         options: RequestChallengeResponse,
         purpose: &Purpose,
     ) -> Result<PublicKeyCredential, AuthenticatorError> {
-        self.touch(purpose);
+        self.touch(purpose)?;
         let credential = match &mut self.backend {
             Backend::Passkey(p) => p.do_authentication(origin.clone(), options)?,
             Backend::File { token, .. } => token.do_authentication(origin.clone(), options)?,

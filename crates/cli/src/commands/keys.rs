@@ -14,7 +14,7 @@ use zeroize::Zeroizing;
 /// DANGER, tests only (feature `danger-soft-authenticator`): the file of a
 /// software token used instead of a security key.
 #[cfg(feature = "danger-soft-authenticator")]
-pub const ENV_DANGER_SOFT_AUTHENTICATOR: &str = "COUNTERSIGN_DANGER_SOFT_AUTHENTICATOR";
+pub use countersign_approver::webauthn::ENV_DANGER_SOFT_AUTHENTICATOR;
 
 /// What a security key asks, on the terminal: prompts on standard error
 /// (the binding message made safe like every text of a request), the PIN

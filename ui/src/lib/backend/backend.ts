@@ -10,6 +10,7 @@ import type {
   PassphrasePurpose,
   ReceiptCheck,
   RequestView,
+  SecurityKeyView,
   SettingsPatch,
   SettingsView,
   UiEvent,
@@ -67,4 +68,17 @@ export interface Backend {
   unverifiedBlock(accountId: string): Promise<UnverifiedBlock>;
   /** Lets unverified agents ask the account's user again. */
   liftUnverifiedBlock(accountId: string): Promise<UnverifiedBlock>;
+  /** The account's security keys at its server, oldest first. */
+  securityKeys(accountId: string): Promise<SecurityKeyView[]>;
+  /**
+   * Registers a security key under `name`. While the key works, its prompts arrive as
+   * `security_key` events (plug in, touch, PIN). Resolves to the account's keys after.
+   */
+  addSecurityKey(accountId: string, name: string): Promise<SecurityKeyView[]>;
+  /** Removes a security key at the server; resolves to the account's keys after. */
+  removeSecurityKey(accountId: string, credentialId: string): Promise<SecurityKeyView[]>;
+  /** Answers the PIN request `pinId` (a `security_key` event of step `pin`) with the key's PIN. */
+  submitSecurityKeyPin(pinId: number, pin: string): Promise<void>;
+  /** Cancels the PIN request `pinId`: the operation waiting for it fails as cancelled. */
+  cancelSecurityKeyPin(pinId: number): Promise<void>;
 }

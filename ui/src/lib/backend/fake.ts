@@ -17,6 +17,7 @@ import type {
   ReceiptCheck,
   RequestView,
   SettingsPatch,
+  SecurityKeyView,
   SettingsView,
   UiEvent,
   UnverifiedBlock,
@@ -43,7 +44,21 @@ export interface FakeBackendOptions {
   keyFilePassphrase?: string;
   /** Per account id: whether unverified agents are blocked (default: not blocked). */
   unverifiedBlocks?: Record<string, UnverifiedBlock>;
+  /**
+   * A security key at hand (default: none, as the core without one: requests that require
+   * `webauthn` cannot be approved). `pin`: the key asks for it, as a key with a PIN set.
+   */
+  securityKey?: { pin?: string };
+  /** Per account id: its security keys at the server. */
+  securityKeys?: Record<string, SecurityKeyView[]>;
 }
+
+/** What the fake says when it has no security key (the shell's `NO_SECURITY_KEY`). */
+export const FAKE_NO_SECURITY_KEY =
+  'this build of Countersign reaches no security key (USB and NFC keys work on Linux and macOS)';
+
+/** Wrong PINs a key accepts before it locks (CTAP 2.1). */
+const FAKE_PIN_RETRIES = 8;
 
 /**
  * The fake's stand-in for the core's strength rule (the real one is zxcvbn in
@@ -87,6 +102,11 @@ export class FakeBackend implements Backend {
   #enrolledUser: EnrolledUser;
   #keyFilePassphrase: string | undefined;
   #blocks: Record<string, UnverifiedBlock>;
+  #securityKey: { pin?: string; retries: number } | undefined;
+  #securityKeys: Record<string, SecurityKeyView[]>;
+  /** The PIN request waiting for the window, and how to answer it. */
+  #pinWaiting: { id: number; answer: (pin: string | null) => void } | undefined;
+  #lastPinId = 0;
 
   constructor(views: readonly RequestView[] = [], options: FakeBackendOptions = {}) {
     this.#views = copy([...views]);
@@ -98,8 +118,11 @@ export class FakeBackend implements Backend {
       key_store_warning: null,
       startup_error: null,
       passphrase_needed: null,
+      security_keys_unavailable: options.securityKey ? null : FAKE_NO_SECURITY_KEY,
       ...options.status,
     };
+    this.#securityKey = options.securityKey ? { ...options.securityKey, retries: FAKE_PIN_RETRIES } : undefined;
+    this.#securityKeys = copy(options.securityKeys ?? {});
     this.#keyFilePassphrase = options.keyFilePassphrase;
     this.#blocks = copy(options.unverifiedBlocks ?? {});
     this.#failure = options.failWith;
@@ -202,7 +225,9 @@ export class FakeBackend implements Backend {
     if (this.#now() >= request.expires_at) {
       throw { code: 'expired', message: `request "${request.id}" has expired` } satisfies BackendError;
     }
-    const unmet = request.requires.find((r) => r !== 'user_verification');
+    const unmet = request.requires.find(
+      (r) => r !== 'user_verification' && !(r === 'webauthn' && this.#securityKey !== undefined),
+    );
     if (unmet !== undefined) {
       throw {
         code: 'unsupported_requirement',
@@ -236,6 +261,22 @@ export class FakeBackend implements Backend {
           code: 'binding_message_mismatch',
           message: "the text typed is not the request's binding message: nothing was signed; check the code and type it again",
         } satisfies BackendError;
+      }
+    }
+    if (request.requires.includes('webauthn')) {
+      const usable = (this.#securityKeys[accountId] ?? []).filter((k) => k.flagged_at === undefined);
+      if (usable.length === 0) {
+        throw {
+          code: 'invalid',
+          message: 'this request requires a security key, and none is registered for this account: add one, then approve',
+        } satisfies BackendError;
+      }
+      await this.#ceremony(`approve: ${request.binding_message}`);
+      const used = usable[0];
+      if (used) used.last_used_at = this.#now();
+      // The user may have left the request while the key worked.
+      if (!this.#views.includes(view)) {
+        throw { code: 'unknown_request', message: `no request "${requestId}" in the inbox` } satisfies BackendError;
       }
     }
     return this.#decide(view, 'approve', null);
@@ -365,6 +406,99 @@ export class FakeBackend implements Backend {
     this.#account(accountId);
     this.#blocks[accountId] = { blocked: false };
     return { blocked: false };
+  }
+
+  async securityKeys(accountId: string): Promise<SecurityKeyView[]> {
+    this.#record('securityKeys', [accountId]);
+    this.#account(accountId);
+    return copy(this.#securityKeys[accountId] ?? []);
+  }
+
+  async addSecurityKey(accountId: string, name: string): Promise<SecurityKeyView[]> {
+    this.#record('addSecurityKey', [accountId, name]);
+    this.#account(accountId);
+    if (this.#securityKey === undefined) {
+      throw { code: 'security_key', message: FAKE_NO_SECURITY_KEY } satisfies BackendError;
+    }
+    // The protocol's name rule (countersign-protocol `check_credential_name`; control characters aside).
+    if (trimWhiteSpace(name) === '' || [...name].length > 64) {
+      throw {
+        code: 'invalid',
+        message: `security key name refused: ${trimWhiteSpace(name) === '' ? 'the name is empty' : 'the name is longer than 64 characters'}`,
+      } satisfies BackendError;
+    }
+    await this.#ceremony(`add it as "${name}"`);
+    const keys = (this.#securityKeys[accountId] ??= []);
+    keys.push({ credential_id: `cred_${keys.length + 1}`, name, created_at: this.#now(), name_characters: [] });
+    return copy(keys);
+  }
+
+  async removeSecurityKey(accountId: string, credentialId: string): Promise<SecurityKeyView[]> {
+    this.#record('removeSecurityKey', [accountId, credentialId]);
+    this.#account(accountId);
+    const keys = this.#securityKeys[accountId] ?? [];
+    if (!keys.some((k) => k.credential_id === credentialId)) {
+      throw { code: 'server_refused', message: 'the server refused: invalid_credential: no such security key' } satisfies BackendError;
+    }
+    this.#securityKeys[accountId] = keys.filter((k) => k.credential_id !== credentialId);
+    return copy(this.#securityKeys[accountId]);
+  }
+
+  async submitSecurityKeyPin(pinId: number, pin: string): Promise<void> {
+    this.#record('submitSecurityKeyPin', [pinId, '(PIN)']);
+    this.#answerPin(pinId, pin);
+  }
+
+  async cancelSecurityKeyPin(pinId: number): Promise<void> {
+    this.#record('cancelSecurityKeyPin', [pinId]);
+    this.#answerPin(pinId, null);
+  }
+
+  #answerPin(pinId: number, pin: string | null): void {
+    if (pin === '') throw { code: 'invalid', message: 'the PIN is empty' } satisfies BackendError;
+    const waiting = this.#pinWaiting;
+    if (waiting?.id !== pinId) {
+      throw { code: 'not_waiting', message: 'no security key operation is waiting for this PIN any more' } satisfies BackendError;
+    }
+    this.#pinWaiting = undefined;
+    waiting.answer(pin);
+  }
+
+  /** The key's side of a ceremony, as the core's prompts announce it: the PIN (if set), then the touch. */
+  async #ceremony(action: string): Promise<void> {
+    const key = this.#securityKey;
+    if (key === undefined) throw { code: 'security_key', message: FAKE_NO_SECURITY_KEY } satisfies BackendError;
+    if (key.pin !== undefined) {
+      if (key.retries === 0) {
+        throw {
+          code: 'security_key',
+          message: "the security key's PIN is locked after too many wrong tries: the key must be reset (which erases its credentials)",
+        } satisfies BackendError;
+      }
+      this.#lastPinId += 1;
+      const id = this.#lastPinId;
+      const left = key.retries;
+      const tries = left === 1 ? ' (last try: one more wrong PIN locks the key)' : ` (${left} tries left)`;
+      const answer = new Promise<string | null>((resolve) => {
+        this.#pinWaiting = { id, answer: resolve };
+      });
+      this.emit({
+        event: 'security_key',
+        prompt: { step: 'pin', text: `Enter your security key's PIN to ${action}${tries}`, characters: [], pin_id: id, retries_left: left },
+      });
+      const pin = await answer;
+      if (pin === null) throw { code: 'security_key', message: 'the security key operation was cancelled' } satisfies BackendError;
+      if (pin !== key.pin) {
+        key.retries -= 1;
+        const rest = key.retries === 1 ? ' (last try: one more wrong PIN locks the key)' : ` (${key.retries} tries left)`;
+        throw { code: 'security_key', message: `wrong PIN${rest}` } satisfies BackendError;
+      }
+      key.retries = FAKE_PIN_RETRIES;
+    }
+    this.emit({
+      event: 'security_key',
+      prompt: { step: 'touch', text: `Touch your security key to ${action}`, characters: [], pin_id: null, retries_left: null },
+    });
   }
 
   #account(accountId: string): AccountView {

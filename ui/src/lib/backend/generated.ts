@@ -252,6 +252,32 @@ export type UnverifiedBlock = {
   since?: number | null, };
 
 /**
+ * One registered credential of the user.
+ */
+export type WebauthnCredential = {
+  /**
+   * The credential id, base64url.
+   */
+  credential_id: string,
+  /**
+   * Its name.
+   */
+  name: string,
+  /**
+   * Registered, unix seconds.
+   */
+  created_at: number,
+  /**
+   * Last approval made with it, unix seconds.
+   */
+  last_used_at?: number,
+  /**
+   * Set when its signature counter went backwards (a possible clone):
+   * the server refuses it from then on, unix seconds.
+   */
+  flagged_at?: number, };
+
+/**
  * The P-256 public key of a device as a JWK (RFC 7517, RFC 7518 §6.2):
  * `{"kty":"EC","crv":"P-256","x":…,"y":…}` plus optional `kid`, `alg`
  * (`ES256` only) and `use` (`sig` only).
@@ -740,10 +766,17 @@ export type RequestView = {
   /**
    * Whether "approve" may be offered: pending and not expired, the
    * rendering is approvable (no schema violation, not over a limit), and
-   * every step-up the request requires is one this approver can perform.
-   * Denying is always possible while pending.
+   * every step-up the request requires is one this approver can perform
+   * (`webauthn` where the approver announces the `webauthn` capability:
+   * its shell offers a security key with the approval). Denying is
+   * always possible while pending.
    */
   approvable: boolean,
+  /**
+   * Whether approving needs the user's security key (the request
+   * `requires` `webauthn`): shells say so before the user approves.
+   */
+  security_key_required: boolean,
   /**
    * Whether approving needs the binding message typed
    * ([`crate::confirm`]: high or critical risk, or `requires:
@@ -1262,7 +1295,11 @@ export type AppStatus = { name: string, version: string,
    * The encrypted key file waits for its passphrase: `create` (choose
    * one) or `open` (enter it); `null` when nothing waits.
    */
-  passphrase_needed: PassphrasePurpose | null, };
+  passphrase_needed: PassphrasePurpose | null,
+  /**
+   * Why this app cannot use security keys (`null`: it can).
+   */
+  security_keys_unavailable: string | null, };
 
 /**
  * Light, dark, or whatever the system says.
@@ -1319,7 +1356,47 @@ export type SettingsView = {
    */
   quick_actions: boolean, };
 
-export type ShellEvent = { "event": "resync" } | { "event": "open_request", account_id: string, request_id: string, } | { "event": "open_inbox" } | { "event": "open_enroll", link: string, } | { "event": "passphrase_needed", purpose: PassphrasePurpose, };
+/**
+ * What the window shows while a security key works.
+ */
+export type SecurityKeyStep = "connect" | "touch" | "processing" | "pin";
+
+/**
+ * A security key prompt: the sentence to show (it quotes the request's
+ * binding message or the key's name, with `characters` to reveal), and
+ * for a PIN, the number to answer with and the tries the key has left.
+ */
+export type SecurityKeyPrompt = { step: SecurityKeyStep, text: string, characters: Array<CharFinding>, pin_id: number | null, retries_left: number | null, };
+
+/**
+ * One of the account's security keys as the window lists it: the
+ * server's record, and the characters to reveal in its name (names come
+ * back from the server: shown as any other untrusted text).
+ */
+export type SecurityKeyView = { name_characters: Array<CharFinding>,
+  /**
+   * The credential id, base64url.
+   */
+  credential_id: string,
+  /**
+   * Its name.
+   */
+  name: string,
+  /**
+   * Registered, unix seconds.
+   */
+  created_at: number,
+  /**
+   * Last approval made with it, unix seconds.
+   */
+  last_used_at?: number,
+  /**
+   * Set when its signature counter went backwards (a possible clone):
+   * the server refuses it from then on, unix seconds.
+   */
+  flagged_at?: number, };
+
+export type ShellEvent = { "event": "resync" } | { "event": "open_request", account_id: string, request_id: string, } | { "event": "open_inbox" } | { "event": "open_enroll", link: string, } | { "event": "passphrase_needed", purpose: PassphrasePurpose, } | { "event": "security_key", prompt: SecurityKeyPrompt, };
 
 /**
  * What the UI receives: the approver's events as they are

@@ -44,6 +44,11 @@ describe('TauriBackend', () => {
         'cancel_key_passphrase',
         'unverified_block',
         'lift_unverified_block',
+        'security_keys',
+        'add_security_key',
+        'remove_security_key',
+        'submit_security_key_pin',
+        'cancel_security_key_pin',
       ].sort(),
     );
   });
@@ -81,6 +86,25 @@ describe('TauriBackend', () => {
       ['unverified_block', { account_id: 'a' }],
       ['lift_unverified_block', { account_id: 'a' }],
     ]);
+  });
+
+  it('passes the security key commands their arguments and checks their lists', async () => {
+    invokeMock.mockResolvedValue([]);
+    const backend = new TauriBackend();
+    await backend.securityKeys('a');
+    await backend.addSecurityKey('a', 'Desk key');
+    await backend.removeSecurityKey('a', 'cred_1');
+    await backend.submitSecurityKeyPin(3, '4739');
+    await backend.cancelSecurityKeyPin(4);
+    expect(invokeMock.mock.calls).toEqual([
+      ['security_keys', { account_id: 'a' }],
+      ['add_security_key', { account_id: 'a', name: 'Desk key' }],
+      ['remove_security_key', { account_id: 'a', credential_id: 'cred_1' }],
+      ['submit_security_key_pin', { pin_id: 3, pin: '4739' }],
+      ['cancel_security_key_pin', { pin_id: 4 }],
+    ]);
+    invokeMock.mockResolvedValue({});
+    await expect(backend.securityKeys('a')).rejects.toEqual({ code: 'internal', message: 'The app backend sent a malformed list.', characters: [] });
   });
 
   it('sends a QR image as raw bytes and checks the answer is a link', async () => {

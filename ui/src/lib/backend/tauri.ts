@@ -13,6 +13,7 @@ import {
   type PassphrasePurpose,
   type ReceiptCheck,
   type RequestView,
+  type SecurityKeyView,
   type SettingsPatch,
   type SettingsView,
   type UiEvent,
@@ -41,6 +42,11 @@ export const COMMANDS = {
   cancelKeyPassphrase: 'cancel_key_passphrase',
   unverifiedBlock: 'unverified_block',
   liftUnverifiedBlock: 'lift_unverified_block',
+  securityKeys: 'security_keys',
+  addSecurityKey: 'add_security_key',
+  removeSecurityKey: 'remove_security_key',
+  submitSecurityKeyPin: 'submit_security_key_pin',
+  cancelSecurityKeyPin: 'cancel_security_key_pin',
 } as const;
 
 /** Invokes a command; any rejection becomes a BackendError. */
@@ -52,8 +58,8 @@ async function call<T>(command: string, args?: InvokeArgs): Promise<T> {
   }
 }
 
-async function list<T>(command: string): Promise<T[]> {
-  const value = await call<unknown>(command);
+async function list<T>(command: string, args?: InvokeArgs): Promise<T[]> {
+  const value = await call<unknown>(command, args);
   if (!Array.isArray(value)) {
     throw toBackendError({ code: 'internal', message: 'The app backend sent a malformed list.' });
   }
@@ -156,5 +162,25 @@ export class TauriBackend implements Backend {
 
   liftUnverifiedBlock(accountId: string): Promise<UnverifiedBlock> {
     return call<UnverifiedBlock>(COMMANDS.liftUnverifiedBlock, { account_id: accountId });
+  }
+
+  securityKeys(accountId: string): Promise<SecurityKeyView[]> {
+    return list<SecurityKeyView>(COMMANDS.securityKeys, { account_id: accountId });
+  }
+
+  addSecurityKey(accountId: string, name: string): Promise<SecurityKeyView[]> {
+    return list<SecurityKeyView>(COMMANDS.addSecurityKey, { account_id: accountId, name });
+  }
+
+  removeSecurityKey(accountId: string, credentialId: string): Promise<SecurityKeyView[]> {
+    return list<SecurityKeyView>(COMMANDS.removeSecurityKey, { account_id: accountId, credential_id: credentialId });
+  }
+
+  async submitSecurityKeyPin(pinId: number, pin: string): Promise<void> {
+    await call<void>(COMMANDS.submitSecurityKeyPin, { pin_id: pinId, pin });
+  }
+
+  async cancelSecurityKeyPin(pinId: number): Promise<void> {
+    await call<void>(COMMANDS.cancelSecurityKeyPin, { pin_id: pinId });
   }
 }
