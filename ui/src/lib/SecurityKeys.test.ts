@@ -5,6 +5,7 @@ import { makeAccount, makeView, NOW } from '../../tests/fixtures';
 import App from '../App.svelte';
 import { FakeBackend, FAKE_NO_SECURITY_KEY } from './backend/fake';
 import type { SecurityKeyPrompt, SecurityKeyView, UiEvent } from './backend/types';
+import { notApprovableReason } from './confirm';
 import { formatTime } from './format';
 import SecurityKeyDialog from './SecurityKeyDialog.svelte';
 import SecurityKeys from './SecurityKeys.svelte';
@@ -107,7 +108,8 @@ describe('SecurityKeyDialog', () => {
 
   it('sends the PIN to the request it answers, never an empty one, and clears the field', async () => {
     const backend = new FakeBackend();
-    render(SecurityKeyDialog, { backend, prompt: pinPrompt, onhide: () => {} });
+    const onhide = vi.fn();
+    render(SecurityKeyDialog, { backend, prompt: pinPrompt, onhide });
     expect(screen.getByTestId('security-key-text')).toHaveTextContent(pinPrompt.text);
     expect(screen.getByTestId('security-key-pin')).toHaveAttribute('type', 'password');
     await fireEvent.click(screen.getByTestId('security-key-pin-submit'));
@@ -121,6 +123,8 @@ describe('SecurityKeyDialog', () => {
       { method: 'submitSecurityKeyPin', args: [5, '(PIN)'] },
     ]);
     expect(screen.getByTestId('security-key-pin')).toHaveValue('');
+    // That request is over: the dialog asks to be hidden.
+    expect(onhide).toHaveBeenCalledOnce();
   });
 
   it('marks hidden characters of the request in the prompt, and offers to hide a touch prompt', async () => {
@@ -172,6 +176,33 @@ describe('Approving with a security key', () => {
     expect(screen.queryByTestId('security-key-dialog')).toBeNull();
     expect(screen.getByTestId('request-detail')).toHaveTextContent('Your security key (touch it, and its PIN if it asks)');
     await expect(backend.history()).resolves.toEqual([]);
+  });
+
+  it('refuses a second ceremony while one waits, says a locked PIN as such, and names flagged keys', async () => {
+    const flagged = { ...KEY, flagged_at: NOW - 10 };
+    const backend = new FakeBackend([critical()], { accounts: [makeAccount()], securityKey: { pin: '4739' }, securityKeys: { acct_1: [flagged] } });
+    await expect(backend.approve('acct_1', 'req_01', 'PAY-4F7Q')).rejects.toMatchObject({
+      code: 'invalid',
+      message: expect.stringContaining('every key registered for this account is flagged as possibly cloned'),
+    });
+    const seen = await prompts(backend);
+    const first = backend.addSecurityKey('acct_1', 'A');
+    await vi.waitFor(() => expect(seen).toHaveLength(1));
+    await expect(backend.addSecurityKey('acct_1', 'B')).rejects.toMatchObject({ code: 'security_key', message: expect.stringContaining('busy') });
+    await backend.submitSecurityKeyPin(seen[0]!.pin_id!, '0000');
+    await expect(first).rejects.toMatchObject({ message: 'wrong PIN (7 tries left)' });
+    for (let left = 6; left >= 0; left -= 1) {
+      const attempt = backend.addSecurityKey('acct_1', 'A');
+      await vi.waitFor(() => expect(seen.length).toBeGreaterThan(7 - left));
+      await backend.submitSecurityKeyPin(seen.at(-1)!.pin_id!, '0000');
+      await expect(attempt).rejects.toMatchObject({ message: left === 0 ? expect.stringContaining('PIN is locked') : expect.stringContaining('wrong PIN') });
+    }
+  });
+
+  it('does not blame the app for a request it cannot approve for another reason', () => {
+    const request = critical().item.request;
+    expect(notApprovableReason(request, false, true, true)).toBe('This request cannot be approved here. You can still deny it.');
+    expect(notApprovableReason(request, false, true, false)).toContain('this app cannot use one on this computer');
   });
 
   it('cannot approve where the app has no security key', async () => {

@@ -11,13 +11,21 @@ export function confirmationLabel(request: ApproverRequest): string {
     : 'This is a high-risk request.';
 }
 
-/** Why a request cannot be approved here, in words; null when it can. */
-export function notApprovableReason(request: ApproverRequest, approvable: boolean, displayApprovable: boolean): string | null {
+/**
+ * Why a request cannot be approved here, in words; null when it can. `securityKeys`: whether
+ * this app can use a security key (the app status says why not when it cannot).
+ */
+export function notApprovableReason(
+  request: ApproverRequest,
+  approvable: boolean,
+  displayApprovable: boolean,
+  securityKeys = false,
+): string | null {
   if (approvable) return null;
   if (!displayApprovable) {
     return 'The details break their display schema or could not be shown in full, so they cannot be approved. Deny it, or ask the agent to fix the request.';
   }
-  const unsupported = request.requires.filter((r) => r !== 'user_verification');
+  const unsupported = request.requires.filter((r) => r !== 'user_verification' && !(securityKeys && r === 'webauthn'));
   if (unsupported.length === 1 && unsupported[0] === 'webauthn') {
     return 'This request needs your security key, and this app cannot use one on this computer. Approve it on another device, or deny it.';
   }

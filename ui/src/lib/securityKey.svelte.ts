@@ -15,8 +15,13 @@ export const securityKey = {
   },
 };
 
-/** A `security_key` event: shown at once (a PIN request waits for the window). */
+/**
+ * A `security_key` event: shown at once. Outside an operation of this page only a PIN request
+ * is (a ceremony waits for it, e.g. after the page was reloaded); a late touch or working prompt
+ * of an operation that has ended is not.
+ */
 export function showSecurityKeyPrompt(next: SecurityKeyPrompt): void {
+  if (running === 0 && next.step !== 'pin') return;
   prompt = next;
 }
 

@@ -57,6 +57,10 @@ export interface FakeBackendOptions {
 export const FAKE_NO_SECURITY_KEY =
   'this build of Countersign reaches no security key (USB and NFC keys work on Linux and macOS)';
 
+/** The core's words for a locked PIN (`AuthenticatorError::PinBlocked`). */
+const FAKE_PIN_LOCKED =
+  "the security key's PIN is locked after too many wrong tries: the key must be reset (which erases its credentials)";
+
 /** Wrong PINs a key accepts before it locks (CTAP 2.1). */
 const FAKE_PIN_RETRIES = 8;
 
@@ -107,6 +111,7 @@ export class FakeBackend implements Backend {
   /** The PIN request waiting for the window, and how to answer it. */
   #pinWaiting: { id: number; answer: (pin: string | null) => void } | undefined;
   #lastPinId = 0;
+  #inCeremony = false;
 
   constructor(views: readonly RequestView[] = [], options: FakeBackendOptions = {}) {
     this.#views = copy([...views]);
@@ -264,11 +269,16 @@ export class FakeBackend implements Backend {
       }
     }
     if (request.requires.includes('webauthn')) {
-      const usable = (this.#securityKeys[accountId] ?? []).filter((k) => k.flagged_at === undefined);
+      const registered = this.#securityKeys[accountId] ?? [];
+      const usable = registered.filter((k) => k.flagged_at === undefined);
       if (usable.length === 0) {
+        // The core's sentences (crates/approver/src/webauthn/mod.rs, `assertion_options`).
         throw {
           code: 'invalid',
-          message: 'this request requires a security key, and none is registered for this account: add one, then approve',
+          message:
+            registered.length === 0
+              ? 'this request requires a security key, and none is registered for this account: add one, then approve'
+              : 'this request requires a security key, and every key registered for this account is flagged as possibly cloned: remove them, add a key, then approve',
         } satisfies BackendError;
       }
       await this.#ceremony(`approve: ${request.binding_message}`);
@@ -468,13 +478,24 @@ export class FakeBackend implements Backend {
   async #ceremony(action: string): Promise<void> {
     const key = this.#securityKey;
     if (key === undefined) throw { code: 'security_key', message: FAKE_NO_SECURITY_KEY } satisfies BackendError;
+    // One ceremony at a time, as the core's `SharedAuthenticator`.
+    if (this.#inCeremony) {
+      throw {
+        code: 'security_key',
+        message: 'the security key is busy with another operation: finish or cancel it first',
+      } satisfies BackendError;
+    }
+    this.#inCeremony = true;
+    try {
+      await this.#keySteps(key, action);
+    } finally {
+      this.#inCeremony = false;
+    }
+  }
+
+  async #keySteps(key: { pin?: string; retries: number }, action: string): Promise<void> {
     if (key.pin !== undefined) {
-      if (key.retries === 0) {
-        throw {
-          code: 'security_key',
-          message: "the security key's PIN is locked after too many wrong tries: the key must be reset (which erases its credentials)",
-        } satisfies BackendError;
-      }
+      if (key.retries === 0) throw { code: 'security_key', message: FAKE_PIN_LOCKED } satisfies BackendError;
       this.#lastPinId += 1;
       const id = this.#lastPinId;
       const left = key.retries;
@@ -490,6 +511,7 @@ export class FakeBackend implements Backend {
       if (pin === null) throw { code: 'security_key', message: 'the security key operation was cancelled' } satisfies BackendError;
       if (pin !== key.pin) {
         key.retries -= 1;
+        if (key.retries === 0) throw { code: 'security_key', message: FAKE_PIN_LOCKED } satisfies BackendError;
         const rest = key.retries === 1 ? ' (last try: one more wrong PIN locks the key)' : ` (${key.retries} tries left)`;
         throw { code: 'security_key', message: `wrong PIN${rest}` } satisfies BackendError;
       }
