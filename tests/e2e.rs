@@ -709,6 +709,11 @@ async fn answer_pin(session: &AppSession, text: &str, pin: &str) {
 #[ignore = "needs a display and tauri-driver: run by `cargo xtask test`"]
 async fn a_critical_request_is_approved_with_the_security_key_and_its_pin_in_the_window() {
     use countersign_approver::webauthn::{ENV_DANGER_SOFT_AUTHENTICATOR, ENV_DANGER_SOFT_AUTHENTICATOR_PIN};
+    // Our own notification daemon, paused, for the test's length: without
+    // it the app's notifications would start (by D-Bus activation) one that
+    // outlives the test and answers the next test's menus.
+    let _dunst = Dunst::start();
+    Dunst::ctl(&["set-paused", "true"]);
     let server = Server::start_with_security_keys().await;
     let dirs = AppDirs::new();
     // The software token (the app's tests-only build) stands in for a USB
