@@ -130,6 +130,14 @@ pub struct ServeArgs {
     /// Window of the `user_code` failure counts, seconds.
     #[arg(long, default_value_t = 900)]
     pub user_code_window: u64,
+    /// Security key registrations one user may have in progress at once,
+    /// from all the user's devices (0 = unlimited).
+    #[arg(long, default_value_t = 5)]
+    pub max_pending_webauthn_registrations_per_user: u32,
+    /// Security keys (WebAuthn credentials) one user may have registered
+    /// (0 = unlimited).
+    #[arg(long, default_value_t = 10)]
+    pub max_webauthn_credentials_per_user: u32,
     /// Default `expires_in` of a backchannel request, seconds.
     #[arg(long, default_value_t = 300)]
     pub default_expiry: u64,
@@ -397,6 +405,8 @@ fn serve_config(args: &ServeArgs) -> Result<Config, CliError> {
     c.limits.user_code_failures = args.user_code_failures;
     c.limits.client_user_code_failures = args.client_user_code_failures;
     c.limits.user_code_window_secs = args.user_code_window;
+    c.limits.max_pending_webauthn_registrations_per_user = args.max_pending_webauthn_registrations_per_user;
+    c.limits.max_webauthn_credentials_per_user = args.max_webauthn_credentials_per_user;
     c.default_expiry_secs = args.default_expiry;
     c.max_expiry_secs = args.max_expiry;
     c.access_token_ttl_secs = args.token_ttl;

@@ -35,7 +35,8 @@ impl RegistrationPolicy {
     }
 }
 
-/// Fatigue control of `/bc-authorize` (0 disables a limit).
+/// Fatigue control of `/bc-authorize`, and what one user can make the
+/// server store (0 disables a limit).
 #[derive(Debug, Clone)]
 pub struct Limits {
     /// Accepted requests per user per minute (default 5).
@@ -70,6 +71,15 @@ pub struct Limits {
     pub client_user_code_failures: u32,
     /// Window of the `user_code` failure counts, seconds (default 15 min).
     pub user_code_window_secs: u64,
+    /// WebAuthn registrations one user may have in progress at once (started,
+    /// neither finished nor expired), from all the user's devices (default
+    /// 5); beyond it `POST {device}/webauthn/registrations` answers 429
+    /// `slow_down` with `Retry-After` (docs/protocol.md §5.5).
+    pub max_pending_webauthn_registrations_per_user: u32,
+    /// WebAuthn credentials (security keys, passkeys) one user may have
+    /// registered (default 10); at it, starting or finishing a registration
+    /// is refused with 400 `invalid_credential` (docs/protocol.md §5.5).
+    pub max_webauthn_credentials_per_user: u32,
 }
 
 impl Default for Limits {
@@ -85,6 +95,8 @@ impl Default for Limits {
             user_code_failures: 5,
             client_user_code_failures: 30,
             user_code_window_secs: 15 * 60,
+            max_pending_webauthn_registrations_per_user: 5,
+            max_webauthn_credentials_per_user: 10,
         }
     }
 }

@@ -256,6 +256,17 @@ pub enum DeviceError {
     StepUpFailed(String),
     /// 400 `invalid_credential`: a WebAuthn registration refused.
     InvalidCredential(String),
+    /// 400 `invalid_credential`: the user already has as many WebAuthn
+    /// credentials as allowed (the cap).
+    TooManyCredentials(u32),
+    /// 429 `slow_down` with `Retry-After`: the user already has as many
+    /// WebAuthn registrations in progress as allowed.
+    TooManyRegistrations {
+        /// The cap.
+        limit: u32,
+        /// Seconds until the first of them expires.
+        retry_after: u64,
+    },
     /// 400 `invalid_decision`.
     InvalidDecision(String),
     /// 400 `statement_mismatch` or 409 `display_schema_mismatch`.
@@ -291,6 +302,20 @@ impl DeviceError {
             ),
             E::StepUpFailed(d) => DeviceErrorResponse::new(DeviceErrorCode::StepUpFailed, d.clone()),
             E::InvalidCredential(d) => DeviceErrorResponse::new(DeviceErrorCode::InvalidCredential, d.clone()),
+            E::TooManyCredentials(limit) => DeviceErrorResponse::new(
+                DeviceErrorCode::InvalidCredential,
+                format!(
+                    "the user already has the most security keys this server allows ({limit}); remove one to \
+                     register another"
+                ),
+            ),
+            E::TooManyRegistrations { limit, .. } => DeviceErrorResponse::new(
+                DeviceErrorCode::SlowDown,
+                format!(
+                    "the user already has the most security key registrations in progress this server allows \
+                     ({limit}); retry when one is finished or expires (Retry-After)"
+                ),
+            ),
             E::InvalidDecision(d) => DeviceErrorResponse::new(DeviceErrorCode::InvalidDecision, d.clone()),
             E::Statement(e) => DeviceErrorResponse::from(e),
             E::DecisionConflict(status) => DeviceErrorResponse {
@@ -338,8 +363,16 @@ impl IntoResponse for DeviceError {
         let mut resp = (status, axum::Json(body)).into_response();
         let h = resp.headers_mut();
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        if matches!(self, DeviceError::InvalidToken(_)) {
-            h.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Device error=\"invalid_token\""));
+        match self {
+            DeviceError::InvalidToken(_) => {
+                h.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Device error=\"invalid_token\""));
+            }
+            DeviceError::TooManyRegistrations { retry_after, .. } => {
+                if let Ok(v) = HeaderValue::from_str(&retry_after.max(1).to_string()) {
+                    h.insert(header::RETRY_AFTER, v);
+                }
+            }
+            _ => {}
         }
         resp
     }

@@ -332,3 +332,162 @@ async fn an_ip_issuer_has_no_webauthn() {
     let err = expect_err(post(&dev, &server, "/webauthn/registrations", None).await, 400, "invalid_request").await;
     assert!(err["error_description"].as_str().unwrap().contains("domain name"), "{err}");
 }
+
+/// Asserts the exact answer: `status` and `body` (every member), with
+/// `Cache-Control: no-store`; the headers.
+async fn expect_exact(resp: reqwest::Response, status: u16, body: Value) -> reqwest::header::HeaderMap {
+    let headers = resp.headers().clone();
+    assert_eq!(resp.status(), status);
+    assert_eq!(resp.json::<Value>().await.expect("json"), body);
+    assert_eq!(headers["cache-control"], "no-store");
+    headers
+}
+
+/// The user's registrations in progress, as stored.
+async fn stored_registrations(server: &TestServer, dev: &TestDevice) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM webauthn_registrations WHERE sub = $1")
+        .bind(&dev.sub)
+        .fetch_one(&server.state.db)
+        .await
+        .unwrap()
+}
+
+/// Finishes `start` with a credential of a new software key.
+async fn finish(dev: &TestDevice, server: &TestServer, start: &RegistrationStart, name: &str) -> reqwest::Response {
+    let credential = create(&mut SoftPasskey::new(true), server, start);
+    let path = format!("/webauthn/registrations/{}", start.registration_id);
+    post(dev, server, &path, Some(&json!({ "name": name, "credential": credential }))).await
+}
+
+const PENDING_CAP: u32 = 5;
+const CREDENTIAL_CAP: u32 = 10;
+
+fn too_many_registrations() -> Value {
+    json!({
+        "error": "slow_down",
+        "error_description": "the user already has the most security key registrations in progress this server \
+                              allows (5); retry when one is finished or expires (Retry-After)"
+    })
+}
+
+fn too_many_credentials() -> Value {
+    json!({
+        "error": "invalid_credential",
+        "error_description": "the user already has the most security keys this server allows (10); remove one to \
+                              register another"
+    })
+}
+
+#[tokio::test]
+async fn a_user_has_at_most_5_registrations_in_progress_from_all_their_devices() {
+    let limits = countersign_server::config::Limits::default();
+    assert_eq!(limits.max_pending_webauthn_registrations_per_user, PENDING_CAP, "the documented default");
+    let server = webauthn_server().await;
+    let laptop = TestDevice::of_new_user(&server, "alice").await;
+    let phone = TestDevice::enroll(&server, "alice").await;
+    let mut started = Vec::new();
+    for i in 0..PENDING_CAP {
+        started.push(start_registration(if i % 2 == 0 { &laptop } else { &phone }, &server).await);
+    }
+    // The sixth, from either device: 429 slow_down until the first expires.
+    for dev in [&laptop, &phone] {
+        let resp = post(dev, &server, "/webauthn/registrations", None).await;
+        let headers = expect_exact(resp, 429, too_many_registrations()).await;
+        let retry: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!((1..=300).contains(&retry), "Retry-After {retry}");
+    }
+    assert_eq!(stored_registrations(&server, &laptop).await, 5, "nothing stored for the refused starts");
+    // Another user is not affected.
+    let bob = TestDevice::of_new_user(&server, "bob").await;
+    start_registration(&bob, &server).await;
+    // Every one still finishes (none was dropped to make room); each
+    // finished one makes room for one more start.
+    assert_eq!(finish(&laptop, &server, &started[0], "Key 0").await.status(), 200);
+    let again = start_registration(&phone, &server).await;
+    expect_exact(post(&laptop, &server, "/webauthn/registrations", None).await, 429, too_many_registrations()).await;
+    // A finish refused for a bad credential spends its registration: room too.
+    let path = format!("/webauthn/registrations/{}", started[1].registration_id);
+    let body = json!({ "name": "Key", "credential": create(&mut SoftPasskey::new(true), &server, &again) });
+    expect_err(post(&phone, &server, &path, Some(&body)).await, 400, "invalid_credential").await;
+    start_registration(&laptop, &server).await;
+    expect_exact(post(&phone, &server, "/webauthn/registrations", None).await, 429, too_many_registrations()).await;
+    // Expired ones no longer count.
+    server.clock.advance(REGISTRATION_TTL_SECS);
+    for _ in 0..PENDING_CAP {
+        start_registration(&laptop, &server).await;
+    }
+    assert_eq!(stored_registrations(&server, &laptop).await, 5, "the expired ones deleted");
+    expect_exact(post(&laptop, &server, "/webauthn/registrations", None).await, 429, too_many_registrations()).await;
+    // The expired ones, each from the device that started it, are gone.
+    for (i, start) in started.iter().enumerate().skip(2) {
+        let dev = if i % 2 == 0 { &laptop } else { &phone };
+        let body = expect_err(finish(dev, &server, start, "Late").await, 404, "not_found").await;
+        assert_eq!(body["error_description"], "no such registration", "registration {i}");
+    }
+    assert_eq!(credentials(&laptop, &server).await.credentials.len(), 1);
+}
+
+/// How long a registration is kept (docs/protocol.md §5.5: 5 minutes).
+const REGISTRATION_TTL_SECS: u64 = 300;
+
+#[tokio::test]
+async fn a_user_has_at_most_10_credentials_and_one_over_it_stores_nothing() {
+    let limits = countersign_server::config::Limits::default();
+    assert_eq!(limits.max_webauthn_credentials_per_user, CREDENTIAL_CAP, "the documented default");
+    let server = webauthn_server().await;
+    let dev = TestDevice::of_new_user(&server, "alice").await;
+    for i in 0..CREDENTIAL_CAP - 2 {
+        register(&dev, &server, &mut SoftPasskey::new(true), &format!("Key {i}")).await;
+    }
+    // Three started under the cap; the third finish is one over it.
+    let (a, b, c) = (
+        start_registration(&dev, &server).await,
+        start_registration(&dev, &server).await,
+        start_registration(&dev, &server).await,
+    );
+    assert_eq!(finish(&dev, &server, &a, "Key 8").await.status(), 200);
+    assert_eq!(finish(&dev, &server, &b, "Key 9").await.status(), 200);
+    let over = finish(&dev, &server, &c, "Key 10").await;
+    expect_exact(over, 400, too_many_credentials()).await;
+    let list = credentials(&dev, &server).await;
+    assert_eq!(list.credentials.len(), 10, "nothing stored");
+    assert!(list.credentials.iter().all(|k| k.name != "Key 10"));
+    // The refused finish spent its registration.
+    assert_eq!(stored_registrations(&server, &dev).await, 0);
+    expect_err(finish(&dev, &server, &c, "Key 10").await, 404, "not_found").await;
+    // At the cap, a start is refused before the key is touched; nothing stored.
+    expect_exact(post(&dev, &server, "/webauthn/registrations", None).await, 400, too_many_credentials()).await;
+    assert_eq!(stored_registrations(&server, &dev).await, 0);
+    // Another user is not affected.
+    let bob = TestDevice::of_new_user(&server, "bob").await;
+    register(&bob, &server, &mut SoftPasskey::new(true), "Bob's key").await;
+    // Removing one makes room for one.
+    let path = format!("/webauthn/credentials/{}", list.credentials[0].credential_id);
+    assert_eq!(delete(&dev, &server, &path).await.status(), 204);
+    register(&dev, &server, &mut SoftPasskey::new(true), "Key 11").await;
+    assert_eq!(credentials(&dev, &server).await.credentials.len(), 10);
+    expect_exact(post(&dev, &server, "/webauthn/registrations", None).await, 400, too_many_credentials()).await;
+}
+
+#[tokio::test]
+async fn the_caps_are_configurable_and_0_lifts_them() {
+    let options = countersign_server::testing::TestOptions {
+        localhost_issuer: true,
+        ..countersign_server::testing::TestOptions::with_config(|c| {
+            c.limits.max_pending_webauthn_registrations_per_user = 0;
+            c.limits.max_webauthn_credentials_per_user = 1;
+        })
+    };
+    let server = countersign_server::testing::spawn_test_server(options).await.expect("test server");
+    let dev = TestDevice::of_new_user(&server, "alice").await;
+    let started: Vec<_> = futures_util::future::join_all((0..8).map(|_| start_registration(&dev, &server))).await;
+    assert_eq!(stored_registrations(&server, &dev).await, 8);
+    assert_eq!(finish(&dev, &server, &started[0], "Only key").await.status(), 200);
+    let refused = json!({
+        "error": "invalid_credential",
+        "error_description": "the user already has the most security keys this server allows (1); remove one to \
+                              register another"
+    });
+    expect_exact(finish(&dev, &server, &started[1], "Second").await, 400, refused).await;
+    assert_eq!(credentials(&dev, &server).await.credentials.len(), 1);
+}

@@ -44,7 +44,8 @@ registered_enum! {
         /// verify, lacks user verification, is already registered, or its
         /// name is unusable).
         InvalidCredential => "invalid_credential",
-        /// 429: polling or enrolling too fast; honour `Retry-After`.
+        /// 429: too many calls (such as WebAuthn registrations in progress,
+        /// §5.5); honour `Retry-After`.
         SlowDown => "slow_down",
         /// 500: the server failed.
         ServerError => "server_error",

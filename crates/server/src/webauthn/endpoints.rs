@@ -29,14 +29,42 @@ fn relying_party(state: &AppState) -> Result<&RelyingParty, DeviceError> {
     })
 }
 
-/// `POST {device}/webauthn/registrations`.
+/// The user's registrations in progress and when the first of them expires
+/// (`webauthn_registrations_sub`, migration 0007).
+const COUNT_PENDING_REGISTRATIONS: &str =
+    "SELECT COUNT(*) AS n, MIN(expires_at) AS first FROM webauthn_registrations WHERE sub = $1 AND expires_at > $2";
+
+/// Every user's expired registrations (`webauthn_registrations_expires_at`,
+/// migration 0007).
+const DELETE_EXPIRED_REGISTRATIONS: &str = "DELETE FROM webauthn_registrations WHERE expires_at <= $1";
+
+/// The number of the user's credentials (`webauthn_credentials_sub`, migration 0006).
+const COUNT_CREDENTIALS: &str = "SELECT COUNT(*) FROM webauthn_credentials WHERE sub = $1";
+
+/// Whether `n` reaches the cap `limit` (0: no cap).
+fn at_cap(n: usize, limit: u32) -> bool {
+    limit > 0 && n >= usize::try_from(limit).unwrap_or(usize::MAX)
+}
+
+/// `POST {device}/webauthn/registrations`: refused (nothing stored) when the
+/// user already has as many credentials as allowed, or as many
+/// registrations in progress, from all the user's devices. Those are never
+/// dropped to make room: they may be another device's ceremony under way,
+/// and the caller learns when one expires.
 pub async fn start_registration(
     State(state): State<AppState>,
     DeviceCaller(device): DeviceCaller,
 ) -> Result<Response, DeviceError> {
     let rp = relying_party(&state)?;
+    let limits = &state.config.limits;
     let user = store::users::find(&state, By::Sub(&device.sub)).await?.ok_or(DeviceError::NoSuch("user"))?;
-    let exclude = credentials::passkeys(&state.db, &device.sub).await?.iter().map(|p| p.cred_id().clone()).collect();
+    let exclude: Vec<_> =
+        credentials::passkeys(&state.db, &device.sub).await?.iter().map(|p| p.cred_id().clone()).collect();
+    // Early, so the user does not touch the key for nothing; the finish
+    // checks again, in the transaction that stores the credential.
+    if at_cap(exclude.len(), limits.max_webauthn_credentials_per_user) {
+        return Err(DeviceError::TooManyCredentials(limits.max_webauthn_credentials_per_user));
+    }
     let (options, registration) = rp
         .webauthn
         .start_passkey_registration(super::user_handle(&user.sub), &user.username, &user.name, Some(exclude))
@@ -45,10 +73,19 @@ pub async fn start_registration(
     let now = state.now();
     let expires_at = now.saturating_add(REGISTRATION_TTL_SECS);
     let mut tx = store::begin(&state.db).await?;
-    sqlx::query("DELETE FROM webauthn_registrations WHERE expires_at <= $1")
-        .bind(store::ts(now))
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(DELETE_EXPIRED_REGISTRATIONS).bind(store::ts(now)).execute(&mut *tx).await?;
+    // Count and insert in one write transaction: parallel starts cannot
+    // overshoot (docs/server.md, "Storage and migrations").
+    let limit = limits.max_pending_webauthn_registrations_per_user;
+    if limit > 0 {
+        let row =
+            sqlx::query(COUNT_PENDING_REGISTRATIONS).bind(&device.sub).bind(store::ts(now)).fetch_one(&mut *tx).await?;
+        let n: i64 = row.try_get("n")?;
+        if n >= i64::from(limit) {
+            let first = row.try_get::<Option<i64>, _>("first")?.map_or(now, store::from_ts);
+            return Err(DeviceError::TooManyRegistrations { limit, retry_after: first.saturating_sub(now) });
+        }
+    }
     sqlx::query(
         "INSERT INTO webauthn_registrations (registration_id, sub, device_id, state, expires_at) \
          VALUES ($1, $2, $3, $4, $5)",
@@ -65,7 +102,11 @@ pub async fn start_registration(
     Ok(no_store(Json(RegistrationStart { registration_id, options, expires_at }).into_response()))
 }
 
-/// `POST {device}/webauthn/registrations/{registration_id}`.
+/// `POST {device}/webauthn/registrations/{registration_id}`. A finish
+/// refused because the user has reached the credential cap meanwhile (from
+/// another registration) stores nothing and spends the registration, like
+/// every refusal after the body and the name are checked: the user removes
+/// a credential and starts again.
 pub async fn finish_registration(
     State(state): State<AppState>,
     DeviceCaller(device): DeviceCaller,
@@ -103,6 +144,15 @@ pub async fn finish_registration(
         .map_err(|e| DeviceError::InvalidCredential(format!("the credential does not verify: {e}")))?;
     let credential_id = b64url_encode(passkey.cred_id().as_slice());
     let mut tx = store::begin(&state.db).await?;
+    // The cap, counted in the transaction that inserts: two finishes racing
+    // cannot overshoot it.
+    let limit = state.config.limits.max_webauthn_credentials_per_user;
+    if limit > 0 {
+        let n: i64 = sqlx::query_scalar(COUNT_CREDENTIALS).bind(&device.sub).fetch_one(&mut *tx).await?;
+        if n >= i64::from(limit) {
+            return Err(DeviceError::TooManyCredentials(limit));
+        }
+    }
     // One user per credential; the conflict clause also covers a racing
     // registration of the same credential.
     let inserted = sqlx::query(
@@ -148,4 +198,40 @@ pub async fn remove_credential(
     }
     tracing::info!(device_id = %device.device_id, credential_id, "WebAuthn credential removed");
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The details of `sql`'s query plan (its parameters left unbound).
+    async fn plan(db: &store::Db, sql: &str) -> Vec<String> {
+        let explain = format!("EXPLAIN QUERY PLAN {sql}");
+        let rows = sqlx::query(&explain).fetch_all(db).await.expect("plan");
+        rows.iter().map(|r| r.try_get::<String, _>("detail").expect("detail")).collect()
+    }
+
+    /// The counts behind the per-user caps seek their indexes instead of
+    /// walking the tables, and so does the deletion of expired registrations.
+    #[tokio::test]
+    async fn the_cap_counts_use_indexes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = store::open(&dir.path().join("t.db")).await.expect("open");
+        for (sql, index) in [
+            (COUNT_PENDING_REGISTRATIONS, "webauthn_registrations_sub"),
+            (COUNT_CREDENTIALS, "webauthn_credentials_sub"),
+            (DELETE_EXPIRED_REGISTRATIONS, "webauthn_registrations_expires_at"),
+        ] {
+            let detail = plan(&db, sql).await;
+            assert!(detail.iter().any(|d| d.contains(index)), "{sql}: {detail:?}");
+            assert!(!detail.iter().any(|d| d.starts_with("SCAN")), "{sql}: {detail:?}");
+        }
+    }
+
+    #[test]
+    fn zero_is_no_cap() {
+        assert!(!at_cap(1_000, 0));
+        assert!(!at_cap(9, 10));
+        assert!(at_cap(10, 10));
+    }
 }
