@@ -29,6 +29,9 @@ pub(crate) struct Inner {
     pub(crate) config: ApproverConfig,
     pub(crate) events: broadcast::Sender<ApproverEvent>,
     pub(crate) delivery_wake: Notify,
+    /// Held for each delivery attempt of a decision carrying a security
+    /// key's assertion, so this process never posts one twice at once.
+    pub(crate) assertion_delivery: tokio::sync::Mutex<()>,
     pub(crate) supervisor: Mutex<Option<mpsc::UnboundedSender<Command>>>,
     key_cache: Mutex<HashMap<String, Arc<DeviceKeyPair>>>,
     /// Per issuer: the registry built from the schema cache, with the
@@ -82,6 +85,7 @@ impl Approver {
                 config,
                 events,
                 delivery_wake: Notify::new(),
+                assertion_delivery: tokio::sync::Mutex::new(()),
                 supervisor: Mutex::new(None),
                 key_cache: Mutex::new(HashMap::new()),
                 registries: Mutex::new(HashMap::new()),

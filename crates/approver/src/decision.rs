@@ -232,6 +232,13 @@ impl Approver {
         if decision == Decision::Approve && crate::gate::needs_security_key(&item.request) {
             let security_key =
                 security_key.ok_or_else(|| Error::UnsupportedRequirement(Requirement::Webauthn.as_str().to_owned()))?;
+            // The server refuses, and flags as possibly cloned, a key whose
+            // signature counter does not go up: every earlier assertion of
+            // this account still queued must reach it before a new one is
+            // made.
+            if let Some(waiting) = self.deliver_earlier(&AssertionsOf::Account(account_id), None).await? {
+                return Err(waiting.refusal());
+            }
             let binding_message = &item.request.binding_message;
             webauthn = Some(inner.assertion(&account, &key, &statement_hash, binding_message, security_key).await?);
             // The user may have taken most of a minute.
@@ -282,34 +289,105 @@ impl Approver {
         Ok(())
     }
 
-    /// One delivery attempt for the queued decision of a request.
+    /// One delivery attempt for the queued decision of a request. A
+    /// decision carrying a security key's assertion is sent only after every
+    /// earlier queued assertion of the same credential: those are attempted
+    /// first, oldest first, and while one of them stays queued this one is
+    /// not sent (reported as [`DeliveryReport::Retrying`]).
     ///
     /// # Errors
     /// The store or the key store; server and network failures are reports.
     pub async fn deliver(&self, account_id: &str, request_id: &str) -> Result<DeliveryReport> {
-        match self.inner.store.outbox_entry(account_id, request_id).await? {
-            Some(entry) => self.deliver_entry(entry).await,
-            None => Ok(DeliveryReport::NotQueued),
+        let Some(entry) = self.inner.store.outbox_entry(account_id, request_id).await? else {
+            return Ok(DeliveryReport::NotQueued);
+        };
+        if let Some(credential) = assertion_credential(&entry) {
+            let earlier = AssertionsOf::Credential(&credential);
+            if let Some(waiting) = self.deliver_earlier(&earlier, Some(entry.history_id)).await? {
+                return Ok(DeliveryReport::Retrying {
+                    error: waiting.to_string(),
+                    next_attempt_at: waiting.next_attempt_at.max(entry.next_attempt_at),
+                });
+            }
         }
+        self.attempt(&entry).await
     }
 
-    /// One attempt for every queued decision that is due.
+    /// One attempt for every queued decision that is due, oldest first. A
+    /// decision carrying a security key's assertion waits (whatever its own
+    /// next attempt) while an earlier one of the same credential is queued:
+    /// the server must never get a later assertion of a key before an
+    /// earlier one ([`Approver::deliver`]).
     ///
     /// # Errors
     /// The store.
     pub async fn deliver_due(&self) -> Result<Vec<(OutboxEntry, DeliveryReport)>> {
         let now = self.inner.now();
         let mut out = Vec::new();
+        // Credentials with an earlier assertion still queued.
+        let mut held = std::collections::HashSet::new();
         for entry in self.inner.store.outbox().await? {
-            if entry.next_attempt_at <= now || entry.expires_at <= now {
-                let report = match self.deliver_entry(entry.clone()).await {
+            let credential = assertion_credential(&entry);
+            let waits = credential.as_ref().is_some_and(|c| held.contains(c));
+            // An expired decision is ended here without being sent.
+            let expired = entry.expires_at <= now;
+            if expired || (entry.next_attempt_at <= now && !waits) {
+                let report = match self.attempt(&entry).await {
                     Ok(r) => r,
                     Err(e) => self.retry(&entry, &e).await?,
                 };
+                if matches!(report, DeliveryReport::Retrying { .. }) {
+                    held.extend(credential);
+                }
                 out.push((entry, report));
+            } else {
+                held.extend(credential);
             }
         }
         Ok(out)
+    }
+
+    /// Delivers the queued decisions carrying an assertion of `which`,
+    /// oldest first (made before the history row `before`, if given), each
+    /// once, stopping at the first that stays queued, which is returned.
+    async fn deliver_earlier(&self, which: &AssertionsOf<'_>, before: Option<i64>) -> Result<Option<Waiting>> {
+        for entry in self.inner.store.outbox().await? {
+            if before.is_some_and(|b| entry.history_id >= b) {
+                break;
+            }
+            let Some(credential) = assertion_credential(&entry) else { continue };
+            let concerned = match which {
+                AssertionsOf::Account(a) => entry.account_id == *a,
+                AssertionsOf::Credential(c) => credential == *c,
+            };
+            if !concerned {
+                continue;
+            }
+            let report = match self.attempt(&entry).await {
+                Ok(r) => r,
+                Err(e) => self.retry(&entry, &e).await?,
+            };
+            if let DeliveryReport::Retrying { error, next_attempt_at } = report {
+                return Ok(Some(Waiting { request_id: entry.request_id, error, next_attempt_at }));
+            }
+        }
+        Ok(None)
+    }
+
+    /// One attempt for `entry`. One carrying an assertion is attempted one
+    /// at a time in this process, and only if still queued: the same
+    /// assertion posted twice at once could reach the server's counter check
+    /// after its own first copy was recorded. If another task ended it
+    /// meanwhile, its recorded outcome is the report.
+    async fn attempt(&self, entry: &OutboxEntry) -> Result<DeliveryReport> {
+        if assertion_credential(entry).is_none() {
+            return self.deliver_entry(entry.clone()).await;
+        }
+        let _one = self.inner.assertion_delivery.lock().await;
+        match self.inner.store.outbox_entry(&entry.account_id, &entry.request_id).await? {
+            Some(current) if current.history_id == entry.history_id => self.deliver_entry(current).await,
+            _ => Ok(ended_report(&self.inner.store.history_entry(entry.history_id).await?)),
+        }
     }
 
     /// Delivers queued decisions until none is left (delivered, refused or
@@ -465,6 +543,97 @@ impl Approver {
     }
 }
 
+/// Which queued assertions [`Approver::deliver_earlier`] delivers.
+enum AssertionsOf<'a> {
+    /// Those of an account (before it makes a new one).
+    Account(&'a str),
+    /// Those of a credential (before a later one of it is sent).
+    Credential(&'a str),
+}
+
+/// An earlier decision carrying an assertion that is still queued.
+#[derive(Debug)]
+struct Waiting {
+    request_id: String,
+    error: String,
+    next_attempt_at: u64,
+}
+
+impl std::fmt::Display for Waiting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "an earlier approval made with a security key (request \"{}\") is waiting to be sent ({}); the server \
+             must get it before a later one of the same key, or it would see the key's signature counter go \
+             backwards and flag the key as possibly cloned",
+            self.request_id, self.error
+        )
+    }
+}
+
+impl Waiting {
+    /// The refusal of a new approval with the key.
+    fn refusal(&self) -> Error {
+        Error::Network(format!("{self}: nothing was signed; approve this request again once the server can be reached"))
+    }
+}
+
+/// The credential id of the security key assertion a queued decision
+/// carries, if any.
+pub(crate) fn assertion_credential(entry: &OutboxEntry) -> Option<String> {
+    let submission: serde_json::Value = serde_json::from_str(&entry.submission_json).ok()?;
+    let assertion = submission.get("webauthn").filter(|w| !w.is_null())?;
+    // A malformed one still counts as an assertion (of no known credential).
+    Some(assertion.get("id").and_then(serde_json::Value::as_str).unwrap_or_default().to_owned())
+}
+
+/// When each queued decision may next be attempted: its own next attempt,
+/// but for one carrying an assertion not before the earlier ones of the same
+/// credential (it waits for them); an expiry is due when it comes (it is
+/// ended without sending). `outbox` oldest first, as [`Store::outbox`]
+/// gives it.
+///
+/// [`Store::outbox`]: crate::store::Store::outbox
+pub(crate) fn due_times(outbox: &[OutboxEntry]) -> Vec<u64> {
+    let mut latest: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
+    outbox
+        .iter()
+        .map(|entry| {
+            let mut due = entry.next_attempt_at;
+            if let Some(credential) = assertion_credential(entry) {
+                let earlier = latest.entry(credential).or_insert(0);
+                due = due.max(*earlier);
+                *earlier = due;
+            }
+            due.min(entry.expires_at)
+        })
+        .collect()
+}
+
+/// What became of a decision another task delivered, as a report.
+fn ended_report(history: &HistoryEntry) -> DeliveryReport {
+    let answer: Option<serde_json::Value> = history.server_answer.as_deref().and_then(|a| serde_json::from_str(a).ok());
+    let field = |name: &str| answer.as_ref().and_then(|a| a.get(name)).and_then(serde_json::Value::as_str);
+    match history.delivery {
+        Delivery::Queued => DeliveryReport::NotQueued,
+        Delivery::Delivered => match answer.clone().map(serde_json::from_value::<DecisionResult>) {
+            Some(Ok(result)) => DeliveryReport::Delivered { result },
+            _ => DeliveryReport::NotQueued,
+        },
+        Delivery::Expired => DeliveryReport::Expired,
+        Delivery::Conflict => DeliveryReport::Conflict { status: field("status").map(str::to_owned) },
+        Delivery::Withdrawn => DeliveryReport::Withdrawn,
+        Delivery::Rejected => match (field("error"), field("error_description")) {
+            (Some(code), _) if code == DeviceErrorCode::DisplaySchemaMismatch.as_str() => {
+                DeliveryReport::NeedsReview { reason: REVIEW.into() }
+            }
+            (Some(code), Some(d)) => DeliveryReport::Rejected { error: format!("{code}: {d}") },
+            (Some(code), None) => DeliveryReport::Rejected { error: code.to_owned() },
+            (None, _) => DeliveryReport::Rejected { error: "refused by the server".into() },
+        },
+    }
+}
+
 fn history_request_id(entry: &OutboxEntry) -> Result<countersign_protocol::device::RequestId> {
     countersign_protocol::device::RequestId::new(entry.request_id.clone()).map_err(|e| Error::Store(e.to_string()))
 }
@@ -484,5 +653,69 @@ mod tests {
         }
         let samples: Vec<Duration> = (0..16).map(|_| backoff_delay(base, cap, 10)).collect();
         assert!(samples.windows(2).any(|w| w[0] != w[1]), "no jitter");
+    }
+
+    fn queued(history_id: i64, webauthn: Option<&str>, next_attempt_at: u64, expires_at: u64) -> OutboxEntry {
+        let assertion =
+            webauthn.map_or(serde_json::Value::Null, |id| serde_json::json!({ "id": id, "type": "public-key" }));
+        OutboxEntry {
+            account_id: "acc".into(),
+            request_id: format!("req{history_id}"),
+            history_id,
+            submission_json: serde_json::json!({ "decision_jws": "x", "display_schemas": {}, "webauthn": assertion })
+                .to_string(),
+            expires_at,
+            attempts: 0,
+            next_attempt_at,
+            last_error: None,
+        }
+    }
+
+    #[test]
+    fn a_later_assertion_of_a_key_is_due_no_earlier_than_the_earlier_one() {
+        let outbox = [
+            queued(1, Some("k1"), 50, 1000),
+            queued(2, None, 10, 1000),
+            queued(3, Some("k1"), 20, 1000),
+            queued(4, Some("k2"), 30, 1000),
+            queued(5, Some("k1"), 80, 1000),
+            queued(6, Some("k1"), 60, 70),
+        ];
+        assert_eq!(assertion_credential(&outbox[0]).as_deref(), Some("k1"));
+        assert_eq!(assertion_credential(&outbox[1]), None);
+        // 3 waits for 1; 5 has its own, later time; 6 waits for 5 but
+        // expires (ended without sending) before.
+        assert_eq!(due_times(&outbox), [50, 10, 50, 30, 80, 70]);
+    }
+
+    #[test]
+    fn the_outcome_another_task_recorded_is_reported() {
+        let mut h = HistoryEntry {
+            id: 1,
+            account_id: "acc".into(),
+            request_id: "req".into(),
+            decision: Decision::Approve,
+            deny_reason: None,
+            statement_jcs: "{}".into(),
+            statement_hash: StatementHash::digest(b"{}"),
+            decision_jws: "x".into(),
+            decided_at: 1,
+            delivery: Delivery::Delivered,
+            server_status: Some(200),
+            server_answer: Some(r#"{"request_id":"req_1","status":"approved","decided_at":5}"#.into()),
+            delivered_at: Some(5),
+        };
+        let DeliveryReport::Delivered { result } = ended_report(&h) else { panic!("{:?}", ended_report(&h)) };
+        assert_eq!((result.status.as_str(), result.decided_at), ("approved", 5));
+        h.delivery = Delivery::Rejected;
+        h.server_answer = Some(r#"{"error":"step_up_failed","error_description":"no"}"#.into());
+        assert_eq!(ended_report(&h), DeliveryReport::Rejected { error: "step_up_failed: no".into() });
+        h.server_answer = Some(r#"{"error":"display_schema_mismatch"}"#.into());
+        assert_eq!(ended_report(&h), DeliveryReport::NeedsReview { reason: REVIEW.into() });
+        h.delivery = Delivery::Conflict;
+        h.server_answer = Some(r#"{"error":"decision_conflict","status":"denied"}"#.into());
+        assert_eq!(ended_report(&h), DeliveryReport::Conflict { status: Some("denied".into()) });
+        h.delivery = Delivery::Expired;
+        assert_eq!(ended_report(&h), DeliveryReport::Expired);
     }
 }

@@ -9,7 +9,7 @@
 //! polls in a loop.
 
 use crate::approver::{Approver, Command, Inner};
-use crate::decision::{backoff_delay, random_unit};
+use crate::decision::{backoff_delay, due_times, random_unit};
 use crate::error::{Error, Result};
 use crate::events::{ApproverEvent, ConnectionState};
 use crate::sse::{SseItem, SseParser};
@@ -277,15 +277,14 @@ async fn push_session(approver: &Approver, account: &Account, state: &mut Option
 }
 
 /// When the delivery worker must next look: the earliest due decision or
-/// pending expiry.
+/// pending expiry. A decision waiting behind an earlier assertion of the
+/// same security key is due when that one is ([`due_times`]), not at its
+/// own time, which would wake the worker for nothing.
 async fn next_wake(inner: &Arc<Inner>) -> Duration {
     let now = inner.now();
     let mut next: Option<u64> = None;
     if let Ok(outbox) = inner.store.outbox().await {
-        for e in outbox {
-            let t = e.next_attempt_at.min(e.expires_at);
-            next = Some(next.map_or(t, |n| n.min(t)));
-        }
+        next = due_times(&outbox).into_iter().min();
     }
     if let Ok(Some(t)) = inner.store.next_pending_expiry().await {
         next = Some(next.map_or(t, |n| n.min(t)));

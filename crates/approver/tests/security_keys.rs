@@ -249,3 +249,261 @@ async fn a_bad_name_is_refused_before_any_call() {
     let e = approver.remove_security_key(&account.id, "../requests").await.unwrap_err();
     assert!(matches!(e, Error::Invalid(_)), "{e}");
 }
+
+// ---------------------------------------------------------------------------
+// An assertion left in the outbox and the key's signature counter
+// ---------------------------------------------------------------------------
+
+use common::ProxySwitch;
+use countersign_approver::store::{Delivery, OutboxEntry, DB_FILE};
+use countersign_approver::webauthn::{
+    Authenticator, PublicKeyCredential, RegisterPublicKeyCredential, RequestChallengeResponse,
+};
+use countersign_approver::Approver;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// A software key that, when armed, takes the server down right after its
+/// next assertion: the approval is signed (the list of keys came from the
+/// server), its delivery fails and it waits in the outbox.
+struct DownAfterAssertion {
+    key: SoftAuthenticator,
+    switch: ProxySwitch,
+    armed: Arc<AtomicBool>,
+}
+
+impl Authenticator for DownAfterAssertion {
+    fn register(
+        &mut self,
+        origin: &url::Url,
+        options: CreationChallengeResponse,
+        purpose: &Purpose,
+    ) -> Result<RegisterPublicKeyCredential, AuthenticatorError> {
+        self.key.register(origin, options, purpose)
+    }
+
+    fn assert(
+        &mut self,
+        origin: &url::Url,
+        options: RequestChallengeResponse,
+        purpose: &Purpose,
+    ) -> Result<PublicKeyCredential, AuthenticatorError> {
+        let made = self.key.assert(origin, options, purpose);
+        if self.armed.swap(false, Ordering::SeqCst) {
+            self.switch.set_down(true);
+        }
+        made
+    }
+}
+
+/// The user `zoe` with a registered key ([`DownAfterAssertion`]) and two
+/// critical payments A and B, both synced.
+struct TwoPayments {
+    env: Env,
+    device: common::Device,
+    approver: Approver,
+    account: countersign_approver::store::Account,
+    key: SharedAuthenticator,
+    shown: Arc<Shown>,
+    armed: Arc<AtomicBool>,
+    agent: common::Agent,
+    /// (request id, auth_req_id) of A, then B.
+    requests: [(String, String); 2],
+}
+
+async fn two_payments() -> TwoPayments {
+    let env = webauthn_env().await;
+    let (device, approver, account) = env.enrolled("zoe").await;
+    let shown = Arc::new(Shown::default());
+    let armed = Arc::new(AtomicBool::new(false));
+    let key = SharedAuthenticator::new(DownAfterAssertion {
+        key: SoftAuthenticator::new().with_prompt(shown.clone()),
+        switch: env.proxy.switch(),
+        armed: armed.clone(),
+    });
+    approver.add_security_key(&account.id, "Test key", &key).await.unwrap();
+    let agent = env.agent().await;
+    let mut requests = Vec::new();
+    for _ in 0..2 {
+        let auth_req_id = agent.request("zoe", &payment_details(), None).await;
+        approver.sync(&account.id).await.unwrap();
+        let known: Vec<&String> = requests.iter().map(|(id, _)| id).collect();
+        let item =
+            approver.pending().await.unwrap().into_iter().find(|i| !known.contains(&&i.request.id.as_str().to_owned()));
+        requests.push((item.unwrap().request.id.as_str().to_owned(), auth_req_id));
+    }
+    let requests: [(String, String); 2] = requests.try_into().unwrap();
+    TwoPayments { env, device, approver, account, key, shown, armed, agent, requests }
+}
+
+impl TwoPayments {
+    async fn approve(&self, request_id: &str) -> Result<countersign_approver::DecisionOutcome, Error> {
+        self.approver
+            .decide_with(&self.account.id, request_id, Decision::Approve, None, Some(CODE), Some(&self.key))
+            .await
+    }
+
+    /// Approves A; the server goes away once the key has signed: A waits
+    /// in the outbox, its assertion carrying the key's counter 1.
+    async fn approve_a_then_lose_the_server(&self) {
+        self.armed.store(true, Ordering::SeqCst);
+        let outcome = self.approve(&self.requests[0].0).await.unwrap();
+        assert!(matches!(outcome.delivery, DeliveryReport::Retrying { .. }), "{:?}", outcome.delivery);
+        assert_eq!(outcome.history.delivery, Delivery::Queued);
+    }
+
+    async fn delivery_of(&self, index: usize) -> Delivery {
+        let id = &self.requests[index].0;
+        self.approver.history().await.unwrap().into_iter().find(|h| &h.request_id == id).unwrap().delivery
+    }
+
+    /// The key is not flagged, both payments are approved at the server
+    /// (the agent gets its tokens), nothing is left queued.
+    async fn assert_both_approved_and_key_unflagged(&self) {
+        let list = self.approver.security_keys(&self.account.id).await.unwrap();
+        assert_eq!(list.credentials.len(), 1);
+        assert_eq!(list.credentials[0].flagged_at, None, "the user's own key flagged as cloned: {list:?}");
+        for (i, (_, auth_req_id)) in self.requests.iter().enumerate() {
+            assert_eq!(self.delivery_of(i).await, Delivery::Delivered, "request {i}");
+            let (status, token) = self.agent.wait_token(auth_req_id).await;
+            assert_eq!(status, 200, "request {i}: {token}");
+        }
+        assert!(self.approver.store().outbox().await.unwrap().is_empty());
+        for (id, _) in &self.requests {
+            assert_eq!(self.approver.find_request(id, None).await.unwrap().status, LocalStatus::Approved);
+        }
+    }
+
+    fn touches(&self) -> usize {
+        self.shown.0.lock().unwrap().iter().filter(|t| t.starts_with("Touch your security key to approve")).count()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approval_queued_with_the_key_reaches_the_server_before_the_keys_next_one() {
+    let t = two_payments().await;
+    t.approve_a_then_lose_the_server().await;
+
+    // The server is back; B with the same key (counter 2), delivered at
+    // once. A (counter 1) went first: sent after B, the server would have
+    // seen the counter go backwards and flagged the key.
+    t.env.proxy.set_down(false);
+    let outcome = t.approve(&t.requests[1].0).await.unwrap();
+    let DeliveryReport::Delivered { result } = &outcome.delivery else { panic!("{:?}", outcome.delivery) };
+    assert_eq!(result.status.as_str(), "approved");
+    t.approver.flush_outbox(Duration::from_secs(5)).await.unwrap();
+    t.assert_both_approved_and_key_unflagged().await;
+    assert_eq!(t.touches(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_an_approval_made_with_the_key_cannot_be_sent_the_next_one_is_refused_unsigned() {
+    let t = two_payments().await;
+    t.approve_a_then_lose_the_server().await;
+
+    // The server still cannot be reached: B is refused before the key is
+    // asked, nothing is signed or queued for it.
+    let e = t.approve(&t.requests[1].0).await.unwrap_err();
+    assert!(matches!(e, Error::Network(_)), "{e:?}");
+    let text = e.to_string();
+    assert!(text.contains("an earlier approval made with a security key"), "{text}");
+    assert!(text.contains(&t.requests[0].0), "names the approval waiting: {text}");
+    assert!(text.contains("nothing was signed"), "{text}");
+    assert_eq!(t.touches(), 1, "the key was not asked");
+    let history = t.approver.history().await.unwrap();
+    assert_eq!(history.len(), 1, "{history:?}");
+    assert_eq!((history[0].request_id.as_str(), history[0].delivery), (t.requests[0].0.as_str(), Delivery::Queued));
+    let outbox = t.approver.store().outbox().await.unwrap();
+    assert_eq!(outbox.iter().map(|e| e.request_id.as_str()).collect::<Vec<_>>(), [t.requests[0].0.as_str()]);
+    assert_eq!(t.approver.find_request(&t.requests[1].0, None).await.unwrap().status, LocalStatus::Pending);
+    assert_eq!(t.approver.find_request(&t.requests[0].0, None).await.unwrap().status, LocalStatus::Sending);
+
+    // Reachable again: A is sent first, then B is made and sent.
+    t.env.proxy.set_down(false);
+    let outcome = t.approve(&t.requests[1].0).await.unwrap();
+    assert!(matches!(outcome.delivery, DeliveryReport::Delivered { .. }), "{:?}", outcome.delivery);
+    t.assert_both_approved_and_key_unflagged().await;
+    assert_eq!(t.touches(), 2);
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+}
+
+/// The outbox row of `entry` written back (as `Store::record_decision`
+/// writes it), due at `next_attempt_at`.
+async fn put_back(pool: &sqlx::SqlitePool, entry: &OutboxEntry, next_attempt_at: u64) {
+    sqlx::query(
+        "INSERT INTO outbox (account_id, request_id, history_id, submission_json, expires_at, attempts, \
+         next_attempt_at, last_error) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(&entry.account_id)
+    .bind(&entry.request_id)
+    .bind(entry.history_id)
+    .bind(&entry.submission_json)
+    .bind(entry.expires_at as i64)
+    .bind(i64::from(entry.attempts))
+    .bind(next_attempt_at as i64)
+    .bind(&entry.last_error)
+    .execute(pool)
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_outbox_never_sends_a_later_assertion_of_a_key_before_an_earlier_one() {
+    let t = two_payments().await;
+    let db = t.device.data_dir().join(DB_FILE);
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display())).await.unwrap();
+    t.approve_a_then_lose_the_server().await;
+
+    // Two assertions of the key queued at once (a store written before the
+    // approvers waited, or another process approving in between): A's
+    // entry is set aside while B is made (counter 2) and queued too.
+    let a = t.approver.store().outbox().await.unwrap().remove(0);
+    sqlx::query("DELETE FROM outbox WHERE request_id = $1").bind(&a.request_id).execute(&pool).await.unwrap();
+    t.env.proxy.set_down(false);
+    t.approve_b_then_lose_the_server().await;
+    // A back, and the backoff has put B's next attempt before A's.
+    put_back(&pool, &a, unix_now() + 3).await;
+    sqlx::query("UPDATE outbox SET next_attempt_at = 0 WHERE request_id = $1")
+        .bind(&t.requests[1].0)
+        .execute(&pool)
+        .await
+        .unwrap();
+
+    // Still unreachable: asked to deliver B, the approver tries A first, and
+    // B waits behind it.
+    let report = t.approver.deliver(&t.account.id, &t.requests[1].0).await.unwrap();
+    let DeliveryReport::Retrying { error, .. } = &report else { panic!("{report:?}") };
+    assert!(error.contains("an earlier approval made with a security key"), "{error}");
+
+    // Reachable, B due and A not yet: B is not sent before A.
+    t.env.proxy.set_down(false);
+    sqlx::query("UPDATE outbox SET next_attempt_at = $1 WHERE request_id = $2")
+        .bind((unix_now() + 3) as i64)
+        .bind(&a.request_id)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let delivered = t.approver.deliver_due().await.unwrap();
+    assert!(delivered.is_empty(), "{delivered:?}");
+    assert_eq!((t.delivery_of(0).await, t.delivery_of(1).await), (Delivery::Queued, Delivery::Queued));
+    let list = t.approver.security_keys(&t.account.id).await.unwrap();
+    assert_eq!(list.credentials[0].last_used_at, None, "the server has seen no assertion yet");
+
+    // Once A is due, A then B.
+    let left = t.approver.flush_outbox(Duration::from_secs(10)).await.unwrap();
+    assert!(left.is_empty(), "{left:?}");
+    t.assert_both_approved_and_key_unflagged().await;
+    pool.close().await;
+}
+
+impl TwoPayments {
+    /// [`TwoPayments::approve_a_then_lose_the_server`] for B.
+    async fn approve_b_then_lose_the_server(&self) {
+        self.armed.store(true, Ordering::SeqCst);
+        let outcome = self.approve(&self.requests[1].0).await.unwrap();
+        assert!(matches!(outcome.delivery, DeliveryReport::Retrying { .. }), "{:?}", outcome.delivery);
+    }
+}

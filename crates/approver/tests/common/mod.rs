@@ -100,10 +100,13 @@ impl Proxy {
 
     /// Takes the "server" down: open connections closed, new ones refused.
     pub fn set_down(&self, down: bool) {
-        self.down.store(down, Ordering::SeqCst);
-        if down {
-            self.cut();
-        }
+        self.switch().set_down(down);
+    }
+
+    /// A handle that takes the proxy down or up from elsewhere (another
+    /// thread, a test authenticator).
+    pub fn switch(&self) -> ProxySwitch {
+        ProxySwitch { down: self.down.clone(), conns: self.conns.clone() }
     }
 
     /// Open connections.
@@ -111,6 +114,25 @@ impl Proxy {
         let mut list = self.conns.lock().unwrap();
         list.retain(|h| !h.is_finished());
         list.len()
+    }
+}
+
+/// [`Proxy::switch`].
+#[derive(Clone)]
+pub struct ProxySwitch {
+    down: Arc<AtomicBool>,
+    conns: Arc<Mutex<Vec<AbortHandle>>>,
+}
+
+impl ProxySwitch {
+    /// [`Proxy::set_down`].
+    pub fn set_down(&self, down: bool) {
+        self.down.store(down, Ordering::SeqCst);
+        if down {
+            for h in self.conns.lock().unwrap().drain(..) {
+                h.abort();
+            }
+        }
     }
 }
 
