@@ -1,6 +1,8 @@
 //! The app's security key: USB and NFC keys through the core's
 //! `CtapAuthenticator` on Linux and macOS, with every prompt (plug in,
-//! touch, PIN) shown in the window through the core's `WindowPrompt`.
+//! touch, PIN) shown in the window through the core's `WindowPrompt`; on
+//! Windows the system's WebAuthn API (`WindowsAuthenticator`), which shows
+//! its own prompts.
 //!
 //! DANGER, tests only: a build with the feature `danger-soft-authenticator`
 //! and `COUNTERSIGN_DANGER_SOFT_AUTHENTICATOR=FILE` set uses a software
@@ -92,7 +94,7 @@ impl SecurityKeyView {
 
 /// Why this build has no security key (shown when one is needed).
 pub const NO_SECURITY_KEY: &str =
-    "this build of Countersign reaches no security key (USB and NFC keys work on Linux and macOS)";
+    "this build of Countersign reaches no security key (they work on Linux, macOS and Windows)";
 
 /// The security key of this machine, its prompts going to `prompt`; `None`
 /// where this build reaches none.
@@ -117,7 +119,13 @@ pub fn open(prompt: &Arc<WindowPrompt>) -> Result<Option<SharedAuthenticator>, I
         use countersign_approver::webauthn::CtapAuthenticator;
         Ok(Some(SharedAuthenticator::new(CtapAuthenticator::new(prompt.clone()))))
     }
-    #[cfg(not(any(target_os = "linux", target_os = "macos")))]
+    // Windows shows its own prompts (the system's WebAuthn API).
+    #[cfg(windows)]
+    {
+        let _ = prompt;
+        Ok(Some(SharedAuthenticator::new(countersign_approver::webauthn::WindowsAuthenticator)))
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
     {
         let _ = prompt;
         Ok(None)

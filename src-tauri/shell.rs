@@ -20,7 +20,7 @@ use tauri::ipc::Channel;
 use zeroize::Zeroizing;
 
 use crate::events::UiEvent;
-use crate::security_key::SecurityKeyView;
+use crate::security_key::{SecurityKeyPrompt, SecurityKeyView};
 use crate::IpcError;
 
 /// An account with how it is connected right now (`null`: not known yet).
@@ -79,6 +79,9 @@ pub struct AppStatus {
     pub passphrase_needed: Option<PassphrasePurpose>,
     /// Why this app cannot use security keys (`null`: it can).
     pub security_keys_unavailable: Option<String>,
+    /// The security key's PIN request waiting for the window (also sent
+    /// as a `security_key` event; here for a page that loads later).
+    pub security_key_pin: Option<crate::security_key::SecurityKeyPrompt>,
 }
 
 /// The deny reasons the UI offers.
@@ -194,6 +197,7 @@ impl Shell {
                 .security_key
                 .is_none()
                 .then(|| crate::security_key::NO_SECURITY_KEY.to_owned()),
+            security_key_pin: self.security_prompt.waiting_request().map(|e| SecurityKeyPrompt::of(&e)),
         }
     }
 

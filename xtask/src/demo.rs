@@ -154,8 +154,10 @@ impl DemoWorld {
         let log_err = log.try_clone().map_err(|e| e.to_string())?;
         let listen = format!("127.0.0.1:{port}");
         println!("    countersign-server serve at {issuer} (log: {})", log_path.display());
-        // The desktop app cannot register security keys yet (issue 12 in
-        // progress): critical requests are approved with the device key.
+        // Whoever tries the demo may have no security key at hand: its
+        // critical requests are approved with the device key (the server's
+        // default, `critical`, would require one; WebAuthn also needs a
+        // domain, and the demo serves on an IP address).
         let server = server_cmd(&["serve", "--listen", &listen, "--issuer", &issuer, "--webauthn-at", "never"])
             .stdout(log)
             .stderr(log_err)

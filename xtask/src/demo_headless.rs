@@ -146,8 +146,10 @@ pub fn run() -> Result<(), String> {
     let log = std::fs::File::create(&log_path).map_err(|e| e.to_string())?;
     let log_err = log.try_clone().map_err(|e| e.to_string())?;
     let listen = format!("127.0.0.1:{port}");
-    // The CLI cannot use security keys yet (issue 12 in progress): critical
-    // requests are approved with the device key.
+    // The headless demo approves without anyone at hand to touch a
+    // security key: critical requests are approved with the device key (the
+    // server's default, `critical`, would require one; WebAuthn also needs a
+    // domain, and the demo serves on an IP address).
     let mut server_command = server_cmd(&["serve", "--listen", &listen, "--issuer", &issuer, "--webauthn-at", "never"]);
     println!("    $ {} &   (log: {})", describe(&server_command), log_path.display());
     let child = server_command

@@ -199,6 +199,31 @@ describe('Approving with a security key', () => {
     }
   });
 
+  it('checks a new key as the core does: the key first, then the name, then the account', async () => {
+    const none = new FakeBackend([], { accounts: [makeAccount()] });
+    await expect(none.addSecurityKey('acct_nope', '\u202Ex')).rejects.toMatchObject({ code: 'security_key' });
+    const backend = new FakeBackend([], { accounts: [makeAccount()], securityKey: {} });
+    await expect(backend.addSecurityKey('acct_nope', 'Desk \u202Ekey')).rejects.toEqual({
+      code: 'invalid',
+      message: 'security key name refused: the name holds a control, bidi or invisible character',
+    });
+    await expect(backend.addSecurityKey('acct_1', '   ')).rejects.toMatchObject({ message: 'security key name refused: the name is empty' });
+    await expect(backend.addSecurityKey('acct_nope', 'Desk key')).rejects.toMatchObject({ code: 'unknown_account' });
+  });
+
+  it('shows a PIN request that waited while the page was away', async () => {
+    const backend = new FakeBackend([], { accounts: [makeAccount()], securityKey: { pin: '4739' } });
+    const pending = backend.addSecurityKey('acct_1', 'Desk key');
+    await vi.waitFor(async () => expect((await backend.appStatus()).security_key_pin?.step).toBe('pin'));
+    render(App, { backend });
+    const dialog = await screen.findByTestId('security-key-dialog');
+    expect(within(dialog).getByTestId('security-key-text')).toHaveTextContent('to add it as "Desk key" (8 tries left)');
+    await fireEvent.input(within(dialog).getByTestId('security-key-pin'), { target: { value: '4739' } });
+    await fireEvent.click(within(dialog).getByTestId('security-key-pin-submit'));
+    await expect(pending).resolves.toHaveLength(1);
+    expect((await backend.appStatus()).security_key_pin).toBeNull();
+  });
+
   it('does not blame the app for a request it cannot approve for another reason', () => {
     const request = critical().item.request;
     expect(notApprovableReason(request, false, true, true)).toBe('This request cannot be approved here. You can still deny it.');

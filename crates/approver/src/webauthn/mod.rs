@@ -16,6 +16,7 @@
 //!   in-process key).
 //! - `SoftAuthenticator` (feature `soft-authenticator`, tests only): a
 //!   software passkey.
+//! - `WindowsAuthenticator` (Windows only): the system's WebAuthn API.
 //! - [`WindowPrompt`]: the [`PromptCallback`] of a shell with a window
 //!   (prompts to a hook, the PIN answered by the window).
 //!
@@ -42,6 +43,10 @@ use zeroize::Zeroizing;
 mod ctap;
 #[cfg(feature = "ctap")]
 pub use ctap::{CtapAuthenticator, KeySource, MachineKeys, FIND_TIMEOUT};
+#[cfg(windows)]
+mod windows;
+#[cfg(windows)]
+pub use windows::WindowsAuthenticator;
 mod window_prompt;
 pub use window_prompt::{PinAnswerError, WindowPrompt, WindowPromptEvent, PIN_WAIT};
 #[cfg(feature = "soft-authenticator")]

@@ -36,8 +36,9 @@ type Hook = Arc<dyn Fn(WindowPromptEvent) + Send + Sync>;
 
 #[derive(Default)]
 struct State {
-    /// The PIN request waiting for an answer, if any.
+    /// The PIN request waiting for an answer, if any, and what it asks.
     waiting: Option<u64>,
+    asking: Option<PinRequest>,
     /// The last request number given out.
     last_id: u64,
     /// The answer to `waiting`: `Some(pin)`, or `None` when cancelled.
@@ -118,6 +119,15 @@ impl WindowPrompt {
         self.lock().waiting
     }
 
+    /// The PIN request waiting for an answer, as it was announced (for a
+    /// window that was not there to receive it: a reloaded page).
+    #[must_use]
+    pub fn waiting_request(&self) -> Option<WindowPromptEvent> {
+        let state = self.lock();
+        let (id, request) = (state.waiting?, state.asking.clone()?);
+        (state.answer.is_none()).then_some(WindowPromptEvent::Pin { id, request })
+    }
+
     /// Answers PIN request `id` with `pin`.
     ///
     /// # Errors
@@ -170,6 +180,7 @@ impl PromptCallback for WindowPrompt {
             }
             state.last_id += 1;
             state.waiting = Some(state.last_id);
+            state.asking = Some(request.clone());
             state.answer = None;
             state.last_id
         };
@@ -190,6 +201,7 @@ impl PromptCallback for WindowPrompt {
             };
         };
         state.waiting = None;
+        state.asking = None;
         answer
     }
 }
@@ -226,11 +238,13 @@ mod tests {
         let prompt = WindowPrompt::new();
         let (id, handle) = ask(&prompt);
         assert_eq!(prompt.waiting(), Some(id));
+        assert_eq!(prompt.waiting_request(), Some(WindowPromptEvent::Pin { id, request: request() }));
         assert_eq!(prompt.submit_pin(id + 1, Zeroizing::new("1234".into())), Err(PinAnswerError::NotWaiting));
         assert_eq!(prompt.submit_pin(id, Zeroizing::new(String::new())), Err(PinAnswerError::Empty));
         prompt.submit_pin(id, Zeroizing::new("1234".into())).unwrap();
         assert_eq!(handle.join().unwrap().as_deref().map(String::as_str), Some("1234"));
         assert_eq!(prompt.waiting(), None);
+        assert_eq!(prompt.waiting_request(), None);
         // A late second answer (double click) reaches nothing.
         assert_eq!(prompt.submit_pin(id, Zeroizing::new("1234".into())), Err(PinAnswerError::NotWaiting));
         // The next request has another number: the old one cannot answer it.

@@ -68,7 +68,13 @@ pub(super) fn security_key(wait: Duration) -> Result<Option<SharedAuthenticator>
         let key = CtapAuthenticator::new(std::sync::Arc::new(TerminalPrompt)).with_find_timeout(wait);
         Ok(Some(SharedAuthenticator::new(key)))
     }
-    #[cfg(not(any(target_os = "linux", target_os = "macos")))]
+    // Windows shows its own prompts (the system's WebAuthn API).
+    #[cfg(windows)]
+    {
+        let _ = wait;
+        Ok(Some(SharedAuthenticator::new(countersign_approver::webauthn::WindowsAuthenticator)))
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
     {
         let _ = wait;
         Ok(None)
@@ -80,7 +86,7 @@ pub(super) fn required_security_key(wait: Duration) -> Result<SharedAuthenticato
     security_key(wait)?.ok_or_else(|| {
         Failure::new(
             "this request requires a security key, and this build of countersign-cli reaches none \
-             (USB and NFC keys work on Linux and macOS): approve it in the desktop app",
+             (security keys work on Linux, macOS and Windows): approve it on another device",
         )
     })
 }
@@ -122,7 +128,7 @@ pub(super) async fn keys_command(out: &Out, approver: &Approver, command: KeysCo
             let account = one_account(approver, account).await?;
             let key = security_key(Duration::from_secs(key_wait))?.ok_or_else(|| {
                 Failure::new(
-                    "this build of countersign-cli reaches no security key (USB and NFC keys work on Linux and macOS)",
+                    "this build of countersign-cli reaches no security key (they work on Linux, macOS and Windows)",
                 )
             })?;
             let added = approver.add_security_key(&account.id, &name, &key).await?;

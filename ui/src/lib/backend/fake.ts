@@ -17,6 +17,7 @@ import type {
   ReceiptCheck,
   RequestView,
   SettingsPatch,
+  SecurityKeyPrompt,
   SecurityKeyView,
   SettingsView,
   UiEvent,
@@ -55,7 +56,7 @@ export interface FakeBackendOptions {
 
 /** What the fake says when it has no security key (the shell's `NO_SECURITY_KEY`). */
 export const FAKE_NO_SECURITY_KEY =
-  'this build of Countersign reaches no security key (USB and NFC keys work on Linux and macOS)';
+  'this build of Countersign reaches no security key (they work on Linux, macOS and Windows)';
 
 /** The core's words for a locked PIN (`AuthenticatorError::PinBlocked`). */
 const FAKE_PIN_LOCKED =
@@ -109,7 +110,7 @@ export class FakeBackend implements Backend {
   #securityKey: { pin?: string; retries: number } | undefined;
   #securityKeys: Record<string, SecurityKeyView[]>;
   /** The PIN request waiting for the window, and how to answer it. */
-  #pinWaiting: { id: number; answer: (pin: string | null) => void } | undefined;
+  #pinWaiting: { prompt: SecurityKeyPrompt; answer: (pin: string | null) => void } | undefined;
   #lastPinId = 0;
   #inCeremony = false;
 
@@ -123,6 +124,7 @@ export class FakeBackend implements Backend {
       key_store_warning: null,
       startup_error: null,
       passphrase_needed: null,
+      security_key_pin: null,
       security_keys_unavailable: options.securityKey ? null : FAKE_NO_SECURITY_KEY,
       ...options.status,
     };
@@ -193,7 +195,7 @@ export class FakeBackend implements Backend {
 
   async appStatus(): Promise<AppStatus> {
     this.#record('appStatus', []);
-    return copy(this.#status);
+    return copy({ ...this.#status, security_key_pin: this.#pinWaiting?.prompt ?? null });
   }
 
   async subscribe(listener: (event: UiEvent) => void): Promise<() => void> {
@@ -426,17 +428,16 @@ export class FakeBackend implements Backend {
 
   async addSecurityKey(accountId: string, name: string): Promise<SecurityKeyView[]> {
     this.#record('addSecurityKey', [accountId, name]);
-    this.#account(accountId);
+    // The core's order: the shell's key, the name (countersign-protocol `check_credential_name`),
+    // then the account.
     if (this.#securityKey === undefined) {
       throw { code: 'security_key', message: FAKE_NO_SECURITY_KEY } satisfies BackendError;
     }
-    // The protocol's name rule (countersign-protocol `check_credential_name`; control characters aside).
-    if (trimWhiteSpace(name) === '' || [...name].length > 64) {
-      throw {
-        code: 'invalid',
-        message: `security key name refused: ${trimWhiteSpace(name) === '' ? 'the name is empty' : 'the name is longer than 64 characters'}`,
-      } satisfies BackendError;
+    const refused = credentialNameError(name);
+    if (refused !== null) {
+      throw { code: 'invalid', message: `security key name refused: ${refused}` } satisfies BackendError;
     }
+    this.#account(accountId);
     await this.#ceremony(`add it as "${name}"`);
     const keys = (this.#securityKeys[accountId] ??= []);
     keys.push({ credential_id: `cred_${keys.length + 1}`, name, created_at: this.#now(), name_characters: [] });
@@ -467,7 +468,7 @@ export class FakeBackend implements Backend {
   #answerPin(pinId: number, pin: string | null): void {
     if (pin === '') throw { code: 'invalid', message: 'the PIN is empty' } satisfies BackendError;
     const waiting = this.#pinWaiting;
-    if (waiting?.id !== pinId) {
+    if (waiting?.prompt.pin_id !== pinId) {
       throw { code: 'not_waiting', message: 'no security key operation is waiting for this PIN any more' } satisfies BackendError;
     }
     this.#pinWaiting = undefined;
@@ -500,13 +501,17 @@ export class FakeBackend implements Backend {
       const id = this.#lastPinId;
       const left = key.retries;
       const tries = left === 1 ? ' (last try: one more wrong PIN locks the key)' : ` (${left} tries left)`;
+      const prompt: SecurityKeyPrompt = {
+        step: 'pin',
+        text: `Enter your security key's PIN to ${action}${tries}`,
+        characters: [],
+        pin_id: id,
+        retries_left: left,
+      };
       const answer = new Promise<string | null>((resolve) => {
-        this.#pinWaiting = { id, answer: resolve };
+        this.#pinWaiting = { prompt, answer: resolve };
       });
-      this.emit({
-        event: 'security_key',
-        prompt: { step: 'pin', text: `Enter your security key's PIN to ${action}${tries}`, characters: [], pin_id: id, retries_left: left },
-      });
+      this.emit({ event: 'security_key', prompt });
       const pin = await answer;
       if (pin === null) throw { code: 'security_key', message: 'the security key operation was cancelled' } satisfies BackendError;
       if (pin !== key.pin) {
@@ -624,6 +629,18 @@ export class FakeBackend implements Backend {
       throw { ...this.#failure } satisfies BackendError;
     }
   }
+}
+
+/**
+ * Why the core refuses a security key's name (countersign-protocol `CredentialNameError`), or
+ * null. Hidden characters are approximated by Unicode's control, format and separator classes
+ * (the fake has no classifier of its own).
+ */
+function credentialNameError(name: string): string | null {
+  if (trimWhiteSpace(name) === '') return 'the name is empty';
+  if ([...name].length > 64) return 'the name is longer than 64 characters';
+  if (/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u.test(name)) return 'the name holds a control, bidi or invisible character';
+  return null;
 }
 
 /** Unicode White_Space trimmed from both ends, as Rust's `str::trim`. */

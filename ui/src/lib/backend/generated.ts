@@ -1299,7 +1299,12 @@ export type AppStatus = { name: string, version: string,
   /**
    * Why this app cannot use security keys (`null`: it can).
    */
-  security_keys_unavailable: string | null, };
+  security_keys_unavailable: string | null,
+  /**
+   * The security key's PIN request waiting for the window (also sent
+   * as a `security_key` event; here for a page that loads later).
+   */
+  security_key_pin: SecurityKeyPrompt | null, };
 
 /**
  * Light, dark, or whatever the system says.
