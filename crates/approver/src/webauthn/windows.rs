@@ -7,6 +7,11 @@
 //! its own prompts (touch, PIN, fingerprint) over the app's window; the
 //! approver's [`super::PromptCallback`] is not called.
 //!
+//! webauthn-authenticator-rs 0.6.2 turns every failure of the Windows API
+//! (the user cancelled its dialog, a timeout, a key without the
+//! credential) into `WebauthnCError::Internal` and only logs the HRESULT,
+//! so the reason cannot be told to the user here: it is said as such.
+//!
 //! Written against the library's documented API; it cannot be built or run
 //! on the Linux machine the project is developed and tested on
 //! (docs/approver.md, "Which authenticators work where").
@@ -16,6 +21,7 @@ use super::{
     RegisterPublicKeyCredential, RequestChallengeResponse,
 };
 use url::Url;
+use webauthn_authenticator_rs::error::WebauthnCError;
 use webauthn_authenticator_rs::win10::Win10;
 use webauthn_authenticator_rs::WebauthnAuthenticator as _;
 
@@ -30,7 +36,7 @@ impl Authenticator for WindowsAuthenticator {
         options: CreationChallengeResponse,
         _purpose: &Purpose,
     ) -> Result<RegisterPublicKeyCredential, AuthenticatorError> {
-        Ok(Win10::default().do_registration(origin.clone(), options)?)
+        Win10::default().do_registration(origin.clone(), options).map_err(windows_error)
     }
 
     fn assert(
@@ -39,6 +45,19 @@ impl Authenticator for WindowsAuthenticator {
         options: RequestChallengeResponse,
         _purpose: &Purpose,
     ) -> Result<PublicKeyCredential, AuthenticatorError> {
-        Ok(Win10::default().do_authentication(origin.clone(), options)?)
+        Win10::default().do_authentication(origin.clone(), options).map_err(windows_error)
+    }
+}
+
+/// What a failure of the Windows API means for the user: its reason is
+/// lost in the library (`Internal`), the others map as everywhere.
+fn windows_error(e: WebauthnCError) -> AuthenticatorError {
+    match e {
+        WebauthnCError::Internal => AuthenticatorError::Failed(
+            "Windows' security key dialog was cancelled or failed (Windows does not say which: cancelled, \
+             not touched in time, or a key not registered for this account)"
+                .into(),
+        ),
+        other => other.into(),
     }
 }
