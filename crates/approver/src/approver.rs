@@ -29,9 +29,10 @@ pub(crate) struct Inner {
     pub(crate) config: ApproverConfig,
     pub(crate) events: broadcast::Sender<ApproverEvent>,
     pub(crate) delivery_wake: Notify,
-    /// Held for each delivery attempt of a decision carrying a security
-    /// key's assertion, so this process never posts one twice at once.
-    pub(crate) assertion_delivery: tokio::sync::Mutex<()>,
+    /// Per credential: held for each delivery attempt of a decision
+    /// carrying an assertion of that security key, so this process never
+    /// posts one twice at once, nor two of the same key side by side.
+    pub(crate) assertion_delivery: crate::decision::CredentialLocks,
     pub(crate) supervisor: Mutex<Option<mpsc::UnboundedSender<Command>>>,
     key_cache: Mutex<HashMap<String, Arc<DeviceKeyPair>>>,
     /// Per issuer: the registry built from the schema cache, with the
@@ -85,7 +86,7 @@ impl Approver {
                 config,
                 events,
                 delivery_wake: Notify::new(),
-                assertion_delivery: tokio::sync::Mutex::new(()),
+                assertion_delivery: crate::decision::CredentialLocks::default(),
                 supervisor: Mutex::new(None),
                 key_cache: Mutex::new(HashMap::new()),
                 registries: Mutex::new(HashMap::new()),

@@ -21,8 +21,10 @@ use countersign_protocol::device::{
     decision_url, ApprovalStatement, Decision, DecisionClaims, DecisionResult, DecisionSubmission, DenyReason,
     DeviceErrorCode, Jti, RequestStatus, Requirement, StatementHash,
 };
-use countersign_protocol::jws::{self, JwtType};
+use countersign_protocol::jws::{self, DeviceKeyPair, JwtType};
 use serde::Serialize;
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A queued JWS is re-signed when less than this many seconds remain.
@@ -374,18 +376,34 @@ impl Approver {
         Ok(None)
     }
 
-    /// One attempt for `entry`. One carrying an assertion is attempted one
-    /// at a time in this process, and only if still queued: the same
-    /// assertion posted twice at once could reach the server's counter check
-    /// after its own first copy was recorded. If another task ended it
-    /// meanwhile, its recorded outcome is the report.
+    /// One attempt for `entry`. One carrying an assertion is attempted under
+    /// its credential's lock (one at a time per key in this process), and
+    /// only if still queued: the same assertion posted twice at once could
+    /// reach the server's counter check after its own first copy was
+    /// recorded. If another task ended it meanwhile, its recorded outcome is
+    /// the report. Other keys' and accounts' deliveries do not wait.
     async fn attempt(&self, entry: &OutboxEntry) -> Result<DeliveryReport> {
-        if assertion_credential(entry).is_none() {
-            return self.deliver_entry(entry.clone()).await;
-        }
-        let _one = self.inner.assertion_delivery.lock().await;
+        let Some(credential) = assertion_credential(entry) else {
+            return self.deliver_entry(entry.clone(), None).await;
+        };
+        // The device key is read before waiting for the lock (the key store
+        // may wait for the OS keychain or a passphrase); an expired entry,
+        // ended without being sent, needs none. A failure is reported only
+        // if the entry is still queued once the lock is held.
+        let key = if entry.expires_at > self.inner.now() {
+            let read = async {
+                let account = self.inner.store.account(&entry.account_id).await?;
+                self.inner.key_for(&account).await
+            };
+            Some(read.await)
+        } else {
+            None
+        };
+        let _one = self.inner.assertion_delivery.lock(&credential).await;
         match self.inner.store.outbox_entry(&entry.account_id, &entry.request_id).await? {
-            Some(current) if current.history_id == entry.history_id => self.deliver_entry(current).await,
+            Some(current) if current.history_id == entry.history_id => {
+                self.deliver_entry(current, key.transpose()?).await
+            }
             _ => Ok(ended_report(&self.inner.store.history_entry(entry.history_id).await?)),
         }
     }
@@ -423,7 +441,9 @@ impl Approver {
         Ok(ended)
     }
 
-    async fn deliver_entry(&self, entry: OutboxEntry) -> Result<DeliveryReport> {
+    /// One delivery attempt; `key`: the account's device key if already
+    /// read.
+    async fn deliver_entry(&self, entry: OutboxEntry, key: Option<Arc<DeviceKeyPair>>) -> Result<DeliveryReport> {
         let inner = &self.inner;
         let now = inner.now();
         let history = inner.store.history_entry(entry.history_id).await?;
@@ -444,15 +464,26 @@ impl Approver {
             return Ok(DeliveryReport::Expired);
         }
         let account = inner.store.account(&entry.account_id).await?;
-        let key = inner.key_for(&account).await?;
-        let mut submission: DecisionSubmission =
-            serde_json::from_str(&entry.submission_json).map_err(|e| Error::Store(format!("outbox: {e}")))?;
-        let (_, claims) = jws::verify_claims::<DecisionClaims>(
-            &submission.decision_jws,
-            &account.public_jwk,
-            Some(JwtType::Decision.as_str()),
-        )
-        .map_err(|e| Error::Store(format!("outbox JWS: {e}")))?;
+        let key = match key {
+            Some(key) => key,
+            None => inner.key_for(&account).await?,
+        };
+        // A stored entry that cannot be read can never be sent: retrying
+        // would only keep it queued (and, carrying an assertion, block the
+        // key's next approvals) until the request expires. It is ended.
+        let (mut submission, claims, request_id) = match decode_entry(&entry, &account.public_jwk) {
+            Ok(decoded) => decoded,
+            Err(why) => {
+                let reason = format!("{UNSENDABLE}: {why}");
+                self.finish(
+                    &entry,
+                    decision,
+                    end(Delivery::Rejected, LocalStatus::Rejected, Some(reason.as_str()), None, None),
+                )
+                .await?;
+                return Ok(DeliveryReport::Rejected { error: reason });
+            }
+        };
         if claims.exp <= now.saturating_add(RESIGN_MARGIN_SECS) {
             let fresh = DecisionClaims {
                 iat: now,
@@ -466,7 +497,7 @@ impl Approver {
             inner.store.replace_signature(&entry, &json, &jws).await?;
         }
 
-        let url = decision_url(&account.device_endpoint, &history_request_id(&entry)?);
+        let url = decision_url(&account.device_endpoint, &request_id);
         match inner.http.device_post(&url, &inner.auth(&account, &key), &submission).await {
             Ok((status, value)) => {
                 let answer = value.to_string();
@@ -629,18 +660,85 @@ fn ended_report(history: &HistoryEntry) -> DeliveryReport {
             }
             (Some(code), Some(d)) => DeliveryReport::Rejected { error: format!("{code}: {d}") },
             (Some(code), None) => DeliveryReport::Rejected { error: code.to_owned() },
+            (None, _) if history.server_status.is_none() => DeliveryReport::Rejected { error: UNSENDABLE.into() },
             (None, _) => DeliveryReport::Rejected { error: "refused by the server".into() },
         },
     }
 }
 
-fn history_request_id(entry: &OutboxEntry) -> Result<countersign_protocol::device::RequestId> {
-    countersign_protocol::device::RequestId::new(entry.request_id.clone()).map_err(|e| Error::Store(e.to_string()))
+/// Why a queued decision ended without reaching the server (followed by
+/// what was wrong with it).
+pub const UNSENDABLE: &str =
+    "the queued decision is damaged and can never be sent; it was ended without reaching the server";
+
+/// A queued decision's submission, the claims of its (verified) JWS and its
+/// request id; `Err` says why the stored entry cannot be used. Depends only
+/// on the stored entry and the account's public key: a failure is
+/// permanent.
+fn decode_entry(
+    entry: &OutboxEntry,
+    public_jwk: &countersign_protocol::jws::PublicJwk,
+) -> std::result::Result<(DecisionSubmission, DecisionClaims, countersign_protocol::device::RequestId), String> {
+    let submission: DecisionSubmission =
+        serde_json::from_str(&entry.submission_json).map_err(|e| format!("outbox submission: {e}"))?;
+    let (_, claims) =
+        jws::verify_claims::<DecisionClaims>(&submission.decision_jws, public_jwk, Some(JwtType::Decision.as_str()))
+            .map_err(|e| format!("outbox JWS: {e}"))?;
+    let request_id = countersign_protocol::device::RequestId::new(entry.request_id.clone())
+        .map_err(|e| format!("request id: {e}"))?;
+    Ok((submission, claims, request_id))
+}
+
+/// One async lock per credential id ([`Approver::deliver`]); an entry stays
+/// in the map only while a task holds or waits for its lock.
+#[derive(Debug, Default)]
+pub(crate) struct CredentialLocks(std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>);
+
+impl CredentialLocks {
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<tokio::sync::Mutex<()>>>> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Waits for, then holds, the lock of `credential` until the guard is
+    /// dropped.
+    pub(crate) async fn lock(&self, credential: &str) -> CredentialGuard<'_> {
+        let lock = Arc::clone(self.map().entry(credential.to_owned()).or_default());
+        // Made before waiting, so that a cancelled wait also cleans up.
+        let mut guard = CredentialGuard { locks: self, credential: credential.to_owned(), lock, held: None };
+        guard.held = Some(Arc::clone(&guard.lock).lock_owned().await);
+        guard
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.map().len()
+    }
+}
+
+/// [`CredentialLocks::lock`].
+pub(crate) struct CredentialGuard<'a> {
+    locks: &'a CredentialLocks,
+    credential: String,
+    lock: Arc<tokio::sync::Mutex<()>>,
+    held: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl Drop for CredentialGuard<'_> {
+    fn drop(&mut self) {
+        let mut map = self.locks.map();
+        self.held = None;
+        // Only the map and this guard refer to the lock: no one holds or
+        // waits for it (takers clone it under the map's lock).
+        if Arc::strong_count(&self.lock) <= 2 && map.get(&self.credential).is_some_and(|l| Arc::ptr_eq(l, &self.lock)) {
+            map.remove(&self.credential);
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use futures_util::FutureExt as _;
 
     #[test]
     fn backoff_doubles_is_capped_and_jittered() {
@@ -688,6 +786,39 @@ mod tests {
         assert_eq!(due_times(&outbox), [50, 10, 50, 30, 80, 70]);
     }
 
+    #[tokio::test]
+    async fn one_lock_per_credential_removed_once_no_one_holds_it() {
+        let locks = CredentialLocks::default();
+        let k1 = locks.lock("k1").await;
+        // Another key is not held up by k1.
+        let k2 = locks.lock("k2").now_or_never().expect("k2 waited for k1");
+        assert_eq!(locks.len(), 2);
+        // The same key waits.
+        assert!(locks.lock("k1").now_or_never().is_none());
+        // The cancelled wait left k1's entry to its holder.
+        assert_eq!(locks.len(), 2);
+        drop(k2);
+        assert_eq!(locks.len(), 1);
+        let waiter = {
+            let locks = &locks;
+            async move {
+                let _again = locks.lock("k1").await;
+                // Held by this waiter: the entry is still there.
+                locks.len()
+            }
+        };
+        let (len, ()) = tokio::join!(waiter, async { drop(k1) });
+        assert_eq!(len, 1);
+        assert_eq!(locks.len(), 0, "no entry left once no one holds or waits");
+        // A wait cancelled after its holder left cleans up too.
+        let k1 = locks.lock("k1").await;
+        let mut pending = Box::pin(locks.lock("k1"));
+        assert!(pending.as_mut().now_or_never().is_none());
+        drop(k1);
+        drop(pending);
+        assert_eq!(locks.len(), 0);
+    }
+
     #[test]
     fn the_outcome_another_task_recorded_is_reported() {
         let mut h = HistoryEntry {
@@ -717,5 +848,8 @@ mod tests {
         assert_eq!(ended_report(&h), DeliveryReport::Conflict { status: Some("denied".into()) });
         h.delivery = Delivery::Expired;
         assert_eq!(ended_report(&h), DeliveryReport::Expired);
+        // Ended here, never sent.
+        (h.delivery, h.server_status, h.server_answer) = (Delivery::Rejected, None, None);
+        assert_eq!(ended_report(&h), DeliveryReport::Rejected { error: UNSENDABLE.into() });
     }
 }

@@ -507,3 +507,109 @@ impl TwoPayments {
         assert!(matches!(outcome.delivery, DeliveryReport::Retrying { .. }), "{:?}", outcome.delivery);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_hangs_for_one_account_does_not_hold_up_another_accounts_approval_with_a_key() {
+    let t = two_payments().await;
+    let db = t.device.data_dir().join(DB_FILE);
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display())).await.unwrap();
+    t.approve_a_then_lose_the_server().await;
+    t.env.proxy.set_down(false);
+
+    // zoe's server now takes connections and never answers.
+    let hanging = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = hanging.local_addr().unwrap().port();
+    let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = accepted.clone();
+    let hang = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((conn, _)) = hanging.accept().await {
+            held.push(conn);
+            counted.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    let mut endpoint = url::Url::parse(&t.account.device_endpoint.to_string()).unwrap();
+    endpoint.set_host(Some("127.0.0.1")).unwrap();
+    endpoint.set_port(Some(port)).unwrap();
+    sqlx::query("UPDATE accounts SET device_endpoint = $1 WHERE id = $2")
+        .bind(endpoint.as_str())
+        .bind(&t.account.id)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let zoe = {
+        let (approver, account, request) = (t.approver.clone(), t.account.id.clone(), t.requests[0].0.clone());
+        tokio::spawn(async move { approver.deliver(&account, &request).await })
+    };
+    let waited = std::time::Instant::now();
+    while accepted.load(Ordering::SeqCst) == 0 {
+        assert!(waited.elapsed() < Duration::from_secs(10), "zoe's decision was never posted");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // bob, on the same approver with his own key, approves a payment while
+    // zoe's approval hangs in its post (30 s timeout).
+    t.env.add_user("bob").await;
+    let bob = t.approver.enroll(&t.env.invitation("bob", 600).await).await.unwrap();
+    let (bob_key, _) = soft_key();
+    t.approver.add_security_key(&bob.id, "Bob's key", &bob_key).await.unwrap();
+    let auth_req_id = t.agent.request("bob", &payment_details(), None).await;
+    t.approver.sync(&bob.id).await.unwrap();
+    let item = t.approver.pending().await.unwrap().into_iter().find(|i| i.account_id == bob.id).unwrap();
+    let decided =
+        t.approver.decide_with(&bob.id, item.request.id.as_str(), Decision::Approve, None, Some(CODE), Some(&bob_key));
+    let outcome = tokio::time::timeout(Duration::from_secs(5), decided)
+        .await
+        .expect("bob's approval waited for zoe's hanging delivery")
+        .unwrap();
+    assert!(matches!(outcome.delivery, DeliveryReport::Delivered { .. }), "{:?}", outcome.delivery);
+    let (status, token) = t.agent.wait_token(&auth_req_id).await;
+    assert_eq!(status, 200, "{token}");
+    assert!(!zoe.is_finished(), "zoe's delivery is still hanging");
+    zoe.abort();
+    hang.abort();
+    pool.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queued_approval_made_with_the_key_that_can_never_be_sent_is_ended_and_no_longer_blocks_the_key() {
+    let t = two_payments().await;
+    let db = t.device.data_dir().join(DB_FILE);
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display())).await.unwrap();
+    t.approve_a_then_lose_the_server().await;
+
+    // A's stored JWS damaged (its signature no longer matches).
+    let a = t.approver.store().outbox().await.unwrap().remove(0);
+    let mut submission: Value = serde_json::from_str(&a.submission_json).unwrap();
+    let jws = submission["decision_jws"].as_str().unwrap().to_owned();
+    let (signed, _) = jws.rsplit_once('.').unwrap();
+    submission["decision_jws"] = Value::String(format!("{signed}.{}", b64url_encode([7u8; 64])));
+    sqlx::query("UPDATE outbox SET submission_json = $1 WHERE request_id = $2")
+        .bind(submission.to_string())
+        .bind(&a.request_id)
+        .execute(&pool)
+        .await
+        .unwrap();
+
+    // Reachable again: A is ended for good (never sent), and B is made and
+    // sent instead of being refused until A expires.
+    t.env.proxy.set_down(false);
+    let outcome = t.approve(&t.requests[1].0).await.unwrap();
+    assert!(matches!(outcome.delivery, DeliveryReport::Delivered { .. }), "{:?}", outcome.delivery);
+    assert_eq!(t.delivery_of(0).await, Delivery::Rejected);
+    let history = t.approver.history().await.unwrap();
+    let ended = history.iter().find(|h| h.request_id == a.request_id).unwrap();
+    assert_eq!((ended.server_status, ended.server_answer.as_deref()), (None, None), "never reached the server");
+    let item = t.approver.find_request(&a.request_id, None).await.unwrap();
+    assert_eq!(item.status, LocalStatus::Rejected);
+    let reason = item.status_reason.unwrap_or_default();
+    assert!(reason.contains("can never be sent") && reason.contains("outbox JWS"), "{reason}");
+    assert_eq!(t.delivery_of(1).await, Delivery::Delivered);
+    assert!(t.approver.store().outbox().await.unwrap().is_empty());
+    let (status, token) = t.agent.wait_token(&t.requests[1].1).await;
+    assert_eq!(status, 200, "{token}");
+    let list = t.approver.security_keys(&t.account.id).await.unwrap();
+    assert_eq!(list.credentials[0].flagged_at, None, "{list:?}");
+    assert_eq!(t.touches(), 2);
+    pool.close().await;
+}
