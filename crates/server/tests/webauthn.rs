@@ -163,6 +163,67 @@ async fn an_older_assertion_after_a_newer_one_flags_the_credential_and_it_is_ref
     assert!(dev.pending(&server).await.iter().any(|r| r.id == first.id), "still pending");
 }
 
+/// The request's recorded status and assertion, and the credential's flag.
+async fn recorded(server: &TestServer, req: &ApproverRequest) -> (String, Option<Value>, Option<i64>) {
+    let (status, assertion): (String, Option<String>) =
+        sqlx::query_as("SELECT status, webauthn_assertion FROM auth_requests WHERE request_id = $1")
+            .bind(req.id.as_str())
+            .fetch_one(&server.state.db)
+            .await
+            .unwrap();
+    let flagged: Option<i64> =
+        sqlx::query_scalar("SELECT flagged_at FROM webauthn_credentials").fetch_one(&server.state.db).await.unwrap();
+    (status, assertion.map(|a| serde_json::from_str(&a).unwrap()), flagged)
+}
+
+#[tokio::test]
+async fn the_same_approval_with_its_assertion_posted_again_gets_the_recorded_answer_and_flags_nothing() {
+    let server = webauthn_server().await;
+    let (dev, agent, mut key) = setup(&server, "alice").await;
+    let list = credentials(&dev, &server).await;
+    let req = critical_request(&server, &dev, &agent, "alice").await;
+    let webauthn = assertion(&mut key, &server, &list, &statement_hash(&dev, &req, Decision::Approve));
+    let mut body = dev.submission(&req, Decision::Approve, None, server.state.now());
+    body.webauthn = Some(webauthn.clone());
+    let first = dev.submit(&server, &req.id, &body).await;
+    assert_eq!(first.status(), 200);
+    let first: Value = first.json().await.unwrap();
+    // The same body again (an outbox entry delivered twice): the recorded
+    // answer (§8.3 step 5), the key not flagged.
+    let again = dev.submit(&server, &req.id, &body).await;
+    assert_eq!(again.status(), 200);
+    assert_eq!(again.json::<Value>().await.unwrap(), first);
+    assert_eq!(recorded(&server, &req).await, ("approved".to_owned(), Some(webauthn), None));
+    assert!(credentials(&dev, &server).await.credentials[0].flagged_at.is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_approval_posted_twice_at_once_is_recorded_once_and_flags_nothing() {
+    let server = webauthn_server().await;
+    let (dev, agent, mut key) = setup(&server, "alice").await;
+    let list = credentials(&dev, &server).await;
+    for round in 0..20 {
+        // Past the per-minute request limits of an unverified client.
+        server.clock.advance(61);
+        let ack = agent.start(&server, "alice").await;
+        let req = dev.pending(&server).await.into_iter().last().expect("pending request");
+        let webauthn = assertion(&mut key, &server, &list, &statement_hash(&dev, &req, Decision::Approve));
+        let mut body = dev.submission(&req, Decision::Approve, None, server.state.now());
+        body.webauthn = Some(webauthn.clone());
+        // Two deliveries of one submission racing: whichever passes the
+        // "already decided" check before the other commits meets a counter
+        // the other stored, with this very assertion recorded.
+        let (a, b) = tokio::join!(dev.submit(&server, &req.id, &body), dev.submit(&server, &req.id, &body));
+        assert_eq!((a.status().as_u16(), b.status().as_u16()), (200, 200), "round {round}");
+        let (a, b): (Value, Value) = (a.json().await.unwrap(), b.json().await.unwrap());
+        assert_eq!(a, b, "round {round}: one decision, answered twice");
+        assert_eq!(recorded(&server, &req).await, ("approved".to_owned(), Some(webauthn), None), "round {round}");
+        let (status, tokens) = agent.poll(ack["auth_req_id"].as_str().unwrap()).await;
+        assert_eq!(status, 200, "round {round}: {tokens}");
+    }
+    assert!(credentials(&dev, &server).await.credentials[0].flagged_at.is_none());
+}
+
 #[tokio::test]
 async fn an_assertion_for_another_origin_is_refused() {
     let server = webauthn_server().await;

@@ -19,6 +19,7 @@ use crate::oauth::tokens::{self, Signer};
 use crate::state::AppState;
 use crate::store;
 use crate::store::requests::{self, StoredRequest};
+use crate::webauthn::step_up;
 
 pub(super) fn recorded_answer(
     req: &StoredRequest,
@@ -52,6 +53,19 @@ pub(super) fn not_pending(
         RequestStatus::Extension(_) => Some(Err(DeviceError::Internal(Internal::new("unknown stored status")))),
         RequestStatus::Pending => None,
     }
+}
+
+/// The answer for a request found decided (or expired) after the first
+/// check: read again, answered as in steps 5 and 6.
+async fn answer_decided(
+    state: &AppState,
+    request_id: &str,
+    claims: &countersign_protocol::device::DecisionClaims,
+) -> Result<Response, DeviceError> {
+    let mut conn = state.db.acquire().await?;
+    let fresh = requests::load(&mut conn, request_id).await?.ok_or(DeviceError::NotFound)?;
+    not_pending(&fresh, claims, state.now())
+        .unwrap_or(Err(DeviceError::Internal(Internal::new("request still pending after it was found decided"))))
 }
 
 /// `POST {device}/requests/{id}/decision` (§8.3).
@@ -95,8 +109,13 @@ pub async fn decide(
     // 8: `user_verification` is the approver's to enforce; `webauthn` is
     // verified here, with the statement hash as the challenge.
     let step_up = if claims.decision == Decision::Approve && req.requires.contains(&Requirement::Webauthn) {
-        let hash = &claims.statement_hash;
-        Some(crate::webauthn::step_up::verify(&state, &req.sub, submission.webauthn.as_ref(), hash, now).await?)
+        let (hash, assertion) = (&claims.statement_hash, submission.webauthn.as_ref());
+        match step_up::verify(&state, &req.sub, req.request_id.as_str(), assertion, hash, now).await? {
+            step_up::Checked::Verified(verified) => Some(verified),
+            // The same submission, decided meanwhile by its other copy: as
+            // for a decided request (5), and the key is not flagged (§5.5).
+            step_up::Checked::AlreadyRecorded => return answer_decided(&state, req.request_id.as_str(), &claims).await,
+        }
     } else {
         None
     };
@@ -129,10 +148,7 @@ pub async fn decide(
     if updated.rows_affected() == 0 {
         // Lost a race (or expired meanwhile): answer as for a decided request.
         drop(tx);
-        let mut conn = state.db.acquire().await?;
-        let fresh = requests::load(&mut conn, req.request_id.as_str()).await?.ok_or(DeviceError::NotFound)?;
-        return not_pending(&fresh, &claims, state.now())
-            .unwrap_or(Err(DeviceError::Internal(Internal::new("request still pending after a failed update"))));
+        return answer_decided(&state, req.request_id.as_str(), &claims).await;
     }
     if let Some(verified) = &step_up {
         crate::webauthn::step_up::record(&mut tx, &req.sub, req.request_id.as_str(), verified, now).await?;

@@ -84,13 +84,13 @@ pub async fn remove(db: &Db, sub: &str, credential_id: &str) -> Result<bool, Int
     Ok(done.rows_affected() > 0)
 }
 
-/// Flags a credential whose counter went backwards (its own transaction:
-/// it stays flagged though the approval is refused).
+/// Flags a credential whose counter went backwards, in the caller's
+/// transaction (of its own, not the decision's: it stays flagged though the
+/// approval is refused).
 ///
 /// # Errors
 /// The database failed.
-pub async fn flag(db: &Db, credential_id: &str, reason: &str, now: u64) -> Result<(), Internal> {
-    let mut tx = store::begin(db).await?;
+pub async fn flag(conn: &mut SqliteConnection, credential_id: &str, reason: &str, now: u64) -> Result<(), Internal> {
     sqlx::query(
         "UPDATE webauthn_credentials SET flagged_at = $1, flag_reason = $2 \
          WHERE credential_id = $3 AND flagged_at IS NULL",
@@ -98,8 +98,7 @@ pub async fn flag(db: &Db, credential_id: &str, reason: &str, now: u64) -> Resul
     .bind(store::ts(now))
     .bind(reason)
     .bind(credential_id)
-    .execute(&mut *tx)
+    .execute(&mut *conn)
     .await?;
-    tx.commit().await?;
     Ok(())
 }

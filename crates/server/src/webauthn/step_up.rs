@@ -1,7 +1,9 @@
 //! The WebAuthn step-up of an approval (docs/protocol.md §8.3 step 8): the
 //! assertion must verify for one of the user's credentials with the
 //! statement hash the server rebuilt as its challenge, with user
-//! verification, and a signature counter above the stored one.
+//! verification, and a signature counter above the stored one, unless it is
+//! the very assertion already recorded with the request's decision (the
+//! same submission again: §5.5, not a clone).
 
 use countersign_protocol::device::StatementHash;
 use sqlx::SqliteConnection;
@@ -11,6 +13,17 @@ use super::credentials;
 use crate::error::{DeviceError, Internal};
 use crate::state::AppState;
 use crate::store;
+
+/// What [`verify`] found.
+pub enum Checked {
+    /// A valid assertion, to record with the decision.
+    Verified(Verified),
+    /// Its counter is not above the stored one because it is the very
+    /// assertion already recorded with this request's decision: the same
+    /// submission posted again (two deliveries racing), to answer as for a
+    /// decided request (§8.3 step 5). The credential is not flagged.
+    AlreadyRecorded,
+}
 
 /// A verified assertion, to record with the decision.
 pub struct Verified {
@@ -27,20 +40,22 @@ pub struct Verified {
     pub previous_counter: u32,
 }
 
-/// Verifies `assertion` for `sub`'s approval whose statement hashes to
-/// `hash`.
+/// Verifies `assertion` for `sub`'s approval of `request_id`, whose
+/// statement hashes to `hash`.
 ///
 /// # Errors
 /// `step_up_required` without an assertion; `step_up_failed` when it does
 /// not verify, names another user's or an unknown credential, a flagged
-/// one, or its counter did not go up (the credential is then flagged).
+/// one, or its counter did not go up (the credential is then flagged,
+/// unless it is [`Checked::AlreadyRecorded`]).
 pub async fn verify(
     state: &AppState,
     sub: &str,
+    request_id: &str,
     assertion: Option<&serde_json::Value>,
     hash: &StatementHash,
     now: u64,
-) -> Result<Verified, DeviceError> {
+) -> Result<Checked, DeviceError> {
     let failed = |why: &str| DeviceError::StepUpFailed(why.to_owned());
     let value = assertion.ok_or(DeviceError::StepUpRequired)?;
     let rp = state.webauthn.as_deref().ok_or_else(|| {
@@ -71,7 +86,7 @@ pub async fn verify(
         Ok(result) => result,
         Err(WebauthnError::CredentialPossibleCompromise) => {
             let reason = "signature counter not above the credential's stored counter";
-            return Err(flag_regression(state, sub, &credential_id, reason, now).await);
+            return flag_regression(state, sub, request_id, &credential_id, value, reason, now).await;
         }
         Err(e) => {
             return Err(DeviceError::StepUpFailed(format!("the assertion does not verify for this statement: {e}")))
@@ -83,28 +98,64 @@ pub async fn verify(
     let counter = result.counter();
     if (counter != 0 || stored.counter != 0) && counter <= stored.counter {
         let reason = format!("signature counter {counter} not above the stored {}", stored.counter);
-        return Err(flag_regression(state, sub, &credential_id, &reason, now).await);
+        return flag_regression(state, sub, request_id, &credential_id, value, &reason, now).await;
     }
     let mut passkey = stored.passkey;
     passkey.update_credential(&result);
-    Ok(Verified {
+    Ok(Checked::Verified(Verified {
         credential_id,
         assertion: serde_json::to_string(value).map_err(Internal::from)?,
         passkey: serde_json::to_string(&passkey).map_err(Internal::from)?,
         counter,
         previous_counter: stored.counter,
-    })
+    }))
 }
 
-/// Flags a credential whose counter went backwards; the refusal to answer.
-async fn flag_regression(state: &AppState, sub: &str, credential_id: &str, reason: &str, now: u64) -> DeviceError {
-    if let Err(e) = credentials::flag(&state.db, credential_id, reason, now).await {
-        return e.into();
+/// Flags a credential whose counter went backwards and refuses the
+/// approval, unless `submitted` is the very assertion recorded with
+/// `request_id`'s decision: the same submission again, whose counter is the
+/// one its first copy stored (two copies racing past the "already decided"
+/// check). Checked in the write transaction that would flag, so it is
+/// race-free: the decision and its assertion commit with the counter, in
+/// one transaction, so a counter read as stored by that submission comes
+/// with its recorded assertion.
+///
+/// Byte-for-byte (as JSON) equality of the whole assertion is what proves
+/// it is the same submission: the assertion carries the authenticator's
+/// signature over its data (counter included) and the client data
+/// (challenge = statement hash, origin). Another assertion over the same
+/// statement, of the same credential, with a counter not above the stored
+/// one (what a clone makes) differs from it and is flagged as before.
+async fn flag_regression(
+    state: &AppState,
+    sub: &str,
+    request_id: &str,
+    credential_id: &str,
+    submitted: &serde_json::Value,
+    reason: &str,
+    now: u64,
+) -> Result<Checked, DeviceError> {
+    let mut tx = store::begin(&state.db).await?;
+    let recorded: Option<Option<String>> =
+        sqlx::query_scalar("SELECT webauthn_assertion FROM auth_requests WHERE request_id = $1 AND sub = $2")
+            .bind(request_id)
+            .bind(sub)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(Internal::from)?;
+    if let Some(text) = recorded.flatten() {
+        if serde_json::from_str::<serde_json::Value>(&text).ok().as_ref() == Some(submitted) {
+            drop(tx);
+            tracing::info!(sub, credential_id, request_id, "the recorded assertion submitted again: not a clone");
+            return Ok(Checked::AlreadyRecorded);
+        }
     }
+    credentials::flag(&mut tx, credential_id, reason, now).await?;
+    tx.commit().await.map_err(Internal::from)?;
     tracing::warn!(sub, credential_id, reason, "WebAuthn credential flagged: possible clone");
-    DeviceError::StepUpFailed(
+    Err(DeviceError::StepUpFailed(
         "the signature counter did not increase (a cloned key?): the credential is now flagged".into(),
-    )
+    ))
 }
 
 /// Records the use of a verified credential in the decision's transaction,
