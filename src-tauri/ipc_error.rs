@@ -68,6 +68,17 @@ impl From<countersign_approver::Error> for IpcError {
     }
 }
 
+impl From<countersign_approver::webauthn::PinAnswerError> for IpcError {
+    fn from(error: countersign_approver::webauthn::PinAnswerError) -> Self {
+        use countersign_approver::webauthn::PinAnswerError as E;
+        let code = match &error {
+            E::NotWaiting => "not_waiting",
+            E::Empty => "invalid",
+        };
+        Self::new(code, error.to_string())
+    }
+}
+
 impl From<countersign_protocol::device::EnrollmentUriError> for IpcError {
     fn from(error: countersign_protocol::device::EnrollmentUriError) -> Self {
         countersign_approver::Error::from(error).into()

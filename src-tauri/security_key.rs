@@ -44,7 +44,6 @@ pub struct SecurityKeyPrompt {
     pub step: SecurityKeyStep,
     pub text: String,
     pub characters: Vec<CharFinding>,
-    #[cfg_attr(test, ts(type = "number | null"))]
     pub pin_id: Option<u64>,
     pub retries_left: Option<u32>,
 }
@@ -156,5 +155,41 @@ mod tests {
         assert_eq!((pin.pin_id, pin.retries_left), (Some(7), Some(1)));
         let json = serde_json::to_value(&pin).unwrap();
         assert_eq!(json["step"], "pin");
+    }
+
+    #[test]
+    fn key_names_from_the_server_are_listed_with_their_characters_to_reveal() {
+        let credential = |id: &str, name: &str| WebauthnCredential {
+            credential_id: id.into(),
+            name: name.into(),
+            created_at: 1,
+            last_used_at: None,
+            flagged_at: None,
+        };
+        let list = CredentialList {
+            rp_id: "localhost".into(),
+            origin: "http://localhost".into(),
+            credentials: vec![credential("a", "Desk key"), credential("b", "Desk\u{202E}yek")],
+        };
+        let views = SecurityKeyView::list(list);
+        assert_eq!(views.iter().map(|v| v.credential.credential_id.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+        assert!(views[0].name_characters.is_empty());
+        assert_eq!(views[1].name_characters.len(), 1, "{:?}", views[1].name_characters);
+        assert_eq!(views[1].name_characters[0].code_point, "U+202E");
+        let json = serde_json::to_value(&views[1]).unwrap();
+        assert_eq!(json["name"], "Desk\u{202E}yek", "the name is sent as it is, its characters beside it");
+        assert_eq!(json["credential_id"], "b");
+    }
+
+    #[test]
+    fn pin_answers_cross_ipc_with_their_own_codes() {
+        use countersign_approver::webauthn::PinAnswerError;
+        let late = IpcError::from(PinAnswerError::NotWaiting);
+        assert_eq!(
+            (late.code, late.message.as_str()),
+            ("not_waiting", "no security key operation is waiting for this PIN any more")
+        );
+        let empty = IpcError::from(PinAnswerError::Empty);
+        assert_eq!((empty.code, empty.message.as_str()), ("invalid", "the PIN is empty"));
     }
 }

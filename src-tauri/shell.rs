@@ -240,13 +240,7 @@ impl Shell {
             Some(pin) => self.security_prompt.submit_pin(pin_id, pin),
             None => self.security_prompt.cancel_pin(pin_id),
         };
-        answered.map_err(|e| {
-            let code = match e {
-                countersign_approver::webauthn::PinAnswerError::NotWaiting => "not_waiting",
-                countersign_approver::webauthn::PinAnswerError::Empty => "invalid",
-            };
-            IpcError::new(code, e.to_string())
-        })
+        Ok(answered?)
     }
 
     /// The window's passphrase prompt of the encrypted key file.
