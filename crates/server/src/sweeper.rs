@@ -18,6 +18,10 @@ use crate::store::requests::{self, StoredRequest};
 /// (approvers reconcile with a poll after every reconnection anyway).
 pub const EVENT_RETENTION_SECS: u64 = 7 * 24 * 3600;
 
+/// The pending requests past their expiry, 100 at a time (the partial
+/// index `auth_requests_pending_expiry`).
+pub(crate) const DUE: &str = "WHERE r.status = 'pending' AND r.expires_at <= $1 ORDER BY r.expires_at LIMIT 100";
+
 /// Expires due requests (each in its own transaction) and prunes the replay
 /// caches. Returns how many requests expired.
 ///
@@ -25,13 +29,7 @@ pub const EVENT_RETENTION_SECS: u64 = 7 * 24 * 3600;
 /// The database failed.
 pub async fn sweep_once(state: &AppState) -> Result<usize, Internal> {
     let now = state.now();
-    let rows = sqlx::query(&format!(
-        "{} WHERE r.status = 'pending' AND r.expires_at <= $1 ORDER BY r.expires_at LIMIT 100",
-        requests::SELECT
-    ))
-    .bind(store::ts(now))
-    .fetch_all(&state.db)
-    .await?;
+    let rows = sqlx::query(&format!("{} {DUE}", requests::SELECT)).bind(store::ts(now)).fetch_all(&state.db).await?;
     let mut subs = BTreeSet::new();
     let mut queued = false;
     let mut n = 0;

@@ -45,6 +45,7 @@ pub use crate::oauth::notify::run_once as deliver_notifications_once;
 pub use crate::oauth::register::check_text;
 pub use crate::oauth::tokens::{at_hash, mint, ResponseKey, Signer, AUTH_REQ_ID_CLAIM};
 pub use crate::store::begin as begin_write;
+pub use crate::store::requests::auth_req_id_key;
 pub use crate::store::requests::load as load_request;
 pub use crate::sweeper::sweep_once;
 pub use crate::util::hash_secret;

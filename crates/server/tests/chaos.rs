@@ -602,7 +602,7 @@ async fn kill_9_loses_no_token_and_grants_none_twice() {
             "SELECT COUNT(*) FROM tokens t JOIN auth_requests r ON r.request_id = t.request_id \
              WHERE r.auth_req_id_hash = $1",
         )
-        .bind(countersign_server::testing::hash_secret(id))
+        .bind(countersign_server::testing::auth_req_id_key(id))
         .fetch_one(&pool)
         .await
         .unwrap();
@@ -619,7 +619,7 @@ async fn kill_9_loses_no_token_and_grants_none_twice() {
     for id in &cut_flows {
         let request_id: Option<String> =
             sqlx::query_scalar("SELECT request_id FROM auth_requests WHERE auth_req_id_hash = $1")
-                .bind(countersign_server::testing::hash_secret(id))
+                .bind(countersign_server::testing::auth_req_id_key(id))
                 .fetch_optional(&pool)
                 .await
                 .unwrap();

@@ -346,6 +346,87 @@ async fn rate_limits_answer_429_with_retry_after() {
     server.stop().await;
 }
 
+// The per-user rate counts every request the user was asked in the last
+// minute, whatever became of it (approved, denied, still pending), and only
+// that minute: a request made 59 s ago counts, one made 60 s ago does not.
+#[tokio::test]
+async fn the_per_user_rate_counts_decided_requests_and_exactly_the_last_minute() {
+    let server = server_with(|c| {
+        c.limits.user_per_minute = 3;
+        c.limits.client_per_minute = 0;
+    })
+    .await;
+    add_users(&server, &["uma"]).await;
+    let dev = TestDevice::enroll(&server, "uma").await;
+    let agent = Agent::register(&server, json!({})).await;
+    for decision in [Some(Decision::Approve), Some(Decision::Deny), None] {
+        agent.start(&server, "uma").await;
+        if let Some(decision) = decision {
+            let req = dev.pending(&server).await.remove(0);
+            let reason = (decision == Decision::Deny).then_some(DenyReason::WrongDetails);
+            assert_eq!(dev.decide(&server, &req, decision, reason).await.status(), 200);
+        }
+    }
+    assert_eq!(dev.pending(&server).await.len(), 1, "two of the three are decided");
+    let resp = agent.bc_authorize(&server, &agent.request_params("uma")).await;
+    assert_eq!(resp.headers()["retry-after"], "60");
+    expect_err(resp, 429, "slow_down").await;
+    server.clock.advance(59);
+    let resp = agent.bc_authorize(&server, &agent.request_params("uma")).await;
+    assert_eq!(resp.headers()["retry-after"], "1");
+    expect_err(resp, 429, "slow_down").await;
+    server.clock.advance(1);
+    agent.start(&server, "uma").await;
+    server.stop().await;
+}
+
+// An `auth_req_id` starts with its creation time (12 hex digits and a dot),
+// so that the index the token endpoint looks it up in grows at its end; one
+// without that prefix, as servers before it made them, is still found by
+// its hash (a request in flight across an upgrade keeps working).
+#[tokio::test]
+async fn auth_req_ids_carry_their_time_and_older_ones_are_still_found() {
+    let server = no_limits().await;
+    add_users(&server, &["ulf"]).await;
+    let dev = TestDevice::enroll(&server, "ulf").await;
+    let agent = Agent::register(&server, json!({})).await;
+    let first = agent.start(&server, "ulf").await["auth_req_id"].as_str().unwrap().to_owned();
+    server.clock.advance(1);
+    let second = agent.start(&server, "ulf").await["auth_req_id"].as_str().unwrap().to_owned();
+    let (time, secret) = first.split_once('.').expect("a time prefix");
+    assert_eq!(time.len(), 12);
+    assert!(time.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()), "{first}");
+    assert_eq!(secret.len(), 27, "160 random bits in base64url: {first}");
+    assert!(first < second, "later ids sort later: {first} {second}");
+    expect_err(agent.token(&server, &first).await, 400, "authorization_pending").await;
+    // The same secret behind another time prefix is another id.
+    let moved = format!("{:012x}.{secret}", u64::from_str_radix(time, 16).unwrap() + 1);
+    expect_err(agent.token(&server, &moved).await, 400, "invalid_grant").await;
+
+    // A request stored as an older server stored it: an id without the
+    // prefix, found by its bare hash.
+    let legacy = generate_url_safe(32).unwrap();
+    let updated = sqlx::query("UPDATE auth_requests SET auth_req_id_hash = $1 WHERE auth_req_id_hash = $2")
+        .bind(countersign_server::testing::hash_secret(&legacy))
+        .bind(countersign_server::testing::auth_req_id_key(&second))
+        .execute(&server.state.db)
+        .await
+        .unwrap();
+    assert_eq!(updated.rows_affected(), 1);
+    server.clock.advance(10);
+    expect_err(agent.token(&server, &legacy).await, 400, "authorization_pending").await;
+    expect_err(agent.token(&server, &second).await, 400, "invalid_grant").await;
+    // Approved, it is redeemed with the older id.
+    let mut pending = dev.pending(&server).await;
+    assert_eq!(pending.len(), 2);
+    let req = pending.remove(1);
+    assert!(req.created_at > pending[0].created_at, "the second request");
+    assert_eq!(dev.decide(&server, &req, Decision::Approve, None).await.status(), 200);
+    let resp = agent.token(&server, &legacy).await;
+    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap_or_default());
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn not_me_denials_block_the_client_for_that_user() {
     let server = no_limits().await;

@@ -8,7 +8,7 @@ pub mod hub;
 
 mod decisions;
 mod enrollment;
-mod request_endpoints;
+pub(crate) mod request_endpoints;
 mod stream;
 
 pub use decisions::decide;

@@ -17,6 +17,12 @@ use crate::state::AppState;
 use crate::store;
 use crate::store::requests::{self, StoredRequest};
 
+/// A page of the user's pending requests after a cursor, in creation order:
+/// one range of `auth_requests_user` (sub, status, created_ms, request_id).
+pub(crate) const PAGE: &str = "WHERE r.sub = $1 AND r.status = 'pending' AND r.expires_at > $2 \
+     AND (r.created_ms > $3 OR (r.created_ms = $3 AND r.request_id > $4)) \
+     ORDER BY r.created_ms, r.request_id LIMIT $5";
+
 /// `GET {device}/requests?status=pending[&limit=N][&cursor=C]`: one page
 /// of the user's pending requests, oldest first (§5.2).
 pub async fn list_requests(
@@ -45,19 +51,14 @@ pub async fn list_requests(
         }
     }
     let after = after.unwrap_or(PageCursor { created_ms: i64::MIN, request_id: String::new() });
-    let rows = sqlx::query(&format!(
-        "{} WHERE r.sub = $1 AND r.status = 'pending' AND r.expires_at > $2 \
-         AND (r.created_ms > $3 OR (r.created_ms = $3 AND r.request_id > $4)) \
-         ORDER BY r.created_ms, r.request_id LIMIT $5",
-        requests::SELECT
-    ))
-    .bind(&device.sub)
-    .bind(store::ts(state.now()))
-    .bind(after.created_ms)
-    .bind(&after.request_id)
-    .bind(i64::try_from(limit).unwrap_or(i64::MAX).saturating_add(1))
-    .fetch_all(&state.db)
-    .await?;
+    let rows = sqlx::query(&format!("{} {PAGE}", requests::SELECT))
+        .bind(&device.sub)
+        .bind(store::ts(state.now()))
+        .bind(after.created_ms)
+        .bind(&after.request_id)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX).saturating_add(1))
+        .fetch_all(&state.db)
+        .await?;
     let mut list = Vec::with_capacity(rows.len().min(limit));
     let mut last = None;
     let mut bytes = 0usize;

@@ -13,7 +13,7 @@ use countersign_protocol::ciba::{
 use countersign_protocol::device::{EventKind, Nonce, RequestContext, RequestId, RequestStatus, Requirement, Risk};
 use countersign_protocol::error::Endpoint;
 use countersign_protocol::rar::AuthorizationDetails;
-use countersign_protocol::secret::{generate_url_safe, AuthReqId, AUTH_REQ_ID_BYTES};
+use countersign_protocol::secret::{generate_url_safe, AUTH_REQ_ID_BYTES};
 use serde_json::Value;
 use std::net::SocketAddr;
 
@@ -316,8 +316,9 @@ async fn handle(
         location: None,
     };
 
-    let auth_req_id = AuthReqId::new(generate_url_safe(AUTH_REQ_ID_BYTES).map_err(crate::error::Internal::from)?);
-    let request_id = RequestId::new(util::random_id("req_", 16)?)
+    let now_ms = state.clock.now_ms();
+    let auth_req_id = crate::store::requests::new_auth_req_id(now_ms, AUTH_REQ_ID_BYTES)?;
+    let request_id = RequestId::new(util::time_ordered_id("req_", now_ms, 16)?)
         .map_err(|e| crate::error::Internal::new(format!("request id: {e}")))?;
     let nonce = Nonce::new(generate_url_safe(16).map_err(crate::error::Internal::from)?)
         .map_err(|e| crate::error::Internal::new(format!("nonce: {e}")))?;
@@ -361,7 +362,7 @@ async fn handle(
     // acr_values and the other strings as well as the details), so that a
     // page of requests stays below what an approver accepts.
     let max = cfg.max_details_bytes.saturating_add(REQUEST_OVERHEAD_BYTES);
-    let auth_req_id_hash = util::hash_secret(auth_req_id.secret());
+    let auth_req_id_hash = crate::store::requests::auth_req_id_key(auth_req_id.secret());
     let notify_auth_req_id = notifies.then(|| auth_req_id.secret().to_owned());
     let notification_token =
         params.client_notification_token.as_ref().filter(|_| notifies).map(|t| t.secret().to_owned());

@@ -146,6 +146,48 @@ pub(super) fn check_blocks(conn: &rusqlite::Connection, asking: Asking<'_>) -> R
     Ok(())
 }
 
+/// `sub = <param> AND status IN (every status)`: all of a user's requests,
+/// as ranges of `auth_requests_user` (sub, status, created_ms, request_id),
+/// the one index under the user (a range per status; the index's second
+/// column is the status so that the pending ones are one range too).
+fn by_user(param: &str) -> String {
+    let statuses: Vec<String> =
+        countersign_protocol::device::RequestStatus::REGISTERED.iter().map(|s| format!("'{}'", s.as_str())).collect();
+    format!("sub = {param} AND status IN ({})", statuses.join(", "))
+}
+
+/// The per-minute counts of a request: each statement (`?1` is the first
+/// millisecond of the last minute, then the parameters given), its
+/// parameters and its limit. The user's seek `auth_requests_user` once per
+/// status, the client's `auth_requests_client_created`; none reads more
+/// than the last minute's requests of its user or client.
+fn rate_counts<'a>(
+    limits: &crate::config::Limits,
+    client_verified: bool,
+    sub: &'a str,
+    client_id: &'a str,
+) -> Vec<(String, Vec<&'a str>, u32)> {
+    let count =
+        |condition: String| format!("SELECT COUNT(*), MIN(created_ms) / 1000 FROM auth_requests WHERE {condition}");
+    let mut rates = vec![
+        (count(format!("{} AND created_ms >= ?1", by_user("?2"))), vec![sub], limits.user_per_minute),
+        (count("client_id = ?2 AND created_ms >= ?1".to_owned()), vec![client_id], limits.client_per_minute),
+    ];
+    if !client_verified {
+        rates.push((
+            count(format!("{} AND created_ms >= ?1 AND client_id = ?3", by_user("?2"))),
+            vec![sub, client_id],
+            limits.unverified_user_client_per_minute,
+        ));
+    }
+    rates
+}
+
+/// The user's pending requests (of unverified clients only when `?3` is 1):
+/// one range of `auth_requests_user`.
+const PENDING_COUNT: &str = "SELECT COUNT(*), MIN(expires_at) FROM auth_requests \
+     WHERE sub = ?1 AND status = 'pending' AND expires_at > ?2 AND (client_verified = 0 OR ?3 = 0)";
+
 /// Fatigue control, in the request writer's group that stores the request:
 /// blocks from `not_me` denials, the per-minute rates and the pending caps
 /// (all clients, and unverified clients together, so that unknown clients
@@ -155,25 +197,18 @@ pub(super) fn check_fatigue(conn: &rusqlite::Connection, asking: Asking<'_>) -> 
     let Asking { limits, client, user, now } = asking;
     let (sub, client_id) = (user.sub.as_str(), client.client_id.as_str());
     let internal = |e: rusqlite::Error| OAuthError::from(crate::error::Internal::from(e));
-    let since = store::ts(now.saturating_sub(60));
-    let mut rates: Vec<(&str, Vec<&str>, u32)> = vec![
-        ("sub = ?2", vec![sub], limits.user_per_minute),
-        ("client_id = ?2", vec![client_id], limits.client_per_minute),
-    ];
-    if !client.verified {
-        rates.push(("sub = ?2 AND client_id = ?3", vec![sub, client_id], limits.unverified_user_client_per_minute));
-    }
-    for (condition, values, limit) in rates {
+    // A request made at second `now - 59` or later is in the last minute.
+    let since_ms = store::ts(now.saturating_sub(59).saturating_mul(1000));
+    for (sql, values, limit) in rate_counts(limits, client.verified, sub, client_id) {
         // 0 is no limit: nothing to count (a count of a busy client's last
         // minute reads every request it made in it).
         if limit == 0 {
             continue;
         }
-        let sql = format!("SELECT COUNT(*), MIN(created_at) FROM auth_requests WHERE created_at > ?1 AND {condition}");
         let (n, oldest): (i64, Option<i64>) = conn
             .prepare_cached(&sql)
             .and_then(|mut s| {
-                let mut params: Vec<&dyn rusqlite::ToSql> = vec![&since];
+                let mut params: Vec<&dyn rusqlite::ToSql> = vec![&since_ms];
                 params.extend(values.iter().map(|v| v as &dyn rusqlite::ToSql));
                 s.query_row(params.as_slice(), |r| Ok((r.get(0)?, r.get(1)?)))
             })
@@ -191,10 +226,7 @@ pub(super) fn check_fatigue(conn: &rusqlite::Connection, asking: Asking<'_>) -> 
             continue;
         }
         let (n, first): (i64, Option<i64>) = conn
-            .prepare_cached(
-                "SELECT COUNT(*), MIN(expires_at) FROM auth_requests \
-                 WHERE sub = ?1 AND status = 'pending' AND expires_at > ?2 AND (client_verified = 0 OR ?3 = 0)",
-            )
+            .prepare_cached(PENDING_COUNT)
             .and_then(|mut s| {
                 s.query_row(rusqlite::params![sub, store::ts(now), store::flag(unverified_only)], |r| {
                     Ok((r.get(0)?, r.get(1)?))
@@ -211,4 +243,70 @@ pub(super) fn check_fatigue(conn: &rusqlite::Connection, asking: Asking<'_>) -> 
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(conn: &rusqlite::Connection, sql: &str, params: &[&dyn rusqlite::ToSql]) -> Vec<String> {
+        let mut statement = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).expect("explain");
+        let rows = statement.query_map(params, |r| r.get::<_, String>("detail")).expect("plan");
+        rows.collect::<Result<_, _>>().expect("rows")
+    }
+
+    /// Every count of `/bc-authorize`'s fatigue control seeks an index of
+    /// the migrated database (none walks the request table) and reads only
+    /// its user's or client's requests: the checks cost the same however
+    /// many requests the table holds.
+    #[tokio::test]
+    async fn every_fatigue_count_seeks_its_index() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("plans.db");
+        drop(store::open(&path).await.expect("open"));
+        let conn = rusqlite::Connection::open(&path).expect("connection");
+        let limits = crate::config::Limits::default();
+        // The user-and-client count may seek either index: both are bounded
+        // by the last minute of one user or one client.
+        let mut statements: Vec<(String, &[&str], Vec<&dyn rusqlite::ToSql>)> = rate_counts(&limits, false, "u", "c")
+            .into_iter()
+            .zip([
+                &["auth_requests_user"][..],
+                &["auth_requests_client_created"],
+                &["auth_requests_user", "auth_requests_client_created"],
+            ])
+            .map(|((sql, values, _), indexes)| {
+                let mut params: Vec<&dyn rusqlite::ToSql> = vec![&0_i64];
+                params.extend(values.into_iter().map(|v| Box::leak(Box::new(v)) as &dyn rusqlite::ToSql));
+                (sql, indexes, params)
+            })
+            .collect();
+        statements.push((PENDING_COUNT.to_owned(), &["auth_requests_user"], vec![&"u", &0_i64, &1_i64]));
+        assert_eq!(statements.len(), 4);
+        for (sql, indexes, params) in statements {
+            let plan = plan(&conn, &sql, &params);
+            let seeks =
+                |d: &String| d.starts_with("SEARCH") && indexes.iter().any(|i| d.contains(&format!("INDEX {i} ")));
+            assert!(plan.iter().any(seeks), "{sql}: {plan:?}");
+            assert!(!plan.iter().any(|d| d.starts_with("SCAN")), "{sql}: {plan:?}");
+        }
+        // The three indexes under the user that it replaces are gone.
+        let indexes: Vec<String> = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'auth_requests'")
+            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+            .expect("indexes");
+        for gone in ["auth_requests_sub_status", "auth_requests_sub_created", "auth_requests_pending"] {
+            assert!(!indexes.iter().any(|i| i == gone), "{gone} still there: {indexes:?}");
+        }
+    }
+
+    /// The user's counts name every status a request can have: a user's
+    /// decided and cancelled requests of the last minute count as well.
+    #[test]
+    fn the_user_counts_name_every_status() {
+        let condition = by_user("?2");
+        for status in countersign_protocol::device::RequestStatus::REGISTERED {
+            assert!(condition.contains(&format!("'{}'", status.as_str())), "{condition}");
+        }
+    }
 }

@@ -110,7 +110,7 @@ async fn handle(state: &AppState, caller: AuthenticatedClient<TokenEndpoint>) ->
     }
 
     let now = state.now();
-    let auth_req_id_hash = util::hash_secret(request.auth_req_id.secret());
+    let auth_req_id_hash = crate::store::requests::auth_req_id_key(request.auth_req_id.secret());
     // Most polls find the request pending: answered by the request writer
     // (one job, committed with the polls waiting beside it). Anything else
     // takes the transaction below.

@@ -257,6 +257,35 @@ mod tests {
         }
     }
 
+    /// The request lookups on every hot path seek an index, and never walk
+    /// the table: the device list's pages (`auth_requests_user`), the
+    /// sweeper's due requests (`auth_requests_pending_expiry`, already in
+    /// expiry order) and the token endpoint's lookup by `auth_req_id`.
+    #[tokio::test]
+    async fn the_request_lookups_seek_their_indexes() {
+        use sqlx::Row as _;
+        let (_dir, db) = temp_db().await;
+        let cases = [
+            (format!("{} {}", requests::SELECT, crate::device::request_endpoints::PAGE), "auth_requests_user"),
+            (format!("{} {}", requests::SELECT, crate::sweeper::DUE), "auth_requests_pending_expiry"),
+            (format!("{} WHERE r.auth_req_id_hash = $1", requests::SELECT), "sqlite_autoindex_auth_requests_2"),
+        ];
+        for (sql, index) in cases {
+            let explain = format!("EXPLAIN QUERY PLAN {sql}");
+            let mut query = sqlx::query(&explain);
+            for _ in 0..sql.matches('$').count() {
+                query = query.bind("x");
+            }
+            let plan = query.fetch_all(&db).await.expect("plan");
+            let detail: Vec<String> = plan.iter().filter_map(|r| r.try_get::<String, _>("detail").ok()).collect();
+            assert!(
+                detail.iter().any(|d| d.starts_with("SEARCH r USING INDEX") && d.contains(&format!("INDEX {index} "))),
+                "{sql}: {detail:?}"
+            );
+            assert!(!detail.iter().any(|d| d.starts_with("SCAN") || d.contains("TEMP B-TREE")), "{sql}: {detail:?}");
+        }
+    }
+
     /// The fatigue check of `/bc-authorize` (`ciba.rs`) seeks its partial
     /// index instead of walking all of the user's requests.
     #[tokio::test]

@@ -193,7 +193,7 @@ impl StoredRequest {
 pub struct NewRequest<'a> {
     /// The request.
     pub request: &'a StoredRequest,
-    /// `base64url(SHA-256(auth_req_id))`: how the token endpoint finds it.
+    /// [`auth_req_id_key`]: how the token endpoint finds it.
     pub auth_req_id_hash: String,
     /// The `auth_req_id` itself, for ping and push callbacks.
     pub notify_auth_req_id: Option<&'a str>,
@@ -201,6 +201,33 @@ pub struct NewRequest<'a> {
     pub notification_token: Option<&'a str>,
     /// Creation time in milliseconds (orders requests created in one second).
     pub created_ms: u64,
+}
+
+/// How a request is found by its `auth_req_id` (the `auth_req_id_hash`
+/// column): `base64url(SHA-256(auth_req_id))`, behind the 12 hex digits of
+/// creation time that an `auth_req_id` made by [`new_auth_req_id`] starts
+/// with, so that the column's unique index grows at its end. An
+/// `auth_req_id` without them (made before, or not by this server) is
+/// looked up by its hash alone.
+#[must_use]
+pub fn auth_req_id_key(auth_req_id: &str) -> String {
+    let hash = crate::util::hash_secret(auth_req_id);
+    match auth_req_id.split_once('.') {
+        Some((time, _)) if time.len() == 12 && time.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) => {
+            format!("{time}.{hash}")
+        }
+        _ => hash,
+    }
+}
+
+/// A new `auth_req_id`: the time in milliseconds as 12 hex digits, a dot,
+/// then `bytes` random bytes in base64url (the secret part).
+///
+/// # Errors
+/// The system RNG failed.
+pub fn new_auth_req_id(now_ms: u64, bytes: usize) -> Result<countersign_protocol::secret::AuthReqId, Internal> {
+    let secret = countersign_protocol::secret::generate_url_safe(bytes).map_err(Internal::from)?;
+    Ok(countersign_protocol::secret::AuthReqId::new(format!("{now_ms:012x}.{secret}")))
 }
 
 /// Loads one request by id.
@@ -264,4 +291,35 @@ pub fn insert(conn: &rusqlite::Connection, new: &NewRequest<'_>) -> Result<(), I
         crate::store::flag(r.verified),
     ])?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_auth_req_id_key_keeps_a_valid_time_prefix_only() {
+        let id = new_auth_req_id(0x0123_4567_89ab, 32).expect("id");
+        let (time, secret) = id.secret().split_once('.').expect("dot");
+        assert_eq!(time, "0123456789ab");
+        assert_eq!(secret.len(), 43);
+        let hash = crate::util::hash_secret(id.secret());
+        assert_eq!(auth_req_id_key(id.secret()), format!("0123456789ab.{hash}"));
+        // Anything else is looked up by its bare hash: no prefix, a prefix
+        // of another length, upper-case or non-hex digits.
+        for other in ["abcdef", "0123456789a.x", "0123456789abc.x", "0123456789AB.x", "0123456789ag.x", ".x", ""] {
+            assert_eq!(auth_req_id_key(other), crate::util::hash_secret(other), "{other:?}");
+        }
+    }
+
+    #[test]
+    fn time_ordered_ids_sort_by_time() {
+        let ids: Vec<String> = [1u64, 2, 255, 256, 1 << 40]
+            .iter()
+            .map(|ms| crate::util::time_ordered_id("req_", *ms, 16).expect("id"))
+            .collect();
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+        assert!(ids[0].starts_with("req_000000000001"), "{}", ids[0]);
+        assert_eq!(ids[0].len(), "req_".len() + 12 + 22);
+    }
 }
