@@ -244,6 +244,40 @@ async fn expiry_poll_push_and_devices() {
     server.stop().await;
 }
 
+// A `request` event refers to its request, which the stream reads when it
+// sends the event (the request is stored once); one written before
+// migration 0008, holding the request itself, is sent as stored.
+#[tokio::test]
+async fn request_events_refer_to_their_request_and_older_ones_are_sent_as_stored() {
+    let server = server().await;
+    add_user(&server, "yan").await;
+    let dev = TestDevice::enroll(&server, "yan").await;
+    let agent = Agent::register(&server, json!({})).await;
+    agent.start(&server, "yan").await;
+    let stored: Vec<String> =
+        sqlx::query_scalar("SELECT data FROM events WHERE kind = 'request'").fetch_all(&server.state.db).await.unwrap();
+    assert_eq!(stored, [""], "the event does not repeat the request");
+    // The first request's event as an older server wrote it.
+    let mut older = dev.pending(&server).await.remove(0);
+    older.binding_message = "AS-STORED".into();
+    sqlx::query("UPDATE events SET data = $1 WHERE kind = 'request'")
+        .bind(serde_json::to_string(&older).unwrap())
+        .execute(&server.state.db)
+        .await
+        .unwrap();
+    server.clock.advance(1);
+    agent.start(&server, "yan").await;
+    let polled = dev.pending(&server).await;
+    assert_eq!(polled.len(), 2);
+
+    let mut sse = dev.events(&server, Some("0")).await;
+    let (_, first) = expect_request(sse.next_event(WAIT).await);
+    assert_eq!(first, older, "sent as stored");
+    let (_, second) = expect_request(sse.next_event(WAIT).await);
+    assert_eq!(second, polled[1], "the stream sends the request the device list shows");
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn sse_resume_with_last_event_id_and_heartbeats() {
     let (server, dev) =

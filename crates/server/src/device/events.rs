@@ -51,6 +51,13 @@ pub async fn withdrawn(
     append(conn, sub, &EventKind::Withdrawn, Some(id), &data, exclude_device, now).await
 }
 
+/// The `data` of a `request` event written since `0008_request_indexes`:
+/// the event refers to its request (`request_id`) instead of repeating it,
+/// and the stream reads the request when it sends the event (a request is
+/// stored once: fewer bytes written per request, docs/performance.md).
+/// Older `request` events hold the request's JSON and are sent as stored.
+pub const REQUEST_BY_REFERENCE: &str = "";
+
 /// [`append`] on the request writer's connection (no device excluded).
 ///
 /// # Errors

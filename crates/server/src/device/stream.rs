@@ -40,9 +40,13 @@ pub(super) async fn read_feed(
     generation: u64,
     feed: &mut Feed,
 ) -> Result<(), Internal> {
+    // With each event its request, as `requests::SELECT` reads it: whether
+    // a `request` event is still live, and the request it refers to.
     let rows = sqlx::query(
-        "SELECT e.seq, e.kind, e.data, e.exclude_device, r.status, r.expires_at FROM events e \
+        "SELECT e.seq, e.kind, e.data, e.exclude_device, r.*, c.logo_uri, c.disabled AS client_disabled, \
+         u.name AS user_name, u.disabled AS user_disabled FROM events e \
          LEFT JOIN auth_requests r ON r.request_id = e.request_id \
+         LEFT JOIN clients c ON c.client_id = r.client_id LEFT JOIN users u ON u.sub = r.sub \
          WHERE e.sub = $1 AND e.seq > $2 ORDER BY e.seq LIMIT $3",
     )
     .bind(sub)
@@ -63,12 +67,24 @@ pub(super) async fn read_feed(
     for row in &rows {
         let status: Option<String> = row.try_get("status")?;
         let expires_at: Option<i64> = row.try_get("expires_at")?;
+        let kind: String = row.try_get("kind")?;
+        let mut data: String = row.try_get("data")?;
+        let live = status.as_deref() == Some("pending") && expires_at.is_some_and(|e| store::from_ts(e) > now);
+        // A `request` event refers to its request (`events::REQUEST_BY_REFERENCE`):
+        // the approvers get the request as the device list shows it.
+        if kind == countersign_protocol::device::events::EVENT_REQUEST
+            && data == crate::device::events::REQUEST_BY_REFERENCE
+            && live
+        {
+            let request = crate::store::requests::StoredRequest::from_row(row)?;
+            data = serde_json::to_string(&request.to_approver(&state.config.issuer))?;
+        }
         events.push(EventRow {
             seq: row.try_get("seq")?,
-            kind: row.try_get("kind")?,
-            data: row.try_get("data")?,
+            kind,
+            data,
             exclude_device: row.try_get("exclude_device")?,
-            live: status.as_deref() == Some("pending") && expires_at.is_some_and(|e| store::from_ts(e) > now),
+            live,
         });
     }
     *feed = Feed {

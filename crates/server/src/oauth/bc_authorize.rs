@@ -357,7 +357,7 @@ async fn handle(
         client_disabled: false,
         user_disabled: false,
     };
-    let data = serde_json::to_string(&stored.to_approver(&cfg.issuer)).map_err(crate::error::Internal::from)?;
+    let size = serde_json::to_string(&stored.to_approver(&cfg.issuer)).map_err(crate::error::Internal::from)?.len();
     // What every approver of the user receives, bounded as a whole (scope,
     // acr_values and the other strings as well as the details), so that a
     // page of requests stays below what an approver accepts.
@@ -370,10 +370,9 @@ async fn handle(
     let (client_id, sub) = (client.client_id.clone(), user.sub.clone());
     let job = move |conn: &rusqlite::Connection| {
         check_fatigue(conn, Asking { limits: &limits, client: &client, user: &user, now })?;
-        if data.len() > max {
+        if size > max {
             return Err(OAuthError::InvalidRequest(format!(
-                "the request is {} bytes as sent to the user's approvers; this server sends at most {max}",
-                data.len()
+                "the request is {size} bytes as sent to the user's approvers; this server sends at most {max}"
             )));
         }
         crate::store::requests::insert(
@@ -393,7 +392,7 @@ async fn handle(
             &stored.sub,
             &EventKind::Request,
             Some(&stored.request_id),
-            &data,
+            crate::device::events::REQUEST_BY_REFERENCE,
             now,
         )?;
         Ok::<(), OAuthError>(())
