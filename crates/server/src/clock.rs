@@ -1,7 +1,7 @@
 //! Time, injectable so that tests can jump over expiries, polling intervals
 //! and rate-limit windows without sleeping.
 
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// A source of wall-clock time.
@@ -34,6 +34,9 @@ impl Clock for SystemClock {
 #[derive(Debug, Default)]
 pub struct OffsetClock {
     offset_ms: AtomicI64,
+    /// The system time it stopped at, once [`OffsetClock::pause`]d (0: it
+    /// follows the system clock).
+    paused_at_ms: AtomicU64,
 }
 
 impl OffsetClock {
@@ -41,6 +44,13 @@ impl OffsetClock {
     #[must_use]
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Stops the clock where it is: from now on only [`Self::advance`]
+    /// moves it (for tests that check a time boundary to the second;
+    /// background retries stop making progress).
+    pub fn pause(&self) {
+        let _ = self.paused_at_ms.compare_exchange(0, system_ms().max(1), Ordering::SeqCst, Ordering::SeqCst);
     }
 
     /// Moves the clock forward by `secs` seconds.
@@ -53,11 +63,30 @@ impl OffsetClock {
 impl Clock for OffsetClock {
     fn now_ms(&self) -> u64 {
         let off = self.offset_ms.load(Ordering::SeqCst);
-        let now = system_ms();
+        let now = match self.paused_at_ms.load(Ordering::SeqCst) {
+            0 => system_ms(),
+            paused => paused,
+        };
         if off >= 0 {
             now.saturating_add(off.unsigned_abs())
         } else {
             now.saturating_sub(off.unsigned_abs())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_paused_clock_moves_only_when_advanced() {
+        let clock = OffsetClock::new();
+        clock.pause();
+        let at = clock.now_ms();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert_eq!(clock.now_ms(), at);
+        clock.advance(59);
+        assert_eq!(clock.now_ms(), at + 59_000);
     }
 }

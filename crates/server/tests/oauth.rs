@@ -358,6 +358,8 @@ async fn the_per_user_rate_counts_decided_requests_and_exactly_the_last_minute()
     .await;
     add_users(&server, &["uma"]).await;
     let dev = TestDevice::enroll(&server, "uma").await;
+    // Still, so that no second passes between the requests and the checks.
+    server.clock.pause();
     let agent = Agent::register(&server, json!({})).await;
     for decision in [Some(Decision::Approve), Some(Decision::Deny), None] {
         agent.start(&server, "uma").await;
