@@ -30,6 +30,28 @@ pub fn ct_eq(a: &str, b: &str) -> bool {
     bool::from(a.as_bytes().ct_eq(b.as_bytes()))
 }
 
+/// The length in bytes of `value` as compact JSON, counted as it is
+/// written (no buffer): what a request costs an approver, measured where
+/// only the size matters.
+///
+/// # Errors
+/// `value` cannot be serialized.
+pub fn json_len<T: serde::Serialize + ?Sized>(value: &T) -> Result<usize, Internal> {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 = self.0.saturating_add(buf.len());
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    serde_json::to_writer(&mut count, value)?;
+    Ok(count.0)
+}
+
 /// `prefix`, the time in milliseconds as 12 hex digits (until the year
 /// 10889), then `bytes` random bytes in base64url. Ids made later sort
 /// later, so an index keyed by them grows at its end: a group of requests
@@ -62,4 +84,16 @@ pub fn peek_jwt(jwt: &str) -> Option<(Map<String, Value>, Map<String, Value>)> {
         }
     };
     Some((decode(h)?, decode(p)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_len_is_the_length_of_the_serialized_value() {
+        let value = serde_json::json!({"a": "Møller & Søn \u{202e} \"q\"\n", "n": [1, 2.5, null], "e": {}});
+        assert_eq!(json_len(&value).unwrap(), serde_json::to_vec(&value).unwrap().len());
+        assert_eq!(json_len("").unwrap(), 2);
+    }
 }

@@ -67,7 +67,7 @@ pub async fn list_requests(
         let req = StoredRequest::from_row(row)?.to_approver(&state.config.issuer);
         // A page also ends at a byte budget (at least one request), whatever
         // the configured sizes: an approver accepts 1 MiB per response.
-        let size = serde_json::to_vec(&req).map_err(Internal::from)?.len();
+        let size = crate::util::json_len(&req)?;
         if !list.is_empty() && bytes.saturating_add(size) > PAGE_BYTES {
             cut = true;
             break;

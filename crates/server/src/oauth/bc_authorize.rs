@@ -357,7 +357,7 @@ async fn handle(
         client_disabled: false,
         user_disabled: false,
     };
-    let size = serde_json::to_string(&stored.to_approver(&cfg.issuer)).map_err(crate::error::Internal::from)?.len();
+    let size = util::json_len(&stored.to_approver(&cfg.issuer))?;
     // What every approver of the user receives, bounded as a whole (scope,
     // acr_values and the other strings as well as the details), so that a
     // page of requests stays below what an approver accepts.

@@ -156,29 +156,37 @@ fn by_user(param: &str) -> String {
     format!("sub = {param} AND status IN ({})", statuses.join(", "))
 }
 
-/// The per-minute counts of a request: each statement (`?1` is the first
-/// millisecond of the last minute, then the parameters given), its
-/// parameters and its limit. The user's seek `auth_requests_user` once per
-/// status, the client's `auth_requests_client_created`; none reads more
-/// than the last minute's requests of its user or client.
+/// The three per-minute counts, built once: the user's, the client's, the
+/// user's from an unverified client. `?1` is the first millisecond of the
+/// last minute, `?2` the user or the client, `?3` the client. The user's
+/// seek `auth_requests_user` once per status, the client's
+/// `auth_requests_client_created`; none reads more than the last minute's
+/// requests of its user or client.
+static RATE_COUNTS: std::sync::LazyLock<[String; 3]> = std::sync::LazyLock::new(|| {
+    let count =
+        |condition: String| format!("SELECT COUNT(*), MIN(created_ms) / 1000 FROM auth_requests WHERE {condition}");
+    [
+        count(format!("{} AND created_ms >= ?1", by_user("?2"))),
+        count("client_id = ?2 AND created_ms >= ?1".to_owned()),
+        count(format!("{} AND created_ms >= ?1 AND client_id = ?3", by_user("?2"))),
+    ]
+});
+
+/// The per-minute counts of a request: each statement, its parameters after
+/// `?1`, and its limit.
 fn rate_counts<'a>(
     limits: &crate::config::Limits,
     client_verified: bool,
     sub: &'a str,
     client_id: &'a str,
-) -> Vec<(String, Vec<&'a str>, u32)> {
-    let count =
-        |condition: String| format!("SELECT COUNT(*), MIN(created_ms) / 1000 FROM auth_requests WHERE {condition}");
+) -> Vec<(&'static str, Vec<&'a str>, u32)> {
+    let [user, client, unverified] = &*RATE_COUNTS;
     let mut rates = vec![
-        (count(format!("{} AND created_ms >= ?1", by_user("?2"))), vec![sub], limits.user_per_minute),
-        (count("client_id = ?2 AND created_ms >= ?1".to_owned()), vec![client_id], limits.client_per_minute),
+        (user.as_str(), vec![sub], limits.user_per_minute),
+        (client.as_str(), vec![client_id], limits.client_per_minute),
     ];
     if !client_verified {
-        rates.push((
-            count(format!("{} AND created_ms >= ?1 AND client_id = ?3", by_user("?2"))),
-            vec![sub, client_id],
-            limits.unverified_user_client_per_minute,
-        ));
+        rates.push((unverified.as_str(), vec![sub, client_id], limits.unverified_user_client_per_minute));
     }
     rates
 }
@@ -206,7 +214,7 @@ pub(super) fn check_fatigue(conn: &rusqlite::Connection, asking: Asking<'_>) -> 
             continue;
         }
         let (n, oldest): (i64, Option<i64>) = conn
-            .prepare_cached(&sql)
+            .prepare_cached(sql)
             .and_then(|mut s| {
                 let mut params: Vec<&dyn rusqlite::ToSql> = vec![&since_ms];
                 params.extend(values.iter().map(|v| v as &dyn rusqlite::ToSql));
@@ -249,7 +257,7 @@ pub(super) fn check_fatigue(conn: &rusqlite::Connection, asking: Asking<'_>) -> 
 mod tests {
     use super::*;
 
-    fn plan(conn: &rusqlite::Connection, sql: &str, params: &[&dyn rusqlite::ToSql]) -> Vec<String> {
+    fn plan(conn: &rusqlite::Connection, sql: &str, params: impl rusqlite::Params) -> Vec<String> {
         let mut statement = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).expect("explain");
         let rows = statement.query_map(params, |r| r.get::<_, String>("detail")).expect("plan");
         rows.collect::<Result<_, _>>().expect("rows")
@@ -268,7 +276,7 @@ mod tests {
         let limits = crate::config::Limits::default();
         // The user-and-client count may seek either index: both are bounded
         // by the last minute of one user or one client.
-        let mut statements: Vec<(String, &[&str], Vec<&dyn rusqlite::ToSql>)> = rate_counts(&limits, false, "u", "c")
+        let mut statements: Vec<(&str, &[&str], Vec<rusqlite::types::Value>)> = rate_counts(&limits, false, "u", "c")
             .into_iter()
             .zip([
                 &["auth_requests_user"][..],
@@ -276,15 +284,19 @@ mod tests {
                 &["auth_requests_user", "auth_requests_client_created"],
             ])
             .map(|((sql, values, _), indexes)| {
-                let mut params: Vec<&dyn rusqlite::ToSql> = vec![&0_i64];
-                params.extend(values.into_iter().map(|v| Box::leak(Box::new(v)) as &dyn rusqlite::ToSql));
+                let mut params = vec![rusqlite::types::Value::Integer(0)];
+                params.extend(values.into_iter().map(|v| rusqlite::types::Value::Text(v.to_owned())));
                 (sql, indexes, params)
             })
             .collect();
-        statements.push((PENDING_COUNT.to_owned(), &["auth_requests_user"], vec![&"u", &0_i64, &1_i64]));
+        statements.push((
+            PENDING_COUNT,
+            &["auth_requests_user"],
+            vec!["u".to_owned().into(), 0_i64.into(), 1_i64.into()],
+        ));
         assert_eq!(statements.len(), 4);
         for (sql, indexes, params) in statements {
-            let plan = plan(&conn, &sql, &params);
+            let plan = plan(&conn, sql, rusqlite::params_from_iter(params));
             let seeks =
                 |d: &String| d.starts_with("SEARCH") && indexes.iter().any(|i| d.contains(&format!("INDEX {i} ")));
             assert!(plan.iter().any(seeks), "{sql}: {plan:?}");
