@@ -201,11 +201,11 @@ pub async fn remove_security_key(
 /// handed to the key and never echoed back.
 #[tauri::command(rename_all = "snake_case")]
 pub fn submit_security_key_pin(shell: State<'_, Shell>, pin_id: u64, pin: String) -> Result<(), IpcError> {
-    shell.answer_security_key_pin(pin_id, Some(Zeroizing::new(pin)))
+    Ok(shell.security_prompt().submit_pin(pin_id, Zeroizing::new(pin))?)
 }
 
 /// The user cancelled PIN request `pin_id`: the operation fails as cancelled.
 #[tauri::command(rename_all = "snake_case")]
 pub fn cancel_security_key_pin(shell: State<'_, Shell>, pin_id: u64) -> Result<(), IpcError> {
-    shell.answer_security_key_pin(pin_id, None)
+    Ok(shell.security_prompt().cancel_pin(pin_id)?)
 }

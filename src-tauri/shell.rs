@@ -234,15 +234,6 @@ impl Shell {
         self.security_keys(account_id).await
     }
 
-    /// Answers the security key's PIN request `pin_id` (`None`: cancels it).
-    pub fn answer_security_key_pin(&self, pin_id: u64, pin: Option<Zeroizing<String>>) -> Result<(), IpcError> {
-        let answered = match pin {
-            Some(pin) => self.security_prompt.submit_pin(pin_id, pin),
-            None => self.security_prompt.cancel_pin(pin_id),
-        };
-        Ok(answered?)
-    }
-
     /// The window's passphrase prompt of the encrypted key file.
     pub fn passphrase_prompt(&self) -> &Arc<PassphrasePrompt> {
         &self.passphrase

@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::events::ApproverEvent;
 use crate::http::typed;
 use crate::store::history::{DeliveryEnd, NewDecision};
-use crate::store::{Delivery, HistoryEntry, LocalStatus, OutboxEntry};
+use crate::store::{Account, Delivery, HistoryEntry, LocalStatus, OutboxEntry};
 use crate::webauthn::SharedAuthenticator;
 use countersign_protocol::device::{
     decision_url, ApprovalStatement, Decision, DecisionClaims, DecisionResult, DecisionSubmission, DenyReason,
@@ -334,10 +334,7 @@ impl Approver {
             // An expired decision is ended here without being sent.
             let expired = entry.expires_at <= now;
             if expired || (entry.next_attempt_at <= now && !waits) {
-                let report = match self.attempt(&entry).await {
-                    Ok(r) => r,
-                    Err(e) => self.retry(&entry, &e).await?,
-                };
+                let report = self.attempt_or_retry(&entry).await?;
                 if matches!(report, DeliveryReport::Retrying { .. }) {
                     held.extend(credential);
                 }
@@ -365,15 +362,20 @@ impl Approver {
             if !concerned {
                 continue;
             }
-            let report = match self.attempt(&entry).await {
-                Ok(r) => r,
-                Err(e) => self.retry(&entry, &e).await?,
-            };
-            if let DeliveryReport::Retrying { error, next_attempt_at } = report {
+            if let DeliveryReport::Retrying { error, next_attempt_at } = self.attempt_or_retry(&entry).await? {
                 return Ok(Some(Waiting { request_id: entry.request_id, error, next_attempt_at }));
             }
         }
         Ok(None)
+    }
+
+    /// One attempt for `entry`; a failure of it (the network, the server)
+    /// is scheduled for a retry.
+    async fn attempt_or_retry(&self, entry: &OutboxEntry) -> Result<DeliveryReport> {
+        match self.attempt(entry).await {
+            Ok(report) => Ok(report),
+            Err(e) => self.retry(entry, &e).await,
+        }
     }
 
     /// One attempt for `entry`. One carrying an assertion is attempted under
@@ -386,14 +388,16 @@ impl Approver {
         let Some(credential) = assertion_credential(entry) else {
             return self.deliver_entry(entry.clone(), None).await;
         };
-        // The device key is read before waiting for the lock (the key store
-        // may wait for the OS keychain or a passphrase); an expired entry,
-        // ended without being sent, needs none. A failure is reported only
-        // if the entry is still queued once the lock is held.
+        // The account and its device key are read before waiting for the
+        // lock (the key store may wait for the OS keychain or a passphrase);
+        // an expired entry, ended without being sent, needs neither. A
+        // failure is reported only if the entry is still queued once the
+        // lock is held.
         let key = if entry.expires_at > self.inner.now() {
             let read = async {
                 let account = self.inner.store.account(&entry.account_id).await?;
-                self.inner.key_for(&account).await
+                let key = self.inner.key_for(&account).await?;
+                Ok::<_, Error>((account, key))
             };
             Some(read.await)
         } else {
@@ -441,9 +445,13 @@ impl Approver {
         Ok(ended)
     }
 
-    /// One delivery attempt; `key`: the account's device key if already
-    /// read.
-    async fn deliver_entry(&self, entry: OutboxEntry, key: Option<Arc<DeviceKeyPair>>) -> Result<DeliveryReport> {
+    /// One delivery attempt; `read`: the account and its device key if
+    /// already read.
+    async fn deliver_entry(
+        &self,
+        entry: OutboxEntry,
+        read: Option<(Account, Arc<DeviceKeyPair>)>,
+    ) -> Result<DeliveryReport> {
         let inner = &self.inner;
         let now = inner.now();
         let history = inner.store.history_entry(entry.history_id).await?;
@@ -463,10 +471,13 @@ impl Approver {
                 .await?;
             return Ok(DeliveryReport::Expired);
         }
-        let account = inner.store.account(&entry.account_id).await?;
-        let key = match key {
-            Some(key) => key,
-            None => inner.key_for(&account).await?,
+        let (account, key) = match read {
+            Some(read) => read,
+            None => {
+                let account = inner.store.account(&entry.account_id).await?;
+                let key = inner.key_for(&account).await?;
+                (account, key)
+            }
         };
         // A stored entry that cannot be read can never be sent: retrying
         // would only keep it queued (and, carrying an assertion, block the

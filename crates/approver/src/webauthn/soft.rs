@@ -177,3 +177,63 @@ impl Authenticator for SoftAuthenticator {
         Ok(credential)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// Types the PINs given, in order (`None`: the user cancels), and
+    /// records the tries left each request announced.
+    #[derive(Debug, Default)]
+    struct Typist {
+        pins: Mutex<Vec<Option<&'static str>>>,
+        announced: Mutex<Vec<Option<u32>>>,
+    }
+
+    impl PromptCallback for Typist {
+        fn show(&self, _: &Prompt) {}
+        fn request_pin(&self, request: &PinRequest) -> Option<Zeroizing<String>> {
+            self.announced.lock().unwrap().push(request.retries_left);
+            self.pins.lock().unwrap().remove(0).map(|p| Zeroizing::new(p.to_owned()))
+        }
+    }
+
+    fn purpose() -> Purpose {
+        Purpose::Register { name: "test key".into() }
+    }
+
+    #[test]
+    fn a_wrong_pin_costs_a_try_a_right_one_restores_them_and_none_left_locks_the_key() {
+        let typist = Arc::new(Typist::default());
+        let mut key = SoftAuthenticator::new().with_prompt(typist.clone()).with_pin("4711");
+        *typist.pins.lock().unwrap() = vec![Some("0000"), Some("4711"), None];
+        assert!(matches!(key.verify_pin(&purpose()), Err(AuthenticatorError::PinInvalid { retries_left: Some(7) })));
+        assert!(key.verify_pin(&purpose()).is_ok());
+        assert!(matches!(key.verify_pin(&purpose()), Err(AuthenticatorError::Cancelled)), "no answer cancels");
+        assert_eq!(*typist.announced.lock().unwrap(), [Some(8), Some(7), Some(8)], "the right PIN restored the tries");
+
+        *typist.pins.lock().unwrap() = vec![Some("0000"); 8];
+        for left in (1..8).rev() {
+            assert!(matches!(
+                key.verify_pin(&purpose()),
+                Err(AuthenticatorError::PinInvalid { retries_left: Some(n) }) if n == left
+            ));
+        }
+        assert!(matches!(key.verify_pin(&purpose()), Err(AuthenticatorError::PinBlocked)));
+        // Locked: not even asked, the right PIN included.
+        *typist.pins.lock().unwrap() = vec![Some("4711")];
+        assert!(matches!(key.verify_pin(&purpose()), Err(AuthenticatorError::PinBlocked)));
+        assert_eq!(typist.pins.lock().unwrap().len(), 1, "not asked once locked");
+    }
+
+    #[test]
+    fn a_pin_without_a_prompt_cancels_and_no_pin_asks_nothing() {
+        let mut key = SoftAuthenticator::new().with_pin("4711");
+        assert!(matches!(key.verify_pin(&purpose()), Err(AuthenticatorError::Cancelled)));
+        let typist = Arc::new(Typist::default());
+        let mut plain = SoftAuthenticator::new().with_prompt(typist.clone());
+        assert!(plain.verify_pin(&purpose()).is_ok());
+        assert!(typist.announced.lock().unwrap().is_empty());
+    }
+}

@@ -36,9 +36,9 @@ type Hook = Arc<dyn Fn(WindowPromptEvent) + Send + Sync>;
 
 #[derive(Default)]
 struct State {
-    /// The PIN request waiting for an answer, if any, and what it asks.
-    waiting: Option<u64>,
-    asking: Option<PinRequest>,
+    /// The PIN request waiting for an answer, if any: its number and what
+    /// it asks.
+    waiting: Option<(u64, PinRequest)>,
     /// The last request number given out.
     last_id: u64,
     /// The answer to `waiting`: `Some(pin)`, or `None` when cancelled.
@@ -56,7 +56,7 @@ pub struct WindowPrompt {
 
 impl fmt::Debug for WindowPrompt {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("WindowPrompt").field("waiting", &self.lock().waiting).finish_non_exhaustive()
+        f.debug_struct("WindowPrompt").field("waiting", &self.waiting()).finish_non_exhaustive()
     }
 }
 
@@ -116,7 +116,7 @@ impl WindowPrompt {
     /// The number of the PIN request waiting for an answer.
     #[must_use]
     pub fn waiting(&self) -> Option<u64> {
-        self.lock().waiting
+        self.lock().waiting.as_ref().map(|(id, _)| *id)
     }
 
     /// The PIN request waiting for an answer, as it was announced (for a
@@ -124,7 +124,7 @@ impl WindowPrompt {
     #[must_use]
     pub fn waiting_request(&self) -> Option<WindowPromptEvent> {
         let state = self.lock();
-        let (id, request) = (state.waiting?, state.asking.clone()?);
+        let (id, request) = state.waiting.clone()?;
         (state.answer.is_none()).then_some(WindowPromptEvent::Pin { id, request })
     }
 
@@ -150,7 +150,7 @@ impl WindowPrompt {
             return Err(PinAnswerError::Empty);
         }
         let mut state = self.lock();
-        if state.waiting != Some(id) || state.answer.is_some() {
+        if state.waiting.as_ref().map(|(waiting, _)| *waiting) != Some(id) || state.answer.is_some() {
             return Err(PinAnswerError::NotWaiting);
         }
         state.answer = Some(pin);
@@ -179,8 +179,7 @@ impl PromptCallback for WindowPrompt {
                 return None;
             }
             state.last_id += 1;
-            state.waiting = Some(state.last_id);
-            state.asking = Some(request.clone());
+            state.waiting = Some((state.last_id, request.clone()));
             state.answer = None;
             state.last_id
         };
@@ -201,7 +200,6 @@ impl PromptCallback for WindowPrompt {
             };
         };
         state.waiting = None;
-        state.asking = None;
         answer
     }
 }

@@ -93,9 +93,7 @@ impl Proxy {
 
     /// Closes every open connection (the server keeps running).
     pub fn cut(&self) {
-        for h in self.conns.lock().unwrap().drain(..) {
-            h.abort();
-        }
+        self.switch().cut();
     }
 
     /// Takes the "server" down: open connections closed, new ones refused.
@@ -129,9 +127,14 @@ impl ProxySwitch {
     pub fn set_down(&self, down: bool) {
         self.down.store(down, Ordering::SeqCst);
         if down {
-            for h in self.conns.lock().unwrap().drain(..) {
-                h.abort();
-            }
+            self.cut();
+        }
+    }
+
+    /// [`Proxy::cut`].
+    pub fn cut(&self) {
+        for h in self.conns.lock().unwrap().drain(..) {
+            h.abort();
         }
     }
 }
