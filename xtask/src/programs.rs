@@ -50,6 +50,10 @@ pub enum Need {
     Browser,
     /// The keychain tests of the approver (gnome-keyring on a private D-Bus).
     Keychain,
+    /// The approver's polkit test (crates/approver/tests/polkit.rs): a
+    /// private system bus and polkitd in a mount namespace, a test user
+    /// typing at polkit's text agent on a pseudo-terminal (as root).
+    Polkit,
     /// The fuzz smoke run of the display-schema renderer.
     Fuzz,
     /// The interop tests (tests/interop): openid-client on Node.js, and
@@ -64,7 +68,7 @@ pub enum Need {
 }
 
 /// What `cargo xtask test` runs, and so what `cargo xtask prereq` installs.
-pub const TEST: &[Need] = &[Build, Headless, EndToEnd, Browser, Keychain, Fuzz, Interop];
+pub const TEST: &[Need] = &[Build, Headless, EndToEnd, Browser, Keychain, Polkit, Fuzz, Interop];
 
 /// What `cargo xtask bench-desktop` runs.
 pub const BENCH: &[Need] = &[Build, Headless, Bench];
@@ -140,6 +144,19 @@ pub const PROGRAMS: &[Program] = &[
     debian("dbus-send", "dbus", &[EndToEnd]),
     debian("chromium", "chromium", &[Browser]),
     debian("gnome-keyring-daemon", "gnome-keyring", &[Keychain]),
+    // polkit's text agent and checker; polkitd also brings the daemon
+    // (/usr/lib/polkit-1/polkitd) and the setuid polkit-agent-helper-1 that
+    // checks the password. A private system bus in a mount namespace
+    // (unshare), the test user made with useradd and chpasswd, its
+    // commands run with setpriv.
+    debian("pkttyagent", "polkitd", &[Polkit]),
+    debian("pkcheck", "polkitd", &[Polkit]),
+    debian("pkexec", "pkexec", &[Polkit]),
+    debian("dbus-daemon", "dbus", &[Polkit]),
+    debian("unshare", "util-linux", &[Polkit]),
+    debian("setpriv", "util-linux", &[Polkit]),
+    debian("useradd", "passwd", &[Polkit]),
+    debian("chpasswd", "passwd", &[Polkit]),
     Program { name: "cargo-fuzz", provider: Provider::CargoInstall(&["cargo-fuzz", "--locked"]), needed_for: &[Fuzz] },
     debian("kill", "procps", &[Bench]),
     // The HTTP load generator of the server benchmark (Lua-scripted bodies).
