@@ -11,6 +11,7 @@
 use std::path::Path;
 
 use countersign_approver::store::{InboxItem, LocalStatus};
+use countersign_approver::verify::{Availability, VerifierStatus};
 use countersign_approver::RequestView;
 use countersign_protocol::device::ApproverRequest;
 use serde_json::Value;
@@ -52,11 +53,16 @@ fn the_fake_backend_is_given_the_cores_answers_to_approvals() {
         };
         let rendering = countersign_approver::display::render(&item.request, &registry, &Default::default());
         let typed = case["typed"].as_str();
-        let answer = countersign_approver::gate::approval(&item, &rendering, false, typed, now);
+        // The OS can verify the user unless the case says it cannot.
+        let verifier = match case["verifier"].as_str() {
+            Some(why) => VerifierStatus { method: "polkit", availability: Availability::Unavailable(why.to_owned()) },
+            None => VerifierStatus { method: "polkit", availability: Availability::Available },
+        };
+        let answer = countersign_approver::gate::approval(&item, &rendering, false, typed, now, &verifier);
         let code = answer.err().map(|e| IpcError::from(e).code);
         assert_eq!(code, case["code"].as_str(), "case {name:?}: the core's answer is not the one written down");
 
-        let view = serde_json::to_value(RequestView::build(item, rendering, now)).unwrap();
+        let view = serde_json::to_value(RequestView::build_with(item, rendering, now, false, &verifier)).unwrap();
         // The view offers approval exactly when only the confirmation rule
         // (typing the code) can still refuse it.
         assert_eq!(

@@ -133,6 +133,14 @@ impl Shell {
                 if config.passphrase.is_none() {
                     config.passphrase = Some(passphrase.source());
                 }
+                if cfg!(feature = "danger-fixed-verifier")
+                    && std::env::var_os(countersign_approver::verify::ENV_DANGER_FIXED_VERIFIER).is_some()
+                {
+                    eprintln!(
+                        "countersign: {} is set: user verification answers without asking anyone (tests only)",
+                        countersign_approver::verify::ENV_DANGER_FIXED_VERIFIER
+                    );
+                }
                 // Requests that require a security key are approvable here.
                 if security_key.is_some() && !config.capabilities.contains(&Capability::Webauthn) {
                     config.capabilities.push(Capability::Webauthn);

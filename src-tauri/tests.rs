@@ -28,6 +28,9 @@ fn config(dir: &Path) -> ApproverConfig {
     let mut config = ApproverConfig::new(dir.join("data"));
     config.key_store = KeyStoreChoice::Custom(Arc::new(MemoryKeyStore::new()));
     config.device_name = "desktop test".into();
+    // Stands in for the OS prompt (crates/approver/tests/polkit.rs runs polkit).
+    config.user_verifier =
+        Arc::new(countersign_approver::verify::FixedVerifier::new(countersign_approver::verify::FixedAnswer::Verified));
     config
 }
 

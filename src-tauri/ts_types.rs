@@ -35,7 +35,7 @@ fn declaration<T: TS>(cfg: &Config) -> String {
 
 /// Every type the UI receives or sends, and every type they name.
 fn generated() -> String {
-    use countersign_approver::{decision, display, events, history, keys, store};
+    use countersign_approver::{decision, display, events, gate, history, keys, store};
     use countersign_details as details;
     use countersign_protocol::device;
     use countersign_protocol::jws::PublicJwk;
@@ -59,6 +59,7 @@ fn generated() -> String {
         device::Role,
         device::Decision,
         device::DenyReason,
+        countersign_protocol::amr::Amr,
         device::DecisionClaims,
         device::DecisionResult,
         device::RequestStatus,
@@ -94,6 +95,7 @@ fn generated() -> String {
         store::InboxItem,
         display::RequestView,
         display::TextFinding,
+        gate::VerificationStep,
         store::Account,
         keys::KeyStoreKind,
         countersign_approver::EnrollPreview,

@@ -86,6 +86,9 @@ async fn enroll_receive_approve_and_deny_in_the_window_and_the_agent_gets_its_to
     let warnings = session.text_of("request-warnings").await;
     assert!(warnings.contains("RIGHT-TO-LEFT OVERRIDE"), "bidi warning: {warnings:?}");
     assert!(session.text_of("binding-message").await.contains("SHOP-7Q2"));
+    // High risk: the computer confirms who it is before anything is signed.
+    let step = session.text_of("os-verification").await;
+    assert!(step.contains("your computer asks you to confirm it is you (fixed (tests only))"), "{step:?}");
     screenshot(&shots.join("detail-warnings.png"));
     let approve = session.element("approve").await;
     assert!(!approve.is_enabled().await.expect("enabled state"), "approve must wait for the typed code");
@@ -96,6 +99,10 @@ async fn enroll_receive_approve_and_deny_in_the_window_and_the_agent_gets_its_to
     let token = server.token(&agent, &purchase).await;
     assert!(token["access_token"].is_string(), "the agent receives its token: {token}");
     assert_eq!(token["authorization_details"][0]["type"], PURCHASE_TYPE, "{token}");
+    let payload = token["access_token"].as_str().expect("access token").split('.').nth(1).expect("payload");
+    let claims: serde_json::Value =
+        serde_json::from_slice(&countersign_protocol::jws::b64url_decode(payload).expect("base64url")).expect("json");
+    assert_eq!(claims["amr"], serde_json::json!(["user"]), "how the user was verified reaches the agent");
 
     // The e-mail: denied with a reason; the agent is refused.
     session.wait_count("[data-testid=\"inbox-item\"]", 1).await;

@@ -54,6 +54,8 @@ export interface ViewOverrides {
   confirmation_required?: boolean;
   account_id?: string;
   request_text?: RequestView['request_text'];
+  /** Default: what the core says when the OS can verify the user (polkit). */
+  user_verification?: RequestView['user_verification'];
 }
 
 /** A request view (what the inbox and the detail view show). */
@@ -72,9 +74,21 @@ export function makeView(overrides: ViewOverrides = {}): RequestView {
     display: JSON.parse(JSON.stringify(display)) as DisplayModel,
     approvable: overrides.approvable ?? display.approvable,
     security_key_required: request.requires.includes('webauthn'),
+    user_verification: overrides.user_verification ?? coreVerificationStep(request),
     confirmation_required: overrides.confirmation_required ?? coreConfirmationRequired(request),
     request_text: overrides.request_text ?? [],
   };
+}
+
+/**
+ * A fixture's default for how an approval verifies the user (`crates/approver/src/gate.rs`,
+ * `verification_step`) on an approver whose OS can: the security key when one is required,
+ * else the OS prompt. Test data only.
+ */
+export function coreVerificationStep(request: ApproverRequest): RequestView['user_verification'] {
+  if (!request.requires.includes('user_verification')) return { kind: 'not_required' };
+  if (request.requires.includes('webauthn')) return { kind: 'security_key' };
+  return { kind: 'os_prompt', method: 'polkit' };
 }
 
 /**

@@ -43,6 +43,9 @@ pub(crate) struct Inner {
     keychain: Arc<OsKeychain>,
     file_store: OnceLock<Arc<EncryptedFileStore>>,
     warning: Mutex<Option<String>>,
+    /// The verifier's status and when it was asked (unix seconds): asking
+    /// is a D-Bus round trip on Linux, and every view needs it.
+    verifier_status: std::sync::Mutex<Option<(u64, crate::verify::VerifierStatus)>>,
 }
 
 /// The approver core: accounts, inbox, decisions, transport.
@@ -94,6 +97,7 @@ impl Approver {
                 keychain,
                 file_store: OnceLock::new(),
                 warning: Mutex::new(None),
+                verifier_status: std::sync::Mutex::new(None),
             }),
         })
     }
@@ -201,11 +205,81 @@ impl Approver {
     pub async fn close(&self) {
         self.inner.store.close().await;
     }
+
+    /// Whether this approver can verify the person now (the OS prompt an
+    /// approval that requires user verification shows), asked again rather
+    /// than the cached answer: for a shell's "check" button, and the CLI's
+    /// `verify-user`.
+    pub async fn user_verification_status(&self) -> crate::verify::VerifierStatus {
+        self.inner.refresh_verifier_status().await
+    }
+
+    /// Asks the OS to verify the person now, as an approval that requires
+    /// it will, with a reason saying it is a check: whether the setup works
+    /// (polkit's action, an authentication agent). Signs nothing.
+    ///
+    /// # Errors
+    /// [`Error::UserVerificationUnavailable`], [`Error::UserVerification`].
+    pub async fn check_user_verification(&self) -> Result<Vec<countersign_protocol::amr::Amr>> {
+        self.inner.verify_user(crate::verify::CHECK_REASON.to_owned()).await
+    }
 }
+
+/// How long a verifier's availability is reused, seconds.
+const VERIFIER_STATUS_TTL_SECS: u64 = 30;
 
 impl Inner {
     pub(crate) fn now(&self) -> u64 {
         self.config.clock.now()
+    }
+
+    /// The verifier's status, asked at most every
+    /// [`VERIFIER_STATUS_TTL_SECS`] (on the blocking pool).
+    pub(crate) async fn verifier_status(&self) -> crate::verify::VerifierStatus {
+        let now = self.now();
+        if let Ok(cached) = self.verifier_status.lock() {
+            if let Some((at, status)) = cached.as_ref() {
+                if now.saturating_sub(*at) < VERIFIER_STATUS_TTL_SECS {
+                    return status.clone();
+                }
+            }
+        }
+        self.refresh_verifier_status().await
+    }
+
+    /// Asks the OS to verify the person for `reason` (on the blocking
+    /// pool): the `amr` to sign.
+    pub(crate) async fn verify_user(&self, reason: String) -> Result<Vec<countersign_protocol::amr::Amr>> {
+        let verifier = self.config.user_verifier.clone();
+        let answer = tokio::task::spawn_blocking(move || verifier.verify(&reason))
+            .await
+            .map_err(|e| Error::UserVerification(crate::verify::VerifyError::Failed(e.to_string())))?;
+        // The cached status follows what the OS just said.
+        if let Err(crate::verify::VerifyError::Unavailable(_)) = &answer {
+            if let Ok(mut cached) = self.verifier_status.lock() {
+                *cached = None;
+            }
+        }
+        answer.map_err(|e| match e {
+            crate::verify::VerifyError::Unavailable(why) => {
+                Error::UserVerificationUnavailable(crate::verify::cannot_verify(&why))
+            }
+            other => Error::UserVerification(other),
+        })
+    }
+
+    async fn refresh_verifier_status(&self) -> crate::verify::VerifierStatus {
+        let verifier = self.config.user_verifier.clone();
+        let status = tokio::task::spawn_blocking(move || crate::verify::VerifierStatus::of(verifier.as_ref()))
+            .await
+            .unwrap_or_else(|e| crate::verify::VerifierStatus {
+                method: "none",
+                availability: crate::verify::Availability::Unavailable(format!("the check did not finish: {e}")),
+            });
+        if let Ok(mut cached) = self.verifier_status.lock() {
+            *cached = Some((self.now(), status.clone()));
+        }
+        status
     }
 
     pub(crate) fn emit(&self, event: ApproverEvent) {

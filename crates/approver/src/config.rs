@@ -147,6 +147,10 @@ pub struct ApproverConfig {
     /// Which requests may be decided from a notification beyond the fixed
     /// rule (`crate::quick`): the low-risk scopes (default `openid` only).
     pub quick: crate::quick::QuickPolicy,
+    /// Who verifies the person before an approval that requires it
+    /// (`crate::verify`): the platform's OS prompt by default (polkit with
+    /// the session's agent on Linux; the CLI adds its own text agent).
+    pub user_verifier: crate::verify::SharedVerifier,
 }
 
 impl fmt::Debug for ApproverConfig {
@@ -161,6 +165,7 @@ impl fmt::Debug for ApproverConfig {
             .field("render", &self.render)
             .field("schema_max_age", &self.schema_max_age)
             .field("quick", &self.quick)
+            .field("user_verifier", &self.user_verifier.method())
             .finish_non_exhaustive()
     }
 }
@@ -184,6 +189,7 @@ impl ApproverConfig {
             schema_max_age: Duration::from_secs(300),
             clock: Arc::new(SystemClock),
             quick: crate::quick::QuickPolicy::default(),
+            user_verifier: crate::verify::platform(false),
         }
     }
 

@@ -210,7 +210,8 @@ impl Approver {
             if deny_reason.is_some() {
                 return Err(Error::Invalid("a deny reason goes only with a denial".into()));
             }
-            crate::gate::requirements_met_with(&item.request, security_key.is_some())?;
+            let verifier = inner.verifier_status().await;
+            crate::gate::requirements_met_with(&item.request, security_key.is_some(), &verifier)?;
         }
         let account = inner.store.account(account_id).await?;
         let registry = inner.registry(account.issuer.as_str()).await?;
@@ -247,8 +248,27 @@ impl Approver {
             now = inner.now();
             self.check_decidable(&item, now).await?;
         }
+        let mut amr = Vec::new();
+        if decision == Decision::Approve && crate::gate::needs_os_verification(&item.request) {
+            // After every other check, so that the person is asked only for
+            // an approval that can then be signed; nothing is signed
+            // without it.
+            let first = rendering.details.first();
+            let what =
+                first.and_then(|d| d.summary.as_ref().map(|s| s.text.as_str())).or(first.map(|d| d.title.as_str()));
+            let reason = crate::verify::prompt_reason(
+                what.unwrap_or("a request"),
+                rendering.details.len().saturating_sub(1),
+                &item.request.client.client_name,
+                &item.request.binding_message,
+            );
+            amr = inner.verify_user(reason).await?;
+            now = inner.now();
+            self.check_decidable(&item, now).await?;
+        }
         let claims = DecisionClaims::new(account.device_id.clone(), &statement, deny_reason.clone(), now)
-            .map_err(|e| Error::Signing(e.to_string()))?;
+            .map_err(|e| Error::Signing(e.to_string()))?
+            .with_amr(amr);
         let jws = claims.sign(&key).map_err(|e| Error::Signing(e.to_string()))?;
         let submission = DecisionSubmission { decision_jws: jws.clone(), display_schemas: schemas, webauthn };
         let submission_json = serde_json::to_string(&submission).map_err(|e| Error::Signing(e.to_string()))?;

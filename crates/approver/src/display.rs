@@ -42,6 +42,10 @@ pub struct RequestView {
     /// Whether approving needs the user's security key (the request
     /// `requires` `webauthn`): shells say so before the user approves.
     pub security_key_required: bool,
+    /// How approving verifies the person (the request `requires`
+    /// `user_verification`): shells say so before the user approves, and
+    /// when it is not possible here, why (then `approvable` is false).
+    pub user_verification: crate::gate::VerificationStep,
     /// Whether approving needs the binding message typed
     /// ([`crate::confirm`]: high or critical risk, or `requires:
     /// user_verification`). Shells ask for it whenever this is true and
@@ -173,25 +177,42 @@ impl RequestView {
     /// checked (each finding also a warning of `display`), and
     /// `approvable` and `confirmation_required` are decided.
     /// No security key is offered: a request requiring `webauthn` is not
-    /// approvable ([`RequestView::build_with`]).
+    /// approvable; nor is one requiring user verification, which was not
+    /// checked ([`RequestView::build_with`]).
     #[must_use]
     pub fn build(item: InboxItem, display: DisplayModel, now: u64) -> RequestView {
-        Self::build_with(item, display, now, false)
+        Self::build_with(item, display, now, false, &crate::verify::VerifierStatus::unchecked())
     }
 
     /// [`RequestView::build`], `security_keys`: whether the shell offers a
-    /// security key with an approval.
+    /// security key with an approval; `verifier`: whether the OS can verify
+    /// the person here.
     #[must_use]
-    pub fn build_with(item: InboxItem, mut display: DisplayModel, now: u64, security_keys: bool) -> RequestView {
+    pub fn build_with(
+        item: InboxItem,
+        mut display: DisplayModel,
+        now: u64,
+        security_keys: bool,
+        verifier: &crate::verify::VerifierStatus,
+    ) -> RequestView {
         let request_text = request_text(&item.request);
         add_request_warnings(&mut display, &request_text);
         // The checks `decide` makes before the confirmation (crate::gate).
         let approvable = crate::gate::decidable(&item, now).is_ok()
             && display.approvable
-            && crate::gate::requirements_met_with(&item.request, security_keys).is_ok();
+            && crate::gate::requirements_met_with(&item.request, security_keys, verifier).is_ok();
         let confirmation_required = crate::confirm::confirmation_required(&item.request, &display);
         let security_key_required = crate::gate::needs_security_key(&item.request);
-        RequestView { item, display, approvable, security_key_required, confirmation_required, request_text }
+        let user_verification = crate::gate::verification_step(&item.request, verifier);
+        RequestView {
+            item,
+            display,
+            approvable,
+            security_key_required,
+            user_verification,
+            confirmation_required,
+            request_text,
+        }
     }
 }
 
@@ -202,7 +223,8 @@ impl Inner {
         let registry = self.registry(account.issuer.as_str()).await?;
         let display = render(&item.request, &registry, &self.config.render);
         let security_keys = self.config.capabilities.contains(&countersign_protocol::device::Capability::Webauthn);
-        Ok(RequestView::build_with(item, display, self.now(), security_keys))
+        let verifier = self.verifier_status().await;
+        Ok(RequestView::build_with(item, display, self.now(), security_keys, &verifier))
     }
 
     /// Remembers the schemas a pending request was shown with.

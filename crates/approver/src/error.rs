@@ -87,6 +87,14 @@ pub enum Error {
     /// approve (`crate::confirm`).
     #[error("the request requires user verification before approval: type its binding message to approve it")]
     UserVerificationRequired,
+    /// The request requires user verification and the OS cannot ask here
+    /// (why, and what would work).
+    #[error("{0}")]
+    UserVerificationUnavailable(String),
+    /// The OS prompt did not verify the person: refused, cancelled, failed.
+    /// Nothing was signed.
+    #[error("{0}; nothing was signed")]
+    UserVerification(crate::verify::VerifyError),
     /// The request's effective risk (high or critical) needs its binding
     /// message typed before approval, and none was typed
     /// (`crate::confirm`).

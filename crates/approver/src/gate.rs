@@ -10,6 +10,7 @@
 use crate::display;
 use crate::error::{Error, Result};
 use crate::store::{InboxItem, LocalStatus};
+use crate::verify::{Availability, VerifierStatus};
 use countersign_details::DisplayModel;
 use countersign_protocol::device::{ApproverRequest, Requirement};
 
@@ -32,31 +33,83 @@ pub fn decidable(item: &InboxItem, now: u64) -> Result<()> {
 /// can be met ([`requirements_met_with`] with none offered).
 ///
 /// # Errors
-/// [`Error::UnsupportedRequirement`] naming the first one that cannot
-/// (`webauthn` among them).
-pub fn requirements_met(request: &ApproverRequest) -> Result<()> {
-    requirements_met_with(request, false)
+/// As [`requirements_met_with`].
+pub fn requirements_met(request: &ApproverRequest, verifier: &VerifierStatus) -> Result<()> {
+    requirements_met_with(request, false, verifier)
 }
 
 /// An approval: every requirement of the request can be met here.
-/// `user_verification` is met by the confirmation ([`shown_and_confirmed`]);
 /// `webauthn` when `security_key` (an authenticator is offered for the
 /// approval, which then makes the assertion,
-/// [`Approver::decide_with`](crate::Approver::decide_with)).
+/// [`Approver::decide_with`](crate::Approver::decide_with));
+/// `user_verification` by that assertion (the key verifies the user), else
+/// by the OS prompt when `verifier` is available. Never by the typed
+/// binding code alone, which shows only that the person read the request.
 ///
 /// # Errors
-/// [`Error::UnsupportedRequirement`] naming the first one that cannot.
-pub fn requirements_met_with(request: &ApproverRequest, security_key: bool) -> Result<()> {
+/// [`Error::UnsupportedRequirement`] naming the first one that cannot;
+/// [`Error::UserVerificationUnavailable`] saying why and what would work.
+pub fn requirements_met_with(request: &ApproverRequest, security_key: bool, verifier: &VerifierStatus) -> Result<()> {
     for r in &request.requires {
         match r {
-            Requirement::UserVerification => {}
             Requirement::Webauthn if security_key => {}
             Requirement::Webauthn | Requirement::Extension(_) => {
                 return Err(Error::UnsupportedRequirement(r.as_str().to_owned()))
             }
+            Requirement::UserVerification => {
+                if let VerificationStep::Unavailable { reason } = verification_step(request, verifier) {
+                    return Err(Error::UserVerificationUnavailable(reason));
+                }
+            }
         }
     }
     Ok(())
+}
+
+/// How an approval of `request` verifies the person, with `verifier` as
+/// it stands (docs/approver.md, "Verifying the user").
+#[must_use]
+pub fn verification_step(request: &ApproverRequest, verifier: &VerifierStatus) -> VerificationStep {
+    if !request.requires.contains(&Requirement::UserVerification) {
+        return VerificationStep::NotRequired;
+    }
+    if needs_security_key(request) {
+        return VerificationStep::SecurityKey;
+    }
+    match &verifier.availability {
+        Availability::Available => VerificationStep::OsPrompt { method: verifier.method.to_owned() },
+        Availability::Unavailable(why) => VerificationStep::Unavailable { reason: crate::verify::cannot_verify(why) },
+    }
+}
+
+/// Whether an approval of `request` asks the OS to verify the person: it
+/// requires user verification and no security key does it.
+#[must_use]
+pub fn needs_os_verification(request: &ApproverRequest) -> bool {
+    request.requires.contains(&Requirement::UserVerification) && !needs_security_key(request)
+}
+
+/// How an approval verifies the person.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum VerificationStep {
+    /// The request does not require it.
+    NotRequired,
+    /// The security key's assertion verifies the person (its PIN or
+    /// fingerprint).
+    SecurityKey,
+    /// The operating system asks (its password, fingerprint, Touch ID,
+    /// Windows Hello) before the approval is signed.
+    OsPrompt {
+        /// Which: "polkit", "LocalAuthentication", "Windows Hello".
+        method: String,
+    },
+    /// Required, and not possible on this approver: it cannot approve.
+    Unavailable {
+        /// Why, and what would work.
+        reason: String,
+    },
 }
 
 /// Whether an approval of `request` needs a WebAuthn assertion.
@@ -109,9 +162,10 @@ pub fn approval(
     schemas_changed: bool,
     typed: Option<&str>,
     now: u64,
+    verifier: &VerifierStatus,
 ) -> Result<()> {
     decidable(item, now)?;
-    requirements_met(&item.request)?;
+    requirements_met(&item.request, verifier)?;
     rendering_allows(&item.request, rendering)?;
     shown_and_confirmed(&item.request, rendering, schemas_changed, typed)
 }

@@ -63,6 +63,7 @@ pub mod sse;
 pub mod store;
 mod sync;
 mod transport;
+pub mod verify;
 pub mod webauthn;
 
 pub use approver::{Approver, EVENT_CAPACITY};

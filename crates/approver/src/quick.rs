@@ -345,7 +345,10 @@ mod tests {
             received_at: 0,
             updated_at: 0,
         };
-        RequestView::build(item, display, 0)
+        // The OS can verify the user: each rule is tested alone.
+        let verifier =
+            crate::verify::VerifierStatus { method: "test", availability: crate::verify::Availability::Available };
+        RequestView::build_with(item, display, 0, false, &verifier)
     }
 
     #[test]

@@ -143,7 +143,7 @@ fn soft_key() -> (SharedAuthenticator, Arc<Shown>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_is_registered_approves_a_critical_request_is_listed_with_its_use_and_removed() {
     let env = webauthn_env().await;
-    let (_device, approver, account) = env.enrolled("zoe").await;
+    let (device, approver, account) = env.enrolled("zoe").await;
     let port = env.issuer.as_str().rsplit(':').next().unwrap().to_owned();
 
     let list = approver.security_keys(&account.id).await.unwrap();
@@ -181,6 +181,13 @@ async fn a_key_is_registered_approves_a_critical_request_is_listed_with_its_use_
     let (status, token) = agent.wait_token(&auth_req_id).await;
     assert_eq!(status, 200, "{token}");
     assert_eq!(common::token_details(token["access_token"].as_str().unwrap()), details);
+    // The key verified the user (its PIN or fingerprint): no OS prompt, and
+    // the server states `hwk` after verifying the assertion.
+    assert_eq!(device.verifier.asked(), 0);
+    let payload = token["access_token"].as_str().unwrap().split('.').nth(1).unwrap();
+    let claims: serde_json::Value =
+        serde_json::from_slice(&countersign_protocol::jws::b64url_decode(payload).unwrap()).unwrap();
+    assert_eq!(claims["amr"], serde_json::json!(["hwk"]));
     let check = approver.verify_receipt(&account.id, id).await.unwrap();
     assert!(check.is_valid(), "{:?}", check.problems);
     assert_eq!(

@@ -11,6 +11,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_countersign-cli");
+use countersign_approver::verify::ENV_DANGER_FIXED_VERIFIER;
 
 struct Setup {
     server: TestServer,
@@ -44,6 +45,9 @@ impl Setup {
             .args(args)
             .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/countersign-test-bus")
             .env("COUNTERSIGN_INSECURE_KEY_PASSPHRASE", "correct horse battery staple")
+            // Stands in for the OS prompt (crates/approver/tests/polkit.rs
+            // runs polkit's).
+            .env(ENV_DANGER_FIXED_VERIFIER, "verified")
             .env_remove("COUNTERSIGN_KEY_STORE")
             .env_remove("COUNTERSIGN_DATA_DIR")
             .stdin(Stdio::null());
@@ -572,6 +576,18 @@ impl Setup {
     /// the key (`None`: the machine's USB and NFC keys). Standard output
     /// and error come together.
     async fn in_terminal(&self, token: Option<&Path>, args: &[&str], input: &str) -> (bool, String) {
+        self.in_terminal_verified_by("verified", token, args, input).await
+    }
+
+    /// [`Setup::in_terminal`] with the OS prompt answering `verifier`
+    /// (`verified`, `refused`, `cancelled`, `unavailable`).
+    async fn in_terminal_verified_by(
+        &self,
+        verifier: &str,
+        token: Option<&Path>,
+        args: &[&str],
+        input: &str,
+    ) -> (bool, String) {
         let quote = |s: &str| format!("'{}'", s.replace('\'', r"'\''"));
         let mut line = format!("{} --data-dir {}", quote(BIN), quote(p(&self.data())));
         for a in args {
@@ -583,6 +599,7 @@ impl Setup {
             .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/countersign-test-bus")
             .env("COUNTERSIGN_INSECURE_KEY_PASSPHRASE", "correct horse battery staple")
             .env_remove(ENV_DANGER_SOFT_AUTHENTICATOR)
+            .env(ENV_DANGER_FIXED_VERIFIER, verifier)
             .env_remove("COUNTERSIGN_KEY_STORE")
             .env_remove("COUNTERSIGN_DATA_DIR")
             .stdin(Stdio::piped())
@@ -727,4 +744,58 @@ async fn a_request_that_requires_a_key_is_refused_with_no_key_at_hand() {
     assert_eq!(s.json(&["history"]).await, json!([]));
     let denied = s.json(&["deny", &id, "--reason", "not_me"]).await;
     assert_eq!(denied["delivery"]["outcome"], "delivered", "{denied}");
+}
+
+/// User verification from the CLI: the OS prompt's answer decides, a
+/// refusal signs nothing, and where it is not available the request says
+/// so and cannot be approved, but can be denied. (The fixed verifier stands
+/// in for polkit here; crates/approver/tests/polkit.rs runs polkit.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_verification_decides_approvals_and_is_never_skipped() {
+    let s = Setup::new().await;
+    s.ok(&["enroll", &s.invitation().await, "--yes"]).await;
+    let agent = s.path("agent.json");
+    s.ok(&["agent", "register", "--issuer", &s.server.base_url, "--types", TYPES, "--out", p(&agent)]).await;
+    s.agent_request(&trade(), "TRADE-7").await;
+    let id = s.json(&["list"]).await[0]["request"]["id"].as_str().unwrap().to_owned();
+
+    // `show` says the OS will ask.
+    let shown = s.ok(&["show", &id]).await;
+    assert!(shown.contains("Approving it asks your operating system to verify that it is you"), "{shown}");
+
+    // Refused, cancelled: nothing signed.
+    for (answer, said) in [("refused", "did not verify you"), ("cancelled", "was cancelled")] {
+        let (ok, output) = s.in_terminal_verified_by(answer, None, &["approve", &id, "--yes"], "TRADE-7\n").await;
+        assert!(!ok, "{output}");
+        assert!(output.contains(said) && output.contains("nothing was signed"), "{output}");
+        assert_eq!(s.json(&["history"]).await, json!([]), "nothing signed");
+    }
+
+    // Not available here: `show` says why and what would work; approving
+    // is refused before anything is asked, even with the code typed.
+    let mut c = s.cmd(&["show", &id]);
+    c.env(ENV_DANGER_FIXED_VERIFIER, "unavailable");
+    let out = tokio::task::spawn_blocking(move || c.output().unwrap()).await.unwrap();
+    let shown = String::from_utf8(out.stdout).unwrap();
+    let line = shown.lines().find(|l| l.starts_with("CANNOT BE APPROVED")).expect(&shown);
+    assert!(line.contains("another device") && line.contains("(it can be denied)"), "{line}");
+    let (ok, output) = s.in_terminal_verified_by("unavailable", None, &["approve", &id, "--yes"], "TRADE-7\n").await;
+    assert!(!ok && output.contains("not possible here"), "{output}");
+    let mut c = s.cmd(&["verify-user"]);
+    c.env(ENV_DANGER_FIXED_VERIFIER, "unavailable");
+    let out = tokio::task::spawn_blocking(move || c.output().unwrap()).await.unwrap();
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("user verification (fixed (tests only)) is not available here"), "{}", stderr(&out));
+
+    // `verify-user` checks the setup; then the approval goes through and
+    // the signed decision states how the user was verified.
+    let checked = s.json(&["verify-user"]).await;
+    assert_eq!(checked, json!({"verified": true, "method": "fixed (tests only)", "amr": ["user"]}));
+    let (ok, output) = s.in_terminal(None, &["approve", &id, "--yes"], "TRADE-7\n").await;
+    assert!(ok, "{output}");
+    let history = s.json(&["history"]).await;
+    let jws = history[0]["decision_jws"].as_str().unwrap();
+    let payload = countersign_protocol::jws::b64url_decode(jws.split('.').nth(1).unwrap()).unwrap();
+    let claims: Value = serde_json::from_slice(&payload).unwrap();
+    assert_eq!(claims["amr"], json!(["user"]));
 }

@@ -1,6 +1,7 @@
 //! Approval statement vector (computed independently, testdata/device), the
 //! statement check and decision claims.
 
+use countersign_protocol::amr::Amr;
 use countersign_protocol::device::statement::{DecisionClaimsBuildError, MAX_DECISION_LIFETIME_SECS};
 use countersign_protocol::device::{
     check_statement, verify_decision, ApprovalStatement, ApproverRequest, Decision, DecisionClaims, DecisionError,
@@ -391,6 +392,23 @@ fn same_decision_ignores_iat_exp_jti_only() {
     assert!(!a.same_decision(&c));
     let d = DecisionClaims::new(DeviceId::new("dev_other").unwrap(), &statement(), None, NOW).unwrap();
     assert!(!a.same_decision(&d));
+    // How the person was verified is part of the decision.
+    let e = DecisionClaims::new(dev(), &statement(), None, NOW + 5).unwrap().with_amr([Amr::User]);
+    assert!(!a.same_decision(&e));
+    let f = DecisionClaims::new(dev(), &statement(), None, NOW + 9).unwrap().with_amr([Amr::User, Amr::User]);
+    assert!(e.same_decision(&f));
+}
+
+#[test]
+fn amr_is_sent_sorted_only_when_present_and_read_back() {
+    let plain = DecisionClaims::new(dev(), &statement(), None, NOW).unwrap();
+    assert!(serde_json::to_value(&plain).unwrap().get("amr").is_none(), "no verification: no claim");
+    let verified = plain.clone().with_amr([Amr::User, Amr::Hwk, Amr::User]);
+    let v = serde_json::to_value(&verified).unwrap();
+    assert_eq!(v["amr"], json!(["hwk", "user"]));
+    let back: DecisionClaims = serde_json::from_value(v).unwrap();
+    assert_eq!(back.amr, vec![Amr::Hwk, Amr::User]);
+    assert!(claims_with("amr", json!("user")).is_err(), "an array, as RFC 8176 says");
 }
 
 #[test]

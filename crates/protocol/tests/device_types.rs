@@ -1,5 +1,6 @@
 //! Registered values (every variant round-trips), identifiers, events, errors.
 
+use countersign_protocol::amr::{Amr, VerificationClass};
 use countersign_protocol::device::enroll::{Capability, Platform, Role};
 use countersign_protocol::device::events::{HEARTBEAT, HEARTBEAT_INTERVAL_SECS};
 use countersign_protocol::device::{
@@ -35,6 +36,17 @@ fn every_registered_value_round_trips() {
     round_trip(Platform::REGISTERED, &["macos", "windows", "linux"]);
     round_trip(Capability::REGISTERED, &["push", "notifications", "user_verification", "webauthn"]);
     round_trip(Role::REGISTERED, &["admin", "user"]);
+    // RFC 8176 §2's registry, in its order.
+    round_trip(
+        Amr::REGISTERED,
+        &[
+            "face", "fpt", "geo", "hwk", "iris", "kba", "mca", "mfa", "otp", "pin", "pop", "pwd", "rba", "retina",
+            "sc", "sms", "swk", "tel", "user", "vbm", "wia",
+        ],
+    );
+    round_trip(VerificationClass::REGISTERED, &["user", "hwk"]);
+    assert_eq!(serde_json::from_value::<Amr>(json!("eye")).unwrap(), Amr::Extension("eye".into()));
+    assert!(serde_json::from_value::<VerificationClass>(json!("pwd")).is_err(), "a closed set");
     round_trip(
         DeviceErrorCode::REGISTERED,
         &[

@@ -29,7 +29,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the server.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
@@ -175,6 +175,16 @@ pub struct ServeArgs {
     /// http://localhost).
     #[arg(long, default_value = "critical")]
     pub webauthn_at: String,
+    /// From which risk approvals need user verification (an OS prompt on
+    /// the approver, or a security key): low, medium, high, critical, or
+    /// never. Clients may be set otherwise with `client user-verification`.
+    #[arg(long, default_value = "high")]
+    pub user_verification_at: String,
+    /// The least verification a decision must show where it is required:
+    /// `user` (an OS prompt or a security key) or `hwk` (a security key;
+    /// such requests then also require WebAuthn).
+    #[arg(long, default_value = "user")]
+    pub user_verification_class: String,
 }
 
 /// `user` commands.
@@ -242,6 +252,19 @@ pub enum ClientCommand {
         client_id: String,
         /// never, low, medium, high, critical or default.
         at: String,
+    },
+    /// Set from which risk the client's approvals need user verification
+    /// (never, low, medium, high, critical, or default: the server's
+    /// `--user-verification-at`) and the least class.
+    UserVerification {
+        /// The client_id.
+        client_id: String,
+        /// never, low, medium, high, critical or default.
+        at: String,
+        /// user (an OS prompt or a security key), hwk (a security key), or
+        /// default (the server's `--user-verification-class`).
+        #[arg(long)]
+        class: Option<String>,
     },
     /// Lift the block of unverified clients that a user's `not_me` denials
     /// started.
@@ -390,6 +413,19 @@ fn serve_config(args: &ServeArgs) -> Result<Config, CliError> {
             ops::StepUpAt::Never => None,
             ops::StepUpAt::From(risk) => Some(risk),
         };
+    c.user_verification_at = match ops::StepUpAt::parse(&args.user_verification_at)
+        .map_err(|e| CliError::Usage(format!("--user-verification-at: {e}")))?
+    {
+        ops::StepUpAt::Never => None,
+        ops::StepUpAt::From(risk) => Some(risk),
+    };
+    c.user_verification_class = countersign_protocol::amr::VerificationClass::parse(&args.user_verification_class)
+        .ok_or_else(|| {
+            CliError::Usage(format!(
+                "--user-verification-class: `{}` is not one of user, hwk",
+                args.user_verification_class
+            ))
+        })?;
     c.check_webauthn()
         .map_err(|e| CliError::Usage(format!("--webauthn-at {}: {e} (or --webauthn-at never)", args.webauthn_at)))?;
     c.limits.user_per_minute = args.user_rate_limit;
@@ -567,6 +603,11 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             ops::revoke_device(&db, &device_id, now).await?;
             out(&format!("revoked device {device_id}"));
         }
+        Command::Client(ClientCommand::UserVerification { client_id, at, class }) => {
+            ops::set_client_user_verification(&db, &client_id, &at, class.as_deref()).await?;
+            let class = class.as_deref().unwrap_or("default");
+            out(&format!("client {client_id}: user verification from risk {at}, class {class}"));
+        }
         Command::Client(ClientCommand::StepUp { client_id, at }) => {
             ops::set_client_step_up(&db, &client_id, &at).await?;
             out(&format!("client {client_id}: WebAuthn from risk {at}"));
@@ -605,7 +646,7 @@ mod tests {
         let mut argv = vec!["countersign-server", "serve", "--issuer", "http://localhost:8080"];
         argv.extend_from_slice(extra);
         match Cli::try_parse_from(argv).expect("parses").command {
-            Command::Serve(args) => args,
+            Command::Serve(args) => *args,
             other => panic!("not serve: {other:?}"),
         }
     }

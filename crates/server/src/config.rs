@@ -212,6 +212,16 @@ pub struct Config {
     /// default; `None` never. Clients may be set lower or higher
     /// (`countersign-server client step-up`).
     pub webauthn_at: Option<countersign_protocol::device::Risk>,
+    /// From which risk on an approval needs user verification
+    /// (`requires: ["user_verification"]`, docs/protocol.md §8.3): `high`
+    /// by default; `None` never (a client's `acr_values` may still ask).
+    /// Clients may be set otherwise (`countersign-server client
+    /// user-verification`).
+    pub user_verification_at: Option<countersign_protocol::device::Risk>,
+    /// The least a decision's `amr` must show where user verification is
+    /// required: `user` (an OS prompt or a security key) by default; `hwk`
+    /// (a security key: such requests also require `webauthn`).
+    pub user_verification_class: countersign_protocol::amr::VerificationClass,
     /// Addresses of host names for outbound requests, used instead of DNS
     /// (like an `/etc/hosts` of the outbound clients). The addresses are
     /// checked like resolved ones ([`crate::outbound`]).
@@ -250,6 +260,8 @@ impl Config {
             danger_allow_http_loopback_notifications: false,
             danger_allow_http_loopback_jwks_uri: false,
             webauthn_at: Some(countersign_protocol::device::Risk::Critical),
+            user_verification_at: Some(countersign_protocol::device::Risk::High),
+            user_verification_class: countersign_protocol::amr::VerificationClass::User,
             static_hosts: std::collections::HashMap::new(),
             danger_test_hooks: None,
         }
@@ -264,6 +276,9 @@ impl Config {
     pub fn check_webauthn(&self) -> Result<(), String> {
         match (&self.webauthn_at, crate::webauthn::RelyingParty::for_issuer(&self.issuer)) {
             (Some(_), Err(why)) => Err(format!("{why}; requests that require WebAuthn could not be approved")),
+            (None, Err(why)) if self.user_verification_class == countersign_protocol::amr::VerificationClass::Hwk => {
+                Err(format!("{why}; user verification of class hwk needs WebAuthn"))
+            }
             _ => Ok(()),
         }
     }

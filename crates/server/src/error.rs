@@ -252,6 +252,9 @@ pub enum DeviceError {
     /// 403 `step_up_required`: an approval without the WebAuthn assertion
     /// the request requires.
     StepUpRequired,
+    /// 403 `step_up_required`: an approval of a request that requires user
+    /// verification whose `amr` shows none (docs/protocol.md §8.3).
+    UserVerificationRequired,
     /// 403 `step_up_failed`.
     StepUpFailed(String),
     /// 400 `invalid_credential`: a WebAuthn registration refused.
@@ -299,6 +302,11 @@ impl DeviceError {
             E::StepUpRequired => DeviceErrorResponse::new(
                 DeviceErrorCode::StepUpRequired,
                 "the request requires a WebAuthn assertion (a security key or passkey)",
+            ),
+            E::UserVerificationRequired => DeviceErrorResponse::new(
+                DeviceErrorCode::StepUpRequired,
+                "the request requires user verification: the decision's `amr` must show it (an OS prompt, `user`, \
+                 or a security key, `hwk`)",
             ),
             E::StepUpFailed(d) => DeviceErrorResponse::new(DeviceErrorCode::StepUpFailed, d.clone()),
             E::InvalidCredential(d) => DeviceErrorResponse::new(DeviceErrorCode::InvalidCredential, d.clone()),

@@ -253,6 +253,24 @@ fn security_key_and_step_up_commands() {
     assert!(!ok && err.contains("not found"), "{err}");
     let (ok, _, err) = run(&db, &["client", "step-up", "cli_nope", "sometimes"]);
     assert!(!ok && err.contains("never, low, medium, high, critical"), "{err}");
+    let (ok, _, err) = run(&db, &["client", "user-verification", "cli_nope", "high"]);
+    assert!(!ok && err.contains("not found"), "{err}");
+    let (ok, _, err) = run(&db, &["client", "user-verification", "cli_nope", "high", "--class", "pwd"]);
+    assert!(!ok && err.contains("user, hwk"), "{err}");
+    for (flag, value, said) in [
+        ("--user-verification-at", "sometimes", "--user-verification-at"),
+        ("--user-verification-class", "pwd", "--user-verification-class"),
+        // A security key's class on an issuer WebAuthn cannot use.
+        ("--user-verification-class", "hwk", "user verification of class hwk needs WebAuthn"),
+    ] {
+        let out = on_db(&db)
+            .args(["serve", "--issuer", "http://127.0.0.1:1", "--webauthn-at", "never", flag, value])
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(said), "{err}");
+    }
     let out =
         on_db(&db).args(["serve", "--issuer", "http://127.0.0.1:1", "--webauthn-at", "sometimes"]).output().unwrap();
     assert!(!out.status.success());

@@ -194,6 +194,11 @@ async fn openid_client_runs_the_ciba_poll_flow() {
     let raw = verify_jwt(&server, out["id_token"].as_str().expect("id_token"), "JWT").await;
     assert_eq!(&raw, id);
     assert_eq!(raw["at_hash"], countersign_server::testing::at_hash(access));
+    // The payment requires user verification: the approver's OS prompt
+    // (`amr` `user`, RFC 8176) reaches the agent through the library, and
+    // the access token says the same to resource servers.
+    assert_eq!(id["amr"], json!(["user"]), "{id}");
+    assert_eq!(claims["amr"], json!(["user"]));
 
     assert_eq!(lib.exit_code().await, Some(0));
     server.stop().await;

@@ -39,7 +39,7 @@ describe('RequestDetail', () => {
       'openid',
       'trade',
     ]);
-    expect(screen.getByText('Confirm it is you (type the binding code)')).toBeInTheDocument();
+    expect(screen.getByText('Your computer confirms it is you (password or fingerprint)')).toBeInTheDocument();
     const context = screen.getByTestId('context');
     expect(context).toHaveTextContent('192.0.2.10');
     expect(context).toHaveTextContent('agent/1.0');
@@ -176,6 +176,59 @@ describe('RequestDetail', () => {
   it('says it is about the user when the request requires user verification', () => {
     show(makeView({ request: { risk: 'low', requires: ['user_verification'] } }));
     expect(screen.getByLabelText(/This request asks you to confirm it is you. Type the binding code/)).toBeInTheDocument();
+  });
+
+  it('says before approving that the computer will ask who it is, and waits for it', async () => {
+    const view = makeView({ request: { risk: 'low', requires: ['user_verification'] } });
+    const { backend, ondecided } = show(view);
+    expect(screen.getByTestId('os-verification')).toHaveTextContent(
+      'After you click Approve, your computer asks you to confirm it is you (polkit)',
+    );
+    await fireEvent.input(screen.getByTestId('confirm-code'), { target: { value: 'TRADE-4F7Q' } });
+    await fireEvent.click(screen.getByTestId('approve'));
+    await vi.waitFor(() => expect(ondecided).toHaveBeenCalledOnce());
+    expect(backend.calls.find((c) => c.method === 'approve')?.args).toEqual(['acct_1', 'req_01', 'TRADE-4F7Q']);
+    cleanup();
+    // No step: no notice.
+    show(makeView({ request: { risk: 'low', requires: [] } }));
+    expect(screen.queryByTestId('os-verification')).toBeNull();
+  });
+
+  it('a cancelled or refused check signs nothing and says so', async () => {
+    for (const [answer, said] of [
+      ['cancelled', 'You cancelled the check that it is you. Nothing was signed'],
+      ['refused', 'the operating system did not verify you'],
+    ] as const) {
+      const view = makeView({ request: { risk: 'low', requires: ['user_verification'] } });
+      const backend = new FakeBackend([view], { osVerification: answer });
+      const ondecided = vi.fn();
+      render(RequestDetail, { backend, view, onclose: vi.fn(), ondecided });
+      await fireEvent.input(screen.getByTestId('confirm-code'), { target: { value: 'TRADE-4F7Q' } });
+      await fireEvent.click(screen.getByTestId('approve'));
+      expect(await screen.findByTestId('decision-error')).toHaveTextContent(said);
+      expect(ondecided).not.toHaveBeenCalled();
+      expect(await backend.history()).toEqual([]);
+      cleanup();
+    }
+  });
+
+  it('offers no approval where the computer cannot confirm who it is, says why and what works', async () => {
+    const reason =
+      'this request requires your operating system to verify that it is you, which is not possible here (no polkit authentication agent); approve it on another device where you are enrolled, or deny it';
+    const view = makeView({
+      request: { requires: ['user_verification'] },
+      approvable: false,
+      user_verification: { kind: 'unavailable', reason },
+    });
+    const { backend } = show(view);
+    expect(screen.queryByTestId('approve')).toBeNull();
+    expect(screen.queryByTestId('os-verification')).toBeNull();
+    expect(screen.getByTestId('not-approvable')).toHaveTextContent('no polkit authentication agent');
+    expect(screen.getByTestId('not-approvable')).toHaveTextContent('another device');
+    await fireEvent.click(screen.getByTestId('deny'));
+    await fireEvent.click(screen.getByTestId('deny-other'));
+    await fireEvent.click(screen.getByTestId('confirm-deny'));
+    await vi.waitFor(() => expect(backend.calls.some((c) => c.method === 'deny')).toBe(true));
   });
 
   it('offers no approval for a request that is not approvable, and says why', async () => {

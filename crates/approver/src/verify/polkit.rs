@@ -59,15 +59,16 @@ const AGENT_EXIT_GRACE: Duration = Duration::from_millis(150);
 /// on `PATH`.
 const PKTTYAGENT: &str = "/usr/bin/pkttyagent";
 
-/// What would work instead, for every "unavailable" message.
-const INSTEAD: &str = "approve on another enrolled device, or install the Countersign polkit action \
+/// What would make it work here, for every "unavailable" message (the
+/// approver adds the rest: another enrolled device, or deny,
+/// `verify::cannot_verify`).
+const INSTEAD: &str = "install the Countersign polkit action \
     (/usr/share/polkit-1/actions/org.countersign.approve.policy, shipped by the .deb and .rpm packages) and start polkitd";
 
 /// What would work when no agent answered.
 const NO_AGENT: &str = "no polkit authentication agent is running for this session: run Countersign in a desktop \
     session that has one (GNOME, KDE, or e.g. polkit-gnome-authentication-agent-1 started with the session), \
-    or use the command line approver from a terminal (it starts its own text agent), or approve on another \
-    enrolled device";
+    or use the command line approver from a terminal (it starts its own text agent)";
 
 /// One of our text agents at a time: polkitd accepts one agent per subject,
 /// and every agent of ours is for this same process.
@@ -488,7 +489,7 @@ mod tests {
             panic!("not unavailable")
         };
         assert!(why.contains("no polkit authentication agent"), "{why}");
-        assert!(why.contains("terminal") && why.contains("another enrolled device"), "{why}");
+        assert!(why.contains("terminal") && why.contains("text agent"), "{why}");
     }
 
     #[test]

@@ -8,6 +8,7 @@
 use countersign_approver::clock::OffsetClock;
 use countersign_approver::keys::MemoryKeyStore;
 use countersign_approver::store::{Account, InboxItem};
+pub use countersign_approver::verify::{FixedAnswer, FixedVerifier};
 use countersign_approver::{Approver, ApproverConfig, ApproverEvent, DecisionOutcome, DeliveryReport, KeyStoreChoice};
 use countersign_protocol::device::{Decision, Issuer, Risk, SchemaHash};
 use countersign_protocol::rar::AuthorizationDetails;
@@ -443,14 +444,23 @@ pub struct Device {
     pub dir: Arc<tempfile::TempDir>,
     pub keys: Arc<MemoryKeyStore>,
     pub clock: Arc<OffsetClock>,
+    /// Stands in for the OS prompt (tests/polkit.rs runs the real one):
+    /// verifies by default.
+    pub verifier: FixedVerifier,
 }
 
 impl Device {
     pub fn new() -> Device {
+        Self::with_verifier(FixedAnswer::Verified)
+    }
+
+    /// A device whose OS prompt answers `answer`.
+    pub fn with_verifier(answer: FixedAnswer) -> Device {
         Device {
             dir: Arc::new(tempfile::tempdir().unwrap()),
             keys: Arc::new(MemoryKeyStore::new()),
             clock: Arc::new(OffsetClock::new()),
+            verifier: FixedVerifier::new(answer),
         }
     }
 
@@ -469,6 +479,7 @@ impl Device {
         c.transport.delivery_retry_base = Duration::from_millis(200);
         c.transport.delivery_retry_cap = Duration::from_secs(1);
         c.transport.request_timeout = Duration::from_secs(5);
+        c.user_verifier = Arc::new(self.verifier.clone());
         c
     }
 

@@ -135,6 +135,24 @@ pub(super) async fn approver_command(out: &Out, approver: &Approver, command: Co
         }
         Command::UnverifiedBlock { account, lift } => return unverified_block(out, approver, account, lift).await,
         Command::Watch { prompt, duration, .. } => return watch(out, approver, prompt, duration).await,
+        Command::VerifyUser => {
+            let status = approver.user_verification_status().await;
+            if let countersign_approver::verify::Availability::Unavailable(why) = &status.availability {
+                return Err(Failure::new(format!(
+                    "user verification ({}) is not available here: {why}",
+                    status.method
+                )));
+            }
+            let amr = approver.check_user_verification().await?;
+            let amr: Vec<&str> = amr.iter().map(|m| m.as_str()).collect();
+            out.print(&json!({ "verified": true, "method": status.method, "amr": amr }), || {
+                format!(
+                    "Verified by {} (amr: {}). Approvals that require it will ask the same way.",
+                    status.method,
+                    amr.join(" ")
+                )
+            });
+        }
         Command::Sync => {
             let synced = approver.sync_all().await;
             let delivered = approver.deliver_due().await?;

@@ -151,6 +151,10 @@ pub(super) enum Command {
     },
     /// Fetch pending requests and deliver queued decisions once.
     Sync,
+    /// Ask the operating system to verify you now, as approving a request
+    /// that requires user verification will (checks the setup: polkit's
+    /// Countersign action and an authentication agent). Approves nothing.
+    VerifyUser,
     /// The decisions made here.
     History,
     /// Verify a stored decision offline (signature and statement hash).

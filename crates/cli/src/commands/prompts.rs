@@ -39,6 +39,16 @@ pub(super) fn config(cli: &Cli) -> Result<ApproverConfig, Failure> {
     };
     c.passphrase = Some(Arc::new(passphrase));
     c.render = RenderOptions { locale: cli.locale.clone(), utc_offset_minutes: cli.utc_offset };
+    // In a terminal, polkit asks through the CLI's own text agent (SSH too).
+    c.user_verifier = countersign_approver::verify::platform(true);
+    if cfg!(feature = "danger-fixed-verifier")
+        && std::env::var_os(countersign_approver::verify::ENV_DANGER_FIXED_VERIFIER).is_some()
+    {
+        eprintln!(
+            "warning: {} is set: user verification answers without asking anyone",
+            countersign_approver::verify::ENV_DANGER_FIXED_VERIFIER
+        );
+    }
     Ok(c)
 }
 

@@ -5,8 +5,9 @@
 
 use crate::safe::{quoted, reveal, text, text_in};
 use countersign_approver::display::unapprovable_reason;
-use countersign_approver::gate;
+use countersign_approver::gate::{self, VerificationStep};
 use countersign_approver::store::{Account, HistoryEntry, InboxItem, LocalStatus};
+use countersign_approver::verify::VerifierStatus;
 use countersign_approver::{ApproverEvent, ConnectionState, DeliveryReport, EnrollPreview, ReceiptCheck, RequestView};
 use countersign_details::{
     CharFinding, DisplayModel, Field, FieldValue, JsonType, LabelSource, Risk, Severity, Warning,
@@ -338,13 +339,19 @@ pub fn request_full(view: &RequestView, now: u64) -> String {
     let _ = writeln!(out, "Account:  {}", item.account_id);
     // `approvable` counts no security key: the CLI offers one.
     let needs_key = item.request.requires.contains(&Requirement::Webauthn);
+    // With a key, the key verifies the user: the OS is not asked.
     let approvable = view.approvable
         || (needs_key
             && view.display.approvable
             && gate::decidable(item, now).is_ok()
-            && gate::requirements_met_with(&item.request, true).is_ok());
+            && gate::requirements_met_with(&item.request, true, &VerifierStatus::unchecked()).is_ok());
     if item.status == LocalStatus::Pending && !approvable {
+        let why = match &view.user_verification {
+            VerificationStep::Unavailable { reason } => Some(reason.as_str()),
+            _ => None,
+        };
         let why = unapprovable_reason(&view.display)
+            .or(why)
             .unwrap_or("it requires a step-up this approver cannot perform, or it has expired");
         let _ = writeln!(out, "CANNOT BE APPROVED: {why} (it can be denied)");
     } else if item.status == LocalStatus::Pending {
@@ -353,6 +360,9 @@ pub fn request_full(view: &RequestView, now: u64) -> String {
         }
         if needs_key {
             let _ = writeln!(out, "Approving it needs your security key (see `countersign-cli keys`).");
+        }
+        if let VerificationStep::OsPrompt { method } = &view.user_verification {
+            let _ = writeln!(out, "Approving it asks your operating system to verify that it is you ({method}).");
         }
     }
     push_display(&mut out, &view.display);

@@ -1,6 +1,7 @@
 //! Tests of the terminal rendering.
 
 use super::*;
+use countersign_approver::verify::Availability;
 
 #[test]
 fn an_enrollment_preview_shows_server_user_expiry_and_findings() {
@@ -93,7 +94,26 @@ fn view_of(v: &serde_json::Value) -> RequestView {
         received_at: 0,
         updated_at: 0,
     };
-    RequestView::build(item, display, 0)
+    RequestView::build_with(item, display, 0, false, &os_prompt())
+}
+
+/// An approver whose OS can verify the user.
+fn os_prompt() -> VerifierStatus {
+    VerifierStatus { method: "polkit", availability: Availability::Available }
+}
+
+#[test]
+fn the_verification_step_is_said_before_approving_or_why_approving_is_not_possible() {
+    let view = view_of(&example());
+    let out = request_full(&view, 0);
+    assert!(out.contains("Approving it asks your operating system to verify that it is you (polkit)."), "{out}");
+
+    let none = VerifierStatus { method: "polkit", availability: Availability::Unavailable("no polkit agent".into()) };
+    let blocked = RequestView::build_with(view.item, view.display, 0, false, &none);
+    let out = request_full(&blocked, 0);
+    let line = out.lines().find(|l| l.starts_with("CANNOT BE APPROVED")).expect(&out);
+    assert!(line.contains("no polkit agent") && line.contains("another device"), "{line}");
+    assert!(!out.contains("asks your operating system"), "{out}");
 }
 
 fn example() -> serde_json::Value {

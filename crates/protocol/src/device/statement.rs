@@ -5,6 +5,7 @@ use super::ids::{DeviceId, Jti, Nonce, RequestId, SchemaHash, StatementHash};
 use super::issuer::Issuer;
 use super::registered::registered_enum;
 use super::request::{ApproverRequest, RequestStatus, Requirement, Risk};
+use crate::amr::Amr;
 use crate::jcs::{self, JcsError};
 use crate::jws::{self, DeviceKeyPair, JwsError, JwtType, PublicJwk, SignHeader};
 use crate::rar::AuthorizationDetails;
@@ -279,6 +280,11 @@ pub struct DecisionClaims {
     pub deny_reason: Option<DenyReason>,
     /// Hash of the approval statement.
     pub statement_hash: StatementHash,
+    /// How the approver verified the person before signing (RFC 8176
+    /// values, sorted, no repeats): `user` after an OS prompt; absent when
+    /// it did not verify them (`docs/protocol.md` §8.1).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub amr: Vec<Amr>,
 }
 
 impl DecisionClaims {
@@ -309,7 +315,16 @@ impl DecisionClaims {
             decision: statement.decision,
             deny_reason,
             statement_hash,
+            amr: Vec::new(),
         })
+    }
+
+    /// The same claims stating that the approver verified the person by
+    /// `amr` (normalized: sorted, no repeats).
+    #[must_use]
+    pub fn with_amr(mut self, amr: impl IntoIterator<Item = Amr>) -> Self {
+        self.amr = crate::amr::normalized(amr);
+        self
     }
 
     /// Checks audience, request, times and the deny reason (pure; the
@@ -339,7 +354,7 @@ impl DecisionClaims {
     }
 
     /// Whether `other` is the same decision (an identical resubmission):
-    /// same device, request, decision, deny reason and statement hash.
+    /// same device, request, decision, deny reason, statement hash and `amr`.
     /// `iat`, `exp` and `jti` may differ (the approver may have re-signed).
     #[must_use]
     pub fn same_decision(&self, other: &Self) -> bool {
@@ -348,6 +363,7 @@ impl DecisionClaims {
             && self.decision == other.decision
             && self.deny_reason == other.deny_reason
             && self.statement_hash == other.statement_hash
+            && crate::amr::normalized(self.amr.iter().cloned()) == crate::amr::normalized(other.amr.iter().cloned())
     }
 
     /// Signs the decision: header `{"alg":"ES256","typ":"decision+jwt","kid":<iss>}`.

@@ -6,10 +6,11 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use bytes::Bytes;
+use countersign_protocol::amr::{Amr, VerificationClass};
 use countersign_protocol::ciba::{PingCallback, PushSuccessCallback, TokenDeliveryMode};
 use countersign_protocol::device::{
-    check_statement, verify_decision, Decision, DecisionResult, DecisionSubmission, DenyReason, RequestStatus,
-    Requirement, WithdrawReason,
+    check_statement, verify_decision, Decision, DecisionClaims, DecisionResult, DecisionSubmission, DenyReason,
+    RequestStatus, Requirement, WithdrawReason,
 };
 use countersign_protocol::error::{ErrorCode, PushErrorResponse};
 
@@ -28,7 +29,8 @@ pub(super) fn recorded_answer(
     let same = req.decided_by.as_deref() == Some(claims.iss.as_str())
         && req.decision == Some(claims.decision)
         && req.deny_reason == claims.deny_reason
-        && req.statement_hash.as_deref() == Some(claims.statement_hash.as_str());
+        && req.statement_hash.as_deref() == Some(claims.statement_hash.as_str())
+        && stated(&req.amr) == stated(&claims.amr);
     if !same {
         return Err(DeviceError::DecisionConflict(req.status.clone()));
     }
@@ -38,6 +40,13 @@ pub(super) fn recorded_answer(
         decided_at: req.decided_at.unwrap_or(0),
     };
     Ok(no_store(Json(body).into_response()))
+}
+
+/// What the approver stated of `amr`: all but `hwk`, which the server adds
+/// after verifying the assertion (so a resubmission is compared on what the
+/// approver itself states).
+fn stated(amr: &[Amr]) -> Vec<Amr> {
+    countersign_protocol::amr::normalized(amr.iter().filter(|m| **m != Amr::Hwk).cloned())
 }
 
 /// Steps 5 and 6 of §8.3 for a request that is no longer pending.
@@ -119,6 +128,8 @@ pub async fn decide(
     } else {
         None
     };
+    // 8, user verification: what the decision shows (§8.3).
+    let amr = verified_amr(&req, &claims, step_up.is_some())?;
 
     // 9.
     let push = req.delivery_mode == TokenDeliveryMode::Push;
@@ -130,7 +141,7 @@ pub async fn decide(
     let mut tx = store::begin(&state.db).await?;
     let updated = sqlx::query(
         "UPDATE auth_requests SET status = $1, decision = $2, deny_reason = $3, decided_at = $4, decided_by = $5, \
-         decision_jws = $6, statement_hash = $7, display_schemas = $8 \
+         decision_jws = $6, statement_hash = $7, display_schemas = $8, amr = $11 \
          WHERE request_id = $9 AND status = 'pending' AND expires_at > $10",
     )
     .bind(status.as_str())
@@ -143,6 +154,7 @@ pub async fn decide(
     .bind(serde_json::to_string(&current).map_err(Internal::from)?)
     .bind(req.request_id.as_str())
     .bind(store::ts(now))
+    .bind(requests::amr_column(&amr))
     .execute(&mut *tx)
     .await?;
     if updated.rows_affected() == 0 {
@@ -159,6 +171,7 @@ pub async fn decide(
     decided.deny_reason = claims.deny_reason.clone();
     decided.decided_at = Some(now);
     decided.decided_by = Some(device.device_id.as_str().to_owned());
+    decided.amr = amr;
 
     if claims.deny_reason == Some(DenyReason::NotMe) && !req.verified {
         crate::store::blocks::after_unverified_not_me(&mut tx, &state.config.limits, &req.sub, now).await?;
@@ -196,4 +209,29 @@ pub async fn decide(
     state.outbox_wake.notify_one();
     tracing::info!(request_id = %req.request_id, device_id = %device.device_id, decision = %claims.decision, "decision recorded");
     Ok(no_store(Json(DecisionResult { request_id: req.request_id.clone(), status, decided_at: now }).into_response()))
+}
+
+/// The `amr` recorded with a decision: what the approver states (signed
+/// with the decision) and `hwk` when this decision's security key assertion
+/// verified. An approval of a request that requires user verification must
+/// show it ([`VerificationClass::User`]; a policy of class `hwk` made the
+/// request require WebAuthn as well, step 8). `hwk` is the server's to
+/// state: an approver claiming it without a verified assertion is refused.
+///
+/// # Errors
+/// [`DeviceError::InvalidDecision`], [`DeviceError::UserVerificationRequired`].
+fn verified_amr(req: &StoredRequest, claims: &DecisionClaims, key_verified: bool) -> Result<Vec<Amr>, DeviceError> {
+    if claims.amr.contains(&Amr::Hwk) && !key_verified {
+        return Err(DeviceError::InvalidDecision(
+            "`amr` states `hwk` but the decision carries no verified security key assertion".into(),
+        ));
+    }
+    let amr = countersign_protocol::amr::normalized(claims.amr.iter().cloned().chain(key_verified.then_some(Amr::Hwk)));
+    if claims.decision == Decision::Approve
+        && req.requires.contains(&Requirement::UserVerification)
+        && !VerificationClass::User.met_by(&amr)
+    {
+        return Err(DeviceError::UserVerificationRequired);
+    }
+    Ok(amr)
 }

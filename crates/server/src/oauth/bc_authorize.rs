@@ -6,11 +6,12 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{header, Extensions, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use countersign_protocol::amr::VerificationClass;
 use countersign_protocol::ciba::{
     BackchannelAuthenticationParams, BackchannelAuthenticationRequest, BackchannelAuthenticationResponse,
     BackchannelRequestBody, BindingMessage, Hint, TokenDeliveryMode, UserHint, OPENID,
 };
-use countersign_protocol::device::{EventKind, Nonce, RequestContext, RequestId, RequestStatus, Requirement, Risk};
+use countersign_protocol::device::{EventKind, Nonce, RequestContext, RequestId, RequestStatus, Requirement};
 use countersign_protocol::error::Endpoint;
 use countersign_protocol::rar::AuthorizationDetails;
 use countersign_protocol::secret::{generate_url_safe, AUTH_REQ_ID_BYTES};
@@ -304,10 +305,16 @@ async fn handle(
     let acr = params.acr_values.as_ref().map(|a| a.to_param());
     let mut requires = Vec::new();
     let wants_uv = params.acr_values.as_ref().is_some_and(|a| a.contains(ACR_USER_VERIFICATION));
-    if wants_uv || matches!(risk, Risk::High | Risk::Critical | Risk::Extension(_)) {
+    let uv_at = client.user_verification_at.as_ref();
+    let needs_uv = wants_uv || crate::webauthn::policy::from_risk(cfg.user_verification_at.as_ref(), uv_at, &risk);
+    if needs_uv {
         requires.push(Requirement::UserVerification);
     }
-    if crate::webauthn::policy::needs_webauthn(cfg.webauthn_at.as_ref(), client.webauthn_at.as_ref(), &risk) {
+    // User verification of class `hwk` is a security key's: WebAuthn too.
+    let uv_class = client.user_verification_class.unwrap_or(cfg.user_verification_class);
+    if crate::webauthn::policy::needs_webauthn(cfg.webauthn_at.as_ref(), client.webauthn_at.as_ref(), &risk)
+        || (needs_uv && uv_class == VerificationClass::Hwk)
+    {
         requires.push(Requirement::Webauthn);
     }
     let context = RequestContext {
@@ -349,6 +356,7 @@ async fn handle(
         decided_at: None,
         decided_by: None,
         statement_hash: None,
+        amr: Vec::new(),
         redeemed_at: None,
         client_name: client.client_name.clone(),
         logo_uri: client.logo_uri.clone(),

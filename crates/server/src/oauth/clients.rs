@@ -96,6 +96,12 @@ pub struct Client {
     /// The operator's WebAuthn policy for this client (`client step-up`):
     /// `None` follows the server's.
     pub webauthn_at: Option<StepUpAt>,
+    /// The operator's user verification policy for this client (`client
+    /// user-verification`): from which risk, and the least class; `None`
+    /// follows the server's.
+    pub user_verification_at: Option<StepUpAt>,
+    /// See [`Client::user_verification_at`].
+    pub user_verification_class: Option<countersign_protocol::amr::VerificationClass>,
 }
 
 /// From which risk a client's approvals need WebAuthn.
@@ -137,7 +143,7 @@ impl StepUpAt {
 /// Columns of [`Client`] for `SELECT`.
 pub const CLIENT_COLUMNS: &str = "client_id, secret_hash, auth_method, delivery_mode, \
      request_signing_alg, user_code_parameter, jwks, jwks_uri, client_name, logo_uri, scope, details_types, \
-     verified, disabled, webauthn_at";
+     verified, disabled, webauthn_at, user_verification_at, user_verification_class";
 
 impl Client {
     /// Reads a row selected with [`CLIENT_COLUMNS`], in that order.
@@ -169,6 +175,18 @@ impl Client {
                 .map(|s| StepUpAt::parse(&s))
                 .transpose()
                 .map_err(|e| Internal::new(format!("stored webauthn_at: {e}")))?,
+            user_verification_at: row
+                .get::<_, Option<String>>(15)?
+                .map(|s| StepUpAt::parse(&s))
+                .transpose()
+                .map_err(|e| Internal::new(format!("stored user_verification_at: {e}")))?,
+            user_verification_class: row
+                .get::<_, Option<String>>(16)?
+                .map(|s| {
+                    countersign_protocol::amr::VerificationClass::parse(&s)
+                        .ok_or_else(|| Internal::new(format!("stored user_verification_class: {s:?}")))
+                })
+                .transpose()?,
         })
     }
 

@@ -75,7 +75,7 @@ pub fn mint(
     let exp = now.saturating_add(cfg.access_token_ttl_secs);
     let scope = Scope::from_tokens(req.scope.iter().cloned()).map_err(|e| Internal::new(format!("scope: {e}")))?;
     let auth_time = req.decided_at.unwrap_or(now);
-    let claims = json!({
+    let mut claims = json!({
         "iss": cfg.issuer.as_str(),
         "sub": req.sub,
         "client_id": req.client_id,
@@ -89,6 +89,12 @@ pub fn mint(
         // REQUIRED by RFC 9068 §2.2: the configured resource, else this issuer.
         "aud": cfg.access_token_audience.as_deref().unwrap_or(cfg.issuer.as_str()),
     });
+    // How the person was verified (RFC 9068 §2.2.1, OpenID Connect Core §2),
+    // only when the decision showed it.
+    let amr = (!req.amr.is_empty()).then(|| json!(req.amr.iter().map(|m| m.as_str()).collect::<Vec<_>>()));
+    if let (Some(amr), Some(obj)) = (&amr, claims.as_object_mut()) {
+        obj.insert("amr".into(), amr.clone());
+    }
     let access = signer.sign(JwtType::AccessToken, &claims)?;
     let mut id = json!({
         "iss": cfg.issuer.as_str(),
@@ -99,6 +105,9 @@ pub fn mint(
         "auth_time": auth_time,
         "at_hash": at_hash(&access),
     });
+    if let (Some(amr), Some(obj)) = (amr, id.as_object_mut()) {
+        obj.insert("amr".into(), amr);
+    }
     if let (Some(a), Some(obj)) = (push_auth_req_id, id.as_object_mut()) {
         obj.insert(AUTH_REQ_ID_CLAIM.into(), json!(a.secret()));
     }

@@ -11,7 +11,7 @@ use sqlx::Row as _;
 
 mod security_keys;
 pub use crate::oauth::clients::StepUpAt;
-pub use security_keys::{list_security_keys, remove_security_key, set_client_step_up};
+pub use security_keys::{list_security_keys, remove_security_key, set_client_step_up, set_client_user_verification};
 
 use crate::error::Internal;
 use crate::store::users::USER_COLUMNS;

@@ -1,5 +1,5 @@
 //! Operator operations on WebAuthn: a user's security keys and passkeys, a
-//! client's step-up policy.
+//! client's step-up and user verification policies.
 
 use countersign_protocol::device::WebauthnCredential;
 
@@ -52,5 +52,52 @@ pub async fn set_client_step_up(db: &Db, client_id: &str, at: &str) -> Result<()
     }
     tx.commit().await?;
     tracing::info!(client_id, webauthn_at = at, "client step-up policy changed");
+    Ok(())
+}
+
+/// Sets a client's user verification policy: from which risk its approvals
+/// need user verification (`never`, a risk, or `default`: the server's
+/// `--user-verification-at`) and, optionally, the least class (`user`,
+/// `hwk`, or `default`: the server's `--user-verification-class`).
+///
+/// # Errors
+/// [`AdminError::Invalid`] for another value, [`AdminError::NotFound`] for
+/// an unknown client; the database.
+pub async fn set_client_user_verification(
+    db: &Db,
+    client_id: &str,
+    at: &str,
+    class: Option<&str>,
+) -> Result<(), AdminError> {
+    use countersign_protocol::amr::VerificationClass;
+    let at = match at {
+        "default" => None,
+        other => Some(StepUpAt::parse(other).map_err(|e| AdminError::Invalid(format!("{e}, or default")))?),
+    };
+    let class = match class {
+        None | Some("default") => None,
+        Some(other) => Some(
+            VerificationClass::parse(other)
+                .ok_or_else(|| AdminError::Invalid(format!("`{other}` is not one of user, hwk, default")))?,
+        ),
+    };
+    let mut tx = store::begin(db).await?;
+    let done =
+        sqlx::query("UPDATE clients SET user_verification_at = $1, user_verification_class = $2 WHERE client_id = $3")
+            .bind(at.as_ref().map(StepUpAt::as_str))
+            .bind(class.map(|c| c.as_str()))
+            .bind(client_id)
+            .execute(&mut *tx)
+            .await?;
+    if done.rows_affected() == 0 {
+        return Err(AdminError::NotFound(format!("client {client_id:?}")));
+    }
+    tx.commit().await?;
+    tracing::info!(
+        client_id,
+        user_verification_at = at.as_ref().map_or("default", StepUpAt::as_str),
+        user_verification_class = class.map_or("default", |c| c.as_str()),
+        "client user verification policy changed"
+    );
     Ok(())
 }

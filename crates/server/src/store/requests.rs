@@ -1,5 +1,6 @@
 //! Stored CIBA requests and their approver view.
 
+use countersign_protocol::amr::Amr;
 use countersign_protocol::ciba::TokenDeliveryMode;
 use countersign_protocol::device::{
     ApproverRequest, ClientInfo, Decision, DenyReason, Issuer, Nonce, RequestContext, RequestId, RequestStatus,
@@ -65,6 +66,9 @@ pub struct StoredRequest {
     pub decided_by: Option<String>,
     /// Statement hash of the decision.
     pub statement_hash: Option<String>,
+    /// How the person who decided was verified (RFC 8176 `amr`, sorted);
+    /// empty when the decision showed none.
+    pub amr: Vec<Amr>,
     /// When the tokens were issued (the `auth_req_id` is then dead).
     pub redeemed_at: Option<u64>,
     /// Client display name, as when the request was made (what approvers
@@ -91,6 +95,17 @@ pub const SELECT: &str = "SELECT r.*, c.logo_uri, c.disabled AS client_disabled,
 fn json_col<T: serde::de::DeserializeOwned>(row: &SqliteRow, col: &str) -> Result<T, Internal> {
     let text: String = row.try_get(col)?;
     Ok(serde_json::from_str(&text)?)
+}
+
+/// The stored form of `amr`: space-separated, sorted (`None` when empty).
+#[must_use]
+pub fn amr_column(amr: &[Amr]) -> Option<String> {
+    let amr = countersign_protocol::amr::normalized(amr.iter().cloned());
+    (!amr.is_empty()).then(|| amr.iter().map(Amr::as_str).collect::<Vec<_>>().join(" "))
+}
+
+fn amr_from_column(stored: Option<&str>) -> Vec<Amr> {
+    stored.map(|s| s.split_ascii_whitespace().map(Amr::from).collect()).unwrap_or_default()
 }
 
 fn opt_ts(row: &SqliteRow, col: &str) -> Result<Option<u64>, Internal> {
@@ -139,6 +154,7 @@ impl StoredRequest {
             decided_at: opt_ts(row, "decided_at")?,
             decided_by: row.try_get("decided_by")?,
             statement_hash: row.try_get("statement_hash")?,
+            amr: amr_from_column(row.try_get::<Option<String>, _>("amr")?.as_deref()),
             redeemed_at: opt_ts(row, "redeemed_at")?,
             client_name: row.try_get("client_name")?,
             logo_uri: row.try_get("logo_uri")?,

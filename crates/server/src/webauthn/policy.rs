@@ -8,6 +8,14 @@ use crate::oauth::clients::StepUpAt;
 /// the operator gave it one, else the server's (`None`: never).
 #[must_use]
 pub fn needs_webauthn(server: Option<&Risk>, client: Option<&StepUpAt>, risk: &Risk) -> bool {
+    from_risk(server, client, risk)
+}
+
+/// Whether a request of `risk` reaches a step-up threshold: the client's
+/// own setting if the operator gave it one, else the server's (`None`:
+/// never). An unknown risk counts as the highest.
+#[must_use]
+pub fn from_risk(server: Option<&Risk>, client: Option<&StepUpAt>, risk: &Risk) -> bool {
     let from = match client {
         Some(StepUpAt::Never) => None,
         Some(StepUpAt::From(r)) => Some(r),

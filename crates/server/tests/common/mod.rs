@@ -9,11 +9,12 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::Router;
 use countersign_details::Registry;
+use countersign_protocol::amr::Amr;
 use countersign_protocol::ciba::Jwt;
 use countersign_protocol::device::{
     ApprovalStatement, ApproverRequest, Decision, DecisionClaims, DecisionSubmission, DenyReason, DeviceAuthClaims,
     DeviceEvent, DeviceId, EnrollmentRequest, EnrollmentResponse, HttpMethod, Issuer, Platform, RequestId, RequestList,
-    SchemaHash,
+    Requirement, SchemaHash,
 };
 use countersign_protocol::jws::{self, DeviceKeyPair, PublicJwk};
 use countersign_protocol::secret::EnrollmentTicket;
@@ -238,7 +239,9 @@ impl TestDevice {
         self.registry.display_schemas(&req.authorization_details)
     }
 
-    /// The submission for `req` signed by this device.
+    /// The submission for `req` signed by this device, as an approver makes
+    /// it: an approval of a request that requires user verification states
+    /// the OS prompt it made (`amr` `user`).
     pub fn submission(
         &self,
         req: &ApproverRequest,
@@ -246,9 +249,23 @@ impl TestDevice {
         reason: Option<DenyReason>,
         now: u64,
     ) -> DecisionSubmission {
+        let verified = decision == Decision::Approve && req.requires.contains(&Requirement::UserVerification);
+        let amr = if verified { vec![Amr::User] } else { vec![] };
+        self.submission_with_amr(req, decision, reason, now, amr)
+    }
+
+    /// [`TestDevice::submission`] stating `amr`, whatever the request.
+    pub fn submission_with_amr(
+        &self,
+        req: &ApproverRequest,
+        decision: Decision,
+        reason: Option<DenyReason>,
+        now: u64,
+        amr: Vec<Amr>,
+    ) -> DecisionSubmission {
         let schemas = self.schemas(req);
         let statement = ApprovalStatement::build(req, decision, schemas.clone()).expect("statement");
-        let claims = DecisionClaims::new(self.id.clone(), &statement, reason, now).expect("claims");
+        let claims = DecisionClaims::new(self.id.clone(), &statement, reason, now).expect("claims").with_amr(amr);
         DecisionSubmission {
             decision_jws: claims.sign(&self.key).expect("sign"),
             display_schemas: schemas,

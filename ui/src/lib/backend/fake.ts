@@ -52,6 +52,11 @@ export interface FakeBackendOptions {
   securityKey?: { pin?: string };
   /** Per account id: its security keys at the server. */
   securityKeys?: Record<string, SecurityKeyView[]>;
+  /**
+   * What the operating system's prompt answers when an approval asks it to verify the user
+   * (`user_verification.kind === 'os_prompt'` in the view; default: it verifies).
+   */
+  osVerification?: 'verified' | 'refused' | 'cancelled';
 }
 
 /** What the fake says when it has no security key (the shell's `NO_SECURITY_KEY`). */
@@ -109,6 +114,7 @@ export class FakeBackend implements Backend {
   #blocks: Record<string, UnverifiedBlock>;
   #securityKey: { pin?: string; retries: number } | undefined;
   #securityKeys: Record<string, SecurityKeyView[]>;
+  #osVerification: 'verified' | 'refused' | 'cancelled';
   /** The PIN request waiting for the window, and how to answer it. */
   #pinWaiting: { prompt: SecurityKeyPrompt; answer: (pin: string | null) => void } | undefined;
   #lastPinId = 0;
@@ -130,6 +136,7 @@ export class FakeBackend implements Backend {
     };
     this.#securityKey = options.securityKey ? { ...options.securityKey, retries: FAKE_PIN_RETRIES } : undefined;
     this.#securityKeys = copy(options.securityKeys ?? {});
+    this.#osVerification = options.osVerification ?? 'verified';
     this.#keyFilePassphrase = options.keyFilePassphrase;
     this.#blocks = copy(options.unverifiedBlocks ?? {});
     this.#failure = options.failWith;
@@ -232,14 +239,18 @@ export class FakeBackend implements Backend {
     if (this.#now() >= request.expires_at) {
       throw { code: 'expired', message: `request "${request.id}" has expired` } satisfies BackendError;
     }
-    const unmet = request.requires.find(
-      (r) => r !== 'user_verification' && !(r === 'webauthn' && this.#securityKey !== undefined),
-    );
-    if (unmet !== undefined) {
-      throw {
-        code: 'unsupported_requirement',
-        message: `this approver cannot meet the request's requirement "${unmet}"`,
-      } satisfies BackendError;
+    // In the request's order, as the core (crates/approver/src/gate.rs, `requirements_met_with`).
+    for (const r of request.requires) {
+      if (r === 'user_verification') {
+        if (view.user_verification.kind === 'unavailable') {
+          throw { code: 'user_verification_unavailable', message: view.user_verification.reason } satisfies BackendError;
+        }
+      } else if (!(r === 'webauthn' && this.#securityKey !== undefined)) {
+        throw {
+          code: 'unsupported_requirement',
+          message: `this approver cannot meet the request's requirement "${r}"`,
+        } satisfies BackendError;
+      }
     }
     if (!view.display.approvable) {
       throw {
@@ -267,6 +278,21 @@ export class FakeBackend implements Backend {
         throw {
           code: 'binding_message_mismatch',
           message: "the text typed is not the request's binding message: nothing was signed; check the code and type it again",
+        } satisfies BackendError;
+      }
+    }
+    if (view.user_verification.kind === 'os_prompt') {
+      // The core's sentences (crates/approver/src/verify): nothing is signed without it.
+      if (this.#osVerification === 'cancelled') {
+        throw {
+          code: 'user_verification_cancelled',
+          message: 'user verification was cancelled; nothing was signed',
+        } satisfies BackendError;
+      }
+      if (this.#osVerification === 'refused') {
+        throw {
+          code: 'user_verification_failed',
+          message: 'the operating system did not verify you: authentication failed; nothing was signed',
         } satisfies BackendError;
       }
     }

@@ -147,6 +147,8 @@ export type Decision = "approve" | "deny";
 
 export type DenyReason = "not_me" | "wrong_details" | "other";
 
+export type Amr = "face" | "fpt" | "geo" | "hwk" | "iris" | "kba" | "mca" | "mfa" | "otp" | "pin" | "pop" | "pwd" | "rba" | "retina" | "sc" | "sms" | "swk" | "tel" | "user" | "vbm" | "wia";
+
 /**
  * Claims of a decision JWS (`typ: decision+jwt`, `kid` = device id).
  * Unknown claims are refused.
@@ -187,7 +189,13 @@ export type DecisionClaims = {
   /**
    * Hash of the approval statement.
    */
-  statement_hash: string, };
+  statement_hash: string,
+  /**
+   * How the approver verified the person before signing (RFC 8176
+   * values, sorted, no repeats): `user` after an OS prompt; absent when
+   * it did not verify them (`docs/protocol.md` §8.1).
+   */
+  amr?: Array<Amr | (string & {})>, };
 
 /**
  * `POST {device}/requests/{id}/decision` success body (HTTP 200), also
@@ -778,6 +786,12 @@ export type RequestView = {
    */
   security_key_required: boolean,
   /**
+   * How approving verifies the person (the request `requires`
+   * `user_verification`): shells say so before the user approves, and
+   * when it is not possible here, why (then `approvable` is false).
+   */
+  user_verification: VerificationStep,
+  /**
    * Whether approving needs the binding message typed
    * ([`crate::confirm`]: high or critical risk, or `requires:
    * user_verification`). Shells ask for it whenever this is true and
@@ -806,6 +820,19 @@ export type TextFinding = {
    * their `characters` are what the UI marks in the string.
    */
   warnings: Array<Warning>, };
+
+/**
+ * How an approval verifies the person.
+ */
+export type VerificationStep = { "kind": "not_required" } | { "kind": "security_key" } | { "kind": "os_prompt",
+  /**
+   * Which: "polkit", "LocalAuthentication", "Windows Hello".
+   */
+  method: string, } | { "kind": "unavailable",
+  /**
+   * Why, and what would work.
+   */
+  reason: string, };
 
 /**
  * An enrolled device of one user at one server.

@@ -31,6 +31,7 @@ export type {
   DisplayStatus,
   WorstWarning,
   RequestView,
+  VerificationStep,
   TextFinding,
   ConnectionState,
   EnrolledUser,
