@@ -85,6 +85,10 @@ fn run_demo(options: &Options) -> Result<(), String> {
     exec(&crate::root(), "cargo", &["build", "-p", "countersign-server", "-p", "countersign-cli"])?;
     let app = build_app()?;
 
+    if !under_xvfb {
+        polkit_action();
+    }
+
     let demo = DemoWorld::start()?;
     let agent = demo.agent_loop(options.every, options.screenshot.is_none());
 
@@ -104,6 +108,34 @@ fn run_demo(options: &Options) -> Result<(), String> {
     };
     agent.stop();
     result
+}
+
+/// Where polkit reads the actions of installed programs.
+const POLKIT_ACTIONS: &str = "/usr/share/polkit-1/actions";
+/// The action every approval that requires user verification checks.
+const POLKIT_ACTION_FILE: &str = "org.countersign.approve.policy";
+
+/// Installs Countersign's polkit action, as the .deb and .rpm packages do,
+/// on a desktop that has polkit and lacks it: without it the window cannot
+/// ask the system to verify the user, and high-risk requests cannot be
+/// approved (it says why). Not fatal: the demo runs either way.
+fn polkit_action() {
+    let target = Path::new(POLKIT_ACTIONS).join(POLKIT_ACTION_FILE);
+    if !Path::new(POLKIT_ACTIONS).is_dir() || target.exists() {
+        return;
+    }
+    step("Install Countersign's polkit action (approvals of high-risk requests ask your password)");
+    let source = crate::root().join("packaging/linux").join(POLKIT_ACTION_FILE);
+    let (source, target) = (source.to_string_lossy().into_owned(), target.to_string_lossy().into_owned());
+    let args = ["install", "-m", "644", source.as_str(), target.as_str()];
+    let installed = if prereq::is_root() {
+        exec(&crate::root(), args[0], &args[1..])
+    } else {
+        exec(&crate::root(), "sudo", &args)
+    };
+    if let Err(e) = installed {
+        println!("    not installed ({e}): the window will say why high-risk requests cannot be approved");
+    }
 }
 
 /// Builds the desktop app and returns the path of its binary.
