@@ -50,9 +50,9 @@ pub enum Need {
     Browser,
     /// The keychain tests of the approver (gnome-keyring on a private D-Bus).
     Keychain,
-    /// The approver's polkit test (crates/approver/tests/polkit.rs): a
-    /// private system bus and polkitd in a mount namespace, a test user
-    /// typing at polkit's text agent on a pseudo-terminal (as root).
+    /// The CLI's polkit test (crates/cli/tests/polkit.rs): a private
+    /// system bus and polkitd in a mount namespace, the CLI run as a test
+    /// user typing at polkit's text agent on a pseudo-terminal (as root).
     Polkit,
     /// The fuzz smoke run of the display-schema renderer.
     Fuzz,

@@ -45,8 +45,7 @@ impl Setup {
             .args(args)
             .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/countersign-test-bus")
             .env("COUNTERSIGN_INSECURE_KEY_PASSPHRASE", "correct horse battery staple")
-            // Stands in for the OS prompt (crates/approver/tests/polkit.rs
-            // runs polkit's).
+            // Stands in for the OS prompt (tests/polkit.rs runs polkit's).
             .env(ENV_DANGER_FIXED_VERIFIER, "verified")
             .env_remove("COUNTERSIGN_KEY_STORE")
             .env_remove("COUNTERSIGN_DATA_DIR")
@@ -749,7 +748,7 @@ async fn a_request_that_requires_a_key_is_refused_with_no_key_at_hand() {
 /// User verification from the CLI: the OS prompt's answer decides, a
 /// refusal signs nothing, and where it is not available the request says
 /// so and cannot be approved, but can be denied. (The fixed verifier stands
-/// in for polkit here; crates/approver/tests/polkit.rs runs polkit.)
+/// in for polkit here; tests/polkit.rs runs polkit.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn user_verification_decides_approvals_and_is_never_skipped() {
     let s = Setup::new().await;

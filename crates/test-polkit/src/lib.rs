@@ -11,9 +11,13 @@
 //!   namespace, so the system bus is the default
 //!   /run/dbus/system_bus_socket there: the setuid `polkit-agent-helper-1`
 //!   ignores `DBUS_SYSTEM_BUS_ADDRESS`, only the default path reaches it;
-//! - a test user (`cs-polkit-test`, created once with `useradd` if absent
-//!   and kept; its random password set with `chpasswd` once per test
-//!   process) runs the command through `setpriv` on a pseudo-terminal.
+//! - a test user (`cs-polkit-test`, a system user with a nologin shell and
+//!   no home, created once with `useradd` if absent and kept; its random
+//!   password set with `chpasswd` once per test process) runs commands
+//!   through `setpriv`, with only the environment the test gives: on a
+//!   pseudo-terminal the test reads and types at
+//!   ([`World::spawn_as_user`]), or without a terminal
+//!   ([`World::output_as_user`]). One world runs several commands.
 //!
 //! Dropping the [`World`] stops polkitd, the bus and the namespace, and
 //! removes its temporary directory: /run/dbus on the host never sees a

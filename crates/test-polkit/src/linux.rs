@@ -8,7 +8,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Output, Stdio};
 use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -176,19 +176,14 @@ impl World {
         copy
     }
 
-    /// Runs `program args` as the test user, in the private polkit's
-    /// namespace, on a new pseudo-terminal that is its controlling
-    /// terminal (its own session). The environment is only `PATH`, `HOME`
-    /// (a directory of the user's in the world), `USER`, `LOGNAME`, `LANG=C`,
-    /// `TERM=dumb` and `envs`.
-    ///
-    /// # Panics
-    /// When the terminal or the process cannot be made.
-    #[must_use]
-    pub fn spawn_as_user(&self, program: &Path, args: &[&str], envs: &[(&str, &str)]) -> PtyChild {
-        let (master, slave) = open_pty().unwrap_or_else(|e| panic!("openpty: {e}"));
+    /// `program args` as the test user, in the private polkit's namespace:
+    /// `setpriv` drops to the user (real, effective and saved ids) and
+    /// execs the program. The environment is only `PATH`, `HOME` (a
+    /// directory of the user's in the world), `USER`, `LOGNAME`, `LANG=C`,
+    /// `TERM=dumb` and `envs`: nothing of the test's own environment
+    /// reaches it.
+    fn user_command(&self, program: &Path, args: &[&str], envs: &[(&str, &str)]) -> Command {
         let home = self.dir.path().join("home");
-        let stdio = || -> Stdio { Stdio::from(slave.try_clone().unwrap_or_else(|e| panic!("dup: {e}"))) };
         let mut command = Command::new(&self.setpriv);
         command
             .arg("--reuid")
@@ -207,9 +202,22 @@ impl World {
             .env("LANG", "C")
             .env("TERM", "dumb")
             .envs(envs.iter().copied())
-            .stdin(stdio())
-            .stdout(stdio())
-            .stderr(stdio());
+            .current_dir("/");
+        command
+    }
+
+    /// Runs `program args` as the test user ([`Self::user_command`]'s
+    /// environment), in the private polkit's namespace, on a new
+    /// pseudo-terminal that is its controlling terminal (its own session).
+    ///
+    /// # Panics
+    /// When the terminal or the process cannot be made.
+    #[must_use]
+    pub fn spawn_as_user(&self, program: &Path, args: &[&str], envs: &[(&str, &str)]) -> PtyChild {
+        let (master, slave) = open_pty().unwrap_or_else(|e| panic!("openpty: {e}"));
+        let stdio = || -> Stdio { Stdio::from(slave.try_clone().unwrap_or_else(|e| panic!("dup: {e}"))) };
+        let mut command = self.user_command(program, args, envs);
+        command.stdin(stdio()).stdout(stdio()).stderr(stdio());
         let namespace = self.namespace.as_raw_fd();
         // SAFETY: between fork and exec only async-signal-safe calls
         // (setns, setsid, ioctl) on values copied in.
@@ -229,6 +237,80 @@ impl World {
             command.spawn().unwrap_or_else(|e| panic!("running {} as {}: {e}", program.display(), self.user.name));
         drop(slave);
         PtyChild::new(child, master, self.user.password.clone())
+    }
+
+    /// Runs `program args` as the test user ([`Self::user_command`]'s
+    /// environment), in the private polkit's namespace, without a terminal:
+    /// standard input is /dev/null, and its own session has no controlling
+    /// terminal (so no text agent, and no /dev/tty). Its output once it
+    /// exits.
+    ///
+    /// # Errors
+    /// It did not exit within `timeout` (its process group is then killed),
+    /// or it could not be run.
+    pub fn output_as_user(
+        &self,
+        program: &Path,
+        args: &[&str],
+        envs: &[(&str, &str)],
+        timeout: Duration,
+    ) -> Result<Output, String> {
+        let mut command = self.user_command(program, args, envs);
+        command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let namespace = self.namespace.as_raw_fd();
+        // SAFETY: between fork and exec only async-signal-safe calls
+        // (setns, setsid) on values copied in.
+        unsafe {
+            command.pre_exec(move || {
+                enter_namespace(namespace)?;
+                if libc::setsid() < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let mut child =
+            command.spawn().map_err(|e| format!("running {} as {}: {e}", program.display(), self.user.name))?;
+        let read = |from: Option<Box<dyn Read + Send>>| {
+            let (sender, receiver) = mpsc::channel();
+            std::thread::spawn(move || {
+                let mut bytes = Vec::new();
+                if let Some(mut from) = from {
+                    let _ = from.read_to_end(&mut bytes);
+                }
+                let _ = sender.send(bytes);
+            });
+            receiver
+        };
+        let stdout = read(child.stdout.take().map(|s| Box::new(s) as Box<dyn Read + Send>));
+        let stderr = read(child.stderr.take().map(|s| Box::new(s) as Box<dyn Read + Send>));
+        let deadline = Instant::now() + timeout;
+        let status = loop {
+            match child.try_wait() {
+                Ok(Some(status)) => break status,
+                Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
+                Ok(None) => {
+                    if let Ok(group) = libc::pid_t::try_from(child.id()) {
+                        // SAFETY: a signal to the process group this call
+                        // created, whose leader is not reaped yet.
+                        unsafe { libc::kill(-group, libc::SIGKILL) };
+                    }
+                    let _ = child.wait();
+                    let said = |r: mpsc::Receiver<Vec<u8>>| {
+                        String::from_utf8_lossy(&r.recv_timeout(Duration::from_secs(2)).unwrap_or_default())
+                            .into_owned()
+                    };
+                    let (out, err) = (said(stdout), said(stderr));
+                    return Err(format!("{} did not exit in {timeout:?}; it wrote:\n{out}{err}", program.display()));
+                }
+                Err(e) => return Err(format!("waiting for {}: {e}", program.display())),
+            }
+        };
+        // The pipes close when the last process holding them exits (a
+        // leftover one is not waited for long).
+        let collect =
+            |r: mpsc::Receiver<Vec<u8>>| -> Vec<u8> { r.recv_timeout(Duration::from_secs(5)).unwrap_or_default() };
+        Ok(Output { status, stdout: collect(stdout), stderr: collect(stderr) })
     }
 
     fn in_namespace(&self, command: &mut Command) {
@@ -337,7 +419,7 @@ fn prerequisites() -> Result<Programs, Skip> {
         return Err(Skip(
             "the polkit test needs root: it starts its own system bus and polkitd (in a private mount \
              namespace) and creates a non-root test user; run it as root, e.g. sudo -E cargo test -p \
-             countersign-approver --test polkit"
+             countersign-cli --test polkit"
                 .into(),
         ));
     }
@@ -581,6 +663,23 @@ impl PtyChild {
     #[must_use]
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Its real and effective uids now (/proc/PID/status), while it runs:
+    /// polkit authenticates the real uid, and root is authorized without
+    /// being asked, so a test checks this is the test user.
+    ///
+    /// # Errors
+    /// It has exited, or /proc says nothing readable.
+    pub fn uids(&self) -> Result<(u32, u32), String> {
+        let status = fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .map_err(|e| format!("/proc/{}/status: {e}", self.pid()))?;
+        let line = status.lines().find_map(|l| l.strip_prefix("Uid:")).ok_or("no Uid line")?;
+        let mut ids = line.split_whitespace().map(str::parse::<u32>);
+        match (ids.next(), ids.next()) {
+            (Some(Ok(real)), Some(Ok(effective))) => Ok((real, effective)),
+            _ => Err(format!("an unreadable Uid line: {line}")),
+        }
     }
 
     /// What the terminal showed so far, the test user's password hidden.
