@@ -28,7 +28,7 @@ fn config(dir: &Path) -> ApproverConfig {
     let mut config = ApproverConfig::new(dir.join("data"));
     config.key_store = KeyStoreChoice::Custom(Arc::new(MemoryKeyStore::new()));
     config.device_name = "desktop test".into();
-    // Stands in for the OS prompt (crates/approver/tests/polkit.rs runs polkit).
+    // Stands in for the OS prompt (crates/cli/tests/polkit.rs runs polkit).
     config.user_verifier =
         Arc::new(countersign_approver::verify::FixedVerifier::new(countersign_approver::verify::FixedAnswer::Verified));
     config
@@ -355,7 +355,7 @@ fn enroll_receive_approve_deny_verify_and_export_against_a_real_server() {
     let one = invoke(&t.window, "request_view", json!({ "account_id": account_id, "request_id": request_id })).unwrap();
     assert_eq!(one["item"]["request"]["binding_message"], "ORDER-1");
 
-    // A high-risk purchase requires user verification: typing the binding code.
+    // A high-risk purchase requires user verification: the binding code typed, then the OS prompt.
     let refused = decide(&t.window, "approve", &account_id, &request_id, json!({})).unwrap_err();
     assert_eq!(refused["code"], "confirmation_required", "{refused}");
     let refused = decide(&t.window, "approve", &account_id, &request_id, json!({ "typed_binding_message": "ORDER-2" }))

@@ -44,7 +44,7 @@ impl AppDirs {
             ("HOME", &self.home),
             // The OS prompt of user verification answers "verified" without
             // asking anyone (a danger-* test build): the window shows its
-            // step; crates/approver/tests/polkit.rs runs polkit itself.
+            // step; crates/cli/tests/polkit.rs runs polkit itself.
             ("COUNTERSIGN_DANGER_FIXED_VERIFIER", Path::new("verified")),
         ]
     }

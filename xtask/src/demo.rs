@@ -128,11 +128,8 @@ fn polkit_action() {
     let source = crate::root().join("packaging/linux").join(POLKIT_ACTION_FILE);
     let (source, target) = (source.to_string_lossy().into_owned(), target.to_string_lossy().into_owned());
     let args = ["install", "-m", "644", source.as_str(), target.as_str()];
-    let installed = if prereq::is_root() {
-        exec(&crate::root(), args[0], &args[1..])
-    } else {
-        exec(&crate::root(), "sudo", &args)
-    };
+    let installed =
+        if prereq::is_root() { exec(&crate::root(), args[0], &args[1..]) } else { exec(&crate::root(), "sudo", &args) };
     if let Err(e) = installed {
         println!("    not installed ({e}): the window will say why high-risk requests cannot be approved");
     }

@@ -254,18 +254,35 @@ impl Inner {
         let answer = tokio::task::spawn_blocking(move || verifier.verify(&reason))
             .await
             .map_err(|e| Error::UserVerification(crate::verify::VerifyError::Failed(e.to_string())))?;
-        // The cached status follows what the OS just said.
-        if let Err(crate::verify::VerifyError::Unavailable(_)) = &answer {
+        // The views follow what the OS just said: found unavailable (no
+        // agent answered, which `availability` cannot see beforehand), it
+        // stays so for the status's lifetime.
+        if let Err(crate::verify::VerifyError::Unavailable(why)) = &answer {
+            let status = crate::verify::VerifierStatus {
+                method: self.config.user_verifier.method(),
+                availability: crate::verify::Availability::Unavailable(why.clone()),
+            };
             if let Ok(mut cached) = self.verifier_status.lock() {
-                *cached = None;
+                *cached = Some((self.now(), status));
             }
         }
-        answer.map_err(|e| match e {
+        let amr = answer.map_err(|e| match e {
             crate::verify::VerifyError::Unavailable(why) => {
                 Error::UserVerificationUnavailable(crate::verify::cannot_verify(&why))
             }
             other => Error::UserVerification(other),
-        })
+        })?;
+        // Only what an OS prompt proves is signed: `user` (never `hwk`, the
+        // server's to state after a security key's assertion).
+        if !countersign_protocol::amr::VerificationClass::User.met_by(&amr)
+            || amr.contains(&countersign_protocol::amr::Amr::Hwk)
+        {
+            let said: Vec<&str> = amr.iter().map(|m| m.as_str()).collect();
+            return Err(Error::UserVerification(crate::verify::VerifyError::Failed(format!(
+                "the verifier answered amr {said:?}, which does not show an OS verification"
+            ))));
+        }
+        Ok(amr)
     }
 
     async fn refresh_verifier_status(&self) -> crate::verify::VerifierStatus {

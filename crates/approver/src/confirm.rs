@@ -3,9 +3,10 @@
 //!
 //! Approving needs the user to type the request's binding message when
 //!
-//! - `requires` holds `user_verification` (typing the code is the
-//!   approvers' local check: see `docs/approver.md`, it proves a deliberate
-//!   act, not who is at the keyboard), or
+//! - `requires` holds `user_verification` (typing the code proves that the
+//!   person read the request, a deliberate act, not who is at the
+//!   keyboard: that is the OS prompt's or the security key's, `crate::verify`,
+//!   `docs/approver.md`), or
 //! - the effective risk is high or critical: the higher of the server's
 //!   level (an unknown level counts as critical) and the level of every
 //!   detail as rendered here (a type without a display schema counts as

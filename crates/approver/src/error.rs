@@ -84,8 +84,10 @@ pub enum Error {
     UnsupportedRequirement(String),
     /// The request requires local user verification (`requires:
     /// user_verification`) and no binding message was typed: type it to
-    /// approve (`crate::confirm`).
-    #[error("the request requires user verification before approval: type its binding message to approve it")]
+    /// approve (`crate::confirm`). Typing is the check that the person
+    /// read the request; the verification itself is the OS prompt or the
+    /// security key (`crate::verify`).
+    #[error("this request requires user verification, which starts with confirming what you read: type its binding message to approve it")]
     UserVerificationRequired,
     /// The request requires user verification and the OS cannot ask here
     /// (why, and what would work).

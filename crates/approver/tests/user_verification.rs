@@ -1,6 +1,6 @@
 //! User verification in the approver core (docs/approver.md, "Verifying
 //! the user"): an approval of a request that requires it asks the OS (here
-//! `FixedVerifier`, which stands in for the prompt; tests/polkit.rs runs
+//! `FixedVerifier`, which stands in for the prompt; crates/cli/tests/polkit.rs runs
 //! polkit itself) after every other check and before signing, and the
 //! signed decision states it (`amr`); without it nothing is signed.
 
@@ -9,10 +9,12 @@ mod common;
 use common::*;
 use countersign_approver::gate::VerificationStep;
 use countersign_approver::store::LocalStatus;
-use countersign_approver::verify::VerifyError;
+use countersign_approver::verify::{Availability, UserVerifier, VerifyError};
 use countersign_approver::{DeliveryReport, Error};
+use countersign_protocol::amr::Amr;
 use countersign_protocol::device::{Decision, Requirement};
 use serde_json::{json, Value};
+use std::sync::Arc;
 
 fn claims(jwt: &str) -> Value {
     let payload = jwt.split('.').nth(1).unwrap();
@@ -135,4 +137,78 @@ async fn a_request_that_does_not_require_it_never_asks() {
     assert!(claims(&outcome.history.decision_jws).get("amr").is_none());
     let (_, token) = agent.wait_token(&auth_req_id).await;
     assert!(claims(token["access_token"].as_str().unwrap()).get("amr").is_none());
+}
+
+/// Says it can ask, then finds no one to answer (polkit without an agent:
+/// `availability` cannot see that beforehand).
+struct NoAgent;
+
+impl UserVerifier for NoAgent {
+    fn method(&self) -> &'static str {
+        "no agent"
+    }
+    fn availability(&self) -> Availability {
+        Availability::Available
+    }
+    fn verify(&self, _reason: &str) -> Result<Vec<Amr>, VerifyError> {
+        Err(VerifyError::Unavailable("no authentication agent answered".into()))
+    }
+}
+
+/// Verifies, but claims nothing an OS prompt proves (or claims a key).
+struct Claims(Vec<Amr>);
+
+impl UserVerifier for Claims {
+    fn method(&self) -> &'static str {
+        "claims"
+    }
+    fn availability(&self) -> Availability {
+        Availability::Available
+    }
+    fn verify(&self, _reason: &str) -> Result<Vec<Amr>, VerifyError> {
+        Ok(self.0.clone())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn found_unavailable_when_asked_the_view_then_says_so() {
+    let env = Env::start().await;
+    env.add_user("fay").await;
+    let device = Device::new();
+    let approver = device.open_with(|c| c.user_verifier = Arc::new(NoAgent)).await;
+    let account = approver.enroll(&env.invitation("fay", 600).await).await.unwrap();
+    env.agent().await.request("fay", &trade_details(), None).await;
+    approver.sync(&account.id).await.unwrap();
+    let id = approver.pending().await.unwrap().remove(0).request.id;
+    let before = approver.view(id.as_str(), Some(&account.id)).await.unwrap();
+    assert_eq!(before.user_verification, VerificationStep::OsPrompt { method: "no agent".into() });
+
+    let refused = approver.decide(&account.id, id.as_str(), Decision::Approve, None, Some(CODE)).await;
+    let Err(Error::UserVerificationUnavailable(why)) = &refused else { panic!("{refused:?}") };
+    assert!(why.contains("no authentication agent answered") && why.contains("another device"), "{why}");
+    assert!(approver.history().await.unwrap().is_empty());
+    let after = approver.view(id.as_str(), Some(&account.id)).await.unwrap();
+    assert!(!after.approvable);
+    let VerificationStep::Unavailable { reason } = &after.user_verification else { panic!("{after:?}") };
+    assert!(reason.contains("no authentication agent answered"), "{reason}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_an_os_verification_is_signed() {
+    for claimed in [vec![], vec![Amr::Pwd], vec![Amr::User, Amr::Hwk]] {
+        let env = Env::start().await;
+        env.add_user("gus").await;
+        let device = Device::new();
+        let approver = device.open_with(|c| c.user_verifier = Arc::new(Claims(claimed.clone()))).await;
+        let account = approver.enroll(&env.invitation("gus", 600).await).await.unwrap();
+        env.agent().await.request("gus", &trade_details(), None).await;
+        approver.sync(&account.id).await.unwrap();
+        let id = approver.pending().await.unwrap().remove(0).request.id;
+        let refused = approver.decide(&account.id, id.as_str(), Decision::Approve, None, Some(CODE)).await;
+        let Err(Error::UserVerification(VerifyError::Failed(why))) = &refused else {
+            panic!("{claimed:?}: {refused:?}")
+        };
+        assert!(why.contains("does not show an OS verification"), "{why}");
+        assert!(approver.history().await.unwrap().is_empty(), "{claimed:?}: nothing signed");
+    }
 }

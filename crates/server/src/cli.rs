@@ -408,17 +408,8 @@ fn serve_config(args: &ServeArgs) -> Result<Config, CliError> {
         }
         Registration::Token => RegistrationPolicy::InitialAccessToken(initial_access_token(args)?),
     };
-    c.webauthn_at =
-        match ops::StepUpAt::parse(&args.webauthn_at).map_err(|e| CliError::Usage(format!("--webauthn-at: {e}")))? {
-            ops::StepUpAt::Never => None,
-            ops::StepUpAt::From(risk) => Some(risk),
-        };
-    c.user_verification_at = match ops::StepUpAt::parse(&args.user_verification_at)
-        .map_err(|e| CliError::Usage(format!("--user-verification-at: {e}")))?
-    {
-        ops::StepUpAt::Never => None,
-        ops::StepUpAt::From(risk) => Some(risk),
-    };
+    c.webauthn_at = from_risk_flag("--webauthn-at", &args.webauthn_at)?;
+    c.user_verification_at = from_risk_flag("--user-verification-at", &args.user_verification_at)?;
     c.user_verification_class = countersign_protocol::amr::VerificationClass::parse(&args.user_verification_class)
         .ok_or_else(|| {
             CliError::Usage(format!(
@@ -428,6 +419,9 @@ fn serve_config(args: &ServeArgs) -> Result<Config, CliError> {
         })?;
     c.check_webauthn()
         .map_err(|e| CliError::Usage(format!("--webauthn-at {}: {e} (or --webauthn-at never)", args.webauthn_at)))?;
+    c.check_user_verification().map_err(|e| {
+        CliError::Usage(format!("--user-verification-class hwk: {e} (or --user-verification-class user)"))
+    })?;
     c.limits.user_per_minute = args.user_rate_limit;
     c.limits.client_per_minute = args.client_rate_limit;
     c.limits.unverified_user_client_per_minute = args.unverified_rate_limit;
@@ -489,6 +483,14 @@ fn qr(text: &str) -> Result<String, CliError> {
 fn out(line: &str) {
     let mut o = std::io::stdout().lock();
     let _ = writeln!(o, "{line}");
+}
+
+/// A `--…-at` flag: `never` (`None`) or the risk from which a step applies.
+fn from_risk_flag(flag: &str, value: &str) -> Result<Option<countersign_protocol::device::Risk>, CliError> {
+    match ops::StepUpAt::parse(value).map_err(|e| CliError::Usage(format!("{flag}: {e}")))? {
+        ops::StepUpAt::Never => Ok(None),
+        ops::StepUpAt::From(risk) => Ok(Some(risk)),
+    }
 }
 
 async fn run(cli: Cli) -> Result<(), CliError> {

@@ -276,9 +276,23 @@ impl Config {
     pub fn check_webauthn(&self) -> Result<(), String> {
         match (&self.webauthn_at, crate::webauthn::RelyingParty::for_issuer(&self.issuer)) {
             (Some(_), Err(why)) => Err(format!("{why}; requests that require WebAuthn could not be approved")),
-            (None, Err(why)) if self.user_verification_class == countersign_protocol::amr::VerificationClass::Hwk => {
-                Err(format!("{why}; user verification of class hwk needs WebAuthn"))
-            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether this configuration can do what its user verification policy
+    /// asks: class `hwk` means a security key, which needs an issuer
+    /// WebAuthn can use.
+    ///
+    /// # Errors
+    /// Why not, for the operator.
+    pub fn check_user_verification(&self) -> Result<(), String> {
+        let hwk = self.user_verification_class == countersign_protocol::amr::VerificationClass::Hwk;
+        match crate::webauthn::RelyingParty::for_issuer(&self.issuer) {
+            Err(why) if hwk && self.user_verification_at.is_some() => Err(format!(
+                "{why}; class hwk needs a security key (WebAuthn), so requests that require user verification \
+                 could not be approved"
+            )),
             _ => Ok(()),
         }
     }

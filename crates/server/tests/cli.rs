@@ -261,7 +261,7 @@ fn security_key_and_step_up_commands() {
         ("--user-verification-at", "sometimes", "--user-verification-at"),
         ("--user-verification-class", "pwd", "--user-verification-class"),
         // A security key's class on an issuer WebAuthn cannot use.
-        ("--user-verification-class", "hwk", "user verification of class hwk needs WebAuthn"),
+        ("--user-verification-class", "hwk", "--user-verification-class hwk: WebAuthn"),
     ] {
         let out = on_db(&db)
             .args(["serve", "--issuer", "http://127.0.0.1:1", "--webauthn-at", "never", flag, value])

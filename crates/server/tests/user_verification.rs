@@ -28,6 +28,11 @@ async fn an_approval_without_user_verification_is_refused_and_nothing_is_recorde
     // An amr that is not a verification of the person.
     let weak = dev.submission_with_amr(&req, Decision::Approve, None, now, vec![Amr::Pwd, Amr::Swk]);
     expect_err(dev.submit(&server, &req.id, &weak).await, 403, "step_up_required").await;
+    // Only registered methods: an unknown value (here one that hides `hwk`
+    // behind a space) is refused, never stored or put in tokens.
+    let sneaky = dev.submission_with_amr(&req, Decision::Approve, None, now, vec![Amr::User, Amr::from("x hwk")]);
+    let body = expect_err(dev.submit(&server, &req.id, &sneaky).await, 400, "invalid_decision").await;
+    assert!(body["error_description"].as_str().unwrap().contains("not an RFC 8176 method"), "{body}");
     // `hwk` is the server's to state, after a verified assertion.
     let claimed = dev.submission_with_amr(&req, Decision::Approve, None, now, vec![Amr::Hwk]);
     let body = expect_err(dev.submit(&server, &req.id, &claimed).await, 400, "invalid_decision").await;
@@ -53,6 +58,22 @@ async fn an_approval_without_user_verification_is_refused_and_nothing_is_recorde
         .unwrap();
     assert_eq!(intro["active"], true);
     assert_eq!(intro["amr"], json!(["user"]));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_denial_that_states_a_verification_is_recorded_as_stated() {
+    let (server, dev, agent) = user_device_and_agent(server().await, "eve").await;
+    let ack = agent.start(&server, "eve").await;
+    let req = dev.pending(&server).await.remove(0);
+    let deny = dev.submission_with_amr(&req, Decision::Deny, None, server.clock_now(), vec![Amr::User]);
+    assert_eq!(dev.submit(&server, &req.id, &deny).await.status(), 200);
+    // The same denial again: identical; without the verification: another one.
+    let again = dev.submission_with_amr(&req, Decision::Deny, None, server.clock_now() + 1, vec![Amr::User]);
+    assert_eq!(dev.submit(&server, &req.id, &again).await.status(), 200);
+    let other = dev.submission_with_amr(&req, Decision::Deny, None, server.clock_now() + 2, vec![]);
+    expect_err(dev.submit(&server, &req.id, &other).await, 409, "decision_conflict").await;
+    expect_token_err(&server, &agent, &ack, "access_denied").await;
     server.stop().await;
 }
 
@@ -115,8 +136,17 @@ async fn the_client_policy_decides_which_requests_need_it() {
     assert!(req.requires.contains(&Requirement::UserVerification));
     assert!(req.requires.contains(&Requirement::Webauthn));
     let os_only = dev.submission_with_amr(&req, Decision::Approve, None, server.clock_now(), vec![Amr::User]);
-    expect_err(dev.submit(&server, &req.id, &os_only).await, 403, "step_up_required").await;
+    let body = expect_err(dev.submit(&server, &req.id, &os_only).await, 403, "step_up_required").await;
+    assert!(body["error_description"].as_str().unwrap().contains("WebAuthn assertion"), "the key is missing: {body}");
     assert_eq!(dev.pending(&server).await[0].id, req.id, "still pending");
+    assert_eq!(dev.decide(&server, &req, Decision::Deny, None).await.status(), 200);
+
+    // Changing only the risk keeps the class: still a security key.
+    ops::set_client_user_verification(&db, &agent.client_id, "critical", None).await.unwrap();
+    agent.start(&server, "dan").await;
+    let req = dev.pending(&server).await.remove(0);
+    assert!(req.requires.contains(&Requirement::Webauthn), "class hwk kept: {:?}", req.requires);
+    assert_eq!(dev.decide(&server, &req, Decision::Deny, None).await.status(), 200);
 
     // Back to the server's setting; bad values are refused with a reason.
     ops::set_client_user_verification(&db, &agent.client_id, "default", Some("default")).await.unwrap();

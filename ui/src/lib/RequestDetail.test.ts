@@ -39,7 +39,7 @@ describe('RequestDetail', () => {
       'openid',
       'trade',
     ]);
-    expect(screen.getByText('Your computer confirms it is you (password or fingerprint)')).toBeInTheDocument();
+    expect(screen.getByText('Confirm it is you (your computer asks, or your security key)')).toBeInTheDocument();
     const context = screen.getByTestId('context');
     expect(context).toHaveTextContent('192.0.2.10');
     expect(context).toHaveTextContent('agent/1.0');

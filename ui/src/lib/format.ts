@@ -128,7 +128,7 @@ const KEY_STORE: Record<KeyStoreKind, string> = {
 export const keyStoreLabel = labels(KEY_STORE, (kind) => kind);
 
 const REQUIREMENT: Record<Requirement, string> = {
-  user_verification: 'Your computer confirms it is you (password or fingerprint)',
+  user_verification: 'Confirm it is you (your computer asks, or your security key)',
   webauthn: 'Your security key (touch it, and its PIN if it asks)',
 };
 

@@ -111,6 +111,9 @@ impl UserVerifier for PolkitVerifier {
     }
 
     fn availability(&self) -> Availability {
+        if let Some(why) = running_as_root() {
+            return Availability::Unavailable(why);
+        }
         let connection = match Connection::new_system() {
             Ok(connection) => connection,
             Err(e) => return Availability::Unavailable(no_system_bus(&e)),
@@ -132,6 +135,9 @@ impl UserVerifier for PolkitVerifier {
     }
 
     fn verify(&self, reason: &str) -> Result<Vec<Amr>, VerifyError> {
+        if let Some(why) = running_as_root() {
+            return Err(VerifyError::Unavailable(why));
+        }
         let subject = ProcessSubject::current().map_err(VerifyError::Failed)?;
         let connection = Connection::new_system().map_err(|e| VerifyError::Unavailable(no_system_bus(&e)))?;
         if !self.uses_text_agent() {
@@ -194,6 +200,28 @@ fn start_time_from_stat(stat: &str) -> Option<u64> {
     let after_comm = &stat[stat.rfind(')')? + 1..];
     // After the name come fields 3 (state), 4, …: field 22 is the 20th.
     after_comm.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// Why polkit cannot verify anyone for this process: it runs as root
+/// (real or effective uid 0), and polkitd authorizes root for every action
+/// without asking, which would sign `user` with nobody verified.
+fn running_as_root() -> Option<String> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    root_in_status(&status).then(|| {
+        "this approver runs as root, and polkit authorizes root without asking anyone: run it as your own user"
+            .to_owned()
+    })
+}
+
+/// Whether the real or the effective uid of the `Uid:` line is 0 (a line
+/// that cannot be read counts as root: refused rather than trusted).
+fn root_in_status(status: &str) -> bool {
+    let Some(line) = status.lines().find_map(|line| line.strip_prefix("Uid:")) else { return true };
+    let mut ids = line.split_whitespace().map(str::parse::<u32>);
+    match (ids.next(), ids.next()) {
+        (Some(Ok(real)), Some(Ok(effective))) => real == 0 || effective == 0,
+        _ => true,
+    }
 }
 
 /// The real uid (`getuid`), the first number of the `Uid:` line of
@@ -357,6 +385,32 @@ fn terminal_safe(text: &str) -> String {
 /// Our `pkttyagent`, registered for this process; stopped when dropped.
 struct TextAgentProcess {
     child: Child,
+    /// The terminal's settings before the agent started, put back if it is
+    /// stopped while it may be prompting (echo off).
+    terminal: Option<SavedTerminal>,
+}
+
+/// The settings of the controlling terminal (`tcgetattr` on /dev/tty).
+struct SavedTerminal {
+    tty: std::fs::File,
+    settings: libc::termios,
+}
+
+impl SavedTerminal {
+    fn save() -> Option<Self> {
+        use std::os::fd::AsRawFd as _;
+        let tty = std::fs::OpenOptions::new().read(true).write(true).open("/dev/tty").ok()?;
+        // SAFETY: `termios` is plain data; tcgetattr fills it for an open fd.
+        let mut settings: libc::termios = unsafe { std::mem::zeroed() };
+        // SAFETY: the fd is open for the call's duration; the pointer is valid.
+        (unsafe { libc::tcgetattr(tty.as_raw_fd(), &raw mut settings) } == 0).then_some(Self { tty, settings })
+    }
+
+    fn restore(&self) {
+        use std::os::fd::AsRawFd as _;
+        // SAFETY: as in `save`; the settings are the ones tcgetattr gave.
+        let _ = unsafe { libc::tcsetattr(self.tty.as_raw_fd(), libc::TCSANOW, &raw const self.settings) };
+    }
 }
 
 impl TextAgentProcess {
@@ -367,6 +421,7 @@ impl TextAgentProcess {
     /// agent serves exactly our process.
     fn start(subject: &ProcessSubject) -> Result<Self, VerifyError> {
         let program = pkttyagent().map_err(VerifyError::Unavailable)?;
+        let terminal = SavedTerminal::save();
         let mut child = Command::new(&program)
             .arg("--process")
             .arg(format!("{},{}", subject.pid, subject.start_time))
@@ -385,7 +440,7 @@ impl TextAgentProcess {
             let mut sink = Vec::new();
             let _ = done.send(notify.read_to_end(&mut sink).map(|_| ()));
         });
-        let mut agent = Self { child };
+        let mut agent = Self { child, terminal };
         match registered.recv_timeout(AGENT_REGISTER_TIMEOUT) {
             // End of file: it closed the pipe, or it exited.
             Ok(Ok(())) if matches!(agent.child.try_wait(), Ok(None)) => Ok(agent),
@@ -422,10 +477,15 @@ impl TextAgentProcess {
     }
 
     fn stop(&mut self) {
-        // SIGKILL (std has no other): by now the agent has restored the
-        // terminal it prompted on, or never changed it.
+        // SIGKILL (std has no other): an agent killed mid-prompt (the check
+        // timed out or failed) leaves echo off, so the terminal's settings
+        // from before it started are put back.
         if matches!(self.child.try_wait(), Ok(None)) {
             let _ = self.child.kill();
+            let _ = self.child.wait();
+            if let Some(terminal) = &self.terminal {
+                terminal.restore();
+            }
         }
         let _ = self.child.wait();
     }
@@ -534,5 +594,27 @@ mod tests {
         assert_eq!(details["uid"].0.signature().to_string(), "i");
         assert_eq!(details["pid"].0.signature().to_string(), "u");
         assert_eq!(details["start-time"].0.signature().to_string(), "t");
+    }
+
+    #[test]
+    fn root_is_never_verified_by_polkit() {
+        // polkitd authorizes uid 0 without asking: real or effective root
+        // is refused, and so is a status that cannot be read.
+        assert!(!root_in_status("Name:\tcli\nUid:\t1000\t1000\t1000\t1000\n"));
+        assert!(root_in_status("Uid:\t0\t0\t0\t0\n"));
+        assert!(root_in_status("Uid:\t1000\t0\t0\t0\n"), "setuid root");
+        assert!(root_in_status("Uid:\t0\t1000\t1000\t1000\n"));
+        assert!(root_in_status("Name:\tcli\n"));
+        assert!(root_in_status("Uid:\tx\t1000\n"));
+        let as_root = std::fs::read_to_string("/proc/self/status").is_ok_and(|s| root_in_status(&s));
+        let verifier = PolkitVerifier::new(crate::verify::POLKIT_ACTION, TextAgent::Session);
+        if as_root {
+            let Availability::Unavailable(why) = verifier.availability() else { panic!("root is available") };
+            assert!(why.contains("runs as root"), "{why}");
+            let Err(VerifyError::Unavailable(why)) = verifier.verify("Approve: x for y (C)") else {
+                panic!("root verified")
+            };
+            assert!(why.contains("runs as root"), "{why}");
+        }
     }
 }

@@ -444,7 +444,7 @@ pub struct Device {
     pub dir: Arc<tempfile::TempDir>,
     pub keys: Arc<MemoryKeyStore>,
     pub clock: Arc<OffsetClock>,
-    /// Stands in for the OS prompt (tests/polkit.rs runs the real one):
+    /// Stands in for the OS prompt (crates/cli/tests/polkit.rs runs polkit):
     /// verifies by default.
     pub verifier: FixedVerifier,
 }

@@ -115,8 +115,8 @@ pub async fn decide(
         &claims.statement_hash,
     )
     .map_err(DeviceError::Statement)?;
-    // 8: `user_verification` is the approver's to enforce; `webauthn` is
-    // verified here, with the statement hash as the challenge.
+    // 8: `webauthn` is verified here, with the statement hash as the
+    // challenge; then the user verification the decision states.
     let step_up = if claims.decision == Decision::Approve && req.requires.contains(&Requirement::Webauthn) {
         let (hash, assertion) = (&claims.statement_hash, submission.webauthn.as_ref());
         match step_up::verify(&state, &req.sub, req.request_id.as_str(), assertion, hash, now).await? {
@@ -221,6 +221,14 @@ pub async fn decide(
 /// # Errors
 /// [`DeviceError::InvalidDecision`], [`DeviceError::UserVerificationRequired`].
 fn verified_amr(req: &StoredRequest, claims: &DecisionClaims, key_verified: bool) -> Result<Vec<Amr>, DeviceError> {
+    // Only registered values: they are what tokens may carry, and none
+    // holds the space the stored form separates them with.
+    if let Some(unknown) = claims.amr.iter().find(|m| m.is_extension()) {
+        return Err(DeviceError::InvalidDecision(format!(
+            "`amr` holds {:?}, which is not an RFC 8176 method",
+            countersign_text::excerpt(unknown.as_str(), countersign_text::Context::Identifier, 32)
+        )));
+    }
     if claims.amr.contains(&Amr::Hwk) && !key_verified {
         return Err(DeviceError::InvalidDecision(
             "`amr` states `hwk` but the decision carries no verified security key assertion".into(),

@@ -57,8 +57,9 @@ pub async fn set_client_step_up(db: &Db, client_id: &str, at: &str) -> Result<()
 
 /// Sets a client's user verification policy: from which risk its approvals
 /// need user verification (`never`, a risk, or `default`: the server's
-/// `--user-verification-at`) and, optionally, the least class (`user`,
-/// `hwk`, or `default`: the server's `--user-verification-class`).
+/// `--user-verification-at`) and, when given, the least class (`user`,
+/// `hwk`, or `default`: the server's `--user-verification-class`); without
+/// `class` the stored class stays.
 ///
 /// # Errors
 /// [`AdminError::Invalid`] for another value, [`AdminError::NotFound`] for
@@ -74,21 +75,26 @@ pub async fn set_client_user_verification(
         "default" => None,
         other => Some(StepUpAt::parse(other).map_err(|e| AdminError::Invalid(format!("{e}, or default")))?),
     };
+    // None: keep the stored class; Some(None): the server's.
     let class = match class {
-        None | Some("default") => None,
-        Some(other) => Some(
+        None => None,
+        Some("default") => Some(None),
+        Some(other) => Some(Some(
             VerificationClass::parse(other)
                 .ok_or_else(|| AdminError::Invalid(format!("`{other}` is not one of user, hwk, default")))?,
-        ),
+        )),
     };
     let mut tx = store::begin(db).await?;
-    let done =
-        sqlx::query("UPDATE clients SET user_verification_at = $1, user_verification_class = $2 WHERE client_id = $3")
-            .bind(at.as_ref().map(StepUpAt::as_str))
-            .bind(class.map(|c| c.as_str()))
-            .bind(client_id)
-            .execute(&mut *tx)
-            .await?;
+    let done = sqlx::query(
+        "UPDATE clients SET user_verification_at = $1, \
+         user_verification_class = CASE WHEN $2 THEN $3 ELSE user_verification_class END WHERE client_id = $4",
+    )
+    .bind(at.as_ref().map(StepUpAt::as_str))
+    .bind(class.is_some())
+    .bind(class.flatten().map(|c| c.as_str()))
+    .bind(client_id)
+    .execute(&mut *tx)
+    .await?;
     if done.rows_affected() == 0 {
         return Err(AdminError::NotFound(format!("client {client_id:?}")));
     }
@@ -96,7 +102,7 @@ pub async fn set_client_user_verification(
     tracing::info!(
         client_id,
         user_verification_at = at.as_ref().map_or("default", StepUpAt::as_str),
-        user_verification_class = class.map_or("default", |c| c.as_str()),
+        user_verification_class = class.map_or("unchanged", |c| c.map_or("default", |c| c.as_str())),
         "client user verification policy changed"
     );
     Ok(())

@@ -267,7 +267,7 @@ export class FakeBackend implements Backend {
         throw (request.requires.includes('user_verification')
           ? {
               code: 'confirmation_required',
-              message: 'the request requires user verification before approval: type its binding message to approve it',
+              message: 'this request requires user verification, which starts with confirming what you read: type its binding message to approve it',
             }
           : {
               code: 'risk_confirmation_required',
