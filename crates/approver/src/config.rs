@@ -132,7 +132,8 @@ pub struct ApproverConfig {
     /// Name of this device, sent at enrollment (1 to 64 characters).
     pub device_name: String,
     /// Capabilities announced at enrollment (default `push`; the desktop
-    /// app adds `notifications` and `user_verification`).
+    /// app adds `webauthn` where it reaches security keys; `user_verification`
+    /// is added at enrollment when the OS can verify the user).
     pub capabilities: Vec<countersign_protocol::device::Capability>,
     /// Push and poll settings.
     pub transport: TransportConfig,

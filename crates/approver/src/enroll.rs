@@ -13,9 +13,9 @@ use crate::error::{Error, Result};
 use crate::http::typed;
 use crate::store::Account;
 use countersign_protocol::device::{
-    default_device_endpoint, DeviceErrorCode, EnrolledUser, EnrollmentPreviewRequest, EnrollmentPreviewResponse,
-    EnrollmentRequest, EnrollmentResponse, EnrollmentUri, Issuer, Platform, METADATA_DEVICE_ENDPOINT, PATH_ENROLL,
-    PATH_ENROLL_PREVIEW,
+    default_device_endpoint, Capability, DeviceErrorCode, EnrolledUser, EnrollmentPreviewRequest,
+    EnrollmentPreviewResponse, EnrollmentRequest, EnrollmentResponse, EnrollmentUri, Issuer, Platform,
+    METADATA_DEVICE_ENDPOINT, PATH_ENROLL, PATH_ENROLL_PREVIEW,
 };
 use countersign_protocol::discovery::ServerMetadata;
 use countersign_protocol::jws::DeviceKeyPair;
@@ -154,12 +154,21 @@ impl Approver {
         let issuer = invitation.issuer();
         let device_endpoint = discover(self, issuer).await?;
         let key = DeviceKeyPair::generate().map_err(|e| Error::Signing(e.to_string()))?;
+        // `user_verification` is announced when the OS can verify the user
+        // here now (protocol §3.2); the server records what it is told.
+        let mut capabilities = self.inner.config.capabilities.clone();
+        let verifier = self.inner.verifier_status().await;
+        if verifier.availability == crate::verify::Availability::Available
+            && !capabilities.contains(&Capability::UserVerification)
+        {
+            capabilities.push(Capability::UserVerification);
+        }
         let request = EnrollmentRequest {
             ticket: invitation.ticket().clone(),
             public_jwk: key.public_jwk().clone(),
             device_name: self.inner.config.device_name.clone(),
             platform: platform(),
-            capabilities: self.inner.config.capabilities.clone(),
+            capabilities,
         };
         request.validate().map_err(|e| Error::Invalid(format!("enrollment request: {e}")))?;
         let account_id = countersign_protocol::secret::generate_url_safe(16)

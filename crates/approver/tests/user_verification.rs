@@ -21,11 +21,23 @@ fn claims(jwt: &str) -> Value {
     serde_json::from_slice(&countersign_protocol::jws::b64url_decode(payload).unwrap()).unwrap()
 }
 
+/// The capabilities the server recorded for the account's device.
+async fn capabilities(env: &Env, account: &countersign_approver::store::Account) -> Vec<String> {
+    let stored: String = sqlx::query_scalar("SELECT capabilities FROM devices WHERE device_id = $1")
+        .bind(account.device_id.as_str())
+        .fetch_one(&env.server().state.db)
+        .await
+        .unwrap();
+    serde_json::from_str(&stored).unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_approval_asks_the_os_once_and_the_tokens_say_so() {
     let env = Env::start().await;
     let t = env.synced_trade("zoe", None).await;
     assert!(t.item.request.requires.contains(&Requirement::UserVerification), "a trade is high risk");
+    // The approver announced that it can verify the user.
+    assert_eq!(capabilities(&env, &t.account).await, vec!["push", "user_verification"]);
     let view = t.approver.view(t.item.request.id.as_str(), Some(&t.account.id)).await.unwrap();
     assert_eq!(view.user_verification, VerificationStep::OsPrompt { method: "fixed (tests only)".into() });
     assert!(view.approvable);
@@ -105,6 +117,8 @@ async fn without_os_verification_the_request_cannot_be_approved_here() {
     approver.sync(&account.id).await.unwrap();
     let item = approver.pending().await.unwrap().remove(0);
 
+    // Not announced at enrollment.
+    assert_eq!(capabilities(&env, &account).await, vec!["push"]);
     // The view says so before the user tries, with what would work.
     let view = approver.view(item.request.id.as_str(), Some(&account.id)).await.unwrap();
     assert!(!view.approvable);

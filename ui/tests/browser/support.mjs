@@ -79,6 +79,7 @@ export function makeView({
   display = model('mixed-request'),
   approvable,
   confirmation_required,
+  user_verification,
   account_id = 'acct_1',
 } = {}) {
   const req = {
@@ -96,6 +97,15 @@ export function makeView({
     // The core's verdict (as tests/fixtures.ts: the server's level and user_verification).
     confirmation_required:
       confirmation_required ?? (req.requires.includes('user_verification') || !['low', 'medium'].includes(req.risk)),
+    // As tests/fixtures.ts `coreVerificationStep`: an approver whose OS can verify the user.
+    security_key_required: req.requires.includes('webauthn'),
+    user_verification:
+      user_verification ??
+      (!req.requires.includes('user_verification')
+        ? { kind: 'not_required' }
+        : req.requires.includes('webauthn')
+          ? { kind: 'security_key' }
+          : { kind: 'os_prompt', method: 'polkit' }),
     request_text: [],
   };
 }
