@@ -70,9 +70,15 @@ impl Server {
     /// `countersign-server client verify` does).
     pub async fn verify(&self, agent: &Agent) {
         let s = &self.server;
-        countersign_server::ops::set_client_verified(&s.state.db, &agent.client_id, true, "e2e test", s.state.now())
-            .await
-            .expect("verify the agent");
+        countersign_server::ops::set_client_verified(
+            &s.state.db,
+            &agent.client_id,
+            true,
+            &countersign_server::ops::Actor::Labelled("e2e test"),
+            s.state.now(),
+        )
+        .await
+        .expect("verify the agent");
     }
 
     /// `/bc-authorize` for the user; returns `auth_req_id`.

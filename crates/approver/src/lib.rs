@@ -39,6 +39,7 @@
 // Library code reports errors; only tests may unwrap.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod admin;
 mod approver;
 mod blocks;
 pub mod clock;

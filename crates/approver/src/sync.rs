@@ -7,8 +7,8 @@ use crate::events::ApproverEvent;
 use crate::http::typed;
 use crate::store::{Account, LocalStatus};
 use countersign_protocol::device::{
-    request_url, ApproverRequest, DeviceErrorCode, DeviceEvent, RequestId, RequestState, RequestStatus, WithdrawReason,
-    MAX_PAGE_SIZE, PATH_REQUESTS, QUERY_CURSOR, QUERY_LIMIT, QUERY_STATUS,
+    request_url, ApproverRequest, DeviceErrorCode, DeviceEvent, DeviceSelf, RequestId, RequestState, RequestStatus,
+    WithdrawReason, MAX_PAGE_SIZE, PATH_ME, PATH_REQUESTS, QUERY_CURSOR, QUERY_LIMIT, QUERY_STATUS,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -135,6 +135,24 @@ impl Approver {
         let inner = &self.inner;
         let account = inner.store.account(account_id).await?;
         let key = inner.key_for(&account).await?;
+        // Who the server says this device's user is now: a role given or
+        // taken away shows from this sync on (the server checks the role on
+        // every admin call anyway).
+        // A server from before `/me` answers 404: the stored user stays.
+        let url = format!("{}{PATH_ME}", account.device_endpoint);
+        match inner.http.device_get(&url, &inner.auth(&account, &key)).await {
+            Ok(value) => {
+                let me: DeviceSelf = typed(value, "me")?;
+                if me.device_id != account.device_id || me.user.sub != account.user.sub {
+                    return Err(Error::Protocol("the server named another device or user for this account".into()));
+                }
+                if inner.store.set_user(&account.id, &me.user).await? {
+                    tracing::info!(account_id = %account.id, "the user's name or roles changed on the server");
+                }
+            }
+            Err(Error::Server { status: 404, .. }) => {}
+            Err(e) => return Err(e),
+        }
         let mut report = SyncReport::default();
         let mut listed = HashSet::new();
         let mut requests = Vec::new();

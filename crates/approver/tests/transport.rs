@@ -73,7 +73,11 @@ async fn fake_server(mode: Events) -> (String, Arc<Mutex<Vec<Seen>>>) {
                         }
                     }
                 } else {
-                    let body = "{\"requests\":[]}";
+                    let body = if path.starts_with("/device/v1/me") {
+                        "{\"device_id\":\"dev_fake\",\"user\":{\"sub\":\"u1\",\"name\":\"U\",\"roles\":[\"user\"]}}"
+                    } else {
+                        "{\"requests\":[]}"
+                    };
                     let resp = format!(
                         "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
                         body.len()

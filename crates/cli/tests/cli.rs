@@ -798,3 +798,80 @@ async fn user_verification_decides_approvals_and_is_never_skipped() {
     let claims: Value = serde_json::from_slice(&payload).unwrap();
     assert_eq!(claims["amr"], json!(["user"]));
 }
+
+// `admin`: an administrator's account reviews pending requests and grants,
+// cancels, revokes and blocks; a user who is not one is refused; the role
+// given on the server shows at the next sync.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_commands_review_cancel_revoke_and_block() {
+    let s = Setup::new().await;
+    s.json(&["enroll", &s.invitation().await, "--yes"]).await;
+    let agent = s.path("agent.json");
+    s.ok(&["agent", "register", "--issuer", &s.server.base_url, "--types", TYPES, "--out", p(&agent)]).await;
+    // Not an administrator yet: refused by the server, said plainly.
+    let out = s.run(&["admin", "pending"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("forbidden") && stderr(&out).contains("admin role"), "{}", stderr(&out));
+    assert_eq!(s.json(&["accounts"]).await[0]["user"]["roles"], json!(["user"]));
+    let now = s.server.state.now();
+    let by = countersign_server::ops::Actor::Operator;
+    countersign_server::ops::set_admin(&s.server.state.db, "zoe", true, &by, now).await.unwrap();
+    s.ok(&["sync"]).await;
+    assert_eq!(s.json(&["accounts"]).await[0]["user"]["roles"], json!(["admin", "user"]), "refreshed at sync");
+
+    let first = s.agent_request(&email(), "ADM-1").await;
+    let pending = s.json(&["admin", "pending"]).await;
+    let item = &pending["items"][0];
+    assert_eq!(item["binding_message"], "ADM-1");
+    let request_id = item["id"].as_str().unwrap().to_owned();
+    // The human listing escapes what the agent wrote.
+    let human = s.ok(&["admin", "pending"]).await;
+    assert!(human.contains(&request_id) && human.contains("UNVERIFIED") && !human.contains('\u{202e}'), "{human}");
+    // Cancel: asks first; without --yes and no answer, nothing changes.
+    let out = s.run(&["admin", "cancel", &request_id]).await;
+    assert!(!out.status.success() && stderr(&out).contains("nothing was changed"), "{}", stderr(&out));
+    assert_eq!(s.json(&["admin", "cancel", &request_id, "--yes"]).await, json!({"changed": true}));
+    let out = s.run(&["--json", "agent", "poll", "--agent", p(&agent), "--auth-req-id", &first]).await;
+    let refused: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(refused["error"]["error_description"], "an administrator cancelled the request", "{refused}");
+
+    // A grant, revoked.
+    let second = s.agent_request(&email(), "ADM-2").await;
+    let listed = s.json(&["list"]).await;
+    let id = listed[0]["request"]["id"].as_str().unwrap().to_owned();
+    s.json(&["approve", &id, "--yes"]).await;
+    s.json(&["agent", "poll", "--agent", p(&agent), "--auth-req-id", &second, "--timeout", "20"]).await;
+    let grants = s.json(&["admin", "grants", "--status", "active"]).await;
+    let grant = grants["items"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(s.json(&["admin", "revoke", &grant, "--yes"]).await, json!({"changed": true}));
+    assert_eq!(s.json(&["admin", "grants", "--status", "active"]).await["items"], json!([]));
+    assert!(s.ok(&["admin", "revoke", &grant, "--yes"]).await.contains("already revoked"));
+
+    // Block for zoe: the agent is refused for her; unblock.
+    let client_id: Value = serde_json::from_str(&std::fs::read_to_string(&agent).unwrap()).unwrap();
+    let client_id = client_id["client_id"].as_str().unwrap().to_owned();
+    let sub = s.json(&["accounts"]).await[0]["user"]["sub"].as_str().unwrap().to_owned();
+    s.json(&["admin", "block", &client_id, "--sub", &sub, "--yes"]).await;
+    let clients = s.json(&["admin", "clients"]).await;
+    assert_eq!(clients["items"][0]["blocked_for"], json!([sub]));
+    let details = s.path("details-b.json");
+    std::fs::write(&details, email().to_string()).unwrap();
+    let refused = s.run(&agent_request_args(&agent, &details, "ADM-3")).await;
+    assert!(!refused.status.success() && stderr(&refused).contains("access_denied"), "{}", stderr(&refused));
+    assert_eq!(s.json(&["admin", "unblock", &client_id, "--sub", &sub]).await, json!({"changed": true}));
+    s.ok(&agent_request_args(&agent, &details, "ADM-4")).await;
+
+    // The log, filtered; users; devices; bad input.
+    let log = s.json(&["admin", "audit", "--action", "request.cancelled"]).await;
+    assert_eq!(log["items"][0]["target"], request_id.as_str());
+    assert!(log["items"][0]["actor"].as_str().unwrap().starts_with("device:"));
+    let page = s.json(&["admin", "audit", "--limit", "2"]).await;
+    let cursor = page["next_cursor"].as_str().unwrap().to_owned();
+    let next = s.json(&["admin", "audit", "--limit", "2", "--cursor", &cursor]).await;
+    assert!(next["items"][0]["seq"].as_u64().unwrap() < page["items"][1]["seq"].as_u64().unwrap());
+    assert_eq!(s.json(&["admin", "users"]).await["items"][0]["username"], "zoe");
+    assert_eq!(s.json(&["admin", "devices", "--sub", &sub]).await["items"].as_array().unwrap().len(), 1);
+    let out = s.run(&["admin", "pending", "--risk", "huge"]).await;
+    assert!(!out.status.success() && stderr(&out).contains("risk must be one of"), "{}", stderr(&out));
+    s.server.stop().await;
+}

@@ -86,6 +86,9 @@ pub struct ServerMetadata {
     /// [`crate::device::METADATA_DEVICE_ENDPOINT`]): the device channel base
     /// URL; absent means [`crate::device::default_device_endpoint`].
     pub countersign_device_endpoint: Option<String>,
+    /// `countersign_admin_endpoint` (Countersign, `docs/protocol.md` §10):
+    /// the admin API base URL; absent when the server has none.
+    pub countersign_admin_endpoint: Option<String>,
     /// `authorization_endpoint` (RFC 8414 §2; not served by Countersign).
     pub authorization_endpoint: Option<String>,
     /// `userinfo_endpoint` (OpenID Discovery §3; not served by Countersign).
@@ -139,6 +142,7 @@ impl ServerMetadata {
             authorization_details_types_supported: None,
             authorization_details_schemas_endpoint: None,
             countersign_device_endpoint: None,
+            countersign_admin_endpoint: None,
             authorization_endpoint: None,
             userinfo_endpoint: None,
             response_modes_supported: None,

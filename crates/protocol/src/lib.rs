@@ -8,6 +8,7 @@
 // Library code reports errors; only tests may unwrap.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod admin;
 pub mod amr;
 pub mod ciba;
 pub mod device;

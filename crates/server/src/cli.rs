@@ -59,6 +59,35 @@ pub enum Command {
     /// Manage users' WebAuthn security keys and passkeys.
     #[command(subcommand)]
     SecurityKey(SecurityKeyCommand),
+    /// Check and export the audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+/// `audit` commands.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check that every entry chains to the one before; names the first
+    /// edited, deleted, reordered or inserted entry (exit status 1).
+    Verify,
+    /// Write the log as JSON Lines with a signed head, verifiable offline
+    /// with `audit verify-export` and the server's published keys.
+    Export {
+        /// The file to write.
+        file: PathBuf,
+        /// The server's issuer identifier (as given to `serve --issuer`).
+        #[arg(long)]
+        issuer: String,
+    },
+    /// Verify an export with nothing but the server's JWKS (a file holding
+    /// the `jwks_uri` document).
+    VerifyExport {
+        /// The export.
+        file: PathBuf,
+        /// The JWKS file.
+        #[arg(long)]
+        jwks: PathBuf,
+    },
 }
 
 /// Who may register clients.
@@ -217,6 +246,17 @@ pub enum UserCommand {
         /// Username or sub.
         user: String,
     },
+    /// Give a user the admin role (their approvers show the admin view at
+    /// their next connection).
+    GrantAdmin {
+        /// Username or sub.
+        user: String,
+    },
+    /// Take the admin role away (refused by the admin API at once).
+    RevokeAdmin {
+        /// Username or sub.
+        user: String,
+    },
 }
 
 /// `client` commands.
@@ -329,6 +369,8 @@ enum CliError {
     Internal(#[from] Internal),
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Audit(#[from] countersign_server::audit::ExportError),
 }
 
 /// Entry point of the binary.
@@ -514,11 +556,29 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         countersign_server::serve(listener, state, shutdown_signal()).await?;
         return Ok(());
     }
+    if let Command::Audit(AuditCommand::VerifyExport { file, jwks }) = &cli.command {
+        // Offline: no database.
+        #[derive(serde::Deserialize)]
+        struct JwksFile {
+            keys: Vec<countersign_protocol::jws::PublicJwk>,
+        }
+        let jwks: JwksFile = serde_json::from_str(&std::fs::read_to_string(jwks)?)
+            .map_err(|e| CliError::Usage(format!("--jwks: not a JWKS of P-256 keys: {e}")))?;
+        let text = std::fs::read_to_string(file)?;
+        let (verified, head) = countersign_server::audit::verify_export(&text, &jwks.keys)?;
+        out(&format!(
+            "export verified: {} entries, head {} signed by {} at {}",
+            verified.count, verified.head.1, head.iss, head.iat
+        ));
+        return Ok(());
+    }
     let db = ops::open_database(&cli.db).await?;
+    let operator_label = operator(None);
+    let by = ops::Actor::Labelled(&operator_label);
     match cli.command {
         Command::Serve(_) => {}
         Command::User(UserCommand::Add { username, name, email, admin }) => {
-            let u = ops::add_user(&db, &NewUser { username, name, email, admin }, now).await?;
+            let u = ops::add_user(&db, &NewUser { username, name, email, admin }, &by, now).await?;
             out(&format!("added user {} (sub {})", u.username, u.sub));
         }
         Command::User(UserCommand::List) => {
@@ -536,7 +596,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             }
         }
         Command::User(UserCommand::Disable { user }) => {
-            let u = ops::disable_user(&db, &user, now).await?;
+            let u = ops::disable_user(&db, &user, &by, now).await?;
             out(&format!("disabled user {} (sub {})", u.username, u.sub));
         }
         Command::User(UserCommand::SetUserCode { user }) => {
@@ -571,19 +631,21 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             }
         }
         Command::Client(ClientCommand::Disable { client_id }) => {
-            ops::disable_client(&db, &client_id, now).await?;
+            ops::disable_client(&db, &client_id, &by, now).await?;
             out(&format!("disabled client {client_id}"));
         }
         Command::Client(ClientCommand::Verify { client_id, by }) => {
-            ops::set_client_verified(&db, &client_id, true, &operator(by), now).await?;
+            let label = operator(by);
+            ops::set_client_verified(&db, &client_id, true, &ops::Actor::Labelled(&label), now).await?;
             out(&format!("verified client {client_id}"));
         }
         Command::Client(ClientCommand::Unverify { client_id }) => {
-            ops::set_client_verified(&db, &client_id, false, &operator(None), now).await?;
+            ops::set_client_verified(&db, &client_id, false, &ops::Actor::Labelled(&operator_label), now).await?;
             out(&format!("client {client_id} is no longer verified"));
         }
         Command::Client(ClientCommand::Unblock { user, by }) => {
-            if ops::unblock_unverified(&db, &user, &operator(by), now).await? {
+            let label = operator(by);
+            if ops::unblock_unverified(&db, &user, &ops::Actor::Labelled(&label), now).await? {
                 out(&format!("unverified clients are no longer blocked for {user}"));
             } else {
                 out(&format!("unverified clients were not blocked for {user}"));
@@ -602,8 +664,11 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             }
         }
         Command::Device(DeviceCommand::Revoke { device_id }) => {
-            ops::revoke_device(&db, &device_id, now).await?;
-            out(&format!("revoked device {device_id}"));
+            if ops::revoke_device(&db, &device_id, &by, now).await?.1 {
+                out(&format!("revoked device {device_id}"));
+            } else {
+                out(&format!("device {device_id} was already revoked"));
+            }
         }
         Command::Client(ClientCommand::UserVerification { client_id, at, class }) => {
             ops::set_client_user_verification(&db, &client_id, &at, class.as_deref()).await?;
@@ -631,6 +696,36 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             ops::remove_security_key(&db, &user, &credential_id).await?;
             out(&format!("removed security key {credential_id} of {user}"));
         }
+        Command::User(UserCommand::GrantAdmin { user }) => {
+            let (u, changed) = ops::set_admin(&db, &user, true, &by, now).await?;
+            out(&if changed {
+                format!("{} is now an administrator", u.username)
+            } else {
+                format!("{} was already an administrator", u.username)
+            });
+        }
+        Command::User(UserCommand::RevokeAdmin { user }) => {
+            let (u, changed) = ops::set_admin(&db, &user, false, &by, now).await?;
+            out(&if changed {
+                format!("{} is no longer an administrator", u.username)
+            } else {
+                format!("{} was not an administrator", u.username)
+            });
+        }
+        Command::Audit(AuditCommand::Verify) => match countersign_server::audit::verify(&db).await? {
+            Ok(v) => out(&format!("audit log verified: {} entries, head {} (entry {})", v.count, v.head.1, v.head.0)),
+            Err(broken) => {
+                db.close().await;
+                return Err(CliError::Audit(broken.into()));
+            }
+        },
+        Command::Audit(AuditCommand::Export { file, issuer: iss }) => {
+            let iss = issuer(&iss)?;
+            let mut w = std::io::BufWriter::new(std::fs::File::create(&file)?);
+            let v = countersign_server::audit::export(&db, iss.as_str(), now, &mut w).await?;
+            out(&format!("exported {} entries to {} (head {})", v.count, file.display(), v.head.1));
+        }
+        Command::Audit(AuditCommand::VerifyExport { .. }) => {}
         Command::Key(KeyCommand::Rotate) => {
             let kid = ops::rotate_signing_key(&db, now).await?;
             out(&format!("new signing key {kid}"));

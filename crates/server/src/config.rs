@@ -323,4 +323,10 @@ impl Config {
     pub fn device_endpoint(&self) -> String {
         countersign_protocol::device::default_device_endpoint(&self.issuer)
     }
+
+    /// The admin API base URL (`countersign_admin_endpoint`).
+    #[must_use]
+    pub fn admin_endpoint(&self) -> String {
+        self.url(countersign_protocol::admin::DEFAULT_BASE_PATH)
+    }
 }

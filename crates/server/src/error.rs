@@ -249,6 +249,10 @@ pub enum DeviceError {
     NotFound,
     /// 404 `not_found` for something other than a request ("credential").
     NoSuch(&'static str),
+    /// 404 `not_found` naming what (the admin API: `client "x"`).
+    NotFoundNamed(String),
+    /// 403 `forbidden`: the device's user is not an administrator.
+    Forbidden,
     /// 403 `step_up_required`: an approval without the WebAuthn assertion
     /// the request requires.
     StepUpRequired,
@@ -299,6 +303,11 @@ impl DeviceError {
             E::InvalidPublicKey(d) => DeviceErrorResponse::new(DeviceErrorCode::InvalidPublicKey, d.clone()),
             E::NotFound => DeviceErrorResponse::new(DeviceErrorCode::NotFound, "no such request"),
             E::NoSuch(what) => DeviceErrorResponse::new(DeviceErrorCode::NotFound, format!("no such {what}")),
+            E::NotFoundNamed(what) => DeviceErrorResponse::new(DeviceErrorCode::NotFound, format!("{what} not found")),
+            E::Forbidden => DeviceErrorResponse::new(
+                DeviceErrorCode::Forbidden,
+                "the admin API is for administrators; this device's user does not have the admin role",
+            ),
             E::StepUpRequired => DeviceErrorResponse::new(
                 DeviceErrorCode::StepUpRequired,
                 "the request requires a WebAuthn assertion (a security key or passkey)",

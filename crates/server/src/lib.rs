@@ -23,11 +23,13 @@
 // The public surface: the app and its state, the configuration, the
 // operator operations, and (feature `test-util`) the test server. Everything
 // else is grouped by concern and private.
+pub mod audit;
 pub mod config;
 pub mod ops;
 #[cfg(feature = "test-util")]
 pub mod testing;
 
+mod admin;
 mod body;
 mod clock;
 mod crypto;
@@ -73,6 +75,7 @@ pub fn app(state: AppState) -> Router {
         .route("/enroll-preview", post(device::enroll_preview))
         .route("/enroll-link", get(device::enroll_link))
         .route("/events", get(device::events))
+        .route(countersign_protocol::device::PATH_ME, get(device::me))
         .route("/requests", get(device::list_requests))
         .route("/requests/{id}", get(device::get_request))
         .route("/requests/{id}/decision", post(device::decide))
@@ -98,7 +101,8 @@ pub fn app(state: AppState) -> Router {
         .route(paths::TOKEN, post(token::token))
         .route(paths::INTROSPECT, post(introspect::introspect))
         .route(paths::REVOKE, post(introspect::revoke))
-        .nest(countersign_protocol::device::DEFAULT_BASE_PATH, device);
+        .nest(countersign_protocol::device::DEFAULT_BASE_PATH, device)
+        .nest(countersign_protocol::admin::DEFAULT_BASE_PATH, admin::router());
     let base = issuer_path(&state);
     let router = if base.is_empty() {
         inner

@@ -91,6 +91,7 @@ async fn enrollment_preview_is_served_under_the_issuer_path_and_only_reads() {
     let user = countersign_server::ops::add_user(
         &state.db,
         &countersign_server::ops::NewUser { username: "zoe".into(), name: "Zoë".into(), email: None, admin: false },
+        &countersign_server::ops::Actor::Operator,
         now,
     )
     .await

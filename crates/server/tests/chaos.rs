@@ -481,7 +481,9 @@ async fn kill_9_loses_no_token_and_grants_none_twice() {
                 email: None,
                 admin: false,
             };
-            countersign_server::ops::add_user(&pool, &user, now()).await.unwrap();
+            countersign_server::ops::add_user(&pool, &user, &countersign_server::ops::Actor::Operator, now())
+                .await
+                .unwrap();
             let link = countersign_server::ops::enrollment_link(&pool, &issuer, &format!("chaos{w}"), 600, now())
                 .await
                 .unwrap();

@@ -61,7 +61,7 @@ async fn enrollment_refusals() {
     expect_err(post(body(t.secret())).await, 400, "invalid_ticket").await;
     // A disabled user's ticket.
     let t = ticket(&server, "off").await;
-    server.state.disable_user("off").await.unwrap();
+    server.state.disable_user("off", &countersign_server::ops::Actor::Operator).await.unwrap();
     expect_err(post(body(t.secret())).await, 400, "invalid_ticket").await;
 
     // The https link opens the app URI.
@@ -145,7 +145,7 @@ async fn enrollment_preview_shows_the_user_and_spends_nothing() {
 
     // A disabled user's ticket, as for /enroll.
     let t = ticket(&server, "ann").await;
-    server.state.disable_user("ann").await.unwrap();
+    server.state.disable_user("ann", &countersign_server::ops::Actor::Operator).await.unwrap();
     expect_err(preview(t.secret()).await, 400, "invalid_ticket").await;
     server.stop().await;
 }
@@ -245,7 +245,7 @@ async fn revoked_device_is_refused_at_once_and_its_stream_closed() {
     let mut kept = keep.events(&server, None).await;
     let body = dev.submission(&req, Decision::Approve, None, server.state.now());
 
-    server.state.revoke_device(dev.id.as_str()).await.unwrap();
+    server.state.revoke_device(dev.id.as_str(), &countersign_server::ops::Actor::Operator).await.unwrap();
     assert!(sse.ends_within(WAIT).await, "the revoked device's stream is closed");
     expect_err(dev.get(&server, "/requests?status=pending").await, 401, "invalid_token").await;
     expect_err(dev.submit(&server, &req.id, &body).await, 401, "invalid_token").await;

@@ -39,7 +39,7 @@ async fn what_the_server_answered_survives_kill_9() {
     let issuer = Issuer::new(server.base.clone()).unwrap();
     let ticket = {
         let pool = ops::open_database(&db).await.unwrap();
-        ops::add_user(&pool, &new_user("dana", "Dana Kill"), wall_now()).await.unwrap();
+        ops::add_user(&pool, &new_user("dana", "Dana Kill"), &ops::Actor::Operator, wall_now()).await.unwrap();
         let link = ops::enrollment_link(&pool, &issuer, "dana", 600, wall_now()).await.unwrap();
         pool.close().await;
         link.ticket().clone()

@@ -74,7 +74,7 @@ async fn bc_authorize_request_errors() {
     assert_eq!(ack["expires_in"], 60);
 
     // Disabled users are unknown.
-    server.state.disable_user("ivy").await.unwrap();
+    server.state.disable_user("ivy", &countersign_server::ops::Actor::Operator).await.unwrap();
     expect_err(call(a, s, p()).await, 400, "unknown_user_id").await;
     server.stop().await;
 }
@@ -126,7 +126,7 @@ async fn client_authentication_errors() {
     expect_err(http.post(&url).form(&form).send().await.unwrap(), 401, "invalid_client").await;
 
     // Disabled by the operator: authenticated but not authorized.
-    server.state.disable_client(&agent.client_id).await.unwrap();
+    server.state.disable_client(&agent.client_id, &countersign_server::ops::Actor::Operator).await.unwrap();
     expect_err(agent.bc_authorize(&server, &params).await, 400, "unauthorized_client").await;
     expect_err(agent.token(&server, "x").await, 400, "unauthorized_client").await;
 

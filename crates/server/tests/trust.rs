@@ -159,7 +159,14 @@ async fn not_me_denials_of_unverified_clients_block_them_all_until_lifted() {
     let block: UnverifiedBlock = dev.get(&server, "/unverified-block").await.json().await.unwrap();
     assert!(block.blocked && block.since.is_some(), "{block:?}");
     let now = server.state.now();
-    assert!(countersign_server::ops::unblock_unverified(&server.state.db, "quin", "operator:test", now).await.unwrap());
+    assert!(countersign_server::ops::unblock_unverified(
+        &server.state.db,
+        "quin",
+        &countersign_server::ops::Actor::Labelled("operator:test"),
+        now
+    )
+    .await
+    .unwrap());
     server.clock.advance(1);
     assert_eq!(start_status(&fresh, &server, "quin").await.0, 200);
     // Denials before the lift no longer count: two more do not block, a
@@ -462,7 +469,7 @@ async fn a_disabled_client_gets_nothing_more() {
     let mut sse = dev.events(&server, None).await;
     pusher.start(&server, "dan").await;
     let (_, req) = expect_request(sse.next_event(WAIT).await);
-    server.state.disable_client(&pusher.client_id).await.unwrap();
+    server.state.disable_client(&pusher.client_id, &countersign_server::ops::Actor::Operator).await.unwrap();
     match sse.next_event(WAIT).await {
         Some((_, countersign_protocol::device::DeviceEvent::Withdrawn(w))) => {
             assert_eq!((w.id, w.reason), (req.id.clone(), countersign_protocol::device::WithdrawReason::Cancelled));
@@ -481,7 +488,7 @@ async fn a_disabled_client_gets_nothing_more() {
     queued.start(&server, "dan").await;
     decide_first(&server, &dev, Decision::Approve, None).await;
     failing.wait_calls("/cb", 1).await;
-    server.state.disable_client(&queued.client_id).await.unwrap();
+    server.state.disable_client(&queued.client_id, &countersign_server::ops::Actor::Operator).await.unwrap();
     wait_for("no delivery in flight", || async { server.state.deliveries.is_empty().then_some(()) }).await;
     let row = sqlx::query("SELECT failed_at, payload, last_error FROM outbox WHERE client_id = $1")
         .bind(&queued.client_id)
@@ -501,7 +508,7 @@ async fn a_disabled_client_gets_nothing_more() {
     let ack = poller.start(&server, "dan").await;
     decide_first(&server, &dev, Decision::Approve, None).await;
     assert_eq!(poller.token(&server, ack["auth_req_id"].as_str().unwrap()).await.status(), 200);
-    server.state.disable_client(&poller.client_id).await.unwrap();
+    server.state.disable_client(&poller.client_id, &countersign_server::ops::Actor::Operator).await.unwrap();
     let revoked = query_pairs(
         &server.state,
         &format!("SELECT revoked_at, issued_at FROM tokens WHERE client_id = '{}'", poller.client_id),
@@ -525,7 +532,7 @@ async fn a_disabled_user_gets_no_tokens() {
     let (rx, pinger) = notified_agent(&server, "ping", json!({})).await;
     let pinged = pinger.start(&server, "zed").await;
 
-    server.state.disable_user("zed").await.unwrap();
+    server.state.disable_user("zed", &countersign_server::ops::Actor::Operator).await.unwrap();
     expect_token_err(&server, &agent, &approved, "access_denied").await;
     let intro: Value = agent.post("/introspect", &[("token", access)], server.state.now()).await.json().await.unwrap();
     assert_eq!(intro, json!({"active": false}));
@@ -888,7 +895,7 @@ async fn a_disabled_users_queued_push_becomes_a_denial() {
     decide_first(&server, &dev, Decision::Approve, None).await;
     let first = rx.wait_calls("/cb", 1).await;
     assert!(first[0].body.contains("access_token"), "the tokens were being pushed");
-    server.state.disable_user("pu").await.unwrap();
+    server.state.disable_user("pu", &countersign_server::ops::Actor::Operator).await.unwrap();
     *rx.state.fail_first.lock().unwrap() = 0;
     let delivered = wait_for("the delivery after disabling", || async {
         rx.calls("/cb").into_iter().rev().find(|c| !c.body.contains("access_token"))

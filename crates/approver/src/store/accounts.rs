@@ -112,6 +112,26 @@ impl Store {
         Ok(())
     }
 
+    /// Replaces the user of an account as the server now names it (name and
+    /// roles, read at every sync); `true` when it changed.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn set_user(&self, account_id: &str, user: &EnrolledUser) -> Result<bool> {
+        let roles = serde_json::to_string(&user.roles).map_err(|e| Error::Store(e.to_string()))?;
+        let done = sqlx::query(
+            "UPDATE accounts SET user_name = $1, roles = $2 WHERE id = $3 AND user_sub = $4 \
+             AND (user_name <> $1 OR roles <> $2)",
+        )
+        .bind(&user.name)
+        .bind(roles)
+        .bind(account_id)
+        .bind(&user.sub)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     /// Remembers the last SSE event id of an account.
     ///
     /// # Errors

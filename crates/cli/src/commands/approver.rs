@@ -219,6 +219,7 @@ pub(super) async fn approver_command(out: &Out, approver: &Approver, command: Co
             });
         }
         Command::Keys(cmd) => return keys_command(out, approver, cmd).await,
+        Command::Admin { account, cmd } => return admin_command(out, approver, account, cmd).await,
         Command::Agent(_) => {}
     }
     Ok(0)

@@ -191,6 +191,15 @@ pub(super) enum Command {
     /// A demo CIBA agent using only the public HTTP API.
     #[command(subcommand)]
     Agent(AgentCommand),
+    /// For administrators: pending requests, grants, clients, users, devices
+    /// and the audit log across the organisation; revoke, cancel, block.
+    Admin {
+        /// The administrator's account (default: the only one).
+        #[arg(long, global = true)]
+        account: Option<String>,
+        #[command(subcommand)]
+        cmd: super::admin::AdminCommand,
+    },
 }
 
 /// How long `approve` and `keys add` wait for a security key to be plugged

@@ -92,7 +92,7 @@ pub(super) fn required_security_key(wait: Duration) -> Result<SharedAuthenticato
 }
 
 /// The account `account` names, or the only one.
-async fn one_account(approver: &Approver, account: Option<String>) -> Result<Account, Failure> {
+pub(super) async fn one_account(approver: &Approver, account: Option<String>) -> Result<Account, Failure> {
     if let Some(id) = account {
         return Ok(approver.store().account(&id).await?);
     }

@@ -1,11 +1,13 @@
 //! Command line parsing and the commands, one module per concern.
 
+mod admin;
 mod approver;
 mod args;
 mod demo_agent;
 mod keys;
 mod prompts;
 
+use admin::*;
 use approver::*;
 pub use args::Cli;
 use args::*;

@@ -326,6 +326,16 @@ pub struct EnrolledUser {
     pub roles: Vec<Role>,
 }
 
+/// `GET {device}/me` body (§3.4): the calling device and its user now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceSelf {
+    /// The device.
+    pub device_id: DeviceId,
+    /// Its user: name and roles as they are now.
+    pub user: EnrolledUser,
+}
+
 /// `POST {device}/enroll-preview` body: who a ticket is for, without
 /// spending it (protocol §3.3). A `POST` so the ticket never sits in a URL.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -44,6 +44,9 @@ registered_enum! {
         /// verify, lacks user verification, is already registered, or its
         /// name is unusable).
         InvalidCredential => "invalid_credential",
+        /// 403: the device's user lacks the role the call needs (the admin
+        /// API, §10).
+        Forbidden => "forbidden",
         /// 429: too many calls (such as WebAuthn registrations in progress,
         /// §5.5); honour `Retry-After`.
         SlowDown => "slow_down",
@@ -65,7 +68,7 @@ impl DeviceErrorCode {
             | DeviceErrorCode::InvalidCredential
             | DeviceErrorCode::Extension(_) => 400,
             DeviceErrorCode::InvalidToken => 401,
-            DeviceErrorCode::StepUpRequired | DeviceErrorCode::StepUpFailed => 403,
+            DeviceErrorCode::StepUpRequired | DeviceErrorCode::StepUpFailed | DeviceErrorCode::Forbidden => 403,
             DeviceErrorCode::NotFound => 404,
             DeviceErrorCode::DisplaySchemaMismatch | DeviceErrorCode::DecisionConflict => 409,
             DeviceErrorCode::RequestExpired | DeviceErrorCode::RequestWithdrawn => 410,

@@ -34,7 +34,7 @@ pub mod webauthn;
 pub use auth::{verify_device_auth, DeviceAuthClaims, DeviceAuthError, HttpMethod};
 pub use blocks::UnverifiedBlock;
 pub use enroll::{
-    Capability, EnrolledUser, EnrollmentPreviewRequest, EnrollmentPreviewResponse, EnrollmentRequest,
+    Capability, DeviceSelf, EnrolledUser, EnrollmentPreviewRequest, EnrollmentPreviewResponse, EnrollmentRequest,
     EnrollmentResponse, EnrollmentUri, EnrollmentUriError, Platform, Role, TicketError,
 };
 pub use errors::{DeviceErrorCode, DeviceErrorResponse};
@@ -68,6 +68,9 @@ pub const PATH_ENROLL_PREVIEW: &str = "/enroll-preview";
 pub const PATH_EVENTS: &str = "/events";
 /// `GET {device}/requests?status=pending`.
 pub const PATH_REQUESTS: &str = "/requests";
+/// `GET {device}/me` (§3.4): this device and its user as the server knows
+/// them now (roles included), read at every sync.
+pub const PATH_ME: &str = "/me";
 /// Query parameter of [`PATH_REQUESTS`]: which requests (`pending`).
 pub const QUERY_STATUS: &str = "status";
 /// Query parameter of [`PATH_REQUESTS`]: the page size, 1 to [`MAX_PAGE_SIZE`].

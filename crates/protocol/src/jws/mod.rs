@@ -98,6 +98,8 @@ registered_enum! {
         /// Client assertion for `private_key_jwt`
         /// (draft-ietf-oauth-rfc7523bis §4).
         ClientAuthentication => "client-authentication+jwt",
+        /// The signed head of an audit log export (`docs/protocol.md` §10.1).
+        AuditHead => "audit-head+jwt",
         /// Generic JWT (RFC 7519 §5.1).
         Jwt => "JWT",
     } extension

@@ -6,6 +6,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use bytes::Bytes;
+use countersign_protocol::admin::AuditAction;
 use countersign_protocol::amr::{Amr, VerificationClass};
 use countersign_protocol::ciba::{PingCallback, PushSuccessCallback, TokenDeliveryMode};
 use countersign_protocol::device::{
@@ -15,6 +16,7 @@ use countersign_protocol::device::{
 use countersign_protocol::error::{ErrorCode, PushErrorResponse};
 
 use super::*;
+use crate::audit::{Actor, Record};
 use crate::error::{DeviceError, Internal};
 use crate::oauth::tokens::{self, Signer};
 use crate::state::AppState;
@@ -173,6 +175,22 @@ pub async fn decide(
     decided.decided_by = Some(device.device_id.as_str().to_owned());
     decided.amr = amr;
 
+    crate::audit::append(
+        &mut tx,
+        now,
+        &Record::new(Actor::Device(device.device_id.as_str()), AuditAction::RequestDecided)
+            .target(req.request_id.as_str())
+            .user(&req.sub)
+            .data(serde_json::json!({
+                "client_id": req.client_id,
+                "decision": claims.decision.as_str(),
+                "deny_reason": claims.deny_reason.as_ref().map(DenyReason::as_str),
+                "amr": decided.amr.iter().map(Amr::as_str).collect::<Vec<_>>(),
+                "statement_hash": claims.statement_hash.as_str(),
+                "decision_jws": submission.decision_jws,
+            })),
+    )
+    .await?;
     if claims.deny_reason == Some(DenyReason::NotMe) && !req.verified {
         crate::store::blocks::after_unverified_not_me(&mut tx, &state.config.limits, &req.sub, now).await?;
     }

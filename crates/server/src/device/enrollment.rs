@@ -56,6 +56,21 @@ pub async fn enroll(
     .bind(store::ts(now))
     .execute(&mut *tx)
     .await?;
+    crate::audit::append(
+        &mut tx,
+        now,
+        &crate::audit::Record::new(
+            crate::audit::Actor::Device(device_id.as_str()),
+            countersign_protocol::admin::AuditAction::DeviceEnrolled,
+        )
+        .target(device_id.as_str())
+        .user(&user.sub)
+        .data(serde_json::json!({
+            "device_name": req.device_name,
+            "platform": req.platform.as_str(),
+        })),
+    )
+    .await?;
     tx.commit().await?;
     tracing::info!(device_id = %device_id, "device enrolled");
     let body = EnrollmentResponse { device_id, user, poll_interval: state.config.device_poll_interval_secs };
@@ -166,4 +181,22 @@ pub async fn enroll_link(State(state): State<AppState>, RawQuery(query): RawQuer
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'none'"));
     resp
+}
+
+/// `GET {device}/me` (§3.4): the calling device and its user as they are
+/// now; approvers read it at every sync, so a role given or taken away on
+/// the server shows at the next one.
+pub async fn me(State(state): State<AppState>, DeviceCaller(device): DeviceCaller) -> Result<Response, DeviceError> {
+    let row =
+        sqlx::query("SELECT name, roles FROM users WHERE sub = $1").bind(&device.sub).fetch_one(&state.db).await?;
+    let roles: Vec<String> = serde_json::from_str(&row.try_get::<String, _>("roles")?).map_err(Internal::from)?;
+    let body = countersign_protocol::device::DeviceSelf {
+        device_id: device.device_id,
+        user: EnrolledUser {
+            sub: device.sub,
+            name: row.try_get("name")?,
+            roles: roles.into_iter().map(Role::from).collect(),
+        },
+    };
+    Ok(super::no_store(Json(body).into_response()))
 }

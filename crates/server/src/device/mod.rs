@@ -14,7 +14,7 @@ mod stream;
 pub use decisions::decide;
 #[cfg(feature = "test-util")]
 pub use enrollment::spend_ticket;
-pub use enrollment::{enroll, enroll_link, enroll_preview};
+pub use enrollment::{enroll, enroll_link, enroll_preview, me};
 pub(crate) use request_endpoints::no_store;
 use request_endpoints::*;
 pub use request_endpoints::{get_request, lift_unverified_block, list_requests, unverified_block};
@@ -82,7 +82,7 @@ impl axum::extract::FromRequestParts<AppState> for DeviceCaller {
 ///
 /// # Errors
 /// `invalid_token` for every refusal.
-async fn authenticate(
+pub(crate) async fn authenticate(
     state: &AppState,
     headers: &HeaderMap,
     htm: HttpMethod,

@@ -159,7 +159,7 @@ pub async fn lift_unverified_block(
     DeviceCaller(device): DeviceCaller,
 ) -> Result<Response, DeviceError> {
     let mut tx = store::begin(&state.db).await?;
-    let by = format!("device:{}", device.device_id);
+    let by = crate::audit::Actor::Device(device.device_id.as_str());
     if crate::store::blocks::lift_unverified(&mut tx, &device.sub, &by, state.now()).await? {
         tracing::info!(device_id = %device.device_id, "the user lifted the block of unverified clients");
     }

@@ -358,6 +358,7 @@ async fn handle(
         statement_hash: None,
         amr: Vec::new(),
         redeemed_at: None,
+        cancelled_by: None,
         client_name: client.client_name.clone(),
         logo_uri: client.logo_uri.clone(),
         verified: client.verified,
@@ -402,6 +403,24 @@ async fn handle(
             Some(&stored.request_id),
             crate::device::events::REQUEST_BY_REFERENCE,
             now,
+        )?;
+        crate::audit::append_sync(
+            conn,
+            now,
+            &crate::audit::Record::new(
+                crate::audit::Actor::Client(&stored.client_id),
+                countersign_protocol::admin::AuditAction::RequestCreated,
+            )
+            .target(stored.request_id.as_str())
+            .user(&stored.sub)
+            .data(serde_json::json!({
+                "types": stored.details.iter().map(|d| d.r#type()).collect::<Vec<_>>(),
+                "risk": stored.risk.as_str(),
+                "binding_message": stored.binding_message,
+                "scope": stored.scope,
+                "client_verified": stored.verified,
+                "expires_at": stored.expires_at,
+            })),
         )?;
         Ok::<(), OAuthError>(())
     };

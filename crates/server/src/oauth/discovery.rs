@@ -83,6 +83,7 @@ pub fn metadata(state: &AppState) -> ServerMetadata {
         authorization_details_types_supported: Some(state.schemas.types()),
         authorization_details_schemas_endpoint: Some(c.url(paths::SCHEMAS)),
         countersign_device_endpoint: Some(c.device_endpoint()),
+        countersign_admin_endpoint: Some(c.admin_endpoint()),
         ..ServerMetadata::new(c.issuer.as_str())
     }
 }
@@ -161,6 +162,7 @@ mod tests {
             "authorization_details_types_supported": state.schemas.types(),
             "authorization_details_schemas_endpoint": c.url(paths::SCHEMAS),
             countersign_protocol::device::METADATA_DEVICE_ENDPOINT: c.device_endpoint(),
+            "countersign_admin_endpoint": c.admin_endpoint(),
         })
     }
 

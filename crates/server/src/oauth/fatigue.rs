@@ -111,6 +111,14 @@ pub(super) fn check_blocks(conn: &rusqlite::Connection, asking: Asking<'_>) -> R
     let Asking { limits, client, user, now } = asking;
     let (sub, client_id) = (user.sub.as_str(), client.client_id.as_str());
     let internal = |e: rusqlite::Error| OAuthError::from(crate::error::Internal::from(e));
+    let blocked_for_user = conn
+        .prepare_cached("SELECT 1 FROM client_user_blocks WHERE client_id = ?1 AND sub = ?2")
+        .and_then(|mut s| s.exists([client_id, sub]))
+        .map_err(internal)?;
+    if blocked_for_user {
+        tracing::info!(client_id, "client refused: an administrator blocked it for the user");
+        return Err(OAuthError::AccessDenied("an administrator has blocked this client for this user"));
+    }
     if client.verified {
         if limits.not_me_threshold > 0 {
             let n: i64 = conn

@@ -137,11 +137,8 @@ pub async fn revoke(State(state): State<AppState>, caller: AuthenticatedClient<R
                 return Err(OAuthError::UnauthorizedClient("the token was issued to another client"));
             }
             let mut tx = store::begin(&state.db).await?;
-            sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE jti = $2 AND revoked_at IS NULL")
-                .bind(store::ts(state.now()))
-                .bind(&jti)
-                .execute(&mut *tx)
-                .await?;
+            let by = crate::audit::Actor::Client(&client_id);
+            crate::oauth::tokens::revoke(&mut tx, &jti, &by, "revoked by the client (RFC 7009)", state.now()).await?;
             tx.commit().await?;
             tracing::info!(client_id = %client_id, "access token revoked");
         }

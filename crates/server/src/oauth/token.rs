@@ -158,7 +158,11 @@ async fn handle(state: &AppState, caller: AuthenticatedClient<TokenEndpoint>) ->
             }
             Ok(token_response(body))
         }
-        RequestStatus::Denied | RequestStatus::Cancelled => Err(OAuthError::AccessDenied("the request was denied")),
+        RequestStatus::Denied => Err(OAuthError::AccessDenied("the request was denied")),
+        RequestStatus::Cancelled if req.cancelled_by.is_some() => {
+            Err(OAuthError::AccessDenied(crate::ops::CANCELLED_BY_ADMIN))
+        }
+        RequestStatus::Cancelled => Err(OAuthError::AccessDenied("the request was cancelled")),
         RequestStatus::Expired => Err(OAuthError::ExpiredToken),
         RequestStatus::Pending => {
             let too_fast = req.last_poll_at.is_some_and(|last| now < last.saturating_add(req.poll_interval));

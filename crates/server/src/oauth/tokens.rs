@@ -48,6 +48,37 @@ pub fn at_hash(access_token: &str) -> String {
     b64url_encode(&d.as_ref()[..16])
 }
 
+/// Revokes the access token `jti` inside the caller's transaction and
+/// audits it; `false` when it was unknown or already revoked.
+///
+/// # Errors
+/// The database failed.
+pub async fn revoke(
+    conn: &mut SqliteConnection,
+    jti: &str,
+    by: &crate::audit::Actor<'_>,
+    reason: &str,
+    now: u64,
+) -> Result<bool, Internal> {
+    let row = sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE jti = $2 AND revoked_at IS NULL RETURNING sub")
+        .bind(store::ts(now))
+        .bind(jti)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let Some(row) = row else { return Ok(false) };
+    let sub: String = sqlx::Row::try_get(&row, "sub")?;
+    crate::audit::append(
+        conn,
+        now,
+        &crate::audit::Record::new(by.clone(), countersign_protocol::admin::AuditAction::TokenRevoked)
+            .target(jti)
+            .user(&sub)
+            .data(json!({ "reason": reason })),
+    )
+    .await?;
+    Ok(true)
+}
+
 /// Issued tokens, not yet recorded.
 pub struct Issued {
     /// The token response (also the push body, with `auth_req_id`).
@@ -139,6 +170,18 @@ impl Issued {
         .bind(store::ts(now))
         .bind(store::ts(self.exp))
         .execute(&mut *conn)
+        .await?;
+        crate::audit::append(
+            conn,
+            now,
+            &crate::audit::Record::new(
+                crate::audit::Actor::Client(&req.client_id),
+                countersign_protocol::admin::AuditAction::TokenIssued,
+            )
+            .target(&self.jti)
+            .user(&req.sub)
+            .data(json!({ "request_id": req.request_id.as_str(), "expires_at": self.exp })),
+        )
         .await?;
         Ok(())
     }

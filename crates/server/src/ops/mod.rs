@@ -9,14 +9,19 @@ use countersign_protocol::secret::{generate_url_safe, AuthReqId, EnrollmentTicke
 use serde::Serialize;
 use sqlx::Row as _;
 
+mod admin;
 mod security_keys;
 pub use crate::oauth::clients::StepUpAt;
+pub use admin::{block_client_for_user, cancel_request, revoke_grant, set_admin, unblock_client, CANCELLED_BY_ADMIN};
 pub use security_keys::{list_security_keys, remove_security_key, set_client_step_up, set_client_user_verification};
 
+pub use crate::audit::Actor;
+use crate::audit::Record;
 use crate::error::Internal;
 use crate::store::users::USER_COLUMNS;
 use crate::store::{self};
 use crate::util;
+use countersign_protocol::admin::AuditAction;
 
 pub use crate::store::users::User;
 pub use crate::store::Db;
@@ -81,7 +86,7 @@ fn check_label(what: &str, s: &str, max: usize) -> Result<(), AdminError> {
 ///
 /// # Errors
 /// Invalid input, a duplicate username or e-mail, or the database failed.
-pub async fn add_user(db: &Db, user: &NewUser, now: u64) -> Result<User, AdminError> {
+pub async fn add_user(db: &Db, user: &NewUser, by: &Actor<'_>, now: u64) -> Result<User, AdminError> {
     check_label("username", &user.username, 64)?;
     check_label("name", &user.name, 100)?;
     if user.username.starts_with('{') || user.username.contains(' ') {
@@ -116,6 +121,13 @@ pub async fn add_user(db: &Db, user: &NewUser, now: u64) -> Result<User, AdminEr
         .bind(store::ts(now))
         .execute(&mut *tx)
         .await?;
+    let data = serde_json::json!({ "username": user.username, "roles": roles });
+    crate::audit::append(
+        &mut tx,
+        now,
+        &Record::new(by.clone(), AuditAction::UserAdded).target(&sub).user(&sub).data(data),
+    )
+    .await?;
     tx.commit().await?;
     find_user(db, &sub).await
 }
@@ -147,29 +159,39 @@ pub async fn list_users(db: &Db) -> Result<Vec<User>, AdminError> {
 ///
 /// # Errors
 /// Not found, or the database failed.
-pub async fn disable_user(db: &Db, who: &str, now: u64) -> Result<User, AdminError> {
+pub async fn disable_user(db: &Db, who: &str, by: &Actor<'_>, now: u64) -> Result<User, AdminError> {
     let user = find_user(db, who).await?;
     let mut tx = store::begin(db).await?;
     sqlx::query("UPDATE users SET disabled = 1 WHERE sub = $1").bind(&user.sub).execute(&mut *tx).await?;
-    let gone = Gone { reason: "the user's account was disabled", notify_client: true };
+    let gone = Gone { reason: "the user's account was disabled", notify_client: true, by: by.clone() };
     // Undelivered tokens of the user (push) become the denial; pings stay
     // (the client polls and is refused).
     drop_push_tokens(&mut tx, "r.sub = $1", &user.sub, gone.reason, now).await?;
     cancel_pending(&mut tx, "r.sub = $1", &user.sub, &gone, now).await?;
-    sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE sub = $2 AND revoked_at IS NULL")
+    let revoked = sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE sub = $2 AND revoked_at IS NULL")
         .bind(store::ts(now))
         .bind(&user.sub)
         .execute(&mut *tx)
-        .await?;
+        .await?
+        .rows_affected();
+    let data = serde_json::json!({ "tokens_revoked": revoked });
+    crate::audit::append(
+        &mut tx,
+        now,
+        &Record::new(by.clone(), AuditAction::UserDisabled).target(&user.sub).user(&user.sub).data(data),
+    )
+    .await?;
     tx.commit().await?;
     find_user(db, who).await
 }
 
 /// Why pending requests are cancelled, and whether their (ping or push)
 /// client hears of it.
-pub(crate) struct Gone {
+pub(crate) struct Gone<'a> {
     pub(crate) reason: &'static str,
     pub(crate) notify_client: bool,
+    /// Who cancelled (the audit log's actor).
+    pub(crate) by: Actor<'a>,
 }
 
 /// Cancels the pending requests selected by `filter` (on `r`, the request,
@@ -182,7 +204,7 @@ pub(crate) async fn cancel_pending(
     tx: &mut store::Tx,
     filter: &str,
     value: &str,
-    gone: &Gone,
+    gone: &Gone<'_>,
     now: u64,
 ) -> Result<Vec<String>, AdminError> {
     let rows = sqlx::query(&format!("{} WHERE {filter} AND r.status = 'pending'", crate::store::requests::SELECT))
@@ -205,6 +227,15 @@ pub(crate) async fn cancel_pending(
             continue;
         }
         crate::device::events::withdrawn(tx, &req.sub, &req.request_id, WithdrawReason::Cancelled, None, now).await?;
+        crate::audit::append(
+            tx,
+            now,
+            &Record::new(gone.by.clone(), AuditAction::RequestCancelled)
+                .target(req.request_id.as_str())
+                .user(&req.sub)
+                .data(serde_json::json!({ "client_id": req.client_id, "reason": gone.reason })),
+        )
+        .await?;
         if !gone.notify_client {
             continue;
         }
@@ -365,14 +396,14 @@ pub async fn list_clients(db: &Db) -> Result<Vec<ClientSummary>, AdminError> {
 ///
 /// # Errors
 /// Not found, or the database failed.
-pub async fn disable_client(db: &Db, client_id: &str, now: u64) -> Result<Vec<String>, AdminError> {
+pub async fn disable_client(db: &Db, client_id: &str, by: &Actor<'_>, now: u64) -> Result<Vec<String>, AdminError> {
     let mut tx = store::begin(db).await?;
     let done =
         sqlx::query("UPDATE clients SET disabled = 1 WHERE client_id = $1").bind(client_id).execute(&mut *tx).await?;
     if done.rows_affected() == 0 {
         return Err(AdminError::NotFound(format!("client {client_id:?}")));
     }
-    let gone = Gone { reason: "the client was disabled", notify_client: false };
+    let gone = Gone { reason: "the client was disabled", notify_client: false, by: by.clone() };
     let subs = cancel_pending(&mut tx, "r.client_id = $1", client_id, &gone, now).await?;
     sqlx::query(
         "UPDATE outbox SET failed_at = $1, payload = '', bearer = '', last_error = 'the client was disabled' \
@@ -382,11 +413,19 @@ pub async fn disable_client(db: &Db, client_id: &str, now: u64) -> Result<Vec<St
     .bind(client_id)
     .execute(&mut *tx)
     .await?;
-    sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE client_id = $2 AND revoked_at IS NULL")
+    let revoked = sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE client_id = $2 AND revoked_at IS NULL")
         .bind(store::ts(now))
         .bind(client_id)
         .execute(&mut *tx)
-        .await?;
+        .await?
+        .rows_affected();
+    let data = serde_json::json!({ "for": "everyone", "tokens_revoked": revoked });
+    crate::audit::append(
+        &mut tx,
+        now,
+        &Record::new(by.clone(), AuditAction::ClientBlocked).target(client_id).data(data),
+    )
+    .await?;
     tx.commit().await?;
     tracing::info!(client_id, "client disabled");
     Ok(subs)
@@ -402,23 +441,31 @@ pub async fn set_client_verified(
     db: &Db,
     client_id: &str,
     verified: bool,
-    by: &str,
+    by: &Actor<'_>,
     now: u64,
 ) -> Result<(), AdminError> {
-    check_label("verified by", by, 100)?;
+    let label = by.label();
+    check_label("verified by", &label, 100)?;
     let mut tx = store::begin(db).await?;
     let done = sqlx::query("UPDATE clients SET verified = $1, verified_at = $2, verified_by = $3 WHERE client_id = $4")
         .bind(store::flag(verified))
         .bind(verified.then(|| store::ts(now)))
-        .bind(verified.then_some(by))
+        .bind(verified.then_some(label.as_str()))
         .bind(client_id)
         .execute(&mut *tx)
         .await?;
     if done.rows_affected() == 0 {
         return Err(AdminError::NotFound(format!("client {client_id:?}")));
     }
+    let data = serde_json::json!({ "verified": verified });
+    crate::audit::append(
+        &mut tx,
+        now,
+        &Record::new(by.clone(), AuditAction::ClientVerification).target(client_id).data(data),
+    )
+    .await?;
     tx.commit().await?;
-    tracing::info!(client_id, verified, by, "client verification changed");
+    tracing::info!(client_id, verified, by = %label, "client verification changed");
     Ok(())
 }
 
@@ -427,7 +474,7 @@ pub async fn set_client_verified(
 ///
 /// # Errors
 /// Not found, or the database failed.
-pub async fn unblock_unverified(db: &Db, who: &str, by: &str, now: u64) -> Result<bool, AdminError> {
+pub async fn unblock_unverified(db: &Db, who: &str, by: &Actor<'_>, now: u64) -> Result<bool, AdminError> {
     let user = find_user(db, who).await?;
     let mut tx = store::begin(db).await?;
     let lifted = crate::store::blocks::lift_unverified(&mut tx, &user.sub, by, now).await?;
@@ -479,14 +526,15 @@ pub async fn list_devices(db: &Db, who: &str) -> Result<Vec<DeviceSummary>, Admi
     Ok(out)
 }
 
-/// Revokes a device; returns its user's `sub`. A running server refuses it
+/// Revokes a device; returns its user's `sub` and whether it was not
+/// revoked already. A running server refuses it
 /// at once; its open event streams close at the next wake-up (immediately
 /// when revoked through [`crate::state::AppState`], otherwise within one
 /// heartbeat interval).
 ///
 /// # Errors
 /// Not found, or the database failed.
-pub async fn revoke_device(db: &Db, device_id: &str, now: u64) -> Result<String, AdminError> {
+pub async fn revoke_device(db: &Db, device_id: &str, by: &Actor<'_>, now: u64) -> Result<(String, bool), AdminError> {
     let mut tx = store::begin(db).await?;
     let row = sqlx::query("SELECT sub FROM devices WHERE device_id = $1")
         .bind(device_id)
@@ -494,13 +542,22 @@ pub async fn revoke_device(db: &Db, device_id: &str, now: u64) -> Result<String,
         .await?
         .ok_or_else(|| AdminError::NotFound(format!("device {device_id:?}")))?;
     let sub: String = row.try_get("sub")?;
-    sqlx::query("UPDATE devices SET revoked_at = $1 WHERE device_id = $2 AND revoked_at IS NULL")
+    let done = sqlx::query("UPDATE devices SET revoked_at = $1 WHERE device_id = $2 AND revoked_at IS NULL")
         .bind(store::ts(now))
         .bind(device_id)
         .execute(&mut *tx)
         .await?;
+    let changed = done.rows_affected() > 0;
+    if changed {
+        crate::audit::append(
+            &mut tx,
+            now,
+            &Record::new(by.clone(), AuditAction::DeviceRevoked).target(device_id).user(&sub),
+        )
+        .await?;
+    }
     tx.commit().await?;
-    Ok(sub)
+    Ok((sub, changed))
 }
 
 impl crate::state::AppState {
@@ -508,8 +565,8 @@ impl crate::state::AppState {
     ///
     /// # Errors
     /// As [`revoke_device`].
-    pub async fn revoke_device(&self, device_id: &str) -> Result<(), AdminError> {
-        let sub = revoke_device(&self.db, device_id, self.now()).await?;
+    pub async fn revoke_device(&self, device_id: &str, by: &Actor<'_>) -> Result<(), AdminError> {
+        let (sub, _) = revoke_device(&self.db, device_id, by, self.now()).await?;
         self.hub.notify(&sub);
         Ok(())
     }
@@ -519,8 +576,8 @@ impl crate::state::AppState {
     ///
     /// # Errors
     /// As [`disable_client`].
-    pub async fn disable_client(&self, client_id: &str) -> Result<(), AdminError> {
-        for sub in disable_client(&self.db, client_id, self.now()).await? {
+    pub async fn disable_client(&self, client_id: &str, by: &Actor<'_>) -> Result<(), AdminError> {
+        for sub in disable_client(&self.db, client_id, by, self.now()).await? {
             self.hub.notify(&sub);
         }
         Ok(())
@@ -531,8 +588,8 @@ impl crate::state::AppState {
     ///
     /// # Errors
     /// As [`disable_user`].
-    pub async fn disable_user(&self, who: &str) -> Result<User, AdminError> {
-        let user = disable_user(&self.db, who, self.now()).await?;
+    pub async fn disable_user(&self, who: &str, by: &Actor<'_>) -> Result<User, AdminError> {
+        let user = disable_user(&self.db, who, by, self.now()).await?;
         self.hub.notify(&user.sub);
         self.outbox_wake.notify_one();
         Ok(user)

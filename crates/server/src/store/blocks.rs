@@ -13,9 +13,11 @@
 
 use sqlx::{Row as _, SqliteConnection};
 
+use crate::audit::{Actor, Record};
 use crate::config::Limits;
 use crate::error::Internal;
 use crate::store::{self, Tx};
+use countersign_protocol::admin::AuditAction;
 
 /// Whether every unverified client is blocked for `sub`.
 ///
@@ -66,7 +68,16 @@ pub async fn after_unverified_not_me(tx: &mut Tx, limits: &Limits, sub: &str, no
         .bind(store::ts(now))
         .execute(&mut *conn)
         .await?;
-    let gone = crate::ops::Gone { reason: "the user blocked unverified clients", notify_client: true };
+    crate::audit::append(
+        conn,
+        now,
+        &Record::new(Actor::Server, AuditAction::UnverifiedBlocked)
+            .user(sub)
+            .data(serde_json::json!({ "not_me_denials": n, "window_secs": limits.not_me_window_secs })),
+    )
+    .await?;
+    let gone =
+        crate::ops::Gone { reason: "the user blocked unverified clients", notify_client: true, by: Actor::Server };
     crate::ops::cancel_pending(tx, "r.sub = $1 AND r.client_verified = 0", sub, &gone, now)
         .await
         .map_err(|e| Internal::new(e.to_string()))?;
@@ -91,13 +102,22 @@ pub async fn unverified_block_since(conn: &mut SqliteConnection, sub: &str) -> R
 ///
 /// # Errors
 /// The database failed.
-pub async fn lift_unverified(conn: &mut SqliteConnection, sub: &str, by: &str, now: u64) -> Result<bool, Internal> {
+pub async fn lift_unverified(
+    conn: &mut SqliteConnection,
+    sub: &str,
+    by: &Actor<'_>,
+    now: u64,
+) -> Result<bool, Internal> {
     let done =
         sqlx::query("UPDATE unverified_blocks SET lifted_at = $1, lifted_by = $2 WHERE sub = $3 AND lifted_at IS NULL")
             .bind(store::ts(now))
-            .bind(by)
+            .bind(by.label())
             .bind(sub)
-            .execute(conn)
+            .execute(&mut *conn)
             .await?;
-    Ok(done.rows_affected() > 0)
+    if done.rows_affected() == 0 {
+        return Ok(false);
+    }
+    crate::audit::append(conn, now, &Record::new(by.clone(), AuditAction::UnverifiedUnblocked).user(sub)).await?;
+    Ok(true)
 }

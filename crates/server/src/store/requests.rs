@@ -71,6 +71,9 @@ pub struct StoredRequest {
     pub amr: Vec<Amr>,
     /// When the tokens were issued (the `auth_req_id` is then dead).
     pub redeemed_at: Option<u64>,
+    /// Who cancelled it (`device:<id>` for an administrator), if cancelled
+    /// that way.
+    pub cancelled_by: Option<String>,
     /// Client display name, as when the request was made (what approvers
     /// show and the statement binds).
     pub client_name: String,
@@ -156,6 +159,7 @@ impl StoredRequest {
             statement_hash: row.try_get("statement_hash")?,
             amr: amr_from_column(row.try_get::<Option<String>, _>("amr")?.as_deref()),
             redeemed_at: opt_ts(row, "redeemed_at")?,
+            cancelled_by: row.try_get("cancelled_by")?,
             client_name: row.try_get("client_name")?,
             logo_uri: row.try_get("logo_uri")?,
             verified: row.try_get::<i64, _>("client_verified")? != 0,

@@ -22,7 +22,7 @@ impl TestServer {
     /// # Panics
     /// If the user is refused (a name in use, one too long).
     pub async fn create_user(&self, user: &NewUser) -> User {
-        match ops::add_user(&self.state.db, user, self.state.now()).await {
+        match ops::add_user(&self.state.db, user, &ops::Actor::Operator, self.state.now()).await {
             Ok(u) => u,
             Err(e) => panic!("adding user {}: {e}", user.username),
         }

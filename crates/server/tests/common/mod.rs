@@ -102,7 +102,7 @@ pub async fn verify(server: &TestServer, agent: &Agent) {
         &server.state.db,
         &agent.client_id,
         true,
-        "operator:test",
+        &countersign_server::ops::Actor::Labelled("operator:test"),
         server.state.now(),
     )
     .await
@@ -212,6 +212,33 @@ impl TestDevice {
         let url = format!("{}{path}", self.endpoint);
         let proof = self.proof(HttpMethod::Get, &url, server.clock_now());
         self.http.get(&url).header("Authorization", format!("Device {proof}")).send().await.expect("get")
+    }
+
+    /// A call to the admin API (`{issuer}/admin/v1{path}`, query included)
+    /// with this device's proof; a JSON body for `POST`.
+    pub async fn admin(&self, server: &impl ClockNow, method: HttpMethod, path: &str) -> reqwest::Response {
+        let url = format!("{}{path}", self.issuer.join("/admin/v1"));
+        let htu = url.split('?').next().unwrap_or_default().to_owned();
+        let proof = self.proof(method.clone(), &htu, server.clock_now());
+        let req = match method {
+            HttpMethod::Post => self.http.post(&url).json(&json!({})),
+            _ => self.http.get(&url),
+        };
+        req.header("Authorization", format!("Device {proof}")).send().await.expect("admin call")
+    }
+
+    /// `POST` to the admin API with `body`.
+    pub async fn admin_post(&self, server: &impl ClockNow, path: &str, body: &Value) -> reqwest::Response {
+        let url = format!("{}{path}", self.issuer.join("/admin/v1"));
+        let proof = self.proof(HttpMethod::Post, &url, server.clock_now());
+        self.http.post(&url).header("Authorization", format!("Device {proof}")).json(body).send().await.expect("admin")
+    }
+
+    /// A successful admin `GET`: its JSON.
+    pub async fn admin_get(&self, server: &impl ClockNow, path: &str) -> Value {
+        let resp = self.admin(server, HttpMethod::Get, path).await;
+        assert_eq!(resp.status(), 200, "GET {path}");
+        resp.json().await.expect("json")
     }
 
     pub async fn pending(&self, server: &impl ClockNow) -> Vec<ApproverRequest> {

@@ -1,0 +1,357 @@
+//! The admin API (`docs/protocol.md` §10): wire types only. Every call is
+//! made by an enrolled device whose user has the `admin` role, with the
+//! device proof of §4 (`htu` under `countersign_admin_endpoint`). Lists are
+//! paged newest first: `limit` (1 to [`MAX_PAGE`], default
+//! [`DEFAULT_PAGE`]) and the opaque `cursor` of the previous page's
+//! `next_cursor`.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::amr::Amr;
+use crate::device::registered::registered_enum;
+use crate::device::Risk;
+
+/// The default base path of the admin API below the issuer.
+pub const DEFAULT_BASE_PATH: &str = "/admin/v1";
+/// Pending requests across the organisation.
+pub const PATH_REQUESTS: &str = "/requests";
+/// Issued tokens.
+pub const PATH_GRANTS: &str = "/grants";
+/// Clients (agents).
+pub const PATH_CLIENTS: &str = "/clients";
+/// Users.
+pub const PATH_USERS: &str = "/users";
+/// Devices (of one user: `?sub=`).
+pub const PATH_DEVICES: &str = "/devices";
+/// The audit log.
+pub const PATH_AUDIT: &str = "/audit";
+
+/// Items per page when `limit` is absent.
+pub const DEFAULT_PAGE: u32 = 50;
+/// The most items per page.
+pub const MAX_PAGE: u32 = 500;
+
+/// One page of a list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Page<T> {
+    /// The items, newest first.
+    pub items: Vec<T>,
+    /// The cursor of the next page; absent on the last one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// A pending request, as an administrator reviews it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PendingRequest {
+    /// The request id (the device channel's).
+    pub id: String,
+    /// The agent.
+    pub client_id: String,
+    /// Its display name when the request was made.
+    pub client_name: String,
+    /// Whether it was verified when the request was made.
+    pub verified: bool,
+    /// The user asked.
+    pub sub: String,
+    /// Their display name.
+    pub user_name: String,
+    /// `binding_message`.
+    pub binding_message: String,
+    /// `scope`.
+    pub scope: Vec<String>,
+    /// `authorization_details`, as received.
+    pub authorization_details: Value,
+    /// Risk.
+    pub risk: Risk,
+    /// Created, unix seconds.
+    pub created_at: u64,
+    /// Expires, unix seconds.
+    pub expires_at: u64,
+}
+
+registered_enum! {
+    /// The state of a grant.
+    pub enum GrantStatus {
+        /// Its access token is live.
+        Active => "active",
+        /// Its access token has expired.
+        Expired => "expired",
+        /// Revoked (by the client, an administrator, or a disabled user or client).
+        Revoked => "revoked",
+    } extension
+}
+
+/// A grant: an issued access token and what it allows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Grant {
+    /// The access token's `jti` (the grant's id here).
+    pub id: String,
+    /// The approved request.
+    pub request_id: String,
+    /// The user.
+    pub sub: String,
+    /// The agent.
+    pub client_id: String,
+    /// `scope`.
+    pub scope: Vec<String>,
+    /// `authorization_details` as granted.
+    pub authorization_details: Value,
+    /// How the approver was verified (empty when the decision showed none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub amr: Vec<Amr>,
+    /// Issued, unix seconds.
+    pub issued_at: u64,
+    /// Expires, unix seconds.
+    pub expires_at: u64,
+    /// Its state now.
+    pub status: GrantStatus,
+    /// Revoked, unix seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<u64>,
+}
+
+/// A client (agent).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Client {
+    /// `client_id`.
+    pub client_id: String,
+    /// `client_name`.
+    pub client_name: String,
+    /// CIBA delivery mode.
+    pub delivery_mode: String,
+    /// Verified by an operator or administrator.
+    pub verified: bool,
+    /// Who verified it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verified_by: Option<String>,
+    /// Blocked for everyone (disabled).
+    pub blocked: bool,
+    /// The users it is blocked for (one by one).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blocked_for: Vec<String>,
+    /// Registered, unix seconds.
+    pub created_at: u64,
+}
+
+/// A user.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct User {
+    /// `sub`.
+    pub sub: String,
+    /// Login name.
+    pub username: String,
+    /// Display name.
+    pub name: String,
+    /// Roles (`admin`, `user`).
+    pub roles: Vec<String>,
+    /// Disabled.
+    pub disabled: bool,
+    /// Devices not revoked.
+    pub active_devices: u32,
+}
+
+/// An enrolled device.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Device {
+    /// `device_id`.
+    pub device_id: String,
+    /// Its user.
+    pub sub: String,
+    /// Its name.
+    pub device_name: String,
+    /// Its platform.
+    pub platform: String,
+    /// Enrolled, unix seconds.
+    pub created_at: u64,
+    /// Revoked, unix seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<u64>,
+}
+
+/// The body of a block or unblock: one user, or everyone when absent.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlockScope {
+    /// The user (`sub`), or absent for everyone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub: Option<String>,
+}
+
+/// The answer of an action (revoke, cancel, block, ...): what it changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActionResult {
+    /// `false` when there was nothing to do (already revoked, not pending).
+    pub changed: bool,
+}
+
+registered_enum! {
+    /// What an audit entry records.
+    pub enum AuditAction {
+        /// An agent's request accepted (`/bc-authorize`).
+        RequestCreated => "request.created",
+        /// A user's decision (its JWS in `data`).
+        RequestDecided => "request.decided",
+        /// A pending request cancelled (by an administrator, or with its
+        /// client or user disabled).
+        RequestCancelled => "request.cancelled",
+        /// Tokens issued for an approved request.
+        TokenIssued => "token.issued",
+        /// An access token revoked (RFC 7009, an administrator, a disabled
+        /// client or user).
+        TokenRevoked => "token.revoked",
+        /// A device enrolled.
+        DeviceEnrolled => "device.enrolled",
+        /// A device revoked.
+        DeviceRevoked => "device.revoked",
+        /// A client marked verified or unverified.
+        ClientVerification => "client.verification",
+        /// A client blocked (for one user or everyone).
+        ClientBlocked => "client.blocked",
+        /// A client unblocked.
+        ClientUnblocked => "client.unblocked",
+        /// Unverified clients blocked for a user by fatigue control (after
+        /// `not_me` denials).
+        UnverifiedBlocked => "fatigue.unverified_blocked",
+        /// That block lifted.
+        UnverifiedUnblocked => "fatigue.unverified_unblocked",
+        /// A user's roles changed.
+        UserRoles => "user.roles",
+        /// A user added.
+        UserAdded => "user.added",
+        /// A user disabled.
+        UserDisabled => "user.disabled",
+    } extension
+}
+
+/// One audit log entry. `hash` chains it to the one before: base64url of
+/// SHA-256 of the JCS of `{seq, at, actor, action, target, sub, data,
+/// prev}` (`prev`: the previous entry's hash, `""` for the first), members
+/// absent when `null`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditEntry {
+    /// Position in the log, from 1, no gaps.
+    pub seq: u64,
+    /// When, unix seconds.
+    pub at: u64,
+    /// Who: `client:<id>`, `device:<id>`, `operator`, `server`.
+    pub actor: String,
+    /// What.
+    pub action: AuditAction,
+    /// On what: a request, token, client or device id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// The user concerned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub: Option<String>,
+    /// Details (a JSON object).
+    pub data: Value,
+    /// The chain hash.
+    pub hash: String,
+}
+
+impl AuditEntry {
+    /// The hashed form: the entry without `hash`, with `prev`.
+    #[must_use]
+    pub fn chained(&self, prev: &str) -> Value {
+        let mut v = serde_json::json!({
+            "seq": self.seq,
+            "at": self.at,
+            "actor": self.actor,
+            "action": self.action.as_str(),
+            "data": self.data,
+            "prev": prev,
+        });
+        if let Some(map) = v.as_object_mut() {
+            if let Some(t) = &self.target {
+                map.insert("target".into(), Value::String(t.clone()));
+            }
+            if let Some(s) = &self.sub {
+                map.insert("sub".into(), Value::String(s.clone()));
+            }
+        }
+        v
+    }
+
+    /// The hash this entry must carry after `prev`.
+    ///
+    /// # Errors
+    /// `data` holds a value JCS cannot represent (a non-finite number).
+    pub fn chain_hash(&self, prev: &str) -> Result<String, crate::jcs::JcsError> {
+        let bytes = crate::jcs::canonicalize(&self.chained(prev))?;
+        Ok(crate::jcs::sha256_b64url(&bytes))
+    }
+}
+
+/// The signed head of an audit export: the JWS payload (`typ`
+/// [`crate::jws::JwtType::AuditHead`], signed with one of the server's
+/// published ES256 keys).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditHead {
+    /// The issuer.
+    pub iss: String,
+    /// Exported, unix seconds.
+    pub iat: u64,
+    /// The last entry's `seq` (0 for an empty log).
+    pub seq: u64,
+    /// The last entry's hash (`""` for an empty log).
+    pub hash: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_action_and_status_round_trips() {
+        for a in AuditAction::REGISTERED {
+            let json = serde_json::to_string(a).unwrap();
+            assert_eq!(&serde_json::from_str::<AuditAction>(&json).unwrap(), a);
+            assert_eq!(AuditAction::from(a.as_str()), *a);
+        }
+        for s in GrantStatus::REGISTERED {
+            assert_eq!(&serde_json::from_str::<GrantStatus>(&serde_json::to_string(s).unwrap()).unwrap(), s);
+        }
+        assert_eq!(AuditAction::from("later.action"), AuditAction::Extension("later.action".into()));
+    }
+
+    // The chain hash covers every member and the previous hash: changing
+    // any of them changes it.
+    #[test]
+    fn the_chain_hash_covers_every_member_and_the_previous_hash() {
+        let entry = AuditEntry {
+            seq: 7,
+            at: 1_767_225_600,
+            actor: "device:dev_1".into(),
+            action: AuditAction::TokenRevoked,
+            target: Some("jti_1".into()),
+            sub: Some("u_1".into()),
+            data: serde_json::json!({"reason": "admin"}),
+            hash: String::new(),
+        };
+        let base = entry.chain_hash("prev").unwrap();
+        assert_eq!(base, entry.chain_hash("prev").unwrap());
+        let mut changed = Vec::new();
+        changed.push(entry.chain_hash("other").unwrap());
+        changed.push(AuditEntry { seq: 8, ..entry.clone() }.chain_hash("prev").unwrap());
+        changed.push(AuditEntry { at: 1, ..entry.clone() }.chain_hash("prev").unwrap());
+        changed.push(AuditEntry { actor: "operator".into(), ..entry.clone() }.chain_hash("prev").unwrap());
+        changed.push(AuditEntry { action: AuditAction::TokenIssued, ..entry.clone() }.chain_hash("prev").unwrap());
+        changed.push(AuditEntry { target: None, ..entry.clone() }.chain_hash("prev").unwrap());
+        changed.push(AuditEntry { sub: Some("u_2".into()), ..entry.clone() }.chain_hash("prev").unwrap());
+        changed.push(AuditEntry { data: serde_json::json!({}), ..entry.clone() }.chain_hash("prev").unwrap());
+        for (i, h) in changed.iter().enumerate() {
+            assert_ne!(h, &base, "change {i} kept the hash");
+        }
+    }
+}

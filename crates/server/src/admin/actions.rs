@@ -1,0 +1,145 @@
+//! The admin API's actions: each delegates to [`crate::ops`] (which audits
+//! it, the administrator's device as the actor) and answers what changed.
+
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use countersign_protocol::admin::{ActionResult, BlockScope};
+
+use super::AdminCaller;
+use crate::audit::Actor;
+use crate::body::DeviceJsonObject;
+use crate::device::no_store;
+use crate::error::DeviceError;
+use crate::ops::{self, AdminError};
+use crate::state::AppState;
+
+impl From<AdminError> for DeviceError {
+    fn from(e: AdminError) -> Self {
+        match e {
+            AdminError::Invalid(d) => DeviceError::InvalidRequest(d),
+            AdminError::NotFound(what) => DeviceError::NotFoundNamed(what),
+            AdminError::Internal(e) => DeviceError::Internal(e),
+        }
+    }
+}
+
+fn done(changed: bool) -> Response {
+    no_store(Json(ActionResult { changed }).into_response())
+}
+
+fn scope(DeviceJsonObject(body): DeviceJsonObject) -> Result<BlockScope, DeviceError> {
+    serde_json::from_value(body).map_err(|e| DeviceError::InvalidRequest(e.to_string()))
+}
+
+/// `POST /admin/v1/requests/{id}/cancel`.
+pub async fn cancel(
+    State(state): State<AppState>,
+    AdminCaller(admin): AdminCaller,
+    Path(id): Path<String>,
+) -> Result<Response, DeviceError> {
+    let by = Actor::Device(admin.device_id.as_str());
+    let sub = ops::cancel_request(&state.db, &id, &by, state.now()).await?;
+    if let Some(sub) = &sub {
+        state.hub.notify(sub);
+        state.outbox_wake.notify_one();
+        tracing::info!(request_id = %id, device_id = %admin.device_id, "request cancelled by an administrator");
+    }
+    Ok(done(sub.is_some()))
+}
+
+/// `POST /admin/v1/grants/{id}/revoke`.
+pub async fn revoke_grant(
+    State(state): State<AppState>,
+    AdminCaller(admin): AdminCaller,
+    Path(id): Path<String>,
+) -> Result<Response, DeviceError> {
+    let by = Actor::Device(admin.device_id.as_str());
+    Ok(done(ops::revoke_grant(&state.db, &id, &by, state.now()).await?))
+}
+
+async fn set_verified(
+    state: &AppState,
+    admin: &crate::device::Device,
+    id: &str,
+    verified: bool,
+) -> Result<Response, DeviceError> {
+    let by = Actor::Device(admin.device_id.as_str());
+    ops::set_client_verified(&state.db, id, verified, &by, state.now()).await?;
+    Ok(done(true))
+}
+
+/// `POST /admin/v1/clients/{id}/verify`.
+pub async fn verify_client(
+    State(state): State<AppState>,
+    AdminCaller(admin): AdminCaller,
+    Path(id): Path<String>,
+) -> Result<Response, DeviceError> {
+    set_verified(&state, &admin, &id, true).await
+}
+
+/// `POST /admin/v1/clients/{id}/unverify`.
+pub async fn unverify_client(
+    State(state): State<AppState>,
+    AdminCaller(admin): AdminCaller,
+    Path(id): Path<String>,
+) -> Result<Response, DeviceError> {
+    set_verified(&state, &admin, &id, false).await
+}
+
+/// `POST /admin/v1/clients/{id}/block` with `{"sub": ...}` (one user) or
+/// `{}` (everyone: the client is disabled).
+pub async fn block_client(
+    State(state): State<AppState>,
+    AdminCaller(admin): AdminCaller,
+    Path(id): Path<String>,
+    body: DeviceJsonObject,
+) -> Result<Response, DeviceError> {
+    let by = Actor::Device(admin.device_id.as_str());
+    let changed = match scope(body)?.sub {
+        Some(sub) => {
+            let changed = ops::block_client_for_user(&state.db, &id, &sub, &by, state.now()).await?;
+            state.hub.notify(&sub);
+            changed
+        }
+        None => {
+            let disabled: Option<i64> = sqlx::query_scalar("SELECT disabled FROM clients WHERE client_id = $1")
+                .bind(&id)
+                .fetch_optional(&state.db)
+                .await?;
+            if disabled == Some(1) {
+                false
+            } else {
+                state.disable_client(&id, &by).await?;
+                true
+            }
+        }
+    };
+    state.outbox_wake.notify_one();
+    Ok(done(changed))
+}
+
+/// `POST /admin/v1/clients/{id}/unblock` with `{"sub": ...}` or `{}`.
+pub async fn unblock_client(
+    State(state): State<AppState>,
+    AdminCaller(admin): AdminCaller,
+    Path(id): Path<String>,
+    body: DeviceJsonObject,
+) -> Result<Response, DeviceError> {
+    let by = Actor::Device(admin.device_id.as_str());
+    let who = scope(body)?.sub;
+    Ok(done(ops::unblock_client(&state.db, &id, who.as_deref(), &by, state.now()).await?))
+}
+
+/// `POST /admin/v1/devices/{id}/revoke`: refused at once, its streams
+/// closed.
+pub async fn revoke_device(
+    State(state): State<AppState>,
+    AdminCaller(admin): AdminCaller,
+    Path(id): Path<String>,
+) -> Result<Response, DeviceError> {
+    let by = Actor::Device(admin.device_id.as_str());
+    let (sub, changed) = ops::revoke_device(&state.db, &id, &by, state.now()).await?;
+    state.hub.notify(&sub);
+    Ok(done(changed))
+}

@@ -1,0 +1,247 @@
+//! The audit log (table `audit_log`, `docs/server.md` "Audit log"): every
+//! request, decision, token issuance and revocation, enrollment, admin
+//! action, verification change and fatigue block, appended in the same
+//! transaction as what it records, each entry hash-chained to the one
+//! before ([`AuditEntry::chain_hash`]).
+//!
+//! Appends run only where this process holds the database's write turn (a
+//! [`crate::store::Tx`] or a request writer job), so the previous entry read
+//! is the last one; `seq` is the table's key, so an append that raced one
+//! anyway fails instead of forking the chain.
+
+mod chain;
+mod export;
+
+pub use chain::{verify, Broken, Verified};
+pub use export::{export, verify_export, ExportError};
+
+use countersign_protocol::admin::{AuditAction, AuditEntry, Page};
+use serde_json::Value;
+use sqlx::{Row as _, SqliteConnection};
+
+use crate::error::Internal;
+use crate::store;
+
+/// Who did it, as entries name them.
+#[derive(Debug, Clone)]
+pub enum Actor<'a> {
+    /// An agent (`client:<client_id>`).
+    Client(&'a str),
+    /// An approver device (`device:<device_id>`): a user deciding, or an
+    /// administrator acting.
+    Device(&'a str),
+    /// The `countersign-server` command line.
+    Operator,
+    /// The server on its own (fatigue control, expiry).
+    Server,
+    /// A label given as is (an operator's `--by`, such as `operator:ann`).
+    Labelled(&'a str),
+}
+
+impl Actor<'_> {
+    /// The label entries carry.
+    #[must_use]
+    pub fn label(&self) -> String {
+        match self {
+            Actor::Client(id) => format!("client:{id}"),
+            Actor::Device(id) => format!("device:{id}"),
+            Actor::Operator => "operator".to_owned(),
+            Actor::Server => "server".to_owned(),
+            Actor::Labelled(label) => (*label).to_owned(),
+        }
+    }
+}
+
+/// An entry to append.
+#[derive(Debug, Clone)]
+pub struct Record<'a> {
+    /// Who.
+    pub actor: Actor<'a>,
+    /// What.
+    pub action: AuditAction,
+    /// On what.
+    pub target: Option<&'a str>,
+    /// The user concerned.
+    pub sub: Option<&'a str>,
+    /// Details: a JSON object.
+    pub data: Value,
+}
+
+impl<'a> Record<'a> {
+    /// A record with no target, user or details.
+    #[must_use]
+    pub fn new(actor: Actor<'a>, action: AuditAction) -> Self {
+        Self { actor, action, target: None, sub: None, data: Value::Object(serde_json::Map::new()) }
+    }
+
+    /// On `target`.
+    #[must_use]
+    pub fn target(mut self, target: &'a str) -> Self {
+        self.target = Some(target);
+        self
+    }
+
+    /// Concerning the user `sub`.
+    #[must_use]
+    pub fn user(mut self, sub: &'a str) -> Self {
+        self.sub = Some(sub);
+        self
+    }
+
+    /// With these details.
+    #[must_use]
+    pub fn data(mut self, data: Value) -> Self {
+        self.data = data;
+        self
+    }
+
+    fn entry(&self, seq: u64, now: u64, prev: &str) -> Result<AuditEntry, Internal> {
+        let mut entry = AuditEntry {
+            seq,
+            at: now,
+            actor: self.actor.label(),
+            action: self.action.clone(),
+            target: self.target.map(str::to_owned),
+            sub: self.sub.map(str::to_owned),
+            data: self.data.clone(),
+            hash: String::new(),
+        };
+        entry.hash = entry.chain_hash(prev).map_err(|e| Internal::new(format!("audit entry: {e}")))?;
+        Ok(entry)
+    }
+}
+
+const INSERT: &str =
+    "INSERT INTO audit_log (seq, at, actor, action, target, sub, data, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+const LAST: &str = "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1";
+
+/// Appends `record` inside the caller's write transaction; returns its `seq`.
+///
+/// # Errors
+/// The database failed (an append that raced another fails on `seq`).
+pub async fn append(conn: &mut SqliteConnection, now: u64, record: &Record<'_>) -> Result<u64, Internal> {
+    let last = sqlx::query(LAST).fetch_optional(&mut *conn).await?;
+    let (seq, prev) = match last {
+        Some(row) => (store::from_ts(row.try_get("seq")?).saturating_add(1), row.try_get::<String, _>("hash")?),
+        None => (1, String::new()),
+    };
+    let e = record.entry(seq, now, &prev)?;
+    sqlx::query(INSERT)
+        .bind(store::ts(e.seq))
+        .bind(store::ts(e.at))
+        .bind(&e.actor)
+        .bind(e.action.as_str())
+        .bind(&e.target)
+        .bind(&e.sub)
+        .bind(serde_json::to_string(&e.data)?)
+        .bind(&e.hash)
+        .execute(&mut *conn)
+        .await?;
+    Ok(seq)
+}
+
+/// [`append`] on the request writer's connection.
+///
+/// # Errors
+/// The database failed.
+pub fn append_sync(conn: &rusqlite::Connection, now: u64, record: &Record<'_>) -> Result<u64, Internal> {
+    let last: Option<(i64, String)> = {
+        let mut stmt = conn.prepare_cached(LAST)?;
+        let mut rows = stmt.query([])?;
+        match rows.next()? {
+            Some(row) => Some((row.get(0)?, row.get(1)?)),
+            None => None,
+        }
+    };
+    let (seq, prev) = match last {
+        Some((seq, hash)) => (store::from_ts(seq).saturating_add(1), hash),
+        None => (1, String::new()),
+    };
+    let e = record.entry(seq, now, &prev)?;
+    conn.prepare_cached(
+        "INSERT INTO audit_log (seq, at, actor, action, target, sub, data, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(rusqlite::params![
+        store::ts(e.seq),
+        store::ts(e.at),
+        e.actor,
+        e.action.as_str(),
+        e.target,
+        e.sub,
+        serde_json::to_string(&e.data)?,
+        e.hash,
+    ])?;
+    Ok(seq)
+}
+
+/// What a page of the log is filtered by.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// Only this action.
+    pub action: Option<String>,
+    /// Only entries concerning this user.
+    pub sub: Option<String>,
+    /// Only entries on this target.
+    pub target: Option<String>,
+    /// Only entries by this actor (`device:<id>`, `client:<id>`, ...).
+    pub actor: Option<String>,
+    /// Entries before this `seq` (the cursor).
+    pub before: Option<u64>,
+}
+
+/// Reads an entry from a row of `audit_log`.
+pub(crate) fn from_row(row: &sqlx::sqlite::SqliteRow) -> Result<AuditEntry, Internal> {
+    let data: String = row.try_get("data")?;
+    let action: String = row.try_get("action")?;
+    Ok(AuditEntry {
+        seq: store::from_ts(row.try_get("seq")?),
+        at: store::from_ts(row.try_get("at")?),
+        actor: row.try_get("actor")?,
+        action: AuditAction::from(action),
+        target: row.try_get("target")?,
+        sub: row.try_get("sub")?,
+        data: serde_json::from_str(&data)?,
+        hash: row.try_get("hash")?,
+    })
+}
+
+/// One page of the log, newest first.
+///
+/// # Errors
+/// The database failed.
+pub async fn page(conn: &mut SqliteConnection, filter: &Filter, limit: u32) -> Result<Page<AuditEntry>, Internal> {
+    // Only the conditions asked for, so that SQLite can use the action
+    // index (a `$n IS NULL OR ...` would keep it from doing so).
+    let mut conditions = Vec::new();
+    let mut values: Vec<String> = Vec::new();
+    for (column, value) in
+        [("action", &filter.action), ("sub", &filter.sub), ("target", &filter.target), ("actor", &filter.actor)]
+    {
+        if let Some(v) = value {
+            values.push(v.clone());
+            conditions.push(format!("{column} = ${}", values.len()));
+        }
+    }
+    if let Some(before) = filter.before {
+        values.push(before.to_string());
+        conditions.push(format!("seq < CAST(${} AS INTEGER)", values.len()));
+    }
+    let filter_sql = if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) };
+    let sql = format!(
+        "SELECT seq, at, actor, action, target, sub, data, hash FROM audit_log {filter_sql} ORDER BY seq DESC LIMIT {}",
+        u64::from(limit) + 1
+    );
+    let mut query = sqlx::query(&sql);
+    for v in &values {
+        query = query.bind(v);
+    }
+    let rows = query.fetch_all(conn).await?;
+    let mut items = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
+    let next_cursor = if items.len() > limit as usize {
+        items.truncate(limit as usize);
+        items.last().map(|e| e.seq.to_string())
+    } else {
+        None
+    };
+    Ok(Page { items, next_cursor })
+}

@@ -1,0 +1,313 @@
+//! The admin API (`docs/protocol.md` §10) on a real socket: who may call it,
+//! what each action does to agents and approvers, and the lists.
+
+mod common;
+
+use common::*;
+use countersign_protocol::device::{Decision, DeviceEvent, HttpMethod, WithdrawReason};
+use countersign_server::ops::{self, Actor};
+use countersign_server::testing::TestServer;
+use serde_json::{json, Value};
+
+async fn no_limits() -> TestServer {
+    server_with(|c| {
+        c.limits.user_per_minute = 0;
+        c.limits.client_per_minute = 0;
+    })
+    .await
+}
+
+/// An administrator `username` with an enrolled device.
+async fn admin_device(server: &TestServer, username: &str) -> TestDevice {
+    let dev = TestDevice::of_new_user(server, username).await;
+    let (_, changed) =
+        ops::set_admin(&server.state.db, username, true, &Actor::Operator, server.state.now()).await.unwrap();
+    assert!(changed);
+    dev
+}
+
+fn items(page: &Value) -> &Vec<Value> {
+    page["items"].as_array().expect("items")
+}
+
+// Every route × {an administrator's device, a user's device, a revoked
+// administrator's device, no proof}: only the first gets through; the
+// others get 403 forbidden or 401 invalid_token, and change nothing.
+#[tokio::test]
+async fn only_an_administrators_device_gets_through_on_every_route() {
+    let server = no_limits().await;
+    let admin = admin_device(&server, "ada").await;
+    let revoked = TestDevice::enroll(&server, "ada").await;
+    server.state.revoke_device(revoked.id.as_str(), &Actor::Operator).await.unwrap();
+    let user = TestDevice::of_new_user(&server, "bob").await;
+    let spare = TestDevice::enroll(&server, "bob").await;
+    let agent = Agent::register(&server, json!({})).await;
+    let tok = approved_tokens(&server, &user, &agent, "bob").await;
+    assert!(tok["access_token"].is_string(), "{tok}");
+    let pending = agent.start(&server, "bob").await;
+    assert!(pending["auth_req_id"].is_string());
+    let request_id = user.pending(&server).await.remove(0).id;
+    let grant = admin.admin_get(&server, "/grants").await;
+    let grant_id = items(&grant)[0]["id"].as_str().unwrap().to_owned();
+    let cid = agent.client_id.clone();
+
+    let routes: Vec<(HttpMethod, String)> = vec![
+        (HttpMethod::Get, "/requests".into()),
+        (HttpMethod::Get, "/grants".into()),
+        (HttpMethod::Get, "/clients".into()),
+        (HttpMethod::Get, "/users".into()),
+        (HttpMethod::Get, "/devices".into()),
+        (HttpMethod::Get, "/audit".into()),
+        (HttpMethod::Post, format!("/requests/{request_id}/cancel")),
+        (HttpMethod::Post, format!("/grants/{grant_id}/revoke")),
+        (HttpMethod::Post, format!("/clients/{cid}/verify")),
+        (HttpMethod::Post, format!("/clients/{cid}/unverify")),
+        (HttpMethod::Post, format!("/clients/{cid}/block")),
+        (HttpMethod::Post, format!("/clients/{cid}/unblock")),
+        (HttpMethod::Post, format!("/devices/{}/revoke", spare.id)),
+    ];
+    let audited = |v: Value| items(&v).len();
+    let before = audited(admin.admin_get(&server, "/audit?limit=500").await);
+    for (method, path) in &routes {
+        let resp = user.admin(&server, method.clone(), path).await;
+        let body = expect_err(resp, 403, "forbidden").await;
+        assert!(body["error_description"].as_str().unwrap().contains("admin role"), "{body}");
+        let resp = revoked.admin(&server, method.clone(), path).await;
+        assert_eq!(resp.headers()["www-authenticate"], "Device error=\"invalid_token\"", "{path}");
+        expect_err(resp, 401, "invalid_token").await;
+        let url = format!("{}/admin/v1{path}", server.base_url);
+        let resp = match method {
+            HttpMethod::Post => http().post(&url).json(&json!({})).send().await.unwrap(),
+            _ => http().get(&url).send().await.unwrap(),
+        };
+        expect_err(resp, 401, "invalid_token").await;
+    }
+    // Nothing changed: the request is still pending, the grant active, no
+    // entry added.
+    assert_eq!(user.pending(&server).await.len(), 1);
+    assert_eq!(audited(admin.admin_get(&server, "/audit?limit=500").await), before);
+    for (method, path) in &routes {
+        let resp = admin.admin(&server, method.clone(), path).await;
+        assert_eq!(resp.status(), 200, "{method:?} {path}: {}", resp.text().await.unwrap());
+    }
+    server.stop().await;
+}
+
+// A revoked grant's token introspects inactive at once; the grants list
+// says so; revoking again changes nothing; the log names the administrator.
+#[tokio::test]
+async fn a_revoked_grant_introspects_inactive_at_once() {
+    let server = no_limits().await;
+    let admin = admin_device(&server, "ada").await;
+    let user = TestDevice::of_new_user(&server, "sam").await;
+    let agent = Agent::register(&server, json!({})).await;
+    let tok = approved_tokens(&server, &user, &agent, "sam").await;
+    let access = tok["access_token"].as_str().unwrap().to_owned();
+    let introspect = |token: String| {
+        let agent = &agent;
+        let server = &server;
+        async move {
+            let v: Value =
+                agent.post("/introspect", &[("token", token)], server.state.now()).await.json().await.unwrap();
+            v["active"].as_bool().unwrap()
+        }
+    };
+    assert!(introspect(access.clone()).await);
+
+    let page = admin.admin_get(&server, &format!("/grants?sub={}&status=active", user.sub)).await;
+    let grant = &items(&page)[0];
+    assert_eq!(grant["client_id"], agent.client_id);
+    assert_eq!(grant["status"], "active");
+    assert_eq!(grant["scope"], json!(["openid", "payments"]));
+    assert_eq!(grant["authorization_details"], details());
+    let id = grant["id"].as_str().unwrap().to_owned();
+
+    let resp = admin.admin(&server, HttpMethod::Post, &format!("/grants/{id}/revoke")).await;
+    assert_eq!(resp.json::<Value>().await.unwrap(), json!({"changed": true}));
+    assert!(!introspect(access).await, "inactive at once");
+    let page = admin.admin_get(&server, &format!("/grants?sub={}", user.sub)).await;
+    assert_eq!(items(&page)[0]["status"], "revoked");
+    assert!(items(&admin.admin_get(&server, "/grants?status=active").await).is_empty());
+    let resp = admin.admin(&server, HttpMethod::Post, &format!("/grants/{id}/revoke")).await;
+    assert_eq!(resp.json::<Value>().await.unwrap(), json!({"changed": false}));
+    expect_err(admin.admin(&server, HttpMethod::Post, "/grants/nope/revoke").await, 404, "not_found").await;
+
+    let log = admin.admin_get(&server, "/audit?action=token.revoked").await;
+    let entry = &items(&log)[0];
+    assert_eq!(entry["actor"], format!("device:{}", admin.id));
+    assert_eq!((entry["target"].as_str(), entry["sub"].as_str()), (Some(id.as_str()), Some(user.sub.as_str())));
+    assert_eq!(items(&log).len(), 1, "the second revoke is not audited");
+    server.stop().await;
+}
+
+// A cancel reaches the user's approvers (withdrawn, cancelled) and the agent
+// (access_denied saying an administrator cancelled it).
+#[tokio::test]
+async fn a_cancel_reaches_the_approver_and_the_agent() {
+    let server = no_limits().await;
+    let admin = admin_device(&server, "ada").await;
+    let user = TestDevice::of_new_user(&server, "cy").await;
+    let agent = Agent::register(&server, json!({})).await;
+    let mut sse = user.events(&server, None).await;
+    let ack = agent.start(&server, "cy").await;
+    let (_, req) = expect_request(sse.next_event(WAIT).await);
+
+    let page = admin.admin_get(&server, &format!("/requests?sub={}", user.sub)).await;
+    assert_eq!(items(&page)[0]["id"], req.id.as_str());
+    assert_eq!(items(&page)[0]["binding_message"], req.binding_message);
+    let resp = admin.admin(&server, HttpMethod::Post, &format!("/requests/{}/cancel", req.id)).await;
+    assert_eq!(resp.json::<Value>().await.unwrap(), json!({"changed": true}));
+    match sse.next_event(WAIT).await {
+        Some((_, DeviceEvent::Withdrawn(w))) => {
+            assert_eq!((w.id, w.reason), (req.id.clone(), WithdrawReason::Cancelled));
+        }
+        other => panic!("expected withdrawn, got {other:?}"),
+    }
+    let body = expect_token_err(&server, &agent, &ack, "access_denied").await;
+    assert_eq!(body["error_description"], "an administrator cancelled the request");
+    assert!(user.pending(&server).await.is_empty());
+    assert!(items(&admin.admin_get(&server, "/requests").await).is_empty());
+    // Not pending any more: nothing to do; a decision is refused.
+    let resp = admin.admin(&server, HttpMethod::Post, &format!("/requests/{}/cancel", req.id)).await;
+    assert_eq!(resp.json::<Value>().await.unwrap(), json!({"changed": false}));
+    expect_err(user.decide(&server, &req, Decision::Approve, None).await, 410, "request_withdrawn").await;
+    expect_err(admin.admin(&server, HttpMethod::Post, "/requests/req_nope/cancel").await, 404, "not_found").await;
+    server.stop().await;
+}
+
+// An administrator revokes a device: its stream closes at once and it is
+// refused; the devices list shows it revoked.
+#[tokio::test]
+async fn a_device_revoked_by_an_administrator_is_cut_off_at_once() {
+    let server = no_limits().await;
+    let admin = admin_device(&server, "ada").await;
+    let user = TestDevice::of_new_user(&server, "di").await;
+    let mut sse = user.events(&server, None).await;
+    let resp = admin.admin(&server, HttpMethod::Post, &format!("/devices/{}/revoke", user.id)).await;
+    assert_eq!(resp.json::<Value>().await.unwrap(), json!({"changed": true}));
+    assert!(sse.ends_within(WAIT).await, "the stream is closed");
+    expect_err(user.get(&server, "/requests?status=pending").await, 401, "invalid_token").await;
+    let page = admin.admin_get(&server, &format!("/devices?sub={}", user.sub)).await;
+    assert!(items(&page)[0]["revoked_at"].is_u64(), "{page}");
+    let resp = admin.admin(&server, HttpMethod::Post, &format!("/devices/{}/revoke", user.id)).await;
+    assert_eq!(resp.json::<Value>().await.unwrap(), json!({"changed": false}));
+    server.stop().await;
+}
+
+// The role is read on every call: taken away, the next call is refused.
+#[tokio::test]
+async fn a_role_taken_away_is_refused_at_the_next_call() {
+    let server = no_limits().await;
+    let admin = admin_device(&server, "ada").await;
+    admin.admin_get(&server, "/users").await;
+    let (u, changed) =
+        ops::set_admin(&server.state.db, "ada", false, &Actor::Operator, server.state.now()).await.unwrap();
+    assert!(changed);
+    assert_eq!(u.roles, ["user"]);
+    expect_err(admin.admin(&server, HttpMethod::Get, "/users").await, 403, "forbidden").await;
+    let (_, changed) =
+        ops::set_admin(&server.state.db, "ada", false, &Actor::Operator, server.state.now()).await.unwrap();
+    assert!(!changed, "already not an administrator");
+    server.stop().await;
+}
+
+// Blocked for one user: their pending request is cancelled, their next one
+// refused with access_denied; another user is unaffected; unblocked, the
+// user is asked again. Blocked for everyone: the client is disabled.
+#[tokio::test]
+async fn a_client_blocked_for_one_user_or_everyone() {
+    let server = no_limits().await;
+    let admin = admin_device(&server, "ada").await;
+    let eve = TestDevice::of_new_user(&server, "eve").await;
+    TestDevice::of_new_user(&server, "fay").await;
+    let agent = Agent::register(&server, json!({})).await;
+    let ack = agent.start(&server, "eve").await;
+    let path = format!("/clients/{}/block", agent.client_id);
+    let resp = admin.admin_post(&server, &path, &json!({"sub": eve.sub})).await;
+    assert_eq!(resp.json::<Value>().await.unwrap(), json!({"changed": true}));
+    assert!(eve.pending(&server).await.is_empty(), "the pending request is cancelled");
+    expect_token_err(&server, &agent, &ack, "access_denied").await;
+    let resp = agent.bc_authorize(&server, &agent.request_params("eve")).await;
+    let body = expect_err(resp, 403, "access_denied").await;
+    assert_eq!(body["error_description"], "an administrator has blocked this client for this user");
+    agent.start(&server, "fay").await;
+    let clients = admin.admin_get(&server, "/clients").await;
+    assert_eq!(items(&clients)[0]["blocked_for"], json!([eve.sub]));
+    assert_eq!(items(&clients)[0]["blocked"], false);
+    // Bad bodies.
+    expect_err(admin.admin_post(&server, &path, &json!({"sub": "u_nobody"})).await, 404, "not_found").await;
+    expect_err(admin.admin_post(&server, &path, &json!({"user": "x"})).await, 400, "invalid_request").await;
+
+    let unblock = format!("/clients/{}/unblock", agent.client_id);
+    let resp = admin.admin_post(&server, &unblock, &json!({"sub": eve.sub})).await;
+    assert_eq!(resp.json::<Value>().await.unwrap(), json!({"changed": true}));
+    agent.start(&server, "eve").await;
+
+    let resp = admin.admin_post(&server, &path, &json!({})).await;
+    assert_eq!(resp.json::<Value>().await.unwrap(), json!({"changed": true}));
+    let clients = admin.admin_get(&server, "/clients").await;
+    assert_eq!(items(&clients)[0]["blocked"], true);
+    let resp = agent.bc_authorize(&server, &agent.request_params("fay")).await;
+    expect_err(resp, 400, "unauthorized_client").await;
+    let resp = admin.admin_post(&server, &unblock, &json!({})).await;
+    assert_eq!(resp.json::<Value>().await.unwrap(), json!({"changed": true}));
+    agent.start(&server, "fay").await;
+    server.stop().await;
+}
+
+// Pages: a cursor walks a list without repeats or gaps; filters narrow it;
+// bad parameters are refused.
+#[tokio::test]
+async fn lists_page_with_a_cursor_and_filter() {
+    let server = no_limits().await;
+    let admin = admin_device(&server, "ada").await;
+    let gus = TestDevice::of_new_user(&server, "gus").await;
+    TestDevice::of_new_user(&server, "hal").await;
+    let agent = Agent::register(&server, json!({})).await;
+    for user in ["gus", "hal", "gus", "hal", "gus"] {
+        agent.start(&server, user).await;
+    }
+    let mut seen = Vec::new();
+    let mut path = "/requests?limit=2".to_owned();
+    loop {
+        let page = admin.admin_get(&server, &path).await;
+        assert!(items(&page).len() <= 2);
+        seen.extend(items(&page).iter().map(|r| r["id"].as_str().unwrap().to_owned()));
+        match page["next_cursor"].as_str() {
+            Some(c) => path = format!("/requests?limit=2&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 5, "{seen:?}");
+    let mut sorted = seen.clone();
+    sorted.sort();
+    sorted.reverse();
+    assert_eq!(seen, sorted, "newest first, no repeats");
+    let of_gus = admin.admin_get(&server, &format!("/requests?sub={}", gus.sub)).await;
+    assert_eq!(items(&of_gus).len(), 3);
+    assert_eq!(items(&admin.admin_get(&server, "/requests?type=payment_initiation").await).len(), 5);
+    assert!(items(&admin.admin_get(&server, "/requests?type=stock_trade").await).is_empty());
+    assert!(items(&admin.admin_get(&server, "/requests?older_than=3600").await).is_empty());
+    server.clock.advance(90);
+    assert_eq!(items(&admin.admin_get(&server, "/requests?older_than=60").await).len(), 5);
+    let users = admin.admin_get(&server, "/users").await;
+    assert_eq!(items(&users).len(), 3);
+    let ada = items(&users).iter().find(|u| u["username"] == "ada").unwrap();
+    assert_eq!((&ada["roles"], &ada["active_devices"]), (&json!(["admin", "user"]), &json!(1)));
+    let hal = items(&users).iter().find(|u| u["username"] == "hal").unwrap();
+    assert_eq!(hal["roles"], json!(["user"]));
+
+    for bad in [
+        "/requests?limit=0",
+        "/requests?limit=501",
+        "/requests?cursor=nope",
+        "/requests?risk=huge",
+        "/requests?colour=red",
+        "/requests?sub=a&sub=b",
+        "/grants?status=live",
+        "/audit?cursor=%%",
+    ] {
+        expect_err(admin.admin(&server, HttpMethod::Get, bad).await, 400, "invalid_request").await;
+    }
+    server.stop().await;
+}
