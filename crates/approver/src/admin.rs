@@ -4,7 +4,7 @@
 //! role on every call; [`Approver::admin_endpoint`] reads where the API is
 //! from the issuer's metadata.
 
-use countersign_protocol::admin::{self as wire, ActionResult, BlockScope, Page};
+use countersign_protocol::admin::{self as wire, ActionResult, Page};
 use serde::de::DeserializeOwned;
 
 use crate::approver::Approver;
@@ -122,16 +122,17 @@ impl AdminAction {
             AdminAction::VerifyClient { client_id, verified: false } => {
                 format!("/clients/{}/unverify", seg(client_id))
             }
-            AdminAction::Block { client_id, .. } => format!("/clients/{}/block", seg(client_id)),
-            AdminAction::Unblock { client_id, .. } => format!("/clients/{}/unblock", seg(client_id)),
+            // One user's block names the user in the path, which the
+            // device proof signs.
+            AdminAction::Block { client_id, sub: None } => format!("/clients/{}/block", seg(client_id)),
+            AdminAction::Block { client_id, sub: Some(sub) } => {
+                format!("/clients/{}/users/{}/block", seg(client_id), seg(sub))
+            }
+            AdminAction::Unblock { client_id, sub: None } => format!("/clients/{}/unblock", seg(client_id)),
+            AdminAction::Unblock { client_id, sub: Some(sub) } => {
+                format!("/clients/{}/users/{}/unblock", seg(client_id), seg(sub))
+            }
             AdminAction::RevokeDevice { device_id } => format!("/devices/{}/revoke", seg(device_id)),
-        }
-    }
-
-    fn body(&self) -> BlockScope {
-        match self {
-            AdminAction::Block { sub, .. } | AdminAction::Unblock { sub, .. } => BlockScope { sub: sub.clone() },
-            _ => BlockScope::default(),
         }
     }
 }
@@ -193,7 +194,7 @@ impl Approver {
         let account = inner.store.account(account_id).await?;
         let key = inner.key_for(&account).await?;
         let url = format!("{}{}", self.admin_endpoint(&account).await?, action.path());
-        let (_, value) = inner.http.device_post(&url, &inner.auth(&account, &key), &action.body()).await?;
+        let (_, value) = inner.http.device_post_empty(&url, &inner.auth(&account, &key)).await?;
         typed(value, "admin action")
     }
 }

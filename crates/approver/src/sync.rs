@@ -140,9 +140,12 @@ impl Approver {
         // every admin call anyway).
         // A server from before `/me` answers 404: the stored user stays.
         let url = format!("{}{PATH_ME}", account.device_endpoint);
-        match inner.http.device_get(&url, &inner.auth(&account, &key)).await {
-            Ok(value) => {
-                let me: DeviceSelf = typed(value, "me")?;
+        let me =
+            inner.http.device_get(&url, &inner.auth(&account, &key)).await.and_then(|v| typed::<DeviceSelf>(v, "me"));
+        match me {
+            // Unknown members are ignored (a later server may add some); the
+            // device and user must be this account's.
+            Ok(me) => {
                 if me.device_id != account.device_id || me.user.sub != account.user.sub {
                     return Err(Error::Protocol("the server named another device or user for this account".into()));
                 }
@@ -150,8 +153,12 @@ impl Approver {
                     tracing::info!(account_id = %account.id, "the user's name or roles changed on the server");
                 }
             }
+            // Not fatal: the requests matter more than a name or a role
+            // (the admin API checks the role itself).
             Err(Error::Server { status: 404, .. }) => {}
-            Err(e) => return Err(e),
+            Err(e) => {
+                tracing::warn!(account_id = %account.id, error = %e, "reading {PATH_ME} failed; the stored user stays")
+            }
         }
         let mut report = SyncReport::default();
         let mut listed = HashSet::new();

@@ -176,15 +176,6 @@ pub struct Device {
     pub revoked_at: Option<u64>,
 }
 
-/// The body of a block or unblock: one user, or everyone when absent.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BlockScope {
-    /// The user (`sub`), or absent for everyone.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sub: Option<String>,
-}
-
 /// The answer of an action (revoke, cancel, block, ...): what it changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

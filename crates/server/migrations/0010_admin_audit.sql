@@ -30,7 +30,7 @@ CREATE TABLE client_user_blocks (
     PRIMARY KEY (client_id, sub)
 );
 
--- Who cancelled a request (an administrator's device, `admin:<device_id>`),
+-- Who cancelled a request (an administrator's device, `device:<device_id>`),
 -- so the agent hears why; NULL for the other cancellations.
 ALTER TABLE auth_requests ADD COLUMN cancelled_by TEXT;
 

@@ -567,8 +567,8 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         let text = std::fs::read_to_string(file)?;
         let (verified, head) = countersign_server::audit::verify_export(&text, &jwks.keys)?;
         out(&format!(
-            "export verified: {} entries, head {} signed by {} at {}",
-            verified.count, verified.head.1, head.iss, head.iat
+            "export verified: {} entries, head {}, signed at {} for the issuer {} (as the exporter stated it)",
+            verified.count, verified.head.1, head.iat, head.iss
         ));
         return Ok(());
     }
@@ -636,12 +636,18 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Client(ClientCommand::Verify { client_id, by }) => {
             let label = operator(by);
-            ops::set_client_verified(&db, &client_id, true, &ops::Actor::Labelled(&label), now).await?;
-            out(&format!("verified client {client_id}"));
+            if ops::set_client_verified(&db, &client_id, true, &ops::Actor::Labelled(&label), now).await? {
+                out(&format!("verified client {client_id}"));
+            } else {
+                out(&format!("client {client_id} was already verified"));
+            }
         }
         Command::Client(ClientCommand::Unverify { client_id }) => {
-            ops::set_client_verified(&db, &client_id, false, &ops::Actor::Labelled(&operator_label), now).await?;
-            out(&format!("client {client_id} is no longer verified"));
+            if ops::set_client_verified(&db, &client_id, false, &ops::Actor::Labelled(&operator_label), now).await? {
+                out(&format!("client {client_id} is no longer verified"));
+            } else {
+                out(&format!("client {client_id} was not verified"));
+            }
         }
         Command::Client(ClientCommand::Unblock { user, by }) => {
             let label = operator(by);
@@ -721,8 +727,23 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         },
         Command::Audit(AuditCommand::Export { file, issuer: iss }) => {
             let iss = issuer(&iss)?;
-            let mut w = std::io::BufWriter::new(std::fs::File::create(&file)?);
-            let v = countersign_server::audit::export(&db, iss.as_str(), now, &mut w).await?;
+            // Written beside, then renamed: a failed export (a broken chain)
+            // leaves no file without its signed head.
+            let mut partial = file.clone().into_os_string();
+            partial.push(".partial");
+            let partial = PathBuf::from(partial);
+            let mut w = std::io::BufWriter::new(std::fs::File::create(&partial)?);
+            let written = countersign_server::audit::export(&db, iss.as_str(), now, &mut w).await;
+            drop(w);
+            let v = match written {
+                Ok(v) => v,
+                Err(e) => {
+                    let _ = std::fs::remove_file(&partial);
+                    db.close().await;
+                    return Err(e.into());
+                }
+            };
+            std::fs::rename(&partial, &file)?;
             out(&format!("exported {} entries to {} (head {})", v.count, file.display(), v.head.1));
         }
         Command::Audit(AuditCommand::VerifyExport { .. }) => {}

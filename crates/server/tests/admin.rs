@@ -62,6 +62,8 @@ async fn only_an_administrators_device_gets_through_on_every_route() {
         (HttpMethod::Post, format!("/grants/{grant_id}/revoke")),
         (HttpMethod::Post, format!("/clients/{cid}/verify")),
         (HttpMethod::Post, format!("/clients/{cid}/unverify")),
+        (HttpMethod::Post, format!("/clients/{cid}/users/{}/block", user.sub)),
+        (HttpMethod::Post, format!("/clients/{cid}/users/{}/unblock", user.sub)),
         (HttpMethod::Post, format!("/clients/{cid}/block")),
         (HttpMethod::Post, format!("/clients/{cid}/unblock")),
         (HttpMethod::Post, format!("/devices/{}/revoke", spare.id)),
@@ -211,9 +213,11 @@ async fn a_role_taken_away_is_refused_at_the_next_call() {
     server.stop().await;
 }
 
-// Blocked for one user: their pending request is cancelled, their next one
-// refused with access_denied; another user is unaffected; unblocked, the
-// user is asked again. Blocked for everyone: the client is disabled.
+// Blocked for one user: their pending request is cancelled, an approved
+// one not yet redeemed yields no token, their next one is refused with
+// access_denied; another user is unaffected; unblocked, the user is asked
+// again. Blocked for everyone: the client is disabled. The user is in the
+// path (the device proof signs it), never in a body.
 #[tokio::test]
 async fn a_client_blocked_for_one_user_or_everyone() {
     let server = no_limits().await;
@@ -221,12 +225,20 @@ async fn a_client_blocked_for_one_user_or_everyone() {
     let eve = TestDevice::of_new_user(&server, "eve").await;
     TestDevice::of_new_user(&server, "fay").await;
     let agent = Agent::register(&server, json!({})).await;
+    let approved = agent.start(&server, "eve").await;
+    let req = eve.pending(&server).await.remove(0);
+    assert_eq!(eve.decide(&server, &req, Decision::Approve, None).await.status(), 200);
     let ack = agent.start(&server, "eve").await;
-    let path = format!("/clients/{}/block", agent.client_id);
-    let resp = admin.admin_post(&server, &path, &json!({"sub": eve.sub})).await;
+    let block = format!("/clients/{}/users/{}/block", agent.client_id, eve.sub);
+    let resp = admin.admin(&server, HttpMethod::Post, &block).await;
     assert_eq!(resp.json::<Value>().await.unwrap(), json!({"changed": true}));
     assert!(eve.pending(&server).await.is_empty(), "the pending request is cancelled");
-    expect_token_err(&server, &agent, &ack, "access_denied").await;
+    // The poller hears of the block for either request (ping and push
+    // clients were told of the cancellation).
+    let body = expect_token_err(&server, &agent, &ack, "access_denied").await;
+    assert_eq!(body["error_description"], "an administrator has blocked this client for this user");
+    let body = expect_token_err(&server, &agent, &approved, "access_denied").await;
+    assert_eq!(body["error_description"], "an administrator has blocked this client for this user");
     let resp = agent.bc_authorize(&server, &agent.request_params("eve")).await;
     let body = expect_err(resp, 403, "access_denied").await;
     assert_eq!(body["error_description"], "an administrator has blocked this client for this user");
@@ -234,24 +246,69 @@ async fn a_client_blocked_for_one_user_or_everyone() {
     let clients = admin.admin_get(&server, "/clients").await;
     assert_eq!(items(&clients)[0]["blocked_for"], json!([eve.sub]));
     assert_eq!(items(&clients)[0]["blocked"], false);
-    // Bad bodies.
-    expect_err(admin.admin_post(&server, &path, &json!({"sub": "u_nobody"})).await, 404, "not_found").await;
-    expect_err(admin.admin_post(&server, &path, &json!({"user": "x"})).await, 400, "invalid_request").await;
+    let resp = admin.admin(&server, HttpMethod::Post, &block).await;
+    assert_eq!(resp.json::<Value>().await.unwrap(), json!({"changed": false}), "already blocked");
+    let nobody = format!("/clients/{}/users/u_nobody/block", agent.client_id);
+    expect_err(admin.admin(&server, HttpMethod::Post, &nobody).await, 404, "not_found").await;
+    let unknown = format!("/clients/cli_nope/users/{}/block", eve.sub);
+    expect_err(admin.admin(&server, HttpMethod::Post, &unknown).await, 404, "not_found").await;
 
-    let unblock = format!("/clients/{}/unblock", agent.client_id);
-    let resp = admin.admin_post(&server, &unblock, &json!({"sub": eve.sub})).await;
+    let unblock = format!("/clients/{}/users/{}/unblock", agent.client_id, eve.sub);
+    let resp = admin.admin(&server, HttpMethod::Post, &unblock).await;
     assert_eq!(resp.json::<Value>().await.unwrap(), json!({"changed": true}));
     agent.start(&server, "eve").await;
 
-    let resp = admin.admin_post(&server, &path, &json!({})).await;
+    let everyone = format!("/clients/{}/block", agent.client_id);
+    let resp = admin.admin(&server, HttpMethod::Post, &everyone).await;
     assert_eq!(resp.json::<Value>().await.unwrap(), json!({"changed": true}));
     let clients = admin.admin_get(&server, "/clients").await;
     assert_eq!(items(&clients)[0]["blocked"], true);
     let resp = agent.bc_authorize(&server, &agent.request_params("fay")).await;
     expect_err(resp, 400, "unauthorized_client").await;
-    let resp = admin.admin_post(&server, &unblock, &json!({})).await;
+    let resp = admin.admin(&server, HttpMethod::Post, &format!("/clients/{}/unblock", agent.client_id)).await;
     assert_eq!(resp.json::<Value>().await.unwrap(), json!({"changed": true}));
     agent.start(&server, "fay").await;
+    expect_err(admin.admin(&server, HttpMethod::Post, "/clients/cli_nope/block").await, 404, "not_found").await;
+    // Verifying a verified client changes nothing and writes nothing.
+    let verify = format!("/clients/{}/verify", agent.client_id);
+    assert_eq!(
+        admin.admin(&server, HttpMethod::Post, &verify).await.json::<Value>().await.unwrap(),
+        json!({"changed": true})
+    );
+    assert_eq!(
+        admin.admin(&server, HttpMethod::Post, &verify).await.json::<Value>().await.unwrap(),
+        json!({"changed": false})
+    );
+    let log = admin.admin_get(&server, "/audit?action=client.verification").await;
+    assert_eq!(items(&log).len(), 1);
+    server.stop().await;
+}
+
+// Grants issued in the same second page by id: no repeat, no gap.
+#[tokio::test]
+async fn grants_of_one_second_page_without_repeats() {
+    let server = no_limits().await;
+    let admin = admin_device(&server, "ada").await;
+    let user = TestDevice::of_new_user(&server, "gil").await;
+    let agent = Agent::register(&server, json!({})).await;
+    server.clock.pause();
+    for _ in 0..5 {
+        let tok = approved_tokens(&server, &user, &agent, "gil").await;
+        assert!(tok["access_token"].is_string(), "{tok}");
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    let mut path = "/grants?limit=2".to_owned();
+    loop {
+        let page = admin.admin_get(&server, &path).await;
+        for g in items(&page) {
+            assert!(seen.insert(g["id"].as_str().unwrap().to_owned()), "repeated: {g}");
+        }
+        match page["next_cursor"].as_str() {
+            Some(c) => path = format!("/grants?limit=2&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 5);
     server.stop().await;
 }
 
@@ -262,11 +319,19 @@ async fn lists_page_with_a_cursor_and_filter() {
     let server = no_limits().await;
     let admin = admin_device(&server, "ada").await;
     let gus = TestDevice::of_new_user(&server, "gus").await;
-    TestDevice::of_new_user(&server, "hal").await;
+    add_user(&server, "hal").await;
     let agent = Agent::register(&server, json!({})).await;
     for user in ["gus", "hal", "gus", "hal", "gus"] {
         agent.start(&server, user).await;
     }
+    let hal = TestDevice::enroll(&server, "hal").await;
+    let mut created: Vec<String> = gus
+        .pending(&server)
+        .await
+        .into_iter()
+        .chain(hal.pending(&server).await)
+        .map(|r| r.id.as_str().to_owned())
+        .collect();
     let mut seen = Vec::new();
     let mut path = "/requests?limit=2".to_owned();
     loop {
@@ -278,11 +343,9 @@ async fn lists_page_with_a_cursor_and_filter() {
             None => break,
         }
     }
-    assert_eq!(seen.len(), 5, "{seen:?}");
-    let mut sorted = seen.clone();
-    sorted.sort();
-    sorted.reverse();
-    assert_eq!(seen, sorted, "newest first, no repeats");
+    created.sort();
+    created.reverse();
+    assert_eq!(seen, created, "every request once, newest first (ids are time-ordered)");
     let of_gus = admin.admin_get(&server, &format!("/requests?sub={}", gus.sub)).await;
     assert_eq!(items(&of_gus).len(), 3);
     assert_eq!(items(&admin.admin_get(&server, "/requests?type=payment_initiation").await).len(), 5);

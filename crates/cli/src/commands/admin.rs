@@ -207,44 +207,12 @@ pub(super) async fn admin_command(
                 .with("risk", risk)
                 .with("older_than", older_than.map(|s| s.to_string()));
             let p: Page<PendingRequest> = page(approver, id, AdminList::Pending, &q).await?;
-            print_page(out, &p, "No pending requests.", |r| {
-                format!(
-                    "{}  {}  {} for {} ({})  {}  \"{}\"  made {}, expires {}",
-                    text(&r.id),
-                    r.risk.as_str(),
-                    text(&r.client_name),
-                    text(&r.user_name),
-                    text(&r.sub),
-                    if r.verified { "verified" } else { "UNVERIFIED" },
-                    text(&r.binding_message),
-                    render::ago(r.created_at, now),
-                    render::utc_time(r.expires_at),
-                )
-            });
+            print_page(out, &p, "No pending requests.", |x| pending_line(x, now));
         }
         AdminCommand::Grants { sub, client_id, status, paging } => {
             let q = query(paging).with("sub", sub).with("client_id", client_id).with("status", status);
             let p: Page<Grant> = page(approver, id, AdminList::Grants, &q).await?;
-            print_page(out, &p, "No grants.", |g| {
-                let types: Vec<String> = g
-                    .authorization_details
-                    .as_array()
-                    .map(|a| a.iter().filter_map(|d| d["type"].as_str()).map(text).collect())
-                    .unwrap_or_default();
-                let amr: Vec<&str> = g.amr.iter().map(|m| m.as_str()).collect();
-                format!(
-                    "{}  {}  {} -> {}  scope {}  types {}  amr {}  issued {}, expires {}",
-                    text(&g.id),
-                    g.status.as_str(),
-                    text(&g.client_id),
-                    text(&g.sub),
-                    text(&g.scope.join(" ")),
-                    types.join(","),
-                    if amr.is_empty() { "-".to_owned() } else { amr.join(" ") },
-                    render::utc_time(g.issued_at),
-                    render::utc_time(g.expires_at),
-                )
-            });
+            print_page(out, &p, "No grants.", grant_line);
         }
         AdminCommand::Revoke { grant_id, yes } => {
             asked(yes, &format!("Revoke grant {}? Its access token stops working at once.", text(&grant_id)))?;
@@ -265,22 +233,7 @@ pub(super) async fn admin_command(
         }
         AdminCommand::Clients { paging } => {
             let p: Page<Client> = page(approver, id, AdminList::Clients, &query(paging)).await?;
-            print_page(out, &p, "No clients.", |c| {
-                format!(
-                    "{}  {}  {}  {}  {}",
-                    text(&c.client_id),
-                    text(&c.client_name),
-                    c.verified_by
-                        .as_deref()
-                        .map_or_else(|| "unverified".to_owned(), |by| format!("verified by {}", text(by))),
-                    if c.blocked { "BLOCKED for everyone" } else { "active" },
-                    if c.blocked_for.is_empty() {
-                        String::new()
-                    } else {
-                        format!("blocked for {}", c.blocked_for.iter().map(|s| text(s)).collect::<Vec<_>>().join(","))
-                    },
-                )
-            });
+            print_page(out, &p, "No clients.", client_line);
         }
         AdminCommand::VerifyClient { client_id, undo } => {
             let action = AdminAction::VerifyClient { client_id, verified: !undo };
@@ -306,17 +259,7 @@ pub(super) async fn admin_command(
         }
         AdminCommand::Users { paging } => {
             let p: Page<User> = page(approver, id, AdminList::Users, &query(paging)).await?;
-            print_page(out, &p, "No users.", |u| {
-                format!(
-                    "{}  {}  {}  roles {}  {} device(s){}",
-                    text(&u.sub),
-                    text(&u.username),
-                    text(&u.name),
-                    text(&u.roles.join(",")),
-                    u.active_devices,
-                    if u.disabled { "  DISABLED" } else { "" }
-                )
-            });
+            print_page(out, &p, "No users.", user_line);
         }
         AdminCommand::Devices { sub, revoke: Some(device_id), yes, .. } => {
             let _ = sub;
@@ -326,34 +269,190 @@ pub(super) async fn admin_command(
         }
         AdminCommand::Devices { sub, revoke: None, paging, .. } => {
             let p: Page<Device> = page(approver, id, AdminList::Devices, &query(paging).with("sub", sub)).await?;
-            print_page(out, &p, "No devices.", |d| {
-                format!(
-                    "{}  {}  {}  {}  enrolled {}  {}",
-                    text(&d.device_id),
-                    text(&d.sub),
-                    text(&d.device_name),
-                    text(&d.platform),
-                    render::utc_time(d.created_at),
-                    d.revoked_at.map_or_else(|| "active".to_owned(), |t| format!("revoked {}", render::utc_time(t)))
-                )
-            });
+            print_page(out, &p, "No devices.", device_line);
         }
         AdminCommand::Audit { action, sub, actor, target, paging } => {
             let q = query(paging).with("action", action).with("sub", sub).with("actor", actor).with("target", target);
             let p: Page<AuditEntry> = page(approver, id, AdminList::Audit, &q).await?;
-            print_page(out, &p, "No entries.", |e| {
-                format!(
-                    "{}  {}  {}  {}  {}{}  {}",
-                    e.seq,
-                    render::utc_time(e.at),
-                    text(&e.actor),
-                    text(e.action.as_str()),
-                    e.target.as_deref().map(text).unwrap_or_default(),
-                    e.sub.as_deref().map(|s| format!(" ({})", text(s))).unwrap_or_default(),
-                    text(&e.data.to_string()),
-                )
-            });
+            print_page(out, &p, "No entries.", audit_line);
         }
     }
     Ok(0)
+}
+
+/// One line of `admin pending`.
+fn pending_line(r: &PendingRequest, now: u64) -> String {
+    format!(
+        "{}  {}  {} for {} ({})  {}  \"{}\"  made {}, expires {}",
+        text(&r.id),
+        text(r.risk.as_str()),
+        text(&r.client_name),
+        text(&r.user_name),
+        text(&r.sub),
+        if r.verified { "verified" } else { "UNVERIFIED" },
+        text(&r.binding_message),
+        render::ago(r.created_at, now),
+        render::utc_time(r.expires_at),
+    )
+}
+
+/// One line of `admin grants`.
+fn grant_line(g: &Grant) -> String {
+    let types: Vec<String> = g
+        .authorization_details
+        .as_array()
+        .map(|a| a.iter().filter_map(|d| d["type"].as_str()).map(text).collect())
+        .unwrap_or_default();
+    let amr: Vec<String> = g.amr.iter().map(|m| text(m.as_str())).collect();
+    format!(
+        "{}  {}  {} -> {}  scope {}  types {}  amr {}  issued {}, expires {}",
+        text(&g.id),
+        text(g.status.as_str()),
+        text(&g.client_id),
+        text(&g.sub),
+        text(&g.scope.join(" ")),
+        types.join(","),
+        if amr.is_empty() { "-".to_owned() } else { amr.join(" ") },
+        render::utc_time(g.issued_at),
+        render::utc_time(g.expires_at),
+    )
+}
+
+/// One line of `admin clients`.
+fn client_line(c: &Client) -> String {
+    format!(
+        "{}  {}  {}  {}  {}",
+        text(&c.client_id),
+        text(&c.client_name),
+        c.verified_by.as_deref().map_or_else(|| "unverified".to_owned(), |by| format!("verified by {}", text(by))),
+        if c.blocked { "BLOCKED for everyone" } else { "active" },
+        if c.blocked_for.is_empty() {
+            String::new()
+        } else {
+            format!("blocked for {}", c.blocked_for.iter().map(|s| text(s)).collect::<Vec<_>>().join(","))
+        },
+    )
+}
+
+/// One line of `admin users`.
+fn user_line(u: &User) -> String {
+    format!(
+        "{}  {}  {}  roles {}  {} device(s){}",
+        text(&u.sub),
+        text(&u.username),
+        text(&u.name),
+        text(&u.roles.join(",")),
+        u.active_devices,
+        if u.disabled { "  DISABLED" } else { "" }
+    )
+}
+
+/// One line of `admin devices`.
+fn device_line(d: &Device) -> String {
+    format!(
+        "{}  {}  {}  {}  enrolled {}  {}",
+        text(&d.device_id),
+        text(&d.sub),
+        text(&d.device_name),
+        text(&d.platform),
+        render::utc_time(d.created_at),
+        d.revoked_at.map_or_else(|| "active".to_owned(), |t| format!("revoked {}", render::utc_time(t)))
+    )
+}
+
+/// One line of `admin audit`.
+fn audit_line(e: &AuditEntry) -> String {
+    format!(
+        "{}  {}  {}  {}  {}{}  {}",
+        e.seq,
+        render::utc_time(e.at),
+        text(&e.actor),
+        text(e.action.as_str()),
+        e.target.as_deref().map(text).unwrap_or_default(),
+        e.sub.as_deref().map(|s| format!(" ({})", text(s))).unwrap_or_default(),
+        text(&e.data.to_string()),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use countersign_protocol::admin::{AuditAction, GrantStatus};
+    use countersign_protocol::amr::Amr;
+    use countersign_protocol::device::Risk;
+    use serde_json::json;
+
+    /// Text a hostile server could send: a bidi override and an escape
+    /// sequence in every string.
+    const HOSTILE: &str = "a\u{202e}b\u{1b}[31mc";
+
+    fn assert_escaped(line: &str) {
+        assert!(!line.contains('\u{202e}') && !line.contains('\u{1b}'), "raw control printed: {line:?}");
+        assert!(line.contains('a') && line.contains("[31mc"), "the text is still shown: {line:?}");
+    }
+
+    // Every field of every line goes through `text`, including the
+    // registered values a server may extend (risk, status, amr, action).
+    #[test]
+    fn every_line_escapes_every_field_a_server_sends() {
+        let h = || HOSTILE.to_owned();
+        let pending = PendingRequest {
+            id: h(),
+            client_id: h(),
+            client_name: h(),
+            verified: false,
+            sub: h(),
+            user_name: h(),
+            binding_message: h(),
+            scope: vec![h()],
+            authorization_details: json!([{ "type": HOSTILE }]),
+            risk: Risk::from(HOSTILE),
+            created_at: 0,
+            expires_at: 0,
+        };
+        assert_escaped(&pending_line(&pending, 0));
+        let grant = Grant {
+            id: h(),
+            request_id: h(),
+            sub: h(),
+            client_id: h(),
+            scope: vec![h()],
+            authorization_details: json!([{ "type": HOSTILE }]),
+            amr: vec![Amr::from(HOSTILE)],
+            issued_at: 0,
+            expires_at: 0,
+            status: GrantStatus::from(HOSTILE),
+            revoked_at: None,
+        };
+        let line = grant_line(&grant);
+        assert_escaped(&line);
+        assert_eq!(line.matches("[31mc").count(), 7, "id, status, client, sub, scope, type, amr: {line}");
+        let client = Client {
+            client_id: h(),
+            client_name: h(),
+            delivery_mode: h(),
+            verified: true,
+            verified_by: Some(h()),
+            blocked: false,
+            blocked_for: vec![h()],
+            created_at: 0,
+        };
+        assert_escaped(&client_line(&client));
+        let user = User { sub: h(), username: h(), name: h(), roles: vec![h()], disabled: false, active_devices: 1 };
+        assert_escaped(&user_line(&user));
+        let device =
+            Device { device_id: h(), sub: h(), device_name: h(), platform: h(), created_at: 0, revoked_at: None };
+        assert_escaped(&device_line(&device));
+        let entry = AuditEntry {
+            seq: 1,
+            at: 0,
+            actor: h(),
+            action: AuditAction::from(HOSTILE),
+            target: Some(h()),
+            sub: Some(h()),
+            data: json!({ "k": HOSTILE }),
+            hash: h(),
+        };
+        assert_escaped(&audit_line(&entry));
+    }
 }

@@ -327,8 +327,8 @@ pub struct EnrolledUser {
 }
 
 /// `GET {device}/me` body (§3.4): the calling device and its user now.
+/// Unknown members are ignored (a later server may add some).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct DeviceSelf {
     /// The device.
     pub device_id: DeviceId,

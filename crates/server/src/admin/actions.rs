@@ -4,11 +4,10 @@
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use countersign_protocol::admin::{ActionResult, BlockScope};
+use countersign_protocol::admin::ActionResult;
 
 use super::AdminCaller;
 use crate::audit::Actor;
-use crate::body::DeviceJsonObject;
 use crate::device::no_store;
 use crate::error::DeviceError;
 use crate::ops::{self, AdminError};
@@ -26,10 +25,6 @@ impl From<AdminError> for DeviceError {
 
 fn done(changed: bool) -> Response {
     no_store(Json(ActionResult { changed }).into_response())
-}
-
-fn scope(DeviceJsonObject(body): DeviceJsonObject) -> Result<BlockScope, DeviceError> {
-    serde_json::from_value(body).map_err(|e| DeviceError::InvalidRequest(e.to_string()))
 }
 
 /// `POST /admin/v1/requests/{id}/cancel`.
@@ -65,8 +60,7 @@ async fn set_verified(
     verified: bool,
 ) -> Result<Response, DeviceError> {
     let by = Actor::Device(admin.device_id.as_str());
-    ops::set_client_verified(&state.db, id, verified, &by, state.now()).await?;
-    Ok(done(true))
+    Ok(done(ops::set_client_verified(&state.db, id, verified, &by, state.now()).await?))
 }
 
 /// `POST /admin/v1/clients/{id}/verify`.
@@ -87,48 +81,63 @@ pub async fn unverify_client(
     set_verified(&state, &admin, &id, false).await
 }
 
-/// `POST /admin/v1/clients/{id}/block` with `{"sub": ...}` (one user) or
-/// `{}` (everyone: the client is disabled).
+/// `POST /admin/v1/clients/{id}/block`: for everyone (the client is
+/// disabled).
 pub async fn block_client(
     State(state): State<AppState>,
     AdminCaller(admin): AdminCaller,
     Path(id): Path<String>,
-    body: DeviceJsonObject,
 ) -> Result<Response, DeviceError> {
     let by = Actor::Device(admin.device_id.as_str());
-    let changed = match scope(body)?.sub {
-        Some(sub) => {
-            let changed = ops::block_client_for_user(&state.db, &id, &sub, &by, state.now()).await?;
-            state.hub.notify(&sub);
-            changed
-        }
-        None => {
-            let disabled: Option<i64> = sqlx::query_scalar("SELECT disabled FROM clients WHERE client_id = $1")
-                .bind(&id)
-                .fetch_optional(&state.db)
-                .await?;
-            if disabled == Some(1) {
-                false
-            } else {
-                state.disable_client(&id, &by).await?;
-                true
-            }
+    let disabled: Option<i64> = sqlx::query_scalar("SELECT disabled FROM clients WHERE client_id = $1")
+        .bind(&id)
+        .fetch_optional(&state.db)
+        .await?;
+    let changed = match disabled {
+        None => return Err(DeviceError::NotFoundNamed(format!("client {id:?}"))),
+        Some(1) => false,
+        Some(_) => {
+            state.disable_client(&id, &by).await?;
+            true
         }
     };
     state.outbox_wake.notify_one();
     Ok(done(changed))
 }
 
-/// `POST /admin/v1/clients/{id}/unblock` with `{"sub": ...}` or `{}`.
+/// `POST /admin/v1/clients/{id}/unblock`: for everyone (re-enabled).
 pub async fn unblock_client(
     State(state): State<AppState>,
     AdminCaller(admin): AdminCaller,
     Path(id): Path<String>,
-    body: DeviceJsonObject,
 ) -> Result<Response, DeviceError> {
     let by = Actor::Device(admin.device_id.as_str());
-    let who = scope(body)?.sub;
-    Ok(done(ops::unblock_client(&state.db, &id, who.as_deref(), &by, state.now()).await?))
+    Ok(done(ops::unblock_client(&state.db, &id, None, &by, state.now()).await?))
+}
+
+/// `POST /admin/v1/clients/{id}/users/{sub}/block`: for one user.
+pub async fn block_client_for_user(
+    State(state): State<AppState>,
+    AdminCaller(admin): AdminCaller,
+    Path((id, sub)): Path<(String, String)>,
+) -> Result<Response, DeviceError> {
+    let by = Actor::Device(admin.device_id.as_str());
+    let (sub, changed) = ops::block_client_for_user(&state.db, &id, &sub, &by, state.now()).await?;
+    if changed {
+        state.hub.notify(&sub);
+        state.outbox_wake.notify_one();
+    }
+    Ok(done(changed))
+}
+
+/// `POST /admin/v1/clients/{id}/users/{sub}/unblock`.
+pub async fn unblock_client_for_user(
+    State(state): State<AppState>,
+    AdminCaller(admin): AdminCaller,
+    Path((id, sub)): Path<(String, String)>,
+) -> Result<Response, DeviceError> {
+    let by = Actor::Device(admin.device_id.as_str());
+    Ok(done(ops::unblock_client(&state.db, &id, Some(&sub), &by, state.now()).await?))
 }
 
 /// `POST /admin/v1/devices/{id}/revoke`: refused at once, its streams

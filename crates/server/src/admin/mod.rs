@@ -33,6 +33,10 @@ pub fn router() -> Router<AppState> {
         .route("/clients/{id}/unverify", post(actions::unverify_client))
         .route("/clients/{id}/block", post(actions::block_client))
         .route("/clients/{id}/unblock", post(actions::unblock_client))
+        // One user's block is in the path, so the signed `htu` says whom
+        // it is for (the proof does not cover a body).
+        .route("/clients/{id}/users/{sub}/block", post(actions::block_client_for_user))
+        .route("/clients/{id}/users/{sub}/unblock", post(actions::unblock_client_for_user))
         .route(wire::PATH_USERS, get(lists::users))
         .route(wire::PATH_DEVICES, get(lists::devices))
         .route("/devices/{id}/revoke", post(actions::revoke_device))

@@ -130,6 +130,10 @@ async fn handle(state: &AppState, caller: AuthenticatedClient<TokenEndpoint>) ->
     if req.user_disabled {
         return Err(OAuthError::AccessDenied("the user's account is disabled"));
     }
+    // Nor for a client an administrator blocked for the user since.
+    if req.blocked_for_user {
+        return Err(OAuthError::AccessDenied("an administrator has blocked this client for this user"));
+    }
     match req.status_at(now) {
         RequestStatus::Approved if now >= req.expires_at.saturating_add(REDEEM_GRACE_SECS) => {
             Err(OAuthError::ExpiredToken)

@@ -20,32 +20,37 @@ pub const CANCELLED_BY_ADMIN: &str = "an administrator cancelled the request";
 /// # Errors
 /// Not found, or the database failed.
 pub async fn set_admin(db: &Db, who: &str, admin: bool, by: &Actor<'_>, now: u64) -> Result<(User, bool), AdminError> {
-    let user = find_user(db, who).await?;
-    let mut roles: Vec<String> = user.roles.iter().filter(|r| r.as_str() != "admin").cloned().collect();
+    let sub = find_user(db, who).await?.sub;
+    let mut tx = store::begin(db).await?;
+    // Read under the write turn, so the audit's `before` is what changed.
+    let stored: String =
+        sqlx::query_scalar("SELECT roles FROM users WHERE sub = $1").bind(&sub).fetch_one(&mut *tx).await?;
+    let before: Vec<String> = serde_json::from_str(&stored).map_err(crate::error::Internal::from)?;
+    let mut roles: Vec<String> = before.iter().filter(|r| r.as_str() != "admin").cloned().collect();
     if admin {
         roles.insert(0, "admin".to_owned());
     }
     if !roles.iter().any(|r| r == "user") {
         roles.push("user".to_owned());
     }
-    if roles == user.roles {
-        return Ok((user, false));
+    if roles == before {
+        drop(tx);
+        return Ok((find_user(db, &sub).await?, false));
     }
-    let mut tx = store::begin(db).await?;
     sqlx::query("UPDATE users SET roles = $1 WHERE sub = $2")
         .bind(serde_json::to_string(&roles).map_err(crate::error::Internal::from)?)
-        .bind(&user.sub)
+        .bind(&sub)
         .execute(&mut *tx)
         .await?;
-    let data = serde_json::json!({ "roles": roles, "before": user.roles });
+    let data = serde_json::json!({ "roles": roles, "before": before });
     crate::audit::append(
         &mut tx,
         now,
-        &Record::new(by.clone(), AuditAction::UserRoles).target(&user.sub).user(&user.sub).data(data),
+        &Record::new(by.clone(), AuditAction::UserRoles).target(&sub).user(&sub).data(data),
     )
     .await?;
     tx.commit().await?;
-    Ok((find_user(db, &user.sub).await?, true))
+    Ok((find_user(db, &sub).await?, true))
 }
 
 /// Cancels one pending request: its user's approvers get `withdrawn`
@@ -97,7 +102,8 @@ pub async fn revoke_grant(db: &Db, jti: &str, by: &Actor<'_>, now: u64) -> Resul
 
 /// Blocks a client for one user: their pending requests from it are
 /// cancelled and later ones refused with `access_denied`; their tokens from
-/// it are revoked. Returns whether it was not blocked already.
+/// it are revoked. Returns the user's `sub` and whether the client was not
+/// blocked for them already.
 ///
 /// # Errors
 /// Not found, or the database failed.
@@ -107,7 +113,7 @@ pub async fn block_client_for_user(
     who: &str,
     by: &Actor<'_>,
     now: u64,
-) -> Result<bool, AdminError> {
+) -> Result<(String, bool), AdminError> {
     let user = find_user(db, who).await?;
     let mut tx = store::begin(db).await?;
     client_exists(&mut tx, client_id).await?;
@@ -123,14 +129,24 @@ pub async fn block_client_for_user(
     .execute(&mut *tx)
     .await?;
     if done.rows_affected() == 0 {
-        return Ok(false);
+        return Ok((user.sub, false));
     }
-    let gone = Gone { reason: "an administrator blocked the client for the user", notify_client: true, by: by.clone() };
     // The blocks of this client, this one included (other users' pending
     // requests were cancelled when they were blocked).
     let filter = "r.client_id = $1 AND EXISTS (SELECT 1 FROM client_user_blocks b WHERE b.client_id = r.client_id \
                   AND b.sub = r.sub)";
+    // Pending requests: cancelled, the agent told an administrator did it.
+    sqlx::query(&format!("UPDATE auth_requests AS r SET cancelled_by = $2 WHERE {filter} AND r.status = 'pending'"))
+        .bind(client_id)
+        .bind(&label)
+        .execute(&mut *tx)
+        .await?;
+    let gone = Gone { reason: CANCELLED_BY_ADMIN, notify_client: true, by: by.clone() };
     cancel_pending(&mut tx, filter, client_id, &gone, now).await?;
+    // Approved, tokens not yet delivered by push: the push error instead
+    // (poll and ping clients are refused at the token endpoint).
+    super::drop_push_tokens(&mut tx, filter, client_id, "an administrator blocked the client for the user", now)
+        .await?;
     let revoked =
         sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE client_id = $2 AND sub = $3 AND revoked_at IS NULL")
             .bind(store::ts(now))
@@ -147,7 +163,7 @@ pub async fn block_client_for_user(
     )
     .await?;
     tx.commit().await?;
-    Ok(true)
+    Ok((user.sub, true))
 }
 
 /// Lifts an administrator's block of a client: for one user (`who`), or for

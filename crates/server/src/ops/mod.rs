@@ -256,7 +256,7 @@ pub(crate) async fn cancel_pending(
 
 /// Replaces the undelivered push token responses of the requests selected
 /// by `filter` with a push error `access_denied` (the tokens are revoked).
-async fn drop_push_tokens(
+pub(crate) async fn drop_push_tokens(
     tx: &mut store::Tx,
     filter: &str,
     value: &str,
@@ -432,7 +432,8 @@ pub async fn disable_client(db: &Db, client_id: &str, by: &Actor<'_>, now: u64) 
 }
 
 /// Marks a client as verified by `by` (an operator) or, with `verified`
-/// false, takes that back. Requests made afterwards show the new state;
+/// false, takes that back; `false` when it already was so (nothing
+/// written). Requests made afterwards show the new state;
 /// requests already made keep what their approvers were shown.
 ///
 /// # Errors
@@ -443,20 +444,27 @@ pub async fn set_client_verified(
     verified: bool,
     by: &Actor<'_>,
     now: u64,
-) -> Result<(), AdminError> {
+) -> Result<bool, AdminError> {
     let label = by.label();
     check_label("verified by", &label, 100)?;
     let mut tx = store::begin(db).await?;
-    let done = sqlx::query("UPDATE clients SET verified = $1, verified_at = $2, verified_by = $3 WHERE client_id = $4")
+    let current: Option<i64> = sqlx::query_scalar("SELECT verified FROM clients WHERE client_id = $1")
+        .bind(client_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    match current {
+        None => return Err(AdminError::NotFound(format!("client {client_id:?}"))),
+        // Already so: who verified it and when stay as they were.
+        Some(v) if (v != 0) == verified => return Ok(false),
+        Some(_) => {}
+    }
+    sqlx::query("UPDATE clients SET verified = $1, verified_at = $2, verified_by = $3 WHERE client_id = $4")
         .bind(store::flag(verified))
         .bind(verified.then(|| store::ts(now)))
         .bind(verified.then_some(label.as_str()))
         .bind(client_id)
         .execute(&mut *tx)
         .await?;
-    if done.rows_affected() == 0 {
-        return Err(AdminError::NotFound(format!("client {client_id:?}")));
-    }
     let data = serde_json::json!({ "verified": verified });
     crate::audit::append(
         &mut tx,
@@ -466,7 +474,7 @@ pub async fn set_client_verified(
     .await?;
     tx.commit().await?;
     tracing::info!(client_id, verified, by = %label, "client verification changed");
-    Ok(())
+    Ok(true)
 }
 
 /// Lifts the block of unverified clients for a user (after their `not_me`
