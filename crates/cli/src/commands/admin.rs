@@ -157,7 +157,8 @@ fn print_page<T: Serialize>(out: &Out, page: &Page<T>, empty: &str, line: impl F
     out.print(page, || {
         let mut lines: Vec<String> = page.items.iter().map(&line).collect();
         if lines.is_empty() {
-            lines.push(empty.to_owned());
+            // A filtered page of the log may be empty with more to look at.
+            lines.push(if page.next_cursor.is_some() { "None on this page." } else { empty }.to_owned());
         }
         if let Some(c) = &page.next_cursor {
             lines.push(format!("More: --cursor {}", text(c)));

@@ -372,8 +372,7 @@ pub async fn audit(
         before: q.get("cursor").map(Cursor::parse).transpose()?.map(|c| u64::try_from(c.n).unwrap_or(0)),
     };
     let mut conn = state.db.acquire().await?;
-    let mut page = crate::audit::page(&mut conn, &filter, limit).await?;
-    page.next_cursor =
-        page.items.last().filter(|_| page.next_cursor.is_some()).map(|e| Cursor::encode(store::ts(e.seq), ""));
+    let mut page = crate::audit::page(&mut conn, &filter, limit, crate::audit::WALK).await?;
+    page.next_cursor = page.next_cursor.and_then(|c| c.parse::<i64>().ok()).map(|seq| Cursor::encode(seq, ""));
     Ok(answer(&page))
 }

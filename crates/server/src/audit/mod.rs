@@ -205,41 +205,72 @@ pub(crate) fn from_row(row: &sqlx::sqlite::SqliteRow) -> Result<AuditEntry, Inte
     })
 }
 
-/// One page of the log, newest first.
+/// Entries a filtered page looks at, at most: a filter has no index to
+/// use (each would cost every stored request more written pages), so a
+/// page walks back from its start and stops here, answering what it found
+/// (perhaps nothing) and a cursor where it stopped.
+pub const WALK: u64 = 20_000;
+
+/// One page of the log, newest first, of at most `limit` entries; a
+/// filtered page looks at `walk` entries at most ([`WALK`] in the API), so
+/// it may hold fewer than `limit` and still have a `next_cursor` (the
+/// `seq` to continue below). No cursor: nothing older matches.
 ///
 /// # Errors
 /// The database failed.
-pub async fn page(conn: &mut SqliteConnection, filter: &Filter, limit: u32) -> Result<Page<AuditEntry>, Internal> {
-    // Only the conditions asked for, so that SQLite can use the action
-    // index (a `$n IS NULL OR ...` would keep it from doing so).
+pub async fn page(
+    conn: &mut SqliteConnection,
+    filter: &Filter,
+    limit: u32,
+    walk: u64,
+) -> Result<Page<AuditEntry>, Internal> {
     let mut conditions = Vec::new();
-    let mut values: Vec<String> = Vec::new();
+    let mut values: Vec<i64> = Vec::new();
+    let mut texts: Vec<String> = Vec::new();
     for (column, value) in
         [("action", &filter.action), ("sub", &filter.sub), ("target", &filter.target), ("actor", &filter.actor)]
     {
         if let Some(v) = value {
-            values.push(v.clone());
-            conditions.push(format!("{column} = ${}", values.len()));
+            texts.push(v.clone());
+            conditions.push(format!("{column} = ${}", texts.len()));
         }
     }
-    if let Some(before) = filter.before {
-        values.push(before.to_string());
-        conditions.push(format!("seq < CAST(${} AS INTEGER)", values.len()));
-    }
-    let filter_sql = if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) };
+    let filtered = !conditions.is_empty();
+    // Where the page starts (below `before`, or above the newest entry).
+    let start = match filter.before {
+        Some(before) => before,
+        None => {
+            let newest: Option<i64> =
+                sqlx::query_scalar("SELECT MAX(seq) FROM audit_log").fetch_one(&mut *conn).await?;
+            newest.map_or(1, |n| crate::store::from_ts(n).saturating_add(1))
+        }
+    };
+    // A filtered page stops `walk` entries below its start.
+    let floor = if filtered { start.saturating_sub(walk.max(1)) } else { 0 };
+    values.push(crate::store::ts(start));
+    conditions.push(format!("seq < ${}", texts.len() + values.len()));
+    values.push(crate::store::ts(floor));
+    conditions.push(format!("seq >= ${}", texts.len() + values.len()));
     let sql = format!(
-        "SELECT seq, at, actor, action, target, sub, data, hash FROM audit_log {filter_sql} ORDER BY seq DESC LIMIT {}",
+        "SELECT seq, at, actor, action, target, sub, data, hash FROM audit_log WHERE {} ORDER BY seq DESC LIMIT {}",
+        conditions.join(" AND "),
         u64::from(limit) + 1
     );
     let mut query = sqlx::query(&sql);
+    for t in &texts {
+        query = query.bind(t);
+    }
     for v in &values {
         query = query.bind(v);
     }
-    let rows = query.fetch_all(conn).await?;
+    let rows = query.fetch_all(&mut *conn).await?;
     let mut items = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
     let next_cursor = if items.len() > limit as usize {
         items.truncate(limit as usize);
         items.last().map(|e| e.seq.to_string())
+    } else if floor > 1 {
+        // The walk stopped before the oldest entry: go on below it.
+        Some(floor.to_string())
     } else {
         None
     };
