@@ -23,6 +23,11 @@ impl From<AdminError> for DeviceError {
     }
 }
 
+/// The administrator's device, as the audit log names it.
+fn actor(admin: &crate::device::Device) -> Actor<'_> {
+    Actor::Device(admin.device_id.as_str())
+}
+
 fn done(changed: bool) -> Response {
     no_store(Json(ActionResult { changed }).into_response())
 }
@@ -33,7 +38,7 @@ pub async fn cancel(
     AdminCaller(admin): AdminCaller,
     Path(id): Path<String>,
 ) -> Result<Response, DeviceError> {
-    let by = Actor::Device(admin.device_id.as_str());
+    let by = actor(&admin);
     let sub = ops::cancel_request(&state.db, &id, &by, state.now()).await?;
     if let Some(sub) = &sub {
         state.hub.notify(sub);
@@ -49,7 +54,7 @@ pub async fn revoke_grant(
     AdminCaller(admin): AdminCaller,
     Path(id): Path<String>,
 ) -> Result<Response, DeviceError> {
-    let by = Actor::Device(admin.device_id.as_str());
+    let by = actor(&admin);
     Ok(done(ops::revoke_grant(&state.db, &id, &by, state.now()).await?))
 }
 
@@ -59,7 +64,7 @@ async fn set_verified(
     id: &str,
     verified: bool,
 ) -> Result<Response, DeviceError> {
-    let by = Actor::Device(admin.device_id.as_str());
+    let by = actor(admin);
     Ok(done(ops::set_client_verified(&state.db, id, verified, &by, state.now()).await?))
 }
 
@@ -88,7 +93,7 @@ pub async fn block_client(
     AdminCaller(admin): AdminCaller,
     Path(id): Path<String>,
 ) -> Result<Response, DeviceError> {
-    let by = Actor::Device(admin.device_id.as_str());
+    let by = actor(&admin);
     let disabled: Option<i64> = sqlx::query_scalar("SELECT disabled FROM clients WHERE client_id = $1")
         .bind(&id)
         .fetch_optional(&state.db)
@@ -111,7 +116,7 @@ pub async fn unblock_client(
     AdminCaller(admin): AdminCaller,
     Path(id): Path<String>,
 ) -> Result<Response, DeviceError> {
-    let by = Actor::Device(admin.device_id.as_str());
+    let by = actor(&admin);
     Ok(done(ops::unblock_client(&state.db, &id, None, &by, state.now()).await?))
 }
 
@@ -121,7 +126,7 @@ pub async fn block_client_for_user(
     AdminCaller(admin): AdminCaller,
     Path((id, sub)): Path<(String, String)>,
 ) -> Result<Response, DeviceError> {
-    let by = Actor::Device(admin.device_id.as_str());
+    let by = actor(&admin);
     let (sub, changed) = ops::block_client_for_user(&state.db, &id, &sub, &by, state.now()).await?;
     if changed {
         state.hub.notify(&sub);
@@ -136,7 +141,7 @@ pub async fn unblock_client_for_user(
     AdminCaller(admin): AdminCaller,
     Path((id, sub)): Path<(String, String)>,
 ) -> Result<Response, DeviceError> {
-    let by = Actor::Device(admin.device_id.as_str());
+    let by = actor(&admin);
     Ok(done(ops::unblock_client(&state.db, &id, Some(&sub), &by, state.now()).await?))
 }
 
@@ -147,7 +152,7 @@ pub async fn revoke_device(
     AdminCaller(admin): AdminCaller,
     Path(id): Path<String>,
 ) -> Result<Response, DeviceError> {
-    let by = Actor::Device(admin.device_id.as_str());
+    let by = actor(&admin);
     let (sub, changed) = ops::revoke_device(&state.db, &id, &by, state.now()).await?;
     state.hub.notify(&sub);
     Ok(done(changed))

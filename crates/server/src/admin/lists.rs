@@ -85,6 +85,30 @@ fn page<T>(
     Ok(Page { items, next_cursor })
 }
 
+/// One page of `select` (`SELECT … FROM …`, no `WHERE`) under `w`'s
+/// filters, newest first by `key` (a time or number column and an id column,
+/// which breaks ties), after the query's cursor; each row read by `item`.
+async fn keyset<T: serde::Serialize>(
+    state: &AppState,
+    q: &ListQuery,
+    mut w: Where,
+    select: &str,
+    key: (&'static str, &'static str),
+    item: impl Fn(&SqliteRow) -> Result<T, DeviceError>,
+) -> Result<Response, DeviceError> {
+    let limit = q.limit()?;
+    if let Some(c) = q.get("cursor") {
+        w.before(key.0, key.1, &Cursor::parse(c)?);
+    }
+    let sql = format!("{select} {} ORDER BY {} DESC, {} DESC LIMIT {}", w.sql(), key.0, key.1, u64::from(limit) + 1);
+    let rows = w.fetch(state, &sql).await?;
+    // The columns as the rows name them (without the table's alias).
+    let column = |c: &'static str| c.rsplit('.').next().unwrap_or(c);
+    let (num, id) = (column(key.0), column(key.1));
+    let page = page(&rows, limit, item, |row| Ok(Cursor::encode(row.try_get(num)?, &row.try_get::<String, _>(id)?)))?;
+    Ok(answer(&page))
+}
+
 fn answer<T: serde::Serialize>(page: &Page<T>) -> Response {
     no_store(Json(page).into_response())
 }
@@ -109,7 +133,6 @@ pub async fn pending(
     RawQuery(query): RawQuery,
 ) -> Result<Response, DeviceError> {
     let q = ListQuery::parse(query.as_deref(), &["sub", "client_id", "type", "risk", "older_than"])?;
-    let limit = q.limit()?;
     let now = state.now();
     let mut w = Where::default();
     w.int("r.status = 'pending' AND r.expires_at > ?", store::ts(now));
@@ -131,39 +154,24 @@ pub async fn pending(
     if let Some(age) = q.get("older_than") {
         w.int("r.created_at <= ?", store::ts(now.saturating_sub(seconds_param("older_than", age)?)));
     }
-    if let Some(c) = q.get("cursor") {
-        w.before("r.created_ms", "r.request_id", &Cursor::parse(c)?);
-    }
-    let sql = format!(
-        "{} {} ORDER BY r.created_ms DESC, r.request_id DESC LIMIT {}",
-        store::requests::SELECT,
-        w.sql(),
-        u64::from(limit) + 1
-    );
-    let rows = w.fetch(&state, &sql).await?;
-    let page = page(
-        &rows,
-        limit,
-        |row| {
-            let r = StoredRequest::from_row(row)?;
-            Ok(wire::PendingRequest {
-                id: r.request_id.as_str().to_owned(),
-                client_id: r.client_id,
-                client_name: r.client_name,
-                verified: r.verified,
-                sub: r.sub,
-                user_name: r.user_name,
-                binding_message: r.binding_message,
-                scope: r.scope,
-                authorization_details: serde_json::to_value(&r.details).map_err(Internal::from)?,
-                risk: r.risk,
-                created_at: r.created_at,
-                expires_at: r.expires_at,
-            })
-        },
-        |row| Ok(Cursor::encode(row.try_get("created_ms")?, &row.try_get::<String, _>("request_id")?)),
-    )?;
-    Ok(answer(&page))
+    keyset(&state, &q, w, store::requests::SELECT, ("r.created_ms", "r.request_id"), |row| {
+        let r = StoredRequest::from_row(row)?;
+        Ok(wire::PendingRequest {
+            id: r.request_id.as_str().to_owned(),
+            client_id: r.client_id,
+            client_name: r.client_name,
+            verified: r.verified,
+            sub: r.sub,
+            user_name: r.user_name,
+            binding_message: r.binding_message,
+            scope: r.scope,
+            authorization_details: serde_json::to_value(&r.details).map_err(Internal::from)?,
+            risk: r.risk,
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+        })
+    })
+    .await
 }
 
 /// `GET /admin/v1/grants[?sub][&client_id][&status]`: issued access tokens.
@@ -173,7 +181,6 @@ pub async fn grants(
     RawQuery(query): RawQuery,
 ) -> Result<Response, DeviceError> {
     let q = ListQuery::parse(query.as_deref(), &["sub", "client_id", "status"])?;
-    let limit = q.limit()?;
     let now = store::ts(state.now());
     let mut w = Where::default();
     if let Some(sub) = q.get("sub") {
@@ -191,19 +198,13 @@ pub async fn grants(
             return Err(DeviceError::InvalidRequest("status must be one of active, expired, revoked".into()));
         }
     }
-    if let Some(c) = q.get("cursor") {
-        w.before("t.issued_at", "t.jti", &Cursor::parse(c)?);
-    }
-    let sql = format!(
+    keyset(
+        &state,
+        &q,
+        w,
         "SELECT t.jti, t.request_id, t.client_id, t.sub, t.claims, t.issued_at, t.expires_at, t.revoked_at \
-         FROM tokens t {} ORDER BY t.issued_at DESC, t.jti DESC LIMIT {}",
-        w.sql(),
-        u64::from(limit) + 1
-    );
-    let rows = w.fetch(&state, &sql).await?;
-    let page = page(
-        &rows,
-        limit,
+         FROM tokens t",
+        ("t.issued_at", "t.jti"),
         |row| {
             let claims: Value = serde_json::from_str(&row.try_get::<String, _>("claims")?).map_err(Internal::from)?;
             let expires_at = store::from_ts(row.try_get("expires_at")?);
@@ -230,9 +231,8 @@ pub async fn grants(
                 revoked_at,
             })
         },
-        |row| Ok(Cursor::encode(row.try_get("issued_at")?, &row.try_get::<String, _>("jti")?)),
-    )?;
-    Ok(answer(&page))
+    )
+    .await
 }
 
 /// `GET /admin/v1/clients`: every client with its verification and blocks.
@@ -242,22 +242,15 @@ pub async fn clients(
     RawQuery(query): RawQuery,
 ) -> Result<Response, DeviceError> {
     let q = ListQuery::parse(query.as_deref(), &[])?;
-    let limit = q.limit()?;
-    let mut w = Where::default();
-    if let Some(c) = q.get("cursor") {
-        w.before("c.created_at", "c.client_id", &Cursor::parse(c)?);
-    }
-    let sql = format!(
+    let w = Where::default();
+    keyset(
+        &state,
+        &q,
+        w,
         "SELECT c.client_id, c.client_name, c.delivery_mode, c.verified, c.verified_by, c.disabled, c.created_at, \
          (SELECT json_group_array(b.sub) FROM client_user_blocks b WHERE b.client_id = c.client_id) AS blocked_for \
-         FROM clients c {} ORDER BY c.created_at DESC, c.client_id DESC LIMIT {}",
-        w.sql(),
-        u64::from(limit) + 1
-    );
-    let rows = w.fetch(&state, &sql).await?;
-    let page = page(
-        &rows,
-        limit,
+         FROM clients c",
+        ("c.created_at", "c.client_id"),
         |row| {
             let verified = row.try_get::<i64, _>("verified")? != 0;
             let blocked_for: Vec<String> =
@@ -273,9 +266,8 @@ pub async fn clients(
                 created_at: store::from_ts(row.try_get("created_at")?),
             })
         },
-        |row| Ok(Cursor::encode(row.try_get("created_at")?, &row.try_get::<String, _>("client_id")?)),
-    )?;
-    Ok(answer(&page))
+    )
+    .await
 }
 
 /// `GET /admin/v1/users`: every user, newest first.
@@ -285,22 +277,15 @@ pub async fn users(
     RawQuery(query): RawQuery,
 ) -> Result<Response, DeviceError> {
     let q = ListQuery::parse(query.as_deref(), &[])?;
-    let limit = q.limit()?;
-    let mut w = Where::default();
-    if let Some(c) = q.get("cursor") {
-        w.before("u.created_at", "u.sub", &Cursor::parse(c)?);
-    }
-    let sql = format!(
+    let w = Where::default();
+    keyset(
+        &state,
+        &q,
+        w,
         "SELECT u.sub, u.username, u.name, u.roles, u.disabled, u.created_at, \
          (SELECT COUNT(*) FROM devices d WHERE d.sub = u.sub AND d.revoked_at IS NULL) AS active_devices \
-         FROM users u {} ORDER BY u.created_at DESC, u.sub DESC LIMIT {}",
-        w.sql(),
-        u64::from(limit) + 1
-    );
-    let rows = w.fetch(&state, &sql).await?;
-    let page = page(
-        &rows,
-        limit,
+         FROM users u",
+        ("u.created_at", "u.sub"),
         |row| {
             Ok(wire::User {
                 sub: row.try_get("sub")?,
@@ -311,9 +296,8 @@ pub async fn users(
                 active_devices: u32::try_from(row.try_get::<i64, _>("active_devices")?).unwrap_or(u32::MAX),
             })
         },
-        |row| Ok(Cursor::encode(row.try_get("created_at")?, &row.try_get::<String, _>("sub")?)),
-    )?;
-    Ok(answer(&page))
+    )
+    .await
 }
 
 /// `GET /admin/v1/devices[?sub]`: enrolled devices, newest first.
@@ -323,24 +307,16 @@ pub async fn devices(
     RawQuery(query): RawQuery,
 ) -> Result<Response, DeviceError> {
     let q = ListQuery::parse(query.as_deref(), &["sub"])?;
-    let limit = q.limit()?;
     let mut w = Where::default();
     if let Some(sub) = q.get("sub") {
         w.text("d.sub = ?", sub);
     }
-    if let Some(c) = q.get("cursor") {
-        w.before("d.created_at", "d.device_id", &Cursor::parse(c)?);
-    }
-    let sql = format!(
-        "SELECT d.device_id, d.sub, d.device_name, d.platform, d.created_at, d.revoked_at FROM devices d {} \
-         ORDER BY d.created_at DESC, d.device_id DESC LIMIT {}",
-        w.sql(),
-        u64::from(limit) + 1
-    );
-    let rows = w.fetch(&state, &sql).await?;
-    let page = page(
-        &rows,
-        limit,
+    keyset(
+        &state,
+        &q,
+        w,
+        "SELECT d.device_id, d.sub, d.device_name, d.platform, d.created_at, d.revoked_at FROM devices d",
+        ("d.created_at", "d.device_id"),
         |row| {
             Ok(wire::Device {
                 device_id: row.try_get("device_id")?,
@@ -351,9 +327,8 @@ pub async fn devices(
                 revoked_at: row.try_get::<Option<i64>, _>("revoked_at")?.map(store::from_ts),
             })
         },
-        |row| Ok(Cursor::encode(row.try_get("created_at")?, &row.try_get::<String, _>("device_id")?)),
-    )?;
-    Ok(answer(&page))
+    )
+    .await
 }
 
 /// `GET /admin/v1/audit[?action][&sub][&target][&actor]`: the audit log.

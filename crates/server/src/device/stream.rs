@@ -41,11 +41,10 @@ pub(super) async fn read_feed(
     feed: &mut Feed,
 ) -> Result<(), Internal> {
     // With each event its request, as `requests::SELECT` reads it: whether
-    // a `request` event is still live, and the request it refers to (an
-    // administrator's block matters to tokens only: not looked up here).
+    // a `request` event is still live, and the request it refers to.
     let rows = sqlx::query(
         "SELECT e.seq, e.kind, e.data, e.exclude_device, r.*, c.logo_uri, c.disabled AS client_disabled, \
-         u.name AS user_name, u.disabled AS user_disabled, 0 AS blocked_for_user FROM events e \
+         u.name AS user_name, u.disabled AS user_disabled FROM events e \
          LEFT JOIN auth_requests r ON r.request_id = e.request_id \
          LEFT JOIN clients c ON c.client_id = r.client_id LEFT JOIN users u ON u.sub = r.sub \
          WHERE e.sub = $1 AND e.seq > $2 ORDER BY e.seq LIMIT $3",

@@ -365,7 +365,6 @@ async fn handle(
         user_name: user.name.clone(),
         client_disabled: false,
         user_disabled: false,
-        blocked_for_user: false,
     };
     let size = util::json_len(&stored.to_approver(&cfg.issuer))?;
     // What every approver of the user receives, bounded as a whole (scope,

@@ -130,8 +130,9 @@ async fn handle(state: &AppState, caller: AuthenticatedClient<TokenEndpoint>) ->
     if req.user_disabled {
         return Err(OAuthError::AccessDenied("the user's account is disabled"));
     }
-    // Nor for a client an administrator blocked for the user since.
-    if req.blocked_for_user {
+    // Nor for a client an administrator blocked for the user since (looked
+    // up here only: no other reader of a request needs it).
+    if crate::store::blocks::client_blocked_for_user(&mut tx, &req.client_id, &req.sub).await? {
         return Err(OAuthError::AccessDenied("an administrator has blocked this client for this user"));
     }
     match req.status_at(now) {

@@ -121,3 +121,21 @@ pub async fn lift_unverified(
     crate::audit::append(conn, now, &Record::new(by.clone(), AuditAction::UnverifiedUnblocked).user(sub)).await?;
     Ok(true)
 }
+
+/// Whether an administrator blocked `client_id` for `sub`
+/// (`client_user_blocks`, the admin API).
+///
+/// # Errors
+/// The database failed.
+pub async fn client_blocked_for_user(
+    conn: &mut SqliteConnection,
+    client_id: &str,
+    sub: &str,
+) -> Result<bool, Internal> {
+    let row = sqlx::query("SELECT 1 FROM client_user_blocks WHERE client_id = $1 AND sub = $2")
+        .bind(client_id)
+        .bind(sub)
+        .fetch_optional(conn)
+        .await?;
+    Ok(row.is_some())
+}

@@ -88,14 +88,11 @@ pub struct StoredRequest {
     pub client_disabled: bool,
     /// The user is disabled now.
     pub user_disabled: bool,
-    /// An administrator blocked the client for this user now.
-    pub blocked_for_user: bool,
 }
 
 /// `SELECT` of [`StoredRequest`]; append a `WHERE`.
 pub const SELECT: &str = "SELECT r.*, c.logo_uri, c.disabled AS client_disabled, u.name AS user_name, \
-     u.disabled AS user_disabled, EXISTS (SELECT 1 FROM client_user_blocks b WHERE b.client_id = r.client_id \
-     AND b.sub = r.sub) AS blocked_for_user \
+     u.disabled AS user_disabled \
      FROM auth_requests r JOIN clients c ON c.client_id = r.client_id JOIN users u ON u.sub = r.sub";
 
 fn json_col<T: serde::de::DeserializeOwned>(row: &SqliteRow, col: &str) -> Result<T, Internal> {
@@ -169,7 +166,6 @@ impl StoredRequest {
             user_name: row.try_get("user_name")?,
             client_disabled: row.try_get::<i64, _>("client_disabled")? != 0,
             user_disabled: row.try_get::<i64, _>("user_disabled")? != 0,
-            blocked_for_user: row.try_get::<i64, _>("blocked_for_user")? != 0,
         })
     }
 
