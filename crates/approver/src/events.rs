@@ -1,7 +1,7 @@
 //! The event stream shells subscribe to ([`crate::Approver::subscribe`]).
 
 use crate::store::{Delivery, InboxItem};
-use countersign_protocol::device::{Decision, GrantRevoked, SchemaHash};
+use countersign_protocol::device::{AdminNotice, Decision, GrantRevoked, SchemaHash};
 use serde::Serialize;
 
 /// How an account is connected.
@@ -63,6 +63,15 @@ pub enum ApproverEvent {
         account_id: String,
         /// The revocation.
         grant: GrantRevoked,
+    },
+    /// A notice to an administrator (sent by the server only to accounts
+    /// whose user has the `admin` role): a `not_me` denial, a client
+    /// blocked. Its strings are untrusted text.
+    AdminNotice {
+        /// The account.
+        account_id: String,
+        /// The notice.
+        notice: AdminNotice,
     },
     /// A server changed (or withdrew) the display schema of a type: requests
     /// of that type render differently from now on. Logged as "display schema

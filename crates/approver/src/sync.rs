@@ -118,6 +118,9 @@ impl Inner {
             DeviceEvent::GrantRevoked(grant) => {
                 self.emit(ApproverEvent::GrantRevoked { account_id: account.id.clone(), grant });
             }
+            DeviceEvent::AdminNotice(notice) => {
+                self.emit(ApproverEvent::AdminNotice { account_id: account.id.clone(), notice });
+            }
             DeviceEvent::Unknown { .. } => {}
         }
         Ok(())

@@ -426,3 +426,53 @@ async fn the_user_lifts_the_block_of_unverified_agents() {
     assert!(!lifted.blocked);
     assert!(!approver.unverified_block(&account.id).await.unwrap().blocked);
 }
+
+// An administrator's approver hears of another user's "This wasn't me"
+// denial by push, as an `AdminNotice` event naming the request, the agent
+// and the user; the user's own approver hears of none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_administrators_approver_is_told_of_a_not_me_denial() {
+    use countersign_protocol::device::AdminNoticeKind;
+    let env = Env::start().await;
+    let (_admin_device, admin, _) = env.enrolled("ada").await;
+    let server = env.server();
+    countersign_server::ops::set_admin(
+        &server.state.db,
+        "ada",
+        true,
+        &countersign_server::ops::Actor::Operator,
+        server.state.now(),
+    )
+    .await
+    .unwrap();
+    let mut admin_events = admin.subscribe();
+    let _admin_run = admin.start().await.unwrap();
+    wait_event(&mut admin_events, "admin push connected", is_push).await;
+    let (_device, approver, account) = env.enrolled("zoe").await;
+    let mut events = approver.subscribe();
+    let _run = approver.start().await.unwrap();
+    wait_event(&mut events, "push connected", is_push).await;
+
+    let agent = env.agent().await;
+    agent.request("zoe", &trade_details(), None).await;
+    let ApproverEvent::NewRequest { item } = wait_event(&mut events, "the pushed request", is_new).await else {
+        unreachable!()
+    };
+    approver
+        .decide(&account.id, item.request.id.as_str(), Decision::Deny, Some(DenyReason::NotMe), None)
+        .await
+        .unwrap();
+    let notice =
+        wait_event(&mut admin_events, "the admin notice", |e| matches!(e, ApproverEvent::AdminNotice { .. })).await;
+    let ApproverEvent::AdminNotice { notice, .. } = notice else { unreachable!() };
+    assert_eq!(notice.notice, AdminNoticeKind::NotMe);
+    assert_eq!(notice.request_id.as_ref(), Some(&item.request.id));
+    assert_eq!(notice.sub.as_deref(), Some(account.user.sub.as_str()));
+    assert_eq!(notice.client_id.as_deref(), Some(item.request.client.client_id.as_str()));
+    assert_eq!(notice.by, format!("device:{}", account.device_id));
+    // zoe is no administrator: nothing of the kind reaches her approver.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    while let Ok(e) = events.try_recv() {
+        assert!(!matches!(e, ApproverEvent::AdminNotice { .. }), "{e:?}");
+    }
+}

@@ -220,6 +220,21 @@ registered_enum! {
         UserAdded => "user.added",
         /// A user disabled.
         UserDisabled => "user.disabled",
+        /// A user's `user_code` set (the code itself is never logged).
+        UserCodeSet => "user.code_set",
+        /// A client's step-up or user verification policy changed.
+        ClientPolicy => "client.policy",
+        /// A security key (WebAuthn credential) registered for a user.
+        SecurityKeyAdded => "security_key.added",
+        /// A security key removed (by its user or an operator).
+        SecurityKeyRemoved => "security_key.removed",
+        /// The server's token signing key rotated (the new `kid` in `target`).
+        SigningKeyRotated => "signing_key.rotated",
+        /// A request refused by a fatigue limit (a per-minute rate or a
+        /// pending cap): the first refusal of a client for a user under one
+        /// limit in a minute; `data.refused_before` counts the refusals in
+        /// between that were not recorded one by one.
+        FatigueRefused => "fatigue.refused",
     } extension
 }
 

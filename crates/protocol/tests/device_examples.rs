@@ -2,7 +2,7 @@
 //! equal to the block in the document, and parses into its type and back to
 //! the same JSON.
 
-use countersign_protocol::device::events::{GrantRevoked, Withdrawn};
+use countersign_protocol::device::events::{AdminNotice, GrantRevoked, Withdrawn};
 use countersign_protocol::device::{
     default_device_endpoint, ApprovalStatement, ApproverRequest, DecisionClaims, DecisionResult, DecisionSubmission,
     DeviceAuthClaims, DeviceErrorResponse, EnrollmentPreviewRequest, EnrollmentPreviewResponse, EnrollmentRequest,
@@ -140,6 +140,7 @@ fn request_examples_parse() {
 fn event_examples_parse() {
     let _: Withdrawn = typed("event-withdrawn.json");
     let _: GrantRevoked = typed("event-grant-revoked.json");
+    let _: AdminNotice = typed("event-admin-notice.json");
 }
 
 #[test]

@@ -4,9 +4,9 @@ use countersign_protocol::amr::{Amr, VerificationClass};
 use countersign_protocol::device::enroll::{Capability, Platform, Role};
 use countersign_protocol::device::events::{HEARTBEAT, HEARTBEAT_INTERVAL_SECS};
 use countersign_protocol::device::{
-    ApproverRequest, Decision, DenyReason, DeviceErrorCode, DeviceErrorResponse, DeviceEvent, DeviceId, EventId,
-    EventKind, HttpMethod, IdError, Nonce, RequestId, RequestStatus, Requirement, RevocationReason, Risk, SchemaHash,
-    StatementCheckError, StatementHash, WithdrawReason,
+    AdminNoticeKind, ApproverRequest, Decision, DenyReason, DeviceErrorCode, DeviceErrorResponse, DeviceEvent,
+    DeviceId, EventId, EventKind, HttpMethod, IdError, Nonce, RequestId, RequestStatus, Requirement, RevocationReason,
+    Risk, SchemaHash, StatementCheckError, StatementHash, WithdrawReason,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -31,7 +31,8 @@ fn every_registered_value_round_trips() {
     round_trip(DenyReason::REGISTERED, &["not_me", "wrong_details", "other"]);
     round_trip(WithdrawReason::REGISTERED, &["cancelled", "expired", "decided_elsewhere"]);
     round_trip(RevocationReason::REGISTERED, &["revoked_by_user", "revoked_by_admin", "client_blocked"]);
-    round_trip(EventKind::REGISTERED, &["request", "withdrawn", "grant_revoked"]);
+    round_trip(EventKind::REGISTERED, &["request", "withdrawn", "grant_revoked", "admin_notice"]);
+    round_trip(AdminNoticeKind::REGISTERED, &["not_me", "client_blocked", "unverified_blocked"]);
     round_trip(HttpMethod::REGISTERED, &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]);
     round_trip(Platform::REGISTERED, &["macos", "windows", "linux"]);
     round_trip(Capability::REGISTERED, &["push", "notifications", "user_verification", "webauthn"]);
@@ -145,6 +146,21 @@ fn events_parse_by_name() {
     assert!(matches!(&w, DeviceEvent::Withdrawn(x) if x.reason == WithdrawReason::DecidedElsewhere));
     let g = DeviceEvent::parse("grant_revoked", &example("event-grant-revoked.json")).unwrap();
     assert!(matches!(&g, DeviceEvent::GrantRevoked(x) if x.reason == RevocationReason::RevokedByAdmin));
+    let n = DeviceEvent::parse("admin_notice", &example("event-admin-notice.json")).unwrap();
+    let DeviceEvent::AdminNotice(notice) = &n else { panic!("{n:?}") };
+    assert_eq!(notice.notice, AdminNoticeKind::NotMe);
+    assert_eq!(notice.request_id.as_ref().map(RequestId::as_str), Some("req_7Hq2xK9mN4pL"));
+    assert_eq!((notice.by.as_str(), notice.at), ("device:dev_Qm3vT8sLw2", 1_767_225_630));
+    // Written back as read.
+    let back: Value = serde_json::from_str(&n.data_json().unwrap()).unwrap();
+    assert_eq!(back, serde_json::from_str::<Value>(&example("event-admin-notice.json")).unwrap());
+    // A notice of a kind this version does not know is kept, not refused.
+    let later = DeviceEvent::parse("admin_notice", r#"{"notice":"key_rotated","by":"operator","at":1}"#).unwrap();
+    assert!(
+        matches!(&later, DeviceEvent::AdminNotice(x) if x.notice == AdminNoticeKind::Extension("key_rotated".into()))
+    );
+    // `by` and `at` are required.
+    assert!(DeviceEvent::parse("admin_notice", r#"{"notice":"not_me","at":1}"#).is_err());
 }
 
 #[test]

@@ -603,7 +603,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             let mut line = String::new();
             std::io::stdin().lock().read_line(&mut line)?;
             let code = UserCode::new(line.trim_end_matches(['\r', '\n']).to_owned());
-            ops::set_user_code(&db, &user, &code).await?;
+            ops::set_user_code(&db, &user, &code, &by, now).await?;
             out("user_code set");
         }
         Command::EnrollLink { user, issuer: iss, ttl, no_qr } => {
@@ -677,12 +677,12 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             }
         }
         Command::Client(ClientCommand::UserVerification { client_id, at, class }) => {
-            ops::set_client_user_verification(&db, &client_id, &at, class.as_deref()).await?;
+            ops::set_client_user_verification(&db, &client_id, &at, class.as_deref(), &by, now).await?;
             let class = class.as_deref().unwrap_or("default");
             out(&format!("client {client_id}: user verification from risk {at}, class {class}"));
         }
         Command::Client(ClientCommand::StepUp { client_id, at }) => {
-            ops::set_client_step_up(&db, &client_id, &at).await?;
+            ops::set_client_step_up(&db, &client_id, &at, &by, now).await?;
             out(&format!("client {client_id}: WebAuthn from risk {at}"));
         }
         Command::SecurityKey(SecurityKeyCommand::List { user }) => {
@@ -699,7 +699,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             }
         }
         Command::SecurityKey(SecurityKeyCommand::Remove { user, credential_id }) => {
-            ops::remove_security_key(&db, &user, &credential_id).await?;
+            ops::remove_security_key(&db, &user, &credential_id, &by, now).await?;
             out(&format!("removed security key {credential_id} of {user}"));
         }
         Command::User(UserCommand::GrantAdmin { user }) => {
@@ -748,7 +748,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Audit(AuditCommand::VerifyExport { .. }) => {}
         Command::Key(KeyCommand::Rotate) => {
-            let kid = ops::rotate_signing_key(&db, now).await?;
+            let kid = ops::rotate_signing_key(&db, &by, now).await?;
             out(&format!("new signing key {kid}"));
         }
     }

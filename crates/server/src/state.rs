@@ -53,6 +53,9 @@ pub struct Inner {
     /// The WebAuthn relying party; `None` when the issuer has no domain
     /// name (an IP address), which WebAuthn cannot use.
     pub webauthn: Option<Arc<crate::webauthn::RelyingParty>>,
+    /// Fatigue refusals recorded in the audit log lately (one entry a
+    /// minute per client, user and limit).
+    pub refusals: Arc<crate::oauth::fatigue::RefusalLog>,
 }
 
 impl std::ops::Deref for AppState {
@@ -120,6 +123,7 @@ impl AppState {
             writer,
             reader,
             webauthn,
+            refusals: Arc::default(),
         })))
     }
 

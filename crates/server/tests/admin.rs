@@ -374,3 +374,110 @@ async fn lists_page_with_a_cursor_and_filter() {
     }
     server.stop().await;
 }
+
+/// The next `admin_notice` on `sse`, skipping other events.
+async fn next_notice(sse: &mut Sse) -> countersign_protocol::device::AdminNotice {
+    loop {
+        match sse.next_event(WAIT).await {
+            Some((_, DeviceEvent::AdminNotice(n))) => return n,
+            Some(_) => {}
+            None => panic!("no admin_notice within {WAIT:?}"),
+        }
+    }
+}
+
+// Administrators hear of every `not_me` denial and of the blocks that
+// follow, the automatic ones and an administrator's; the device that acted
+// is not told, other users never are.
+#[tokio::test]
+async fn administrators_are_told_of_not_me_denials_and_blocks() {
+    use countersign_protocol::device::{AdminNoticeKind, DenyReason};
+    let server = server_with(|c| {
+        c.limits.user_per_minute = 0;
+        c.limits.client_per_minute = 0;
+        c.limits.not_me_threshold = 2;
+    })
+    .await;
+    let ada = admin_device(&server, "ada").await;
+    let bob = admin_device(&server, "bob").await;
+    let cy = TestDevice::of_new_user(&server, "cy").await;
+    let (mut ada_sse, mut bob_sse) = (ada.events(&server, None).await, bob.events(&server, None).await);
+    let unverified = Agent::register(&server, json!({})).await;
+    let verified = Agent::register(&server, json!({})).await;
+    let now = server.state.now();
+    assert!(ops::set_client_verified(&server.state.db, &verified.client_id, true, &Actor::Operator, now)
+        .await
+        .unwrap());
+
+    // Two `not_me` denials of an unverified client: two notices, then the
+    // block of every unverified client for cy.
+    for _ in 0..2 {
+        unverified.start(&server, "cy").await;
+        let req = cy.pending(&server).await.remove(0);
+        assert_eq!(cy.decide(&server, &req, Decision::Deny, Some(DenyReason::NotMe)).await.status(), 200);
+        let n = next_notice(&mut ada_sse).await;
+        assert_eq!(n.notice, AdminNoticeKind::NotMe);
+        assert_eq!(n.request_id.as_ref(), Some(&req.id));
+        assert_eq!(n.client_id.as_deref(), Some(unverified.client_id.as_str()));
+        assert_eq!(n.sub.as_deref(), Some(cy.sub.as_str()));
+        assert_eq!(n.by, format!("device:{}", cy.id));
+    }
+    let n = next_notice(&mut ada_sse).await;
+    assert_eq!(
+        (n.notice, n.client_id, n.sub.as_deref(), n.by.as_str()),
+        (AdminNoticeKind::UnverifiedBlocked, None, Some(cy.sub.as_str()), "server")
+    );
+
+    // A verified client: blocked for cy by the second denial, recorded in
+    // the audit log by the server and told once.
+    for _ in 0..2 {
+        verified.start(&server, "cy").await;
+        let req = cy.pending(&server).await.remove(0);
+        assert_eq!(cy.decide(&server, &req, Decision::Deny, Some(DenyReason::NotMe)).await.status(), 200);
+        assert_eq!(next_notice(&mut ada_sse).await.notice, AdminNoticeKind::NotMe);
+    }
+    let n = next_notice(&mut ada_sse).await;
+    assert_eq!(n.notice, AdminNoticeKind::ClientBlocked);
+    assert_eq!((n.client_id.as_deref(), n.sub.as_deref()), (Some(verified.client_id.as_str()), Some(cy.sub.as_str())));
+    assert_eq!(n.by, "server");
+    let body =
+        expect_err(verified.bc_authorize(&server, &verified.request_params("cy")).await, 403, "access_denied").await;
+    assert_eq!(body["error_description"], "the user has reported requests of this client as not theirs");
+    let log = ada.admin_get(&server, &format!("/audit?action=client.blocked&target={}", verified.client_id)).await;
+    assert_eq!(items(&log).len(), 1, "{log}");
+    assert_eq!(items(&log)[0]["actor"], "server");
+    assert_eq!(items(&log)[0]["data"]["because"], "not_me");
+
+    // ada blocks the unverified client for everyone: bob is told, not ada's
+    // own device; bob has had every notice so far too.
+    let resp = ada.admin(&server, HttpMethod::Post, &format!("/clients/{}/block", unverified.client_id)).await;
+    assert_eq!(resp.json::<Value>().await.unwrap(), json!({"changed": true}));
+    let kinds = [
+        AdminNoticeKind::NotMe,
+        AdminNoticeKind::NotMe,
+        AdminNoticeKind::UnverifiedBlocked,
+        AdminNoticeKind::NotMe,
+        AdminNoticeKind::NotMe,
+        AdminNoticeKind::ClientBlocked,
+        AdminNoticeKind::ClientBlocked,
+    ];
+    for kind in kinds {
+        assert_eq!(next_notice(&mut bob_sse).await.notice, kind);
+    }
+    // The last one is ada's block, for everyone.
+    let stored: Vec<(String, Option<String>)> =
+        sqlx::query_as("SELECT sub, exclude_device FROM events WHERE kind = 'admin_notice' ORDER BY seq DESC LIMIT 2")
+            .fetch_all(&server.state.db)
+            .await
+            .unwrap();
+    assert!(stored.iter().all(|(_, ex)| ex.as_deref() == Some(ada.id.as_str())), "{stored:?}");
+    assert!(tokio::time::timeout(std::time::Duration::from_millis(500), next_notice(&mut ada_sse)).await.is_err());
+    // cy, not an administrator, has none.
+    let cy_notices: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE kind = 'admin_notice' AND sub = $1")
+        .bind(&cy.sub)
+        .fetch_one(&server.state.db)
+        .await
+        .unwrap();
+    assert_eq!(cy_notices, 0);
+    server.stop().await;
+}

@@ -288,3 +288,73 @@ async fn a_filtered_page_walks_a_bounded_stretch_and_goes_on_by_its_cursor() {
     assert_eq!(pages, 3, "9 entries, 3 at a time");
     server.stop().await;
 }
+
+// A client over a fatigue limit writes one `fatigue.refused` entry a
+// minute for that user and limit, the refusals in between counted in the
+// next one; a key rotation, a policy change, a user code and a security
+// key's removal are recorded with who did them (the code never is).
+#[tokio::test]
+async fn limit_refusals_once_a_minute_and_operator_changes_are_recorded() {
+    let server = server_with(|c| {
+        c.limits.user_per_minute = 0;
+        c.limits.client_per_minute = 0;
+        c.limits.max_pending_per_user = 1;
+    })
+    .await;
+    TestDevice::of_new_user(&server, "ann").await;
+    let agent = Agent::register(&server, json!({})).await;
+    agent.start(&server, "ann").await;
+    for _ in 0..3 {
+        let resp = agent.bc_authorize(&server, &agent.request_params("ann")).await;
+        assert_eq!(resp.status(), 429);
+    }
+    let refused = |log: &[AuditEntry]| -> Vec<AuditEntry> {
+        log.iter().filter(|e| e.action == AuditAction::FatigueRefused).cloned().collect()
+    };
+    let log = refused(&entries(&server).await);
+    assert_eq!(log.len(), 1, "{log:?}");
+    assert_eq!((log[0].actor.as_str(), log[0].target.as_deref()), ("server", Some(agent.client_id.as_str())));
+    assert_eq!(log[0].data["limit"], "max_pending_per_user");
+    assert_eq!((log[0].data["value"].clone(), log[0].data["refused_before"].clone()), (json!(1), json!(0)));
+    server.clock.advance(61);
+    let resp = agent.bc_authorize(&server, &agent.request_params("ann")).await;
+    assert_eq!(resp.status(), 429);
+    let log = refused(&entries(&server).await);
+    assert_eq!(log.len(), 2);
+    assert_eq!(log[1].data["refused_before"], 2, "the two refusals not recorded one by one");
+
+    let by = Actor::Labelled("operator:kim");
+    let now = server.state.now();
+    let kid = ops::rotate_signing_key(&server.state.db, &by, now).await.unwrap();
+    ops::set_client_step_up(&server.state.db, &agent.client_id, "high", &by, now).await.unwrap();
+    ops::set_client_user_verification(&server.state.db, &agent.client_id, "critical", Some("hwk"), &by, now)
+        .await
+        .unwrap();
+    let secret = "4711-secret";
+    let code = countersign_protocol::secret::UserCode::new(secret.into());
+    ops::set_user_code(&server.state.db, "ann", &code, &by, now).await.unwrap();
+    let err = ops::remove_security_key(&server.state.db, "ann", "cred_nope", &by, now).await.unwrap_err();
+    assert!(err.to_string().contains("not found"), "{err}");
+    let log = entries(&server).await;
+    let tail: Vec<(&str, &str, Option<&str>)> =
+        log.iter().rev().take(4).rev().map(|e| (e.action.as_str(), e.actor.as_str(), e.target.as_deref())).collect();
+    assert_eq!(
+        tail,
+        [
+            ("signing_key.rotated", "operator:kim", Some(kid.as_str())),
+            ("client.policy", "operator:kim", Some(agent.client_id.as_str())),
+            ("client.policy", "operator:kim", Some(agent.client_id.as_str())),
+            ("user.code_set", "operator:kim", None),
+        ]
+    );
+    let policy = &log[log.len() - 2].data;
+    assert_eq!(
+        (policy["user_verification_at"].as_str(), policy["user_verification_class"].as_str()),
+        (Some("critical"), Some("hwk"))
+    );
+    assert!(log.iter().all(|e| !e.data.to_string().contains(secret)), "the code is never logged");
+    // Nothing recorded for a removal that found nothing.
+    assert!(log.iter().all(|e| e.action != AuditAction::SecurityKeyRemoved));
+    assert!(audit::verify(&server.state.db).await.unwrap().is_ok());
+    server.stop().await;
+}

@@ -389,7 +389,13 @@ async fn key_rotation_keeps_old_keys_until_their_tokens_expire() {
     let old = jwks(&server).await;
     assert_eq!(old.len(), 1);
 
-    let new_kid = countersign_server::ops::rotate_signing_key(&server.state.db, server.state.now()).await.unwrap();
+    let new_kid = countersign_server::ops::rotate_signing_key(
+        &server.state.db,
+        &countersign_server::ops::Actor::Operator,
+        server.state.now(),
+    )
+    .await
+    .unwrap();
     let both = jwks(&server).await;
     assert_eq!(both.len(), 2);
     assert_eq!(both[0].kid(), Some(new_kid.as_str()));

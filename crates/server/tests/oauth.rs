@@ -149,7 +149,15 @@ async fn ping_needs_a_notification_token_and_user_codes_are_checked() {
     let p = uc.request_params("kim");
     expect_err(uc.bc_authorize(&server, &p).await, 400, "missing_user_code").await;
     expect_err(uc.bc_authorize(&server, &with(p.clone(), "user_code", "1234")).await, 400, "invalid_user_code").await;
-    countersign_server::ops::set_user_code(&server.state.db, "kim", &UserCode::new("4711".into())).await.unwrap();
+    countersign_server::ops::set_user_code(
+        &server.state.db,
+        "kim",
+        &UserCode::new("4711".into()),
+        &countersign_server::ops::Actor::Operator,
+        server.state.now(),
+    )
+    .await
+    .unwrap();
     expect_err(uc.bc_authorize(&server, &with(p.clone(), "user_code", "1234")).await, 400, "invalid_user_code").await;
     assert_eq!(uc.bc_authorize(&server, &with(p, "user_code", "4711")).await.status(), 200);
     server.stop().await;
@@ -794,7 +802,15 @@ async fn user_code_failures_lock_the_code_for_the_window() {
     let server = no_limits().await;
     add_users(&server, &["uma", "vic"]).await;
     for u in ["uma", "vic"] {
-        countersign_server::ops::set_user_code(&server.state.db, u, &UserCode::new("4711".into())).await.unwrap();
+        countersign_server::ops::set_user_code(
+            &server.state.db,
+            u,
+            &UserCode::new("4711".into()),
+            &countersign_server::ops::Actor::Operator,
+            server.state.now(),
+        )
+        .await
+        .unwrap();
     }
     let uc = Agent::register(&server, json!({"backchannel_user_code_parameter": true})).await;
     let other = Agent::register(&server, json!({"backchannel_user_code_parameter": true})).await;
@@ -828,7 +844,15 @@ async fn user_code_failures_lock_the_code_for_the_window() {
     .await;
     for u in ["uma", "vic", "wes"] {
         add_user(&server, u).await;
-        countersign_server::ops::set_user_code(&server.state.db, u, &UserCode::new("4711".into())).await.unwrap();
+        countersign_server::ops::set_user_code(
+            &server.state.db,
+            u,
+            &UserCode::new("4711".into()),
+            &countersign_server::ops::Actor::Operator,
+            server.state.now(),
+        )
+        .await
+        .unwrap();
     }
     let uc = Agent::register(&server, json!({"backchannel_user_code_parameter": true})).await;
     let other = Agent::register(&server, json!({"backchannel_user_code_parameter": true})).await;

@@ -665,7 +665,15 @@ async fn user_codes_are_stored_under_a_key_outside_the_database() {
             .unwrap();
         row.try_get::<String, _>("user_code_hash").unwrap()
     };
-    countersign_server::ops::set_user_code(&server.state.db, "uli", &UserCode::new("4711".into())).await.unwrap();
+    countersign_server::ops::set_user_code(
+        &server.state.db,
+        "uli",
+        &UserCode::new("4711".into()),
+        &countersign_server::ops::Actor::Operator,
+        server.state.now(),
+    )
+    .await
+    .unwrap();
     let sealed = stored().await;
     assert!(sealed.starts_with("hmac-sha256:"), "{sealed}");
     assert!(!sealed.contains(&countersign_server::testing::hash_secret("4711")), "not the bare SHA-256");
@@ -805,7 +813,15 @@ async fn the_block_withdraws_pending_requests_of_unverified_clients() {
 #[tokio::test]
 async fn a_blocked_client_cannot_lock_the_users_code() {
     let (server, dev) = user_and_device(server_with(no_rates).await, "cy").await;
-    countersign_server::ops::set_user_code(&server.state.db, "cy", &UserCode::new("4711".into())).await.unwrap();
+    countersign_server::ops::set_user_code(
+        &server.state.db,
+        "cy",
+        &UserCode::new("4711".into()),
+        &countersign_server::ops::Actor::Operator,
+        server.state.now(),
+    )
+    .await
+    .unwrap();
     let noisy = Agent::register(&server, json!({"backchannel_user_code_parameter": true})).await;
     let trusted = Agent::register(&server, json!({"backchannel_user_code_parameter": true})).await;
     verify(&server, &trusted).await;

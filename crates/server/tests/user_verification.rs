@@ -110,7 +110,7 @@ async fn the_client_policy_decides_which_requests_need_it() {
 
     // Never for this client: a critical payment is approved with the
     // device key alone, and its tokens carry no `amr`.
-    ops::set_client_user_verification(&db, &agent.client_id, "never", None).await.unwrap();
+    ops::set_client_user_verification(&db, &agent.client_id, "never", None, &ops::Actor::Operator, 0).await.unwrap();
     let ack = agent.start(&server, "dan").await;
     let req = dev.pending(&server).await.remove(0);
     assert!(!req.requires.contains(&Requirement::UserVerification), "{:?}", req.requires);
@@ -130,7 +130,9 @@ async fn the_client_policy_decides_which_requests_need_it() {
     assert_eq!(dev.decide(&server, &req, Decision::Deny, None).await.status(), 200);
 
     // Class `hwk`: a security key, so WebAuthn is required as well.
-    ops::set_client_user_verification(&db, &agent.client_id, "high", Some("hwk")).await.unwrap();
+    ops::set_client_user_verification(&db, &agent.client_id, "high", Some("hwk"), &ops::Actor::Operator, 0)
+        .await
+        .unwrap();
     agent.start(&server, "dan").await;
     let req = dev.pending(&server).await.remove(0);
     assert!(req.requires.contains(&Requirement::UserVerification));
@@ -142,19 +144,25 @@ async fn the_client_policy_decides_which_requests_need_it() {
     assert_eq!(dev.decide(&server, &req, Decision::Deny, None).await.status(), 200);
 
     // Changing only the risk keeps the class: still a security key.
-    ops::set_client_user_verification(&db, &agent.client_id, "critical", None).await.unwrap();
+    ops::set_client_user_verification(&db, &agent.client_id, "critical", None, &ops::Actor::Operator, 0).await.unwrap();
     agent.start(&server, "dan").await;
     let req = dev.pending(&server).await.remove(0);
     assert!(req.requires.contains(&Requirement::Webauthn), "class hwk kept: {:?}", req.requires);
     assert_eq!(dev.decide(&server, &req, Decision::Deny, None).await.status(), 200);
 
     // Back to the server's setting; bad values are refused with a reason.
-    ops::set_client_user_verification(&db, &agent.client_id, "default", Some("default")).await.unwrap();
-    let e = ops::set_client_user_verification(&db, &agent.client_id, "sometimes", None).await.unwrap_err();
+    ops::set_client_user_verification(&db, &agent.client_id, "default", Some("default"), &ops::Actor::Operator, 0)
+        .await
+        .unwrap();
+    let e = ops::set_client_user_verification(&db, &agent.client_id, "sometimes", None, &ops::Actor::Operator, 0)
+        .await
+        .unwrap_err();
     assert!(e.to_string().contains("never, low, medium, high, critical"), "{e}");
-    let e = ops::set_client_user_verification(&db, &agent.client_id, "high", Some("pwd")).await.unwrap_err();
+    let e = ops::set_client_user_verification(&db, &agent.client_id, "high", Some("pwd"), &ops::Actor::Operator, 0)
+        .await
+        .unwrap_err();
     assert!(e.to_string().contains("user, hwk"), "{e}");
-    let e = ops::set_client_user_verification(&db, "nobody", "high", None).await.unwrap_err();
+    let e = ops::set_client_user_verification(&db, "nobody", "high", None, &ops::Actor::Operator, 0).await.unwrap_err();
     assert!(e.to_string().contains("nobody"), "{e}");
     server.stop().await;
 }

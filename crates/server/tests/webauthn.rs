@@ -378,11 +378,26 @@ async fn the_policy_is_critical_by_default_and_per_client() {
     let server = webauthn_server().await;
     let dev = TestDevice::of_new_user(&server, "alice").await;
     let agent = Agent::register(&server, json!({})).await;
-    countersign_server::ops::set_client_step_up(&server.state.db, &agent.client_id, "never").await.unwrap();
+    countersign_server::ops::set_client_step_up(
+        &server.state.db,
+        &agent.client_id,
+        "never",
+        &countersign_server::ops::Actor::Operator,
+        server.state.now(),
+    )
+    .await
+    .unwrap();
     agent.start(&server, "alice").await;
     let req = dev.pending(&server).await.remove(0);
     assert_eq!(req.requires, [Requirement::UserVerification], "this client: never");
-    let err = countersign_server::ops::set_client_step_up(&server.state.db, &agent.client_id, "sometimes").await;
+    let err = countersign_server::ops::set_client_step_up(
+        &server.state.db,
+        &agent.client_id,
+        "sometimes",
+        &countersign_server::ops::Actor::Operator,
+        server.state.now(),
+    )
+    .await;
     assert!(err.unwrap_err().to_string().contains("never, low, medium, high, critical"));
 }
 

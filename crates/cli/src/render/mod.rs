@@ -472,6 +472,25 @@ pub fn receipt(c: &ReceiptCheck) -> String {
     out
 }
 
+/// An administrator's notice as one line, every field escaped.
+#[must_use]
+pub fn admin_notice(n: &countersign_protocol::device::AdminNotice) -> String {
+    use countersign_protocol::device::AdminNoticeKind;
+    let opt = |v: &Option<String>| v.as_deref().map_or_else(|| "-".to_owned(), text);
+    let (client, user) = (opt(&n.client_id), opt(&n.sub));
+    let what = match &n.notice {
+        AdminNoticeKind::NotMe => format!(
+            "user {user} denied request {} of client {client} as not theirs",
+            n.request_id.as_ref().map_or_else(|| "-".to_owned(), |r| text(r.as_str()))
+        ),
+        AdminNoticeKind::ClientBlocked if n.sub.is_none() => format!("client {client} blocked for everyone"),
+        AdminNoticeKind::ClientBlocked => format!("client {client} blocked for user {user}"),
+        AdminNoticeKind::UnverifiedBlocked => format!("unverified clients blocked for user {user}"),
+        AdminNoticeKind::Extension(other) => format!("{} (client {client}, user {user})", text(other)),
+    };
+    format!("admin notice: {what}, by {} at {}", text(&n.by), n.at)
+}
+
 /// An event as one human line.
 #[must_use]
 pub fn event(e: &ApproverEvent, now: u64) -> String {
@@ -490,6 +509,7 @@ pub fn event(e: &ApproverEvent, now: u64) -> String {
             text(grant.request_id.as_str()),
             text(grant.reason.as_str())
         ),
+        ApproverEvent::AdminNotice { notice, .. } => admin_notice(notice),
         ApproverEvent::SchemaChanged { issuer, detail_type, current, .. } => match current {
             Some(_) => format!("display schema for {} changed at {}", text(detail_type), text(issuer)),
             None => format!("display schema for {} withdrawn by {}", text(detail_type), text(issuer)),

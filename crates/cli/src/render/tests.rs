@@ -201,3 +201,33 @@ fn auth0_entries_hidden_by_the_sender_are_shown() {
     assert!(out.contains("Transaction: \"tx_8f14e45f\"  [hidden by the sender, shown here]"), "{out}");
     assert!(out.contains("Amount: \"150.00 EUR\""), "{out}");
 }
+
+#[test]
+fn an_admin_notice_is_one_escaped_line_for_each_kind() {
+    use countersign_protocol::device::{AdminNotice, AdminNoticeKind, RequestId};
+    let mut n = AdminNotice {
+        notice: AdminNoticeKind::NotMe,
+        client_id: Some("agent\u{202E}evil\n".into()),
+        sub: Some("u_1\u{200B}001".into()),
+        request_id: Some(RequestId::new("req_7Hq2xK9mN4pL").unwrap()),
+        by: "device:dev_1\u{1b}[2J".into(),
+        at: 1_767_225_630,
+    };
+    let line = admin_notice(&n);
+    assert!(line.starts_with("admin notice: user "), "{line}");
+    assert!(line.contains("denied request req_7Hq2xK9mN4pL of client agent"), "{line}");
+    assert!(line.ends_with("at 1767225630"), "{line}");
+    for raw in ['\u{202E}', '\n', '\u{200B}', '\u{1b}'] {
+        assert!(!line.contains(raw), "raw {raw:?} in {line:?}");
+    }
+    n.notice = AdminNoticeKind::ClientBlocked;
+    assert!(admin_notice(&n).contains("blocked for user u_1"));
+    n.sub = None;
+    assert!(admin_notice(&n).contains("blocked for everyone"));
+    n.notice = AdminNoticeKind::UnverifiedBlocked;
+    n.sub = Some("u_2".into());
+    assert!(admin_notice(&n).contains("unverified clients blocked for user u_2"));
+    n.notice = AdminNoticeKind::Extension("key\u{202E}rotated".into());
+    let other = admin_notice(&n);
+    assert!(other.contains("key") && !other.contains('\u{202E}'), "{other}");
+}

@@ -12,6 +12,9 @@ pub const EVENT_REQUEST: &str = "request";
 pub const EVENT_WITHDRAWN: &str = "withdrawn";
 /// SSE event name of a revoked grant (data: [`GrantRevoked`]).
 pub const EVENT_GRANT_REVOKED: &str = "grant_revoked";
+/// SSE event name of a notice to administrators (data: [`AdminNotice`]);
+/// sent only to the devices of users with the `admin` role.
+pub const EVENT_ADMIN_NOTICE: &str = "admin_notice";
 /// Seconds between heartbeat comments on an idle stream.
 pub const HEARTBEAT_INTERVAL_SECS: u64 = 15;
 /// The heartbeat: an SSE comment line and the blank line ending it.
@@ -31,6 +34,8 @@ registered_enum! {
         Withdrawn => "withdrawn",
         /// [`EVENT_GRANT_REVOKED`].
         GrantRevoked => "grant_revoked",
+        /// [`EVENT_ADMIN_NOTICE`].
+        AdminNotice => "admin_notice",
     } extension
 }
 
@@ -84,6 +89,45 @@ pub struct GrantRevoked {
     pub revoked_at: u64,
 }
 
+registered_enum! {
+    /// What an [`AdminNotice`] tells administrators.
+    pub enum AdminNoticeKind {
+        /// A user denied a request as "This wasn't me" (`not_me`).
+        NotMe => "not_me",
+        /// A client was blocked for a user (`sub`) or for everyone (no
+        /// `sub`): by an administrator, or by fatigue control after the
+        /// user's `not_me` denials of it (`by` is `server`).
+        ClientBlocked => "client_blocked",
+        /// Every unverified client was blocked for a user after their
+        /// `not_me` denials.
+        UnverifiedBlocked => "unverified_blocked",
+    } extension
+}
+
+/// `admin_notice` event data: something an administrator should look at.
+/// Every string in it comes from the server's records (client ids, user
+/// ids) and is shown as untrusted text.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminNotice {
+    /// What happened.
+    pub notice: AdminNoticeKind,
+    /// The client concerned (absent for [`AdminNoticeKind::UnverifiedBlocked`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// The user concerned (absent for a block of a client for everyone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub: Option<String>,
+    /// The request denied (for [`AdminNoticeKind::NotMe`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<RequestId>,
+    /// Who did it, as the audit log names actors (`device:<id>`,
+    /// `operator`, `server`).
+    pub by: String,
+    /// When, unix seconds.
+    pub at: u64,
+}
+
 /// Why an event could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EventError {
@@ -109,6 +153,8 @@ pub enum DeviceEvent {
     Withdrawn(Withdrawn),
     /// A grant was revoked.
     GrantRevoked(GrantRevoked),
+    /// A notice to administrators.
+    AdminNotice(AdminNotice),
     /// An event this version does not know (ignore it).
     Unknown {
         /// Its name.
@@ -126,6 +172,7 @@ impl DeviceEvent {
             DeviceEvent::Request(_) => EventKind::Request,
             DeviceEvent::Withdrawn(_) => EventKind::Withdrawn,
             DeviceEvent::GrantRevoked(_) => EventKind::GrantRevoked,
+            DeviceEvent::AdminNotice(_) => EventKind::AdminNotice,
             DeviceEvent::Unknown { event, .. } => EventKind::from(event.as_str()),
         }
     }
@@ -144,6 +191,7 @@ impl DeviceEvent {
             EventKind::Request => DeviceEvent::Request(Box::new(typed(event, data)?)),
             EventKind::Withdrawn => DeviceEvent::Withdrawn(typed(event, data)?),
             EventKind::GrantRevoked => DeviceEvent::GrantRevoked(typed(event, data)?),
+            EventKind::AdminNotice => DeviceEvent::AdminNotice(typed(event, data)?),
             EventKind::Extension(name) => DeviceEvent::Unknown { event: name, data: data.to_owned() },
         })
     }
@@ -157,6 +205,7 @@ impl DeviceEvent {
             DeviceEvent::Request(r) => serde_json::to_string(r),
             DeviceEvent::Withdrawn(w) => serde_json::to_string(w),
             DeviceEvent::GrantRevoked(g) => serde_json::to_string(g),
+            DeviceEvent::AdminNotice(n) => serde_json::to_string(n),
             DeviceEvent::Unknown { data, .. } => Ok(data.replace(['\r', '\n'], " ")),
         }
     }

@@ -38,7 +38,9 @@ pub use enroll::{
     EnrollmentResponse, EnrollmentUri, EnrollmentUriError, Platform, Role, TicketError,
 };
 pub use errors::{DeviceErrorCode, DeviceErrorResponse};
-pub use events::{DeviceEvent, EventKind, GrantRevoked, RevocationReason, WithdrawReason, Withdrawn};
+pub use events::{
+    AdminNotice, AdminNoticeKind, DeviceEvent, EventKind, GrantRevoked, RevocationReason, WithdrawReason, Withdrawn,
+};
 pub use ids::{DeviceId, EventId, GrantId, IdError, Jti, Nonce, RequestId, SchemaHash, StatementHash};
 pub use issuer::{Issuer, IssuerError};
 pub use request::{

@@ -103,6 +103,7 @@ pub async fn block_client(
         Some(1) => false,
         Some(_) => {
             state.disable_client(&id, &by).await?;
+            super::notices::wake_admins(&state).await;
             true
         }
     };
@@ -130,6 +131,7 @@ pub async fn block_client_for_user(
     let (sub, changed) = ops::block_client_for_user(&state.db, &id, &sub, &by, state.now()).await?;
     if changed {
         state.hub.notify(&sub);
+        super::notices::wake_admins(&state).await;
         state.outbox_wake.notify_one();
     }
     Ok(done(changed))

@@ -7,6 +7,7 @@
 
 mod actions;
 mod lists;
+pub mod notices;
 
 use axum::routing::{get, post};
 use axum::Router;

@@ -39,6 +39,15 @@ pub enum Actor<'a> {
 }
 
 impl Actor<'_> {
+    /// The device that acted, if a device did.
+    #[must_use]
+    pub fn device(&self) -> Option<&str> {
+        match self {
+            Actor::Device(id) => Some(id),
+            _ => None,
+        }
+    }
+
     /// The label entries carry.
     #[must_use]
     pub fn label(&self) -> String {

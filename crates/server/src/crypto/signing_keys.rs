@@ -38,7 +38,7 @@ fn parse_pair(pkcs8_b64: &str) -> Result<DeviceKeyPair, Internal> {
 ///
 /// # Errors
 /// The database or the RNG failed.
-pub async fn rotate(db: &Db, now: u64) -> Result<String, Internal> {
+pub async fn rotate(db: &Db, by: Option<&crate::audit::Actor<'_>>, now: u64) -> Result<String, Internal> {
     let pair = DeviceKeyPair::generate()?;
     let kid = pair.public_jwk().thumbprint_sha256();
     let pkcs8 = b64url_encode(pair.pkcs8().secret_bytes());
@@ -53,6 +53,10 @@ pub async fn rotate(db: &Db, now: u64) -> Result<String, Internal> {
         .bind(store::ts(now))
         .execute(&mut *tx)
         .await?;
+    if let Some(by) = by {
+        let record = crate::audit::Record::new(by.clone(), countersign_protocol::admin::AuditAction::SigningKeyRotated);
+        crate::audit::append(&mut tx, now, &record.target(&kid)).await?;
+    }
     tx.commit().await?;
     Ok(kid)
 }
@@ -64,7 +68,8 @@ pub async fn rotate(db: &Db, now: u64) -> Result<String, Internal> {
 pub async fn ensure_active(db: &Db, now: u64) -> Result<(), Internal> {
     let row = sqlx::query("SELECT kid FROM signing_keys WHERE retired_at IS NULL").fetch_optional(db).await?;
     if row.is_none() {
-        rotate(db, now).await?;
+        // The first key of a new database: not a rotation, not recorded.
+        rotate(db, None, now).await?;
     }
     Ok(())
 }

@@ -191,9 +191,11 @@ pub async fn decide(
             })),
     )
     .await?;
-    if claims.deny_reason == Some(DenyReason::NotMe) && !req.verified {
-        crate::store::blocks::after_unverified_not_me(&mut tx, &state.config.limits, &req.sub, now).await?;
-    }
+    let admins = if claims.deny_reason == Some(DenyReason::NotMe) {
+        crate::store::blocks::after_not_me(&mut tx, &state.config.limits, &req, device.device_id.as_str(), now).await?
+    } else {
+        Vec::new()
+    };
     crate::device::events::withdrawn(
         &mut tx,
         &req.sub,
@@ -224,6 +226,7 @@ pub async fn decide(
     }
     tx.commit().await?;
     state.hub.notify(&req.sub);
+    admins.iter().for_each(|sub| state.hub.notify(sub));
     state.outbox_wake.notify_one();
     tracing::info!(request_id = %req.request_id, device_id = %device.device_id, decision = %claims.decision, "decision recorded");
     Ok(no_store(Json(DecisionResult { request_id: req.request_id.clone(), status, decided_at: now }).into_response()))

@@ -28,7 +28,7 @@ use crate::store::requests::{NewRequest, StoredRequest};
 use crate::store::users::{self, By, User};
 use crate::util;
 
-use super::fatigue::{check_blocks, check_fatigue, check_user_code, Asking};
+use super::fatigue::{check_blocks, check_fatigue, check_user_code, record_refusal, Asking};
 
 /// Longest `binding_message`, characters (Auth0's limit).
 pub const MAX_BINDING_MESSAGE_CHARS: usize = 64;
@@ -375,10 +375,15 @@ async fn handle(
     let notify_auth_req_id = notifies.then(|| auth_req_id.secret().to_owned());
     let notification_token =
         params.client_notification_token.as_ref().filter(|_| notifies).map(|t| t.secret().to_owned());
-    let (limits, clock) = (cfg.limits.clone(), state.clock.clone());
+    let (limits, clock, refusals) = (cfg.limits.clone(), state.clock.clone(), state.refusals.clone());
     let (client_id, sub) = (client.client_id.clone(), user.sub.clone());
+    // `Ok(Err(e))`: refused by a limit, the refusal's audit entry (if any)
+    // kept; `Err(e)`: refused or failed, nothing of the job kept.
     let job = move |conn: &rusqlite::Connection| {
-        check_fatigue(conn, Asking { limits: &limits, client: &client, user: &user, now })?;
+        let asking = Asking { limits: &limits, client: &client, user: &user, now };
+        if let Err(refused) = check_fatigue(conn, asking) {
+            return record_refusal(conn, &refusals, asking, refused).map(Err);
+        }
         if size > max {
             return Err(OAuthError::InvalidRequest(format!(
                 "the request is {size} bytes as sent to the user's approvers; this server sends at most {max}"
@@ -420,13 +425,13 @@ async fn handle(
                 "risk": stored.risk.as_str(),
             })),
         )?;
-        Ok::<(), OAuthError>(())
+        Ok::<Result<(), OAuthError>, OAuthError>(Ok(()))
     };
     // On a task of its own: a client that hangs up cancels this handler,
     // but a request the writer stores still wakes the user's approvers.
     let (task, delivery) = (state.clone(), mode.clone());
     tokio::spawn(async move {
-        task.writer.run(job).await?;
+        task.writer.run(job).await??;
         task.hub.notify(&sub);
         tracing::info!(request_id = %request_id, client_id, mode = %delivery, "backchannel request accepted");
         Ok::<(), OAuthError>(())

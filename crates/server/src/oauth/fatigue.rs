@@ -164,6 +164,139 @@ fn by_user(param: &str) -> String {
     format!("sub = {param} AND status IN ({})", statuses.join(", "))
 }
 
+/// A fatigue limit, as the audit log names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Limit {
+    /// Requests to one user per minute.
+    UserPerMinute,
+    /// Requests of one client per minute.
+    ClientPerMinute,
+    /// Requests of one unverified client to one user per minute.
+    UnverifiedUserClientPerMinute,
+    /// Pending requests of one user.
+    PendingPerUser,
+    /// Pending requests of unverified clients to one user.
+    UnverifiedPendingPerUser,
+}
+
+impl Limit {
+    /// The name of the setting (`Limits`' field).
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Limit::UserPerMinute => "user_per_minute",
+            Limit::ClientPerMinute => "client_per_minute",
+            Limit::UnverifiedUserClientPerMinute => "unverified_user_client_per_minute",
+            Limit::PendingPerUser => "max_pending_per_user",
+            Limit::UnverifiedPendingPerUser => "max_pending_unverified_per_user",
+        }
+    }
+}
+
+/// Why fatigue control refused a request: a limit (recorded in the audit
+/// log, [`RefusalLog`]), or anything else (a block, the database).
+#[derive(Debug)]
+pub enum Refused {
+    /// Over `limit` (of `value`).
+    Limit(Limit, u32, OAuthError),
+    /// Blocked, or an internal error.
+    Other(OAuthError),
+}
+
+impl From<OAuthError> for Refused {
+    fn from(e: OAuthError) -> Self {
+        Refused::Other(e)
+    }
+}
+
+/// Seconds during which further refusals of a client for a user under one
+/// limit are counted, not recorded one by one.
+const REFUSAL_WINDOW_SECS: u64 = 60;
+/// Most (client, user, limit) kept; past it the entries out of their
+/// window are dropped, and if none is, all of them.
+const REFUSALS_KEPT: usize = 100_000;
+
+#[derive(Debug, Clone, Copy)]
+struct Seen {
+    recorded_at: u64,
+    since: u64,
+}
+
+/// Which limit refusals were recorded in the audit log lately, so that a
+/// client hammering a limit writes one entry a minute, not one a request
+/// (the refusals are the cheap answers; an entry each would make them as
+/// costly as accepted requests). In memory: after a restart the first
+/// refusal is recorded again.
+#[derive(Debug, Default)]
+pub struct RefusalLog(std::sync::Mutex<std::collections::HashMap<(String, String, Limit), Seen>>);
+
+impl RefusalLog {
+    /// Whether to record this refusal: `Some(n)` with the refusals not
+    /// recorded since the last entry of the same key.
+    fn take(&self, client_id: &str, sub: &str, limit: Limit, now: u64) -> Option<u64> {
+        let mut seen = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let key = (client_id.to_owned(), sub.to_owned(), limit);
+        if let Some(s) = seen.get_mut(&key) {
+            if now < s.recorded_at.saturating_add(REFUSAL_WINDOW_SECS) {
+                s.since = s.since.saturating_add(1);
+                return None;
+            }
+            let before = s.since;
+            *s = Seen { recorded_at: now, since: 0 };
+            return Some(before);
+        }
+        if seen.len() >= REFUSALS_KEPT {
+            seen.retain(|_, s| now < s.recorded_at.saturating_add(REFUSAL_WINDOW_SECS));
+            if seen.len() >= REFUSALS_KEPT {
+                seen.clear();
+            }
+        }
+        seen.insert(key, Seen { recorded_at: now, since: 0 });
+        Some(0)
+    }
+}
+
+/// Records a limit's refusal in the audit log (in the writer's group, so
+/// it commits with the others) unless one was recorded for the same
+/// client, user and limit within the last minute; then answers the
+/// refusal's error.
+pub(super) fn record_refusal(
+    conn: &rusqlite::Connection,
+    log: &RefusalLog,
+    asking: Asking<'_>,
+    refused: Refused,
+) -> Result<OAuthError, OAuthError> {
+    let (limit, value, error) = match refused {
+        Refused::Limit(limit, value, error) => (limit, value, error),
+        Refused::Other(error) => return Err(error),
+    };
+    let (client_id, sub) = (asking.client.client_id.as_str(), asking.user.sub.as_str());
+    if let Some(before) = log.take(client_id, sub, limit, asking.now) {
+        let retry_after = match &error {
+            OAuthError::RateLimited { retry_after } | OAuthError::TooManyPending { retry_after, .. } => *retry_after,
+            _ => 0,
+        };
+        crate::audit::append_sync(
+            conn,
+            asking.now,
+            &crate::audit::Record::new(
+                crate::audit::Actor::Server,
+                countersign_protocol::admin::AuditAction::FatigueRefused,
+            )
+            .target(client_id)
+            .user(sub)
+            .data(serde_json::json!({
+                "limit": limit.as_str(),
+                "value": value,
+                "retry_after": retry_after,
+                "refused_before": before,
+            })),
+        )
+        .map_err(OAuthError::from)?;
+    }
+    Ok(error)
+}
+
 /// The three per-minute counts, built once: the user's, the client's, the
 /// user's from an unverified client. `?1` is the first millisecond of the
 /// last minute, `?2` the user or the client, `?3` the client. The user's
@@ -187,14 +320,19 @@ fn rate_counts<'a>(
     client_verified: bool,
     sub: &'a str,
     client_id: &'a str,
-) -> Vec<(&'static str, Vec<&'a str>, u32)> {
+) -> Vec<(&'static str, Vec<&'a str>, u32, Limit)> {
     let [user, client, unverified] = &*RATE_COUNTS;
     let mut rates = vec![
-        (user.as_str(), vec![sub], limits.user_per_minute),
-        (client.as_str(), vec![client_id], limits.client_per_minute),
+        (user.as_str(), vec![sub], limits.user_per_minute, Limit::UserPerMinute),
+        (client.as_str(), vec![client_id], limits.client_per_minute, Limit::ClientPerMinute),
     ];
     if !client_verified {
-        rates.push((unverified.as_str(), vec![sub, client_id], limits.unverified_user_client_per_minute));
+        rates.push((
+            unverified.as_str(),
+            vec![sub, client_id],
+            limits.unverified_user_client_per_minute,
+            Limit::UnverifiedUserClientPerMinute,
+        ));
     }
     rates
 }
@@ -208,14 +346,14 @@ const PENDING_COUNT: &str = "SELECT COUNT(*), MIN(expires_at) FROM auth_requests
 /// blocks from `not_me` denials, the per-minute rates and the pending caps
 /// (all clients, and unverified clients together, so that unknown clients
 /// cannot fill the user's place for the agents an operator vouched for).
-pub(super) fn check_fatigue(conn: &rusqlite::Connection, asking: Asking<'_>) -> Result<(), OAuthError> {
+pub(super) fn check_fatigue(conn: &rusqlite::Connection, asking: Asking<'_>) -> Result<(), Refused> {
     check_blocks(conn, asking)?;
     let Asking { limits, client, user, now } = asking;
     let (sub, client_id) = (user.sub.as_str(), client.client_id.as_str());
     let internal = |e: rusqlite::Error| OAuthError::from(crate::error::Internal::from(e));
     // A request made at second `now - 59` or later is in the last minute.
     let since_ms = store::ts(now.saturating_sub(59).saturating_mul(1000));
-    for (sql, values, limit) in rate_counts(limits, client.verified, sub, client_id) {
+    for (sql, values, limit, which) in rate_counts(limits, client.verified, sub, client_id) {
         // 0 is no limit: nothing to count (a count of a busy client's last
         // minute reads every request it made in it).
         if limit == 0 {
@@ -230,14 +368,14 @@ pub(super) fn check_fatigue(conn: &rusqlite::Connection, asking: Asking<'_>) -> 
             })
             .map_err(internal)?;
         if let Some(e) = over_limit(&Count { n, oldest }, limit, now) {
-            return Err(e);
+            return Err(Refused::Limit(which, limit, e));
         }
     }
-    let mut caps = vec![(limits.max_pending_per_user, false)];
+    let mut caps = vec![(limits.max_pending_per_user, false, Limit::PendingPerUser)];
     if !client.verified {
-        caps.push((limits.max_pending_unverified_per_user, true));
+        caps.push((limits.max_pending_unverified_per_user, true, Limit::UnverifiedPendingPerUser));
     }
-    for (limit, unverified_only) in caps {
+    for (limit, unverified_only, which) in caps {
         if limit == 0 {
             continue;
         }
@@ -251,11 +389,12 @@ pub(super) fn check_fatigue(conn: &rusqlite::Connection, asking: Asking<'_>) -> 
             .map_err(internal)?;
         if n >= i64::from(limit) {
             let first = store::from_ts(first.unwrap_or(0));
-            return Err(OAuthError::TooManyPending {
+            let e = OAuthError::TooManyPending {
                 limit,
                 unverified: unverified_only,
                 retry_after: first.saturating_sub(now).max(1),
-            });
+            };
+            return Err(Refused::Limit(which, limit, e));
         }
     }
     Ok(())
@@ -291,7 +430,7 @@ mod tests {
                 &["auth_requests_client_created"],
                 &["auth_requests_user", "auth_requests_client_created"],
             ])
-            .map(|((sql, values, _), indexes)| {
+            .map(|((sql, values, _, _), indexes)| {
                 let mut params = vec![rusqlite::types::Value::Integer(0)];
                 params.extend(values.into_iter().map(|v| rusqlite::types::Value::Text(v.to_owned())));
                 (sql, indexes, params)

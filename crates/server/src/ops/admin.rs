@@ -162,6 +162,7 @@ pub async fn block_client_for_user(
         &Record::new(by.clone(), AuditAction::ClientBlocked).target(client_id).user(&user.sub).data(data),
     )
     .await?;
+    super::notice_blocked(&mut tx, client_id, Some(&user.sub), by, now).await?;
     tx.commit().await?;
     Ok((user.sub, true))
 }

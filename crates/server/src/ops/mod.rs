@@ -40,9 +40,9 @@ pub async fn open_database(path: &std::path::Path) -> Result<Db, Internal> {
 ///
 /// # Errors
 /// The database or the RNG failed.
-pub async fn rotate_signing_key(db: &Db, now: u64) -> Result<String, Internal> {
+pub async fn rotate_signing_key(db: &Db, by: &Actor<'_>, now: u64) -> Result<String, Internal> {
     crate::crypto::signing_keys::ensure_active(db, now).await?;
-    crate::crypto::signing_keys::rotate(db, now).await
+    crate::crypto::signing_keys::rotate(db, Some(by), now).await
 }
 
 /// Why an operator command failed.
@@ -292,7 +292,7 @@ pub(crate) async fn drop_push_tokens(
 ///
 /// # Errors
 /// Not found, an empty code, or the database failed.
-pub async fn set_user_code(db: &Db, who: &str, code: &UserCode) -> Result<(), AdminError> {
+pub async fn set_user_code(db: &Db, who: &str, code: &UserCode, by: &Actor<'_>, now: u64) -> Result<(), AdminError> {
     if code.secret().trim().is_empty() {
         return Err(AdminError::Invalid("user_code must not be empty".into()));
     }
@@ -303,6 +303,7 @@ pub async fn set_user_code(db: &Db, who: &str, code: &UserCode) -> Result<(), Ad
         .bind(&user.sub)
         .execute(&mut *tx)
         .await?;
+    crate::audit::append(&mut tx, now, &Record::new(by.clone(), AuditAction::UserCodeSet).user(&user.sub)).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -426,9 +427,32 @@ pub async fn disable_client(db: &Db, client_id: &str, by: &Actor<'_>, now: u64) 
         &Record::new(by.clone(), AuditAction::ClientBlocked).target(client_id).data(data),
     )
     .await?;
+    notice_blocked(&mut tx, client_id, None, by, now).await?;
     tx.commit().await?;
     tracing::info!(client_id, "client disabled");
     Ok(subs)
+}
+
+/// Tells the administrators (but the device that did it) that `client_id`
+/// was blocked for `sub` or everyone; their streams wake at the next
+/// notice or reconnect unless the caller wakes them
+/// ([`crate::admin::notices::wake_admins`]).
+async fn notice_blocked(
+    tx: &mut store::Tx,
+    client_id: &str,
+    sub: Option<&str>,
+    by: &Actor<'_>,
+    now: u64,
+) -> Result<(), Internal> {
+    let notice = countersign_protocol::device::AdminNotice {
+        notice: countersign_protocol::device::AdminNoticeKind::ClientBlocked,
+        client_id: Some(client_id.to_owned()),
+        sub: sub.map(str::to_owned),
+        request_id: None,
+        by: by.label(),
+        at: now,
+    };
+    crate::admin::notices::append(tx, &notice, by.device(), now).await.map(drop)
 }
 
 /// Marks a client as verified by `by` (an operator) or, with `verified`

@@ -3,7 +3,10 @@
 
 use countersign_protocol::device::WebauthnCredential;
 
+use countersign_protocol::admin::AuditAction;
+
 use super::{find_user, AdminError};
+use crate::audit::{Actor, Record};
 use crate::oauth::clients::StepUpAt;
 use crate::store::{self, Db};
 
@@ -20,9 +23,15 @@ pub async fn list_security_keys(db: &Db, who: &str) -> Result<Vec<WebauthnCreden
 ///
 /// # Errors
 /// [`AdminError::NotFound`] for an unknown user or credential; the database.
-pub async fn remove_security_key(db: &Db, who: &str, credential_id: &str) -> Result<(), AdminError> {
+pub async fn remove_security_key(
+    db: &Db,
+    who: &str,
+    credential_id: &str,
+    by: &Actor<'_>,
+    now: u64,
+) -> Result<(), AdminError> {
     let user = find_user(db, who).await?;
-    if !crate::webauthn::credentials::remove(db, &user.sub, credential_id).await? {
+    if !crate::webauthn::credentials::remove(db, &user.sub, credential_id, by, now).await? {
         return Err(AdminError::NotFound(format!("credential {credential_id:?} of {who}")));
     }
     tracing::info!(sub = %user.sub, credential_id, "WebAuthn credential removed by an operator");
@@ -36,7 +45,13 @@ pub async fn remove_security_key(db: &Db, who: &str, credential_id: &str) -> Res
 /// # Errors
 /// [`AdminError::Invalid`] for another value, [`AdminError::NotFound`] for
 /// an unknown client; the database.
-pub async fn set_client_step_up(db: &Db, client_id: &str, at: &str) -> Result<(), AdminError> {
+pub async fn set_client_step_up(
+    db: &Db,
+    client_id: &str,
+    at: &str,
+    by: &Actor<'_>,
+    now: u64,
+) -> Result<(), AdminError> {
     let stored = match at {
         "default" => None,
         other => Some(StepUpAt::parse(other).map_err(|e| AdminError::Invalid(format!("{e}, or default")))?),
@@ -50,6 +65,13 @@ pub async fn set_client_step_up(db: &Db, client_id: &str, at: &str) -> Result<()
     if done.rows_affected() == 0 {
         return Err(AdminError::NotFound(format!("client {client_id:?}")));
     }
+    let data = serde_json::json!({ "webauthn_at": at });
+    crate::audit::append(
+        &mut tx,
+        now,
+        &Record::new(by.clone(), AuditAction::ClientPolicy).target(client_id).data(data),
+    )
+    .await?;
     tx.commit().await?;
     tracing::info!(client_id, webauthn_at = at, "client step-up policy changed");
     Ok(())
@@ -69,6 +91,8 @@ pub async fn set_client_user_verification(
     client_id: &str,
     at: &str,
     class: Option<&str>,
+    by: &Actor<'_>,
+    now: u64,
 ) -> Result<(), AdminError> {
     use countersign_protocol::amr::VerificationClass;
     let at = match at {
@@ -98,6 +122,16 @@ pub async fn set_client_user_verification(
     if done.rows_affected() == 0 {
         return Err(AdminError::NotFound(format!("client {client_id:?}")));
     }
+    let data = serde_json::json!({
+        "user_verification_at": at.as_ref().map_or("default", StepUpAt::as_str),
+        "user_verification_class": class.map_or("unchanged", |c| c.map_or("default", |c| c.as_str())),
+    });
+    crate::audit::append(
+        &mut tx,
+        now,
+        &Record::new(by.clone(), AuditAction::ClientPolicy).target(client_id).data(data),
+    )
+    .await?;
     tx.commit().await?;
     tracing::info!(
         client_id,

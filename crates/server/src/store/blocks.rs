@@ -8,7 +8,7 @@
 //! Denials before a lift no longer count.
 //!
 //! Verified clients are counted per (user, client) within the window
-//! instead (`ciba.rs`): an operator vouches for them, so one client's
+//! instead (`oauth/fatigue.rs`): an operator vouches for them, so one client's
 //! denials do not stop the others.
 
 use sqlx::{Row as _, SqliteConnection};
@@ -29,6 +29,78 @@ pub async fn unverified_blocked(conn: &mut SqliteConnection, sub: &str) -> Resul
         .fetch_optional(conn)
         .await?;
     Ok(row.is_some())
+}
+
+/// After `device` of the user denied `req` as `not_me`, in the decision's
+/// transaction: the administrators are told, and the block that follows
+/// is recorded and told when this denial is the one that reaches the
+/// threshold (a verified client's block for the user is derived from the
+/// denials, so only this moment records it; unverified clients are blocked
+/// for the user by [`after_unverified_not_me`]). Returns the
+/// administrators to wake after the commit.
+///
+/// # Errors
+/// The database failed.
+pub async fn after_not_me(
+    tx: &mut Tx,
+    limits: &Limits,
+    req: &crate::store::requests::StoredRequest,
+    device: &str,
+    now: u64,
+) -> Result<Vec<String>, Internal> {
+    use countersign_protocol::device::{AdminNotice, AdminNoticeKind};
+    let by = Actor::Device(device).label();
+    let notice = |kind: AdminNoticeKind, with_client: bool, by: String| AdminNotice {
+        notice: kind,
+        client_id: with_client.then(|| req.client_id.clone()),
+        sub: Some(req.sub.clone()),
+        request_id: None,
+        by,
+        at: now,
+    };
+    let mut denied = notice(AdminNoticeKind::NotMe, true, by);
+    denied.request_id = Some(req.request_id.clone());
+    let admins = crate::admin::notices::append(tx, &denied, Some(device), now).await?;
+    if !req.verified {
+        if after_unverified_not_me(tx, limits, &req.sub, now).await? {
+            let blocked = notice(AdminNoticeKind::UnverifiedBlocked, false, Actor::Server.label());
+            crate::admin::notices::append(tx, &blocked, None, now).await?;
+        }
+        return Ok(admins);
+    }
+    if limits.not_me_threshold == 0 {
+        return Ok(admins);
+    }
+    // This decision is recorded already: the count includes it.
+    let conn: &mut SqliteConnection = tx;
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM auth_requests WHERE sub = $1 AND client_id = $2 AND deny_reason = 'not_me' \
+         AND decided_at > $3",
+    )
+    .bind(&req.sub)
+    .bind(&req.client_id)
+    .bind(store::ts(now.saturating_sub(limits.not_me_window_secs)))
+    .fetch_one(&mut *conn)
+    .await?;
+    if n == i64::from(limits.not_me_threshold) {
+        crate::audit::append(
+            conn,
+            now,
+            &Record::new(Actor::Server, AuditAction::ClientBlocked).target(&req.client_id).user(&req.sub).data(
+                serde_json::json!({
+                    "for": "user",
+                    "because": "not_me",
+                    "not_me_denials": n,
+                    "window_secs": limits.not_me_window_secs,
+                }),
+            ),
+        )
+        .await?;
+        let blocked = notice(AdminNoticeKind::ClientBlocked, true, Actor::Server.label());
+        crate::admin::notices::append(conn, &blocked, None, now).await?;
+        tracing::info!(client_id = %req.client_id, "client blocked for a user after not_me denials");
+    }
+    Ok(admins)
 }
 
 /// After a `not_me` denial of an unverified client's request by `sub` was

@@ -75,13 +75,32 @@ pub async fn find(conn: &mut SqliteConnection, sub: &str, credential_id: &str) -
 ///
 /// # Errors
 /// The database failed.
-pub async fn remove(db: &Db, sub: &str, credential_id: &str) -> Result<bool, Internal> {
+pub async fn remove(
+    db: &Db,
+    sub: &str,
+    credential_id: &str,
+    by: &crate::audit::Actor<'_>,
+    now: u64,
+) -> Result<bool, Internal> {
+    let mut tx = crate::store::begin(db).await?;
     let done = sqlx::query("DELETE FROM webauthn_credentials WHERE sub = $1 AND credential_id = $2")
         .bind(sub)
         .bind(credential_id)
-        .execute(db)
+        .execute(&mut *tx)
         .await?;
-    Ok(done.rows_affected() > 0)
+    if done.rows_affected() == 0 {
+        return Ok(false);
+    }
+    crate::audit::append(
+        &mut tx,
+        now,
+        &crate::audit::Record::new(by.clone(), countersign_protocol::admin::AuditAction::SecurityKeyRemoved)
+            .target(credential_id)
+            .user(sub),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(true)
 }
 
 /// Flags a credential whose counter went backwards, in the caller's

@@ -169,6 +169,18 @@ pub async fn finish_registration(
     if inserted.rows_affected() == 0 {
         return Err(DeviceError::InvalidCredential("this credential is already registered".into()));
     }
+    crate::audit::append(
+        &mut tx,
+        now,
+        &crate::audit::Record::new(
+            crate::audit::Actor::Device(device.device_id.as_str()),
+            countersign_protocol::admin::AuditAction::SecurityKeyAdded,
+        )
+        .target(&credential_id)
+        .user(&device.sub)
+        .data(serde_json::json!({ "name": body.name })),
+    )
+    .await?;
     tx.commit().await?;
     tracing::info!(device_id = %device.device_id, credential_id, "WebAuthn credential registered");
     let body =
@@ -193,7 +205,8 @@ pub async fn remove_credential(
     DeviceCaller(device): DeviceCaller,
     Path(credential_id): Path<String>,
 ) -> Result<Response, DeviceError> {
-    if !credentials::remove(&state.db, &device.sub, &credential_id).await? {
+    let by = crate::audit::Actor::Device(device.device_id.as_str());
+    if !credentials::remove(&state.db, &device.sub, &credential_id, &by, state.now()).await? {
         return Err(DeviceError::NoSuch("credential"));
     }
     tracing::info!(device_id = %device.device_id, credential_id, "WebAuthn credential removed");

@@ -1,0 +1,55 @@
+//! Notices to administrators (`docs/protocol.md` §6 `admin_notice`): an
+//! event for every user with the `admin` role, appended in the transaction
+//! of what it tells, so a notice is sent exactly when that is recorded.
+
+use countersign_protocol::device::{AdminNotice, EventKind};
+use sqlx::SqliteConnection;
+
+use crate::error::Internal;
+use crate::state::AppState;
+
+/// The subs of the enabled administrators (few: a scan of `users` is
+/// cheaper than an index every user row would carry).
+async fn admins(conn: &mut SqliteConnection) -> Result<Vec<String>, Internal> {
+    Ok(sqlx::query_scalar(
+        "SELECT sub FROM users WHERE disabled = 0 \
+         AND EXISTS (SELECT 1 FROM json_each(users.roles) WHERE json_each.value = $1)",
+    )
+    .bind(super::ADMIN_ROLE)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Appends `notice` for every administrator; `exclude_device` (the device
+/// that did it) is not sent it. Returns the administrators, to wake after
+/// the commit.
+///
+/// # Errors
+/// The database failed.
+pub async fn append(
+    conn: &mut SqliteConnection,
+    notice: &AdminNotice,
+    exclude_device: Option<&str>,
+    now: u64,
+) -> Result<Vec<String>, Internal> {
+    let subs = admins(conn).await?;
+    let data = serde_json::to_string(notice)?;
+    for sub in &subs {
+        crate::device::events::append(conn, sub, &EventKind::AdminNotice, None, &data, exclude_device, now).await?;
+    }
+    Ok(subs)
+}
+
+/// Wakes the administrators' streams (after a commit that appended a
+/// notice in a function that does not return them).
+pub async fn wake_admins(state: &AppState) {
+    let subs = match state.db.acquire().await {
+        Ok(mut conn) => admins(&mut conn).await,
+        Err(e) => Err(Internal::from(e)),
+    };
+    match subs {
+        Ok(subs) => subs.iter().for_each(|sub| state.hub.notify(sub)),
+        // The streams still see the notice at their next wake or reconnect.
+        Err(e) => tracing::warn!("waking the administrators' streams: {e}"),
+    }
+}
