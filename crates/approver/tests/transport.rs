@@ -35,7 +35,14 @@ impl Seen {
     }
 }
 
+/// `GET /me` as the fake answers it by default: this account's device and user.
+const ME: &str = "{\"device_id\":\"dev_fake\",\"user\":{\"sub\":\"u1\",\"name\":\"U\",\"roles\":[\"user\"]}}";
+
 async fn fake_server(mode: Events) -> (String, Arc<Mutex<Vec<Seen>>>) {
+    fake_server_with_me(mode, ME).await
+}
+
+async fn fake_server_with_me(mode: Events, me: &'static str) -> (String, Arc<Mutex<Vec<Seen>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
@@ -73,11 +80,7 @@ async fn fake_server(mode: Events) -> (String, Arc<Mutex<Vec<Seen>>>) {
                         }
                     }
                 } else {
-                    let body = if path.starts_with("/device/v1/me") {
-                        "{\"device_id\":\"dev_fake\",\"user\":{\"sub\":\"u1\",\"name\":\"U\",\"roles\":[\"user\"]}}"
-                    } else {
-                        "{\"requests\":[]}"
-                    };
+                    let body = if path.starts_with("/device/v1/me") { me } else { "{\"requests\":[]}" };
                     let resp = format!(
                         "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
                         body.len()
@@ -184,4 +187,32 @@ async fn no_event_stream_falls_back_to_polling() {
     let streams = seen.lock().unwrap().iter().filter(|s| s.path.ends_with("/events")).count();
     assert_eq!(streams, 1, "push is not retried before push_retry_after");
     run.shutdown().await;
+}
+
+// `GET /me` naming another user or device fails the sync and changes
+// nothing stored; one naming this account's user with new roles and name
+// updates them (a role given on the server shows at the next sync).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn me_naming_another_user_fails_the_sync_and_new_roles_are_kept() {
+    for other in [
+        "{\"device_id\":\"dev_fake\",\"user\":{\"sub\":\"u2\",\"name\":\"Eve\",\"roles\":[\"admin\"]}}",
+        "{\"device_id\":\"dev_other\",\"user\":{\"sub\":\"u1\",\"name\":\"U\",\"roles\":[\"admin\"]}}",
+    ] {
+        let (base, _) = fake_server_with_me(Events::NotFound, other).await;
+        let device = Device::new();
+        let (approver, account, _) = approver_at(&device, &base, |_| {}).await;
+        let e = approver.sync(&account.id).await.unwrap_err();
+        assert!(e.to_string().contains("another device or user"), "{e}");
+        let stored = approver.store().account(&account.id).await.unwrap();
+        assert_eq!((stored.user.sub.as_str(), stored.user.roles.as_slice()), ("u1", &[Role::User][..]));
+    }
+    let promoted =
+        "{\"device_id\":\"dev_fake\",\"user\":{\"sub\":\"u1\",\"name\":\"Ula\",\"roles\":[\"admin\",\"user\"]}}";
+    let (base, _) = fake_server_with_me(Events::NotFound, promoted).await;
+    let device = Device::new();
+    let (approver, account, _) = approver_at(&device, &base, |_| {}).await;
+    approver.sync(&account.id).await.unwrap();
+    let stored = approver.store().account(&account.id).await.unwrap();
+    assert_eq!(stored.user.name, "Ula");
+    assert_eq!(stored.user.roles, [Role::Admin, Role::User]);
 }

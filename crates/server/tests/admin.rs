@@ -481,3 +481,17 @@ async fn administrators_are_told_of_not_me_denials_and_blocks() {
     assert_eq!(cy_notices, 0);
     server.stop().await;
 }
+
+// Roles given to a user that does not exist, or to a disabled one's
+// username: a clear error, and nothing recorded.
+#[tokio::test]
+async fn a_role_for_an_unknown_user_is_refused_and_nothing_is_recorded() {
+    let server = no_limits().await;
+    let before: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log").fetch_one(&server.state.db).await.unwrap();
+    let err = ops::set_admin(&server.state.db, "nobody", true, &Actor::Operator, server.state.now()).await.unwrap_err();
+    assert!(matches!(err, ops::AdminError::NotFound(_)), "{err:?}");
+    assert_eq!(err.to_string(), "user \"nobody\" not found");
+    let after: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log").fetch_one(&server.state.db).await.unwrap();
+    assert_eq!(before, after);
+    server.stop().await;
+}

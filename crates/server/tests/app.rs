@@ -117,3 +117,19 @@ async fn enrollment_preview_is_served_under_the_issuer_path_and_only_reads() {
         .unwrap();
     assert_eq!(unused, 1, "the preview did not spend the ticket");
 }
+
+// The admin API lives under an issuer's path, as its metadata says: there
+// it asks for a device proof; at the root there is nothing.
+#[tokio::test]
+async fn the_admin_api_is_served_under_the_issuer_path() {
+    let (state, _dir) = state("https://auth.example.com/tenant-a").await;
+    let (_, oidc) = get(&state, "/tenant-a/.well-known/openid-configuration").await;
+    assert_eq!(oidc["countersign_admin_endpoint"], "https://auth.example.com/tenant-a/admin/v1");
+    let resp = app(state.clone())
+        .oneshot(Request::get("/tenant-a/admin/v1/users").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(resp.headers()["www-authenticate"], "Device error=\"invalid_token\"");
+    assert_eq!(get(&state, "/admin/v1/users").await.0, StatusCode::NOT_FOUND);
+}

@@ -358,3 +358,35 @@ async fn limit_refusals_once_a_minute_and_operator_changes_are_recorded() {
     assert!(audit::verify(&server.state.db).await.unwrap().is_ok());
     server.stop().await;
 }
+
+// An export of a broken log fails, names the bad entry and leaves no file
+// (neither the export nor its partial copy); an existing export of the
+// same name is left as it was.
+#[tokio::test]
+async fn an_export_of_a_broken_log_fails_and_writes_nothing() {
+    let (server, ..) = with_history().await;
+    tamper(&server, "DELETE FROM audit_log WHERE seq = 4").await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("audit.jsonl");
+    let export = || {
+        Command::new(env!("CARGO_BIN_EXE_countersign-server"))
+            .arg("--db")
+            .arg(&server.db_path)
+            .args(["audit", "export"])
+            .arg(&file)
+            .args(["--issuer", server.base_url.as_str()])
+            .output()
+            .unwrap()
+    };
+    let out = export();
+    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(!out.status.success(), "{said}");
+    assert!(said.contains("audit entry 4") && said.contains("missing"), "{said}");
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(left.is_empty(), "{left:?}");
+    std::fs::write(&file, "an earlier export\n").unwrap();
+    assert!(!export().status.success());
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "an earlier export\n");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    server.stop().await;
+}
