@@ -31,6 +31,8 @@ macro_rules! with_command_list {
             remove_security_key,
             submit_security_key_pin,
             cancel_security_key_pin,
+            admin_page,
+            admin_action,
         )
     };
 }

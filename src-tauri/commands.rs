@@ -4,9 +4,11 @@
 //! `lib.rs` include: a permission each, and the invoke handler), and
 //! granted in `capabilities/main-window.json`; nothing else is granted.
 
+use countersign_approver::admin::{AdminAction, AdminList, AdminPageView, AdminQuery};
 use countersign_approver::{
     DecisionOutcome, EnrollPreview, ExportReport, HistoryItem, PassphrasePurpose, ReceiptCheck, RequestView,
 };
+use countersign_protocol::admin::ActionResult;
 use countersign_protocol::device::UnverifiedBlock;
 use tauri::ipc::Channel;
 use tauri::{AppHandle, Runtime, State};
@@ -208,4 +210,26 @@ pub fn submit_security_key_pin(shell: State<'_, Shell>, pin_id: u64, pin: String
 #[tauri::command(rename_all = "snake_case")]
 pub fn cancel_security_key_pin(shell: State<'_, Shell>, pin_id: u64) -> Result<(), IpcError> {
     Ok(shell.security_prompt().cancel_pin(pin_id)?)
+}
+
+/// One page of an admin list (`query`: filters, `limit`, `cursor`), each
+/// item with the characters to mark in it. The server checks the role.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn admin_page(
+    shell: State<'_, Shell>,
+    account_id: String,
+    list: AdminList,
+    query: Vec<(String, String)>,
+) -> Result<AdminPageView, IpcError> {
+    Ok(shell.approver()?.admin_view(&account_id, list, &AdminQuery(query)).await?)
+}
+
+/// Runs an admin action (cancel, revoke, verify, block…): whether it changed anything.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn admin_action(
+    shell: State<'_, Shell>,
+    account_id: String,
+    action: AdminAction,
+) -> Result<ActionResult, IpcError> {
+    Ok(shell.approver()?.admin_action(&account_id, &action).await?)
 }

@@ -30,6 +30,8 @@ pub enum ShellEvent {
     OpenRequest { account_id: String, request_id: String },
     /// Show the inbox (a notification of several requests was clicked).
     OpenInbox,
+    /// Show the admin view (an administrator's notice was clicked).
+    OpenAdmin,
     /// Show the enrollment preview of this link (a `countersign://` link).
     OpenEnroll {
         #[cfg_attr(test, ts(type = "string"))]
@@ -51,6 +53,7 @@ impl ShellEvent {
             self,
             ShellEvent::OpenRequest { .. }
                 | ShellEvent::OpenInbox
+                | ShellEvent::OpenAdmin
                 | ShellEvent::OpenEnroll { .. }
                 | ShellEvent::PassphraseNeeded { .. }
         )
@@ -87,8 +90,12 @@ pub async fn forward<R: Runtime>(app: AppHandle<R>, mut events: broadcast::Recei
             Err(RecvError::Lagged(_)) => UiEvent::Shell(ShellEvent::Resync),
             Err(RecvError::Closed) => break,
         };
-        if let UiEvent::Approver(ApproverEvent::NewRequest { item }) = &event {
-            crate::notify::on_new_request(&app, item);
+        match &event {
+            UiEvent::Approver(ApproverEvent::NewRequest { item }) => crate::notify::on_new_request(&app, item),
+            UiEvent::Approver(ApproverEvent::AdminNotice { notice, .. }) => {
+                crate::notify::on_admin_notice(&app, notice);
+            }
+            _ => {}
         }
         let recount = matches!(
             &event,

@@ -35,6 +35,8 @@ mod tray;
 mod webview;
 
 #[cfg(test)]
+mod admin_agreement;
+#[cfg(test)]
 mod fake_agreement;
 #[cfg(test)]
 mod ipc_answers;

@@ -22,7 +22,7 @@ use countersign_approver::quick::summary_line;
 use countersign_approver::store::InboxItem;
 use countersign_approver::{DeliveryReport, QuickText, RequestView};
 use countersign_details::{Severity, WorstWarning};
-use countersign_protocol::device::SchemaHash;
+use countersign_protocol::device::{AdminNotice, AdminNoticeKind, SchemaHash};
 use tauri::{AppHandle, Manager, Runtime};
 
 use crate::events::{ShellEvent, UiEvent};
@@ -111,8 +111,11 @@ impl Rendered {
 pub struct Message {
     pub summary: String,
     pub body: String,
-    /// The request a click opens; `None`: the inbox.
+    /// The request a click opens; `None`: the inbox (or the admin view,
+    /// with `opens_admin`).
     pub open: Option<(String, String)>,
+    /// A notice to an administrator: a click opens the admin view.
+    pub opens_admin: bool,
     /// Offer Approve and Deny (on `open`): the rendering they decide on.
     pub quick: Option<Rendered>,
     /// The agent's name, for the confirmation of a quick decision.
@@ -131,6 +134,7 @@ pub fn message(burst: &[Pending], rendered: Option<&Rendered>) -> Option<Message
                     summary: quick.title.clone(),
                     body: markup_escape(&quick.body()),
                     open: Some((one.account_id.clone(), one.request_id.clone())),
+                    opens_admin: false,
                     quick: rendered.cloned(),
                     agent: plain(&one.agent, 64),
                 });
@@ -148,6 +152,7 @@ pub fn message(burst: &[Pending], rendered: Option<&Rendered>) -> Option<Message
                 summary: format!("{}{unverified} asks for your approval", plain(&one.agent, 64)),
                 body: markup_escape(&body),
                 open: Some((one.account_id.clone(), one.request_id.clone())),
+                opens_admin: false,
                 quick: None,
                 agent: plain(&one.agent, 64),
             })
@@ -169,11 +174,62 @@ pub fn message(burst: &[Pending], rendered: Option<&Rendered>) -> Option<Message
                 summary: format!("{} requests ask for your approval", many.len()),
                 body: markup_escape(&format!("From {shown}{more}{warned}")),
                 open: None,
+                opens_admin: false,
                 quick: None,
                 agent: String::new(),
             })
         }
     }
+}
+
+/// The notification of a notice to an administrator: what happened, and
+/// the ids it names made plain (they are the server's records, untrusted
+/// text); a click opens the admin view.
+pub fn admin_message(notice: &AdminNotice) -> Message {
+    let id = |v: Option<&str>| v.map_or_else(|| "-".to_owned(), |v| plain(v, 64));
+    let (client, user) = (id(notice.client_id.as_deref()), id(notice.sub.as_deref()));
+    let (summary, what) = match &notice.notice {
+        AdminNoticeKind::NotMe => (
+            "A user reported a request as not theirs".to_owned(),
+            format!(
+                "User {user} denied request {} of client {client} as \"This wasn't me\".",
+                id(notice.request_id.as_ref().map(|r| r.as_str()))
+            ),
+        ),
+        AdminNoticeKind::ClientBlocked if notice.sub.is_none() => {
+            ("A client was blocked".to_owned(), format!("Client {client} is blocked for everyone."))
+        }
+        AdminNoticeKind::ClientBlocked => {
+            ("A client was blocked".to_owned(), format!("Client {client} is blocked for user {user}."))
+        }
+        AdminNoticeKind::UnverifiedBlocked => (
+            "Unverified clients were blocked".to_owned(),
+            format!("Every unverified client is blocked for user {user} after their \"This wasn't me\" denials."),
+        ),
+        AdminNoticeKind::Extension(other) => {
+            ("Administrator notice".to_owned(), format!("{} (client {client}, user {user}).", plain(other, 64)))
+        }
+    };
+    Message {
+        summary: format!("Admin: {summary}"),
+        body: markup_escape(&format!("{what}\nBy {}. Open Countersign to review.", plain(&notice.by, 80))),
+        open: None,
+        opens_admin: true,
+        quick: None,
+        agent: String::new(),
+    }
+}
+
+/// A notice to an administrator: shown at once, one notification each
+/// (they are rare), unless notifications are off or paused.
+pub fn on_admin_notice<R: Runtime>(app: &AppHandle<R>, notice: &AdminNotice) {
+    let Some(notifier) = app.try_state::<Notifier>() else { return };
+    let enabled = app.try_state::<Settings>().is_none_or(|s| s.preferences().notifications);
+    if !enabled || notifier.paused(shell::now()) {
+        return;
+    }
+    let (app, message) = (app.clone(), admin_message(notice));
+    tauri::async_runtime::spawn_blocking(move || show(&app, &message));
 }
 
 /// `3 warnings (danger: lookalike letters)`: how many, and the worst kind.
@@ -346,6 +402,7 @@ fn show<R: Runtime>(app: &AppHandle<R>, message: &Message) {
     };
     #[cfg(all(unix, not(target_os = "macos")))]
     handle.wait_for_action(|action| match (action, &message.open, &message.quick) {
+        (ACTION_OPEN, _, _) if message.opens_admin => open_admin(app),
         (ACTION_OPEN, open, _) => self::open(app, open.clone()),
         (ACTION_APPROVE, Some(request), Some(shown)) => quick_decision(app, message, shown, request, true),
         (ACTION_DENY, Some(request), Some(shown)) => quick_decision(app, message, shown, request, false),
@@ -397,7 +454,7 @@ fn quick_decision<R: Runtime>(
                 Some((account_id, request_id)),
             ),
         };
-        let followup = Message { summary, body, open, quick: None, agent };
+        let followup = Message { summary, body, open, opens_admin: false, quick: None, agent };
         tauri::async_runtime::spawn_blocking(move || show(&app, &followup));
     });
 }
@@ -414,6 +471,13 @@ pub fn delivery_text(delivery: &DeliveryReport) -> &'static str {
         DeliveryReport::Rejected { .. } => "The server refused it: open Countersign for details.",
         DeliveryReport::NotQueued => "Nothing was sent.",
     }
+}
+
+/// Shows the window on the admin view.
+#[cfg_attr(not(all(unix, not(target_os = "macos"))), allow(dead_code))]
+pub fn open_admin<R: Runtime>(app: &AppHandle<R>) {
+    crate::tray::show_main_window(app);
+    app.state::<Shell>().publish(UiEvent::Shell(ShellEvent::OpenAdmin));
 }
 
 /// Shows the window, on a request or on the inbox.
@@ -452,6 +516,35 @@ mod tests {
     fn rendered(summary: &str, warnings: usize, quick: bool) -> Rendered {
         let quick = quick.then(|| quick_text(summary));
         Rendered { summary_line: summary.into(), warnings, worst: None, schemas: BTreeMap::new(), quick }
+    }
+
+    #[test]
+    fn an_admin_notice_says_what_happened_with_its_ids_made_plain_and_opens_the_admin_view() {
+        let mut notice = AdminNotice {
+            notice: AdminNoticeKind::NotMe,
+            client_id: Some("agent<b>\u{202E}x".into()),
+            sub: Some("u_1\u{200B}001".into()),
+            request_id: Some(countersign_protocol::device::RequestId::new("req_7Hq2xK9mN4pL").unwrap()),
+            by: "device:dev_1".into(),
+            at: 1,
+        };
+        let m = admin_message(&notice);
+        assert_eq!(m.summary, "Admin: A user reported a request as not theirs");
+        assert_eq!(
+            m.body,
+            "User u_1\u{FFFD}001 denied request req_7Hq2xK9mN4pL of client agent&lt;b&gt;\u{FFFD}x as \"This wasn't me\".\n\
+             By device:dev_1. Open Countersign to review."
+        );
+        assert!(m.opens_admin && m.open.is_none() && m.quick.is_none());
+        notice.notice = AdminNoticeKind::ClientBlocked;
+        assert!(admin_message(&notice).body.starts_with("Client agent&lt;b&gt;\u{FFFD}x is blocked for user u_1"));
+        notice.sub = None;
+        assert!(admin_message(&notice).body.starts_with("Client agent&lt;b&gt;\u{FFFD}x is blocked for everyone."));
+        notice.notice = AdminNoticeKind::UnverifiedBlocked;
+        notice.sub = Some("u_2".into());
+        assert!(admin_message(&notice).body.starts_with("Every unverified client is blocked for user u_2"));
+        notice.notice = AdminNoticeKind::Extension("key_rotated".into());
+        assert_eq!(admin_message(&notice).summary, "Admin: Administrator notice");
     }
 
     #[test]

@@ -134,6 +134,81 @@ async fn enroll_receive_approve_and_deny_in_the_window_and_the_agent_gets_its_to
     server.server.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a display and tauri-driver: run by `cargo xtask test`"]
+async fn an_admin_revokes_a_grant_from_the_app_and_its_token_introspects_inactive() {
+    let (_dunst, server, _dirs, session) = start_with_notifications_paused().await;
+    let shots = screenshots();
+    // The role is carried to the app at enrollment.
+    server.make_admin().await;
+    enroll_through_the_ui(&session, &server, None).await;
+
+    // An agent gets a token (the user approves in the window); another
+    // request stays pending.
+    let agent = server.agent("Calendar Helper", &[CALENDAR_TYPE, EMAIL_TYPE]).await;
+    server.verify(&agent).await;
+    session.click("nav-inbox").await;
+    let calendar = server.request(&agent, CALENDAR, "CAL-7", "openid").await;
+    session.wait_count("[data-testid=\"inbox-item\"]", 1).await;
+    session.click("inbox-open").await;
+    session.click("approve").await;
+    session.wait_text("announcement", |t| t.contains("Approved")).await;
+    let token = server.token(&agent, &calendar).await;
+    let access = token["access_token"].as_str().expect("the agent's access token").to_owned();
+    assert!(server.introspect_active(&agent, &access).await, "live before the revocation");
+    server.request(&agent, EMAIL, "MAIL-9", "openid email").await;
+    session.wait_count("[data-testid=\"inbox-item\"]", 1).await;
+
+    // The admin view: pending across the organisation.
+    session.click("nav-admin").await;
+    let pending = session.wait_count("[data-testid=\"admin-row\"]", 1).await;
+    let row = pending[0].text().await.expect("pending row");
+    assert!(row.contains("Calendar Helper") && row.contains("MAIL-9"), "{row:?}");
+    pending[0].click().await.expect("select the pending request");
+    session.element("admin-cancel").await;
+    screenshot(&shots.join("admin-pending.png"));
+
+    // Grants: the approved one, revoked after the confirmation says what happens.
+    session.click("admin-tab-grants").await;
+    let grants = session.wait_count("[data-testid=\"admin-row\"]", 1).await;
+    grants[0].click().await.expect("select the grant");
+    session.click("admin-revoke-grant").await;
+    let what = session.text_of("admin-confirm-what").await;
+    assert!(
+        what.contains("Revoke the grant") && what.contains(&agent.client_id) && what.contains("stops working at once"),
+        "{what:?}"
+    );
+    screenshot(&shots.join("admin-grants.png"));
+    session.click("admin-confirm-yes").await;
+    let said = session.wait_text("admin-result", |t| t.contains("Revoked the grant")).await;
+    assert!(said.contains("no longer works"), "{said:?}");
+    assert!(!server.introspect_active(&agent, &access).await, "the agent's token introspects inactive at once");
+    session.wait_text("grant-status", |t| t == "revoked").await;
+
+    // Clients, users and their devices, the audit log (the revocation in it).
+    session.click("admin-tab-clients").await;
+    let clients = session.wait_count("[data-testid=\"admin-row\"]", 1).await;
+    clients[0].click().await.expect("select the client");
+    session.element("admin-block-all").await;
+    screenshot(&shots.join("admin-clients.png"));
+    session.click("admin-tab-users").await;
+    let users = session.wait_count("[data-testid=\"admin-row\"]", 1).await;
+    users[0].click().await.expect("select the user");
+    session.wait_count("[data-testid=\"admin-device\"]", 1).await;
+    screenshot(&shots.join("admin-users.png"));
+    session.click("admin-tab-audit").await;
+    session.element("admin-row").await;
+    let newest = session.text_of("admin-row").await;
+    assert!(
+        newest.contains("token.revoked") && newest.contains("device:"),
+        "the revocation is audited first: {newest:?}"
+    );
+    screenshot(&shots.join("admin-audit.png"));
+
+    session.close().await;
+    server.server.stop().await;
+}
+
 /// Our own notification daemon, paused (notifications queue up instead of
 /// covering the window in the screenshots), a server, and the app started
 /// in fresh directories. Keep the daemon until the end of the test.

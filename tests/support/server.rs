@@ -81,6 +81,33 @@ impl Server {
         .expect("verify the agent");
     }
 
+    /// Gives the user the `admin` role (as `countersign-server user
+    /// grant-admin` does).
+    pub async fn make_admin(&self) {
+        let s = &self.server;
+        countersign_server::ops::set_admin(
+            &s.state.db,
+            USER,
+            true,
+            &countersign_server::ops::Actor::Labelled("e2e test"),
+            s.state.now(),
+        )
+        .await
+        .expect("make the user an administrator");
+    }
+
+    /// Whether `token` introspects active at the server (RFC 7662, asked
+    /// as `agent`).
+    pub async fn introspect_active(&self, agent: &Agent, token: &str) -> bool {
+        let answer: Value = agent
+            .post("/introspect", &[("token", token.to_owned())], self.server.state.now())
+            .await
+            .json()
+            .await
+            .expect("introspection answer");
+        answer["active"].as_bool().expect("introspection says active or not")
+    }
+
     /// `/bc-authorize` for the user; returns `auth_req_id`.
     pub async fn request(&self, agent: &Agent, details: &str, binding: &str, scope: &str) -> String {
         agent

@@ -4,8 +4,12 @@
 //! role on every call; [`Approver::admin_endpoint`] reads where the API is
 //! from the issuer's metadata.
 
+use countersign_details::text::Revealed;
+use countersign_details::CharFinding;
 use countersign_protocol::admin::{self as wire, ActionResult, Page};
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::approver::Approver;
 use crate::enroll::{same_origin, server_metadata};
@@ -13,8 +17,11 @@ use crate::error::{Error, Result};
 use crate::http::typed;
 use crate::store::Account;
 
-/// One of the admin API's lists.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// One of the admin API's lists (`"pending"`, `"grants"`… in JSON, as a
+/// shell names it).
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum AdminList {
     /// Pending requests.
     Pending,
@@ -71,8 +78,12 @@ impl AdminQuery {
     }
 }
 
-/// An action of the admin API.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An action of the admin API. In JSON (as a shell sends it) tagged by
+/// `action`: `{"action": "revoke_grant", "grant_id": "…"}`; `sub` of a
+/// block is `null` for everyone.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
 pub enum AdminAction {
     /// Cancel a pending request.
     Cancel {
@@ -137,6 +148,124 @@ impl AdminAction {
     }
 }
 
+/// One page of a list as a shell shows it: each item exactly as the
+/// server sent it, with the characters to mark in its strings
+/// ([`AdminItem`]). Everything in it comes from the server and the agents
+/// and users it names: shells show it as text, marked.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AdminPageView {
+    /// The items, newest first.
+    pub items: Vec<AdminItem>,
+    /// The cursor of the next page; `null` on the last one.
+    pub next_cursor: Option<String>,
+}
+
+/// One item of a list, with its flagged characters.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AdminItem {
+    /// The item as the server sent it (`countersign_protocol::admin`:
+    /// `PendingRequest`, `Grant`, `Client`, `User`, `Device`, `AuditEntry`).
+    #[cfg_attr(feature = "ts", ts(type = "unknown"))]
+    pub item: Value,
+    /// The flagged characters of each string in it (JSON Pointer, e.g.
+    /// `/client_name`, `/scope/0`, `/data/reason`): only flagged strings
+    /// are listed.
+    pub text: Vec<AdminText>,
+    /// Each top-level member that holds JSON (an object, or an array with
+    /// anything but strings: `authorization_details`, `data`) as one line of
+    /// compact JSON, with its flagged characters: how shells show it.
+    pub json: Vec<AdminJson>,
+}
+
+/// The flagged characters of one string of an item.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AdminText {
+    /// JSON Pointer of the string in the item.
+    pub pointer: String,
+    /// What to mark, where it stands.
+    pub characters: Vec<CharFinding>,
+}
+
+/// A member of an item written as one line of JSON.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AdminJson {
+    /// JSON Pointer of the member (`/authorization_details`, `/data`).
+    pub pointer: String,
+    /// Compact JSON (control characters escaped by JSON itself).
+    pub text: String,
+    /// What to mark in `text`.
+    pub characters: Vec<CharFinding>,
+}
+
+impl AdminItem {
+    /// `item` with the findings of the one classifier in every string and
+    /// member name, and its JSON members written out.
+    #[must_use]
+    pub fn of(item: Value) -> Self {
+        let mut text = Vec::new();
+        strings(&item, &mut String::new(), &mut text);
+        let mut json = Vec::new();
+        if let Value::Object(map) = &item {
+            for (name, value) in map {
+                let structured = match value {
+                    Value::Object(_) => true,
+                    Value::Array(values) => values.iter().any(|v| !v.is_string()),
+                    _ => false,
+                };
+                if structured {
+                    let (line, characters) = Revealed::line(&value.to_string()).into_parts();
+                    json.push(AdminJson { pointer: format!("/{}", escape_pointer(name)), text: line, characters });
+                }
+            }
+        }
+        AdminItem { item, text, json }
+    }
+}
+
+/// A JSON Pointer reference token (RFC 6901).
+fn escape_pointer(name: &str) -> String {
+    name.replace('~', "~0").replace('/', "~1")
+}
+
+/// The flagged strings under `value` (at `at`); a member name's findings
+/// are listed at its member's pointer followed by `#name`.
+fn strings(value: &Value, at: &mut String, out: &mut Vec<AdminText>) {
+    let len = at.len();
+    match value {
+        Value::String(s) => {
+            let (_, characters) = Revealed::line(s).into_parts();
+            if !characters.is_empty() {
+                out.push(AdminText { pointer: at.clone(), characters });
+            }
+        }
+        Value::Array(values) => {
+            for (i, v) in values.iter().enumerate() {
+                at.push('/');
+                at.push_str(&i.to_string());
+                strings(v, at, out);
+                at.truncate(len);
+            }
+        }
+        Value::Object(map) => {
+            for (name, v) in map {
+                at.push('/');
+                at.push_str(&escape_pointer(name));
+                let (_, characters) = Revealed::line(name).into_parts();
+                if !characters.is_empty() {
+                    out.push(AdminText { pointer: format!("{at}#name"), characters });
+                }
+                strings(v, at, out);
+                at.truncate(len);
+            }
+        }
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
+    }
+}
+
 impl Approver {
     /// The admin API's base URL of `account`'s server (its metadata's
     /// `countersign_admin_endpoint`, on the issuer's origin).
@@ -168,6 +297,16 @@ impl Approver {
         self.admin_page(account_id, list, query).await
     }
 
+    /// One page of `list` as a shell shows it: each item with the
+    /// characters to mark in its strings ([`AdminItem::of`]).
+    ///
+    /// # Errors
+    /// As [`Approver::admin_list`].
+    pub async fn admin_view(&self, account_id: &str, list: AdminList, query: &AdminQuery) -> Result<AdminPageView> {
+        let page = self.admin_list(account_id, list, query).await?;
+        Ok(AdminPageView { items: page.items.into_iter().map(AdminItem::of).collect(), next_cursor: page.next_cursor })
+    }
+
     /// One page of `list` with items of type `T`.
     ///
     /// # Errors
@@ -196,5 +335,57 @@ impl Approver {
         let url = format!("{}{}", self.admin_endpoint(&account).await?, action.path());
         let (_, value) = inner.http.device_post_empty(&url, &inner.auth(&account, &key)).await?;
         typed(value, "admin action")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_and_actions_have_the_json_forms_shells_send() {
+        let list: AdminList = serde_json::from_str("\"grants\"").unwrap();
+        assert_eq!(list, AdminList::Grants);
+        let action: AdminAction =
+            serde_json::from_value(serde_json::json!({"action": "block", "client_id": "c_1", "sub": null})).unwrap();
+        assert_eq!(action, AdminAction::Block { client_id: "c_1".into(), sub: None });
+        let action: AdminAction =
+            serde_json::from_value(serde_json::json!({"action": "revoke_grant", "grant_id": "jti/1"})).unwrap();
+        assert_eq!(action.path(), "/grants/jti%2F1/revoke");
+        // Nothing but what the action names.
+        assert!(serde_json::from_value::<AdminAction>(
+            serde_json::json!({"action": "revoke_device", "device_id": "d", "sub": "u"})
+        )
+        .is_err());
+        assert!(serde_json::from_value::<AdminAction>(serde_json::json!({"action": "delete_all"})).is_err());
+    }
+
+    #[test]
+    fn an_items_flagged_strings_and_json_members_are_listed() {
+        let item = AdminItem::of(serde_json::json!({
+            "id": "g_1",
+            "client_name": "Pay\u{202E}moc.evil",
+            "scope": ["openid", "a\u{200B}b"],
+            "authorization_details": [{"type": "payment", "note\u{202E}": "x\u{0007}"}],
+            "plain": "nothing here",
+        }));
+        let pointers: Vec<&str> = item.text.iter().map(|t| t.pointer.as_str()).collect();
+        assert_eq!(
+            pointers,
+            [
+                "/client_name",
+                "/scope/1",
+                "/authorization_details/0/note\u{202E}#name",
+                "/authorization_details/0/note\u{202E}"
+            ]
+        );
+        assert_eq!(item.text[0].characters[0].code_point, "U+202E");
+        assert_eq!(item.text[0].characters[0].utf16_offset, 3);
+        // `scope` holds only strings: shown item by item, not as JSON.
+        assert_eq!(item.json.len(), 1);
+        let json = &item.json[0];
+        assert_eq!(json.pointer, "/authorization_details");
+        assert_eq!(json.text, "[{\"type\":\"payment\",\"note\u{202E}\":\"x\\u0007\"}]");
+        assert_eq!(json.characters.len(), 1, "the bidi override is marked; JSON escaped the bell");
     }
 }

@@ -1,5 +1,9 @@
 import type {
   AccountView,
+  AdminAction,
+  AdminActionResult,
+  AdminList,
+  AdminPageView,
   AppStatus,
   DecisionOutcome,
   DenyReason,
@@ -81,4 +85,12 @@ export interface Backend {
   submitSecurityKeyPin(pinId: number, pin: string): Promise<void>;
   /** Cancels the PIN request `pinId`: the operation waiting for it fails as cancelled. */
   cancelSecurityKeyPin(pinId: number): Promise<void>;
+  /**
+   * One page of an admin list of the account's server (its user must be an administrator:
+   * else `server_refused`, forbidden). `query`: the list's filters, `limit`, and `cursor` (a
+   * previous page's `next_cursor`). Each item comes with the characters to mark in it.
+   */
+  adminPage(accountId: string, list: AdminList, query: [string, string][]): Promise<AdminPageView>;
+  /** Runs an admin action at the account's server; resolves to whether it changed anything. */
+  adminAction(accountId: string, action: AdminAction): Promise<AdminActionResult>;
 }

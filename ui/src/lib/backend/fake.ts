@@ -1,6 +1,11 @@
 import type { Backend } from './backend';
+import { FakeAdmin, type FakeAdminOptions } from './fake-admin';
 import type {
   AccountView,
+  AdminAction,
+  AdminActionResult,
+  AdminList,
+  AdminPageView,
   AppStatus,
   BackendError,
   Decision,
@@ -57,6 +62,11 @@ export interface FakeBackendOptions {
    * (`user_verification.kind === 'os_prompt'` in the view; default: it verifies).
    */
   osVerification?: 'verified' | 'refused' | 'cancelled';
+  /**
+   * The organisation the admin API answers about (generated: `fake-admin.ts`). Accounts whose
+   * user has the `admin` role may read and act on it; others get `forbidden`.
+   */
+  admin?: FakeAdminOptions;
 }
 
 /** What the fake says when it has no security key (the shell's `NO_SECURITY_KEY`). */
@@ -119,6 +129,7 @@ export class FakeBackend implements Backend {
   #pinWaiting: { prompt: SecurityKeyPrompt; answer: (pin: string | null) => void } | undefined;
   #lastPinId = 0;
   #inCeremony = false;
+  #admin: FakeAdmin;
 
   constructor(views: readonly RequestView[] = [], options: FakeBackendOptions = {}) {
     this.#views = copy([...views]);
@@ -142,6 +153,7 @@ export class FakeBackend implements Backend {
     this.#failure = options.failWith;
     this.#now = options.now ?? (() => Math.floor(Date.now() / 1000));
     this.#enrolledUser = copy(options.enrolledUser ?? FAKE_ENROLLED_USER);
+    this.#admin = new FakeAdmin(options.admin ?? {}, this.#now);
     this.#settings = {
       theme: 'system',
       notifications: true,
@@ -489,6 +501,29 @@ export class FakeBackend implements Backend {
   async cancelSecurityKeyPin(pinId: number): Promise<void> {
     this.#record('cancelSecurityKeyPin', [pinId]);
     this.#answerPin(pinId, null);
+  }
+
+  async adminPage(accountId: string, list: AdminList, query: [string, string][]): Promise<AdminPageView> {
+    this.#record('adminPage', [accountId, list, query]);
+    this.#adminAccount(accountId);
+    return this.#admin.page(list, query);
+  }
+
+  async adminAction(accountId: string, action: AdminAction): Promise<AdminActionResult> {
+    this.#record('adminAction', [accountId, action]);
+    this.#adminAccount(accountId);
+    return this.#admin.act(action);
+  }
+
+  /** The account, if its user is an administrator (the server checks the role on every call). */
+  #adminAccount(accountId: string): void {
+    const account = this.#account(accountId);
+    if (!account.user.roles.includes('admin')) {
+      throw {
+        code: 'server_refused',
+        message: 'the server refused (403 forbidden): the administrator role is required',
+      } satisfies BackendError;
+    }
   }
 
   #answerPin(pinId: number, pin: string | null): void {

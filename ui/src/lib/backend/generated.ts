@@ -243,6 +243,40 @@ export type GrantRevoked = {
    */
   revoked_at: number, };
 
+/**
+ * `admin_notice` event data: something an administrator should look at.
+ * Every string in it comes from the server's records (client ids, user
+ * ids) and is shown as untrusted text.
+ */
+export type AdminNotice = {
+  /**
+   * What happened.
+   */
+  notice: AdminNoticeKind | (string & {}),
+  /**
+   * The client concerned (absent for [`AdminNoticeKind::UnverifiedBlocked`]).
+   */
+  client_id?: string | null,
+  /**
+   * The user concerned (absent for a block of a client for everyone).
+   */
+  sub?: string | null,
+  /**
+   * The request denied (for [`AdminNoticeKind::NotMe`]).
+   */
+  request_id?: string | null,
+  /**
+   * Who did it, as the audit log names actors (`device:<id>`,
+   * `operator`, `server`).
+   */
+  by: string,
+  /**
+   * When, unix seconds.
+   */
+  at: number, };
+
+export type AdminNoticeKind = "not_me" | "client_blocked" | "unverified_blocked";
+
 export type RevocationReason = "revoked_by_user" | "revoked_by_admin" | "client_blocked";
 
 /**
@@ -1196,7 +1230,15 @@ export type ApproverEvent = { "event": "new_request",
   /**
    * The revocation.
    */
-  grant: GrantRevoked, } | { "event": "schema_changed",
+  grant: GrantRevoked, } | { "event": "admin_notice",
+  /**
+   * The account.
+   */
+  account_id: string,
+  /**
+   * The notice.
+   */
+  notice: AdminNotice, } | { "event": "schema_changed",
   /**
    * The server.
    */
@@ -1238,6 +1280,123 @@ export type ApproverEvent = { "event": "new_request",
  * What the key store asks the passphrase for.
  */
 export type PassphrasePurpose = "create" | "open";
+
+/**
+ * One of the admin API's lists (`"pending"`, `"grants"`… in JSON, as a
+ * shell names it).
+ */
+export type AdminList = "pending" | "grants" | "clients" | "users" | "devices" | "audit";
+
+/**
+ * An action of the admin API. In JSON (as a shell sends it) tagged by
+ * `action`: `{"action": "revoke_grant", "grant_id": "…"}`; `sub` of a
+ * block is `null` for everyone.
+ */
+export type AdminAction = { "action": "cancel",
+  /**
+   * The request id.
+   */
+  request_id: string, } | { "action": "revoke_grant",
+  /**
+   * The grant id (its access token's `jti`).
+   */
+  grant_id: string, } | { "action": "verify_client",
+  /**
+   * The client.
+   */
+  client_id: string,
+  /**
+   * Verified or not.
+   */
+  verified: boolean, } | { "action": "block",
+  /**
+   * The client.
+   */
+  client_id: string,
+  /**
+   * The user (`sub`), or everyone.
+   */
+  sub: string | null, } | { "action": "unblock",
+  /**
+   * The client.
+   */
+  client_id: string,
+  /**
+   * The user (`sub`), or everyone.
+   */
+  sub: string | null, } | { "action": "revoke_device",
+  /**
+   * The device.
+   */
+  device_id: string, };
+
+/**
+ * One page of a list as a shell shows it: each item exactly as the
+ * server sent it, with the characters to mark in its strings
+ * ([`AdminItem`]). Everything in it comes from the server and the agents
+ * and users it names: shells show it as text, marked.
+ */
+export type AdminPageView = {
+  /**
+   * The items, newest first.
+   */
+  items: Array<AdminItem>,
+  /**
+   * The cursor of the next page; `null` on the last one.
+   */
+  next_cursor: string | null, };
+
+/**
+ * One item of a list, with its flagged characters.
+ */
+export type AdminItem = {
+  /**
+   * The item as the server sent it (`countersign_protocol::admin`:
+   * `PendingRequest`, `Grant`, `Client`, `User`, `Device`, `AuditEntry`).
+   */
+  item: unknown,
+  /**
+   * The flagged characters of each string in it (JSON Pointer, e.g.
+   * `/client_name`, `/scope/0`, `/data/reason`): only flagged strings
+   * are listed.
+   */
+  text: Array<AdminText>,
+  /**
+   * Each top-level member that holds JSON (an object, or an array with
+   * anything but strings: `authorization_details`, `data`) as one line of
+   * compact JSON, with its flagged characters: how shells show it.
+   */
+  json: Array<AdminJson>, };
+
+/**
+ * The flagged characters of one string of an item.
+ */
+export type AdminText = {
+  /**
+   * JSON Pointer of the string in the item.
+   */
+  pointer: string,
+  /**
+   * What to mark, where it stands.
+   */
+  characters: Array<CharFinding>, };
+
+/**
+ * A member of an item written as one line of JSON.
+ */
+export type AdminJson = {
+  /**
+   * JSON Pointer of the member (`/authorization_details`, `/data`).
+   */
+  pointer: string,
+  /**
+   * Compact JSON (control characters escaped by JSON itself).
+   */
+  text: string,
+  /**
+   * What to mark in `text`.
+   */
+  characters: Array<CharFinding>, };
 
 /**
  * An account with how it is connected right now (`null`: not known yet).
@@ -1428,7 +1587,7 @@ export type SecurityKeyView = { name_characters: Array<CharFinding>,
    */
   flagged_at?: number, };
 
-export type ShellEvent = { "event": "resync" } | { "event": "open_request", account_id: string, request_id: string, } | { "event": "open_inbox" } | { "event": "open_enroll", link: string, } | { "event": "passphrase_needed", purpose: PassphrasePurpose, } | { "event": "security_key", prompt: SecurityKeyPrompt, };
+export type ShellEvent = { "event": "resync" } | { "event": "open_request", account_id: string, request_id: string, } | { "event": "open_inbox" } | { "event": "open_admin" } | { "event": "open_enroll", link: string, } | { "event": "passphrase_needed", purpose: PassphrasePurpose, } | { "event": "security_key", prompt: SecurityKeyPrompt, };
 
 /**
  * What the UI receives: the approver's events as they are

@@ -49,6 +49,8 @@ describe('TauriBackend', () => {
         'remove_security_key',
         'submit_security_key_pin',
         'cancel_security_key_pin',
+        'admin_page',
+        'admin_action',
       ].sort(),
     );
   });
@@ -105,6 +107,23 @@ describe('TauriBackend', () => {
     ]);
     invokeMock.mockResolvedValue({});
     await expect(backend.securityKeys('a')).rejects.toEqual({ code: 'internal', message: 'The app backend sent a malformed list.', characters: [] });
+  });
+
+  it('passes the admin commands their arguments and checks the page', async () => {
+    const backend = new TauriBackend();
+    invokeMock.mockResolvedValueOnce({ items: [], next_cursor: null });
+    await expect(backend.adminPage('a', 'grants', [['status', 'active'], ['cursor', 'c1']])).resolves.toEqual({
+      items: [],
+      next_cursor: null,
+    });
+    invokeMock.mockResolvedValueOnce({ changed: true });
+    await expect(backend.adminAction('a', { action: 'revoke_grant', grant_id: 'jti_1' })).resolves.toEqual({ changed: true });
+    expect(invokeMock.mock.calls).toEqual([
+      ['admin_page', { account_id: 'a', list: 'grants', query: [['status', 'active'], ['cursor', 'c1']] }],
+      ['admin_action', { account_id: 'a', action: { action: 'revoke_grant', grant_id: 'jti_1' } }],
+    ]);
+    invokeMock.mockResolvedValueOnce([]);
+    await expect(backend.adminPage('a', 'audit', [])).rejects.toMatchObject({ code: 'internal' });
   });
 
   it('sends a QR image as raw bytes and checks the answer is a link', async () => {

@@ -3,6 +3,10 @@ import type { Backend } from './backend';
 import {
   toBackendError,
   type AccountView,
+  type AdminAction,
+  type AdminActionResult,
+  type AdminList,
+  type AdminPageView,
   type AppStatus,
   type DecisionOutcome,
   type DenyReason,
@@ -47,6 +51,8 @@ export const COMMANDS = {
   removeSecurityKey: 'remove_security_key',
   submitSecurityKeyPin: 'submit_security_key_pin',
   cancelSecurityKeyPin: 'cancel_security_key_pin',
+  adminPage: 'admin_page',
+  adminAction: 'admin_action',
 } as const;
 
 /** Invokes a command; any rejection becomes a BackendError. */
@@ -182,5 +188,17 @@ export class TauriBackend implements Backend {
 
   async cancelSecurityKeyPin(pinId: number): Promise<void> {
     await call<void>(COMMANDS.cancelSecurityKeyPin, { pin_id: pinId });
+  }
+
+  async adminPage(accountId: string, list: AdminList, query: [string, string][]): Promise<AdminPageView> {
+    const page = await call<unknown>(COMMANDS.adminPage, { account_id: accountId, list, query });
+    if (typeof page !== 'object' || page === null || !Array.isArray((page as { items?: unknown }).items)) {
+      throw toBackendError({ code: 'internal', message: 'The app backend sent a malformed page.' });
+    }
+    return page as AdminPageView;
+  }
+
+  adminAction(accountId: string, action: AdminAction): Promise<AdminActionResult> {
+    return call<AdminActionResult>(COMMANDS.adminAction, { account_id: accountId, action });
   }
 }

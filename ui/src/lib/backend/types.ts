@@ -65,7 +65,15 @@ export type {
   ApproverEvent,
   ShellEvent,
   UiEvent,
+  AdminList,
+  AdminAction,
+  AdminPageView,
+  AdminItem,
+  AdminText,
+  AdminJson,
 } from './generated';
+export type * from './admin-wire';
+export { AUDIT_ACTIONS } from './admin-wire';
 
 type CharFinding = Wire.CharFinding;
 
