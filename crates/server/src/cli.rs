@@ -109,6 +109,18 @@ pub struct ServeArgs {
     /// Issuer identifier: https URL (http only for localhost), no trailing slash.
     #[arg(long)]
     pub issuer: String,
+    /// Serve HTTPS with this certificate chain (PEM, leaf first); read
+    /// again on SIGHUP. Needs --tls-key.
+    #[arg(long, requires = "tls_key", conflicts_with = "tls_self_signed")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Serve HTTPS with a development certificate for localhost, 127.0.0.1
+    /// and ::1, issued by a local CA kept in `tls/` beside the database
+    /// (printed: how to make clients trust it). Never for production.
+    #[arg(long)]
+    pub tls_self_signed: bool,
     /// Registration policy. Default: `open` for a loopback issuer
     /// (development), `token` for any other (an issuer others can reach).
     #[arg(long, value_enum)]
@@ -371,6 +383,8 @@ enum CliError {
     Io(#[from] std::io::Error),
     #[error("{0}")]
     Audit(#[from] countersign_server::audit::ExportError),
+    #[error("TLS: {0}")]
+    Tls(#[from] countersign_server::tls::TlsError),
 }
 
 /// Entry point of the binary.
@@ -535,6 +549,29 @@ fn from_risk_flag(flag: &str, value: &str) -> Result<Option<countersign_protocol
     }
 }
 
+/// The certificate to serve, if `serve` is to speak HTTPS.
+fn tls_files(
+    args: &ServeArgs,
+    db: &std::path::Path,
+    now: u64,
+) -> Result<Option<countersign_server::tls::TlsFiles>, CliError> {
+    use countersign_server::tls::{self_signed, TlsFiles};
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        return Ok(Some(TlsFiles { cert: cert.clone(), key: key.clone() }));
+    }
+    if !args.tls_self_signed {
+        return Ok(None);
+    }
+    let dir = db.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new(".")).join("tls");
+    let dev = self_signed::ensure(&dir, now)?;
+    // On stderr, as the logs: the instructions are for whoever starts it.
+    eprintln!("{}", self_signed::trust_instructions(&dev.ca));
+    if dev.new_ca {
+        eprintln!("(a new CA: clients that trusted an earlier one must trust this file again)");
+    }
+    Ok(Some(dev.files))
+}
+
 async fn run(cli: Cli) -> Result<(), CliError> {
     let now = SystemClock.now();
     if let Command::Serve(args) = &cli.command {
@@ -552,8 +589,22 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         let db = ops::open_database(&cli.db).await?;
         let state = AppState::new(config, db, Arc::new(SystemClock), Arc::new(schemas)).await?;
         let listener = tokio::net::TcpListener::bind(args.listen).await?;
-        tracing::info!(listen = %args.listen, issuer = %state.config.issuer, "countersign-server listening");
-        countersign_server::serve(listener, state, shutdown_signal()).await?;
+        let tls = tls_files(args, &cli.db, now)?;
+        // Without TLS an https issuer is served by a proxy in front.
+        if tls.is_some() && !state.config.issuer.as_str().starts_with("https://") {
+            return Err(CliError::Usage("--tls-cert and --tls-self-signed serve an https issuer".into()));
+        }
+        tracing::info!(listen = %args.listen, issuer = %state.config.issuer, tls = tls.is_some(), "countersign-server listening");
+        match tls {
+            None => countersign_server::serve(listener, state, shutdown_signal()).await?,
+            Some(files) => {
+                let certificates = countersign_server::tls::Certificates::open(files)?;
+                let config = certificates.server_config()?;
+                countersign_server::tls::reload_on_sighup(certificates);
+                let listener = countersign_server::tls::TlsListener::new(listener, config)?;
+                countersign_server::serve(listener, state, shutdown_signal()).await?;
+            }
+        }
         return Ok(());
     }
     if let Command::Audit(AuditCommand::VerifyExport { file, jwks }) = &cli.command {

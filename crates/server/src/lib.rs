@@ -28,6 +28,7 @@ pub mod config;
 pub mod ops;
 #[cfg(feature = "test-util")]
 pub mod testing;
+pub mod tls;
 
 mod admin;
 mod body;
@@ -49,7 +50,6 @@ use axum::routing::{get, post};
 use axum::Router;
 use std::future::Future;
 use std::net::SocketAddr;
-use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 pub use clock::{Clock, OffsetClock, SystemClock};
@@ -125,13 +125,19 @@ pub fn spawn_background(state: &AppState) -> Vec<JoinHandle<()>> {
 ///
 /// # Errors
 /// The listener failed.
-pub async fn serve(
-    listener: TcpListener,
+pub async fn serve<L>(
+    listener: L,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
+) -> std::io::Result<()>
+where
+    L: axum::serve::Listener<Addr = SocketAddr>,
+{
     let tasks = spawn_background(&state);
     let hub_state = state.clone();
+    // Through `tap_io` (doing nothing): axum gives the peer's address to
+    // any listener so wrapped, a TCP one or `tls::TlsListener`.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |_| {});
     let result = axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(async move {
             shutdown.await;
