@@ -318,6 +318,24 @@ impl Config {
         self.issuer.join(path)
     }
 
+    /// The `aud` a client's JWT (client assertion, request object, login
+    /// hint token) may name at `path`: the issuer (also with the trailing
+    /// slash Auth0's SDKs put there), the endpoint, and the token endpoint
+    /// under both its paths.
+    #[must_use]
+    pub fn client_jwt_audiences(&self, path: &str) -> Vec<String> {
+        let issuer = self.issuer.as_str();
+        let mut all = vec![
+            issuer.to_owned(),
+            format!("{issuer}/"),
+            self.url(path),
+            self.url(crate::oauth::discovery::paths::TOKEN),
+            self.url(crate::oauth::discovery::paths::TOKEN_AUTH0),
+        ];
+        all.dedup();
+        all
+    }
+
     /// The device channel base URL (`countersign_device_endpoint`).
     #[must_use]
     pub fn device_endpoint(&self) -> String {

@@ -128,8 +128,13 @@ pub enum OAuthError {
     },
     /// `authorization_pending` (CIBA Core §11).
     AuthorizationPending,
-    /// `slow_down` (CIBA Core §11): the interval is now `interval`.
-    SlowDown,
+    /// `slow_down` (CIBA Core §11), with `Retry-After`: the interval, now
+    /// `interval` seconds (clients that do not add 5 s themselves, as
+    /// Auth0's SDKs, wait the header's time).
+    SlowDown {
+        /// The raised interval.
+        interval: u64,
+    },
     /// `expired_token` (CIBA Core §11).
     ExpiredToken,
     /// `invalid_grant` (CIBA Core §11).
@@ -182,7 +187,7 @@ impl OAuthError {
                 )),
             ),
             E::AuthorizationPending => (ErrorCode::AuthorizationPending, None),
-            E::SlowDown => {
+            E::SlowDown { .. } => {
                 (ErrorCode::SlowDown, Some("polling faster than the interval; interval raised by 5 s".into()))
             }
             E::ExpiredToken => (ErrorCode::ExpiredToken, Some("auth_req_id expired".into())),
@@ -221,7 +226,9 @@ impl OAuthError {
             OAuthError::InvalidToken(_) => {
                 h.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer error=\"invalid_token\""));
             }
-            OAuthError::RateLimited { retry_after } | OAuthError::TooManyPending { retry_after, .. } => {
+            OAuthError::RateLimited { retry_after }
+            | OAuthError::TooManyPending { retry_after, .. }
+            | OAuthError::SlowDown { interval: retry_after } => {
                 if let Ok(v) = HeaderValue::from_str(&retry_after.max(&1).to_string()) {
                     h.insert(header::RETRY_AFTER, v);
                 }

@@ -99,6 +99,7 @@ pub fn app(state: AppState) -> Router {
         .route(paths::REGISTER, post(register::register))
         .route(paths::BC_AUTHORIZE, post(bc_authorize::bc_authorize))
         .route(paths::TOKEN, post(token::token))
+        .route(paths::TOKEN_AUTH0, post(token::token))
         .route(paths::INTROSPECT, post(introspect::introspect))
         .route(paths::REVOKE, post(introspect::revoke))
         .nest(countersign_protocol::device::DEFAULT_BASE_PATH, device)

@@ -4,7 +4,8 @@
 //! `/token`); users and enrollment links made as an operator makes them
 //! ([`TestServer::add_user`], [`new_user`], [`TestServer::invitation`]); an
 //! operator's custom display schema ([`door_schema`]); and [`wait_for`], the
-//! one way tests wait (default [`WAIT`]).
+//! one way tests wait (default [`WAIT`]); [`seed`], a large organisation
+//! (users, clients, grants, audit entries) for the admin benchmarks.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), countersign_server::Internal> {
@@ -18,6 +19,7 @@
 
 mod agent;
 mod door;
+pub mod seed;
 mod users;
 mod wait;
 

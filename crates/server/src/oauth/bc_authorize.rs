@@ -108,8 +108,7 @@ pub async fn bc_authorize(
 }
 
 fn audiences(state: &AppState) -> Vec<String> {
-    let c = &state.config;
-    vec![c.issuer.as_str().to_owned(), c.url(paths::BC_AUTHORIZE), c.url(paths::TOKEN)]
+    state.config.client_jwt_audiences(paths::BC_AUTHORIZE)
 }
 
 async fn request_object(
@@ -134,7 +133,9 @@ async fn resolve_user(state: &AppState, client: &Client, hint: &UserHint) -> Res
     let user = match hint {
         UserHint::LoginHint(Hint::Plain(login)) => users::find(state, By::Login(login)).await?,
         UserHint::LoginHint(Hint::IssSub { iss, sub }) => {
-            if iss != issuer {
+            // Auth0's SDKs send the issuer with a trailing slash
+            // (`https://{domain}/`), as Auth0's issuers are.
+            if iss != issuer && iss.strip_suffix('/') != Some(issuer) {
                 return Err(OAuthError::UnknownUserId);
             }
             users::find(state, By::Sub(sub)).await?

@@ -29,6 +29,9 @@ pub mod paths {
     pub const BC_AUTHORIZE: &str = "/bc-authorize";
     /// Token endpoint.
     pub const TOKEN: &str = "/token";
+    /// The token endpoint where Auth0's SDKs call it (`https://{domain}/oauth/token`);
+    /// the metadata names [`TOKEN`].
+    pub const TOKEN_AUTH0: &str = "/oauth/token";
     /// Introspection.
     pub const INTROSPECT: &str = "/introspect";
     /// Revocation.

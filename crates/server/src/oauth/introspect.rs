@@ -42,8 +42,7 @@ impl ClientEndpoint for RevocationEndpoint {
 }
 
 fn audiences(state: &AppState, path: &str) -> Vec<String> {
-    let c = &state.config;
-    vec![c.issuer.as_str().to_owned(), c.url(path), c.url(paths::TOKEN)]
+    state.config.client_jwt_audiences(path)
 }
 
 /// The `token` parameter, once and not empty.

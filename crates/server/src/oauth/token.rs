@@ -78,7 +78,7 @@ fn pending_poll(
     let interval = if too_fast { interval.saturating_add(SLOW_DOWN_STEP_SECS) } else { interval };
     conn.prepare_cached("UPDATE auth_requests SET last_poll_at = ?1, poll_interval = ?2 WHERE request_id = ?3")?
         .execute(rusqlite::params![store::ts(now), store::ts(interval), request_id])?;
-    Ok(Some(if too_fast { OAuthError::SlowDown } else { OAuthError::AuthorizationPending }))
+    Ok(Some(if too_fast { OAuthError::SlowDown { interval } } else { OAuthError::AuthorizationPending }))
 }
 
 /// The token endpoint, for [`AuthenticatedClient`].
@@ -87,7 +87,7 @@ pub struct TokenEndpoint;
 impl ClientEndpoint for TokenEndpoint {
     const ENDPOINT: Endpoint = Endpoint::Token;
     fn audiences(state: &AppState) -> Vec<String> {
-        vec![state.config.issuer.as_str().to_owned(), state.config.url(paths::TOKEN)]
+        state.config.client_jwt_audiences(paths::TOKEN)
     }
 }
 
@@ -180,7 +180,7 @@ async fn handle(state: &AppState, caller: AuthenticatedClient<TokenEndpoint>) ->
                 .execute(&mut *tx)
                 .await?;
             tx.commit().await?;
-            Err(if too_fast { OAuthError::SlowDown } else { OAuthError::AuthorizationPending })
+            Err(if too_fast { OAuthError::SlowDown { interval } } else { OAuthError::AuthorizationPending })
         }
         RequestStatus::Extension(_) => Err(OAuthError::Internal(crate::error::Internal::new("unknown stored status"))),
     }
