@@ -220,16 +220,58 @@ pub fn admin_message(notice: &AdminNotice) -> Message {
     }
 }
 
-/// A notice to an administrator: shown at once, one notification each
-/// (they are rare), unless notifications are off or paused.
+/// The notification of a burst of notices (never empty): one says what it
+/// is; several say how many of each kind, and open the admin view.
+pub fn admin_burst_message(burst: &[AdminNotice]) -> Option<Message> {
+    match burst {
+        [] => None,
+        [one] => Some(admin_message(one)),
+        many => {
+            let count = |kind: &AdminNoticeKind| many.iter().filter(|n| &n.notice == kind).count();
+            let mut lines = Vec::new();
+            for (kind, what) in [
+                (AdminNoticeKind::NotMe, "\"This wasn't me\" denials"),
+                (AdminNoticeKind::ClientBlocked, "clients blocked"),
+                (AdminNoticeKind::UnverifiedBlocked, "users' unverified clients blocked"),
+            ] {
+                let n = count(&kind);
+                if n > 0 {
+                    lines.push(format!("{n} {what}"));
+                }
+            }
+            let other = many.iter().filter(|n| matches!(n.notice, AdminNoticeKind::Extension(_))).count();
+            if other > 0 {
+                lines.push(format!("{other} other notices"));
+            }
+            Some(Message {
+                summary: format!("Admin: {} notices", many.len()),
+                body: markup_escape(&format!("{}\nOpen Countersign to review.", lines.join(", "))),
+                open: None,
+                opens_admin: true,
+                quick: None,
+                agent: String::new(),
+            })
+        }
+    }
+}
+
+/// A notice to an administrator: shown after the coalescing window, a
+/// burst of them as one notification (a first connection after a while
+/// may bring many), unless notifications are off or paused.
 pub fn on_admin_notice<R: Runtime>(app: &AppHandle<R>, notice: &AdminNotice) {
     let Some(notifier) = app.try_state::<Notifier>() else { return };
     let enabled = app.try_state::<Settings>().is_none_or(|s| s.preferences().notifications);
-    if !enabled || notifier.paused(shell::now()) {
+    if !enabled || !notifier.push_admin(notice.clone(), shell::now()) {
         return;
     }
-    let (app, message) = (app.clone(), admin_message(notice));
-    tauri::async_runtime::spawn_blocking(move || show(&app, &message));
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        tokio::time::sleep(COALESCE).await;
+        let burst = app.state::<Notifier>().take_admin();
+        if let Some(message) = admin_burst_message(&burst) {
+            tauri::async_runtime::spawn_blocking(move || show(&app, &message));
+        }
+    });
 }
 
 /// `3 warnings (danger: lookalike letters)`: how many, and the worst kind.
@@ -277,6 +319,7 @@ pub fn markup_escape(text: &str) -> String {
 pub struct Notifier {
     paused_until: AtomicU64,
     burst: Mutex<Vec<Pending>>,
+    admin_burst: Mutex<Vec<AdminNotice>>,
 }
 
 impl Notifier {
@@ -322,6 +365,24 @@ impl Notifier {
 
     pub fn take(&self) -> Vec<Pending> {
         self.burst.lock().map(|mut b| std::mem::take(&mut *b)).unwrap_or_default()
+    }
+
+    /// Adds an administrator's notice; true when it starts a new burst.
+    pub fn push_admin(&self, notice: AdminNotice, now: u64) -> bool {
+        if self.paused(now) {
+            return false;
+        }
+        match self.admin_burst.lock() {
+            Ok(mut burst) => {
+                burst.push(notice);
+                burst.len() == 1
+            }
+            Err(_) => false,
+        }
+    }
+
+    pub fn take_admin(&self) -> Vec<AdminNotice> {
+        self.admin_burst.lock().map(|mut b| std::mem::take(&mut *b)).unwrap_or_default()
     }
 }
 
@@ -545,6 +606,43 @@ mod tests {
         assert!(admin_message(&notice).body.starts_with("Every unverified client is blocked for user u_2"));
         notice.notice = AdminNoticeKind::Extension("key_rotated".into());
         assert_eq!(admin_message(&notice).summary, "Admin: Administrator notice");
+    }
+
+    #[test]
+    fn a_burst_of_admin_notices_is_one_notification_counting_each_kind() {
+        let notice = |kind: AdminNoticeKind| AdminNotice {
+            notice: kind,
+            client_id: Some("c".into()),
+            sub: Some("u".into()),
+            request_id: None,
+            by: "server".into(),
+            at: 1,
+        };
+        assert!(admin_burst_message(&[]).is_none());
+        let one = admin_burst_message(&[notice(AdminNoticeKind::NotMe)]).unwrap();
+        assert_eq!(one.summary, "Admin: A user reported a request as not theirs");
+        let burst = [
+            notice(AdminNoticeKind::NotMe),
+            notice(AdminNoticeKind::NotMe),
+            notice(AdminNoticeKind::ClientBlocked),
+            notice(AdminNoticeKind::Extension("later".into())),
+        ];
+        let m = admin_burst_message(&burst).unwrap();
+        assert_eq!(m.summary, "Admin: 4 notices");
+        assert_eq!(
+            m.body,
+            "2 \"This wasn't me\" denials, 1 clients blocked, 1 other notices\nOpen Countersign to review."
+        );
+        assert!(m.opens_admin);
+        // Paused: nothing collected.
+        let notifier = Notifier::default();
+        notifier.set_paused(true, 100);
+        assert!(!notifier.push_admin(notice(AdminNoticeKind::NotMe), 100));
+        assert!(notifier.take_admin().is_empty());
+        notifier.set_paused(false, 100);
+        assert!(notifier.push_admin(notice(AdminNoticeKind::NotMe), 100));
+        assert!(!notifier.push_admin(notice(AdminNoticeKind::NotMe), 100), "the same burst");
+        assert_eq!(notifier.take_admin().len(), 2);
     }
 
     #[test]

@@ -123,9 +123,24 @@ pub enum AdminAction {
     },
 }
 
+/// `s` as one URL path segment: every byte but RFC 3986's unreserved
+/// characters percent-encoded (form encoding would turn a space into `+`,
+/// which a path keeps as a `+`).
+fn path_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 impl AdminAction {
     fn path(&self) -> String {
-        let seg = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+        let seg = path_segment;
         match self {
             AdminAction::Cancel { request_id } => format!("/requests/{}/cancel", seg(request_id)),
             AdminAction::RevokeGrant { grant_id } => format!("/grants/{}/revoke", seg(grant_id)),
@@ -358,6 +373,17 @@ mod tests {
         )
         .is_err());
         assert!(serde_json::from_value::<AdminAction>(serde_json::json!({"action": "delete_all"})).is_err());
+    }
+
+    // Each name is one path segment, spaces and `+` and `/` included: the
+    // server reads back exactly the name (a `+` from form encoding would
+    // name another user).
+    #[test]
+    fn names_in_action_paths_are_percent_encoded_segments() {
+        let block = AdminAction::Block { client_id: "agent a+b".into(), sub: Some("u 1/..?#%".into()) };
+        assert_eq!(block.path(), "/clients/agent%20a%2Bb/users/u%201%2F..%3F%23%25/block");
+        let unblock = AdminAction::Unblock { client_id: "Zoë~_.-".into(), sub: None };
+        assert_eq!(unblock.path(), "/clients/Zo%C3%AB~_.-/unblock");
     }
 
     #[test]

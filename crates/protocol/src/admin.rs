@@ -231,9 +231,10 @@ registered_enum! {
         /// The server's token signing key rotated (the new `kid` in `target`).
         SigningKeyRotated => "signing_key.rotated",
         /// A request refused by a fatigue limit (a per-minute rate or a
-        /// pending cap): the first refusal of a client for a user under one
-        /// limit in a minute; `data.refused_before` counts the refusals in
-        /// between that were not recorded one by one.
+        /// pending cap): the first refusal under one limit in a minute, per
+        /// what the limit counts (client, user, or both);
+        /// `data.refused_before` counts the refusals in between that were
+        /// not recorded one by one.
         FatigueRefused => "fatigue.refused",
     } extension
 }

@@ -682,8 +682,10 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             }
         }
         Command::Client(ClientCommand::Disable { client_id }) => {
-            ops::disable_client(&db, &client_id, &by, now).await?;
-            out(&format!("disabled client {client_id}"));
+            match ops::disable_client(&db, &client_id, &by, now).await? {
+                Some(_) => out(&format!("disabled client {client_id}")),
+                None => out(&format!("client {client_id} was already disabled")),
+            }
         }
         Command::Client(ClientCommand::Verify { client_id, by }) => {
             let label = operator(by);

@@ -464,9 +464,17 @@ async fn administrators_are_told_of_not_me_denials_and_blocks() {
     for kind in kinds {
         assert_eq!(next_notice(&mut bob_sse).await.notice, kind);
     }
-    // The last one is ada's block, for everyone.
+    // A block for one user is told with that user.
+    let one = format!("/clients/{}/users/{}/block", verified.client_id, cy.sub);
+    let resp = ada.admin(&server, HttpMethod::Post, &one).await;
+    assert_eq!(resp.json::<Value>().await.unwrap(), json!({"changed": true}));
+    let n = next_notice(&mut bob_sse).await;
+    assert_eq!((n.notice, n.sub.as_deref()), (AdminNoticeKind::ClientBlocked, Some(cy.sub.as_str())));
+    assert_eq!((n.client_id.as_deref(), n.by), (Some(verified.client_id.as_str()), format!("device:{}", ada.id)));
+    // ada's two blocks (for everyone, for cy), one event per administrator
+    // each: none for her own device.
     let stored: Vec<(String, Option<String>)> =
-        sqlx::query_as("SELECT sub, exclude_device FROM events WHERE kind = 'admin_notice' ORDER BY seq DESC LIMIT 2")
+        sqlx::query_as("SELECT sub, exclude_device FROM events WHERE kind = 'admin_notice' ORDER BY seq DESC LIMIT 4")
             .fetch_all(&server.state.db)
             .await
             .unwrap();
@@ -482,8 +490,8 @@ async fn administrators_are_told_of_not_me_denials_and_blocks() {
     server.stop().await;
 }
 
-// Roles given to a user that does not exist, or to a disabled one's
-// username: a clear error, and nothing recorded.
+// Roles given to a user that does not exist: a clear error, and nothing
+// recorded.
 #[tokio::test]
 async fn a_role_for_an_unknown_user_is_refused_and_nothing_is_recorded() {
     let server = no_limits().await;
@@ -493,5 +501,33 @@ async fn a_role_for_an_unknown_user_is_refused_and_nothing_is_recorded() {
     assert_eq!(err.to_string(), "user \"nobody\" not found");
     let after: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log").fetch_one(&server.state.db).await.unwrap();
     assert_eq!(before, after);
+    server.stop().await;
+}
+
+// The admin API names a user by `sub`: a user whose username is spelled
+// like another user's `sub` is never the one acted on.
+#[tokio::test]
+async fn a_user_is_named_by_sub_even_when_a_username_looks_like_it() {
+    let server = no_limits().await;
+    let admin = admin_device(&server, "ada").await;
+    // Mallory first (read first in the table), renamed once eve's sub is known.
+    let now = server.state.now();
+    let lookalike = ops::NewUser { username: "mallory".into(), name: "Mallory".into(), email: None, admin: false };
+    let mallory = ops::add_user(&server.state.db, &lookalike, &Actor::Operator, now).await.unwrap();
+    let eve = TestDevice::of_new_user(&server, "eve").await;
+    sqlx::query("UPDATE users SET username = $1 WHERE sub = $2")
+        .bind(&eve.sub)
+        .bind(&mallory.sub)
+        .execute(&server.state.db)
+        .await
+        .unwrap();
+    let agent = Agent::register(&server, json!({})).await;
+    let block = format!("/clients/{}/users/{}/block", agent.client_id, eve.sub);
+    let resp = admin.admin(&server, HttpMethod::Post, &block).await;
+    assert_eq!(resp.json::<Value>().await.unwrap(), json!({"changed": true}));
+    let blocked: Vec<String> =
+        sqlx::query_scalar("SELECT sub FROM client_user_blocks").fetch_all(&server.state.db).await.unwrap();
+    assert_eq!(blocked, std::slice::from_ref(&eve.sub));
+    assert_ne!(mallory.sub, eve.sub);
     server.stop().await;
 }

@@ -365,6 +365,28 @@ async fn a_removed_key_is_gone_and_removing_it_again_is_not_found() {
     assert!(credentials(&dev, &server).await.credentials.is_empty());
     expect_err(delete(&dev, &server, &path).await, 404, "not_found").await;
     assert_eq!(b64url_decode(&id).map(|b| !b.is_empty()), Ok(true));
+    // Both recorded in the audit log, by the device, once each (the
+    // refused removals record nothing).
+    type Entry = (String, String, Option<String>, Option<String>, String);
+    let entries: Vec<Entry> = sqlx::query_as(
+        "SELECT action, actor, target, sub, data FROM audit_log WHERE action LIKE 'security_key.%' ORDER BY seq",
+    )
+    .fetch_all(&server.state.db)
+    .await
+    .unwrap();
+    let device = format!("device:{}", dev.id);
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    assert_eq!(
+        (entries[0].0.as_str(), entries[0].1.as_str(), entries[0].2.as_deref(), entries[0].3.as_deref()),
+        ("security_key.added", device.as_str(), Some(id.as_str()), Some(dev.sub.as_str()))
+    );
+    let added: Value = serde_json::from_str(&entries[0].4).unwrap();
+    assert!(added["name"].is_string(), "{added}");
+    assert_eq!(
+        (entries[1].0.as_str(), entries[1].1.as_str(), entries[1].2.as_deref(), entries[1].3.as_deref()),
+        ("security_key.removed", device.as_str(), Some(id.as_str()), Some(dev.sub.as_str()))
+    );
+    assert!(countersign_server::audit::verify(&server.state.db).await.unwrap().is_ok());
 }
 
 #[tokio::test]

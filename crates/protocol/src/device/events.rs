@@ -122,7 +122,7 @@ pub struct AdminNotice {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<RequestId>,
     /// Who did it, as the audit log names actors (`device:<id>`,
-    /// `operator`, `server`).
+    /// `operator` or `operator:<name>`, `server`).
     pub by: String,
     /// When, unix seconds.
     pub at: u64,

@@ -94,19 +94,10 @@ pub async fn block_client(
     Path(id): Path<String>,
 ) -> Result<Response, DeviceError> {
     let by = actor(&admin);
-    let disabled: Option<i64> = sqlx::query_scalar("SELECT disabled FROM clients WHERE client_id = $1")
-        .bind(&id)
-        .fetch_optional(&state.db)
-        .await?;
-    let changed = match disabled {
-        None => return Err(DeviceError::NotFoundNamed(format!("client {id:?}"))),
-        Some(1) => false,
-        Some(_) => {
-            state.disable_client(&id, &by).await?;
-            super::notices::wake_admins(&state).await;
-            true
-        }
-    };
+    let changed = state.disable_client(&id, &by).await?;
+    if changed {
+        super::notices::wake_admins(&state).await;
+    }
     state.outbox_wake.notify_one();
     Ok(done(changed))
 }

@@ -8,16 +8,16 @@ use sqlx::SqliteConnection;
 use crate::error::Internal;
 use crate::state::AppState;
 
-/// The subs of the enabled administrators (few: a scan of `users` is
-/// cheaper than an index every user row would carry).
+/// The administrators among the users: the partial index `users_admins`
+/// (migration 0011) holds only them, and `json_each` then checks the role
+/// exactly.
+const ADMINS: &str = "SELECT sub FROM users WHERE roles LIKE '%\"admin\"%' AND disabled = 0 \
+     AND EXISTS (SELECT 1 FROM json_each(users.roles) WHERE json_each.value = $1)";
+
+/// The subs of the enabled administrators, read from the index of
+/// administrators (not every user).
 async fn admins(conn: &mut SqliteConnection) -> Result<Vec<String>, Internal> {
-    Ok(sqlx::query_scalar(
-        "SELECT sub FROM users WHERE disabled = 0 \
-         AND EXISTS (SELECT 1 FROM json_each(users.roles) WHERE json_each.value = $1)",
-    )
-    .bind(super::ADMIN_ROLE)
-    .fetch_all(conn)
-    .await?)
+    Ok(sqlx::query_scalar(ADMINS).bind(super::ADMIN_ROLE).fetch_all(conn).await?)
 }
 
 /// Appends `notice` for every administrator; `exclude_device` (the device
@@ -51,5 +51,27 @@ pub async fn wake_admins(state: &AppState) {
         Ok(subs) => subs.iter().for_each(|sub| state.hub.notify(sub)),
         // The streams still see the notice at their next wake or reconnect.
         Err(e) => tracing::warn!("waking the administrators' streams: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlx::Row as _;
+
+    // The administrators are read from their partial index, not by reading
+    // every user (the query runs under the write turn of a decision).
+    #[tokio::test]
+    async fn the_administrators_are_read_from_their_index() {
+        let dir = tempfile::tempdir().expect("dir");
+        let db = crate::store::open(&dir.path().join("admins.db")).await.expect("open");
+        let rows = sqlx::query(&format!("EXPLAIN QUERY PLAN {}", super::ADMINS))
+            .bind(super::super::ADMIN_ROLE)
+            .fetch_all(&db)
+            .await
+            .expect("plan");
+        let plan: Vec<String> = rows.iter().map(|r| r.try_get::<String, _>("detail").expect("detail")).collect();
+        // A scan of the partial index reads the administrators only.
+        assert!(plan.iter().any(|d| d == "SCAN users USING INDEX users_admins"), "{plan:?}");
+        assert!(!plan.iter().any(|d| d == "SCAN users"), "{plan:?}");
     }
 }

@@ -180,6 +180,18 @@ pub enum Limit {
 }
 
 impl Limit {
+    /// What the limit counts by: the client, the user, or both. Refusals
+    /// are recorded once a minute per such key, so that a client over its
+    /// own rate naming many users writes one entry, not one per user.
+    fn key(self, client_id: &str, sub: &str) -> (Option<String>, Option<String>, Limit) {
+        let (client, user) = match self {
+            Limit::ClientPerMinute => (Some(client_id), None),
+            Limit::UserPerMinute | Limit::PendingPerUser | Limit::UnverifiedPendingPerUser => (None, Some(sub)),
+            Limit::UnverifiedUserClientPerMinute => (Some(client_id), Some(sub)),
+        };
+        (client.map(str::to_owned), user.map(str::to_owned), self)
+    }
+
     /// The name of the setting (`Limits`' field).
     #[must_use]
     pub fn as_str(self) -> &'static str {
@@ -222,44 +234,72 @@ struct Seen {
     since: u64,
 }
 
+type RefusalKey = (Option<String>, Option<String>, Limit);
+
 /// Which limit refusals were recorded in the audit log lately, so that a
-/// client hammering a limit writes one entry a minute, not one a request
-/// (the refusals are the cheap answers; an entry each would make them as
-/// costly as accepted requests). In memory: after a restart the first
-/// refusal is recorded again.
+/// hammered limit writes one entry a minute per key ([`Limit::key`]), not
+/// one a request (the refusals are the cheap answers; an entry each would
+/// make them as costly as accepted requests). In memory: after a restart
+/// the first refusal is recorded again. Updated before the group commits;
+/// an entry that could not be appended is given back ([`RefusalLog::undo`]),
+/// but one lost with its whole group (a failed `COMMIT`, which answers the
+/// request 500) is counted as recorded.
 #[derive(Debug, Default)]
-pub struct RefusalLog(std::sync::Mutex<std::collections::HashMap<(String, String, Limit), Seen>>);
+pub struct RefusalLog(std::sync::Mutex<std::collections::HashMap<RefusalKey, Seen>>);
+
+/// A refusal [`RefusalLog::take`] says to record.
+struct Taken {
+    key: RefusalKey,
+    previous: Option<Seen>,
+    before: u64,
+}
 
 impl RefusalLog {
-    /// Whether to record this refusal: `Some(n)` with the refusals not
-    /// recorded since the last entry of the same key.
-    fn take(&self, client_id: &str, sub: &str, limit: Limit, now: u64) -> Option<u64> {
+    /// Whether to record this refusal (with the refusals not recorded
+    /// since the last entry of the same key).
+    fn take(&self, key: RefusalKey, now: u64) -> Option<Taken> {
         let mut seen = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let key = (client_id.to_owned(), sub.to_owned(), limit);
         if let Some(s) = seen.get_mut(&key) {
             if now < s.recorded_at.saturating_add(REFUSAL_WINDOW_SECS) {
                 s.since = s.since.saturating_add(1);
                 return None;
             }
-            let before = s.since;
+            let previous = *s;
             *s = Seen { recorded_at: now, since: 0 };
-            return Some(before);
+            return Some(Taken { key, previous: Some(previous), before: previous.since });
         }
         if seen.len() >= REFUSALS_KEPT {
             seen.retain(|_, s| now < s.recorded_at.saturating_add(REFUSAL_WINDOW_SECS));
+            // Past the bound with every key live (a flood of distinct
+            // keys): forget them all; their counts since are lost.
             if seen.len() >= REFUSALS_KEPT {
                 seen.clear();
             }
         }
-        seen.insert(key, Seen { recorded_at: now, since: 0 });
-        Some(0)
+        seen.insert(key.clone(), Seen { recorded_at: now, since: 0 });
+        Some(Taken { key, previous: None, before: 0 })
+    }
+
+    /// Gives back what [`RefusalLog::take`] changed: the entry was not
+    /// appended, the next refusal records it (counting this one).
+    fn undo(&self, taken: Taken) {
+        let mut seen = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match taken.previous {
+            Some(mut previous) => {
+                previous.since = previous.since.saturating_add(1);
+                seen.insert(taken.key, previous);
+            }
+            None => {
+                seen.remove(&taken.key);
+            }
+        }
     }
 }
 
 /// Records a limit's refusal in the audit log (in the writer's group, so
-/// it commits with the others) unless one was recorded for the same
-/// client, user and limit within the last minute; then answers the
-/// refusal's error.
+/// it commits with the others) unless one was recorded under the same key
+/// ([`Limit::key`]) within the last minute; then answers the refusal's
+/// error.
 pub(super) fn record_refusal(
     conn: &rusqlite::Connection,
     log: &RefusalLog,
@@ -271,12 +311,13 @@ pub(super) fn record_refusal(
         Refused::Other(error) => return Err(error),
     };
     let (client_id, sub) = (asking.client.client_id.as_str(), asking.user.sub.as_str());
-    if let Some(before) = log.take(client_id, sub, limit, asking.now) {
+    if let Some(taken) = log.take(limit.key(client_id, sub), asking.now) {
+        let before = taken.before;
         let retry_after = match &error {
             OAuthError::RateLimited { retry_after } | OAuthError::TooManyPending { retry_after, .. } => *retry_after,
             _ => 0,
         };
-        crate::audit::append_sync(
+        let appended = crate::audit::append_sync(
             conn,
             asking.now,
             &crate::audit::Record::new(
@@ -291,8 +332,11 @@ pub(super) fn record_refusal(
                 "retry_after": retry_after,
                 "refused_before": before,
             })),
-        )
-        .map_err(OAuthError::from)?;
+        );
+        if let Err(e) = appended {
+            log.undo(taken);
+            return Err(OAuthError::from(e));
+        }
     }
     Ok(error)
 }
@@ -403,6 +447,30 @@ pub(super) fn check_fatigue(conn: &rusqlite::Connection, asking: Asking<'_>) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // A client over its own rate is one key whatever users it names; a
+    // user's limits are one key whatever clients ask; an entry that could
+    // not be appended is given back and the next refusal records it.
+    #[test]
+    fn refusals_are_recorded_once_a_minute_per_key_and_given_back_on_failure() {
+        let log = RefusalLog::default();
+        let take = |limit: Limit, client: &str, sub: &str, now: u64| log.take(limit.key(client, sub), now);
+        assert_eq!(take(Limit::ClientPerMinute, "c", "u1", 100).map(|t| t.before), Some(0));
+        assert!(take(Limit::ClientPerMinute, "c", "u2", 101).is_none(), "another user, the same client key");
+        assert_eq!(take(Limit::UserPerMinute, "c", "u1", 101).map(|t| t.before), Some(0));
+        assert!(take(Limit::UserPerMinute, "d", "u1", 102).is_none(), "another client, the same user key");
+        assert!(take(Limit::UnverifiedUserClientPerMinute, "d", "u1", 102).is_some());
+        assert!(take(Limit::UnverifiedUserClientPerMinute, "d", "u2", 102).is_some(), "per client and user");
+        // A minute later: recorded again, with the refusals in between.
+        assert_eq!(take(Limit::ClientPerMinute, "c", "u3", 160).map(|t| t.before), Some(1));
+        // Not appended: given back, so the next one is recorded (and counts it).
+        let taken = take(Limit::ClientPerMinute, "c", "u3", 221).unwrap();
+        log.undo(taken);
+        assert_eq!(take(Limit::ClientPerMinute, "c", "u3", 222).map(|t| t.before), Some(1));
+        let first = take(Limit::PendingPerUser, "c", "u9", 300).unwrap();
+        log.undo(first);
+        assert_eq!(take(Limit::PendingPerUser, "c", "u9", 301).map(|t| t.before), Some(0), "a first one given back");
+    }
 
     fn plan(conn: &rusqlite::Connection, sql: &str, params: impl rusqlite::Params) -> Vec<String> {
         let mut statement = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).expect("explain");

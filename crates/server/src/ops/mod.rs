@@ -132,16 +132,20 @@ pub async fn add_user(db: &Db, user: &NewUser, by: &Actor<'_>, now: u64) -> Resu
     find_user(db, &sub).await
 }
 
-/// Finds a user by username or `sub`.
+/// Finds a user by `sub` or username: a `sub` first, so that a username
+/// spelled like another user's `sub` never stands for that user (the admin
+/// API names users by `sub`).
 ///
 /// # Errors
 /// Not found, or the database failed.
 pub async fn find_user(db: &Db, who: &str) -> Result<User, AdminError> {
-    sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE username = $1 OR sub = $1"))
-        .bind(who)
-        .fetch_optional(db)
-        .await?
-        .ok_or_else(|| AdminError::NotFound(format!("user {who:?}")))
+    sqlx::query_as(&format!(
+        "SELECT {USER_COLUMNS} FROM users WHERE username = $1 OR sub = $1 ORDER BY sub = $1 DESC LIMIT 1"
+    ))
+    .bind(who)
+    .fetch_optional(db)
+    .await?
+    .ok_or_else(|| AdminError::NotFound(format!("user {who:?}")))
 }
 
 /// Every user, by username.
@@ -393,16 +397,31 @@ pub async fn list_clients(db: &Db) -> Result<Vec<ClientSummary>, AdminError> {
 /// them is accepted, its queued ping and push deliveries are dropped and its
 /// access tokens introspect inactive.
 ///
-/// Returns the users whose pending requests were withdrawn.
+/// Returns the users whose pending requests were withdrawn, or `None` when
+/// the client was disabled already (nothing written).
 ///
 /// # Errors
 /// Not found, or the database failed.
-pub async fn disable_client(db: &Db, client_id: &str, by: &Actor<'_>, now: u64) -> Result<Vec<String>, AdminError> {
+pub async fn disable_client(
+    db: &Db,
+    client_id: &str,
+    by: &Actor<'_>,
+    now: u64,
+) -> Result<Option<Vec<String>>, AdminError> {
     let mut tx = store::begin(db).await?;
-    let done =
-        sqlx::query("UPDATE clients SET disabled = 1 WHERE client_id = $1").bind(client_id).execute(&mut *tx).await?;
+    // Checked and changed in one statement under the write turn: two
+    // concurrent blocks record one change.
+    let done = sqlx::query("UPDATE clients SET disabled = 1 WHERE client_id = $1 AND disabled = 0")
+        .bind(client_id)
+        .execute(&mut *tx)
+        .await?;
     if done.rows_affected() == 0 {
-        return Err(AdminError::NotFound(format!("client {client_id:?}")));
+        let exists =
+            sqlx::query("SELECT 1 FROM clients WHERE client_id = $1").bind(client_id).fetch_optional(&mut *tx).await?;
+        return match exists {
+            Some(_) => Ok(None),
+            None => Err(AdminError::NotFound(format!("client {client_id:?}"))),
+        };
     }
     let gone = Gone { reason: "the client was disabled", notify_client: false, by: by.clone() };
     let subs = cancel_pending(&mut tx, "r.client_id = $1", client_id, &gone, now).await?;
@@ -430,7 +449,7 @@ pub async fn disable_client(db: &Db, client_id: &str, by: &Actor<'_>, now: u64) 
     notice_blocked(&mut tx, client_id, None, by, now).await?;
     tx.commit().await?;
     tracing::info!(client_id, "client disabled");
-    Ok(subs)
+    Ok(Some(subs))
 }
 
 /// Tells the administrators (but the device that did it) that `client_id`
@@ -608,11 +627,13 @@ impl crate::state::AppState {
     ///
     /// # Errors
     /// As [`disable_client`].
-    pub async fn disable_client(&self, client_id: &str, by: &Actor<'_>) -> Result<(), AdminError> {
-        for sub in disable_client(&self.db, client_id, by, self.now()).await? {
+    /// Whether it changed anything (`false`: it was disabled already).
+    pub async fn disable_client(&self, client_id: &str, by: &Actor<'_>) -> Result<bool, AdminError> {
+        let Some(subs) = disable_client(&self.db, client_id, by, self.now()).await? else { return Ok(false) };
+        for sub in subs {
             self.hub.notify(&sub);
         }
-        Ok(())
+        Ok(true)
     }
 
     /// Disables a user ([`disable_user`]), closes their streams and sends

@@ -61,18 +61,22 @@ pub async fn after_not_me(
     let mut denied = notice(AdminNoticeKind::NotMe, true, by);
     denied.request_id = Some(req.request_id.clone());
     let admins = crate::admin::notices::append(tx, &denied, Some(device), now).await?;
-    if !req.verified {
-        if after_unverified_not_me(tx, limits, &req.sub, now).await? {
-            let blocked = notice(AdminNoticeKind::UnverifiedBlocked, false, Actor::Server.label());
-            crate::admin::notices::append(tx, &blocked, None, now).await?;
-        }
-        return Ok(admins);
+    if !req.verified && after_unverified_not_me(tx, limits, &req.sub, now).await? {
+        let blocked = notice(AdminNoticeKind::UnverifiedBlocked, false, Actor::Server.label());
+        crate::admin::notices::append(tx, &blocked, None, now).await?;
     }
-    if limits.not_me_threshold == 0 {
+    // A verified client's block is enforced while it is verified (its
+    // verification now, as `oauth/fatigue.rs` checks it), whatever it was
+    // when the request was made.
+    let conn: &mut SqliteConnection = tx;
+    let verified_now: Option<bool> = sqlx::query_scalar("SELECT verified <> 0 FROM clients WHERE client_id = $1")
+        .bind(&req.client_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    if limits.not_me_threshold == 0 || verified_now != Some(true) {
         return Ok(admins);
     }
     // This decision is recorded already: the count includes it.
-    let conn: &mut SqliteConnection = tx;
     let n: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM auth_requests WHERE sub = $1 AND client_id = $2 AND deny_reason = 'not_me' \
          AND decided_at > $3",
