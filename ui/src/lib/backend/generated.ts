@@ -267,7 +267,7 @@ export type AdminNotice = {
   request_id?: string | null,
   /**
    * Who did it, as the audit log names actors (`device:<id>`,
-   * `operator`, `server`).
+   * `operator` or `operator:<name>`, `server`).
    */
   by: string,
   /**
