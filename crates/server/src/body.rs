@@ -88,20 +88,57 @@ impl From<Refused> for DeviceError {
     }
 }
 
-/// An `application/x-www-form-urlencoded` body as text.
+/// The parameters of a client's OAuth request: an
+/// `application/x-www-form-urlencoded` form (RFC 6749), or, as Auth0's
+/// Authentication API takes them, one JSON object, sent as
+/// `application/json` or (auth0-python's `/bc-authorize`) a JSON object
+/// under the form's media type. A member's string is its value; a number
+/// or boolean its JSON text; an array or object (`authorization_details`)
+/// its compact JSON; `null` leaves it out. Duplicate members are refused
+/// as duplicate parameters are.
 ///
 /// # Errors
-/// 413 for a body over `limit` (the configured one, named in the answer); `invalid_request` for another media type
-/// or a body that is not UTF-8.
-pub fn form(headers: &HeaderMap, body: Result<Bytes, BytesRejection>, limit: usize) -> Result<String, OAuthError> {
-    let body = read(headers, body, limit, "application/x-www-form-urlencoded")?;
-    String::from_utf8(body.to_vec()).map_err(|_| OAuthError::InvalidRequest("body is not UTF-8".into()))
+/// 413 for a body over `limit` (the configured one, named in the answer);
+/// `invalid_request` for another media type, a body that is not UTF-8, or
+/// a JSON body that is not one strict JSON object.
+pub fn oauth_params(
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    limit: usize,
+) -> Result<Vec<(String, String)>, OAuthError> {
+    const FORM: &str = "application/x-www-form-urlencoded";
+    const JSON: &str = "application/json";
+    let wanted = match media_type(headers).as_deref() {
+        Some(JSON) => JSON,
+        _ => FORM,
+    };
+    let body = read(headers, body, limit, wanted).map_err(|e| match e {
+        Refused::MediaType(_) => OAuthError::InvalidRequest(format!("Content-Type must be {FORM} or {JSON}")),
+        other => other.into(),
+    })?;
+    let text = String::from_utf8(body.to_vec()).map_err(|_| OAuthError::InvalidRequest("body is not UTF-8".into()))?;
+    if wanted == FORM && !text.trim_start().starts_with('{') {
+        return Ok(url::form_urlencoded::parse(text.as_bytes()).into_owned().collect());
+    }
+    let value = countersign_protocol::jcs::parse_strict(text.as_bytes())
+        .map_err(|e| OAuthError::InvalidRequest(format!("the JSON body: {e}")))?;
+    let serde_json::Value::Object(members) = value else {
+        return Err(OAuthError::InvalidRequest("the JSON body must be one object".into()));
+    };
+    Ok(members
+        .into_iter()
+        .filter_map(|(k, v)| match v {
+            serde_json::Value::Null => None,
+            serde_json::Value::String(s) => Some((k, s)),
+            other => Some((k, other.to_string())),
+        })
+        .collect())
 }
 
 /// An `application/json` body (OAuth family).
 ///
 /// # Errors
-/// As [`form`], for JSON.
+/// 413 for a body over `limit`; `invalid_request` for another media type.
 pub fn json(headers: &HeaderMap, body: Result<Bytes, BytesRejection>, limit: usize) -> Result<Bytes, OAuthError> {
     Ok(read(headers, body, limit, "application/json")?)
 }

@@ -99,3 +99,101 @@ async fn the_auth0_sdk_calls_work_unchanged() {
     assert_eq!(resp.json::<Value>().await.unwrap()["error"], "invalid_client");
     server.stop().await;
 }
+
+// auth0-python (6.x, `authentication/rest.py`) posts JSON: to
+// `/oauth/token` as `application/json`, and to `/bc-authorize` a JSON
+// object under the form's media type (its header overrides requests'
+// own). Both are read as the same parameters; other media types, a JSON
+// array or a repeated member are `invalid_request`.
+#[tokio::test]
+async fn the_python_sdks_json_bodies_are_read_as_parameters() {
+    let server = server_with(|c| {
+        c.limits.user_per_minute = 0;
+        c.limits.client_per_minute = 0;
+    })
+    .await;
+    let dev = TestDevice::of_new_user(&server, "kai").await;
+    let agent = Agent::register(&server, json!({ "token_endpoint_auth_method": "client_secret_post" })).await;
+    let secret = agent.secret.clone().unwrap();
+    let http = reqwest::Client::new();
+    let details = json!([{
+        "type": "payment_initiation",
+        "instructedAmount": { "currency": "EUR", "amount": "9.99" },
+        "creditorName": "Merchant B",
+        "creditorAccount": { "iban": "DE02100100109307118603" },
+    }]);
+    let body = json!({
+        "client_id": agent.client_id,
+        "client_secret": secret,
+        "binding_message": "PAY-77",
+        "login_hint": json!({ "format": "iss_sub", "iss": format!("{}/", server.base_url), "sub": dev.sub }).to_string(),
+        "scope": "openid",
+        "authorization_details": details.to_string(),
+        "requested_expiry": "120",
+    });
+    let resp = http
+        .post(server.url("/bc-authorize"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let ack: Value = resp.json().await.unwrap();
+    assert_eq!(ack["expires_in"], 120);
+    let auth_req_id = ack["auth_req_id"].as_str().unwrap().to_owned();
+    // The same as application/json, with the details as an array and a
+    // number for the expiry: read alike.
+    let mut as_json = body.clone();
+    as_json["authorization_details"] = details.clone();
+    as_json["requested_expiry"] = json!(60);
+    let resp = http.post(server.url("/bc-authorize")).json(&as_json).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.json::<Value>().await.unwrap()["expires_in"], 60);
+
+    let req = dev.pending(&server).await.into_iter().find(|r| r.binding_message == "PAY-77").unwrap();
+    assert_eq!(req.authorization_details.to_value(), details);
+    let token = |id: &str| {
+        json!({
+            "client_id": agent.client_id,
+            "client_secret": secret,
+            "auth_req_id": id,
+            "grant_type": "urn:openid:params:grant-type:ciba",
+        })
+    };
+    let resp = http.post(server.url("/oauth/token")).json(&token(&auth_req_id)).send().await.unwrap();
+    assert_eq!(resp.status(), 400);
+    assert_eq!(resp.json::<Value>().await.unwrap()["error"], "authorization_pending");
+
+    let refused = |resp: reqwest::Response| async move {
+        assert_eq!(resp.status(), 400);
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_request", "{body}");
+        body["error_description"].as_str().unwrap_or_default().to_owned()
+    };
+    let text =
+        http.post(server.url("/oauth/token")).header("content-type", "text/plain").body("x").send().await.unwrap();
+    let said = refused(text).await;
+    assert!(said.contains("application/x-www-form-urlencoded or application/json"), "{said}");
+    let array = http
+        .post(server.url("/oauth/token"))
+        .header("content-type", "application/json")
+        .body("[1]")
+        .send()
+        .await
+        .unwrap();
+    assert!(refused(array).await.contains("one object"));
+    let twice = format!(
+        r#"{{"client_id":"{0}","client_id":"{0}","client_secret":"{1}","auth_req_id":"{2}","grant_type":"urn:openid:params:grant-type:ciba"}}"#,
+        agent.client_id, secret, auth_req_id
+    );
+    let twice = http
+        .post(server.url("/oauth/token"))
+        .header("content-type", "application/json")
+        .body(twice)
+        .send()
+        .await
+        .unwrap();
+    refused(twice).await;
+    server.stop().await;
+}

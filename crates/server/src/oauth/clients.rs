@@ -27,7 +27,8 @@ pub trait ClientEndpoint {
 /// The client of a form-bodied OAuth endpoint, authenticated (RFC 6749
 /// §2.3, OIDC Core §9), with the form's parameters for the endpoint to read.
 /// The body is read within the size limit as
-/// `application/x-www-form-urlencoded`, the client authentication
+/// `application/x-www-form-urlencoded` (or one JSON object, as Auth0's
+/// SDKs send: [`crate::body::oauth_params`]), the client authentication
 /// parameters are taken with the duplicate-parameter rule, then the client
 /// is authenticated; any failure is the endpoint's OAuth error response.
 pub struct AuthenticatedClient<E> {
@@ -45,8 +46,7 @@ impl<E: ClientEndpoint> axum::extract::FromRequest<AppState> for AuthenticatedCl
         let headers = req.headers().clone();
         let body = bytes::Bytes::from_request(req, state).await;
         let run = async {
-            let text = crate::body::form(&headers, body, state.config.max_body_bytes)?;
-            let form: Vec<(String, String)> = url::form_urlencoded::parse(text.as_bytes()).into_owned().collect();
+            let form = crate::body::oauth_params(&headers, body, state.config.max_body_bytes)?;
             let auth = ClientAuthParams::from_form(form.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
             let client = authenticate(state, &headers, &auth, &E::audiences(state)).await?;
             Ok::<_, OAuthError>(Self { client, form, endpoint: std::marker::PhantomData })
