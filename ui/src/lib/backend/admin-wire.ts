@@ -104,7 +104,10 @@ export interface AdminItems {
   audit: AdminAuditEntry;
 }
 
-/** The audit actions of docs/protocol.md §10.1 (later versions may add more). */
+/**
+ * The audit actions of docs/protocol.md §10.1 (`countersign_protocol::admin::AuditAction`; later
+ * versions may add more): the suggestions of the audit log's action filter.
+ */
 export const AUDIT_ACTIONS = [
   'request.created',
   'request.decided',
@@ -121,4 +124,10 @@ export const AUDIT_ACTIONS = [
   'user.roles',
   'user.added',
   'user.disabled',
+  'user.code_set',
+  'client.policy',
+  'security_key.added',
+  'security_key.removed',
+  'signing_key.rotated',
+  'fatigue.refused',
 ] as const;

@@ -1,4 +1,8 @@
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { AUDIT_ACTIONS } from './admin-wire';
 import { makeAccount, NOW } from '../../../tests/fixtures';
 import { FakeBackend } from './fake';
 import { fakeAdminItem } from './fake-admin';
@@ -47,5 +51,15 @@ describe('FakeBackend admin API', () => {
     expect(item.json).toEqual([
       { pointer: '/data', text: '{"k\u200b":"v"}', characters: [{ code_point: 'U+200B', name: 'ZERO WIDTH SPACE', position: 3, utf16_offset: 3 }] },
     ]);
+  });
+
+  it('knows every audit action of the protocol crate (the action filter suggests them)', () => {
+    const rust = readFileSync(join(dirname(fileURLToPath(import.meta.url)), '../../../../crates/protocol/src/admin.rs'), 'utf8');
+    const start = rust.indexOf('pub enum AuditAction');
+    expect(start).toBeGreaterThan(0);
+    const body = rust.slice(start, rust.indexOf('} extension', start));
+    const actions = [...body.matchAll(/=> "([^"]+)"/g)].map((m) => m[1]);
+    expect(actions.length).toBeGreaterThan(15);
+    expect([...AUDIT_ACTIONS]).toEqual(actions);
   });
 });
