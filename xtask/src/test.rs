@@ -76,6 +76,7 @@ pub fn run_tests(skip_install: bool) -> Result<(), String> {
 
     fuzz_smoke()?;
     interop_openid_client(&root)?;
+    interop_auth0_ai(&root)?;
     interop_soft_webauthn(&root)?;
 
     step("All tests passed");
@@ -115,6 +116,14 @@ fn interop_openid_client(root: &std::path::Path) -> Result<(), String> {
     step("Interop: openid-client against countersign-server");
     exec(&root.join("tests/interop"), "npm", &["ci", "--no-audit", "--no-fund"])?;
     exec(root, "cargo", &["test", "-p", "countersign-server", "--test", "interop_openid_client", "--", "--ignored"])
+}
+
+/// Auth0's AI SDK (`@auth0/ai`, tests/interop, installed by
+/// [`interop_openid_client`]'s `npm ci`) asks over HTTPS with the
+/// development certificate; the CLI approver decides.
+fn interop_auth0_ai(root: &std::path::Path) -> Result<(), String> {
+    step("Interop: @auth0/ai against countersign-server over HTTPS, the CLI approving");
+    exec(root, "cargo", &["test", "-p", "countersign-cli", "--test", "auth0_ai", "--", "--ignored"])
 }
 
 /// An independent WebAuthn authenticator (soft-webauthn, Python, in

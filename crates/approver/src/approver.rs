@@ -79,7 +79,7 @@ impl Approver {
             let _ = std::fs::set_permissions(&config.data_dir, std::fs::Permissions::from_mode(0o700));
         }
         let store = Store::open(&config.data_dir.join(DB_FILE)).await?;
-        let http = Http::new(config.transport.request_timeout)?;
+        let http = Http::new(config.transport.request_timeout, &config.transport.extra_ca_files)?;
         let (events, _) = broadcast::channel(EVENT_CAPACITY);
         let keychain = Arc::new(OsKeychain::new(config.keychain_service.clone()));
         Ok(Self {

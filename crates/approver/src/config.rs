@@ -20,6 +20,9 @@ pub const ENV_EXPORT_DIR: &str = "COUNTERSIGN_EXPORT_DIR";
 pub const ENV_LOCALE: &str = "COUNTERSIGN_LOCALE";
 /// Environment variable of the CLI's UTC offset in minutes (`--utc-offset`).
 pub const ENV_UTC_OFFSET: &str = "COUNTERSIGN_UTC_OFFSET";
+/// A CA certificate file (PEM) trusted beside the built-in roots
+/// ([`TransportConfig::extra_ca_files`]).
+pub const ENV_CA_FILE: &str = "COUNTERSIGN_CA_FILE";
 
 /// The platform data directory (`~/.local/share/countersign` on Linux,
 /// `~/Library/Application Support/org.countersign.countersign` on macOS,
@@ -99,6 +102,10 @@ pub struct TransportConfig {
     pub delivery_retry_cap: Duration,
     /// Timeout of one HTTP call (not of the event stream).
     pub request_timeout: Duration,
+    /// CA certificates (PEM files) trusted beside the built-in roots: a
+    /// server's development CA (`countersign-server serve
+    /// --tls-self-signed`), or an organisation's own.
+    pub extra_ca_files: Vec<std::path::PathBuf>,
 }
 
 impl Default for TransportConfig {
@@ -113,6 +120,7 @@ impl Default for TransportConfig {
             delivery_retry_base: Duration::from_secs(1),
             delivery_retry_cap: Duration::from_secs(30),
             request_timeout: Duration::from_secs(30),
+            extra_ca_files: Vec::new(),
         }
     }
 }

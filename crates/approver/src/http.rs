@@ -55,9 +55,20 @@ fn net(e: &reqwest::Error) -> Error {
 }
 
 impl Http {
-    pub(crate) fn new(timeout: Duration) -> Result<Self> {
-        let client = reqwest::Client::builder()
-            .use_rustls_tls()
+    pub(crate) fn new(timeout: Duration, extra_ca_files: &[std::path::PathBuf]) -> Result<Self> {
+        let mut builder = reqwest::Client::builder().use_rustls_tls();
+        for file in extra_ca_files {
+            let pem = std::fs::read(file).map_err(|e| Error::Config(format!("CA file {}: {e}", file.display())))?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                .map_err(|e| Error::Config(format!("CA file {}: {e}", file.display())))?;
+            if certs.is_empty() {
+                return Err(Error::Config(format!("CA file {}: no certificate in it", file.display())));
+            }
+            for cert in certs {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        let client = builder
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(10))
             .user_agent(concat!("countersign-approver/", env!("CARGO_PKG_VERSION")))
@@ -219,4 +230,28 @@ pub(crate) fn error_body(status: u16, body: &[u8]) -> DeviceErrorResponse {
 /// Deserializes a strictly parsed value into `T`.
 pub(crate) fn typed<T: DeserializeOwned>(value: Value, what: &str) -> Result<T> {
     serde_json::from_value(value).map_err(|e| Error::Protocol(format!("{what}: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // An extra CA file that cannot be read, or holds no certificate, stops
+    // the approver with an error naming the file; a real one is taken.
+    #[test]
+    fn extra_ca_files_are_read_or_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing-ca.pem");
+        let e = Http::new(Duration::from_secs(1), std::slice::from_ref(&missing)).unwrap_err().to_string();
+        assert!(e.contains("missing-ca.pem"), "{e}");
+        let empty = dir.path().join("empty-ca.pem");
+        std::fs::write(&empty, "no certificate here\n").unwrap();
+        let e = Http::new(Duration::from_secs(1), std::slice::from_ref(&empty)).unwrap_err().to_string();
+        assert!(e.contains("empty-ca.pem") && e.contains("no certificate"), "{e}");
+        let key = rcgen::KeyPair::generate().unwrap();
+        let ca = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).unwrap().self_signed(&key).unwrap();
+        let good = dir.path().join("ca.pem");
+        std::fs::write(&good, ca.pem()).unwrap();
+        Http::new(Duration::from_secs(1), &[good]).unwrap();
+    }
 }

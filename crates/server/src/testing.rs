@@ -71,6 +71,9 @@ pub struct TestOptions {
     /// The issuer is `http://localhost:PORT` instead of
     /// `http://127.0.0.1:PORT` (WebAuthn relying parties need a domain).
     pub localhost_issuer: bool,
+    /// HTTPS with the development certificate (`tls::self_signed`), the
+    /// issuer `https://localhost:PORT`; clients trust [`TestServer::ca`].
+    pub tls: bool,
 }
 
 impl TestOptions {
@@ -93,6 +96,9 @@ pub struct TestServer {
     pub clock: Arc<OffsetClock>,
     /// The SQLite file.
     pub db_path: PathBuf,
+    /// The CA file clients trust, with [`TestOptions::tls`].
+    pub ca: Option<PathBuf>,
+    tls: Option<Arc<rustls::ServerConfig>>,
     config: Config,
     schemas: Arc<dyn DisplaySchemas>,
     dir: Arc<tempfile::TempDir>,
@@ -129,27 +135,45 @@ pub fn test_config(issuer: Issuer) -> Config {
     c
 }
 
-async fn start(
-    listener: TcpListener,
+/// What a test server is started with.
+struct Parts {
     config: Config,
     schemas: Arc<dyn DisplaySchemas>,
     clock: Arc<OffsetClock>,
     dir: Arc<tempfile::TempDir>,
     db_path: PathBuf,
-) -> Result<TestServer, Internal> {
+    tls: Option<(Arc<rustls::ServerConfig>, PathBuf)>,
+}
+
+async fn start(listener: TcpListener, parts: Parts) -> Result<TestServer, Internal> {
+    let Parts { config, schemas, clock, dir, db_path, tls } = parts;
     let addr = listener.local_addr().map_err(|e| Internal::new(format!("local addr: {e}")))?;
     let db = crate::store::open(&db_path).await?;
     let state = AppState::new(config.clone(), db, clock.clone(), schemas.clone()).await?;
     let (tx, rx) = oneshot::channel::<()>();
-    let handle = tokio::spawn(crate::serve(listener, state.clone(), async move {
+    let stopped = async move {
         let _ = rx.await;
-    }));
+    };
+    let handle = match &tls {
+        None => tokio::spawn(crate::serve(listener, state.clone(), stopped)),
+        Some((server_config, _)) => {
+            let listener = crate::tls::TlsListener::new(listener, server_config.clone())
+                .map_err(|e| Internal::new(format!("TLS listener: {e}")))?;
+            tokio::spawn(crate::serve(listener, state.clone(), stopped))
+        }
+    };
+    let (tls, ca) = match tls {
+        Some((c, ca)) => (Some(c), Some(ca)),
+        None => (None, None),
+    };
     Ok(TestServer {
         base_url: config.issuer.as_str().to_owned(),
         addr,
         state,
         clock,
         db_path,
+        ca,
+        tls,
         config,
         schemas,
         dir,
@@ -167,8 +191,10 @@ pub async fn spawn_test_server(options: TestOptions) -> Result<TestServer, Inter
     let listener =
         TcpListener::bind("127.0.0.1:0").await.map_err(|e| Internal::new(format!("bind 127.0.0.1:0: {e}")))?;
     let addr = listener.local_addr().map_err(|e| Internal::new(format!("local addr: {e}")))?;
-    let host = if options.localhost_issuer { format!("localhost:{}", addr.port()) } else { addr.to_string() };
-    let issuer = Issuer::new(format!("http://{host}")).map_err(|e| Internal::new(format!("issuer: {e}")))?;
+    let host =
+        if options.localhost_issuer || options.tls { format!("localhost:{}", addr.port()) } else { addr.to_string() };
+    let scheme = if options.tls { "https" } else { "http" };
+    let issuer = Issuer::new(format!("{scheme}://{host}")).map_err(|e| Internal::new(format!("issuer: {e}")))?;
     let mut config = test_config(issuer);
     if let Some(f) = options.configure {
         f(&mut config);
@@ -179,7 +205,17 @@ pub async fn spawn_test_server(options: TestOptions) -> Result<TestServer, Inter
     };
     let dir = Arc::new(tempfile::tempdir().map_err(|e| Internal::new(format!("tempdir: {e}")))?);
     let db_path = dir.path().join("countersign.db");
-    start(listener, config, schemas, Arc::new(OffsetClock::new()), dir, db_path).await
+    let tls = if options.tls {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let dev = crate::tls::self_signed::ensure(&dir.path().join("tls"), now)
+            .map_err(|e| Internal::new(format!("development certificate: {e}")))?;
+        let certificates = crate::tls::Certificates::open(dev.files).map_err(|e| Internal::new(e.to_string()))?;
+        Some((certificates.server_config().map_err(|e| Internal::new(e.to_string()))?, dev.ca))
+    } else {
+        None
+    };
+    let parts = Parts { config, schemas, clock: Arc::new(OffsetClock::new()), dir, db_path, tls };
+    start(listener, parts).await
 }
 
 impl TestServer {
@@ -250,14 +286,15 @@ impl TestServer {
         for _ in 0..50 {
             match TcpListener::bind(self.addr).await {
                 Ok(l) => {
-                    let (config, schemas, clock, dir, path) = (
-                        self.config.clone(),
-                        self.schemas.clone(),
-                        self.clock.clone(),
-                        self.dir.clone(),
-                        self.db_path.clone(),
-                    );
-                    return start(l, config, schemas, clock, dir, path).await;
+                    let parts = Parts {
+                        config: self.config.clone(),
+                        schemas: self.schemas.clone(),
+                        clock: self.clock.clone(),
+                        dir: self.dir.clone(),
+                        db_path: self.db_path.clone(),
+                        tls: self.tls.clone().zip(self.ca.clone()),
+                    };
+                    return start(l, parts).await;
                 }
                 Err(e) => {
                     last = Some(e);

@@ -28,6 +28,10 @@ pub struct Cli {
     /// Offset from UTC of the times shown, in minutes (e.g. 60 for UTC+01:00).
     #[arg(long, global = true, env = config::ENV_UTC_OFFSET, default_value_t = 0, allow_hyphen_values = true)]
     pub(super) utc_offset: i32,
+    /// A CA certificate (PEM file) to trust beside the built-in roots, e.g.
+    /// the development CA of `countersign-server serve --tls-self-signed`.
+    #[arg(long, global = true, env = config::ENV_CA_FILE)]
+    pub(super) ca_file: Option<PathBuf>,
     /// What to do.
     #[command(subcommand)]
     pub(super) command: Command,

@@ -39,6 +39,7 @@ pub(super) fn config(cli: &Cli) -> Result<ApproverConfig, Failure> {
     };
     c.passphrase = Some(Arc::new(passphrase));
     c.render = RenderOptions { locale: cli.locale.clone(), utc_offset_minutes: cli.utc_offset };
+    c.transport.extra_ca_files = cli.ca_file.iter().cloned().collect();
     // In a terminal, polkit asks through the CLI's own text agent (SSH too).
     c.user_verifier = countersign_approver::verify::platform(true);
     if cfg!(feature = "danger-fixed-verifier")
