@@ -6,7 +6,7 @@
 //! `cargo test --all-targets`) it does nothing.
 //!
 //! Parts (`COUNTERSIGN_BENCH_PARTS`, default all:
-//! `start,idle,idle-inbox,inbox,fetch`):
+//! `start,idle,idle-inbox,inbox,fetch,admin`):
 //!
 //! - `start`: cold start to an interactive window, through tauri-driver
 //!   (WebDriver) for both apps, alternating, after one unreported warm-up
@@ -33,12 +33,24 @@
 //!   script, measured the same way.
 //! - `fetch`: once, the time until 1,000 requests are listed when they are
 //!   only on the server and the app fetches them as it connects.
+//! - `admin`: the user is an administrator of a server whose database holds
+//!   100,000 audit entries and 10,000 grants
+//!   (`countersign_server::testing::seed`); Countersign opened through
+//!   WebDriver, Admin view, then for the audit log and for the grants: the
+//!   time from clicking the tab to its first rows and a frame after them,
+//!   then the list element (not the page) scrolled at the same steady speed
+//!   for a fixed number of rows while the list fetches its further pages
+//!   (200 a page, asked for 40 rows before the end of what is loaded), the
+//!   intervals between animation frames recorded as for the inbox.
 //!
 //! Knobs: `COUNTERSIGN_BENCH_RUNS` (launches per figure, default 5),
 //! `COUNTERSIGN_BENCH_IDLE_SECS` (default 60), `COUNTERSIGN_BENCH_REQUESTS`
 //! (default 1000), `COUNTERSIGN_BENCH_SCROLL_SPEED` (pixels per second,
-//! default 3000), `COUNTERSIGN_BENCH_EMPTY_APP` (the empty app's binary,
-//! required), `TAURI_DRIVER`.
+//! default 3000), `COUNTERSIGN_BENCH_AUDIT` and `COUNTERSIGN_BENCH_GRANTS`
+//! (the admin part's audit entries and grants, default 100,000 and 10,000,
+//! as the server's admin bench), `COUNTERSIGN_BENCH_ADMIN_ROWS` (rows
+//! scrolled per admin list, default 2000), `COUNTERSIGN_BENCH_EMPTY_APP`
+//! (the empty app's binary, required), `TAURI_DRIVER`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -47,7 +59,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use countersign_approver::{Approver, ApproverConfig, KeyStoreChoice};
-use countersign_server::testing::Agent;
+use countersign_server::testing::{seed, Agent};
 use fantoccini::wd::TimeoutConfiguration;
 use fantoccini::{Client, ClientBuilder};
 use serde_json::{json, Value};
@@ -120,11 +132,86 @@ const frame = (now) => {
 requestAnimationFrame(() => requestAnimationFrame(frame));
 "#;
 
+/// Clicks the admin tab `arguments[0]` and resolves once the admin list
+/// shows rows and a frame was produced after them; times from the click.
+const ADMIN_OPEN_SCRIPT: &str = r#"
+const [tab, done] = [arguments[0], arguments[arguments.length - 1]];
+const button = document.querySelector(`[data-testid="admin-tab-${tab}"]`);
+if (!button) { done({ error: `no admin tab ${tab}` }); return; }
+const clicked = performance.now();
+button.click();
+let checks = 0;
+const check = () => {
+  checks += 1;
+  const failed = document.querySelector('[data-testid="admin-list-error"]');
+  if (failed) { done({ error: failed.textContent }); return; }
+  const rows = document.querySelectorAll('[data-testid="admin-list"] [data-testid="admin-row"]');
+  if (rows.length > 0 && button.getAttribute('aria-selected') === 'true') {
+    const seen = performance.now() - clicked;
+    requestAnimationFrame(() => requestAnimationFrame(() =>
+      done({ rows: rows.length, checks, seen_ms: seen, frame_ms: performance.now() - clicked })));
+  } else {
+    setTimeout(check, 2);
+  }
+};
+// After the click's state changes are flushed (the previous list's rows gone).
+setTimeout(check, 0);
+"#;
+
+/// Scrolls the admin list element (not the page) from its top by
+/// `arguments[2]` pixels at `speed` px/s, one step per animation frame, as
+/// far as the rows loaded so far reach (the list fetches more as it nears
+/// their end); returns the intervals between frames, when pages arrived,
+/// and the frames where the wanted position was past the loaded rows.
+const ADMIN_SCROLL_SCRIPT: &str = r#"
+const [speed, rowHeight, distance, done] = [arguments[0], arguments[1], arguments[2], arguments[arguments.length - 1]];
+const list = document.querySelector('[data-testid="admin-list"]');
+if (!list) { done({ error: 'no admin list' }); return; }
+const spacer = list.firstElementChild;
+const loaded = () => Math.round(spacer.offsetHeight / rowHeight);
+list.scrollTop = 0;
+const intervals = [];
+const long = [];
+const pages = [];
+let behind = 0;
+let rows = loaded();
+const firstRows = rows;
+let start = null;
+let last = null;
+// Give up 60 s after the time the distance takes.
+const limit = (distance / speed) * 1000 + 60000;
+const frame = (now) => {
+  if (start === null) start = now;
+  if (last !== null) {
+    intervals.push(now - last);
+    if (now - last > 50) long.push([Math.round(last - start), Math.round(now - last)]);
+  }
+  last = now;
+  const nowRows = loaded();
+  if (nowRows !== rows) { pages.push([Math.round(now - start), nowRows]); rows = nowRows; }
+  const max = list.scrollHeight - list.clientHeight;
+  const want = Math.min(distance, ((now - start) * speed) / 1000);
+  if (want > max) behind += 1;
+  list.scrollTop = Math.min(max, want);
+  const end = document.querySelector('[data-testid="admin-list-end"]') !== null && want >= max;
+  if (want >= distance || end || now - start > limit) {
+    done({ intervals, long, pages, behind, first_rows: firstRows, rows, scrolled: list.scrollTop,
+      viewport: list.clientHeight, ms: now - start, end });
+  } else {
+    requestAnimationFrame(frame);
+  }
+};
+requestAnimationFrame(() => requestAnimationFrame(frame));
+"#;
+
 struct Settings {
     runs: usize,
     idle_secs: u64,
     requests: usize,
     scroll_speed: f64,
+    admin_audit: u64,
+    admin_grants: u64,
+    admin_rows: u64,
     parts: Vec<String>,
     countersign: PathBuf,
     empty: PathBuf,
@@ -148,8 +235,11 @@ fn main() {
         idle_secs: env_or("COUNTERSIGN_BENCH_IDLE_SECS", 60u64).max(1),
         requests: env_or("COUNTERSIGN_BENCH_REQUESTS", 1000usize).max(1),
         scroll_speed: env_or("COUNTERSIGN_BENCH_SCROLL_SPEED", 3000.0f64),
+        admin_audit: env_or("COUNTERSIGN_BENCH_AUDIT", 100_000u64),
+        admin_grants: env_or("COUNTERSIGN_BENCH_GRANTS", 10_000u64),
+        admin_rows: env_or("COUNTERSIGN_BENCH_ADMIN_ROWS", 2000u64).max(1),
         parts: std::env::var("COUNTERSIGN_BENCH_PARTS")
-            .unwrap_or_else(|_| "start,idle,idle-inbox,inbox,fetch".into())
+            .unwrap_or_else(|_| "start,idle,idle-inbox,inbox,fetch,admin".into())
             .split(',')
             .map(|p| p.trim().to_owned())
             .collect(),
@@ -177,6 +267,9 @@ fn main() {
         if settings.parts.iter().any(|p| p == "fetch") {
             fetch(&settings, &mut report).await;
         }
+        if settings.parts.iter().any(|p| p == "admin") {
+            admin(&settings, &mut report).await;
+        }
     });
     report.print(&settings);
 }
@@ -199,11 +292,15 @@ impl Report {
     fn print(&self, settings: &Settings) {
         println!("\n## Desktop app: Countersign vs an empty Tauri app\n");
         println!(
-            "runs per launch figure: {}, idle window: {} s, requests: {}, scroll speed: {} px/s, load average now: {}\n",
+            "runs per launch figure: {}, idle window: {} s, requests: {}, scroll speed: {} px/s, admin: {} audit \
+             entries, {} grants, {} rows scrolled per list, load average now: {}\n",
             settings.runs,
             settings.idle_secs,
             settings.requests,
             settings.scroll_speed,
+            settings.admin_audit,
+            settings.admin_grants,
+            settings.admin_rows,
             load_average()
         );
         println!("| figure | Countersign | empty Tauri app |");
@@ -895,6 +992,132 @@ async fn fetch(settings: &Settings, report: &mut Report) {
         format!("{:.0} ms", launch.from_process),
         "n/a",
     );
+    world.server.server.stop().await;
+}
+
+// ---------------------------------------------------------------- 4. admin
+
+/// The admin lists' row height (`ROW_HEIGHT` in ui/src/lib/admin/Admin.svelte).
+const ADMIN_ROW_HEIGHT: f64 = 64.0;
+
+impl Driven {
+    /// Clicks an admin tab; ms until its first rows and a frame after them.
+    async fn admin_open(&self, tab: &str) -> (f64, Value) {
+        let seen = self.client.execute_async(ADMIN_OPEN_SCRIPT, vec![json!(tab)]).await.expect("admin open script");
+        assert!(seen.get("error").is_none(), "the admin list of {tab} failed: {seen}");
+        (seen["frame_ms"].as_f64().unwrap_or(f64::NAN), seen)
+    }
+
+    /// Scrolls the admin list `distance` px down; what the page recorded.
+    async fn admin_scroll(&self, speed: f64, distance: f64) -> Value {
+        let args = vec![json!(speed), json!(ADMIN_ROW_HEIGHT), json!(distance)];
+        let result = self.client.execute_async(ADMIN_SCROLL_SCRIPT, args).await.expect("admin scroll script");
+        assert!(result.get("error").is_none(), "scrolling the admin list: {result}");
+        result
+    }
+}
+
+/// One admin list over all runs.
+#[derive(Default)]
+struct AdminFigures {
+    open_ms: Vec<f64>,
+    intervals: Vec<f64>,
+    /// Rows loaded when each scroll ended.
+    rows: Vec<u64>,
+    /// Frames whose wanted position was past the rows loaded (waiting for a page).
+    behind: u64,
+}
+
+/// The administrator's lists on a large organisation: open and scroll the
+/// audit log and the grants in a fresh launch per run.
+async fn admin(settings: &Settings, report: &mut Report) {
+    let (audit, grants, rows, speed) =
+        (settings.admin_audit, settings.admin_grants, settings.admin_rows, settings.scroll_speed);
+    println!(
+        "\n==> admin lists: {audit} audit entries, {grants} grants; each opened, then scrolled {rows} rows at {speed} px/s"
+    );
+    let world = World::start().await;
+    // The role is carried to the app at enrollment.
+    world.server.make_admin().await;
+    let template = RunDir::new();
+    world.enroll(&template.data()).await;
+    let started = Instant::now();
+    let seeded = seed::admin_data(&world.server.server, audit, grants).await;
+    println!(
+        "    seeded {audit} audit entries and {grants} grants in {:.1} s; the audit log verifies ({} entries)",
+        started.elapsed().as_secs_f64(),
+        seeded.log_entries
+    );
+    let distance = rows as f64 * ADMIN_ROW_HEIGHT;
+    let lists = [("audit", "Audit log", format!("{audit} entries")), ("grants", "Grants", format!("{grants} grants"))];
+    let mut figures: BTreeMap<&str, AdminFigures> = BTreeMap::new();
+    for run in 1..=settings.runs {
+        let dir = RunDir::new();
+        copy_dir(&template.data(), &dir.data());
+        let driven = Driven::start(settings, App::Countersign, &dir.env()).await;
+        driven.wait_for("[data-testid=\"nav-admin\"]", 1).await;
+        driven
+            .client
+            .execute("document.querySelector('[data-testid=\"nav-admin\"]').click();", vec![])
+            .await
+            .expect("open the admin view");
+        // The pending list (empty: no request is pending) or its rows.
+        driven.wait_for("[data-testid=\"admin-list-empty\"], [data-testid=\"admin-list\"]", 1).await;
+        for (tab, name, _) in &lists {
+            let (open_ms, opened) = driven.admin_open(tab).await;
+            let scrolled = driven.admin_scroll(speed, distance).await;
+            let mut intervals: Vec<f64> = scrolled["intervals"]
+                .as_array()
+                .map(|a| a.iter().filter_map(Value::as_f64).collect())
+                .unwrap_or_default();
+            intervals.sort_by(f64::total_cmp);
+            let frames = Frames {
+                intervals,
+                scrolled: json!({ "px": scrolled["scrolled"], "viewport": scrolled["viewport"], "ms": scrolled["ms"] }),
+            };
+            let loaded = scrolled["rows"].as_u64().unwrap_or(0);
+            let behind = scrolled["behind"].as_u64().unwrap_or(0);
+            println!(
+                "    run {run} {name}: first {} rows {open_ms:.0} ms after the click (seen after {:.0} ms, {} checks); \
+                 scroll {} ({}); rows fetched {} → {loaded}, page arrivals [ms, rows] {}; {behind} frames waiting \
+                 for a page; frames over 50 ms [at ms, ms] {}",
+                opened["rows"],
+                opened["seen_ms"].as_f64().unwrap_or(f64::NAN),
+                opened["checks"],
+                frames.summary(),
+                frames.scrolled,
+                scrolled["first_rows"],
+                scrolled["pages"],
+                scrolled["long"],
+            );
+            let f = figures.entry(tab).or_default();
+            f.open_ms.push(open_ms);
+            f.intervals.extend(frames.intervals.iter().copied());
+            f.rows.push(loaded);
+            f.behind += behind;
+        }
+        driven.close().await;
+    }
+    for (tab, name, size) in &lists {
+        let Some(f) = figures.get_mut(tab) else { continue };
+        f.intervals.sort_by(f64::total_cmp);
+        report.row(
+            format!("Admin → {name} ({size}): first rows shown, from clicking the tab"),
+            spread_ms(&f.open_ms),
+            "n/a",
+        );
+        let (least, most) = (f.rows.iter().min().copied().unwrap_or(0), f.rows.iter().max().copied().unwrap_or(0));
+        let loaded = if least == most { format!("{most}") } else { format!("{least} – {most}") };
+        report.row(
+            format!("Admin → {name}: scrolling the list {rows} rows at {speed} px/s while it fetches pages, all runs"),
+            format!(
+                "{}; {loaded} rows fetched; {} frames waiting for a page",
+                Frames { intervals: std::mem::take(&mut f.intervals), scrolled: Value::Null }.summary(),
+                f.behind
+            ),
+            "n/a",
+        );
+    }
     world.server.server.stop().await;
 }
 

@@ -15,11 +15,12 @@ use crate::shell::{exec, exec_command, step};
 
 pub const USAGE: &str = "\
 usage: cargo xtask bench-desktop [options]
-  --runs N            launches per start-up and inbox figure (default 5)
+  --runs N            launches per start-up, inbox and admin figure (default 5)
   --idle-secs S       idle window (default 60)
   --requests N        requests in the inbox (default 1000)
   --scroll-speed PX   scroll speed, pixels per second (default 3000)
-  --parts LIST        any of start,idle,idle-inbox,inbox,fetch (default all)
+  --admin-rows N      rows scrolled in each admin list (default 2000)
+  --parts LIST        any of start,idle,idle-inbox,inbox,fetch,admin (default all)
   --skip-install      no apt, npm or tauri-driver installs
 ";
 
@@ -29,6 +30,7 @@ const KNOBS: &[(&str, &str)] = &[
     ("--idle-secs", "COUNTERSIGN_BENCH_IDLE_SECS"),
     ("--requests", "COUNTERSIGN_BENCH_REQUESTS"),
     ("--scroll-speed", "COUNTERSIGN_BENCH_SCROLL_SPEED"),
+    ("--admin-rows", "COUNTERSIGN_BENCH_ADMIN_ROWS"),
     ("--parts", "COUNTERSIGN_BENCH_PARTS"),
 ];
 
