@@ -139,6 +139,19 @@ fn path_segment(s: &str) -> String {
 }
 
 impl AdminAction {
+    /// The names the action's path carries.
+    fn names(&self) -> Vec<&str> {
+        match self {
+            AdminAction::Cancel { request_id } => vec![request_id],
+            AdminAction::RevokeGrant { grant_id } => vec![grant_id],
+            AdminAction::VerifyClient { client_id, .. } => vec![client_id],
+            AdminAction::Block { client_id, sub } | AdminAction::Unblock { client_id, sub } => {
+                std::iter::once(client_id.as_str()).chain(sub.as_deref()).collect()
+            }
+            AdminAction::RevokeDevice { device_id } => vec![device_id],
+        }
+    }
+
     fn path(&self) -> String {
         let seg = path_segment;
         match self {
@@ -344,6 +357,11 @@ impl Approver {
     /// # Errors
     /// As [`Approver::admin_list`].
     pub async fn admin_action(&self, account_id: &str, action: &AdminAction) -> Result<ActionResult> {
+        if action.names().iter().any(|n| n.is_empty() || *n == "." || *n == "..") {
+            // A dot segment would be resolved away in the URL (`..`
+            // naming the level above: another action).
+            return Err(Error::Protocol(format!("not a name for an admin action: {:?}", action.names())));
+        }
         let inner = &self.inner;
         let account = inner.store.account(account_id).await?;
         let key = inner.key_for(&account).await?;

@@ -97,6 +97,11 @@ impl Sdk {
         loop {
             let line = self.next().await;
             eprintln!("SDK: {line}");
+            // Only "pending": a `slow_down` or an error at the token endpoint
+            // is a failure of the interop, not a wait.
+            if line["outcome"] == "interrupt" {
+                assert_eq!(line["code"], "ASYNC_AUTHORIZATION_AUTHORIZATION_PENDING", "{line}");
+            }
             if line["outcome"] != "interrupt" {
                 let _ = self.child.wait().await;
                 return line;

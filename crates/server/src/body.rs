@@ -120,8 +120,13 @@ pub fn oauth_params(
     if wanted == FORM && !text.trim_start().starts_with('{') {
         return Ok(url::form_urlencoded::parse(text.as_bytes()).into_owned().collect());
     }
-    let value = countersign_protocol::jcs::parse_strict(text.as_bytes())
-        .map_err(|e| OAuthError::InvalidRequest(format!("the JSON body: {e}")))?;
+    // The parser's error may quote what it read (a number out of range):
+    // a body holds secrets, so the answer says only what is wrong.
+    let value = countersign_protocol::jcs::parse_strict(text.as_bytes()).map_err(|_| {
+        OAuthError::InvalidRequest(
+            "the JSON body is not strict JSON (I-JSON: no repeated member, numbers within 2^53)".into(),
+        )
+    })?;
     let serde_json::Value::Object(members) = value else {
         return Err(OAuthError::InvalidRequest("the JSON body must be one object".into()));
     };

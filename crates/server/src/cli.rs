@@ -562,6 +562,10 @@ fn tls_files(
     if !args.tls_self_signed {
         return Ok(None);
     }
+    // Checked before a CA is made and announced.
+    if !args.issuer.starts_with("https://") {
+        return Err(CliError::Usage("--tls-self-signed serves an https issuer".into()));
+    }
     let dir = db.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new(".")).join("tls");
     let dev = self_signed::ensure(&dir, now)?;
     // On stderr, as the logs: the instructions are for whoever starts it.

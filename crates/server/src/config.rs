@@ -321,7 +321,7 @@ impl Config {
     /// The `aud` a client's JWT (client assertion, request object, login
     /// hint token) may name at `path`: the issuer (also with the trailing
     /// slash Auth0's SDKs put there), the endpoint, and the token endpoint
-    /// under both its paths.
+    /// the metadata names. Not `/oauth/token`, which no metadata announces.
     #[must_use]
     pub fn client_jwt_audiences(&self, path: &str) -> Vec<String> {
         let issuer = self.issuer.as_str();
@@ -330,10 +330,17 @@ impl Config {
             format!("{issuer}/"),
             self.url(path),
             self.url(crate::oauth::discovery::paths::TOKEN),
-            self.url(crate::oauth::discovery::paths::TOKEN_AUTH0),
         ];
         all.dedup();
         all
+    }
+
+    /// Whether `iss` names this server: its issuer, or the issuer with a
+    /// trailing slash (as Auth0's SDKs write it in an `iss_sub` hint).
+    #[must_use]
+    pub fn is_this_issuer(&self, iss: &str) -> bool {
+        let issuer = self.issuer.as_str();
+        iss == issuer || iss.strip_suffix('/') == Some(issuer)
     }
 
     /// The device channel base URL (`countersign_device_endpoint`).

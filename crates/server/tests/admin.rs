@@ -529,5 +529,16 @@ async fn a_user_is_named_by_sub_even_when_a_username_looks_like_it() {
         sqlx::query_scalar("SELECT sub FROM client_user_blocks").fetch_all(&server.state.db).await.unwrap();
     assert_eq!(blocked, std::slice::from_ref(&eve.sub));
     assert_ne!(mallory.sub, eve.sub);
+    // A sub that does not exist is not found, even if it is someone's
+    // username.
+    let by_username = format!("/clients/{}/users/{}/block", agent.client_id, "mallory-2");
+    sqlx::query("UPDATE users SET username = 'mallory-2' WHERE sub = $1")
+        .bind(&mallory.sub)
+        .execute(&server.state.db)
+        .await
+        .unwrap();
+    expect_err(admin.admin(&server, HttpMethod::Post, &by_username).await, 404, "not_found").await;
+    let unblock = format!("/clients/{}/users/{}/unblock", agent.client_id, "mallory-2");
+    expect_err(admin.admin(&server, HttpMethod::Post, &unblock).await, 404, "not_found").await;
     server.stop().await;
 }

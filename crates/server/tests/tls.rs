@@ -233,3 +233,53 @@ async fn unusable_certificate_files_stop_the_start_with_a_clear_error() {
         assert!(!said.contains("s3cr3t"), "the key file's contents are never said: {said}");
     }
 }
+
+// The development CA vouches for the loopback names only: a certificate
+// for another name signed with its key (as someone who read the key file
+// could) is refused by a client that trusts the CA.
+#[tokio::test]
+async fn the_development_ca_cannot_vouch_for_another_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let tls = dir.path().join("tls");
+    let dev = countersign_server::tls::self_signed::ensure(&tls, u64::try_from(now()).unwrap()).unwrap();
+    let ca_key = KeyPair::from_pem(&std::fs::read_to_string(tls.join("dev-ca-key.pem")).unwrap()).unwrap();
+    let mut ca = CertificateParams::default();
+    ca.distinguished_name.push(DnType::CommonName, "Countersign development CA");
+    let issuer = Issuer::new(ca, ca_key);
+    let key = KeyPair::generate().unwrap();
+    let mut leaf = CertificateParams::new(vec!["bank.example.test".to_owned()]).unwrap();
+    leaf.not_before = time::OffsetDateTime::from_unix_timestamp(now() - 3600).unwrap();
+    leaf.not_after = time::OffsetDateTime::from_unix_timestamp(now() + 86_400).unwrap();
+    let cert = leaf.signed_by(&key, &issuer).unwrap();
+    let (cert_file, key_file) = (dir.path().join("evil-cert.pem"), dir.path().join("evil-key.pem"));
+    std::fs::write(&cert_file, cert.pem()).unwrap();
+    std::fs::write(&key_file, key.serialize_pem()).unwrap();
+    let server =
+        serve(dir.path(), &["--tls-cert", cert_file.to_str().unwrap(), "--tls-key", key_file.to_str().unwrap()]);
+    let trusting = client(Some(&dev.ca), Some(("bank.example.test", server.port)));
+    let url = format!("https://bank.example.test:{}/jwks", server.port);
+    let mut said = String::new();
+    for _ in 0..300 {
+        said = refused(&trusting, &url).await;
+        if !said.contains("onnect") || said.contains("ame") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(said.contains("NameConstraint") || said.contains("name constraint"), "{said}");
+}
+
+// A test server over TLS stops and starts again on the same address: the
+// accepting task lets the port go when the server shuts down.
+#[tokio::test]
+async fn a_tls_test_server_restarts_on_its_address() {
+    use countersign_server::testing::{spawn_test_server, TestOptions};
+    let server = spawn_test_server(TestOptions { tls: true, ..TestOptions::default() }).await.unwrap();
+    let ca = server.ca.clone().unwrap();
+    let url = server.url("/jwks");
+    answered(&client(Some(&ca), None), &url).await;
+    let server =
+        tokio::time::timeout(Duration::from_secs(20), server.restart()).await.expect("rebound in time").unwrap();
+    answered(&client(Some(&ca), None), &server.url("/jwks")).await;
+    server.stop().await;
+}

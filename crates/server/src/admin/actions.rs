@@ -23,6 +23,14 @@ impl From<AdminError> for DeviceError {
     }
 }
 
+/// The user the path names, by `sub` only (the operator CLI's lookup also
+/// takes usernames: a missing `sub` must not fall back to one).
+async fn user_by_sub(state: &AppState, sub: &str) -> Result<(), DeviceError> {
+    let found: Option<i64> =
+        sqlx::query_scalar("SELECT 1 FROM users WHERE sub = $1").bind(sub).fetch_optional(&state.db).await?;
+    found.map(drop).ok_or_else(|| DeviceError::NotFoundNamed(format!("user {sub:?}")))
+}
+
 /// The administrator's device, as the audit log names it.
 fn actor(admin: &crate::device::Device) -> Actor<'_> {
     Actor::Device(admin.device_id.as_str())
@@ -119,6 +127,7 @@ pub async fn block_client_for_user(
     Path((id, sub)): Path<(String, String)>,
 ) -> Result<Response, DeviceError> {
     let by = actor(&admin);
+    user_by_sub(&state, &sub).await?;
     let (sub, changed) = ops::block_client_for_user(&state.db, &id, &sub, &by, state.now()).await?;
     if changed {
         state.hub.notify(&sub);
@@ -135,6 +144,7 @@ pub async fn unblock_client_for_user(
     Path((id, sub)): Path<(String, String)>,
 ) -> Result<Response, DeviceError> {
     let by = actor(&admin);
+    user_by_sub(&state, &sub).await?;
     Ok(done(ops::unblock_client(&state.db, &id, Some(&sub), &by, state.now()).await?))
 }
 

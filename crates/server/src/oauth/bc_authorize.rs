@@ -135,7 +135,7 @@ async fn resolve_user(state: &AppState, client: &Client, hint: &UserHint) -> Res
         UserHint::LoginHint(Hint::IssSub { iss, sub }) => {
             // Auth0's SDKs send the issuer with a trailing slash
             // (`https://{domain}/`), as Auth0's issuers are.
-            if iss != issuer && iss.strip_suffix('/') != Some(issuer) {
+            if !state.config.is_this_issuer(iss) {
                 return Err(OAuthError::UnknownUserId);
             }
             users::find(state, By::Sub(sub)).await?
@@ -179,7 +179,9 @@ async fn resolve_user(state: &AppState, client: &Client, hint: &UserHint) -> Res
             match sub_id.get("format").and_then(Value::as_str) {
                 Some("email") => users::find(state, By::Email(&field("email"))).await?,
                 Some("username") => users::find(state, By::Username(&field("username"))).await?,
-                Some("iss_sub") if field("iss") == issuer => users::find(state, By::Sub(&field("sub"))).await?,
+                Some("iss_sub") if state.config.is_this_issuer(&field("iss")) => {
+                    users::find(state, By::Sub(&field("sub"))).await?
+                }
                 Some("iss_sub") => None,
                 _ => {
                     return Err(OAuthError::InvalidRequest(

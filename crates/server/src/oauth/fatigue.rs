@@ -183,6 +183,15 @@ impl Limit {
     /// What the limit counts by: the client, the user, or both. Refusals
     /// are recorded once a minute per such key, so that a client over its
     /// own rate naming many users writes one entry, not one per user.
+    /// What the key counts by, as the audit entry says (`counted_by`).
+    fn counted_by(self) -> &'static str {
+        match self {
+            Limit::ClientPerMinute => "client",
+            Limit::UserPerMinute | Limit::PendingPerUser | Limit::UnverifiedPendingPerUser => "user",
+            Limit::UnverifiedUserClientPerMinute => "client_and_user",
+        }
+    }
+
     fn key(self, client_id: &str, sub: &str) -> (Option<String>, Option<String>, Limit) {
         let (client, user) = match self {
             Limit::ClientPerMinute => (Some(client_id), None),
@@ -289,8 +298,9 @@ impl RefusalLog {
                 previous.since = previous.since.saturating_add(1);
                 seen.insert(taken.key, previous);
             }
+            // Counted as a refusal not recorded: the next one records it.
             None => {
-                seen.remove(&taken.key);
+                seen.insert(taken.key, Seen { recorded_at: 0, since: 1 });
             }
         }
     }
@@ -331,6 +341,7 @@ pub(super) fn record_refusal(
                 "value": value,
                 "retry_after": retry_after,
                 "refused_before": before,
+                "counted_by": limit.counted_by(),
             })),
         );
         if let Err(e) = appended {
@@ -469,7 +480,7 @@ mod tests {
         assert_eq!(take(Limit::ClientPerMinute, "c", "u3", 222).map(|t| t.before), Some(1));
         let first = take(Limit::PendingPerUser, "c", "u9", 300).unwrap();
         log.undo(first);
-        assert_eq!(take(Limit::PendingPerUser, "c", "u9", 301).map(|t| t.before), Some(0), "a first one given back");
+        assert_eq!(take(Limit::PendingPerUser, "c", "u9", 301).map(|t| t.before), Some(1), "a first one given back");
     }
 
     fn plan(conn: &rusqlite::Connection, sql: &str, params: impl rusqlite::Params) -> Vec<String> {

@@ -23,6 +23,10 @@ use tokio_rustls::server::TlsStream;
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Handshaken connections waiting for the server to take them.
 const ACCEPTED_QUEUE: usize = 1024;
+/// Most handshakes under way at once: past it the listener stops
+/// accepting, and the kernel's backlog holds the connections (a flood of
+/// silent clients cannot use up the process's descriptors).
+const MAX_HANDSHAKES: usize = 512;
 
 /// Why the certificate or key cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -131,8 +135,9 @@ pub struct TlsListener {
 }
 
 impl TlsListener {
-    /// Accepts on `listener` with `config`; the accepting task ends with
-    /// the listener.
+    /// Accepts on `listener` with `config`; the accepting task, and the
+    /// socket with it, ends when the [`TlsListener`] is dropped (axum drops
+    /// it when shutting down).
     ///
     /// # Errors
     /// The listener has no local address.
@@ -140,23 +145,33 @@ impl TlsListener {
         let local = listener.local_addr()?;
         let (tx, accepted) = tokio::sync::mpsc::channel(ACCEPTED_QUEUE);
         let acceptor = tokio_rustls::TlsAcceptor::from(config);
+        let handshakes = Arc::new(tokio::sync::Semaphore::new(MAX_HANDSHAKES));
         tokio::spawn(async move {
             loop {
-                let (tcp, peer) = match listener.accept().await {
+                let permit = tokio::select! {
+                    permit = handshakes.clone().acquire_owned() => match permit {
+                        Ok(p) => p,
+                        Err(_) => break,
+                    },
+                    () = tx.closed() => break,
+                };
+                let accepted = tokio::select! {
+                    accepted = listener.accept() => accepted,
+                    () = tx.closed() => break,
+                };
+                let (tcp, peer) = match accepted {
                     Ok(conn) => conn,
                     Err(e) => {
                         // As axum's own listener: out of descriptors and the
-                        // like pass; wait a little.
+                        // like pass; wait a second.
                         tracing::warn!("accepting a connection: {e}");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        tokio::time::sleep(Duration::from_secs(1)).await;
                         continue;
                     }
                 };
-                if tx.is_closed() {
-                    break;
-                }
                 let (acceptor, tx) = (acceptor.clone(), tx.clone());
                 tokio::spawn(async move {
+                    let _permit = permit;
                     match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
                         Ok(Ok(tls)) => {
                             let _ = tx.send((tls, peer)).await;

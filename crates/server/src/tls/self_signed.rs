@@ -3,14 +3,15 @@
 //! `tls/dev-ca-key.pem`, owner only), and a server certificate for
 //! `localhost`, `127.0.0.1` and `::1` issued by it at every start
 //! (`tls/dev-cert.pem`, `tls/dev-key.pem`). Clients trust the CA file once;
-//! the server certificate can then change freely. Never for production:
-//! whoever reads the CA key can impersonate any name to those clients.
+//! the server certificate can then change freely. The CA is name-constrained
+//! to those loopback names (RFC 5280 §4.2.1.10), so its key cannot vouch
+//! for any other site to clients that trust it. Never for production.
 
 use std::path::{Path, PathBuf};
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose, SanType,
+    BasicConstraints, CertificateParams, CidrSubnet, DistinguishedName, DnType, ExtendedKeyUsagePurpose,
+    GeneralSubtree, IsCa, Issuer, KeyPair, KeyUsagePurpose, NameConstraints, SanType,
 };
 
 use super::{TlsError, TlsFiles};
@@ -58,6 +59,16 @@ fn ca_params(now: time::OffsetDateTime) -> CertificateParams {
     params.distinguished_name = name;
     params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
     params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    // Clients that trust it (NODE_EXTRA_CA_CERTS, SSL_CERT_FILE) accept
+    // from it only the loopback names, whoever reads its key.
+    params.name_constraints = Some(NameConstraints {
+        permitted_subtrees: vec![
+            GeneralSubtree::DnsName("localhost".to_owned()),
+            GeneralSubtree::IpAddress(CidrSubnet::V4([127, 0, 0, 1], [255; 4])),
+            GeneralSubtree::IpAddress(CidrSubnet::V6(std::net::Ipv6Addr::LOCALHOST.octets(), [255; 16])),
+        ],
+        excluded_subtrees: Vec::new(),
+    });
     params.not_before = now - time::Duration::hours(1);
     params.not_after = now + time::Duration::days(CA_DAYS);
     params
