@@ -152,6 +152,17 @@ impl AdminAction {
         }
     }
 
+    /// [`AdminAction::path`], refusing a name that is empty or a dot
+    /// segment: the URL would resolve it away (`..` naming the level above,
+    /// another action).
+    fn checked_path(&self) -> Result<String> {
+        let names = self.names();
+        if names.iter().any(|n| n.is_empty() || *n == "." || *n == "..") {
+            return Err(Error::Protocol(format!("not a name for an admin action: {names:?}")));
+        }
+        Ok(self.path())
+    }
+
     fn path(&self) -> String {
         let seg = path_segment;
         match self {
@@ -357,15 +368,11 @@ impl Approver {
     /// # Errors
     /// As [`Approver::admin_list`].
     pub async fn admin_action(&self, account_id: &str, action: &AdminAction) -> Result<ActionResult> {
-        if action.names().iter().any(|n| n.is_empty() || *n == "." || *n == "..") {
-            // A dot segment would be resolved away in the URL (`..`
-            // naming the level above: another action).
-            return Err(Error::Protocol(format!("not a name for an admin action: {:?}", action.names())));
-        }
+        let path = action.checked_path()?;
         let inner = &self.inner;
         let account = inner.store.account(account_id).await?;
         let key = inner.key_for(&account).await?;
-        let url = format!("{}{}", self.admin_endpoint(&account).await?, action.path());
+        let url = format!("{}{path}", self.admin_endpoint(&account).await?);
         let (_, value) = inner.http.device_post_empty(&url, &inner.auth(&account, &key)).await?;
         typed(value, "admin action")
     }
@@ -402,6 +409,14 @@ mod tests {
         assert_eq!(block.path(), "/clients/agent%20a%2Bb/users/u%201%2F..%3F%23%25/block");
         let unblock = AdminAction::Unblock { client_id: "Zoë~_.-".into(), sub: None };
         assert_eq!(unblock.path(), "/clients/Zo%C3%AB~_.-/unblock");
+        // Dot segments and empty names are refused before anything is sent.
+        assert_eq!(block.checked_path().unwrap(), block.path());
+        for name in ["..", ".", ""] {
+            let action = AdminAction::Block { client_id: "c".into(), sub: Some(name.into()) };
+            assert!(matches!(action.checked_path(), Err(Error::Protocol(_))), "{name:?}");
+            let action = AdminAction::RevokeGrant { grant_id: name.into() };
+            assert!(action.checked_path().is_err(), "{name:?}");
+        }
     }
 
     #[test]

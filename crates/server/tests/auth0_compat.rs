@@ -13,23 +13,36 @@ use common::*;
 use countersign_protocol::device::Decision;
 use serde_json::{json, Value};
 
-#[tokio::test]
-async fn the_auth0_sdk_calls_work_unchanged() {
+/// A server without per-minute limits, a user `username` with an enrolled
+/// device, and an agent registered as an Auth0 application is (its secret
+/// sent in the body); the secret.
+async fn sdk_setup(username: &str) -> (countersign_server::testing::TestServer, TestDevice, Agent, String) {
     let server = server_with(|c| {
         c.limits.user_per_minute = 0;
         c.limits.client_per_minute = 0;
     })
     .await;
-    let dev = TestDevice::of_new_user(&server, "zoe").await;
+    let dev = TestDevice::of_new_user(&server, username).await;
     let agent = Agent::register(&server, json!({ "token_endpoint_auth_method": "client_secret_post" })).await;
     let secret = agent.secret.clone().unwrap();
-    let http = reqwest::Client::new();
-    let details = json!([{
+    (server, dev, agent, secret)
+}
+
+/// A payment of `amount` EUR to `creditor`.
+fn payment(amount: &str, creditor: &str) -> Value {
+    json!([{
         "type": "payment_initiation",
-        "instructedAmount": { "currency": "EUR", "amount": "123.50" },
-        "creditorName": "Merchant A",
+        "instructedAmount": { "currency": "EUR", "amount": amount },
+        "creditorName": creditor,
         "creditorAccount": { "iban": "DE02100100109307118603" },
-    }]);
+    }])
+}
+
+#[tokio::test]
+async fn the_auth0_sdk_calls_work_unchanged() {
+    let (server, dev, agent, secret) = sdk_setup("zoe").await;
+    let http = reqwest::Client::new();
+    let details = payment("123.50", "Merchant A");
     let login_hint = json!({ "format": "iss_sub", "iss": format!("{}/", server.base_url), "sub": dev.sub }).to_string();
     let form = [
         ("scope", "openid".to_owned()),
@@ -107,21 +120,9 @@ async fn the_auth0_sdk_calls_work_unchanged() {
 // array or a repeated member are `invalid_request`.
 #[tokio::test]
 async fn the_python_sdks_json_bodies_are_read_as_parameters() {
-    let server = server_with(|c| {
-        c.limits.user_per_minute = 0;
-        c.limits.client_per_minute = 0;
-    })
-    .await;
-    let dev = TestDevice::of_new_user(&server, "kai").await;
-    let agent = Agent::register(&server, json!({ "token_endpoint_auth_method": "client_secret_post" })).await;
-    let secret = agent.secret.clone().unwrap();
+    let (server, dev, agent, secret) = sdk_setup("kai").await;
     let http = reqwest::Client::new();
-    let details = json!([{
-        "type": "payment_initiation",
-        "instructedAmount": { "currency": "EUR", "amount": "9.99" },
-        "creditorName": "Merchant B",
-        "creditorAccount": { "iban": "DE02100100109307118603" },
-    }]);
+    let details = payment("9.99", "Merchant B");
     let body = json!({
         "client_id": agent.client_id,
         "client_secret": secret,

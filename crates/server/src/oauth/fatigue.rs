@@ -122,10 +122,7 @@ pub(super) fn check_blocks(conn: &rusqlite::Connection, asking: Asking<'_>) -> R
     if client.verified {
         if limits.not_me_threshold > 0 {
             let n: i64 = conn
-                .prepare_cached(
-                    "SELECT COUNT(*) FROM auth_requests WHERE sub = ?1 AND client_id = ?2 \
-                     AND deny_reason = 'not_me' AND decided_at > ?3",
-                )
+                .prepare_cached(crate::store::blocks::NOT_ME_OF_CLIENT)
                 .and_then(|mut s| {
                     s.query_row(
                         rusqlite::params![sub, client_id, store::ts(now.saturating_sub(limits.not_me_window_secs))],

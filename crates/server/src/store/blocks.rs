@@ -19,6 +19,12 @@ use crate::error::Internal;
 use crate::store::{self, Tx};
 use countersign_protocol::admin::AuditAction;
 
+/// A user's (`?1`) `not_me` denials of one client (`?2`) decided after `?3`:
+/// what blocks a verified client for that user (`oauth/fatigue.rs` checks
+/// it at each request; [`after_not_me`] records the block's start).
+pub(crate) const NOT_ME_OF_CLIENT: &str = "SELECT COUNT(*) FROM auth_requests WHERE sub = ?1 AND client_id = ?2 \
+     AND deny_reason = 'not_me' AND decided_at > ?3";
+
 /// Whether every unverified client is blocked for `sub`.
 ///
 /// # Errors
@@ -77,15 +83,12 @@ pub async fn after_not_me(
         return Ok(admins);
     }
     // This decision is recorded already: the count includes it.
-    let n: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM auth_requests WHERE sub = $1 AND client_id = $2 AND deny_reason = 'not_me' \
-         AND decided_at > $3",
-    )
-    .bind(&req.sub)
-    .bind(&req.client_id)
-    .bind(store::ts(now.saturating_sub(limits.not_me_window_secs)))
-    .fetch_one(&mut *conn)
-    .await?;
+    let n: i64 = sqlx::query_scalar(NOT_ME_OF_CLIENT)
+        .bind(&req.sub)
+        .bind(&req.client_id)
+        .bind(store::ts(now.saturating_sub(limits.not_me_window_secs)))
+        .fetch_one(&mut *conn)
+        .await?;
     if n == i64::from(limits.not_me_threshold) {
         crate::audit::append(
             conn,
