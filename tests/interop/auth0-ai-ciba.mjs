@@ -29,11 +29,14 @@ const authorizer = new AsyncAuthorizerBase(
   {
     userID: env("USER_ID"),
     bindingMessage: env("BINDING_MESSAGE"),
-    scopes: ["openid"],
+    scopes: (process.env.SCOPES ?? "openid").split(" "),
+    ...(process.env.AUDIENCE ? { audience: process.env.AUDIENCE } : {}),
     ...(details ? { authorizationDetails: JSON.parse(details) } : {}),
     requestedExpiry: Number(env("REQUESTED_EXPIRY")),
     store: new MemoryStore(),
-    onAuthorizationRequest: "interrupt",
+    // "interrupt" (the tool is called again after each interrupt) or
+    // "block" (the SDK polls until an outcome).
+    onAuthorizationRequest: process.env.MODE ?? "interrupt",
   },
 );
 
@@ -55,7 +58,13 @@ for (;;) {
   try {
     const result = await sendEmail({ to: "customer@example.org", order: "ACME-10" });
     if (result instanceof Error) {
-      say({ outcome: "refused", name: result.constructor.name, code: result.code ?? null, message: result.message });
+      say({
+        outcome: "refused",
+        name: result.constructor.name,
+        code: result.code ?? null,
+        error: result.error ?? null,
+        message: result.message,
+      });
     } else {
       say({ outcome: "ran", ...result });
     }

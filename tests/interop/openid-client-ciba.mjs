@@ -20,11 +20,18 @@ const env = (name) => {
 
 const emit = (object) => process.stdout.write(`${JSON.stringify(object)}\n`);
 
+const causeCodes = (error) => {
+  const codes = [];
+  for (let e = error?.cause, depth = 0; e && depth < 8; e = e.cause, depth += 1) {
+    codes.push(e.code ?? e.name ?? null);
+  }
+  return codes;
+};
+
 try {
+  // HTTPS, with the server's CA trusted through NODE_EXTRA_CA_CERTS: the
+  // library is used with its defaults (it refuses plain http issuers).
   const issuer = new URL(env('ISSUER'));
-  // The test server listens on loopback http; this is the library's own,
-  // documented switch for that, not a change to the library.
-  const options = issuer.protocol === 'http:' ? { execute: [client.allowInsecureRequests] } : undefined;
   // The client is registered with client_secret_basic; the library's default
   // for a bare secret is client_secret_post, so name the method (its public
   // ClientSecretBasic helper).
@@ -33,7 +40,6 @@ try {
     env('CLIENT_ID'),
     undefined,
     client.ClientSecretBasic(env('CLIENT_SECRET')),
-    options,
   );
   // Also verify the ID token's signature against the server's JWKS (by
   // default the library trusts the TLS-protected token response).
@@ -71,6 +77,9 @@ try {
     error: error?.error ?? null,
     status: error?.status ?? null,
     message: String(error?.message ?? error),
+    // The codes along the error's causes (a TLS refusal is a cause of the
+    // fetch error: CERT_HAS_EXPIRED, ERR_TLS_CERT_ALTNAME_INVALID, ...).
+    causes: causeCodes(error),
     // WWWAuthenticateChallengeError: the parsed challenges.
     challenges: error?.code === 'OAUTH_WWW_AUTHENTICATE_CHALLENGE' ? error.cause ?? null : null,
   });

@@ -46,14 +46,17 @@ const REQUESTS: &[(&str, &str, &str)] = &[
 struct Options {
     screenshot: Option<PathBuf>,
     every: u64,
+    https: bool,
 }
 
 pub fn run(args: &[String]) -> Result<(), String> {
-    let mut options = Options { screenshot: None, every: DEFAULT_EVERY };
+    let mut options = Options { screenshot: None, every: DEFAULT_EVERY, https: false };
+    let headless = args.iter().any(|a| a == "--headless");
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         match arg.as_str() {
-            "--headless" => return crate::demo_headless::run(),
+            "--headless" => {}
+            "--https" => options.https = true,
             "--screenshot" => {
                 let path = args.next().ok_or("--screenshot needs a file path")?;
                 options.screenshot = Some(absolute(Path::new(path)));
@@ -64,6 +67,12 @@ pub fn run(args: &[String]) -> Result<(), String> {
             }
             other => return Err(format!("demo: unknown option `{other}`")),
         }
+    }
+    if headless {
+        if options.screenshot.is_some() {
+            return Err("demo: --headless has no window to take a screenshot of".into());
+        }
+        return crate::demo_headless::run(options.https);
     }
     run_demo(&options)
 }
@@ -89,7 +98,7 @@ fn run_demo(options: &Options) -> Result<(), String> {
         polkit_action();
     }
 
-    let demo = DemoWorld::start()?;
+    let demo = DemoWorld::start(options.https)?;
     let agent = demo.agent_loop(options.every, options.screenshot.is_none());
 
     let result = if let Some(path) = &options.screenshot {
@@ -152,6 +161,9 @@ struct DemoWorld {
     server: Child,
     issuer: String,
     cli: PathBuf,
+    /// The server's development CA, trusted by the app and the CLI, when
+    /// the demo runs over HTTPS.
+    ca_file: Option<PathBuf>,
 }
 
 impl Drop for DemoWorld {
@@ -163,12 +175,14 @@ impl Drop for DemoWorld {
 }
 
 impl DemoWorld {
-    fn start() -> Result<DemoWorld, String> {
+    fn start(https: bool) -> Result<DemoWorld, String> {
         let dir = std::env::temp_dir().join(format!("countersign-demo-app-{}", std::process::id()));
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let db = dir.join("server.sqlite3");
         let port = free_port()?;
-        let issuer = format!("http://127.0.0.1:{port}");
+        let issuer = if https { format!("https://localhost:{port}") } else { format!("http://127.0.0.1:{port}") };
+        // Where `--tls-self-signed` keeps its CA: `tls/` beside the database.
+        let ca_file = https.then(|| dir.join("tls").join("dev-ca.pem"));
         let server_bin = bin("countersign-server");
         let server_cmd = |args: &[&str]| {
             let mut c = Command::new(&server_bin);
@@ -187,13 +201,17 @@ impl DemoWorld {
         // critical requests are approved with the device key (the server's
         // default, `critical`, would require one; WebAuthn also needs a
         // domain, and the demo serves on an IP address).
-        let server = server_cmd(&["serve", "--listen", &listen, "--issuer", &issuer, "--webauthn-at", "never"])
+        let mut serve = server_cmd(&["serve", "--listen", &listen, "--issuer", &issuer, "--webauthn-at", "never"]);
+        if https {
+            serve.arg("--tls-self-signed");
+        }
+        let server = serve
             .stdout(log)
             .stderr(log_err)
             .stdin(Stdio::null())
             .spawn()
             .map_err(|e| format!("could not start countersign-server: {e}"))?;
-        let mut world = DemoWorld { dir, server, issuer, cli: bin("countersign-cli") };
+        let mut world = DemoWorld { dir, server, issuer, cli: bin("countersign-cli"), ca_file };
         world.wait_for_server(port, &log_path)?;
 
         step("Enroll the desktop app into the demo account (its own data directory)");
@@ -237,12 +255,16 @@ impl DemoWorld {
     /// The app's (and the CLI's) environment: the demo data directory, keys
     /// in the encrypted file.
     fn env(&self) -> Vec<(String, String)> {
-        vec![
+        let mut env: Vec<(String, String)> = vec![
             ("COUNTERSIGN_DATA_DIR".into(), self.dir.join("approver").display().to_string()),
             ("COUNTERSIGN_KEY_STORE".into(), "file".into()),
             ("COUNTERSIGN_INSECURE_KEY_PASSPHRASE".into(), PASSPHRASE.into()),
             ("COUNTERSIGN_EXPORT_DIR".into(), self.dir.join("exports").display().to_string()),
-        ]
+        ];
+        if let Some(ca) = &self.ca_file {
+            env.push(("COUNTERSIGN_CA_FILE".into(), ca.display().to_string()));
+        }
+        env
     }
 
     fn cli(&self, args: &[&str]) -> Command {

@@ -107,7 +107,9 @@ fn field(text: &str, key: &str) -> Result<String, String> {
         .ok_or_else(|| format!("no {key:?} in the output"))
 }
 
-pub fn run() -> Result<(), String> {
+/// `https`: the server speaks TLS with its development certificate
+/// (`--tls-self-signed`), and the CLI trusts its CA (`COUNTERSIGN_CA_FILE`).
+pub fn run(https: bool) -> Result<(), String> {
     let root = crate::root();
     step("Build countersign-server and countersign-cli");
     exec_command(
@@ -122,7 +124,9 @@ pub fn run() -> Result<(), String> {
     let approver_dir = dir.join("approver");
     let agent_file = dir.join("agent.json");
     let port = free_port()?;
-    let issuer = format!("http://127.0.0.1:{port}");
+    let issuer = if https { format!("https://localhost:{port}") } else { format!("http://127.0.0.1:{port}") };
+    // Where `--tls-self-signed` keeps its CA: `tls/` beside the database.
+    let ca_file = dir.join("tls").join("dev-ca.pem");
     let server_cmd = |args: &[&str]| {
         let mut c = Command::new(&server_bin);
         c.arg("--db").arg(&db).args(args);
@@ -135,6 +139,9 @@ pub fn run() -> Result<(), String> {
             .env("COUNTERSIGN_KEY_STORE", "file")
             .env("COUNTERSIGN_INSECURE_KEY_PASSPHRASE", PASSPHRASE)
             .stdin(Stdio::null());
+        if https {
+            c.env("COUNTERSIGN_CA_FILE", &ca_file);
+        }
         c
     };
 
@@ -151,6 +158,9 @@ pub fn run() -> Result<(), String> {
     // server's default, `critical`, would require one; WebAuthn also needs a
     // domain, and the demo serves on an IP address).
     let mut server_command = server_cmd(&["serve", "--listen", &listen, "--issuer", &issuer, "--webauthn-at", "never"]);
+    if https {
+        server_command.arg("--tls-self-signed");
+    }
     println!("    $ {} &   (log: {})", describe(&server_command), log_path.display());
     let child = server_command
         .stdout(log)

@@ -39,6 +39,9 @@ commands:
                              once the first requests arrived, then quits
   demo --headless            the whole flow in a terminal: a local server, a
                              demo user, a CLI approver and a demo agent
+  demo ... --https           any of them over HTTPS: the server's development
+                             certificate (--tls-self-signed), its CA trusted by
+                             the app and the CLI (COUNTERSIGN_CA_FILE)
   test [--skip-install]      run every test (UI, browser, cargo, end-to-end under
                              Xvfb, keychain, fuzz smoke, interop with
                              openid-client and soft-webauthn)

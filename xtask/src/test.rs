@@ -120,9 +120,12 @@ fn interop_openid_client(root: &std::path::Path) -> Result<(), String> {
 
 /// Auth0's AI SDK (`@auth0/ai`, tests/interop, installed by
 /// [`interop_openid_client`]'s `npm ci`) asks over HTTPS with the
-/// development certificate; the CLI approver decides.
+/// development certificate; the CLI approver decides. The same for the
+/// LangChain example of docs/agents.md (examples/buy-shares-langchain,
+/// `@auth0/ai-langchain`).
 fn interop_auth0_ai(root: &std::path::Path) -> Result<(), String> {
-    step("Interop: @auth0/ai against countersign-server over HTTPS, the CLI approving");
+    step("Interop: @auth0/ai and the LangChain example against countersign-server over HTTPS, the CLI approving");
+    exec(&root.join("examples/buy-shares-langchain"), "npm", &["ci", "--no-audit", "--no-fund"])?;
     exec(root, "cargo", &["test", "-p", "countersign-cli", "--test", "auth0_ai", "--", "--ignored"])
 }
 

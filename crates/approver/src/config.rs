@@ -207,7 +207,8 @@ impl ApproverConfig {
     /// ([`ENV_KEY_STORE`]), the key file's passphrase from
     /// [`ENV_INSECURE_PASSPHRASE`](crate::keys::passphrase::ENV_INSECURE_PASSPHRASE)
     /// when set (tests and headless use only; otherwise `passphrase` stays
-    /// `None` for the caller to ask), and the locale ([`locale_from_env`]).
+    /// `None` for the caller to ask), the locale ([`locale_from_env`]) and a
+    /// CA file to trust ([`ENV_CA_FILE`]).
     ///
     /// # Errors
     /// [`crate::Error::Config`]: no data directory, or a bad key store name.
@@ -222,6 +223,9 @@ impl ApproverConfig {
         }
         if let Some(locale) = locale_from_env() {
             config.render.locale = locale;
+        }
+        if let Some(ca) = std::env::var_os(ENV_CA_FILE).filter(|f| !f.is_empty()) {
+            config.transport.extra_ca_files.push(PathBuf::from(ca));
         }
         Ok(config)
     }
@@ -263,6 +267,21 @@ pub fn default_device_name() -> String {
 #[cfg(test)]
 mod tests {
     use super::KeyStoreChoice;
+
+    // The desktop app's configuration comes from from_env: a server's
+    // development CA named there is trusted (the only test reading or
+    // setting COUNTERSIGN_CA_FILE, so no other test races it).
+    #[test]
+    fn the_ca_file_named_in_the_environment_is_trusted() {
+        let dir = tempfile::tempdir().unwrap();
+        std::env::set_var(super::ENV_DATA_DIR, dir.path());
+        std::env::set_var(super::ENV_CA_FILE, "/srv/countersign/tls/dev-ca.pem");
+        let config = super::ApproverConfig::from_env().unwrap();
+        assert_eq!(config.transport.extra_ca_files, vec![std::path::PathBuf::from("/srv/countersign/tls/dev-ca.pem")]);
+        std::env::set_var(super::ENV_CA_FILE, "");
+        assert!(super::ApproverConfig::from_env().unwrap().transport.extra_ca_files.is_empty());
+        std::env::remove_var(super::ENV_CA_FILE);
+    }
 
     #[test]
     fn posix_locales_become_bcp47_tags() {

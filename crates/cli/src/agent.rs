@@ -79,13 +79,32 @@ pub enum TokenOutcome {
     },
 }
 
+/// The CA file (PEM) the demo agent trusts beside the built-in roots
+/// (`--ca-file`, `COUNTERSIGN_CA_FILE`), set once before its first call.
+static CA_FILE: std::sync::OnceLock<Option<std::path::PathBuf>> = std::sync::OnceLock::new();
+
+/// Trust `file` (a server's development CA) in the agent's calls.
+pub fn trust_ca_file(file: Option<std::path::PathBuf>) {
+    let _ = CA_FILE.set(file);
+}
+
 fn client() -> Result<reqwest::Client> {
-    reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder()
         .use_rustls_tls()
         .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(30))
-        .build()
-        .map_err(|e| AgentError::Network(e.to_string()))
+        .timeout(Duration::from_secs(30));
+    if let Some(file) = CA_FILE.get().and_then(Option::as_ref) {
+        let pem = std::fs::read(file).map_err(|e| AgentError::Invalid(format!("--ca-file {}: {e}", file.display())))?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|e| AgentError::Invalid(format!("--ca-file {}: {e}", file.display())))?;
+        if certs.is_empty() {
+            return Err(AgentError::Invalid(format!("--ca-file {}: no certificate", file.display())));
+        }
+        for cert in certs {
+            builder = builder.add_root_certificate(cert);
+        }
+    }
+    builder.build().map_err(|e| AgentError::Network(e.to_string()))
 }
 
 fn net(e: &reqwest::Error) -> AgentError {

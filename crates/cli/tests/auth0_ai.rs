@@ -55,6 +55,19 @@ struct Sdk {
 
 impl Sdk {
     fn spawn(server: &TestServer, client: &(String, String), sub: &str, binding: &str, expiry: u64) -> Sdk {
+        Self::spawn_with(server, client, sub, binding, expiry, &[])
+    }
+
+    /// As [`Sdk::spawn`], with more of the script's settings (`MODE`,
+    /// `SCOPES`, `AUDIENCE`, `AUTHORIZATION_DETAILS` = "" for none).
+    fn spawn_with(
+        server: &TestServer,
+        client: &(String, String),
+        sub: &str,
+        binding: &str,
+        expiry: u64,
+        env: &[(&str, &str)],
+    ) -> Sdk {
         let dir = interop_dir();
         assert!(
             dir.join("node_modules/@auth0/ai/package.json").is_file(),
@@ -74,6 +87,7 @@ impl Sdk {
             .env("AUTHORIZATION_DETAILS", details().to_string())
             .env("REQUESTED_EXPIRY", expiry.to_string())
             .env("WAIT_SECS", "60")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .kill_on_drop(true)
@@ -122,9 +136,19 @@ async fn pending_id(server: &TestServer, data: &Path, binding: &str) -> String {
     panic!("{binding} never reached the approver");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs Node.js and `npm ci` in tests/interop (cargo xtask test)"]
-async fn an_agent_on_auth0_ai_waits_for_the_cli_approval_and_gets_the_approved_details() {
+/// A server over HTTPS with its development certificate (limits off, polls
+/// every second), Zoë with the CLI approver enrolled in `data`, and the
+/// agent's client, registered as an Auth0 application is: a secret sent in
+/// the body (the SDK's client authentication), poll mode.
+struct Setup {
+    server: TestServer,
+    _dir: tempfile::TempDir,
+    data: PathBuf,
+    sub: String,
+    client: (String, String),
+}
+
+async fn setup() -> Setup {
     let server = spawn_test_server(TestOptions {
         tls: true,
         ..TestOptions::with_config(|c| {
@@ -140,9 +164,6 @@ async fn an_agent_on_auth0_ai_waits_for_the_cli_approval_and_gets_the_approved_d
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("approver");
     cli(&server, &data, &["enroll", &server.invitation("zoe", 600).await, "--yes"]).await;
-
-    // The agent's client, registered as an Auth0 application is: a secret
-    // sent in the body (the SDK's client authentication), poll mode.
     let ca = std::fs::read(server.ca.as_ref().unwrap()).unwrap();
     let http =
         reqwest::Client::builder().add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap()).build().unwrap();
@@ -156,10 +177,18 @@ async fn an_agent_on_auth0_ai_waits_for_the_cli_approval_and_gets_the_approved_d
     });
     let reg: Value = http.post(server.url("/register")).json(&registration).send().await.unwrap().json().await.unwrap();
     let client = (reg["client_id"].as_str().unwrap().to_owned(), reg["client_secret"].as_str().unwrap().to_owned());
+    Setup { server, _dir: dir, data, sub: zoe.sub, client }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Node.js and `npm ci` in tests/interop (cargo xtask test)"]
+async fn an_agent_on_auth0_ai_waits_for_the_cli_approval_and_gets_the_approved_details() {
+    let Setup { server, data, sub, client, .. } = setup().await;
+    let zoe_sub = sub.as_str();
 
     // Approved: the tool was interrupted while pending, then ran with
     // exactly the approved details.
-    let mut sdk = Sdk::spawn(&server, &client, &zoe.sub, "MAIL-ACME-1", 300);
+    let mut sdk = Sdk::spawn(&server, &client, zoe_sub, "MAIL-ACME-1", 300);
     let first = sdk.next().await;
     assert_eq!(first["outcome"], "interrupt", "{first}");
     assert_eq!(first["code"], "ASYNC_AUTHORIZATION_AUTHORIZATION_PENDING");
@@ -174,17 +203,161 @@ async fn an_agent_on_auth0_ai_waits_for_the_cli_approval_and_gets_the_approved_d
     assert_eq!(ran["ran"], json!({ "to": "customer@example.org", "order": "ACME-10" }));
 
     // Denied: the SDK's AccessDeniedInterrupt, and the tool did not run.
-    let mut sdk = Sdk::spawn(&server, &client, &zoe.sub, "MAIL-ACME-2", 300);
+    let mut sdk = Sdk::spawn(&server, &client, zoe_sub, "MAIL-ACME-2", 300);
     let id = pending_id(&server, &data, "MAIL-ACME-2").await;
     cli(&server, &data, &["deny", &id, "--reason", "wrong_details"]).await;
     let denied = sdk.outcome().await;
     assert_eq!((denied["outcome"].as_str(), denied["name"].as_str()), (Some("refused"), Some("AccessDeniedInterrupt")));
 
-    // Not tested: expiry. The SDK keeps its pending request in its store
-    // for `expires_in` only; once the store has dropped it, the next call
-    // of the tool starts a new request (seen here: a new request every
-    // `expires_in` seconds), and a poll that races the store's expiry gets
-    // the server's `expired_token` as the library's AuthApiError. Neither
-    // is an outcome a test can wait for without racing the SDK's clock.
+    server.stop().await;
+}
+
+// Expiry, both ways the SDK meets it. The server's clock passes the
+// request's expiry while the SDK still waits: the next poll is answered
+// `expired_token`, which the SDK hands to the tool's caller as its own
+// AuthApiError with that code (it maps no interrupt to it), and the tool
+// does not run. A request nobody decides within `requested_expiry` ends in
+// the SDK's AuthorizationRequestExpiredInterrupt when it polls (block mode,
+// where it keeps polling on its own).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Node.js and `npm ci` in tests/interop (cargo xtask test)"]
+async fn an_expired_request_reaches_the_agent_as_the_sdks_own_errors() {
+    let Setup { server, data, sub, client, .. } = setup().await;
+
+    let mut sdk = Sdk::spawn(&server, &client, &sub, "MAIL-ACME-3", 300);
+    let first = sdk.next().await;
+    assert_eq!(first["code"], "ASYNC_AUTHORIZATION_AUTHORIZATION_PENDING", "{first}");
+    pending_id(&server, &data, "MAIL-ACME-3").await;
+    server.clock.advance(301);
+    let expired = sdk.outcome().await;
+    assert_eq!(expired["outcome"], "refused", "{expired}");
+    assert_eq!(expired["error"], "expired_token", "{expired}");
+    assert_eq!(expired["name"], "AuthApiError", "{expired}");
+    // The approver no longer offers it.
+    let list = cli(&server, &data, &["list"]).await;
+    assert!(!list.to_string().contains("MAIL-ACME-3"), "{list}");
+
+    let mut sdk = Sdk::spawn_with(&server, &client, &sub, "MAIL-ACME-4", 2, &[("MODE", "block")]);
+    pending_id(&server, &data, "MAIL-ACME-4").await;
+    let expired = sdk.outcome().await;
+    assert_eq!(expired["outcome"], "refused", "{expired}");
+    assert_eq!(expired["name"], "AuthorizationRequestExpiredInterrupt", "{expired}");
+    assert_eq!(expired["code"], "ASYNC_AUTHORIZATION_AUTHORIZATION_REQUEST_EXPIRED", "{expired}");
+    server.stop().await;
+}
+
+/// `args` of the CLI approver in a terminal (util-linux's `script` gives it
+/// a pseudo-terminal), typing `input`; the OS's user verification answers
+/// "verified" (the approver's fixed test verifier, as tests/cli.rs uses).
+async fn cli_in_terminal(server: &TestServer, data: &Path, args: &[&str], input: &str) -> String {
+    use countersign_approver::verify::ENV_DANGER_FIXED_VERIFIER;
+    use std::io::Write as _;
+    let quote = |s: &str| format!("'{}'", s.replace('\'', r"'\''"));
+    let ca = server.ca.as_ref().expect("a TLS server");
+    let mut line = format!(
+        "{} --data-dir {} --ca-file {}",
+        quote(BIN),
+        quote(&data.display().to_string()),
+        quote(&ca.display().to_string())
+    );
+    for a in args {
+        line.push(' ');
+        line.push_str(&quote(a));
+    }
+    let mut c = std::process::Command::new("script");
+    c.args(["-qec", &line, "/dev/null"])
+        .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/countersign-test-bus")
+        .env("COUNTERSIGN_INSECURE_KEY_PASSPHRASE", "correct horse battery staple")
+        .env(ENV_DANGER_FIXED_VERIFIER, "verified")
+        .env_remove("COUNTERSIGN_KEY_STORE")
+        .env_remove("COUNTERSIGN_DATA_DIR")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let input = input.to_owned();
+    let out = tokio::task::spawn_blocking(move || {
+        let mut child = c.spawn().expect("util-linux `script` runs the CLI in a terminal");
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{args:?}: {text}");
+    text
+}
+
+fn example_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/buy-shares-langchain")
+}
+
+/// The example of docs/agents.md (`examples/buy-shares-langchain`: a
+/// LangChain tool wrapped by `@auth0/ai-langchain`, from npm, unchanged),
+/// run as the docs say: the user approves the trade it asks for in the CLI
+/// approver (high risk: the binding message typed, the OS's verification),
+/// and the tool runs with exactly that trade approved; a second run, denied,
+/// does not buy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Node.js and `npm ci` in examples/buy-shares-langchain (cargo xtask test)"]
+async fn the_buy_shares_example_buys_only_what_the_user_approved() {
+    let Setup { server, data, sub, .. } = setup().await;
+    let dir = example_dir();
+    assert!(
+        dir.join("node_modules/@auth0/ai-langchain/package.json").is_file(),
+        "the example's packages are not installed: run `npm ci` in {}",
+        dir.display()
+    );
+    let ca = std::fs::read(server.ca.as_ref().unwrap()).unwrap();
+    let http =
+        reqwest::Client::builder().add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap()).build().unwrap();
+    let registration = json!({
+        "client_name": "Portfolio agent (LangChain)",
+        "grant_types": ["urn:openid:params:grant-type:ciba"],
+        "token_endpoint_auth_method": "client_secret_post",
+        "backchannel_token_delivery_mode": "poll",
+        "authorization_details_types": ["urn:countersign:details:v1:stock_trade"],
+        "scope": "openid",
+    });
+    let reg: Value = http.post(server.url("/register")).json(&registration).send().await.unwrap().json().await.unwrap();
+    let run = |quantity: &str| {
+        let domain = server.base_url.strip_prefix("https://").unwrap().to_owned();
+        let mut c = tokio::process::Command::new("node");
+        c.arg("agent.mjs")
+            .current_dir(&dir)
+            .env("NODE_EXTRA_CA_CERTS", server.ca.as_ref().unwrap())
+            .env("COUNTERSIGN_DOMAIN", domain)
+            .env("CLIENT_ID", reg["client_id"].as_str().unwrap())
+            .env("CLIENT_SECRET", reg["client_secret"].as_str().unwrap())
+            .env("USER_SUB", &sub)
+            .env("QUANTITY", quantity)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true);
+        c.spawn().expect("node runs")
+    };
+    let finish = |child: tokio::process::Child| async move {
+        let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output()).await.unwrap().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        serde_json::from_str::<Value>(text.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+    };
+
+    let agent = run("10");
+    let id = pending_id(&server, &data, "BUY-10-ACME").await;
+    let shown = cli(&server, &data, &["show", &id]).await;
+    let asked = &shown["item"]["request"]["authorization_details"];
+    assert_eq!(asked[0]["symbol"], "ACME", "{shown}");
+    assert_eq!(asked[0]["quantity"], "10", "{shown}");
+    let said = cli_in_terminal(&server, &data, &["approve", &id], "BUY-10-ACME\n").await;
+    assert!(said.contains("pproved"), "{said}");
+    let bought = finish(agent).await;
+    assert_eq!(bought["bought"], true, "{bought}");
+    assert_eq!(&bought["approved"], asked, "the tool holds exactly what was approved: {bought}");
+
+    let agent = run("500");
+    let id = pending_id(&server, &data, "BUY-500-ACME").await;
+    cli(&server, &data, &["deny", &id, "--reason", "wrong_details"]).await;
+    let refused = finish(agent).await;
+    assert_eq!(refused["bought"], false, "{refused}");
+    assert_eq!(refused["reason"], "CIBA_ACCESS_DENIED", "{refused}");
     server.stop().await;
 }

@@ -210,6 +210,8 @@ pub async fn spawn_test_server(options: TestOptions) -> Result<TestServer, Inter
         let dev = crate::tls::self_signed::ensure(&dir.path().join("tls"), now)
             .map_err(|e| Internal::new(format!("development certificate: {e}")))?;
         let certificates = crate::tls::Certificates::open(dev.files).map_err(|e| Internal::new(e.to_string()))?;
+        let pem = std::fs::read(&dev.ca).map_err(|e| Internal::new(format!("development CA: {e}")))?;
+        agent::trust_test_ca(pem);
         Some((certificates.server_config().map_err(|e| Internal::new(e.to_string()))?, dev.ca))
     } else {
         None

@@ -9,15 +9,20 @@
 //! cargo test -p countersign-server --test interop_openid_client -- --ignored
 //! ```
 //!
-//! The only library switch used is `allowInsecureRequests`, its documented
-//! option for the test server's http loopback issuer; the server's poll
-//! interval is configured to 1 s so the library's polling keeps the test short.
+//! The flows run over HTTPS: the test server has the development
+//! certificate (`--tls-self-signed`'s, issued by a CA made for it), which
+//! Node trusts through `NODE_EXTRA_CA_CERTS`, as docs/agents.md tells users
+//! to. The library is used with no switch at all; the server's poll interval
+//! is configured to 1 s so the library's polling keeps the test short. The
+//! negative tests start the real `countersign-server serve` with an expired
+//! certificate and with one for another name, both issued by a CA Node
+//! trusts: the library refuses both before any OAuth message is sent.
 
 mod common;
 
 use common::*;
 use countersign_protocol::device::{ApproverRequest, Decision, DenyReason};
-use countersign_server::testing::TestServer;
+use countersign_server::testing::{spawn_test_server, TestOptions, TestServer};
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -72,6 +77,7 @@ impl Library {
         let mut child = Command::new("node")
             .arg("openid-client-ciba.mjs")
             .current_dir(&dir)
+            .env("NODE_EXTRA_CA_CERTS", server.ca.as_ref().expect("a TLS test server"))
             .env("ISSUER", &server.base_url)
             .env("CLIENT_ID", client_id)
             .env("CLIENT_SECRET", secret)
@@ -128,7 +134,11 @@ struct Flow {
 impl Flow {
     /// Sets up user `username` and starts the library for `login_hint`.
     async fn start(username: &str, login_hint: &str) -> Flow {
-        let server = server_with(|c| c.poll_interval_secs = 1).await;
+        let server =
+            spawn_test_server(TestOptions { tls: true, ..TestOptions::with_config(|c| c.poll_interval_secs = 1) })
+                .await
+                .expect("TLS test server");
+        assert!(server.base_url.starts_with("https://localhost:"), "{}", server.base_url);
         let sub = add_user(&server, username).await;
         let dev = TestDevice::enroll(&server, username).await;
         let sse = dev.events(&server, None).await;
@@ -217,4 +227,62 @@ async fn openid_client_surfaces_access_denied() {
     assert_eq!(out["code"], "OAUTH_RESPONSE_BODY_ERROR", "{out}");
     assert_eq!(lib.exit_code().await, Some(1));
     server.stop().await;
+}
+
+/// What the library says when its discovery of `https://localhost:{port}`
+/// fails, trusting `ca`: the `error` line, retried while the server is not
+/// yet listening.
+async fn refused_discovery(port: u16, ca: &std::path::Path) -> Value {
+    for _ in 0..100 {
+        let out = Command::new("node")
+            .arg("openid-client-ciba.mjs")
+            .current_dir(interop_dir())
+            .env("NODE_EXTRA_CA_CERTS", ca)
+            .env("ISSUER", format!("https://localhost:{port}"))
+            .env("CLIENT_ID", "never-used")
+            .env("CLIENT_SECRET", "never-used")
+            .env("LOGIN_HINT", "nobody")
+            .env("BINDING_MESSAGE", BINDING_MESSAGE)
+            .env("AUTHORIZATION_DETAILS", details().to_string())
+            .stdin(Stdio::null())
+            .output()
+            .await
+            .expect("node runs");
+        let line = String::from_utf8_lossy(&out.stdout);
+        let v: Value = serde_json::from_str(line.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        assert_eq!(v["event"], "error", "the library must refuse the server: {v}");
+        assert_eq!(out.status.code(), Some(1));
+        if !v["causes"].to_string().contains("ECONNREFUSED") {
+            return v;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the server never listened on {port}");
+}
+
+// The library refuses an expired certificate and one for another name,
+// though both come from a CA it trusts: nothing reaches the server's OAuth
+// endpoints (its discovery is the first request and it fails in TLS).
+#[tokio::test]
+#[ignore = "needs Node.js and `npm ci` in tests/interop: run by cargo xtask test"]
+async fn openid_client_refuses_an_expired_or_misnamed_certificate() {
+    use common::tls_files::{issue, now, serve};
+    let dir = tempfile::tempdir().unwrap();
+    let flags = |cert: &std::path::Path, key: &std::path::Path| {
+        vec!["--tls-cert".to_owned(), cert.display().to_string(), "--tls-key".to_owned(), key.display().to_string()]
+    };
+
+    let (ca, cert, key) = issue(dir.path(), "expired", &["localhost"], now() - 10 * 86_400, now() - 86_400);
+    let args = flags(&cert, &key);
+    let server = serve(dir.path(), &args.iter().map(String::as_str).collect::<Vec<_>>());
+    let said = refused_discovery(server.port, &ca).await;
+    assert!(said["causes"].as_array().unwrap().iter().any(|c| c == "CERT_HAS_EXPIRED"), "{said}");
+    drop(server);
+
+    let (ca, cert, key) = issue(dir.path(), "misnamed", &["bank.example.test"], now() - 3600, now() + 86_400);
+    let args = flags(&cert, &key);
+    let server = serve(dir.path(), &args.iter().map(String::as_str).collect::<Vec<_>>());
+    let said = refused_discovery(server.port, &ca).await;
+    assert!(said["causes"].as_array().unwrap().iter().any(|c| c == "ERR_TLS_CERT_ALTNAME_INVALID"), "{said}");
+    drop(server);
 }

@@ -4,46 +4,13 @@
 //! files (`--tls-cert`, `--tls-key`) replaced on SIGHUP; an expired one
 //! refused by clients; unusable files refused at start with a clear error.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use common::tls_files::{issue, now, serve};
+use std::path::Path;
 use std::time::Duration;
 
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
-
-struct Served {
-    child: Child,
-    port: u16,
-    stderr: PathBuf,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// Starts `serve` on `db` with `tls` flags for the issuer
-/// `https://localhost:<port>`; does not wait.
-fn serve(dir: &Path, tls: &[&str]) -> Served {
-    let port = free_port();
-    let stderr = dir.join(format!("stderr-{port}.txt"));
-    let child = Command::new(env!("CARGO_BIN_EXE_countersign-server"))
-        .arg("--db")
-        .arg(dir.join("tls.db"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--issuer", &format!("https://localhost:{port}")])
-        .args(tls)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&stderr).unwrap())
-        .spawn()
-        .unwrap();
-    Served { child, port, stderr }
-}
+use rcgen::{CertificateParams, DnType, Issuer, KeyPair};
 
 fn client(ca: Option<&Path>, resolve: Option<(&str, u16)>) -> reqwest::Client {
     let mut builder = reqwest::Client::builder().tls_info(true).timeout(Duration::from_secs(5));
@@ -119,38 +86,11 @@ async fn the_development_certificate_is_trusted_through_its_ca_only_for_loopback
     assert!(!said.contains("PRIVATE KEY"), "no key in the output");
 }
 
-/// A CA, and a certificate for `localhost` it issued valid from
-/// `not_before` to `not_after` (unix seconds), written to `dir`.
-fn issue(dir: &Path, tag: &str, not_before: i64, not_after: i64) -> (PathBuf, PathBuf, PathBuf) {
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca = CertificateParams::default();
-    ca.distinguished_name.push(DnType::CommonName, format!("test CA {tag}"));
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign];
-    let ca_cert = ca.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(ca, ca_key);
-    let key = KeyPair::generate().unwrap();
-    let mut leaf = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
-    leaf.not_before = time::OffsetDateTime::from_unix_timestamp(not_before).unwrap();
-    leaf.not_after = time::OffsetDateTime::from_unix_timestamp(not_after).unwrap();
-    let cert = leaf.signed_by(&key, &issuer).unwrap();
-    let paths =
-        (dir.join(format!("{tag}-ca.pem")), dir.join(format!("{tag}-cert.pem")), dir.join(format!("{tag}-key.pem")));
-    std::fs::write(&paths.0, ca_cert.pem()).unwrap();
-    std::fs::write(&paths.1, cert.pem()).unwrap();
-    std::fs::write(&paths.2, key.serialize_pem()).unwrap();
-    (paths.0, paths.1, paths.2)
-}
-
-fn now() -> i64 {
-    i64::try_from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()).unwrap()
-}
-
 #[cfg(unix)]
 #[tokio::test]
 async fn a_certificate_from_files_is_replaced_on_sighup_and_an_expired_one_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let (ca_a, cert, key) = issue(dir.path(), "a", now() - 3600, now() + 86_400);
+    let (ca_a, cert, key) = issue(dir.path(), "a", &["localhost"], now() - 3600, now() + 86_400);
     let (served_cert, served_key) = (dir.path().join("served-cert.pem"), dir.path().join("served-key.pem"));
     std::fs::copy(&cert, &served_cert).unwrap();
     std::fs::copy(&key, &served_key).unwrap();
@@ -160,7 +100,7 @@ async fn a_certificate_from_files_is_replaced_on_sighup_and_an_expired_one_is_re
     let first = answered(&client(Some(&ca_a), None), &url).await;
 
     // Renewed by another CA (so the old trust no longer fits), then SIGHUP.
-    let (ca_b, cert_b, key_b) = issue(dir.path(), "b", now() - 3600, now() + 86_400);
+    let (ca_b, cert_b, key_b) = issue(dir.path(), "b", &["localhost"], now() - 3600, now() + 86_400);
     std::fs::copy(&cert_b, &served_cert).unwrap();
     std::fs::copy(&key_b, &served_key).unwrap();
     assert_eq!(unsafe_kill(server.child.id(), 1), 0, "SIGHUP");
@@ -179,7 +119,7 @@ async fn a_certificate_from_files_is_replaced_on_sighup_and_an_expired_one_is_re
     drop(server);
 
     // Expired yesterday: a client that trusts its CA still refuses it.
-    let (ca_c, cert_c, key_c) = issue(dir.path(), "c", now() - 10 * 86_400, now() - 86_400);
+    let (ca_c, cert_c, key_c) = issue(dir.path(), "c", &["localhost"], now() - 10 * 86_400, now() - 86_400);
     let expired = serve(dir.path(), &["--tls-cert", cert_c.to_str().unwrap(), "--tls-key", key_c.to_str().unwrap()]);
     let url = format!("https://localhost:{}/jwks", expired.port);
     let trusting_c = client(Some(&ca_c), None);
@@ -208,10 +148,10 @@ fn unsafe_kill(pid: u32, signal: i32) -> i32 {
 #[tokio::test]
 async fn unusable_certificate_files_stop_the_start_with_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
-    let (_, cert, key) = issue(dir.path(), "d", now() - 3600, now() + 86_400);
+    let (_, cert, key) = issue(dir.path(), "d", &["localhost"], now() - 3600, now() + 86_400);
     let secretish = dir.path().join("garbage-key.pem");
     std::fs::write(&secretish, "s3cr3t-not-a-key").unwrap();
-    let (_, other_cert, _) = issue(dir.path(), "e", now() - 3600, now() + 86_400);
+    let (_, other_cert, _) = issue(dir.path(), "e", &["localhost"], now() - 3600, now() + 86_400);
     let cases: [(&[&str], &str); 4] = [
         (&["--tls-cert", "/nonexistent/cert.pem", "--tls-key", key.to_str().unwrap()], "/nonexistent/cert.pem"),
         (&["--tls-cert", cert.to_str().unwrap(), "--tls-key", secretish.to_str().unwrap()], "no usable private key"),

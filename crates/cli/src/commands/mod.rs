@@ -121,6 +121,7 @@ pub fn run() -> ExitCode {
 async fn dispatch(cli: Cli) -> Outcome {
     let out = Out { json: cli.json };
     if let Command::Agent(cmd) = cli.command {
+        crate::agent::trust_ca_file(cli.ca_file);
         return agent_command(&out, cmd).await;
     }
     let mut config = config(&cli)?;

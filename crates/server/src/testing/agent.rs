@@ -33,13 +33,33 @@ pub fn details() -> Value {
     }])
 }
 
-/// An HTTP client that does not follow redirects.
+/// The development CAs (PEM) of the TLS test servers this process started:
+/// [`http`] trusts them, as a user who followed the server's advice to
+/// trust its CA would, so that tests written for http run unchanged over
+/// HTTPS. Every certificate is still checked (chain, name, validity).
+static TEST_CAS: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
+
+/// Adds a TLS test server's CA to what [`http`] trusts.
+pub(super) fn trust_test_ca(pem: Vec<u8>) {
+    TEST_CAS.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(pem);
+}
+
+/// An HTTP client that does not follow redirects and trusts the system's
+/// roots and the CAs of this process's TLS test servers.
 ///
 /// # Panics
-/// If reqwest cannot build a client (no TLS backend).
+/// If reqwest cannot build a client (no TLS backend) or a test CA file does
+/// not parse.
 #[must_use]
 pub fn http() -> reqwest::Client {
-    match reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build() {
+    let mut builder = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none());
+    for pem in TEST_CAS.lock().unwrap_or_else(std::sync::PoisonError::into_inner).iter() {
+        match reqwest::Certificate::from_pem(pem) {
+            Ok(ca) => builder = builder.add_root_certificate(ca),
+            Err(e) => panic!("a test CA does not parse: {e}"),
+        }
+    }
+    match builder.build() {
         Ok(c) => c,
         Err(e) => panic!("building the test HTTP client: {e}"),
     }

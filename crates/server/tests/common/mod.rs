@@ -3,6 +3,7 @@
 //! alone, an SSE reader, and a notification receiver.
 #![allow(dead_code)]
 
+pub mod tls_files;
 pub mod webauthn;
 
 use axum::http::{HeaderMap, StatusCode};
