@@ -236,6 +236,10 @@ registered_enum! {
         /// `data.refused_before` counts the refusals in between that were
         /// not recorded one by one.
         FatigueRefused => "fatigue.refused",
+        /// A refresh token presented again after it was rotated: its whole
+        /// family and the grant's access tokens revoked (`target`: the
+        /// family, i.e. the request id).
+        RefreshTokenReused => "refresh_token.reused",
     } extension
 }
 

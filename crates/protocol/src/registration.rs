@@ -108,6 +108,16 @@ pub struct ClientMetadata {
     pub policy_uri: Option<String>,
     /// `software_statement` (RFC 7591 §2.3): a JWT, kept as text.
     pub software_statement: Option<String>,
+    /// `access_token_lifetime` (Countersign): the lifetime of the client's
+    /// access tokens, seconds, at most the server's.
+    pub access_token_lifetime: Option<u64>,
+    /// `refresh_token_lifetime` (Countersign): the absolute lifetime of a
+    /// refresh token family (from the approval), seconds, at most the
+    /// server's.
+    pub refresh_token_lifetime: Option<u64>,
+    /// `refresh_token_idle_lifetime` (Countersign): how long a refresh token
+    /// stays usable unless rotated, seconds, at most the server's.
+    pub refresh_token_idle_lifetime: Option<u64>,
     /// Members not named above, kept verbatim (RFC 7591 §2: "Extensions and
     /// profiles of this specification can expand this list").
     #[serde(flatten)]

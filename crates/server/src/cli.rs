@@ -193,6 +193,14 @@ pub struct ServeArgs {
     /// never); at most --token-ttl. The response is kept encrypted that long.
     #[arg(long, default_value_t = countersign_server::config::DEFAULT_TOKEN_REPLAY_WINDOW_SECS)]
     pub token_replay_window: u64,
+    /// Absolute lifetime of a refresh token family, seconds: the default and
+    /// the maximum of clients' `refresh_token_lifetime`.
+    #[arg(long, default_value_t = countersign_server::config::DEFAULT_REFRESH_TOKEN_LIFETIME_SECS)]
+    pub refresh_token_lifetime: u64,
+    /// How long a refresh token stays usable unless rotated, seconds: the
+    /// default and the maximum of clients' `refresh_token_idle_lifetime`.
+    #[arg(long, default_value_t = countersign_server::config::DEFAULT_REFRESH_TOKEN_IDLE_LIFETIME_SECS)]
+    pub refresh_token_idle_lifetime: u64,
     /// `aud` of access tokens (default: the issuer).
     #[arg(long)]
     pub token_audience: Option<String>,
@@ -317,6 +325,26 @@ pub enum ClientCommand {
         /// default (the server's `--user-verification-class`).
         #[arg(long)]
         class: Option<String>,
+    },
+    /// Set a client's token lifetimes (seconds, or default: the server's;
+    /// always capped by the server's --token-ttl, --refresh-token-lifetime,
+    /// --refresh-token-idle-lifetime) and whether it may hold refresh tokens.
+    Lifetimes {
+        /// The client_id.
+        client_id: String,
+        /// Access token lifetime: seconds or default.
+        #[arg(long)]
+        access_token: Option<String>,
+        /// Absolute lifetime of a refresh token family: seconds or default.
+        #[arg(long)]
+        refresh: Option<String>,
+        /// Idle lifetime of a refresh token: seconds or default.
+        #[arg(long)]
+        refresh_idle: Option<String>,
+        /// Whether the client may hold refresh tokens: allow or deny (deny
+        /// revokes the ones it holds).
+        #[arg(long)]
+        refresh_tokens: Option<String>,
     },
     /// Lift the block of unverified clients that a user's `not_me` denials
     /// started.
@@ -499,6 +527,13 @@ fn serve_config(args: &ServeArgs) -> Result<Config, CliError> {
     c.id_token_ttl_secs = args.token_ttl;
     c.token_replay_window_secs = args.token_replay_window;
     c.access_token_audience = args.token_audience.clone();
+    c.refresh_token_lifetime_secs = args.refresh_token_lifetime;
+    c.refresh_token_idle_lifetime_secs = args.refresh_token_idle_lifetime;
+    if c.access_token_ttl_secs == 0 || c.refresh_token_lifetime_secs == 0 || c.refresh_token_idle_lifetime_secs == 0 {
+        return Err(CliError::Usage(
+            "--token-ttl, --refresh-token-lifetime and --refresh-token-idle-lifetime must be at least 1".into(),
+        ));
+    }
     c.max_body_bytes = args.max_body_bytes;
     c.danger_allow_http_loopback_notifications = args.danger_allow_http_loopback_notifications;
     c.danger_allow_http_loopback_jwks_uri = args.danger_allow_http_loopback_jwks_uri;
@@ -738,6 +773,36 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             let class = class.as_deref().unwrap_or("default");
             out(&format!("client {client_id}: user verification from risk {at}, class {class}"));
         }
+        Command::Client(ClientCommand::Lifetimes {
+            client_id,
+            access_token,
+            refresh,
+            refresh_idle,
+            refresh_tokens,
+        }) => {
+            let lifetime =
+                |flag: &str, v: &Option<String>| v.as_deref().map(|v| ops::parse_lifetime(flag, v)).transpose();
+            let change = ops::TokenPolicyChange {
+                access_token: lifetime("--access-token", &access_token)?,
+                refresh: lifetime("--refresh", &refresh)?,
+                refresh_idle: lifetime("--refresh-idle", &refresh_idle)?,
+                refresh_tokens: match refresh_tokens.as_deref() {
+                    None => None,
+                    Some("allow") => Some(true),
+                    Some("deny") => Some(false),
+                    Some(other) => {
+                        return Err(CliError::Usage(format!("--refresh-tokens: allow or deny, not {other:?}")))
+                    }
+                },
+            };
+            if change == ops::TokenPolicyChange::default() {
+                return Err(CliError::Usage(
+                    "client lifetimes: give --access-token, --refresh, --refresh-idle or --refresh-tokens".into(),
+                ));
+            }
+            ops::set_client_token_policy(&db, &client_id, &change, &by, now).await?;
+            out(&format!("client {client_id}: token policy changed"));
+        }
         Command::Client(ClientCommand::StepUp { client_id, at }) => {
             ops::set_client_step_up(&db, &client_id, &at, &by, now).await?;
             out(&format!("client {client_id}: WebAuthn from risk {at}"));
@@ -839,5 +904,16 @@ mod tests {
         // Never longer than the token lives.
         let c = serve_config(&serve_args(&["--token-replay-window", "900", "--token-ttl", "60"])).expect("config");
         assert_eq!((c.token_replay_window_secs, c.replay_window_secs()), (900, 60));
+    }
+
+    #[test]
+    fn refresh_token_lifetimes_are_serve_flags() {
+        let c = serve_config(&serve_args(&[])).expect("config");
+        assert_eq!((c.refresh_token_lifetime_secs, c.refresh_token_idle_lifetime_secs), (30 * 86_400, 7 * 86_400));
+        let c =
+            serve_config(&serve_args(&["--refresh-token-lifetime", "3600", "--refresh-token-idle-lifetime", "600"]))
+                .expect("config");
+        assert_eq!((c.refresh_token_lifetime_secs, c.refresh_token_idle_lifetime_secs), (3600, 600));
+        assert!(serve_config(&serve_args(&["--refresh-token-idle-lifetime", "0"])).is_err());
     }
 }

@@ -132,6 +132,11 @@ impl Default for DeliveryConfig {
     }
 }
 
+/// Default of [`Config::refresh_token_lifetime_secs`]: 30 days.
+pub const DEFAULT_REFRESH_TOKEN_LIFETIME_SECS: u64 = 30 * 86_400;
+/// Default of [`Config::refresh_token_idle_lifetime_secs`]: 7 days.
+pub const DEFAULT_REFRESH_TOKEN_IDLE_LIFETIME_SECS: u64 = 7 * 86_400;
+
 /// Default of [`Config::token_replay_window_secs`], seconds.
 pub const DEFAULT_TOKEN_REPLAY_WINDOW_SECS: u64 = 120;
 
@@ -178,6 +183,15 @@ pub struct Config {
     /// Never longer than the access token lives: see
     /// [`Self::replay_window_secs`].
     pub token_replay_window_secs: u64,
+    /// Absolute lifetime of a refresh token family, from the approval's
+    /// redemption (default 30 days): the default and the maximum of
+    /// clients' `refresh_token_lifetime`.
+    pub refresh_token_lifetime_secs: u64,
+    /// How long a refresh token stays usable unless rotated (default 7
+    /// days; each rotation starts it again, within the family's absolute
+    /// lifetime): the default and the maximum of clients'
+    /// `refresh_token_idle_lifetime`.
+    pub refresh_token_idle_lifetime_secs: u64,
     /// `aud` of access tokens (RFC 9068 §2.2, REQUIRED there): this value, or the
     /// issuer when unset.
     pub access_token_audience: Option<String>,
@@ -248,6 +262,8 @@ impl Config {
             access_token_ttl_secs: 600,
             id_token_ttl_secs: 600,
             token_replay_window_secs: DEFAULT_TOKEN_REPLAY_WINDOW_SECS,
+            refresh_token_lifetime_secs: DEFAULT_REFRESH_TOKEN_LIFETIME_SECS,
+            refresh_token_idle_lifetime_secs: DEFAULT_REFRESH_TOKEN_IDLE_LIFETIME_SECS,
             access_token_audience: None,
             ticket_ttl_secs: countersign_protocol::device::enroll::DEFAULT_TICKET_TTL_SECS,
             device_poll_interval_secs: countersign_protocol::device::DEFAULT_POLL_INTERVAL_SECS,

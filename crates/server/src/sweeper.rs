@@ -72,6 +72,12 @@ pub async fn sweep_once(state: &AppState) -> Result<usize, Internal> {
         .bind(store::ts(now.saturating_sub(state.config.limits.user_code_window_secs)))
         .execute(&state.db)
         .await?;
+    // Refresh token families a day past their absolute end (until then a
+    // refusal can still say why: expired rather than unknown).
+    sqlx::query("DELETE FROM refresh_tokens WHERE expires_at <= $1")
+        .bind(store::ts(now.saturating_sub(86_400)))
+        .execute(&state.db)
+        .await?;
     sqlx::query("DELETE FROM events WHERE created_at < $1")
         .bind(store::ts(now.saturating_sub(EVENT_RETENTION_SECS)))
         .execute(&state.db)

@@ -282,3 +282,66 @@ fn security_key_and_step_up_commands() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("domain name") && err.contains("--webauthn-at never"), "{err}");
 }
+
+#[test]
+fn client_lifetimes_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cs.db");
+    let (ok, _, err) = run(&db, &["user", "list"]);
+    assert!(ok, "{err}");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let pool = rt.block_on(countersign_server::ops::open_database(&db)).unwrap();
+    rt.block_on(
+        sqlx::query(
+            "INSERT INTO clients (client_id, auth_method, delivery_mode, client_name, details_types, metadata, \
+             created_at) VALUES ('cli_a', 'client_secret_basic', 'poll', 'A', '[]', '{}', 1)",
+        )
+        .execute(&pool),
+    )
+    .unwrap();
+    let columns = || -> (i64, Option<i64>, Option<i64>, Option<i64>) {
+        rt.block_on(
+            sqlx::query_as(
+                "SELECT refresh_tokens, access_token_lifetime, refresh_token_lifetime, refresh_token_idle_lifetime \
+                 FROM clients WHERE client_id = 'cli_a'",
+            )
+            .fetch_one(&pool),
+        )
+        .unwrap()
+    };
+    assert_eq!(columns(), (0, None, None, None));
+    let (ok, out, err) = run(
+        &db,
+        &[
+            "client",
+            "lifetimes",
+            "cli_a",
+            "--access-token",
+            "300",
+            "--refresh-idle",
+            "3600",
+            "--refresh-tokens",
+            "allow",
+        ],
+    );
+    assert!(ok && out.contains("token policy changed"), "{err}");
+    assert_eq!(columns(), (1, Some(300), None, Some(3600)));
+    let (ok, _, err) = run(&db, &["client", "lifetimes", "cli_a", "--access-token", "default"]);
+    assert!(ok, "{err}");
+    assert_eq!(columns(), (1, None, None, Some(3600)));
+    for (args, said) in [
+        (vec!["client", "lifetimes", "cli_a"], "give --access-token"),
+        (vec!["client", "lifetimes", "cli_a", "--refresh", "0"], "at least 1"),
+        (vec!["client", "lifetimes", "cli_a", "--refresh", "soon"], "--refresh"),
+        (vec!["client", "lifetimes", "cli_a", "--refresh-tokens", "yes"], "allow or deny"),
+        (vec!["client", "lifetimes", "cli_nope", "--refresh", "60"], "not found"),
+    ] {
+        let (ok, _, err) = run(&db, &args);
+        assert!(!ok && err.contains(said), "{args:?}: {err}");
+    }
+    let entries: Vec<(String,)> = rt
+        .block_on(sqlx::query_as("SELECT data FROM audit_log WHERE action = 'client.policy'").fetch_all(&pool))
+        .unwrap();
+    assert_eq!(entries.len(), 2);
+    assert!(entries[0].0.contains("\"refresh_tokens\":true"), "{}", entries[0].0);
+}

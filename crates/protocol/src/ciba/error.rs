@@ -32,7 +32,8 @@ pub enum RequestError {
     /// More than one client authentication method (RFC 6749 §2.3).
     #[error("more than one client authentication method used (RFC 6749 section 2.3)")]
     MultipleClientAuth,
-    /// `grant_type` is not the CIBA grant (RFC 6749 §5.2).
+    /// `grant_type` is not a grant the request serves (the CIBA grant, or
+    /// `refresh_token` at the token endpoint; RFC 6749 §5.2).
     #[error("unsupported grant_type: {}", crate::jcs::quote(.0.as_str()))]
     UnsupportedGrantType(GrantType),
     /// A parameter value is malformed.

@@ -23,6 +23,7 @@ pub(super) const CLIENT_ASSERTION: &str = "client_assertion";
 pub(super) const CLIENT_ASSERTION_TYPE: &str = "client_assertion_type";
 pub(super) const GRANT_TYPE: &str = "grant_type";
 pub(super) const AUTH_REQ_ID: &str = "auth_req_id";
+pub(super) const REFRESH_TOKEN: &str = "refresh_token";
 
 /// CIBA Core §7.1 authentication parameters (everything but client
 /// authentication and `request`), in the order written by `to_form`.

@@ -19,6 +19,7 @@ mod error;
 mod form;
 mod hint;
 mod jwt;
+mod refresh;
 mod request;
 mod response;
 mod scope;
@@ -32,6 +33,7 @@ pub use self::enums::{ClientAssertionType, GrantType, TokenDeliveryMode, TokenTy
 pub use self::error::RequestError;
 pub use self::hint::{Hint, UserHint, ISS_SUB};
 pub use self::jwt::{Jwt, JwtShapeError};
+pub use self::refresh::{RefreshTokenRequest, TokenRequest, REFRESH_TOKEN_PREFIX};
 pub use self::request::{
     AuthorizationDetailsParam, BackchannelAuthenticationParams, BackchannelAuthenticationRequest,
     BackchannelRequestBody, BindingMessage, BindingMessageError, MAX_CLIENT_NOTIFICATION_TOKEN_LEN,

@@ -209,7 +209,8 @@ pub async fn decide(
         let payload = match (&decided.delivery_mode, claims.decision) {
             (TokenDeliveryMode::Push, Decision::Approve) => {
                 let signer = signer.ok_or_else(|| Internal::new("no signer for a push approval"))?;
-                let issued = tokens::mint(&state, &signer, &decided, now, Some(&auth_req_id))?;
+                let issued =
+                    tokens::mint_redemption(&mut tx, &state, &signer, &decided, now, Some(&auth_req_id)).await?;
                 issued.record(&mut tx, &decided, now).await?;
                 serde_json::to_string(&PushSuccessCallback { auth_req_id, token: issued.response })
             }

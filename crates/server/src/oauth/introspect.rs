@@ -13,6 +13,7 @@ use sqlx::Row as _;
 use crate::error::OAuthError;
 use crate::oauth::clients::{AuthenticatedClient, Client, ClientEndpoint};
 use crate::oauth::discovery::paths;
+use crate::oauth::refresh;
 use crate::state::AppState;
 use crate::store;
 
@@ -98,6 +99,44 @@ async fn lookup(state: &AppState, token: &str) -> Result<Option<(String, String,
     Ok(Some((jti.to_owned(), row.try_get("client_id")?, stored, revoked)))
 }
 
+/// Revokes the grant of the refresh token `form.token`, audited as
+/// `token.revoked` (target: the family); `false` when it is not a refresh
+/// token (nothing done).
+async fn revoke_refresh(state: &AppState, form: &TokenForm) -> Result<bool, OAuthError> {
+    if !form.token.starts_with(countersign_protocol::ciba::REFRESH_TOKEN_PREFIX) {
+        return Ok(false);
+    }
+    let mut tx = store::begin(&state.db).await?;
+    let Some(stored) = refresh::find(&mut tx, &form.token).await? else { return Ok(true) };
+    if stored.client_id != form.client.client_id {
+        return Err(OAuthError::UnauthorizedClient("the token was issued to another client"));
+    }
+    let now = state.now();
+    let ended = refresh::revoke_family(&mut tx, &stored.family, now).await?;
+    if !ended.is_empty() {
+        crate::audit::append(
+            &mut tx,
+            now,
+            &crate::audit::Record::new(
+                crate::audit::Actor::Client(&stored.client_id),
+                countersign_protocol::admin::AuditAction::TokenRevoked,
+            )
+            .target(&stored.family)
+            .user(&stored.sub)
+            .data(json!({
+                "reason": "refresh token revoked by the client (RFC 7009)",
+                "request_id": stored.family,
+                "access_tokens_revoked": ended.access_tokens,
+                "refresh_tokens_revoked": ended.refresh_tokens,
+            })),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    tracing::info!(client_id = %stored.client_id, request_id = %stored.family, "refresh token revoked");
+    Ok(true)
+}
+
 fn no_store(v: Value) -> Response {
     let mut resp = Json(v).into_response();
     resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -110,6 +149,9 @@ pub async fn introspect(State(state): State<AppState>, caller: AuthenticatedClie
         let form = read(caller)?;
         // RFC 7662 §4: only the client the token was issued to learns
         // anything about it; to any other client it is simply not active.
+        if let Some(answer) = introspect_refresh(&state, &form).await? {
+            return Ok(no_store(answer));
+        }
         let answer = match lookup(&state, &form.token).await? {
             Some((_, client_id, mut claims, false)) if client_id == form.client.client_id => {
                 if let Some(obj) = claims.as_object_mut() {
@@ -125,12 +167,48 @@ pub async fn introspect(State(state): State<AppState>, caller: AuthenticatedClie
     run.await.unwrap_or_else(|e| e.at(Endpoint::Introspection))
 }
 
+/// The introspection of a refresh token (RFC 7662 §2.2), `None` when
+/// `form.token` is not one: `active`, `token_type: refresh_token`,
+/// `client_id`, `sub`, `scope` and `authorization_details` as originally
+/// granted, `iat` and `exp` (the earlier of its idle and absolute ends),
+/// only to the client it was issued to while it is usable; otherwise
+/// `{"active": false}`.
+async fn introspect_refresh(state: &AppState, form: &TokenForm) -> Result<Option<Value>, OAuthError> {
+    if !form.token.starts_with(countersign_protocol::ciba::REFRESH_TOKEN_PREFIX) {
+        return Ok(None);
+    }
+    let mut conn = state.db.acquire().await.map_err(crate::error::Internal::from)?;
+    let Some(stored) = refresh::find(&mut conn, &form.token).await? else { return Ok(None) };
+    if stored.client_id != form.client.client_id || !stored.active_at(state.now()) {
+        return Ok(Some(json!({ "active": false })));
+    }
+    let details: Value = serde_json::from_str(&stored.details).map_err(crate::error::Internal::from)?;
+    Ok(Some(json!({
+        "active": true,
+        "token_type": "refresh_token",
+        "iss": state.config.issuer.as_str(),
+        "client_id": stored.client_id,
+        "sub": stored.sub,
+        "scope": stored.scope,
+        "authorization_details": details,
+        "iat": stored.issued_at,
+        "exp": stored.idle_expires_at.min(stored.expires_at),
+    })))
+}
+
 /// `POST /revoke`. Unknown, invalid and expired tokens are answered 200
 /// (RFC 7009 §2.2); another client's token is refused with
-/// `unauthorized_client` (§2.1).
+/// `unauthorized_client` (§2.1). A refresh token or an access token ends its
+/// whole grant: the refresh token family and every access token of it.
+/// `token_type_hint` is not needed: the token is looked up as both kinds.
 pub async fn revoke(State(state): State<AppState>, caller: AuthenticatedClient<RevocationEndpoint>) -> Response {
     let run = async {
         let form = read(caller)?;
+        if revoke_refresh(&state, &form).await? {
+            let mut resp = axum::http::StatusCode::OK.into_response();
+            resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            return Ok(resp);
+        }
         if let Some((jti, client_id, _, _)) = lookup(&state, &form.token).await? {
             if client_id != form.client.client_id {
                 return Err(OAuthError::UnauthorizedClient("the token was issued to another client"));

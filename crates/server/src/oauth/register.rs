@@ -150,8 +150,45 @@ async fn handle(
     }
 
     let grant_types = req.grant_types.clone().unwrap_or_else(|| vec![GrantType::Ciba]);
-    if grant_types.is_empty() || grant_types.iter().any(|g| *g != GrantType::Ciba) {
-        return Err(meta_err(format!("grant_types must be [\"{CIBA_GRANT_TYPE}\"]")));
+    let ciba_grants = grant_types.iter().filter(|g| **g == GrantType::Ciba).count();
+    let refresh_grants = grant_types.iter().filter(|g| **g == GrantType::RefreshToken).count();
+    if ciba_grants != 1 || refresh_grants > 1 || ciba_grants + refresh_grants != grant_types.len() {
+        return Err(meta_err(format!(
+            "grant_types must be [\"{CIBA_GRANT_TYPE}\"], optionally with \"refresh_token\" (each once)"
+        )));
+    }
+    let refresh_tokens = refresh_grants == 1;
+    // Lifetimes: each at least a second and at most the server's (which is
+    // also the default).
+    for (name, value, max, flag) in [
+        ("access_token_lifetime", req.access_token_lifetime, cfg.access_token_ttl_secs, "--token-ttl"),
+        (
+            "refresh_token_lifetime",
+            req.refresh_token_lifetime,
+            cfg.refresh_token_lifetime_secs,
+            "--refresh-token-lifetime",
+        ),
+        (
+            "refresh_token_idle_lifetime",
+            req.refresh_token_idle_lifetime,
+            cfg.refresh_token_idle_lifetime_secs,
+            "--refresh-token-idle-lifetime",
+        ),
+    ] {
+        match value {
+            Some(0) => return Err(meta_err(format!("{name} must be at least 1 (seconds)"))),
+            Some(v) if v > max => {
+                return Err(meta_err(format!(
+                    "{name} must be at most {max} seconds, this server's maximum ({flag}); got {v}"
+                )))
+            }
+            _ => {}
+        }
+    }
+    if !refresh_tokens && (req.refresh_token_lifetime.is_some() || req.refresh_token_idle_lifetime.is_some()) {
+        return Err(meta_err(
+            "refresh_token_lifetime and refresh_token_idle_lifetime need grant_types with \"refresh_token\"",
+        ));
     }
 
     // An empty mode is refused when the body is read (the empty string is
@@ -249,6 +286,9 @@ async fn handle(
             jwks: req.jwks.clone(),
             software_id: req.software_id.clone(),
             software_version: req.software_version.clone(),
+            access_token_lifetime: req.access_token_lifetime,
+            refresh_token_lifetime: req.refresh_token_lifetime,
+            refresh_token_idle_lifetime: req.refresh_token_idle_lifetime,
             ..ClientMetadata::default()
         },
         client_secret: None,
@@ -261,7 +301,9 @@ async fn handle(
     sqlx::query(
         "INSERT INTO clients (client_id, secret_hash, auth_method, delivery_mode, notification_endpoint, \
          request_signing_alg, user_code_parameter, jwks, jwks_uri, client_name, logo_uri, scope, details_types, \
-         metadata, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+         metadata, created_at, refresh_tokens, access_token_lifetime, refresh_token_lifetime, \
+         refresh_token_idle_lifetime) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
     )
     .bind(&client_id)
     .bind(secret.as_ref().map(|s| util::hash_secret(s.secret())))
@@ -278,6 +320,10 @@ async fn handle(
     .bind(serde_json::to_string(&types).map_err(crate::error::Internal::from)?)
     .bind(metadata)
     .bind(store::ts(now))
+    .bind(store::flag(refresh_tokens))
+    .bind(req.access_token_lifetime.map(store::ts))
+    .bind(req.refresh_token_lifetime.map(store::ts))
+    .bind(req.refresh_token_idle_lifetime.map(store::ts))
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;

@@ -12,7 +12,7 @@
 use axum::extract::State;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use countersign_protocol::ciba::{CibaTokenRequest, TokenDeliveryMode};
+use countersign_protocol::ciba::{TokenDeliveryMode, TokenRequest};
 use countersign_protocol::device::RequestStatus;
 use countersign_protocol::error::Endpoint;
 use sqlx::{Row as _, SqliteConnection};
@@ -102,7 +102,10 @@ pub async fn token(State(state): State<AppState>, caller: AuthenticatedClient<To
 async fn handle(state: &AppState, caller: AuthenticatedClient<TokenEndpoint>) -> Result<Response, OAuthError> {
     let AuthenticatedClient { client, form: pairs, .. } = caller;
     let c = &state.config;
-    let request = CibaTokenRequest::from_form(pairs)?;
+    let request = match TokenRequest::from_form(pairs)? {
+        TokenRequest::Ciba(r) => r,
+        TokenRequest::Refresh(r) => return crate::oauth::refresh::grant(state, &client, r).await,
+    };
     if client.delivery_mode == TokenDeliveryMode::Push {
         return Err(OAuthError::UnauthorizedClient(
             "push-mode clients receive their tokens at their notification endpoint",
@@ -143,11 +146,12 @@ async fn handle(state: &AppState, caller: AuthenticatedClient<TokenEndpoint>) ->
             // The signing key is looked up only here: pending polls, most of
             // the traffic, do not need it (docs/performance.md, "Server").
             let signer = Signer::active(state).await?;
-            let issued = tokens::mint(state, &signer, &req, now, None)?;
+            let issued = tokens::mint_redemption(&mut tx, state, &signer, &req, now, None).await?;
             // The exact bytes sent, kept (sealed) for a repeated request:
             // the signatures are randomized, so they could not be made again.
             let body = serde_json::to_vec(&issued.response).map_err(crate::error::Internal::from)?;
-            let window = c.replay_window_secs();
+            // Never longer than this access token lives (the client's lifetime).
+            let window = c.replay_window_secs().min(issued.response.expires_in);
             let sealed =
                 if window > 0 { Some(state.token_response_key.seal(req.request_id.as_str(), &body)?) } else { None };
             let stored = sealed.as_deref().map(|s| (s, now.saturating_add(window)));
@@ -187,7 +191,7 @@ async fn handle(state: &AppState, caller: AuthenticatedClient<TokenEndpoint>) ->
 }
 
 /// A token response of `body` (its exact bytes), not to be cached.
-fn token_response(body: Vec<u8>) -> Response {
+pub(crate) fn token_response(body: Vec<u8>) -> Response {
     let mut resp = body.into_response();
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -199,9 +203,11 @@ fn token_response(body: Vec<u8>) -> Response {
 /// The answer to a token request for the already redeemed `req`, which the
 /// caller has authenticated as the client it was issued to: the stored
 /// token response, byte for byte, while its window lasts and its access
-/// token is still active (not revoked, the user and client not disabled);
-/// otherwise `invalid_grant`, as for any dead `auth_req_id`. Writes nothing:
-/// no grant, no token row, no mark.
+/// token is still active (not revoked, the user and client not disabled)
+/// and its refresh token, if it carries one, has been neither rotated nor
+/// revoked (a replay never hands out a refresh token that is no longer the
+/// live one); otherwise `invalid_grant`, as for any dead `auth_req_id`.
+/// Writes nothing: no grant, no token row, no mark.
 async fn replay(
     state: &AppState,
     conn: &mut SqliteConnection,
@@ -211,7 +217,9 @@ async fn replay(
     let redeemed = || OAuthError::InvalidGrant("auth_req_id already redeemed");
     let row = sqlx::query(
         "SELECT r.token_response, r.token_response_until, \
-         (SELECT COUNT(*) FROM tokens t WHERE t.request_id = r.request_id AND t.revoked_at IS NOT NULL) AS revoked \
+         (SELECT COUNT(*) FROM tokens t WHERE t.request_id = r.request_id AND t.revoked_at IS NOT NULL) \
+         + (SELECT COUNT(*) FROM refresh_tokens f WHERE f.family = r.request_id \
+            AND (f.used_at IS NOT NULL OR f.revoked_at IS NOT NULL)) AS revoked \
          FROM auth_requests r WHERE r.request_id = $1",
     )
     .bind(req.request_id.as_str())

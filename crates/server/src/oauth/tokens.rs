@@ -2,6 +2,7 @@
 
 use countersign_protocol::ciba::{Jwt, Scope, TokenResponse, TokenType};
 use countersign_protocol::jws::{b64url_encode, DeviceKeyPair, JwtType, SignHeader};
+use countersign_protocol::rar::AuthorizationDetails;
 use countersign_protocol::secret::{AccessToken, AuthReqId};
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
 use ring::rand::{SecureRandom as _, SystemRandom};
@@ -11,6 +12,7 @@ use std::sync::Arc;
 
 use crate::crypto::secret_key::{Purpose, SecretKey};
 use crate::error::Internal;
+use crate::oauth::refresh;
 use crate::state::AppState;
 use crate::store;
 use crate::store::requests::StoredRequest;
@@ -48,8 +50,11 @@ pub fn at_hash(access_token: &str) -> String {
     b64url_encode(&d.as_ref()[..16])
 }
 
-/// Revokes the access token `jti` inside the caller's transaction and
-/// audits it; `false` when it was unknown or already revoked.
+/// Revokes the access token `jti` and with it its grant, inside the
+/// caller's transaction, and audits it: the grant's other access tokens
+/// (a refreshed grant has several) and its refresh token family end too
+/// (RFC 7009 §2.1 allows it; revoking a grant ends its refresh tokens).
+/// `false` when the token was unknown or already revoked.
 ///
 /// # Errors
 /// The database failed.
@@ -60,24 +65,38 @@ pub async fn revoke(
     reason: &str,
     now: u64,
 ) -> Result<bool, Internal> {
-    let row = sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE jti = $2 AND revoked_at IS NULL RETURNING sub")
-        .bind(store::ts(now))
-        .bind(jti)
-        .fetch_optional(&mut *conn)
-        .await?;
+    let row = sqlx::query(
+        "UPDATE tokens SET revoked_at = $1 WHERE jti = $2 AND revoked_at IS NULL RETURNING sub, request_id",
+    )
+    .bind(store::ts(now))
+    .bind(jti)
+    .fetch_optional(&mut *conn)
+    .await?;
     let Some(row) = row else { return Ok(false) };
     let sub: String = sqlx::Row::try_get(&row, "sub")?;
+    let request_id: String = sqlx::Row::try_get(&row, "request_id")?;
+    let ended = refresh::revoke_family(conn, &request_id, now).await?;
+    let data = if ended.is_empty() {
+        json!({ "reason": reason })
+    } else {
+        json!({ "reason": reason, "request_id": request_id, "access_tokens_revoked": ended.access_tokens,
+            "refresh_tokens_revoked": ended.refresh_tokens })
+    };
     crate::audit::append(
         conn,
         now,
         &crate::audit::Record::new(by.clone(), countersign_protocol::admin::AuditAction::TokenRevoked)
             .target(jti)
             .user(&sub)
-            .data(json!({ "reason": reason })),
+            .data(data),
     )
     .await?;
     Ok(true)
 }
+
+/// The ID token claim carrying the hash of the refresh token in push mode
+/// (CIBA Core §10.3.1).
+pub const RT_HASH_CLAIM: &str = "urn:openid:params:jwt:claim:rt_hash";
 
 /// Issued tokens, not yet recorded.
 pub struct Issued {
@@ -86,14 +105,48 @@ pub struct Issued {
     jti: String,
     claims: Value,
     exp: u64,
+    /// The refresh token issued with them, to record.
+    refresh: Option<refresh::NewRefresh>,
 }
 
-/// Mints the tokens of an approved request. `push_auth_req_id` adds the
-/// `urn:openid:params:jwt:claim:auth_req_id` claim (push mode, CIBA Core
-/// §10.3.1); `at_hash` is always present.
+/// What the tokens minted for a request carry: the scope and
+/// `authorization_details` (as approved, or narrowed by a refresh), the
+/// access token's lifetime, whether an ID token goes with it, and the
+/// refresh token, if one is issued.
+pub struct Grant {
+    /// The scope of the access token (may be empty: no `scope` then).
+    pub scope: Vec<String>,
+    /// Its `authorization_details`.
+    pub details: AuthorizationDetails,
+    /// The access token's lifetime, seconds.
+    pub access_ttl: u64,
+    /// Whether an ID token is issued (the CIBA grant; not a refresh).
+    pub id_token: bool,
+    /// The refresh token to issue.
+    pub refresh: Option<refresh::NewRefresh>,
+}
+
+impl Grant {
+    /// The request as approved, with the server's access token lifetime, an
+    /// ID token and no refresh token.
+    #[must_use]
+    pub fn as_approved(req: &StoredRequest, cfg: &crate::Config) -> Self {
+        Self {
+            scope: req.scope.clone(),
+            details: req.details.clone(),
+            access_ttl: cfg.access_token_ttl_secs,
+            id_token: true,
+            refresh: None,
+        }
+    }
+}
+
+/// Mints the tokens of an approved request as approved, with the server's
+/// lifetimes and no refresh token (see [`mint_grant`]); for tests.
 ///
 /// # Errors
 /// Signing or the RNG failed.
+#[cfg(any(test, feature = "test-util"))]
 pub fn mint(
     state: &AppState,
     signer: &Signer,
@@ -101,23 +154,74 @@ pub fn mint(
     now: u64,
     push_auth_req_id: Option<&AuthReqId>,
 ) -> Result<Issued, Internal> {
+    mint_grant(state, signer, req, Grant::as_approved(req, &state.config), now, push_auth_req_id)
+}
+
+/// Mints the tokens of `req`'s redemption (the token endpoint, or a push):
+/// the client's access token lifetime; a refresh token when the approved
+/// scope has `offline_access` and the client may hold refresh tokens,
+/// otherwise `offline_access` is dropped from the scope issued
+/// (docs/server.md, "Refresh tokens").
+///
+/// # Errors
+/// The database, signing or the RNG failed.
+pub async fn mint_redemption(
+    conn: &mut SqliteConnection,
+    state: &AppState,
+    signer: &Signer,
+    req: &StoredRequest,
+    now: u64,
+    push_auth_req_id: Option<&AuthReqId>,
+) -> Result<Issued, Internal> {
+    let policy = refresh::ClientPolicy::load(conn, &state.config, &req.client_id).await?;
+    let mut grant = Grant::as_approved(req, &state.config);
+    grant.access_ttl = policy.access_ttl;
+    if req.scope.iter().any(|s| s == refresh::OFFLINE_ACCESS) {
+        if policy.refresh_tokens {
+            grant.refresh = Some(refresh::NewRefresh::new(&policy, now, None)?);
+        } else {
+            grant.scope.retain(|s| s != refresh::OFFLINE_ACCESS);
+        }
+    }
+    mint_grant(state, signer, req, grant, now, push_auth_req_id)
+}
+
+/// Mints the tokens of `req` carrying `grant`. `push_auth_req_id` adds the
+/// `urn:openid:params:jwt:claim:auth_req_id` claim (push mode, CIBA Core
+/// §10.3.1), and then `urn:openid:params:jwt:claim:rt_hash` with a refresh
+/// token; `at_hash` is always present.
+///
+/// # Errors
+/// Signing or the RNG failed.
+pub fn mint_grant(
+    state: &AppState,
+    signer: &Signer,
+    req: &StoredRequest,
+    grant: Grant,
+    now: u64,
+    push_auth_req_id: Option<&AuthReqId>,
+) -> Result<Issued, Internal> {
     let cfg = &state.config;
     let jti = util::random_id("", 16)?;
-    let exp = now.saturating_add(cfg.access_token_ttl_secs);
-    let scope = Scope::from_tokens(req.scope.iter().cloned()).map_err(|e| Internal::new(format!("scope: {e}")))?;
+    let exp = now.saturating_add(grant.access_ttl);
+    let scope = if grant.scope.is_empty() {
+        None
+    } else {
+        Some(Scope::from_tokens(grant.scope.iter().cloned()).map_err(|e| Internal::new(format!("scope: {e}")))?)
+    };
     let auth_time = req.decided_at.unwrap_or(now);
     let mut claims = json!({
         "iss": cfg.issuer.as_str(),
         "sub": req.sub,
         "client_id": req.client_id,
         "act": { "sub": req.client_id },
-        "scope": scope.to_param(),
-        "authorization_details": req.details,
+        "scope": scope.as_ref().map(Scope::to_param),
+        "authorization_details": grant.details,
         "jti": jti,
         "iat": now,
         "exp": exp,
         "auth_time": auth_time,
-        // REQUIRED by RFC 9068 §2.2: the configured resource, else this issuer.
+        // REQUIRED by RFC 9068 §2.2: the API approved, else the default, else this issuer.
         "aud": cfg.access_token_audience.as_deref().unwrap_or(cfg.issuer.as_str()),
     });
     // How the person was verified (RFC 9068 §2.2.1, OpenID Connect Core §2),
@@ -126,7 +230,41 @@ pub fn mint(
     if let (Some(amr), Some(obj)) = (&amr, claims.as_object_mut()) {
         obj.insert("amr".into(), amr.clone());
     }
+    if let (None, Some(obj)) = (&scope, claims.as_object_mut()) {
+        obj.remove("scope");
+    }
     let access = signer.sign(JwtType::AccessToken, &claims)?;
+    let id_token = if grant.id_token {
+        let id = id_token_claims(state, req, &access, auth_time, amr, now, push_auth_req_id, grant.refresh.as_ref());
+        Some(Jwt::new(signer.sign(JwtType::Jwt, &id)?).map_err(|e| Internal::new(format!("id token: {e}")))?)
+    } else {
+        None
+    };
+    let response = TokenResponse {
+        access_token: AccessToken::new(access),
+        token_type: TokenType::Bearer,
+        refresh_token: grant.refresh.as_ref().map(|r| r.token.clone()),
+        expires_in: grant.access_ttl,
+        id_token,
+        scope,
+        authorization_details: Some(grant.details),
+    };
+    Ok(Issued { response, jti, claims, exp, refresh: grant.refresh })
+}
+
+/// The ID token's claims.
+#[allow(clippy::too_many_arguments)]
+fn id_token_claims(
+    state: &AppState,
+    req: &StoredRequest,
+    access: &str,
+    auth_time: u64,
+    amr: Option<Value>,
+    now: u64,
+    push_auth_req_id: Option<&AuthReqId>,
+    refresh: Option<&refresh::NewRefresh>,
+) -> Value {
+    let cfg = &state.config;
     let mut id = json!({
         "iss": cfg.issuer.as_str(),
         "sub": req.sub,
@@ -134,25 +272,19 @@ pub fn mint(
         "iat": now,
         "exp": now.saturating_add(cfg.id_token_ttl_secs),
         "auth_time": auth_time,
-        "at_hash": at_hash(&access),
+        "at_hash": at_hash(access),
     });
     if let (Some(amr), Some(obj)) = (amr, id.as_object_mut()) {
         obj.insert("amr".into(), amr);
     }
     if let (Some(a), Some(obj)) = (push_auth_req_id, id.as_object_mut()) {
         obj.insert(AUTH_REQ_ID_CLAIM.into(), json!(a.secret()));
+        if let Some(r) = refresh {
+            // Computed as at_hash is (CIBA Core §10.3.1).
+            obj.insert(RT_HASH_CLAIM.into(), json!(at_hash(r.token.secret())));
+        }
     }
-    let id_token = signer.sign(JwtType::Jwt, &id)?;
-    let response = TokenResponse {
-        access_token: AccessToken::new(access),
-        token_type: TokenType::Bearer,
-        refresh_token: None,
-        expires_in: cfg.access_token_ttl_secs,
-        id_token: Some(Jwt::new(id_token).map_err(|e| Internal::new(format!("id token: {e}")))?),
-        scope: Some(scope),
-        authorization_details: Some(req.details.clone()),
-    };
-    Ok(Issued { response, jti, claims, exp })
+    id
 }
 
 impl Issued {
@@ -171,6 +303,9 @@ impl Issued {
         .bind(store::ts(self.exp))
         .execute(&mut *conn)
         .await?;
+        if let Some(r) = &self.refresh {
+            r.insert(conn, req, now).await?;
+        }
         crate::audit::append(
             conn,
             now,
@@ -180,10 +315,31 @@ impl Issued {
             )
             .target(&self.jti)
             .user(&req.sub)
-            .data(json!({ "request_id": req.request_id.as_str(), "expires_at": self.exp })),
+            .data(match &self.refresh {
+                None => json!({ "request_id": req.request_id.as_str(), "expires_at": self.exp }),
+                Some(r) => json!({
+                    "request_id": req.request_id.as_str(),
+                    "expires_at": self.exp,
+                    "refresh_token_expires_at": r.idle_expires_at,
+                }),
+            }),
         )
         .await?;
         Ok(())
+    }
+
+    /// Records the access token and the rotated refresh token of a refresh
+    /// of `req`'s grant, inside the caller's transaction.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn record_refresh(
+        &self,
+        conn: &mut SqliteConnection,
+        req: &StoredRequest,
+        now: u64,
+    ) -> Result<(), Internal> {
+        self.insert_token(conn, req, now).await
     }
 
     /// Records the access token (for introspection and revocation) and marks

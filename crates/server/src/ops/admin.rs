@@ -84,7 +84,8 @@ pub async fn cancel_request(db: &Db, request_id: &str, by: &Actor<'_>, now: u64)
     Ok(subs.into_iter().next())
 }
 
-/// Revokes a grant (its access token): it introspects inactive at once.
+/// Revokes a grant (its access token, and with it the grant's other access
+/// tokens and its refresh token family): it introspects inactive at once.
 /// Returns `false` when it was already revoked.
 ///
 /// # Errors
@@ -155,7 +156,10 @@ pub async fn block_client_for_user(
             .execute(&mut *tx)
             .await?
             .rows_affected();
-    let data = serde_json::json!({ "for": "user", "tokens_revoked": revoked });
+    let refresh =
+        crate::oauth::refresh::revoke_where(&mut tx, "client_id = $2 AND sub = $3", client_id, Some(&user.sub), now)
+            .await?;
+    let data = serde_json::json!({ "for": "user", "tokens_revoked": revoked, "refresh_tokens_revoked": refresh });
     crate::audit::append(
         &mut tx,
         now,

@@ -11,9 +11,11 @@ use sqlx::Row as _;
 
 mod admin;
 mod security_keys;
+mod token_policy;
 pub use crate::oauth::clients::StepUpAt;
 pub use admin::{block_client_for_user, cancel_request, revoke_grant, set_admin, unblock_client, CANCELLED_BY_ADMIN};
 pub use security_keys::{list_security_keys, remove_security_key, set_client_step_up, set_client_user_verification};
+pub use token_policy::{parse_lifetime, set_client_token_policy, LifetimeChange, TokenPolicyChange};
 
 pub use crate::audit::Actor;
 use crate::audit::Record;
@@ -178,7 +180,8 @@ pub async fn disable_user(db: &Db, who: &str, by: &Actor<'_>, now: u64) -> Resul
         .execute(&mut *tx)
         .await?
         .rows_affected();
-    let data = serde_json::json!({ "tokens_revoked": revoked });
+    let refresh = crate::oauth::refresh::revoke_where(&mut tx, "sub = $2", &user.sub, None, now).await?;
+    let data = serde_json::json!({ "tokens_revoked": revoked, "refresh_tokens_revoked": refresh });
     crate::audit::append(
         &mut tx,
         now,
@@ -439,7 +442,8 @@ pub async fn disable_client(
         .execute(&mut *tx)
         .await?
         .rows_affected();
-    let data = serde_json::json!({ "for": "everyone", "tokens_revoked": revoked });
+    let refresh = crate::oauth::refresh::revoke_where(&mut tx, "client_id = $2", client_id, None, now).await?;
+    let data = serde_json::json!({ "for": "everyone", "tokens_revoked": revoked, "refresh_tokens_revoked": refresh });
     crate::audit::append(
         &mut tx,
         now,
