@@ -507,6 +507,8 @@ fn notified_view(details: Value, risk: &str) -> countersign_approver::RequestVie
     value["risk"] = json!(risk);
     value["requires"] = json!([]);
     value["scope"] = json!(["openid"]);
+    // No API named (a notification does not show one).
+    value.as_object_mut().unwrap().remove("audience");
     let request: ApproverRequest = serde_json::from_value(value).unwrap();
     let registry = countersign_details::Registry::builtin().unwrap();
     let options = ApproverConfig::new(std::path::PathBuf::new()).render;

@@ -97,6 +97,8 @@ fn generated() -> String {
         store::InboxItem,
         display::RequestView,
         display::TextFinding,
+        display::AccessView,
+        display::ScopeView,
         gate::VerificationStep,
         store::Account,
         keys::KeyStoreKind,

@@ -25,7 +25,7 @@ export function accountFields() {
 /**
  * A pending request from the test agent to that user, without its details and times
  * (new objects on every call).
- * @returns {Pick<ApproverRequest, 'id' | 'issuer' | 'client' | 'user' | 'binding_message' | 'scope' | 'context' | 'risk' | 'requires'>}
+ * @returns {Pick<ApproverRequest, 'id' | 'issuer' | 'client' | 'user' | 'binding_message' | 'scope' | 'scope_descriptions' | 'context' | 'risk' | 'requires'>}
  */
 export function requestFields() {
   return {
@@ -35,8 +35,29 @@ export function requestFields() {
     user: { sub: 'user-1', name: 'Ada Lovelace' },
     binding_message: 'TRADE-4F7Q',
     scope: ['openid', 'trade'],
+    scope_descriptions: { openid: 'Know who you are (your account identifier)' },
     context: { ip: '192.0.2.10', user_agent: 'agent/1.0', location: 'Berlin, DE' },
     risk: 'medium',
     requires: [],
+  };
+}
+
+/**
+ * The access block the core builds for `request` (`AccessView::of` in
+ * crates/approver/src/display.rs): the API and each scope with its description. Test data only.
+ * @param {ApproverRequest} request
+ * @returns {import('../src/lib/backend/types').AccessView}
+ */
+export function accessOf(request) {
+  const descriptions = request.scope_descriptions ?? {};
+  return {
+    scope_only: request.authorization_details.length === 0,
+    audience: request.audience ?? null,
+    scopes: request.scope.map((scope, i) => ({
+      scope,
+      field: `/scope/${i}`,
+      description: Object.prototype.hasOwnProperty.call(descriptions, scope) ? (descriptions[scope] ?? null) : null,
+      description_field: `/scope_descriptions/${scope.replaceAll('~', '~0').replaceAll('/', '~1')}`,
+    })),
   };
 }

@@ -6,7 +6,7 @@ import type {
   RequestView,
 } from '../src/lib/backend/types';
 import { FAKE_PUBLIC_JWK } from '../src/lib/backend/fake';
-import { accountFields, requestFields } from './fixture-fields.mjs';
+import { accessOf, accountFields, requestFields } from './fixture-fields.mjs';
 import auth0Transfer from './models/auth0-transfer.model.json';
 import hostileNames from './models/hostile-names.model.json';
 import hostileText from './models/hostile-text.model.json';
@@ -77,6 +77,7 @@ export function makeView(overrides: ViewOverrides = {}): RequestView {
     user_verification: overrides.user_verification ?? coreVerificationStep(request),
     confirmation_required: overrides.confirmation_required ?? coreConfirmationRequired(request),
     request_text: overrides.request_text ?? [],
+    access: accessOf(request),
   };
 }
 

@@ -56,6 +56,98 @@ pub struct RequestView {
     /// one entry per flagged string. Each also adds a request-level warning
     /// to `display.warnings`.
     pub request_text: Vec<TextFinding>,
+    /// The access the agent asks for besides `authorization_details`: the
+    /// API the token is for and each scope with its description. For a
+    /// scope-only request it is everything the user approves.
+    pub access: AccessView,
+}
+
+/// The access request block: what a token for this request opens. Every
+/// string in it comes from the server (the scope registry, the operator's
+/// API names) or the agent (scope names): shown as text, checked like the
+/// others ([`request_text`]: `/audience`, `/scope/{i}`,
+/// `/scope_descriptions/{scope}`), each finding marked where it stands.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AccessView {
+    /// `true` when the request has no `authorization_details`: this block
+    /// is all it asks for ("access request").
+    pub scope_only: bool,
+    /// The API the token is for (its `aud`); `null`: the server itself.
+    pub audience: Option<String>,
+    /// The requested scopes, in request order.
+    pub scopes: Vec<ScopeView>,
+}
+
+/// One requested scope as shown.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ScopeView {
+    /// The scope, as requested.
+    pub scope: String,
+    /// JSON Pointer of the scope in the request (`/scope/{i}`), the key of
+    /// its findings in `request_text`.
+    pub field: String,
+    /// The server's description; `null`: the scope is unknown to the server
+    /// (flagged: nobody says what it grants).
+    pub description: Option<String>,
+    /// JSON Pointer of the description (`/scope_descriptions/{scope}`),
+    /// the key of its findings in `request_text`.
+    pub description_field: String,
+}
+
+/// JSON Pointer token escaping (RFC 6901 §3).
+fn pointer_token(s: &str) -> String {
+    s.replace('~', "~0").replace('/', "~1")
+}
+
+impl AccessView {
+    /// The block of `request`.
+    #[must_use]
+    pub fn of(request: &ApproverRequest) -> Self {
+        AccessView {
+            scope_only: request.is_scope_only(),
+            audience: request.audience.as_ref().map(|a| a.as_str().to_owned()),
+            scopes: request
+                .scope
+                .iter()
+                .enumerate()
+                .map(|(i, s)| ScopeView {
+                    scope: s.clone(),
+                    field: format!("/scope/{i}"),
+                    description: request.scope_description(s).map(str::to_owned),
+                    description_field: format!("/scope_descriptions/{}", pointer_token(s)),
+                })
+                .collect(),
+        }
+    }
+
+    /// Positions (0-based, request order) of the scopes the server does not
+    /// describe.
+    #[must_use]
+    pub fn unknown_scopes(&self) -> Vec<usize> {
+        self.scopes.iter().enumerate().filter(|(_, s)| s.description.is_none()).map(|(i, _)| i).collect()
+    }
+}
+
+/// A request-level warning for each scope the server does not describe:
+/// nobody can tell the user what it grants. The message names the scope by
+/// position only (its characters are checked as `/scope/{i}`).
+fn add_unknown_scope_warnings(display: &mut DisplayModel, access: &AccessView) {
+    for i in access.unknown_scopes() {
+        display.add_warning(Warning {
+            code: countersign_details::WarningCode::NoSchema,
+            severity: countersign_details::Severity::Caution,
+            index: None,
+            path: None,
+            in_key: false,
+            message: format!(
+                "Requested scope {i} is unknown to the server: nothing describes what it lets the agent do"
+            ),
+            message_characters: Vec::new(),
+            characters: Vec::new(),
+        });
+    }
 }
 
 /// The findings of one request-level string.
@@ -82,9 +174,11 @@ fn describe_field(field: &str) -> String {
         "/context/ip" => "The agent's IP address".to_owned(),
         "/context/user_agent" => "The agent software".to_owned(),
         "/context/location" => "The agent's location".to_owned(),
-        other => match other.strip_prefix("/scope/") {
-            Some(i) => format!("Requested scope {i}"),
-            None => format!("The request's {other}"),
+        "/audience" => "The API the token is for".to_owned(),
+        other => match (other.strip_prefix("/scope/"), other.strip_prefix("/scope_descriptions/")) {
+            (Some(i), _) => format!("Requested scope {i}"),
+            (_, Some(_)) => "A scope's description".to_owned(),
+            _ => format!("The request's {other}"),
         },
     }
 }
@@ -103,7 +197,13 @@ pub fn request_text(request: &ApproverRequest) -> Vec<TextFinding> {
         ("/binding_message".to_owned(), request.binding_message.as_str(), Format::Text),
     ];
     strings.extend(request.scope.iter().enumerate().map(|(i, s)| (format!("/scope/{i}"), s.as_str(), Format::Text)));
+    // The descriptions shown beside the scopes, in request order.
+    strings.extend(request.scope.iter().filter_map(|s| {
+        request.scope_description(s).map(|d| (format!("/scope_descriptions/{}", pointer_token(s)), d, Format::Text))
+    }));
+    let audience = request.audience.as_ref().map(|a| a.as_str());
     let optional = [
+        ("/audience", audience),
         ("/acr_values", request.acr_values.as_deref()),
         ("/context/ip", ip.as_deref()),
         ("/context/user_agent", request.context.user_agent.as_deref()),
@@ -197,6 +297,8 @@ impl RequestView {
     ) -> RequestView {
         let request_text = request_text(&item.request);
         add_request_warnings(&mut display, &request_text);
+        let access = AccessView::of(&item.request);
+        add_unknown_scope_warnings(&mut display, &access);
         // The checks `decide` makes before the confirmation (crate::gate).
         let approvable = crate::gate::decidable(&item, now).is_ok()
             && display.approvable
@@ -212,6 +314,7 @@ impl RequestView {
             user_verification,
             confirmation_required,
             request_text,
+            access,
         }
     }
 }
@@ -343,6 +446,97 @@ mod tests {
         );
 
         assert!(request_text(&example()).is_empty(), "the example's strings are clean");
+    }
+
+    fn scope_only() -> ApproverRequest {
+        let mut r = example();
+        r.authorization_details = countersign_protocol::rar::AuthorizationDetails::none();
+        r.scope = vec!["openid".into(), "files.delete".into(), "mail/read".into()];
+        r.scope_descriptions = BTreeMap::from([
+            ("openid".to_owned(), "Know who you are".to_owned()),
+            ("mail/read".to_owned(), "Read your mail".to_owned()),
+        ]);
+        r
+    }
+
+    fn view_of(request: ApproverRequest) -> RequestView {
+        let display = render(&request, &Registry::builtin().unwrap(), &RenderOptions::default());
+        let item = InboxItem {
+            account_id: "acc".into(),
+            request_json: serde_json::to_string(&request).unwrap(),
+            request,
+            status: LocalStatus::Pending,
+            status_reason: None,
+            received_at: 0,
+            updated_at: 0,
+        };
+        RequestView::build(item, display, 1)
+    }
+
+    #[test]
+    fn a_scope_only_request_shows_its_access_block_and_flags_unknown_scopes() {
+        let request = scope_only();
+        let model = render(&request, &Registry::builtin().unwrap(), &RenderOptions::default());
+        assert!(model.details.is_empty());
+        assert!(model.display_schemas.is_empty(), "nothing to sign about schemas");
+        assert!(model.approvable, "{:?}", model.status);
+        let access = AccessView::of(&request);
+        assert!(access.scope_only);
+        assert_eq!(access.audience.as_deref(), Some("https://api.example.com/trading"));
+        let shown: Vec<(&str, Option<&str>)> =
+            access.scopes.iter().map(|s| (s.scope.as_str(), s.description.as_deref())).collect();
+        assert_eq!(
+            shown,
+            [("openid", Some("Know who you are")), ("files.delete", None), ("mail/read", Some("Read your mail"))]
+        );
+        assert_eq!(access.scopes[2].description_field, "/scope_descriptions/mail~1read");
+        assert_eq!(access.unknown_scopes(), [1]);
+        // The unknown scope is a visible warning of the view.
+        let view = view_of(scope_only());
+        let w: Vec<&str> = view.display.warnings.iter().map(|w| w.message.as_str()).collect();
+        assert!(w.iter().any(|m| m.starts_with("Requested scope 1 is unknown to the server")), "{w:?}");
+        assert!(view.display.warnings.iter().all(|w| w.index.is_none()));
+    }
+
+    #[test]
+    fn hostile_text_in_scopes_descriptions_and_the_audience_is_flagged() {
+        let mut request = scope_only();
+        // A bidi override and an escape sequence in an operator description,
+        // a zero-width space in a scope name, a control in the audience.
+        request.scope_descriptions.insert("openid".into(), "Know who\u{202E}you are".to_owned());
+        request.scope_descriptions.insert("mail/read".into(), "Read \u{1b}[2J your mail".to_owned());
+        request.scope[1] = "files\u{200B}.delete".to_owned();
+        request.audience = None;
+        let found = request_text(&request);
+        let fields: Vec<&str> = found.iter().map(|f| f.field.as_str()).collect();
+        assert!(fields.contains(&"/scope/1"), "{fields:?}");
+        assert!(fields.contains(&"/scope_descriptions/openid"), "{fields:?}");
+        assert!(fields.contains(&"/scope_descriptions/mail~1read"), "{fields:?}");
+        let openid = found.iter().find(|f| f.field == "/scope_descriptions/openid").unwrap();
+        assert_eq!(openid.warnings[0].code, countersign_details::WarningCode::BidiControl);
+        assert_eq!(openid.warnings[0].characters[0].code_point, "U+202E");
+        let mail = found.iter().find(|f| f.field == "/scope_descriptions/mail~1read").unwrap();
+        assert_eq!(mail.warnings[0].code, countersign_details::WarningCode::ControlCharacter);
+        let view = view_of(request);
+        assert!(view
+            .display
+            .warnings
+            .iter()
+            .any(|w| w.message.starts_with("A scope's description: ") && w.message.contains("U+202E")));
+        assert_eq!(view.display.max_severity, Some(countersign_details::Severity::Danger));
+        // The text itself is kept as sent: shells show it with the marks.
+        assert!(view.access.scopes[0].description.as_deref().unwrap().contains('\u{202E}'));
+
+        let mut request = scope_only();
+        request.audience = Some(countersign_protocol::ciba::Audience::new("https://api.example.com/x").unwrap());
+        assert!(request_text(&request).is_empty(), "clean strings are not findings");
+        // An audience with a lookalike letter or a bidi control does not
+        // even parse: such a request is refused before it is shown.
+        for bad in ["https://api.example.com/\u{0430}pi", "https://\u{202E}moc.example"] {
+            let mut json = serde_json::to_value(&request).unwrap();
+            json["audience"] = serde_json::json!(bad);
+            assert!(serde_json::from_value::<ApproverRequest>(json).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -108,9 +108,14 @@ pub enum NotQuick {
         /// The detail's position.
         index: usize,
     },
-    /// The request has no detail.
+    /// The request has no detail (a scope-only request: its access block
+    /// is shown in the app only).
     #[error("the request has no detail")]
     NoDetails,
+    /// The token would be for a named API (`audience`), which a
+    /// notification does not show.
+    #[error("the request names an API the token is for")]
+    Audience,
     /// Warnings somewhere (details, fields, the request's own strings).
     #[error("the request has {count} warning(s)")]
     Warnings {
@@ -270,6 +275,9 @@ pub fn quick_decision(view: &RequestView, policy: &QuickPolicy) -> Result<QuickT
     if view.display.details.is_empty() {
         return Err(NotQuick::NoDetails);
     }
+    if request.audience.is_some() {
+        return Err(NotQuick::Audience);
+    }
     if let Some(d) = view.display.details.iter().find(|d| d.risk != countersign_details::Risk::Low) {
         return Err(NotQuick::DetailRisk { index: d.index });
     }
@@ -328,6 +336,8 @@ mod tests {
         let text = include_str!("../../protocol/testdata/device/examples/approver-request.json");
         let mut value: Value = serde_json::from_str(text).unwrap();
         value["authorization_details"] = calendar();
+        // No API named (the example names one).
+        value.as_object_mut().unwrap().remove("audience");
         value["risk"] = json!("low");
         value["requires"] = json!([]);
         value["scope"] = json!(["openid"]);
@@ -417,10 +427,16 @@ mod tests {
             assert_eq!(quick_decision(&v, &QuickPolicy::default()), Err(want), "{what}");
         }
         // A configured low-risk scope is accepted; others still are not.
-        let v = view(|v| v["scope"] = json!(["openid", "calendar"]));
+        let v = view(|v| {
+            v["scope"] = json!(["openid", "calendar"]);
+            v["scope_descriptions"]["calendar"] = json!("Read your calendar");
+        });
         assert!(quick_decision(&v, &QuickPolicy::default()).is_err());
         let policy = QuickPolicy { low_risk_scopes: payments };
         assert!(quick_decision(&v, &policy).is_ok());
+        // A scope the server does not describe is a warning: not from a notification.
+        let v = view(|v| v["scope"] = json!(["openid", "calendar"]));
+        assert_eq!(quick_decision(&v, &policy), Err(NotQuick::Warnings { count: 1 }));
         let v = view(|v| v["scope"] = json!(["openid", "calendar", "payments:write"]));
         assert_eq!(quick_decision(&v, &policy), Err(NotQuick::Scope { scope: "payments:write".into() }));
     }
@@ -431,6 +447,9 @@ mod tests {
         let mut v = view(|_| {});
         v.display.details.clear();
         assert_eq!(quick_decision(&v, &QuickPolicy::default()), Err(NotQuick::NoDetails));
+        // The API the token is for is shown in the app only.
+        let v = view(|r| r["audience"] = json!("https://api.example.com/calendar"));
+        assert_eq!(quick_decision(&v, &QuickPolicy::default()), Err(NotQuick::Audience));
         // A sensitive field.
         let mut v = view(|_| {});
         v.display.details[0].fields[1].sensitive = true;

@@ -81,7 +81,7 @@ impl Setup {
         std::fs::write(&file, details.to_string()).unwrap();
         let agent = self.path("agent.json");
         let mut args = agent_request_args(&agent, &file, binding);
-        args.extend(["--scope", "openid trade"]);
+        args.extend(["--scope", "openid email"]); // scopes the server describes (an unknown one is a warning)
         let v = self.json(&args).await;
         v["auth_req_id"].as_str().unwrap().to_owned()
     }

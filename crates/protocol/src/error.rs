@@ -139,6 +139,9 @@ error_codes! {
     UnapprovedSoftwareStatement = "unapproved_software_statement", "RFC 7591 §3.2.2";
     /// `authorization_details` refused (RFC 9396 §5, §8).
     InvalidAuthorizationDetails = "invalid_authorization_details", "RFC 9396 §5, §8";
+    /// The requested resource (`audience`, `resource`) is invalid, missing,
+    /// unknown or malformed (RFC 8707 §2, RFC 8693 §2.2.2).
+    InvalidTarget = "invalid_target", "RFC 8707 §2";
     /// The user has not decided yet; keep polling (CIBA Core §11).
     AuthorizationPending = "authorization_pending", "CIBA Core §11";
     /// Polling too fast: add at least 5 s to the interval, for good (CIBA

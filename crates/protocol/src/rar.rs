@@ -294,8 +294,12 @@ impl TryFrom<Value> for AuthorizationDetail {
 
 strict_json!(AuthorizationDetail);
 
-/// The RFC 9396 §2 `authorization_details` array: non-empty, every element a
-/// valid [`AuthorizationDetail`], order kept.
+/// The RFC 9396 §2 `authorization_details` array: every element a valid
+/// [`AuthorizationDetail`], order kept. Non-empty as received from an agent
+/// (the parameter and [`Deserialize`] refuse `[]`); empty only as
+/// [`AuthorizationDetails::none`], the details of a scope-only request (sent
+/// without `authorization_details`), which device messages and stored rows
+/// carry as `[]` ([`or_none`], [`AuthorizationDetails::from_stored`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthorizationDetails(Vec<AuthorizationDetail>);
 
@@ -354,6 +358,25 @@ impl AuthorizationDetails {
         Ok(Self(details))
     }
 
+    /// No details: a scope-only request's (`[]` in device messages, the
+    /// approval statement and stored rows; never a valid parameter).
+    #[must_use]
+    pub fn none() -> Self {
+        Self(Vec::new())
+    }
+
+    /// Parses stored text: `[]` is [`Self::none`], anything else as
+    /// [`Self::from_param`].
+    ///
+    /// # Errors
+    /// As [`Self::from_param`].
+    pub fn from_stored(text: &str) -> Result<Self, RarError> {
+        if text.trim() == "[]" {
+            return Ok(Self::none());
+        }
+        Self::from_param(text)
+    }
+
     /// Compact JSON text, e.g. for the form parameter.
     #[must_use]
     pub fn to_param(&self) -> String {
@@ -385,7 +408,8 @@ impl AuthorizationDetails {
     }
 }
 
-/// Read-only access as a slice (`len`, `iter`, indexing); never empty.
+/// Read-only access as a slice (`len`, `iter`, indexing); empty only for
+/// [`AuthorizationDetails::none`].
 impl std::ops::Deref for AuthorizationDetails {
     type Target = [AuthorizationDetail];
     fn deref(&self) -> &[AuthorizationDetail] {
@@ -402,6 +426,33 @@ impl<'a> IntoIterator for &'a AuthorizationDetails {
 }
 
 strict_json!(AuthorizationDetails);
+
+/// Serde for members that carry a scope-only request's details as `[]`
+/// (the device request, the approval statement): `[]` reads as
+/// [`AuthorizationDetails::none`], anything else as [`AuthorizationDetails`].
+pub mod or_none {
+    use super::{AuthorizationDetails, Deserializer, Serialize, Serializer, Value};
+
+    /// Serializes the array (`[]` when empty).
+    ///
+    /// # Errors
+    /// The serializer's.
+    pub fn serialize<S: Serializer>(details: &AuthorizationDetails, s: S) -> Result<S::Ok, S::Error> {
+        details.serialize(s)
+    }
+
+    /// Deserializes, `[]` as [`AuthorizationDetails::none`].
+    ///
+    /// # Errors
+    /// As [`AuthorizationDetails`]'s `Deserialize`.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<AuthorizationDetails, D::Error> {
+        let value = crate::jcs::deserialize_strict(d)?;
+        if matches!(&value, Value::Array(a) if a.is_empty()) {
+            return Ok(AuthorizationDetails::none());
+        }
+        AuthorizationDetails::from_value(value).map_err(serde::de::Error::custom)
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -555,3 +555,64 @@ fn jwt_shapes() {
     assert_eq!(format!("{:?}", Jwt::new(JWS).unwrap()), format!("Jwt(<{} bytes>)", JWS.len()));
     assert!(serde_json::from_value::<Jwt>(json!("a.b")).is_err());
 }
+
+#[test]
+fn audience_parameter() {
+    use countersign_protocol::ciba::{Audience, AudienceError, MAX_AUDIENCE_CHARS};
+    let base = [("scope", "openid"), ("login_hint", "alice")];
+    let with = |a: &str| {
+        let mut l = base.to_vec();
+        l.push(("audience", a));
+        l.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect::<Vec<_>>()
+    };
+    // Absent, then present; written back by to_form.
+    assert_eq!(params(&base).audience, None);
+    let req = BackchannelAuthenticationRequest::from_form(with("https://api.example.com/")).unwrap();
+    let BackchannelRequestBody::Params(p) = &req.body else { panic!() };
+    assert_eq!(p.audience.as_ref().unwrap().as_str(), "https://api.example.com/");
+    assert_eq!(BackchannelAuthenticationRequest::from_form(req.to_form()).unwrap(), req);
+    // Sent twice: invalid_request (RFC 6749 §3.1).
+    let (e, code) = err(&[("scope", "openid"), ("login_hint", "a"), ("audience", "x"), ("audience", "x")]);
+    assert_eq!(e, RequestError::Duplicate("audience"));
+    assert_eq!(code, ErrorCode::InvalidRequest);
+    // Empty counts as omitted.
+    assert_eq!(params(&[("scope", "openid"), ("login_hint", "a"), ("audience", "")]).audience, None);
+    // Malformed: a space, a bidi control, a control, too long.
+    for bad in ["a b", "https://api\u{202E}moc.example", "api\u{0007}", &"a".repeat(MAX_AUDIENCE_CHARS + 1)] {
+        let e = BackchannelAuthenticationRequest::from_form(with(bad)).unwrap_err();
+        assert!(matches!(e, RequestError::Invalid { param: "audience", .. }), "{bad:?}: {e:?}");
+        assert_eq!(e.error_code(), ErrorCode::InvalidRequest);
+    }
+    assert_eq!(Audience::new(""), Err(AudienceError::Empty));
+    assert!(matches!(Audience::new("x\u{200B}y"), Err(AudienceError::Char { ch: '\u{200B}', index: 1 })));
+    // Next to a signed request: outside the request object.
+    let (e, _) = err(&[("request", JWS), ("audience", "x")]);
+    assert_eq!(e, RequestError::OutsideRequestObject(vec!["audience"]));
+    // In a request object: a string claim.
+    let claims = json!({"scope": "openid", "login_hint": "a", "audience": "urn:api:orders"});
+    let p = BackchannelAuthenticationParams::from_request_object(claims.as_object().unwrap()).unwrap();
+    assert_eq!(p.audience.unwrap().as_str(), "urn:api:orders");
+    let claims = json!({"scope": "openid", "login_hint": "a", "audience": ["urn:api:orders"]});
+    let e = BackchannelAuthenticationParams::from_request_object(claims.as_object().unwrap()).unwrap_err();
+    assert_eq!(e, RequestError::ClaimType { claim: "audience", expected: "a string" });
+    assert_eq!(e.error_code(), ErrorCode::InvalidRequestObject);
+}
+
+#[test]
+fn a_scope_only_request_has_no_details_and_an_empty_array_is_refused() {
+    let p = params(&[("scope", "openid profile"), ("login_hint", "a")]);
+    assert_eq!(p.authorization_details, None);
+    let (e, code) = err(&[("scope", "openid"), ("login_hint", "a"), ("authorization_details", "[]")]);
+    assert_eq!(e, RequestError::AuthorizationDetails(RarError::Empty));
+    assert_eq!(code, ErrorCode::InvalidAuthorizationDetails);
+}
+
+#[test]
+fn a_token_response_leaves_out_empty_details() {
+    use countersign_protocol::ciba::TokenResponse;
+    use countersign_protocol::rar::AuthorizationDetails;
+    let body = json!({"access_token": "at", "token_type": "Bearer", "expires_in": 60, "scope": "openid"});
+    let mut r: TokenResponse = serde_json::from_value(body.clone()).unwrap();
+    r.authorization_details = Some(AuthorizationDetails::none());
+    assert_eq!(serde_json::to_value(&r).unwrap(), body);
+}

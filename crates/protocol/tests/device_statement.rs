@@ -58,7 +58,7 @@ fn statement_jcs_bytes_match_the_independent_canonical_form() {
 #[test]
 fn statement_hash_matches_the_independent_hash() {
     assert_eq!(statement().statement_hash().unwrap(), expected_hash());
-    assert_eq!(expected_hash().as_str(), "PycbM5H5hiH0k0mKZ7jD5aNsnn1gCHerhsbvWwmGyTw");
+    assert_eq!(expected_hash().as_str(), "hDT_XAHk88XMV66nawZ233M5PtaA_EE_RWk0Q0Lu6Hk");
 }
 
 #[test]
@@ -417,4 +417,55 @@ fn submission_refuses_unknown_member() {
         v["decision"] = json!("approve");
     });
     assert!(changed.is_err());
+}
+
+#[test]
+fn the_statement_signs_the_scope_descriptions_and_the_audience() {
+    let base = statement().statement_hash().unwrap();
+    let mut r = request();
+    r.scope_descriptions.insert("openid".into(), "Know who you are (your account identifier).".into());
+    let changed = ApprovalStatement::build(&r, Decision::Approve, schemas()).unwrap().statement_hash().unwrap();
+    assert_ne!(changed, base, "a description differing by one character changes the hash");
+    let mut r = request();
+    r.scope_descriptions.clear();
+    let unknown = ApprovalStatement::build(&r, Decision::Approve, schemas()).unwrap().statement_hash().unwrap();
+    assert_ne!(unknown, base, "a scope shown as unknown is another statement");
+    let mut r = request();
+    r.audience = None;
+    let no_aud = ApprovalStatement::build(&r, Decision::Approve, schemas()).unwrap();
+    assert_ne!(no_aud.statement_hash().unwrap(), base);
+    assert_eq!(serde_json::to_value(&no_aud).unwrap()["audience"], Value::Null);
+    // The server's check refuses a statement over another description.
+    assert_eq!(
+        check_statement(&request(), Decision::Approve, &schemas(), &schemas(), &changed),
+        Err(StatementCheckError::StatementMismatch)
+    );
+}
+
+#[test]
+fn a_scope_only_statement_carries_an_empty_details_array() {
+    use countersign_protocol::rar::AuthorizationDetails;
+    let mut r = request();
+    r.authorization_details = AuthorizationDetails::none();
+    assert!(r.is_scope_only());
+    let s = ApprovalStatement::build(&r, Decision::Approve, BTreeMap::new()).unwrap();
+    let v = serde_json::to_value(&s).unwrap();
+    assert_eq!(v["authorization_details"], json!([]));
+    assert_eq!(v["display_schemas"], json!({}));
+    assert_eq!(v["v"], json!(3));
+    let back: ApprovalStatement = serde_json::from_value(v.clone()).unwrap();
+    assert_eq!(back, s);
+    // The request round trips through its JSON too (`[]` accepted there).
+    let text = serde_json::to_string(&r).unwrap();
+    assert!(text.contains("\"authorization_details\":[]"), "{text}");
+    assert_eq!(serde_json::from_str::<ApproverRequest>(&text).unwrap(), r);
+    // Display schemas for a type that is not there are refused.
+    assert!(matches!(
+        ApprovalStatement::build(&r, Decision::Approve, schemas()),
+        Err(StatementError::UnusedDisplaySchema(_))
+    ));
+    // Version 2 is no longer accepted.
+    let mut old = v;
+    old["v"] = json!(2);
+    assert!(serde_json::from_value::<ApprovalStatement>(old).is_err());
 }

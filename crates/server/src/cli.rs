@@ -201,9 +201,20 @@ pub struct ServeArgs {
     /// default and the maximum of clients' `refresh_token_idle_lifetime`.
     #[arg(long, default_value_t = countersign_server::config::DEFAULT_REFRESH_TOKEN_IDLE_LIFETIME_SECS)]
     pub refresh_token_idle_lifetime: u64,
-    /// `aud` of access tokens (default: the issuer).
+    /// `aud` of access tokens when the agent asks for no `audience`
+    /// (default: the issuer). An agent may also ask for it by name.
     #[arg(long)]
     pub token_audience: Option<String>,
+    /// An API agents may ask a token for with `audience` at /bc-authorize
+    /// (it becomes the token's `aud`); repeat for several. Any other
+    /// `audience` is refused with `invalid_target`.
+    #[arg(long = "api", value_name = "URI")]
+    pub apis: Vec<String>,
+    /// A JSON file adding or overriding scope descriptions shown to users:
+    /// `{"scope": "description"}` or `{"scope": {"description": "…",
+    /// "risk": "low|medium|high|critical"}}`. Checked strictly at startup.
+    #[arg(long, value_name = "FILE")]
+    pub scopes: Option<PathBuf>,
     /// Largest request body, bytes.
     #[arg(long, default_value_t = 64 * 1024)]
     pub max_body_bytes: usize,
@@ -526,7 +537,28 @@ fn serve_config(args: &ServeArgs) -> Result<Config, CliError> {
     c.access_token_ttl_secs = args.token_ttl;
     c.id_token_ttl_secs = args.token_ttl;
     c.token_replay_window_secs = args.token_replay_window;
-    c.access_token_audience = args.token_audience.clone();
+    c.access_token_audience = args
+        .token_audience
+        .as_deref()
+        .map(|a| {
+            countersign_protocol::ciba::Audience::new(a)
+                .map(|a| a.as_str().to_owned())
+                .map_err(|e| CliError::Usage(format!("--token-audience: {e}")))
+        })
+        .transpose()?;
+    c.apis = args
+        .apis
+        .iter()
+        .map(|a| {
+            countersign_protocol::ciba::Audience::new(a.as_str()).map_err(|e| {
+                CliError::Usage(format!("--api {}: {e}", countersign_text::escape(a, countersign_text::Context::Line)))
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    if let Some(path) = &args.scopes {
+        c.scopes = countersign_server::scopes::ScopeRegistry::with_file(path)
+            .map_err(|e| CliError::Usage(format!("--scopes {}: {e}", path.display())))?;
+    }
     c.refresh_token_lifetime_secs = args.refresh_token_lifetime;
     c.refresh_token_idle_lifetime_secs = args.refresh_token_idle_lifetime;
     if c.access_token_ttl_secs == 0 || c.refresh_token_lifetime_secs == 0 || c.refresh_token_idle_lifetime_secs == 0 {

@@ -195,6 +195,15 @@ pub struct Config {
     /// `aud` of access tokens (RFC 9068 §2.2, REQUIRED there): this value, or the
     /// issuer when unset.
     pub access_token_audience: Option<String>,
+    /// The APIs an agent may ask a token for (`audience` at
+    /// `/bc-authorize`, which becomes the token's `aud`), besides
+    /// [`Self::access_token_audience`]; any other `audience` is refused
+    /// (`invalid_target`). Empty by default.
+    pub apis: Vec<countersign_protocol::ciba::Audience>,
+    /// What each scope means and how risky it is ([`crate::scopes`]):
+    /// approvers show the descriptions; a scope-only request's risk comes
+    /// from it.
+    pub scopes: crate::scopes::ScopeRegistry,
     /// Lifetime of enrollment tickets (default 600 s).
     pub ticket_ttl_secs: u64,
     /// `poll_interval` told to enrolled devices (default 30 s).
@@ -265,6 +274,8 @@ impl Config {
             refresh_token_lifetime_secs: DEFAULT_REFRESH_TOKEN_LIFETIME_SECS,
             refresh_token_idle_lifetime_secs: DEFAULT_REFRESH_TOKEN_IDLE_LIFETIME_SECS,
             access_token_audience: None,
+            apis: Vec::new(),
+            scopes: crate::scopes::ScopeRegistry::builtin(),
             ticket_ttl_secs: countersign_protocol::device::enroll::DEFAULT_TICKET_TTL_SECS,
             device_poll_interval_secs: countersign_protocol::device::DEFAULT_POLL_INTERVAL_SECS,
             heartbeat_interval: Duration::from_secs(countersign_protocol::device::events::HEARTBEAT_INTERVAL_SECS),

@@ -109,6 +109,9 @@ pub enum OAuthError {
     InvalidRequestObject(String),
     /// `invalid_authorization_details` (RFC 9396 §5).
     InvalidAuthorizationDetails(String),
+    /// `invalid_target` (RFC 8707 §2): an `audience` this server does not
+    /// issue tokens for.
+    InvalidTarget(String),
     /// `access_denied` (403 at `/bc-authorize`, 400 at `/token`).
     AccessDenied(&'static str),
     /// Fatigue control: 429 `slow_down` with `Retry-After`.
@@ -176,6 +179,7 @@ impl OAuthError {
             E::InvalidBindingMessage(d) => (ErrorCode::InvalidBindingMessage, Some(d.clone())),
             E::InvalidRequestObject(d) => (ErrorCode::InvalidRequestObject, Some(d.clone())),
             E::InvalidAuthorizationDetails(d) => (ErrorCode::InvalidAuthorizationDetails, Some(d.clone())),
+            E::InvalidTarget(d) => (ErrorCode::InvalidTarget, Some(d.clone())),
             E::AccessDenied(d) => (ErrorCode::AccessDenied, Some((*d).into())),
             E::RateLimited { .. } => (ErrorCode::SlowDown, Some("too many requests; retry after Retry-After".into())),
             E::TooManyPending { limit, unverified, .. } => (

@@ -26,6 +26,7 @@
 pub mod audit;
 pub mod config;
 pub mod ops;
+pub mod scopes;
 #[cfg(feature = "test-util")]
 pub mod testing;
 pub mod tls;

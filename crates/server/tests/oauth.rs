@@ -35,7 +35,7 @@ async fn bc_authorize_request_errors() {
     expect_err(call(a, s, with(p(), "login_hint_token", "x")).await, 400, "invalid_request").await;
     expect_err(call(a, s, without(p(), "binding_message")).await, 400, "invalid_request").await;
     expect_err(call(a, s, without(p(), "scope")).await, 400, "invalid_request").await;
-    expect_err(call(a, s, without(p(), "authorization_details")).await, 400, "invalid_request").await;
+    // Without authorization_details: a scope-only request, accepted (tests/scope_only.rs).
     expect_err(call(a, s, with(p(), "requested_expiry", "0")).await, 400, "invalid_request").await;
     expect_err(call(a, s, with(p(), "scope", "payments")).await, 400, "invalid_scope").await;
     expect_err(call(a, s, with(p(), "scope", "openid  payments")).await, 400, "invalid_scope").await;

@@ -35,7 +35,7 @@ describe('RequestDetail', () => {
     expect(screen.getByTestId('client-verified')).toHaveTextContent('Not verified');
     expect(screen.getByTestId('on-behalf-of')).toHaveTextContent('Zoë Martin (u_1001)');
     expect(screen.getByTestId('binding-message')).toHaveTextContent('TRADE-4F7Q');
-    expect(within(screen.getByTestId('scope')).getAllByRole('listitem').map((li) => li.textContent)).toEqual([
+    expect(within(screen.getByTestId('scope')).getAllByTestId('scope-name').map((li) => li.textContent)).toEqual([
       'openid',
       'trade',
     ]);
@@ -305,4 +305,92 @@ describe('RequestDetail', () => {
     for (const button of screen.getAllByRole('button')) expect(button).toHaveAccessibleName();
     for (const input of container.querySelectorAll('input')) expect(input).toHaveAccessibleName();
   });
+
+  describe('access request', () => {
+    it('shows a scope-only request as an access request: each scope with its description, unknown ones flagged', () => {
+      const view = makeView({
+        request: {
+          authorization_details: [],
+          scope: ['openid', 'calendar.read', 'files.delete'],
+          scope_descriptions: { openid: 'Know who you are', 'calendar.read': 'Read your calendar' },
+          audience: 'https://api.example.test/calendar',
+        },
+        display: { ...MODELS.mixed, details: [], display_schemas: {} },
+      });
+      show(view);
+      const block = screen.getByTestId('access-request');
+      expect(block.dataset.scopeOnly).toBe('true');
+      expect(within(block).getByRole('heading', { level: 3 })).toHaveTextContent('Access request');
+      expect(screen.getByTestId('scope-only-note')).toHaveTextContent('everything you approve');
+      expect(screen.getByTestId('audience')).toHaveTextContent('https://api.example.test/calendar');
+      const items = within(block).getAllByTestId('scope-item');
+      expect(items.map((li) => li.dataset.known)).toEqual(['true', 'true', 'false']);
+      expect(items[0]).toHaveTextContent('openid');
+      expect(items[0]).toHaveTextContent('Know who you are');
+      expect(items[1]).toHaveTextContent('Read your calendar');
+      // The unknown scope is visibly flagged.
+      const unknown = within(items[2] as HTMLElement).getByTestId('unknown-scope');
+      expect(unknown).toBeVisible();
+      expect(unknown).toHaveTextContent('Unknown scope');
+      expect(within(block).getAllByTestId('unknown-scope')).toHaveLength(1);
+      // No empty "What it wants to do" section.
+      expect(screen.queryByRole('heading', { name: 'What it wants to do' })).toBeNull();
+    });
+
+    it('names the API of a request with details and says when there is none', () => {
+      show(makeView({ request: { audience: 'https://api.example.test/trading' } }));
+      expect(screen.getByTestId('access-request').dataset.scopeOnly).toBe('false');
+      expect(screen.getByTestId('audience')).toHaveTextContent('https://api.example.test/trading');
+      expect(screen.getByRole('heading', { name: 'What it wants to do' })).toBeInTheDocument();
+      cleanup();
+      show(makeView());
+      expect(screen.getByTestId('audience')).toHaveTextContent('Your server itself');
+    });
+
+    it('marks control and bidi characters in descriptions, scope names and the API where they stand', () => {
+      const description = 'Read your mail\u202Etxt.exe';
+      const scope = 'files\u200B.delete';
+      const audience = 'https://api.example.test/\u0007x';
+      const view = makeView({
+        request: {
+          authorization_details: [],
+          scope: ['mail.read', scope],
+          scope_descriptions: { 'mail.read': description },
+          audience,
+        },
+        display: { ...MODELS.mixed, details: [], display_schemas: {} },
+        request_text: [
+          finding('/scope_descriptions/mail.read', 'bidi_control', 'U+202E', 'RIGHT-TO-LEFT OVERRIDE', 14),
+          finding('/scope/1', 'invisible_character', 'U+200B', 'ZERO WIDTH SPACE', 5),
+          finding('/audience', 'control_character', 'U+0007', 'BELL', 25),
+        ],
+      });
+      show(view);
+      const block = screen.getByTestId('access-request');
+      const marks = [...block.querySelectorAll('mark.char-mark')].map((m) => m.textContent);
+      // In reading order: the API, then the description of mail.read, then the second scope's name.
+      expect(marks).toEqual(['⟦U+0007 BELL⟧', '⟦U+202E RIGHT-TO-LEFT OVERRIDE⟧', '⟦U+200B ZERO WIDTH SPACE⟧']);
+      // The raw characters never reach the page as themselves.
+      expect(block.textContent).not.toMatch(/[\u202E\u200B\u0007]/);
+      expect(within(block).getByTestId('scope-description')).toHaveTextContent('Read your mail⟦U+202E RIGHT-TO-LEFT OVERRIDE⟧txt.exe');
+    });
+  });
 });
+
+function finding(field: string, code: string, codePoint: string, name: string, at: number): RequestView['request_text'][number] {
+  return {
+    field,
+    warnings: [
+      {
+        code: code as never,
+        severity: 'danger',
+        index: null,
+        path: null,
+        in_key: false,
+        message: `${codePoint} ${name} at position ${at}`,
+        message_characters: [],
+        characters: [{ code_point: codePoint, name, position: at, utf16_offset: at }],
+      },
+    ],
+  };
+}

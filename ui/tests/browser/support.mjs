@@ -7,7 +7,7 @@ import { extname, join, normalize } from 'node:path';
 import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-import { accountFields, requestFields } from '../fixture-fields.mjs';
+import { accessOf, accountFields, requestFields } from '../fixture-fields.mjs';
 
 const ui = fileURLToPath(new URL('../..', import.meta.url));
 const dist = join(ui, 'dist-browser');
@@ -107,6 +107,7 @@ export function makeView({
           ? { kind: 'security_key' }
           : { kind: 'os_prompt', method: 'polkit' }),
     request_text: [],
+    access: accessOf(req),
   };
 }
 

@@ -107,12 +107,19 @@ pub fn account_line(a: &Account) -> String {
 pub fn request_line(item: &InboxItem, display: Result<&DisplayModel, &str>, now: u64) -> String {
     let r = &item.request;
     let types: Vec<String> = r.authorization_details.types().map(|t| text_in(t, Context::Identifier)).collect();
+    // A scope-only request says what it asks for: its scopes.
+    let what = if r.is_scope_only() {
+        let scopes: Vec<String> = r.scope.iter().map(|s| text(s)).collect();
+        format!("access: {}", scopes.join(" "))
+    } else {
+        types.join(", ")
+    };
     let mut line = format!(
         "{}  {}  {}  [{}]  risk {}  {}",
         text(r.id.as_str()),
         text(&r.client.client_name),
         quoted(&r.binding_message, Context::Line, &[]),
-        types.join(", "),
+        what,
         text(r.effective_risk().as_str()),
         expires_in(r.expires_at, now)
     );
@@ -312,8 +319,7 @@ pub fn request_full(view: &RequestView, now: u64) -> String {
     );
     let _ = writeln!(out, "For:      {} <{}> at {}", text(&r.user.name), text(&r.user.sub), text(r.issuer.as_str()));
     let _ = writeln!(out, "Binding:  {}", text(&r.binding_message));
-    let scope: Vec<String> = r.scope.iter().map(|s| text(s)).collect();
-    let _ = writeln!(out, "Scope:    {}", scope.join(" "));
+    push_access(&mut out, view);
     let _ = writeln!(out, "Risk:     {}", text(r.effective_risk().as_str()));
     if !r.requires.is_empty() {
         let req: Vec<String> = r.requires.iter().map(|x| text(x.as_str())).collect();
@@ -368,6 +374,50 @@ pub fn request_full(view: &RequestView, now: u64) -> String {
     push_display(&mut out, &view.display);
     push_note(&mut out);
     out
+}
+
+/// The characters `view.request_text` marks in the request string at
+/// JSON Pointer `field`.
+fn request_marks(view: &RequestView, field: &str) -> Vec<CharFinding> {
+    view.request_text
+        .iter()
+        .filter(|f| f.field == field)
+        .flat_map(|f| f.warnings.iter().flat_map(|w| w.characters.iter().cloned()))
+        .collect()
+}
+
+/// The access request: the API the token is for, then each scope with the
+/// server's description, an unknown scope flagged. For a scope-only
+/// request it is all the user approves, and says so.
+fn push_access(out: &mut String, view: &RequestView) {
+    let access = &view.access;
+    if let Some(api) = &access.audience {
+        let _ = writeln!(
+            out,
+            "API:      {}  (the token is for this API)",
+            quoted(api, Context::Line, &request_marks(view, "/audience"))
+        );
+    }
+    if access.scope_only {
+        let _ = writeln!(out, "Access request (no authorization details: these scopes are what you approve):");
+    } else {
+        let _ = writeln!(out, "Scopes:");
+    }
+    for s in &access.scopes {
+        let name = reveal(&s.scope, Context::Line, &request_marks(view, &s.field));
+        match &s.description {
+            Some(d) => {
+                let _ = writeln!(
+                    out,
+                    "  - {name}: {}",
+                    quoted(d, Context::Line, &request_marks(view, &s.description_field))
+                );
+            }
+            None => {
+                let _ = writeln!(out, "  - {name}: UNKNOWN SCOPE (the server does not describe what it grants)");
+            }
+        }
+    }
 }
 
 /// What the escapes mean, under output that has any.

@@ -231,3 +231,41 @@ fn an_admin_notice_is_one_escaped_line_for_each_kind() {
     let other = admin_notice(&n);
     assert!(other.contains("key") && !other.contains('\u{202E}'), "{other}");
 }
+
+#[test]
+fn a_scope_only_request_renders_its_access_request_with_hostile_text_escaped() {
+    let mut v = example();
+    v["authorization_details"] = serde_json::json!([]);
+    v["scope"] = serde_json::json!(["openid", "files\u{200b}.delete", "mail.read"]);
+    v["scope_descriptions"] = serde_json::json!({
+        "openid": "Know who you are",
+        "mail.read": "Read your mail\u{202e}txt.exe",
+    });
+    let view = view_of(&v);
+    let out = request_full(&view, 0);
+    for line in out.lines() {
+        assert!(
+            countersign_text::is_clean(line, Context::Line) && !line.chars().any(char::is_control),
+            "raw flagged text in {line:?}"
+        );
+    }
+    assert!(out.contains("API:      \"https://api.example.com/trading\"  (the token is for this API)"), "{out}");
+    assert!(out.contains("Access request (no authorization details: these scopes are what you approve):"), "{out}");
+    assert!(out.contains("  - openid: \"Know who you are\""), "{out}");
+    assert!(
+        out.contains("  - files\\u{200B}.delete: UNKNOWN SCOPE (the server does not describe what it grants)"),
+        "{out}"
+    );
+    assert!(out.contains("  - mail.read: \"Read your mail\\u{202E}txt.exe\""), "{out}");
+    assert!(out.contains("Requested scope 1 is unknown to the server"), "{out}");
+    assert!(out.contains("Note: some text contains"));
+    let line = request_line(&view.item, Ok(&view.display), 0);
+    assert!(line.contains("[access: openid files\\u{200B}.delete mail.read]"), "{line}");
+
+    // A request with details lists its scopes under "Scopes:".
+    let out = request_full(&view_of(&example()), 0);
+    assert!(
+        out.contains("Scopes:\n  - openid: \"Know who you are (your account identifier)\"\n  - trade: UNKNOWN SCOPE"),
+        "{out}"
+    );
+}

@@ -16,6 +16,7 @@ pub(super) const BINDING_MESSAGE: &str = "binding_message";
 pub(super) const USER_CODE: &str = "user_code";
 pub(super) const REQUESTED_EXPIRY: &str = "requested_expiry";
 pub(super) const AUTHORIZATION_DETAILS: &str = "authorization_details";
+pub(super) const AUDIENCE: &str = "audience";
 pub(super) const REQUEST: &str = "request";
 pub(super) const CLIENT_ID: &str = "client_id";
 pub(super) const CLIENT_SECRET: &str = "client_secret";
@@ -27,7 +28,7 @@ pub(super) const REFRESH_TOKEN: &str = "refresh_token";
 
 /// CIBA Core §7.1 authentication parameters (everything but client
 /// authentication and `request`), in the order written by `to_form`.
-pub(super) const AUTHENTICATION_PARAMS: [&str; 10] = [
+pub(super) const AUTHENTICATION_PARAMS: [&str; 11] = [
     SCOPE,
     CLIENT_NOTIFICATION_TOKEN,
     ACR_VALUES,
@@ -38,6 +39,7 @@ pub(super) const AUTHENTICATION_PARAMS: [&str; 10] = [
     USER_CODE,
     REQUESTED_EXPIRY,
     AUTHORIZATION_DETAILS,
+    AUDIENCE,
 ];
 pub(super) const CLIENT_AUTH_PARAMS: [&str; 4] = [CLIENT_ID, CLIENT_SECRET, CLIENT_ASSERTION, CLIENT_ASSERTION_TYPE];
 

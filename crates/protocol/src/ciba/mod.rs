@@ -35,8 +35,9 @@ pub use self::hint::{Hint, UserHint, ISS_SUB};
 pub use self::jwt::{Jwt, JwtShapeError};
 pub use self::refresh::{RefreshTokenRequest, TokenRequest, REFRESH_TOKEN_PREFIX};
 pub use self::request::{
-    AuthorizationDetailsParam, BackchannelAuthenticationParams, BackchannelAuthenticationRequest,
-    BackchannelRequestBody, BindingMessage, BindingMessageError, MAX_CLIENT_NOTIFICATION_TOKEN_LEN,
+    Audience, AudienceError, AuthorizationDetailsParam, BackchannelAuthenticationParams,
+    BackchannelAuthenticationRequest, BackchannelRequestBody, BindingMessage, BindingMessageError, MAX_AUDIENCE_CHARS,
+    MAX_CLIENT_NOTIFICATION_TOKEN_LEN,
 };
 pub use self::response::{BackchannelAuthenticationResponse, DEFAULT_INTERVAL};
 pub use self::scope::{AcrValues, Scope, TokenListError, OPENID};

@@ -6,7 +6,7 @@ use std::num::NonZeroU64;
 
 use super::error::invalid;
 use super::form::{
-    decode_form, urlencode, Form, ACR_VALUES, AUTHENTICATION_PARAMS, AUTHORIZATION_DETAILS, BINDING_MESSAGE,
+    decode_form, urlencode, Form, ACR_VALUES, AUDIENCE, AUTHENTICATION_PARAMS, AUTHORIZATION_DETAILS, BINDING_MESSAGE,
     CLIENT_AUTH_PARAMS, CLIENT_NOTIFICATION_TOKEN, ID_TOKEN_HINT, LOGIN_HINT, LOGIN_HINT_TOKEN, REQUEST,
     REQUESTED_EXPIRY, SCOPE, USER_CODE,
 };
@@ -64,6 +64,72 @@ impl BindingMessage {
 }
 
 crate::wire::as_wire_str!(BindingMessage, serialize, new);
+
+/// Longest `audience`, in characters.
+pub const MAX_AUDIENCE_CHARS: usize = 512;
+
+/// What is wrong with an `audience`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AudienceError {
+    /// Empty.
+    #[error("must not be empty")]
+    Empty,
+    /// Longer than [`MAX_AUDIENCE_CHARS`].
+    #[error("longer than {MAX_AUDIENCE_CHARS} characters")]
+    TooLong,
+    /// A character `countersign_text` flags in one line (control, bidi,
+    /// invisible, whitespace other than a plain space, lookalikes): an
+    /// audience is shown to the user and must read as what it is.
+    #[error("character U+{:04X} at byte {index} is not allowed", u32::from(*ch))]
+    Char {
+        /// The character.
+        ch: char,
+        /// Its byte offset.
+        index: usize,
+    },
+}
+
+/// The `audience` request parameter (Auth0's name for the API the access
+/// token is for; RFC 8707 calls it a resource): an identifier the server
+/// compares, byte for byte, with the APIs its operator configured. It
+/// becomes the access token's `aud`. Not empty, at most
+/// [`MAX_AUDIENCE_CHARS`] characters, no space and nothing
+/// `countersign_text` flags in one line.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Audience(String);
+
+impl Audience {
+    /// Validates an audience.
+    ///
+    /// # Errors
+    /// [`AudienceError`].
+    pub fn new(audience: impl Into<String>) -> Result<Self, AudienceError> {
+        let audience = audience.into();
+        if audience.is_empty() {
+            return Err(AudienceError::Empty);
+        }
+        if audience.chars().count() > MAX_AUDIENCE_CHARS {
+            return Err(AudienceError::TooLong);
+        }
+        if let Some((index, ch)) = audience.char_indices().find(|(_, c)| c.is_whitespace()) {
+            return Err(AudienceError::Char { ch, index });
+        }
+        if let Some(found) = countersign_text::first_finding(&audience, countersign_text::Context::Line) {
+            return Err(AudienceError::Char { ch: found.character, index: found.byte_offset });
+        }
+        Ok(Self(audience))
+    }
+
+    /// The audience.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+crate::wire::as_wire_str!(Audience, serialize, new);
+#[cfg(feature = "ts")]
+crate::ts_inline!(Audience => "string");
 
 /// The `authorization_details` parameter (RFC 9396 §3, CIBA Core §7.1): the
 /// text as received (what was sent, byte for byte) and its parsed form.
@@ -141,8 +207,11 @@ pub struct BackchannelAuthenticationParams {
     pub user_code: Option<UserCode>,
     /// `requested_expiry`: positive integer, seconds.
     pub requested_expiry: Option<NonZeroU64>,
-    /// `authorization_details` (RFC 9396 §3).
+    /// `authorization_details` (RFC 9396 §3). Optional: a request without
+    /// it is a scope-only request (CIBA Core does not require RAR).
     pub authorization_details: Option<AuthorizationDetailsParam>,
+    /// `audience`: the API the access token is for (Auth0's parameter).
+    pub audience: Option<Audience>,
 }
 
 impl BackchannelAuthenticationParams {
@@ -192,6 +261,7 @@ impl BackchannelAuthenticationParams {
         let authorization_details = get(AUTHORIZATION_DETAILS)?
             .map(|raw| AuthorizationDetailsParam::parse(raw).map_err(RequestError::AuthorizationDetails))
             .transpose()?;
+        let audience = get(AUDIENCE)?.map(|a| Audience::new(a).map_err(|e| invalid(AUDIENCE, e))).transpose()?;
 
         Ok(Self {
             scope,
@@ -202,6 +272,7 @@ impl BackchannelAuthenticationParams {
             user_code,
             requested_expiry,
             authorization_details,
+            audience,
         })
     }
 
@@ -255,6 +326,9 @@ impl BackchannelAuthenticationParams {
         }
         if let Some(d) = &self.authorization_details {
             out.push((AUTHORIZATION_DETAILS, d.raw().to_owned()));
+        }
+        if let Some(a) = &self.audience {
+            out.push((AUDIENCE, a.as_str().to_owned()));
         }
     }
 }

@@ -95,7 +95,12 @@ pub struct TokenResponse {
     /// `scope` granted, when it differs from the request (RFC 6749 §5.1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<Scope>,
-    /// `authorization_details` as granted (RFC 9396 §7).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// `authorization_details` as granted (RFC 9396 §7); left out when
+    /// `None` or empty (a scope-only request grants none).
+    #[serde(default, skip_serializing_if = "no_details")]
     pub authorization_details: Option<AuthorizationDetails>,
+}
+
+fn no_details(details: &Option<AuthorizationDetails>) -> bool {
+    details.as_ref().is_none_or(|d| d.is_empty())
 }

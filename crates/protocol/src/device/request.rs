@@ -4,8 +4,10 @@ use super::ids::{Nonce, RequestId};
 use super::issuer::Issuer;
 use super::registered::registered_enum;
 use super::statement::Decision;
+use crate::ciba::Audience;
 use crate::rar::AuthorizationDetails;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 registered_enum! {
     /// How risky the server judges a request. An approver that meets an
@@ -124,7 +126,21 @@ pub struct ApproverRequest {
     pub binding_message: String,
     /// Requested scopes, in request order.
     pub scope: Vec<String>,
-    /// RFC 9396 `authorization_details`, members in the order the agent sent.
+    /// The description of each requested scope the server's scope registry
+    /// knows, as it was when the request was made (operator text: shown as
+    /// text, checked like any other). A requested scope without an entry is
+    /// unknown to the server and shown flagged. Part of the statement.
+    #[serde(default)]
+    pub scope_descriptions: BTreeMap<String, String>,
+    /// The API the access token is for (its `aud`): the agent's `audience`,
+    /// else the server's default; absent when the token is for the issuer
+    /// itself. Part of the statement.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audience: Option<Audience>,
+    /// RFC 9396 `authorization_details`, members in the order the agent
+    /// sent; `[]` for a scope-only request.
+    #[serde(with = "crate::rar::or_none")]
+    #[cfg_attr(feature = "ts", ts(as = "AuthorizationDetails"))]
     pub authorization_details: AuthorizationDetails,
     /// CIBA `acr_values` (space-separated, in order of preference), if sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -148,6 +164,20 @@ impl ApproverRequest {
     #[must_use]
     pub fn requirements_understood(&self) -> bool {
         self.requires.iter().all(|r| !r.is_extension())
+    }
+
+    /// `true` for a scope-only request (no `authorization_details`): the
+    /// approver shows the access request (scopes and their descriptions).
+    #[must_use]
+    pub fn is_scope_only(&self) -> bool {
+        self.authorization_details.is_empty()
+    }
+
+    /// The description of `scope` from the server's registry, `None` for a
+    /// scope the server does not know (shown flagged).
+    #[must_use]
+    pub fn scope_description(&self, scope: &str) -> Option<&str> {
+        self.scope_descriptions.get(scope).map(String::as_str)
     }
 
     /// The risk to act on: an unknown level counts as critical.

@@ -6,6 +6,7 @@ use super::issuer::Issuer;
 use super::registered::registered_enum;
 use super::request::{ApproverRequest, RequestStatus, Requirement, Risk};
 use crate::amr::Amr;
+use crate::ciba::Audience;
 use crate::jcs::{self, JcsError};
 use crate::jws::{self, DeviceKeyPair, JwsError, JwtType, PublicJwk, SignHeader};
 use crate::rar::AuthorizationDetails;
@@ -13,8 +14,11 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::BTreeMap;
 
 /// The statement format version (`v`). Version 2 added the agent as shown
-/// (`client_name`, `client_verified`) and the `risk` and `requires` shown.
-pub const STATEMENT_VERSION: u64 = 2;
+/// (`client_name`, `client_verified`) and the `risk` and `requires` shown;
+/// version 3 the scope descriptions shown (`scope_descriptions`) and the
+/// API the token is for (`audience`), and `authorization_details: []` for a
+/// scope-only request.
+pub const STATEMENT_VERSION: u64 = 3;
 /// Longest accepted `exp − iat` of a decision JWS, seconds.
 pub const MAX_DECISION_LIFETIME_SECS: u64 = 120;
 
@@ -41,7 +45,7 @@ registered_enum! {
     } extension
 }
 
-/// `v: 2`. Serializes as [`STATEMENT_VERSION`]; any other value is refused.
+/// `v: 3`. Serializes as [`STATEMENT_VERSION`]; any other value is refused.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct StatementVersion;
 
@@ -105,9 +109,17 @@ pub struct ApprovalStatement {
     pub sub: String,
     /// Requested scopes, in request order.
     pub scope: Vec<String>,
+    /// The description shown for each requested scope the server knows
+    /// (`scope_descriptions` of the request); a scope without one was shown
+    /// as unknown.
+    pub scope_descriptions: BTreeMap<String, String>,
+    /// The API the access token is for, as shown (`null`: the issuer).
+    pub audience: Option<Audience>,
     /// The binding message.
     pub binding_message: String,
-    /// The authorization details, as received.
+    /// The authorization details, as received (`[]` for a scope-only
+    /// request).
+    #[serde(with = "crate::rar::or_none")]
     pub authorization_details: AuthorizationDetails,
     /// For each type in `authorization_details`, the hash of the display
     /// schema used to render it ([`SchemaHash::of_schema`];
@@ -145,6 +157,8 @@ impl ApprovalStatement {
             client_verified: request.client.verified,
             sub: request.user.sub.clone(),
             scope: request.scope.clone(),
+            scope_descriptions: request.scope_descriptions.clone(),
+            audience: request.audience.clone(),
             binding_message: request.binding_message.clone(),
             authorization_details: request.authorization_details.clone(),
             display_schemas,

@@ -69,7 +69,7 @@ def main():
     with open(os.path.join(HERE, "display-schemas.json"), encoding="utf-8") as f:
         schemas = json.load(f)
     statement = {
-        "v": 2,
+        "v": 3,
         "request_id": req["id"],
         "nonce": req["nonce"],
         "issuer": req["issuer"],
@@ -78,6 +78,8 @@ def main():
         "client_verified": req["client"]["verified"],
         "sub": req["user"]["sub"],
         "scope": req["scope"],
+        "scope_descriptions": req.get("scope_descriptions", {}),
+        "audience": req.get("audience"),
         "binding_message": req["binding_message"],
         "authorization_details": req["authorization_details"],
         "display_schemas": dict(sorted(schemas.items())),

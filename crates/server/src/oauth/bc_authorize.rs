@@ -1,6 +1,9 @@
 //! `POST /bc-authorize`: the CIBA backchannel authentication endpoint
 //! (CIBA Core §7), with RAR (RFC 9396), signed request objects (§7.1.1),
-//! `user_code` (§7.1.2) and fatigue control.
+//! `user_code` (§7.1.2), `audience` and fatigue control. A request without
+//! `authorization_details` is a scope-only request: approvers show its
+//! scopes with their descriptions ([`crate::scopes`]), and its risk comes
+//! from them.
 
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, Extensions, HeaderMap, HeaderValue};
@@ -8,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use countersign_protocol::amr::VerificationClass;
 use countersign_protocol::ciba::{
-    BackchannelAuthenticationParams, BackchannelAuthenticationRequest, BackchannelAuthenticationResponse,
+    Audience, BackchannelAuthenticationParams, BackchannelAuthenticationRequest, BackchannelAuthenticationResponse,
     BackchannelRequestBody, BindingMessage, Hint, TokenDeliveryMode, UserHint, OPENID,
 };
 use countersign_protocol::device::{EventKind, Nonce, RequestContext, RequestId, RequestStatus, Requirement};
@@ -204,6 +207,25 @@ fn id_token_for(claims: &Value, client_id: &str) -> bool {
     }
 }
 
+/// The API the access token is for: the agent's `audience` if it is one of
+/// the configured APIs (or the default), else the default
+/// (`access_token_audience`; `None`: the issuer).
+///
+/// # Errors
+/// `invalid_target` (RFC 8707 §2) for an `audience` the server does not
+/// serve.
+fn audience(cfg: &crate::config::Config, asked: Option<&Audience>) -> Result<Option<Audience>, OAuthError> {
+    let default = cfg.access_token_audience.as_deref();
+    match asked {
+        None => Ok(default.and_then(|d| Audience::new(d).ok())),
+        Some(a) if cfg.apis.contains(a) || default == Some(a.as_str()) => Ok(Some(a.clone())),
+        Some(a) => Err(OAuthError::InvalidTarget(format!(
+            "audience '{}' is not an API this server issues tokens for",
+            crate::util::quoted(a.as_str())
+        ))),
+    }
+}
+
 /// The display schemas first (they name the index and JSON path of every
 /// problem, unknown types included), then the client's registered types.
 fn check_details(state: &AppState, client: &Client, details: &AuthorizationDetails) -> Result<(), OAuthError> {
@@ -277,13 +299,17 @@ async fn handle(
         .as_ref()
         .ok_or_else(|| OAuthError::InvalidRequest("binding_message is required".into()))?;
     check_binding_message(binding).map_err(OAuthError::InvalidBindingMessage)?;
-    // Authorization details.
-    let details = params
-        .authorization_details
-        .as_ref()
-        .map(|d| d.details().clone())
-        .ok_or_else(|| OAuthError::InvalidRequest("authorization_details is required".into()))?;
-    check_details(state, &client, &details)?;
+    // Authorization details: optional (a scope-only request without them;
+    // an empty array is refused by the parser, RFC 9396 §2).
+    let details = match params.authorization_details.as_ref() {
+        Some(d) => {
+            check_details(state, &client, d.details())?;
+            d.details().clone()
+        }
+        None => AuthorizationDetails::none(),
+    };
+    // The API the token is for.
+    let audience = audience(&state.config, params.audience.as_ref())?;
     // The user.
     let user = resolve_user(state, &client, &params.hint).await?;
     if client.user_code_parameter {
@@ -304,7 +330,10 @@ async fn handle(
     let max_expiry =
         if client.verified { cfg.max_expiry_secs } else { cfg.max_expiry_secs.min(cfg.unverified_max_expiry_secs) };
     let expires_in = params.requested_expiry.map_or(cfg.default_expiry_secs, |e| e.get()).min(max_expiry);
-    let risk = state.schemas.risk(&details);
+    let scope: Vec<String> = params.scope.iter().map(str::to_owned).collect();
+    // A scope-only request's risk is its scopes' (unknown ones count high);
+    // otherwise the details' (docs/server.md, "Scopes").
+    let risk = if details.is_empty() { cfg.scopes.risk(&scope) } else { state.schemas.risk(&details) };
     let acr = params.acr_values.as_ref().map(|a| a.to_param());
     let mut requires = Vec::new();
     let wants_uv = params.acr_values.as_ref().is_some_and(|a| a.contains(ACR_USER_VERIFICATION));
@@ -332,7 +361,7 @@ async fn handle(
         .map_err(|e| crate::error::Internal::new(format!("request id: {e}")))?;
     let nonce = Nonce::new(generate_url_safe(16).map_err(crate::error::Internal::from)?)
         .map_err(|e| crate::error::Internal::new(format!("nonce: {e}")))?;
-    let scope: Vec<String> = params.scope.iter().map(str::to_owned).collect();
+    let scope_descriptions = cfg.scopes.descriptions(&scope);
 
     let stored = StoredRequest {
         request_id: request_id.clone(),
@@ -342,6 +371,8 @@ async fn handle(
         notify_auth_req_id: None,
         notification_token: None,
         scope,
+        scope_descriptions,
+        audience,
         binding_message: binding.as_str().to_owned(),
         details,
         acr_values: acr,

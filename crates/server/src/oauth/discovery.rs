@@ -63,7 +63,9 @@ pub fn metadata(state: &AppState) -> ServerMetadata {
         backchannel_user_code_parameter_supported: Some(true),
         grant_types_supported: Some(vec![GrantType::Ciba, GrantType::RefreshToken]),
         response_types_supported: Some(Vec::new()),
-        scopes_supported: strings(&["openid"]),
+        // The scopes the registry describes (crate::scopes); others are
+        // accepted too, shown to the user as unknown.
+        scopes_supported: Some(c.scopes.names()),
         subject_types_supported: strings(&["public"]),
         id_token_signing_alg_values_supported: es256(),
         token_endpoint_auth_methods_supported: auth_methods(),
@@ -150,7 +152,7 @@ mod tests {
             "backchannel_user_code_parameter_supported": true,
             "grant_types_supported": [CIBA_GRANT_TYPE, "refresh_token"],
             "response_types_supported": [],
-            "scopes_supported": ["openid"],
+            "scopes_supported": ["address", "email", "offline_access", "openid", "phone", "profile"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["ES256"],
             "token_endpoint_auth_methods_supported": AUTH_METHODS,

@@ -222,7 +222,7 @@ pub fn mint_grant(
         "exp": exp,
         "auth_time": auth_time,
         // REQUIRED by RFC 9068 §2.2: the API approved, else the default, else this issuer.
-        "aud": cfg.access_token_audience.as_deref().unwrap_or(cfg.issuer.as_str()),
+        "aud": req.token_audience(cfg),
     });
     // How the person was verified (RFC 9068 §2.2.1, OpenID Connect Core §2),
     // only when the decision showed it.

@@ -1,7 +1,7 @@
 //! Stored CIBA requests and their approver view.
 
 use countersign_protocol::amr::Amr;
-use countersign_protocol::ciba::TokenDeliveryMode;
+use countersign_protocol::ciba::{Audience, TokenDeliveryMode};
 use countersign_protocol::device::{
     ApproverRequest, ClientInfo, Decision, DenyReason, Issuer, Nonce, RequestContext, RequestId, RequestStatus,
     RequestUser, Requirement, Risk,
@@ -32,9 +32,15 @@ pub struct StoredRequest {
     pub notification_token: Option<ClientNotificationToken>,
     /// Scopes, in request order.
     pub scope: Vec<String>,
+    /// The description of each scope the registry knew when the request
+    /// was made (what approvers are sent and the statement covers).
+    pub scope_descriptions: std::collections::BTreeMap<String, String>,
+    /// The API the access token is for (its `aud`); `None`: the issuer.
+    pub audience: Option<Audience>,
     /// `binding_message`.
     pub binding_message: String,
-    /// `authorization_details`, member order as received.
+    /// `authorization_details`, member order as received; empty for a
+    /// scope-only request.
     pub details: AuthorizationDetails,
     /// `acr_values`.
     pub acr_values: Option<String>,
@@ -139,8 +145,14 @@ impl StoredRequest {
                 .try_get::<Option<String>, _>("notification_token")?
                 .map(ClientNotificationToken::new),
             scope: json_col(row, "scope")?,
+            scope_descriptions: json_col(row, "scope_descriptions")?,
+            audience: row
+                .try_get::<Option<String>, _>("audience")?
+                .map(Audience::new)
+                .transpose()
+                .map_err(|e| Internal::new(format!("stored audience: {e}")))?,
             binding_message: row.try_get("binding_message")?,
-            details: AuthorizationDetails::from_param(&details)
+            details: AuthorizationDetails::from_stored(&details)
                 .map_err(|e| Internal::new(format!("stored details: {e}")))?,
             acr_values: row.try_get("acr_values")?,
             context: json_col(row, "context")?,
@@ -180,6 +192,18 @@ impl StoredRequest {
         }
     }
 
+    /// The access token's `aud` (RFC 9068 §2.2): the API the user was shown
+    /// ([`Self::audience`]); for a request stored before audiences were
+    /// (none), the configured default; else the issuer.
+    #[must_use]
+    pub fn token_audience<'a>(&'a self, cfg: &'a crate::config::Config) -> &'a str {
+        self.audience
+            .as_ref()
+            .map(Audience::as_str)
+            .or(cfg.access_token_audience.as_deref())
+            .unwrap_or(cfg.issuer.as_str())
+    }
+
     /// The request as the approver sees it (`docs/protocol.md` §5.1).
     #[must_use]
     pub fn to_approver(&self, issuer: &Issuer) -> ApproverRequest {
@@ -195,6 +219,8 @@ impl StoredRequest {
             user: RequestUser { sub: self.sub.clone(), name: self.user_name.clone() },
             binding_message: self.binding_message.clone(),
             scope: self.scope.clone(),
+            scope_descriptions: self.scope_descriptions.clone(),
+            audience: self.audience.clone(),
             authorization_details: self.details.clone(),
             acr_values: self.acr_values.clone(),
             context: self.context.clone(),
@@ -283,8 +309,10 @@ pub fn insert(conn: &rusqlite::Connection, new: &NewRequest<'_>) -> Result<(), I
     conn.prepare_cached(
         "INSERT INTO auth_requests (request_id, auth_req_id_hash, notify_auth_req_id, notification_token, client_id, \
          sub, delivery_mode, scope, binding_message, authorization_details, acr_values, context, risk, requires, \
-         nonce, created_at, created_ms, expires_at, poll_interval, status, client_name, client_verified) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)",
+         nonce, created_at, created_ms, expires_at, poll_interval, status, client_name, client_verified, audience, \
+         scope_descriptions) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, \
+         ?23, ?24)",
     )?
     .execute(rusqlite::params![
         r.request_id.as_str(),
@@ -309,6 +337,8 @@ pub fn insert(conn: &rusqlite::Connection, new: &NewRequest<'_>) -> Result<(), I
         r.status.as_str(),
         &r.client_name,
         crate::store::flag(r.verified),
+        r.audience.as_ref().map(Audience::as_str),
+        serde_json::to_string(&r.scope_descriptions)?,
     ])?;
     Ok(())
 }

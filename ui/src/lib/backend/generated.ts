@@ -92,7 +92,21 @@ export type ApproverRequest = {
    */
   scope: Array<string>,
   /**
-   * RFC 9396 `authorization_details`, members in the order the agent sent.
+   * The description of each requested scope the server's scope registry
+   * knows, as it was when the request was made (operator text: shown as
+   * text, checked like any other). A requested scope without an entry is
+   * unknown to the server and shown flagged. Part of the statement.
+   */
+  scope_descriptions: { [key in string]: string },
+  /**
+   * The API the access token is for (its `aud`): the agent's `audience`,
+   * else the server's default; absent when the token is for the issuer
+   * itself. Part of the statement.
+   */
+  audience?: string | null,
+  /**
+   * RFC 9396 `authorization_details`, members in the order the agent
+   * sent; `[]` for a scope-only request.
    */
   authorization_details: Array<{ type: string } & Record<string, unknown>>,
   /**
@@ -838,7 +852,13 @@ export type RequestView = {
    * one entry per flagged string. Each also adds a request-level warning
    * to `display.warnings`.
    */
-  request_text: Array<TextFinding>, };
+  request_text: Array<TextFinding>,
+  /**
+   * The access the agent asks for besides `authorization_details`: the
+   * API the token is for and each scope with its description. For a
+   * scope-only request it is everything the user approves.
+   */
+  access: AccessView, };
 
 /**
  * The findings of one request-level string.
@@ -854,6 +874,52 @@ export type TextFinding = {
    * their `characters` are what the UI marks in the string.
    */
   warnings: Array<Warning>, };
+
+/**
+ * The access request block: what a token for this request opens. Every
+ * string in it comes from the server (the scope registry, the operator's
+ * API names) or the agent (scope names): shown as text, checked like the
+ * others ([`request_text`]: `/audience`, `/scope/{i}`,
+ * `/scope_descriptions/{scope}`), each finding marked where it stands.
+ */
+export type AccessView = {
+  /**
+   * `true` when the request has no `authorization_details`: this block
+   * is all it asks for ("access request").
+   */
+  scope_only: boolean,
+  /**
+   * The API the token is for (its `aud`); `null`: the server itself.
+   */
+  audience: string | null,
+  /**
+   * The requested scopes, in request order.
+   */
+  scopes: Array<ScopeView>, };
+
+/**
+ * One requested scope as shown.
+ */
+export type ScopeView = {
+  /**
+   * The scope, as requested.
+   */
+  scope: string,
+  /**
+   * JSON Pointer of the scope in the request (`/scope/{i}`), the key of
+   * its findings in `request_text`.
+   */
+  field: string,
+  /**
+   * The server's description; `null`: the scope is unknown to the server
+   * (flagged: nobody says what it grants).
+   */
+  description: string | null,
+  /**
+   * JSON Pointer of the description (`/scope_descriptions/{scope}`),
+   * the key of its findings in `request_text`.
+   */
+  description_field: string, };
 
 /**
  * How an approval verifies the person.

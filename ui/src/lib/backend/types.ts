@@ -33,6 +33,8 @@ export type {
   RequestView,
   VerificationStep,
   TextFinding,
+  AccessView,
+  ScopeView,
   ConnectionState,
   EnrolledUser,
   Account,
