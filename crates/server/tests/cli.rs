@@ -345,3 +345,60 @@ fn client_lifetimes_command() {
     assert_eq!(entries.len(), 2);
     assert!(entries[0].0.contains("\"refresh_tokens\":true"), "{}", entries[0].0);
 }
+
+#[test]
+fn serve_checks_its_scopes_file_and_apis_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cs.db");
+    let serve = |extra: &[&str]| {
+        on_db(&db)
+            .args(["serve", "--listen", "127.0.0.1:0", "--issuer", "http://127.0.0.1:1", "--webauthn-at", "never"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let file = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_owned()
+    };
+    let cases = [
+        (file("dup.json", r#"{"a": "x", "a": "y"}"#), "not valid JSON"),
+        (file("array.json", "[]"), "must be a JSON object"),
+        (file("name.json", r#"{"two words": "x"}"#), "scope token"),
+        (file("bidi.json", "{\"mail.read\": \"Read \\u202Eyour mail\"}"), "U+202E"),
+        (file("risk.json", r#"{"mail.read": {"description": "Read your mail", "risk": "huge"}}"#), "huge"),
+        (dir.path().join("missing.json").to_str().unwrap().to_owned(), "missing.json"),
+    ];
+    for (path, needle) in &cases {
+        let out = serve(&["--scopes", path]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{path}");
+        assert!(err.contains("--scopes") && err.contains(needle), "{path}: {err}");
+    }
+    let out = serve(&["--api", "https://api.example.com/\u{202E}x"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("--api") && err.contains("U+202E"), "{err}");
+    assert!(!db.exists(), "nothing was opened before the options were checked");
+
+    // A good file: its scopes are published.
+    let good = file("good.json", r#"{"mail.read": {"description": "Read your mail", "risk": "low"}}"#);
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let issuer = format!("http://127.0.0.1:{port}");
+    let mut child = on_db(&db)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--issuer", &issuer, "--webauthn-at", "never"])
+        .args(["--scopes", &good, "--api", "https://api.example.com/mail"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let meta = rt.block_on(when_up(|| async {
+        let r = reqwest::get(format!("{issuer}/.well-known/openid-configuration")).await.ok()?;
+        Some(r.json::<serde_json::Value>().await.unwrap())
+    }));
+    let _ = child.kill();
+    let _ = child.wait();
+    let scopes = meta["scopes_supported"].as_array().unwrap();
+    assert!(scopes.contains(&json!("mail.read")) && scopes.contains(&json!("openid")), "{scopes:?}");
+}

@@ -198,3 +198,28 @@ async fn discovery_lists_the_described_scopes() {
         assert!(scopes.contains(&s), "{s} in {scopes:?}");
     }
 }
+
+#[tokio::test]
+async fn audience_and_no_details_in_a_signed_request_object() {
+    let server = configured().await;
+    let dev = TestDevice::of_new_user(&server, "zed").await;
+    let agent = Agent::register(
+        &server,
+        json!({"token_endpoint_auth_method": "private_key_jwt", "backchannel_authentication_request_signing_alg": "ES256"}),
+    )
+    .await;
+    let now = server.state.now();
+    let object = |audience: &str, jti: &str| {
+        agent.sign_request(&json!({
+            "iss": agent.client_id, "aud": server.base_url, "iat": now, "nbf": now, "exp": now + 300, "jti": jti,
+            "scope": "openid email", "login_hint": "zed", "binding_message": "MAIL-2", "audience": audience,
+        }))
+    };
+    let resp = agent.bc_authorize(&server, &[("request", object(ORDERS, "jti-audience-known-0000000"))]).await;
+    assert_eq!(resp.status(), 200);
+    let req = dev.pending(&server).await.remove(0);
+    assert!(req.is_scope_only());
+    assert_eq!(req.audience.as_ref().map(Audience::as_str), Some(ORDERS));
+    let resp = agent.bc_authorize(&server, &[("request", object("urn:other", "jti-audience-unknown-00000"))]).await;
+    expect_err(resp, 400, "invalid_target").await;
+}
