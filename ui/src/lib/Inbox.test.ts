@@ -49,6 +49,34 @@ describe('Inbox', () => {
     expect(summary.textContent).not.toContain('\\u{');
   });
 
+  it('summarizes a scope-only request by its scopes, a hidden character marked where it stands', () => {
+    const view = makeView({
+      request: { authorization_details: [], scope: ['openid', 'mail\u200B.read'], scope_descriptions: {} },
+      display: { ...MODELS.mixed, details: [], display_schemas: {} },
+      request_text: [
+        {
+          field: '/scope/1',
+          warnings: [
+            {
+              code: 'invisible_character',
+              severity: 'danger',
+              index: null,
+              path: null,
+              in_key: false,
+              message: 'U+200B ZERO WIDTH SPACE at position 4',
+              message_characters: [],
+              characters: [{ code_point: 'U+200B', name: 'ZERO WIDTH SPACE', position: 4, utf16_offset: 4 }],
+            },
+          ],
+        },
+      ],
+    });
+    render(Inbox, { views: [view], onopen: () => {} });
+    const summary = screen.getByTestId('inbox-summary');
+    expect(summary).toHaveTextContent('Access request · openid · mail⟦U+200B ZERO WIDTH SPACE⟧.read');
+    expect(summary.textContent).not.toContain('\u200B');
+  });
+
   it('lists agent name, summary, binding code, risk in words and a live countdown', () => {
     const views = [
       makeView({ request: { id: 'a', risk: 'low', expires_at: 1_767_225_600 + 65 } }),

@@ -11,6 +11,7 @@ import type {
   RequestView,
   Severity,
 } from './backend/types';
+import { requestFindings } from './reveal';
 
 /** `4:05`, `1:02:03`; `0:00` once past. */
 export function formatCountdown(seconds: number): string {
@@ -139,6 +140,13 @@ export const requirementLabel = labels(REQUIREMENT, (requirement) => `Unknown st
  * title) exactly, with the characters the core marks in it. Shown joined by ` · `.
  */
 export function summaryLines(view: RequestView): { text: string; characters: CharFinding[] }[] {
+  // A scope-only request: what it asks for is its scopes (marks as the detail view shows them).
+  if (view.access?.scope_only && view.display.details.length === 0) {
+    return [
+      { text: 'Access request', characters: [] },
+      ...view.access.scopes.map((s) => ({ text: s.scope, characters: requestFindings(view.request_text, s.field) })),
+    ];
+  }
   const lines = view.display.details.map((d) =>
     d.summary
       ? { text: d.summary.text, characters: d.summary.characters ?? [] }
