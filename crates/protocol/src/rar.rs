@@ -296,10 +296,11 @@ strict_json!(AuthorizationDetail);
 
 /// The RFC 9396 §2 `authorization_details` array: every element a valid
 /// [`AuthorizationDetail`], order kept. Non-empty as received from an agent
-/// (the parameter and [`Deserialize`] refuse `[]`); empty only as
-/// [`AuthorizationDetails::none`], the details of a scope-only request (sent
-/// without `authorization_details`), which device messages and stored rows
-/// carry as `[]` ([`or_none`], [`AuthorizationDetails::from_stored`]).
+/// (the parameter refuses `[]`); empty only as [`AuthorizationDetails::none`],
+/// the details of a scope-only request (sent without
+/// `authorization_details`), which device messages, stored rows and grants
+/// carry as `[]` (read back by [`Deserialize`] and
+/// [`AuthorizationDetails::from_stored`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthorizationDetails(Vec<AuthorizationDetail>);
 
@@ -425,32 +426,24 @@ impl<'a> IntoIterator for &'a AuthorizationDetails {
     }
 }
 
-strict_json!(AuthorizationDetails);
-
-/// Serde for members that carry a scope-only request's details as `[]`
-/// (the device request, the approval statement): `[]` reads as
-/// [`AuthorizationDetails::none`], anything else as [`AuthorizationDetails`].
-pub mod or_none {
-    use super::{AuthorizationDetails, Deserializer, Serialize, Serializer, Value};
-
-    /// Serializes the array (`[]` when empty).
-    ///
-    /// # Errors
-    /// The serializer's.
-    pub fn serialize<S: Serializer>(details: &AuthorizationDetails, s: S) -> Result<S::Ok, S::Error> {
-        details.serialize(s)
+impl Serialize for AuthorizationDetails {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
     }
+}
 
-    /// Deserializes, `[]` as [`AuthorizationDetails::none`].
-    ///
-    /// # Errors
-    /// As [`AuthorizationDetails`]'s `Deserialize`.
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<AuthorizationDetails, D::Error> {
+/// Strict JSON, as [`AuthorizationDetails::from_value`], except that `[]`
+/// reads as [`AuthorizationDetails::none`]: what [`Serialize`] writes for it
+/// (device messages, the statement, stored grants) reads back. The agent's
+/// parameter never goes through here ([`AuthorizationDetails::from_param`]
+/// refuses `[]`).
+impl<'de> Deserialize<'de> for AuthorizationDetails {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let value = crate::jcs::deserialize_strict(d)?;
         if matches!(&value, Value::Array(a) if a.is_empty()) {
-            return Ok(AuthorizationDetails::none());
+            return Ok(Self::none());
         }
-        AuthorizationDetails::from_value(value).map_err(serde::de::Error::custom)
+        Self::from_value(value).map_err(de::Error::custom)
     }
 }
 

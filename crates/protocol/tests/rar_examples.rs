@@ -189,7 +189,10 @@ fn duplicates_and_unsafe_integers_are_refused() {
     AuthorizationDetails::from_param(r#"[{"type":"a","n":9007199254740991,"m":-9007199254740991,"f":1.5}]"#).unwrap();
     // Serde path too.
     assert!(serde_json::from_str::<AuthorizationDetail>(r#"{"type":"a","type":"a"}"#).is_err());
-    assert!(serde_json::from_str::<AuthorizationDetails>("[]").is_err());
+    // `[]` is a scope-only request's (none), read back as written; the
+    // agent's parameter still refuses it (above).
+    assert_eq!(serde_json::from_str::<AuthorizationDetails>("[]").unwrap(), AuthorizationDetails::none());
+    assert_eq!(serde_json::to_string(&AuthorizationDetails::none()).unwrap(), "[]");
     assert!(serde_json::from_str::<AuthorizationDetail>(r#"{"type":""}"#).is_err());
 }
 

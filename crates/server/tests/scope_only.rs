@@ -223,3 +223,26 @@ async fn audience_and_no_details_in_a_signed_request_object() {
     let resp = agent.bc_authorize(&server, &[("request", object("urn:other", "jti-audience-unknown-00000"))]).await;
     expect_err(resp, 400, "invalid_target").await;
 }
+
+#[tokio::test]
+async fn a_scope_only_grant_with_offline_access_is_refreshed() {
+    let server = configured().await;
+    let dev = TestDevice::of_new_user(&server, "ora").await;
+    let agent =
+        Agent::register(&server, json!({ "grant_types": ["urn:openid:params:grant-type:ciba", "refresh_token"] }))
+            .await;
+    let resp = agent.bc_authorize(&server, &scope_only("ora", "openid offline_access")).await;
+    assert_eq!(resp.status(), 200);
+    let ack: Value = resp.json().await.unwrap();
+    let req = dev.pending(&server).await.remove(0);
+    assert_eq!(req.risk, Risk::Medium, "offline_access is medium");
+    assert_eq!(dev.decide(&server, &req, Decision::Approve, None).await.status(), 200);
+    let token: Value = agent.token(&server, ack["auth_req_id"].as_str().unwrap()).await.json().await.unwrap();
+    let refresh = token["refresh_token"].as_str().expect("a refresh token").to_owned();
+    let form = vec![("grant_type", "refresh_token".to_owned()), ("refresh_token", refresh)];
+    let resp = agent.post("/token", &form, server.state.now()).await;
+    assert_eq!(resp.status(), 200);
+    let refreshed: Value = resp.json().await.unwrap();
+    assert!(refreshed.get("authorization_details").is_none(), "{refreshed}");
+    assert_eq!(access_claims(&refreshed)["authorization_details"], json!([]));
+}

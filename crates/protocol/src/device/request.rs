@@ -139,8 +139,6 @@ pub struct ApproverRequest {
     pub audience: Option<Audience>,
     /// RFC 9396 `authorization_details`, members in the order the agent
     /// sent; `[]` for a scope-only request.
-    #[serde(with = "crate::rar::or_none")]
-    #[cfg_attr(feature = "ts", ts(as = "AuthorizationDetails"))]
     pub authorization_details: AuthorizationDetails,
     /// CIBA `acr_values` (space-separated, in order of preference), if sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -119,7 +119,6 @@ pub struct ApprovalStatement {
     pub binding_message: String,
     /// The authorization details, as received (`[]` for a scope-only
     /// request).
-    #[serde(with = "crate::rar::or_none")]
     pub authorization_details: AuthorizationDetails,
     /// For each type in `authorization_details`, the hash of the display
     /// schema used to render it ([`SchemaHash::of_schema`];
