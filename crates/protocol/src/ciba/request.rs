@@ -261,7 +261,12 @@ impl BackchannelAuthenticationParams {
         let authorization_details = get(AUTHORIZATION_DETAILS)?
             .map(|raw| AuthorizationDetailsParam::parse(raw).map_err(RequestError::AuthorizationDetails))
             .transpose()?;
-        let audience = get(AUDIENCE)?.map(|a| Audience::new(a).map_err(|e| invalid(AUDIENCE, e))).transpose()?;
+        // Auth0's SDKs send `audience=` (empty) when the tool names none:
+        // no audience, as if absent.
+        let audience = get(AUDIENCE)?
+            .filter(|a| !a.is_empty())
+            .map(|a| Audience::new(a).map_err(|e| invalid(AUDIENCE, e)))
+            .transpose()?;
 
         Ok(Self {
             scope,

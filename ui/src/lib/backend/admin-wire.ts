@@ -130,4 +130,5 @@ export const AUDIT_ACTIONS = [
   'security_key.removed',
   'signing_key.rotated',
   'fatigue.refused',
+  'refresh_token.reused',
 ] as const;
