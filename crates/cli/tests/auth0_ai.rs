@@ -133,7 +133,8 @@ async fn pending_id(server: &TestServer, data: &Path, binding: &str) -> String {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    panic!("{binding} never reached the approver");
+    let list = cli(server, data, &["list"]).await;
+    panic!("{binding} never reached the approver: {list}");
 }
 
 /// A server over HTTPS with its development certificate (limits off, polls
