@@ -201,7 +201,20 @@ impl DemoWorld {
         // critical requests are approved with the device key (the server's
         // default, `critical`, would require one; WebAuthn also needs a
         // domain, and the demo serves on an IP address).
-        let mut serve = server_cmd(&["serve", "--listen", &listen, "--issuer", &issuer, "--webauthn-at", "never"]);
+        // The demo agent is an unverified client that sends three requests at
+        // once: the default limit for unverified clients (2 a minute per user)
+        // would refuse the third.
+        let mut serve = server_cmd(&[
+            "serve",
+            "--listen",
+            &listen,
+            "--issuer",
+            &issuer,
+            "--webauthn-at",
+            "never",
+            "--unverified-rate-limit",
+            "0",
+        ]);
         if https {
             serve.arg("--tls-self-signed");
         }
