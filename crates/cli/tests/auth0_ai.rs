@@ -14,7 +14,9 @@ use std::process::Stdio;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt as _, BufReader};
 
-const BIN: &str = env!("CARGO_BIN_EXE_countersign-cli");
+mod common;
+
+use common::BIN;
 
 fn interop_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/interop")
@@ -249,40 +251,13 @@ async fn an_expired_request_reaches_the_agent_as_the_sdks_own_errors() {
 /// a pseudo-terminal), typing `input`; the OS's user verification answers
 /// "verified" (the approver's fixed test verifier, as tests/cli.rs uses).
 async fn cli_in_terminal(server: &TestServer, data: &Path, args: &[&str], input: &str) -> String {
-    use countersign_approver::verify::ENV_DANGER_FIXED_VERIFIER;
-    use std::io::Write as _;
-    let quote = |s: &str| format!("'{}'", s.replace('\'', r"'\''"));
-    let ca = server.ca.as_ref().expect("a TLS server");
-    let mut line = format!(
-        "{} --data-dir {} --ca-file {}",
-        quote(BIN),
-        quote(&data.display().to_string()),
-        quote(&ca.display().to_string())
-    );
-    for a in args {
-        line.push(' ');
-        line.push_str(&quote(a));
-    }
-    let mut c = std::process::Command::new("script");
-    c.args(["-qec", &line, "/dev/null"])
-        .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/countersign-test-bus")
-        .env("COUNTERSIGN_INSECURE_KEY_PASSPHRASE", "correct horse battery staple")
-        .env(ENV_DANGER_FIXED_VERIFIER, "verified")
-        .env_remove("COUNTERSIGN_KEY_STORE")
-        .env_remove("COUNTERSIGN_DATA_DIR")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let input = input.to_owned();
-    let out = tokio::task::spawn_blocking(move || {
-        let mut child = c.spawn().expect("util-linux `script` runs the CLI in a terminal");
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-        child.wait_with_output().unwrap()
-    })
-    .await
-    .unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "{args:?}: {text}");
+    let (data, ca) = (data.display().to_string(), server.ca.as_ref().expect("a TLS server").display().to_string());
+    let mut all = vec!["--data-dir", &data, "--ca-file", &ca];
+    all.extend_from_slice(args);
+    let mut c = common::in_terminal(&all);
+    c.env(countersign_approver::verify::ENV_DANGER_FIXED_VERIFIER, "verified");
+    let (ok, text) = common::typing(c, input).await;
+    assert!(ok, "{args:?}: {text}");
     text
 }
 

@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-const BIN: &str = env!("CARGO_BIN_EXE_countersign-cli");
+mod common;
+
+use common::BIN;
 use countersign_approver::verify::ENV_DANGER_FIXED_VERIFIER;
 
 struct Setup {
@@ -587,36 +589,15 @@ impl Setup {
         args: &[&str],
         input: &str,
     ) -> (bool, String) {
-        let quote = |s: &str| format!("'{}'", s.replace('\'', r"'\''"));
-        let mut line = format!("{} --data-dir {}", quote(BIN), quote(p(&self.data())));
-        for a in args {
-            line.push(' ');
-            line.push_str(&quote(a));
-        }
-        let mut c = Command::new("script");
-        c.args(["-qec", &line, "/dev/null"])
-            .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/countersign-test-bus")
-            .env("COUNTERSIGN_INSECURE_KEY_PASSPHRASE", "correct horse battery staple")
-            .env_remove(ENV_DANGER_SOFT_AUTHENTICATOR)
-            .env(ENV_DANGER_FIXED_VERIFIER, verifier)
-            .env_remove("COUNTERSIGN_KEY_STORE")
-            .env_remove("COUNTERSIGN_DATA_DIR")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        let data = self.data();
+        let mut all = vec!["--data-dir", p(&data)];
+        all.extend_from_slice(args);
+        let mut c = common::in_terminal(&all);
+        c.env_remove(ENV_DANGER_SOFT_AUTHENTICATOR).env(ENV_DANGER_FIXED_VERIFIER, verifier);
         if let Some(token) = token {
             c.env(ENV_DANGER_SOFT_AUTHENTICATOR, token);
         }
-        let input = input.to_owned();
-        let out = tokio::task::spawn_blocking(move || {
-            let mut child = c.spawn().expect("util-linux `script` runs the CLI in a terminal");
-            child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-            child.wait_with_output().unwrap()
-        })
-        .await
-        .unwrap();
-        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
-        (out.status.success(), text)
+        common::typing(c, input).await
     }
 }
 
