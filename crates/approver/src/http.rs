@@ -54,20 +54,33 @@ fn net(e: &reqwest::Error) -> Error {
     Error::Network(text)
 }
 
+/// `builder` trusting the CA certificates of `files` (PEM, one or more
+/// each) beside its built-in roots.
+///
+/// # Errors
+/// [`Error::Config`] naming the file: unreadable, not PEM, or without a
+/// certificate.
+pub fn trust_ca_files(
+    mut builder: reqwest::ClientBuilder,
+    files: &[std::path::PathBuf],
+) -> Result<reqwest::ClientBuilder> {
+    for file in files {
+        let pem = std::fs::read(file).map_err(|e| Error::Config(format!("CA file {}: {e}", file.display())))?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|e| Error::Config(format!("CA file {}: {e}", file.display())))?;
+        if certs.is_empty() {
+            return Err(Error::Config(format!("CA file {}: no certificate in it", file.display())));
+        }
+        for cert in certs {
+            builder = builder.add_root_certificate(cert);
+        }
+    }
+    Ok(builder)
+}
+
 impl Http {
     pub(crate) fn new(timeout: Duration, extra_ca_files: &[std::path::PathBuf]) -> Result<Self> {
-        let mut builder = reqwest::Client::builder().use_rustls_tls();
-        for file in extra_ca_files {
-            let pem = std::fs::read(file).map_err(|e| Error::Config(format!("CA file {}: {e}", file.display())))?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem)
-                .map_err(|e| Error::Config(format!("CA file {}: {e}", file.display())))?;
-            if certs.is_empty() {
-                return Err(Error::Config(format!("CA file {}: no certificate in it", file.display())));
-            }
-            for cert in certs {
-                builder = builder.add_root_certificate(cert);
-            }
-        }
+        let builder = trust_ca_files(reqwest::Client::builder().use_rustls_tls(), extra_ca_files)?;
         let client = builder
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(10))

@@ -54,6 +54,8 @@ pub mod gate;
 pub mod history;
 mod http;
 pub mod keys;
+/// What the approver's HTTP client trusts, for other clients of the same servers.
+pub use http::trust_ca_files;
 pub mod qr_image;
 pub mod quick;
 pub mod receipt;

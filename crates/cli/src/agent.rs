@@ -89,21 +89,13 @@ pub fn trust_ca_file(file: Option<std::path::PathBuf>) {
 }
 
 fn client() -> Result<reqwest::Client> {
-    let mut builder = reqwest::Client::builder()
+    let builder = reqwest::Client::builder()
         .use_rustls_tls()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(30));
-    if let Some(file) = CA_FILE.get().and_then(Option::as_ref) {
-        let pem = std::fs::read(file).map_err(|e| AgentError::Invalid(format!("--ca-file {}: {e}", file.display())))?;
-        let certs = reqwest::Certificate::from_pem_bundle(&pem)
-            .map_err(|e| AgentError::Invalid(format!("--ca-file {}: {e}", file.display())))?;
-        if certs.is_empty() {
-            return Err(AgentError::Invalid(format!("--ca-file {}: no certificate", file.display())));
-        }
-        for cert in certs {
-            builder = builder.add_root_certificate(cert);
-        }
-    }
+    let files: &[std::path::PathBuf] = CA_FILE.get().and_then(Option::as_ref).map_or(&[], std::slice::from_ref);
+    let builder =
+        countersign_approver::trust_ca_files(builder, files).map_err(|e| AgentError::Invalid(e.to_string()))?;
     builder.build().map_err(|e| AgentError::Network(e.to_string()))
 }
 

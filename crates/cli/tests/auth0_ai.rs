@@ -7,7 +7,7 @@
 //! `npm ci` in `tests/interop`, hence `#[ignore]` (`cargo xtask test` runs
 //! it).
 
-use countersign_server::testing::{new_user, spawn_test_server, TestOptions, TestServer};
+use countersign_server::testing::{http, new_user, spawn_test_server, TestOptions, TestServer};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -153,6 +153,12 @@ struct Setup {
 }
 
 async fn setup() -> Setup {
+    setup_for("Support agent (@auth0/ai)", "urn:countersign:details:v1:send_email").await
+}
+
+/// [`setup`] with the agent's client named `name`, registered for the
+/// details type `details_type`.
+async fn setup_for(name: &str, details_type: &str) -> Setup {
     let server = spawn_test_server(TestOptions {
         tls: true,
         ..TestOptions::with_config(|c| {
@@ -168,18 +174,17 @@ async fn setup() -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("approver");
     cli(&server, &data, &["enroll", &server.invitation("zoe", 600).await, "--yes"]).await;
-    let ca = std::fs::read(server.ca.as_ref().unwrap()).unwrap();
-    let http =
-        reqwest::Client::builder().add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap()).build().unwrap();
     let registration = json!({
-        "client_name": "Support agent (@auth0/ai)",
+        "client_name": name,
         "grant_types": ["urn:openid:params:grant-type:ciba"],
         "token_endpoint_auth_method": "client_secret_post",
         "backchannel_token_delivery_mode": "poll",
-        "authorization_details_types": ["urn:countersign:details:v1:send_email"],
+        "authorization_details_types": [details_type],
         "scope": "openid",
     });
-    let reg: Value = http.post(server.url("/register")).json(&registration).send().await.unwrap().json().await.unwrap();
+    // The test client trusts the TLS test servers' development CAs.
+    let reg: Value =
+        http().post(server.url("/register")).json(&registration).send().await.unwrap().json().await.unwrap();
     let client = (reg["client_id"].as_str().unwrap().to_owned(), reg["client_secret"].as_str().unwrap().to_owned());
     Setup { server, _dir: dir, data, sub: zoe.sub, client }
 }
@@ -274,25 +279,14 @@ fn example_dir() -> PathBuf {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs Node.js and `npm ci` in examples/buy-shares-langchain (cargo xtask test)"]
 async fn the_buy_shares_example_buys_only_what_the_user_approved() {
-    let Setup { server, _dir, data, sub, .. } = setup().await;
+    let Setup { server, _dir, data, sub, client } =
+        setup_for("Portfolio agent (LangChain)", "urn:countersign:details:v1:stock_trade").await;
     let dir = example_dir();
     assert!(
         dir.join("node_modules/@auth0/ai-langchain/package.json").is_file(),
         "the example's packages are not installed: run `npm ci` in {}",
         dir.display()
     );
-    let ca = std::fs::read(server.ca.as_ref().unwrap()).unwrap();
-    let http =
-        reqwest::Client::builder().add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap()).build().unwrap();
-    let registration = json!({
-        "client_name": "Portfolio agent (LangChain)",
-        "grant_types": ["urn:openid:params:grant-type:ciba"],
-        "token_endpoint_auth_method": "client_secret_post",
-        "backchannel_token_delivery_mode": "poll",
-        "authorization_details_types": ["urn:countersign:details:v1:stock_trade"],
-        "scope": "openid",
-    });
-    let reg: Value = http.post(server.url("/register")).json(&registration).send().await.unwrap().json().await.unwrap();
     let run = |quantity: &str| {
         let domain = server.base_url.strip_prefix("https://").unwrap().to_owned();
         let mut c = tokio::process::Command::new("node");
@@ -300,8 +294,8 @@ async fn the_buy_shares_example_buys_only_what_the_user_approved() {
             .current_dir(&dir)
             .env("NODE_EXTRA_CA_CERTS", server.ca.as_ref().unwrap())
             .env("COUNTERSIGN_DOMAIN", domain)
-            .env("CLIENT_ID", reg["client_id"].as_str().unwrap())
-            .env("CLIENT_SECRET", reg["client_secret"].as_str().unwrap())
+            .env("CLIENT_ID", &client.0)
+            .env("CLIENT_SECRET", &client.1)
             .env("USER_SUB", &sub)
             .env("QUANTITY", quantity)
             .stdout(Stdio::piped())

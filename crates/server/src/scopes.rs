@@ -138,6 +138,16 @@ impl ScopeRegistry {
         scopes.iter().filter_map(|s| self.0.get(s).map(|e| (s.clone(), e.description.clone()))).collect()
     }
 
+    /// The highest risk among those of `scopes` the registry describes;
+    /// `None` when it describes none. A request with details takes it when
+    /// it is above the details' own (an operator's `critical` scope is
+    /// critical whatever details come with it); undescribed scopes beside
+    /// details count for nothing, as before the registry.
+    #[must_use]
+    pub fn described_risk(&self, scopes: &[String]) -> Option<Risk> {
+        scopes.iter().filter_map(|s| self.0.get(s).map(|e| e.risk.clone())).max_by_key(Risk::rank)
+    }
+
     /// The risk of a request asking for `scopes` only: the highest of
     /// theirs, [`UNKNOWN_SCOPE_RISK`] for a scope the registry does not
     /// know; `low` for none.

@@ -143,8 +143,10 @@ async fn offline_access_gives_a_refresh_token_only_to_a_client_allowed_to_hold_o
     assert_eq!(tokens["scope"], "openid payments");
     let claims = verify_jwt(&server, &at(&tokens), "at+jwt").await;
     assert_eq!(claims["scope"], "openid payments");
-    // And it cannot use the grant type with anything.
-    refused(&server, &other, "csrt_nothing", "invalid_grant").await;
+    // Nor may it use the grant type (RFC 6749 §5.2), with whatever token:
+    // not even the allowed agent's live one.
+    refused(&server, &other, "csrt_nothing", "unauthorized_client").await;
+    refused(&server, &other, &token, "unauthorized_client").await;
 
     // Registration: the CIBA grant once, refresh_token at most once, nothing else.
     for grants in [
@@ -361,7 +363,9 @@ async fn lifetimes_are_enforced_on_the_servers_clock() {
     ops::set_client_token_policy(&server.state.db, &agent.client_id, &deny, &Actor::Operator, server.state.now())
         .await
         .unwrap();
-    refused(&server, &agent, &rt(&tokens), "invalid_grant").await;
+    assert!(!active(&server, &agent, &rt(&tokens)).await, "revoked");
+    // And the client may no longer use the grant type (RFC 6749 §5.2).
+    refused(&server, &agent, &rt(&tokens), "unauthorized_client").await;
     let (_, tokens) = grant(&server, &dev, &agent).await;
     assert!(tokens.get("refresh_token").is_none());
 }

@@ -72,6 +72,36 @@ async fn a_scope_only_request_is_shown_with_descriptions_approved_and_redeemed()
     assert_eq!(claims["aud"], server.config().issuer.as_str());
 }
 
+// Beside details, a described scope riskier than the details raises the
+// request's risk (an operator's critical scope stays critical whatever
+// low-risk details come with it); an undescribed one does not.
+#[tokio::test]
+async fn a_described_scope_riskier_than_the_details_raises_the_risk() {
+    let server = server_with(|c| {
+        c.limits.user_per_minute = 0;
+        c.limits.client_per_minute = 0;
+        c.scopes = ScopeRegistry::builtin()
+            .with_text(br#"{"mail.bulk": {"description": "Send e-mail to all your contacts", "risk": "critical"}}"#)
+            .unwrap();
+    })
+    .await;
+    let dev = TestDevice::of_new_user(&server, "rae").await;
+    let email = "urn:countersign:details:v1:send_email";
+    let agent = Agent::register(&server, json!({ "authorization_details_types": [email] })).await;
+    let details = json!([{ "type": email, "to": ["bob@example.org"], "subject": "Hello" }]).to_string();
+    for (scope, risk) in
+        [("openid", Risk::Medium), ("openid files.delete", Risk::Medium), ("openid mail.bulk", Risk::Critical)]
+    {
+        let mut params = scope_only("rae", scope);
+        params.push(("authorization_details", details.clone()));
+        let resp = agent.bc_authorize(&server, &params).await;
+        assert_eq!(resp.status(), 200, "{scope}");
+        let pending = dev.pending(&server).await;
+        let req = pending.iter().find(|r| r.scope.join(" ") == scope).unwrap();
+        assert_eq!(req.risk, risk, "{scope}");
+    }
+}
+
 #[tokio::test]
 async fn unknown_scopes_are_sent_without_a_description_and_raise_the_risk() {
     let server = configured().await;

@@ -332,8 +332,17 @@ async fn handle(
     let expires_in = params.requested_expiry.map_or(cfg.default_expiry_secs, |e| e.get()).min(max_expiry);
     let scope: Vec<String> = params.scope.iter().map(str::to_owned).collect();
     // A scope-only request's risk is its scopes' (unknown ones count high);
-    // otherwise the details' (docs/server.md, "Scopes").
-    let risk = if details.is_empty() { cfg.scopes.risk(&scope) } else { state.schemas.risk(&details) };
+    // otherwise the details', raised to that of a described scope above it
+    // (docs/server.md, "Scopes").
+    let risk = if details.is_empty() {
+        cfg.scopes.risk(&scope)
+    } else {
+        let of_details = state.schemas.risk(&details);
+        match cfg.scopes.described_risk(&scope) {
+            Some(r) if r.rank() > of_details.rank() => r,
+            _ => of_details,
+        }
+    };
     let acr = params.acr_values.as_ref().map(|a| a.to_param());
     let mut requires = Vec::new();
     let wants_uv = params.acr_values.as_ref().is_some_and(|a| a.contains(ACR_USER_VERIFICATION));

@@ -338,16 +338,24 @@ pub fn narrow_details(
 /// `client`.
 ///
 /// # Errors
+/// `unauthorized_client` for a client that may not hold refresh tokens;
 /// `invalid_grant` for a token that is unknown, another client's, used
 /// (which revokes its family), revoked or expired, or whose user is
 /// disabled or for whom an administrator blocked the client;
 /// `invalid_scope`, `invalid_authorization_details` for a widening.
 pub async fn grant(state: &AppState, client: &Client, request: RefreshTokenRequest) -> Result<Response, OAuthError> {
     let unknown = OAuthError::InvalidGrant("unknown refresh token");
-    // Looked up before the transaction (as at the CIBA grant): the signing key.
+    // The signing key is looked up before the write transaction opens, as
+    // the CIBA grant does (finding the active key may write one).
     let signer = Signer::active(state).await?;
     let now = state.now();
     let mut tx = store::begin(&state.db).await?;
+    // A client that may not hold refresh tokens may not use the grant type
+    // (RFC 6749 §5.2), whatever token it presents.
+    let policy = ClientPolicy::load(&mut tx, &state.config, &client.client_id).await?;
+    if !policy.refresh_tokens {
+        return Err(OAuthError::UnauthorizedClient("this client may not use refresh tokens"));
+    }
     let Some(stored) = find(&mut tx, request.refresh_token.secret()).await? else { return Err(unknown) };
     if !util::ct_eq(&stored.client_id, &client.client_id) {
         return Err(unknown);
@@ -371,10 +379,6 @@ pub async fn grant(state: &AppState, client: &Client, request: RefreshTokenReque
     }
     if crate::store::blocks::client_blocked_for_user(&mut tx, &stored.client_id, &stored.sub).await? {
         return Err(OAuthError::InvalidGrant("an administrator has blocked this client for this user"));
-    }
-    let policy = ClientPolicy::load(&mut tx, &state.config, &client.client_id).await?;
-    if !policy.refresh_tokens {
-        return Err(OAuthError::InvalidGrant("the client may no longer hold refresh tokens"));
     }
     let granted_scope: Vec<String> = stored.scope.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect();
     let granted_details: AuthorizationDetails = serde_json::from_str(&stored.details).map_err(Internal::from)?;
