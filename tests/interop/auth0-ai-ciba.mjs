@@ -49,6 +49,8 @@ const sendEmail = authorizer.protect(
       ran: order,
       authorization_details: credentials.authorizationDetails ?? null,
       has_access_token: typeof credentials.accessToken === "string",
+      has_refresh_token: typeof credentials.refreshToken === "string",
+      scopes: credentials.scopes ?? null,
     };
   },
 );

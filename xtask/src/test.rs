@@ -118,14 +118,16 @@ fn interop_openid_client(root: &std::path::Path) -> Result<(), String> {
     exec(root, "cargo", &["test", "-p", "countersign-server", "--test", "interop_openid_client", "--", "--ignored"])
 }
 
-/// Auth0's AI SDK (`@auth0/ai`, tests/interop, installed by
-/// [`interop_openid_client`]'s `npm ci`) asks over HTTPS with the
+/// Auth0's AI SDKs (`@auth0/ai`, tests/interop, installed by
+/// [`interop_openid_client`]'s `npm ci`; `auth0-ai` for Python, in
+/// tests/interop/auth0-ai-python's virtual environment) ask over HTTPS with the
 /// development certificate; the CLI approver decides. The same for the
 /// LangChain example of docs/agents.md (examples/buy-shares-langchain,
 /// `@auth0/ai-langchain`).
 fn interop_auth0_ai(root: &std::path::Path) -> Result<(), String> {
-    step("Interop: @auth0/ai and the LangChain example against countersign-server over HTTPS, the CLI approving");
+    step("Interop: Auth0's AI SDKs (Node, Python) and the LangChain example against countersign-server over HTTPS, the CLI approving");
     exec(&root.join("examples/buy-shares-langchain"), "npm", &["ci", "--no-audit", "--no-fund"])?;
+    prereq::python_packages(&root.join("tests/interop/auth0-ai-python"))?;
     exec(root, "cargo", &["test", "-p", "countersign-cli", "--test", "auth0_ai", "--", "--ignored"])
 }
 

@@ -1,12 +1,14 @@
-//! Interop: an agent built on Auth0's AI SDK (`@auth0/ai` from npm, pinned
-//! in `tests/interop/package-lock.json`; `tests/interop/auth0-ai-ciba.mjs`)
-//! asks Countersign, unchanged, over HTTPS with the development certificate:
-//! its tool waits in interrupt mode until the user approves with the CLI
+//! Interop: an agent built on Auth0's AI SDKs (`@auth0/ai` from npm, pinned
+//! in `tests/interop/package-lock.json`, `tests/interop/auth0-ai-ciba.mjs`;
+//! `auth0-ai` from PyPI, pinned in `tests/interop/auth0-ai-python`) asks
+//! Countersign, unchanged, over HTTPS with the development certificate: its
+//! tool waits in interrupt mode until the user approves with the CLI
 //! approver, then runs with the approved `authorization_details`; a denial
-//! reaches it as the SDK's own AccessDeniedInterrupt. Needs Node.js and
-//! `npm ci` in `tests/interop`, hence `#[ignore]` (`cargo xtask test` runs
-//! it).
+//! reaches it as the SDK's own AccessDeniedInterrupt. Needs Node.js with
+//! `npm ci` in `tests/interop`, and the Python SDK's virtual environment,
+//! hence `#[ignore]` (`cargo xtask test` installs both and runs them).
 
+use countersign_protocol::ciba::Audience;
 use countersign_server::testing::{http, new_user, spawn_test_server, TestOptions, TestServer};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -17,6 +19,9 @@ use tokio::io::{AsyncBufReadExt as _, BufReader};
 mod common;
 
 use common::BIN;
+
+/// The API the test servers issue tokens for beside themselves.
+const ORDERS_API: &str = "https://orders.example.org/";
 
 fn interop_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/interop")
@@ -49,10 +54,30 @@ async fn cli(server: &TestServer, data: &Path, args: &[&str]) -> Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
+/// Which of Auth0's AI SDKs runs the agent.
+#[derive(Clone, Copy)]
+enum Lang {
+    /// `@auth0/ai` (tests/interop/auth0-ai-ciba.mjs).
+    Node,
+    /// `auth0-ai` (tests/interop/auth0-ai-python/auth0_ai_ciba.py).
+    Python,
+}
+
+impl Lang {
+    /// The SDK's own code for "the user has not decided yet".
+    fn pending_code(self) -> &'static str {
+        match self {
+            Lang::Node => "ASYNC_AUTHORIZATION_AUTHORIZATION_PENDING",
+            Lang::Python => "ASYNC_AUTHORIZATION_PENDING",
+        }
+    }
+}
+
 /// The SDK's run for one tool call; each line it printed.
 struct Sdk {
     child: tokio::process::Child,
     lines: tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+    lang: Lang,
 }
 
 impl Sdk {
@@ -70,17 +95,43 @@ impl Sdk {
         expiry: u64,
         env: &[(&str, &str)],
     ) -> Sdk {
+        Self::spawn_in(Lang::Node, server, client, sub, binding, expiry, env)
+    }
+
+    /// As [`Sdk::spawn_with`], on the SDK of `lang`.
+    fn spawn_in(
+        lang: Lang,
+        server: &TestServer,
+        client: &(String, String),
+        sub: &str,
+        binding: &str,
+        expiry: u64,
+        env: &[(&str, &str)],
+    ) -> Sdk {
         let dir = interop_dir();
-        assert!(
-            dir.join("node_modules/@auth0/ai/package.json").is_file(),
-            "@auth0/ai is not installed: run `npm ci` in {}",
-            dir.display()
-        );
+        let ca = server.ca.as_ref().unwrap();
+        let mut command = match lang {
+            Lang::Node => {
+                assert!(
+                    dir.join("node_modules/@auth0/ai/package.json").is_file(),
+                    "@auth0/ai is not installed: run `npm ci` in {}",
+                    dir.display()
+                );
+                let mut c = tokio::process::Command::new("node");
+                c.arg("auth0-ai-ciba.mjs").current_dir(&dir).env("NODE_EXTRA_CA_CERTS", ca);
+                c
+            }
+            Lang::Python => {
+                let dir = dir.join("auth0-ai-python");
+                let python = dir.join(".venv/bin/python");
+                assert!(python.is_file(), "auth0-ai is not installed: cargo xtask test makes {}", python.display());
+                let mut c = tokio::process::Command::new(python);
+                c.arg("auth0_ai_ciba.py").current_dir(&dir).env("REQUESTS_CA_BUNDLE", ca);
+                c
+            }
+        };
         let domain = server.base_url.strip_prefix("https://").expect("an https issuer");
-        let mut child = tokio::process::Command::new("node")
-            .arg("auth0-ai-ciba.mjs")
-            .current_dir(&dir)
-            .env("NODE_EXTRA_CA_CERTS", server.ca.as_ref().unwrap())
+        let mut child = command
             .env("DOMAIN", domain)
             .env("CLIENT_ID", &client.0)
             .env("CLIENT_SECRET", &client.1)
@@ -94,9 +145,9 @@ impl Sdk {
             .stderr(Stdio::inherit())
             .kill_on_drop(true)
             .spawn()
-            .expect("node runs");
+            .expect("the SDK's script runs");
         let lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        Sdk { child, lines }
+        Sdk { child, lines, lang }
     }
 
     async fn next(&mut self) -> Value {
@@ -116,7 +167,7 @@ impl Sdk {
             // Only "pending": a `slow_down` or an error at the token endpoint
             // is a failure of the interop, not a wait.
             if line["outcome"] == "interrupt" {
-                assert_eq!(line["code"], "ASYNC_AUTHORIZATION_AUTHORIZATION_PENDING", "{line}");
+                assert_eq!(line["code"], self.lang.pending_code(), "{line}");
             }
             if line["outcome"] != "interrupt" {
                 let _ = self.child.wait().await;
@@ -159,12 +210,18 @@ async fn setup() -> Setup {
 /// [`setup`] with the agent's client named `name`, registered for the
 /// details type `details_type`.
 async fn setup_for(name: &str, details_type: &str) -> Setup {
+    setup_scoped(name, details_type, "openid").await
+}
+
+/// [`setup_for`] with the client registered for `scope`.
+async fn setup_scoped(name: &str, details_type: &str, scope: &str) -> Setup {
     let server = spawn_test_server(TestOptions {
         tls: true,
         ..TestOptions::with_config(|c| {
             c.limits.user_per_minute = 0;
             c.limits.client_per_minute = 0;
             c.poll_interval_secs = 1;
+            c.apis = vec![Audience::new(ORDERS_API).unwrap()];
         })
     })
     .await
@@ -176,11 +233,16 @@ async fn setup_for(name: &str, details_type: &str) -> Setup {
     cli(&server, &data, &["enroll", &server.invitation("zoe", 600).await, "--yes"]).await;
     let registration = json!({
         "client_name": name,
-        "grant_types": ["urn:openid:params:grant-type:ciba"],
+        // A refresh token only for a client registered for them.
+        "grant_types": if scope.split(' ').any(|s| s == "offline_access") {
+            json!(["urn:openid:params:grant-type:ciba", "refresh_token"])
+        } else {
+            json!(["urn:openid:params:grant-type:ciba"])
+        },
         "token_endpoint_auth_method": "client_secret_post",
         "backchannel_token_delivery_mode": "poll",
         "authorization_details_types": [details_type],
-        "scope": "openid",
+        "scope": scope,
     });
     // The test client trusts the TLS test servers' development CAs.
     let reg: Value =
@@ -218,6 +280,84 @@ async fn an_agent_on_auth0_ai_waits_for_the_cli_approval_and_gets_the_approved_d
     let denied = sdk.outcome().await;
     assert_eq!((denied["outcome"].as_str(), denied["name"].as_str()), (Some("refused"), Some("AccessDeniedInterrupt")));
 
+    server.stop().await;
+}
+
+// A scope-only request (no `authorizationDetails`, as a standard CIBA client
+// sends): the approver shows the scopes, the user approves them, and the
+// tool runs with a token for exactly those scopes, a refresh token for
+// `offline_access`, and no authorization details.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Node.js and `npm ci` in tests/interop (cargo xtask test)"]
+async fn a_scope_only_request_from_auth0_ai_is_approved_for_its_scopes() {
+    let Setup { server, _dir, data, sub, client } = setup_scoped(
+        "Calendar agent (@auth0/ai)",
+        "urn:countersign:details:v1:send_email",
+        "openid email offline_access",
+    )
+    .await;
+    let env = [("AUTHORIZATION_DETAILS", ""), ("SCOPES", "openid email offline_access")];
+    let mut sdk = Sdk::spawn_with(&server, &client, &sub, "CAL-SYNC-1", 300, &env);
+    let id = pending_id(&server, &data, "CAL-SYNC-1").await;
+    let shown = cli(&server, &data, &["show", &id]).await;
+    let request = &shown["item"]["request"];
+    let details = &request["authorization_details"];
+    assert!(details.is_null() || details == &json!([]), "no details were asked for: {shown}");
+    let scope = request["scope"].to_string();
+    for s in ["openid", "email", "offline_access"] {
+        assert!(scope.contains(s), "{s} is shown: {shown}");
+    }
+    cli(&server, &data, &["approve", &id, "--yes"]).await;
+    let ran = sdk.outcome().await;
+    assert_eq!(ran["outcome"], "ran", "{ran}");
+    let mut scopes: Vec<&str> = ran["scopes"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    scopes.sort_unstable();
+    assert_eq!(scopes, ["email", "offline_access", "openid"], "{ran}");
+    assert_eq!(ran["authorization_details"], Value::Null, "{ran}");
+    assert_eq!((ran["has_access_token"].as_bool(), ran["has_refresh_token"].as_bool()), (Some(true), Some(true)));
+    server.stop().await;
+}
+
+// The same with Auth0's AI SDK for Python (`auth0-ai` from PyPI, on
+// auth0-python, which sends the `iss_sub` login hint and form bodies): the
+// tool runs after the CLI approves, with a token for the API it named that
+// carries exactly the approved details, and a denial is the SDK's
+// AccessDeniedInterrupt. Without an `audience` the SDK sends the text
+// `audience=None` (auth0-python 4.13 form-encodes Python's None), which the
+// server refuses as the unknown API it is (`invalid_target`, RFC 8707 §2)
+// rather than guess.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Python and tests/interop/auth0-ai-python/.venv (cargo xtask test)"]
+async fn an_agent_on_the_python_sdk_waits_for_the_cli_approval_and_gets_the_approved_details() {
+    let Setup { server, _dir, data, sub, client } = setup().await;
+    let api = [("AUDIENCE", ORDERS_API)];
+
+    let mut sdk = Sdk::spawn_in(Lang::Python, &server, &client, &sub, "MAIL-PY-1", 300, &api);
+    let first = sdk.next().await;
+    let first_was = (first["outcome"].as_str(), first["code"].as_str());
+    assert_eq!(first_was, (Some("interrupt"), Some("ASYNC_AUTHORIZATION_PENDING")), "{first}");
+    let id = pending_id(&server, &data, "MAIL-PY-1").await;
+    let shown = cli(&server, &data, &["show", &id]).await;
+    assert_eq!(shown["item"]["request"]["authorization_details"], details(), "{shown}");
+    cli(&server, &data, &["approve", &id, "--yes"]).await;
+    let ran = sdk.outcome().await;
+    assert_eq!(ran["outcome"], "ran", "{ran}");
+    assert_eq!(ran["authorization_details"], details(), "{ran}");
+    assert_eq!(ran["aud"], ORDERS_API, "{ran}");
+    assert_eq!(ran["ran"], json!({ "to": "customer@example.org", "order": "ACME-10" }));
+    assert_eq!((ran["has_access_token"].as_bool(), ran["has_refresh_token"].as_bool()), (Some(true), Some(false)));
+
+    let mut sdk = Sdk::spawn_in(Lang::Python, &server, &client, &sub, "MAIL-PY-2", 300, &api);
+    let id = pending_id(&server, &data, "MAIL-PY-2").await;
+    cli(&server, &data, &["deny", &id, "--reason", "wrong_details"]).await;
+    let denied = sdk.outcome().await;
+    assert_eq!((denied["outcome"].as_str(), denied["name"].as_str()), (Some("refused"), Some("AccessDeniedInterrupt")));
+    assert_eq!(denied["code"], "ASYNC_AUTHORIZATION_ACCESS_DENIED", "{denied}");
+
+    let mut sdk = Sdk::spawn_in(Lang::Python, &server, &client, &sub, "MAIL-PY-3", 300, &[]);
+    let refused = sdk.outcome().await;
+    assert_eq!((refused["outcome"].as_str(), refused["error"].as_str()), (Some("refused"), Some("invalid_target")));
+    assert!(refused["message"].as_str().unwrap().contains("'None'"), "{refused}");
     server.stop().await;
 }
 
