@@ -76,9 +76,11 @@ pub struct PendingRequest {
 registered_enum! {
     /// The state of a grant.
     pub enum GrantStatus {
-        /// Its access token is live.
+        /// Its access token is live, or its refresh token can still get a
+        /// new one (`Grant::refreshable_until`).
         Active => "active",
-        /// Its access token has expired.
+        /// Its access token has expired and it has no refresh token left
+        /// that can get another.
         Expired => "expired",
         /// Revoked (by the client, an administrator, or a disabled user or client).
         Revoked => "revoked",
@@ -113,6 +115,11 @@ pub struct Grant {
     /// Revoked, unix seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revoked_at: Option<u64>,
+    /// Until when, unix seconds, the agent can still get new access tokens
+    /// for this grant with its refresh token (the live token's idle end,
+    /// capped by the family's absolute end); absent without a live one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refreshable_until: Option<u64>,
 }
 
 /// A client (agent).

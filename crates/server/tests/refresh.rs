@@ -499,3 +499,65 @@ async fn push_clients_get_the_refresh_token_with_rt_hash() {
     // Push clients refresh at the token endpoint like the others.
     refreshed(&server, &agent, &token).await;
 }
+
+// The administrators' grants list: a grant whose access token has expired
+// is still active while its refresh token can get another (an administrator
+// who saw "expired" would leave an agent with access), with the time it can
+// until; once that token is idle past its end the grant reads expired, and
+// the status filters agree with what each row says.
+#[tokio::test]
+async fn the_admin_grants_list_counts_a_live_refresh_token_as_an_active_grant() {
+    let (server, dev, agent) = setup_with(|c| {
+        c.access_token_ttl_secs = 60;
+        c.refresh_token_idle_lifetime_secs = 100;
+        c.refresh_token_lifetime_secs = 250;
+    })
+    .await;
+    let admin = TestDevice::of_new_user(&server, "ada").await;
+    ops::set_admin(&server.state.db, "ada", true, &Actor::Operator, server.state.now()).await.unwrap();
+    let (_, tokens) = grant(&server, &dev, &agent).await;
+    let issued = server.state.now();
+    let list = |status: &'static str| {
+        let (server, admin) = (&server, &admin);
+        async move {
+            let path = if status.is_empty() { "/grants".to_owned() } else { format!("/grants?status={status}") };
+            admin.admin_get(server, &path).await["items"].as_array().unwrap().clone()
+        }
+    };
+
+    let rows = list("").await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(
+        (rows[0]["status"].as_str(), rows[0]["refreshable_until"].as_u64()),
+        (Some("active"), Some(issued + 100))
+    );
+
+    // The access token expired; the refresh token lives on.
+    server.clock.advance(61);
+    assert!(!active(&server, &agent, &at(&tokens)).await);
+    let rows = list("").await;
+    assert_eq!(rows[0]["status"], "active", "{rows:?}");
+    assert_eq!(list("active").await.len(), 1);
+    assert!(list("expired").await.is_empty());
+
+    // Idle past its end: nothing can refresh it, the grant has expired.
+    server.clock.advance(40);
+    let rows = list("").await;
+    assert_eq!(rows[0]["status"], "expired", "{rows:?}");
+    assert!(rows[0].get("refreshable_until").is_none(), "{rows:?}");
+    assert!(list("active").await.is_empty());
+    assert_eq!(list("expired").await.len(), 1);
+
+    // A refreshed grant: each of its access tokens is a row, and revoking
+    // one (as the admin view does) ends the refresh token too.
+    let (_, tokens) = grant(&server, &dev, &agent).await;
+    let next = refreshed(&server, &agent, &rt(&tokens)).await;
+    let active_rows = list("active").await;
+    assert_eq!(active_rows.len(), 2, "{active_rows:?}");
+    let id = active_rows[1]["id"].as_str().unwrap();
+    let resp =
+        admin.admin(&server, countersign_protocol::device::HttpMethod::Post, &format!("/grants/{id}/revoke")).await;
+    assert_eq!(resp.status(), 200);
+    assert!(!active(&server, &agent, &rt(&next)).await, "the refresh token ended with its grant");
+    assert!(list("active").await.is_empty(), "{:?}", list("").await);
+}

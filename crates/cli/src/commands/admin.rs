@@ -306,7 +306,7 @@ fn grant_line(g: &Grant) -> String {
         .unwrap_or_default();
     let amr: Vec<String> = g.amr.iter().map(|m| text(m.as_str())).collect();
     format!(
-        "{}  {}  {} -> {}  scope {}  types {}  amr {}  issued {}, expires {}",
+        "{}  {}  {} -> {}  scope {}  types {}  amr {}  issued {}, expires {}{}",
         text(&g.id),
         text(g.status.as_str()),
         text(&g.client_id),
@@ -316,6 +316,7 @@ fn grant_line(g: &Grant) -> String {
         if amr.is_empty() { "-".to_owned() } else { amr.join(" ") },
         render::utc_time(g.issued_at),
         render::utc_time(g.expires_at),
+        g.refreshable_until.map(|t| format!(", refreshable until {}", render::utc_time(t))).unwrap_or_default(),
     )
 }
 
@@ -424,6 +425,7 @@ mod tests {
             expires_at: 0,
             status: GrantStatus::from(HOSTILE),
             revoked_at: None,
+            refreshable_until: Some(0),
         };
         let line = grant_line(&grant);
         assert_escaped(&line);

@@ -174,6 +174,12 @@ pub async fn pending(
     .await
 }
 
+/// A refresh token `r` of the grant of access token `t` that can still be
+/// used at `?` (now): its family's latest, neither used nor revoked, before
+/// its idle and its absolute end.
+const LIVE_REFRESH: &str = "r.family = t.request_id AND r.used_at IS NULL AND r.revoked_at IS NULL \
+     AND r.idle_expires_at > ? AND r.expires_at > ?";
+
 /// `GET /admin/v1/grants[?sub][&client_id][&status]`: issued access tokens.
 pub async fn grants(
     State(state): State<AppState>,
@@ -189,10 +195,17 @@ pub async fn grants(
     if let Some(client_id) = q.get("client_id") {
         w.text("t.client_id = ?", client_id);
     }
+    // A grant whose access token has expired is still active while its
+    // refresh token can get a new one (its family's live token).
+    let live_refresh = format!("EXISTS (SELECT 1 FROM refresh_tokens r WHERE {LIVE_REFRESH})");
     match q.get("status").map(GrantStatus::from) {
         None => {}
-        Some(GrantStatus::Active) => w.int("t.revoked_at IS NULL AND t.expires_at > ?", now),
-        Some(GrantStatus::Expired) => w.int("t.revoked_at IS NULL AND t.expires_at <= ?", now),
+        Some(GrantStatus::Active) => {
+            w.int(&format!("t.revoked_at IS NULL AND (t.expires_at > ? OR {live_refresh})"), now);
+        }
+        Some(GrantStatus::Expired) => {
+            w.int(&format!("t.revoked_at IS NULL AND t.expires_at <= ? AND NOT {live_refresh}"), now);
+        }
         Some(GrantStatus::Revoked) => w.conditions.push("t.revoked_at IS NOT NULL".into()),
         Some(GrantStatus::Extension(_)) => {
             return Err(DeviceError::InvalidRequest("status must be one of active, expired, revoked".into()));
@@ -202,16 +215,22 @@ pub async fn grants(
         &state,
         &q,
         w,
-        "SELECT t.jti, t.request_id, t.client_id, t.sub, t.claims, t.issued_at, t.expires_at, t.revoked_at \
-         FROM tokens t",
+        &format!(
+            "SELECT t.jti, t.request_id, t.client_id, t.sub, t.claims, t.issued_at, t.expires_at, t.revoked_at, \
+             (SELECT MAX(MIN(r.idle_expires_at, r.expires_at)) FROM refresh_tokens r \
+              WHERE t.revoked_at IS NULL AND {}) AS refreshable_until \
+             FROM tokens t",
+            LIVE_REFRESH.replace('?', &now.to_string())
+        ),
         ("t.issued_at", "t.jti"),
         |row| {
             let claims: Value = serde_json::from_str(&row.try_get::<String, _>("claims")?).map_err(Internal::from)?;
             let expires_at = store::from_ts(row.try_get("expires_at")?);
             let revoked_at = row.try_get::<Option<i64>, _>("revoked_at")?.map(store::from_ts);
+            let refreshable_until = row.try_get::<Option<i64>, _>("refreshable_until")?.map(store::from_ts);
             let status = match revoked_at {
                 Some(_) => GrantStatus::Revoked,
-                None if store::ts(expires_at) <= now => GrantStatus::Expired,
+                None if store::ts(expires_at) <= now && refreshable_until.is_none() => GrantStatus::Expired,
                 None => GrantStatus::Active,
             };
             Ok(wire::Grant {
@@ -229,6 +248,7 @@ pub async fn grants(
                 expires_at,
                 status,
                 revoked_at,
+                refreshable_until,
             })
         },
     )

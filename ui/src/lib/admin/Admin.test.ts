@@ -179,13 +179,29 @@ describe('Admin view', () => {
     await fireEvent.click(screen.getByTestId('admin-revoke-grant'));
     const dialog = screen.getByTestId('admin-confirm');
     expect(within(dialog).getByTestId('admin-confirm-what')).toHaveTextContent(
-      'Revoke the grant jti_000000 of user u_admin for client client_00: its access token stops working at once (it introspects inactive); later refresh tokens of it too. This is recorded in the audit log.',
+      'Revoke the grant jti_000000 of user u_admin for client client_00: its access tokens stop working at once (they introspect inactive), and so do its refresh tokens. This is recorded in the audit log.',
     );
     // The safe choice has the focus.
     expect(within(dialog).getByTestId('admin-confirm-no')).toHaveFocus();
     await fireEvent.click(within(dialog).getByTestId('admin-confirm-no'));
     expect(screen.queryByTestId('admin-confirm')).toBeNull();
     expect(actions(backend)).toEqual([]);
+  });
+
+  it('shows until when a grant can be refreshed, and that a revoked one cannot', async () => {
+    setup({ admin: { grants: 20 } });
+    await fireEvent.click(screen.getByTestId('admin-tab-grants'));
+    const field = () => document.querySelector('[data-field="refreshable_until"]');
+    await fireEvent.click((await rows())[0]!);
+    expect(field()).toHaveTextContent('no live refresh token');
+    await fireEvent.click((await rows())[1]!);
+    expect(field()).not.toHaveTextContent('no live refresh token');
+    expect(field()?.textContent).toMatch(/\d/);
+    await fireEvent.click(screen.getByTestId('admin-revoke-grant'));
+    await fireEvent.click(screen.getByTestId('admin-confirm-yes'));
+    await screen.findByTestId('admin-result');
+    await fireEvent.click((await rows())[1]!);
+    await vi.waitFor(() => expect(field()).toHaveTextContent('no live refresh token'));
   });
 
   it('runs the confirmed action, says what it did, and loads the list again', async () => {
@@ -196,7 +212,7 @@ describe('Admin view', () => {
     await fireEvent.click(screen.getByTestId('admin-revoke-grant'));
     const before = pages(backend).length;
     await fireEvent.click(screen.getByTestId('admin-confirm-yes'));
-    expect(await screen.findByTestId('admin-result')).toHaveTextContent('Revoked the grant jti_000000: its access token no longer works.');
+    expect(await screen.findByTestId('admin-result')).toHaveTextContent('Revoked the grant jti_000000: its access and refresh tokens no longer work.');
     expect(actions(backend)).toEqual([['acct_admin', { action: 'revoke_grant', grant_id: 'jti_000000' }]]);
     await vi.waitFor(() => expect(pages(backend).length).toBeGreaterThan(before));
     await vi.waitFor(() => expect(screen.getAllByTestId('grant-status')[0]).toHaveTextContent('revoked'));

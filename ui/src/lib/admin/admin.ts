@@ -238,7 +238,7 @@ function what(target: ActionTarget): Confirmation {
           part(item, '/sub', g.sub),
           ' for client ',
           part(item, '/client_id', g.client_id),
-          ': its access token stops working at once (it introspects inactive); later refresh tokens of it too.',
+          ': its access tokens stop working at once (they introspect inactive), and so do its refresh tokens.',
           AUDITED,
         ],
         confirm: 'Revoke the grant',
@@ -346,7 +346,7 @@ export function outcome(target: ActionTarget, changed: boolean): TextPart[] {
     }
     case 'revoke_grant': {
       const id = part(item, '/id', (item.item as AdminGrant).id);
-      return changed ? ['Revoked the grant ', id, ': its access token no longer works.'] : ['Nothing to change: the grant ', id, ' was already revoked.'];
+      return changed ? ['Revoked the grant ', id, ': its access and refresh tokens no longer work.'] : ['Nothing to change: the grant ', id, ' was already revoked.'];
     }
     case 'verify_client': {
       const state = target.verified ? 'verified' : 'unverified';
@@ -456,7 +456,7 @@ export function typedFindings(text: string): CharFinding[] {
 /** The members each list's panel shows under their own labels; any other member is shown as sent, below them. */
 export const KNOWN_MEMBERS: Record<AdminList, readonly string[]> = {
   pending: ['id', 'client_id', 'client_name', 'verified', 'sub', 'user_name', 'binding_message', 'scope', 'authorization_details', 'risk', 'created_at', 'expires_at'],
-  grants: ['id', 'request_id', 'sub', 'client_id', 'scope', 'authorization_details', 'amr', 'issued_at', 'expires_at', 'status', 'revoked_at'],
+  grants: ['id', 'request_id', 'sub', 'client_id', 'scope', 'authorization_details', 'amr', 'issued_at', 'expires_at', 'status', 'revoked_at', 'refreshable_until'],
   clients: ['client_id', 'client_name', 'delivery_mode', 'verified', 'verified_by', 'blocked', 'blocked_for', 'created_at'],
   users: ['sub', 'username', 'name', 'roles', 'disabled', 'active_devices'],
   devices: ['device_id', 'sub', 'device_name', 'platform', 'created_at', 'revoked_at'],

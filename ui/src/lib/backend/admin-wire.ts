@@ -43,6 +43,8 @@ export interface AdminGrant {
   expires_at: number;
   status: AdminGrantStatus;
   revoked_at?: number;
+  /** Until when its refresh token can still get new access tokens. */
+  refreshable_until?: number;
 }
 
 /** `countersign_protocol::admin::Client`. */

@@ -266,7 +266,11 @@ export class FakeAdmin {
     if (i < this.#grantList.length) {
       const given = this.#grantList[i] as AdminGrant;
       const at = this.#revoked.get(given.id);
-      return at === undefined ? given : { ...given, status: 'revoked', revoked_at: at };
+      if (at === undefined) return given;
+      // Revoked: its refresh token ended with it.
+      const kept: AdminGrant = { ...given, status: 'revoked', revoked_at: at };
+      delete kept.refreshable_until;
+      return kept;
     }
     const g = i - this.#grantList.length;
     const user = this.#users[g % this.#users.length] as AdminUser;
@@ -275,6 +279,10 @@ export class FakeAdmin {
     const id = `jti_${String(g).padStart(6, '0')}`;
     const revokedAt = this.#revoked.get(id) ?? (g % 17 === 5 ? issued + 30 : undefined);
     const expires = issued + 900;
+    // One grant in four holds a refresh token for a week: active past its
+    // access token's end, as the server says.
+    const refreshable = revokedAt === undefined && g % 4 === 1 ? issued + 7 * 86_400 : undefined;
+    const live = expires > this.#now() || (refreshable !== undefined && refreshable > this.#now());
     return {
       id,
       request_id: `req_g${g}`,
@@ -288,8 +296,9 @@ export class FakeAdmin {
       ...(g % 3 === 0 ? { amr: ['user', 'hwk'] } : {}),
       issued_at: issued,
       expires_at: expires,
-      status: revokedAt !== undefined ? 'revoked' : expires > this.#now() ? 'active' : 'expired',
+      status: revokedAt !== undefined ? 'revoked' : live ? 'active' : 'expired',
       ...(revokedAt !== undefined ? { revoked_at: revokedAt } : {}),
+      ...(refreshable !== undefined && refreshable > this.#now() ? { refreshable_until: refreshable } : {}),
     };
   }
 
