@@ -82,23 +82,12 @@ struct Sdk {
 
 impl Sdk {
     fn spawn(server: &TestServer, client: &(String, String), sub: &str, binding: &str, expiry: u64) -> Sdk {
-        Self::spawn_with(server, client, sub, binding, expiry, &[])
+        Self::spawn_in(Lang::Node, server, client, sub, binding, expiry, &[])
     }
 
-    /// As [`Sdk::spawn`], with more of the script's settings (`MODE`,
-    /// `SCOPES`, `AUDIENCE`, `AUTHORIZATION_DETAILS` = "" for none).
-    fn spawn_with(
-        server: &TestServer,
-        client: &(String, String),
-        sub: &str,
-        binding: &str,
-        expiry: u64,
-        env: &[(&str, &str)],
-    ) -> Sdk {
-        Self::spawn_in(Lang::Node, server, client, sub, binding, expiry, env)
-    }
-
-    /// As [`Sdk::spawn_with`], on the SDK of `lang`.
+    /// As [`Sdk::spawn`], on the SDK of `lang`, with more of the script's
+    /// settings (`MODE`, `SCOPES`, `AUDIENCE`, `AUTHORIZATION_DETAILS` = ""
+    /// for none).
     fn spawn_in(
         lang: Lang,
         server: &TestServer,
@@ -297,7 +286,7 @@ async fn a_scope_only_request_from_auth0_ai_is_approved_for_its_scopes() {
     )
     .await;
     let env = [("AUTHORIZATION_DETAILS", ""), ("SCOPES", "openid email offline_access")];
-    let mut sdk = Sdk::spawn_with(&server, &client, &sub, "CAL-SYNC-1", 300, &env);
+    let mut sdk = Sdk::spawn_in(Lang::Node, &server, &client, &sub, "CAL-SYNC-1", 300, &env);
     let id = pending_id(&server, &data, "CAL-SYNC-1").await;
     let shown = cli(&server, &data, &["show", &id]).await;
     let request = &shown["item"]["request"];
@@ -384,7 +373,7 @@ async fn an_expired_request_reaches_the_agent_as_the_sdks_own_errors() {
     assert_eq!(expired["name"], "AuthApiError", "{expired}");
 
     // (Not looked for in the approver: it expires 2 s after it is made.)
-    let mut sdk = Sdk::spawn_with(&server, &client, &sub, "MAIL-ACME-4", 2, &[("MODE", "block")]);
+    let mut sdk = Sdk::spawn_in(Lang::Node, &server, &client, &sub, "MAIL-ACME-4", 2, &[("MODE", "block")]);
     let expired = sdk.outcome().await;
     assert_eq!(expired["outcome"], "refused", "{expired}");
     assert_eq!(expired["name"], "AuthorizationRequestExpiredInterrupt", "{expired}");

@@ -299,6 +299,7 @@ async fn lifetimes_are_enforced_on_the_servers_clock() {
     server.clock.advance(99);
     let second = refreshed(&server, &agent, &rt(&first)).await;
     server.clock.advance(100);
+    assert!(!active(&server, &agent, &rt(&second)).await, "past its idle end it introspects inactive");
     let d = refused(&server, &agent, &rt(&second), "invalid_grant").await;
     assert!(d.contains("unused for too long"), "{d}");
 

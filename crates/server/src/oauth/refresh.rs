@@ -479,6 +479,17 @@ mod tests {
         }
     }
 
+    // A scope-only grant (no details) keeps none on refresh, and a refresh
+    // that asks for some widens it.
+    #[test]
+    fn a_scope_only_grant_gets_no_details_by_refresh() {
+        let none = AuthorizationDetails::none();
+        assert!(narrow_details(&none, None).unwrap().is_empty());
+        let asked = details(json!([{"type": "payment_initiation", "amount": "1"}]));
+        let r = narrow_details(&none, Some(&asked));
+        assert!(matches!(r, Err(OAuthError::InvalidAuthorizationDetails(_))), "{r:?}");
+    }
+
     #[test]
     fn client_lifetimes_are_capped_by_the_servers() {
         assert_eq!(capped(None, 600), 600);
