@@ -110,8 +110,9 @@ pub const PROGRAMS: &[Program] = &[
     // npm also installs the server benchmark's peer, which brings its own
     // Node 22 (oidc-provider 9 needs it).
     Program { name: "npm", provider: Provider::NodeJs, needed_for: &[Build, Browser, Interop, BenchServer] },
-    // The soft-webauthn interop test's virtual environment (its packages
-    // come from its pinned requirements.txt through the venv's own pip).
+    // The Python interop tests' virtual environments (soft-webauthn, Auth0's
+    // AI SDK for Python: their packages come from their pinned
+    // requirements.txt through each venv's own pip).
     debian("python3", "python3", &[Interop]),
     // No display: xvfb-run starts Xvfb with an xauth cookie; dbus-run-session
     // gives the app a private session bus. GLib starts a session bus through

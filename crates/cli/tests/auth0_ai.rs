@@ -211,6 +211,8 @@ async fn setup_scoped(name: &str, details_type: &str, scope: &str) -> Setup {
             c.limits.client_per_minute = 0;
             c.poll_interval_secs = 1;
             c.apis = vec![Audience::new(ORDERS_API).unwrap()];
+            // Unlike the 300 s every SDK run asks for unless told otherwise.
+            c.default_expiry_secs = 240;
         })
     })
     .await
@@ -292,10 +294,12 @@ async fn a_scope_only_request_from_auth0_ai_is_approved_for_its_scopes() {
     let request = &shown["item"]["request"];
     let details = &request["authorization_details"];
     assert!(details.is_null() || details == &json!([]), "no details were asked for: {shown}");
-    let scope = request["scope"].to_string();
-    for s in ["openid", "email", "offline_access"] {
-        assert!(scope.contains(s), "{s} is shown: {shown}");
-    }
+    let mut scope: Vec<&str> = match &request["scope"] {
+        Value::String(s) => s.split(' ').collect(),
+        v => v.as_array().expect("scope").iter().filter_map(Value::as_str).collect(),
+    };
+    scope.sort_unstable();
+    assert_eq!(scope, ["email", "offline_access", "openid"], "{shown}");
     cli(&server, &data, &["approve", &id, "--yes"]).await;
     let ran = sdk.outcome().await;
     assert_eq!(ran["outcome"], "ran", "{ran}");
@@ -347,6 +351,17 @@ async fn an_agent_on_the_python_sdk_waits_for_the_cli_approval_and_gets_the_appr
     let refused = sdk.outcome().await;
     assert_eq!((refused["outcome"].as_str(), refused["error"].as_str()), (Some("refused"), Some("invalid_target")));
     assert!(refused["message"].as_str().unwrap().contains("'None'"), "{refused}");
+    // Without `requested_expiry` it sends none (auth0-python leaves that
+    // one out when unset): the request is made, with the server's expiry.
+    let mut sdk =
+        Sdk::spawn_in(Lang::Python, &server, &client, &sub, "MAIL-PY-4", 300, &[api[0], ("REQUESTED_EXPIRY", "")]);
+    let first = sdk.next().await;
+    assert_eq!(first["code"], "ASYNC_AUTHORIZATION_PENDING", "{first}");
+    let id = pending_id(&server, &data, "MAIL-PY-4").await;
+    let shown = cli(&server, &data, &["show", &id]).await;
+    let request = &shown["item"]["request"];
+    let lasts = request["expires_at"].as_u64().unwrap() - request["created_at"].as_u64().unwrap();
+    assert_eq!(lasts, 240, "the server's default expiry: {shown}");
     server.stop().await;
 }
 

@@ -5,6 +5,13 @@
 //! [`DEFAULT_PAGE`]) and the opaque `cursor` of the previous page's
 //! `next_cursor`.
 
+//!
+//! The server sends every type here; a later server may add members, which
+//! a device ignores (§1, "Unknown members"), so none of them refuses
+//! members it does not know. An audit export is read strictly by its
+//! verifier instead (`countersign_server::audit::verify_export`); the
+//! signed head ([`AuditHead`]) is strict.
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -34,7 +41,6 @@ pub const MAX_PAGE: u32 = 500;
 
 /// One page of a list.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Page<T> {
     /// The items, newest first.
     pub items: Vec<T>,
@@ -45,7 +51,6 @@ pub struct Page<T> {
 
 /// A pending request, as an administrator reviews it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct PendingRequest {
     /// The request id (the device channel's).
     pub id: String,
@@ -89,7 +94,6 @@ registered_enum! {
 
 /// A grant: an issued access token and what it allows.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Grant {
     /// The access token's `jti` (the grant's id here).
     pub id: String,
@@ -124,7 +128,6 @@ pub struct Grant {
 
 /// A client (agent).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Client {
     /// `client_id`.
     pub client_id: String,
@@ -148,7 +151,6 @@ pub struct Client {
 
 /// A user.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct User {
     /// `sub`.
     pub sub: String,
@@ -166,7 +168,6 @@ pub struct User {
 
 /// An enrolled device.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Device {
     /// `device_id`.
     pub device_id: String,
@@ -185,7 +186,6 @@ pub struct Device {
 
 /// The answer of an action (revoke, cancel, block, ...): what it changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct ActionResult {
     /// `false` when there was nothing to do (already revoked, not pending).
     pub changed: bool,
@@ -255,7 +255,6 @@ registered_enum! {
 /// prev}` (`prev`: the previous entry's hash, `""` for the first), members
 /// absent when `null`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct AuditEntry {
     /// Position in the log, from 1, no gaps.
     pub seq: u64,
@@ -341,6 +340,24 @@ mod tests {
             assert_eq!(&serde_json::from_str::<GrantStatus>(&serde_json::to_string(s).unwrap()).unwrap(), s);
         }
         assert_eq!(AuditAction::from("later.action"), AuditAction::Extension("later.action".into()));
+    }
+
+    // A later server's members are ignored, not refused (§1): an older
+    // device still reads each list.
+    #[test]
+    fn a_member_this_version_does_not_know_is_ignored() {
+        let grant: Grant = serde_json::from_value(serde_json::json!({
+            "id": "jti_1", "request_id": "req_1", "sub": "u_1", "client_id": "c_1", "scope": ["openid"],
+            "authorization_details": [], "issued_at": 1, "expires_at": 2, "status": "active",
+            "refreshable_until": 3, "later_member": {"x": 1},
+        }))
+        .unwrap();
+        assert_eq!(grant.refreshable_until, Some(3));
+        let page: Page<Value> = serde_json::from_value(serde_json::json!({"items": [], "later_member": true})).unwrap();
+        assert!(page.items.is_empty());
+        let entry = serde_json::json!({"seq": 1, "at": 1, "actor": "operator", "action": "token.revoked",
+            "data": {}, "hash": "h", "later_member": 1});
+        assert!(serde_json::from_value::<AuditEntry>(entry).is_ok());
     }
 
     // The chain hash covers every member and the previous hash: changing

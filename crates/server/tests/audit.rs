@@ -221,6 +221,12 @@ async fn an_export_verifies_offline_and_catches_changes() {
     assert_ne!(edited, text);
     let e = audit::verify_export(&edited, &keys).unwrap_err().to_string();
     assert!(e.contains("audit entry 8"), "{e}");
+    // A member the chain does not cover, added to an entry: refused, though
+    // the admin API's readers ignore a later server's members.
+    let added = text.replacen("{\"seq\":3,", "{\"seq\":3,\"note\":\"added\",", 1);
+    assert_ne!(added, text, "entry 3 starts with its seq");
+    let e = audit::verify_export(&added, &keys).unwrap_err().to_string();
+    assert!(e.contains("line 3") && e.contains("unknown member \"note\""), "{e}");
     // The last entry dropped: the head names an entry the file lacks.
     let dropped = [&lines[..8], &lines[9..]].concat().join("\n");
     let e = audit::verify_export(&dropped, &keys).unwrap_err().to_string();

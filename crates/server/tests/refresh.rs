@@ -504,8 +504,9 @@ async fn push_clients_get_the_refresh_token_with_rt_hash() {
 // The administrators' grants list: a grant whose access token has expired
 // is still active while its refresh token can get another (an administrator
 // who saw "expired" would leave an agent with access), with the time it can
-// until; once that token is idle past its end the grant reads expired, and
-// the status filters agree with what each row says.
+// until; once that token is idle past its end the grant reads expired; an
+// access token a refresh superseded reads expired; the status filters agree
+// with what each row says.
 #[tokio::test]
 async fn the_admin_grants_list_counts_a_live_refresh_token_as_an_active_grant() {
     let (server, dev, agent) = setup_with(|c| {
@@ -516,6 +517,8 @@ async fn the_admin_grants_list_counts_a_live_refresh_token_as_an_active_grant() 
     .await;
     let admin = TestDevice::of_new_user(&server, "ada").await;
     ops::set_admin(&server.state.db, "ada", true, &Actor::Operator, server.state.now()).await.unwrap();
+    // Only the test moves the clock: `issued` is the token's second.
+    server.clock.pause();
     let (_, tokens) = grant(&server, &dev, &agent).await;
     let issued = server.state.now();
     let list = |status: &'static str| {
@@ -549,13 +552,21 @@ async fn the_admin_grants_list_counts_a_live_refresh_token_as_an_active_grant() 
     assert!(list("active").await.is_empty());
     assert_eq!(list("expired").await.len(), 1);
 
-    // A refreshed grant: each of its access tokens is a row, and revoking
-    // one (as the admin view does) ends the refresh token too.
+    // A refreshed grant: each of its access tokens is a row. Only the latest
+    // is renewed by the refresh token; the one it superseded just expires.
     let (_, tokens) = grant(&server, &dev, &agent).await;
+    server.clock.advance(30);
     let next = refreshed(&server, &agent, &rt(&tokens)).await;
+    server.clock.advance(31);
+    let rows = list("").await;
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    assert_eq!((rows[0]["status"].as_str(), rows[1]["status"].as_str()), (Some("active"), Some("expired")), "{rows:?}");
+    assert!(rows[0]["refreshable_until"].is_u64() && rows[1].get("refreshable_until").is_none(), "{rows:?}");
     let active_rows = list("active").await;
-    assert_eq!(active_rows.len(), 2, "{active_rows:?}");
-    let id = active_rows[1]["id"].as_str().unwrap();
+    assert_eq!(active_rows.len(), 1, "{active_rows:?}");
+    assert_eq!(list("expired").await.len(), 2);
+    // Revoking it, as the admin view does, ends the refresh token too.
+    let id = active_rows[0]["id"].as_str().unwrap();
     let resp =
         admin.admin(&server, countersign_protocol::device::HttpMethod::Post, &format!("/grants/{id}/revoke")).await;
     assert_eq!(resp.status(), 200);

@@ -4,7 +4,8 @@
 # with_async_authorization wraps) in interrupt mode, the tool called again
 # after each interrupt until it runs or is refused. Nothing of the library is
 # changed or mocked; it reaches the server over HTTPS at https://{DOMAIN}
-# through auth0-python (JSON bodies), trusting the development CA through
+# through auth0-python (a form to /bc-authorize, JSON to /oauth/token),
+# trusting the development CA through
 # REQUESTS_CA_BUNDLE. One JSON line per outcome on stdout, as
 # ../auth0-ai-ciba.mjs prints them.
 import asyncio
@@ -44,10 +45,11 @@ params = {
     "user_id": env["USER_ID"],
     "binding_message": env["BINDING_MESSAGE"],
     "scopes": env.get("SCOPES", "openid").split(" "),
-    "requested_expiry": int(env["REQUESTED_EXPIRY"]),
     "store": InMemoryStore(),
     "on_authorization_request": env.get("MODE", "interrupt"),
 }
+if env.get("REQUESTED_EXPIRY"):
+    params["requested_expiry"] = int(env["REQUESTED_EXPIRY"])
 if details:
     params["authorization_details"] = json.loads(details)
 if env.get("AUDIENCE"):
@@ -91,8 +93,11 @@ async def main():
                 return 2
             await asyncio.sleep(max(1, e.next_retry_interval()))
         except Auth0Error as e:
-            say({"outcome": "refused", "name": type(e).__name__, "code": None, "error": e.error_code, "message": e.message})
-            return 0
+            # An OAuth error answer (4xx) is a refusal; anything else is a
+            # failure of the run.
+            outcome = "refused" if 400 <= e.status_code < 500 else "thrown"
+            say({"outcome": outcome, "name": type(e).__name__, "code": None, "error": e.error_code, "message": e.message})
+            return 0 if outcome == "refused" else 1
         except Exception as e:
             code = getattr(e, "code", None)
             if isinstance(code, str) and code.startswith("ASYNC_AUTHORIZATION_"):

@@ -61,7 +61,7 @@ pub(super) enum AdminCommand {
         #[command(flatten)]
         paging: Paging,
     },
-    /// Revoke a grant: its access token introspects inactive at once.
+    /// Revoke a grant: its access and refresh tokens introspect inactive at once.
     Revoke {
         /// The grant id (from `grants`).
         grant_id: String,
@@ -216,7 +216,10 @@ pub(super) async fn admin_command(
             print_page(out, &p, "No grants.", grant_line);
         }
         AdminCommand::Revoke { grant_id, yes } => {
-            asked(yes, &format!("Revoke grant {}? Its access token stops working at once.", text(&grant_id)))?;
+            asked(
+                yes,
+                &format!("Revoke grant {}? Its access and refresh tokens stop working at once.", text(&grant_id)),
+            )?;
             let action = AdminAction::RevokeGrant { grant_id };
             return act(out, approver, id, action, "Revoked.", "It was already revoked.").await;
         }

@@ -174,11 +174,19 @@ pub async fn pending(
     .await
 }
 
-/// A refresh token `r` of the grant of access token `t` that can still be
-/// used at `?` (now): its family's latest, neither used nor revoked, before
-/// its idle and its absolute end.
-const LIVE_REFRESH: &str = "r.family = t.request_id AND r.used_at IS NULL AND r.revoked_at IS NULL \
-     AND r.idle_expires_at > ? AND r.expires_at > ?";
+/// The condition on a refresh token `r` that can still renew the grant of
+/// access token `t` at `now` (SQL text: a placeholder or a number): `r` is
+/// the family's latest, neither used nor revoked, before its idle and its
+/// absolute end, and `t` is the grant's latest access token (one a refresh
+/// has superseded is not renewed by it: it just expires).
+fn renewing(now: &str) -> String {
+    format!(
+        "r.family = t.request_id AND r.used_at IS NULL AND r.revoked_at IS NULL \
+         AND r.idle_expires_at > {now} AND r.expires_at > {now} \
+         AND NOT EXISTS (SELECT 1 FROM tokens n WHERE n.request_id = t.request_id \
+         AND (n.issued_at > t.issued_at OR (n.issued_at = t.issued_at AND n.jti > t.jti)))"
+    )
+}
 
 /// `GET /admin/v1/grants[?sub][&client_id][&status]`: issued access tokens.
 pub async fn grants(
@@ -197,7 +205,7 @@ pub async fn grants(
     }
     // A grant whose access token has expired is still active while its
     // refresh token can get a new one (its family's live token).
-    let live_refresh = format!("EXISTS (SELECT 1 FROM refresh_tokens r WHERE {LIVE_REFRESH})");
+    let live_refresh = format!("EXISTS (SELECT 1 FROM refresh_tokens r WHERE {})", renewing("?"));
     match q.get("status").map(GrantStatus::from) {
         None => {}
         Some(GrantStatus::Active) => {
@@ -220,7 +228,7 @@ pub async fn grants(
              (SELECT MAX(MIN(r.idle_expires_at, r.expires_at)) FROM refresh_tokens r \
               WHERE t.revoked_at IS NULL AND {}) AS refreshable_until \
              FROM tokens t",
-            LIVE_REFRESH.replace('?', &now.to_string())
+            renewing(&now.to_string())
         ),
         ("t.issued_at", "t.jti"),
         |row| {

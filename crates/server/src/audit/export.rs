@@ -74,6 +74,9 @@ pub async fn export(db: &Db, issuer: &str, now: u64, out: &mut (impl Write + Sen
     Ok(verified)
 }
 
+/// The members of an exported audit entry (`AuditEntry`).
+const ENTRY_MEMBERS: [&str; 8] = ["seq", "at", "actor", "action", "target", "sub", "data", "hash"];
+
 /// Verifies an export against `jwks` (the server's published keys): every
 /// entry chains, and the last line is a head signed by one of those keys
 /// naming the last entry. Returns the head as well.
@@ -89,6 +92,16 @@ pub fn verify_export(text: &str, jwks: &[PublicJwk]) -> Result<(Verified, AuditH
     for (i, line) in entries.iter().enumerate() {
         let entry: AuditEntry = serde_json::from_str(line)
             .map_err(|e| ExportError::Malformed { line: i + 1, what: format!("not an audit entry: {e}") })?;
+        // The wire type ignores members a later server adds; an export is
+        // read strictly: a member the chain hash does not cover is refused.
+        let members: serde_json::Map<String, serde_json::Value> = serde_json::from_str(line)
+            .map_err(|e| ExportError::Malformed { line: i + 1, what: format!("not an audit entry: {e}") })?;
+        if let Some(extra) = members.keys().find(|k| !ENTRY_MEMBERS.contains(&k.as_str())) {
+            return Err(ExportError::Malformed {
+                line: i + 1,
+                what: format!("not an audit entry: unknown member {extra:?}"),
+            });
+        }
         walk.next(&entry)?;
     }
     let verified = walk.done();

@@ -103,7 +103,7 @@ const SAMPLES = samples as unknown as AdminItems;
 function shown(name: string, value: unknown): string[] {
   if (name === 'risk') return [riskLabel(String(value))];
   if (typeof value === 'string') return [value];
-  if (typeof value === 'number') return [name === 'at' || name.endsWith('_at') ? formatTime(value) : String(value)];
+  if (typeof value === 'number') return [name === 'at' || name.endsWith('_at') || name.endsWith('_until') ? formatTime(value) : String(value)];
   if (typeof value === 'boolean') return [value ? 'yes' : 'no'];
   if (Array.isArray(value) && value.every((v) => typeof v === 'string')) return value as string[];
   return [JSON.stringify(value)];
