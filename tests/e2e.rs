@@ -175,13 +175,13 @@ async fn an_admin_revokes_a_grant_from_the_app_and_its_token_introspects_inactiv
     session.click("admin-revoke-grant").await;
     let what = session.text_of("admin-confirm-what").await;
     assert!(
-        what.contains("Revoke the grant") && what.contains(&agent.client_id) && what.contains("stops working at once"),
+        what.contains("Revoke the grant") && what.contains(&agent.client_id) && what.contains("stop working at once"),
         "{what:?}"
     );
     screenshot(&shots.join("admin-grants.png"));
     session.click("admin-confirm-yes").await;
     let said = session.wait_text("admin-result", |t| t.contains("Revoked the grant")).await;
-    assert!(said.contains("no longer works"), "{said:?}");
+    assert!(said.contains("its access and refresh tokens no longer work"), "{said:?}");
     assert!(!server.introspect_active(&agent, &access).await, "the agent's token introspects inactive at once");
     session.wait_text("grant-status", |t| t == "revoked").await;
 
