@@ -78,6 +78,7 @@ pub fn run_tests(skip_install: bool) -> Result<(), String> {
     interop_openid_client(&root)?;
     interop_auth0_ai(&root)?;
     interop_soft_webauthn(&root)?;
+    interop_mcp_gateway(&root)?;
 
     step("All tests passed");
     Ok(())
@@ -129,6 +130,20 @@ fn interop_auth0_ai(root: &std::path::Path) -> Result<(), String> {
     exec(&root.join("examples/buy-shares-langchain"), "npm", &["ci", "--no-audit", "--no-fund"])?;
     prereq::python_packages(&root.join("tests/interop/auth0-ai-python"))?;
     exec(root, "cargo", &["test", "-p", "countersign-cli", "--test", "auth0_ai", "--", "--ignored"])
+}
+
+/// The MCP gateway between the official MCP TypeScript SDK's client and
+/// real upstream servers (`@modelcontextprotocol/sdk` and
+/// `@modelcontextprotocol/server-filesystem`, tests/interop, installed by
+/// [`interop_openid_client`]'s `npm ci`); the CLI approver decides. Its
+/// test runs the CLI binary `cargo test --workspace` built (with the
+/// features its own tests turn on: building it again here without them
+/// would replace it).
+fn interop_mcp_gateway(root: &std::path::Path) -> Result<(), String> {
+    step(
+        "Interop: the MCP TypeScript SDK's client through countersign-mcp to the filesystem server, the CLI approving",
+    );
+    exec(root, "cargo", &["test", "-p", "countersign-mcp", "--test", "gateway", "--", "--ignored"])
 }
 
 /// An independent WebAuthn authenticator (soft-webauthn, Python, in

@@ -60,22 +60,8 @@ fn net(e: &reqwest::Error) -> Error {
 /// # Errors
 /// [`Error::Config`] naming the file: unreadable, not PEM, or without a
 /// certificate.
-pub fn trust_ca_files(
-    mut builder: reqwest::ClientBuilder,
-    files: &[std::path::PathBuf],
-) -> Result<reqwest::ClientBuilder> {
-    for file in files {
-        let pem = std::fs::read(file).map_err(|e| Error::Config(format!("CA file {}: {e}", file.display())))?;
-        let certs = reqwest::Certificate::from_pem_bundle(&pem)
-            .map_err(|e| Error::Config(format!("CA file {}: {e}", file.display())))?;
-        if certs.is_empty() {
-            return Err(Error::Config(format!("CA file {}: no certificate in it", file.display())));
-        }
-        for cert in certs {
-            builder = builder.add_root_certificate(cert);
-        }
-    }
-    Ok(builder)
+pub fn trust_ca_files(builder: reqwest::ClientBuilder, files: &[std::path::PathBuf]) -> Result<reqwest::ClientBuilder> {
+    countersign_agent::trust_ca_files(builder, files).map_err(Error::Config)
 }
 
 impl Http {

@@ -5,7 +5,7 @@
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
-pub mod agent;
+pub use countersign_agent as agent;
 mod commands;
 pub mod render;
 pub mod safe;

@@ -37,7 +37,7 @@ macro_rules! builtin_schemas {
 }
 
 /// The built-in schema files, embedded at build time: `(file, text)`.
-pub const BUILTIN_SCHEMAS: [(&str, &str); 12] = builtin_schemas![
+pub const BUILTIN_SCHEMAS: [(&str, &str); 13] = builtin_schemas![
     "payment_initiation",
     "account_information",
     "customer_information",
@@ -50,6 +50,7 @@ pub const BUILTIN_SCHEMAS: [(&str, &str); 12] = builtin_schemas![
     "code_deploy",
     "database_query",
     "auth0_guardian",
+    "mcp_tool_call",
 ];
 
 /// The built-in schemas parsed, each with its origin for errors.

@@ -81,6 +81,7 @@ fn builtin_types_are_the_rfc_names_and_project_urns() {
         "urn:countersign:details:v1:code_deploy",
         "urn:countersign:details:v1:database_query",
         "urn:countersign:details:v1:file_access",
+        "urn:countersign:details:v1:mcp_tool_call",
         "urn:countersign:details:v1:money_transfer",
         "urn:countersign:details:v1:purchase",
         "urn:countersign:details:v1:send_email",

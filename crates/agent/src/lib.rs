@@ -1,6 +1,10 @@
-//! A demo CIBA client (the "agent") that uses only the public HTTP API:
-//! discovery, RFC 7591 registration, `/bc-authorize` with
+//! `countersign-agent`: a CIBA client (the "agent" side) that uses only the
+//! public HTTP API: discovery, RFC 7591 registration, `/bc-authorize` with
 //! `authorization_details`, and the token endpoint in poll or ping mode.
+//! The CLI's demo agent and the MCP gateway (`countersign-mcp`) both ask
+//! through it.
+
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 use countersign_protocol::ciba::{BackchannelAuthenticationResponse, GrantType, TokenDeliveryMode, CIBA_GRANT_TYPE};
 use countersign_protocol::device::Issuer;
@@ -9,6 +13,7 @@ use countersign_protocol::rar::AuthorizationDetails;
 use countersign_protocol::registration::{
     ClientMetadata, ClientRegistrationRequest, ClientRegistrationResponse, TokenEndpointAuthMethod,
 };
+use countersign_protocol::secret::ClientSecret;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -48,8 +53,8 @@ pub struct AgentFile {
     pub issuer: String,
     /// `client_id`.
     pub client_id: String,
-    /// `client_secret` (client_secret_basic).
-    pub client_secret: String,
+    /// `client_secret` (client_secret_basic); redacted in `Debug`.
+    pub client_secret: ClientSecret,
     /// `backchannel_authentication_endpoint`.
     pub backchannel_authentication_endpoint: String,
     /// `token_endpoint`.
@@ -94,9 +99,32 @@ fn client() -> Result<reqwest::Client> {
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(30));
     let files: &[std::path::PathBuf] = CA_FILE.get().and_then(Option::as_ref).map_or(&[], std::slice::from_ref);
-    let builder =
-        countersign_approver::trust_ca_files(builder, files).map_err(|e| AgentError::Invalid(e.to_string()))?;
+    let builder = trust_ca_files(builder, files).map_err(AgentError::Invalid)?;
     builder.build().map_err(|e| AgentError::Network(e.to_string()))
+}
+
+/// `builder` trusting the CA certificates of `files` (PEM, one or more
+/// each) beside its built-in roots.
+///
+/// # Errors
+/// A message naming the file: unreadable, not PEM, or without a
+/// certificate.
+pub fn trust_ca_files(
+    mut builder: reqwest::ClientBuilder,
+    files: &[std::path::PathBuf],
+) -> std::result::Result<reqwest::ClientBuilder, String> {
+    for file in files {
+        let pem = std::fs::read(file).map_err(|e| format!("CA file {}: {e}", file.display()))?;
+        let certs =
+            reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| format!("CA file {}: {e}", file.display()))?;
+        if certs.is_empty() {
+            return Err(format!("CA file {}: no certificate in it", file.display()));
+        }
+        for cert in certs {
+            builder = builder.add_root_certificate(cert);
+        }
+    }
+    Ok(builder)
 }
 
 fn net(e: &reqwest::Error) -> AgentError {
@@ -125,17 +153,25 @@ async fn json_answer(endpoint: &'static str, resp: reqwest::Response) -> Result<
     }
 }
 
-/// Reads discovery and registers a client.
+/// What discovery says an agent needs.
+#[derive(Debug, Clone)]
+pub struct Endpoints {
+    /// The issuer, as the server names itself.
+    pub issuer: String,
+    /// `registration_endpoint`, when the server offers registration.
+    pub registration_endpoint: Option<String>,
+    /// `backchannel_authentication_endpoint`.
+    pub backchannel_authentication_endpoint: String,
+    /// `token_endpoint`.
+    pub token_endpoint: String,
+}
+
+/// Reads `issuer`'s discovery document: its endpoints, each https (or
+/// http on loopback), and the issuer it names, which must be `issuer`.
 ///
 /// # Errors
 /// [`AgentError`].
-pub async fn register(
-    issuer: &str,
-    client_name: &str,
-    mode: &str,
-    notification_endpoint: Option<String>,
-    types: &[String],
-) -> Result<AgentFile> {
+pub async fn discover(issuer: &str) -> Result<Endpoints> {
     let issuer = Issuer::new(issuer).map_err(|e| AgentError::Invalid(format!("issuer: {e}")))?;
     let http = client()?;
     let resp = http.get(issuer.join("/.well-known/openid-configuration")).send().await.map_err(|e| net(&e))?;
@@ -150,9 +186,53 @@ pub async fn register(
         check_endpoint(name, url)?;
         Ok(url.to_owned())
     };
-    let registration = endpoint("registration_endpoint", &meta.registration_endpoint)?;
-    let bc = endpoint("backchannel_authentication_endpoint", &meta.backchannel_authentication_endpoint)?;
-    let token = endpoint("token_endpoint", &meta.token_endpoint)?;
+    let registration_endpoint = match &meta.registration_endpoint {
+        Some(_) => Some(endpoint("registration_endpoint", &meta.registration_endpoint)?),
+        None => None,
+    };
+    Ok(Endpoints {
+        issuer: issuer.as_str().to_owned(),
+        registration_endpoint,
+        backchannel_authentication_endpoint: endpoint(
+            "backchannel_authentication_endpoint",
+            &meta.backchannel_authentication_endpoint,
+        )?,
+        token_endpoint: endpoint("token_endpoint", &meta.token_endpoint)?,
+    })
+}
+
+/// A client registered by other means (`client_secret_basic`, poll mode)
+/// at `issuer`, its endpoints from discovery.
+///
+/// # Errors
+/// [`AgentError`].
+pub async fn configured(issuer: &str, client_id: String, client_secret: ClientSecret) -> Result<AgentFile> {
+    let e = discover(issuer).await?;
+    Ok(AgentFile {
+        issuer: e.issuer,
+        client_id,
+        client_secret,
+        backchannel_authentication_endpoint: e.backchannel_authentication_endpoint,
+        token_endpoint: e.token_endpoint,
+        mode: "poll".to_owned(),
+        notification_endpoint: None,
+    })
+}
+
+/// Reads discovery and registers a client.
+///
+/// # Errors
+/// [`AgentError`].
+pub async fn register(
+    issuer: &str,
+    client_name: &str,
+    mode: &str,
+    notification_endpoint: Option<String>,
+    types: &[String],
+) -> Result<AgentFile> {
+    let e = discover(issuer).await?;
+    let registration =
+        e.registration_endpoint.ok_or_else(|| AgentError::Invalid("metadata lacks registration_endpoint".into()))?;
     let delivery_mode: TokenDeliveryMode =
         mode.parse().map_err(|e| AgentError::Invalid(format!("backchannel_token_delivery_mode: {e}")))?;
     let body = ClientRegistrationRequest {
@@ -166,17 +246,17 @@ pub async fn register(
             ..ClientMetadata::default()
         },
     };
-    let resp = http.post(&registration).json(&body).send().await.map_err(|e| net(&e))?;
+    let resp = client()?.post(&registration).json(&body).send().await.map_err(|e| net(&e))?;
     let (_, reg) = json_answer("registration", resp).await?;
     let reg: ClientRegistrationResponse =
         serde_json::from_value(reg).map_err(|e| AgentError::Invalid(format!("registration answer: {e}")))?;
     let client_secret = reg.client_secret.ok_or_else(|| AgentError::Invalid("no client_secret".into()))?;
     Ok(AgentFile {
-        issuer: issuer.as_str().to_owned(),
+        issuer: e.issuer,
         client_id: reg.client_id,
-        client_secret: client_secret.secret().to_owned(),
-        backchannel_authentication_endpoint: bc,
-        token_endpoint: token,
+        client_secret,
+        backchannel_authentication_endpoint: e.backchannel_authentication_endpoint,
+        token_endpoint: e.token_endpoint,
         mode: mode.to_owned(),
         notification_endpoint,
     })
@@ -212,7 +292,7 @@ async fn post_form(
     let resp = client()?
         .post(url)
         // RFC 6749 §2.3.1: client_id and secret are form-encoded before Basic.
-        .basic_auth(form_encode(&agent.client_id), Some(form_encode(&agent.client_secret)))
+        .basic_auth(form_encode(&agent.client_id), Some(form_encode(agent.client_secret.secret())))
         .form(form)
         .send()
         .await

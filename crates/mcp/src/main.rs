@@ -1,0 +1,5 @@
+//! `countersign-mcp`: see the library's documentation.
+
+fn main() -> std::process::ExitCode {
+    countersign_mcp::cli::main()
+}
