@@ -11,8 +11,9 @@
 //   {"op":"cancel","id":"c1"}                            -> the call's AbortSignal fires (the SDK sends
 //                                                           notifications/cancelled)
 //   {"op":"close"}                                       -> {"op":"closed"}, exit
-// Environment: GATEWAY (the countersign-mcp binary) and GATEWAY_ARGS (a JSON
-// array of its arguments) to start it over stdio; or GATEWAY_URL and
+// Environment: GATEWAY (the countersign-mcp binary), GATEWAY_ARGS (a JSON
+// array of its arguments) and GATEWAY_ENV (a JSON object, optional) to start
+// it over stdio; or GATEWAY_URL and
 // GATEWAY_TOKEN to reach a running one over streamable HTTP.
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
@@ -28,7 +29,7 @@ const transport = process.env.GATEWAY_URL
   : new StdioClientTransport({
       command: process.env.GATEWAY,
       args: JSON.parse(process.env.GATEWAY_ARGS),
-      env: { PATH: process.env.PATH, HOME: process.env.HOME },
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...JSON.parse(process.env.GATEWAY_ENV ?? '{}') },
       stderr: 'inherit',
     });
 const client = new Client({ name: 'countersign-interop', version: '1.0.0' });

@@ -3,8 +3,15 @@
 // and argument labels carry a right-to-left override, a zero-width space and
 // markup, and its output carries markup. The gateway must pass all of it to
 // the approver as text, where the classifier flags it.
+//
+// With `--http TOKEN` it serves streamable HTTP on 127.0.0.1 (a port of the
+// system's choosing, printed as {"url": ...} on stdout) and answers 401 to a
+// request without `Authorization: Bearer TOKEN`: the gateway's upstream by URL.
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { CallToolRequestSchema, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 
 const server = new Server({ name: 'notes', version: '1.0.0' }, { capabilities: { tools: {} } });
@@ -27,4 +34,20 @@ server.setRequestHandler(ListToolsRequestSchema, async () => ({
 server.setRequestHandler(CallToolRequestSchema, async (request) => ({
   content: [{ type: 'text', text: `posted <script>alert(1)</script> ${request.params.arguments?.text ?? ''}` }],
 }));
-await server.connect(new StdioServerTransport());
+if (process.argv[2] === '--http') {
+  const token = process.argv[3];
+  const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: () => randomUUID() });
+  await server.connect(transport);
+  const listener = http.createServer((req, res) => {
+    if (req.headers.authorization !== `Bearer ${token}`) {
+      res.writeHead(401).end();
+      return;
+    }
+    transport.handleRequest(req, res);
+  });
+  listener.listen(0, '127.0.0.1', () => {
+    process.stdout.write(JSON.stringify({ url: `http://127.0.0.1:${listener.address().port}/mcp` }) + '\n');
+  });
+} else {
+  await server.connect(new StdioServerTransport());
+}

@@ -25,6 +25,8 @@ pub(crate) struct RootHints {
 pub(crate) enum Layout {
     Fields,
     Auth0Guardian,
+    /// `urn:countersign:details:v1:mcp_tool_call`: one field per argument.
+    McpToolCall,
 }
 
 /// Hints for one value.
@@ -62,6 +64,7 @@ pub(crate) fn root_hints(doc: &Value) -> Result<RootHints, String> {
     let layout = match h.get("layout").and_then(Value::as_str) {
         None | Some("fields") => Layout::Fields,
         Some("auth0-guardian") => Layout::Auth0Guardian,
+        Some("mcp-tool-call") => Layout::McpToolCall,
         Some(other) => return Err(format!("unknown layout {other:?}")),
     };
     let summary = match h.get("summary").and_then(Value::as_str) {

@@ -296,6 +296,18 @@ pub(crate) fn marks(s: &str, context: Context, budget: &Budget) -> Vec<CharFindi
     budget.take(&findings).map(|listed| listed.iter().map(|f| char_finding(f)).collect()).unwrap_or_default()
 }
 
+/// The characters of one untrusted text shown whole in `context` (a
+/// sender's description over several lines) that a UI must mark: the
+/// classifier's findings in that context (so line breaks of multi-line text
+/// stay layout), at most `MAX_LISTED_PER_TEXT`.
+pub(crate) fn reveal_in(s: &str, context: Context) -> Vec<CharFinding> {
+    let report = countersign_text::check(s, context);
+    let mut findings: Vec<&Finding> = report.findings.iter().collect();
+    findings.sort_by_key(|f| f.index);
+    findings.dedup_by_key(|f| f.index);
+    findings.into_iter().take(MAX_LISTED_PER_TEXT).map(char_finding).collect()
+}
+
 /// Every check on one string. Warnings carry no index or path yet.
 pub(crate) fn check(s: &str, kind: TextKind, budget: &Budget) -> Vec<Warning> {
     let mut warnings = Vec::new();

@@ -7,10 +7,14 @@ use crate::policy::Policy;
 use clap::{Parser, Subcommand};
 use countersign_protocol::secret::ClientSecret;
 use rmcp::model::Tool;
-use rmcp::transport::TokioChildProcess;
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
 use rmcp::ServiceExt as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+/// The bearer token sent to an upstream given by URL.
+pub const ENV_UPSTREAM_TOKEN: &str = "COUNTERSIGN_MCP_UPSTREAM_TOKEN";
 
 /// The client secret of configured credentials: read from the environment
 /// only, never from the command line (which other users can read).
@@ -50,8 +54,13 @@ enum Command {
         /// token in COUNTERSIGN_MCP_HTTP_TOKEN).
         #[arg(long, value_name = "ADDR")]
         listen: Option<std::net::SocketAddr>,
+        /// The upstream MCP server at this streamable-HTTP URL instead of a
+        /// command (its bearer token, if it wants one, in
+        /// COUNTERSIGN_MCP_UPSTREAM_TOKEN).
+        #[arg(long, value_name = "URL", conflicts_with = "upstream")]
+        upstream_url: Option<url::Url>,
         /// The upstream MCP server's command and arguments.
-        #[arg(last = true, required = true, num_args = 1..)]
+        #[arg(last = true, required_unless_present = "upstream_url", num_args = 1..)]
         upstream: Vec<String>,
     },
     /// Write a starting policy from the upstream's tool list: tools the
@@ -94,6 +103,10 @@ impl Failure {
 #[must_use]
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The upstream's HTTP client (reqwest 0.13) takes rustls's process-wide
+    // provider: ring, as everywhere else in the workspace. An error means
+    // one is installed already.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(r) => r,
         Err(e) => {
@@ -126,16 +139,41 @@ fn upstream_command(upstream: &[String]) -> Result<tokio::process::Command, Fail
     Ok(command)
 }
 
-/// Starts the upstream and completes its `initialize`.
-async fn start_upstream(upstream: &[String]) -> Result<rmcp::service::RunningService<rmcp::RoleClient, ()>, Failure> {
-    let transport = TokioChildProcess::new(upstream_command(upstream)?)
-        .map_err(|e| Failure::run(format!("cannot start the upstream {}: {e}", upstream.join(" "))))?;
-    ().serve(transport).await.map_err(|e| Failure::run(format!("the upstream did not initialize: {e}")))
+/// Where the upstream is.
+enum Upstream<'a> {
+    /// A child process over stdio.
+    Command(&'a [String]),
+    /// Streamable HTTP, with the bearer token of [`ENV_UPSTREAM_TOKEN`] if set.
+    Url(&'a url::Url),
+}
+
+/// Starts (or reaches) the upstream and completes its `initialize`.
+async fn start_upstream(
+    upstream: Upstream<'_>,
+) -> Result<rmcp::service::RunningService<rmcp::RoleClient, ()>, Failure> {
+    let served = match upstream {
+        Upstream::Command(command) => {
+            let transport = TokioChildProcess::new(upstream_command(command)?)
+                .map_err(|e| Failure::run(format!("cannot start the upstream {}: {e}", command.join(" "))))?;
+            ().serve(transport).await
+        }
+        Upstream::Url(url) => {
+            if !matches!(url.scheme(), "https" | "http") {
+                return Err(Failure::config(format!("--upstream-url {url}: not an http(s) URL")));
+            }
+            let mut config = StreamableHttpClientTransportConfig::with_uri(url.as_str());
+            if let Ok(token) = std::env::var(ENV_UPSTREAM_TOKEN) {
+                config = config.auth_header(token);
+            }
+            ().serve(StreamableHttpClientTransport::from_config(config)).await
+        }
+    };
+    served.map_err(|e| Failure::run(format!("the upstream did not initialize: {e}")))
 }
 
 async fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
-        Command::Serve { policy, data_dir, ca_file, client_id, listen, upstream } => {
+        Command::Serve { policy, data_dir, ca_file, client_id, listen, upstream_url, upstream } => {
             let policy = Policy::load(&policy).map_err(|e| Failure::config(e.to_string()))?;
             let http_token = match listen {
                 Some(addr) if !addr.ip().is_loopback() => {
@@ -158,7 +196,11 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             };
             let gate =
                 Gate::open(policy.approval.clone(), credentials).await.map_err(|e| Failure::run(e.to_string()))?;
-            let upstream = start_upstream(&upstream).await?;
+            let upstream = start_upstream(match &upstream_url {
+                Some(url) => Upstream::Url(url),
+                None => Upstream::Command(&upstream),
+            })
+            .await?;
             let info = upstream.peer().peer_info().ok_or_else(|| Failure::run("the upstream sent no server info"))?;
             let gateway = Gateway::new(upstream.peer().clone(), (*info).clone(), policy, gate);
             if let (Some(addr), Some(token)) = (listen, http_token) {
@@ -178,7 +220,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             if out.exists() {
                 return Err(Failure::config(format!("{} exists: not overwritten", out.display())));
             }
-            let running = start_upstream(&upstream).await?;
+            let running = start_upstream(Upstream::Command(&upstream)).await?;
             let tools =
                 running.peer().list_all_tools().await.map_err(|e| Failure::run(format!("listing tools: {e}")))?;
             let _ = running.cancel().await;

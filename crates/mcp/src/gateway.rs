@@ -203,8 +203,11 @@ impl ServerHandler for Gateway {
             Action::Allow => self.forward(request).await,
             Action::Refuse => Ok(refusal(format!("The gateway's policy refuses {name}: it was not run."))),
             Action::Ask => {
-                let tool = self.tool(&name).await?;
-                let info = tool.map(|t| ToolInfo {
+                // Never ask the user about a tool the upstream does not have.
+                let Some(tool) = self.tool(&name).await? else {
+                    return Ok(refusal(format!("The upstream server has no tool named {name:?}: nothing was run.")));
+                };
+                let info = Some(&tool).map(|t| ToolInfo {
                     title: t.title.clone().or_else(|| t.annotations.as_ref().and_then(|a| a.title.clone())),
                     description: t.description.as_ref().map(ToString::to_string),
                     input_schema: (*t.input_schema).clone(),

@@ -235,6 +235,12 @@ impl McpClient {
     }
 
     async fn spawn_with(env: &[(&str, String)]) -> McpClient {
+        Self::try_spawn_with(env).await.expect("the MCP client connected to the gateway")
+    }
+
+    /// The client, or `None` when it ended before it was ready (the gateway
+    /// did not start).
+    async fn try_spawn_with(env: &[(&str, String)]) -> Option<McpClient> {
         let dir = interop_dir();
         assert!(
             dir.join("node_modules/@modelcontextprotocol/sdk/package.json").is_file(),
@@ -254,10 +260,14 @@ impl McpClient {
         let stdin = child.stdin.take().unwrap();
         let lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let mut c = McpClient { child, stdin, lines, gateway_pid: 0, progress: Vec::new() };
-        let ready = c.next().await;
+        let line = tokio::time::timeout(Duration::from_secs(90), c.lines.next_line())
+            .await
+            .expect("the MCP client within 90 s")
+            .unwrap()?;
+        let ready: Value = serde_json::from_str(&line).unwrap();
         assert_eq!(ready["op"], "ready", "{ready}");
         c.gateway_pid = ready["pid"].as_u64().map_or(0, |p| u32::try_from(p).unwrap());
-        c
+        Some(c)
     }
 
     async fn send(&mut self, command: Value) {
@@ -566,4 +576,142 @@ async fn over_streamable_http_a_client_needs_the_token_and_a_write_runs_as_appro
     assert_ne!(w1["result"]["isError"], true, "{w1}");
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "sent over HTTP");
     client.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Node.js and `npm ci` in tests/interop (cargo xtask test)"]
+async fn an_upstream_by_url_is_reached_with_its_token() {
+    let s = Setup::new().await;
+    let upstream_token = "upstream-secret-token";
+    let mut upstream = tokio::process::Command::new("node")
+        .arg(interop_dir().join("mcp-hostile-server.mjs"))
+        .args(["--http", upstream_token])
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(upstream.stdout.take().unwrap()).lines();
+    let first = tokio::time::timeout(Duration::from_secs(30), out.next_line()).await.unwrap().unwrap().unwrap();
+    let url = serde_json::from_str::<Value>(&first).unwrap()["url"].as_str().unwrap().to_owned();
+
+    let policy = s.path("by-url.toml");
+    std::fs::write(
+        &policy,
+        format!("[approval]\nissuer = \"{}\"\nlogin_hint = \"zoe\"\nserver = \"notes\"\n", s.server.base_url),
+    )
+    .unwrap();
+    let args = |with_url: &str| -> Vec<String> {
+        [
+            "serve",
+            "--policy",
+            p(&policy),
+            "--data-dir",
+            p(&s.path("gateway")),
+            "--ca-file",
+            p(s.ca()),
+            "--upstream-url",
+            with_url,
+        ]
+        .iter()
+        .map(|a| (*a).to_owned())
+        .collect()
+    };
+    // Without the upstream's token the gateway cannot start: the client sees it end.
+    let refused = McpClient::try_spawn_with(&[
+        ("GATEWAY", GATEWAY.to_owned()),
+        ("GATEWAY_ARGS", serde_json::to_string(&args(&url)).unwrap()),
+    ])
+    .await;
+    assert!(refused.is_none(), "no upstream without its token");
+
+    let env = json!({ countersign_mcp::cli::ENV_UPSTREAM_TOKEN: upstream_token }).to_string();
+    let mut client = McpClient::spawn_with(&[
+        ("GATEWAY", GATEWAY.to_owned()),
+        ("GATEWAY_ARGS", serde_json::to_string(&args(&url)).unwrap()),
+        ("GATEWAY_ENV", env),
+    ])
+    .await;
+    let tools = client.tools().await;
+    assert_eq!(tools.len(), 1, "{tools:?}");
+    client.call("n1", "post_note", json!({"text": "over HTTP"})).await;
+    let (id, binding, item) = s.one_pending().await;
+    assert_eq!(argument(&item, "text"), "over HTTP");
+    s.approve_typed(&id, &binding).await;
+    let n1 = client.outcome("n1").await;
+    assert_eq!(text_of(&n1["result"]), "posted <script>alert(1)</script> over HTTP", "{n1}");
+    client.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Node.js and `npm ci` in tests/interop (cargo xtask test)"]
+async fn init_writes_a_policy_from_the_upstreams_tools_and_never_overwrites() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("policy.toml");
+    let fs = interop_dir().join("node_modules/@modelcontextprotocol/server-filesystem/dist/index.js");
+    let init = |out: &Path| {
+        std::process::Command::new(GATEWAY)
+            .args(["init", "--out", p(out), "--issuer", "https://as.example.com", "--login-hint", "zoe"])
+            .args(["--server", "filesystem", "--", "node", p(&fs), p(dir.path())])
+            .output()
+            .unwrap()
+    };
+    let first = init(&out);
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    let policy = countersign_mcp::policy::Policy::load(&out).unwrap();
+    let none = serde_json::Map::new();
+    use countersign_mcp::policy::Action;
+    // server-filesystem marks its reads read-only, and its writes not.
+    assert_eq!(policy.decide("read_text_file", &none).action, Action::Allow);
+    assert_eq!(policy.decide("list_directory", &none).action, Action::Allow);
+    assert_eq!(policy.decide("write_file", &none).action, Action::Ask);
+    assert_eq!(policy.decide("move_file", &none).action, Action::Ask);
+    assert_eq!(policy.decide("a_tool_added_later", &none).action, Action::Ask);
+
+    let written = std::fs::read_to_string(&out).unwrap();
+    let again = init(&out);
+    assert_eq!(again.status.code(), Some(2), "an existing file is refused");
+    assert!(String::from_utf8_lossy(&again.stderr).contains("exists: not overwritten"));
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), written);
+}
+
+#[test]
+fn a_bad_policy_stops_the_gateway_with_the_line_and_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        "[approval]\nissuer = \"https://as.example.com\"\nlogin_hint = \"zoe\"\n[defaults]\naction = \"maybe\"\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(GATEWAY)
+        .args(["serve", "--policy", p(&policy), "--data-dir", p(&dir.path().join("d")), "--", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "{}:5: unknown action \"maybe\" (expected \"ask\", \"allow\" or \"refuse\")",
+            policy.display()
+        )),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("d").exists(), "nothing registered, nothing written");
+
+    // --listen off loopback, or without a token: refused before anything starts.
+    std::fs::write(&policy, "[approval]\nissuer = \"https://as.example.com\"\nlogin_hint = \"zoe\"\n").unwrap();
+    for (listen, token, reason) in [
+        ("0.0.0.0:8765", Some("0123456789abcdef0123456789abcdef"), "only a loopback address"),
+        ("127.0.0.1:8765", None, "at least 32 visible ASCII characters"),
+    ] {
+        let mut c = std::process::Command::new(GATEWAY);
+        c.args(["serve", "--listen", listen, "--policy", p(&policy), "--", "true"])
+            .env_remove(countersign_mcp::http::ENV_HTTP_TOKEN);
+        if let Some(t) = token {
+            c.env(countersign_mcp::http::ENV_HTTP_TOKEN, t);
+        }
+        let out = c.output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{listen}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains(reason), "{}", String::from_utf8_lossy(&out.stderr));
+    }
 }

@@ -10,6 +10,7 @@
 //!   and a "no schema" warning;
 //! - Auth0 Guardian details render by `display_order`, `display: false`
 //!   entries collapsed, never dropped;
+//! - MCP tool calls render one field per argument, in the order sent;
 //! - every string (and every member name that becomes a label) goes through
 //!   the checks in [`crate::text`]; values are never altered.
 
@@ -29,6 +30,7 @@ use countersign_text::Context;
 use serde_json::{Map, Number, Value};
 
 mod guardian;
+mod mcp;
 mod summary;
 
 use summary::*;
@@ -200,14 +202,11 @@ fn render_detail(ctx: &Ctx, registry: &Registry, index: usize, detail: &Authoriz
     let (renderer, fields, title, risk, icon) = match entry {
         Some(entry) => {
             let set = SchemaSet::root(&entry.schema);
-            let fields = match Registry::layout(entry) {
-                Layout::Auth0Guardian => r.guardian(map, &set),
-                Layout::Fields => r.object_fields(map, &set, "", true),
-            };
-            let renderer = if Registry::layout(entry) == Layout::Auth0Guardian {
-                Renderer::Auth0Guardian
-            } else {
-                Renderer::Schema
+            let (renderer, fields) = match Registry::layout(entry) {
+                Layout::Auth0Guardian => (Renderer::Auth0Guardian, r.guardian(map, &set)),
+                // Laid out by a schema of the registry: the signed hash covers it.
+                Layout::McpToolCall => (Renderer::Schema, r.mcp_tool_call(map, &set)),
+                Layout::Fields => (Renderer::Schema, r.object_fields(map, &set, "", true)),
             };
             (renderer, fields, title_of(entry, type_name), entry.root.risk, entry.root.icon.clone())
         }
@@ -371,6 +370,20 @@ impl DetailRenderer<'_> {
         }
     }
 
+    /// The `many_items` warning of a list of `n` items, when it has many.
+    fn many_items(&self, n: usize, path: &str) -> Option<Warning> {
+        (n > MANY_ITEMS).then(|| {
+            self.warn(
+                Warning::new(
+                    WarningCode::ManyItems,
+                    Severity::Caution,
+                    format!("{n} items: every one is listed, review them all"),
+                ),
+                path,
+            )
+        })
+    }
+
     fn invalid_format(&self, path: &str, message: String) -> Warning {
         self.warn(Warning::new(WarningCode::InvalidFormat, Severity::Caution, message), path)
     }
@@ -441,15 +454,8 @@ impl DetailRenderer<'_> {
             Value::Bool(b) => scalar(JsonType::Boolean, b.to_string(), None, None),
             Value::Null => scalar(JsonType::Null, "null".to_owned(), None, None),
             Value::Array(items) => {
-                if items.len() > MANY_ITEMS {
-                    warnings.push(self.warn(
-                        Warning::new(
-                            WarningCode::ManyItems,
-                            Severity::Caution,
-                            format!("{} items: every one is listed, review them all", items.len()),
-                        ),
-                        path,
-                    ));
+                if let Some(w) = self.many_items(items.len(), path) {
+                    warnings.push(w);
                 }
                 let items = items
                     .iter()
