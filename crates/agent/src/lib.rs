@@ -430,7 +430,11 @@ pub async fn wait_ping(listener: &TcpListener, token: &str, auth_req_id: &str, t
         let Some((head, body)) = body else { continue };
         let authorized = head.lines().any(|l| {
             l.split_once(':').is_some_and(|(k, v)| {
-                k.trim().eq_ignore_ascii_case("authorization") && v.trim() == format!("Bearer {token}")
+                k.trim().eq_ignore_ascii_case("authorization")
+                    && bool::from(subtle::ConstantTimeEq::ct_eq(
+                        v.trim().as_bytes(),
+                        format!("Bearer {token}").as_bytes(),
+                    ))
             })
         });
         let status = if authorized { "204 No Content" } else { "401 Unauthorized" };

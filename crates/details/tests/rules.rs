@@ -342,10 +342,11 @@ fn mcp_tool_call_renders_one_field_per_argument_in_the_order_sent() {
         shown,
         [
             // A title labels the argument; the name the tool receives stays visible.
-            ("/arguments/0/value", "Path (path)", LabelSource::Sender, "path"),
-            ("/arguments/1/value", "content", LabelSource::Key, "content"),
+            ("/arguments/0/value", "Path (path: string)", LabelSource::Sender, "path"),
+            // The declared type stays visible beside the name.
+            ("/arguments/1/value", "content: string", LabelSource::Sender, "content"),
             // A title equal to the name is not repeated.
-            ("/arguments/2/value", "mode", LabelSource::Key, "mode"),
+            ("/arguments/2/value", "mode: integer|null", LabelSource::Sender, "mode"),
         ]
     );
     assert_eq!(args[0].description.as_deref(), Some("Where to write"));
@@ -365,7 +366,10 @@ fn mcp_tool_call_nested_arguments_are_shown_field_by_field() {
     let d = &m.details[0];
     assert!(m.approvable, "{:#?}", all_warnings(&m));
     let args = arguments(d);
-    assert_eq!(args.iter().map(|f| f.label.as_str()).collect::<Vec<_>>(), ["Query (query)", "dry_run", "tags"]);
+    assert_eq!(
+        args.iter().map(|f| f.label.as_str()).collect::<Vec<_>>(),
+        ["Query (query: object)", "dry_run: boolean|null", "tags: array"]
+    );
     assert_eq!(args[0].description.as_deref(), Some("The query as a structured object"));
     assert_eq!(scalar_text(field(d, "/arguments/0/value/table")), "orders");
     assert_eq!(field(d, "/arguments/0/value/where/status").label, "status");
@@ -412,8 +416,9 @@ fn mcp_tool_call_shows_every_member() {
                 Some("name") => assert!(f.label.contains(arg["name"].as_str().unwrap()), "{name}: {p}"),
                 Some("title") => assert!(f.label.contains(arg["title"].as_str().unwrap()), "{name}: {p}"),
                 Some("description") => assert_eq!(f.description.as_deref(), arg["description"].as_str(), "{name}: {p}"),
-                // Compared with the value (a disagreement is a warning).
-                Some("schema_type") => {}
+                // Beside the name, and compared with the value (a
+                // disagreement is a warning).
+                Some("schema_type") => assert!(f.label.contains(arg["schema_type"].as_str().unwrap()), "{name}: {p}"),
                 _ => panic!("{name}: {p} not shown; shown: {shown:?}"),
             }
         }
@@ -528,7 +533,7 @@ fn mcp_tool_call_a_long_value_is_shown_whole() {
     ])));
     let d = &m.details[0];
     let f = &arguments(d)[1];
-    assert_eq!((f.path.as_str(), f.label.as_str()), ("/arguments/1/value", "content"));
+    assert_eq!((f.path.as_str(), f.label.as_str()), ("/arguments/1/value", "content: string"));
     match &f.value {
         FieldValue::Scalar { text, wrap, .. } => {
             assert_eq!(text, &content, "the value is the input exactly");

@@ -126,6 +126,7 @@ impl Gate {
         let file = data_dir.join(CREDENTIALS_FILE);
         match std::fs::read(&file) {
             Ok(bytes) => {
+                check_private(&file)?;
                 let agent: AgentFile = serde_json::from_slice(&bytes)
                     .map_err(|e| credentials_error(&file, format!("not a credentials file: {e}")))?;
                 let want = countersign_protocol::device::Issuer::new(&approval.issuer)
@@ -181,28 +182,36 @@ impl Gate {
             requested_expiry: Some(expiry),
             client_notification_token: None,
         };
+        // `biased`, the cancel first: a cancel and an answer ready together
+        // end as cancelled.
         let response = tokio::select! {
-            r = agent::request(&self.agent, &ask) => r,
+            biased;
             () = cancel.cancelled() => return Outcome::Cancelled,
+            r = agent::request(&self.agent, &ask) => r,
         };
         let response = match response {
             Ok(r) => r,
             Err(e) => return Outcome::Failed { reason: describe(&e) },
         };
         let id = response.auth_req_id.secret().to_owned();
-        let mut interval = Duration::from_secs(response.interval.unwrap_or(5).max(1));
+        let mut interval = Duration::from_secs(response.interval.unwrap_or(5).clamp(1, 60));
         let start = tokio::time::Instant::now();
-        // The server says when it stops answering; a little slack for clocks.
-        let deadline = start + Duration::from_secs(response.expires_in) + Duration::from_secs(10);
-        on_wait(start.elapsed(), response.expires_in, &binding).await;
+        // The server says when it stops answering (never past what the
+        // policy asked for); a little slack for clocks.
+        let expires_in = response.expires_in.min(expiry);
+        let deadline = start + Duration::from_secs(expires_in) + Duration::from_secs(10);
+        on_wait(start.elapsed(), expires_in, &binding).await;
         loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             tokio::select! {
-                () = tokio::time::sleep(interval) => {}
+                biased;
                 () = cancel.cancelled() => return Outcome::Cancelled,
+                () = tokio::time::sleep(interval.min(left)) => {}
             }
             let polled = tokio::select! {
-                r = agent::token_once(&self.agent, &id) => r,
+                biased;
                 () = cancel.cancelled() => return Outcome::Cancelled,
+                r = agent::token_once(&self.agent, &id) => r,
             };
             match polled {
                 Ok((Some(TokenOutcome::Approved { token, .. }), _)) => {
@@ -223,7 +232,7 @@ impl Gate {
             if tokio::time::Instant::now() >= deadline {
                 return Outcome::Expired;
             }
-            on_wait(start.elapsed(), response.expires_in, &binding).await;
+            on_wait(start.elapsed(), expires_in, &binding).await;
         }
     }
 }
@@ -269,14 +278,39 @@ fn code() -> Result<String, ()> {
     Ok(bytes.iter().map(|b| char::from(CODE_ALPHABET[usize::from(*b) % CODE_ALPHABET.len()])).collect())
 }
 
-/// `dir` and its parents, the last one private to its owner.
+/// `dir` and its parents; when the gateway creates `dir` itself, private
+/// to its owner (an existing directory, say `$HOME`, is left as it is).
 fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
+    if dir.is_dir() {
+        return Ok(());
+    }
+    if let Some(parent) = dir.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// Refuses a credentials file others can read or write (as ssh does with
+/// private keys): its secret may have leaked, and it is not ours to fix.
+fn check_private(file: &Path) -> Result<(), GateError> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+        let mode = std::fs::metadata(file)
+            .map_err(|e| credentials_error(file, format!("cannot read it: {e}")))?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            return Err(credentials_error(
+                file,
+                format!("its mode is {:o}: others can reach the client secret (chmod 600 it, or remove it and the gateway registers again)", mode & 0o777),
+            ));
+        }
     }
+    let _ = file;
     Ok(())
 }
 
@@ -331,5 +365,30 @@ mod tests {
         assert_eq!(back.client_secret.secret(), "s3cret-value");
         assert!(!format!("{back:?}").contains("s3cret"), "the secret stays out of Debug");
         assert!(!file.with_extension("json.tmp").exists());
+        check_private(&file).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+            let e = check_private(&file).unwrap_err().to_string();
+            assert!(e.contains("its mode is 644") && !e.contains("s3cret"), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_new_data_directory_is_private_and_an_existing_one_left_alone() {
+        let base = tempfile::tempdir().unwrap();
+        let fresh = base.path().join("a/b/gateway");
+        create_private_dir(&fresh).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            assert_eq!(std::fs::metadata(&fresh).unwrap().permissions().mode() & 0o777, 0o700);
+            let existing = base.path().join("shared");
+            std::fs::create_dir(&existing).unwrap();
+            std::fs::set_permissions(&existing, std::fs::Permissions::from_mode(0o755)).unwrap();
+            create_private_dir(&existing).unwrap();
+            assert_eq!(std::fs::metadata(&existing).unwrap().permissions().mode() & 0o777, 0o755);
+        }
     }
 }

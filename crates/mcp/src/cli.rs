@@ -136,6 +136,11 @@ fn upstream_command(upstream: &[String]) -> Result<tokio::process::Command, Fail
     let (program, args) = upstream.split_first().ok_or_else(|| Failure::config("no upstream command after --"))?;
     let mut command = tokio::process::Command::new(program);
     command.args(args);
+    // The upstream is not trusted with the gateway's own secrets (with the
+    // client secret it could ask the user as the gateway).
+    for secret in [ENV_CLIENT_SECRET, crate::http::ENV_HTTP_TOKEN, ENV_UPSTREAM_TOKEN] {
+        command.env_remove(secret);
+    }
     Ok(command)
 }
 
@@ -158,8 +163,11 @@ async fn start_upstream(
             ().serve(transport).await
         }
         Upstream::Url(url) => {
-            if !matches!(url.scheme(), "https" | "http") {
-                return Err(Failure::config(format!("--upstream-url {url}: not an http(s) URL")));
+            let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+            if !(url.scheme() == "https" || (url.scheme() == "http" && loopback)) {
+                return Err(Failure::config(format!(
+                    "--upstream-url {url}: must be https (http only on a loopback host): the bearer token would travel in the clear"
+                )));
             }
             let mut config = StreamableHttpClientTransportConfig::with_uri(url.as_str());
             if let Ok(token) = std::env::var(ENV_UPSTREAM_TOKEN) {
@@ -260,9 +268,11 @@ pub fn starting_policy(issuer: &str, login_hint: &str, server: Option<&str>, too
     out.push_str("binding_message_prefix = \"MCP\"\nrequest_expiry_secs = 300\n\n");
     out.push_str("# Tools no rule names.\n[defaults]\naction = \"ask\"\nrisk = \"high\"\n");
     for t in tools {
-        if t.name.is_empty() || t.name.chars().any(char::is_control) {
+        // A name with `*` or `?` would match other tools as a glob: the
+        // default applies to it instead.
+        if t.name.is_empty() || t.name.chars().any(|c| c.is_control() || c == '*' || c == '?') {
             out.push_str(&format!(
-                "\n# Not written: a tool whose name has control characters ({}); the default applies.\n",
+                "\n# Not written: a tool whose name has control or glob characters ({}); the default applies.\n",
                 t.name.escape_debug()
             ));
             continue;
@@ -312,6 +322,7 @@ mod tests {
             tool("create_directory", Some(false), Some(false)),
             tool("odd \"name\"", None, None),
             tool("bad\nname", None, None),
+            tool("read*", Some(true), None),
         ];
         let text = starting_policy("https://as.example.com", "zoe", Some("filesystem"), &tools);
         let p = Policy::parse(&text).unwrap();
@@ -323,7 +334,12 @@ mod tests {
         let c = p.decide("create_directory", &none);
         assert_eq!((c.action, c.risk), (Action::Ask, Risk::Medium));
         assert_eq!(p.decide("odd \"name\"", &none).action, Action::Ask);
-        assert!(text.contains("# Not written: a tool whose name has control characters (bad\\nname)"), "{text}");
+        assert!(
+            text.contains("# Not written: a tool whose name has control or glob characters (bad\\nname)"),
+            "{text}"
+        );
+        assert!(text.contains("# Not written: a tool whose name has control or glob characters (read*)"), "{text}");
+        assert_eq!(p.decide("read_secrets", &none).action, Action::Ask, "no glob from a tool's name");
         assert_eq!(p.rules.len(), 4);
         assert_eq!(p.decide("unknown", &json!({}).as_object().unwrap().clone()).action, Action::Ask);
     }

@@ -48,6 +48,10 @@ fn refusal(text: String) -> CallToolResponse {
     CallToolResponse::Complete(CallToolResult::error(vec![ContentBlock::text(text)]))
 }
 
+fn cancelled(tool: &str) -> CallToolResponse {
+    refusal(format!("The call was cancelled: {tool} was not run."))
+}
+
 /// An upstream failure as the client sees it: the upstream's own protocol
 /// error unchanged, anything else an internal error naming no detail.
 fn upstream_error(e: ServiceError) -> McpError {
@@ -65,8 +69,15 @@ impl Gateway {
     /// `upstream_info`), deciding by `policy` and asking through `gate`.
     #[must_use]
     pub fn new(upstream: Peer<RoleClient>, upstream_info: ServerPeerInfo, policy: Policy, gate: Gate) -> Self {
+        // The schema wants 1 to 255 characters: an upstream naming itself
+        // otherwise is shown as "upstream" (the policy's `server` wins).
         let server_name = policy.approval.server.clone().unwrap_or_else(|| {
-            upstream_info.server_info.as_ref().map_or_else(|| "upstream".to_owned(), |i| i.name.clone())
+            upstream_info
+                .server_info
+                .as_ref()
+                .map(|i| i.name.clone())
+                .filter(|n| !n.is_empty() && n.chars().count() <= 255)
+                .unwrap_or_else(|| "upstream".to_owned())
         });
         Self {
             inner: Arc::new(Inner {
@@ -100,12 +111,7 @@ impl Gateway {
 
     /// Asks the user about `call`; forwards it when approved and the grant
     /// covers it exactly.
-    async fn gated(
-        &self,
-        call: GatedCall,
-        request: CallToolRequestParams,
-        context: &RequestContext<RoleServer>,
-    ) -> Result<CallToolResponse, McpError> {
+    async fn gated(&self, call: GatedCall, context: &RequestContext<RoleServer>) -> Result<CallToolResponse, McpError> {
         let tool = call.tool.clone();
         let progress = context.meta.get_progress_token();
         let peer = context.peer.clone();
@@ -114,7 +120,8 @@ impl Gateway {
             async move {
                 if let Some(token) = progress {
                     let message = format!("Waiting for the user's approval on their device (\"{binding}\")");
-                    let param = ProgressNotificationParam::new(token, elapsed.as_secs_f64())
+                    // The wait may outlast `expires_in` by the clock slack.
+                    let param = ProgressNotificationParam::new(token, elapsed.as_secs_f64().min(expiry as f64))
                         .with_total(expiry as f64)
                         .with_message(message);
                     let _ = peer.notify_progress(param).await;
@@ -127,10 +134,21 @@ impl Gateway {
                     eprintln!("countersign-mcp: {tool}: not forwarded: {e}");
                     return Ok(refusal(format!("The call was not run: {e}.")));
                 }
-                // What is forwarded is the approved arguments object itself.
-                let mut forwarded = request;
+                // Cancelled as the approval arrived: still nothing runs.
+                if context.ct.is_cancelled() {
+                    return Ok(cancelled(&tool));
+                }
+                // A request made afresh: the approved tool and the approved
+                // arguments object itself, nothing else the client sent.
+                let mut forwarded = CallToolRequestParams::new(call.tool);
                 forwarded.arguments = Some(call.arguments);
-                self.forward(forwarded).await
+                // A cancel while the upstream runs it drops the request,
+                // which rmcp passes on to the upstream as a cancellation.
+                tokio::select! {
+                    biased;
+                    () = context.ct.cancelled() => Ok(cancelled(&tool)),
+                    r = self.forward(forwarded) => r,
+                }
             }
             Outcome::Denied { reason } => Ok(refusal(match reason {
                 Some(r) => format!("The user denied this call: {tool} was not run ({r})."),
@@ -139,9 +157,7 @@ impl Gateway {
             Outcome::Expired => Ok(refusal(format!(
                 "The user did not answer in time: {tool} was not run. Ask again if it is still needed."
             ))),
-            Outcome::Cancelled => {
-                Ok(refusal(format!("The call was cancelled before the user answered: {tool} was not run.")))
-            }
+            Outcome::Cancelled => Ok(cancelled(&tool)),
             Outcome::Failed { reason } => {
                 Ok(refusal(format!("The approval could not be asked for: {reason}. {tool} was not run.")))
             }
@@ -203,6 +219,14 @@ impl ServerHandler for Gateway {
             Action::Allow => self.forward(request).await,
             Action::Refuse => Ok(refusal(format!("The gateway's policy refuses {name}: it was not run."))),
             Action::Ask => {
+                // Follow-up rounds of an upstream's `input_required` would
+                // carry answers the user never saw: not forwarded.
+                if request.input_responses.is_some() || request.request_state.is_some() {
+                    return Ok(refusal(format!(
+                        "{name} asks for approval, and a call carrying input responses or request state cannot be \
+                         approved through the gateway: nothing was run."
+                    )));
+                }
                 // Never ask the user about a tool the upstream does not have.
                 let Some(tool) = self.tool(&name).await? else {
                     return Ok(refusal(format!("The upstream server has no tool named {name:?}: nothing was run.")));
@@ -217,7 +241,7 @@ impl ServerHandler for Gateway {
                     Ok(c) => c,
                     Err(e) => return Ok(refusal(format!("The call cannot be asked about: {e}. {name} was not run."))),
                 };
-                self.gated(call, request, &context).await
+                self.gated(call, &context).await
             }
         }
     }

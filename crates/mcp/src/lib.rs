@@ -1,5 +1,5 @@
 //! `countersign-mcp`: an MCP gateway. In front of any MCP server (a child
-//! process over stdio), it offers the upstream's tools, resources and
+//! process over stdio, or streamable HTTP at a URL), it offers the upstream's tools, resources and
 //! prompts to its own client unchanged, and sends every tool call its
 //! policy gates to the user's approvers through CIBA, with every argument
 //! in the `authorization_details`; a call runs only once approved, and only

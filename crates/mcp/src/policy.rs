@@ -142,8 +142,9 @@ pub struct Rule {
 }
 
 /// `when = { argument = "...", matches = "..." }`: the rule applies only
-/// when that argument is present and its value (a string as is, any other
-/// value as its JSON text) matches the glob.
+/// when that argument is present and its value matches the glob (a string
+/// as is, an array when any item does, any other value as its JSON text).
+/// Only rules that ask or refuse may have one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct When {
     /// The argument's name.
@@ -325,6 +326,17 @@ impl Policy {
                     if doc.argument.is_empty() || doc.matches.is_empty() {
                         return Err(at(w.span(), "when needs a non-empty argument and matches".into()));
                     }
+                    // A text glob knows nothing of paths (`/tmp/*` matches
+                    // `/tmp/../etc/passwd`): it may narrow what is asked or
+                    // refused, never widen what runs unasked.
+                    if action == Action::Allow {
+                        return Err(at(
+                            w.span(),
+                            "a rule with `when` cannot allow (a text glob is no safe test of a path or a value): \
+                             allow without `when`, or ask or refuse with it"
+                                .into(),
+                        ));
+                    }
                     Some(When { argument: doc.argument.clone(), matches: doc.matches.clone() })
                 }
                 None => None,
@@ -354,11 +366,7 @@ impl Policy {
             }
             if let Some(when) = &rule.when {
                 let Some(value) = arguments.get(&when.argument) else { continue };
-                let text = match value {
-                    Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                };
-                if !glob_matches(&when.matches, &text) {
+                if !when_matches(&when.matches, value) {
                     continue;
                 }
             }
@@ -391,12 +399,29 @@ impl Policy {
     }
 }
 
-/// The one action of `actions` when they agree, else `Ask` (a tool that is
-/// sometimes asked about is described as asking).
+/// `Refuse` when every action is, `Ask` when any is (a tool that is
+/// sometimes asked about is described as asking), else `Allow`.
 fn unanimous(actions: &[Action]) -> Action {
-    match actions.first() {
-        Some(first) if actions.iter().all(|a| a == first) => *first,
-        _ => Action::Ask,
+    if actions.iter().all(|a| *a == Action::Refuse) {
+        Action::Refuse
+    } else if actions.contains(&Action::Ask) {
+        Action::Ask
+    } else {
+        Action::Allow
+    }
+}
+
+/// A `when` glob against an argument's value: a string as is, an array
+/// when any item matches (each a string as is, else its JSON text), any
+/// other value as its JSON text.
+fn when_matches(glob: &str, value: &Value) -> bool {
+    let text = |v: &Value| match v {
+        Value::String(s) => glob_matches(glob, s),
+        other => glob_matches(glob, &other.to_string()),
+    };
+    match value {
+        Value::Array(items) => items.iter().any(text),
+        other => text(other),
     }
 }
 
@@ -503,6 +528,28 @@ mod tests {
         .unwrap();
         assert_eq!(p.decide("transfer", &args(json!({"amount": 5000}))).action, Action::Ask);
         assert_eq!(p.decide("transfer", &args(json!({"amount": 50}))).action, Action::Allow);
+    }
+
+    #[test]
+    fn a_condition_on_a_list_matches_any_item_and_never_allows() {
+        let p = Policy::parse(&format!(
+            "{HEAD}[defaults]\naction = \"allow\"\n[[tool]]\nname = \"read_multiple_files\"\naction = \"refuse\"\n\
+             when = {{ argument = \"paths\", matches = \"/etc/*\" }}\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            p.decide("read_multiple_files", &args(json!({"paths": ["/srv/a", "/etc/shadow"]}))).action,
+            Action::Refuse
+        );
+        assert_eq!(p.decide("read_multiple_files", &args(json!({"paths": ["/srv/a"]}))).action, Action::Allow);
+        // Only refusals and allowances: listed, not described as asking.
+        assert_eq!(p.listing("read_multiple_files"), Action::Allow);
+        let (line, m) = Policy::parse(&format!(
+            "{HEAD}[[tool]]\nname = \"write_file\"\naction = \"allow\"\nwhen = {{ argument = \"path\", matches = \"/tmp/*\" }}\n"
+        ))
+        .unwrap_err();
+        assert_eq!(line, 7, "{m}");
+        assert!(m.contains("a rule with `when` cannot allow"), "{m}");
     }
 
     #[test]

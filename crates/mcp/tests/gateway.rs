@@ -320,6 +320,30 @@ impl McpClient {
     }
 }
 
+/// The first object anywhere in `v` for which `pred` holds.
+fn find<'a>(v: &'a Value, pred: &dyn Fn(&serde_json::Map<String, Value>) -> bool) -> Option<&'a Value> {
+    match v {
+        Value::Object(m) if pred(m) => Some(v),
+        Value::Object(m) => m.values().find_map(|x| find(x, pred)),
+        Value::Array(items) => items.iter().find_map(|x| find(x, pred)),
+        _ => None,
+    }
+}
+
+/// Every (path, code) of the warnings anywhere in `v`.
+fn warnings(v: &Value, out: &mut Vec<(String, String)>) {
+    match v {
+        Value::Object(m) => {
+            if let (Some(Value::String(code)), Some(Value::String(path))) = (m.get("code"), m.get("path")) {
+                out.push((path.clone(), code.clone()));
+            }
+            m.values().for_each(|x| warnings(x, out));
+        }
+        Value::Array(items) => items.iter().for_each(|x| warnings(x, out)),
+        _ => {}
+    }
+}
+
 fn text_of(result: &Value) -> String {
     result["content"].as_array().unwrap().iter().filter_map(|c| c["text"].as_str()).collect::<Vec<_>>().join("\n")
 }
@@ -489,11 +513,31 @@ async fn hostile_upstream_text_reaches_the_approver_as_flagged_text() {
     assert_eq!(argument(&item, "text"), note);
 
     // The approver's view flags them, and a terminal never gets them raw.
+    // Each of the upstream's texts is flagged where it stands, not only the
+    // argument the model wrote.
     let shown = s.cli(&["show", &id]).await;
-    let view = shown.to_string();
-    for code in ["bidi_control", "invisible_character"] {
-        assert!(view.contains(code), "{code} flagged: {view}");
+    let mut flagged = Vec::new();
+    warnings(&shown, &mut flagged);
+    for (path, code) in [
+        ("/tool_title", "bidi_control"),
+        ("/tool_description", "bidi_control"),
+        ("/tool_description", "invisible_character"),
+        ("/arguments/0/value", "bidi_control"),
+    ] {
+        assert!(flagged.iter().any(|(p, c)| p == path && c == code), "{code} at {path}: {flagged:?}");
     }
+    // The argument's title from the tool's schema labels the field, its
+    // zero-width space marked where it stands.
+    let label = find(&shown, &|m| m.get("label").and_then(Value::as_str).is_some_and(|l| l.contains("Note")))
+        .expect("the argument's field, labelled by its title");
+    assert!(
+        label["label"].as_str().unwrap().contains("(text: string)"),
+        "the name and declared type beside the title: {label}"
+    );
+    assert!(
+        !label["label_characters"].as_array().unwrap().is_empty(),
+        "the title's hidden character is marked: {label}"
+    );
     let text = s.cli_text(&["show", &id]).await;
     assert!(!text.contains('\u{202E}') && !text.contains('\u{200B}'), "escaped for the terminal: {text:?}");
     assert!(text.contains("<b>Safe</b>"), "markup is shown as text: {text}");
@@ -560,7 +604,53 @@ async fn over_streamable_http_a_client_needs_the_token_and_a_write_runs_as_appro
     assert_eq!(post(Some("Bearer tok-wrong-0123456789abcdef0123456789".into()), None).await.unwrap().status(), 401);
     let from_page = post(Some(format!("Bearer {token}")), Some("https://evil.example")).await.unwrap();
     assert_eq!(from_page.status(), 403, "a browser origin is refused");
-    assert_eq!(post(Some(format!("Bearer {token}")), None).await.unwrap().status(), 200);
+    let rebound = http
+        .post(&url)
+        .header("host", "evil.example")
+        .header("authorization", format!("Bearer {token}"))
+        .header("accept", "application/json, text/event-stream")
+        .json(&init)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rebound.status(), 403, "a foreign Host (DNS rebinding) is refused");
+    let session = post(Some(format!("Bearer {token}")), None).await.unwrap();
+    assert_eq!(session.status(), 200);
+
+    // A raw client: a gated call carrying an `input_required` follow-up's
+    // answers (which the user would never see) is refused, not forwarded.
+    let session_id = session.headers()["mcp-session-id"].to_str().unwrap().to_owned();
+    let raw = |body: Value| {
+        http.post(&url)
+            .header("authorization", format!("Bearer {token}"))
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-session-id", &session_id)
+            .header("mcp-protocol-version", "2025-06-18")
+            .json(&body)
+            .send()
+    };
+    let initialized = raw(json!({"jsonrpc": "2.0", "method": "notifications/initialized"})).await.unwrap();
+    assert!(initialized.status().is_success(), "{}", initialized.status());
+    let smuggled = s.files.join("smuggled.txt");
+    let answer = raw(json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
+        "name": "write_file", "arguments": {"path": p(&smuggled), "content": "x"},
+        "inputResponses": {"confirm": {"action": "accept"}}, "requestState": "opaque"}}))
+    .await
+    .unwrap()
+    .text()
+    .await
+    .unwrap();
+    let message: Value = answer
+        .lines()
+        .filter_map(|l| l.strip_prefix("data:"))
+        .filter_map(|d| serde_json::from_str(d.trim()).ok())
+        .find(|m: &Value| m["id"] == 2)
+        .or_else(|| serde_json::from_str(&answer).ok())
+        .unwrap_or_else(|| panic!("an answer to the call: {answer}"));
+    assert_eq!(message["result"]["isError"], true, "{message}");
+    assert!(text_of(&message["result"]).contains("input responses or request state"), "{message}");
+    assert!(s.pending().await.is_empty(), "the user was not asked");
+    assert!(!smuggled.exists());
 
     // The SDK's streamable-HTTP client with the token.
     let mut client = McpClient::over_http(&url, token).await;
@@ -684,7 +774,7 @@ fn a_bad_policy_stops_the_gateway_with_the_line_and_the_reason() {
     )
     .unwrap();
     let out = std::process::Command::new(GATEWAY)
-        .args(["serve", "--policy", p(&policy), "--data-dir", p(&dir.path().join("d")), "--", "true"])
+        .args(["serve", "--policy", p(&policy), "--data-dir", p(&dir.path().join("d")), "--", "node"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
@@ -705,7 +795,7 @@ fn a_bad_policy_stops_the_gateway_with_the_line_and_the_reason() {
         ("127.0.0.1:8765", None, "at least 32 visible ASCII characters"),
     ] {
         let mut c = std::process::Command::new(GATEWAY);
-        c.args(["serve", "--listen", listen, "--policy", p(&policy), "--", "true"])
+        c.args(["serve", "--listen", listen, "--policy", p(&policy), "--", "node"])
             .env_remove(countersign_mcp::http::ENV_HTTP_TOKEN);
         if let Some(t) = token {
             c.env(countersign_mcp::http::ENV_HTTP_TOKEN, t);

@@ -95,19 +95,24 @@ impl DetailRenderer<'_> {
     }
 
     /// One argument `{name, title?, description?, schema_type?, value}` as
-    /// the field of its value.
+    /// the field of its value, labelled `Title (name: type)`, `name: type`
+    /// or `name` as the members are there.
     fn mcp_argument(&mut self, i: usize, arg: &Map<String, Value>, set: &SchemaSet<'_>, base: &str) -> Field {
         let path = format!("{base}/value");
         let name = arg.get("name").and_then(Value::as_str);
         let title = arg.get("title").and_then(Value::as_str).filter(|t| !t.is_empty());
         let key = name.map_or_else(|| i.to_string(), str::to_owned);
         // A title is the upstream's label: the name the tool receives stays
-        // visible beside it.
-        let label = match (title, name) {
-            (Some(t), Some(n)) if t != n => Label::Sender(format!("{t} ({n})")),
-            (Some(t), None) => Label::Sender(t.to_owned()),
-            (_, Some(_)) => Label::Key,
-            (None, None) => Label::Index(i),
+        // visible beside it, and so does the type the tool declares.
+        let declared = arg.get("schema_type").and_then(Value::as_str);
+        let label = match (title.filter(|t| Some(*t) != name), name, declared) {
+            (Some(t), Some(n), Some(ty)) => Label::Sender(format!("{t} ({n}: {ty})")),
+            (Some(t), Some(n), None) => Label::Sender(format!("{t} ({n})")),
+            (Some(t), None, Some(ty)) => Label::Sender(format!("{t} ({ty})")),
+            (Some(t), None, None) => Label::Sender(t.to_owned()),
+            (None, Some(n), Some(ty)) => Label::Sender(format!("{n}: {ty}")),
+            (None, Some(_), None) => Label::Key,
+            (None, None, _) => Label::Index(i),
         };
         let value_set = set.property("value").unwrap_or_else(SchemaSet::generic);
         let mut f = match arg.get("value") {
