@@ -64,6 +64,10 @@ pub struct AgentFile {
     /// The ping callback URL (ping mode).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notification_endpoint: Option<String>,
+    /// `revocation_endpoint` (RFC 7009), where Countersign's server also
+    /// takes an `auth_req_id` to withdraw a pending request ([`cancel`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revocation_endpoint: Option<String>,
 }
 
 /// How a token request ended.
@@ -164,6 +168,8 @@ pub struct Endpoints {
     pub backchannel_authentication_endpoint: String,
     /// `token_endpoint`.
     pub token_endpoint: String,
+    /// `revocation_endpoint`, when the server has one.
+    pub revocation_endpoint: Option<String>,
 }
 
 /// Reads `issuer`'s discovery document: its endpoints, each https (or
@@ -190,6 +196,10 @@ pub async fn discover(issuer: &str) -> Result<Endpoints> {
         Some(_) => Some(endpoint("registration_endpoint", &meta.registration_endpoint)?),
         None => None,
     };
+    let revocation_endpoint = match &meta.revocation_endpoint {
+        Some(_) => Some(endpoint("revocation_endpoint", &meta.revocation_endpoint)?),
+        None => None,
+    };
     Ok(Endpoints {
         issuer: issuer.as_str().to_owned(),
         registration_endpoint,
@@ -198,6 +208,7 @@ pub async fn discover(issuer: &str) -> Result<Endpoints> {
             &meta.backchannel_authentication_endpoint,
         )?,
         token_endpoint: endpoint("token_endpoint", &meta.token_endpoint)?,
+        revocation_endpoint,
     })
 }
 
@@ -216,6 +227,7 @@ pub async fn configured(issuer: &str, client_id: String, client_secret: ClientSe
         token_endpoint: e.token_endpoint,
         mode: "poll".to_owned(),
         notification_endpoint: None,
+        revocation_endpoint: e.revocation_endpoint,
     })
 }
 
@@ -259,6 +271,7 @@ pub async fn register(
         token_endpoint: e.token_endpoint,
         mode: mode.to_owned(),
         notification_endpoint,
+        revocation_endpoint: e.revocation_endpoint,
     })
 }
 
@@ -322,6 +335,32 @@ pub async fn request(agent: &AgentFile, ask: &Ask) -> Result<BackchannelAuthenti
     }
     let (_, v) = post_form(agent, "bc-authorize", &agent.backchannel_authentication_endpoint, &form).await?;
     serde_json::from_value(v).map_err(|e| AgentError::Invalid(format!("bc-authorize answer: {e}")))
+}
+
+/// Withdraws the pending request `auth_req_id`: RFC 7009 revocation of the
+/// `auth_req_id` (`token_type_hint=auth_req_id`), which Countersign's server
+/// takes as the client cancelling it (CIBA itself defines no cancel).
+/// `Ok(false)` when the server has no revocation endpoint.
+///
+/// # Errors
+/// [`AgentError`]: the endpoint refused it or could not be reached.
+pub async fn cancel(agent: &AgentFile, auth_req_id: &str) -> Result<bool> {
+    let Some(url) = agent.revocation_endpoint.as_deref() else { return Ok(false) };
+    let form = [("token", auth_req_id.to_owned()), ("token_type_hint", "auth_req_id".to_owned())];
+    let resp = client()?
+        .post(url)
+        .basic_auth(form_encode(&agent.client_id), Some(form_encode(agent.client_secret.secret())))
+        .form(&form)
+        .send()
+        .await
+        .map_err(|e| net(&e))?;
+    let status = resp.status().as_u16();
+    if (200..300).contains(&status) {
+        Ok(true)
+    } else {
+        let body = resp.text().await.map_err(|e| net(&e))?;
+        Err(AgentError::Server { endpoint: "revocation", status, body })
+    }
 }
 
 fn granted_details(token: &Value) -> Value {

@@ -164,7 +164,7 @@ impl Gate {
     /// Asks the user about `call`, calling `on_wait(elapsed, expiry, binding
     /// message)` after the request is made and after each pending poll;
     /// `cancel` ends the wait (nothing is forwarded then).
-    pub async fn ask<F, Fut>(&self, call: &GatedCall, cancel: &CancellationToken, mut on_wait: F) -> Outcome
+    pub async fn ask<F, Fut>(&self, call: &GatedCall, cancel: &CancellationToken, on_wait: F) -> Outcome
     where
         F: FnMut(Duration, u64, &str) -> Fut,
         Fut: Future<Output = ()>,
@@ -194,13 +194,44 @@ impl Gate {
             Err(e) => return Outcome::Failed { reason: describe(&e) },
         };
         let id = response.auth_req_id.secret().to_owned();
+        let outcome = self.wait(&id, &response, cancel, &binding, on_wait).await;
+        if outcome == Outcome::Cancelled {
+            // Withdrawn at the server too, so the approvers stop showing it;
+            // best effort, off the client's path (it has moved on).
+            let (agent, id) = (self.agent.clone(), id);
+            tokio::spawn(async move {
+                match agent::cancel(&agent, &id).await {
+                    Ok(true) => eprintln!("countersign-mcp: the cancelled request was withdrawn at the server"),
+                    Ok(false) => {}
+                    Err(e) => eprintln!("countersign-mcp: withdrawing the cancelled request: {}", describe(&e)),
+                }
+            });
+        }
+        outcome
+    }
+
+    /// Polls for the answer to `response` until a final one, the deadline or
+    /// `cancel`.
+    async fn wait<F, Fut>(
+        &self,
+        id: &str,
+        response: &countersign_protocol::ciba::BackchannelAuthenticationResponse,
+        cancel: &CancellationToken,
+        binding: &str,
+        mut on_wait: F,
+    ) -> Outcome
+    where
+        F: FnMut(Duration, u64, &str) -> Fut,
+        Fut: Future<Output = ()>,
+    {
+        let expiry = self.approval.request_expiry_secs;
         let mut interval = Duration::from_secs(response.interval.unwrap_or(5).clamp(1, 60));
         let start = tokio::time::Instant::now();
         // The server says when it stops answering (never past what the
         // policy asked for); a little slack for clocks.
         let expires_in = response.expires_in.min(expiry);
         let deadline = start + Duration::from_secs(expires_in) + Duration::from_secs(10);
-        on_wait(start.elapsed(), expires_in, &binding).await;
+        on_wait(start.elapsed(), expires_in, binding).await;
         loop {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             tokio::select! {
@@ -211,7 +242,7 @@ impl Gate {
             let polled = tokio::select! {
                 biased;
                 () = cancel.cancelled() => return Outcome::Cancelled,
-                r = agent::token_once(&self.agent, &id) => r,
+                r = agent::token_once(&self.agent, id) => r,
             };
             match polled {
                 Ok((Some(TokenOutcome::Approved { token, .. }), _)) => {
@@ -232,7 +263,7 @@ impl Gate {
             if tokio::time::Instant::now() >= deadline {
                 return Outcome::Expired;
             }
-            on_wait(start.elapsed(), expires_in, &binding).await;
+            on_wait(start.elapsed(), expires_in, binding).await;
         }
     }
 }
@@ -354,6 +385,7 @@ mod tests {
             token_endpoint: "https://as.example.comtoken".into(),
             mode: "poll".into(),
             notification_endpoint: None,
+            revocation_endpoint: None,
         };
         save(&file, &agent).unwrap();
         #[cfg(unix)]

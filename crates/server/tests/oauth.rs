@@ -597,6 +597,46 @@ async fn introspection_and_revocation() {
     server.stop().await;
 }
 
+/// A client withdraws its own pending request by revoking its `auth_req_id`
+/// (RFC 7009 endpoint; CIBA defines no cancel): the approvers stop showing
+/// it and a poll is denied. Another client's is refused, a decided one is
+/// left as it is, and an unknown one is answered 200 like any token.
+#[tokio::test]
+async fn a_client_withdraws_its_pending_request_by_revoking_its_auth_req_id() {
+    let (server, agent) = user_and_agent(no_limits().await, "wes").await;
+    let other = Agent::register(&server, json!({})).await;
+    let dev = TestDevice::enroll(&server, "wes").await;
+    let now = server.state.now();
+    let ack = agent.start(&server, "wes").await;
+    let id = ack["auth_req_id"].as_str().unwrap().to_owned();
+    assert_eq!(dev.pending(&server).await.len(), 1);
+
+    async fn revoke(a: &Agent, token: String, now: u64) -> reqwest::Response {
+        a.post("/revoke", &[("token", token), ("token_type_hint", "auth_req_id".into())], now).await
+    }
+    expect_err(revoke(&other, id.clone(), now).await, 400, "unauthorized_client").await;
+    assert_eq!(dev.pending(&server).await.len(), 1, "another client cannot withdraw it");
+
+    let resp = revoke(&agent, id.clone(), now).await;
+    assert_eq!(resp.status(), 200);
+    assert!(dev.pending(&server).await.is_empty(), "withdrawn from the approvers");
+    let resp = agent.token(&server, &id).await;
+    let body = expect_err(resp, 400, "access_denied").await;
+    assert_eq!(body["error_description"], "the request was cancelled", "{body}");
+    // Again, and an unknown one: 200 (RFC 7009 §2.2), nothing changes.
+    assert_eq!(revoke(&agent, id.clone(), now).await.status(), 200);
+    assert_eq!(revoke(&agent, format!("{}.unknownunknownunknown", &id[..12]), now).await.status(), 200);
+
+    // A decided request is not withdrawn: its tokens are still issued.
+    let ack = agent.start(&server, "wes").await;
+    let approved = ack["auth_req_id"].as_str().unwrap().to_owned();
+    let req = dev.pending(&server).await.remove(0);
+    assert_eq!(dev.decide(&server, &req, Decision::Approve, None).await.status(), 200);
+    assert_eq!(revoke(&agent, approved.clone(), now).await.status(), 200);
+    assert_eq!(agent.token(&server, &approved).await.status(), 200);
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn discovery_documents_and_no_cors() {
     let server = server().await;

@@ -196,15 +196,50 @@ async fn introspect_refresh(state: &AppState, form: &TokenForm) -> Result<Option
     })))
 }
 
+/// A client's own `auth_req_id` (`{12 hex}.{random}`, never a JWT or a
+/// refresh token) withdraws its pending request: `true` when `form.token`
+/// is one the server issued (whatever became of it), so the caller answers
+/// 200; another client's is refused with `unauthorized_client`, as for
+/// tokens.
+async fn revoke_auth_req_id(state: &AppState, form: &TokenForm) -> Result<bool, OAuthError> {
+    let shaped = form.token.split_once('.').is_some_and(|(time, rest)| {
+        time.len() == 12 && time.bytes().all(|b| b.is_ascii_hexdigit()) && !rest.contains('.')
+    });
+    if !shaped {
+        return Ok(false);
+    }
+    let hash = crate::store::requests::auth_req_id_key(&form.token);
+    let outcome = crate::ops::cancel_by_client(&state.db, &hash, &form.client.client_id, state.now()).await.map_err(
+        |e| match e {
+            crate::ops::AdminError::Internal(i) => OAuthError::Internal(i),
+            other => OAuthError::Internal(crate::error::Internal::new(other.to_string())),
+        },
+    )?;
+    match outcome {
+        crate::ops::ClientCancel::Unknown => Ok(false),
+        crate::ops::ClientCancel::OtherClient => {
+            Err(OAuthError::UnauthorizedClient("the auth_req_id was issued to another client"))
+        }
+        crate::ops::ClientCancel::NotPending => Ok(true),
+        crate::ops::ClientCancel::Cancelled(sub) => {
+            state.hub.notify(&sub);
+            tracing::info!(client_id = %form.client.client_id, "request withdrawn by its client");
+            Ok(true)
+        }
+    }
+}
+
 /// `POST /revoke`. Unknown, invalid and expired tokens are answered 200
 /// (RFC 7009 §2.2); another client's token is refused with
 /// `unauthorized_client` (§2.1). A refresh token or an access token ends its
 /// whole grant: the refresh token family and every access token of it.
-/// `token_type_hint` is not needed: the token is looked up as both kinds.
+/// A client's `auth_req_id` withdraws its request while it is pending
+/// ([`revoke_auth_req_id`]). `token_type_hint` is not needed: the token is
+/// looked up as each kind.
 pub async fn revoke(State(state): State<AppState>, caller: AuthenticatedClient<RevocationEndpoint>) -> Response {
     let run = async {
         let form = read(caller)?;
-        if revoke_refresh(&state, &form).await? {
+        if revoke_auth_req_id(&state, &form).await? || revoke_refresh(&state, &form).await? {
             let mut resp = axum::http::StatusCode::OK.into_response();
             resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             return Ok(resp);

@@ -14,6 +14,9 @@ use crate::store::{self, Db};
 /// push error).
 pub const CANCELLED_BY_ADMIN: &str = "an administrator cancelled the request";
 
+/// Why a request its client withdrew is gone (the audit's `reason`).
+pub const CANCELLED_BY_CLIENT: &str = "the client cancelled the request";
+
 /// Gives (`admin` true) or takes away the `admin` role. Returns the user as
 /// now stored and whether anything changed.
 ///
@@ -82,6 +85,55 @@ pub async fn cancel_request(db: &Db, request_id: &str, by: &Actor<'_>, now: u64)
     let subs = cancel_pending(&mut tx, "r.request_id = $1", request_id, &gone, now).await?;
     tx.commit().await?;
     Ok(subs.into_iter().next())
+}
+
+/// What a client's revocation of its own `auth_req_id` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientCancel {
+    /// No request has this `auth_req_id`.
+    Unknown,
+    /// The request is another client's.
+    OtherClient,
+    /// The request was no longer pending (decided, expired, cancelled).
+    NotPending,
+    /// Cancelled: the user whose approvers must be woken.
+    Cancelled(String),
+}
+
+/// A client withdraws its own pending request (RFC 7009 revocation of its
+/// `auth_req_id`, `docs/server.md`): its user's approvers get `withdrawn`
+/// (`cancelled`), and a later poll `access_denied`. The client is not
+/// notified: it asked. Audited as `request.cancelled` by the client.
+///
+/// # Errors
+/// The database failed.
+pub async fn cancel_by_client(
+    db: &Db,
+    auth_req_id_hash: &str,
+    client_id: &str,
+    now: u64,
+) -> Result<ClientCancel, AdminError> {
+    let mut tx = store::begin(db).await?;
+    let Some(row) =
+        sqlx::query("SELECT request_id, client_id, status, expires_at FROM auth_requests WHERE auth_req_id_hash = $1")
+            .bind(auth_req_id_hash)
+            .fetch_optional(&mut *tx)
+            .await?
+    else {
+        return Ok(ClientCancel::Unknown);
+    };
+    if !crate::util::ct_eq(&row.try_get::<String, _>("client_id")?, client_id) {
+        return Ok(ClientCancel::OtherClient);
+    }
+    let expired = store::from_ts(row.try_get("expires_at")?) <= now;
+    if row.try_get::<String, _>("status")? != "pending" || expired {
+        return Ok(ClientCancel::NotPending);
+    }
+    let request_id: String = row.try_get("request_id")?;
+    let gone = Gone { reason: CANCELLED_BY_CLIENT, notify_client: false, by: Actor::Client(client_id) };
+    let subs = cancel_pending(&mut tx, "r.request_id = $1", &request_id, &gone, now).await?;
+    tx.commit().await?;
+    Ok(subs.into_iter().next().map_or(ClientCancel::NotPending, ClientCancel::Cancelled))
 }
 
 /// Revokes a grant (its access token, and with it the grant's other access

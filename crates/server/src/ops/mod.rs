@@ -13,7 +13,10 @@ mod admin;
 mod security_keys;
 mod token_policy;
 pub use crate::oauth::clients::StepUpAt;
-pub use admin::{block_client_for_user, cancel_request, revoke_grant, set_admin, unblock_client, CANCELLED_BY_ADMIN};
+pub use admin::{
+    block_client_for_user, cancel_by_client, cancel_request, revoke_grant, set_admin, unblock_client, ClientCancel,
+    CANCELLED_BY_ADMIN, CANCELLED_BY_CLIENT,
+};
 pub use security_keys::{list_security_keys, remove_security_key, set_client_step_up, set_client_user_verification};
 pub use token_policy::{parse_lifetime, set_client_token_policy, LifetimeChange, TokenPolicyChange};
 
