@@ -103,7 +103,7 @@ pub(super) enum Command {
         /// Request id.
         id: String,
         /// Account id (when several accounts have this request id).
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         account: Option<String>,
     },
     /// Approve a request (signs the statement of what `show` displays).
@@ -111,7 +111,7 @@ pub(super) enum Command {
         /// Request id.
         id: String,
         /// Account id.
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         account: Option<String>,
         /// Do not ask for confirmation.
         #[arg(long)]
@@ -132,7 +132,7 @@ pub(super) enum Command {
         #[arg(long, value_enum)]
         reason: Option<ReasonArg>,
         /// Account id.
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         account: Option<String>,
         /// Keep retrying delivery until it is delivered or the request expires.
         #[arg(long)]
@@ -166,14 +166,14 @@ pub(super) enum Command {
         /// Request id.
         id: String,
         /// Account id.
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         account: Option<String>,
     },
     /// Whether unverified agents are blocked for you (after you reported
     /// their requests as "not me"); --lift lets them ask again.
     UnverifiedBlock {
         /// Account id (default: every account; --lift needs one).
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         account: Option<String>,
         /// Lift the block: unverified agents may send you requests again.
         #[arg(long)]
@@ -182,6 +182,7 @@ pub(super) enum Command {
     /// Remove an account and its key (revoke the device on the server too).
     RemoveAccount {
         /// Account id (see `accounts`).
+        #[arg(allow_hyphen_values = true)]
         account_id: String,
         /// Do not ask for confirmation.
         #[arg(long)]
@@ -199,7 +200,7 @@ pub(super) enum Command {
     /// and the audit log across the organisation; revoke, cancel, block.
     Admin {
         /// The administrator's account (default: the only one).
-        #[arg(long, global = true)]
+        #[arg(long, global = true, allow_hyphen_values = true)]
         account: Option<String>,
         #[command(subcommand)]
         cmd: super::admin::AdminCommand,
@@ -219,7 +220,7 @@ pub(super) enum KeysCommand {
         #[arg(long)]
         name: String,
         /// Account id (default: the only account).
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         account: Option<String>,
         /// When no key is plugged in: how long to wait for one, seconds.
         #[arg(long, value_name = "SECONDS", default_value_t = KEY_WAIT_SECONDS)]
@@ -228,15 +229,16 @@ pub(super) enum KeysCommand {
     /// List the security keys registered for the account, with their last use.
     List {
         /// Account id (default: the only account).
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         account: Option<String>,
     },
     /// Remove a security key (its credential id, from `keys list`).
     Remove {
         /// Credential id.
+        #[arg(allow_hyphen_values = true)]
         credential_id: String,
         /// Account id (default: the only account).
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         account: Option<String>,
     },
 }
@@ -320,4 +322,25 @@ pub(super) enum AgentCommand {
         #[arg(long)]
         show_token: bool,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser as _;
+
+    /// Account and credential ids are random base64url: one in 32 starts
+    /// with `-`, and must still be taken as the value it is.
+    #[test]
+    fn ids_starting_with_a_hyphen_are_values() {
+        let cli =
+            Cli::try_parse_from(["countersign-cli", "remove-account", "-imv5Z7mHdpCCLX8Vcz6Xw", "--yes"]).unwrap();
+        let Command::RemoveAccount { account_id, yes } = cli.command else { panic!("{:?}", cli.command) };
+        assert_eq!((account_id.as_str(), yes), ("-imv5Z7mHdpCCLX8Vcz6Xw", true));
+        let cli = Cli::try_parse_from(["countersign-cli", "approve", "req_1", "--account", "-x1", "--yes"]).unwrap();
+        let Command::Approve { account, yes, .. } = cli.command else { panic!("{:?}", cli.command) };
+        assert_eq!((account.as_deref(), yes), (Some("-x1"), true));
+        // A misspelt flag is still refused where no value is expected.
+        assert!(Cli::try_parse_from(["countersign-cli", "approve", "req_1", "--yess"]).is_err());
+    }
 }
