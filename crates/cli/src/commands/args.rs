@@ -327,7 +327,6 @@ pub(super) enum AgentCommand {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser as _;
 
     /// Account and credential ids are random base64url: one in 32 starts
     /// with `-`, and must still be taken as the value it is.
