@@ -92,12 +92,25 @@ pub enum TokenOutcome {
 /// (`--ca-file`, `COUNTERSIGN_CA_FILE`), set once before its first call.
 static CA_FILE: std::sync::OnceLock<Option<std::path::PathBuf>> = std::sync::OnceLock::new();
 
-/// Trust `file` (a server's development CA) in the agent's calls.
+/// Trust `file` (a server's development CA) in the agent's calls; to be
+/// called before the first.
 pub fn trust_ca_file(file: Option<std::path::PathBuf>) {
     let _ = CA_FILE.set(file);
 }
 
+/// The HTTP client, built once (the CA file read once), then shared: every
+/// poll reuses its connections.
+static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+
 fn client() -> Result<reqwest::Client> {
+    if let Some(c) = CLIENT.get() {
+        return Ok(c.clone());
+    }
+    let built = build_client()?;
+    Ok(CLIENT.get_or_init(|| built).clone())
+}
+
+fn build_client() -> Result<reqwest::Client> {
     let builder = reqwest::Client::builder()
         .use_rustls_tls()
         .redirect(reqwest::redirect::Policy::none())
@@ -136,7 +149,10 @@ fn net(e: &reqwest::Error) -> AgentError {
 }
 
 /// Endpoints must be https, or http on a loopback host (like issuers).
-fn check_endpoint(name: &str, url: &str) -> Result<()> {
+///
+/// # Errors
+/// [`AgentError::Invalid`] naming `name` and the URL.
+pub fn check_endpoint(name: &str, url: &str) -> Result<()> {
     let u = url::Url::parse(url).map_err(|e| AgentError::Invalid(format!("{name} \"{url}\": {e}")))?;
     let loopback = matches!(u.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
     if u.scheme() == "https" || (u.scheme() == "http" && loopback) {

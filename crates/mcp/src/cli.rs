@@ -163,12 +163,6 @@ async fn start_upstream(
             ().serve(transport).await
         }
         Upstream::Url(url) => {
-            let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
-            if !(url.scheme() == "https" || (url.scheme() == "http" && loopback)) {
-                return Err(Failure::config(format!(
-                    "--upstream-url {url}: must be https (http only on a loopback host): the bearer token would travel in the clear"
-                )));
-            }
             let mut config = StreamableHttpClientTransportConfig::with_uri(url.as_str());
             if let Ok(token) = std::env::var(ENV_UPSTREAM_TOKEN) {
                 config = config.auth_header(token);
@@ -194,6 +188,12 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 None => None,
             };
             countersign_agent::trust_ca_file(ca_file);
+            // Checked before anything is registered or started: an upstream
+            // token must not travel in the clear.
+            if let Some(url) = &upstream_url {
+                countersign_agent::check_endpoint("--upstream-url", url.as_str())
+                    .map_err(|e| Failure::config(e.to_string()))?;
+            }
             let credentials = match client_id {
                 Some(client_id) => {
                     let secret = std::env::var(ENV_CLIENT_SECRET)

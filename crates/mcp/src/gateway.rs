@@ -195,15 +195,19 @@ impl ServerHandler for Gateway {
                 cache.insert(t.name.to_string(), t.clone());
             }
         }
-        result.tools.retain(|t| self.inner.policy.listing(&t.name) != Action::Refuse);
-        for t in &mut result.tools {
-            if self.inner.policy.listing(&t.name) == Action::Ask {
+        // One policy reading per tool: refused ones dropped, asking ones noted.
+        let policy = &self.inner.policy;
+        result.tools.retain_mut(|t| match policy.listing(&t.name) {
+            Action::Refuse => false,
+            Action::Allow => true,
+            Action::Ask => {
                 t.description = Some(match t.description.take() {
                     Some(d) => format!("{ASKS_NOTE} {d}").into(),
                     None => ASKS_NOTE.into(),
                 });
+                true
             }
-        }
+        });
         Ok(result)
     }
 
@@ -231,13 +235,12 @@ impl ServerHandler for Gateway {
                 let Some(tool) = self.tool(&name).await? else {
                     return Ok(refusal(format!("The upstream server has no tool named {name:?}: nothing was run.")));
                 };
-                let info = Some(&tool).map(|t| ToolInfo {
-                    title: t.title.clone().or_else(|| t.annotations.as_ref().and_then(|a| a.title.clone())),
-                    description: t.description.as_ref().map(ToString::to_string),
-                    input_schema: (*t.input_schema).clone(),
-                });
-                let call = match GatedCall::new(&self.inner.server_name, &name, info.as_ref(), arguments, decision.risk)
-                {
+                let info = ToolInfo {
+                    title: tool.title.clone().or_else(|| tool.annotations.as_ref().and_then(|a| a.title.clone())),
+                    description: tool.description.as_ref().map(ToString::to_string),
+                    input_schema: (*tool.input_schema).clone(),
+                };
+                let call = match GatedCall::new(&self.inner.server_name, &name, Some(&info), arguments, decision.risk) {
                     Ok(c) => c,
                     Err(e) => return Ok(refusal(format!("The call cannot be asked about: {e}. {name} was not run."))),
                 };

@@ -798,6 +798,25 @@ fn a_bad_policy_stops_the_gateway_with_the_line_and_the_reason() {
     );
     assert!(!dir.path().join("d").exists(), "nothing registered, nothing written");
 
+    // An upstream URL in the clear, or --client-id without its secret:
+    // refused before anything is registered (the issuer is unreachable).
+    std::fs::write(&policy, "[approval]\nissuer = \"https://as.example.com\"\nlogin_hint = \"zoe\"\n").unwrap();
+    for (args, reason) in [
+        (vec!["--upstream-url", "http://mcp.example.com/mcp"], "--upstream-url must be https"),
+        (vec!["--client-id", "c1", "--", "node"], "--client-id needs its secret in COUNTERSIGN_MCP_CLIENT_SECRET"),
+    ] {
+        let out = std::process::Command::new(GATEWAY)
+            .args(["serve", "--policy", p(&policy), "--data-dir", p(&dir.path().join("d"))])
+            .args(&args)
+            .env_remove(countersign_mcp::cli::ENV_CLIENT_SECRET)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(reason), "{stderr}");
+        assert!(!dir.path().join("d").exists(), "nothing registered");
+    }
+
     // --listen off loopback, or without a token: refused before anything starts.
     std::fs::write(&policy, "[approval]\nissuer = \"https://as.example.com\"\nlogin_hint = \"zoe\"\n").unwrap();
     for (listen, token, reason) in [
