@@ -6,7 +6,7 @@
 //! `cargo test --all-targets`) it does nothing.
 //!
 //! Parts (`COUNTERSIGN_BENCH_PARTS`, default all:
-//! `start,idle,idle-inbox,inbox,fetch,admin`):
+//! `start,idle,idle-inbox,click,inbox,fetch,admin`):
 //!
 //! - `start`: cold start to an interactive window, through tauri-driver
 //!   (WebDriver) for both apps, alternating, after one unreported warm-up
@@ -24,7 +24,13 @@
 //!   (no account). Once settled, CPU time (utime + stime) and memory (RSS
 //!   and PSS) of the whole process tree (the app, WebKitWebProcess,
 //!   WebKitNetworkProcess) are sampled every second over the idle window.
-//! - `idle-inbox`: the same for Countersign with 1,000 pending requests.
+//! - `idle-inbox`: the same for Countersign with 1,000 pending requests:
+//!   expiring in an hour, its window open on the inbox, then hidden in the
+//!   tray (`--hidden`); then expiring in five minutes, window open.
+//! - `click`: a notification click (dunst's default action, through
+//!   `dunstctl`) to the request's view on screen (in the page: the view in
+//!   the DOM and two frames after it), with the app started hidden in the
+//!   tray, then with its window open on the inbox; a fresh app per run.
 //! - `inbox`: Countersign opened through WebDriver on a data directory that
 //!   already holds 1,000 pending requests (synced before the launch): the
 //!   time until all are listed, then the page is scrolled from top to bottom
@@ -239,7 +245,7 @@ fn main() {
         admin_grants: env_or("COUNTERSIGN_BENCH_GRANTS", 10_000u64),
         admin_rows: env_or("COUNTERSIGN_BENCH_ADMIN_ROWS", 2000u64).max(1),
         parts: std::env::var("COUNTERSIGN_BENCH_PARTS")
-            .unwrap_or_else(|_| "start,idle,idle-inbox,inbox,fetch,admin".into())
+            .unwrap_or_else(|_| "start,idle,idle-inbox,click,inbox,fetch,admin".into())
             .split(',')
             .map(|p| p.trim().to_owned())
             .collect(),
@@ -252,6 +258,12 @@ fn main() {
     let mut report = Report::default();
     runtime.block_on(async {
         println!("machine: {} cores, load average {}", cores(), load_average());
+        let renderer: Vec<String> =
+            countersign_desktop::pending_renderer_settings().iter().map(|(n, v)| format!("{n}={v}")).collect();
+        println!(
+            "renderer (both apps): {}",
+            if renderer.is_empty() { "WebKit's default (a GPU is usable)".to_owned() } else { renderer.join(" ") }
+        );
         if settings.parts.iter().any(|p| p == "start") {
             cold_start(&settings, &mut report).await;
         }
@@ -267,6 +279,9 @@ fn main() {
         if settings.parts.iter().any(|p| p == "fetch") {
             fetch(&settings, &mut report).await;
         }
+        if settings.parts.iter().any(|p| p == "click") {
+            click(&settings, &mut report).await;
+        }
         if settings.parts.iter().any(|p| p == "admin") {
             admin(&settings, &mut report).await;
         }
@@ -278,15 +293,27 @@ fn main() {
 
 #[derive(Default)]
 struct Report {
-    /// (row, Countersign, empty app)
-    rows: Vec<(String, String, String)>,
+    /// (row, Countersign, empty app, ratio)
+    rows: Vec<(String, String, String, String)>,
+    /// The empty app's cold start (text, median ms), once measured.
+    empty_start: Option<(String, f64)>,
 }
 
 impl Report {
     fn row(&mut self, name: impl Into<String>, countersign: impl Into<String>, empty: impl Into<String>) {
-        let (name, countersign, empty) = (name.into(), countersign.into(), empty.into());
-        println!("    {name}: Countersign {countersign} | empty Tauri app {empty}");
-        self.rows.push((name, countersign, empty));
+        self.push(name.into(), countersign.into(), empty.into(), "–".into());
+    }
+
+    /// A row with both apps' figures and their ratio (Countersign's over
+    /// the empty app's, from the unrounded values).
+    fn compare(&mut self, name: impl Into<String>, countersign: (String, f64), empty: (String, f64)) {
+        let ratio = if empty.1 > 0.0 { format!("{:.2}×", countersign.1 / empty.1) } else { "n/a".into() };
+        self.push(name.into(), countersign.0, empty.0, ratio);
+    }
+
+    fn push(&mut self, name: String, countersign: String, empty: String, ratio: String) {
+        println!("    {name}: Countersign {countersign} | empty Tauri app {empty} | ratio {ratio}");
+        self.rows.push((name, countersign, empty, ratio));
     }
 
     fn print(&self, settings: &Settings) {
@@ -303,10 +330,10 @@ impl Report {
             settings.admin_rows,
             load_average()
         );
-        println!("| figure | Countersign | empty Tauri app |");
-        println!("|---|---|---|");
-        for (name, countersign, empty) in &self.rows {
-            println!("| {name} | {countersign} | {empty} |");
+        println!("| figure | Countersign | empty Tauri app | ratio |");
+        println!("|---|---|---|---|");
+        for (name, countersign, empty, ratio) in &self.rows {
+            println!("| {name} | {countersign} | {empty} | {ratio} |");
         }
     }
 }
@@ -318,8 +345,23 @@ fn spread_ms(values: &[f64]) -> String {
     }
     let mut v = values.to_vec();
     v.sort_by(f64::total_cmp);
-    let median = if v.len() % 2 == 1 { v[v.len() / 2] } else { (v[v.len() / 2 - 1] + v[v.len() / 2]) / 2.0 };
-    format!("{median:.0} ms ({:.0} – {:.0})", v[0], v[v.len() - 1])
+    format!("{:.0} ms ({:.0} – {:.0})", median(&v), v[0], v[v.len() - 1])
+}
+
+/// The median of sorted values (NaN for none).
+fn median(sorted: &[f64]) -> f64 {
+    match sorted.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => sorted[n / 2],
+        n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+    }
+}
+
+/// `spread_ms` and the median, for [`Report::compare`].
+fn spread_and_median(values: &[f64]) -> (String, f64) {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    (spread_ms(&v), median(&v))
 }
 
 /// Nearest-rank percentile of sorted values.
@@ -454,16 +496,26 @@ impl RunDir {
         self.dir.path().join("data")
     }
 
+    /// The app's environment. Both apps get the renderer variables
+    /// Countersign would set for itself (software painting where there is
+    /// no usable GPU, as under Xvfb), so that they render the same way: an
+    /// empty app left compositing through llvmpipe starts slower and holds
+    /// more memory than the same app painting in software.
     fn env(&self) -> Vec<(String, PathBuf)> {
         let p = self.dir.path();
-        vec![
-            ("COUNTERSIGN_DATA_DIR".into(), self.data()),
-            ("COUNTERSIGN_KEY_STORE".into(), "file".into()),
-            ("COUNTERSIGN_INSECURE_KEY_PASSPHRASE".into(), PASSPHRASE.into()),
-            ("COUNTERSIGN_EXPORT_DIR".into(), p.join("exports")),
-            ("XDG_DATA_HOME".into(), p.join("xdg-data")),
-            ("XDG_CACHE_HOME".into(), p.join("xdg-cache")),
-        ]
+        let renderer = countersign_desktop::pending_renderer_settings()
+            .into_iter()
+            .map(|(name, value)| (name.to_owned(), PathBuf::from(value)));
+        renderer
+            .chain([
+                ("COUNTERSIGN_DATA_DIR".into(), self.data()),
+                ("COUNTERSIGN_KEY_STORE".into(), "file".into()),
+                ("COUNTERSIGN_INSECURE_KEY_PASSPHRASE".into(), PASSPHRASE.into()),
+                ("COUNTERSIGN_EXPORT_DIR".into(), p.join("exports")),
+                ("XDG_DATA_HOME".into(), p.join("xdg-data")),
+                ("XDG_CACHE_HOME".into(), p.join("xdg-cache")),
+            ])
+            .collect()
     }
 }
 
@@ -498,11 +550,16 @@ mod driver;
 impl Driven {
     /// Starts tauri-driver, then (timed) opens a session, which launches `app`.
     async fn start(settings: &Settings, app: App, env: &[(String, PathBuf)]) -> Driven {
+        Driven::start_with_args(settings, app, env, &[]).await
+    }
+
+    /// [`Driven::start`] with the app's command-line arguments.
+    async fn start_with_args(settings: &Settings, app: App, env: &[(String, PathBuf)], args: &[&str]) -> Driven {
         let binary = app.binary(settings);
         let patience = driver::Patience { within: Duration::from_secs(30), every: Duration::from_millis(20) };
         let env = env.iter().map(|(key, value)| (key, value));
         let (driver, port) = driver::start_tauri_driver(&settings.driver, env, Stdio::null(), patience);
-        let capabilities = driver::capabilities(json!({ "application": binary }));
+        let capabilities = driver::capabilities(json!({ "application": binary, "args": args }));
         let requested_uptime = uptime();
         let requested = Instant::now();
         let client = ClientBuilder::native()
@@ -598,13 +655,15 @@ async fn cold_start(settings: &Settings, report: &mut Report) {
             }
         }
     }
-    let get = |m: &BTreeMap<&str, Vec<f64>>, app: App| spread_ms(m.get(app.name()).map_or(&[][..], Vec::as_slice));
-    report.row(
+    let get =
+        |m: &BTreeMap<&str, Vec<f64>>, app: App| spread_and_median(m.get(app.name()).map_or(&[][..], Vec::as_slice));
+    report.empty_start = Some(get(&from_process, App::Empty));
+    report.compare(
         "Cold start to interactive, from process start (median, min – max)",
         get(&from_process, App::Countersign),
         get(&from_process, App::Empty),
     );
-    report.row(
+    report.compare(
         "Cold start to interactive, from WebDriver session request",
         get(&from_request, App::Countersign),
         get(&from_request, App::Empty),
@@ -662,18 +721,19 @@ impl World {
     /// A world whose agent sent `count` requests ([`World::seed`]), and a
     /// data directory enrolled there that holds them all ([`World::sync`]);
     /// how long sending them took.
-    async fn with_synced_requests(count: usize) -> (World, RunDir, Duration) {
+    async fn with_synced_requests(count: usize, expiry_secs: u64) -> (World, RunDir, Duration) {
         let world = World::start().await;
         let dir = RunDir::new();
         let account = world.enroll(&dir.data()).await;
-        let seeded = world.seed(count).await;
+        let seeded = world.seed(count, expiry_secs).await;
         let synced = World::sync(&dir.data(), &account).await;
         assert_eq!(synced, count, "the data directory holds the seeded requests");
         (world, dir, seeded)
     }
 
-    /// Registers an agent and has it send `count` requests (1 h expiry), 8 at a time.
-    async fn seed(&self, count: usize) -> Duration {
+    /// Registers an agent and has it send `count` requests expiring in
+    /// `expiry_secs`, 8 at a time.
+    async fn seed(&self, count: usize, expiry_secs: u64) -> Duration {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/details/testdata/valid");
         let details: Vec<String> = DETAILS
             .iter()
@@ -711,7 +771,7 @@ impl World {
                             ("login_hint", USER.to_owned()),
                             ("binding_message", format!("REQ-{n:04}")),
                             ("authorization_details", details[n % details.len()].clone()),
-                            ("requested_expiry", "3600".to_owned()),
+                            ("requested_expiry", expiry_secs.to_string()),
                         ])
                         .await;
                 }
@@ -768,9 +828,10 @@ impl Idle {
 
 /// Launches `app` directly, waits for `ready` (the server connection),
 /// lets it settle, then samples the process tree over the idle window.
-async fn measure_idle(settings: &Settings, app: App, dir: &RunDir, world: Option<&World>) -> Idle {
+async fn measure_idle(settings: &Settings, app: App, dir: &RunDir, world: Option<&World>, args: &[&str]) -> Idle {
     let log = std::fs::File::create(dir.dir.path().join("app.log")).expect("log file");
     let mut child = Command::new(app.binary(settings))
+        .args(args)
         .envs(dir.env())
         .stdout(log.try_clone().expect("log"))
         .stderr(log)
@@ -859,8 +920,8 @@ async fn idle(settings: &Settings, report: &mut Report) {
     let world = World::start().await;
     let dir = RunDir::new();
     world.enroll(&dir.data()).await;
-    let countersign = measure_idle(settings, App::Countersign, &dir, Some(&world)).await;
-    let empty = measure_idle(settings, App::Empty, &RunDir::new(), None).await;
+    let countersign = measure_idle(settings, App::Countersign, &dir, Some(&world), &[]).await;
+    let empty = measure_idle(settings, App::Empty, &RunDir::new(), None, &[]).await;
     for (app, m) in [(App::Countersign, &countersign), (App::Empty, &empty)] {
         println!(
             "    {}: settled after {:.0} s; {}; {} over {:.0} s; {}",
@@ -872,28 +933,214 @@ async fn idle(settings: &Settings, report: &mut Report) {
             m.processes
         );
     }
-    report.row("Idle memory (median of 1 s samples): RSS sum, PSS sum", countersign.memory(), empty.memory());
-    report.row("Idle CPU over the window (all processes)", countersign.cpu(), empty.cpu());
+    report.compare(
+        "Idle memory (median of 1 s samples): RSS sum, PSS sum (ratio of PSS)",
+        (countersign.memory(), countersign.pss_kib as f64),
+        (empty.memory(), empty.pss_kib as f64),
+    );
+    report.compare(
+        "Idle CPU over the window (all processes)",
+        (countersign.cpu(), countersign.cpu_secs / countersign.window_secs),
+        (empty.cpu(), empty.cpu_secs / empty.window_secs),
+    );
 
     world.server.server.stop().await;
 }
 
-/// Countersign idle with a full inbox (its countdowns tick every second).
+/// Countersign idle with a full inbox: requests expiring in an hour (their
+/// countdowns show whole minutes and change once a minute), the window open
+/// on the inbox, then hidden in the tray (`--hidden`, as the login item
+/// starts it); then requests expiring in five minutes (the server's default
+/// expiry: the countdowns on or near the screen change every second).
 async fn idle_inbox(settings: &Settings, report: &mut Report) {
     let count = settings.requests;
     println!("\n==> idle with {count} pending requests: {} s window, no WebDriver", settings.idle_secs);
-    let (world, full, _) = World::with_synced_requests(count).await;
-    let loaded = measure_idle(settings, App::Countersign, &full, Some(&world)).await;
-    println!(
-        "    Countersign with {count} requests: settled after {:.0} s; {}; {}; {}",
-        loaded.settle_secs,
-        loaded.memory(),
-        loaded.cpu(),
-        loaded.processes
+    let cases: [(u64, &str, &[&str]); 3] = [
+        (3600, "1 h expiry, window open", &[]),
+        (3600, "1 h expiry, window hidden in the tray", &[countersign_desktop::ARG_HIDDEN]),
+        (300, "5 min expiry, window open", &[]),
+    ];
+    let mut synced: Option<(u64, World, RunDir)> = None;
+    for (expiry, shown, args) in cases {
+        if synced.as_ref().is_none_or(|(e, _, _)| *e != expiry) {
+            if let Some((_, world, _)) = synced.take() {
+                world.server.server.stop().await;
+            }
+            let (world, dir, _) = World::with_synced_requests(count, expiry).await;
+            synced = Some((expiry, world, dir));
+        }
+        let Some((_, world, dir)) = synced.as_ref() else { unreachable!("synced above") };
+        let loaded = measure_idle(settings, App::Countersign, dir, Some(world), args).await;
+        println!(
+            "    Countersign with {count} requests, {shown}: settled after {:.0} s; {}; {}; {}",
+            loaded.settle_secs,
+            loaded.memory(),
+            loaded.cpu(),
+            loaded.processes
+        );
+        report.row(format!("Idle memory with {count} pending requests, {shown}"), loaded.memory(), "n/a");
+        report.row(format!("Idle CPU with {count} pending requests, {shown}"), loaded.cpu(), "n/a");
+    }
+    if let Some((_, world, _)) = synced {
+        world.server.server.stop().await;
+    }
+}
+
+// ---------------------------------------------------------------- notification click
+
+/// A request the click part sends (one `send_email` detail, as the
+/// end-to-end test of notification clicks).
+const CLICK_DETAILS: &str = r#"[{"type":"urn:countersign:details:v1:send_email","from":"zoe@example.com","to":["bob@example.org"],"subject":"Minutes of Tuesday's meeting","body_preview":"Hi Bob,\n\nthe minutes are attached.\n\nZoë"}]"#;
+
+/// Resolves once the request view of the request `arguments[0]` is in the
+/// page and two frames followed (it is on screen): the wall-clock time of
+/// that frame, in ms since the epoch. Watches the DOM with a
+/// MutationObserver, not a timer: a hidden page's timers are throttled.
+const DETAIL_SCRIPT: &str = r#"
+const [id, done] = [arguments[0], arguments[arguments.length - 1]];
+const selector = `[data-testid="request-detail"][data-request-id="${CSS.escape(id)}"]`;
+let seen = false;
+const finish = () => {
+  if (seen || !document.querySelector(selector)) return false;
+  seen = true;
+  observer.disconnect();
+  requestAnimationFrame(() => requestAnimationFrame(() =>
+    done({ frame_epoch_ms: performance.timeOrigin + performance.now(), visibility: document.visibilityState })));
+  return true;
+};
+const observer = new MutationObserver(finish);
+observer.observe(document.body, { childList: true, subtree: true, attributes: true });
+finish();
+"#;
+
+fn epoch_ms() -> f64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+}
+
+fn dunstctl(args: &[&str]) -> String {
+    let out = Command::new("dunstctl").args(args).output().expect("run dunstctl (Debian package dunst)");
+    assert!(out.status.success(), "dunstctl {args:?} failed");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+impl Driven {
+    /// The value of `script` (run in the page), polled until it is a string
+    /// (no frame needed: the window may be hidden).
+    async fn poll_string(&self, what: &str, script: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(Value::String(v)) = self.client.execute(script, vec![]).await {
+                return v;
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Sends a request, waits for its notification, clicks it (dunst's
+    /// default action), and returns the time from the click to its request
+    /// view on screen, in ms.
+    async fn click_notification(&self, world: &World, agent: &Agent, n: usize) -> f64 {
+        world.server.request(agent, CLICK_DETAILS, &format!("CLICK-{n}"), "openid email").await;
+        let id = self
+            .poll_string(
+                "the request in the inbox",
+                &format!(
+                    "const i = [...document.querySelectorAll('[data-testid=\"inbox-item\"]')]\
+                     .find((e) => e.textContent.includes('CLICK-{n}')); return i ? i.dataset.requestId : null;"
+                ),
+            )
+            .await;
+        wait_until("its notification", || dunstctl(&["count", "displayed"]) == "1").await;
+        let client = self.client.clone();
+        let watching = tokio::spawn(async move { client.execute_async(DETAIL_SCRIPT, vec![json!(id)]).await });
+        // The watcher is installed before the click (WebDriver runs the
+        // script at once; this leaves it ample time).
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let clicked = epoch_ms();
+        dunstctl(&["action", "0"]);
+        let shown = watching.await.expect("watcher task").expect("request view shown");
+        dunstctl(&["close-all"]);
+        shown["frame_epoch_ms"].as_f64().expect("frame time") - clicked
+    }
+}
+
+/// A notification click, with the app in the tray (started hidden, as at
+/// login) and with its window open on the inbox: the time from the click to
+/// the request's view on screen.
+async fn click(settings: &Settings, report: &mut Report) {
+    println!("\n==> notification click to the request on screen ({} runs)", settings.runs);
+    let dunst = Command::new("dunst")
+        .args(["-config", "/dev/null"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start dunst (Debian package dunst)");
+    let dunst = KillOnDrop(dunst);
+    wait_until("dunst on the session bus", || {
+        Command::new("dunstctl").args(["count", "displayed"]).output().is_ok_and(|o| o.status.success())
+    })
+    .await;
+    let (mut hidden, mut open) = (Vec::new(), Vec::new());
+    for run in 1..=settings.runs {
+        // A fresh server per run: no request of an earlier run is waiting.
+        let world = World::start().await;
+        let agent = world.server.agent("Mail Assistant", &["urn:countersign:details:v1:send_email"]).await;
+        let dir = RunDir::new();
+        world.enroll(&dir.data()).await;
+        let driven =
+            Driven::start_with_args(settings, App::Countersign, &dir.env(), &[countersign_desktop::ARG_HIDDEN]).await;
+        world.wait_connected().await;
+        driven
+            .poll_string(
+                "the empty inbox",
+                "return document.querySelector('[data-testid=\"inbox-empty\"]') ? 'yes' : null;",
+            )
+            .await;
+        // Let the start settle: the click is timed on an idle app.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let from_tray = driven.click_notification(&world, &agent, run * 2).await;
+        driven
+            .client
+            .find(fantoccini::Locator::Css("[data-testid=\"back\"]"))
+            .await
+            .expect("back")
+            .click()
+            .await
+            .expect("click back");
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let from_open = driven.click_notification(&world, &agent, run * 2 + 1).await;
+        println!("    run {run}: window hidden {from_tray:.0} ms, window open {from_open:.0} ms");
+        hidden.push(from_tray);
+        open.push(from_open);
+        driven.close().await;
+        world.server.server.stop().await;
+    }
+    report.row(
+        "Notification click to the request on screen, app in the tray (window hidden)",
+        spread_ms(&hidden),
+        "n/a",
     );
-    report.row(format!("Idle memory with {count} pending requests"), loaded.memory(), "n/a");
-    report.row(format!("Idle CPU with {count} pending requests"), loaded.cpu(), "n/a");
-    world.server.server.stop().await;
+    report.row("Notification click to the request on screen, window open on the inbox", spread_ms(&open), "n/a");
+    drop(dunst);
+}
+
+/// A child process killed when dropped.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 // ---------------------------------------------------------------- 3. inbox
@@ -924,10 +1171,11 @@ impl Frames {
 async fn inbox(settings: &Settings, report: &mut Report) {
     let count = settings.requests;
     println!("\n==> inbox of {count} requests: listing and scrolling at {} px/s", settings.scroll_speed);
-    let (world, template, seeded) = World::with_synced_requests(count).await;
+    let (world, template, seeded) = World::with_synced_requests(count, 3600).await;
     println!("    seeded {count} requests in {:.1} s and synced them into the data directory", seeded.as_secs_f64());
 
     let mut listed = Vec::new();
+    let mut on_screen = Vec::new();
     let mut countersign_frames = Vec::new();
     let mut empty_frames = Vec::new();
     let mut scrolled = Vec::new();
@@ -935,15 +1183,18 @@ async fn inbox(settings: &Settings, report: &mut Report) {
         let dir = RunDir::new();
         copy_dir(&template.data(), &dir.data());
         let driven = Driven::start(settings, App::Countersign, &dir.env()).await;
+        let first = driven.wait_for("[data-testid=\"inbox-item\"]", 1).await;
         let launch = driven.wait_for("[data-testid=\"inbox-item\"]", count).await;
         let frames = Frames::from(driven.scroll(settings.scroll_speed).await);
         driven.close().await;
         println!(
-            "    run {run} Countersign: {count} listed {:.0} ms after process start; scroll {} ({})",
+            "    run {run} Countersign: first requests on screen {:.0} ms, all {count} listed {:.0} ms after process start; scroll {} ({})",
+            first.from_process,
             launch.from_process,
             frames.summary(),
             frames.scrolled
         );
+        on_screen.push(first.from_process);
         listed.push(launch.from_process);
         countersign_frames.extend(frames.intervals.iter().copied());
         scrolled.push(frames.scrolled.clone());
@@ -961,6 +1212,19 @@ async fn inbox(settings: &Settings, report: &mut Report) {
     }
     countersign_frames.sort_by(f64::total_cmp);
     empty_frames.sort_by(f64::total_cmp);
+    // Beside the empty app's cold start (the `start` part), when it ran.
+    match report.empty_start.clone() {
+        Some(empty) => report.compare(
+            format!("{count} pending requests waiting: the first on screen, from process start (vs the empty app's cold start)"),
+            spread_and_median(&on_screen),
+            empty,
+        ),
+        None => report.row(
+            format!("{count} pending requests waiting: the first on screen, from process start"),
+            spread_ms(&on_screen),
+            "n/a",
+        ),
+    }
     report.row(
         format!("{count} pending requests listed, from process start (data directory holding them)"),
         spread_ms(&listed),
@@ -983,7 +1247,7 @@ async fn fetch(settings: &Settings, report: &mut Report) {
     let world = World::start().await;
     let dir = RunDir::new();
     world.enroll(&dir.data()).await;
-    world.seed(count).await;
+    world.seed(count, 3600).await;
     let driven = Driven::start(settings, App::Countersign, &dir.env()).await;
     let launch = driven.wait_for("[data-testid=\"inbox-item\"]", count).await;
     driven.close().await;

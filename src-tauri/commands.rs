@@ -37,10 +37,11 @@ pub fn subscribe_events(shell: State<'_, Shell>, channel: Channel<UiEvent>) {
     shell.subscribe(channel);
 }
 
-/// Pending requests across accounts, newest first, each with its display model.
+/// Pending requests across accounts, newest first, each with its display
+/// model; the newest `limit` only when given (the first screen at start).
 #[tauri::command(rename_all = "snake_case")]
-pub async fn inbox_views(shell: State<'_, Shell>) -> Result<Vec<RequestView>, IpcError> {
-    Ok(shell.approver()?.inbox_views().await?)
+pub async fn inbox_views(shell: State<'_, Shell>, limit: Option<usize>) -> Result<Vec<RequestView>, IpcError> {
+    Ok(shell.approver()?.inbox_views_up_to(limit).await?)
 }
 
 /// One stored request as the user sees it.

@@ -53,6 +53,7 @@ use tauri::{AppHandle, Manager, Runtime};
 
 pub use ipc_error::IpcError;
 use shell::Shell;
+pub use webview::pending_renderer_settings;
 
 /// The invoke handler with every listed command.
 macro_rules! invoke_handler {
@@ -84,11 +85,14 @@ pub fn run() -> Result<(), tauri::Error> {
     let app = tauri::Builder::default()
         // First, so that a second instance exits before doing anything else.
         .plugin(single_instance.build())
+        // Right after it: only the one instance opens the store.
+        .plugin(open_in_background())
         .plugin(tauri_plugin_deep_link::init())
         .plugin(tauri_plugin_autostart::Builder::new().args([ARG_HIDDEN]).app_name("Countersign").build())
         .invoke_handler(invoke_handler!())
         .setup(|app| {
-            setup(app.handle())?;
+            let shell = opened(app.handle());
+            setup(app.handle(), shell)?;
             if let Some(window) = app.get_webview_window("main") {
                 webview::reload_when_the_web_process_ends(&window);
             }
@@ -113,14 +117,49 @@ pub fn run() -> Result<(), tauri::Error> {
     Ok(())
 }
 
-/// Opens the approver in the data directory, forwards its events to the UI,
-/// starts its transport, installs the tray.
-fn setup<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
-    let export_dir = config::export_dir_from_env()
-        .or_else(|| app.path().download_dir().ok())
-        .or_else(countersign_approver::default_data_dir)
-        .unwrap_or_else(|| PathBuf::from("."));
-    let shell = tauri::async_runtime::block_on(Shell::open(config::from_env(), export_dir));
+/// The thread opening the approver ([`open_in_background`]).
+struct Opening(std::sync::Mutex<Option<std::thread::JoinHandle<Shell>>>);
+
+/// A plugin whose setup starts opening the approver's store on a thread of
+/// its own. Plugins are set up when the app is built, after GTK has started
+/// and before the window and its web view are made: the store opens while
+/// they start (about 100 ms here), instead of after them on the main thread,
+/// where it held up the window (docs/performance.md, "Desktop app"). It
+/// comes after the single-instance plugin, so a second instance exits
+/// before touching the store. The configuration is read here, on the main
+/// thread. The export directory needs the app's paths: `setup` sets it.
+fn open_in_background<R: Runtime>() -> tauri::plugin::TauriPlugin<R> {
+    tauri::plugin::Builder::new("countersign-open")
+        .setup(|app, _api| {
+            let config = config::from_env();
+            let thread = std::thread::Builder::new()
+                .name("countersign-open".into())
+                .spawn(move || tauri::async_runtime::block_on(Shell::open(config, PathBuf::new())));
+            app.manage(Opening(std::sync::Mutex::new(thread.ok())));
+            Ok(())
+        })
+        .build()
+}
+
+/// The approver opened by [`open_in_background`]'s thread; opened here if
+/// that thread could not start or panicked.
+fn opened<R: Runtime>(app: &AppHandle<R>) -> Shell {
+    let thread = app.try_state::<Opening>().and_then(|o| o.0.lock().ok().and_then(|mut t| t.take()));
+    match thread.map(std::thread::JoinHandle::join) {
+        Some(Ok(shell)) => shell,
+        _ => tauri::async_runtime::block_on(Shell::open(config::from_env(), PathBuf::new())),
+    }
+}
+
+/// Takes the opened approver, forwards its events to the UI, shows the
+/// window, installs the tray, starts the transport.
+fn setup<R: Runtime>(app: &AppHandle<R>, mut shell: Shell) -> tauri::Result<()> {
+    shell.set_export_dir(
+        config::export_dir_from_env()
+            .or_else(|| app.path().download_dir().ok())
+            .or_else(countersign_approver::default_data_dir)
+            .unwrap_or_else(|| PathBuf::from(".")),
+    );
     if let Some(error) = shell.status().startup_error {
         eprintln!("countersign: the approver could not be opened: {}", error.message);
     }
@@ -130,11 +169,12 @@ fn setup<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
     events::ask_passphrase_in_the_window(app);
     events::show_security_key_prompts_in_the_window(app);
     app.manage(notify::Notifier::default());
-    tray::install(app)?;
-    deep_link::install(app);
+    // The window first: the tray (about 10 ms of D-Bus) can follow it.
     if !std::env::args().any(|arg| arg == ARG_HIDDEN) {
         tray::show_main_window(app);
     }
+    tray::install(app)?;
+    deep_link::install(app);
     if let Some(events) = events {
         tauri::async_runtime::spawn(events::forward(app.clone(), events));
         let app = app.clone();

@@ -162,6 +162,11 @@ impl Shell {
         }
     }
 
+    /// Where history exports are written (set once the app's paths are known).
+    pub fn set_export_dir(&mut self, dir: PathBuf) {
+        self.export_dir = dir;
+    }
+
     /// The approver's data directory (where the app keeps its settings too).
     pub fn data_dir(&self) -> Option<&Path> {
         self.approver.as_ref().ok().map(|a| a.config().data_dir.as_path())

@@ -341,6 +341,9 @@ fn enroll_receive_approve_deny_verify_and_export_against_a_real_server() {
     let views = wait_for_inbox(&t.window, 2);
     answers.add("RequestView[]", &Value::Array(views.clone()));
 
+    // The first screen at start (`limit`): the newest only.
+    let newest = invoke(&t.window, "inbox_views", json!({ "limit": 1 })).unwrap();
+    assert_eq!(newest, json!([views[0].clone()]));
     // Newest first, exactly as received, with the display model and its warnings.
     assert_eq!(views[0]["item"]["request"]["binding_message"], "ORDER-2");
     assert_eq!(views[1]["item"]["request"]["binding_message"], "ORDER-1");

@@ -61,24 +61,35 @@ fn render_node_usable() -> bool {
         .any(|e| std::fs::OpenOptions::new().read(true).write(true).open(e.path()).is_ok())
 }
 
+/// The renderer variables this process would set (Linux only; elsewhere
+/// none): what [`apply_renderer_settings`] applies, and what the desktop
+/// benchmark gives the empty app so that both render the same way.
+pub fn pending_renderer_settings() -> Vec<(&'static str, &'static str)> {
+    #[cfg(target_os = "linux")]
+    {
+        let gpu_path = render_node_usable() && !software_gl_forced(|name| std::env::var(name).ok());
+        renderer_settings(gpu_path, |name| std::env::var_os(name).is_some())
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        Vec::new()
+    }
+}
+
 /// Sets the renderer variables where the GPU path is unavailable (Linux
 /// only). Call it first thing in `main`, before any thread starts and
 /// before GTK or WebKit initialise: the web processes inherit the
 /// environment.
 pub fn apply_renderer_settings() {
-    #[cfg(target_os = "linux")]
-    {
-        let gpu_path = render_node_usable() && !software_gl_forced(|name| std::env::var(name).ok());
-        let settings = renderer_settings(gpu_path, |name| std::env::var_os(name).is_some());
-        if settings.is_empty() {
-            return;
-        }
-        let names: Vec<String> = settings.iter().map(|(n, v)| format!("{n}={v}")).collect();
-        eprintln!("countersign: no usable GPU (DRM render node); WebKit renders in software: {}", names.join(" "));
-        for (name, value) in settings {
-            // Safe here: called before any other thread exists (see above).
-            std::env::set_var(name, value);
-        }
+    let settings = pending_renderer_settings();
+    if settings.is_empty() {
+        return;
+    }
+    let names: Vec<String> = settings.iter().map(|(n, v)| format!("{n}={v}")).collect();
+    eprintln!("countersign: no usable GPU (DRM render node); WebKit renders in software: {}", names.join(" "));
+    for (name, value) in settings {
+        // Safe here: called before any other thread exists (see above).
+        std::env::set_var(name, value);
     }
 }
 

@@ -32,7 +32,7 @@ describe('App', () => {
     expect(await screen.findByTestId('welcome')).toBeInTheDocument();
     expect(await screen.findByTestId('key-store-warning')).toHaveTextContent('No OS keychain');
     await fireEvent.click(screen.getByTestId('welcome-enroll'));
-    expect(screen.getByTestId('enroll')).toBeInTheDocument();
+    expect(await screen.findByTestId('enroll')).toBeInTheDocument();
   });
 
   it('asks for the key file passphrase when the core waits for it, and only then', async () => {
@@ -98,6 +98,40 @@ describe('App', () => {
     const loads = backend.calls.filter((c) => c.method === 'inboxViews').length - before;
     expect(loads).toBeGreaterThanOrEqual(1);
     expect(loads).toBeLessThanOrEqual(3);
+  });
+
+  it('shows the first screen of a long inbox at once, then the rest', async () => {
+    let release = (): void => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    class HeldBackend extends FakeBackend {
+      override async inboxViews(limit?: number) {
+        if (limit === undefined) await held;
+        return super.inboxViews(limit);
+      }
+    }
+    const views = Array.from({ length: 35 }, (_, i) =>
+      makeView({ request: { id: `r${i}`, created_at: NOW - i, binding_message: `B-${i}` } }),
+    );
+    const backend = new HeldBackend(views, { accounts: [makeAccount()] });
+    render(App, { backend });
+    await vi.waitFor(() => expect(screen.getAllByTestId('inbox-item')).toHaveLength(30));
+    // The newest first; no count yet (it would say 30), and the rest announced.
+    expect(screen.getAllByTestId('inbox-item')[0]).toHaveAttribute('data-request-id', 'r0');
+    expect(screen.queryByTestId('pending-count')).toBeNull();
+    expect(screen.getByTestId('inbox-more')).toHaveTextContent('Loading the other requests');
+    release();
+    await vi.waitFor(() => expect(screen.getAllByTestId('inbox-item')).toHaveLength(35));
+    expect(screen.getByTestId('pending-count')).toHaveTextContent('(35)');
+    expect(screen.queryByTestId('inbox-more')).toBeNull();
+    expect(backend.calls.filter((c) => c.method === 'inboxViews').map((c) => c.args)).toEqual([[30], []]);
+  });
+
+  it('loads a short inbox once', async () => {
+    const backend = new FakeBackend([makeView({ request: { id: 'only' } })], { accounts: [makeAccount()] });
+    render(App, { backend });
+    await vi.waitFor(() => expect(screen.getAllByTestId('inbox-item')).toHaveLength(1));
+    expect(screen.getByTestId('pending-count')).toHaveTextContent('(1)');
+    expect(backend.calls.filter((c) => c.method === 'inboxViews').map((c) => c.args)).toEqual([[30]]);
   });
 
   it('lets withdrawn and expired requests leave with a visible reason', async () => {

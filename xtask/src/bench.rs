@@ -20,7 +20,7 @@ usage: cargo xtask bench-desktop [options]
   --requests N        requests in the inbox (default 1000)
   --scroll-speed PX   scroll speed, pixels per second (default 3000)
   --admin-rows N      rows scrolled in each admin list (default 2000)
-  --parts LIST        any of start,idle,idle-inbox,inbox,fetch,admin (default all)
+  --parts LIST        any of start,idle,idle-inbox,click,inbox,fetch,admin (default all)
   --skip-install      no apt, npm or tauri-driver installs
 ";
 

@@ -140,8 +140,8 @@ pub const PROGRAMS: &[Program] = &[
     },
     debian("WebKitWebDriver", "webkit2gtk-driver", &[EndToEnd, Bench]),
     // Notifications: a notification daemon on the test's session bus.
-    debian("dunst", "dunst", &[EndToEnd]),
-    debian("dunstctl", "dunst", &[EndToEnd]),
+    debian("dunst", "dunst", &[EndToEnd, Bench]),
+    debian("dunstctl", "dunst", &[EndToEnd, Bench]),
     debian("dbus-send", "dbus", &[EndToEnd]),
     debian("chromium", "chromium", &[Browser]),
     debian("gnome-keyring-daemon", "gnome-keyring", &[Keychain]),

@@ -371,8 +371,18 @@ impl Approver {
     /// # Errors
     /// The store.
     pub async fn inbox_views(&self) -> Result<Vec<RequestView>> {
+        self.inbox_views_up_to(None).await
+    }
+
+    /// [`Approver::inbox_views`], the newest `limit` only (all with `None`):
+    /// a first screen of a long inbox without rendering the rest. Only those
+    /// are recorded as shown.
+    ///
+    /// # Errors
+    /// The store.
+    pub async fn inbox_views_up_to(&self, limit: Option<usize>) -> Result<Vec<RequestView>> {
         let mut out = Vec::new();
-        for item in self.pending().await?.into_iter().rev() {
+        for item in self.pending().await?.into_iter().rev().take(limit.unwrap_or(usize::MAX)) {
             let view = self.inner.view_of(item).await?;
             self.inner.shown(&view).await?;
             out.push(view);

@@ -50,6 +50,11 @@ async fn requests_are_rendered_with_the_schemas_the_server_publishes() {
 
     let views = approver.inbox_views().await.unwrap();
     assert_eq!(views.len(), 2);
+    // A first screen: the newest only, the same rendering.
+    let newest = approver.inbox_views_up_to(Some(1)).await.unwrap();
+    assert_eq!(newest.len(), 1);
+    assert_eq!(serde_json::to_value(&newest[0]).unwrap(), serde_json::to_value(&views[0]).unwrap());
+    assert_eq!(approver.inbox_views_up_to(Some(5)).await.unwrap().len(), 2);
     let trade = views.iter().find(|v| v.display.details[0].type_name == STOCK_TRADE).unwrap();
     let d = &trade.display.details[0];
     assert_eq!((d.renderer, d.title.as_str()), (Renderer::Schema, "Stock trade"));

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { connectionLabel, deliveryLabel, denyReasonLabel, formatCountdown, spokenDuration, withdrawnLabel } from './format';
+import {
+  connectionLabel,
+  countdownStep,
+  deliveryLabel,
+  denyReasonLabel,
+  formatCountdown,
+  spokenDuration,
+  withdrawnLabel,
+} from './format';
 import { reveal } from './reveal';
 
 describe('format', () => {
@@ -8,6 +16,21 @@ describe('format', () => {
     expect(formatCountdown(3723)).toBe('1:02:03');
     expect(formatCountdown(-5)).toBe('0:00');
     expect(spokenDuration(61)).toBe('1 minute 1 second');
+  });
+
+  it('steps a countdown by whole minutes above ten minutes, by seconds below, and says when it next changes', () => {
+    expect(countdownStep(3600)).toEqual({ text: '60 min', spoken: '60 minutes', nextAt: 3599 });
+    expect(countdownStep(3599)).toEqual({ text: '59 min', spoken: '59 minutes', nextAt: 3539 });
+    // Rounded down: never more time than there is.
+    expect(countdownStep(719).text).toBe('11 min');
+    expect(countdownStep(660)).toMatchObject({ text: '11 min', nextAt: 659 });
+    // "10 min" until the seconds take over at ten minutes exactly.
+    expect(countdownStep(659)).toMatchObject({ text: '10 min', nextAt: 600 });
+    expect(countdownStep(601)).toMatchObject({ text: '10 min', nextAt: 600 });
+    expect(countdownStep(600)).toEqual({ text: '10:00', spoken: '10 minutes 0 seconds', nextAt: 599 });
+    expect(countdownStep(1)).toMatchObject({ text: '0:01', nextAt: 0 });
+    expect(countdownStep(0)).toMatchObject({ text: '0:00', nextAt: undefined });
+    expect(countdownStep(-3).nextAt).toBeUndefined();
   });
 
   it('names every reason a request leaves, and unknown ones too', () => {

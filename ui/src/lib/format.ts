@@ -13,6 +13,27 @@ import type {
 } from './backend/types';
 import { requestFindings } from './reveal';
 
+/** Above this many seconds left, a countdown shows whole minutes (and changes once a minute). */
+export const COUNTDOWN_SECONDS_BELOW = 600;
+
+/**
+ * A countdown's text for `seconds` left: whole minutes (rounded down, never more
+ * time than there is) above ten minutes, `M:SS` below; and the number of
+ * seconds left at which that text next changes (`undefined`: it no longer does).
+ */
+export function countdownStep(seconds: number): { text: string; spoken: string; nextAt: number | undefined } {
+  const s = Math.max(0, Math.floor(seconds));
+  if (s > COUNTDOWN_SECONDS_BELOW) {
+    const minutes = Math.floor(s / 60);
+    return {
+      text: `${minutes} min`,
+      spoken: `${minutes} minutes`,
+      nextAt: Math.max(minutes * 60 - 1, COUNTDOWN_SECONDS_BELOW),
+    };
+  }
+  return { text: formatCountdown(s), spoken: spokenDuration(s), nextAt: s > 0 ? s - 1 : undefined };
+}
+
 /** `4:05`, `1:02:03`; `0:00` once past. */
 export function formatCountdown(seconds: number): string {
   const s = Math.max(0, Math.floor(seconds));

@@ -139,7 +139,7 @@ describe('Admin view', () => {
     const admin = new FakeBackend([], { accounts: [USER, ADMIN] });
     render(App, { backend: admin });
     await fireEvent.click(await screen.findByTestId('nav-admin'));
-    expect(screen.getByTestId('admin')).toBeInTheDocument();
+    expect(await screen.findByTestId('admin')).toBeInTheDocument();
     await rows();
     // Asked as the administrator's account, never the other one.
     expect(new Set(pages(admin).map((args) => args[0]))).toEqual(new Set(['acct_admin']));

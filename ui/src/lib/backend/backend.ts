@@ -32,8 +32,8 @@ export interface Backend {
   appStatus(): Promise<AppStatus>;
   /** Delivers approver events to `listener`; resolves to an unsubscribe function. */
   subscribe(listener: (event: UiEvent) => void): Promise<() => void>;
-  /** Pending requests across accounts, newest first. */
-  inboxViews(): Promise<RequestView[]>;
+  /** Pending requests across accounts, newest first; the newest `limit` only when given. */
+  inboxViews(limit?: number): Promise<RequestView[]>;
   /** One stored request as the user sees it. */
   requestView(accountId: string, requestId: string): Promise<RequestView>;
   /** Signs and sends an approval; `typedBindingMessage` is the deliberate confirmation. */

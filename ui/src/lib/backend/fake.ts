@@ -225,10 +225,10 @@ export class FakeBackend implements Backend {
     };
   }
 
-  async inboxViews(): Promise<RequestView[]> {
-    this.#record('inboxViews', []);
+  async inboxViews(limit?: number): Promise<RequestView[]> {
+    this.#record('inboxViews', limit === undefined ? [] : [limit]);
     const views = copy(this.#views);
-    return views.sort((a, b) => b.item.request.created_at - a.item.request.created_at);
+    return views.sort((a, b) => b.item.request.created_at - a.item.request.created_at).slice(0, limit);
   }
 
   async requestView(accountId: string, requestId: string): Promise<RequestView> {

@@ -146,6 +146,9 @@ describe('TauriBackend', () => {
     invokeMock.mockResolvedValueOnce(views);
     await expect(new TauriBackend().inboxViews()).resolves.toEqual(views);
     expect(invokeMock).toHaveBeenCalledWith('inbox_views', undefined);
+    invokeMock.mockResolvedValueOnce(views);
+    await expect(new TauriBackend().inboxViews(30)).resolves.toEqual(views);
+    expect(invokeMock).toHaveBeenLastCalledWith('inbox_views', { limit: 30 });
     invokeMock.mockResolvedValueOnce({ not: 'a list' });
     await expect(new TauriBackend().history()).rejects.toMatchObject({ code: 'internal' });
   });

@@ -89,8 +89,8 @@ export class TauriBackend implements Backend {
     };
   }
 
-  inboxViews(): Promise<RequestView[]> {
-    return list<RequestView>(COMMANDS.inboxViews);
+  inboxViews(limit?: number): Promise<RequestView[]> {
+    return list<RequestView>(COMMANDS.inboxViews, limit === undefined ? undefined : { limit });
   }
 
   requestView(accountId: string, requestId: string): Promise<RequestView> {
