@@ -123,7 +123,7 @@ struct Opening(std::sync::Mutex<Option<std::thread::JoinHandle<Shell>>>);
 /// A plugin whose setup starts opening the approver's store on a thread of
 /// its own. Plugins are set up when the app is built, after GTK has started
 /// and before the window and its web view are made: the store opens while
-/// they start (about 100 ms here), instead of after them on the main thread,
+/// they are made and the page loads, instead of before that on the main thread,
 /// where it held up the window (docs/performance.md, "Desktop app"). It
 /// comes after the single-instance plugin, so a second instance exits
 /// before touching the store. The configuration is read here, on the main

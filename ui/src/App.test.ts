@@ -126,6 +126,19 @@ describe('App', () => {
     expect(backend.calls.filter((c) => c.method === 'inboxViews').map((c) => c.args)).toEqual([[30], []]);
   });
 
+  it('says so when the rest of a long inbox cannot be loaded, and stops announcing it', async () => {
+    class FailingRest extends FakeBackend {
+      override async inboxViews(limit?: number) {
+        if (limit === undefined) throw { code: 'internal', message: 'The store failed.' };
+        return super.inboxViews(limit);
+      }
+    }
+    const views = Array.from({ length: 31 }, (_, i) => makeView({ request: { id: `r${i}`, created_at: NOW - i } }));
+    render(App, { backend: new FailingRest(views, { accounts: [makeAccount()] }) });
+    expect(await screen.findByTestId('inbox-error')).toHaveTextContent('The store failed.');
+    expect(screen.queryByTestId('inbox-more')).toBeNull();
+  });
+
   it('loads a short inbox once', async () => {
     const backend = new FakeBackend([makeView({ request: { id: 'only' } })], { accounts: [makeAccount()] });
     render(App, { backend });

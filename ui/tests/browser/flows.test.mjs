@@ -22,6 +22,8 @@ describe('inbox → detail → decision', () => {
     const approve = (await calls(page)).filter((c) => c.method === 'approve');
     assert.deepEqual(approve, [{ method: 'approve', args: ['acct_1', 'req_01'] }]);
     await page.getByTestId('nav-history').click();
+    // The history view is loaded when first shown: wait for it, then count.
+    await page.getByTestId('history-item').first().waitFor();
     assert.equal(await page.getByTestId('history-item').count(), 1);
     assert.equal(await page.getByTestId('history-decision').textContent(), 'Approved');
     assert.deepEqual(problems, []);
@@ -139,6 +141,7 @@ describe('inbox → detail → decision', () => {
       options: { accounts: [makeAccount()] },
     });
     await page.getByTestId('inbox-open').click();
+    await page.getByTestId('request-detail').waitFor();
     assert.equal(await page.getByTestId('approve').count(), 0);
     assert.equal(await page.getByTestId('not-approvable').isVisible(), true);
     await context.close();
