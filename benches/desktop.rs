@@ -547,6 +547,13 @@ struct Launch {
 #[path = "../tests/support/driver.rs"]
 mod driver;
 
+/// The end-to-end tests' notification daemon (one copy of that code).
+#[allow(dead_code)]
+#[path = "../tests/support/dunst.rs"]
+mod dunst;
+
+use dunst::Dunst;
+
 impl Driven {
     /// Starts tauri-driver, then (timed) opens a session, which launches `app`.
     async fn start(settings: &Settings, app: App, env: &[(String, PathBuf)]) -> Driven {
@@ -1005,7 +1012,7 @@ const finish = () => {
   seen = true;
   observer.disconnect();
   requestAnimationFrame(() => requestAnimationFrame(() =>
-    done({ frame_epoch_ms: performance.timeOrigin + performance.now(), visibility: document.visibilityState })));
+    done({ frame_epoch_ms: performance.timeOrigin + performance.now() })));
   return true;
 };
 const observer = new MutationObserver(finish);
@@ -1015,20 +1022,6 @@ finish();
 
 fn epoch_ms() -> f64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
-}
-
-fn dunstctl(args: &[&str]) -> String {
-    let out = Command::new("dunstctl").args(args).output().expect("run dunstctl (Debian package dunst)");
-    assert!(out.status.success(), "dunstctl {args:?} failed");
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
-async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 impl Driven {
@@ -1059,16 +1052,16 @@ impl Driven {
                 ),
             )
             .await;
-        wait_until("its notification", || dunstctl(&["count", "displayed"]) == "1").await;
+        Dunst::wait_displayed(1).await;
         let client = self.client.clone();
         let watching = tokio::spawn(async move { client.execute_async(DETAIL_SCRIPT, vec![json!(id)]).await });
         // The watcher is installed before the click (WebDriver runs the
         // script at once; this leaves it ample time).
         tokio::time::sleep(Duration::from_millis(300)).await;
         let clicked = epoch_ms();
-        dunstctl(&["action", "0"]);
+        Dunst::ctl(&["action", "0"]);
         let shown = watching.await.expect("watcher task").expect("request view shown");
-        dunstctl(&["close-all"]);
+        Dunst::ctl(&["close-all"]);
         shown["frame_epoch_ms"].as_f64().expect("frame time") - clicked
     }
 }
@@ -1078,17 +1071,7 @@ impl Driven {
 /// the request's view on screen.
 async fn click(settings: &Settings, report: &mut Report) {
     println!("\n==> notification click to the request on screen ({} runs)", settings.runs);
-    let dunst = Command::new("dunst")
-        .args(["-config", "/dev/null"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start dunst (Debian package dunst)");
-    let dunst = KillOnDrop(dunst);
-    wait_until("dunst on the session bus", || {
-        Command::new("dunstctl").args(["count", "displayed"]).output().is_ok_and(|o| o.status.success())
-    })
-    .await;
+    let dunst = Dunst::start();
     let (mut hidden, mut open) = (Vec::new(), Vec::new());
     for run in 1..=settings.runs {
         // A fresh server per run: no request of an earlier run is waiting.
@@ -1131,16 +1114,6 @@ async fn click(settings: &Settings, report: &mut Report) {
     );
     report.row("Notification click to the request on screen, window open on the inbox", spread_ms(&open), "n/a");
     drop(dunst);
-}
-
-/// A child process killed when dropped.
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 // ---------------------------------------------------------------- 3. inbox

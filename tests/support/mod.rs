@@ -4,5 +4,6 @@
 
 pub mod app;
 pub mod driver;
+pub mod dunst;
 pub mod server;
 pub mod webdriver;
