@@ -110,6 +110,15 @@ pub async fn bc_authorize(
     }
 }
 
+/// When a request made at `now_ms` (unix milliseconds) with `expires_in`
+/// seconds expires, in unix seconds: rounded up, so that it never expires
+/// before `expires_in` seconds have passed for the client (which counts
+/// from when it got the answer); a request is expired once the clock's
+/// whole seconds reach this.
+fn expires_at(now_ms: u64, expires_in: u64) -> u64 {
+    now_ms.div_ceil(1000).saturating_add(expires_in)
+}
+
 fn audiences(state: &AppState) -> Vec<String> {
     state.config.client_jwt_audiences(paths::BC_AUTHORIZE)
 }
@@ -325,7 +334,6 @@ async fn handle(
     }
 
     let cfg = &state.config;
-    let now = state.now();
     // An unverified client's requests live at most `unverified_max_expiry_secs`.
     let max_expiry =
         if client.verified { cfg.max_expiry_secs } else { cfg.max_expiry_secs.min(cfg.unverified_max_expiry_secs) };
@@ -365,6 +373,7 @@ async fn handle(
     };
 
     let now_ms = state.clock.now_ms();
+    let now = now_ms / 1000;
     let auth_req_id = crate::store::requests::new_auth_req_id(now_ms, AUTH_REQ_ID_BYTES)?;
     let request_id = RequestId::new(util::time_ordered_id("req_", now_ms, 16)?)
         .map_err(|e| crate::error::Internal::new(format!("request id: {e}")))?;
@@ -390,7 +399,7 @@ async fn handle(
         requires,
         nonce,
         created_at: now,
-        expires_at: now.saturating_add(expires_in),
+        expires_at: expires_at(now_ms, expires_in),
         poll_interval: cfg.poll_interval_secs,
         last_poll_at: None,
         status: RequestStatus::Pending,
@@ -490,4 +499,27 @@ async fn handle(
     let mut resp = Json(body).into_response();
     resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(resp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::expires_at;
+
+    // The store counts whole seconds: a request is expired once
+    // `now_ms / 1000 >= expires_at`. Made at any millisecond, it must not
+    // expire before `expires_in` seconds have passed (a client counting
+    // from its answer would meet `expired_token` early), and it expires
+    // within the following second.
+    #[test]
+    fn a_request_never_expires_before_the_expires_in_it_announced() {
+        for made_ms in [1_000_000, 1_000_001, 1_000_500, 1_000_999] {
+            let at = expires_at(made_ms, 2);
+            let announced_end_ms = made_ms + 2_000;
+            assert!((announced_end_ms - 1) / 1000 < at, "made at {made_ms} ms: expired before {announced_end_ms} ms");
+            assert!((announced_end_ms + 1_000) / 1000 >= at, "made at {made_ms} ms: still pending a second late");
+        }
+        assert_eq!(expires_at(1_000_000, 2), 1_002);
+        assert_eq!(expires_at(1_000_999, 2), 1_003);
+        assert_eq!(expires_at(1_000, u64::MAX), u64::MAX, "saturates");
+    }
 }
