@@ -56,6 +56,9 @@ pub enum Need {
     Polkit,
     /// The fuzz smoke run of the display-schema renderer.
     Fuzz,
+    /// The server's PostgreSQL tests: a throwaway cluster (`initdb`, `pg_ctl`
+    /// from Debian's postgresql-15, run as the postgres user when root).
+    Postgres,
     /// The interop tests (tests/interop): openid-client on Node.js, and
     /// soft-webauthn in a Python virtual environment.
     Interop,
@@ -68,7 +71,7 @@ pub enum Need {
 }
 
 /// What `cargo xtask test` runs, and so what `cargo xtask prereq` installs.
-pub const TEST: &[Need] = &[Build, Headless, EndToEnd, Browser, Keychain, Polkit, Fuzz, Interop];
+pub const TEST: &[Need] = &[Build, Headless, EndToEnd, Browser, Keychain, Polkit, Fuzz, Postgres, Interop];
 
 /// What `cargo xtask bench-desktop` runs.
 pub const BENCH: &[Need] = &[Build, Headless, Bench];
@@ -158,6 +161,9 @@ pub const PROGRAMS: &[Program] = &[
     debian("setpriv", "util-linux", &[Polkit]),
     debian("useradd", "passwd", &[Polkit]),
     debian("chpasswd", "passwd", &[Polkit]),
+    // PostgreSQL refuses to run as root: the test cluster's initdb and
+    // pg_ctl run as the postgres user (the package makes it).
+    debian("runuser", "util-linux", &[Postgres]),
     Program { name: "cargo-fuzz", provider: Provider::CargoInstall(&["cargo-fuzz", "--locked"]), needed_for: &[Fuzz] },
     debian("kill", "procps", &[Bench]),
     // The HTTP load generator of the server benchmark (Lua-scripted bodies).
@@ -194,9 +200,8 @@ pub const LIBRARIES: &[(&str, Need)] = &[
     ("at-spi2-core", Headless),
     ("python3-venv", Interop),
     // PostgreSQL 15's server (initdb, pg_ctl, postgres under
-    // /usr/lib/postgresql/15/bin, not on PATH): the database the store's
-    // PostgreSQL work runs against.
-    ("postgresql-15", Interop),
+    // /usr/lib/postgresql/15/bin, not on PATH) and its postgres user.
+    ("postgresql-15", Postgres),
 ];
 
 /// The programs any of `needs` calls for.

@@ -75,6 +75,7 @@ pub fn run_tests(skip_install: bool) -> Result<(), String> {
     result?;
 
     fuzz_smoke()?;
+    postgres(&root)?;
     interop_openid_client(&root)?;
     interop_auth0_ai(&root)?;
     interop_soft_webauthn(&root)?;
@@ -109,6 +110,14 @@ fn fuzz_target_dir() -> std::path::PathBuf {
         Some(parent) if std::env::var_os("CARGO_TARGET_DIR").is_some() => parent.join("target-fuzz"),
         _ => main.join("fuzz-build"),
     }
+}
+
+/// The server's schema on a throwaway PostgreSQL cluster (crates/server's
+/// `testing::postgres`: `initdb` and `pg_ctl` from Debian's postgresql-15,
+/// as the postgres user when root).
+fn postgres(root: &std::path::Path) -> Result<(), String> {
+    step("PostgreSQL: the server's schema and migrations on a throwaway cluster");
+    exec(root, "cargo", &["test", "-p", "countersign-server", "--test", "postgres", "--", "--ignored"])
 }
 
 /// A standard OpenID client library (openid-client, tests/interop) runs the

@@ -19,6 +19,8 @@
 
 mod agent;
 mod door;
+#[cfg(unix)]
+pub mod postgres;
 pub mod seed;
 mod users;
 mod wait;
@@ -47,6 +49,9 @@ pub use crate::oauth::notify::run_once as deliver_notifications_once;
 pub use crate::oauth::register::check_text;
 pub use crate::oauth::tokens::{at_hash, mint, ResponseKey, Signer, AUTH_REQ_ID_CLAIM};
 pub use crate::store::begin as begin_write;
+pub use crate::store::migrations::SQLITE as SQLITE_MIGRATIONS;
+pub use crate::store::open as open_sqlite;
+pub use crate::store::postgres::open as open_postgres;
 pub use crate::store::requests::auth_req_id_key;
 pub use crate::store::requests::load as load_request;
 pub use crate::sweeper::sweep_once;

@@ -1,6 +1,8 @@
 //! The database: opening, migrations, write transactions.
 
 pub mod blocks;
+pub mod migrations;
+pub mod postgres;
 pub mod reader;
 pub mod requests;
 pub mod users;
@@ -86,7 +88,7 @@ pub async fn open(path: &Path) -> Result<Db, Internal> {
         .connect_with(options)
         .await
         .map_err(|e| Internal::new(format!("opening database {}: {e}", path.display())))?;
-    sqlx::migrate!("./migrations").run(&pool).await.map_err(|e| Internal::new(format!("migrations: {e}")))?;
+    migrations::SQLITE.run(&pool).await.map_err(|e| Internal::new(format!("migrations: {e}")))?;
     Ok(pool)
 }
 

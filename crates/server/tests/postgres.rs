@@ -1,0 +1,189 @@
+//! The schema on PostgreSQL, on a throwaway cluster (`testing::postgres`):
+//! the migrations bring an empty database to the same tables, columns,
+//! keys and indexes as SQLite's; several instances starting at once apply
+//! them once; a schema newer than the server is refused. Run by
+//! `cargo xtask test`, which installs PostgreSQL.
+
+use std::collections::BTreeSet;
+
+use countersign_server::testing::postgres::PostgresCluster;
+use countersign_server::testing::{open_postgres, open_sqlite, SQLITE_MIGRATIONS};
+use sqlx::Row as _;
+
+/// (table, column, type, not null, part of the primary key), the type as
+/// the schema's conventions name it: `bigint` or `text`.
+type Column = (String, String, String, bool, bool);
+
+async fn sqlite_columns(db: &sqlx::SqlitePool) -> BTreeSet<Column> {
+    let rows = sqlx::query(
+        "SELECT m.name AS t, c.name AS c, lower(c.type) AS ty, c.\"notnull\" AS nn, c.pk AS pk \
+         FROM sqlite_master m, pragma_table_info(m.name) c \
+         WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name <> '_sqlx_migrations'",
+    )
+    .fetch_all(db)
+    .await
+    .unwrap();
+    rows.iter()
+        .map(|r| {
+            let ty: String = r.get("ty");
+            // SQLite's INTEGER PRIMARY KEY is its 64-bit rowid: BIGINT.
+            let ty = if ty == "integer" { "bigint".to_string() } else { ty };
+            let pk: i64 = r.get("pk");
+            // A rowid key is NOT NULL though SQLite's table_info says 0.
+            let not_null = r.get::<i64, _>("nn") == 1 || pk > 0;
+            (r.get("t"), r.get("c"), ty, not_null, pk > 0)
+        })
+        .collect()
+}
+
+async fn postgres_columns(db: &sqlx::PgPool) -> BTreeSet<Column> {
+    let rows = sqlx::query(
+        "SELECT c.table_name::text AS t, c.column_name::text AS c, c.data_type::text AS ty, \
+                c.is_nullable = 'NO' AS nn, \
+                EXISTS (SELECT 1 FROM information_schema.table_constraints k \
+                        JOIN information_schema.key_column_usage u \
+                          ON u.constraint_name = k.constraint_name AND u.table_name = k.table_name \
+                        WHERE k.constraint_type = 'PRIMARY KEY' AND k.table_name = c.table_name \
+                          AND u.column_name = c.column_name) AS pk \
+         FROM information_schema.columns c \
+         WHERE c.table_schema = 'public' AND c.table_name <> '_sqlx_migrations'",
+    )
+    .fetch_all(db)
+    .await
+    .unwrap();
+    rows.iter().map(|r| (r.get("t"), r.get("c"), r.get("ty"), r.get("nn"), r.get("pk"))).collect()
+}
+
+/// Index name → (table, unique), the indexes the migrations made by name
+/// (not those of primary keys and UNIQUE constraints, which each database
+/// names its own way).
+async fn sqlite_indexes(db: &sqlx::SqlitePool) -> BTreeSet<(String, String, bool)> {
+    let rows = sqlx::query(
+        "SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL \
+         AND tbl_name <> '_sqlx_migrations'",
+    )
+    .fetch_all(db)
+    .await
+    .unwrap();
+    rows.iter()
+        .map(|r| {
+            let sql: String = r.get("sql");
+            (r.get("name"), r.get("tbl_name"), sql.to_uppercase().starts_with("CREATE UNIQUE INDEX"))
+        })
+        .collect()
+}
+
+async fn postgres_indexes(db: &sqlx::PgPool) -> BTreeSet<(String, String, bool)> {
+    let rows = sqlx::query(
+        "SELECT i.indexname::text AS name, i.tablename::text AS t, x.indisunique AS u \
+         FROM pg_indexes i JOIN pg_class c ON c.relname = i.indexname \
+         JOIN pg_index x ON x.indexrelid = c.oid \
+         WHERE i.schemaname = 'public' AND i.tablename <> '_sqlx_migrations' \
+           AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = c.oid)",
+    )
+    .fetch_all(db)
+    .await
+    .unwrap();
+    rows.iter().map(|r| (r.get("name"), r.get("t"), r.get("u"))).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs PostgreSQL's server binaries (cargo xtask test installs them)"]
+async fn the_migrations_give_postgres_the_same_schema_as_sqlite() {
+    let cluster = PostgresCluster::start().await.unwrap();
+    let pg = open_postgres(&cluster.create_database("schema").await.unwrap()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = open_sqlite(&dir.path().join("schema.db")).await.unwrap();
+
+    let (lite, post) = (sqlite_columns(&sqlite).await, postgres_columns(&pg).await);
+    assert!(lite.len() > 100, "{} columns", lite.len());
+    let only = |a: &BTreeSet<Column>, b: &BTreeSet<Column>| a.difference(b).cloned().collect::<Vec<_>>();
+    assert_eq!(
+        (only(&lite, &post), only(&post, &lite)),
+        (vec![], vec![]),
+        "columns only in SQLite, only in PostgreSQL"
+    );
+    let types: BTreeSet<&str> = post.iter().map(|c| c.2.as_str()).collect();
+    assert_eq!(types, BTreeSet::from(["bigint", "text"]), "the schema's two types");
+
+    let (lite, post) = (sqlite_indexes(&sqlite).await, postgres_indexes(&pg).await);
+    assert!(lite.iter().any(|i| i.0 == "auth_requests_user"), "{lite:?}");
+    assert_eq!(lite, post, "the same named indexes");
+
+    // The event log's key is assigned by the database, in order.
+    let seqs: Vec<i64> = sqlx::query_scalar(
+        "INSERT INTO events (sub, kind, data, created_at) VALUES ('u', 'k', '{}', 1), ('u', 'k', '{}', 2) RETURNING seq",
+    )
+    .fetch_all(&pg)
+    .await
+    .unwrap();
+    assert!(seqs.len() == 2 && seqs[0] < seqs[1], "{seqs:?}");
+    // Times past 2038 and 32 bits fit in every integer column (BIGINT).
+    sqlx::query("INSERT INTO audit_log (seq, at, actor, action, data, hash) VALUES ($1, $2, 'a', 'b', '{}', 'h')")
+        .bind(i64::from(u32::MAX) + 1)
+        .bind(i64::from(u32::MAX) * 1000)
+        .execute(&pg)
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs PostgreSQL's server binaries (cargo xtask test installs them)"]
+async fn several_instances_starting_at_once_migrate_once() {
+    let cluster = PostgresCluster::start().await.unwrap();
+    let url = cluster.create_database("together").await.unwrap();
+    let starts: Vec<_> = (0..6)
+        .map(|_| {
+            let url = url.clone();
+            tokio::spawn(async move { open_postgres(&url).await })
+        })
+        .collect();
+    let mut pools = Vec::new();
+    for start in starts {
+        pools.push(start.await.unwrap().expect("every instance starts"));
+    }
+    let applied: Vec<(i64, bool)> = sqlx::query_as("SELECT version, success FROM _sqlx_migrations ORDER BY version")
+        .fetch_all(&pools[0])
+        .await
+        .unwrap();
+    let versions: Vec<i64> = SQLITE_MIGRATIONS.iter().map(|m| m.version).collect();
+    assert_eq!(applied, versions.iter().map(|v| (*v, true)).collect::<Vec<_>>(), "each migration once");
+    // No instance was left holding the migrations' advisory lock.
+    let locks: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory'")
+        .fetch_one(&pools[0])
+        .await
+        .unwrap();
+    assert_eq!(locks, 0);
+    // And a later start finds nothing to do.
+    open_postgres(&url).await.expect("a restart");
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations").fetch_one(&pools[0]).await.unwrap();
+    assert_eq!(usize::try_from(count).unwrap(), versions.len());
+}
+
+/// A server older than the schema (a newer instance migrated it during a
+/// rolling upgrade) refuses to start rather than write rows the newer
+/// schema may not expect; so does one whose migration was edited after it
+/// was applied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs PostgreSQL's server binaries (cargo xtask test installs them)"]
+async fn a_schema_this_server_does_not_know_is_refused() {
+    let cluster = PostgresCluster::start().await.unwrap();
+    let url = cluster.create_database("newer").await.unwrap();
+    let pg = open_postgres(&url).await.unwrap();
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+         VALUES (99999, 'from a newer server', TRUE, '\\x00'::bytea, 1)",
+    )
+    .execute(&pg)
+    .await
+    .unwrap();
+    let err = open_postgres(&url).await.expect_err("newer schema").to_string();
+    assert!(err.contains("migrating the PostgreSQL database at postgres@127.0.0.1:"), "{err}");
+    assert!(err.contains("99999"), "{err}");
+
+    let url = cluster.create_database("edited").await.unwrap();
+    let pg = open_postgres(&url).await.unwrap();
+    sqlx::query("UPDATE _sqlx_migrations SET checksum = '\\x00'::bytea WHERE version = 1").execute(&pg).await.unwrap();
+    let err = open_postgres(&url).await.expect_err("edited migration").to_string();
+    assert!(err.contains("migration 1 was previously applied but has been modified"), "{err}");
+}
