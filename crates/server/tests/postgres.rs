@@ -14,7 +14,7 @@ use sqlx::Row as _;
 /// the schema's conventions name it: `bigint` or `text`.
 type Column = (String, String, String, bool, bool);
 
-async fn sqlite_columns(db: &sqlx::SqlitePool) -> BTreeSet<Column> {
+async fn sqlite_columns(db: &sqlx::AnyPool) -> BTreeSet<Column> {
     let rows = sqlx::query(
         "SELECT m.name AS t, c.name AS c, lower(c.type) AS ty, c.\"notnull\" AS nn, c.pk AS pk \
          FROM sqlite_master m, pragma_table_info(m.name) c \
@@ -57,7 +57,7 @@ async fn postgres_columns(db: &sqlx::PgPool) -> BTreeSet<Column> {
 /// Index name → (table, unique), the indexes the migrations made by name
 /// (not those of primary keys and UNIQUE constraints, which each database
 /// names its own way).
-async fn sqlite_indexes(db: &sqlx::SqlitePool) -> BTreeSet<(String, String, bool)> {
+async fn sqlite_indexes(db: &sqlx::AnyPool) -> BTreeSet<(String, String, bool)> {
     let rows = sqlx::query(
         "SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL \
          AND tbl_name <> '_sqlx_migrations'",

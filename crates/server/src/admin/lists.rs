@@ -7,7 +7,7 @@ use countersign_protocol::admin::{self as wire, GrantStatus, Page};
 use countersign_protocol::amr::Amr;
 use countersign_protocol::device::Risk;
 use serde_json::Value;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 use sqlx::Row as _;
 
 use super::{AdminCaller, Cursor, ListQuery};
@@ -56,7 +56,7 @@ impl Where {
         }
     }
 
-    async fn fetch(&self, state: &AppState, sql: &str) -> Result<Vec<SqliteRow>, DeviceError> {
+    async fn fetch(&self, state: &AppState, sql: &str) -> Result<Vec<AnyRow>, DeviceError> {
         let mut q = sqlx::query(sql);
         for v in &self.values {
             q = match v {
@@ -71,10 +71,10 @@ impl Where {
 /// The page of `rows` (fetched with `limit + 1`): its items and, when
 /// there are more, the cursor of the last one.
 fn page<T>(
-    rows: &[SqliteRow],
+    rows: &[AnyRow],
     limit: u32,
-    item: impl Fn(&SqliteRow) -> Result<T, DeviceError>,
-    cursor: impl Fn(&SqliteRow) -> Result<String, DeviceError>,
+    item: impl Fn(&AnyRow) -> Result<T, DeviceError>,
+    cursor: impl Fn(&AnyRow) -> Result<String, DeviceError>,
 ) -> Result<Page<T>, DeviceError> {
     let limit = limit as usize;
     let items = rows.iter().take(limit).map(&item).collect::<Result<Vec<_>, _>>()?;
@@ -94,7 +94,7 @@ async fn keyset<T: serde::Serialize>(
     mut w: Where,
     select: &str,
     key: (&'static str, &'static str),
-    item: impl Fn(&SqliteRow) -> Result<T, DeviceError>,
+    item: impl Fn(&AnyRow) -> Result<T, DeviceError>,
 ) -> Result<Response, DeviceError> {
     let limit = q.limit()?;
     if let Some(c) = q.get("cursor") {

@@ -3,7 +3,7 @@
 //! of what it tells, so a notice is sent exactly when that is recorded.
 
 use countersign_protocol::device::{AdminNotice, EventKind};
-use sqlx::SqliteConnection;
+use sqlx::AnyConnection;
 
 use crate::error::Internal;
 use crate::state::AppState;
@@ -16,7 +16,7 @@ const ADMINS: &str = "SELECT sub FROM users WHERE roles LIKE '%\"admin\"%' AND d
 
 /// The subs of the enabled administrators, read from the index of
 /// administrators (not every user).
-async fn admins(conn: &mut SqliteConnection) -> Result<Vec<String>, Internal> {
+async fn admins(conn: &mut AnyConnection) -> Result<Vec<String>, Internal> {
     Ok(sqlx::query_scalar(ADMINS).bind(super::ADMIN_ROLE).fetch_all(conn).await?)
 }
 
@@ -27,7 +27,7 @@ async fn admins(conn: &mut SqliteConnection) -> Result<Vec<String>, Internal> {
 /// # Errors
 /// The database failed.
 pub async fn append(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     notice: &AdminNotice,
     exclude_device: Option<&str>,
     now: u64,

@@ -17,7 +17,7 @@ pub use export::{export, verify_export, ExportError};
 
 use countersign_protocol::admin::{AuditAction, AuditEntry, Page};
 use serde_json::Value;
-use sqlx::{Row as _, SqliteConnection};
+use sqlx::{AnyConnection, Row as _};
 
 use crate::error::Internal;
 use crate::store;
@@ -128,7 +128,7 @@ const LAST: &str = "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1";
 ///
 /// # Errors
 /// The database failed (an append that raced another fails on `seq`).
-pub async fn append(conn: &mut SqliteConnection, now: u64, record: &Record<'_>) -> Result<u64, Internal> {
+pub async fn append(conn: &mut AnyConnection, now: u64, record: &Record<'_>) -> Result<u64, Internal> {
     let last = sqlx::query(LAST).fetch_optional(&mut *conn).await?;
     let (seq, prev) = match last {
         Some(row) => (store::from_ts(row.try_get("seq")?).saturating_add(1), row.try_get::<String, _>("hash")?),
@@ -199,7 +199,7 @@ pub struct Filter {
 }
 
 /// Reads an entry from a row of `audit_log`.
-pub(crate) fn from_row(row: &sqlx::sqlite::SqliteRow) -> Result<AuditEntry, Internal> {
+pub(crate) fn from_row(row: &sqlx::any::AnyRow) -> Result<AuditEntry, Internal> {
     let data: String = row.try_get("data")?;
     let action: String = row.try_get("action")?;
     Ok(AuditEntry {
@@ -228,7 +228,7 @@ pub const WALK: u64 = 20_000;
 /// # Errors
 /// The database failed.
 pub async fn page(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     filter: &Filter,
     limit: u32,
     walk: u64,

@@ -125,7 +125,9 @@ impl SecretKey {
     /// # Errors
     /// As [`Self::load_or_create`].
     pub fn for_db(db: &Db) -> Result<Self, Internal> {
-        Self::load_or_create(&Self::path_for(db.connect_options().get_filename()))
+        let path = crate::store::sqlite_path(db)
+            .ok_or_else(|| Internal::new("the server's secret key lives beside a SQLite file"))?;
+        Self::load_or_create(&Self::path_for(&path))
     }
 
     /// The 32-byte key for `purpose` (HKDF-SHA-256, no salt, `info` = its label).

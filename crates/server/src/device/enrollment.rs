@@ -11,8 +11,8 @@ use countersign_protocol::device::{
 };
 use countersign_protocol::jws::PublicJwk;
 use countersign_protocol::secret::EnrollmentTicket;
+use sqlx::AnyConnection;
 use sqlx::Row as _;
-use sqlx::SqliteConnection;
 
 use super::*;
 use crate::body::DeviceJsonObject;
@@ -104,7 +104,7 @@ pub async fn enroll_preview(
 /// # Errors
 /// The database failed.
 pub async fn spend_ticket(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     ticket: &EnrollmentTicket,
     now: u64,
 ) -> Result<Option<EnrolledUser>, Internal> {
@@ -122,7 +122,7 @@ pub async fn spend_ticket(
 /// The user of a ticket that can still be used at `now` (unspent, not
 /// expired, its user not disabled), and the ticket's expiry.
 pub(super) async fn ticket_holder(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     ticket: &EnrollmentTicket,
     now: u64,
 ) -> Result<Option<(EnrolledUser, u64)>, Internal> {

@@ -3,7 +3,7 @@
 //! the commit.
 
 use countersign_protocol::device::{EventKind, RequestId, WithdrawReason, Withdrawn};
-use sqlx::SqliteConnection;
+use sqlx::AnyConnection;
 
 use crate::error::Internal;
 use crate::store;
@@ -13,7 +13,7 @@ use crate::store;
 /// # Errors
 /// The database failed.
 pub async fn append(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     sub: &str,
     kind: &EventKind,
     request_id: Option<&RequestId>,
@@ -40,7 +40,7 @@ pub async fn append(
 /// # Errors
 /// The database failed.
 pub async fn withdrawn(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     sub: &str,
     id: &RequestId,
     reason: WithdrawReason,

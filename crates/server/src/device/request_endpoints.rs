@@ -8,8 +8,8 @@ use countersign_protocol::device::{
     RequestId, RequestList, RequestState, UnverifiedBlock, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, QUERY_CURSOR, QUERY_LIMIT,
     QUERY_STATUS,
 };
+use sqlx::AnyConnection;
 use sqlx::Row as _;
-use sqlx::SqliteConnection;
 
 use super::*;
 use crate::error::{DeviceError, Internal};
@@ -138,7 +138,7 @@ pub async fn get_request(
 // The user's block of unverified agents
 // ---------------------------------------------------------------------------
 
-pub(super) async fn block_state(conn: &mut SqliteConnection, sub: &str) -> Result<UnverifiedBlock, Internal> {
+pub(super) async fn block_state(conn: &mut AnyConnection, sub: &str) -> Result<UnverifiedBlock, Internal> {
     let since = crate::store::blocks::unverified_block_since(conn, sub).await?;
     Ok(UnverifiedBlock { blocked: since.is_some(), since })
 }

@@ -10,7 +10,7 @@
 
 use axum::http::header;
 use countersign_protocol::secret::ClientNotificationToken;
-use sqlx::{Row as _, SqliteConnection};
+use sqlx::{AnyConnection, Row as _};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
@@ -29,7 +29,7 @@ const BATCH: i64 = 32;
 /// # Errors
 /// The database failed.
 pub async fn enqueue(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     state: &AppState,
     req: &StoredRequest,
     payload: &str,
@@ -43,7 +43,7 @@ pub async fn enqueue(
 /// # Errors
 /// The database failed.
 pub async fn enqueue_at(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     req: &StoredRequest,
     payload: &str,
     now_ms: u64,
@@ -68,7 +68,7 @@ pub async fn enqueue_at(
     Ok(())
 }
 
-async fn client_endpoint(conn: &mut SqliteConnection, client_id: &str) -> Result<Option<String>, Internal> {
+async fn client_endpoint(conn: &mut AnyConnection, client_id: &str) -> Result<Option<String>, Internal> {
     let row = sqlx::query("SELECT notification_endpoint FROM clients WHERE client_id = $1")
         .bind(client_id)
         .fetch_optional(conn)
@@ -87,8 +87,9 @@ struct Due {
     #[sqlx(try_from = "String")]
     bearer: ClientNotificationToken,
     attempts: i64,
+    /// The client's `disabled` flag (0/1).
     #[sqlx(rename = "disabled")]
-    client_disabled: bool,
+    client_disabled: i64,
 }
 
 enum Outcome {
@@ -101,7 +102,7 @@ enum Outcome {
 }
 
 async fn attempt(state: &AppState, due: &Due) -> Outcome {
-    if due.client_disabled {
+    if due.client_disabled != 0 {
         return Outcome::Dropped("the client was disabled");
     }
     // The endpoint was checked at registration; checked again here, in case
@@ -236,7 +237,7 @@ enum Ending {
 /// payload and the bearer are cleared, `last_error` is `error`, and
 /// `attempts` is set when given.
 async fn end_row(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     ending: Ending,
     now: u64,
     attempts: Option<i64>,

@@ -16,7 +16,7 @@ use countersign_protocol::ciba::{RefreshTokenRequest, Scope, REFRESH_TOKEN_PREFI
 use countersign_protocol::rar::AuthorizationDetails;
 use countersign_protocol::secret::{generate_url_safe, RefreshToken, TICKET_BYTES};
 use serde_json::json;
-use sqlx::{Row as _, SqliteConnection};
+use sqlx::{AnyConnection, Row as _};
 
 use crate::audit::{Actor, Record};
 use crate::config::Config;
@@ -57,7 +57,7 @@ impl ClientPolicy {
     ///
     /// # Errors
     /// The database failed.
-    pub async fn load(conn: &mut SqliteConnection, cfg: &Config, client_id: &str) -> Result<Self, Internal> {
+    pub async fn load(conn: &mut AnyConnection, cfg: &Config, client_id: &str) -> Result<Self, Internal> {
         let row = sqlx::query(
             "SELECT refresh_tokens, access_token_lifetime, refresh_token_lifetime, refresh_token_idle_lifetime \
              FROM clients WHERE client_id = $1",
@@ -125,7 +125,7 @@ impl NewRefresh {
     ///
     /// # Errors
     /// The database failed.
-    pub async fn insert(&self, conn: &mut SqliteConnection, req: &StoredRequest, now: u64) -> Result<(), Internal> {
+    pub async fn insert(&self, conn: &mut AnyConnection, req: &StoredRequest, now: u64) -> Result<(), Internal> {
         let (scope, details) = match &self.family {
             Some(f) => (f.scope.clone(), f.details.clone()),
             None => (req.scope.join(" "), serde_json::to_string(&req.details)?),
@@ -172,7 +172,7 @@ impl Ended {
 ///
 /// # Errors
 /// The database failed.
-pub async fn revoke_family(conn: &mut SqliteConnection, request_id: &str, now: u64) -> Result<Ended, Internal> {
+pub async fn revoke_family(conn: &mut AnyConnection, request_id: &str, now: u64) -> Result<Ended, Internal> {
     let refresh_tokens =
         sqlx::query("UPDATE refresh_tokens SET revoked_at = $1 WHERE family = $2 AND revoked_at IS NULL")
             .bind(store::ts(now))
@@ -196,7 +196,7 @@ pub async fn revoke_family(conn: &mut SqliteConnection, request_id: &str, now: u
 /// # Errors
 /// The database failed.
 pub async fn revoke_where(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     filter: &str,
     a: &str,
     b: Option<&str>,
@@ -257,7 +257,7 @@ impl Stored {
 ///
 /// # Errors
 /// The database failed.
-pub async fn find(conn: &mut SqliteConnection, token: &str) -> Result<Option<Stored>, Internal> {
+pub async fn find(conn: &mut AnyConnection, token: &str) -> Result<Option<Stored>, Internal> {
     if !token.starts_with(REFRESH_TOKEN_PREFIX) {
         return Ok(None);
     }
@@ -418,7 +418,7 @@ const REUSED: &str = "refresh token already used: the grant is revoked (a rotate
 
 /// A used refresh token presented again: the family and the grant's access
 /// tokens revoked, audited.
-async fn reused(conn: &mut SqliteConnection, stored: &Stored, now: u64) -> Result<(), Internal> {
+async fn reused(conn: &mut AnyConnection, stored: &Stored, now: u64) -> Result<(), Internal> {
     let ended = revoke_family(conn, &stored.family, now).await?;
     crate::audit::append(
         conn,

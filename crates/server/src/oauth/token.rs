@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use countersign_protocol::ciba::{TokenDeliveryMode, TokenRequest};
 use countersign_protocol::device::RequestStatus;
 use countersign_protocol::error::Endpoint;
-use sqlx::{Row as _, SqliteConnection};
+use sqlx::{AnyConnection, Row as _};
 
 use crate::error::OAuthError;
 use crate::oauth::clients::{AuthenticatedClient, ClientEndpoint};
@@ -210,7 +210,7 @@ pub(crate) fn token_response(body: Vec<u8>) -> Response {
 /// Writes nothing: no grant, no token row, no mark.
 async fn replay(
     state: &AppState,
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     req: &StoredRequest,
     now: u64,
 ) -> Result<Response, OAuthError> {

@@ -7,7 +7,7 @@ use countersign_protocol::secret::{AccessToken, AuthReqId};
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
 use ring::rand::{SecureRandom as _, SystemRandom};
 use serde_json::{json, Value};
-use sqlx::SqliteConnection;
+use sqlx::AnyConnection;
 use std::sync::Arc;
 
 use crate::crypto::secret_key::{Purpose, SecretKey};
@@ -59,7 +59,7 @@ pub fn at_hash(access_token: &str) -> String {
 /// # Errors
 /// The database failed.
 pub async fn revoke(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     jti: &str,
     by: &crate::audit::Actor<'_>,
     reason: &str,
@@ -166,7 +166,7 @@ pub fn mint(
 /// # Errors
 /// The database, signing or the RNG failed.
 pub async fn mint_redemption(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     state: &AppState,
     signer: &Signer,
     req: &StoredRequest,
@@ -289,7 +289,7 @@ fn id_token_claims(
 
 impl Issued {
     /// Records the access token (for introspection and revocation).
-    async fn insert_token(&self, conn: &mut SqliteConnection, req: &StoredRequest, now: u64) -> Result<(), Internal> {
+    async fn insert_token(&self, conn: &mut AnyConnection, req: &StoredRequest, now: u64) -> Result<(), Internal> {
         sqlx::query(
             "INSERT INTO tokens (jti, request_id, client_id, sub, claims, issued_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -335,7 +335,7 @@ impl Issued {
     /// The database failed.
     pub async fn record_refresh(
         &self,
-        conn: &mut SqliteConnection,
+        conn: &mut AnyConnection,
         req: &StoredRequest,
         now: u64,
     ) -> Result<(), Internal> {
@@ -347,7 +347,7 @@ impl Issued {
     ///
     /// # Errors
     /// The database failed.
-    pub async fn record(&self, conn: &mut SqliteConnection, req: &StoredRequest, now: u64) -> Result<(), Internal> {
+    pub async fn record(&self, conn: &mut AnyConnection, req: &StoredRequest, now: u64) -> Result<(), Internal> {
         self.insert_token(conn, req, now).await?;
         sqlx::query("UPDATE auth_requests SET redeemed_at = $1 WHERE request_id = $2")
             .bind(store::ts(now))
@@ -369,7 +369,7 @@ impl Issued {
     /// The database failed.
     pub async fn redeem(
         &self,
-        conn: &mut SqliteConnection,
+        conn: &mut AnyConnection,
         req: &StoredRequest,
         now: u64,
         stored: Option<(&str, u64)>,

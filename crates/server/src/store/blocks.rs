@@ -11,7 +11,7 @@
 //! instead (`oauth/fatigue.rs`): an operator vouches for them, so one client's
 //! denials do not stop the others.
 
-use sqlx::{Row as _, SqliteConnection};
+use sqlx::{AnyConnection, Row as _};
 
 use crate::audit::{Actor, Record};
 use crate::config::Limits;
@@ -29,7 +29,7 @@ pub(crate) const NOT_ME_OF_CLIENT: &str = "SELECT COUNT(*) FROM auth_requests WH
 ///
 /// # Errors
 /// The database failed.
-pub async fn unverified_blocked(conn: &mut SqliteConnection, sub: &str) -> Result<bool, Internal> {
+pub async fn unverified_blocked(conn: &mut AnyConnection, sub: &str) -> Result<bool, Internal> {
     let row = sqlx::query("SELECT 1 AS b FROM unverified_blocks WHERE sub = $1 AND lifted_at IS NULL LIMIT 1")
         .bind(sub)
         .fetch_optional(conn)
@@ -74,12 +74,12 @@ pub async fn after_not_me(
     // A verified client's block is enforced while it is verified (its
     // verification now, as `oauth/fatigue.rs` checks it), whatever it was
     // when the request was made.
-    let conn: &mut SqliteConnection = tx;
-    let verified_now: Option<bool> = sqlx::query_scalar("SELECT verified <> 0 FROM clients WHERE client_id = $1")
+    let conn: &mut AnyConnection = tx;
+    let verified_now: Option<i64> = sqlx::query_scalar("SELECT verified FROM clients WHERE client_id = $1")
         .bind(&req.client_id)
         .fetch_optional(&mut *conn)
         .await?;
-    if limits.not_me_threshold == 0 || verified_now != Some(true) {
+    if limits.not_me_threshold == 0 || verified_now.unwrap_or(0) == 0 {
         return Ok(admins);
     }
     // This decision is recorded already: the count includes it.
@@ -119,7 +119,7 @@ pub async fn after_not_me(
 /// # Errors
 /// The database failed.
 pub async fn after_unverified_not_me(tx: &mut Tx, limits: &Limits, sub: &str, now: u64) -> Result<bool, Internal> {
-    let conn: &mut SqliteConnection = tx;
+    let conn: &mut AnyConnection = tx;
     if limits.not_me_threshold == 0 || unverified_blocked(conn, sub).await? {
         return Ok(false);
     }
@@ -168,7 +168,7 @@ pub async fn after_unverified_not_me(tx: &mut Tx, limits: &Limits, sub: &str, no
 ///
 /// # Errors
 /// The database failed.
-pub async fn unverified_block_since(conn: &mut SqliteConnection, sub: &str) -> Result<Option<u64>, Internal> {
+pub async fn unverified_block_since(conn: &mut AnyConnection, sub: &str) -> Result<Option<u64>, Internal> {
     let row = sqlx::query("SELECT MIN(blocked_at) AS t FROM unverified_blocks WHERE sub = $1 AND lifted_at IS NULL")
         .bind(sub)
         .fetch_one(conn)
@@ -181,12 +181,7 @@ pub async fn unverified_block_since(conn: &mut SqliteConnection, sub: &str) -> R
 ///
 /// # Errors
 /// The database failed.
-pub async fn lift_unverified(
-    conn: &mut SqliteConnection,
-    sub: &str,
-    by: &Actor<'_>,
-    now: u64,
-) -> Result<bool, Internal> {
+pub async fn lift_unverified(conn: &mut AnyConnection, sub: &str, by: &Actor<'_>, now: u64) -> Result<bool, Internal> {
     let done =
         sqlx::query("UPDATE unverified_blocks SET lifted_at = $1, lifted_by = $2 WHERE sub = $3 AND lifted_at IS NULL")
             .bind(store::ts(now))
@@ -206,11 +201,7 @@ pub async fn lift_unverified(
 ///
 /// # Errors
 /// The database failed.
-pub async fn client_blocked_for_user(
-    conn: &mut SqliteConnection,
-    client_id: &str,
-    sub: &str,
-) -> Result<bool, Internal> {
+pub async fn client_blocked_for_user(conn: &mut AnyConnection, client_id: &str, sub: &str) -> Result<bool, Internal> {
     let row = sqlx::query("SELECT 1 FROM client_user_blocks WHERE client_id = $1 AND sub = $2")
         .bind(client_id)
         .bind(sub)

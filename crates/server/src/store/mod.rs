@@ -8,8 +8,9 @@ pub mod requests;
 pub mod users;
 pub mod writer;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Sqlite, SqliteConnection, SqlitePool, Transaction};
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{Any, AnyConnection, AnyPool, ConnectOptions as _, Executor as _, Transaction};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
@@ -18,17 +19,19 @@ use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
 
 use crate::error::Internal;
 
-/// The connection pool.
-pub type Db = SqlitePool;
-/// A write transaction: the SQLite transaction plus this process's write
-/// turn on the database file (see [`begin`]). It dereferences to the
-/// connection (`&mut *tx` is an executor); dropped without [`Tx::commit`], it
-/// rolls back.
+/// The connection pool: sqlx's `Any` driver, so that one query text runs
+/// on either database (SQLite today; PostgreSQL, whose schema exists, next:
+/// `postgres.rs`). The SQL is the dialects' common part, `$n` placeholders.
+pub type Db = AnyPool;
+/// A write transaction: the database transaction plus, on SQLite, this
+/// process's write turn on the database file (see [`begin`]). It
+/// dereferences to the connection (`&mut *tx` is an executor); dropped
+/// without [`Tx::commit`], it rolls back.
 pub struct Tx {
     // Field order matters: the transaction is dropped (rollback queued)
     // before the turn is handed on.
-    inner: Transaction<'static, Sqlite>,
-    _turn: OwnedMutexGuard<()>,
+    inner: Transaction<'static, Any>,
+    _turn: Option<OwnedMutexGuard<()>>,
 }
 
 impl Tx {
@@ -43,14 +46,14 @@ impl Tx {
 }
 
 impl std::ops::Deref for Tx {
-    type Target = SqliteConnection;
-    fn deref(&self) -> &SqliteConnection {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
         &self.inner
     }
 }
 
 impl std::ops::DerefMut for Tx {
-    fn deref_mut(&mut self) -> &mut SqliteConnection {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
         &mut self.inner
     }
 }
@@ -76,20 +79,48 @@ pub(crate) async fn job_answer<R, E: From<Internal>>(
 /// The file cannot be opened or a migration fails.
 pub async fn open(path: &Path) -> Result<Db, Internal> {
     create_private(path)?;
-    let options = SqliteConnectOptions::new()
-        .filename(path)
-        .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Normal)
-        .foreign_keys(true)
-        .busy_timeout(BUSY_TIMEOUT);
-    let pool = SqlitePoolOptions::new()
+    sqlx::any::install_default_drivers();
+    let opening = |e: sqlx::Error| Internal::new(format!("opening database {}: {e}", path.display()));
+    // The Any driver takes its options as a URL: the path percent-encoded
+    // (sqlx's own `to_url_lossy` leaves `%` as it is, so a name holding
+    // `%20` would open another file). The rest is set on every connection.
+    let absolute = std::path::absolute(path).map_err(|e| opening(sqlx::Error::Io(e)))?;
+    let file = url::Url::from_file_path(&absolute)
+        .map_err(|()| Internal::new(format!("opening database {}: not a file path", path.display())))?;
+    let url =
+        url::Url::parse(&format!("sqlite://{}?mode=rwc", file.path())).map_err(|e| opening(sqlx::Error::config(e)))?;
+    let options = AnyConnectOptions::from_url(&url).map_err(opening)?;
+    let pool = AnyPoolOptions::new()
         .max_connections(8)
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                conn.execute(SQLITE_CONNECTION_PRAGMAS).await?;
+                Ok(())
+            })
+        })
         .connect_with(options)
         .await
-        .map_err(|e| Internal::new(format!("opening database {}: {e}", path.display())))?;
+        .map_err(opening)?;
+    // WAL is the file's mode, kept once set.
+    sqlx::query("PRAGMA journal_mode = WAL").execute(&pool).await.map_err(opening)?;
     migrations::SQLITE.run(&pool).await.map_err(|e| Internal::new(format!("migrations: {e}")))?;
     Ok(pool)
+}
+
+/// Each SQLite connection's settings: NORMAL synchronisation (durable at
+/// each WAL checkpoint, safe from corruption), foreign keys, and the busy
+/// timeout another process's writes are waited for.
+const SQLITE_CONNECTION_PRAGMAS: &str =
+    "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;";
+
+/// The file of a SQLite database (`None`: not SQLite).
+#[must_use]
+pub fn sqlite_path(db: &Db) -> Option<PathBuf> {
+    let url = &db.connect_options().database_url;
+    if url.scheme() != "sqlite" {
+        return None;
+    }
+    SqliteConnectOptions::from_url(url).ok().map(|o| o.get_filename().to_path_buf())
 }
 
 /// Creates the database file readable by its owner only (it holds the
@@ -116,18 +147,19 @@ fn create_private(path: &Path) -> Result<(), Internal> {
 /// How long a writer waits for the database before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The in-process write turn of the database file behind `db`.
-pub(crate) fn write_turn(db: &Db) -> Arc<AsyncMutex<()>> {
+/// The in-process write turn of the SQLite database file behind `db`
+/// (`None`: not SQLite, whose writers need no turn).
+pub(crate) fn write_turn(db: &Db) -> Option<Arc<AsyncMutex<()>>> {
     static TURNS: OnceLock<Mutex<HashMap<PathBuf, Weak<AsyncMutex<()>>>>> = OnceLock::new();
-    let path = db.connect_options().get_filename().to_path_buf();
+    let path = sqlite_path(db)?;
     let mut turns = TURNS.get_or_init(Mutex::default).lock().unwrap_or_else(PoisonError::into_inner);
     if let Some(turn) = turns.get(&path).and_then(Weak::upgrade) {
-        return turn;
+        return Some(turn);
     }
     turns.retain(|_, t| t.strong_count() > 0);
     let turn = Arc::new(AsyncMutex::new(()));
     turns.insert(path, Arc::downgrade(&turn));
-    turn
+    Some(turn)
 }
 
 /// Starts a write transaction. On SQLite it is `BEGIN IMMEDIATE`, which
@@ -144,9 +176,15 @@ pub(crate) fn write_turn(db: &Db) -> Arc<AsyncMutex<()>> {
 /// # Errors
 /// The database failed.
 pub async fn begin(db: &Db) -> Result<Tx, Internal> {
-    let turn = tokio::time::timeout(BUSY_TIMEOUT, write_turn(db).lock_owned())
-        .await
-        .map_err(|_| Internal::new("timed out waiting for the database write turn"))?;
+    let turn = match write_turn(db) {
+        Some(turn) => Some(
+            tokio::time::timeout(BUSY_TIMEOUT, turn.lock_owned())
+                .await
+                .map_err(|_| Internal::new("timed out waiting for the database write turn"))?,
+        ),
+        None => None,
+    };
+    let statement = if turn.is_some() { "BEGIN IMMEDIATE" } else { "BEGIN" };
     // On a task of its own: a caller dropped while `BEGIN` runs (a client
     // that hangs up cancels its handler) would otherwise hand the connection
     // back to the pool inside the open transaction, holding the write lock
@@ -154,7 +192,7 @@ pub async fn begin(db: &Db) -> Result<Tx, Internal> {
     // is dropped there, which rolls it back and only then hands the turn on.
     let db = db.clone();
     tokio::spawn(async move {
-        let inner = db.begin_with("BEGIN IMMEDIATE").await?;
+        let inner = db.begin_with(statement).await?;
         Ok(Tx { inner, _turn: turn })
     })
     .await
@@ -187,6 +225,41 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let db = open(&dir.path().join("t.db")).await.expect("open");
         (dir, db)
+    }
+
+    /// Every pooled connection has the file's settings (the `Any` driver
+    /// takes only a URL: they are set when each connection opens), and a
+    /// path that a URL must escape (space, `?`, `#`, `%`) still names the
+    /// same file, for the pool and for the writer, reader and secret key
+    /// that open it by [`sqlite_path`].
+    #[tokio::test]
+    async fn connections_have_the_settings_and_odd_paths_their_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("a b?c#d%20e.db");
+        let db = open(&path).await.expect("open");
+        assert!(path.is_file(), "the file itself, not an unescaped name");
+        assert_eq!(sqlite_path(&db).as_deref(), Some(path.as_path()));
+        let file: String = sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
+            .fetch_one(&db)
+            .await
+            .expect("file");
+        assert_eq!(Path::new(&file), path, "the pool's connections are on that very file");
+        let mut conns = Vec::new();
+        for _ in 0..3 {
+            let mut c = db.acquire().await.expect("acquire");
+            let get = |sql: &'static str| sqlx::query_scalar::<_, i64>(sql);
+            assert_eq!(get("PRAGMA synchronous").fetch_one(&mut *c).await.expect("synchronous"), 1, "NORMAL");
+            assert_eq!(get("PRAGMA foreign_keys").fetch_one(&mut *c).await.expect("foreign_keys"), 1);
+            assert_eq!(get("PRAGMA busy_timeout").fetch_one(&mut *c).await.expect("busy_timeout"), 10_000);
+            let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(&mut *c).await.expect("mode");
+            assert_eq!(mode, "wal");
+            conns.push(c);
+        }
+        assert_eq!(
+            i64::try_from(BUSY_TIMEOUT.as_millis()).ok(),
+            Some(10_000),
+            "SQLITE_CONNECTION_PRAGMAS says the busy timeout in milliseconds"
+        );
     }
 
     /// Waiting writers queue for the turn, not inside SQLite's busy handler

@@ -28,7 +28,7 @@ impl Reader {
     /// # Errors
     /// The connection or the thread could not be opened.
     pub fn open(db: &super::Db) -> Result<Reader, Internal> {
-        let path = db.connect_options().get_filename().to_path_buf();
+        let path = super::sqlite_path(db).ok_or_else(|| Internal::new("the hot-path reader is SQLite's"))?;
         let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = rusqlite::Connection::open_with_flags(&path, flags)?;
         conn.busy_timeout(super::BUSY_TIMEOUT)?;

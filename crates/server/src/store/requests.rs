@@ -8,8 +8,8 @@ use countersign_protocol::device::{
 };
 use countersign_protocol::rar::AuthorizationDetails;
 use countersign_protocol::secret::{AuthReqId, ClientNotificationToken};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row as _, SqliteConnection};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row as _};
 
 use crate::error::Internal;
 use crate::store::from_ts;
@@ -101,7 +101,7 @@ pub const SELECT: &str = "SELECT r.*, c.logo_uri, c.disabled AS client_disabled,
      u.disabled AS user_disabled \
      FROM auth_requests r JOIN clients c ON c.client_id = r.client_id JOIN users u ON u.sub = r.sub";
 
-fn json_col<T: serde::de::DeserializeOwned>(row: &SqliteRow, col: &str) -> Result<T, Internal> {
+fn json_col<T: serde::de::DeserializeOwned>(row: &AnyRow, col: &str) -> Result<T, Internal> {
     let text: String = row.try_get(col)?;
     Ok(serde_json::from_str(&text)?)
 }
@@ -117,7 +117,7 @@ fn amr_from_column(stored: Option<&str>) -> Vec<Amr> {
     stored.map(|s| s.split_ascii_whitespace().map(Amr::from).collect()).unwrap_or_default()
 }
 
-fn opt_ts(row: &SqliteRow, col: &str) -> Result<Option<u64>, Internal> {
+fn opt_ts(row: &AnyRow, col: &str) -> Result<Option<u64>, Internal> {
     Ok(row.try_get::<Option<i64>, _>(col)?.map(from_ts))
 }
 
@@ -126,7 +126,7 @@ impl StoredRequest {
     ///
     /// # Errors
     /// A column is missing or malformed.
-    pub fn from_row(row: &SqliteRow) -> Result<Self, Internal> {
+    pub fn from_row(row: &AnyRow) -> Result<Self, Internal> {
         let id: String = row.try_get("request_id")?;
         let mode: String = row.try_get("delivery_mode")?;
         let details: String = row.try_get("authorization_details")?;
@@ -280,7 +280,7 @@ pub fn new_auth_req_id(now_ms: u64, bytes: usize) -> Result<countersign_protocol
 ///
 /// # Errors
 /// The database failed.
-pub async fn load(conn: &mut SqliteConnection, request_id: &str) -> Result<Option<StoredRequest>, Internal> {
+pub async fn load(conn: &mut AnyConnection, request_id: &str) -> Result<Option<StoredRequest>, Internal> {
     let row = sqlx::query(&format!("{SELECT} WHERE r.request_id = $1")).bind(request_id).fetch_optional(conn).await?;
     row.as_ref().map(StoredRequest::from_row).transpose()
 }
@@ -290,7 +290,7 @@ pub async fn load(conn: &mut SqliteConnection, request_id: &str) -> Result<Optio
 /// # Errors
 /// The database failed.
 pub async fn load_by_auth_req_id(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     auth_req_id_hash: &str,
 ) -> Result<Option<StoredRequest>, Internal> {
     let row = sqlx::query(&format!("{SELECT} WHERE r.auth_req_id_hash = $1"))

@@ -5,7 +5,7 @@ use crate::state::AppState;
 
 /// A user as the CIBA endpoint needs it; read from a row selected with
 /// [`USER_COLUMNS`] (`sqlx::query_as`).
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct User {
     /// Subject identifier.
     pub sub: String,
@@ -16,15 +16,37 @@ pub struct User {
     /// Display name.
     pub name: String,
     /// Roles (a JSON array in the row).
-    #[sqlx(json)]
     pub roles: Vec<String>,
     /// SHA-256 of the CIBA `user_code`, if set.
     pub user_code_hash: Option<String>,
     /// Disabled by the operator.
     pub disabled: bool,
     /// Created, unix seconds.
-    #[sqlx(try_from = "i64")]
     pub created_at: u64,
+}
+
+impl sqlx::FromRow<'_, sqlx::any::AnyRow> for User {
+    // By hand: the schema's flags are BIGINT 0/1 and its JSON is TEXT,
+    // which sqlx's `Any` driver does not turn into `bool` or `Json`.
+    fn from_row(row: &sqlx::any::AnyRow) -> Result<Self, sqlx::Error> {
+        use sqlx::Row as _;
+        let decode = |column: &str, e: Box<dyn std::error::Error + Send + Sync>| sqlx::Error::ColumnDecode {
+            index: column.to_owned(),
+            source: e,
+        };
+        let roles: String = row.try_get("roles")?;
+        Ok(Self {
+            sub: row.try_get("sub")?,
+            username: row.try_get("username")?,
+            email: row.try_get("email")?,
+            name: row.try_get("name")?,
+            roles: serde_json::from_str(&roles).map_err(|e| decode("roles", e.into()))?,
+            user_code_hash: row.try_get("user_code_hash")?,
+            disabled: row.try_get::<i64, _>("disabled")? != 0,
+            created_at: u64::try_from(row.try_get::<i64, _>("created_at")?)
+                .map_err(|e| decode("created_at", e.into()))?,
+        })
+    }
 }
 
 /// Columns of [`User`].
@@ -82,4 +104,28 @@ pub async fn find(state: &AppState, by: By<'_>) -> Result<Option<User>, Internal
             rows.next()?.map(User::from_row).transpose()
         })
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Read through sqlx's `Any` driver: the 0/1 flag is a bool, the roles'
+    // JSON text a list; roles that are not a JSON list are an error naming
+    // the column, never an empty list.
+    #[tokio::test]
+    async fn a_user_row_is_read_through_the_any_driver() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = crate::store::open(&dir.path().join("u.db")).await.expect("open");
+        let insert = "INSERT INTO users (sub, username, email, name, roles, disabled, created_at) \
+                      VALUES ($1, $2, NULL, 'Ann', $3, $4, 1700000000)";
+        for (sub, roles, disabled) in [("u_1", r#"["admin"]"#, 1_i64), ("u_2", "not json", 0)] {
+            sqlx::query(insert).bind(sub).bind(sub).bind(roles).bind(disabled).execute(&db).await.expect("insert");
+        }
+        let select = format!("SELECT {USER_COLUMNS} FROM users WHERE sub = $1");
+        let ann: User = sqlx::query_as(&select).bind("u_1").fetch_one(&db).await.expect("u_1");
+        assert_eq!((ann.roles, ann.disabled, ann.created_at), (vec!["admin".to_owned()], true, 1_700_000_000));
+        let err = sqlx::query_as::<_, User>(&select).bind("u_2").fetch_one(&db).await.expect_err("bad roles");
+        assert!(err.to_string().contains("roles"), "{err}");
+    }
 }

@@ -42,8 +42,9 @@ impl Writer {
     /// # Errors
     /// The connection or the thread could not be opened.
     pub fn open(db: &super::Db) -> Result<Writer, Internal> {
-        let path = db.connect_options().get_filename().to_path_buf();
-        let turn = super::write_turn(db);
+        let not_sqlite = || Internal::new("the request writer is SQLite's");
+        let path = super::sqlite_path(db).ok_or_else(not_sqlite)?;
+        let turn = super::write_turn(db).ok_or_else(not_sqlite)?;
         let conn = rusqlite::Connection::open(&path)?;
         conn.busy_timeout(super::BUSY_TIMEOUT)?;
         // As `store::open`'s connections: WAL (already the file's mode),

@@ -56,8 +56,7 @@ pub struct Seeded {
 /// # Panics
 /// If the database refuses a statement, or the log does not verify.
 pub async fn admin_data(server: &TestServer, audit: u64, grants: u64) -> Seeded {
-    let mut conn =
-        sqlx::SqliteConnection::connect(&format!("sqlite://{}", server.db_path.display())).await.expect("db");
+    let mut conn = sqlx::AnyConnection::connect(&format!("sqlite://{}", server.db_path.display())).await.expect("db");
     sqlx::raw_sql("PRAGMA foreign_keys = OFF; PRAGMA busy_timeout = 10000;").execute(&mut conn).await.expect("pragma");
     let mut tx = conn.begin().await.expect("begin");
     let now = server.state.now();

@@ -1,7 +1,7 @@
 //! The stored WebAuthn credentials (`webauthn_credentials`).
 
 use countersign_protocol::device::WebauthnCredential;
-use sqlx::{Row as _, SqliteConnection};
+use sqlx::{AnyConnection, Row as _};
 use webauthn_rs::prelude::Passkey;
 
 use crate::error::Internal;
@@ -55,7 +55,7 @@ pub async fn passkeys(db: &Db, sub: &str) -> Result<Vec<Passkey>, Internal> {
 ///
 /// # Errors
 /// The database failed or the row is unreadable.
-pub async fn find(conn: &mut SqliteConnection, sub: &str, credential_id: &str) -> Result<Option<Stored>, Internal> {
+pub async fn find(conn: &mut AnyConnection, sub: &str, credential_id: &str) -> Result<Option<Stored>, Internal> {
     let row = sqlx::query(
         "SELECT passkey, counter, flagged_at FROM webauthn_credentials WHERE sub = $1 AND credential_id = $2",
     )
@@ -109,7 +109,7 @@ pub async fn remove(
 ///
 /// # Errors
 /// The database failed.
-pub async fn flag(conn: &mut SqliteConnection, credential_id: &str, reason: &str, now: u64) -> Result<(), Internal> {
+pub async fn flag(conn: &mut AnyConnection, credential_id: &str, reason: &str, now: u64) -> Result<(), Internal> {
     sqlx::query(
         "UPDATE webauthn_credentials SET flagged_at = $1, flag_reason = $2 \
          WHERE credential_id = $3 AND flagged_at IS NULL",

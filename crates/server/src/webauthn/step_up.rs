@@ -6,7 +6,7 @@
 //! same submission again: §5.5, not a clone).
 
 use countersign_protocol::device::StatementHash;
-use sqlx::SqliteConnection;
+use sqlx::AnyConnection;
 use webauthn_rs::prelude::{PublicKeyCredential, WebauthnError};
 
 use super::credentials;
@@ -167,7 +167,7 @@ async fn flag_regression(
 /// `step_up_failed` when the credential changed since it was verified; the
 /// database.
 pub async fn record(
-    tx: &mut SqliteConnection,
+    tx: &mut AnyConnection,
     sub: &str,
     request_id: &str,
     v: &Verified,
