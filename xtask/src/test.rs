@@ -75,6 +75,7 @@ pub fn run_tests(skip_install: bool) -> Result<(), String> {
     result?;
 
     fuzz_smoke()?;
+    server_on_the_pool(&root)?;
     postgres(&root)?;
     interop_openid_client(&root)?;
     interop_auth0_ai(&root)?;
@@ -110,6 +111,20 @@ fn fuzz_target_dir() -> std::path::PathBuf {
         Some(parent) if std::env::var_os("CARGO_TARGET_DIR").is_some() => parent.join("target-fuzz"),
         _ => main.join("fuzz-build"),
     }
+}
+
+/// The server's integration tests again with `/bc-authorize`'s and
+/// `/token`'s database work on the pool, one transaction per request
+/// (`countersign_server::HotPath::Pool`, the path a database other than
+/// SQLite takes), instead of SQLite's request writer and reader.
+fn server_on_the_pool(root: &std::path::Path) -> Result<(), String> {
+    step("Server: the integration tests again with the hot paths on the pool");
+    exec_command(
+        Command::new("cargo")
+            .args(["test", "-p", "countersign-server", "--tests"])
+            .current_dir(root)
+            .env("COUNTERSIGN_TEST_HOT_PATH", "pool"),
+    )
 }
 
 /// The server's schema on a throwaway PostgreSQL cluster (crates/server's

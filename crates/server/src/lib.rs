@@ -57,7 +57,7 @@ pub use clock::{Clock, OffsetClock, SystemClock};
 pub use config::Config;
 pub use error::Internal;
 pub use schemas::{DetailsRejection, DisplaySchemas, RegistrySchemas};
-pub use state::AppState;
+pub use state::{AppState, HotPath};
 
 /// The path of the issuer URL ("" for an issuer without a path).
 fn issuer_path(state: &AppState) -> String {

@@ -16,6 +16,16 @@ use crate::store::Db;
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
 
+/// Where `/bc-authorize`'s and `/token`'s database work runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HotPath {
+    /// On SQLite connections of their own: the request writer (group
+    /// commit) and the hot-path reader (`store/writer.rs`, `store/reader.rs`).
+    Sqlite,
+    /// On the pool, one transaction per request: any database.
+    Pool,
+}
+
 /// The contents of [`AppState`].
 pub struct Inner {
     /// Configuration.
@@ -46,10 +56,12 @@ pub struct Inner {
     /// Fetched client `jwks_uri` documents.
     pub jwks_cache: JwksCache,
     /// The request writer (`/bc-authorize`'s checks and inserts, committed
-    /// in groups).
-    pub writer: crate::store::writer::Writer,
-    /// The hot-path reader (every agent call's client and user reads).
-    pub reader: crate::store::reader::Reader,
+    /// in groups); `None` where the hot paths run on the pool
+    /// ([`HotPath::Pool`]).
+    pub writer: Option<crate::store::writer::Writer>,
+    /// The hot-path reader (every agent call's client and user reads);
+    /// `None` as [`AppState::writer`].
+    pub reader: Option<crate::store::reader::Reader>,
     /// The WebAuthn relying party; `None` when the issuer has no domain
     /// name (an IP address), which WebAuthn cannot use.
     pub webauthn: Option<Arc<crate::webauthn::RelyingParty>>,
@@ -83,6 +95,22 @@ impl AppState {
         clock: Arc<dyn Clock>,
         schemas: Arc<dyn DisplaySchemas>,
     ) -> Result<Self, Internal> {
+        let hot_path = if crate::store::sqlite_path(&db).is_some() { HotPath::Sqlite } else { HotPath::Pool };
+        Self::with_hot_path(config, db, clock, schemas, hot_path).await
+    }
+
+    /// [`AppState::new`] with the hot paths where `hot_path` says (tests run
+    /// the pool's on SQLite, as PostgreSQL runs them).
+    ///
+    /// # Errors
+    /// As [`AppState::new`]; [`HotPath::Sqlite`] on another database.
+    pub async fn with_hot_path(
+        config: Config,
+        db: Db,
+        clock: Arc<dyn Clock>,
+        schemas: Arc<dyn DisplaySchemas>,
+        hot_path: HotPath,
+    ) -> Result<Self, Internal> {
         let hosts = Arc::new(config.static_hosts.clone());
         let http = |allow_loopback| {
             let resolver = crate::outbound::GuardedResolver { allow_loopback, static_hosts: hosts.clone() };
@@ -95,8 +123,12 @@ impl AppState {
         let user_code_key = crate::crypto::user_code::UserCodeKey::new(&secret_key);
         let token_response_key = crate::oauth::tokens::ResponseKey::new(&secret_key)?;
         crate::crypto::signing_keys::ensure_active(&db, clock.now()).await?;
-        let writer = crate::store::writer::Writer::open(&db)?;
-        let reader = crate::store::reader::Reader::open(&db)?;
+        let (writer, reader) = match hot_path {
+            HotPath::Sqlite => {
+                (Some(crate::store::writer::Writer::open(&db)?), Some(crate::store::reader::Reader::open(&db)?))
+            }
+            HotPath::Pool => (None, None),
+        };
         let webauthn = match crate::webauthn::RelyingParty::for_issuer(&config.issuer) {
             Ok(rp) => Some(Arc::new(rp)),
             Err(why) => {

@@ -140,6 +140,34 @@ pub fn test_config(issuer: Issuer) -> Config {
     c
 }
 
+/// The statements of the hot paths as they run on the pool
+/// ([`crate::HotPath::Pool`]): the fatigue checks, the request's insert,
+/// the client and user reads; for the tests that prepare them on PostgreSQL.
+#[must_use]
+pub fn pool_statements() -> Vec<String> {
+    let mut all = crate::oauth::fatigue::pool_statements();
+    all.push(crate::store::portable::dollar_placeholders(crate::store::requests::INSERT));
+    all.push(format!("SELECT {} FROM clients WHERE client_id = $1", crate::oauth::clients::CLIENT_COLUMNS));
+    for condition in ["sub = $1", "username = $1", "email = $1", "username = $1 OR email = $2 LIMIT 1"] {
+        all.push(format!("SELECT {} FROM users WHERE {condition}", crate::store::users::USER_COLUMNS));
+    }
+    all
+}
+
+/// The variable that runs every test server's hot paths on the pool
+/// (`pool`, the path a database other than SQLite takes), instead of
+/// SQLite's request writer and reader (unset or `sqlite`): `cargo xtask
+/// test` runs the server's suite both ways.
+pub const ENV_HOT_PATH: &str = "COUNTERSIGN_TEST_HOT_PATH";
+
+fn hot_path() -> Result<crate::state::HotPath, Internal> {
+    match std::env::var(ENV_HOT_PATH).as_deref() {
+        Err(_) | Ok("" | "sqlite") => Ok(crate::state::HotPath::Sqlite),
+        Ok("pool") => Ok(crate::state::HotPath::Pool),
+        Ok(other) => Err(Internal::new(format!("{ENV_HOT_PATH}={other:?}: it takes sqlite or pool"))),
+    }
+}
+
 /// What a test server is started with.
 struct Parts {
     config: Config,
@@ -154,7 +182,7 @@ async fn start(listener: TcpListener, parts: Parts) -> Result<TestServer, Intern
     let Parts { config, schemas, clock, dir, db_path, tls } = parts;
     let addr = listener.local_addr().map_err(|e| Internal::new(format!("local addr: {e}")))?;
     let db = crate::store::open(&db_path).await?;
-    let state = AppState::new(config.clone(), db, clock.clone(), schemas.clone()).await?;
+    let state = AppState::with_hot_path(config.clone(), db, clock.clone(), schemas.clone(), hot_path()?).await?;
     let (tx, rx) = oneshot::channel::<()>();
     let stopped = async move {
         let _ = rx.await;

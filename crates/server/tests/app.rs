@@ -133,3 +133,14 @@ async fn the_admin_api_is_served_under_the_issuer_path() {
     assert_eq!(resp.headers()["www-authenticate"], "Device error=\"invalid_token\"");
     assert_eq!(get(&state, "/admin/v1/users").await.0, StatusCode::NOT_FOUND);
 }
+
+/// `COUNTERSIGN_TEST_HOT_PATH` decides where every test server's hot paths
+/// run (`cargo xtask test` runs the suite with `pool` too): the request
+/// writer and reader exist exactly when it is not `pool`.
+#[tokio::test]
+async fn test_servers_put_the_hot_paths_where_the_environment_says() {
+    let server = countersign_server::testing::spawn_test_server(Default::default()).await.unwrap();
+    let pool = std::env::var(countersign_server::testing::ENV_HOT_PATH).is_ok_and(|v| v == "pool");
+    assert_eq!((server.state.writer.is_none(), server.state.reader.is_none()), (pool, pool));
+    server.stop().await;
+}

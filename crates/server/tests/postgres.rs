@@ -187,3 +187,31 @@ async fn a_schema_this_server_does_not_know_is_refused() {
     let err = open_postgres(&url).await.expect_err("edited migration").to_string();
     assert!(err.contains("migration 1 was previously applied but has been modified"), "{err}");
 }
+
+/// The hot paths' statements as the pool runs them (`HotPath::Pool`: the
+/// fatigue counts, the request's insert, the client and user reads) are
+/// valid PostgreSQL on the migrated schema: PostgreSQL parses, plans and
+/// types each one (`describe`), which fails on a SQLite-only function, a
+/// subquery without its alias or a type it cannot compare.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs PostgreSQL's server binaries (cargo xtask test installs them)"]
+async fn the_hot_paths_statements_are_valid_postgresql() {
+    use sqlx::Executor as _;
+    let cluster = PostgresCluster::start().await.unwrap();
+    let pg = open_postgres(&cluster.create_database("statements").await.unwrap()).await.unwrap();
+    let statements = countersign_server::testing::pool_statements();
+    assert!(statements.len() >= 12, "{statements:?}");
+    for sql in &statements {
+        assert!(!sql.contains('?'), "{sql}");
+        let described = (&pg).describe(sql).await;
+        assert!(described.is_ok(), "{sql}: {described:?}");
+    }
+    // And SQLite's own SQL fails the same way (the check can fail).
+    for sqlite_only in [
+        "SELECT value FROM users, json_each(users.roles) WHERE sub = $1",
+        "SELECT COUNT(*) FROM (SELECT 1 FROM users LIMIT 1)",
+        "SELECT sub FROM users WHERE sub = ?1",
+    ] {
+        assert!((&pg).describe(sqlite_only).await.is_err(), "{sqlite_only}");
+    }
+}

@@ -31,7 +31,10 @@ use crate::store::requests::{NewRequest, StoredRequest};
 use crate::store::users::{self, By, User};
 use crate::util;
 
-use super::fatigue::{check_blocks, check_fatigue, check_user_code, record_refusal, Asking};
+use super::fatigue::{
+    check_blocks, check_blocks_on, check_fatigue, check_fatigue_on, check_user_code, record_refusal, record_refusal_on,
+    Asking,
+};
 
 /// Longest `binding_message`, characters (Auth0's limit).
 pub const MAX_BINDING_MESSAGE_CHARS: usize = 64;
@@ -112,9 +115,10 @@ pub async fn bc_authorize(
 
 /// When a request made at `now_ms` (unix milliseconds) with `expires_in`
 /// seconds expires, in unix seconds: rounded up, so that it never expires
-/// before `expires_in` seconds have passed for the client (which counts
-/// from when it got the answer); a request is expired once the clock's
-/// whole seconds reach this.
+/// before `expires_in` seconds from when it was made (rounded down, it
+/// expired up to a second early, and an agent counting from its answer
+/// met `expired_token` before its own deadline); a request is expired once
+/// the clock's whole seconds reach this.
 fn expires_at(now_ms: u64, expires_in: u64) -> u64 {
     now_ms.div_ceil(1000).saturating_add(expires_in)
 }
@@ -326,10 +330,19 @@ async fn handle(
         // Read-only, through the writer: the same checks as in the group that
         // stores the request.
         let (limits, client_w, user_w, now) = (state.config.limits.clone(), client.clone(), user.clone(), state.now());
-        state
-            .writer
-            .run(move |conn| check_blocks(conn, Asking { limits: &limits, client: &client_w, user: &user_w, now }))
-            .await?;
+        match &state.writer {
+            Some(writer) => {
+                writer
+                    .run(move |conn| {
+                        check_blocks(conn, Asking { limits: &limits, client: &client_w, user: &user_w, now })
+                    })
+                    .await?;
+            }
+            None => {
+                let mut conn = state.db.acquire().await.map_err(crate::error::Internal::from)?;
+                check_blocks_on(&mut conn, Asking { limits: &limits, client: &client_w, user: &user_w, now }).await?;
+            }
+        }
         check_user_code(state, &client, &user, code).await?;
     }
 
@@ -427,63 +440,29 @@ async fn handle(
     let notify_auth_req_id = notifies.then(|| auth_req_id.secret().to_owned());
     let notification_token =
         params.client_notification_token.as_ref().filter(|_| notifies).map(|t| t.secret().to_owned());
-    let (limits, clock, refusals) = (cfg.limits.clone(), state.clock.clone(), state.refusals.clone());
-    let (client_id, sub) = (client.client_id.clone(), user.sub.clone());
-    // `Ok(Err(e))`: refused by a limit, the refusal's audit entry (if any)
-    // kept; `Err(e)`: refused or failed, nothing of the job kept.
-    let job = move |conn: &rusqlite::Connection| {
-        let asking = Asking { limits: &limits, client: &client, user: &user, now };
-        if let Err(refused) = check_fatigue(conn, asking) {
-            return record_refusal(conn, &refusals, asking, refused).map(Err);
-        }
-        if size > max {
-            return Err(OAuthError::InvalidRequest(format!(
-                "the request is {size} bytes as sent to the user's approvers; this server sends at most {max}"
-            )));
-        }
-        crate::store::requests::insert(
-            conn,
-            &NewRequest {
-                request: &stored,
-                auth_req_id_hash,
-                notify_auth_req_id: notify_auth_req_id.as_deref(),
-                notification_token: notification_token.as_deref(),
-                // Read in the group, so that requests are stored in
-                // `created_ms` order (the device list pages on it).
-                created_ms: clock.now_ms(),
-            },
-        )?;
-        crate::device::events::append_sync(
-            conn,
-            &stored.sub,
-            &EventKind::Request,
-            Some(&stored.request_id),
-            crate::device::events::REQUEST_BY_REFERENCE,
-            now,
-        )?;
-        crate::audit::append_sync(
-            conn,
-            now,
-            &crate::audit::Record::new(
-                crate::audit::Actor::Client(&stored.client_id),
-                countersign_protocol::admin::AuditAction::RequestCreated,
-            )
-            .target(stored.request_id.as_str())
-            .user(&stored.sub)
-            // What the log needs beside the request row, kept small: each
-            // byte here is written for every accepted request.
-            .data(serde_json::json!({
-                "types": stored.details.iter().map(|d| d.r#type()).collect::<Vec<_>>(),
-                "risk": stored.risk.as_str(),
-            })),
-        )?;
-        Ok::<Result<(), OAuthError>, OAuthError>(Ok(()))
+    let storing = Storing {
+        limits: cfg.limits.clone(),
+        clock: state.clock.clone(),
+        refusals: state.refusals.clone(),
+        client,
+        user,
+        now,
+        size,
+        max,
+        stored,
+        auth_req_id_hash,
+        notify_auth_req_id,
+        notification_token,
     };
+    let (client_id, sub) = (storing.client.client_id.clone(), storing.user.sub.clone());
     // On a task of its own: a client that hangs up cancels this handler,
     // but a request the writer stores still wakes the user's approvers.
     let (task, delivery) = (state.clone(), mode.clone());
     tokio::spawn(async move {
-        task.writer.run(job).await??;
+        match &task.writer {
+            Some(writer) => writer.run(move |conn| storing.on_writer(conn)).await??,
+            None => storing.on_pool(&task.db).await??,
+        }
         task.hub.notify(&sub);
         tracing::info!(request_id = %request_id, client_id, mode = %delivery, "backchannel request accepted");
         Ok::<(), OAuthError>(())
@@ -499,6 +478,121 @@ async fn handle(
     let mut resp = Json(body).into_response();
     resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(resp)
+}
+
+/// An accepted request's storing: fatigue control, then the request, its
+/// device event and its audit entry, all in one transaction (the writer's
+/// group, or a transaction of its own on the pool). The outer `Err`:
+/// refused or failed, nothing kept; `Ok(Err(e))`: refused by a limit, the
+/// refusal's audit entry (if any) kept.
+struct Storing {
+    limits: crate::config::Limits,
+    clock: std::sync::Arc<dyn crate::clock::Clock>,
+    refusals: std::sync::Arc<crate::oauth::fatigue::RefusalLog>,
+    client: Client,
+    user: User,
+    now: u64,
+    size: usize,
+    max: usize,
+    stored: StoredRequest,
+    auth_req_id_hash: String,
+    notify_auth_req_id: Option<String>,
+    notification_token: Option<String>,
+}
+
+type Stored = Result<Result<(), OAuthError>, OAuthError>;
+
+impl Storing {
+    fn asking(&self) -> Asking<'_> {
+        Asking { limits: &self.limits, client: &self.client, user: &self.user, now: self.now }
+    }
+
+    fn too_large(&self) -> Option<OAuthError> {
+        (self.size > self.max).then(|| {
+            OAuthError::InvalidRequest(format!(
+                "the request is {} bytes as sent to the user's approvers; this server sends at most {}",
+                self.size, self.max
+            ))
+        })
+    }
+
+    fn new_request(&self) -> NewRequest<'_> {
+        NewRequest {
+            request: &self.stored,
+            auth_req_id_hash: self.auth_req_id_hash.clone(),
+            notify_auth_req_id: self.notify_auth_req_id.as_deref(),
+            notification_token: self.notification_token.as_deref(),
+            // Read with the write held, so that requests are stored in
+            // `created_ms` order (the device list pages on it).
+            created_ms: self.clock.now_ms(),
+        }
+    }
+
+    fn audit_record(&self) -> crate::audit::Record<'_> {
+        let stored = &self.stored;
+        crate::audit::Record::new(
+            crate::audit::Actor::Client(&stored.client_id),
+            countersign_protocol::admin::AuditAction::RequestCreated,
+        )
+        .target(stored.request_id.as_str())
+        .user(&stored.sub)
+        // What the log needs beside the request row, kept small: each byte
+        // here is written for every accepted request.
+        .data(serde_json::json!({
+            "types": stored.details.iter().map(|d| d.r#type()).collect::<Vec<_>>(),
+            "risk": stored.risk.as_str(),
+        }))
+    }
+
+    /// On the request writer's connection, in its group.
+    fn on_writer(&self, conn: &rusqlite::Connection) -> Stored {
+        if let Err(refused) = check_fatigue(conn, self.asking()) {
+            return record_refusal(conn, &self.refusals, self.asking(), refused).map(Err);
+        }
+        if let Some(e) = self.too_large() {
+            return Err(e);
+        }
+        crate::store::requests::insert(conn, &self.new_request())?;
+        let stored = &self.stored;
+        crate::device::events::append_sync(
+            conn,
+            &stored.sub,
+            &EventKind::Request,
+            Some(&stored.request_id),
+            crate::device::events::REQUEST_BY_REFERENCE,
+            self.now,
+        )?;
+        crate::audit::append_sync(conn, self.now, &self.audit_record())?;
+        Ok(Ok(()))
+    }
+
+    /// In a transaction of its own on the pool (any database).
+    async fn on_pool(&self, db: &crate::store::Db) -> Stored {
+        let mut tx = crate::store::begin(db).await?;
+        if let Err(refused) = check_fatigue_on(&mut tx, self.asking()).await {
+            let answer = record_refusal_on(&mut tx, &self.refusals, self.asking(), refused).await?;
+            tx.commit().await.map_err(crate::error::Internal::from)?;
+            return Ok(Err(answer));
+        }
+        if let Some(e) = self.too_large() {
+            return Err(e);
+        }
+        crate::store::requests::insert_on(&mut tx, &self.new_request()).await?;
+        let stored = &self.stored;
+        crate::device::events::append(
+            &mut tx,
+            &stored.sub,
+            &EventKind::Request,
+            Some(&stored.request_id),
+            crate::device::events::REQUEST_BY_REFERENCE,
+            None,
+            self.now,
+        )
+        .await?;
+        crate::audit::append(&mut tx, self.now, &self.audit_record()).await?;
+        tx.commit().await.map_err(crate::error::Internal::from)?;
+        Ok(Ok(()))
+    }
 }
 
 #[cfg(test)]

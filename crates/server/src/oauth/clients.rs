@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 use crate::error::{Internal, OAuthError};
 use crate::state::AppState;
 use crate::store;
+use crate::store::portable::Columns;
 use crate::util;
 
 /// An endpoint that authenticates its client from a form body: where its
@@ -150,38 +151,38 @@ impl Client {
     ///
     /// # Errors
     /// A column is missing or malformed.
-    fn from_row(row: &rusqlite::Row<'_>) -> Result<Self, Internal> {
-        let jwks: Option<String> = row.get(6)?;
-        let scope: Option<String> = row.get(10)?;
-        let types: String = row.get(11)?;
-        let mode: String = row.get(3)?;
+    fn from_row(row: &impl Columns) -> Result<Self, Internal> {
+        let jwks = row.opt_text(6)?;
+        let scope = row.opt_text(10)?;
+        let types = row.text(11)?;
+        let mode = row.text(3)?;
         Ok(Self {
-            client_id: row.get(0)?,
-            secret_hash: row.get(1)?,
-            auth_method: row.get(2)?,
+            client_id: row.text(0)?,
+            secret_hash: row.opt_text(1)?,
+            auth_method: row.text(2)?,
             delivery_mode: mode.parse().map_err(|_| Internal::new("stored delivery mode is empty"))?,
-            request_signing_alg: row.get(4)?,
-            user_code_parameter: row.get::<_, i64>(5)? != 0,
+            request_signing_alg: row.opt_text(4)?,
+            user_code_parameter: row.int(5)? != 0,
             jwks: jwks.map(|j| serde_json::from_str(&j)).transpose()?,
-            jwks_uri: row.get(7)?,
-            client_name: row.get(8)?,
-            logo_uri: row.get(9)?,
+            jwks_uri: row.opt_text(7)?,
+            client_name: row.text(8)?,
+            logo_uri: row.opt_text(9)?,
             scope: scope.map(|s| Scope::parse(&s)).transpose().map_err(|e| Internal::new(format!("scope: {e}")))?,
             details_types: serde_json::from_str(&types)?,
-            verified: row.get::<_, i64>(12)? != 0,
-            disabled: row.get::<_, i64>(13)? != 0,
+            verified: row.int(12)? != 0,
+            disabled: row.int(13)? != 0,
             webauthn_at: row
-                .get::<_, Option<String>>(14)?
+                .opt_text(14)?
                 .map(|s| StepUpAt::parse(&s))
                 .transpose()
                 .map_err(|e| Internal::new(format!("stored webauthn_at: {e}")))?,
             user_verification_at: row
-                .get::<_, Option<String>>(15)?
+                .opt_text(15)?
                 .map(|s| StepUpAt::parse(&s))
                 .transpose()
                 .map_err(|e| Internal::new(format!("stored user_verification_at: {e}")))?,
             user_verification_class: row
-                .get::<_, Option<String>>(16)?
+                .opt_text(16)?
                 .map(|s| {
                     countersign_protocol::amr::VerificationClass::parse(&s)
                         .ok_or_else(|| Internal::new(format!("stored user_verification_class: {s:?}")))
@@ -195,9 +196,13 @@ impl Client {
     /// # Errors
     /// The database failed.
     pub async fn load(state: &AppState, client_id: &str) -> Result<Option<Self>, Internal> {
+        let Some(reader) = &state.reader else {
+            let sql = format!("SELECT {CLIENT_COLUMNS} FROM clients WHERE client_id = $1");
+            let row = sqlx::query(&sql).bind(client_id).fetch_optional(&state.db).await?;
+            return row.as_ref().map(Self::from_row).transpose();
+        };
         let client_id = client_id.to_owned();
-        state
-            .reader
+        reader
             .read(move |conn| {
                 let mut query =
                     conn.prepare_cached(&format!("SELECT {CLIENT_COLUMNS} FROM clients WHERE client_id = ?1"))?;

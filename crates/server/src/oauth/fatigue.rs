@@ -3,12 +3,13 @@
 //! server), the block of unverified clients after `not_me` denials, and the
 //! attempts at a user's `user_code` (§7.1.2).
 
-use sqlx::Row as _;
+use sqlx::{AnyConnection, Row as _};
 
 use crate::error::OAuthError;
 use crate::oauth::clients::Client;
 use crate::state::AppState;
 use crate::store;
+use crate::store::portable::{self, Param};
 use crate::store::users::User;
 
 pub(super) struct Count {
@@ -102,53 +103,130 @@ pub(super) async fn check_user_code(
     }
 }
 
-/// Whether `client` is blocked for `user` by `not_me` denials: a verified
-/// client by its own within the window, an unverified one by the user's
-/// block of unverified clients. Read-only; checked before the `user_code`
-/// (a blocked client must not lock the user's code) and again in the
-/// group that stores the request. Runs on the request writer's connection.
-pub(super) fn check_blocks(conn: &rusqlite::Connection, asking: Asking<'_>) -> Result<(), OAuthError> {
-    let Asking { limits, client, user, now } = asking;
-    let (sub, client_id) = (user.sub.as_str(), client.client_id.as_str());
-    let internal = |e: rusqlite::Error| OAuthError::from(crate::error::Internal::from(e));
-    let blocked_for_user = conn
-        .prepare_cached("SELECT 1 FROM client_user_blocks WHERE client_id = ?1 AND sub = ?2")
-        .and_then(|mut s| s.exists([client_id, sub]))
-        .map_err(internal)?;
-    if blocked_for_user {
-        tracing::info!(client_id, "client refused: an administrator blocked it for the user");
-        return Err(OAuthError::AccessDenied("an administrator has blocked this client for this user"));
+/// One query of the fatigue checks: `sql` (`?N` placeholders), its
+/// parameters, and what its one row says (a count and a time or NULL).
+struct Step<'a> {
+    sql: &'static str,
+    params: Vec<Param<'a>>,
+    verdict: Box<dyn Fn(i64, Option<i64>) -> Option<Refused> + Send + 'a>,
+}
+
+impl<'a> Step<'a> {
+    fn new(
+        sql: &'static str,
+        params: Vec<Param<'a>>,
+        verdict: impl Fn(i64, Option<i64>) -> Option<Refused> + Send + 'a,
+    ) -> Self {
+        Step { sql, params, verdict: Box::new(verdict) }
     }
-    if client.verified {
-        if limits.not_me_threshold > 0 {
-            let n: i64 = conn
-                .prepare_cached(crate::store::blocks::NOT_ME_OF_CLIENT)
-                .and_then(|mut s| {
-                    s.query_row(
-                        rusqlite::params![sub, client_id, store::ts(now.saturating_sub(limits.not_me_window_secs))],
-                        |r| r.get(0),
-                    )
-                })
-                .map_err(internal)?;
-            if n >= i64::from(limits.not_me_threshold) {
-                tracing::info!(client_id, "client blocked for a user after not_me denials");
-                return Err(OAuthError::AccessDenied("the user has reported requests of this client as not theirs"));
-            }
-        }
-    } else {
-        let blocked = conn
-            .prepare_cached("SELECT 1 FROM unverified_blocks WHERE sub = ?1 AND lifted_at IS NULL LIMIT 1")
-            .and_then(|mut s| s.exists([sub]))
-            .map_err(internal)?;
-        if blocked {
-            tracing::info!(client_id, "unverified client refused: the user blocked unverified clients");
-            return Err(OAuthError::AccessDenied(
-                "the user has reported requests of unverified clients as not theirs; unverified clients are blocked \
-                 for this user until the block is lifted",
-            ));
+}
+
+/// Runs `steps` on the request writer's connection, stopping at the first
+/// refusal.
+fn run_steps(conn: &rusqlite::Connection, steps: Vec<Step<'_>>) -> Result<(), Refused> {
+    for step in steps {
+        let params: Vec<&dyn rusqlite::ToSql> = step.params.iter().map(Param::sqlite).collect();
+        let (n, at) = conn
+            .prepare_cached(step.sql)
+            .and_then(|mut s| s.query_row(params.as_slice(), |r| Ok((r.get(0)?, r.get(1)?))))
+            .map_err(|e| OAuthError::from(crate::error::Internal::from(e)))?;
+        if let Some(refused) = (step.verdict)(n, at) {
+            return Err(refused);
         }
     }
     Ok(())
+}
+
+/// [`run_steps`] on a pool connection (any database), in the caller's
+/// transaction.
+async fn run_steps_on(conn: &mut AnyConnection, steps: Vec<Step<'_>>) -> Result<(), Refused> {
+    for step in steps {
+        let sql = portable::dollar_placeholders(step.sql);
+        let row = portable::query(&sql, &step.params)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(|e| OAuthError::from(crate::error::Internal::from(e)))?;
+        let (n, at) = (
+            row.try_get::<i64, _>(0).map_err(|e| OAuthError::from(crate::error::Internal::from(e)))?,
+            row.try_get::<Option<i64>, _>(1).map_err(|e| OAuthError::from(crate::error::Internal::from(e)))?,
+        );
+        if let Some(refused) = (step.verdict)(n, at) {
+            return Err(refused);
+        }
+    }
+    Ok(())
+}
+
+/// The block of one client for one user by an administrator.
+const ADMIN_BLOCK: &str = "SELECT COUNT(*), NULL FROM client_user_blocks WHERE client_id = ?1 AND sub = ?2";
+/// The user's block of unverified clients.
+const UNVERIFIED_BLOCK: &str =
+    "SELECT COUNT(*), NULL FROM (SELECT 1 FROM unverified_blocks WHERE sub = ?1 AND lifted_at IS NULL LIMIT 1) AS b";
+
+/// Whether `client` is blocked for `user`: by an administrator, or by
+/// `not_me` denials (a verified client by its own within the window, an
+/// unverified one by the user's block of unverified clients).
+fn block_steps(asking: Asking<'_>) -> Vec<Step<'_>> {
+    let Asking { limits, client, user, now } = asking;
+    let (sub, client_id) = (user.sub.as_str(), client.client_id.as_str());
+    let denied = |why: &'static str, log: &'static str| {
+        move |n: i64, _| {
+            (n > 0).then(|| {
+                tracing::info!(client_id, "{log}");
+                Refused::Other(OAuthError::AccessDenied(why))
+            })
+        }
+    };
+    let mut steps = vec![Step::new(
+        ADMIN_BLOCK,
+        vec![client_id.into(), sub.into()],
+        denied(
+            "an administrator has blocked this client for this user",
+            "client refused: an administrator blocked it for the user",
+        ),
+    )];
+    if client.verified {
+        if limits.not_me_threshold > 0 {
+            let threshold = i64::from(limits.not_me_threshold);
+            let since = store::ts(now.saturating_sub(limits.not_me_window_secs));
+            steps.push(Step::new(
+                store::blocks::NOT_ME_OF_CLIENT,
+                vec![sub.into(), client_id.into(), since.into()],
+                move |n, _| {
+                    (n >= threshold).then(|| {
+                        tracing::info!(client_id, "client blocked for a user after not_me denials");
+                        Refused::Other(OAuthError::AccessDenied(
+                            "the user has reported requests of this client as not theirs",
+                        ))
+                    })
+                },
+            ));
+        }
+    } else {
+        steps.push(Step::new(
+            UNVERIFIED_BLOCK,
+            vec![sub.into()],
+            denied(
+                "the user has reported requests of unverified clients as not theirs; unverified clients are blocked \
+                 for this user until the block is lifted",
+                "unverified client refused: the user blocked unverified clients",
+            ),
+        ));
+    }
+    steps
+}
+
+/// Whether `client` is blocked for `user` ([`block_steps`]). Read-only;
+/// checked before the `user_code` (a blocked client must not lock the
+/// user's code) and again with the checks that store the request. Runs on
+/// the request writer's connection.
+pub(super) fn check_blocks(conn: &rusqlite::Connection, asking: Asking<'_>) -> Result<(), OAuthError> {
+    run_steps(conn, block_steps(asking)).map_err(Refused::into_error)
+}
+
+/// [`check_blocks`] on a pool connection (any database).
+pub(super) async fn check_blocks_on(conn: &mut AnyConnection, asking: Asking<'_>) -> Result<(), OAuthError> {
+    run_steps_on(conn, block_steps(asking)).await.map_err(Refused::into_error)
 }
 
 /// `sub = <param> AND status IN (every status)`: all of a user's requests,
@@ -219,6 +297,14 @@ pub enum Refused {
     Limit(Limit, u32, OAuthError),
     /// Blocked, or an internal error.
     Other(OAuthError),
+}
+
+impl Refused {
+    fn into_error(self) -> OAuthError {
+        match self {
+            Refused::Limit(_, _, e) | Refused::Other(e) => e,
+        }
+    }
 }
 
 impl From<OAuthError> for Refused {
@@ -303,45 +389,72 @@ impl RefusalLog {
     }
 }
 
+/// A refusal's error, and the audit entry to append for it: none when one
+/// was recorded under the same key ([`Limit::key`]) within the last minute.
+/// `Err`: not a limit's refusal (a block, the database), nothing to record.
+fn refusal_entry(
+    log: &RefusalLog,
+    asking: Asking<'_>,
+    refused: Refused,
+) -> Result<(OAuthError, Option<(Taken, serde_json::Value)>), OAuthError> {
+    let (limit, value, error) = match refused {
+        Refused::Limit(limit, value, error) => (limit, value, error),
+        Refused::Other(error) => return Err(error),
+    };
+    let (client_id, sub) = (asking.client.client_id.as_str(), asking.user.sub.as_str());
+    let Some(taken) = log.take(limit.key(client_id, sub), asking.now) else {
+        return Ok((error, None));
+    };
+    let retry_after = match &error {
+        OAuthError::RateLimited { retry_after } | OAuthError::TooManyPending { retry_after, .. } => *retry_after,
+        _ => 0,
+    };
+    let data = serde_json::json!({
+        "limit": limit.as_str(),
+        "value": value,
+        "retry_after": retry_after,
+        "refused_before": taken.before,
+        "counted_by": limit.counted_by(),
+    });
+    Ok((error, Some((taken, data))))
+}
+
+fn refusal_record<'a>(asking: Asking<'a>, data: serde_json::Value) -> crate::audit::Record<'a> {
+    crate::audit::Record::new(crate::audit::Actor::Server, countersign_protocol::admin::AuditAction::FatigueRefused)
+        .target(asking.client.client_id.as_str())
+        .user(asking.user.sub.as_str())
+        .data(data)
+}
+
 /// Records a limit's refusal in the audit log (in the writer's group, so
 /// it commits with the others) unless one was recorded under the same key
-/// ([`Limit::key`]) within the last minute; then answers the refusal's
-/// error.
+/// within the last minute; then answers the refusal's error.
 pub(super) fn record_refusal(
     conn: &rusqlite::Connection,
     log: &RefusalLog,
     asking: Asking<'_>,
     refused: Refused,
 ) -> Result<OAuthError, OAuthError> {
-    let (limit, value, error) = match refused {
-        Refused::Limit(limit, value, error) => (limit, value, error),
-        Refused::Other(error) => return Err(error),
-    };
-    let (client_id, sub) = (asking.client.client_id.as_str(), asking.user.sub.as_str());
-    if let Some(taken) = log.take(limit.key(client_id, sub), asking.now) {
-        let before = taken.before;
-        let retry_after = match &error {
-            OAuthError::RateLimited { retry_after } | OAuthError::TooManyPending { retry_after, .. } => *retry_after,
-            _ => 0,
-        };
-        let appended = crate::audit::append_sync(
-            conn,
-            asking.now,
-            &crate::audit::Record::new(
-                crate::audit::Actor::Server,
-                countersign_protocol::admin::AuditAction::FatigueRefused,
-            )
-            .target(client_id)
-            .user(sub)
-            .data(serde_json::json!({
-                "limit": limit.as_str(),
-                "value": value,
-                "retry_after": retry_after,
-                "refused_before": before,
-                "counted_by": limit.counted_by(),
-            })),
-        );
-        if let Err(e) = appended {
+    let (error, entry) = refusal_entry(log, asking, refused)?;
+    if let Some((taken, data)) = entry {
+        if let Err(e) = crate::audit::append_sync(conn, asking.now, &refusal_record(asking, data)) {
+            log.undo(taken);
+            return Err(OAuthError::from(e));
+        }
+    }
+    Ok(error)
+}
+
+/// [`record_refusal`] in the caller's transaction on a pool connection.
+pub(super) async fn record_refusal_on(
+    conn: &mut AnyConnection,
+    log: &RefusalLog,
+    asking: Asking<'_>,
+    refused: Refused,
+) -> Result<OAuthError, OAuthError> {
+    let (error, entry) = refusal_entry(log, asking, refused)?;
+    if let Some((taken, data)) = entry {
+        if let Err(e) = crate::audit::append(conn, asking.now, &refusal_record(asking, data)).await {
             log.undo(taken);
             return Err(OAuthError::from(e));
         }
@@ -394,15 +507,14 @@ fn rate_counts<'a>(
 const PENDING_COUNT: &str = "SELECT COUNT(*), MIN(expires_at) FROM auth_requests \
      WHERE sub = ?1 AND status = 'pending' AND expires_at > ?2 AND (client_verified = 0 OR ?3 = 0)";
 
-/// Fatigue control, in the request writer's group that stores the request:
-/// blocks from `not_me` denials, the per-minute rates and the pending caps
-/// (all clients, and unverified clients together, so that unknown clients
-/// cannot fill the user's place for the agents an operator vouched for).
-pub(super) fn check_fatigue(conn: &rusqlite::Connection, asking: Asking<'_>) -> Result<(), Refused> {
-    check_blocks(conn, asking)?;
+/// Fatigue control, with the statements that store the request: blocks
+/// from `not_me` denials, the per-minute rates and the pending caps (all
+/// clients, and unverified clients together, so that unknown clients cannot
+/// fill the user's place for the agents an operator vouched for).
+fn fatigue_steps(asking: Asking<'_>) -> Vec<Step<'_>> {
+    let mut steps = block_steps(asking);
     let Asking { limits, client, user, now } = asking;
     let (sub, client_id) = (user.sub.as_str(), client.client_id.as_str());
-    let internal = |e: rusqlite::Error| OAuthError::from(crate::error::Internal::from(e));
     // A request made at second `now - 59` or later is in the last minute.
     let since_ms = store::ts(now.saturating_sub(59).saturating_mul(1000));
     for (sql, values, limit, which) in rate_counts(limits, client.verified, sub, client_id) {
@@ -411,17 +523,11 @@ pub(super) fn check_fatigue(conn: &rusqlite::Connection, asking: Asking<'_>) -> 
         if limit == 0 {
             continue;
         }
-        let (n, oldest): (i64, Option<i64>) = conn
-            .prepare_cached(sql)
-            .and_then(|mut s| {
-                let mut params: Vec<&dyn rusqlite::ToSql> = vec![&since_ms];
-                params.extend(values.iter().map(|v| v as &dyn rusqlite::ToSql));
-                s.query_row(params.as_slice(), |r| Ok((r.get(0)?, r.get(1)?)))
-            })
-            .map_err(internal)?;
-        if let Some(e) = over_limit(&Count { n, oldest }, limit, now) {
-            return Err(Refused::Limit(which, limit, e));
-        }
+        let mut params = vec![Param::from(since_ms)];
+        params.extend(values.into_iter().map(Param::from));
+        steps.push(Step::new(sql, params, move |n, oldest| {
+            over_limit(&Count { n, oldest }, limit, now).map(|e| Refused::Limit(which, limit, e))
+        }));
     }
     let mut caps = vec![(limits.max_pending_per_user, false, Limit::PendingPerUser)];
     if !client.verified {
@@ -431,25 +537,39 @@ pub(super) fn check_fatigue(conn: &rusqlite::Connection, asking: Asking<'_>) -> 
         if limit == 0 {
             continue;
         }
-        let (n, first): (i64, Option<i64>) = conn
-            .prepare_cached(PENDING_COUNT)
-            .and_then(|mut s| {
-                s.query_row(rusqlite::params![sub, store::ts(now), store::flag(unverified_only)], |r| {
-                    Ok((r.get(0)?, r.get(1)?))
-                })
+        let params = vec![sub.into(), store::ts(now).into(), store::flag(unverified_only).into()];
+        steps.push(Step::new(PENDING_COUNT, params, move |n, first| {
+            (n >= i64::from(limit)).then(|| {
+                let first = store::from_ts(first.unwrap_or(0));
+                let e = OAuthError::TooManyPending {
+                    limit,
+                    unverified: unverified_only,
+                    retry_after: first.saturating_sub(now).max(1),
+                };
+                Refused::Limit(which, limit, e)
             })
-            .map_err(internal)?;
-        if n >= i64::from(limit) {
-            let first = store::from_ts(first.unwrap_or(0));
-            let e = OAuthError::TooManyPending {
-                limit,
-                unverified: unverified_only,
-                retry_after: first.saturating_sub(now).max(1),
-            };
-            return Err(Refused::Limit(which, limit, e));
-        }
+        }));
     }
-    Ok(())
+    steps
+}
+
+/// Every statement the fatigue checks run, as the pool runs them (for the
+/// tests that prepare them on PostgreSQL).
+pub(crate) fn pool_statements() -> Vec<String> {
+    let mut all = vec![ADMIN_BLOCK, store::blocks::NOT_ME_OF_CLIENT, UNVERIFIED_BLOCK, PENDING_COUNT];
+    all.extend(RATE_COUNTS.iter().map(String::as_str));
+    all.into_iter().map(portable::dollar_placeholders).collect()
+}
+
+/// Fatigue control ([`fatigue_steps`]) in the request writer's group that
+/// stores the request.
+pub(super) fn check_fatigue(conn: &rusqlite::Connection, asking: Asking<'_>) -> Result<(), Refused> {
+    run_steps(conn, fatigue_steps(asking))
+}
+
+/// [`check_fatigue`] in the caller's transaction on a pool connection.
+pub(super) async fn check_fatigue_on(conn: &mut AnyConnection, asking: Asking<'_>) -> Result<(), Refused> {
+    run_steps_on(conn, fatigue_steps(asking)).await
 }
 
 #[cfg(test)]

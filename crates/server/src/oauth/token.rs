@@ -115,11 +115,14 @@ async fn handle(state: &AppState, caller: AuthenticatedClient<TokenEndpoint>) ->
     let now = state.now();
     let auth_req_id_hash = crate::store::requests::auth_req_id_key(request.auth_req_id.secret());
     // Most polls find the request pending: answered by the request writer
-    // (one job, committed with the polls waiting beside it). Anything else
-    // takes the transaction below.
+    // (one job, committed with the polls waiting beside it). Anything else,
+    // and every poll where the hot paths run on the pool, takes the
+    // transaction below.
     let (hash, client_id) = (auth_req_id_hash.clone(), client.client_id.clone());
-    if let Some(answer) = state.writer.run(move |conn| pending_poll(conn, &hash, &client_id, now)).await? {
-        return Err(answer);
+    if let Some(writer) = &state.writer {
+        if let Some(answer) = writer.run(move |conn| pending_poll(conn, &hash, &client_id, now)).await? {
+            return Err(answer);
+        }
     }
     let mut tx = store::begin(&state.db).await?;
     let req = crate::store::requests::load_by_auth_req_id(&mut tx, &auth_req_id_hash)

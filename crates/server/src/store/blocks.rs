@@ -19,11 +19,12 @@ use crate::error::Internal;
 use crate::store::{self, Tx};
 use countersign_protocol::admin::AuditAction;
 
-/// A user's (`?1`) `not_me` denials of one client (`?2`) decided after `?3`:
+/// A user's (`$1`) `not_me` denials of one client (`$2`) decided after `$3`:
 /// what blocks a verified client for that user (`oauth/fatigue.rs` checks
-/// it at each request; [`after_not_me`] records the block's start).
-pub(crate) const NOT_ME_OF_CLIENT: &str = "SELECT COUNT(*) FROM auth_requests WHERE sub = ?1 AND client_id = ?2 \
-     AND deny_reason = 'not_me' AND decided_at > ?3";
+/// it at each request, reading the count and a NULL as its other counts;
+/// [`after_not_me`] records the block's start).
+pub(crate) const NOT_ME_OF_CLIENT: &str = "SELECT COUNT(*), NULL FROM auth_requests WHERE sub = $1 AND client_id = $2 \
+     AND deny_reason = 'not_me' AND decided_at > $3";
 
 /// Whether every unverified client is blocked for `sub`.
 ///

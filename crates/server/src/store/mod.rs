@@ -2,6 +2,7 @@
 
 pub mod blocks;
 pub mod migrations;
+pub mod portable;
 pub mod postgres;
 pub mod reader;
 pub mod requests;

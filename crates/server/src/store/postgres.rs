@@ -43,10 +43,12 @@ pub async fn open(url: &str) -> Result<PgPool, Internal> {
     })?;
     let target = describe(&options);
     let migrator = super::migrations::postgres().await?;
-    // Reached at once, or an error now: a pool would retry for its whole
-    // acquire timeout before saying the server refused.
-    let probe = PgConnection::connect_with(&options)
+    // Refused at once, or unanswered within the busy timeout, is an error
+    // now: a pool would retry for its whole acquire timeout before saying
+    // the server refused.
+    let probe = tokio::time::timeout(super::BUSY_TIMEOUT, PgConnection::connect_with(&options))
         .await
+        .map_err(|_| Internal::new(format!("connecting to PostgreSQL at {target}: no answer within 10 s")))?
         .map_err(|e| Internal::new(format!("connecting to PostgreSQL at {target}: {e}")))?;
     let _ = probe.close().await;
     // One connection of its own, closed either way: a run that failed may

@@ -13,6 +13,7 @@ use sqlx::{AnyConnection, Row as _};
 
 use crate::error::Internal;
 use crate::store::from_ts;
+use crate::store::portable::Param;
 
 /// A request row joined with its client and user. The `auth_req_id` and the
 /// `client_notification_token` are secret types: `Debug` redacts them.
@@ -300,46 +301,64 @@ pub async fn load_by_auth_req_id(
     row.as_ref().map(StoredRequest::from_row).transpose()
 }
 
+pub(crate) const INSERT: &str = "INSERT INTO auth_requests (request_id, auth_req_id_hash, notify_auth_req_id, \
+     notification_token, client_id, sub, delivery_mode, scope, binding_message, authorization_details, acr_values, \
+     context, risk, requires, nonce, created_at, created_ms, expires_at, poll_interval, status, client_name, \
+     client_verified, audience, scope_descriptions) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, \
+     ?23, ?24)";
+
+/// [`INSERT`]'s values.
+fn insert_params<'a>(new: &'a NewRequest<'_>) -> Result<Vec<Param<'a>>, Internal> {
+    let r = new.request;
+    Ok(vec![
+        r.request_id.as_str().into(),
+        new.auth_req_id_hash.as_str().into(),
+        new.notify_auth_req_id.into(),
+        new.notification_token.into(),
+        r.client_id.as_str().into(),
+        r.sub.as_str().into(),
+        r.delivery_mode.as_str().into(),
+        serde_json::to_string(&r.scope)?.into(),
+        r.binding_message.as_str().into(),
+        r.details.to_param().into(),
+        r.acr_values.as_deref().into(),
+        serde_json::to_string(&r.context)?.into(),
+        r.risk.as_str().into(),
+        serde_json::to_string(&r.requires)?.into(),
+        r.nonce.as_str().into(),
+        crate::store::ts(r.created_at).into(),
+        crate::store::ts(new.created_ms).into(),
+        crate::store::ts(r.expires_at).into(),
+        crate::store::ts(r.poll_interval).into(),
+        r.status.as_str().into(),
+        r.client_name.as_str().into(),
+        crate::store::flag(r.verified).into(),
+        r.audience.as_ref().map(Audience::as_str).into(),
+        serde_json::to_string(&r.scope_descriptions)?.into(),
+    ])
+}
+
 /// Stores a new pending request, on the request writer's connection.
 ///
 /// # Errors
 /// The database failed.
 pub fn insert(conn: &rusqlite::Connection, new: &NewRequest<'_>) -> Result<(), Internal> {
-    let r = new.request;
-    conn.prepare_cached(
-        "INSERT INTO auth_requests (request_id, auth_req_id_hash, notify_auth_req_id, notification_token, client_id, \
-         sub, delivery_mode, scope, binding_message, authorization_details, acr_values, context, risk, requires, \
-         nonce, created_at, created_ms, expires_at, poll_interval, status, client_name, client_verified, audience, \
-         scope_descriptions) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, \
-         ?23, ?24)",
-    )?
-    .execute(rusqlite::params![
-        r.request_id.as_str(),
-        &new.auth_req_id_hash,
-        new.notify_auth_req_id,
-        new.notification_token,
-        &r.client_id,
-        &r.sub,
-        r.delivery_mode.as_str(),
-        serde_json::to_string(&r.scope)?,
-        &r.binding_message,
-        r.details.to_param(),
-        &r.acr_values,
-        serde_json::to_string(&r.context)?,
-        r.risk.as_str(),
-        serde_json::to_string(&r.requires)?,
-        r.nonce.as_str(),
-        crate::store::ts(r.created_at),
-        crate::store::ts(new.created_ms),
-        crate::store::ts(r.expires_at),
-        crate::store::ts(r.poll_interval),
-        r.status.as_str(),
-        &r.client_name,
-        crate::store::flag(r.verified),
-        r.audience.as_ref().map(Audience::as_str),
-        serde_json::to_string(&r.scope_descriptions)?,
-    ])?;
+    let params = insert_params(new)?;
+    let values: Vec<&dyn rusqlite::ToSql> = params.iter().map(Param::sqlite).collect();
+    conn.prepare_cached(INSERT)?.execute(values.as_slice())?;
+    Ok(())
+}
+
+/// [`insert`] in the caller's transaction on a pool connection (any
+/// database).
+///
+/// # Errors
+/// The database failed.
+pub async fn insert_on(conn: &mut AnyConnection, new: &NewRequest<'_>) -> Result<(), Internal> {
+    let params = insert_params(new)?;
+    let sql = crate::store::portable::dollar_placeholders(INSERT);
+    crate::store::portable::query(&sql, &params).execute(conn).await?;
     Ok(())
 }
 

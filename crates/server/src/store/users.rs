@@ -2,6 +2,7 @@
 
 use crate::error::Internal;
 use crate::state::AppState;
+use crate::store::portable::{Columns, Param};
 
 /// A user as the CIBA endpoint needs it; read from a row selected with
 /// [`USER_COLUMNS`] (`sqlx::query_as`).
@@ -26,26 +27,8 @@ pub struct User {
 }
 
 impl sqlx::FromRow<'_, sqlx::any::AnyRow> for User {
-    // By hand: the schema's flags are BIGINT 0/1 and its JSON is TEXT,
-    // which sqlx's `Any` driver does not turn into `bool` or `Json`.
     fn from_row(row: &sqlx::any::AnyRow) -> Result<Self, sqlx::Error> {
-        use sqlx::Row as _;
-        let decode = |column: &str, e: Box<dyn std::error::Error + Send + Sync>| sqlx::Error::ColumnDecode {
-            index: column.to_owned(),
-            source: e,
-        };
-        let roles: String = row.try_get("roles")?;
-        Ok(Self {
-            sub: row.try_get("sub")?,
-            username: row.try_get("username")?,
-            email: row.try_get("email")?,
-            name: row.try_get("name")?,
-            roles: serde_json::from_str(&roles).map_err(|e| decode("roles", e.into()))?,
-            user_code_hash: row.try_get("user_code_hash")?,
-            disabled: row.try_get::<i64, _>("disabled")? != 0,
-            created_at: u64::try_from(row.try_get::<i64, _>("created_at")?)
-                .map_err(|e| decode("created_at", e.into()))?,
-        })
+        User::from_row(row).map_err(|e| sqlx::Error::Decode(e.to_string().into()))
     }
 }
 
@@ -68,17 +51,18 @@ pub enum By<'a> {
 
 impl User {
     /// Reads a row selected with [`USER_COLUMNS`], in that order.
-    fn from_row(row: &rusqlite::Row<'_>) -> Result<Self, Internal> {
-        let roles: String = row.get(4)?;
+    // By position: the schema's flags are BIGINT 0/1 and its JSON is TEXT
+    // (sqlx's `Any` driver has no `bool` or `Json` for them).
+    fn from_row(row: &impl Columns) -> Result<Self, Internal> {
         Ok(Self {
-            sub: row.get(0)?,
-            username: row.get(1)?,
-            email: row.get(2)?,
-            name: row.get(3)?,
-            roles: serde_json::from_str(&roles)?,
-            user_code_hash: row.get(5)?,
-            disabled: row.get(6)?,
-            created_at: u64::try_from(row.get::<_, i64>(7)?).map_err(|_| Internal::new("negative created_at"))?,
+            sub: row.text(0)?,
+            username: row.text(1)?,
+            email: row.opt_text(2)?,
+            name: row.text(3)?,
+            roles: serde_json::from_str(&row.text(4)?).map_err(|e| Internal::new(format!("roles: {e}")))?,
+            user_code_hash: row.opt_text(5)?,
+            disabled: row.int(6)? != 0,
+            created_at: u64::try_from(row.int(7)?).map_err(|_| Internal::new("negative created_at"))?,
         })
     }
 }
@@ -96,8 +80,14 @@ pub async fn find(state: &AppState, by: By<'_>) -> Result<Option<User>, Internal
         By::Email(email) => ("email = ?1", vec![email.to_ascii_lowercase()]),
         By::Login(login) => ("username = ?1 OR email = ?2 LIMIT 1", vec![login.to_owned(), login.to_ascii_lowercase()]),
     };
-    state
-        .reader
+    let Some(reader) = &state.reader else {
+        let sql =
+            crate::store::portable::dollar_placeholders(&format!("SELECT {USER_COLUMNS} FROM users WHERE {condition}"));
+        let params: Vec<Param<'_>> = values.into_iter().map(Param::from).collect();
+        let row = crate::store::portable::query(&sql, &params).fetch_optional(&state.db).await?;
+        return row.as_ref().map(User::from_row).transpose();
+    };
+    reader
         .read(move |conn| {
             let mut query = conn.prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE {condition}"))?;
             let mut rows = query.query(rusqlite::params_from_iter(values))?;

@@ -5,7 +5,9 @@
 //! The binaries come from `COUNTERSIGN_PG_BIN` when set, else from `PATH`,
 //! else from Debian's `/usr/lib/postgresql/<version>/bin` (the newest);
 //! `cargo xtask test` installs Debian's `postgresql-15`. PostgreSQL refuses
-//! to run as root, so as root they run as the `postgres` user (`runuser`).
+//! to run as root, so as root they run as the `postgres` user (`runuser`),
+//! in a temporary directory given to that user. A test process killed
+//! outright (not unwinding) leaves its cluster running.
 //! The cluster trusts every local connection and does not fsync: it holds
 //! test data only, and the tests that kill things kill the Countersign
 //! server, never PostgreSQL.
@@ -54,11 +56,11 @@ impl PostgresCluster {
             .tempdir()
             .map_err(|e| Internal::new(format!("a directory for PostgreSQL: {e}")))?;
         if as_postgres_user {
-            // The postgres user makes its data directory (0700) in here and
-            // puts its socket here; the sticky bit keeps the rest private.
-            use std::os::unix::fs::PermissionsExt as _;
-            std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o1777))
-                .map_err(|e| Internal::new(format!("opening {} to postgres: {e}", dir.path().display())))?;
+            // The directory (0700) becomes the postgres user's: its data
+            // directory, socket and log go in it, out of other users' reach.
+            let (uid, gid) = postgres_user()?;
+            std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid))
+                .map_err(|e| Internal::new(format!("giving {} to postgres: {e}", dir.path().display())))?;
         }
         let data = dir.path().join("data");
         let mut cluster = PostgresCluster { bin, data, port: 0, as_postgres_user, dir };
@@ -78,7 +80,8 @@ impl PostgresCluster {
             let log = cluster.dir.path().join("server.log").display().to_string();
             match cluster.run("pg_ctl", &["-D", &data, "-l", &log, "-o", &options, "-w", "-t", "60", "start"]) {
                 Ok(()) => return Ok(cluster),
-                Err(e) => last = Some(e),
+                Err(e) if e.to_string().contains("could not bind") => last = Some(e),
+                Err(e) => return Err(e),
             }
         }
         Err(last.unwrap_or_else(|| Internal::new("PostgreSQL did not start")))
@@ -177,6 +180,22 @@ fn binaries() -> Result<PathBuf, Internal> {
              (cargo xtask prereq) or set COUNTERSIGN_PG_BIN",
         )
     })
+}
+
+/// The postgres user's uid and gid, from /etc/passwd (Debian's package
+/// makes the user).
+fn postgres_user() -> Result<(u32, u32), Internal> {
+    let passwd = std::fs::read_to_string("/etc/passwd").map_err(|e| Internal::new(format!("/etc/passwd: {e}")))?;
+    passwd
+        .lines()
+        .find_map(|line| {
+            let fields: Vec<&str> = line.split(':').collect();
+            match fields.as_slice() {
+                ["postgres", _, uid, gid, ..] => Some((uid.parse().ok()?, gid.parse().ok()?)),
+                _ => None,
+            }
+        })
+        .ok_or_else(|| Internal::new("no postgres user: install Debian's postgresql-15 (cargo xtask prereq)"))
 }
 
 /// Whether this process runs as root (`/proc/self` belongs to the
