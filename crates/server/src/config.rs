@@ -252,6 +252,10 @@ pub struct Config {
     /// DANGER (tests only): fault-injection points ([`TestHooks`]). `None`
     /// by default; the operator CLI never sets it.
     pub danger_test_hooks: Option<Arc<dyn TestHooks>>,
+    /// The server's secret key file (`crypto/secret_key.rs`). `None`:
+    /// beside the SQLite file (`<database>.secret-key`); a database other
+    /// than SQLite needs one, the same file on every instance.
+    pub secret_key_file: Option<std::path::PathBuf>,
 }
 
 impl Config {
@@ -291,6 +295,7 @@ impl Config {
             user_verification_class: countersign_protocol::amr::VerificationClass::User,
             static_hosts: std::collections::HashMap::new(),
             danger_test_hooks: None,
+            secret_key_file: None,
         }
     }
 

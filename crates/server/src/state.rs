@@ -119,7 +119,10 @@ impl AppState {
         };
         let http_notify = http(config.danger_allow_http_loopback_notifications)?;
         let http_jwks = http(config.danger_allow_http_loopback_jwks_uri)?;
-        let secret_key = crate::crypto::secret_key::SecretKey::for_db(&db)?;
+        let secret_key = match &config.secret_key_file {
+            Some(file) => crate::crypto::secret_key::SecretKey::load_or_create(file)?,
+            None => crate::crypto::secret_key::SecretKey::for_db(&db)?,
+        };
         let user_code_key = crate::crypto::user_code::UserCodeKey::new(&secret_key);
         let token_response_key = crate::oauth::tokens::ResponseKey::new(&secret_key)?;
         crate::crypto::signing_keys::ensure_active(&db, clock.now()).await?;

@@ -61,7 +61,7 @@ use crate::clock::OffsetClock;
 use crate::config::Config;
 use crate::error::Internal;
 use crate::schemas::{DisplaySchemas, RegistrySchemas};
-use crate::state::AppState;
+use crate::state::{AppState, HotPath};
 
 /// A configuration tweak.
 pub type Configure = Box<dyn FnOnce(&mut Config) + Send>;
@@ -160,12 +160,40 @@ pub fn pool_statements() -> Vec<String> {
 /// test` runs the server's suite both ways.
 pub const ENV_HOT_PATH: &str = "COUNTERSIGN_TEST_HOT_PATH";
 
-fn hot_path() -> Result<crate::state::HotPath, Internal> {
+fn hot_path() -> Result<HotPath, Internal> {
     match std::env::var(ENV_HOT_PATH).as_deref() {
-        Err(_) | Ok("" | "sqlite") => Ok(crate::state::HotPath::Sqlite),
-        Ok("pool") => Ok(crate::state::HotPath::Pool),
+        Err(_) | Ok("" | "sqlite") => Ok(HotPath::Sqlite),
+        Ok("pool") => Ok(HotPath::Pool),
         Ok(other) => Err(Internal::new(format!("{ENV_HOT_PATH}={other:?}: it takes sqlite or pool"))),
     }
+}
+
+/// The variable that puts every test server on PostgreSQL: the URL of a
+/// cluster's `postgres` database, where each test server gets a database
+/// of its own (its hot paths on the pool, its secret key in its temporary
+/// directory).
+pub const ENV_POSTGRES: &str = "COUNTERSIGN_TEST_POSTGRES";
+
+/// The database of the test server whose directory is `dir` on the cluster
+/// at `cluster`: made at its first start, found again at a restart.
+async fn postgres_database(cluster: &str, dir: &std::path::Path) -> Result<String, Internal> {
+    use sqlx::Connection as _;
+    let kept = dir.join("postgres-url");
+    if let Ok(url) = std::fs::read_to_string(&kept) {
+        return Ok(url);
+    }
+    // Unique on the cluster: this process, its count, the time.
+    static MADE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let made = MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    let name = format!("t_{}_{made}_{nanos}", std::process::id());
+    let mut url = url::Url::parse(cluster).map_err(|e| Internal::new(format!("{ENV_POSTGRES}: {e}")))?;
+    let mut conn = sqlx::PgConnection::connect(url.as_str()).await?;
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await?;
+    let _ = conn.close().await;
+    url.set_path(&name);
+    std::fs::write(&kept, url.as_str()).map_err(|e| Internal::new(format!("{}: {e}", kept.display())))?;
+    Ok(url.into())
 }
 
 /// What a test server is started with.
@@ -179,10 +207,16 @@ struct Parts {
 }
 
 async fn start(listener: TcpListener, parts: Parts) -> Result<TestServer, Internal> {
-    let Parts { config, schemas, clock, dir, db_path, tls } = parts;
+    let Parts { mut config, schemas, clock, dir, db_path, tls } = parts;
     let addr = listener.local_addr().map_err(|e| Internal::new(format!("local addr: {e}")))?;
-    let db = crate::store::open(&db_path).await?;
-    let state = AppState::with_hot_path(config.clone(), db, clock.clone(), schemas.clone(), hot_path()?).await?;
+    let (db, hot_path) = match std::env::var(ENV_POSTGRES) {
+        Ok(cluster) => {
+            config.secret_key_file = Some(dir.path().join("secret-key"));
+            (crate::store::postgres::open(&postgres_database(&cluster, dir.path()).await?).await?, HotPath::Pool)
+        }
+        Err(_) => (crate::store::open(&db_path).await?, hot_path()?),
+    };
+    let state = AppState::with_hot_path(config.clone(), db, clock.clone(), schemas.clone(), hot_path).await?;
     let (tx, rx) = oneshot::channel::<()>();
     let stopped = async move {
         let _ = rx.await;

@@ -136,11 +136,13 @@ async fn the_admin_api_is_served_under_the_issuer_path() {
 
 /// `COUNTERSIGN_TEST_HOT_PATH` decides where every test server's hot paths
 /// run (`cargo xtask test` runs the suite with `pool` too): the request
-/// writer and reader exist exactly when it is not `pool`.
+/// writer and reader exist exactly when it is not `pool` and the server is
+/// on SQLite (not on PostgreSQL, `COUNTERSIGN_TEST_POSTGRES`).
 #[tokio::test]
 async fn test_servers_put_the_hot_paths_where_the_environment_says() {
     let server = countersign_server::testing::spawn_test_server(Default::default()).await.unwrap();
-    let pool = std::env::var(countersign_server::testing::ENV_HOT_PATH).is_ok_and(|v| v == "pool");
+    let pool = std::env::var(countersign_server::testing::ENV_HOT_PATH).is_ok_and(|v| v == "pool")
+        || std::env::var_os(countersign_server::testing::ENV_POSTGRES).is_some();
     assert_eq!((server.state.writer.is_none(), server.state.reader.is_none()), (pool, pool));
     server.stop().await;
 }

@@ -36,7 +36,7 @@ async fn sqlite_columns(db: &sqlx::AnyPool) -> BTreeSet<Column> {
         .collect()
 }
 
-async fn postgres_columns(db: &sqlx::PgPool) -> BTreeSet<Column> {
+async fn postgres_columns(db: &sqlx::AnyPool) -> BTreeSet<Column> {
     let rows = sqlx::query(
         "SELECT c.table_name::text AS t, c.column_name::text AS c, c.data_type::text AS ty, \
                 c.is_nullable = 'NO' AS nn, \
@@ -73,7 +73,7 @@ async fn sqlite_indexes(db: &sqlx::AnyPool) -> BTreeSet<(String, String, bool)> 
         .collect()
 }
 
-async fn postgres_indexes(db: &sqlx::PgPool) -> BTreeSet<(String, String, bool)> {
+async fn postgres_indexes(db: &sqlx::AnyPool) -> BTreeSet<(String, String, bool)> {
     let rows = sqlx::query(
         "SELECT i.indexname::text AS name, i.tablename::text AS t, x.indisunique AS u \
          FROM pg_indexes i JOIN pg_class c ON c.relname = i.indexname \

@@ -555,6 +555,7 @@ fn fatigue_steps(asking: Asking<'_>) -> Vec<Step<'_>> {
 
 /// Every statement the fatigue checks run, as the pool runs them (for the
 /// tests that prepare them on PostgreSQL).
+#[cfg(feature = "test-util")]
 pub(crate) fn pool_statements() -> Vec<String> {
     let mut all = vec![ADMIN_BLOCK, store::blocks::NOT_ME_OF_CLIENT, UNVERIFIED_BLOCK, PENDING_COUNT];
     all.extend(RATE_COUNTS.iter().map(String::as_str));

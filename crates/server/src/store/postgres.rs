@@ -9,16 +9,17 @@
 //! schema is newer than this server (a migration it does not know) is
 //! refused, never written to.
 //!
-//! The server's queries still run on SQLite only (`docs/server.md`,
-//! "Storage and migrations"); this is the schema they will run on.
+//! `serve` does not use it yet (`docs/server.md`, "Storage and
+//! migrations"); test servers do, with `COUNTERSIGN_TEST_POSTGRES`.
 
-// Not reached from `serve` yet: the server's queries run on SQLite only
-// (the PostgreSQL issue); the tests reach it through `testing`.
+// Not reached from `serve` yet (the PostgreSQL issue); the tests reach it
+// through `testing`.
 #![cfg_attr(not(feature = "test-util"), allow(dead_code))]
 
 use std::str::FromStr as _;
 
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
+use sqlx::any::AnyPoolOptions;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
 use sqlx::Connection as _;
 
 use crate::error::Internal;
@@ -35,7 +36,7 @@ pub const MAX_CONNECTIONS: u32 = 16;
 /// # Errors
 /// The URL is not one, the server cannot be reached or refuses, or a
 /// migration fails or is unknown to this server.
-pub async fn open(url: &str) -> Result<PgPool, Internal> {
+pub async fn open(url: &str) -> Result<super::Db, Internal> {
     let options = PgConnectOptions::from_str(url).map_err(|e| {
         Internal::new(format!(
             "the PostgreSQL URL is not valid ({e}); it reads postgres://user:password@host:port/database"
@@ -62,10 +63,12 @@ pub async fn open(url: &str) -> Result<PgPool, Internal> {
     let migrated = migrator.run(&migrating).await;
     migrating.close().await;
     migrated.map_err(|e| Internal::new(format!("migrating the PostgreSQL database at {target}: {e}")))?;
-    PgPoolOptions::new()
+    // The server's pool: sqlx's `Any` driver, as on SQLite (`store::Db`).
+    sqlx::any::install_default_drivers();
+    AnyPoolOptions::new()
         .max_connections(MAX_CONNECTIONS)
         .acquire_timeout(super::BUSY_TIMEOUT)
-        .connect_with(options)
+        .connect(url)
         .await
         .map_err(|e| Internal::new(format!("connecting to PostgreSQL at {target}: {e}")))
 }
