@@ -148,8 +148,13 @@ pub fn pool_statements() -> Vec<String> {
     let mut all = crate::oauth::fatigue::pool_statements();
     all.push(crate::store::portable::dollar_placeholders(crate::store::requests::INSERT));
     all.push(format!("SELECT {} FROM clients WHERE client_id = $1", crate::oauth::clients::CLIENT_COLUMNS));
-    for condition in ["sub = $1", "username = $1", "email = $1", "username = $1 OR email = $2 LIMIT 1"] {
-        all.push(format!("SELECT {} FROM users WHERE {condition}", crate::store::users::USER_COLUMNS));
+    use crate::store::users::{condition, By, USER_COLUMNS};
+    for by in [By::Sub("u"), By::Username("u"), By::Email("u"), By::Login("u")] {
+        if let Some((condition, _)) = condition(by) {
+            all.push(crate::store::portable::dollar_placeholders(&format!(
+                "SELECT {USER_COLUMNS} FROM users WHERE {condition}"
+            )));
+        }
     }
     all
 }

@@ -151,15 +151,21 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// The in-process write turn of the SQLite database file behind `db`
 /// (`None`: not SQLite, whose writers need no turn).
 pub(crate) fn write_turn(db: &Db) -> Option<Arc<AsyncMutex<()>>> {
-    static TURNS: OnceLock<Mutex<HashMap<PathBuf, Weak<AsyncMutex<()>>>>> = OnceLock::new();
-    let path = sqlite_path(db)?;
+    // Keyed by the pool's URL, which `open` builds from the file's path (one
+    // file, one URL), so that each transaction finds its turn without
+    // parsing the URL back into a path.
+    static TURNS: OnceLock<Mutex<HashMap<String, Weak<AsyncMutex<()>>>>> = OnceLock::new();
+    let url = &db.connect_options().database_url;
+    if url.scheme() != "sqlite" {
+        return None;
+    }
     let mut turns = TURNS.get_or_init(Mutex::default).lock().unwrap_or_else(PoisonError::into_inner);
-    if let Some(turn) = turns.get(&path).and_then(Weak::upgrade) {
+    if let Some(turn) = turns.get(url.as_str()).and_then(Weak::upgrade) {
         return Some(turn);
     }
     turns.retain(|_, t| t.strong_count() > 0);
     let turn = Arc::new(AsyncMutex::new(()));
-    turns.insert(path, Arc::downgrade(&turn));
+    turns.insert(url.as_str().to_owned(), Arc::downgrade(&turn));
     Some(turn)
 }
 

@@ -4,6 +4,18 @@ use crate::error::Internal;
 use crate::state::AppState;
 use crate::store::portable::{Columns, Param};
 
+/// How [`find`] selects a user `by` (after `WHERE`) and its values; `None`:
+/// it finds no one (an empty e-mail address).
+pub(crate) fn condition(by: By<'_>) -> Option<(&'static str, Vec<String>)> {
+    Some(match by {
+        By::Sub(sub) => ("sub = ?1", vec![sub.to_owned()]),
+        By::Username(username) => ("username = ?1", vec![username.to_owned()]),
+        By::Email("") => return None,
+        By::Email(email) => ("email = ?1", vec![email.to_ascii_lowercase()]),
+        By::Login(login) => ("username = ?1 OR email = ?2 LIMIT 1", vec![login.to_owned(), login.to_ascii_lowercase()]),
+    })
+}
+
 /// A user as the CIBA endpoint needs it; read from a row selected with
 /// [`USER_COLUMNS`] (`sqlx::query_as`).
 #[derive(Debug, Clone)]
@@ -73,12 +85,8 @@ impl User {
 /// # Errors
 /// The database failed.
 pub async fn find(state: &AppState, by: By<'_>) -> Result<Option<User>, Internal> {
-    let (condition, values) = match by {
-        By::Sub(sub) => ("sub = ?1", vec![sub.to_owned()]),
-        By::Username(username) => ("username = ?1", vec![username.to_owned()]),
-        By::Email("") => return Ok(None),
-        By::Email(email) => ("email = ?1", vec![email.to_ascii_lowercase()]),
-        By::Login(login) => ("username = ?1 OR email = ?2 LIMIT 1", vec![login.to_owned(), login.to_ascii_lowercase()]),
+    let Some((condition, values)) = condition(by) else {
+        return Ok(None);
     };
     let Some(reader) = &state.reader else {
         let sql =
