@@ -77,7 +77,7 @@ pub const TEST: &[Need] = &[Build, Headless, EndToEnd, Browser, Keychain, Polkit
 pub const BENCH: &[Need] = &[Build, Headless, Bench];
 
 /// What `cargo xtask bench-server` runs.
-pub const BENCH_SERVER: &[Need] = &[Build, BenchServer];
+pub const BENCH_SERVER: &[Need] = &[Build, BenchServer, Postgres];
 
 /// A program xtask or a test runs, directly or through another program.
 #[derive(Debug)]
@@ -168,6 +168,9 @@ pub const PROGRAMS: &[Program] = &[
     debian("kill", "procps", &[Bench]),
     // The HTTP load generator of the server benchmark (Lua-scripted bodies).
     debian("wrk", "wrk", &[BenchServer]),
+    // A database per PostgreSQL run of the server benchmark, on its
+    // throwaway cluster (postgresql-15 depends on the client).
+    debian("psql", "postgresql-client-15", &[BenchServer]),
     // The SQLite shell and openssl, to look into a failed test's database
     // and keys on the machine that ran it.
     debian("sqlite3", "sqlite3", &[Interop]),

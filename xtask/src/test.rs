@@ -77,6 +77,7 @@ pub fn run_tests(skip_install: bool) -> Result<(), String> {
     fuzz_smoke()?;
     server_on_the_pool(&root)?;
     postgres(&root)?;
+    server_on_postgres(&root)?;
     interop_openid_client(&root)?;
     interop_auth0_ai(&root)?;
     interop_soft_webauthn(&root)?;
@@ -133,6 +134,35 @@ fn server_on_the_pool(root: &std::path::Path) -> Result<(), String> {
 fn postgres(root: &std::path::Path) -> Result<(), String> {
     step("PostgreSQL: the server's schema and migrations on a throwaway cluster");
     exec(root, "cargo", &["test", "-p", "countersign-server", "--test", "postgres", "--", "--ignored"])
+}
+
+/// The server's integration tests with every test server on PostgreSQL: a
+/// database each on one throwaway cluster, which the server's
+/// `countersign-test-postgres` starts for the run and removes after it.
+/// (The tests that run the real binary on a file, such as the durability,
+/// chaos and CLI tests, stay on SQLite.)
+fn server_on_postgres(root: &std::path::Path) -> Result<(), String> {
+    step("PostgreSQL: the server's integration tests, every test server on a throwaway cluster");
+    // Built, then run as a program: under `cargo run` the tests' cargo
+    // would see cargo's package variables and rebuild the dependencies.
+    exec(
+        root,
+        "cargo",
+        &[
+            "build",
+            "--quiet",
+            "-p",
+            "countersign-server",
+            "--features",
+            "test-util",
+            "--bin",
+            "countersign-test-postgres",
+        ],
+    )?;
+    let wrapper = crate::target_dir().join("debug/countersign-test-postgres");
+    exec_command(
+        Command::new(&wrapper).args(["--", "cargo", "test", "-p", "countersign-server", "--tests"]).current_dir(root),
+    )
 }
 
 /// A standard OpenID client library (openid-client, tests/interop) runs the

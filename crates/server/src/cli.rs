@@ -17,9 +17,18 @@ use countersign_server::{AppState, Clock as _, DisplaySchemas as _, Internal, Re
 #[derive(Debug, Parser)]
 #[command(name = "countersign-server", version)]
 pub struct Cli {
-    /// SQLite database file (created if missing).
-    #[arg(long, global = true, default_value = "countersign.db")]
-    pub db: PathBuf,
+    /// The database: a SQLite file (created if missing), or a PostgreSQL
+    /// database as `postgres://user@host:port/database` (put its password
+    /// in PGPASSWORD or ~/.pgpass rather than in the URL, which other users
+    /// of the machine can see).
+    #[arg(long, global = true, default_value = "countersign.db", value_parser = parse_location)]
+    pub db: ops::Location,
+    /// The server's secret key (user codes, stored token responses): a
+    /// file of 32 random bytes, created if missing. Default: beside a
+    /// SQLite file. Required with PostgreSQL: give every instance the
+    /// same file.
+    #[arg(long, global = true)]
+    pub secret_key_file: Option<PathBuf>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -603,6 +612,20 @@ fn qr(text: &str) -> Result<String, CliError> {
     Ok(code.render::<Dense1x2>().dark_color(Dense1x2::Light).light_color(Dense1x2::Dark).quiet_zone(true).build())
 }
 
+fn parse_location(value: &str) -> Result<ops::Location, String> {
+    Ok(ops::Location::parse(value))
+}
+
+/// The secret key file: `--secret-key-file`, else beside a SQLite file.
+fn secret_key_file(cli: &Cli) -> Result<PathBuf, CliError> {
+    cli.secret_key_file.clone().or_else(|| cli.db.default_secret_key_file()).ok_or_else(|| {
+        CliError::Usage(
+            "a PostgreSQL database needs --secret-key-file: the server's secret key, the same file on every instance"
+                .into(),
+        )
+    })
+}
+
 fn out(line: &str) {
     let mut o = std::io::stdout().lock();
     let _ = writeln!(o, "{line}");
@@ -619,7 +642,7 @@ fn from_risk_flag(flag: &str, value: &str) -> Result<Option<countersign_protocol
 /// The certificate to serve, if `serve` is to speak HTTPS.
 fn tls_files(
     args: &ServeArgs,
-    db: &std::path::Path,
+    db: &ops::Location,
     now: u64,
 ) -> Result<Option<countersign_server::tls::TlsFiles>, CliError> {
     use countersign_server::tls::{self_signed, TlsFiles};
@@ -633,7 +656,7 @@ fn tls_files(
     if !args.issuer.starts_with("https://") {
         return Err(CliError::Usage("--tls-self-signed serves an https issuer".into()));
     }
-    let dir = db.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new(".")).join("tls");
+    let dir = db.directory().join("tls");
     let dev = self_signed::ensure(&dir, now)?;
     // On stderr, as the logs: the instructions are for whoever starts it.
     eprintln!("{}", self_signed::trust_instructions(&dev.ca));
@@ -646,7 +669,8 @@ fn tls_files(
 async fn run(cli: Cli) -> Result<(), CliError> {
     let now = SystemClock.now();
     if let Command::Serve(args) = &cli.command {
-        let config = serve_config(args)?;
+        let mut config = serve_config(args)?;
+        config.secret_key_file = Some(secret_key_file(&cli)?);
         let schemas = match &args.schemas_dir {
             Some(dir) => RegistrySchemas::with_dir(dir)?,
             None => RegistrySchemas::builtin()?,
@@ -657,7 +681,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             dir = ?args.schemas_dir,
             "display schemas loaded"
         );
-        let db = ops::open_database(&cli.db).await?;
+        let db = cli.db.open().await?;
         let state = AppState::new(config, db, Arc::new(SystemClock), Arc::new(schemas)).await?;
         let listener = tokio::net::TcpListener::bind(args.listen).await?;
         let tls = tls_files(args, &cli.db, now)?;
@@ -694,9 +718,10 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         ));
         return Ok(());
     }
-    let db = ops::open_database(&cli.db).await?;
+    let db = cli.db.open().await?;
     let operator_label = operator(None);
     let by = ops::Actor::Labelled(&operator_label);
+    let key_file = secret_key_file(&cli);
     match cli.command {
         Command::Serve(_) => {}
         Command::User(UserCommand::Add { username, name, email, admin }) => {
@@ -725,7 +750,8 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             let mut line = String::new();
             std::io::stdin().lock().read_line(&mut line)?;
             let code = UserCode::new(line.trim_end_matches(['\r', '\n']).to_owned());
-            ops::set_user_code(&db, &user, &code, &by, now).await?;
+            let key = ops::UserCodeKey::for_database(&db, &key_file?, now).await?;
+            ops::set_user_code(&db, &key, &user, &code, &by, now).await?;
             out("user_code set");
         }
         Command::EnrollLink { user, issuer: iss, ttl, no_qr } => {

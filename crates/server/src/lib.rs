@@ -116,10 +116,13 @@ pub fn app(state: AppState) -> Router {
     router.layer(DefaultBodyLimit::max(state.config.max_body_bytes)).with_state(state)
 }
 
-/// Starts the background tasks (notification delivery, expiry sweeper).
+/// Starts the background tasks (notification delivery, expiry sweeper and,
+/// on PostgreSQL, the wake-ups across instances).
 /// They stop when the hub is shut down (as [`serve`] does).
 pub fn spawn_background(state: &AppState) -> Vec<JoinHandle<()>> {
-    vec![tokio::spawn(oauth::notify::run(state.clone())), tokio::spawn(sweeper::run(state.clone()))]
+    let mut tasks = vec![tokio::spawn(oauth::notify::run(state.clone())), tokio::spawn(sweeper::run(state.clone()))];
+    tasks.extend(device::fanout::spawn(state));
+    tasks
 }
 
 /// Serves [`app`] on `listener` until `shutdown` completes, then ends the

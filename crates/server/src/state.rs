@@ -119,10 +119,12 @@ impl AppState {
         };
         let http_notify = http(config.danger_allow_http_loopback_notifications)?;
         let http_jwks = http(config.danger_allow_http_loopback_jwks_uri)?;
-        let secret_key = match &config.secret_key_file {
-            Some(file) => crate::crypto::secret_key::SecretKey::load_or_create(file)?,
-            None => crate::crypto::secret_key::SecretKey::for_db(&db)?,
+        let key_file = match (&config.secret_key_file, crate::store::sqlite_path(&db)) {
+            (Some(file), _) => file.clone(),
+            (None, Some(path)) => crate::crypto::secret_key::SecretKey::path_for(&path),
+            (None, None) => return Err(Internal::new("a PostgreSQL database needs a secret key file")),
         };
+        let secret_key = crate::crypto::secret_key::SecretKey::for_database(&db, &key_file, clock.now()).await?;
         let user_code_key = crate::crypto::user_code::UserCodeKey::new(&secret_key);
         let token_response_key = crate::oauth::tokens::ResponseKey::new(&secret_key)?;
         crate::crypto::signing_keys::ensure_active(&db, clock.now()).await?;

@@ -99,8 +99,13 @@ pub struct TestServer {
     pub state: AppState,
     /// The server's clock: [`OffsetClock::advance`] jumps ahead.
     pub clock: Arc<OffsetClock>,
-    /// The SQLite file.
+    /// The SQLite file (unused on PostgreSQL: see [`TestServer::db`]).
     pub db_path: PathBuf,
+    /// The database as `--db` names it: the SQLite file, or the test
+    /// server's PostgreSQL database with [`ENV_POSTGRES`].
+    pub db: crate::store::Location,
+    /// The server's secret key file.
+    pub secret_key_file: PathBuf,
     /// The CA file clients trust, with [`TestOptions::tls`].
     pub ca: Option<PathBuf>,
     tls: Option<Arc<rustls::ServerConfig>>,
@@ -109,6 +114,44 @@ pub struct TestServer {
     dir: Arc<tempfile::TempDir>,
     stop: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl TestServer {
+    /// The arguments that point `countersign-server`'s commands at this
+    /// server's data: `--db` and `--secret-key-file`.
+    #[must_use]
+    pub fn cli_args(&self) -> Vec<std::ffi::OsString> {
+        let db = match &self.db {
+            crate::store::Location::Sqlite(path) => path.clone().into_os_string(),
+            crate::store::Location::Postgres(url) => url.secret().into(),
+        };
+        vec!["--db".into(), db, "--secret-key-file".into(), self.secret_key_file.clone().into_os_string()]
+    }
+
+    /// A second server instance on the same database, configuration,
+    /// secret key and clock, on an address of its own (as behind a load
+    /// balancer: its issuer is still this server's; its `base_url` is its
+    /// own address, where tests reach it). Each instance has its own
+    /// background tasks and its own in-memory state (event hub, caches).
+    ///
+    /// # Errors
+    /// The socket, the database or the state could not be set up.
+    pub async fn another_instance(&self) -> Result<TestServer, Internal> {
+        let listener = TcpListener::bind("127.0.0.1:0").await.map_err(|e| Internal::new(format!("binding: {e}")))?;
+        let addr = listener.local_addr().map_err(|e| Internal::new(format!("local addr: {e}")))?;
+        let parts = Parts {
+            config: self.config.clone(),
+            schemas: self.schemas.clone(),
+            clock: self.clock.clone(),
+            dir: self.dir.clone(),
+            db_path: self.db_path.clone(),
+            tls: self.tls.clone().zip(self.ca.clone()),
+        };
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        let mut other = start(listener, parts).await?;
+        other.base_url = format!("{scheme}://{addr}");
+        Ok(other)
+    }
 }
 
 impl std::fmt::Debug for TestServer {
@@ -214,13 +257,20 @@ struct Parts {
 async fn start(listener: TcpListener, parts: Parts) -> Result<TestServer, Internal> {
     let Parts { mut config, schemas, clock, dir, db_path, tls } = parts;
     let addr = listener.local_addr().map_err(|e| Internal::new(format!("local addr: {e}")))?;
-    let (db, hot_path) = match std::env::var(ENV_POSTGRES) {
+    let (location, hot_path) = match std::env::var(ENV_POSTGRES) {
         Ok(cluster) => {
             config.secret_key_file = Some(dir.path().join("secret-key"));
-            (crate::store::postgres::open(&postgres_database(&cluster, dir.path()).await?).await?, HotPath::Pool)
+            let url = crate::store::postgres::Url::new(postgres_database(&cluster, dir.path()).await?);
+            (crate::store::Location::Postgres(url), HotPath::Pool)
         }
-        Err(_) => (crate::store::open(&db_path).await?, hot_path()?),
+        Err(_) => (crate::store::Location::Sqlite(db_path.clone()), hot_path()?),
     };
+    let db = location.open().await?;
+    let secret_key_file = config
+        .secret_key_file
+        .clone()
+        .or_else(|| location.default_secret_key_file())
+        .ok_or_else(|| Internal::new("a test server on PostgreSQL has its secret key file"))?;
     let state = AppState::with_hot_path(config.clone(), db, clock.clone(), schemas.clone(), hot_path).await?;
     let (tx, rx) = oneshot::channel::<()>();
     let stopped = async move {
@@ -244,6 +294,8 @@ async fn start(listener: TcpListener, parts: Parts) -> Result<TestServer, Intern
         state,
         clock,
         db_path,
+        db: location,
+        secret_key_file,
         ca,
         tls,
         config,

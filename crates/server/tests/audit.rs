@@ -88,20 +88,16 @@ async fn every_step_is_recorded_in_order_and_chains() {
     server.stop().await;
 }
 
-/// Runs `sql` on the server's database file through its own connection, as
-/// someone with the file would.
+/// Runs `sql` on the server's database through a connection of its own, as
+/// someone with access to the database would.
 async fn tamper(server: &TestServer, sql: &str) {
-    let mut conn =
-        <sqlx::SqliteConnection as sqlx::Connection>::connect(&format!("sqlite://{}", server.db_path.display()))
-            .await
-            .unwrap();
-    sqlx::raw_sql(sql).execute(&mut conn).await.unwrap();
+    let mut conn = server.state.db.acquire().await.unwrap();
+    sqlx::raw_sql(sql).execute(&mut *conn).await.unwrap();
 }
 
 fn verify_cli(server: &TestServer) -> (bool, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_countersign-server"))
-        .arg("--db")
-        .arg(&server.db_path)
+        .args(server.cli_args())
         .args(["audit", "verify"])
         .output()
         .unwrap();
@@ -338,7 +334,7 @@ async fn limit_refusals_once_a_minute_and_operator_changes_are_recorded() {
         .unwrap();
     let secret = "4711-secret";
     let code = countersign_protocol::secret::UserCode::new(secret.into());
-    ops::set_user_code(&server.state.db, "ann", &code, &by, now).await.unwrap();
+    ops::set_user_code(&server.state.db, &server.state.user_code_key, "ann", &code, &by, now).await.unwrap();
     let err = ops::remove_security_key(&server.state.db, "ann", "cred_nope", &by, now).await.unwrap_err();
     assert!(err.to_string().contains("not found"), "{err}");
     let log = entries(&server).await;
@@ -376,8 +372,7 @@ async fn an_export_of_a_broken_log_fails_and_writes_nothing() {
     let file = dir.path().join("audit.jsonl");
     let export = || {
         Command::new(env!("CARGO_BIN_EXE_countersign-server"))
-            .arg("--db")
-            .arg(&server.db_path)
+            .args(server.cli_args())
             .args(["audit", "export"])
             .arg(&file)
             .args(["--issuer", server.base_url.as_str()])

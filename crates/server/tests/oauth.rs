@@ -151,6 +151,7 @@ async fn ping_needs_a_notification_token_and_user_codes_are_checked() {
     expect_err(uc.bc_authorize(&server, &with(p.clone(), "user_code", "1234")).await, 400, "invalid_user_code").await;
     countersign_server::ops::set_user_code(
         &server.state.db,
+        &server.state.user_code_key,
         "kim",
         &UserCode::new("4711".into()),
         &countersign_server::ops::Actor::Operator,
@@ -844,6 +845,7 @@ async fn user_code_failures_lock_the_code_for_the_window() {
     for u in ["uma", "vic"] {
         countersign_server::ops::set_user_code(
             &server.state.db,
+            &server.state.user_code_key,
             u,
             &UserCode::new("4711".into()),
             &countersign_server::ops::Actor::Operator,
@@ -886,6 +888,7 @@ async fn user_code_failures_lock_the_code_for_the_window() {
         add_user(&server, u).await;
         countersign_server::ops::set_user_code(
             &server.state.db,
+            &server.state.user_code_key,
             u,
             &UserCode::new("4711".into()),
             &countersign_server::ops::Actor::Operator,

@@ -4,7 +4,10 @@
 //! them once; a schema newer than the server is refused. Run by
 //! `cargo xtask test`, which installs PostgreSQL.
 
+mod common;
+
 use std::collections::BTreeSet;
+use std::process::Command;
 
 use countersign_server::testing::postgres::PostgresCluster;
 use countersign_server::testing::{open_postgres, open_sqlite, SQLITE_MIGRATIONS};
@@ -214,4 +217,85 @@ async fn the_hot_paths_statements_are_valid_postgresql() {
     ] {
         assert!((&pg).describe(sqlite_only).await.is_err(), "{sqlite_only}");
     }
+}
+
+/// `countersign-server --db postgres://…`: the operator commands and
+/// `serve` run on PostgreSQL; the secret key file must be given (every
+/// instance shares it), and two instances serving one database with it
+/// publish the same keys and see one audit log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs PostgreSQL's server binaries (cargo xtask test installs them)"]
+async fn the_binary_serves_postgres_with_a_shared_secret_key_file() {
+    let cluster = PostgresCluster::start().await.unwrap();
+    let url = cluster.create_database("served").await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("secret-key");
+    let cli = |args: &[&str], with_key: bool| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_countersign-server"));
+        command.args(["--db", &url]);
+        if with_key {
+            command.arg("--secret-key-file").arg(&key);
+        }
+        let out = command.args(args).stdin(std::process::Stdio::null()).output().unwrap();
+        (
+            out.status.success(),
+            format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
+        )
+    };
+    let (ok, said) = cli(&["user", "add", "ann", "--name", "Ann"], false);
+    assert!(ok, "{said}");
+    for args in [
+        &["user", "set-user-code", "ann"][..],
+        &["serve", "--issuer", "http://127.0.0.1:1", "--webauthn-at", "never"][..],
+    ] {
+        let (ok, said) = cli(args, false);
+        assert!(!ok, "{args:?}: {said}");
+        assert!(said.contains("a PostgreSQL database needs --secret-key-file"), "{args:?}: {said}");
+    }
+    assert!(!key.exists());
+
+    let global = || vec!["--db".into(), url.clone().into(), "--secret-key-file".into(), key.clone().into_os_string()];
+    let mut a = common::ServerProcess::with_args(global());
+    let mut b = common::ServerProcess::with_args(global());
+    a.start().await;
+    b.start().await;
+    assert!(key.is_file(), "made by the first start");
+    // A third instance given no key file where one was expected, or a key
+    // of its own, does not start (and makes no key).
+    let other_key = dir.path().join("another-key");
+    let third = |expected: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_countersign-server"))
+            .args(["--db", &url, "--secret-key-file"])
+            .arg(&other_key)
+            .args(["serve", "--listen", "127.0.0.1:0", "--issuer", &a.base, "--webauthn-at", "never"])
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(!out.status.success(), "{said}");
+        assert!(said.contains(expected), "{said}");
+    };
+    third("is missing, and this database already has a key");
+    assert!(!other_key.exists());
+    countersign_server::testing::SecretKey::load_or_create(&other_key).unwrap();
+    third("is not this database's");
+    let jwks = |base: String| async move {
+        let v: serde_json::Value = reqwest::get(format!("{base}/jwks")).await.unwrap().json().await.unwrap();
+        v["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap().to_owned()).collect::<BTreeSet<_>>()
+    };
+    let (ka, kb) = (jwks(a.base.clone()).await, jwks(b.base.clone()).await);
+    assert_eq!(ka.len(), 1, "{ka:?}");
+    assert_eq!(ka, kb, "one signing key for both");
+    let (ok, said) = cli(&["user", "list"], true);
+    assert!(ok && said.contains("ann"), "{said}");
+    let (ok, said) = cli(&["audit", "verify"], true);
+    assert!(ok, "{said}");
+    // Errors name the database without a password.
+    let out = Command::new(env!("CARGO_BIN_EXE_countersign-server"))
+        .args(["--db", "postgres://ann:hunter2@127.0.0.1:1/x", "user", "list"])
+        .output()
+        .unwrap();
+    let (ok, said) = (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned());
+    assert!(!ok && !said.contains("hunter2") && said.contains("ann@127.0.0.1:1/x"), "{said}");
+    a.kill_9();
+    b.kill_9();
 }

@@ -669,6 +669,7 @@ async fn user_codes_are_stored_under_a_key_outside_the_database() {
     };
     countersign_server::ops::set_user_code(
         &server.state.db,
+        &server.state.user_code_key,
         "uli",
         &UserCode::new("4711".into()),
         &countersign_server::ops::Actor::Operator,
@@ -679,7 +680,7 @@ async fn user_codes_are_stored_under_a_key_outside_the_database() {
     let sealed = stored().await;
     assert!(sealed.starts_with("hmac-sha256:"), "{sealed}");
     assert!(!sealed.contains(&countersign_server::testing::hash_secret("4711")), "not the bare SHA-256");
-    let key_file = countersign_server::testing::SecretKey::path_for(&server.db_path);
+    let key_file = server.secret_key_file.clone();
     assert!(key_file.is_file(), "{}", key_file.display());
     let agent = Agent::register(&server, json!({"backchannel_user_code_parameter": true})).await;
     let params = |code: &str| with(agent.request_params("uli"), "user_code", code);
@@ -817,6 +818,7 @@ async fn a_blocked_client_cannot_lock_the_users_code() {
     let (server, dev) = user_and_device(server_with(no_rates).await, "cy").await;
     countersign_server::ops::set_user_code(
         &server.state.db,
+        &server.state.user_code_key,
         "cy",
         &UserCode::new("4711".into()),
         &countersign_server::ops::Actor::Operator,

@@ -145,15 +145,52 @@ impl Wrk {
     }
 }
 
+/// `wrk` against every address at once, each with its share of the
+/// connections; the results summed (req/s, counts, answers) or the worst
+/// (p50, p99) of them.
 pub(super) fn wrk(
-    target: &Target,
+    addrs: &[std::net::SocketAddr],
     endpoint: &str,
     script: &Path,
     tag: &str,
     secs: u64,
     connections: u64,
 ) -> Result<Wrk, String> {
-    let url = format!("http://{}{endpoint}", target.addr);
+    let share = (connections / addrs.len().max(1) as u64).max(1);
+    let runs: Vec<Result<Wrk, String>> = std::thread::scope(|scope| {
+        let handles: Vec<_> =
+            addrs.iter().map(|addr| scope.spawn(move || wrk_one(*addr, endpoint, script, tag, secs, share))).collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err("a wrk thread panicked".into()))).collect()
+    });
+    let mut all = runs.into_iter().collect::<Result<Vec<_>, _>>()?.into_iter();
+    let mut total = all.next().ok_or("no address to load")?;
+    for w in all {
+        total.rps += w.rps;
+        total.p50_ms = total.p50_ms.max(w.p50_ms);
+        total.p99_ms = total.p99_ms.max(w.p99_ms);
+        total.requests += w.requests;
+        total.non_2xx += w.non_2xx;
+        total.socket_errors += w.socket_errors;
+        for (key, n) in w.answers {
+            match total.answers.iter_mut().find(|a| a.0 == key) {
+                Some(a) => a.1 += n,
+                None => total.answers.push((key, n)),
+            }
+        }
+    }
+    total.answers.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    Ok(total)
+}
+
+fn wrk_one(
+    addr: std::net::SocketAddr,
+    endpoint: &str,
+    script: &Path,
+    tag: &str,
+    secs: u64,
+    connections: u64,
+) -> Result<Wrk, String> {
+    let url = format!("http://{addr}{endpoint}");
     let output = Command::new("wrk")
         .args(["-t1", &format!("-c{connections}"), &format!("-d{secs}s"), "--latency", "-s"])
         .arg(script)

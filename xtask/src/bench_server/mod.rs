@@ -13,9 +13,15 @@
 //!   connections allow (both servers answer `authorization_pending` or
 //!   `slow_down`).
 //!
-//! Countersign runs twice: with its per-user and per-client limits off (what
-//! the peer does), then with the project's default limits (most requests are
-//! then refused with 429: the figure is the cost of the checks). It prints
+//! Countersign runs twice on SQLite: with its per-user and per-client limits
+//! off (what the peer does), then with the project's default limits (most
+//! requests are then refused with 429: the figure is the cost of the
+//! checks). Then, limits off, on PostgreSQL (a throwaway cluster with
+//! PostgreSQL's durable defaults, started by the server's
+//! `countersign-test-postgres --durable`, under which this command runs
+//! itself again): one instance, then two instances on one database, each
+//! driven by a `wrk` of its own with half the connections (req/s summed,
+//! p50 and p99 the worse of the two). It prints
 //! req/s, p50 and p99 latency, the answers by status and error code, the server's RSS, and the
 //! ratios. The figures and the machine are in docs/performance.md.
 
@@ -42,8 +48,9 @@ usage: cargo xtask bench-server [options]
   --connections N   wrk connections (default 50)
   --users N         users the requests cycle over (default 64)
   --pending N       pending requests polled in the /token phase (default 1000)
-  --runs LIST       any of peer,off,limits (default all): oidc-provider,
-                    countersign with its limits off, with its default limits
+  --runs LIST       any of peer,off,limits,pg1,pg2 (default all): oidc-provider,
+                    countersign on SQLite with its limits off, with its default
+                    limits, on PostgreSQL with one instance, with two (limits off)
   --skip-install    no apt or npm installs
 ";
 
@@ -54,6 +61,18 @@ const CIBA_GRANT: &str = "urn:openid:params:grant-type:ciba";
 /// (schemas/stock_trade.schema.json), a type the peer is configured to accept.
 const DETAIL_TYPE: &str = "urn:countersign:details:v1:stock_trade";
 const DETAIL: &str = r#"[{"type":"urn:countersign:details:v1:stock_trade","action":"buy","symbol":"ACME","quantity":"10","order_type":"market"}]"#;
+
+/// The runs, in order, and the name each has in the table.
+const RUNS: [(&str, &str); 5] = [
+    ("peer", "oidc-provider 9 (memory)"),
+    ("off", "countersign, limits off"),
+    ("limits", "countersign, default limits"),
+    ("pg1", "countersign on PostgreSQL, 1 instance, limits off"),
+    ("pg2", "countersign on PostgreSQL, 2 instances, limits off"),
+];
+
+/// Set (to the cluster's `postgres` database) by `countersign-test-postgres`.
+const ENV_POSTGRES: &str = "COUNTERSIGN_TEST_POSTGRES";
 
 struct Options {
     secs: u64,
@@ -72,7 +91,7 @@ fn options(args: &[String]) -> Result<Option<Options>, String> {
         connections: 50,
         users: 64,
         pending: 1000,
-        runs: "peer,off,limits".into(),
+        runs: "peer,off,limits,pg1,pg2".into(),
         skip_install: false,
     };
     let mut args = args.iter();
@@ -88,8 +107,11 @@ fn options(args: &[String]) -> Result<Option<Options>, String> {
             }
             "--runs" => {
                 o.runs = args.next().ok_or("--runs needs a value")?.clone();
-                if !o.runs.split(',').all(|r| ["peer", "off", "limits"].contains(&r)) {
-                    return Err(format!("--runs: `{}` is not a list of peer, off, limits\n\n{USAGE}", o.runs));
+                if !o.runs.split(',').all(|r| RUNS.iter().any(|(run, _)| *run == r)) {
+                    return Err(format!(
+                        "--runs: `{}` is not a list of peer, off, limits, pg1, pg2\n\n{USAGE}",
+                        o.runs
+                    ));
                 }
                 continue;
             }
@@ -123,6 +145,10 @@ pub fn run(args: &[String]) -> Result<(), String> {
     step("Build countersign-server (release)");
     exec(&root, "cargo", &["build", "--release", "-p", "countersign-server"])?;
     let server_bin = crate::target_dir().join("release/countersign-server");
+    let on_postgres = o.runs.split(',').any(|r| r.starts_with("pg"));
+    if on_postgres && std::env::var_os(ENV_POSTGRES).is_none() {
+        return again_with_postgres(&root, args);
+    }
 
     let work = std::env::temp_dir().join(format!("countersign-bench-server-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&work);
@@ -136,12 +162,69 @@ pub fn run(args: &[String]) -> Result<(), String> {
     result
 }
 
+/// Runs this command again under `countersign-test-postgres --durable`,
+/// which starts a throwaway PostgreSQL cluster with durable commits, names
+/// it in `COUNTERSIGN_TEST_POSTGRES`, and removes it afterwards.
+fn again_with_postgres(root: &Path, args: &[String]) -> Result<(), String> {
+    step("Build countersign-test-postgres (a throwaway PostgreSQL cluster)");
+    exec(
+        root,
+        "cargo",
+        &[
+            "build",
+            "--quiet",
+            "-p",
+            "countersign-server",
+            "--features",
+            "test-util",
+            "--bin",
+            "countersign-test-postgres",
+        ],
+    )?;
+    let wrapper = crate::target_dir().join("debug/countersign-test-postgres");
+    let this = std::env::current_exe().map_err(|e| format!("this program's path: {e}"))?;
+    let mut again: Vec<String> = args.iter().filter(|a| *a != "--skip-install").cloned().collect();
+    again.push("--skip-install".into());
+    crate::shell::exec_command(
+        Command::new(&wrapper).args(["--durable", "--"]).arg(this).arg("bench-server").args(again).current_dir(root),
+    )
+}
+
+/// Where a Countersign run keeps its data.
+enum Database {
+    /// A SQLite file in the run's directory.
+    Sqlite,
+    /// A database of its own on the benchmark's PostgreSQL cluster, served
+    /// by this many instances.
+    Postgres(usize),
+}
+
 /// One server under test.
 struct Target {
     name: String,
     addr: SocketAddr,
     client: (String, String),
     process: Running,
+    /// Further instances on the same database (PostgreSQL).
+    others: Vec<(SocketAddr, Running)>,
+}
+
+impl Target {
+    /// Every instance's address.
+    fn addrs(&self) -> Vec<SocketAddr> {
+        std::iter::once(self.addr).chain(self.others.iter().map(|o| o.0)).collect()
+    }
+
+    /// The resident memory of every instance, summed.
+    fn rss(&self) -> Result<Rss, String> {
+        let mut total = Rss::of(self.process.pid())?;
+        for (_, other) in &self.others {
+            let rss = Rss::of(other.pid())?;
+            total.now_kib += rss.now_kib;
+            total.peak_kib += rss.peak_kib;
+        }
+        Ok(total)
+    }
 }
 
 fn measure(o: &Options, server_bin: &Path, peer_dir: &Path, work: &Path) -> Result<(), String> {
@@ -154,18 +237,18 @@ fn measure(o: &Options, server_bin: &Path, peer_dir: &Path, work: &Path) -> Resu
         o.warmup
     );
     let mut rows: Vec<(String, &str, Wrk, Rss)> = Vec::new();
-    let runs = [
-        ("peer", "oidc-provider 9 (memory)"),
-        ("off", "countersign, limits off"),
-        ("limits", "countersign, default limits"),
-    ];
-    for (i, (run, name)) in runs.into_iter().enumerate() {
+    for (i, (run, name)) in RUNS.into_iter().enumerate() {
         if !o.runs.split(',').any(|r| r == run) {
             continue;
         }
+        let dir = work.join(format!("run{i}"));
         let target = match run {
             "peer" => start_peer(peer_dir, name, o.users)?,
-            _ => start_countersign(server_bin, &work.join(format!("run{i}")), name, o.users, run == "off")?,
+            "off" | "limits" => start_countersign(server_bin, &dir, name, o.users, run == "off", &Database::Sqlite)?,
+            _ => {
+                let instances = if run == "pg2" { 2 } else { 1 };
+                start_countersign(server_bin, &dir, name, o.users, true, &Database::Postgres(instances))?
+            }
         };
         // Made first: under the default limits only the first few requests
         // of each user are accepted.
@@ -179,10 +262,10 @@ fn measure(o: &Options, server_bin: &Path, peer_dir: &Path, work: &Path) -> Resu
             let script_path = work.join(format!("run{i}{}.lua", endpoint.replace('/', "-")));
             std::fs::write(&script_path, script).map_err(|e| e.to_string())?;
             if o.warmup > 0 {
-                wrk(&target, endpoint, &script_path, "W", o.warmup, o.connections)?;
+                wrk(&target.addrs(), endpoint, &script_path, "W", o.warmup, o.connections)?;
             }
-            let result = wrk(&target, endpoint, &script_path, "M", o.secs, o.connections)?;
-            let rss = Rss::of(target.process.pid())?;
+            let result = wrk(&target.addrs(), endpoint, &script_path, "M", o.secs, o.connections)?;
+            let rss = target.rss()?;
             println!("    {}", result.line());
             println!("    RSS {} MiB (peak {} MiB)", rss.now_kib / 1024, rss.peak_kib / 1024);
             rows.push((target.name.clone(), endpoint, result, rss));
@@ -223,6 +306,21 @@ fn measure(o: &Options, server_bin: &Path, peer_dir: &Path, work: &Path) -> Resu
             peer.p99_ms
         );
     }
+    for endpoint in ["/bc-authorize", "/token"] {
+        let of = |prefix: &str| rows.iter().find(|r| r.1 == endpoint && r.0.starts_with(prefix)).map(|r| &r.2);
+        let Some(peer) = of("oidc-provider") else { continue };
+        for (run, name) in &RUNS[3..] {
+            if let Some(pg) = of(name) {
+                println!(
+                    "ratio POST {endpoint} on PostgreSQL ({run}): {:.2}x (req/s / oidc-provider req/s); p99 {:.1} ms vs \
+                     {:.1} ms",
+                    pg.rps / peer.rps,
+                    pg.p99_ms,
+                    peer.p99_ms
+                );
+            }
+        }
+    }
     Ok(())
 }
 
@@ -248,13 +346,52 @@ fn free_port() -> Result<SocketAddr, String> {
     TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(|e| format!("no free port: {e}"))
 }
 
-fn start_countersign(bin: &Path, dir: &Path, name: &str, users: u64, limits_off: bool) -> Result<Target, String> {
+/// `--db` and `--secret-key-file` for a run in `dir`: a SQLite file there,
+/// or a new database on the benchmark's PostgreSQL cluster.
+fn database_args(dir: &Path, database: &Database) -> Result<Vec<String>, String> {
+    let key = dir.join("secret-key").to_string_lossy().into_owned();
+    match database {
+        Database::Sqlite => Ok(vec![
+            "--db".into(),
+            dir.join("countersign.db").to_string_lossy().into_owned(),
+            "--secret-key-file".into(),
+            key,
+        ]),
+        Database::Postgres(_) => {
+            let cluster = std::env::var(ENV_POSTGRES).map_err(|_| format!("{ENV_POSTGRES} is not set"))?;
+            let name = dir.file_name().and_then(|n| n.to_str()).ok_or("a run's directory has no name")?;
+            let status = Command::new("psql")
+                .args(["--quiet", "--no-psqlrc", "-v", "ON_ERROR_STOP=1", &cluster, "-c"])
+                .arg(format!("CREATE DATABASE bench_{name}"))
+                .stdout(Stdio::null())
+                .status()
+                .map_err(|e| format!("psql: {e}"))?;
+            if !status.success() {
+                return Err(format!("psql: creating the database bench_{name} failed ({status})"));
+            }
+            let url = match cluster.rsplit_once('/') {
+                Some((server, _)) => format!("{server}/bench_{name}"),
+                None => return Err(format!("{ENV_POSTGRES} is not a database URL")),
+            };
+            Ok(vec!["--db".into(), url, "--secret-key-file".into(), key])
+        }
+    }
+}
+
+fn start_countersign(
+    bin: &Path,
+    dir: &Path,
+    name: &str,
+    users: u64,
+    limits_off: bool,
+    database: &Database,
+) -> Result<Target, String> {
     std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
-    let db = dir.join("countersign.db");
-    let db_arg = db.to_string_lossy().into_owned();
+    let db_args = database_args(dir, database)?;
     for i in 0..users {
         let status = Command::new(bin)
-            .args(["--db", &db_arg, "user", "add", &format!("user-{i}"), "--name", &format!("User {i}")])
+            .args(&db_args)
+            .args(["user", "add", &format!("user-{i}"), "--name", &format!("User {i}")])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()
@@ -263,22 +400,32 @@ fn start_countersign(bin: &Path, dir: &Path, name: &str, users: u64, limits_off:
             return Err(format!("countersign-server user add user-{i} failed ({status})"));
         }
     }
-    let addr = free_port()?;
-    let issuer = format!("http://{addr}");
-    let mut command = Command::new(bin);
-    command.args(["--db", &db_arg, "serve", "--listen", &addr.to_string(), "--issuer", &issuer]);
-    // A loopback IP issuer has no WebAuthn (the load's stock trades are high
-    // risk, below the default `critical` anyway).
-    command.args(["--webauthn-at", "never"]);
-    if limits_off {
-        command.args(["--user-rate-limit", "0", "--client-rate-limit", "0", "--unverified-rate-limit", "0"]);
-        command.args(["--max-pending-per-user", "0", "--max-pending-unverified-per-user", "0"]);
+    let instances = match database {
+        Database::Sqlite => 1,
+        Database::Postgres(n) => (*n).max(1),
+    };
+    // Every instance has the first one's issuer, as behind a load balancer.
+    let addrs = (0..instances).map(|_| free_port()).collect::<Result<Vec<_>, _>>()?;
+    let issuer = format!("http://{}", addrs[0]);
+    let mut running = Vec::new();
+    for (n, addr) in addrs.iter().enumerate() {
+        let mut command = Command::new(bin);
+        command.args(&db_args).args(["serve", "--listen", &addr.to_string(), "--issuer", &issuer]);
+        // A loopback IP issuer has no WebAuthn (the load's stock trades are
+        // high risk, below the default `critical` anyway).
+        command.args(["--webauthn-at", "never"]);
+        if limits_off {
+            command.args(["--user-rate-limit", "0", "--client-rate-limit", "0", "--unverified-rate-limit", "0"]);
+            command.args(["--max-pending-per-user", "0", "--max-pending-unverified-per-user", "0"]);
+        }
+        // Its production logging (a line per accepted request), into a file.
+        let log = std::fs::File::create(dir.join(format!("server-{n}.log"))).map_err(|e| e.to_string())?;
+        let process =
+            Running(command.stdout(Stdio::null()).stderr(log).spawn().map_err(|e| format!("{}: {e}", bin.display()))?);
+        wait_until_serving(*addr, "/.well-known/openid-configuration")?;
+        running.push((*addr, process));
     }
-    // Its production logging (a line per accepted request), into a file.
-    let log = std::fs::File::create(dir.join("server.log")).map_err(|e| e.to_string())?;
-    let process =
-        Running(command.stdout(Stdio::null()).stderr(log).spawn().map_err(|e| format!("{}: {e}", bin.display()))?);
-    wait_until_serving(addr, "/.well-known/openid-configuration")?;
+    let (addr, process) = running.remove(0);
     let registration = format!(
         r#"{{"client_name":"Bench agent","grant_types":["{CIBA_GRANT}"],"token_endpoint_auth_method":"client_secret_post","backchannel_token_delivery_mode":"poll","authorization_details_types":["{DETAIL_TYPE}"]}}"#
     );
@@ -290,7 +437,8 @@ fn start_countersign(bin: &Path, dir: &Path, name: &str, users: u64, limits_off:
     };
     // A verified agent, as a production agent would be.
     let status = Command::new(bin)
-        .args(["--db", &db_arg, "client", "verify", &client_id, "--by", "bench"])
+        .args(&db_args)
+        .args(["client", "verify", &client_id, "--by", "bench"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
@@ -298,7 +446,7 @@ fn start_countersign(bin: &Path, dir: &Path, name: &str, users: u64, limits_off:
     if !status.success() {
         return Err(format!("countersign-server client verify failed ({status})"));
     }
-    Ok(Target { name: name.to_owned(), addr, client: (client_id, secret), process })
+    Ok(Target { name: name.to_owned(), addr, client: (client_id, secret), process, others: running })
 }
 
 fn start_peer(dir: &Path, name: &str, users: u64) -> Result<Target, String> {
@@ -326,7 +474,13 @@ fn start_peer(dir: &Path, name: &str, users: u64) -> Result<Target, String> {
     if line.trim() != ready {
         return Err(format!("oidc-provider did not start: {line:?}"));
     }
-    Ok(Target { name: name.to_owned(), addr, client: (PEER_CLIENT.0.to_owned(), PEER_CLIENT.1.to_owned()), process })
+    Ok(Target {
+        name: name.to_owned(),
+        addr,
+        client: (PEER_CLIENT.0.to_owned(), PEER_CLIENT.1.to_owned()),
+        process,
+        others: Vec::new(),
+    })
 }
 
 fn wait_until_serving(addr: SocketAddr, path: &str) -> Result<(), String> {

@@ -143,10 +143,9 @@ pub async fn pending(
         w.text("r.client_id = ?", client_id);
     }
     if let Some(t) = q.get("type") {
-        w.text(
-            "EXISTS (SELECT 1 FROM json_each(r.authorization_details) d WHERE json_extract(d.value, '$.type') = ?)",
-            t,
-        );
+        let has_type =
+            store::dialect::Dialect::of(&state.db).json_array_has_object_with("r.authorization_details", "type", "?");
+        w.text(&has_type, t);
     }
     if let Some(risk) = q.get("risk") {
         w.text("r.risk = ?", risk_param(risk)?.as_str());
@@ -225,9 +224,10 @@ pub async fn grants(
         w,
         &format!(
             "SELECT t.jti, t.request_id, t.client_id, t.sub, t.claims, t.issued_at, t.expires_at, t.revoked_at, \
-             (SELECT MAX(MIN(r.idle_expires_at, r.expires_at)) FROM refresh_tokens r \
+             (SELECT MAX({}) FROM refresh_tokens r \
               WHERE t.revoked_at IS NULL AND {}) AS refreshable_until \
              FROM tokens t",
+            store::dialect::least("r.idle_expires_at", "r.expires_at"),
             renewing(&now.to_string())
         ),
         ("t.issued_at", "t.jti"),
@@ -275,9 +275,12 @@ pub async fn clients(
         &state,
         &q,
         w,
-        "SELECT c.client_id, c.client_name, c.delivery_mode, c.verified, c.verified_by, c.disabled, c.created_at, \
-         (SELECT json_group_array(b.sub) FROM client_user_blocks b WHERE b.client_id = c.client_id) AS blocked_for \
-         FROM clients c",
+        &format!(
+            "SELECT c.client_id, c.client_name, c.delivery_mode, c.verified, c.verified_by, c.disabled, c.created_at, \
+             (SELECT {} FROM client_user_blocks b WHERE b.client_id = c.client_id) AS blocked_for \
+             FROM clients c",
+            store::dialect::Dialect::of(&state.db).json_array_of("b.sub")
+        ),
         ("c.created_at", "c.client_id"),
         |row| {
             let verified = row.try_get::<i64, _>("verified")? != 0;

@@ -7,17 +7,23 @@ use sqlx::AnyConnection;
 
 use crate::error::Internal;
 use crate::state::AppState;
+use crate::store::dialect::Dialect;
 
 /// The administrators among the users: the partial index `users_admins`
-/// (migration 0011) holds only them, and `json_each` then checks the role
-/// exactly.
-const ADMINS: &str = "SELECT sub FROM users WHERE roles LIKE '%\"admin\"%' AND disabled = 0 \
-     AND EXISTS (SELECT 1 FROM json_each(users.roles) WHERE json_each.value = $1)";
+/// (migration 0011) holds only them, and the JSON test then checks the
+/// role exactly.
+fn admins_sql(dialect: Dialect) -> String {
+    format!(
+        "SELECT sub FROM users WHERE roles LIKE '%\"admin\"%' AND disabled = 0 AND {}",
+        dialect.json_array_has_text("users.roles", "$1")
+    )
+}
 
 /// The subs of the enabled administrators, read from the index of
 /// administrators (not every user).
 async fn admins(conn: &mut AnyConnection) -> Result<Vec<String>, Internal> {
-    Ok(sqlx::query_scalar(ADMINS).bind(super::ADMIN_ROLE).fetch_all(conn).await?)
+    let sql = admins_sql(Dialect::of_conn(conn));
+    Ok(sqlx::query_scalar(&sql).bind(super::ADMIN_ROLE).fetch_all(conn).await?)
 }
 
 /// Appends `notice` for every administrator; `exclude_device` (the device
@@ -64,11 +70,12 @@ mod tests {
     async fn the_administrators_are_read_from_their_index() {
         let dir = tempfile::tempdir().expect("dir");
         let db = crate::store::open(&dir.path().join("admins.db")).await.expect("open");
-        let rows = sqlx::query(&format!("EXPLAIN QUERY PLAN {}", super::ADMINS))
-            .bind(super::super::ADMIN_ROLE)
-            .fetch_all(&db)
-            .await
-            .expect("plan");
+        let rows =
+            sqlx::query(&format!("EXPLAIN QUERY PLAN {}", super::admins_sql(crate::store::dialect::Dialect::Sqlite)))
+                .bind(super::super::ADMIN_ROLE)
+                .fetch_all(&db)
+                .await
+                .expect("plan");
         let plan: Vec<String> = rows.iter().map(|r| r.try_get::<String, _>("detail").expect("detail")).collect();
         // A scan of the partial index reads the administrators only.
         assert!(plan.iter().any(|d| d == "SCAN users USING INDEX users_admins"), "{plan:?}");

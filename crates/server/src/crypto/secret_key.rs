@@ -23,6 +23,8 @@ pub enum Purpose {
     /// Encryption of stored token responses (kept for a repeated token
     /// request).
     TokenResponses,
+    /// The fingerprint recorded in the database ([`SecretKey::for_database`]).
+    Fingerprint,
 }
 
 impl Purpose {
@@ -30,6 +32,7 @@ impl Purpose {
         match self {
             Purpose::UserCodes => b"countersign-server/v1/user-codes",
             Purpose::TokenResponses => b"countersign-server/v1/token-responses",
+            Purpose::Fingerprint => b"countersign-server/v1/fingerprint",
         }
     }
 }
@@ -120,14 +123,52 @@ impl SecretKey {
         }
     }
 
-    /// The key of the SQLite database behind `db`.
+    /// The key in `path` for the database `db`: the one whose fingerprint
+    /// the database recorded at its first start (recorded now if none is).
+    /// A missing file is created only for a database that has no key yet,
+    /// so an instance never starts with a key of its own beside others
+    /// (what it sealed, they could not open).
     ///
     /// # Errors
-    /// As [`Self::load_or_create`].
-    pub fn for_db(db: &Db) -> Result<Self, Internal> {
-        let path = crate::store::sqlite_path(db)
-            .ok_or_else(|| Internal::new("the server's secret key lives beside a SQLite file"))?;
-        Self::load_or_create(&Self::path_for(&path))
+    /// As [`Self::load_or_create`]; the file is missing for a database
+    /// that has a key, or holds another key; the database failed.
+    pub async fn for_database(db: &Db, path: &Path, now: u64) -> Result<Self, Internal> {
+        let recorded = recorded_fingerprint(db).await?;
+        if recorded.is_some() && !path.exists() {
+            return Err(Internal::new(format!(
+                "the secret key file {} is missing, and this database already has a key: give the file the other \
+                 instances use (or restore it from backup); a new key would leave the stored user codes and token \
+                 responses unusable",
+                path.display()
+            )));
+        }
+        let key = Self::load_or_create(path)?;
+        let fingerprint = key.fingerprint();
+        if recorded.is_none() {
+            sqlx::query(
+                "INSERT INTO secret_key_check (id, fingerprint, created_at) VALUES (1, $1, $2) \
+                 ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(&fingerprint)
+            .bind(crate::store::ts(now))
+            .execute(db)
+            .await?;
+        }
+        // Read again: another instance's first start may have won.
+        match recorded_fingerprint(db).await? {
+            Some(r) if crate::util::ct_eq(&r, &fingerprint) => Ok(key),
+            _ => Err(Internal::new(format!(
+                "the secret key in {} is not this database's: every instance on one database must be given the \
+                 same --secret-key-file",
+                path.display()
+            ))),
+        }
+    }
+
+    /// What the database records of the key: a value derived under its own
+    /// label, which reveals nothing of the other derived keys.
+    fn fingerprint(&self) -> String {
+        b64url_encode(self.derive(Purpose::Fingerprint).as_ref())
     }
 
     /// The 32-byte key for `purpose` (HKDF-SHA-256, no salt, `info` = its label).
@@ -143,9 +184,41 @@ impl SecretKey {
     }
 }
 
+async fn recorded_fingerprint(db: &Db) -> Result<Option<String>, Internal> {
+    Ok(sqlx::query_scalar("SELECT fingerprint FROM secret_key_check WHERE id = 1").fetch_optional(db).await?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The database keeps the fingerprint of its first key: that key opens
+    /// it again; another file, or none where one was, is refused (and no
+    /// file is made in its place); the fingerprint is none of the keys.
+    #[tokio::test]
+    async fn a_database_accepts_only_its_own_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::store::open(&dir.path().join("cs.db")).await.unwrap();
+        let first = dir.path().join("first");
+        let key = SecretKey::for_database(&db, &first, 100).await.unwrap();
+        let again = SecretKey::for_database(&db, &first, 200).await.unwrap();
+        assert_eq!(key.derive(Purpose::UserCodes), again.derive(Purpose::UserCodes));
+        let recorded = recorded_fingerprint(&db).await.unwrap().unwrap();
+        assert_eq!(recorded, key.fingerprint());
+        for purpose in [Purpose::UserCodes, Purpose::TokenResponses] {
+            assert_ne!(recorded, b64url_encode(key.derive(purpose).as_ref()));
+        }
+
+        let other = dir.path().join("other");
+        SecretKey::load_or_create(&other).unwrap();
+        let err = SecretKey::for_database(&db, &other, 300).await.unwrap_err().to_string();
+        assert!(err.contains("is not this database's") && err.contains("same --secret-key-file"), "{err}");
+        let missing = dir.path().join("missing");
+        let err = SecretKey::for_database(&db, &missing, 300).await.unwrap_err().to_string();
+        assert!(err.contains("is missing, and this database already has a key"), "{err}");
+        assert!(!missing.exists(), "no new key made in its place");
+        assert!(!err.contains(&recorded), "{err}");
+    }
 
     #[test]
     fn the_key_file_is_private_persistent_and_never_replaced() {

@@ -13,7 +13,6 @@ use ring::hmac;
 
 use crate::crypto::secret_key::{Purpose, SecretKey};
 use crate::error::Internal;
-use crate::store::Db;
 use crate::util;
 
 /// The prefix of stored HMACs.
@@ -48,12 +47,13 @@ impl UserCodeKey {
         Self(hmac::Key::new(hmac::HMAC_SHA256, secret.derive(Purpose::UserCodes).as_ref()))
     }
 
-    /// The key of the SQLite database behind `db` ([`SecretKey::for_db`]).
+    /// The user-code key of the secret key in `file`, the database `db`'s
+    /// ([`SecretKey::for_database`]).
     ///
     /// # Errors
-    /// As [`SecretKey::for_db`].
-    pub fn for_db(db: &Db) -> Result<Self, Internal> {
-        Ok(Self::new(&SecretKey::for_db(db)?))
+    /// As [`SecretKey::for_database`].
+    pub async fn for_database(db: &crate::store::Db, file: &std::path::Path, now: u64) -> Result<Self, Internal> {
+        Ok(Self::new(&SecretKey::for_database(db, file, now).await?))
     }
 
     /// The stored form of `code`.

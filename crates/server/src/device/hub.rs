@@ -108,6 +108,9 @@ pub struct Hub {
     registry: Arc<StreamRegistry>,
     shutdown: watch::Sender<bool>,
     reads: AtomicU64,
+    /// Where [`Hub::notify`] also sends the users it wakes, for the other
+    /// instances on the same database (`fanout.rs`; PostgreSQL only).
+    publish: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<String>>,
 }
 
 impl Default for Hub {
@@ -117,6 +120,7 @@ impl Default for Hub {
             registry: Arc::default(),
             shutdown: watch::channel(false).0,
             reads: AtomicU64::new(0),
+            publish: std::sync::OnceLock::new(),
         }
     }
 }
@@ -132,12 +136,36 @@ impl Hub {
         Subscription { wake: channel.wake.subscribe(), feed: channel.feed.clone() }
     }
 
-    /// Wakes the streams of `sub`.
+    /// Wakes the streams of `sub`, on this instance and (through the
+    /// publisher, when there is one) on the others.
     pub fn notify(&self, sub: &str) {
+        self.wake(sub);
+        if let Some(publish) = self.publish.get() {
+            let _ = publish.send(sub.to_owned());
+        }
+    }
+
+    /// Wakes the streams of `sub` on this instance only.
+    pub fn wake(&self, sub: &str) {
         let users = self.users.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(c) = users.get(sub) {
             c.wake.send_modify(|v| *v = v.wrapping_add(1));
         }
+    }
+
+    /// Wakes every stream on this instance: each reads the event log from
+    /// its cursor, so whatever it missed is found there.
+    pub fn wake_all(&self) {
+        let users = self.users.lock().unwrap_or_else(PoisonError::into_inner);
+        for c in users.values() {
+            c.wake.send_modify(|v| *v = v.wrapping_add(1));
+        }
+    }
+
+    /// Sends every user [`Hub::notify`] wakes to `publish` as well; only
+    /// the first publisher set is kept (false: one was already set).
+    pub fn publish_to(&self, publish: tokio::sync::mpsc::UnboundedSender<String>) -> bool {
+        self.publish.set(publish).is_ok()
     }
 
     /// Number of users with at least one open stream.

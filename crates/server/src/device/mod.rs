@@ -4,6 +4,7 @@
 //! that wakes the streams.
 
 pub mod events;
+pub mod fanout;
 pub mod hub;
 
 mod decisions;

@@ -2,7 +2,9 @@
 //! outbox: the decision (or expiry) writes one `outbox` row per request in
 //! its own transaction; this task delivers it with the client's bearer
 //! token, never following redirects, retrying with exponential backoff, and
-//! marks it delivered so the same outcome is never sent twice. (A crash
+//! marks it delivered so the same outcome is never sent twice. Each attempt
+//! is first claimed in the database (a lease on the row, [`claim`]), so
+//! that several instances on one database never send it at once. (A crash
 //! between the client's 2xx and the commit of "delivered" is the one case
 //! that repeats a delivery.) Deliveries run concurrently, at most
 //! `per_client_concurrency` per client, so a slow endpoint delays only its
@@ -180,6 +182,32 @@ async fn due_rows(state: &AppState, limit: i64, per_client: i64) -> Result<Vec<D
     Ok(due)
 }
 
+/// Takes the attempt at `d` for this instance: moves the row's next attempt
+/// past the time an attempt can take (a lease), if no other instance did
+/// since `d` was read (the same `attempts`, still due). Another instance
+/// reading the row meanwhile finds it no longer due; one that dies during
+/// its attempt leaves the row due again when the lease ends (the one case,
+/// with a crash after the client's 2xx, where a delivery repeats).
+async fn claim(state: &AppState, d: &Due) -> Result<bool, Internal> {
+    let now_ms = state.clock.now_ms();
+    let attempt_ms = u64::try_from(state.config.delivery.timeout.as_millis()).unwrap_or(u64::MAX);
+    let lease_until = now_ms.saturating_add(attempt_ms.saturating_mul(2)).saturating_add(LEASE_MARGIN_MS);
+    let claimed = sqlx::query(
+        "UPDATE outbox SET next_attempt_ms = $1 WHERE request_id = $2 AND attempts = $3 \
+         AND next_attempt_ms <= $4 AND delivered_at IS NULL AND failed_at IS NULL",
+    )
+    .bind(store::ts(lease_until))
+    .bind(&d.request_id)
+    .bind(d.attempts)
+    .bind(store::ts(now_ms))
+    .execute(&state.db)
+    .await?;
+    Ok(claimed.rows_affected() == 1)
+}
+
+/// What a lease adds to twice the delivery timeout.
+const LEASE_MARGIN_MS: u64 = 5_000;
+
 /// Records the outcome of one attempt.
 async fn record(state: &AppState, d: &Due, outcome: Outcome) -> Result<(), Internal> {
     let now = state.now();
@@ -270,11 +298,19 @@ async fn end_row(
 pub async fn run_once(state: &AppState) -> Result<usize, Internal> {
     // Rows the delivery task is sending are left to it; the others are
     // marked in flight here, so that it does not send them too.
-    let due: Vec<Due> = due_rows(state, BATCH, BATCH)
-        .await?
-        .into_iter()
-        .filter(|d| state.deliveries.try_start(d, usize::MAX, usize::MAX))
-        .collect();
+    let mut due = Vec::new();
+    for d in due_rows(state, BATCH, BATCH).await? {
+        if state.deliveries.try_start(&d, usize::MAX, usize::MAX) {
+            match claim(state, &d).await {
+                Ok(true) => due.push(d),
+                Ok(false) => state.deliveries.finish(&d),
+                Err(e) => {
+                    state.deliveries.finish(&d);
+                    return Err(e);
+                }
+            }
+        }
+    }
     let outcomes = futures_util::future::join_all(due.iter().map(|d| attempt(state, d))).await;
     let mut result = Ok(due.len());
     for (d, outcome) in due.iter().zip(outcomes) {
@@ -359,9 +395,16 @@ async fn dispatch(state: &AppState) -> Result<bool, Internal> {
         }
         let state = state.clone();
         tokio::spawn(async move {
-            let outcome = attempt(&state, &due).await;
-            if let Err(e) = record(&state, &due, outcome).await {
-                tracing::error!(error = %e, "recording a delivery failed");
+            match claim(&state, &due).await {
+                Ok(true) => {
+                    let outcome = attempt(&state, &due).await;
+                    if let Err(e) = record(&state, &due, outcome).await {
+                        tracing::error!(error = %e, "recording a delivery failed");
+                    }
+                }
+                // Another instance took it.
+                Ok(false) => {}
+                Err(e) => tracing::error!(error = %e, "claiming a delivery failed"),
             }
             state.deliveries.finish(&due);
             state.outbox_wake.notify_one();

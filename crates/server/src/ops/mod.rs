@@ -31,13 +31,17 @@ use countersign_protocol::admin::AuditAction;
 pub use crate::store::users::User;
 pub use crate::store::Db;
 
-/// Opens (creating it if needed) and migrates the database at `path`.
+/// Opens (creating it if needed) and migrates the SQLite database at `path`
+/// ([`Location::open`] opens either database).
 ///
 /// # Errors
 /// The file cannot be opened or a migration failed.
 pub async fn open_database(path: &std::path::Path) -> Result<Db, Internal> {
     store::open(path).await
 }
+
+pub use crate::crypto::user_code::UserCodeKey;
+pub use crate::store::Location;
 
 /// Starts a new signing key (keeping the old one published for
 /// `Config::key_retention_secs`) and returns its `kid`; creates the first
@@ -297,19 +301,27 @@ pub(crate) async fn drop_push_tokens(
     Ok(())
 }
 
-/// Sets the CIBA `user_code` of a user (stored as an HMAC under the key file
-/// beside the database, [`crate::crypto::user_code`]).
+/// Sets the CIBA `user_code` of a user, stored as an HMAC under `key`, the
+/// server's ([`crate::crypto::user_code`]; `AppState::user_code_key`, or
+/// [`crate::crypto::user_code::UserCodeKey::new`] over the secret key file).
 ///
 /// # Errors
 /// Not found, an empty code, or the database failed.
-pub async fn set_user_code(db: &Db, who: &str, code: &UserCode, by: &Actor<'_>, now: u64) -> Result<(), AdminError> {
+pub async fn set_user_code(
+    db: &Db,
+    key: &crate::crypto::user_code::UserCodeKey,
+    who: &str,
+    code: &UserCode,
+    by: &Actor<'_>,
+    now: u64,
+) -> Result<(), AdminError> {
     if code.secret().trim().is_empty() {
         return Err(AdminError::Invalid("user_code must not be empty".into()));
     }
     let user = find_user(db, who).await?;
     let mut tx = store::begin(db).await?;
     sqlx::query("UPDATE users SET user_code_hash = $1 WHERE sub = $2")
-        .bind(crate::crypto::user_code::UserCodeKey::for_db(db)?.seal(code.secret()))
+        .bind(key.seal(code.secret()))
         .bind(&user.sub)
         .execute(&mut *tx)
         .await?;

@@ -1,6 +1,7 @@
 //! The database: opening, migrations, write transactions.
 
 pub mod blocks;
+pub mod dialect;
 pub mod migrations;
 pub mod portable;
 pub mod postgres;
@@ -70,6 +71,79 @@ pub(crate) async fn job_answer<R, E: From<Internal>>(
         Ok(Ok(answer)) => answer,
         Ok(Err(_)) => Err(Internal::new(format!("the {who} dropped a job")).into()),
         Err(_) => Err(Internal::new(format!("timed out waiting for the {who}")).into()),
+    }
+}
+
+/// Where the server's data lives: a SQLite file (the default) or a
+/// PostgreSQL database, as `--db` names it: a URL of scheme `postgres` or
+/// `postgresql`, else a file path. A PostgreSQL URL may hold a password, so
+/// it is shown (`Debug`, `Display`, errors) as `user@host:port/database`.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Location {
+    /// A SQLite file, created if missing.
+    Sqlite(PathBuf),
+    /// A PostgreSQL database (libpq's URL form).
+    Postgres(postgres::Url),
+}
+
+impl Location {
+    /// `--db`'s value read as a location.
+    #[must_use]
+    pub fn parse(value: &str) -> Self {
+        let lower = value.get(..13).unwrap_or(value).to_ascii_lowercase();
+        if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
+            Location::Postgres(postgres::Url::new(value.to_owned()))
+        } else {
+            Location::Sqlite(PathBuf::from(value))
+        }
+    }
+
+    /// Where the server's secret key file is when no file is given: beside
+    /// a SQLite file; PostgreSQL has none (every instance must be given the
+    /// same one).
+    #[must_use]
+    pub fn default_secret_key_file(&self) -> Option<PathBuf> {
+        match self {
+            Location::Sqlite(path) => Some(crate::crypto::secret_key::SecretKey::path_for(path)),
+            Location::Postgres(_) => None,
+        }
+    }
+
+    /// The directory beside the data, for files the server makes (the
+    /// self-signed TLS certificates): a SQLite file's directory, else the
+    /// current one.
+    #[must_use]
+    pub fn directory(&self) -> &Path {
+        match self {
+            Location::Sqlite(path) => path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")),
+            Location::Postgres(_) => Path::new("."),
+        }
+    }
+
+    /// Opens the database and brings its schema up to date.
+    ///
+    /// # Errors
+    /// As [`open`] or [`postgres::open`].
+    pub async fn open(&self) -> Result<Db, Internal> {
+        match self {
+            Location::Sqlite(path) => open(path).await,
+            Location::Postgres(url) => postgres::open(url.secret()).await,
+        }
+    }
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Location::Sqlite(path) => write!(f, "{}", path.display()),
+            Location::Postgres(url) => write!(f, "postgres://{url:?}"),
+        }
+    }
+}
+
+impl std::fmt::Debug for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Location({self})")
     }
 }
 
@@ -145,6 +219,14 @@ fn create_private(path: &Path) -> Result<(), Internal> {
     }
 }
 
+/// Takes the PostgreSQL write turn (see [`begin`]): waits at most the busy
+/// timeout for it, then holds it until the transaction ends. The key is
+/// this server's own (`cs-write` read as a big-endian integer), apart from
+/// sqlx's migration lock. Counted, since the `Any` driver has no type for
+/// the function's `void`.
+pub(crate) const POSTGRES_WRITE_TURN: &str = "SELECT COUNT(*) FROM (SELECT set_config('lock_timeout', '10s', true), \
+     pg_advisory_xact_lock(7166121423120462949)) AS turn";
+
 /// How long a writer waits for the database before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -171,7 +253,20 @@ pub(crate) fn write_turn(db: &Db) -> Option<Arc<AsyncMutex<()>>> {
 
 /// Starts a write transaction. On SQLite it is `BEGIN IMMEDIATE`, which
 /// takes the write lock at once, so a transaction that reads then writes can
-/// never fail on an upgrade; on PostgreSQL it would be a plain `BEGIN`.
+/// never fail on an upgrade.
+///
+/// On PostgreSQL it is `BEGIN` followed by a transaction-scoped advisory
+/// lock ([`POSTGRES_WRITE_TURN`]) that every instance's write transactions
+/// take: they run one at a time, as on SQLite, so what holds on one SQLite
+/// file holds across instances. A count read before an insert (the
+/// `/bc-authorize` limits, the user code's failures) is still the count
+/// when the insert commits, the audit log's next `seq` and previous hash
+/// are the last committed ones, and events get their `seq` in commit order
+/// (an SSE reader past `seq` n never misses a later commit below n). Each
+/// statement of the transaction sees everything committed before the lock
+/// was granted (READ COMMITTED takes a snapshot per statement). Reads
+/// outside a transaction, and single-statement conditional updates, do
+/// not wait for it.
 ///
 /// Writers of this process first queue, in order, for the database file's
 /// write turn (an async mutex) and only then take a pool connection: a
@@ -199,7 +294,12 @@ pub async fn begin(db: &Db) -> Result<Tx, Internal> {
     // is dropped there, which rolls it back and only then hands the turn on.
     let db = db.clone();
     tokio::spawn(async move {
-        let inner = db.begin_with(statement).await?;
+        let mut inner = db.begin_with(statement).await?;
+        if turn.is_none() {
+            // PostgreSQL: the database's write turn, shared by every
+            // instance, held until the transaction ends (see `begin`).
+            sqlx::query(POSTGRES_WRITE_TURN).execute(&mut *inner).await?;
+        }
         Ok(Tx { inner, _turn: turn })
     })
     .await

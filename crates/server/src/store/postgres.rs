@@ -9,12 +9,8 @@
 //! schema is newer than this server (a migration it does not know) is
 //! refused, never written to.
 //!
-//! `serve` does not use it yet (`docs/server.md`, "Storage and
-//! migrations"); test servers do, with `COUNTERSIGN_TEST_POSTGRES`.
-
-// Not reached from `serve` yet (the PostgreSQL issue); the tests reach it
-// through `testing`.
-#![cfg_attr(not(feature = "test-util"), allow(dead_code))]
+//! `--db postgres://…` opens it (`store::Location`); test servers do with
+//! `COUNTERSIGN_TEST_POSTGRES`.
 
 use std::str::FromStr as _;
 
@@ -73,6 +69,34 @@ pub async fn open(url: &str) -> Result<super::Db, Internal> {
         .map_err(|e| Internal::new(format!("connecting to PostgreSQL at {target}: {e}")))
 }
 
+/// A PostgreSQL URL, which may hold a password: `Debug` shows where it
+/// goes (`user@host:port/database`), never the password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Url(String);
+
+impl Url {
+    /// Wraps `--db`'s value.
+    #[must_use]
+    pub fn new(url: String) -> Self {
+        Self(url)
+    }
+
+    /// The URL itself, password included: for connecting only.
+    #[must_use]
+    pub fn secret(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Url {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match PgConnectOptions::from_str(&self.0) {
+            Ok(options) => f.write_str(&describe(&options)),
+            Err(_) => f.write_str("<not a PostgreSQL URL>"),
+        }
+    }
+}
+
 /// `user@host:port/database`: where a connection goes, without secrets.
 fn describe(options: &PgConnectOptions) -> String {
     format!(
@@ -92,6 +116,15 @@ mod tests {
     /// does not parse nor a server that cannot be reached.
     #[tokio::test]
     async fn errors_name_the_server_never_the_password() {
+        let location = crate::store::Location::parse("postgres://ann:hunter2-secret@db.example:5433/cs");
+        assert_eq!(format!("{location}"), "postgres://ann@db.example:5433/cs");
+        assert_eq!(format!("{location:?}"), "Location(postgres://ann@db.example:5433/cs)");
+        let bad = crate::store::Location::parse("postgresql://ann:hunter2-secret@db.example:port/cs");
+        assert!(!format!("{bad:?}").contains("hunter2"), "{bad:?}");
+        for file in ["postgres.db", "./postgres://x", "countersign.db"] {
+            assert_eq!(crate::store::Location::parse(file), crate::store::Location::Sqlite(file.into()), "{file}");
+        }
+        assert!(matches!(crate::store::Location::parse("PostgreSQL://h/d"), crate::store::Location::Postgres(_)));
         for url in [
             "postgres://ann:hunter2-secret@127.0.0.1:1/countersign",
             "postgres://ann:hunter2-secret@127.0.0.1:notaport/countersign",

@@ -10,7 +10,8 @@
 //! outright (not unwinding) leaves its cluster running.
 //! The cluster trusts every local connection and does not fsync: it holds
 //! test data only, and the tests that kill things kill the Countersign
-//! server, never PostgreSQL.
+//! server, never PostgreSQL ([`PostgresCluster::start_durable`], for
+//! benchmarks, keeps PostgreSQL's durable defaults).
 
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -43,12 +44,26 @@ impl PostgresCluster {
     /// No PostgreSQL binaries, or `initdb` or the server failed (the message
     /// carries their output).
     pub async fn start() -> Result<PostgresCluster, Internal> {
-        tokio::task::spawn_blocking(Self::start_blocking)
+        Self::start_with(false).await
+    }
+
+    /// [`PostgresCluster::start`] with PostgreSQL's default durability
+    /// (`fsync`, `synchronous_commit`, `full_page_writes` on): for
+    /// benchmarks, whose figures must include the cost of durable commits.
+    ///
+    /// # Errors
+    /// As [`PostgresCluster::start`].
+    pub async fn start_durable() -> Result<PostgresCluster, Internal> {
+        Self::start_with(true).await
+    }
+
+    async fn start_with(durable: bool) -> Result<PostgresCluster, Internal> {
+        tokio::task::spawn_blocking(move || Self::start_blocking(durable))
             .await
             .map_err(|e| Internal::new(format!("starting PostgreSQL: {e}")))?
     }
 
-    fn start_blocking() -> Result<PostgresCluster, Internal> {
+    fn start_blocking(durable: bool) -> Result<PostgresCluster, Internal> {
         let bin = binaries()?;
         let as_postgres_user = running_as_root();
         let dir = tempfile::Builder::new()
@@ -71,9 +86,13 @@ impl PostgresCluster {
         let mut last = None;
         for _ in 0..3 {
             cluster.port = free_port()?;
+            let durability = if durable {
+                "-c fsync=on -c synchronous_commit=on -c full_page_writes=on"
+            } else {
+                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+            };
             let options = format!(
-                "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
-                 -c full_page_writes=off -c max_connections=200",
+                "-p {} -k {} -c listen_addresses=127.0.0.1 {durability} -c max_connections=200",
                 cluster.port,
                 cluster.dir.path().display()
             );

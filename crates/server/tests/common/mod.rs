@@ -250,9 +250,23 @@ impl TestDevice {
     }
 
     pub async fn events(&self, server: &impl ClockNow, last_event_id: Option<&str>) -> Sse {
+        self.events_via(server, None, last_event_id).await
+    }
+
+    /// [`TestDevice::events`] sent to `instance` (`http://host:port`, a
+    /// [`TestServer::another_instance`]) when given, as a load balancer
+    /// would pass it on: the proof is still for the issuer's URL.
+    pub async fn events_via(&self, server: &impl ClockNow, instance: Option<&str>, last_event_id: Option<&str>) -> Sse {
         let url = format!("{}/events", self.endpoint);
         let proof = self.proof(HttpMethod::Get, &url, server.clock_now());
-        let mut req = self.http.get(&url).header("Authorization", format!("Device {proof}"));
+        let sent_to = match instance {
+            Some(base) => {
+                let path = url::Url::parse(&url).expect("the device endpoint is a URL").path().to_owned();
+                format!("{base}{path}")
+            }
+            None => url,
+        };
+        let mut req = self.http.get(&sent_to).header("Authorization", format!("Device {proof}"));
         if let Some(id) = last_event_id {
             req = req.header("Last-Event-ID", id);
         }
@@ -441,6 +455,8 @@ pub struct ReceiverState {
     pub fail_first: Mutex<usize>,
     pub redirect: Mutex<bool>,
     pub jwks: Mutex<Option<Value>>,
+    /// How long `/cb` takes to answer (after recording the call).
+    pub delay: Mutex<Duration>,
 }
 
 pub struct Receiver {
@@ -461,6 +477,8 @@ async fn record(
         body,
     });
     if uri.path() == "/cb" {
+        let delay = *s.delay.lock().unwrap();
+        tokio::time::sleep(delay).await;
         if *s.redirect.lock().unwrap() {
             return (StatusCode::TEMPORARY_REDIRECT, [("location", "/elsewhere")]).into_response();
         }
@@ -698,12 +716,13 @@ pub fn assert_no_secret(logs: &str, secrets: &[String]) {
 // The real binary, to be killed
 // ---------------------------------------------------------------------------
 
-/// The `countersign-server` binary serving a database file on a fixed
-/// loopback address, so that it can be killed with SIGKILL and started again
-/// where its clients expect it. Its clock is the wall clock.
+/// The `countersign-server` binary serving a database on a fixed loopback
+/// address, so that it can be killed with SIGKILL and started again where
+/// its clients expect it. Its clock is the wall clock.
 pub struct ServerProcess {
     child: Option<std::process::Child>,
-    db: std::path::PathBuf,
+    /// `--db` and anything else before `serve` (`--secret-key-file`).
+    global: Vec<std::ffi::OsString>,
     listen: String,
     /// The issuer (`http://127.0.0.1:<port>`).
     pub base: String,
@@ -713,10 +732,15 @@ impl ServerProcess {
     /// The binary for `db` (which may not exist yet) at a free port; not
     /// started yet (its issuer is known, for enrollment links).
     pub fn new(db: &std::path::Path) -> ServerProcess {
+        ServerProcess::with_args(vec!["--db".into(), db.into()])
+    }
+
+    /// The binary with `global` before `serve` (`--db` among them).
+    pub fn with_args(global: Vec<std::ffi::OsString>) -> ServerProcess {
         let port = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("addr").port();
         ServerProcess {
             child: None,
-            db: db.to_owned(),
+            global,
             listen: format!("127.0.0.1:{port}"),
             base: format!("http://127.0.0.1:{port}"),
         }
@@ -727,8 +751,7 @@ impl ServerProcess {
     pub async fn start(&mut self) {
         assert!(self.child.is_none(), "the server is still running");
         let child = std::process::Command::new(env!("CARGO_BIN_EXE_countersign-server"))
-            .arg("--db")
-            .arg(&self.db)
+            .args(&self.global)
             .args(["serve", "--listen", &self.listen, "--issuer", &self.base])
             // Payments are critical; the test device signs with its device
             // key alone (WebAuthn has tests of its own, tests/webauthn.rs).

@@ -1,0 +1,220 @@
+//! Two server instances on one database, as behind a load balancer: what
+//! one instance's limits, log and token issuance promise still holds when
+//! requests are spread over both at once. On SQLite both instances are in
+//! this process on one file; with `COUNTERSIGN_TEST_POSTGRES` (as
+//! `cargo xtask test` runs it) they share a PostgreSQL database, whose
+//! write transactions take turns across instances (`store::begin`).
+
+mod common;
+
+use common::*;
+use countersign_protocol::device::Decision;
+use countersign_server::audit;
+use countersign_server::testing::ENV_POSTGRES;
+use futures_util::future::join_all;
+use serde_json::Value;
+use std::time::{Duration, Instant};
+
+/// Whether the test servers are on PostgreSQL, where instances wake each
+/// other's streams (`device/fanout.rs`); SQLite serves one instance per
+/// file and has no such wake-ups.
+fn on_postgres() -> bool {
+    std::env::var_os(ENV_POSTGRES).is_some()
+}
+
+/// Requests for one user sent to both instances at once: exactly the
+/// per-user cap is accepted, the rest are refused `slow_down` (429), and
+/// the audit log, appended by both, is one unbroken chain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pending_cap_and_the_audit_chain_hold_across_instances() {
+    let a = server_with(|c| c.limits.max_pending_per_user = 5).await;
+    let b = a.another_instance().await.expect("a second instance");
+    add_user(&a, "pia").await;
+    let agent_a = Agent::register(&a, serde_json::json!({})).await;
+    let mut agent_b = agent_a.clone();
+    agent_b.base = b.base_url.clone();
+    let params = agent_a.request_params("pia");
+    let sent = (0..40).map(|i| {
+        let (agent, server) = if i % 2 == 0 { (&agent_a, &a) } else { (&agent_b, &b) };
+        let params = params.clone();
+        async move { agent.bc_authorize(server, &params).await }
+    });
+    let mut accepted = 0;
+    for resp in join_all(sent).await {
+        match resp.status().as_u16() {
+            200 => accepted += 1,
+            429 => assert_eq!(error_of(resp).await.1, "slow_down"),
+            other => panic!("{other}: {}", resp.text().await.unwrap_or_default()),
+        }
+    }
+    assert_eq!(accepted, 5, "the cap, not each instance's own count");
+    let pending: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM auth_requests WHERE status = 'pending'")
+        .fetch_one(&a.state.db)
+        .await
+        .unwrap();
+    assert_eq!(pending, 5);
+    audit::verify(&b.state.db).await.unwrap().expect("one unbroken chain");
+    let actions: Vec<(String, i64)> =
+        sqlx::query_as("SELECT action, COUNT(*) FROM audit_log GROUP BY action ORDER BY action")
+            .fetch_all(&a.state.db)
+            .await
+            .unwrap();
+    let count = |action: &str| actions.iter().find(|(a, _)| a == action).map_or(0, |(_, n)| *n);
+    assert_eq!(count("request.created"), 5, "{actions:?}");
+    // Refusals are logged once a minute per limit by each instance (the
+    // gate is in memory: at most one entry per instance).
+    assert!((1..=2).contains(&count("fatigue.refused")), "{actions:?}");
+    b.stop().await;
+    a.stop().await;
+}
+
+/// An approved request polled on both instances at once is redeemed once:
+/// every answer carries the same tokens, and one token is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approved_request_polled_on_both_instances_is_redeemed_once() {
+    let (a, dev, agent_a) = user_device_and_agent(server().await, "ole").await;
+    let b = a.another_instance().await.expect("a second instance");
+    let mut agent_b = agent_a.clone();
+    agent_b.base = b.base_url.clone();
+    let ack = agent_a.start(&a, "ole").await;
+    let auth_req_id = ack["auth_req_id"].as_str().unwrap().to_owned();
+    decide_first(&a, &dev, Decision::Approve, None).await;
+    let polls = (0..12).map(|i| {
+        let (agent, server) = if i % 2 == 0 { (&agent_a, &a) } else { (&agent_b, &b) };
+        let auth_req_id = auth_req_id.clone();
+        async move {
+            let resp = agent.token(server, &auth_req_id).await;
+            assert_eq!(resp.status(), 200);
+            resp.json::<Value>().await.unwrap()
+        }
+    });
+    let answers = join_all(polls).await;
+    for answer in &answers {
+        assert_eq!(answer["access_token"], answers[0]["access_token"], "one redemption, the same answer");
+    }
+    let tokens: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tokens").fetch_one(&b.state.db).await.unwrap();
+    assert_eq!(tokens, 1);
+    b.stop().await;
+    a.stop().await;
+}
+
+/// A device streaming its events from instance B gets a request made
+/// through instance A at once (PostgreSQL's NOTIFY wakes B's stream; the
+/// stream's idle re-read is an hour away here), and then its decision on A
+/// reaches a second stream of it on B likewise.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_made_through_one_instance_reaches_a_device_streaming_from_the_other() {
+    if !on_postgres() {
+        eprintln!("skipped: wake-ups across instances exist on PostgreSQL only ({ENV_POSTGRES} is not set)");
+        return;
+    }
+    let (a, dev, agent) =
+        user_device_and_agent(server_with(|c| c.heartbeat_interval = Duration::from_secs(3600)).await, "ivy").await;
+    let b = a.another_instance().await.expect("a second instance");
+    let mut stream = dev.events_via(&b, Some(&b.base_url), None).await;
+    // Both instances listen before the request is made (B's listener is
+    // up once a wake-up from A reaches it: one with nobody to wake).
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let sent = Instant::now();
+    let ack = agent.start(&a, "ivy").await;
+    let (_, req) = expect_request(stream.next_event(Duration::from_secs(5)).await);
+    let took = sent.elapsed();
+    assert!(took < Duration::from_secs(2), "{took:?}");
+    let listed = dev.pending(&a).await;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].id, req.id);
+    assert!(ack["auth_req_id"].is_string());
+    b.stop().await;
+    a.stop().await;
+}
+
+/// A ping client is notified once of a decision even though both
+/// instances deliver from the same outbox: each attempt is claimed first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_instances_delivering_notify_a_ping_client_once() {
+    let a = server_with(|c| c.limits.user_per_minute = 0).await;
+    let b = a.another_instance().await.expect("a second instance");
+    let dev = TestDevice::of_new_user(&a, "max").await;
+    let (rx, agent) = notified_agent(&a, "ping", serde_json::json!({})).await;
+    // Slow answers: every delivery is still in flight when the other
+    // instance looks for due rows.
+    *rx.state.delay.lock().unwrap() = Duration::from_millis(300);
+    let mut ids = Vec::new();
+    for _ in 0..8 {
+        let ack = agent.start(&a, "max").await;
+        ids.push(ack["auth_req_id"].as_str().unwrap().to_owned());
+    }
+    for req in dev.pending(&a).await {
+        assert_eq!(dev.decide(&a, &req, Decision::Approve, None).await.status(), 200);
+    }
+    // Both instances deliver at once (besides their delivery tasks).
+    let (sent_a, sent_b) = tokio::join!(
+        countersign_server::testing::deliver_notifications_once(&a.state),
+        countersign_server::testing::deliver_notifications_once(&b.state)
+    );
+    assert!(sent_a.unwrap() + sent_b.unwrap() <= 8);
+    let calls = rx.wait_calls("/cb", 8).await;
+    // Both instances had time to send any second copy.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let calls_after = rx.calls("/cb");
+    assert_eq!(calls_after.len(), 8, "one notification per request: {} then {}", calls.len(), calls_after.len());
+    let delivered: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE delivered_at IS NOT NULL AND attempts = 1")
+            .fetch_one(&b.state.db)
+            .await
+            .unwrap();
+    assert_eq!(delivered, 8);
+    b.stop().await;
+    a.stop().await;
+}
+
+/// A wake-up sent while an instance's listening connection is down is lost
+/// to it; when it listens again it wakes every stream, which finds the
+/// request in the log. (The connections are ended by PostgreSQL itself,
+/// `pg_terminate_backend`, as a restart or a network cut would.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_listening_connection_is_made_up_for_from_the_log() {
+    if !on_postgres() {
+        eprintln!("skipped: wake-ups across instances exist on PostgreSQL only ({ENV_POSTGRES} is not set)");
+        return;
+    }
+    let (a, dev, agent) =
+        user_device_and_agent(server_with(|c| c.heartbeat_interval = Duration::from_secs(3600)).await, "eve").await;
+    let b = a.another_instance().await.expect("a second instance");
+    let mut stream = dev.events_via(&b, Some(&b.base_url), None).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let listening = "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'";
+    let listeners: i64 = sqlx::query_scalar(listening).fetch_one(&a.state.db).await.unwrap();
+    assert_eq!(listeners, 2, "one listening connection per instance");
+    // End both listeners and keep them from coming back (new connections
+    // to the database refused; the pools keep theirs), then make the
+    // request: its wake-up reaches no one.
+    let database: String = sqlx::query_scalar("SELECT current_database()::text").fetch_one(&a.state.db).await.unwrap();
+    // From the cluster's own database: PostgreSQL refuses it from inside.
+    let mut cluster =
+        <sqlx::PgConnection as sqlx::Connection>::connect(&std::env::var(ENV_POSTGRES).unwrap()).await.unwrap();
+    let allow = |yes: bool| format!("ALTER DATABASE {database} ALLOW_CONNECTIONS {yes}");
+    sqlx::query(&allow(false)).execute(&mut cluster).await.unwrap();
+    let ended: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND query LIKE 'LISTEN%') AS ended",
+    )
+    .fetch_one(&a.state.db)
+    .await
+    .unwrap();
+    assert_eq!(ended, 2);
+    agent.start(&a, "eve").await;
+    assert!(stream.next_event(Duration::from_millis(1500)).await.is_none(), "no wake-up reached B");
+    // Let them back: B, listening again, reads its streams' logs.
+    sqlx::query(&allow(true)).execute(&mut cluster).await.unwrap();
+    let (_, req) = expect_request(stream.next_event(Duration::from_secs(5)).await);
+    assert_eq!(dev.pending(&a).await[0].id, req.id);
+    // And both listen again.
+    wait_for("both instances listening again", || async {
+        let n: i64 = sqlx::query_scalar(listening).fetch_one(&a.state.db).await.unwrap();
+        (n == 2).then_some(())
+    })
+    .await;
+    b.stop().await;
+    a.stop().await;
+}
