@@ -130,10 +130,20 @@ fn server_on_the_pool(root: &std::path::Path) -> Result<(), String> {
 
 /// The server's schema on a throwaway PostgreSQL cluster (crates/server's
 /// `testing::postgres`: `initdb` and `pg_ctl` from Debian's postgresql-15,
-/// as the postgres user when root).
+/// as the postgres user when root), and the chaos run of two instances.
 fn postgres(root: &std::path::Path) -> Result<(), String> {
     step("PostgreSQL: the server's schema and migrations on a throwaway cluster");
-    exec(root, "cargo", &["test", "-p", "countersign-server", "--test", "postgres", "--", "--ignored"])
+    exec(root, "cargo", &["test", "-p", "countersign-server", "--test", "postgres", "--", "--ignored"])?;
+    // At least 1,000 flows (the test's default) with either of two
+    // instances killed 10 times in all (about a minute).
+    step("PostgreSQL: chaos run, two instances killed in turn under 1,000 CIBA flows");
+    exec_command(
+        Command::new("cargo")
+            .args(["test", "-p", "countersign-server", "--test", "chaos", "two_instances", "--", "--ignored"])
+            .arg("--nocapture")
+            .current_dir(root)
+            .env("COUNTERSIGN_CHAOS_KILLS", "10"),
+    )
 }
 
 /// The server's integration tests with every test server on PostgreSQL: a

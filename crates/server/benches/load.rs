@@ -16,11 +16,16 @@
 //!    enrolled device holding an open SSE stream; time from the `/bc-authorize`
 //!    200 reaching the agent to the `request` event reaching the device.
 //!
+//! 4. The same with two instances on one database: the requests made through
+//!    the first, the devices' streams held by the second (PostgreSQL only:
+//!    run the bench under `countersign-test-postgres --durable --`, which
+//!    puts every phase's server on a throwaway cluster).
+//!
 //! Bounded in count and time (about a minute of measurement). Knobs:
 //! `COUNTERSIGN_BENCH_SECS` (measured seconds of phases 1 and 2, default 10),
 //! `COUNTERSIGN_BENCH_DEVICES` (phase 3, default 1000),
 //! `COUNTERSIGN_BENCH_PENDING` (phase 2, default 1000),
-//! `COUNTERSIGN_BENCH_PHASES` (which phases, default `1,2,3`).
+//! `COUNTERSIGN_BENCH_PHASES` (which phases, default `1,2,3,4`).
 
 use countersign_protocol::device::{
     DeviceAuthClaims, DeviceEvent, DeviceId, EnrollmentRequest, EnrollmentResponse, HttpMethod, Issuer, Platform,
@@ -69,7 +74,7 @@ fn main() {
     rt.block_on(async {
         let secs = Duration::from_secs(env_u64("COUNTERSIGN_BENCH_SECS", 10));
         let pending = usize::try_from(env_u64("COUNTERSIGN_BENCH_PENDING", 1000)).unwrap_or(1000);
-        let phases = std::env::var("COUNTERSIGN_BENCH_PHASES").unwrap_or_else(|_| "1,2,3".into());
+        let phases = std::env::var("COUNTERSIGN_BENCH_PHASES").unwrap_or_else(|_| "1,2,3,4".into());
         let run = |p: &str| phases.split(',').any(|x| x.trim() == p);
         if run("1") {
             phase(bc_authorize_throughput(secs)).await;
@@ -78,7 +83,16 @@ fn main() {
             phase(token_poll_throughput(pending, secs)).await;
         }
         if run("3") {
-            phase(push_latency(devices)).await;
+            phase(push_latency(devices, false)).await;
+        }
+        if run("4") {
+            if std::env::var_os(testing::ENV_POSTGRES).is_some() {
+                phase(push_latency(devices, true)).await;
+            } else {
+                println!(
+                    "4. push latency across instances: skipped (PostgreSQL only: run under countersign-test-postgres)"
+                );
+            }
         }
     });
     println!("total {:.1} s", started.elapsed().as_secs_f64());
@@ -465,17 +479,25 @@ async fn enroll(server: &TestServer, http: &reqwest::Client, username: &str) -> 
 
 /// Opens the device's event stream and spawns its reader, which sends
 /// (binding message, arrival time) of every `request` event to `tx`.
+/// The stream goes to `via` (another instance's `http://host:port`) when
+/// given, with the proof still for the issuer's URL, as through a load
+/// balancer.
 async fn connect(
     server: &TestServer,
     http: &reqwest::Client,
     dev: &Device,
     tx: mpsc::UnboundedSender<(String, Instant)>,
+    via: Option<&str>,
 ) {
     let url = format!("{}/events", dev.endpoint);
     let claims = DeviceAuthClaims::new(dev.id.clone(), dev.issuer.clone(), HttpMethod::Get, &url, server.state.now())
         .expect("claims");
     let proof = claims.sign(&dev.key).expect("sign");
-    let mut resp = http.get(&url).header("Authorization", format!("Device {proof}")).send().await.expect("events");
+    let sent_to = match via {
+        Some(base) => format!("{base}{}", url::Url::parse(&url).expect("url").path()),
+        None => url,
+    };
+    let mut resp = http.get(&sent_to).header("Authorization", format!("Device {proof}")).send().await.expect("events");
     assert_eq!(resp.status(), 200, "events");
     tokio::spawn(async move {
         let mut buf = String::new();
@@ -582,12 +604,18 @@ fn report_latency(what: &str, after_ok: &[f64], after_send: &[f64]) {
     );
 }
 
-async fn push_latency(devices: usize) {
+/// Phase 3, or with `across` phase 4: the devices' streams held by a second
+/// instance on the same database (PostgreSQL: `COUNTERSIGN_TEST_POSTGRES`),
+/// the requests made through the first.
+async fn push_latency(devices: usize, across: bool) {
     const CLIENTS: usize = 4;
     let server = server(|c| {
         c.limits.client_per_minute = 1_000_000;
     })
     .await;
+    let other = if across { Some(server.another_instance().await.expect("a second instance")) } else { None };
+    let via = other.as_ref().map(|o| o.base_url.clone());
+    let streams = other.as_ref().unwrap_or(&server);
     let (fd0, rss0) = (fd_count(), rss_mib());
     let t = Instant::now();
     let users = add_users(&server, "dev", devices).await;
@@ -601,10 +629,13 @@ async fn push_latency(devices: usize) {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let sse_http = http.clone();
     for chunk in enrolled.chunks(16) {
-        futures_util::future::join_all(chunk.iter().map(|d| connect(&server, &sse_http, d, tx.clone()))).await;
+        futures_util::future::join_all(
+            chunk.iter().map(|d| connect(&server, &sse_http, d, tx.clone(), via.as_deref())),
+        )
+        .await;
     }
     drop(tx);
-    let connected = server.state.hub.connected_users();
+    let connected = streams.state.hub.connected_users();
     println!(
         "   ({devices} event streams open in {:.1} s; users with a stream: {connected}; process fds {} → {}, RSS {:.0} → {:.0} MiB)",
         t.elapsed().as_secs_f64(),
@@ -621,16 +652,25 @@ async fn push_latency(devices: usize) {
     // Warm-up: a few requests, unmeasured.
     let _ = latency_run(&agents, &users[..8.min(devices)], &mut rx, "WARM", 8.min(devices), 1).await;
 
+    let (n, where_) = if across { (4, ", streams on a second instance") } else { (3, "") };
     let n1 = 200.min(devices);
     let (a, b) = latency_run(&agents, &users[devices - n1..], &mut rx, "ONE", n1, 1).await;
-    report_latency(&format!("3a. push latency, {devices} streams, one request at a time ({n1} requests)"), &a, &b);
+    report_latency(
+        &format!("{n}a. push latency, {devices} streams{where_}, one request at a time ({n1} requests)"),
+        &a,
+        &b,
+    );
     let (a, b) = latency_run(&agents, &users, &mut rx, "LOAD", devices, CONCURRENCY).await;
     report_latency(
         &format!(
-            "3b. push latency, {devices} streams, {CONCURRENCY} requests in flight ({devices} requests, one per user)"
+            "{n}b. push latency, {devices} streams{where_}, {CONCURRENCY} requests in flight ({devices} requests, one \
+             per user)"
         ),
         &a,
         &b,
     );
+    if let Some(other) = other {
+        other.stop().await;
+    }
     server.stop().await;
 }

@@ -111,7 +111,7 @@ pub async fn run(state: AppState) {
         }
         tokio::select! {
             () = tokio::time::sleep(state.config.sweep_interval) => {}
-            _ = shutdown.changed() => return,
+            () = crate::device::hub::Hub::stopped(&mut shutdown) => return,
         }
     }
 }

@@ -17,6 +17,11 @@
 //! different token responses received for one `auth_req_id`), and asserts
 //! that both are zero, that no answer was a 5xx and that SQLite is intact.
 //!
+//! The second test does the same with two instances on one PostgreSQL
+//! database (a throwaway cluster) behind a TCP load balancer in the test,
+//! killing either instance each time, and also checks that no request was
+//! decided twice and that the audit log is one unbroken chain.
+//!
 //! `#[ignore]`d (it takes a few minutes):
 //!
 //! ```sh
@@ -88,19 +93,23 @@ struct Server {
     /// Copies its standard error to `log` (and aims the kills).
     watch: Option<std::thread::JoinHandle<()>>,
     aim: Arc<Aim>,
-    db: PathBuf,
+    /// `--db` and `--secret-key-file`.
+    global: Vec<std::ffi::OsString>,
     log: PathBuf,
     listen: String,
+    /// Its own address (`http://127.0.0.1:<port>`).
     base: String,
+    /// The issuer: its own address, or the load balancer's in front of
+    /// several instances.
+    issuer: String,
 }
 
 impl Server {
     fn spawn(&mut self) {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).expect("log file");
         let child = Command::new(env!("CARGO_BIN_EXE_countersign-server"))
-            .arg("--db")
-            .arg(&self.db)
-            .args(["serve", "--listen", &self.listen, "--issuer", &self.base])
+            .args(&self.global)
+            .args(["serve", "--listen", &self.listen, "--issuer", &self.issuer])
             // The agents' payments are critical; the test devices sign with
             // their device key alone (WebAuthn has tests of its own).
             .args(["--webauthn-at", "never"])
@@ -456,24 +465,91 @@ fn replayed_in(log: &Path) -> Vec<String> {
         .collect()
 }
 
+/// A TCP load balancer on loopback, as in front of several instances: each
+/// connection goes to a random one of `backends`, or to the next one when
+/// that one refuses (it is down); a backend killed mid-connection resets
+/// its connections, and the clients' next connections go to one that is up.
+async fn balance(listener: tokio::net::TcpListener, backends: Vec<String>) {
+    loop {
+        let Ok((mut inbound, _)) = listener.accept().await else { continue };
+        let backends = backends.clone();
+        tokio::spawn(async move {
+            let first = usize::try_from(rand_below(backends.len() as u64)).unwrap_or(0);
+            for i in 0..backends.len() {
+                let backend = &backends[(first + i) % backends.len()];
+                if let Ok(mut outbound) = tokio::net::TcpStream::connect(backend).await {
+                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    return;
+                }
+            }
+        });
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "chaos run of a few minutes: cargo test -p countersign-server --test chaos -- --ignored --nocapture"]
 async fn kill_9_loses_no_token_and_grants_none_twice() {
-    let min_flows = env_or("COUNTERSIGN_CHAOS_FLOWS", 300) as usize;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("chaos.db");
+    let location = countersign_server::ops::Location::Sqlite(db.clone());
+    chaos(dir.path(), location, 1, POLL_WORKERS, 300).await;
+}
+
+/// The same with two instances on one PostgreSQL database behind a load
+/// balancer, either of them killed each time: a flow goes on through the
+/// other (the agent's and the device's requests each reach whichever
+/// instance the balancer picks). `COUNTERSIGN_CHAOS_FLOWS` defaults to
+/// 1,000 here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "chaos run of a few minutes on PostgreSQL: cargo test -p countersign-server --test chaos -- --ignored"]
+async fn two_instances_on_postgres_killed_in_turn_lose_no_token_and_grant_none_twice() {
+    let cluster = countersign_server::testing::postgres::PostgresCluster::start().await.unwrap();
+    let url = cluster.create_database("chaos").await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let location = countersign_server::ops::Location::parse(&url);
+    chaos(dir.path(), location, 2, 2 * POLL_WORKERS, 1000).await;
+}
+
+/// The chaos run on `location` with `instances` servers (behind a load
+/// balancer when more than one), `poll_workers` poll lanes and one push
+/// lane, at least `default_flows` poll flows.
+async fn chaos(
+    dir: &Path,
+    location: countersign_server::ops::Location,
+    instances: usize,
+    poll_workers: usize,
+    default_flows: u64,
+) {
+    let min_flows = env_or("COUNTERSIGN_CHAOS_FLOWS", default_flows) as usize;
     let min_kills = env_or("COUNTERSIGN_CHAOS_KILLS", 30) as usize;
     let max_secs = env_or("COUNTERSIGN_CHAOS_SECS", 300);
 
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("chaos.db");
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let base = format!("http://127.0.0.1:{port}");
+    let key_file = dir.join("secret-key");
+    let db_arg: std::ffi::OsString = match &location {
+        countersign_server::ops::Location::Sqlite(path) => path.clone().into(),
+        countersign_server::ops::Location::Postgres(url) => url.secret().into(),
+    };
+    let global = vec!["--db".into(), db_arg, "--secret-key-file".into(), key_file.clone().into_os_string()];
+    let ports: Vec<u16> = (0..instances).map(|_| free_port()).collect();
+    let base = if instances == 1 {
+        format!("http://127.0.0.1:{}", ports[0])
+    } else {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(balance(listener, ports.iter().map(|p| format!("127.0.0.1:{p}")).collect()));
+        base
+    };
     let issuer = countersign_protocol::device::Issuer::new(base.clone()).unwrap();
 
     // Users and enrollment tickets, through the library, before the first start.
-    let workers = POLL_WORKERS + PUSH_WORKERS;
+    let workers = poll_workers + PUSH_WORKERS;
     let mut tickets = Vec::new();
     {
-        let pool = countersign_server::ops::open_database(&db).await.unwrap();
+        let pool = location.open().await.unwrap();
         for w in 0..workers {
             let user = countersign_server::ops::NewUser {
                 username: format!("chaos{w}"),
@@ -491,25 +567,31 @@ async fn kill_9_loses_no_token_and_grants_none_twice() {
         }
         pool.close().await;
     }
-    let aim = Arc::new(Aim::default());
-    let mut server = Server {
-        child: None,
-        watch: None,
-        aim: aim.clone(),
-        db: db.clone(),
-        log: dir.path().join("server.log"),
-        listen: format!("127.0.0.1:{port}"),
-        base: base.clone(),
-    };
-    server.spawn();
-    server.wait_ready().await;
+    let mut servers: Vec<Server> = ports
+        .iter()
+        .enumerate()
+        .map(|(i, port)| Server {
+            child: None,
+            watch: None,
+            aim: Arc::new(Aim::default()),
+            global: global.clone(),
+            log: dir.join(format!("server-{i}.log")),
+            listen: format!("127.0.0.1:{port}"),
+            base: format!("http://127.0.0.1:{port}"),
+            issuer: base.clone(),
+        })
+        .collect();
+    for server in &mut servers {
+        server.spawn();
+        server.wait_ready().await;
+    }
 
     let sink = Arc::new(PushSink::start().await);
     let mut lanes = Vec::new();
     for (w, ticket) in tickets.into_iter().enumerate() {
         let mut dev = TestDevice::enroll_at(&base, ticket).await;
         dev.http = client();
-        let extra = if w < POLL_WORKERS {
+        let extra = if w < poll_workers {
             json!({})
         } else {
             json!({
@@ -533,7 +615,7 @@ async fn kill_9_loses_no_token_and_grants_none_twice() {
             while !stop.load(Ordering::SeqCst) {
                 n += 1;
                 let (user, tag) = (format!("chaos{w}"), format!("CHAOS-{w}-{n}"));
-                if w < POLL_WORKERS {
+                if w < poll_workers {
                     poll_flow(&tally, &agent, &dev, &user, &tag, rand_below(3) == 0).await;
                 } else {
                     push_flow(&tally, &agent, &dev, &sink, &user, &tag).await;
@@ -542,16 +624,21 @@ async fn kill_9_loses_no_token_and_grants_none_twice() {
         }));
     }
 
-    // The killer: every 2 to 7 s a kill is due; it lands at the next
-    // `tokens issued` (or at once when none comes within 2 s); then the
-    // server is restarted and waited for.
+    // The killer: every 2 to 7 s a kill of one instance (either, at
+    // random) is due; it lands at that instance's next `tokens issued` (or
+    // at once when none comes within 2 s); then it is restarted and waited
+    // for.
     let (mut kills, mut aimed_kills) = (0usize, 0usize);
+    let mut killed_per_instance = vec![0usize; instances];
     loop {
         let enough = tally.poll_flows.load(Ordering::SeqCst) >= min_flows && kills >= min_kills;
         if enough || began.elapsed() >= Duration::from_secs(max_secs) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(2000 + rand_below(5001))).await;
+        let victim = usize::try_from(rand_below(instances as u64)).unwrap_or(0);
+        let server = &mut servers[victim];
+        let aim = server.aim.clone();
         aim.armed.store(true, Ordering::SeqCst);
         let landed = tokio::time::timeout(Duration::from_secs(2), aim.fired.notified()).await.is_ok();
         if landed {
@@ -563,6 +650,7 @@ async fn kill_9_loses_no_token_and_grants_none_twice() {
         }
         server.kill();
         kills += 1;
+        killed_per_instance[victim] += 1;
         server.spawn();
         server.wait_ready().await;
     }
@@ -571,11 +659,26 @@ async fn kill_9_loses_no_token_and_grants_none_twice() {
         t.await.unwrap();
     }
     let elapsed = began.elapsed();
-    server.kill();
+    for server in &mut servers {
+        server.kill();
+    }
 
     // The database after the last kill.
-    let pool = countersign_server::ops::open_database(&db).await.unwrap();
-    let integrity: String = sqlx::query_scalar("PRAGMA integrity_check").fetch_one(&pool).await.unwrap();
+    let pool = location.open().await.unwrap();
+    let integrity: String = match &location {
+        countersign_server::ops::Location::Sqlite(_) => {
+            sqlx::query_scalar("PRAGMA integrity_check").fetch_one(&pool).await.unwrap()
+        }
+        countersign_server::ops::Location::Postgres(_) => "ok (PostgreSQL)".to_owned(),
+    };
+    // One decision per request (the first wins), and the log one chain.
+    let decided_twice: Vec<(Option<String>, i64)> = sqlx::query_as(
+        "SELECT target, COUNT(*) FROM audit_log WHERE action = 'request.decided' GROUP BY target HAVING COUNT(*) > 1",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let chain = countersign_server::audit::verify(&pool).await.unwrap();
     let duplicate_rows: Vec<(String, i64)> =
         sqlx::query("SELECT request_id, COUNT(*) AS n FROM tokens GROUP BY request_id HAVING COUNT(*) > 1")
             .fetch_all(&pool)
@@ -614,7 +717,7 @@ async fn kill_9_loses_no_token_and_grants_none_twice() {
     }
     // Cut first token requests answered by a replay: the kill fell between
     // the redemption commit and the response (the issue's case).
-    let replayed: Vec<String> = replayed_in(&server.log);
+    let replayed: Vec<String> = servers.iter().flat_map(|s| replayed_in(&s.log)).collect();
     let replayed_ids: BTreeSet<&String> = replayed.iter().collect();
     let mut recovered_by_replay = 0;
     let cut_flows = tally.cut_flows.lock().unwrap().clone();
@@ -634,7 +737,8 @@ async fn kill_9_loses_no_token_and_grants_none_twice() {
     let lost = tally.lost.lock().unwrap().len();
     let anomalies = tally.anomalies.lock().unwrap().clone();
     println!(
-        "chaos run: {:.0} s, {kills} kills (SIGKILL every 2-7 s; {aimed_kills} of them right after a redemption commit)",
+        "chaos run ({instances} instance(s) on {location}): {:.0} s, {kills} kills (SIGKILL every 2-7 s, by \
+         instance {killed_per_instance:?}; {aimed_kills} of them right after a redemption commit)",
         elapsed.as_secs_f64()
     );
     println!(
@@ -654,7 +758,7 @@ async fn kill_9_loses_no_token_and_grants_none_twice() {
     println!("push deliveries repeated with the same bytes: {push_repeats}");
     println!(
         "lost tokens: {lost}; duplicate grants: {} (tokens rows) + {differing} (different responses); \
-         5xx answers: {}; flows with exactly one tokens row: {tokens_per_flow_ok} of {}; SQLite: {integrity}",
+         5xx answers: {}; flows with exactly one tokens row: {tokens_per_flow_ok} of {}; database: {integrity}",
         duplicate_rows.len(),
         tally.server_errors.load(Ordering::SeqCst),
         received.len() + pushed.len()
@@ -670,5 +774,8 @@ async fn kill_9_loses_no_token_and_grants_none_twice() {
     assert_eq!(differing, 0, "an auth_req_id answered with different tokens");
     assert_eq!(tokens_per_flow_ok, received.len() + pushed.len(), "a flow without its one tokens row");
     assert_eq!(tally.server_errors.load(Ordering::SeqCst), 0, "5xx answers: {anomalies:?}");
-    assert_eq!(integrity, "ok");
+    assert!(integrity.starts_with("ok"), "{integrity}");
+    assert!(decided_twice.is_empty(), "requests decided twice: {decided_twice:?}");
+    assert!(chain.is_ok(), "the audit log: {chain:?}");
+    println!("decisions recorded twice: 0; audit log: {chain:?}");
 }

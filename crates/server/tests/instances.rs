@@ -98,6 +98,19 @@ async fn an_approved_request_polled_on_both_instances_is_redeemed_once() {
     a.stop().await;
 }
 
+/// The connections of this database that have run `LISTEN`.
+const LISTENING: &str =
+    "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'";
+
+/// Waits until both instances on `server`'s database listen for wake-ups.
+async fn both_listening(server: &countersign_server::testing::TestServer) {
+    wait_for("both instances listening", || async {
+        let n: i64 = sqlx::query_scalar(LISTENING).fetch_one(&server.state.db).await.unwrap();
+        (n == 2).then_some(())
+    })
+    .await;
+}
+
 /// A device streaming its events from instance B gets a request made
 /// through instance A at once (PostgreSQL's NOTIFY wakes B's stream; the
 /// stream's idle re-read is an hour away here), and then its decision on A
@@ -112,9 +125,9 @@ async fn a_request_made_through_one_instance_reaches_a_device_streaming_from_the
         user_device_and_agent(server_with(|c| c.heartbeat_interval = Duration::from_secs(3600)).await, "ivy").await;
     let b = a.another_instance().await.expect("a second instance");
     let mut stream = dev.events_via(&b, Some(&b.base_url), None).await;
-    // Both instances listen before the request is made (B's listener is
-    // up once a wake-up from A reaches it: one with nobody to wake).
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Both instances listen before the request is made (else the request
+    // could reach B's stream through the re-read that follows B's LISTEN).
+    both_listening(&a).await;
     let sent = Instant::now();
     let ack = agent.start(&a, "ivy").await;
     let (_, req) = expect_request(stream.next_event(Duration::from_secs(5)).await);
@@ -182,10 +195,7 @@ async fn a_lost_listening_connection_is_made_up_for_from_the_log() {
         user_device_and_agent(server_with(|c| c.heartbeat_interval = Duration::from_secs(3600)).await, "eve").await;
     let b = a.another_instance().await.expect("a second instance");
     let mut stream = dev.events_via(&b, Some(&b.base_url), None).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let listening = "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'";
-    let listeners: i64 = sqlx::query_scalar(listening).fetch_one(&a.state.db).await.unwrap();
-    assert_eq!(listeners, 2, "one listening connection per instance");
+    both_listening(&a).await;
     // End both listeners and keep them from coming back (new connections
     // to the database refused; the pools keep theirs), then make the
     // request: its wake-up reaches no one.
@@ -210,11 +220,7 @@ async fn a_lost_listening_connection_is_made_up_for_from_the_log() {
     let (_, req) = expect_request(stream.next_event(Duration::from_secs(5)).await);
     assert_eq!(dev.pending(&a).await[0].id, req.id);
     // And both listen again.
-    wait_for("both instances listening again", || async {
-        let n: i64 = sqlx::query_scalar(listening).fetch_one(&a.state.db).await.unwrap();
-        (n == 2).then_some(())
-    })
-    .await;
+    both_listening(&a).await;
     b.stop().await;
     a.stop().await;
 }

@@ -50,11 +50,13 @@ fn main() -> ExitCode {
             }
         };
         // Ctrl-C reaches the command too (one process group): it ends, then
-        // the cluster is stopped on the way out. SIGTERM stops the command
-        // (SIGKILL: std's only signal), then the cluster likewise.
-        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(e) => {
+        // the cluster is stopped on the way out. SIGTERM and SIGHUP stop the
+        // command (SIGKILL, std's only signal: its own children are left to
+        // fail on the stopped cluster), then the cluster likewise.
+        use tokio::signal::unix::{signal, SignalKind};
+        let (mut terminate, mut hangup) = match (signal(SignalKind::terminate()), signal(SignalKind::hangup())) {
+            (Ok(t), Ok(h)) => (t, h),
+            (Err(e), _) | (_, Err(e)) => {
                 eprintln!("countersign-test-postgres: {e}");
                 return ExitCode::FAILURE;
             }
@@ -70,6 +72,9 @@ fn main() -> ExitCode {
                 _ = tick.tick() => {}
                 _ = tokio::signal::ctrl_c() => {}
                 _ = terminate.recv() => {
+                    let _ = child.kill();
+                }
+                _ = hangup.recv() => {
                     let _ = child.kill();
                 }
             }

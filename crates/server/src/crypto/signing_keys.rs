@@ -90,10 +90,20 @@ impl Keys {
     /// # Errors
     /// No active key, or the database failed.
     pub async fn active(&self, db: &Db) -> Result<(String, Arc<DeviceKeyPair>), Internal> {
+        let mut conn = db.acquire().await?;
+        self.active_on(&mut conn).await
+    }
+
+    /// [`Keys::active`] read on `conn` (inside a transaction that holds the
+    /// write turn: no second connection is taken from the pool meanwhile).
+    ///
+    /// # Errors
+    /// No active key, or the database failed.
+    pub async fn active_on(&self, conn: &mut sqlx::AnyConnection) -> Result<(String, Arc<DeviceKeyPair>), Internal> {
         let row = sqlx::query(
             "SELECT kid, pkcs8 FROM signing_keys WHERE retired_at IS NULL ORDER BY created_at DESC LIMIT 1",
         )
-        .fetch_optional(db)
+        .fetch_optional(conn)
         .await?
         .ok_or_else(|| Internal::new("no active signing key"))?;
         let kid: String = row.try_get("kid")?;

@@ -71,7 +71,7 @@ async fn publish(state: AppState, mut woken: mpsc::UnboundedReceiver<String>, in
                 Some(sub) => sub,
                 None => return,
             },
-            _ = shutdown.changed() => return,
+            () = crate::device::hub::Hub::stopped(&mut shutdown) => return,
         };
         let mut subs = BTreeSet::from([first]);
         while let Ok(sub) = woken.try_recv() {
@@ -137,18 +137,18 @@ async fn listen(state: AppState, instance: String) {
                     tracing::warn!("listening for the other instances' wake-ups: {e}");
                     tokio::select! {
                         () = tokio::time::sleep(RETRY) => continue,
-                        _ = shutdown.changed() => return,
+                        () = crate::device::hub::Hub::stopped(&mut shutdown) => return,
                     }
                 }
             },
-            _ = shutdown.changed() => return,
+            () = crate::device::hub::Hub::stopped(&mut shutdown) => return,
         };
         // Listening from here on: whatever was written before is read now.
         state.hub.wake_all();
         loop {
             let received = tokio::select! {
                 received = listener.try_recv() => received,
-                _ = shutdown.changed() => return,
+                () = crate::device::hub::Hub::stopped(&mut shutdown) => return,
             };
             match received {
                 Ok(Some(notification)) => match serde_json::from_str::<Wake>(notification.payload()) {

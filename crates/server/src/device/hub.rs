@@ -211,6 +211,13 @@ impl Hub {
         self.shutdown.subscribe()
     }
 
+    /// Completes once the server is shutting down, at once if it already
+    /// is (`changed()` would wait for a later change, and a task started
+    /// after the signal would never end).
+    pub async fn stopped(signal: &mut watch::Receiver<bool>) {
+        let _ = signal.wait_for(|stop| *stop).await;
+    }
+
     /// Ends every stream and background task.
     pub fn shutdown(&self) {
         self.shutdown.send_replace(true);

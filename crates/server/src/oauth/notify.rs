@@ -92,6 +92,10 @@ struct Due {
     /// The client's `disabled` flag (0/1).
     #[sqlx(rename = "disabled")]
     client_disabled: i64,
+    /// The end of this instance's lease on the row ([`claim`]): its
+    /// `next_attempt_ms` while the attempt is this instance's.
+    #[sqlx(skip)]
+    lease: i64,
 }
 
 enum Outcome {
@@ -188,10 +192,15 @@ async fn due_rows(state: &AppState, limit: i64, per_client: i64) -> Result<Vec<D
 /// reading the row meanwhile finds it no longer due; one that dies during
 /// its attempt leaves the row due again when the lease ends (the one case,
 /// with a crash after the client's 2xx, where a delivery repeats).
-async fn claim(state: &AppState, d: &Due) -> Result<bool, Internal> {
+///
+/// The outcome is recorded only while the row still carries this lease
+/// ([`record`]): an attempt that outlasted it, and whose row another
+/// instance took meanwhile, records nothing over the other's.
+async fn claim(state: &AppState, d: &mut Due) -> Result<bool, Internal> {
     let now_ms = state.clock.now_ms();
     let attempt_ms = u64::try_from(state.config.delivery.timeout.as_millis()).unwrap_or(u64::MAX);
     let lease_until = now_ms.saturating_add(attempt_ms.saturating_mul(2)).saturating_add(LEASE_MARGIN_MS);
+    d.lease = store::ts(lease_until);
     let claimed = sqlx::query(
         "UPDATE outbox SET next_attempt_ms = $1 WHERE request_id = $2 AND attempts = $3 \
          AND next_attempt_ms <= $4 AND delivered_at IS NULL AND failed_at IS NULL",
@@ -219,15 +228,15 @@ async fn record(state: &AppState, d: &Due, outcome: Outcome) -> Result<(), Inter
     match outcome {
         Outcome::Ended => {}
         Outcome::Delivered => {
-            end_row(&mut tx, Ending::Delivered, now, Some(attempts), None, &d.request_id).await?;
+            end_row(&mut tx, Ending::Delivered, now, (Some(attempts), None), d, false).await?;
             tracing::info!(request_id = %d.request_id, attempts, "notification delivered");
         }
         Outcome::Dropped(why) => {
-            end_row(&mut tx, Ending::Failed, now, None, Some(why), &d.request_id).await?;
+            end_row(&mut tx, Ending::Failed, now, (None, Some(why)), d, false).await?;
             tracing::info!(request_id = %d.request_id, reason = why, "notification dropped");
         }
         Outcome::Failed(why) if attempts >= i64::from(state.config.delivery.max_attempts) => {
-            end_row(&mut tx, Ending::Failed, now, Some(attempts), Some(why.as_str()), &d.request_id).await?;
+            end_row(&mut tx, Ending::Failed, now, (Some(attempts), Some(why.as_str())), d, true).await?;
             tracing::warn!(request_id = %d.request_id, attempts, error = %why, "notification given up");
         }
         Outcome::Failed(why) => {
@@ -235,15 +244,17 @@ async fn record(state: &AppState, d: &Due, outcome: Outcome) -> Result<(), Inter
                 .clock
                 .now_ms()
                 .saturating_add(u64::try_from(backoff(state, attempts).as_millis()).unwrap_or(u64::MAX));
-            // A row ended meanwhile (its client disabled) stays ended.
+            // A row ended meanwhile (its client disabled) stays ended; one
+            // whose lease another instance took is its.
             sqlx::query(
                 "UPDATE outbox SET attempts = $1, next_attempt_ms = $2, last_error = $3 \
-                 WHERE request_id = $4 AND delivered_at IS NULL AND failed_at IS NULL",
+                 WHERE request_id = $4 AND delivered_at IS NULL AND failed_at IS NULL AND next_attempt_ms = $5",
             )
             .bind(attempts)
             .bind(store::ts(next))
             .bind(&why)
             .bind(&d.request_id)
+            .bind(d.lease)
             .execute(&mut *tx)
             .await?;
             tracing::warn!(request_id = %d.request_id, attempts, error = %why, "notification failed; will retry");
@@ -260,32 +271,34 @@ enum Ending {
     Failed,
 }
 
-/// Ends the row of `request_id` unless it has ended already (a row ended
-/// meanwhile keeps its ending): `delivered_at` or `failed_at` is `now`, the
-/// payload and the bearer are cleared, `last_error` is `error`, and
-/// `attempts` is set when given.
+/// Ends the row of `d` unless it has ended already (a row ended meanwhile
+/// keeps its ending): `delivered_at` or `failed_at` is `now`, the payload
+/// and the bearer are cleared, `last_error` is `error`, and `attempts` is
+/// set when given. With `leased`, only while the row still carries `d`'s
+/// lease (giving up must not end a row another instance is trying again;
+/// a delivery or a drop is a fact whoever holds the lease).
 async fn end_row(
     conn: &mut AnyConnection,
     ending: Ending,
     now: u64,
-    attempts: Option<i64>,
-    error: Option<&str>,
-    request_id: &str,
+    (attempts, error): (Option<i64>, Option<&str>),
+    d: &Due,
+    leased: bool,
 ) -> Result<(), Internal> {
     let column = match ending {
         Ending::Delivered => "delivered_at",
         Ending::Failed => "failed_at",
     };
-    sqlx::query(&format!(
+    let lease = if leased { " AND next_attempt_ms = $5" } else { "" };
+    let sql = format!(
         "UPDATE outbox SET {column} = $1, attempts = COALESCE($2, attempts), payload = '', bearer = '', \
-         last_error = $3 WHERE request_id = $4 AND delivered_at IS NULL AND failed_at IS NULL"
-    ))
-    .bind(store::ts(now))
-    .bind(attempts)
-    .bind(error)
-    .bind(request_id)
-    .execute(conn)
-    .await?;
+         last_error = $3 WHERE request_id = $4 AND delivered_at IS NULL AND failed_at IS NULL{lease}"
+    );
+    let mut query = sqlx::query(&sql).bind(store::ts(now)).bind(attempts).bind(error).bind(&d.request_id);
+    if leased {
+        query = query.bind(d.lease);
+    }
+    query.execute(conn).await?;
     Ok(())
 }
 
@@ -299,9 +312,9 @@ pub async fn run_once(state: &AppState) -> Result<usize, Internal> {
     // Rows the delivery task is sending are left to it; the others are
     // marked in flight here, so that it does not send them too.
     let mut due = Vec::new();
-    for d in due_rows(state, BATCH, BATCH).await? {
+    for mut d in due_rows(state, BATCH, BATCH).await? {
         if state.deliveries.try_start(&d, usize::MAX, usize::MAX) {
-            match claim(state, &d).await {
+            match claim(state, &mut d).await {
                 Ok(true) => due.push(d),
                 Ok(false) => state.deliveries.finish(&d),
                 Err(e) => {
@@ -385,7 +398,7 @@ async fn dispatch(state: &AppState) -> Result<bool, Internal> {
     let limit = BATCH.saturating_add(i64::try_from(state.deliveries.len()).unwrap_or(i64::MAX));
     let mut waiting = false;
     let per_client = i64::try_from(d.per_client_concurrency.max(1)).unwrap_or(i64::MAX);
-    for due in due_rows(state, limit, per_client).await? {
+    for mut due in due_rows(state, limit, per_client).await? {
         if state.deliveries.is_in_flight(&due.request_id) {
             continue;
         }
@@ -395,7 +408,7 @@ async fn dispatch(state: &AppState) -> Result<bool, Internal> {
         }
         let state = state.clone();
         tokio::spawn(async move {
-            match claim(&state, &due).await {
+            match claim(&state, &mut due).await {
                 Ok(true) => {
                     let outcome = attempt(&state, &due).await;
                     if let Err(e) = record(&state, &due, outcome).await {

@@ -345,8 +345,8 @@ pub fn narrow_details(
 /// `invalid_scope`, `invalid_authorization_details` for a widening.
 pub async fn grant(state: &AppState, client: &Client, request: RefreshTokenRequest) -> Result<Response, OAuthError> {
     let unknown = OAuthError::InvalidGrant("unknown refresh token");
-    // The signing key is looked up before the write transaction opens, as
-    // the CIBA grant does (finding the active key may write one).
+    // The signing key is looked up before the write transaction opens (no
+    // second pool connection is taken while holding the write turn).
     let signer = Signer::active(state).await?;
     let now = state.now();
     let mut tx = store::begin(&state.db).await?;

@@ -148,7 +148,10 @@ async fn handle(state: &AppState, caller: AuthenticatedClient<TokenEndpoint>) ->
         RequestStatus::Approved => {
             // The signing key is looked up only here: pending polls, most of
             // the traffic, do not need it (docs/performance.md, "Server").
-            let signer = Signer::active(state).await?;
+            // On the transaction's own connection: a second one taken from
+            // the pool while holding the write turn could wait for writers
+            // that wait for this turn.
+            let signer = Signer::active_on(state, &mut tx).await?;
             let issued = tokens::mint_redemption(&mut tx, state, &signer, &req, now, None).await?;
             // The exact bytes sent, kept (sealed) for a repeated request:
             // the signatures are randomized, so they could not be made again.

@@ -37,6 +37,15 @@ impl Signer {
         Ok(Self { kid, pair })
     }
 
+    /// [`Signer::active`] read on `conn`, the caller's transaction.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn active_on(state: &AppState, conn: &mut sqlx::AnyConnection) -> Result<Self, Internal> {
+        let (kid, pair) = state.keys.active_on(conn).await?;
+        Ok(Self { kid, pair })
+    }
+
     fn sign(&self, typ: JwtType, claims: &Value) -> Result<String, Internal> {
         Ok(self.pair.sign(&SignHeader { typ: Some(typ), kid: Some(self.kid.clone()) }, claims)?)
     }

@@ -10,10 +10,6 @@
 //! existing databases applied (sqlx checks each applied migration's
 //! checksum at every start).
 
-// Not reached from `serve` yet: the server's queries run on SQLite only
-// (the PostgreSQL issue); the tests reach it through `testing`.
-#![cfg_attr(not(feature = "test-util"), allow(dead_code))]
-
 use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;

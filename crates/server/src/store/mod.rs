@@ -33,7 +33,7 @@ pub struct Tx {
     // Field order matters: the transaction is dropped (rollback queued)
     // before the turn is handed on.
     inner: Transaction<'static, Any>,
-    _turn: Option<OwnedMutexGuard<()>>,
+    _turn: OwnedMutexGuard<()>,
 }
 
 impl Tx {
@@ -230,25 +230,22 @@ pub(crate) const POSTGRES_WRITE_TURN: &str = "SELECT COUNT(*) FROM (SELECT set_c
 /// How long a writer waits for the database before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The in-process write turn of the SQLite database file behind `db`
-/// (`None`: not SQLite, whose writers need no turn).
-pub(crate) fn write_turn(db: &Db) -> Option<Arc<AsyncMutex<()>>> {
+/// This process's write turn on the database behind `db`: its writers
+/// queue for it before they take a pool connection (see [`begin`]).
+pub(crate) fn write_turn(db: &Db) -> Arc<AsyncMutex<()>> {
     // Keyed by the pool's URL, which `open` builds from the file's path (one
     // file, one URL), so that each transaction finds its turn without
     // parsing the URL back into a path.
     static TURNS: OnceLock<Mutex<HashMap<String, Weak<AsyncMutex<()>>>>> = OnceLock::new();
     let url = &db.connect_options().database_url;
-    if url.scheme() != "sqlite" {
-        return None;
-    }
     let mut turns = TURNS.get_or_init(Mutex::default).lock().unwrap_or_else(PoisonError::into_inner);
     if let Some(turn) = turns.get(url.as_str()).and_then(Weak::upgrade) {
-        return Some(turn);
+        return turn;
     }
     turns.retain(|_, t| t.strong_count() > 0);
     let turn = Arc::new(AsyncMutex::new(()));
     turns.insert(url.as_str().to_owned(), Arc::downgrade(&turn));
-    Some(turn)
+    turn
 }
 
 /// Starts a write transaction. On SQLite it is `BEGIN IMMEDIATE`, which
@@ -257,7 +254,9 @@ pub(crate) fn write_turn(db: &Db) -> Option<Arc<AsyncMutex<()>>> {
 ///
 /// On PostgreSQL it is `BEGIN` followed by a transaction-scoped advisory
 /// lock ([`POSTGRES_WRITE_TURN`]) that every instance's write transactions
-/// take: they run one at a time, as on SQLite, so what holds on one SQLite
+/// take (each instance's writers first queue for the process's turn, as on
+/// SQLite, so that at most one of its pool connections waits for the lock
+/// and the others stay free for reads): they run one at a time, as on SQLite, so what holds on one SQLite
 /// file holds across instances. A count read before an insert (the
 /// `/bc-authorize` limits, the user code's failures) is still the count
 /// when the insert commits, the audit log's next `seq` and previous hash
@@ -278,15 +277,11 @@ pub(crate) fn write_turn(db: &Db) -> Option<Arc<AsyncMutex<()>>> {
 /// # Errors
 /// The database failed.
 pub async fn begin(db: &Db) -> Result<Tx, Internal> {
-    let turn = match write_turn(db) {
-        Some(turn) => Some(
-            tokio::time::timeout(BUSY_TIMEOUT, turn.lock_owned())
-                .await
-                .map_err(|_| Internal::new("timed out waiting for the database write turn"))?,
-        ),
-        None => None,
-    };
-    let statement = if turn.is_some() { "BEGIN IMMEDIATE" } else { "BEGIN" };
+    let turn = tokio::time::timeout(BUSY_TIMEOUT, write_turn(db).lock_owned())
+        .await
+        .map_err(|_| Internal::new("timed out waiting for the database write turn"))?;
+    let sqlite = dialect::Dialect::of(db) == dialect::Dialect::Sqlite;
+    let statement = if sqlite { "BEGIN IMMEDIATE" } else { "BEGIN" };
     // On a task of its own: a caller dropped while `BEGIN` runs (a client
     // that hangs up cancels its handler) would otherwise hand the connection
     // back to the pool inside the open transaction, holding the write lock
@@ -295,7 +290,7 @@ pub async fn begin(db: &Db) -> Result<Tx, Internal> {
     let db = db.clone();
     tokio::spawn(async move {
         let mut inner = db.begin_with(statement).await?;
-        if turn.is_none() {
+        if !sqlite {
             // PostgreSQL: the database's write turn, shared by every
             // instance, held until the transaction ends (see `begin`).
             sqlx::query(POSTGRES_WRITE_TURN).execute(&mut *inner).await?;

@@ -44,7 +44,7 @@ impl Writer {
     pub fn open(db: &super::Db) -> Result<Writer, Internal> {
         let not_sqlite = || Internal::new("the request writer is SQLite's");
         let path = super::sqlite_path(db).ok_or_else(not_sqlite)?;
-        let turn = super::write_turn(db).ok_or_else(not_sqlite)?;
+        let turn = super::write_turn(db);
         let conn = rusqlite::Connection::open(&path)?;
         conn.busy_timeout(super::BUSY_TIMEOUT)?;
         // As `store::open`'s connections: WAL (already the file's mode),
