@@ -106,6 +106,7 @@ pub struct TestServer {
     pub db: crate::store::Location,
     /// The server's secret key file.
     pub secret_key_file: PathBuf,
+    instance: u32,
     /// The CA file clients trust, with [`TestOptions::tls`].
     pub ca: Option<PathBuf>,
     tls: Option<Arc<rustls::ServerConfig>>,
@@ -115,6 +116,9 @@ pub struct TestServer {
     stop: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<std::io::Result<()>>>,
 }
+
+/// The number of the next further instance ([`TestServer::another_instance`]).
+static NEXT_INSTANCE: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
 
 impl TestServer {
     /// The arguments that point `countersign-server`'s commands at this
@@ -146,6 +150,7 @@ impl TestServer {
             dir: self.dir.clone(),
             db_path: self.db_path.clone(),
             tls: self.tls.clone().zip(self.ca.clone()),
+            instance: NEXT_INSTANCE.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         };
         let scheme = if self.tls.is_some() { "https" } else { "http" };
         let mut other = start(listener, parts).await?;
@@ -252,15 +257,25 @@ struct Parts {
     dir: Arc<tempfile::TempDir>,
     db_path: PathBuf,
     tls: Option<(Arc<rustls::ServerConfig>, PathBuf)>,
+    /// 0, or which further instance on the same database (see
+    /// [`TestServer::another_instance`]).
+    instance: u32,
 }
 
 async fn start(listener: TcpListener, parts: Parts) -> Result<TestServer, Internal> {
-    let Parts { mut config, schemas, clock, dir, db_path, tls } = parts;
+    let Parts { mut config, schemas, clock, dir, db_path, tls, instance } = parts;
     let addr = listener.local_addr().map_err(|e| Internal::new(format!("local addr: {e}")))?;
     let (location, hot_path) = match std::env::var(ENV_POSTGRES) {
         Ok(cluster) => {
             config.secret_key_file = Some(dir.path().join("secret-key"));
-            let url = crate::store::postgres::Url::new(postgres_database(&cluster, dir.path()).await?);
+            let mut url = postgres_database(&cluster, dir.path()).await?;
+            if instance > 0 {
+                // Its own URL, as another process's pool would be: this
+                // process's write turn is per URL, and two instances in
+                // one process must meet at PostgreSQL's, as two processes do.
+                url.push_str(&format!("?application_name=countersign-instance-{instance}"));
+            }
+            let url = crate::store::postgres::Url::new(url);
             (crate::store::Location::Postgres(url), HotPath::Pool)
         }
         Err(_) => (crate::store::Location::Sqlite(db_path.clone()), hot_path()?),
@@ -296,6 +311,7 @@ async fn start(listener: TcpListener, parts: Parts) -> Result<TestServer, Intern
         db_path,
         db: location,
         secret_key_file,
+        instance,
         ca,
         tls,
         config,
@@ -340,7 +356,7 @@ pub async fn spawn_test_server(options: TestOptions) -> Result<TestServer, Inter
     } else {
         None
     };
-    let parts = Parts { config, schemas, clock: Arc::new(OffsetClock::new()), dir, db_path, tls };
+    let parts = Parts { config, schemas, clock: Arc::new(OffsetClock::new()), dir, db_path, tls, instance: 0 };
     start(listener, parts).await
 }
 
@@ -419,6 +435,7 @@ impl TestServer {
                         dir: self.dir.clone(),
                         db_path: self.db_path.clone(),
                         tls: self.tls.clone().zip(self.ca.clone()),
+                        instance: self.instance,
                     };
                     return start(l, parts).await;
                 }

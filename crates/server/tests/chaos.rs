@@ -74,14 +74,17 @@ fn now() -> u64 {
     SystemClock.now()
 }
 
-/// An HTTP client that gives up on a dead server quickly.
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
+/// An HTTP client that gives up on a dead server quickly. With `fresh`, a
+/// new connection for every request, so that a load balancer that picks an
+/// instance per connection spreads the requests (a kept-alive connection
+/// would stay with one instance until it dies).
+fn client(fresh: bool) -> reqwest::Client {
+    let builder = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(Duration::from_secs(2))
-        .timeout(Duration::from_secs(15))
-        .build()
-        .expect("client")
+        .timeout(Duration::from_secs(15));
+    let builder = if fresh { builder.pool_max_idle_per_host(0) } else { builder };
+    builder.build().expect("client")
 }
 
 // ---------------------------------------------------------------------------
@@ -134,7 +137,7 @@ impl Server {
     }
 
     async fn wait_ready(&self) {
-        let http = client();
+        let http = client(false);
         let start = Instant::now();
         loop {
             if let Ok(r) = http.get(format!("{}/jwks", self.base)).send().await {
@@ -471,7 +474,10 @@ fn replayed_in(log: &Path) -> Vec<String> {
 /// its connections, and the clients' next connections go to one that is up.
 async fn balance(listener: tokio::net::TcpListener, backends: Vec<String>) {
     loop {
-        let Ok((mut inbound, _)) = listener.accept().await else { continue };
+        let Ok((mut inbound, _)) = listener.accept().await else {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            continue;
+        };
         let backends = backends.clone();
         tokio::spawn(async move {
             let first = usize::try_from(rand_below(backends.len() as u64)).unwrap_or(0);
@@ -590,7 +596,7 @@ async fn chaos(
     let mut lanes = Vec::new();
     for (w, ticket) in tickets.into_iter().enumerate() {
         let mut dev = TestDevice::enroll_at(&base, ticket).await;
-        dev.http = client();
+        dev.http = client(instances > 1);
         let extra = if w < poll_workers {
             json!({})
         } else {
@@ -600,7 +606,7 @@ async fn chaos(
             })
         };
         let mut agent = Agent::register_at(&base, extra).await;
-        agent.http = client();
+        agent.http = client(instances > 1);
         lanes.push((w, Arc::new(dev), Arc::new(agent)));
     }
 
@@ -636,7 +642,10 @@ async fn chaos(
             break;
         }
         tokio::time::sleep(Duration::from_millis(2000 + rand_below(5001))).await;
-        let victim = usize::try_from(rand_below(instances as u64)).unwrap_or(0);
+        // Either instance at random; in the second half of the kills one
+        // not yet killed, so that each is killed at least once.
+        let spared = killed_per_instance.iter().position(|n| *n == 0).filter(|_| kills * 2 >= min_kills);
+        let victim = spared.unwrap_or_else(|| usize::try_from(rand_below(instances as u64)).unwrap_or(0));
         let server = &mut servers[victim];
         let aim = server.aim.clone();
         aim.armed.store(true, Ordering::SeqCst);
@@ -734,6 +743,13 @@ async fn chaos(
     }
     pool.close().await;
 
+    let issued_per_instance: Vec<usize> = servers
+        .iter()
+        .map(|server| {
+            strip_ansi(&std::fs::read_to_string(&server.log).unwrap_or_default()).matches("tokens issued").count()
+        })
+        .collect();
+    println!("redemptions by instance: {issued_per_instance:?}");
     let lost = tally.lost.lock().unwrap().len();
     let anomalies = tally.anomalies.lock().unwrap().clone();
     println!(
@@ -768,7 +784,10 @@ async fn chaos(
     }
 
     assert!(tally.poll_flows.load(Ordering::SeqCst) >= min_flows, "fewer poll flows than asked");
-    assert!(kills >= 1, "the server was never killed");
+    assert!(kills >= min_kills, "fewer kills than asked: {kills}");
+    assert!(killed_per_instance.iter().all(|n| *n > 0), "an instance never killed: {killed_per_instance:?}");
+    // Every instance issued tokens: the balancer spread the flows.
+    assert!(issued_per_instance.iter().all(|n| *n > 0), "an instance issued no tokens: {issued_per_instance:?}");
     assert_eq!(lost, 0, "lost tokens");
     assert!(duplicate_rows.is_empty(), "requests with more than one grant: {duplicate_rows:?}");
     assert_eq!(differing, 0, "an auth_req_id answered with different tokens");

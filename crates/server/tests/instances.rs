@@ -224,3 +224,31 @@ async fn a_lost_listening_connection_is_made_up_for_from_the_log() {
     b.stop().await;
     a.stop().await;
 }
+
+/// The whole CIBA flow across two instances: the agent asks through A; the
+/// device, streaming from B, is told at once, and its approval goes to B;
+/// the agent's token request at A gets the tokens, and one grant exists.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ciba_flow_runs_with_the_agent_on_one_instance_and_the_device_on_the_other() {
+    if !on_postgres() {
+        eprintln!("skipped: wake-ups across instances exist on PostgreSQL only ({ENV_POSTGRES} is not set)");
+        return;
+    }
+    let (a, dev, agent) =
+        user_device_and_agent(server_with(|c| c.heartbeat_interval = Duration::from_secs(3600)).await, "una").await;
+    let b = a.another_instance().await.expect("a second instance");
+    let mut stream = dev.events_via(&b, Some(&b.base_url), None).await;
+    both_listening(&a).await;
+    let ack = agent.start(&a, "una").await;
+    let (_, req) = expect_request(stream.next_event(Duration::from_secs(5)).await);
+    assert_eq!(dev.decide_via(&b, Some(&b.base_url), &req, Decision::Approve).await.status(), 200);
+    let resp = agent.token(&a, ack["auth_req_id"].as_str().unwrap()).await;
+    assert_eq!(resp.status(), 200);
+    let tokens: Value = resp.json().await.unwrap();
+    assert!(tokens["access_token"].is_string());
+    assert!(dev.pending_via(&b, Some(&b.base_url)).await.is_empty());
+    let grants: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tokens").fetch_one(&b.state.db).await.unwrap();
+    assert_eq!(grants, 1);
+    b.stop().await;
+    a.stop().await;
+}

@@ -299,3 +299,68 @@ async fn the_binary_serves_postgres_with_a_shared_secret_key_file() {
     a.kill_9();
     b.kill_9();
 }
+
+/// Two instances of the binary on one database, as behind a load balancer:
+/// the agent asks through A, A is killed with SIGKILL, the device approves
+/// through B and the agent's token request at B gets the tokens; asked
+/// again (at B, then at A started again) it gets the very same answer, and
+/// one grant exists.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs PostgreSQL's server binaries (cargo xtask test installs them)"]
+async fn a_flow_begun_on_an_instance_killed_with_sigkill_completes_on_the_other() {
+    use countersign_protocol::device::{Decision, Issuer};
+    let cluster = PostgresCluster::start().await.unwrap();
+    let url = cluster.create_database("failover").await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let global = || vec!["--db".into(), url.clone().into(), "--secret-key-file".into(), dir.path().join("key").into()];
+    let mut a = common::ServerProcess::with_args(global());
+    let mut b = common::ServerProcess::with_args(global()).behind(&a.base);
+    // The user and an enrollment ticket, through the library.
+    let location = countersign_server::ops::Location::parse(&url);
+    let ticket = {
+        let pool = location.open().await.unwrap();
+        let now = common::ClockNow::clock_now(&a);
+        let by = countersign_server::ops::Actor::Operator;
+        countersign_server::ops::add_user(&pool, &countersign_server::testing::new_user("kai", "Kai"), &by, now)
+            .await
+            .unwrap();
+        let issuer = Issuer::new(a.base.clone()).unwrap();
+        let link = countersign_server::ops::enrollment_link(&pool, &issuer, "kai", 600, now).await.unwrap();
+        pool.close().await;
+        link.ticket().clone()
+    };
+    a.start().await;
+    b.start().await;
+    let dev = common::TestDevice::enroll_at(&a.base, ticket).await;
+    let agent = common::Agent::register_at(&a.base, serde_json::json!({})).await;
+    let mut agent_b = agent.clone();
+    agent_b.base = b.base.clone();
+    let resp = agent.send("/bc-authorize", &agent.request_params("kai"), 0).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let ack: serde_json::Value = resp.json().await.unwrap();
+    let auth_req_id = ack["auth_req_id"].as_str().unwrap().to_owned();
+
+    a.kill_9();
+    let pending = dev.pending_via(&b, Some(&b.base)).await;
+    assert_eq!(pending.len(), 1, "the request made through A, listed by B");
+    assert_eq!(dev.decide_via(&b, Some(&b.base), &pending[0], Decision::Approve).await.status(), 200);
+    let token = |agent: common::Agent| {
+        let auth_req_id = auth_req_id.clone();
+        async move {
+            let form = [("grant_type", "urn:openid:params:grant-type:ciba".to_owned()), ("auth_req_id", auth_req_id)];
+            let resp = agent.send("/token", &form, 0).await.unwrap();
+            assert_eq!(resp.status(), 200);
+            resp.bytes().await.unwrap()
+        }
+    };
+    let first = token(agent_b.clone()).await;
+    assert_eq!(token(agent_b).await, first, "asked again at B: the same answer");
+    a.start().await;
+    assert_eq!(token(agent).await, first, "and at A, started again");
+    let pool = location.open().await.unwrap();
+    let grants: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tokens").fetch_one(&pool).await.unwrap();
+    assert_eq!(grants, 1, "one grant");
+    pool.close().await;
+    a.kill_9();
+    b.kill_9();
+}

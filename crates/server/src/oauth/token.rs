@@ -163,7 +163,7 @@ async fn handle(state: &AppState, caller: AuthenticatedClient<TokenEndpoint>) ->
             let stored = sealed.as_deref().map(|s| (s, now.saturating_add(window)));
             if !issued.redeem(&mut tx, &req, now, stored).await? {
                 // Redeemed meanwhile by a racing request of the same client
-                // (only where writers are not serialised): its response.
+                // (should writers ever not be serialised): its response.
                 return replay(state, &mut tx, &req, now).await;
             }
             tx.commit().await?;

@@ -21,7 +21,9 @@ use crate::util;
 /// The ID token claim carrying the `auth_req_id` (CIBA Core §10.3.1).
 pub const AUTH_REQ_ID_CLAIM: &str = "urn:openid:params:jwt:claim:auth_req_id";
 
-/// The active signing key, fetched before a write transaction starts.
+/// The active signing key, fetched before a write transaction starts or on
+/// its own connection ([`Signer::active_on`]): never a second pool
+/// connection while holding the write turn.
 pub struct Signer {
     kid: String,
     pair: Arc<DeviceKeyPair>,

@@ -22,11 +22,11 @@ use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
 use crate::error::Internal;
 
 /// The connection pool: sqlx's `Any` driver, so that one query text runs
-/// on either database (SQLite today; PostgreSQL, whose schema exists, next:
-/// `postgres.rs`). The SQL is the dialects' common part, `$n` placeholders.
+/// on either database (SQLite, PostgreSQL: `postgres.rs`). The SQL is the
+/// dialects' common part, `$n` placeholders (`dialect.rs` for the rest).
 pub type Db = AnyPool;
-/// A write transaction: the database transaction plus, on SQLite, this
-/// process's write turn on the database file (see [`begin`]). It
+/// A write transaction: the database transaction plus this process's
+/// write turn on the database (see [`begin`]). It
 /// dereferences to the connection (`&mut *tx` is an executor); dropped
 /// without [`Tx::commit`], it rolls back.
 pub struct Tx {
@@ -267,8 +267,9 @@ pub(crate) fn write_turn(db: &Db) -> Arc<AsyncMutex<()>> {
 /// outside a transaction, and single-statement conditional updates, do
 /// not wait for it.
 ///
-/// Writers of this process first queue, in order, for the database file's
-/// write turn (an async mutex) and only then take a pool connection: a
+/// Writers of this process first queue, in order, for its write turn on the
+/// database (an async mutex, one per database URL) and only then take a
+/// pool connection. On SQLite a
 /// waiting writer never sits in SQLite's busy handler, whose sleeps (1 ms
 /// growing to 100 ms) left the lock idle and made the p99 latency of
 /// `/bc-authorize` under load about 150 ms (`docs/performance.md`). Another

@@ -210,9 +210,43 @@ impl TestDevice {
     }
 
     pub async fn get(&self, server: &impl ClockNow, path: &str) -> reqwest::Response {
+        self.get_via(server, None, path).await
+    }
+
+    /// [`TestDevice::get`] sent to `instance` when given (see
+    /// [`TestDevice::events_via`]).
+    pub async fn get_via(&self, server: &impl ClockNow, instance: Option<&str>, path: &str) -> reqwest::Response {
         let url = format!("{}{path}", self.endpoint);
         let proof = self.proof(HttpMethod::Get, &url, server.clock_now());
-        self.http.get(&url).header("Authorization", format!("Device {proof}")).send().await.expect("get")
+        self.http.get(via(&url, instance)).header("Authorization", format!("Device {proof}")).send().await.expect("get")
+    }
+
+    /// The pending requests, listed through `instance` when given.
+    pub async fn pending_via(&self, server: &impl ClockNow, instance: Option<&str>) -> Vec<ApproverRequest> {
+        let resp = self.get_via(server, instance, "/requests?status=pending").await;
+        assert_eq!(resp.status(), 200, "pending list");
+        let list: RequestList = resp.json().await.expect("json");
+        list.requests
+    }
+
+    /// [`TestDevice::decide`] sent to `instance` when given.
+    pub async fn decide_via(
+        &self,
+        server: &impl ClockNow,
+        instance: Option<&str>,
+        req: &ApproverRequest,
+        decision: Decision,
+    ) -> reqwest::Response {
+        let body = self.submission(req, decision, None, server.clock_now());
+        let url = format!("{}/requests/{}/decision", self.endpoint, req.id);
+        let proof = self.proof(HttpMethod::Post, &url, server.clock_now());
+        self.http
+            .post(via(&url, instance))
+            .header("Authorization", format!("Device {proof}"))
+            .json(&body)
+            .send()
+            .await
+            .expect("decision")
     }
 
     /// A call to the admin API (`{issuer}/admin/v1{path}`, query included)
@@ -259,14 +293,7 @@ impl TestDevice {
     pub async fn events_via(&self, server: &impl ClockNow, instance: Option<&str>, last_event_id: Option<&str>) -> Sse {
         let url = format!("{}/events", self.endpoint);
         let proof = self.proof(HttpMethod::Get, &url, server.clock_now());
-        let sent_to = match instance {
-            Some(base) => {
-                let path = url::Url::parse(&url).expect("the device endpoint is a URL").path().to_owned();
-                format!("{base}{path}")
-            }
-            None => url,
-        };
-        let mut req = self.http.get(&sent_to).header("Authorization", format!("Device {proof}"));
+        let mut req = self.http.get(via(&url, instance)).header("Authorization", format!("Device {proof}"));
         if let Some(id) = last_event_id {
             req = req.header("Last-Event-ID", id);
         }
@@ -341,6 +368,20 @@ impl TestDevice {
     ) -> reqwest::Response {
         let body = self.submission(req, decision, reason, server.clock_now());
         self.submit(server, &req.id, &body).await
+    }
+}
+
+/// `url` with its scheme, host and port those of `instance` when given
+/// (`http://host:port`), as a load balancer in front of several instances
+/// passes it on; the path and query kept.
+pub fn via(url: &str, instance: Option<&str>) -> String {
+    match instance {
+        Some(base) => {
+            let parsed = url::Url::parse(url).expect("a URL");
+            let query = parsed.query().map(|q| format!("?{q}")).unwrap_or_default();
+            format!("{base}{}{query}", parsed.path())
+        }
+        None => url.to_owned(),
     }
 }
 
@@ -724,8 +765,10 @@ pub struct ServerProcess {
     /// `--db` and anything else before `serve` (`--secret-key-file`).
     global: Vec<std::ffi::OsString>,
     listen: String,
-    /// The issuer (`http://127.0.0.1:<port>`).
+    /// Its own address (`http://127.0.0.1:<port>`), by default its issuer.
     pub base: String,
+    /// The issuer it is started with.
+    pub issuer: String,
 }
 
 impl ServerProcess {
@@ -743,7 +786,14 @@ impl ServerProcess {
             global,
             listen: format!("127.0.0.1:{port}"),
             base: format!("http://127.0.0.1:{port}"),
+            issuer: format!("http://127.0.0.1:{port}"),
         }
+    }
+
+    /// Another instance behind the same (public) issuer as `issuer`.
+    pub fn behind(mut self, issuer: &str) -> ServerProcess {
+        issuer.clone_into(&mut self.issuer);
+        self
     }
 
     /// Starts the binary (again, after [`ServerProcess::kill_9`]) on its
@@ -752,7 +802,7 @@ impl ServerProcess {
         assert!(self.child.is_none(), "the server is still running");
         let child = std::process::Command::new(env!("CARGO_BIN_EXE_countersign-server"))
             .args(&self.global)
-            .args(["serve", "--listen", &self.listen, "--issuer", &self.base])
+            .args(["serve", "--listen", &self.listen, "--issuer", &self.issuer])
             // Payments are critical; the test device signs with its device
             // key alone (WebAuthn has tests of its own, tests/webauthn.rs).
             .args(["--webauthn-at", "never"])
