@@ -252,3 +252,56 @@ async fn the_ciba_flow_runs_with_the_agent_on_one_instance_and_the_device_on_the
     b.stop().await;
     a.stop().await;
 }
+
+/// What a replayed or repeated message meets is in the database: an
+/// enrollment ticket sent to both instances at once enrolls one device; a
+/// device proof accepted by A is refused by B (its `jti` seen); a token
+/// request polled at A then at once at B gets `slow_down`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tickets_proofs_and_slow_down_hold_across_instances() {
+    use countersign_protocol::device::{EnrollmentRequest, HttpMethod, Platform};
+    let a = server().await;
+    let b = a.another_instance().await.expect("a second instance");
+    add_user(&a, "zed").await;
+    let t = ticket(&a, "zed").await;
+    let endpoint = a.state.config.device_endpoint();
+    let enroll_url = format!("{endpoint}/enroll");
+    let http = http();
+    let sent = [None, Some(b.base_url.as_str())].map(|instance| {
+        let key = countersign_protocol::jws::DeviceKeyPair::generate().unwrap();
+        let body = EnrollmentRequest {
+            ticket: t.clone(),
+            public_jwk: key.public_jwk().clone(),
+            device_name: "laptop".into(),
+            platform: Platform::Linux,
+            capabilities: vec![],
+        };
+        http.post(via(&enroll_url, instance)).json(&body).send()
+    });
+    let [first, second] = sent;
+    let (first, second) = tokio::join!(first, second);
+    let mut statuses = [first.unwrap().status().as_u16(), second.unwrap().status().as_u16()];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [201, 400], "one device from one ticket");
+    let devices: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM devices").fetch_one(&a.state.db).await.unwrap();
+    assert_eq!(devices, 1);
+
+    let dev = TestDevice::enroll(&a, "zed").await;
+    let url = format!("{}/requests", dev.endpoint);
+    let proof = dev.proof(HttpMethod::Get, &url, a.state.now());
+    let send = |instance: Option<&str>| {
+        http.get(via(&url, instance)).header("Authorization", format!("Device {proof}")).send()
+    };
+    assert_eq!(send(None).await.unwrap().status(), 200);
+    expect_err(send(Some(&b.base_url)).await.unwrap(), 401, "invalid_token").await;
+
+    let agent = Agent::register(&a, serde_json::json!({})).await;
+    let mut agent_b = agent.clone();
+    agent_b.base = b.base_url.clone();
+    let ack = agent.start(&a, "zed").await;
+    let id = ack["auth_req_id"].as_str().unwrap();
+    expect_err(agent.token(&a, id).await, 400, "authorization_pending").await;
+    expect_err(agent_b.token(&b, id).await, 400, "slow_down").await;
+    b.stop().await;
+    a.stop().await;
+}
