@@ -612,6 +612,17 @@ fn qr(text: &str) -> Result<String, CliError> {
     Ok(code.render::<Dense1x2>().dark_color(Dense1x2::Light).light_color(Dense1x2::Dark).quiet_zone(true).build())
 }
 
+/// Tells the running servers (PostgreSQL: every instance) to read these
+/// users' streams again, so a change made here reaches open streams at
+/// once. The change is committed either way: a failure is only reported.
+async fn wake(db: &countersign_server::ops::Db, subs: &[String]) {
+    if let Err(e) = ops::wake_streams(db, subs).await {
+        eprintln!(
+            "warning: the running servers were not told ({e}); open streams see the change at their next re-read"
+        );
+    }
+}
+
 fn parse_location(value: &str) -> Result<ops::Location, String> {
     Ok(ops::Location::parse(value))
 }
@@ -745,6 +756,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::User(UserCommand::Disable { user }) => {
             let u = ops::disable_user(&db, &user, &by, now).await?;
             out(&format!("disabled user {} (sub {})", u.username, u.sub));
+            wake(&db, std::slice::from_ref(&u.sub)).await;
         }
         Command::User(UserCommand::SetUserCode { user }) => {
             let mut line = String::new();
@@ -780,7 +792,10 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Client(ClientCommand::Disable { client_id }) => {
             match ops::disable_client(&db, &client_id, &by, now).await? {
-                Some(_) => out(&format!("disabled client {client_id}")),
+                Some(subs) => {
+                    out(&format!("disabled client {client_id}"));
+                    wake(&db, &subs).await;
+                }
                 None => out(&format!("client {client_id} was already disabled")),
             }
         }
@@ -820,8 +835,10 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             }
         }
         Command::Device(DeviceCommand::Revoke { device_id }) => {
-            if ops::revoke_device(&db, &device_id, &by, now).await?.1 {
+            let (sub, revoked) = ops::revoke_device(&db, &device_id, &by, now).await?;
+            if revoked {
                 out(&format!("revoked device {device_id}"));
+                wake(&db, &[sub]).await;
             } else {
                 out(&format!("device {device_id} was already revoked"));
             }

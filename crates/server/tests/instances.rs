@@ -104,9 +104,14 @@ const LISTENING: &str =
 
 /// Waits until both instances on `server`'s database listen for wake-ups.
 async fn both_listening(server: &countersign_server::testing::TestServer) {
-    wait_for("both instances listening", || async {
-        let n: i64 = sqlx::query_scalar(LISTENING).fetch_one(&server.state.db).await.unwrap();
-        (n == 2).then_some(())
+    listening(server, 2).await;
+}
+
+/// Waits until `n` instances on `server`'s database listen for wake-ups.
+async fn listening(server: &countersign_server::testing::TestServer, n: i64) {
+    wait_for("the instances listening", || async {
+        let listening: i64 = sqlx::query_scalar(LISTENING).fetch_one(&server.state.db).await.unwrap();
+        (listening == n).then_some(())
     })
     .await;
 }
@@ -303,5 +308,30 @@ async fn tickets_proofs_and_slow_down_hold_across_instances() {
     expect_err(agent.token(&a, id).await, 400, "authorization_pending").await;
     expect_err(agent_b.token(&b, id).await, 400, "slow_down").await;
     b.stop().await;
+    a.stop().await;
+}
+
+/// An operator command run in another process (`countersign-server device
+/// revoke`) reaches the server's open streams at once: the revoked
+/// device's stream ends, though its idle re-read is an hour away.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_command_reaches_the_open_streams_at_once() {
+    if !on_postgres() {
+        eprintln!("skipped: wake-ups across processes exist on PostgreSQL only ({ENV_POSTGRES} is not set)");
+        return;
+    }
+    let a = server_with(|c| c.heartbeat_interval = Duration::from_secs(3600)).await;
+    let dev = TestDevice::of_new_user(&a, "oli").await;
+    let mut stream = dev.events(&a, None).await;
+    listening(&a, 1).await;
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_countersign-server"))
+        .args(a.cli_args())
+        .args(["device", "revoke", dev.id.as_str()])
+        .output()
+        .unwrap();
+    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success() && said.contains("revoked device"), "{said}");
+    assert!(!said.contains("warning"), "{said}");
+    assert!(stream.ends_within(Duration::from_secs(3)).await, "the revoked device's stream ends");
     a.stop().await;
 }

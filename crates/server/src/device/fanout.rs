@@ -92,6 +92,28 @@ async fn publish(state: AppState, mut woken: mpsc::UnboundedReceiver<String>, in
     }
 }
 
+/// Wakes the streams of `subs` on every instance serving `db`, from a
+/// process that serves none (an operator command that revoked a device,
+/// disabled a user or a client): the instances read those users' logs and
+/// devices again at once. Nothing on SQLite, whose one server sees the
+/// change at its streams' next wake or idle re-read.
+///
+/// # Errors
+/// PostgreSQL refused the notification.
+pub async fn wake_from_outside(db: &crate::store::Db, subs: &[String]) -> Result<(), crate::error::Internal> {
+    if Dialect::of(db) != Dialect::Postgres {
+        return Ok(());
+    }
+    for payload in payloads("operator", subs.iter().cloned().collect()) {
+        sqlx::query("SELECT COUNT(*) FROM (SELECT pg_notify($1, $2)) AS sent")
+            .bind(CHANNEL)
+            .bind(&payload)
+            .execute(db)
+            .await?;
+    }
+    Ok(())
+}
+
 /// `subs` as payloads of at most [`MAX_PAYLOAD`] bytes each.
 fn payloads(instance: &str, subs: BTreeSet<String>) -> Vec<String> {
     let mut out = Vec::new();

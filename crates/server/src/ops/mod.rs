@@ -41,6 +41,7 @@ pub async fn open_database(path: &std::path::Path) -> Result<Db, Internal> {
 }
 
 pub use crate::crypto::user_code::UserCodeKey;
+pub use crate::device::fanout::wake_from_outside as wake_streams;
 pub use crate::store::Location;
 
 /// Starts a new signing key (keeping the old one published for
