@@ -153,6 +153,10 @@ describe('inbox → detail → decision', () => {
       const { page, context } = await openApp({ views: [makeView()] });
       await page.emulateMedia({ colorScheme: scheme });
       await page.getByTestId('inbox-item').waitFor();
+      // The app follows the system through matchMedia's `change` event,
+      // which arrives after emulateMedia resolves: wait for it to apply
+      // (a timeout here is the app not following the system).
+      await page.waitForFunction((s) => document.documentElement.dataset.theme === s, scheme, { timeout: 5000 });
       colours[scheme] = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
       await context.close();
     }
