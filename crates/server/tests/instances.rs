@@ -209,6 +209,13 @@ async fn a_lost_listening_connection_is_made_up_for_from_the_log() {
     let mut cluster =
         <sqlx::PgConnection as sqlx::Connection>::connect(&std::env::var(ENV_POSTGRES).unwrap()).await.unwrap();
     let allow = |yes: bool| format!("ALTER DATABASE {database} ALLOW_CONNECTIONS {yes}");
+    // New connections are refused in the window: both pools first open
+    // more than the window's work needs (a wake-up still on its way to B,
+    // the request on A, the background tasks), kept idle for it.
+    for server in [&a, &b] {
+        let held = join_all((0..10).map(|_| server.state.db.acquire())).await;
+        assert!(held.iter().all(Result::is_ok));
+    }
     sqlx::query(&allow(false)).execute(&mut cluster).await.unwrap();
     let ended: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
