@@ -29,20 +29,19 @@ fn status_kib(field: &str) -> u64 {
     procfs::field_kib("/proc/self/status", field)
 }
 
-/// (utime + stime ticks, voluntary + involuntary context switches) summed
-/// over this process's threads whose name starts with `prefix`.
-fn thread_usage(prefix: &str) -> (u64, u64, usize) {
-    let mut ticks = 0;
-    let mut switches = 0;
-    let mut threads = 0;
-    let Ok(dir) = std::fs::read_dir("/proc/self/task") else { return (0, 0, 0) };
+/// utime + stime ticks and voluntary + involuntary context switches of each
+/// of this process's threads whose name starts with `prefix`.
+fn thread_usage(prefix: &str) -> ThreadUsage {
+    let mut usage = ThreadUsage::default();
+    let Ok(dir) = std::fs::read_dir("/proc/self/task") else { return usage };
     for task in dir.flatten() {
         let path = task.path();
         let comm = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
         if !comm.trim().starts_with(prefix) {
             continue;
         }
-        threads += 1;
+        let mut ticks = 0;
+        let mut switches = 0;
         let stat = std::fs::read_to_string(path.join("stat")).unwrap_or_default();
         // Fields after the ")" of the command name: state is field 3, utime 14, stime 15.
         if let Some(rest) = stat.rsplit_once(") ").map(|(_, r)| r) {
@@ -58,8 +57,28 @@ fn thread_usage(prefix: &str) -> (u64, u64, usize) {
                 switches += v.trim().parse::<u64>().unwrap_or(0);
             }
         }
+        usage.threads.insert(task.file_name(), (ticks, switches));
     }
-    (ticks, switches, threads)
+    usage
+}
+
+/// CPU ticks and context switches per thread (by task id).
+#[derive(Default)]
+struct ThreadUsage {
+    threads: std::collections::HashMap<std::ffi::OsString, (u64, u64)>,
+}
+
+impl ThreadUsage {
+    /// Ticks and switches from `self` to `later`, per thread: a thread that
+    /// ended in between (tokio's blocking threads end after 10 s idle) is
+    /// left out, one that started counts from zero. Summing the totals
+    /// instead went negative when a thread ended.
+    fn until(&self, later: &ThreadUsage) -> (u64, u64) {
+        later.threads.iter().fold((0, 0), |(t, s), (tid, (t1, s1))| {
+            let (t0, s0) = self.threads.get(tid).copied().unwrap_or((0, 0));
+            (t + t1.saturating_sub(t0), s + s1.saturating_sub(s0))
+        })
+    }
 }
 
 fn request(i: usize) -> (ApproverRequest, String) {
@@ -170,22 +189,23 @@ fn main() {
     });
     // Let the reconciling poll and the first delivery pass finish.
     std::thread::sleep(Duration::from_secs(2));
-    let (t0, s0, threads) = thread_usage("approver-rt");
-    let (st0, _, _) = thread_usage("server-rt");
+    let approver0 = thread_usage("approver-rt");
+    let server0 = thread_usage("server-rt");
+    let threads = approver0.threads.len();
     let start = Instant::now();
     std::thread::sleep(Duration::from_secs(idle_secs));
     let secs = start.elapsed().as_secs_f64();
-    let (t1, s1, _) = thread_usage("approver-rt");
-    let (st1, _, _) = thread_usage("server-rt");
-    let cpu = (t1 - t0) as f64 / USER_HZ;
+    let (ticks, switches) = approver0.until(&thread_usage("approver-rt"));
+    let (server_ticks, _) = server0.until(&thread_usage("server-rt"));
+    let cpu = ticks as f64 / USER_HZ;
     println!("idle with a connected push channel ({secs:.0} s window, server heartbeat every 15 s)");
     println!(
         "  approver threads ({threads}): {cpu:.2} s CPU = {:.3} % of one core; {} context switches ({:.2}/s)",
         100.0 * cpu / secs,
-        s1 - s0,
-        (s1 - s0) as f64 / secs
+        switches,
+        switches as f64 / secs
     );
-    println!("  (server threads, same process: {:.2} s CPU)", (st1 - st0) as f64 / USER_HZ);
+    println!("  (server threads, same process: {:.2} s CPU)", server_ticks as f64 / USER_HZ);
     approver_rt.block_on(run.shutdown());
     server_rt.block_on(server.stop());
 }
