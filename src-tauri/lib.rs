@@ -48,6 +48,7 @@ mod text_agreement;
 mod ts_types;
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use tauri::{AppHandle, Manager, Runtime};
 
@@ -151,8 +152,14 @@ fn opened<R: Runtime>(app: &AppHandle<R>) -> Shell {
     }
 }
 
+/// How long the transport waits at most for the window's first screen
+/// ([`Shell::start_after_first_screen`]): the page asks within half a
+/// second of the start; this bounds the wait when it never does.
+const FIRST_SCREEN_WAIT: Duration = Duration::from_secs(2);
+
 /// Takes the opened approver, forwards its events to the UI, shows the
-/// window, installs the tray, starts the transport.
+/// window, installs the tray, starts the transport once the window has its
+/// first screen.
 fn setup<R: Runtime>(app: &AppHandle<R>, mut shell: Shell) -> tauri::Result<()> {
     shell.set_export_dir(
         config::export_dir_from_env()
@@ -170,7 +177,8 @@ fn setup<R: Runtime>(app: &AppHandle<R>, mut shell: Shell) -> tauri::Result<()> 
     events::show_security_key_prompts_in_the_window(app);
     app.manage(notify::Notifier::default());
     // The window first: the tray (about 10 ms of D-Bus) can follow it.
-    if !std::env::args().any(|arg| arg == ARG_HIDDEN) {
+    let window_shown = !std::env::args().any(|arg| arg == ARG_HIDDEN);
+    if window_shown {
         tray::show_main_window(app);
     }
     tray::install(app)?;
@@ -179,7 +187,8 @@ fn setup<R: Runtime>(app: &AppHandle<R>, mut shell: Shell) -> tauri::Result<()> 
         tauri::async_runtime::spawn(events::forward(app.clone(), events));
         let app = app.clone();
         tauri::async_runtime::spawn(async move {
-            if let Err(error) = app.state::<Shell>().start().await {
+            let wait = if window_shown { FIRST_SCREEN_WAIT } else { Duration::ZERO };
+            if let Err(error) = app.state::<Shell>().start_after_first_screen(wait).await {
                 eprintln!("countersign: the transport could not start: {}", error.message);
             }
             tray::refresh_count(&app).await;

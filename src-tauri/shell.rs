@@ -6,13 +6,14 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use countersign_approver::keys::file::key_dir;
 use countersign_approver::store::Account;
 use countersign_approver::webauthn::{SharedAuthenticator, WindowPrompt};
 use countersign_approver::{
     Approver, ApproverConfig, ApproverEvent, ConnectionState, DecisionOutcome, ExportReport, PassphrasePrompt,
-    PassphrasePurpose, RunHandle,
+    PassphrasePurpose, RequestView, RunHandle,
 };
 use countersign_protocol::device::{Capability, Decision, DenyReason};
 use serde::Serialize;
@@ -111,6 +112,9 @@ pub struct Shell {
     channel: Mutex<Option<Channel<UiEvent>>>,
     /// Navigation events published while no UI listened (oldest first).
     waiting: Mutex<Vec<UiEvent>>,
+    /// Told when the window's inbox has had its first answer: the
+    /// transport starts after it ([`Shell::start_after_first_screen`]).
+    first_screen: tokio::sync::Notify,
 }
 
 /// At most this many navigation events wait for the UI (the newest win).
@@ -159,6 +163,7 @@ impl Shell {
             connections: Mutex::new(HashMap::new()),
             channel: Mutex::new(None),
             waiting: Mutex::new(Vec::new()),
+            first_screen: tokio::sync::Notify::new(),
         }
     }
 
@@ -183,6 +188,32 @@ impl Shell {
             *run = Some(self.approver()?.start().await?);
         }
         Ok(())
+    }
+
+    /// Starts the transport ([`Shell::start`]) once the window's inbox has
+    /// had its first answer, or after `wait` if it has not. The transport's
+    /// first work (connecting, the reconciling sync of every pending
+    /// request, the tray's count) then does not compete with the page for
+    /// the first screen (docs/performance.md, "Desktop app"); a window not
+    /// shown waits for nothing (`wait` zero).
+    pub async fn start_after_first_screen(&self, wait: Duration) -> Result<(), IpcError> {
+        // A timeout is no error: the page may never ask (it failed to load).
+        let _ = tokio::time::timeout(wait, self.first_screen.notified()).await;
+        self.start().await
+    }
+
+    /// The pending requests as the inbox shows them, newest first (the
+    /// newest `limit` only when given); tells the transport, waiting for the
+    /// first screen, that it was answered.
+    pub async fn inbox_views(&self, limit: Option<usize>) -> Result<Vec<RequestView>, IpcError> {
+        let views = self.approver().map(|a| a.inbox_views_up_to(limit));
+        let views = match views {
+            Ok(load) => load.await.map_err(IpcError::from),
+            Err(error) => Err(error),
+        };
+        // `notify_one` keeps a permit when nobody waits yet.
+        self.first_screen.notify_one();
+        views
     }
 
     /// Stops the transport.

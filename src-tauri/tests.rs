@@ -454,6 +454,60 @@ fn enroll_receive_approve_deny_verify_and_export_against_a_real_server() {
     answers.type_check();
 }
 
+/// The number of pending requests the approver has stored.
+fn pending_count(window: &WebviewWindow<MockRuntime>) -> u64 {
+    tauri::async_runtime::block_on(window.state::<Shell>().approver().unwrap().pending_count()).unwrap()
+}
+
+/// Waits until `count` requests are pending, without asking for the inbox.
+fn wait_for_pending(window: &WebviewWindow<MockRuntime>, count: u64) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while pending_count(window) != count {
+        assert!(Instant::now() < deadline, "expected {count} pending requests, have {}", pending_count(window));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn the_transport_starts_after_the_first_screen_or_after_the_wait() {
+    let t = app();
+    let server = tauri::async_runtime::block_on(Server::start());
+    let link = tauri::async_runtime::block_on(server.enrollment_link());
+    invoke(&t.window, "enroll", json!({ "link": link })).unwrap();
+    let agent = tauri::async_runtime::block_on(server.agent("Shop", &[DETAIL_TYPE]));
+
+    // Waiting for the first screen: a request made meanwhile is not fetched.
+    let handle = t.window.app_handle().clone();
+    let started = tauri::async_runtime::spawn(async move {
+        handle.state::<Shell>().start_after_first_screen(Duration::from_secs(60)).await
+    });
+    tauri::async_runtime::block_on(server.request(&agent, DETAILS, "ORDER-1", "openid"));
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(pending_count(&t.window), 0, "the transport ran before the first screen");
+    assert!(!started.inner().is_finished());
+
+    // The page's first inbox answer starts it: the request arrives.
+    assert_eq!(invoke(&t.window, "inbox_views", json!({ "limit": 30 })).unwrap(), json!([]));
+    let ended = tauri::async_runtime::block_on(async { tokio::time::timeout(Duration::from_secs(10), started).await });
+    ended.expect("the first screen did not start the transport").unwrap().unwrap();
+    wait_for_pending(&t.window, 1);
+    tauri::async_runtime::block_on(t.window.state::<Shell>().stop());
+
+    // A page that never asks: the transport starts when the wait is over.
+    let t = app();
+    let link = tauri::async_runtime::block_on(server.enrollment_link());
+    invoke(&t.window, "enroll", json!({ "link": link })).unwrap();
+    let before = Instant::now();
+    tauri::async_runtime::block_on(t.window.state::<Shell>().start_after_first_screen(Duration::from_millis(300)))
+        .unwrap();
+    let waited = before.elapsed();
+    assert!(waited >= Duration::from_millis(300), "started after {waited:?}");
+    tauri::async_runtime::block_on(server.request(&agent, DETAILS, "ORDER-2", "openid"));
+    // The user's two pending requests: ORDER-1 is still waiting too.
+    wait_for_pending(&t.window, 2);
+    tauri::async_runtime::block_on(t.window.state::<Shell>().stop());
+}
+
 #[test]
 fn settings_are_read_changed_and_saved_and_bad_changes_refused() {
     let t = app();

@@ -25,7 +25,7 @@ struct TrayItems<R: Runtime> {
 }
 
 /// "3 requests waiting" (the tray's tooltip and first menu line).
-pub fn count_label(pending: usize) -> String {
+pub fn count_label(pending: u64) -> String {
     match pending {
         0 => "No requests waiting".to_owned(),
         1 => "1 request waiting".to_owned(),
@@ -83,7 +83,7 @@ fn set_pause_label<R: Runtime>(app: &AppHandle<R>, paused: bool) {
 /// Recounts the pending requests and shows the count in the tray.
 pub async fn refresh_count<R: Runtime>(app: &AppHandle<R>) {
     let pending = match app.state::<Shell>().approver() {
-        Ok(approver) => approver.pending().await.map(|p| p.len()).unwrap_or(0),
+        Ok(approver) => approver.pending_count().await.unwrap_or(0),
         Err(_) => 0,
     };
     let label = count_label(pending);

@@ -163,6 +163,30 @@ impl Approver {
         self.inner.store.inbox(&[LocalStatus::Pending]).await
     }
 
+    /// How many requests are pending (after expiring the overdue ones), without
+    /// reading them: for a count in the tray.
+    ///
+    /// # Errors
+    /// The store failed.
+    pub async fn pending_count(&self) -> Result<u64> {
+        let now = self.inner.now();
+        let expired = self.inner.store.expire_pending(now).await?;
+        self.inner.emit_expired(expired);
+        self.inner.store.pending_count().await
+    }
+
+    /// The newest `limit` pending requests, newest first (the end of
+    /// [`Approver::pending`], reversed), without reading the others.
+    ///
+    /// # Errors
+    /// The store failed.
+    pub async fn newest_pending(&self, limit: usize) -> Result<Vec<InboxItem>> {
+        let now = self.inner.now();
+        let expired = self.inner.store.expire_pending(now).await?;
+        self.inner.emit_expired(expired);
+        self.inner.store.newest_pending(limit).await
+    }
+
     /// Every stored request.
     ///
     /// # Errors

@@ -322,12 +322,40 @@ impl RequestView {
 impl Inner {
     /// The rendering of `item` with its server's cached schemas.
     pub(crate) async fn view_of(&self, item: InboxItem) -> Result<RequestView> {
-        let account = self.store.account(&item.account_id).await?;
-        let registry = self.registry(account.issuer.as_str()).await?;
-        let display = render(&item.request, &registry, &self.config.render);
-        let security_keys = self.config.capabilities.contains(&countersign_protocol::device::Capability::Webauthn);
+        let registry = self.registry_of_account(&item.account_id).await?;
         let verifier = self.verifier_status().await;
-        Ok(RequestView::build_with(item, display, self.now(), security_keys, &verifier))
+        Ok(self.view_with(item, &registry, &verifier))
+    }
+
+    /// The schemas of the server of account `account_id`.
+    async fn registry_of_account(&self, account_id: &str) -> Result<Registry> {
+        let account = self.store.account(account_id).await?;
+        self.registry(account.issuer.as_str()).await
+    }
+
+    /// The rendering of `item` with `registry`, its account's.
+    fn view_with(&self, item: InboxItem, registry: &Registry, verifier: &crate::verify::VerifierStatus) -> RequestView {
+        let display = render(&item.request, registry, &self.config.render);
+        let security_keys = self.config.capabilities.contains(&countersign_protocol::device::Capability::Webauthn);
+        RequestView::build_with(item, display, self.now(), security_keys, verifier)
+    }
+
+    /// [`Inner::view_of`] for a list: each account's schemas and the
+    /// verifier's status are read once, not once per request.
+    async fn views_of(&self, items: Vec<InboxItem>) -> Result<Vec<RequestView>> {
+        let verifier = self.verifier_status().await;
+        let mut registries: std::collections::HashMap<String, Registry> = std::collections::HashMap::new();
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            let registry = match registries.entry(item.account_id.clone()) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(self.registry_of_account(&item.account_id).await?)
+                }
+            };
+            out.push(self.view_with(item, registry, &verifier));
+        }
+        Ok(out)
     }
 
     /// Remembers the schemas a pending request was shown with.
@@ -381,12 +409,21 @@ impl Approver {
     /// # Errors
     /// The store.
     pub async fn inbox_views_up_to(&self, limit: Option<usize>) -> Result<Vec<RequestView>> {
-        let mut out = Vec::new();
-        for item in self.pending().await?.into_iter().rev().take(limit.unwrap_or(usize::MAX)) {
-            let view = self.inner.view_of(item).await?;
-            self.inner.shown(&view).await?;
-            out.push(view);
+        let items = match limit {
+            Some(limit) => self.newest_pending(limit).await?,
+            None => self.pending().await?.into_iter().rev().collect(),
+        };
+        let out = self.inner.views_of(items).await?;
+        // Recorded together: one write for the whole list.
+        let mut shown = Vec::with_capacity(out.len());
+        for view in out.iter().filter(|v| v.item.status == LocalStatus::Pending) {
+            shown.push((
+                view.item.account_id.as_str(),
+                view.item.request.id.as_str(),
+                shown_json(&view.display.display_schemas)?,
+            ));
         }
+        self.inner.store.set_shown_schemas_of(&shown).await?;
         Ok(out)
     }
 }

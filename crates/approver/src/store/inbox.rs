@@ -196,15 +196,51 @@ impl Store {
     /// # Errors
     /// The database failed.
     pub async fn inbox(&self, statuses: &[LocalStatus]) -> Result<Vec<InboxItem>> {
-        let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM inbox ORDER BY rowid")).fetch_all(self.pool()).await?;
-        let mut items: Vec<InboxItem> = rows
-            .iter()
-            .map(from_row)
-            .filter(|i| i.as_ref().map_or(true, |i| statuses.is_empty() || statuses.contains(&i.status)))
-            .collect::<Result<_>>()?;
+        // Filtered here, not after parsing: the history of decided requests
+        // grows without bound and the inbox reads only the pending ones.
+        let filter = if statuses.is_empty() {
+            String::new()
+        } else {
+            let list: Vec<String> = (1..=statuses.len()).map(|i| format!("${i}")).collect();
+            format!("WHERE status IN ({})", list.join(", "))
+        };
+        let sql = format!("SELECT {COLUMNS} FROM inbox {filter} ORDER BY rowid");
+        let mut query = sqlx::query(&sql);
+        for status in statuses {
+            query = query.bind(status.as_str());
+        }
+        let rows = query.fetch_all(self.pool()).await?;
+        let mut items: Vec<InboxItem> = rows.iter().map(from_row).collect::<Result<_>>()?;
         // Oldest first by the server's creation time; arrival order on ties.
         items.sort_by_key(|i| i.request.created_at);
         Ok(items)
+    }
+
+    /// The newest `limit` pending requests, newest first: the order of
+    /// [`Store::inbox`] reversed (by `created_at`, then by arrival), read
+    /// without parsing the others (a first screen of a long inbox).
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn newest_pending(&self, limit: usize) -> Result<Vec<InboxItem>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM inbox WHERE status = 'pending' \
+             ORDER BY json_extract(request_json, '$.created_at') DESC, rowid DESC LIMIT $1"
+        ))
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(from_row).collect()
+    }
+
+    /// How many requests are pending (the tray's count), without reading them.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn pending_count(&self) -> Result<u64> {
+        let n: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM inbox WHERE status = 'pending'").fetch_one(self.pool()).await?;
+        Ok(from_ts(n))
     }
 
     /// Number of stored requests per account (for tests and benchmarks).
@@ -305,12 +341,63 @@ impl Store {
         Ok(())
     }
 
+    /// [`Store::set_shown_schemas`] for many requests (account id, request
+    /// id, schemas): what is not already recorded is written in one
+    /// transaction, not one each (a first listing of a long inbox).
+    ///
+    /// # Errors
+    /// The database failed; then none is recorded.
+    pub async fn set_shown_schemas_of(&self, shown: &[(&str, &str, String)]) -> Result<()> {
+        if shown.is_empty() {
+            return Ok(());
+        }
+        let recorded: Vec<(String, String, Option<String>)> =
+            sqlx::query_as("SELECT account_id, request_id, shown_schemas FROM inbox WHERE status = 'pending'")
+                .fetch_all(self.pool())
+                .await?;
+        let recorded: std::collections::HashMap<(&str, &str), Option<&str>> =
+            recorded.iter().map(|(a, r, s)| ((a.as_str(), r.as_str()), s.as_deref())).collect();
+        let changed: Vec<_> = shown
+            .iter()
+            .filter(|(account, request, json)| {
+                // Only pending requests are recorded (the UPDATE's condition too).
+                recorded.get(&(*account, *request)).is_some_and(|now| *now != Some(json.as_str()))
+            })
+            .collect();
+        if changed.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.begin().await?;
+        for (account, request, json) in changed {
+            sqlx::query(
+                "UPDATE inbox SET shown_schemas = $1 WHERE account_id = $2 AND request_id = $3 AND status = 'pending'",
+            )
+            .bind(json)
+            .bind(account)
+            .bind(request)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Marks pending requests whose `expires_at` has passed as expired (one
     /// transaction). Returns `(account_id, request_id)` of each.
     ///
     /// # Errors
     /// The database failed.
     pub async fn expire_pending(&self, now: u64) -> Result<Vec<(String, String)>> {
+        // Read first: most calls find nothing to expire and then take no
+        // write turn (every inbox read calls this; a sync may be writing).
+        let due: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM inbox WHERE status = 'pending' AND expires_at <= $1 LIMIT 1")
+                .bind(ts(now))
+                .fetch_optional(self.pool())
+                .await?;
+        if due.is_none() {
+            return Ok(Vec::new());
+        }
         let mut tx = self.begin().await?;
         let rows: Vec<(String, String)> =
             sqlx::query_as("SELECT account_id, request_id FROM inbox WHERE status = 'pending' AND expires_at <= $1")
@@ -325,5 +412,113 @@ impl Store {
         .await?;
         tx.commit().await?;
         Ok(rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Account;
+    use countersign_protocol::device::{DeviceId, EnrolledUser, Issuer, Role};
+    use countersign_protocol::jws::DeviceKeyPair;
+
+    /// The example request with another id, `created_at` and `expires_at`,
+    /// and its JSON text as stored.
+    fn request(id: &str, created_at: u64, expires_at: u64) -> (ApproverRequest, String) {
+        let text = include_str!("../../../protocol/testdata/device/examples/approver-request.json");
+        let mut value = countersign_protocol::jcs::parse_strict(text).unwrap();
+        value["id"] = id.into();
+        value["created_at"] = created_at.into();
+        value["expires_at"] = expires_at.into();
+        let json = serde_json::to_string(&value).unwrap();
+        (parse_request(&json).unwrap(), json)
+    }
+
+    async fn store_with_account(dir: &std::path::Path) -> Store {
+        let store = Store::open(&dir.join("approver.db")).await.unwrap();
+        let key = DeviceKeyPair::generate().unwrap();
+        store
+            .insert_account(&Account {
+                id: "acct".into(),
+                issuer: Issuer::new("https://auth.example.com").unwrap(),
+                device_endpoint: "https://auth.example.com/device/v1".into(),
+                device_id: DeviceId::new("dev_1").unwrap(),
+                user: EnrolledUser { sub: "u_1001".into(), name: "Zoë".into(), roles: vec![Role::User] },
+                poll_interval: 30,
+                key_store: crate::keys::KeyStoreKind::Memory,
+                public_jwk: key.public_jwk().clone(),
+                last_event_id: None,
+                created_at: 0,
+            })
+            .await
+            .unwrap();
+        store
+    }
+
+    fn ids(items: &[InboxItem]) -> Vec<&str> {
+        items.iter().map(|i| i.request.id.as_str()).collect()
+    }
+
+    #[tokio::test]
+    async fn the_newest_pending_are_the_inbox_reversed_read_by_status_and_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_with_account(dir.path()).await;
+        // Arrival order differs from creation order; b and c were created in
+        // the same second (arrival decides between them).
+        let requests = vec![
+            request("req_b", 200, 10_000),
+            request("req_a", 100, 10_000),
+            request("req_c", 200, 10_000),
+            request("req_d", 300, 10_000),
+            request("req_e", 400, 10_000),
+        ];
+        store.insert_requests("acct", requests, 50).await.unwrap();
+        assert!(store
+            .set_status("acct", "req_e", &[LocalStatus::Pending], LocalStatus::Approved, None, 60)
+            .await
+            .unwrap());
+
+        let pending = store.inbox(&[LocalStatus::Pending]).await.unwrap();
+        assert_eq!(ids(&pending), ["req_a", "req_b", "req_c", "req_d"]);
+        assert_eq!(ids(&store.inbox(&[LocalStatus::Approved]).await.unwrap()), ["req_e"]);
+        let either = store.inbox(&[LocalStatus::Approved, LocalStatus::Pending]).await.unwrap();
+        assert_eq!(ids(&either), ["req_a", "req_b", "req_c", "req_d", "req_e"]);
+        assert_eq!(store.inbox(&[]).await.unwrap().len(), 5);
+        assert_eq!(store.inbox(&[LocalStatus::Expired]).await.unwrap(), Vec::new());
+
+        let reversed: Vec<&str> = ids(&pending).into_iter().rev().collect();
+        for limit in 0..=5 {
+            let newest = store.newest_pending(limit).await.unwrap();
+            assert_eq!(ids(&newest), reversed[..limit.min(4)], "limit {limit}");
+        }
+        // Whole items, as the full read gives them.
+        assert_eq!(store.newest_pending(1).await.unwrap()[0], pending[3]);
+        assert_eq!(store.pending_count().await.unwrap(), 4);
+
+        // Shown schemas of a list, recorded for the pending ones only.
+        let shown = |r: &'static str, s: &str| ("acct", r, s.to_owned());
+        store.set_shown_schemas_of(&[shown("req_a", "{\"x\":\"1\"}"), shown("req_e", "{}")]).await.unwrap();
+        assert_eq!(store.shown_schemas("acct", "req_a").await.unwrap().as_deref(), Some("{\"x\":\"1\"}"));
+        assert_eq!(store.shown_schemas("acct", "req_e").await.unwrap(), None, "a decided request is not re-recorded");
+        store
+            .set_shown_schemas_of(&[shown("req_a", "{\"x\":\"2\"}"), shown("req_b", "{}"), shown("req_nope", "{}")])
+            .await
+            .unwrap();
+        assert_eq!(store.shown_schemas("acct", "req_a").await.unwrap().as_deref(), Some("{\"x\":\"2\"}"));
+        assert_eq!(store.shown_schemas("acct", "req_b").await.unwrap().as_deref(), Some("{}"));
+        assert_eq!(store.shown_schemas("acct", "req_c").await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn expiring_marks_only_the_overdue_and_finds_nothing_twice() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_with_account(dir.path()).await;
+        store.insert_requests("acct", vec![request("req_old", 1, 100), request("req_new", 2, 1_000)], 1).await.unwrap();
+        assert_eq!(store.expire_pending(99).await.unwrap(), Vec::new());
+        assert_eq!(store.expire_pending(100).await.unwrap(), vec![("acct".to_owned(), "req_old".to_owned())]);
+        assert_eq!(store.expire_pending(100).await.unwrap(), Vec::new());
+        assert_eq!(ids(&store.inbox(&[LocalStatus::Expired]).await.unwrap()), ["req_old"]);
+        assert_eq!(store.pending_count().await.unwrap(), 1);
+        assert_eq!(ids(&store.newest_pending(10).await.unwrap()), ["req_new"]);
     }
 }
