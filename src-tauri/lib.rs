@@ -48,7 +48,6 @@ mod text_agreement;
 mod ts_types;
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use tauri::{AppHandle, Manager, Runtime};
 
@@ -152,11 +151,6 @@ fn opened<R: Runtime>(app: &AppHandle<R>) -> Shell {
     }
 }
 
-/// How long the transport waits at most for the window's first screen
-/// ([`Shell::start_after_first_screen`]): the page asks within half a
-/// second of the start; this bounds the wait when it never does.
-const FIRST_SCREEN_WAIT: Duration = Duration::from_secs(2);
-
 /// Takes the opened approver, forwards its events to the UI, shows the
 /// window, installs the tray, starts the transport once the window has its
 /// first screen.
@@ -187,7 +181,9 @@ fn setup<R: Runtime>(app: &AppHandle<R>, mut shell: Shell) -> tauri::Result<()> 
         tauri::async_runtime::spawn(events::forward(app.clone(), events));
         let app = app.clone();
         tauri::async_runtime::spawn(async move {
-            let wait = if window_shown { FIRST_SCREEN_WAIT } else { Duration::ZERO };
+            // A count, not a read of the requests: cheap beside the page.
+            tray::refresh_count(&app).await;
+            let wait = Shell::first_screen_wait(window_shown);
             if let Err(error) = app.state::<Shell>().start_after_first_screen(wait).await {
                 eprintln!("countersign: the transport could not start: {}", error.message);
             }

@@ -115,7 +115,16 @@ pub struct Shell {
     /// Told when the window's inbox has had its first answer: the
     /// transport starts after it ([`Shell::start_after_first_screen`]).
     first_screen: tokio::sync::Notify,
+    /// [`Shell::stop`] ran: the transport is not started any more.
+    stopped: std::sync::atomic::AtomicBool,
 }
+
+/// How long the transport waits at most for the window's first screen
+/// ([`Shell::start_after_first_screen`]), counted from `setup`. The page's
+/// first call comes about 300 ms after the process starts here
+/// (docs/performance.md, "Desktop app"); this bounds the wait when it never
+/// comes (the page failed to load).
+pub const FIRST_SCREEN_WAIT: Duration = Duration::from_secs(2);
 
 /// At most this many navigation events wait for the UI (the newest win).
 const WAITING_MAX: usize = 8;
@@ -164,6 +173,7 @@ impl Shell {
             channel: Mutex::new(None),
             waiting: Mutex::new(Vec::new()),
             first_screen: tokio::sync::Notify::new(),
+            stopped: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -181,10 +191,10 @@ impl Shell {
         self.approver.as_ref().map_err(Clone::clone)
     }
 
-    /// Starts push/poll and outbox delivery (once).
+    /// Starts push/poll and outbox delivery (once; never after [`Shell::stop`]).
     pub async fn start(&self) -> Result<(), IpcError> {
         let mut run = self.run.lock().await;
-        if run.is_none() {
+        if run.is_none() && !self.stopped.load(std::sync::atomic::Ordering::SeqCst) {
             *run = Some(self.approver()?.start().await?);
         }
         Ok(())
@@ -200,6 +210,17 @@ impl Shell {
         // A timeout is no error: the page may never ask (it failed to load).
         let _ = tokio::time::timeout(wait, self.first_screen.notified()).await;
         self.start().await
+    }
+
+    /// How long [`Shell::start_after_first_screen`] waits at the app's start:
+    /// [`FIRST_SCREEN_WAIT`] with the window shown, nothing when it starts
+    /// in the tray (no page is waiting to be drawn).
+    pub fn first_screen_wait(window_shown: bool) -> Duration {
+        if window_shown {
+            FIRST_SCREEN_WAIT
+        } else {
+            Duration::ZERO
+        }
     }
 
     /// The pending requests as the inbox shows them, newest first (the
@@ -218,6 +239,8 @@ impl Shell {
 
     /// Stops the transport.
     pub async fn stop(&self) {
+        // A start still waiting for the first screen must not follow.
+        self.stopped.store(true, std::sync::atomic::Ordering::SeqCst);
         // Key-store calls waiting for a passphrase (or a security key's
         // PIN) give up first.
         self.passphrase.close();

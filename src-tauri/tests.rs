@@ -506,6 +506,30 @@ fn the_transport_starts_after_the_first_screen_or_after_the_wait() {
     // The user's two pending requests: ORDER-1 is still waiting too.
     wait_for_pending(&t.window, 2);
     tauri::async_runtime::block_on(t.window.state::<Shell>().stop());
+
+    // The app waits with its window shown, not when it starts in the tray.
+    assert_eq!(Shell::first_screen_wait(true), crate::shell::FIRST_SCREEN_WAIT);
+    assert_eq!(Shell::first_screen_wait(false), Duration::ZERO);
+
+    // Quit while waiting: the transport is never started after the stop.
+    let t = app();
+    let link = tauri::async_runtime::block_on(server.enrollment_link());
+    invoke(&t.window, "enroll", json!({ "link": link })).unwrap();
+    let mut events = t.window.state::<Shell>().approver().unwrap().subscribe();
+    let handle = t.window.app_handle().clone();
+    let waiting = tauri::async_runtime::spawn(async move {
+        handle.state::<Shell>().start_after_first_screen(Duration::from_millis(500)).await
+    });
+    tauri::async_runtime::block_on(t.window.state::<Shell>().stop());
+    tauri::async_runtime::block_on(waiting).unwrap().unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    // A started transport says at once that it is connecting.
+    while let Ok(event) = events.try_recv() {
+        assert!(
+            !matches!(event, countersign_approver::ApproverEvent::Connection { .. }),
+            "the transport ran after the stop: {event:?}"
+        );
+    }
 }
 
 #[test]
@@ -778,6 +802,10 @@ fn the_key_file_passphrase_is_asked_in_the_window_checked_and_kept_in_memory_onl
     // The next start opens the file: a wrong passphrase is refused and the
     // app keeps asking (nothing locks); the right one opens it.
     let (_app, window) = file_key_app(dir.path());
+    // The warning is there from the start, before any key is used (the
+    // window asks for it when it opens).
+    let status = invoke(&window, "app_status", json!({})).unwrap();
+    assert!(status["key_store_warning"].as_str().unwrap().contains("passphrase-encrypted"), "{status}");
     let block = unverified_block_awaiting_passphrase(&window, &account_id);
     let error =
         invoke(&window, "submit_key_passphrase", json!({ "passphrase": "walrus quietly orbits cumin" })).unwrap_err();

@@ -74,6 +74,10 @@ impl ThreadUsage {
     /// left out, one that started counts from zero. Summing the totals
     /// instead went negative when a thread ended.
     fn until(&self, later: &ThreadUsage) -> (u64, u64) {
+        let ended = self.threads.keys().filter(|tid| !later.threads.contains_key(*tid)).count();
+        if ended > 0 {
+            println!("  ({ended} thread(s) ended during the window: their CPU in it is not counted)");
+        }
         later.threads.iter().fold((0, 0), |(t, s), (tid, (t1, s1))| {
             let (t0, s0) = self.threads.get(tid).copied().unwrap_or((0, 0));
             (t + t1.saturating_sub(t0), s + s1.saturating_sub(s0))

@@ -82,7 +82,7 @@ impl Approver {
         let http = Http::new(config.transport.request_timeout, &config.transport.extra_ca_files)?;
         let (events, _) = broadcast::channel(EVENT_CAPACITY);
         let keychain = Arc::new(OsKeychain::new(config.keychain_service.clone()));
-        Ok(Self {
+        let approver = Self {
             inner: Arc::new(Inner {
                 store,
                 http,
@@ -99,7 +99,15 @@ impl Approver {
                 warning: Mutex::new(None),
                 verifier_status: std::sync::Mutex::new(None),
             }),
-        })
+        };
+        // Said from the start, not from the key's first use: a window asks
+        // for the warning when it opens, and keys are first used only once
+        // the transport runs (after the window's first screen).
+        let accounts = approver.inner.store.accounts().await?;
+        if accounts.iter().any(|a| approver.inner.is_fallback(a.key_store)) {
+            approver.inner.set_warning(FALLBACK_WARNING);
+        }
+        Ok(approver)
     }
 
     /// The store (read access for shells and tests).
@@ -357,6 +365,12 @@ impl Inner {
         })?;
         let store = Arc::new(EncryptedFileStore::new(crate::keys::file::key_dir(&self.config.data_dir), source));
         Ok(self.file_store.get_or_init(|| store).clone())
+    }
+
+    /// Whether keys of `kind` are in the encrypted key file because no OS
+    /// keychain was reachable (not a custom store of that kind).
+    fn is_fallback(&self, kind: KeyStoreKind) -> bool {
+        kind == KeyStoreKind::File && !matches!(&self.config.key_store, KeyStoreChoice::Custom(s) if s.kind() == kind)
     }
 
     /// The store holding keys of `kind`.

@@ -343,6 +343,10 @@ impl Inner {
     /// [`Inner::view_of`] for a list: each account's schemas and the
     /// verifier's status are read once, not once per request.
     async fn views_of(&self, items: Vec<InboxItem>) -> Result<Vec<RequestView>> {
+        if items.is_empty() {
+            // Nothing to render: the verifier's status can cost an OS query.
+            return Ok(Vec::new());
+        }
         let verifier = self.verifier_status().await;
         let mut registries: std::collections::HashMap<String, Registry> = std::collections::HashMap::new();
         let mut out = Vec::with_capacity(items.len());

@@ -98,6 +98,14 @@ pub struct InboxItem {
     pub updated_at: u64,
 }
 
+/// The recorded `shown_schemas` of the pending requests among `$1`, a JSON
+/// array of `[account_id, request_id]` pairs. `CROSS JOIN` keeps the pairs
+/// the outer loop (SQLite's planner otherwise picks the status index and
+/// reads every pending row), each row sought by its primary key.
+const SHOWN_OF_KEYS: &str = "SELECT i.account_id, i.request_id, i.shown_schemas FROM json_each($1) AS k \
+     CROSS JOIN inbox AS i ON i.account_id = json_extract(k.value, '$[0]') \
+     AND i.request_id = json_extract(k.value, '$[1]') WHERE i.status = 'pending'";
+
 const COLUMNS: &str = "account_id, request_id, request_json, status, status_reason, received_at, updated_at";
 
 pub(crate) fn parse_request(json: &str) -> Result<ApproverRequest> {
@@ -351,10 +359,12 @@ impl Store {
         if shown.is_empty() {
             return Ok(());
         }
+        // Only the listed rows, by primary key (a first screen lists 30 of
+        // perhaps thousands), in one statement.
+        let keys: Vec<[&str; 2]> = shown.iter().map(|(account, request, _)| [*account, *request]).collect();
+        let keys = serde_json::to_string(&keys).map_err(|e| Error::Store(format!("shown schemas: {e}")))?;
         let recorded: Vec<(String, String, Option<String>)> =
-            sqlx::query_as("SELECT account_id, request_id, shown_schemas FROM inbox WHERE status = 'pending'")
-                .fetch_all(self.pool())
-                .await?;
+            sqlx::query_as(SHOWN_OF_KEYS).bind(keys).fetch_all(self.pool()).await?;
         let recorded: std::collections::HashMap<(&str, &str), Option<&str>> =
             recorded.iter().map(|(a, r, s)| ((a.as_str(), r.as_str()), s.as_deref())).collect();
         let changed: Vec<_> = shown
@@ -507,6 +517,18 @@ mod tests {
         assert_eq!(store.shown_schemas("acct", "req_a").await.unwrap().as_deref(), Some("{\"x\":\"2\"}"));
         assert_eq!(store.shown_schemas("acct", "req_b").await.unwrap().as_deref(), Some("{}"));
         assert_eq!(store.shown_schemas("acct", "req_c").await.unwrap(), None);
+
+        // The listed rows are sought by primary key, not scanned.
+        let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(&format!("EXPLAIN QUERY PLAN {SHOWN_OF_KEYS}"))
+            .bind("[]")
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+        let inbox_step = plan.iter().map(|p| p.3.as_str()).find(|d| d.contains(" i ")).unwrap();
+        assert_eq!(
+            inbox_step, "SEARCH i USING INDEX sqlite_autoindex_inbox_1 (account_id=? AND request_id=?)",
+            "{plan:?}"
+        );
     }
 
     #[tokio::test]
