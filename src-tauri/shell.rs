@@ -227,9 +227,8 @@ impl Shell {
     /// newest `limit` only when given); tells the transport, waiting for the
     /// first screen, that it was answered.
     pub async fn inbox_views(&self, limit: Option<usize>) -> Result<Vec<RequestView>, IpcError> {
-        let views = self.approver().map(|a| a.inbox_views_up_to(limit));
-        let views = match views {
-            Ok(load) => load.await.map_err(IpcError::from),
+        let views = match self.approver() {
+            Ok(approver) => approver.inbox_views_up_to(limit).await.map_err(IpcError::from),
             Err(error) => Err(error),
         };
         // `notify_one` keeps a permit when nobody waits yet.

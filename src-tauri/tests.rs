@@ -251,6 +251,13 @@ fn a_startup_failure_is_reported_by_every_command() {
     assert_eq!(status["startup_error"]["code"], "store");
     let error = invoke(&window, "inbox_views", json!({})).unwrap_err();
     assert_eq!(error["code"], "store");
+    // The failed answer still counts as the first screen: a start waiting
+    // for it goes on at once (and reports the same failure).
+    let shell = window.state::<Shell>();
+    let started = tauri::async_runtime::block_on(async {
+        tokio::time::timeout(Duration::from_secs(10), shell.start_after_first_screen(Duration::from_secs(3600))).await
+    });
+    assert_eq!(started.expect("the start waited for a first screen that had come").unwrap_err().code, "store");
 }
 
 #[test]
@@ -278,17 +285,26 @@ use test_server::Server;
 const DETAILS: &str = r#"[{"type":"urn:countersign:details:v1:purchase","merchant":{"name":"Example Outdoor Supply","url":"https://shop.example.com"},"items":[{"description":"Trail shoes \u202e34 ezis","quantity":1,"unit_price":{"amount":"129.90","currency":"EUR"}}],"total":{"amount":"129.90","currency":"EUR"}}]"#;
 const DETAIL_TYPE: &str = "urn:countersign:details:v1:purchase";
 
-fn wait_for_inbox(window: &WebviewWindow<MockRuntime>, count: usize) -> Vec<Value> {
+/// Reads `read` every 50 ms until `done` holds for what it read (for 20 s at
+/// most: then the test fails, saying `what` and the last value read).
+fn wait_until<T: std::fmt::Debug>(what: &str, mut read: impl FnMut() -> T, done: impl Fn(&T) -> bool) -> T {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let views = invoke(window, "inbox_views", json!({})).unwrap();
-        let views = views.as_array().unwrap().clone();
-        if views.len() == count {
-            return views;
+        let value = read();
+        if done(&value) {
+            return value;
         }
-        assert!(Instant::now() < deadline, "expected {count} requests, have {views:?}");
-        std::thread::sleep(Duration::from_millis(100));
+        assert!(Instant::now() < deadline, "{what}; still {value:?}");
+        std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+fn wait_for_inbox(window: &WebviewWindow<MockRuntime>, count: usize) -> Vec<Value> {
+    wait_until(
+        &format!("expected {count} requests"),
+        || invoke(window, "inbox_views", json!({})).unwrap().as_array().unwrap().clone(),
+        |views| views.len() == count,
+    )
 }
 
 #[test]
@@ -461,11 +477,7 @@ fn pending_count(window: &WebviewWindow<MockRuntime>) -> u64 {
 
 /// Waits until `count` requests are pending, without asking for the inbox.
 fn wait_for_pending(window: &WebviewWindow<MockRuntime>, count: u64) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while pending_count(window) != count {
-        assert!(Instant::now() < deadline, "expected {count} pending requests, have {}", pending_count(window));
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_until(&format!("expected {count} pending requests"), || pending_count(window), |n| *n == count);
 }
 
 #[test]
@@ -735,15 +747,11 @@ fn unverified_block_awaiting_passphrase(
 
 /// Waits until `app_status` says the key file waits for `purpose`.
 fn wait_for_passphrase_request(window: &WebviewWindow<MockRuntime>, purpose: &str) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let status = invoke(window, "app_status", json!({})).unwrap();
-        if status["passphrase_needed"] == purpose {
-            return;
-        }
-        assert!(Instant::now() < deadline, "the key file never asked for its passphrase: {status}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_until(
+        "the key file never asked for its passphrase",
+        || invoke(window, "app_status", json!({})).unwrap(),
+        |status| status["passphrase_needed"] == purpose,
+    );
 }
 
 /// Every file under `dir`, read whole.

@@ -153,8 +153,17 @@ fn postgres(root: &std::path::Path) -> Result<(), String> {
 /// chaos and CLI tests, stay on SQLite.)
 fn server_on_postgres(root: &std::path::Path) -> Result<(), String> {
     step("PostgreSQL: the server's integration tests, every test server on a throwaway cluster");
-    // Built, then run as a program: under `cargo run` the tests' cargo
-    // would see cargo's package variables and rebuild the dependencies.
+    let wrapper = build_test_postgres(root)?;
+    exec_command(
+        Command::new(&wrapper).args(["--", "cargo", "test", "-p", "countersign-server", "--tests"]).current_dir(root),
+    )
+}
+
+/// Builds `countersign-test-postgres` (a throwaway PostgreSQL cluster around
+/// a command) and returns its path. Built, then run as a program: under
+/// `cargo run` the command's cargo would see cargo's package variables and
+/// rebuild the dependencies.
+pub fn build_test_postgres(root: &std::path::Path) -> Result<std::path::PathBuf, String> {
     exec(
         root,
         "cargo",
@@ -169,10 +178,7 @@ fn server_on_postgres(root: &std::path::Path) -> Result<(), String> {
             "countersign-test-postgres",
         ],
     )?;
-    let wrapper = crate::target_dir().join("debug/countersign-test-postgres");
-    exec_command(
-        Command::new(&wrapper).args(["--", "cargo", "test", "-p", "countersign-server", "--tests"]).current_dir(root),
-    )
+    Ok(crate::target_dir().join("debug/countersign-test-postgres"))
 }
 
 /// A standard OpenID client library (openid-client, tests/interop) runs the

@@ -165,9 +165,7 @@ impl Approver {
     /// # Errors
     /// The store failed.
     pub async fn pending(&self) -> Result<Vec<InboxItem>> {
-        let now = self.inner.now();
-        let expired = self.inner.store.expire_pending(now).await?;
-        self.inner.emit_expired(expired);
+        self.inner.expire_due(self.inner.now()).await?;
         self.inner.store.inbox(&[LocalStatus::Pending]).await
     }
 
@@ -177,9 +175,7 @@ impl Approver {
     /// # Errors
     /// The store failed.
     pub async fn pending_count(&self) -> Result<u64> {
-        let now = self.inner.now();
-        let expired = self.inner.store.expire_pending(now).await?;
-        self.inner.emit_expired(expired);
+        self.inner.expire_due(self.inner.now()).await?;
         self.inner.store.pending_count().await
     }
 
@@ -189,9 +185,7 @@ impl Approver {
     /// # Errors
     /// The store failed.
     pub async fn newest_pending(&self, limit: usize) -> Result<Vec<InboxItem>> {
-        let now = self.inner.now();
-        let expired = self.inner.store.expire_pending(now).await?;
-        self.inner.emit_expired(expired);
+        self.inner.expire_due(self.inner.now()).await?;
         self.inner.store.newest_pending(limit).await
     }
 
@@ -336,10 +330,12 @@ impl Inner {
         let _ = self.events.send(event);
     }
 
-    pub(crate) fn emit_expired(&self, expired: Vec<(String, String)>) {
-        for (account_id, request_id) in expired {
+    /// Marks the requests overdue at `now` expired and tells subscribers.
+    pub(crate) async fn expire_due(&self, now: u64) -> Result<()> {
+        for (account_id, request_id) in self.store.expire_pending(now).await? {
             self.emit(ApproverEvent::Withdrawn { account_id, request_id, reason: "expired".into() });
         }
+        Ok(())
     }
 
     pub(crate) fn send_command(&self, cmd: Command) {

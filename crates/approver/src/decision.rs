@@ -303,8 +303,7 @@ impl Approver {
     async fn check_decidable(&self, item: &crate::store::InboxItem, now: u64) -> Result<()> {
         if let Err(error) = crate::gate::decidable(item, now) {
             if matches!(error, Error::Expired(_)) {
-                let expired = self.inner.store.expire_pending(now).await?;
-                self.inner.emit_expired(expired);
+                self.inner.expire_due(now).await?;
             }
             return Err(error);
         }

@@ -362,13 +362,18 @@ impl Inner {
         Ok(out)
     }
 
-    /// Remembers the schemas a pending request was shown with.
-    async fn shown(&self, view: &RequestView) -> Result<()> {
-        if view.item.status == LocalStatus::Pending {
-            let json = shown_json(&view.display.display_schemas)?;
-            self.store.set_shown_schemas(&view.item.account_id, view.item.request.id.as_str(), &json).await?;
+    /// Remembers the schemas the pending ones of `views` were shown with,
+    /// in one write for the whole list.
+    async fn shown(&self, views: &[RequestView]) -> Result<()> {
+        let mut shown = Vec::with_capacity(views.len());
+        for view in views.iter().filter(|v| v.item.status == LocalStatus::Pending) {
+            shown.push((
+                view.item.account_id.as_str(),
+                view.item.request.id.as_str(),
+                shown_json(&view.display.display_schemas)?,
+            ));
         }
-        Ok(())
+        self.store.set_shown_schemas(&shown).await
     }
 }
 
@@ -382,7 +387,7 @@ impl Approver {
     pub async fn view(&self, request_id: &str, account_id: Option<&str>) -> Result<RequestView> {
         let item = self.find_request(request_id, account_id).await?;
         let view = self.inner.view_of(item).await?;
-        self.inner.shown(&view).await?;
+        self.inner.shown(std::slice::from_ref(&view)).await?;
         Ok(view)
     }
 
@@ -418,16 +423,7 @@ impl Approver {
             None => self.pending().await?.into_iter().rev().collect(),
         };
         let out = self.inner.views_of(items).await?;
-        // Recorded together: one write for the whole list.
-        let mut shown = Vec::with_capacity(out.len());
-        for view in out.iter().filter(|v| v.item.status == LocalStatus::Pending) {
-            shown.push((
-                view.item.account_id.as_str(),
-                view.item.request.id.as_str(),
-                shown_json(&view.display.display_schemas)?,
-            ));
-        }
-        self.inner.store.set_shown_schemas_of(&shown).await?;
+        self.inner.shown(&out).await?;
         Ok(out)
     }
 }

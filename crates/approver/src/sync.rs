@@ -209,8 +209,7 @@ impl Approver {
         report.new = new;
         report.refused += refused;
 
-        let expired = inner.store.expire_pending(inner.now()).await?;
-        inner.emit_expired(expired);
+        inner.expire_due(inner.now()).await?;
         let local: Vec<_> = inner
             .store
             .inbox(&[LocalStatus::Pending])

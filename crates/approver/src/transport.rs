@@ -302,9 +302,8 @@ async fn delivery_loop(approver: Approver) {
         if let Err(e) = approver.deliver_due().await {
             tracing::warn!("delivery: {e}");
         }
-        match inner.store.expire_pending(inner.now()).await {
-            Ok(expired) => inner.emit_expired(expired),
-            Err(e) => tracing::warn!("expiry: {e}"),
+        if let Err(e) = inner.expire_due(inner.now()).await {
+            tracing::warn!("expiry: {e}");
         }
         let wait = next_wake(&inner).await;
         tokio::select! {

@@ -143,15 +143,7 @@ impl TestServer {
     pub async fn another_instance(&self) -> Result<TestServer, Internal> {
         let listener = TcpListener::bind("127.0.0.1:0").await.map_err(|e| Internal::new(format!("binding: {e}")))?;
         let addr = listener.local_addr().map_err(|e| Internal::new(format!("local addr: {e}")))?;
-        let parts = Parts {
-            config: self.config.clone(),
-            schemas: self.schemas.clone(),
-            clock: self.clock.clone(),
-            dir: self.dir.clone(),
-            db_path: self.db_path.clone(),
-            tls: self.tls.clone().zip(self.ca.clone()),
-            instance: NEXT_INSTANCE.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
-        };
+        let parts = self.parts(NEXT_INSTANCE.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
         let scheme = if self.tls.is_some() { "https" } else { "http" };
         let mut other = start(listener, parts).await?;
         other.base_url = format!("{scheme}://{addr}");
@@ -423,21 +415,26 @@ impl TestServer {
         self.start_again().await
     }
 
+    /// What a server on this one's database, configuration and clock is
+    /// started from, as instance `instance`.
+    fn parts(&self, instance: u32) -> Parts {
+        Parts {
+            config: self.config.clone(),
+            schemas: self.schemas.clone(),
+            clock: self.clock.clone(),
+            dir: self.dir.clone(),
+            db_path: self.db_path.clone(),
+            tls: self.tls.clone().zip(self.ca.clone()),
+            instance,
+        }
+    }
+
     async fn start_again(self) -> Result<TestServer, Internal> {
         let mut last = None;
         for _ in 0..50 {
             match TcpListener::bind(self.addr).await {
                 Ok(l) => {
-                    let parts = Parts {
-                        config: self.config.clone(),
-                        schemas: self.schemas.clone(),
-                        clock: self.clock.clone(),
-                        dir: self.dir.clone(),
-                        db_path: self.db_path.clone(),
-                        tls: self.tls.clone().zip(self.ca.clone()),
-                        instance: self.instance,
-                    };
-                    return start(l, parts).await;
+                    return start(l, self.parts(self.instance)).await;
                 }
                 Err(e) => {
                     last = Some(e);

@@ -15,11 +15,15 @@ use futures_util::future::join_all;
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
-/// Whether the test servers are on PostgreSQL, where instances wake each
-/// other's streams (`device/fanout.rs`); SQLite serves one instance per
-/// file and has no such wake-ups.
-fn on_postgres() -> bool {
-    std::env::var_os(ENV_POSTGRES).is_some()
+/// True (and says so) unless the test servers are on PostgreSQL, where
+/// instances wake each other's streams (`device/fanout.rs`); SQLite serves
+/// one instance per file and has no such wake-ups.
+fn skipped_unless_postgres() -> bool {
+    if std::env::var_os(ENV_POSTGRES).is_some() {
+        return false;
+    }
+    eprintln!("skipped: wake-ups across instances exist on PostgreSQL only ({ENV_POSTGRES} is not set)");
+    true
 }
 
 /// Requests for one user sent to both instances at once: exactly the
@@ -122,8 +126,7 @@ async fn listening(server: &countersign_server::testing::TestServer, n: i64) {
 /// reaches a second stream of it on B likewise.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_made_through_one_instance_reaches_a_device_streaming_from_the_other() {
-    if !on_postgres() {
-        eprintln!("skipped: wake-ups across instances exist on PostgreSQL only ({ENV_POSTGRES} is not set)");
+    if skipped_unless_postgres() {
         return;
     }
     let (a, dev, agent) =
@@ -192,8 +195,7 @@ async fn both_instances_delivering_notify_a_ping_client_once() {
 /// `pg_terminate_backend`, as a restart or a network cut would.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_listening_connection_is_made_up_for_from_the_log() {
-    if !on_postgres() {
-        eprintln!("skipped: wake-ups across instances exist on PostgreSQL only ({ENV_POSTGRES} is not set)");
+    if skipped_unless_postgres() {
         return;
     }
     let (a, dev, agent) =
@@ -242,8 +244,7 @@ async fn a_lost_listening_connection_is_made_up_for_from_the_log() {
 /// the agent's token request at A gets the tokens, and one grant exists.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_ciba_flow_runs_with_the_agent_on_one_instance_and_the_device_on_the_other() {
-    if !on_postgres() {
-        eprintln!("skipped: wake-ups across instances exist on PostgreSQL only ({ENV_POSTGRES} is not set)");
+    if skipped_unless_postgres() {
         return;
     }
     let (a, dev, agent) =
@@ -323,8 +324,7 @@ async fn tickets_proofs_and_slow_down_hold_across_instances() {
 /// device's stream ends, though its idle re-read is an hour away.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operator_command_reaches_the_open_streams_at_once() {
-    if !on_postgres() {
-        eprintln!("skipped: wake-ups across processes exist on PostgreSQL only ({ENV_POSTGRES} is not set)");
+    if skipped_unless_postgres() {
         return;
     }
     let a = server_with(|c| c.heartbeat_interval = Duration::from_secs(3600)).await;

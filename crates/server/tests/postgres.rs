@@ -17,6 +17,15 @@ use sqlx::Row as _;
 /// the schema's conventions name it: `bigint` or `text`.
 type Column = (String, String, String, bool, bool);
 
+/// A database of its own on a throwaway cluster for the binary to serve
+/// (the cluster lives as long as what is returned), and a folder for its
+/// key files.
+async fn served_database(name: &str) -> (PostgresCluster, String, tempfile::TempDir) {
+    let cluster = PostgresCluster::start().await.unwrap();
+    let url = cluster.create_database(name).await.unwrap();
+    (cluster, url, tempfile::tempdir().unwrap())
+}
+
 async fn sqlite_columns(db: &sqlx::AnyPool) -> BTreeSet<Column> {
     let rows = sqlx::query(
         "SELECT m.name AS t, c.name AS c, lower(c.type) AS ty, c.\"notnull\" AS nn, c.pk AS pk \
@@ -226,9 +235,7 @@ async fn the_hot_paths_statements_are_valid_postgresql() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs PostgreSQL's server binaries (cargo xtask test installs them)"]
 async fn the_binary_serves_postgres_with_a_shared_secret_key_file() {
-    let cluster = PostgresCluster::start().await.unwrap();
-    let url = cluster.create_database("served").await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
+    let (_cluster, url, dir) = served_database("served").await;
     let key = dir.path().join("secret-key");
     let cli = |args: &[&str], with_key: bool| {
         let mut command = Command::new(env!("CARGO_BIN_EXE_countersign-server"));
@@ -309,9 +316,7 @@ async fn the_binary_serves_postgres_with_a_shared_secret_key_file() {
 #[ignore = "needs PostgreSQL's server binaries (cargo xtask test installs them)"]
 async fn a_flow_begun_on_an_instance_killed_with_sigkill_completes_on_the_other() {
     use countersign_protocol::device::{Decision, Issuer};
-    let cluster = PostgresCluster::start().await.unwrap();
-    let url = cluster.create_database("failover").await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
+    let (_cluster, url, dir) = served_database("failover").await;
     let global = || vec!["--db".into(), url.clone().into(), "--secret-key-file".into(), dir.path().join("key").into()];
     let mut a = common::ServerProcess::with_args(global());
     let mut b = common::ServerProcess::with_args(global()).behind(&a.base);

@@ -167,21 +167,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
 /// it in `COUNTERSIGN_TEST_POSTGRES`, and removes it afterwards.
 fn again_with_postgres(root: &Path, args: &[String]) -> Result<(), String> {
     step("Build countersign-test-postgres (a throwaway PostgreSQL cluster)");
-    exec(
-        root,
-        "cargo",
-        &[
-            "build",
-            "--quiet",
-            "-p",
-            "countersign-server",
-            "--features",
-            "test-util",
-            "--bin",
-            "countersign-test-postgres",
-        ],
-    )?;
-    let wrapper = crate::target_dir().join("debug/countersign-test-postgres");
+    let wrapper = crate::test::build_test_postgres(root)?;
     let this = std::env::current_exe().map_err(|e| format!("this program's path: {e}"))?;
     let mut again: Vec<String> = args.iter().filter(|a| *a != "--skip-install").cloned().collect();
     again.push("--skip-install".into());

@@ -329,33 +329,15 @@ impl Store {
         Ok(shown.flatten())
     }
 
-    /// Records the `display_schemas` of the rendering shown for a pending
-    /// request (nothing is written when they are already recorded).
-    ///
-    /// # Errors
-    /// The database failed.
-    pub async fn set_shown_schemas(&self, account_id: &str, request_id: &str, shown: &str) -> Result<()> {
-        if self.shown_schemas(account_id, request_id).await?.as_deref() == Some(shown) {
-            return Ok(());
-        }
-        sqlx::query(
-            "UPDATE inbox SET shown_schemas = $1 WHERE account_id = $2 AND request_id = $3 AND status = 'pending'",
-        )
-        .bind(shown)
-        .bind(account_id)
-        .bind(request_id)
-        .execute(self.pool())
-        .await?;
-        Ok(())
-    }
-
-    /// [`Store::set_shown_schemas`] for many requests (account id, request
-    /// id, schemas): what is not already recorded is written in one
-    /// transaction, not one each (a first listing of a long inbox).
+    /// Records the `display_schemas` of the renderings shown for pending
+    /// requests (account id, request id, schemas): what is not already
+    /// recorded is written in one transaction, not one each (a first listing
+    /// of a long inbox); the others, and requests no longer pending, are left
+    /// as they are.
     ///
     /// # Errors
     /// The database failed; then none is recorded.
-    pub async fn set_shown_schemas_of(&self, shown: &[(&str, &str, String)]) -> Result<()> {
+    pub async fn set_shown_schemas(&self, shown: &[(&str, &str, String)]) -> Result<()> {
         if shown.is_empty() {
             return Ok(());
         }
@@ -507,11 +489,11 @@ mod tests {
 
         // Shown schemas of a list, recorded for the pending ones only.
         let shown = |r: &'static str, s: &str| ("acct", r, s.to_owned());
-        store.set_shown_schemas_of(&[shown("req_a", "{\"x\":\"1\"}"), shown("req_e", "{}")]).await.unwrap();
+        store.set_shown_schemas(&[shown("req_a", "{\"x\":\"1\"}"), shown("req_e", "{}")]).await.unwrap();
         assert_eq!(store.shown_schemas("acct", "req_a").await.unwrap().as_deref(), Some("{\"x\":\"1\"}"));
         assert_eq!(store.shown_schemas("acct", "req_e").await.unwrap(), None, "a decided request is not re-recorded");
         store
-            .set_shown_schemas_of(&[shown("req_a", "{\"x\":\"2\"}"), shown("req_b", "{}"), shown("req_nope", "{}")])
+            .set_shown_schemas(&[shown("req_a", "{\"x\":\"2\"}"), shown("req_b", "{}"), shown("req_nope", "{}")])
             .await
             .unwrap();
         assert_eq!(store.shown_schemas("acct", "req_a").await.unwrap().as_deref(), Some("{\"x\":\"2\"}"));
