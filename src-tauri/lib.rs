@@ -69,9 +69,10 @@ pub const ARG_HIDDEN: &str = "--hidden";
 
 /// Builds and runs the desktop app until the user quits. Call it from
 /// `main`, before any other thread starts (it sets the web view's renderer
-/// environment first).
+/// and script engine environment first).
 pub fn run() -> Result<(), tauri::Error> {
     webview::apply_renderer_settings();
+    webview::apply_script_settings();
     let single_instance = tauri_plugin_single_instance::Builder::new().callback(|app, _argv, _cwd| {
         // A second launch: show this one. Its deep link, if any, arrives
         // through the deep-link plugin (the `deep-link` feature forwards it).

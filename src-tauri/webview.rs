@@ -1,5 +1,6 @@
 //! The window's web view on Linux (WebKitGTK): renderer settings where the
-//! GPU path is missing, and a window that never stays dead.
+//! GPU path is missing, the script engine without its JIT, and a window
+//! that never stays dead.
 //!
 //! **Renderer.** Without a usable GPU (no DRM render node, as under Xvfb, in
 //! VMs, containers and remote sessions, or software GL forced), WebKitGTK
@@ -93,6 +94,37 @@ pub fn apply_renderer_settings() {
     }
 }
 
+/// JavaScriptCore's switch for its JIT compilers, read by the web process
+/// when it starts.
+pub const JSC_USE_JIT: &str = "JSC_useJIT";
+
+/// The script engine's settings to set: JavaScriptCore without its JIT
+/// compilers (interpreter only, as Safari's Lockdown Mode runs it), unless
+/// the user's environment (`is_set`) already chose. The page runs only the
+/// app's own script (the CSP allows no other), which is fast enough
+/// interpreted; without the JIT tiers the web process holds about 7 MiB less
+/// all day (their code pages and the executable memory they fill) and has no
+/// memory that is both written and executed (docs/performance.md, "Desktop
+/// app").
+pub fn script_settings(is_set: impl Fn(&str) -> bool) -> Vec<(&'static str, &'static str)> {
+    if is_set(JSC_USE_JIT) {
+        return Vec::new();
+    }
+    vec![(JSC_USE_JIT, "0")]
+}
+
+/// Sets [`script_settings`] in this process's environment, which the web
+/// processes inherit (Linux only: elsewhere the web view is not
+/// JavaScriptCore in a child process of this one, or takes no such switch).
+/// Call it as [`apply_renderer_settings`]: before any thread starts.
+pub fn apply_script_settings() {
+    #[cfg(target_os = "linux")]
+    for (name, value) in script_settings(|name| std::env::var_os(name).is_some()) {
+        // Safe here: called before any other thread exists (see above).
+        std::env::set_var(name, value);
+    }
+}
+
 /// How soon to reload after a web process ended: at once, unless it ended
 /// [`Reloads::QUICK`] times within [`Reloads::WINDOW`] (a page that
 /// crashes as it loads would otherwise spin): then after
@@ -166,6 +198,14 @@ mod tests {
         // An explicit setting (even "0") is the user's: never overridden.
         assert_eq!(renderer_settings(false, |n| n == DISABLE_DMABUF_RENDERER), [(DISABLE_COMPOSITING_MODE, "1")]);
         assert_eq!(renderer_settings(false, |_| true), []);
+    }
+
+    #[test]
+    fn the_script_engine_runs_without_its_jit_unless_the_user_chose() {
+        assert_eq!(script_settings(|_| false), [(JSC_USE_JIT, "0")]);
+        // `JSC_useJIT=1` (or any value) set by the user stays.
+        assert_eq!(script_settings(|n| n == JSC_USE_JIT), []);
+        assert_eq!(script_settings(|n| n == DISABLE_DMABUF_RENDERER), [(JSC_USE_JIT, "0")]);
     }
 
     #[test]

@@ -502,6 +502,9 @@ async fn the_window_comes_back_with_its_inbox_when_its_web_process_dies() {
 
     let web = session.web_processes();
     assert_eq!(web.len(), 1, "{:?}", session.processes());
+    // The web process runs its script without the JIT (src-tauri/webview.rs).
+    let environ = std::fs::read(format!("/proc/{}/environ", web[0])).expect("the web process's environment");
+    assert!(environ.split(|b| *b == 0).any(|v| v == b"JSC_useJIT=0"), "the web process's JIT is on");
     kill_now(web[0]);
     let deadline = std::time::Instant::now() + support::webdriver::UI_TIMEOUT;
     loop {

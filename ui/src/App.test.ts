@@ -114,8 +114,8 @@ describe('App', () => {
     );
     const backend = new HeldBackend(views, { accounts: [makeAccount()] });
     render(App, { backend });
-    await vi.waitFor(() => expect(screen.getAllByTestId('inbox-item')).toHaveLength(30));
-    // The newest first; no count yet (it would say 30), and the rest announced.
+    await vi.waitFor(() => expect(screen.getAllByTestId('inbox-item')).toHaveLength(12));
+    // The newest first; no count yet (it would say 12), and the rest announced.
     expect(screen.getAllByTestId('inbox-item')[0]).toHaveAttribute('data-request-id', 'r0');
     expect(screen.queryByTestId('pending-count')).toBeNull();
     expect(screen.getByTestId('inbox-more')).toHaveTextContent('Loading the other requests');
@@ -123,7 +123,7 @@ describe('App', () => {
     await vi.waitFor(() => expect(screen.getAllByTestId('inbox-item')).toHaveLength(35));
     expect(screen.getByTestId('pending-count')).toHaveTextContent('(35)');
     expect(screen.queryByTestId('inbox-more')).toBeNull();
-    expect(backend.calls.filter((c) => c.method === 'inboxViews').map((c) => c.args)).toEqual([[30], []]);
+    expect(backend.calls.filter((c) => c.method === 'inboxViews').map((c) => c.args)).toEqual([[12], []]);
   });
 
   it('says so when the rest of a long inbox cannot be loaded, and stops announcing it', async () => {
@@ -133,7 +133,7 @@ describe('App', () => {
         return super.inboxViews(limit);
       }
     }
-    const views = Array.from({ length: 31 }, (_, i) => makeView({ request: { id: `r${i}`, created_at: NOW - i } }));
+    const views = Array.from({ length: 13 }, (_, i) => makeView({ request: { id: `r${i}`, created_at: NOW - i } }));
     render(App, { backend: new FailingRest(views, { accounts: [makeAccount()] }) });
     expect(await screen.findByTestId('inbox-error')).toHaveTextContent('The store failed.');
     expect(screen.queryByTestId('inbox-more')).toBeNull();
@@ -144,7 +144,7 @@ describe('App', () => {
     render(App, { backend });
     await vi.waitFor(() => expect(screen.getAllByTestId('inbox-item')).toHaveLength(1));
     expect(screen.getByTestId('pending-count')).toHaveTextContent('(1)');
-    expect(backend.calls.filter((c) => c.method === 'inboxViews').map((c) => c.args)).toEqual([[30]]);
+    expect(backend.calls.filter((c) => c.method === 'inboxViews').map((c) => c.args)).toEqual([[12]]);
   });
 
   it('lets withdrawn and expired requests leave with a visible reason', async () => {
