@@ -34,18 +34,30 @@ fn main() {
     }
 }
 
+/// Set (to anything) for a release build that must run on a glibc older
+/// than the build machine's 2.36 or later: no packed relocations then.
+const PORTABLE_GLIBC: &str = "COUNTERSIGN_PORTABLE_GLIBC";
+
 /// Whether a release build links with packed relative relocations: a
 /// native build for glibc 2.36 or later (whose loader reads them; the
-/// linker then marks the binary so that an older glibc refuses it rather
-/// than misloading it), read from the build machine's `features.h`. A
-/// linker without the option (GNU ld before 2.38) ignores it with a warning.
+/// linker then marks the binary so that an older glibc refuses to start it
+/// rather than misloading it), read from the build machine's `features.h`,
+/// unless [`PORTABLE_GLIBC`] is set. A linker without the option (GNU ld
+/// before 2.38) ignores it with a warning.
 fn packed_relocations_supported() -> bool {
+    println!("cargo:rerun-if-env-changed={PORTABLE_GLIBC}");
     let var = |name: &str| std::env::var(name).unwrap_or_default();
-    if !var("TARGET").ends_with("-linux-gnu") || var("TARGET") != var("HOST") || var("PROFILE") != "release" {
+    if !var("TARGET").ends_with("-linux-gnu")
+        || var("TARGET") != var("HOST")
+        || var("PROFILE") != "release"
+        || std::env::var_os(PORTABLE_GLIBC).is_some()
+    {
         return false;
     }
-    println!("cargo:rerun-if-changed=/usr/include/features.h");
+    // Not watched when missing: cargo would take a missing file as changed
+    // and rerun this script (and relink the app) on every build.
     let Ok(features) = std::fs::read_to_string("/usr/include/features.h") else { return false };
+    println!("cargo:rerun-if-changed=/usr/include/features.h");
     let define = |name: &str| {
         features.lines().find_map(|line| {
             let mut words = line.split_whitespace();

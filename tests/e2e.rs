@@ -510,6 +510,10 @@ async fn the_window_comes_back_with_its_inbox_when_its_web_process_dies() {
     loop {
         let now = session.web_processes();
         if now.len() == 1 && now != web {
+            // The new web process was started with the same environment.
+            let environ =
+                std::fs::read(format!("/proc/{}/environ", now[0])).expect("the new web process's environment");
+            assert!(environ.split(|b| *b == 0).any(|v| v == b"JSC_useJIT=0"), "the new web process's JIT is on");
             break;
         }
         assert!(std::time::Instant::now() < deadline, "no new web process: {:?}", session.processes());

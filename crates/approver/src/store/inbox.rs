@@ -341,8 +341,8 @@ impl Store {
         if shown.is_empty() {
             return Ok(());
         }
-        // Only the listed rows, by primary key (a first screen lists 30 of
-        // perhaps thousands), in one statement.
+        // Only the listed rows, by primary key (a first screen lists a dozen
+        // of perhaps thousands), in one statement.
         let keys: Vec<[&str; 2]> = shown.iter().map(|(account, request, _)| [*account, *request]).collect();
         let keys = serde_json::to_string(&keys).map_err(|e| Error::Store(format!("shown schemas: {e}")))?;
         let recorded: Vec<(String, String, Option<String>)> =
