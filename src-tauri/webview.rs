@@ -88,8 +88,14 @@ pub fn apply_renderer_settings() {
     }
     let names: Vec<String> = settings.iter().map(|(n, v)| format!("{n}={v}")).collect();
     eprintln!("countersign: no usable GPU (DRM render node); WebKit renders in software: {}", names.join(" "));
+    set_before_any_thread(&settings);
+}
+
+/// Sets environment variables; only sound before any other thread exists
+/// (the callers' contract), which is why the web processes started later
+/// inherit them.
+fn set_before_any_thread(settings: &[(&str, &str)]) {
     for (name, value) in settings {
-        // Safe here: called before any other thread exists (see above).
         std::env::set_var(name, value);
     }
 }
@@ -119,10 +125,7 @@ pub fn script_settings(is_set: impl Fn(&str) -> bool) -> Vec<(&'static str, &'st
 /// Call it as [`apply_renderer_settings`]: before any thread starts.
 pub fn apply_script_settings() {
     #[cfg(target_os = "linux")]
-    for (name, value) in script_settings(|name| std::env::var_os(name).is_some()) {
-        // Safe here: called before any other thread exists (see above).
-        std::env::set_var(name, value);
-    }
+    set_before_any_thread(&script_settings(|name| std::env::var_os(name).is_some()));
 }
 
 /// How soon to reload after a web process ended: at once, unless it ended

@@ -477,6 +477,12 @@ fn difference(a: &Path, b: &Path) -> f64 {
     differing as f64 / f64::from(a.width() * a.height())
 }
 
+/// Web process `pid` runs its script without the JIT (src-tauri/webview.rs).
+fn assert_runs_without_jit(pid: u32) {
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).expect("the web process's environment");
+    assert!(environ.split(|b| *b == 0).any(|v| v == b"JSC_useJIT=0"), "web process {pid} runs with its JIT");
+}
+
 /// Issue 19, item 8: when the window's web content process dies, the shell
 /// reloads the page in a new one; the inbox lives in the core, so the
 /// window comes back with every request, and live (a request sent
@@ -502,18 +508,14 @@ async fn the_window_comes_back_with_its_inbox_when_its_web_process_dies() {
 
     let web = session.web_processes();
     assert_eq!(web.len(), 1, "{:?}", session.processes());
-    // The web process runs its script without the JIT (src-tauri/webview.rs).
-    let environ = std::fs::read(format!("/proc/{}/environ", web[0])).expect("the web process's environment");
-    assert!(environ.split(|b| *b == 0).any(|v| v == b"JSC_useJIT=0"), "the web process's JIT is on");
+    assert_runs_without_jit(web[0]);
     kill_now(web[0]);
     let deadline = std::time::Instant::now() + support::webdriver::UI_TIMEOUT;
     loop {
         let now = session.web_processes();
         if now.len() == 1 && now != web {
             // The new web process was started with the same environment.
-            let environ =
-                std::fs::read(format!("/proc/{}/environ", now[0])).expect("the new web process's environment");
-            assert!(environ.split(|b| *b == 0).any(|v| v == b"JSC_useJIT=0"), "the new web process's JIT is on");
+            assert_runs_without_jit(now[0]);
             break;
         }
         assert!(std::time::Instant::now() < deadline, "no new web process: {:?}", session.processes());
