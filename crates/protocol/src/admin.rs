@@ -309,6 +309,90 @@ impl AuditEntry {
     }
 }
 
+/// An entry's hashed form canonicalized ahead of its append, without the
+/// two members only the append knows (`prev` and `seq`, read from the last
+/// entry while the database's write turn is held): the append then hashes
+/// three byte strings instead of canonicalizing the entry in the turn that
+/// serializes every write. [`Self::chain_hash`] equals
+/// [`AuditEntry::chain_hash`] for the same entry.
+#[derive(Debug, Clone)]
+pub struct PreparedHash {
+    /// JCS bytes up to and including `"prev":`.
+    head: Vec<u8>,
+    /// JCS bytes after the `seq` value (`,"sub":…,"target":…}`).
+    tail: Vec<u8>,
+}
+
+/// The largest integer JCS writes as its decimal digits (2^53; above it,
+/// as the nearest double).
+const JCS_EXACT_INTEGER: u64 = 1 << 53;
+
+/// `n` as JCS writes it.
+fn jcs_u64(n: u64) -> Result<Vec<u8>, crate::jcs::JcsError> {
+    if n <= JCS_EXACT_INTEGER {
+        Ok(n.to_string().into_bytes())
+    } else {
+        crate::jcs::canonicalize(&Value::from(n))
+    }
+}
+
+/// `s` as JCS writes a string: serde_json escapes exactly what JCS does
+/// (`"`, `\` and U+0000 to U+001F, the short forms `\b \t \n \f \r`,
+/// others as `\u00xx` in lower-case hex) and nothing else.
+fn jcs_str(out: &mut Vec<u8>, s: &str) -> Result<(), crate::jcs::JcsError> {
+    serde_json::to_writer(&mut *out, s).map_err(|e| crate::jcs::JcsError::Canonicalize(e.to_string()))
+}
+
+impl PreparedHash {
+    /// Canonicalizes `entry` (its `seq` and `hash` are ignored). JCS sorts
+    /// members by name: `action`, `actor`, `at`, `data`, `prev`, `seq`,
+    /// `sub`, `target`; only `data` needs the canonicalizer, the rest is
+    /// written here (the test holds it to [`AuditEntry::chain_hash`]).
+    ///
+    /// # Errors
+    /// `data` holds a value JCS cannot represent (a non-finite number).
+    pub fn new(entry: &AuditEntry) -> Result<Self, crate::jcs::JcsError> {
+        let data = crate::jcs::canonicalize(&entry.data)?;
+        let mut head = Vec::with_capacity(96 + entry.actor.len() + data.len());
+        head.extend_from_slice(br#"{"action":"#);
+        jcs_str(&mut head, entry.action.as_str())?;
+        head.extend_from_slice(br#","actor":"#);
+        jcs_str(&mut head, &entry.actor)?;
+        head.extend_from_slice(br#","at":"#);
+        head.extend_from_slice(&jcs_u64(entry.at)?);
+        head.extend_from_slice(br#","data":"#);
+        head.extend_from_slice(&data);
+        head.extend_from_slice(br#","prev":"#);
+        let mut tail = Vec::new();
+        if let Some(sub) = &entry.sub {
+            tail.extend_from_slice(br#","sub":"#);
+            jcs_str(&mut tail, sub)?;
+        }
+        if let Some(target) = &entry.target {
+            tail.extend_from_slice(br#","target":"#);
+            jcs_str(&mut tail, target)?;
+        }
+        tail.push(b'}');
+        Ok(Self { head, tail })
+    }
+
+    /// The hash the entry carries at `seq`, after `prev`.
+    ///
+    /// # Errors
+    /// Never for a `prev` made by this chain; JCS's errors otherwise.
+    pub fn chain_hash(&self, seq: u64, prev: &str) -> Result<String, crate::jcs::JcsError> {
+        let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+        let mut middle = Vec::with_capacity(prev.len() + 32);
+        jcs_str(&mut middle, prev)?;
+        middle.extend_from_slice(br#","seq":"#);
+        middle.extend_from_slice(&jcs_u64(seq)?);
+        ctx.update(&self.head);
+        ctx.update(&middle);
+        ctx.update(&self.tail);
+        Ok(base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, ctx.finish()))
+    }
+}
+
 /// The signed head of an audit export: the JWS payload (`typ`
 /// [`crate::jws::JwtType::AuditHead`], signed with one of the server's
 /// published ES256 keys).
@@ -328,6 +412,55 @@ pub struct AuditHead {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // The prepared hash is the entry's chain hash for every shape of entry:
+    // with and without `target` and `sub`, `data` holding members named
+    // like the placeholder (even its exact bytes), escapes, non-ASCII text
+    // and numbers JCS writes its own way, at the first and a large `seq`.
+    #[test]
+    fn a_prepared_hash_is_the_entrys_chain_hash() {
+        let datas = [
+            serde_json::json!({}),
+            serde_json::json!({"types": ["urn:countersign:details:v1:stock_trade"], "risk": "high"}),
+            serde_json::json!({"prev": "", "seq": 0, "z": {"prev": "", "seq": 0}}),
+            serde_json::json!({"q": "\"prev\":\"\",\"seq\":0", "n": 1e21, "f": 0.1, "neg": -0.0}),
+            serde_json::json!({"€": "\u{202E}ab\n", "\u{1F600}": [1, 2.5, null, true]}),
+        ];
+        let mut n = 0;
+        for data in datas {
+            for target in [None, Some("req_1"), Some("\"prev\":\"\",\"seq\":0")] {
+                for sub in
+                    [None, Some("user-1"), Some("ü\"x\\"), Some("\u{0}\u{1}\u{8}\t\n\u{b}\u{c}\r\u{1f}\u{7f}\u{2028}/")]
+                {
+                    for (seq, prev) in [
+                        (1, ""),
+                        (2, "hq4l1Uj1Bwgk3o4D9ZfWhKXlIkRwTCXT3mwkLFLQZYc"),
+                        ((1 << 53) + 1, "x\"y"),
+                        (u64::MAX, "\u{1}"),
+                    ] {
+                        let entry = AuditEntry {
+                            seq,
+                            at: 1_700_000_000,
+                            actor: "client:agent".into(),
+                            action: AuditAction::RequestCreated,
+                            target: target.map(str::to_owned),
+                            sub: sub.map(str::to_owned),
+                            data: data.clone(),
+                            hash: String::new(),
+                        };
+                        let prepared = PreparedHash::new(&entry).unwrap();
+                        assert_eq!(
+                            prepared.chain_hash(seq, prev).unwrap(),
+                            entry.chain_hash(prev).unwrap(),
+                            "{entry:?} after {prev:?}"
+                        );
+                        n += 1;
+                    }
+                }
+            }
+        }
+        assert_eq!(n, 5 * 3 * 4 * 4);
+    }
 
     #[test]
     fn every_action_and_status_round_trips() {

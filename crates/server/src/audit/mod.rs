@@ -15,7 +15,7 @@ mod export;
 pub use chain::{verify, Broken, Verified};
 pub use export::{export, verify_export, ExportError};
 
-use countersign_protocol::admin::{AuditAction, AuditEntry, Page};
+use countersign_protocol::admin::{AuditAction, AuditEntry, Page, PreparedHash};
 use serde_json::Value;
 use sqlx::{AnyConnection, Row as _};
 
@@ -104,9 +104,15 @@ impl<'a> Record<'a> {
         self
     }
 
-    fn entry(&self, seq: u64, now: u64, prev: &str) -> Result<AuditEntry, Internal> {
-        let mut entry = AuditEntry {
-            seq,
+    /// The record made ready to append at `now`: its columns and its
+    /// canonical form, computed before the write turn (where the append
+    /// only reads the last entry, hashes and inserts).
+    ///
+    /// # Errors
+    /// `data` cannot be canonicalized (a non-finite number).
+    pub fn prepare(&self, now: u64) -> Result<Prepared, Internal> {
+        let entry = AuditEntry {
+            seq: 0,
             at: now,
             actor: self.actor.label(),
             action: self.action.clone(),
@@ -115,8 +121,30 @@ impl<'a> Record<'a> {
             data: self.data.clone(),
             hash: String::new(),
         };
-        entry.hash = entry.chain_hash(prev).map_err(|e| Internal::new(format!("audit entry: {e}")))?;
-        Ok(entry)
+        let hash = PreparedHash::new(&entry).map_err(|e| Internal::new(format!("audit entry: {e}")))?;
+        let data = serde_json::to_string(&entry.data)?;
+        Ok(Prepared { entry, data, hash })
+    }
+}
+
+/// A [`Record`] ready to append ([`Record::prepare`]).
+#[derive(Debug)]
+pub struct Prepared {
+    /// The entry, `seq` and `hash` not yet known.
+    entry: AuditEntry,
+    /// `data` as stored.
+    data: String,
+    /// The canonical form without `prev` and `seq`.
+    hash: PreparedHash,
+}
+
+impl Prepared {
+    /// `seq` and `hash` of the entry after the last one (`None`: the log
+    /// is empty).
+    fn after(&self, last: Option<(u64, &str)>) -> Result<(u64, String), Internal> {
+        let (seq, prev) = last.map_or((1, ""), |(seq, hash)| (seq.saturating_add(1), hash));
+        let hash = self.hash.chain_hash(seq, prev).map_err(|e| Internal::new(format!("audit entry: {e}")))?;
+        Ok((seq, hash))
     }
 }
 
@@ -129,31 +157,42 @@ const LAST: &str = "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1";
 /// # Errors
 /// The database failed (an append that raced another fails on `seq`).
 pub async fn append(conn: &mut AnyConnection, now: u64, record: &Record<'_>) -> Result<u64, Internal> {
+    append_prepared(conn, &record.prepare(now)?).await
+}
+
+/// [`append`] of a record prepared before the transaction.
+///
+/// # Errors
+/// The database failed (an append that raced another fails on `seq`).
+pub async fn append_prepared(conn: &mut AnyConnection, p: &Prepared) -> Result<u64, Internal> {
     let last = sqlx::query(LAST).fetch_optional(&mut *conn).await?;
-    let (seq, prev) = match last {
-        Some(row) => (store::from_ts(row.try_get("seq")?).saturating_add(1), row.try_get::<String, _>("hash")?),
-        None => (1, String::new()),
+    let last = match &last {
+        Some(row) => Some((store::from_ts(row.try_get("seq")?), row.try_get::<&str, _>("hash")?)),
+        None => None,
     };
-    let e = record.entry(seq, now, &prev)?;
+    let (seq, hash) = p.after(last)?;
+    let e = &p.entry;
     sqlx::query(INSERT)
-        .bind(store::ts(e.seq))
+        .bind(store::ts(seq))
         .bind(store::ts(e.at))
         .bind(&e.actor)
         .bind(e.action.as_str())
         .bind(&e.target)
         .bind(&e.sub)
-        .bind(serde_json::to_string(&e.data)?)
-        .bind(&e.hash)
+        .bind(&p.data)
+        .bind(&hash)
         .execute(&mut *conn)
         .await?;
     Ok(seq)
 }
 
-/// [`append`] on the request writer's connection.
+/// [`append`] on the request writer's connection, of a record prepared
+/// before the job (so that its canonicalization is not in the writer's
+/// turn).
 ///
 /// # Errors
 /// The database failed.
-pub fn append_sync(conn: &rusqlite::Connection, now: u64, record: &Record<'_>) -> Result<u64, Internal> {
+pub fn append_sync(conn: &rusqlite::Connection, p: &Prepared) -> Result<u64, Internal> {
     let last: Option<(i64, String)> = {
         let mut stmt = conn.prepare_cached(LAST)?;
         let mut rows = stmt.query([])?;
@@ -162,23 +201,20 @@ pub fn append_sync(conn: &rusqlite::Connection, now: u64, record: &Record<'_>) -
             None => None,
         }
     };
-    let (seq, prev) = match last {
-        Some((seq, hash)) => (store::from_ts(seq).saturating_add(1), hash),
-        None => (1, String::new()),
-    };
-    let e = record.entry(seq, now, &prev)?;
+    let (seq, hash) = p.after(last.as_ref().map(|(seq, hash)| (store::from_ts(*seq), hash.as_str())))?;
+    let e = &p.entry;
     conn.prepare_cached(
         "INSERT INTO audit_log (seq, at, actor, action, target, sub, data, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?
     .execute(rusqlite::params![
-        store::ts(e.seq),
+        store::ts(seq),
         store::ts(e.at),
         e.actor,
         e.action.as_str(),
         e.target,
         e.sub,
-        serde_json::to_string(&e.data)?,
-        e.hash,
+        p.data,
+        hash,
     ])?;
     Ok(seq)
 }

@@ -27,7 +27,7 @@ use crate::oauth::clients::{
 };
 use crate::oauth::discovery::paths;
 use crate::state::AppState;
-use crate::store::requests::{NewRequest, StoredRequest};
+use crate::store::requests::{NewRequest, RequestColumns, StoredRequest};
 use crate::store::users::{self, By, User};
 use crate::util;
 
@@ -440,7 +440,11 @@ async fn handle(
     let notify_auth_req_id = notifies.then(|| auth_req_id.secret().to_owned());
     let notification_token =
         params.client_notification_token.as_ref().filter(|_| notifies).map(|t| t.secret().to_owned());
+    let columns = RequestColumns::of(&stored)?;
+    let audit = Storing::audit_record(&stored).prepare(now)?;
     let storing = Storing {
+        columns,
+        audit,
         limits: cfg.limits.clone(),
         clock: state.clock.clone(),
         refusals: state.refusals.clone(),
@@ -460,7 +464,13 @@ async fn handle(
     let (task, delivery) = (state.clone(), mode.clone());
     tokio::spawn(async move {
         match &task.writer {
-            Some(writer) => writer.run(move |conn| storing.on_writer(conn)).await??,
+            Some(writer) => {
+                // The job's data comes back with its answer, to be freed
+                // here rather than in the writer's turn.
+                let (answer, storing) = writer.run(move |conn| storing.on_writer(conn).map(|a| (a, storing))).await?;
+                drop(storing);
+                answer?
+            }
             None => storing.on_pool(&task.db).await??,
         }
         task.hub.notify(&sub);
@@ -495,6 +505,10 @@ struct Storing {
     size: usize,
     max: usize,
     stored: StoredRequest,
+    /// The request's JSON columns and its audit entry, made before the
+    /// job: the writer's turn serializes every write.
+    columns: RequestColumns,
+    audit: crate::audit::Prepared,
     auth_req_id_hash: String,
     notify_auth_req_id: Option<String>,
     notification_token: Option<String>,
@@ -519,7 +533,8 @@ impl Storing {
     fn new_request(&self) -> NewRequest<'_> {
         NewRequest {
             request: &self.stored,
-            auth_req_id_hash: self.auth_req_id_hash.clone(),
+            columns: &self.columns,
+            auth_req_id_hash: &self.auth_req_id_hash,
             notify_auth_req_id: self.notify_auth_req_id.as_deref(),
             notification_token: self.notification_token.as_deref(),
             // Read with the write held, so that requests are stored in
@@ -528,8 +543,7 @@ impl Storing {
         }
     }
 
-    fn audit_record(&self) -> crate::audit::Record<'_> {
-        let stored = &self.stored;
+    fn audit_record(stored: &StoredRequest) -> crate::audit::Record<'_> {
         crate::audit::Record::new(
             crate::audit::Actor::Client(&stored.client_id),
             countersign_protocol::admin::AuditAction::RequestCreated,
@@ -562,7 +576,7 @@ impl Storing {
             crate::device::events::REQUEST_BY_REFERENCE,
             self.now,
         )?;
-        crate::audit::append_sync(conn, self.now, &self.audit_record())?;
+        crate::audit::append_sync(conn, &self.audit)?;
         Ok(Ok(()))
     }
 
@@ -589,7 +603,7 @@ impl Storing {
             self.now,
         )
         .await?;
-        crate::audit::append(&mut tx, self.now, &self.audit_record()).await?;
+        crate::audit::append_prepared(&mut tx, &self.audit).await?;
         tx.commit().await.map_err(crate::error::Internal::from)?;
         Ok(Ok(()))
     }

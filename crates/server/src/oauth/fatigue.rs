@@ -437,7 +437,10 @@ pub(super) fn record_refusal(
 ) -> Result<OAuthError, OAuthError> {
     let (error, entry) = refusal_entry(log, asking, refused)?;
     if let Some((taken, data)) = entry {
-        if let Err(e) = crate::audit::append_sync(conn, asking.now, &refusal_record(asking, data)) {
+        // Prepared here, in the writer's turn: `refused_before` is known only
+        // now, and a refusal is recorded once a minute per key at most.
+        let record = refusal_record(asking, data);
+        if let Err(e) = record.prepare(asking.now).and_then(|p| crate::audit::append_sync(conn, &p)) {
             log.undo(taken);
             return Err(OAuthError::from(e));
         }

@@ -240,14 +240,43 @@ impl StoredRequest {
 pub struct NewRequest<'a> {
     /// The request.
     pub request: &'a StoredRequest,
+    /// Its JSON columns, serialized before the write turn.
+    pub columns: &'a RequestColumns,
     /// [`auth_req_id_key`]: how the token endpoint finds it.
-    pub auth_req_id_hash: String,
+    pub auth_req_id_hash: &'a str,
     /// The `auth_req_id` itself, for ping and push callbacks.
     pub notify_auth_req_id: Option<&'a str>,
     /// The client's `client_notification_token` (ping and push).
     pub notification_token: Option<&'a str>,
     /// Creation time in milliseconds (orders requests created in one second).
     pub created_ms: u64,
+}
+
+/// A new request's JSON columns, serialized ahead of its insert (off the
+/// request writer's thread, whose turn every write waits for).
+#[derive(Debug)]
+pub struct RequestColumns {
+    scope: String,
+    details: String,
+    context: String,
+    requires: String,
+    scope_descriptions: String,
+}
+
+impl RequestColumns {
+    /// The columns of `r`.
+    ///
+    /// # Errors
+    /// A value could not be serialized.
+    pub fn of(r: &StoredRequest) -> Result<Self, Internal> {
+        Ok(Self {
+            scope: serde_json::to_string(&r.scope)?,
+            details: r.details.to_param(),
+            context: serde_json::to_string(&r.context)?,
+            requires: serde_json::to_string(&r.requires)?,
+            scope_descriptions: serde_json::to_string(&r.scope_descriptions)?,
+        })
+    }
 }
 
 /// How a request is found by its `auth_req_id` (the `auth_req_id_hash`
@@ -309,23 +338,23 @@ pub(crate) const INSERT: &str = "INSERT INTO auth_requests (request_id, auth_req
      ?23, ?24)";
 
 /// [`INSERT`]'s values.
-fn insert_params<'a>(new: &'a NewRequest<'_>) -> Result<Vec<Param<'a>>, Internal> {
-    let r = new.request;
-    Ok(vec![
+fn insert_params<'a>(new: &'a NewRequest<'_>) -> Vec<Param<'a>> {
+    let (r, c) = (new.request, new.columns);
+    vec![
         r.request_id.as_str().into(),
-        new.auth_req_id_hash.as_str().into(),
+        new.auth_req_id_hash.into(),
         new.notify_auth_req_id.into(),
         new.notification_token.into(),
         r.client_id.as_str().into(),
         r.sub.as_str().into(),
         r.delivery_mode.as_str().into(),
-        serde_json::to_string(&r.scope)?.into(),
+        c.scope.as_str().into(),
         r.binding_message.as_str().into(),
-        r.details.to_param().into(),
+        c.details.as_str().into(),
         r.acr_values.as_deref().into(),
-        serde_json::to_string(&r.context)?.into(),
+        c.context.as_str().into(),
         r.risk.as_str().into(),
-        serde_json::to_string(&r.requires)?.into(),
+        c.requires.as_str().into(),
         r.nonce.as_str().into(),
         crate::store::ts(r.created_at).into(),
         crate::store::ts(new.created_ms).into(),
@@ -335,8 +364,8 @@ fn insert_params<'a>(new: &'a NewRequest<'_>) -> Result<Vec<Param<'a>>, Internal
         r.client_name.as_str().into(),
         crate::store::flag(r.verified).into(),
         r.audience.as_ref().map(Audience::as_str).into(),
-        serde_json::to_string(&r.scope_descriptions)?.into(),
-    ])
+        c.scope_descriptions.as_str().into(),
+    ]
 }
 
 /// Stores a new pending request, on the request writer's connection.
@@ -344,7 +373,7 @@ fn insert_params<'a>(new: &'a NewRequest<'_>) -> Result<Vec<Param<'a>>, Internal
 /// # Errors
 /// The database failed.
 pub fn insert(conn: &rusqlite::Connection, new: &NewRequest<'_>) -> Result<(), Internal> {
-    let params = insert_params(new)?;
+    let params = insert_params(new);
     let values: Vec<&dyn rusqlite::ToSql> = params.iter().map(Param::sqlite).collect();
     conn.prepare_cached(INSERT)?.execute(values.as_slice())?;
     Ok(())
@@ -356,7 +385,7 @@ pub fn insert(conn: &rusqlite::Connection, new: &NewRequest<'_>) -> Result<(), I
 /// # Errors
 /// The database failed.
 pub async fn insert_on(conn: &mut AnyConnection, new: &NewRequest<'_>) -> Result<(), Internal> {
-    let params = insert_params(new)?;
+    let params = insert_params(new);
     let sql = crate::store::portable::dollar_placeholders(INSERT);
     crate::store::portable::query(&sql, &params).execute(conn).await?;
     Ok(())
