@@ -115,7 +115,9 @@ describe('Inbox', () => {
     expect(within(first).getByTestId('countdown')).toHaveTextContent('Expired');
   });
 
-  it('lets only the countdowns near the screen tick; a far request says when it expires', () => {
+  /** A stand-in IntersectionObserver for `run`: `report` tells the inbox's
+   * observer whether a card is near the screen. */
+  function withFakeObserver(run: (o: { targets: () => Element[]; report: (target: Element, near: boolean) => void }) => void): void {
     type Observed = { callback: IntersectionObserverCallback; targets: Element[] };
     const observers: Observed[] = [];
     class FakeObserver {
@@ -135,26 +137,41 @@ describe('Inbox', () => {
     }
     vi.stubGlobal('IntersectionObserver', FakeObserver);
     try {
+      const observer = () => observers[0] as Observed;
+      run({
+        targets: () => observer().targets,
+        report: (target, near) =>
+          observer().callback(
+            [{ target, isIntersecting: near } as IntersectionObserverEntry],
+            observer() as unknown as IntersectionObserver,
+          ),
+      });
+    } finally {
+      vi.unstubAllGlobals();
+    }
+  }
+
+  /** Local `HH:MM` of a Unix timestamp, as a far request shows it. */
+  function clockAt(unixSeconds: number): string {
+    const at = new Date(unixSeconds * 1000);
+    return `${String(at.getHours()).padStart(2, '0')}:${String(at.getMinutes()).padStart(2, '0')}`;
+  }
+
+  it('lets only the countdowns near the screen tick; a far request says when it expires', () => {
+    withFakeObserver(({ targets, report }) => {
       const views = [
         makeView({ request: { id: 'a', expires_at: NOW + 65 } }),
         makeView({ request: { id: 'b', expires_at: NOW + 3600 } }),
       ];
       const { unmount } = render(Inbox, { views, onopen: () => {} });
       const [first, second] = screen.getAllByTestId('inbox-item') as [HTMLElement, HTMLElement];
-      const observer = observers[0] as Observed;
-      expect(observer.targets).toEqual([first, second]);
-      const report = (target: Element, isIntersecting: boolean) =>
-        observer.callback(
-          [{ target, isIntersecting } as IntersectionObserverEntry],
-          observer as unknown as IntersectionObserver,
-        );
+      expect(targets()).toEqual([first, second]);
 
       // Near until the observer says otherwise.
       expect(within(second).getByTestId('countdown')).toHaveTextContent('Expires in 60 min');
       report(second, false);
       flushSync();
-      const at = new Date((NOW + 3600) * 1000);
-      const clock = `${String(at.getHours()).padStart(2, '0')}:${String(at.getMinutes()).padStart(2, '0')}`;
+      const clock = clockAt(NOW + 3600);
       expect(within(second).queryByTestId('countdown')).toBeNull();
       expect(within(second).getByTestId('expiry')).toHaveTextContent(`Expires at ${clock}`);
 
@@ -170,10 +187,53 @@ describe('Inbox', () => {
       expect(within(second).getByTestId('countdown')).toHaveTextContent('Expires in 59 min');
 
       unmount();
-      expect(observer.targets).toEqual([]);
-    } finally {
-      vi.unstubAllGlobals();
-    }
+      expect(targets()).toEqual([]);
+    });
+  });
+
+  // The list is replaced on every change (a new request, one decided
+  // elsewhere): the cards that stay keep their element and their place in
+  // the observer, a new one is observed, a gone one is not any more, and
+  // what the observer says still reaches each card.
+  it('keeps observing each card when the list is reordered, grows or shrinks', () => {
+    withFakeObserver(({ targets, report }) => {
+      const a = makeView({ request: { id: 'a', expires_at: NOW + 3600 } });
+      const b = makeView({ request: { id: 'b', expires_at: NOW + 3600 } });
+      const c = makeView({ request: { id: 'c', expires_at: NOW + 7200 } });
+      const { rerender } = render(Inbox, { views: [a, b], onopen: () => {} });
+      const [cardA, cardB] = screen.getAllByTestId('inbox-item') as [HTMLElement, HTMLElement];
+      report(cardB, false);
+      flushSync();
+      expect(within(cardB).getByTestId('expiry')).toHaveTextContent(`Expires at ${clockAt(NOW + 3600)}`);
+
+      rerender({ views: [c, b, a], onopen: () => {} });
+      flushSync();
+      const cards = screen.getAllByTestId('inbox-item') as [HTMLElement, HTMLElement, HTMLElement];
+      expect(cards.map((card) => card.dataset['requestId'])).toEqual(['c', 'b', 'a']);
+      const [cardC] = cards;
+      expect(cards[1]).toBe(cardB);
+      expect(cards[2]).toBe(cardA);
+      expect(new Set(targets())).toEqual(new Set(cards));
+      // B moved and stays far; A and the new C are near until told.
+      expect(within(cardB).getByTestId('expiry')).toHaveTextContent(`Expires at ${clockAt(NOW + 3600)}`);
+      expect(within(cardA).getByTestId('countdown')).toHaveTextContent('Expires in 60 min');
+      for (const [card, expires] of [[cardC, NOW + 7200], [cardA, NOW + 3600]] as const) {
+        report(card, false);
+        flushSync();
+        expect(within(card).getByTestId('expiry')).toHaveTextContent(`Expires at ${clockAt(expires)}`);
+      }
+      report(cardB, true);
+      flushSync();
+      expect(within(cardB).getByTestId('countdown')).toHaveTextContent('Expires in 60 min');
+
+      rerender({ views: [b], onopen: () => {} });
+      flushSync();
+      expect(screen.getAllByTestId('inbox-item')).toEqual([cardB]);
+      expect(targets()).toEqual([cardB]);
+      report(cardB, false);
+      flushSync();
+      expect(within(cardB).getByTestId('expiry')).toHaveTextContent(`Expires at ${clockAt(NOW + 3600)}`);
+    });
   });
 
   it('opens a request with a labelled button', () => {
