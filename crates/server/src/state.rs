@@ -62,6 +62,9 @@ pub struct Inner {
     /// The hot-path reader (every agent call's client and user reads);
     /// `None` as [`AppState::writer`].
     pub reader: Option<crate::store::reader::Reader>,
+    /// The clients and users `/bc-authorize` keeps in memory, checked by
+    /// the writer's job (`oauth/records.rs`); `None` as [`AppState::writer`].
+    pub records: Option<crate::oauth::records::RecordCache>,
     /// The WebAuthn relying party; `None` when the issuer has no domain
     /// name (an IP address), which WebAuthn cannot use.
     pub webauthn: Option<Arc<crate::webauthn::RelyingParty>>,
@@ -128,11 +131,13 @@ impl AppState {
         let user_code_key = crate::crypto::user_code::UserCodeKey::new(&secret_key);
         let token_response_key = crate::oauth::tokens::ResponseKey::new(&secret_key)?;
         crate::crypto::signing_keys::ensure_active(&db, clock.now()).await?;
-        let (writer, reader) = match hot_path {
-            HotPath::Sqlite => {
-                (Some(crate::store::writer::Writer::open(&db)?), Some(crate::store::reader::Reader::open(&db)?))
-            }
-            HotPath::Pool => (None, None),
+        let (writer, reader, records) = match hot_path {
+            HotPath::Sqlite => (
+                Some(crate::store::writer::Writer::open(&db)?),
+                Some(crate::store::reader::Reader::open(&db)?),
+                Some(crate::oauth::records::RecordCache::default()),
+            ),
+            HotPath::Pool => (None, None, None),
         };
         let webauthn = match crate::webauthn::RelyingParty::for_issuer(&config.issuer) {
             Ok(rp) => Some(Arc::new(rp)),
@@ -159,6 +164,7 @@ impl AppState {
             jwks_cache: JwksCache::default(),
             writer,
             reader,
+            records,
             webauthn,
             refusals: Arc::default(),
         })))

@@ -994,3 +994,77 @@ async fn stored_request_debug_redacts_the_callback_secrets() {
     drop(conn);
     server.stop().await;
 }
+
+// The record cache (oauth/records.rs): `/bc-authorize` keeps the clients and
+// users it reads, and a change made behind the server's back (plain SQL on
+// another connection, as the operator's CLI is another process) is never
+// outrun by it: a cached record lets nothing through that the stored one
+// refuses, and refuses nothing that the stored one lets through.
+#[tokio::test]
+async fn cached_clients_and_users_never_outrun_the_stored_ones() {
+    let (server, a) = user_and_agent(no_limits().await, "kim").await;
+    let b = Agent::register(&server, json!({})).await;
+    let db = &server.state.db;
+    let sql = |q: String| async move { sqlx::query(&q).execute(db).await.unwrap() };
+    let stored = || async {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM auth_requests WHERE client_id = $1")
+            .bind(&a.client_id)
+            .fetch_one(db)
+            .await
+            .unwrap();
+        n
+    };
+    let http = http();
+    let url = server.url("/bc-authorize");
+    let params = a.request_params("kim");
+    let call = |secret: &str| http.post(&url).basic_auth(&a.client_id, Some(secret)).form(&params).send();
+    let (old_secret, new_secret) = (a.secret.clone().unwrap(), b.secret.clone().unwrap());
+
+    // Warm: the client and the user are read once, then taken from memory.
+    assert_eq!(call(&old_secret).await.unwrap().status(), 200);
+    // (On the pool, as on PostgreSQL, there is no reader and no cache: the
+    // rest holds all the same.)
+    let reads = || server.state.reader.as_ref().map(|r| r.reads());
+    let before = reads();
+    for _ in 0..5 {
+        assert_eq!(call(&old_secret).await.unwrap().status(), 200);
+    }
+    assert_eq!(reads(), before, "accepted requests with cached records read nothing");
+    assert_eq!(stored().await, 6);
+
+    // The secret replaced behind the server's back: the new one is taken
+    // at once (the cached record's refusal is not the answer), the old one
+    // is refused (the writer's job finds the records changed).
+    sql(format!(
+        "UPDATE clients SET secret_hash = (SELECT secret_hash FROM clients WHERE client_id = '{}') \
+         WHERE client_id = '{}'",
+        b.client_id, a.client_id
+    ))
+    .await;
+    assert_eq!(call(&new_secret).await.unwrap().status(), 200);
+    expect_err(call(&old_secret).await.unwrap(), 401, "invalid_client").await;
+    assert_eq!(stored().await, 7);
+    assert_eq!(call(&new_secret).await.unwrap().status(), 200);
+    assert_eq!(stored().await, 8);
+
+    // Disabled, then enabled again.
+    sql(format!("UPDATE clients SET disabled = 1 WHERE client_id = '{}'", a.client_id)).await;
+    expect_err(call(&new_secret).await.unwrap(), 400, "unauthorized_client").await;
+    sql(format!("UPDATE clients SET disabled = 0 WHERE client_id = '{}'", a.client_id)).await;
+    assert_eq!(call(&new_secret).await.unwrap().status(), 200);
+    assert_eq!(stored().await, 9);
+
+    // The user disabled, then enabled again.
+    sql("UPDATE users SET disabled = 1 WHERE username = 'kim'".into()).await;
+    expect_err(call(&new_secret).await.unwrap(), 400, "unknown_user_id").await;
+    sql("UPDATE users SET disabled = 0 WHERE username = 'kim'".into()).await;
+    assert_eq!(call(&new_secret).await.unwrap().status(), 200);
+    assert_eq!(stored().await, 10);
+
+    // A change to another client moves the generation too: the next
+    // request is checked, done again from the database, and accepted.
+    sql(format!("UPDATE clients SET client_name = 'Renamed' WHERE client_id = '{}'", b.client_id)).await;
+    assert_eq!(call(&new_secret).await.unwrap().status(), 200);
+    assert_eq!(stored().await, 11);
+    server.stop().await;
+}

@@ -5,6 +5,7 @@
 //! scopes with their descriptions ([`crate::scopes`]), and its risk comes
 //! from them.
 
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, Extensions, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
@@ -12,7 +13,7 @@ use axum::Json;
 use countersign_protocol::amr::VerificationClass;
 use countersign_protocol::ciba::{
     Audience, BackchannelAuthenticationParams, BackchannelAuthenticationRequest, BackchannelAuthenticationResponse,
-    BackchannelRequestBody, BindingMessage, Hint, TokenDeliveryMode, UserHint, OPENID,
+    BackchannelRequestBody, BindingMessage, ClientAuthParams, Hint, TokenDeliveryMode, UserHint, OPENID,
 };
 use countersign_protocol::device::{EventKind, Nonce, RequestContext, RequestId, RequestStatus, Requirement};
 use countersign_protocol::error::Endpoint;
@@ -22,9 +23,7 @@ use serde_json::Value;
 use std::net::SocketAddr;
 
 use crate::error::OAuthError;
-use crate::oauth::clients::{
-    self, AuthenticatedClient, Client, ClientEndpoint, ClientJwtError, ClientJwtUse, JwtRules, UNVERIFIABLE,
-};
+use crate::oauth::clients::{self, Client, ClientJwtError, ClientJwtUse, JwtRules, UNVERIFIABLE};
 use crate::oauth::discovery::paths;
 use crate::state::AppState;
 use crate::store::requests::{NewRequest, RequestColumns, StoredRequest};
@@ -89,28 +88,61 @@ pub fn check_binding_message(m: &BindingMessage) -> Result<(), String> {
     Ok(())
 }
 
-/// The backchannel authentication endpoint, for [`AuthenticatedClient`].
-pub struct BackchannelEndpoint;
-
-impl ClientEndpoint for BackchannelEndpoint {
-    const ENDPOINT: Endpoint = Endpoint::BackchannelAuthentication;
-    fn audiences(state: &AppState) -> Vec<String> {
-        audiences(state)
-    }
-}
-
 /// `POST /bc-authorize`.
 pub async fn bc_authorize(
     State(state): State<AppState>,
     extensions: Extensions,
     headers: HeaderMap,
-    caller: AuthenticatedClient<BackchannelEndpoint>,
+    body: Result<bytes::Bytes, BytesRejection>,
 ) -> Response {
     let peer = extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
-    match handle(&state, peer, &headers, caller).await {
+    match run(&state, peer, &headers, body).await {
         Ok(r) => r,
         Err(e) => e.at(Endpoint::BackchannelAuthentication),
     }
+}
+
+/// The client authenticated, then the request: first with the record
+/// cache's client and user where the request can take them, then, unless
+/// that try's outcome stands, again from the database.
+async fn run(
+    state: &AppState,
+    peer: Option<SocketAddr>,
+    headers: &HeaderMap,
+    body: Result<bytes::Bytes, BytesRejection>,
+) -> Result<Response, OAuthError> {
+    let form = crate::body::oauth_params(headers, body, state.config.max_body_bytes)?;
+    let auth = ClientAuthParams::from_form(form.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+    let audiences = audiences(state);
+    if let Some(cache) = state.records.as_ref().filter(|_| takes_cached_records(headers, &auth, &form)) {
+        let mut stands = false;
+        let first = async {
+            let (client, at) = clients::authenticate_from(state, Some(cache), headers, &auth, &audiences).await?;
+            handle(state, peer, headers, client, &form, at, &mut stands).await
+        }
+        .await;
+        // Anything but an outcome the writer's job reached with the records
+        // unchanged (a refusal may come from a record since changed: a
+        // client enabled again, a secret replaced) is done again from the
+        // database; nothing before the writer's job writes.
+        match first {
+            Ok(r) => return Ok(r),
+            Err(e) if stands => return Err(e),
+            Err(_) => {}
+        }
+    }
+    let client = clients::authenticate(state, headers, &auth, &audiences).await?;
+    handle(state, peer, headers, client, &form, None, &mut false).await
+}
+
+/// Whether a request may be tried with cached records first: its client
+/// authenticates with a secret and names the user with `login_hint`, and
+/// nothing before its writer job writes (a request object's or a
+/// `login_hint_token`'s `jti` is recorded, a `user_code` failure counted)
+/// or reads other records (`id_token_hint`'s signing keys).
+fn takes_cached_records(headers: &HeaderMap, auth: &ClientAuthParams, form: &[(String, String)]) -> bool {
+    const FIRST_FROM_THE_DATABASE: [&str; 4] = ["request", "login_hint_token", "id_token_hint", "user_code"];
+    clients::by_secret(headers, auth) && !form.iter().any(|(k, _)| FIRST_FROM_THE_DATABASE.contains(&k.as_str()))
 }
 
 /// When a request made at `now_ms` (unix milliseconds) with `expires_in`
@@ -144,17 +176,33 @@ async fn request_object(
     Ok(BackchannelAuthenticationParams::from_request_object(&claims)?)
 }
 
-async fn resolve_user(state: &AppState, client: &Client, hint: &UserHint) -> Result<User, OAuthError> {
+/// The user a `login_hint` names, from the record cache (with the
+/// generation it was read at) when `cached`.
+async fn find_user(state: &AppState, cached: bool, by: By<'_>) -> Result<Option<(Option<i64>, User)>, OAuthError> {
+    Ok(match state.records.as_ref().filter(|_| cached) {
+        Some(cache) => cache.user(state, by).await?.map(|(at, u)| (Some(at), u)),
+        None => users::find(state, by).await?.map(|u| (None, u)),
+    })
+}
+
+/// The user the hint names, and with a cached one the generation it was
+/// read at.
+async fn resolve_user(
+    state: &AppState,
+    client: &Client,
+    hint: &UserHint,
+    cached: bool,
+) -> Result<(User, Option<i64>), OAuthError> {
     let issuer = state.config.issuer.as_str();
     let user = match hint {
-        UserHint::LoginHint(Hint::Plain(login)) => users::find(state, By::Login(login)).await?,
+        UserHint::LoginHint(Hint::Plain(login)) => find_user(state, cached, By::Login(login)).await?,
         UserHint::LoginHint(Hint::IssSub { iss, sub }) => {
             // Auth0's SDKs send the issuer with a trailing slash
             // (`https://{domain}/`), as Auth0's issuers are.
             if !state.config.is_this_issuer(iss) {
                 return Err(OAuthError::UnknownUserId);
             }
-            users::find(state, By::Sub(sub)).await?
+            find_user(state, cached, By::Sub(sub)).await?
         }
         UserHint::IdTokenHint(jwt) => {
             let claims = state
@@ -171,7 +219,7 @@ async fn resolve_user(state: &AppState, client: &Client, hint: &UserHint) -> Res
                 return Err(OAuthError::InvalidRequest("id_token_hint was not issued to this client".into()));
             }
             let sub = claims.get("sub").and_then(Value::as_str).unwrap_or_default();
-            users::find(state, By::Sub(sub)).await?
+            users::find(state, By::Sub(sub)).await?.map(|u| (None, u))
         }
         UserHint::LoginHintToken(token) => {
             let audiences = audiences(state);
@@ -192,7 +240,7 @@ async fn resolve_user(state: &AppState, client: &Client, hint: &UserHint) -> Res
                 .and_then(Value::as_object)
                 .ok_or_else(|| OAuthError::InvalidRequest("login_hint_token needs a sub_id object".into()))?;
             let field = |name: &str| sub_id.get(name).and_then(Value::as_str).unwrap_or_default().to_owned();
-            match sub_id.get("format").and_then(Value::as_str) {
+            let found = match sub_id.get("format").and_then(Value::as_str) {
                 Some("email") => users::find(state, By::Email(&field("email"))).await?,
                 Some("username") => users::find(state, By::Username(&field("username"))).await?,
                 Some("iss_sub") if state.config.is_this_issuer(&field("iss")) => {
@@ -204,10 +252,14 @@ async fn resolve_user(state: &AppState, client: &Client, hint: &UserHint) -> Res
                         "login_hint_token sub_id format must be email, username or iss_sub".into(),
                     ))
                 }
-            }
+            };
+            found.map(|u| (None, u))
         }
     };
-    user.filter(|u| !u.disabled).ok_or(OAuthError::UnknownUserId)
+    match user {
+        Some((at, u)) if !u.disabled => Ok((u, at)),
+        _ => Err(OAuthError::UnknownUserId),
+    }
 }
 
 /// Whether ID token `claims` were issued to `client_id` (`aud` is it, or
@@ -269,15 +321,20 @@ fn check_details(state: &AppState, client: &Client, details: &AuthorizationDetai
     Ok(())
 }
 
+/// One try of a request from an authenticated `client`. `client_at`: the
+/// generation of a cached client (then the user is taken from the cache
+/// too, and the writer's job checks both); `stands` is set once the
+/// outcome no longer depends on cached records.
 async fn handle(
     state: &AppState,
     peer: Option<SocketAddr>,
     headers: &HeaderMap,
-    caller: AuthenticatedClient<BackchannelEndpoint>,
+    client: Client,
+    pairs: &[(String, String)],
+    client_at: Option<i64>,
+    stands: &mut bool,
 ) -> Result<Response, OAuthError> {
-    let AuthenticatedClient { client, form: pairs, .. } = caller;
-
-    let request = BackchannelAuthenticationRequest::from_form(pairs)?;
+    let request = BackchannelAuthenticationRequest::from_form(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
     let params = match request.body {
         BackchannelRequestBody::Params(p) => {
             if client.request_signing_alg.is_some() {
@@ -324,7 +381,13 @@ async fn handle(
     // The API the token is for.
     let audience = audience(&state.config, params.audience.as_ref())?;
     // The user.
-    let user = resolve_user(state, &client, &params.hint).await?;
+    let (user, user_at) = resolve_user(state, &client, &params.hint, client_at.is_some()).await?;
+    // Both read at the generation the writer's job finds, or neither used.
+    let records_at = match (client_at, user_at) {
+        (Some(c), Some(u)) => Some((c, u)),
+        (None, None) => None,
+        _ => return Err(crate::error::Internal::new("a cached client with a user read otherwise").into()),
+    };
     if client.user_code_parameter {
         let code = params.user_code.as_ref().ok_or(OAuthError::MissingUserCode)?;
         // Read-only, through the writer: the same checks as in the group that
@@ -443,6 +506,7 @@ async fn handle(
     let columns = RequestColumns::of(&stored)?;
     let audit = Storing::audit_record(&stored).prepare(now)?;
     let storing = Storing {
+        records_at,
         columns,
         audit,
         limits: cfg.limits.clone(),
@@ -462,23 +526,38 @@ async fn handle(
     // On a task of its own: a client that hangs up cancels this handler,
     // but a request the writer stores still wakes the user's approvers.
     let (task, delivery) = (state.clone(), mode.clone());
-    tokio::spawn(async move {
-        match &task.writer {
+    let stored = tokio::spawn(async move {
+        let written = match &task.writer {
             Some(writer) => {
                 // The job's data comes back with its answer, to be freed
                 // here rather than in the writer's turn.
                 let (answer, storing) = writer.run(move |conn| storing.on_writer(conn).map(|a| (a, storing))).await?;
                 drop(storing);
-                answer?
+                answer
             }
-            None => storing.on_pool(&task.db).await??,
+            None => storing.on_pool(&task.db).await?,
+        };
+        match written {
+            Written::Stored => {}
+            Written::Refused(e) => return Err(e),
+            Written::Stale(now) => {
+                if let Some(cache) = &task.records {
+                    cache.older_than(now);
+                }
+                return Ok(false);
+            }
         }
         task.hub.notify(&sub);
         tracing::info!(request_id = %request_id, client_id, mode = %delivery, "backchannel request accepted");
-        Ok::<(), OAuthError>(())
+        Ok::<bool, OAuthError>(true)
     })
     .await
-    .map_err(|e| crate::error::Internal::new(format!("storing the request: {e}")))??;
+    .map_err(|e| crate::error::Internal::new(format!("storing the request: {e}")))?;
+    // Past the writer's check of the records, or with none to check.
+    *stands = !matches!(stored, Ok(false));
+    if !stored? {
+        return Err(crate::error::Internal::new("the cached client or user changed").into());
+    }
 
     let body = BackchannelAuthenticationResponse {
         auth_req_id,
@@ -490,12 +569,14 @@ async fn handle(
     Ok(resp)
 }
 
-/// An accepted request's storing: fatigue control, then the request, its
-/// device event and its audit entry, all in one transaction (the writer's
-/// group, or a transaction of its own on the pool). The outer `Err`:
-/// refused or failed, nothing kept; `Ok(Err(e))`: refused by a limit, the
-/// refusal's audit entry (if any) kept.
+/// An accepted request's storing: the cached records' check, fatigue
+/// control, then the request, its device event and its audit entry, all in
+/// one transaction (the writer's group, or a transaction of its own on the
+/// pool). `Err`: refused or failed, nothing kept.
 struct Storing {
+    /// The generations of the cached client and user: the writer's job
+    /// stores nothing unless the records are still at them.
+    records_at: Option<(i64, i64)>,
     limits: crate::config::Limits,
     clock: std::sync::Arc<dyn crate::clock::Clock>,
     refusals: std::sync::Arc<crate::oauth::fatigue::RefusalLog>,
@@ -514,7 +595,18 @@ struct Storing {
     notification_token: Option<String>,
 }
 
-type Stored = Result<Result<(), OAuthError>, OAuthError>;
+/// What a storing job came to.
+enum Written {
+    /// The request is stored.
+    Stored,
+    /// Refused by a limit; the refusal's audit entry (if any) kept.
+    Refused(OAuthError),
+    /// The cached client or user changed since it was read: nothing
+    /// written; the generation now.
+    Stale(i64),
+}
+
+type Stored = Result<Written, OAuthError>;
 
 impl Storing {
     fn asking(&self) -> Asking<'_> {
@@ -560,8 +652,16 @@ impl Storing {
 
     /// On the request writer's connection, in its group.
     fn on_writer(&self, conn: &rusqlite::Connection) -> Stored {
+        if let Some((client_at, user_at)) = self.records_at {
+            // In the write transaction: no change to a client or a user
+            // can come between this and the COMMIT.
+            let now = crate::oauth::records::generation(conn).map_err(crate::error::Internal::from)?;
+            if client_at != now || user_at != now {
+                return Ok(Written::Stale(now));
+            }
+        }
         if let Err(refused) = check_fatigue(conn, self.asking()) {
-            return record_refusal(conn, &self.refusals, self.asking(), refused).map(Err);
+            return record_refusal(conn, &self.refusals, self.asking(), refused).map(Written::Refused);
         }
         if let Some(e) = self.too_large() {
             return Err(e);
@@ -577,7 +677,7 @@ impl Storing {
             self.now,
         )?;
         crate::audit::append_sync(conn, &self.audit)?;
-        Ok(Ok(()))
+        Ok(Written::Stored)
     }
 
     /// In a transaction of its own on the pool (any database).
@@ -586,7 +686,7 @@ impl Storing {
         if let Err(refused) = check_fatigue_on(&mut tx, self.asking()).await {
             let answer = record_refusal_on(&mut tx, &self.refusals, self.asking(), refused).await?;
             tx.commit().await.map_err(crate::error::Internal::from)?;
-            return Ok(Err(answer));
+            return Ok(Written::Refused(answer));
         }
         if let Some(e) = self.too_large() {
             return Err(e);
@@ -605,7 +705,7 @@ impl Storing {
         .await?;
         crate::audit::append_prepared(&mut tx, &self.audit).await?;
         tx.commit().await.map_err(crate::error::Internal::from)?;
-        Ok(Ok(()))
+        Ok(Written::Stored)
     }
 }
 

@@ -202,14 +202,18 @@ impl Client {
             return row.as_ref().map(Self::from_row).transpose();
         };
         let client_id = client_id.to_owned();
-        reader
-            .read(move |conn| {
-                let mut query =
-                    conn.prepare_cached(&format!("SELECT {CLIENT_COLUMNS} FROM clients WHERE client_id = ?1"))?;
-                let mut rows = query.query([client_id])?;
-                rows.next()?.map(Self::from_row).transpose()
-            })
-            .await
+        reader.read(move |conn| Self::read_on(conn, &client_id)).await
+    }
+
+    /// Reads a client on a SQLite connection of its own (the hot-path
+    /// reader's).
+    ///
+    /// # Errors
+    /// The database failed.
+    pub(crate) fn read_on(conn: &rusqlite::Connection, client_id: &str) -> Result<Option<Self>, Internal> {
+        let mut query = conn.prepare_cached(&format!("SELECT {CLIENT_COLUMNS} FROM clients WHERE client_id = ?1"))?;
+        let mut rows = query.query([client_id])?;
+        rows.next()?.map(Self::from_row).transpose()
     }
 
     /// The client's usable ES256 keys (`kid` narrows a `jwks_uri` refetch).
@@ -473,6 +477,31 @@ pub async fn authenticate(
     params: &ClientAuthParams,
     audiences: &[String],
 ) -> Result<Client, OAuthError> {
+    authenticate_from(state, None, headers, params, audiences).await.map(|(client, _)| client)
+}
+
+/// Whether a request authenticates its client with a secret
+/// (`client_secret_basic` or `client_secret_post`), the methods
+/// [`authenticate_from`] takes a cached client for.
+#[must_use]
+pub fn by_secret(headers: &HeaderMap, params: &ClientAuthParams) -> bool {
+    params.client_assertion.is_none() && (params.client_secret.is_some() || headers.contains_key(header::AUTHORIZATION))
+}
+
+/// [`authenticate`], reading the client from `cache` (with the generation
+/// it was read at) when there is one. A cached client authenticates by
+/// secret only: a client assertion's `jti` is recorded when it is checked,
+/// and a request done again from the database would find it replayed.
+///
+/// # Errors
+/// As [`authenticate`].
+pub async fn authenticate_from(
+    state: &AppState,
+    cache: Option<&crate::oauth::records::RecordCache>,
+    headers: &HeaderMap,
+    params: &ClientAuthParams,
+    audiences: &[String],
+) -> Result<(Client, Option<i64>), OAuthError> {
     let basic = basic_credentials(headers)?;
     if basic.is_some() && (params.client_secret.is_some() || params.client_assertion.is_some()) {
         return Err(RequestError::MultipleClientAuth.into());
@@ -497,8 +526,11 @@ pub async fn authenticate(
         return Err(OAuthError::InvalidClient("client authentication required"));
     };
 
-    let client =
-        Client::load(state, &client_id).await?.ok_or(OAuthError::InvalidClient("client authentication failed"))?;
+    let (generation, client) = match cache.filter(|_| method != "private_key_jwt") {
+        Some(cache) => cache.client(state, &client_id).await?.map(|(at, c)| (Some(at), c)),
+        None => Client::load(state, &client_id).await?.map(|c| (None, c)),
+    }
+    .ok_or(OAuthError::InvalidClient("client authentication failed"))?;
     if client.auth_method != method {
         return Err(OAuthError::InvalidClient("not the client's registered token_endpoint_auth_method"));
     }
@@ -529,5 +561,5 @@ pub async fn authenticate(
     if client.disabled {
         return Err(OAuthError::UnauthorizedClient("the client is disabled"));
     }
-    Ok(client)
+    Ok((client, generation))
 }

@@ -11,6 +11,7 @@ pub mod fatigue;
 pub mod introspect;
 pub mod jwks;
 pub mod notify;
+pub mod records;
 pub mod refresh;
 pub mod register;
 pub mod token;

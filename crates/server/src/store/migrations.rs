@@ -50,6 +50,20 @@ pub const POSTGRES_DIFFERENCES: &[Difference] = &[
         why: "the audit log's key, assigned by the server (the hash chain's order): \
               INTEGER is 32 bits on PostgreSQL",
     },
+    Difference {
+        version: 15,
+        sqlite: "-- triggers: SQLite\n\
+CREATE TRIGGER clients_inserted AFTER INSERT ON clients BEGIN UPDATE record_generation SET n = n + 1; END;\n\
+CREATE TRIGGER clients_updated AFTER UPDATE ON clients BEGIN UPDATE record_generation SET n = n + 1; END;\n\
+CREATE TRIGGER clients_deleted AFTER DELETE ON clients BEGIN UPDATE record_generation SET n = n + 1; END;\n\
+CREATE TRIGGER users_inserted AFTER INSERT ON users BEGIN UPDATE record_generation SET n = n + 1; END;\n\
+CREATE TRIGGER users_updated AFTER UPDATE ON users BEGIN UPDATE record_generation SET n = n + 1; END;\n\
+CREATE TRIGGER users_deleted AFTER DELETE ON users BEGIN UPDATE record_generation SET n = n + 1; END;\n\
+-- end of triggers",
+        postgres: "-- (no triggers on PostgreSQL)",
+        why: "the record cache's generation is SQLite's (PostgreSQL runs no request writer and caches no \
+              records); SQLite's trigger syntax is not PostgreSQL's",
+    },
 ];
 
 /// The migrations as PostgreSQL runs them (see the module's comment).

@@ -9,6 +9,7 @@
 //! after the other.
 
 use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 
 use crate::error::Internal;
@@ -18,6 +19,8 @@ type ReadJob = Box<dyn FnOnce(&rusqlite::Connection) + Send>;
 /// A handle on the reader thread of one database file.
 pub struct Reader {
     jobs: mpsc::Sender<ReadJob>,
+    /// Jobs sent so far (what the record cache saves is counted here).
+    sent: AtomicU64,
 }
 
 impl Reader {
@@ -45,7 +48,13 @@ impl Reader {
                 }
             })
             .map_err(|e| Internal::new(format!("starting the reader: {e}")))?;
-        Ok(Reader { jobs })
+        Ok(Reader { jobs, sent: AtomicU64::new(0) })
+    }
+
+    /// How many reads were sent to the reader so far.
+    #[must_use]
+    pub fn reads(&self) -> u64 {
+        self.sent.load(Ordering::Relaxed)
     }
 
     /// Runs `f` on the reader's connection.
@@ -66,6 +75,7 @@ impl Reader {
             let _ = answer.send(f(conn));
         });
         self.jobs.send(job).map_err(|_| Internal::new("the reader has stopped"))?;
+        self.sent.fetch_add(1, Ordering::Relaxed);
         // A read stuck behind another (SQLite's busy handler) fails after the
         // busy timeout, as a write would.
         super::job_answer(answered, "reader").await

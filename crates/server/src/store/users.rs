@@ -95,13 +95,22 @@ pub async fn find(state: &AppState, by: By<'_>) -> Result<Option<User>, Internal
         let row = crate::store::portable::query(&sql, &params).fetch_optional(&state.db).await?;
         return row.as_ref().map(User::from_row).transpose();
     };
-    reader
-        .read(move |conn| {
-            let mut query = conn.prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE {condition}"))?;
-            let mut rows = query.query(rusqlite::params_from_iter(values))?;
-            rows.next()?.map(User::from_row).transpose()
-        })
-        .await
+    reader.read(move |conn| read_on(conn, condition, values)).await
+}
+
+/// Reads the user `condition` selects with `values` ([`condition`]'s) on a
+/// SQLite connection of its own (the hot-path reader's).
+///
+/// # Errors
+/// The database failed.
+pub(crate) fn read_on(
+    conn: &rusqlite::Connection,
+    condition: &str,
+    values: Vec<String>,
+) -> Result<Option<User>, Internal> {
+    let mut query = conn.prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE {condition}"))?;
+    let mut rows = query.query(rusqlite::params_from_iter(values))?;
+    rows.next()?.map(User::from_row).transpose()
 }
 
 #[cfg(test)]

@@ -56,6 +56,12 @@ impl Writer {
     /// # Errors
     /// The connection or the thread could not be opened.
     pub fn open(db: &super::Db) -> Result<Writer, Internal> {
+        Writer::open_restarting_at(db, CHECKPOINT_FRAMES)
+    }
+
+    /// [`Writer::open`], with the WAL started over once it holds `frames`
+    /// pages (tests use fewer than [`CHECKPOINT_FRAMES`]).
+    fn open_restarting_at(db: &super::Db, frames: i64) -> Result<Writer, Internal> {
         let not_sqlite = || Internal::new("the request writer is SQLite's");
         let path = super::sqlite_path(db).ok_or_else(not_sqlite)?;
         let turn = super::write_turn(db);
@@ -68,12 +74,12 @@ impl Writer {
         // A 64 MiB page cache keeps the indexes' hot pages (each user's
         // entries, the ends of the tables) from being read again with
         // `pread`. Checkpoints are the checkpointer's ([`run_checkpointer`]);
-        // the writer checkpoints only if the WAL grows to 20,000 pages
-        // anyway (the checkpointer stalled).
-        conn.execute_batch(
+        // the writer checkpoints only if the WAL grows to
+        // [`WRITER_CHECKPOINT_FRAMES`] anyway (the checkpointer stalled).
+        conn.execute_batch(&format!(
             "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; \
-             PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 20000;",
-        )?;
+             PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = {WRITER_CHECKPOINT_FRAMES};"
+        ))?;
         let checkpointer = rusqlite::Connection::open(&path)?;
         checkpointer.busy_timeout(CHECKPOINT_LOCK_WAIT)?;
         checkpointer.execute_batch("PRAGMA synchronous = NORMAL;")?;
@@ -91,7 +97,7 @@ impl Writer {
             .map_err(|e| Internal::new(format!("starting the writer: {e}")))?;
         std::thread::Builder::new()
             .name("countersign-ckpt".into())
-            .spawn(move || run_checkpointer(&checkpointer, &nudged, &turn, &progress))
+            .spawn(move || run_checkpointer(&checkpointer, frames, &nudged, &turn, &progress))
             .map_err(|e| Internal::new(format!("starting the checkpointer: {e}")))?;
         Ok(Writer { jobs })
     }
@@ -124,9 +130,17 @@ fn run_thread(
     }
 }
 
-/// WAL frames after which a checkpoint finishes in the write turn
-/// (SQLite's own checkpoints come at 1,000).
-const CHECKPOINT_FRAMES: i64 = 1000;
+/// WAL frames (pages, 64 MiB) after which a checkpoint finishes in the
+/// write turn so that the WAL starts over (SQLite's own checkpoints come at
+/// 1,000). That pass holds the turn for its two `fsync`s (about 10 ms on the
+/// benchmark's disk); under load the WAL gains about 30,000 pages a second
+/// (each group rewrites the pages of the users it holds), and at 1,000 the
+/// writer waited for these passes a fifth of the time (docs/performance.md).
+const CHECKPOINT_FRAMES: i64 = 16_384;
+/// WAL frames at which the writer checkpoints in its own `COMMIT`: only when
+/// the checkpointer is stalled (well above [`CHECKPOINT_FRAMES`] and what
+/// the writer adds during a pass).
+const WRITER_CHECKPOINT_FRAMES: i64 = 65_536;
 /// How often the checkpointer looks at what the writer committed.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(20);
 /// Jobs committed since the last checkpoint that start the next one...
@@ -158,6 +172,7 @@ const CHECKPOINT_LOCK_WAIT: Duration = Duration::from_millis(50);
 /// transactions do not count: their connections checkpoint on their own).
 fn run_checkpointer(
     conn: &rusqlite::Connection,
+    frames: i64,
     nudged: &mpsc::Receiver<()>,
     turn: &AsyncMutex<()>,
     progress: &Progress,
@@ -165,8 +180,9 @@ fn run_checkpointer(
     // (jobs counted at the last pass that copied the whole WAL, when the
     // last pass ran).
     let mut last = (0, Instant::now());
-    // The writer's connection closing (the `Writer` dropped) ends it; SQLite
-    // checkpoints the WAL when the last connection to the file closes.
+    // The writer thread ending (the `Writer` dropped) closes the nudge
+    // channel, which ends it; SQLite checkpoints the WAL when the last
+    // connection to the file closes.
     loop {
         if let Err(mpsc::RecvTimeoutError::Disconnected) = nudged.recv_timeout(CHECKPOINT_EVERY) {
             return;
@@ -190,7 +206,7 @@ fn run_checkpointer(
         // checkpoint lock taken, an error) leaves the count where it was:
         // the next tries again a second later, even if nothing more is
         // committed.
-        match checkpoint(conn, turn) {
+        match checkpoint(conn, frames, turn) {
             Ok(true) => last = (jobs, Instant::now()),
             Ok(false) => last.1 = Instant::now(),
             Err(e) => {
@@ -202,7 +218,7 @@ fn run_checkpointer(
 }
 
 /// One checkpoint of [`run_checkpointer`]: whether it copied the whole WAL.
-fn checkpoint(conn: &rusqlite::Connection, turn: &AsyncMutex<()>) -> rusqlite::Result<bool> {
+fn checkpoint(conn: &rusqlite::Connection, frames: i64, turn: &AsyncMutex<()>) -> rusqlite::Result<bool> {
     // (busy, frames in the WAL when the pass began, frames copied).
     let pass = |mode: &str| {
         conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |row| {
@@ -219,7 +235,7 @@ fn checkpoint(conn: &rusqlite::Connection, turn: &AsyncMutex<()>) -> rusqlite::R
         );
         return Ok(false);
     }
-    if log >= CHECKPOINT_FRAMES {
+    if log >= frames {
         let _turn = turn.blocking_lock();
         let (busy, ..) = pass("RESTART")?;
         if busy != 0 {
@@ -410,24 +426,28 @@ mod tests {
     /// number of its header (bytes 12 to 15, big-endian; SQLite's file
     /// format, "WAL File Format").
     fn wal_restarts(wal: &std::path::Path) -> u32 {
-        let bytes = std::fs::read(wal).unwrap_or_default();
-        bytes.get(12..16).map_or(0, |b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+        use std::io::Read;
+        let mut header = [0u8; 16];
+        match std::fs::File::open(wal).and_then(|mut f| f.read_exact(&mut header)) {
+            Ok(()) => u32::from_be_bytes([header[12], header[13], header[14], header[15]]),
+            Err(_) => 0,
+        }
     }
 
     // The checkpointer has the WAL started over while the writer keeps
     // writing: 10,000 rows of 4 KiB written by 8 writers one after the
-    // other (about 15,000 pages, below the 20,000 at which the writer
-    // checkpoints on its own). Without the checkpointer, or with its
-    // passive passes alone (the `RESTART` pass left out), the WAL is never
-    // started over and grows to about 60 MiB (measured); with it, about
-    // 12 MiB when the machine is quiet.
+    // other (about 15,000 pages, well below the writer's own checkpoints),
+    // the WAL started over at 1,000 pages. Without the checkpointer, or
+    // with its passive passes alone (the `RESTART` pass left out), the WAL
+    // is never started over and grows to about 60 MiB (measured); with it,
+    // about 12 MiB when the machine is quiet.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_checkpointer_starts_the_wal_over() {
         let (dir, db) = table().await;
         sqlx::query("CREATE TABLE b (x BLOB NOT NULL)").execute(&db).await.unwrap();
         let wal = dir.path().join("writer.db-wal");
         let before = wal_restarts(&wal);
-        let writer = Arc::new(Writer::open(&db).unwrap());
+        let writer = Arc::new(Writer::open_restarting_at(&db, 1_000).unwrap());
         let writers: Vec<_> = (0..8)
             .map(|_| {
                 let writer = writer.clone();
