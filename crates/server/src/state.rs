@@ -59,7 +59,7 @@ pub struct Inner {
     /// in groups); `None` where the hot paths run on the pool
     /// ([`HotPath::Pool`]).
     pub writer: Option<crate::store::writer::Writer>,
-    /// The hot-path reader (every agent call's client and user reads);
+    /// The hot-path reader (agent calls' client and user reads);
     /// `None` as [`AppState::writer`].
     pub reader: Option<crate::store::reader::Reader>,
     /// The clients and users `/bc-authorize` keeps in memory, checked by
@@ -135,7 +135,7 @@ impl AppState {
             HotPath::Sqlite => (
                 Some(crate::store::writer::Writer::open(&db)?),
                 Some(crate::store::reader::Reader::open(&db)?),
-                Some(crate::oauth::records::RecordCache::default()),
+                crate::oauth::records::RecordCache::for_database(&db).await?,
             ),
             HotPath::Pool => (None, None, None),
         };

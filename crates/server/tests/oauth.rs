@@ -1006,35 +1006,49 @@ async fn cached_clients_and_users_never_outrun_the_stored_ones() {
     let b = Agent::register(&server, json!({})).await;
     let db = &server.state.db;
     let sql = |q: String| async move { sqlx::query(&q).execute(db).await.unwrap() };
+    // Requests stored for `a`, each with its device event and audit entry.
     let stored = || async {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM auth_requests WHERE client_id = $1")
-            .bind(&a.client_id)
-            .fetch_one(db)
-            .await
-            .unwrap();
-        n
+        let count = |q: &'static str| sqlx::query_scalar::<_, i64>(q).bind(&a.client_id).fetch_one(db);
+        let requests = count("SELECT COUNT(*) FROM auth_requests WHERE client_id = $1").await.unwrap();
+        let events = count(
+            "SELECT COUNT(*) FROM events e JOIN auth_requests r ON r.request_id = e.request_id WHERE r.client_id = $1",
+        )
+        .await
+        .unwrap();
+        let audited =
+            count("SELECT COUNT(*) FROM audit_log WHERE action = 'request.created' AND actor = 'client:' || $1")
+                .await
+                .unwrap();
+        assert_eq!((events, audited), (requests, requests), "one event and one audit entry per stored request");
+        requests
     };
     let http = http();
     let url = server.url("/bc-authorize");
     let params = a.request_params("kim");
     let call = |secret: &str| http.post(&url).basic_auth(&a.client_id, Some(secret)).form(&params).send();
     let (old_secret, new_secret) = (a.secret.clone().unwrap(), b.secret.clone().unwrap());
+    // Reads sent to the hot-path reader. (On the pool, as on PostgreSQL,
+    // there is no reader and no cache: `None`, and the rest holds the same.)
+    let reads = || server.state.reader.as_ref().map(|r| r.reads());
+    // A request accepted without a read of its own: the cache holds the
+    // stored records.
+    let accepted_from_memory = |secret: String| async move {
+        let before = reads();
+        assert_eq!(call(&secret).await.unwrap().status(), 200);
+        assert_eq!(reads(), before, "accepted with cached records, nothing read");
+    };
 
     // Warm: the client and the user are read once, then taken from memory.
     assert_eq!(call(&old_secret).await.unwrap().status(), 200);
-    // (On the pool, as on PostgreSQL, there is no reader and no cache: the
-    // rest holds all the same.)
-    let reads = || server.state.reader.as_ref().map(|r| r.reads());
-    let before = reads();
     for _ in 0..5 {
-        assert_eq!(call(&old_secret).await.unwrap().status(), 200);
+        accepted_from_memory(old_secret.clone()).await;
     }
-    assert_eq!(reads(), before, "accepted requests with cached records read nothing");
     assert_eq!(stored().await, 6);
 
     // The secret replaced behind the server's back: the new one is taken
-    // at once (the cached record's refusal is not the answer), the old one
-    // is refused (the writer's job finds the records changed).
+    // at once (the cached record's refusal is not the answer), and the
+    // record read for it replaces the cached one; the old secret is
+    // refused.
     sql(format!(
         "UPDATE clients SET secret_hash = (SELECT secret_hash FROM clients WHERE client_id = '{}') \
          WHERE client_id = '{}'",
@@ -1044,27 +1058,46 @@ async fn cached_clients_and_users_never_outrun_the_stored_ones() {
     assert_eq!(call(&new_secret).await.unwrap().status(), 200);
     expect_err(call(&old_secret).await.unwrap(), 401, "invalid_client").await;
     assert_eq!(stored().await, 7);
-    assert_eq!(call(&new_secret).await.unwrap().status(), 200);
+    accepted_from_memory(new_secret.clone()).await;
+    // Refused while the cached record still allowed it: the writer's job
+    // finds the records changed and stores nothing.
+    let hash: String = sqlx::query_scalar("SELECT secret_hash FROM clients WHERE client_id = $1")
+        .bind(&a.client_id)
+        .fetch_one(db)
+        .await
+        .unwrap();
+    sql(format!("UPDATE clients SET secret_hash = 'replaced' WHERE client_id = '{}'", a.client_id)).await;
+    expect_err(call(&new_secret).await.unwrap(), 401, "invalid_client").await;
     assert_eq!(stored().await, 8);
+    sql(format!("UPDATE clients SET secret_hash = '{hash}' WHERE client_id = '{}'", a.client_id)).await;
 
-    // Disabled, then enabled again.
+    // Disabled, then enabled again: the cache holds the disabled record
+    // until a request reads the enabled one, then serves that.
     sql(format!("UPDATE clients SET disabled = 1 WHERE client_id = '{}'", a.client_id)).await;
+    expect_err(call(&new_secret).await.unwrap(), 400, "unauthorized_client").await;
     expect_err(call(&new_secret).await.unwrap(), 400, "unauthorized_client").await;
     sql(format!("UPDATE clients SET disabled = 0 WHERE client_id = '{}'", a.client_id)).await;
     assert_eq!(call(&new_secret).await.unwrap().status(), 200);
-    assert_eq!(stored().await, 9);
+    accepted_from_memory(new_secret.clone()).await;
+    assert_eq!(stored().await, 10);
 
     // The user disabled, then enabled again.
     sql("UPDATE users SET disabled = 1 WHERE username = 'kim'".into()).await;
     expect_err(call(&new_secret).await.unwrap(), 400, "unknown_user_id").await;
+    expect_err(call(&new_secret).await.unwrap(), 400, "unknown_user_id").await;
     sql("UPDATE users SET disabled = 0 WHERE username = 'kim'".into()).await;
     assert_eq!(call(&new_secret).await.unwrap().status(), 200);
-    assert_eq!(stored().await, 10);
+    accepted_from_memory(new_secret.clone()).await;
+    assert_eq!(stored().await, 12);
 
     // A change to another client moves the generation too: the next
-    // request is checked, done again from the database, and accepted.
+    // request is checked, done again from the database (it reads), and
+    // accepted; the one after comes from memory again.
     sql(format!("UPDATE clients SET client_name = 'Renamed' WHERE client_id = '{}'", b.client_id)).await;
+    let before = reads();
     assert_eq!(call(&new_secret).await.unwrap().status(), 200);
-    assert_eq!(stored().await, 11);
+    assert!(reads() > before || before.is_none(), "the request was done again from the database");
+    accepted_from_memory(new_secret.clone()).await;
+    assert_eq!(stored().await, 14);
     server.stop().await;
 }

@@ -25,6 +25,7 @@ use std::net::SocketAddr;
 use crate::error::OAuthError;
 use crate::oauth::clients::{self, Client, ClientJwtError, ClientJwtUse, JwtRules, UNVERIFIABLE};
 use crate::oauth::discovery::paths;
+use crate::oauth::records::{RecordCache, Take};
 use crate::state::AppState;
 use crate::store::requests::{NewRequest, RequestColumns, StoredRequest};
 use crate::store::users::{self, By, User};
@@ -114,11 +115,13 @@ async fn run(
     let form = crate::body::oauth_params(headers, body, state.config.max_body_bytes)?;
     let auth = ClientAuthParams::from_form(form.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
     let audiences = audiences(state);
-    if let Some(cache) = state.records.as_ref().filter(|_| takes_cached_records(headers, &auth, &form)) {
+    let cache = state.records.as_ref().filter(|_| takes_cached_records(headers, &auth, &form));
+    if let Some(cache) = cache {
         let mut stands = false;
         let first = async {
-            let (client, at) = clients::authenticate_from(state, Some(cache), headers, &auth, &audiences).await?;
-            handle(state, peer, headers, client, &form, at, &mut stands).await
+            let taken = Some((cache, Take::Cached));
+            let (client, at) = clients::authenticate_from(state, taken, headers, &auth, &audiences).await?;
+            handle(state, peer, headers, client, &form, Records::Cached(cache, at), &mut stands).await
         }
         .await;
         // Anything but an outcome the writer's job reached with the records
@@ -131,8 +134,23 @@ async fn run(
             Err(_) => {}
         }
     }
-    let client = clients::authenticate(state, headers, &auth, &audiences).await?;
-    handle(state, peer, headers, client, &form, None, &mut false).await
+    // The records read again replace those in the cache.
+    let records = cache.map_or(Records::Database, Records::Refreshed);
+    let taken = cache.map(|c| (c, Take::Refreshed));
+    let (client, _) = clients::authenticate_from(state, taken, headers, &auth, &audiences).await?;
+    handle(state, peer, headers, client, &form, records, &mut false).await
+}
+
+/// Where a try takes its client (already taken) and user from.
+#[derive(Clone, Copy)]
+enum Records<'a> {
+    /// The record cache, with the generation of the cached client: the
+    /// writer's job checks both records.
+    Cached(&'a RecordCache, Option<i64>),
+    /// The database, kept in the record cache in place of what it held.
+    Refreshed(&'a RecordCache),
+    /// The database.
+    Database,
 }
 
 /// Whether a request may be tried with cached records first: its client
@@ -176,13 +194,19 @@ async fn request_object(
     Ok(BackchannelAuthenticationParams::from_request_object(&claims)?)
 }
 
-/// The user a `login_hint` names, from the record cache (with the
-/// generation it was read at) when `cached`.
-async fn find_user(state: &AppState, cached: bool, by: By<'_>) -> Result<Option<(Option<i64>, User)>, OAuthError> {
-    Ok(match state.records.as_ref().filter(|_| cached) {
-        Some(cache) => cache.user(state, by).await?.map(|(at, u)| (Some(at), u)),
-        None => users::find(state, by).await?.map(|u| (None, u)),
-    })
+/// The user a `login_hint` names, as `records` says (with the generation
+/// it was read at when through the record cache).
+async fn find_user(
+    state: &AppState,
+    records: Records<'_>,
+    by: By<'_>,
+) -> Result<Option<(Option<i64>, User)>, OAuthError> {
+    let (cache, take) = match records {
+        Records::Cached(cache, _) => (cache, Take::Cached),
+        Records::Refreshed(cache) => (cache, Take::Refreshed),
+        Records::Database => return Ok(users::find(state, by).await?.map(|u| (None, u))),
+    };
+    Ok(cache.user(state, by, take).await?.map(|(at, u)| (Some(at), u)))
 }
 
 /// The user the hint names, and with a cached one the generation it was
@@ -191,18 +215,18 @@ async fn resolve_user(
     state: &AppState,
     client: &Client,
     hint: &UserHint,
-    cached: bool,
+    records: Records<'_>,
 ) -> Result<(User, Option<i64>), OAuthError> {
     let issuer = state.config.issuer.as_str();
     let user = match hint {
-        UserHint::LoginHint(Hint::Plain(login)) => find_user(state, cached, By::Login(login)).await?,
+        UserHint::LoginHint(Hint::Plain(login)) => find_user(state, records, By::Login(login)).await?,
         UserHint::LoginHint(Hint::IssSub { iss, sub }) => {
             // Auth0's SDKs send the issuer with a trailing slash
             // (`https://{domain}/`), as Auth0's issuers are.
             if !state.config.is_this_issuer(iss) {
                 return Err(OAuthError::UnknownUserId);
             }
-            find_user(state, cached, By::Sub(sub)).await?
+            find_user(state, records, By::Sub(sub)).await?
         }
         UserHint::IdTokenHint(jwt) => {
             let claims = state
@@ -321,17 +345,16 @@ fn check_details(state: &AppState, client: &Client, details: &AuthorizationDetai
     Ok(())
 }
 
-/// One try of a request from an authenticated `client`. `client_at`: the
-/// generation of a cached client (then the user is taken from the cache
-/// too, and the writer's job checks both); `stands` is set once the
-/// outcome no longer depends on cached records.
+/// One try of a request from an authenticated `client`, its user taken as
+/// `records` says; `stands` is set once the outcome no longer depends on
+/// cached records.
 async fn handle(
     state: &AppState,
     peer: Option<SocketAddr>,
     headers: &HeaderMap,
     client: Client,
     pairs: &[(String, String)],
-    client_at: Option<i64>,
+    records: Records<'_>,
     stands: &mut bool,
 ) -> Result<Response, OAuthError> {
     let request = BackchannelAuthenticationRequest::from_form(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
@@ -381,12 +404,15 @@ async fn handle(
     // The API the token is for.
     let audience = audience(&state.config, params.audience.as_ref())?;
     // The user.
-    let (user, user_at) = resolve_user(state, &client, &params.hint, client_at.is_some()).await?;
-    // Both read at the generation the writer's job finds, or neither used.
-    let records_at = match (client_at, user_at) {
-        (Some(c), Some(u)) => Some((c, u)),
-        (None, None) => None,
-        _ => return Err(crate::error::Internal::new("a cached client with a user read otherwise").into()),
+    let (user, user_at) = resolve_user(state, &client, &params.hint, records).await?;
+    // Cached records are used only if the writer's job finds both at the
+    // generation they were read at.
+    let records_at = match records {
+        Records::Cached(_, client_at) => match (client_at, user_at) {
+            (Some(c), Some(u)) => Some((c, u)),
+            _ => return Err(crate::error::Internal::new("a cached record without its generation").into()),
+        },
+        Records::Refreshed(_) | Records::Database => None,
     };
     if client.user_code_parameter {
         let code = params.user_code.as_ref().ok_or(OAuthError::MissingUserCode)?;
@@ -551,10 +577,11 @@ async fn handle(
         tracing::info!(request_id = %request_id, client_id, mode = %delivery, "backchannel request accepted");
         Ok::<bool, OAuthError>(true)
     })
-    .await
-    .map_err(|e| crate::error::Internal::new(format!("storing the request: {e}")))?;
-    // Past the writer's check of the records, or with none to check.
-    *stands = !matches!(stored, Ok(false));
+    .await;
+    // Past the writer's check of the records, or with none to check; a
+    // task that failed on its own (a panic) may have stored the request.
+    *stands = !matches!(stored, Ok(Ok(false)));
+    let stored = stored.map_err(|e| crate::error::Internal::new(format!("storing the request: {e}")))?;
     if !stored? {
         return Err(crate::error::Internal::new("the cached client or user changed").into());
     }

@@ -191,7 +191,8 @@ impl Client {
         })
     }
 
-    /// Loads a client (on the hot-path reader: every agent call does).
+    /// Loads a client (on the hot-path reader: every authenticated call
+    /// does, but those of `/bc-authorize` that take cached records).
     ///
     /// # Errors
     /// The database failed.
@@ -488,8 +489,8 @@ pub fn by_secret(headers: &HeaderMap, params: &ClientAuthParams) -> bool {
     params.client_assertion.is_none() && (params.client_secret.is_some() || headers.contains_key(header::AUTHORIZATION))
 }
 
-/// [`authenticate`], reading the client from `cache` (with the generation
-/// it was read at) when there is one. A cached client authenticates by
+/// [`authenticate`], taking the client from `cache` as it says (with the
+/// generation it was read at) when there is one. A cached client authenticates by
 /// secret only: a client assertion's `jti` is recorded when it is checked,
 /// and a request done again from the database would find it replayed.
 ///
@@ -497,7 +498,7 @@ pub fn by_secret(headers: &HeaderMap, params: &ClientAuthParams) -> bool {
 /// As [`authenticate`].
 pub async fn authenticate_from(
     state: &AppState,
-    cache: Option<&crate::oauth::records::RecordCache>,
+    cache: Option<(&crate::oauth::records::RecordCache, crate::oauth::records::Take)>,
     headers: &HeaderMap,
     params: &ClientAuthParams,
     audiences: &[String],
@@ -527,7 +528,7 @@ pub async fn authenticate_from(
     };
 
     let (generation, client) = match cache.filter(|_| method != "private_key_jwt") {
-        Some(cache) => cache.client(state, &client_id).await?.map(|(at, c)| (Some(at), c)),
+        Some((cache, take)) => cache.client(state, &client_id, take).await?.map(|(at, c)| (Some(at), c)),
         None => Client::load(state, &client_id).await?.map(|c| (None, c)),
     }
     .ok_or(OAuthError::InvalidClient("client authentication failed"))?;

@@ -19,6 +19,10 @@ use crate::oauth::clients::Client;
 use crate::state::AppState;
 use crate::store::users::{self, By, User};
 
+/// The triggers that move the generation on (migration 0015).
+const TRIGGERS: [&str; 6] =
+    ["clients_inserted", "clients_updated", "clients_deleted", "users_inserted", "users_updated", "users_deleted"];
+
 /// The statement that reads the generation.
 pub const GENERATION: &str = "SELECT n FROM record_generation WHERE id = 1";
 
@@ -28,15 +32,40 @@ const MAX_CLIENTS: usize = 4_096;
 /// Most users kept, likewise.
 const MAX_USERS: usize = 65_536;
 
+/// Where [`RecordCache`] takes a record from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Take {
+    /// From memory if it is there (the writer's job checks it).
+    Cached,
+    /// From the database, kept in place of what memory held: the second
+    /// try of a request that a cached record may have refused, so that a
+    /// record changed into one that allows it (a secret replaced, a client
+    /// enabled again) does not keep every request on two tries.
+    Refreshed,
+}
+
 /// Records with the generation each was read at.
 pub struct RecordCache {
     clients: Kept<Client>,
     users: Kept<User>,
 }
 
-impl Default for RecordCache {
-    fn default() -> Self {
-        RecordCache { clients: Kept::new(MAX_CLIENTS), users: Kept::new(MAX_USERS) }
+impl RecordCache {
+    /// A cache for the SQLite database `db`, if its triggers are all there:
+    /// without one, a change would go unseen (a later migration that
+    /// rebuilds a table drops its triggers), and nothing is cached.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn for_database(db: &crate::store::Db) -> Result<Option<RecordCache>, Internal> {
+        let names: Vec<String> =
+            sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetch_all(db).await?;
+        let missing: Vec<&str> = TRIGGERS.into_iter().filter(|t| !names.iter().any(|n| n == t)).collect();
+        if !missing.is_empty() {
+            tracing::warn!(?missing, "the record cache is off: triggers of the record generation are missing");
+            return Ok(None);
+        }
+        Ok(Some(RecordCache { clients: Kept::new(MAX_CLIENTS), users: Kept::new(MAX_USERS) }))
     }
 }
 
@@ -63,6 +92,10 @@ impl<T: Clone> Kept<T> {
         map.insert(key, found.clone());
     }
 
+    fn forget(&self, key: &str) {
+        lock(&self.map).remove(key);
+    }
+
     fn older_than(&self, now: i64) {
         lock(&self.map).retain(|_, (at, _)| *at >= now);
     }
@@ -76,16 +109,15 @@ pub fn generation(conn: &rusqlite::Connection) -> rusqlite::Result<i64> {
     conn.prepare_cached(GENERATION)?.query_row([], |row| row.get(0))
 }
 
-/// How a user is named in the cache: what [`users::condition`] selects by.
-fn user_key(by: By<'_>) -> Option<String> {
-    users::condition(by).map(|(condition, values)| {
-        let mut key = condition.to_owned();
-        for v in values {
-            key.push('\0');
-            key.push_str(&v);
-        }
-        key
-    })
+/// How a user is named in the cache: what [`users::condition`] selects by
+/// (a condition holds no NUL).
+fn user_key(condition: &str, values: &[String]) -> String {
+    let mut key = condition.to_owned();
+    for v in values {
+        key.push('\0');
+        key.push_str(v);
+    }
+    key
 }
 
 impl RecordCache {
@@ -96,8 +128,13 @@ impl RecordCache {
     ///
     /// # Errors
     /// The database failed.
-    pub async fn client(&self, state: &AppState, client_id: &str) -> Result<Option<(i64, Client)>, Internal> {
-        if let Some(hit) = self.clients.get(client_id) {
+    pub async fn client(
+        &self,
+        state: &AppState,
+        client_id: &str,
+        take: Take,
+    ) -> Result<Option<(i64, Client)>, Internal> {
+        if let Some(hit) = self.clients.get(client_id).filter(|_| take == Take::Cached) {
             return Ok(Some(hit));
         }
         let Some(reader) = &state.reader else {
@@ -111,8 +148,9 @@ impl RecordCache {
                 Ok::<_, Internal>(client.map(|c| (at, c)))
             })
             .await?;
-        if let Some(found) = &read {
-            self.clients.keep(client_id.to_owned(), found);
+        match &read {
+            Some(found) => self.clients.keep(client_id.to_owned(), found),
+            None => self.clients.forget(client_id),
         }
         Ok(read)
     }
@@ -122,18 +160,16 @@ impl RecordCache {
     ///
     /// # Errors
     /// The database failed.
-    pub async fn user(&self, state: &AppState, by: By<'_>) -> Result<Option<(i64, User)>, Internal> {
-        let Some(key) = user_key(by) else {
+    pub async fn user(&self, state: &AppState, by: By<'_>, take: Take) -> Result<Option<(i64, User)>, Internal> {
+        let Some((condition, values)) = users::condition(by) else {
             return Ok(None);
         };
-        if let Some(hit) = self.users.get(&key) {
+        let key = user_key(condition, &values);
+        if let Some(hit) = self.users.get(&key).filter(|_| take == Take::Cached) {
             return Ok(Some(hit));
         }
         let Some(reader) = &state.reader else {
             return Err(Internal::new("the record cache reads through the hot-path reader"));
-        };
-        let Some((condition, values)) = users::condition(by) else {
-            return Ok(None);
         };
         let read = reader
             .read(move |conn| {
@@ -141,8 +177,9 @@ impl RecordCache {
                 Ok::<_, Internal>(users::read_on(conn, condition, values)?.map(|u| (at, u)))
             })
             .await?;
-        if let Some(found) = &read {
-            self.users.keep(key, found);
+        match &read {
+            Some(found) => self.users.keep(key, found),
+            None => self.users.forget(&key),
         }
         Ok(read)
     }
@@ -202,9 +239,19 @@ mod tests {
         assert_eq!(generation(&conn).unwrap(), at, "no row changed");
     }
 
+    // Without all its triggers the cache is off.
+    #[tokio::test]
+    async fn no_cache_without_the_triggers() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::store::open(&dir.path().join("records.db")).await.unwrap();
+        assert!(RecordCache::for_database(&db).await.unwrap().is_some());
+        sqlx::query("DROP TRIGGER users_updated").execute(&db).await.unwrap();
+        assert!(RecordCache::for_database(&db).await.unwrap().is_none());
+    }
+
     #[test]
     fn the_cache_forgets_records_read_before_a_generation() {
-        let cache = RecordCache::default();
+        let cache = RecordCache { clients: Kept::new(MAX_CLIENTS), users: Kept::new(MAX_USERS) };
         let user = |sub: &str| User {
             sub: sub.into(),
             username: sub.into(),
@@ -231,10 +278,11 @@ mod tests {
 
     #[test]
     fn users_are_cached_by_what_names_them() {
-        assert_eq!(user_key(By::Sub("u_1")), Some("sub = ?1\0u_1".into()));
-        let login = user_key(By::Login("Ann@Example.com")).unwrap();
+        let key = |by| users::condition(by).map(|(condition, values)| user_key(condition, &values));
+        assert_eq!(key(By::Sub("u_1")), Some("sub = ?1\0u_1".into()));
+        let login = key(By::Login("Ann@Example.com")).unwrap();
         assert_eq!(login, "username = ?1 OR email = ?2 LIMIT 1\0Ann@Example.com\0ann@example.com");
-        assert_ne!(user_key(By::Username("ann")), user_key(By::Sub("ann")), "a login name is not a subject");
-        assert_eq!(user_key(By::Email("")), None);
+        assert_ne!(key(By::Username("ann")), key(By::Sub("ann")), "a login name is not a subject");
+        assert_eq!(key(By::Email("")), None);
     }
 }

@@ -1,6 +1,6 @@
 //! The hot-path reader: one thread with its own read-only SQLite connection
-//! that runs the reads every agent call makes (its client, the user a CIBA
-//! hint names) synchronously, each a job of one hand-off instead of the
+//! that runs the reads agent calls make (its client, the user a CIBA hint
+//! names; `/bc-authorize` only when its record cache misses) synchronously, each a job of one hand-off instead of the
 //! several a pooled sqlx query costs (docs/performance.md, "Server").
 //!
 //! Each statement reads the latest committed state (WAL, autocommit): a

@@ -79,8 +79,8 @@ impl User {
     }
 }
 
-/// Finds the user a hint names (on the hot-path reader: every
-/// `/bc-authorize` does).
+/// Finds the user a hint names (on the hot-path reader: `/bc-authorize`,
+/// unless it takes the user from the record cache).
 ///
 /// # Errors
 /// The database failed.

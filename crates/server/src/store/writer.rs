@@ -136,7 +136,7 @@ fn run_thread(
 /// benchmark's disk); under load the WAL gains about 30,000 pages a second
 /// (each group rewrites the pages of the users it holds), and at 1,000 the
 /// writer waited for these passes a fifth of the time (docs/performance.md).
-const CHECKPOINT_FRAMES: i64 = 16_384;
+pub(super) const CHECKPOINT_FRAMES: i64 = 16_384;
 /// WAL frames at which the writer checkpoints in its own `COMMIT`: only when
 /// the checkpointer is stalled (well above [`CHECKPOINT_FRAMES`] and what
 /// the writer adds during a pass).
