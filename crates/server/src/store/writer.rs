@@ -473,6 +473,62 @@ mod tests {
         assert!(restarts >= 1, "the WAL was never started over ({} MiB)", size >> 20);
     }
 
+    /// Writes `rows` rows of 4 KiB through `writer`, 8 at a time.
+    async fn write_pages(writer: &Arc<Writer>, rows: usize) {
+        let jobs: Vec<_> = (0..8)
+            .map(|_| {
+                let writer = writer.clone();
+                tokio::spawn(async move {
+                    for _ in 0..rows / 8 {
+                        let blob = |conn: &rusqlite::Connection| {
+                            Ok::<_, Internal>(conn.execute("INSERT INTO b (x) VALUES (zeroblob(4096))", [])?)
+                        };
+                        writer.run(blob).await.unwrap();
+                    }
+                })
+            })
+            .collect();
+        for job in jobs {
+            job.await.unwrap();
+        }
+    }
+
+    // A reader of an older snapshot (an audit export, say) keeps the
+    // checkpointer's passes from copying the whole WAL: the WAL cannot start
+    // over, and the writer goes on meanwhile. Once the reader is done, the
+    // checkpointer (which met only passes that could not copy everything
+    // while the reader held its snapshot) goes on and the WAL starts over:
+    // a checkpointer that stopped at such a pass fails here (checked), as
+    // the writer's own checkpoints come only at 65,536 pages.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_long_reader_holds_the_wal_back_until_it_is_done() {
+        let (dir, db) = table().await;
+        sqlx::query("CREATE TABLE b (x BLOB NOT NULL)").execute(&db).await.unwrap();
+        let wal = dir.path().join("writer.db-wal");
+        let writer = Arc::new(Writer::open_restarting_at(&db, 1_000).unwrap());
+        write_pages(&writer, 8).await;
+        let reader = rusqlite::Connection::open(dir.path().join("writer.db")).unwrap();
+        reader.execute_batch("BEGIN").unwrap();
+        let seen: i64 = reader.query_row("SELECT count(*) FROM b", [], |r| r.get(0)).unwrap();
+        let before = wal_restarts(&wal);
+
+        // 3,000 pages written while the reader holds its snapshot.
+        let written = tokio::time::timeout(Duration::from_secs(60), write_pages(&writer, 3_000)).await;
+        assert!(written.is_ok(), "the writer went on while the reader held the WAL");
+        assert_eq!(wal_restarts(&wal), before, "the WAL started over under a reader of an older snapshot");
+        let still: i64 = reader.query_row("SELECT count(*) FROM b", [], |r| r.get(0)).unwrap();
+        assert_eq!(still, seen, "the reader kept its snapshot");
+        reader.execute_batch("COMMIT").unwrap();
+
+        // The reader done, the WAL starts over within a few passes.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while wal_restarts(&wal) == before {
+            assert!(Instant::now() < deadline, "the WAL never started over after the reader was done");
+            write_pages(&writer, 8).await;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     // A group whose COMMIT fails (a deferred foreign key) answers every job
     // with an error, even those that succeeded, and stores nothing of it.
     #[tokio::test]
