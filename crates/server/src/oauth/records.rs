@@ -86,7 +86,7 @@ impl<T: Clone> Kept<T> {
 
     fn keep(&self, key: String, found: &(i64, T)) {
         let mut map = lock(&self.map);
-        if map.len() >= self.max {
+        if map.len() >= self.max && !map.contains_key(&key) {
             map.clear();
         }
         map.insert(key, found.clone());

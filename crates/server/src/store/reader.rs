@@ -1,6 +1,7 @@
 //! The hot-path reader: one thread with its own read-only SQLite connection
 //! that runs the reads agent calls make (its client, the user a CIBA hint
-//! names; `/bc-authorize` only when its record cache misses) synchronously, each a job of one hand-off instead of the
+//! names; for `/bc-authorize` only the record cache's misses and a
+//! request's second try) synchronously, each a job of one hand-off instead of the
 //! several a pooled sqlx query costs (docs/performance.md, "Server").
 //!
 //! Each statement reads the latest committed state (WAL, autocommit): a

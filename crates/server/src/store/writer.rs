@@ -136,7 +136,7 @@ fn run_thread(
 /// benchmark's disk); under load the WAL gains about 30,000 pages a second
 /// (each group rewrites the pages of the users it holds), and at 1,000 the
 /// writer waited for these passes a fifth of the time (docs/performance.md).
-pub(super) const CHECKPOINT_FRAMES: i64 = 16_384;
+const CHECKPOINT_FRAMES: i64 = 16_384;
 /// WAL frames at which the writer checkpoints in its own `COMMIT`: only when
 /// the checkpointer is stalled (well above [`CHECKPOINT_FRAMES`] and what
 /// the writer adds during a pass).
@@ -169,7 +169,8 @@ const CHECKPOINT_LOCK_WAIT: Duration = Duration::from_millis(50);
 /// hold the write turn; such a pass is tried again a second later. With
 /// nothing committed by the writer since a pass [`CHECKPOINT_QUIET`] ago,
 /// the checkpointer waits for the writer's nudge (commits of `store::begin`
-/// transactions do not count: their connections checkpoint on their own).
+/// transactions do not count: their connections checkpoint on their own,
+/// at SQLite's 1,000 pages).
 fn run_checkpointer(
     conn: &rusqlite::Connection,
     frames: i64,
