@@ -203,10 +203,9 @@ pub fn append_sync(conn: &rusqlite::Connection, p: &Prepared) -> Result<u64, Int
     };
     let (seq, hash) = p.after(last.as_ref().map(|(seq, hash)| (store::from_ts(*seq), hash.as_str())))?;
     let e = &p.entry;
-    conn.prepare_cached(
-        "INSERT INTO audit_log (seq, at, actor, action, target, sub, data, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )?
-    .execute(rusqlite::params![
+    // The pool's statement as it is: SQLite numbers `$1` … `$8` in the
+    // order they first appear, which is theirs.
+    conn.prepare_cached(INSERT)?.execute(rusqlite::params![
         store::ts(seq),
         store::ts(e.at),
         e.actor,
