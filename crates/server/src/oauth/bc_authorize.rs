@@ -121,6 +121,7 @@ async fn run(
         let first = async {
             let taken = Some((cache, Take::Cached));
             let (client, at) = clients::authenticate_from(state, taken, headers, &auth, &audiences).await?;
+            let at = at.ok_or_else(|| crate::error::Internal::new("a cached client without its generation"))?;
             handle(state, peer, headers, client, &form, Records::Cached(cache, at), &mut stands).await
         }
         .await;
@@ -146,7 +147,7 @@ async fn run(
 enum Records<'a> {
     /// The record cache, with the generation of the cached client: the
     /// writer's job checks both records.
-    Cached(&'a RecordCache, Option<i64>),
+    Cached(&'a RecordCache, i64),
     /// The database, kept in the record cache in place of what it held.
     Refreshed(&'a RecordCache),
     /// The database.
@@ -160,7 +161,9 @@ enum Records<'a> {
 /// or reads other records (`id_token_hint`'s signing keys).
 fn takes_cached_records(headers: &HeaderMap, auth: &ClientAuthParams, form: &[(String, String)]) -> bool {
     const FIRST_FROM_THE_DATABASE: [&str; 4] = ["request", "login_hint_token", "id_token_hint", "user_code"];
-    clients::by_secret(headers, auth) && !form.iter().any(|(k, _)| FIRST_FROM_THE_DATABASE.contains(&k.as_str()))
+    clients::by_secret(headers, auth)
+        && form.iter().any(|(k, _)| k == "login_hint")
+        && !form.iter().any(|(k, _)| FIRST_FROM_THE_DATABASE.contains(&k.as_str()))
 }
 
 /// When a request made at `now_ms` (unix milliseconds) with `expires_in`
@@ -408,9 +411,9 @@ async fn handle(
     // Cached records are used only if the writer's job finds both at the
     // generation they were read at.
     let records_at = match records {
-        Records::Cached(_, client_at) => match (client_at, user_at) {
-            (Some(c), Some(u)) => Some((c, u)),
-            _ => return Err(crate::error::Internal::new("a cached record without its generation").into()),
+        Records::Cached(_, client_at) => match user_at {
+            Some(user_at) => Some((client_at, user_at)),
+            None => return Err(crate::error::Internal::new("a cached user without its generation").into()),
         },
         Records::Refreshed(_) | Records::Database => None,
     };
