@@ -4,6 +4,12 @@
 
 mod cli;
 
+// mimalloc, for the server's allocations under load (docs/performance.md
+// "mimalloc"); on Linux also SQLite's and every C library's, since it
+// replaces `malloc` there (Cargo.toml).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     cli::main()
 }

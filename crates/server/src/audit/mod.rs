@@ -193,6 +193,25 @@ pub async fn append_prepared(conn: &mut AnyConnection, p: &Prepared) -> Result<u
 /// # Errors
 /// The database failed.
 pub fn append_sync(conn: &rusqlite::Connection, p: &Prepared) -> Result<u64, Internal> {
+    link_sync(conn, p)?.insert_sync(conn)
+}
+
+/// A prepared record's place in the chain, read in the writer's transaction:
+/// the `seq` and `hash` it takes after the last entry. Nothing else may be
+/// appended before its insert.
+pub struct Linked<'a> {
+    prepared: &'a Prepared,
+    seq: u64,
+    hash: String,
+}
+
+/// The first half of [`append_sync`]: reads the last entry and hashes the
+/// record after it, without writing, so that a job can do all that may fail
+/// for other reasons than its inserts before its first write.
+///
+/// # Errors
+/// The database failed, or the record could not be hashed.
+pub fn link_sync<'a>(conn: &rusqlite::Connection, p: &'a Prepared) -> Result<Linked<'a>, Internal> {
     let last: Option<(i64, String)> = {
         let mut stmt = conn.prepare_cached(LAST)?;
         let mut rows = stmt.query([])?;
@@ -202,20 +221,30 @@ pub fn append_sync(conn: &rusqlite::Connection, p: &Prepared) -> Result<u64, Int
         }
     };
     let (seq, hash) = p.after(last.as_ref().map(|(seq, hash)| (store::from_ts(*seq), hash.as_str())))?;
-    let e = &p.entry;
-    // The pool's statement as it is: SQLite numbers `$1` … `$8` in the
-    // order they first appear, which is theirs.
-    conn.prepare_cached(INSERT)?.execute(rusqlite::params![
-        store::ts(seq),
-        store::ts(e.at),
-        e.actor,
-        e.action.as_str(),
-        e.target,
-        e.sub,
-        p.data,
-        hash,
-    ])?;
-    Ok(seq)
+    Ok(Linked { prepared: p, seq, hash })
+}
+
+impl Linked<'_> {
+    /// The second half of [`append_sync`]: the insert; returns its `seq`.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub fn insert_sync(&self, conn: &rusqlite::Connection) -> Result<u64, Internal> {
+        let (p, e) = (self.prepared, &self.prepared.entry);
+        // The pool's statement as it is: SQLite numbers `$1` … `$8` in the
+        // order they first appear, which is theirs.
+        conn.prepare_cached(INSERT)?.execute(rusqlite::params![
+            store::ts(self.seq),
+            store::ts(e.at),
+            e.actor,
+            e.action.as_str(),
+            e.target,
+            e.sub,
+            p.data,
+            self.hash,
+        ])?;
+        Ok(self.seq)
+    }
 }
 
 /// What a page of the log is filtered by.

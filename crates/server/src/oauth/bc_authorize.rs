@@ -559,8 +559,10 @@ async fn handle(
         let written = match &task.writer {
             Some(writer) => {
                 // The job's data comes back with its answer, to be freed
-                // here rather than in the writer's turn.
-                let (answer, storing) = writer.run(move |conn| storing.on_writer(conn).map(|a| (a, storing))).await?;
+                // here rather than in the writer's turn. Its checks come
+                // before its first write: no savepoint.
+                let (answer, storing) =
+                    writer.run_without_savepoint(move |conn| storing.on_writer(conn).map(|a| (a, storing))).await?;
                 drop(storing);
                 answer
             }
@@ -680,7 +682,11 @@ impl Storing {
         }))
     }
 
-    /// On the request writer's connection, in its group.
+    /// On the request writer's connection, in its group, without a
+    /// savepoint: every check and refusal, and the audit entry's place in
+    /// the chain, come before the first write (a refusal's audit entry is
+    /// its one write), so only a failed insert fails after writing, and it
+    /// undoes the whole group.
     fn on_writer(&self, conn: &rusqlite::Connection) -> Stored {
         if let Some((client_at, user_at)) = self.records_at {
             // In the write transaction: no change to a client or a user
@@ -696,6 +702,9 @@ impl Storing {
         if let Some(e) = self.too_large() {
             return Err(e);
         }
+        // Its place in the chain before the first write: what follows can
+        // fail only in its inserts.
+        let audit = crate::audit::link_sync(conn, &self.audit)?;
         crate::store::requests::insert(conn, &self.new_request())?;
         let stored = &self.stored;
         crate::device::events::append_sync(
@@ -706,7 +715,7 @@ impl Storing {
             crate::device::events::REQUEST_BY_REFERENCE,
             self.now,
         )?;
-        crate::audit::append_sync(conn, &self.audit)?;
+        audit.insert_sync(conn)?;
         Ok(Written::Stored)
     }
 

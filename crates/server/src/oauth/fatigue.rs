@@ -334,8 +334,9 @@ type RefusalKey = (Option<String>, Option<String>, Limit);
 /// make them as costly as accepted requests). In memory: after a restart
 /// the first refusal is recorded again. Updated before the group commits;
 /// an entry that could not be appended is given back ([`RefusalLog::undo`]),
-/// but one lost with its whole group (a failed `COMMIT`, which answers the
-/// request 500) is counted as recorded.
+/// but one lost with its whole group (a failed `COMMIT`, or another job of
+/// the group that failed after writing; the request is answered 500) is
+/// counted as recorded: that key's next entry comes a minute later.
 #[derive(Debug, Default)]
 pub struct RefusalLog(std::sync::Mutex<std::collections::HashMap<RefusalKey, Seen>>);
 

@@ -39,7 +39,8 @@ pub const REDEEM_GRACE_SECS: u64 = 60;
 /// within the interval, `slow_down` (the interval raised by
 /// [`SLOW_DOWN_STEP_SECS`]), as [`handle`]'s transaction would answer.
 /// `None` for any other request (and an unknown one): the transaction
-/// answers it.
+/// answers it. Its one write is its last statement (the writer runs it
+/// without a savepoint).
 fn pending_poll(
     conn: &rusqlite::Connection,
     auth_req_id_hash: &str,
@@ -120,7 +121,9 @@ async fn handle(state: &AppState, caller: AuthenticatedClient<TokenEndpoint>) ->
     // transaction below.
     let (hash, client_id) = (auth_req_id_hash.clone(), client.client_id.clone());
     if let Some(writer) = &state.writer {
-        if let Some(answer) = writer.run(move |conn| pending_poll(conn, &hash, &client_id, now)).await? {
+        if let Some(answer) =
+            writer.run_without_savepoint(move |conn| pending_poll(conn, &hash, &client_id, now)).await?
+        {
             return Err(answer);
         }
     }

@@ -60,6 +60,16 @@ impl std::ops::DerefMut for Tx {
     }
 }
 
+/// A job for one of the database threads (the reader, the writer): runs on
+/// its connection, and its answer or error is sent back.
+pub trait ConnectionJob<R, E>: FnOnce(&rusqlite::Connection) -> Result<R, E> + Send + 'static {}
+impl<F, R, E> ConnectionJob<R, E> for F where F: FnOnce(&rusqlite::Connection) -> Result<R, E> + Send + 'static {}
+
+/// The error of a [`ConnectionJob`]: an internal error (the thread stopped,
+/// the group failed) can stand for it.
+pub trait JobError: From<Internal> + Send + 'static {}
+impl<E> JobError for E where E: From<Internal> + Send + 'static {}
+
 /// Waits for the answer of a job sent to one of the database threads (the
 /// reader, the writer), at most the busy timeout, as a transaction waits for
 /// the write turn. `who` names the thread in the errors.

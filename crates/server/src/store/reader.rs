@@ -13,6 +13,7 @@ use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 
+use super::{ConnectionJob, JobError};
 use crate::error::Internal;
 
 type ReadJob = Box<dyn FnOnce(&rusqlite::Connection) + Send>;
@@ -63,14 +64,7 @@ impl Reader {
     /// # Errors
     /// What `f` returned, or the reader has stopped, dropped the job or not
     /// answered within the busy timeout.
-    pub async fn read<R, E>(
-        &self,
-        f: impl FnOnce(&rusqlite::Connection) -> Result<R, E> + Send + 'static,
-    ) -> Result<R, E>
-    where
-        R: Send + 'static,
-        E: From<Internal> + Send + 'static,
-    {
+    pub async fn read<R: Send + 'static, E: JobError>(&self, f: impl ConnectionJob<R, E>) -> Result<R, E> {
         let (answer, answered) = tokio::sync::oneshot::channel::<Result<R, E>>();
         let job: ReadJob = Box::new(move |conn| {
             let _ = answer.send(f(conn));

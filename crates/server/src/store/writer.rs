@@ -1,14 +1,17 @@
 //! The request writer: one thread with its own SQLite connection that runs
 //! each job's statements synchronously (no hand-off to a worker per
 //! statement) and commits the jobs that are waiting together (group commit).
-//! Each job runs inside a savepoint, so one job's failure undoes only its
-//! own writes; every job's caller is answered after the `COMMIT` that holds
-//! its writes (durable before the answer). The writer takes the database
-//! file's write turn (`store::begin`'s) for each group, so it and the
-//! transactions of `store::begin` never wait in SQLite's busy handler.
-//! Never call it while holding a [`super::Tx`]: the group would wait for
-//! the turn that transaction holds. A checkpointer thread beside it copies
-//! the WAL into the database file ([`run_checkpointer`]).
+//! A job of [`Writer::run`] runs inside a savepoint, so its failure undoes
+//! only its own writes; one of [`Writer::run_without_savepoint`] (the hot
+//! paths' jobs, which refuse before they write) does not, and its failure
+//! after a write undoes its whole group. Every job's caller is answered
+//! after the `COMMIT` that holds its writes (durable before the answer).
+//! The writer takes the database file's write turn (`store::begin`'s) for
+//! each group, so it and the transactions of `store::begin` never wait in
+//! SQLite's busy handler. Never call it while holding a [`super::Tx`]: the
+//! group would wait for the turn that transaction holds. A checkpointer
+//! thread beside it copies the WAL into the database file
+//! ([`run_checkpointer`]).
 
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -17,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Mutex as AsyncMutex;
 
+use super::{ConnectionJob, JobError};
 use crate::error::Internal;
 
 /// Most jobs committed together.
@@ -25,7 +29,13 @@ const MAX_GROUP: usize = 256;
 type Finish = Box<dyn FnOnce(Result<(), String>) + Send>;
 /// A job: runs on the connection (`None`: the group could not begin) and
 /// says whether it succeeded, and how to answer once the group's fate is known.
-type Job = Box<dyn FnOnce(Option<&rusqlite::Connection>) -> (bool, Finish) + Send>;
+type Run = Box<dyn FnOnce(Option<&rusqlite::Connection>) -> (bool, Finish) + Send>;
+
+/// A job and whether it runs in a savepoint of its own.
+struct Job {
+    run: Run,
+    savepoint: bool,
+}
 
 /// A handle on the writer thread of one database file.
 pub struct Writer {
@@ -35,7 +45,7 @@ pub struct Writer {
 /// What the writer tells the checkpointer.
 #[derive(Default)]
 struct Progress {
-    /// Jobs run in committed groups (those whose savepoint was undone too).
+    /// Jobs run in committed groups (those that failed too).
     jobs: AtomicU64,
     /// The checkpointer waits for a nudge (nothing was committed for a
     /// while), rather than looking every [`CHECKPOINT_EVERY`].
@@ -68,9 +78,10 @@ impl Writer {
         let conn = rusqlite::Connection::open(&path)?;
         conn.busy_timeout(super::BUSY_TIMEOUT)?;
         // As `store::open`'s connections: WAL (already the file's mode),
-        // NORMAL synchronisation, foreign keys. The savepoint of each job
-        // journals the pages it changes: in memory, not in a temporary file
-        // opened and written for every group (docs/performance.md).
+        // NORMAL synchronisation, foreign keys. The savepoint of a job of
+        // [`Writer::run`] journals the pages it changes: in memory, not in a
+        // temporary file opened and written for every group
+        // (docs/performance.md).
         // A 64 MiB page cache keeps the indexes' hot pages (each user's
         // entries, the ends of the tables) from being read again with
         // `pread`. Checkpoints are the checkpointer's ([`run_checkpointer`]);
@@ -246,12 +257,19 @@ fn checkpoint(conn: &rusqlite::Connection, frames: i64, turn: &AsyncMutex<()>) -
     Ok(true)
 }
 
-/// Runs a group in one transaction, each job in a savepoint: the answers
-/// to give, and the group's outcome (an error: nothing of the group is
-/// stored). A `BEGIN` that fails fails the jobs waiting. A savepoint
-/// statement that fails, or a transaction SQLite ended on its own (a full
-/// disk), ends the group: everything is rolled back, and the jobs still
-/// queued wait for the next group.
+/// Runs a group in one transaction: the answers to give, and the group's
+/// outcome (an error: nothing of the group is stored). A `BEGIN` that fails
+/// fails the jobs waiting. A job with a savepoint that fails undoes only its
+/// own writes. A job without one that fails before writing leaves nothing
+/// to undo; one that fails after a write ends the group, as does a
+/// savepoint statement that fails or a transaction SQLite ended on its own
+/// (a full disk): everything is rolled back, and the jobs still queued wait
+/// for the next group.
+///
+/// A job's writes are `INSERT`, `UPDATE` and `DELETE` statements: SQLite
+/// counts the rows of each when it completes (`sqlite3_total_changes`,
+/// triggers' rows included) and undoes a statement that fails, so an
+/// unchanged count means the job wrote nothing.
 ///
 /// The group is `first` and the jobs that arrive while it runs, up to
 /// [`MAX_GROUP`]: those queued behind its statements join its `COMMIT`
@@ -260,19 +278,22 @@ fn run_group(conn: &rusqlite::Connection, first: Job, rx: &mpsc::Receiver<Job>) 
     let jobs = std::iter::once(first).chain(std::iter::from_fn(|| rx.try_recv().ok())).take(MAX_GROUP);
     if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
         // The jobs waiting fail with it, as a group would.
-        return (jobs.map(|job| job(None).1).collect(), Err(format!("beginning a group: {e}")));
+        return (jobs.map(|job| (job.run)(None).1).collect(), Err(format!("beginning a group: {e}")));
     }
     let mut finishers = Vec::new();
     let mut broken = None;
-    for job in jobs {
-        if let Err(e) = conn.execute_batch("SAVEPOINT job") {
-            finishers.push(job(None).1);
-            broken = Some(format!("savepoint: {e}"));
-            break;
+    for Job { run, savepoint } in jobs {
+        if savepoint {
+            if let Err(e) = conn.execute_batch("SAVEPOINT job") {
+                finishers.push(run(None).1);
+                broken = Some(format!("savepoint: {e}"));
+                break;
+            }
         }
+        let changes = conn.total_changes();
         // A panicking job is a failed one (its caller's answer is dropped
         // with it); the writer goes on.
-        let ok = match std::panic::catch_unwind(AssertUnwindSafe(|| job(Some(conn)))) {
+        let ok = match std::panic::catch_unwind(AssertUnwindSafe(|| run(Some(conn)))) {
             Ok((ok, finish)) => {
                 finishers.push(finish);
                 ok
@@ -282,9 +303,14 @@ fn run_group(conn: &rusqlite::Connection, first: Job, rx: &mpsc::Receiver<Job>) 
                 false
             }
         };
-        let undone = if ok { Ok(()) } else { conn.execute_batch("ROLLBACK TO job") };
-        if let Err(e) = undone.and_then(|()| conn.execute_batch("RELEASE job")) {
-            broken = Some(format!("savepoint: {e}"));
+        if savepoint {
+            let undone = if ok { Ok(()) } else { conn.execute_batch("ROLLBACK TO job") };
+            if let Err(e) = undone.and_then(|()| conn.execute_batch("RELEASE job")) {
+                broken = Some(format!("savepoint: {e}"));
+                break;
+            }
+        } else if !ok && conn.total_changes() != changes {
+            broken = Some("a job failed after writing, and its group was undone".to_owned());
             break;
         }
         if conn.is_autocommit() {
@@ -306,22 +332,47 @@ fn run_group(conn: &rusqlite::Connection, first: Job, rx: &mpsc::Receiver<Job>) 
 }
 
 impl Writer {
-    /// Runs `f` on the writer's connection inside the next group; its
-    /// answer comes after the group's `COMMIT` (an error of `f` undoes only
-    /// its writes).
+    /// Runs `f` on the writer's connection inside the next group, in a
+    /// savepoint of its own: an error of `f` undoes only its writes. Its
+    /// answer comes after the group's `COMMIT`.
     ///
     /// # Errors
     /// What `f` returned, or the group could not begin or commit.
-    pub async fn run<R, E>(
+    pub async fn run<R: Send + 'static, E: JobError>(&self, f: impl ConnectionJob<R, E>) -> Result<R, E> {
+        self.submit(f, true).await
+    }
+
+    /// [`Writer::run`] without the savepoint, for jobs that make their
+    /// checks before their first write: an error of `f` before it writes
+    /// costs nothing, one after a write undoes the whole group (every job of
+    /// it is answered with an error, as when a `COMMIT` fails). A savepoint
+    /// journals each page a job changes that was in the file when it began
+    /// (all but the new pages at the end): a sixth of the writer's time
+    /// under `/bc-authorize` load (docs/performance.md).
+    ///
+    /// `f` must write with plain `INSERT`, `UPDATE` and `DELETE` statements
+    /// only, which SQLite counts when they complete ([`run_group`]): no
+    /// schema or `PRAGMA` writes, no `OR FAIL`, and no trigger that can
+    /// fail after it wrote (its rows are not counted when it fails). A write
+    /// that goes uncounted before the job fails would be committed with the
+    /// group.
+    ///
+    /// # Errors
+    /// As [`Writer::run`].
+    pub async fn run_without_savepoint<R: Send + 'static, E: JobError>(
         &self,
-        f: impl FnOnce(&rusqlite::Connection) -> Result<R, E> + Send + 'static,
-    ) -> Result<R, E>
-    where
-        R: Send + 'static,
-        E: From<Internal> + Send + 'static,
-    {
+        f: impl ConnectionJob<R, E>,
+    ) -> Result<R, E> {
+        self.submit(f, false).await
+    }
+
+    async fn submit<R: Send + 'static, E: JobError>(
+        &self,
+        f: impl ConnectionJob<R, E>,
+        savepoint: bool,
+    ) -> Result<R, E> {
         let (answer, answered) = tokio::sync::oneshot::channel::<Result<R, E>>();
-        let job: Job = Box::new(move |conn| {
+        let run: Run = Box::new(move |conn| {
             let Some(conn) = conn else {
                 return (
                     false,
@@ -343,7 +394,7 @@ impl Writer {
                 }),
             )
         });
-        self.jobs.send(job).map_err(|_| Internal::new("the request writer has stopped"))?;
+        self.jobs.send(Job { run, savepoint }).map_err(|_| Internal::new("the request writer has stopped"))?;
         // As long as `store::begin` waits for the write turn; the job may
         // still commit later (as when a client hangs up).
         super::job_answer(answered, "request writer").await
@@ -401,6 +452,113 @@ mod tests {
             assert_eq!(answer.is_ok(), i % 2 == 0, "job {i}: {answer:?}");
         }
         assert_eq!(stored(&db).await, (0..40).step_by(2).collect::<Vec<_>>());
+    }
+
+    type TestJob = Box<dyn FnOnce(&rusqlite::Connection) -> Result<usize, Internal> + Send>;
+
+    /// Queues `jobs` (each with whether it runs in a savepoint) on `writer`
+    /// in their order while `db`'s write turn is held, so that they make one
+    /// group, then lets the group run: the answers, in the jobs' order.
+    async fn one_group(
+        writer: &Writer,
+        db: &super::super::Db,
+        jobs: Vec<(bool, TestJob)>,
+    ) -> Vec<Result<usize, Internal>> {
+        let held = super::super::begin(db).await.unwrap();
+        let mut all = Box::pin(futures_util::future::join_all(jobs.into_iter().map(|(savepoint, job)| async move {
+            if savepoint {
+                writer.run(job).await
+            } else {
+                writer.run_without_savepoint(job).await
+            }
+        })));
+        // One poll of each, in order: each job is sent on its first poll.
+        std::future::poll_fn(|cx| {
+            assert!(std::future::Future::poll(all.as_mut(), cx).is_pending(), "answered while the turn was held");
+            std::task::Poll::Ready(())
+        })
+        .await;
+        held.commit().await.unwrap();
+        all.await
+    }
+
+    fn refuse() -> TestJob {
+        Box::new(|_| Err(Internal::new("refused")))
+    }
+
+    // Without savepoints, jobs that fail before writing (a refusal, a
+    // statement that fails) cost their group nothing: the other jobs'
+    // writes are committed, beside jobs with a savepoint that fail after
+    // writing (undone alone).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_job_without_savepoint_that_fails_before_writing_leaves_its_group_alone() {
+        let (_dir, db) = table().await;
+        let writer = Writer::open(&db).unwrap();
+        let null: TestJob = Box::new(|conn| Ok(conn.execute("INSERT INTO t (v) VALUES (NULL)", [])?));
+        let undone: TestJob = Box::new(|conn| {
+            insert(4)(conn)?;
+            Err(Internal::new("undone"))
+        });
+        let jobs = vec![
+            (false, Box::new(insert(0)) as TestJob),
+            (false, refuse()),
+            (false, Box::new(insert(2))),
+            (false, null),
+            (true, undone),
+            (false, Box::new(insert(5))),
+            (true, Box::new(insert(6))),
+        ];
+        let answers = one_group(&writer, &db, jobs).await;
+        let errors: Vec<_> = answers.iter().map(|a| a.as_ref().err().map(ToString::to_string)).collect();
+        for (i, error) in errors.iter().enumerate() {
+            match (i, error) {
+                (1, Some(e)) => assert!(e.contains("refused"), "{e}"),
+                (3, Some(e)) => assert!(e.contains("NOT NULL"), "{e}"),
+                (4, Some(e)) => assert!(e.contains("undone"), "{e}"),
+                (0 | 2 | 5 | 6, None) => {}
+                _ => panic!("job {i}: {error:?}"),
+            }
+        }
+        assert_eq!(stored(&db).await, [0, 2, 5, 6]);
+    }
+
+    // Without savepoints, a job that fails or panics after a write undoes
+    // its whole group: each job of it is answered with an error (the one
+    // that failed, with its own), nothing of it is stored, and the jobs
+    // queued behind it are committed in the next group. Checked to fail
+    // with the `total_changes` check left out (jobs 0 to 3 answered as
+    // stored).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_job_without_savepoint_that_fails_after_writing_undoes_its_group() {
+        for panics in [false, true] {
+            let (_dir, db) = table().await;
+            let writer = Writer::open(&db).unwrap();
+            let jobs = (0..8i64)
+                .map(|i| {
+                    let job: TestJob = Box::new(move |conn| {
+                        let n = insert(i)(conn)?;
+                        if i == 4 {
+                            assert!(!panics, "job 4 panics after its write");
+                            return Err(Internal::new("job 4 failed after its write"));
+                        }
+                        Ok(n)
+                    });
+                    // One with a savepoint among them: undone with the group.
+                    (i == 2, job)
+                })
+                .collect();
+            let answers = one_group(&writer, &db, jobs).await;
+            for (i, answer) in (0i64..).zip(&answers) {
+                let e = answer.as_ref().err().map(ToString::to_string).unwrap_or_default();
+                match i {
+                    0..=3 => assert!(e.contains("failed after writing"), "job {i}: {answer:?}"),
+                    4 if panics => assert!(e.contains("dropped a job"), "job 4: {answer:?}"),
+                    4 => assert!(e.contains("job 4 failed after its write"), "job 4: {answer:?}"),
+                    _ => assert!(answer.is_ok(), "job {i}: {answer:?}"),
+                }
+            }
+            assert_eq!(stored(&db).await, [5, 6, 7], "panics: {panics}");
+        }
     }
 
     // A job waits for the write turn a transaction of `store::begin` holds,
