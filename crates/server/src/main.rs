@@ -4,9 +4,10 @@
 
 mod cli;
 
-// mimalloc, for the server's allocations under load (docs/performance.md
-// "mimalloc"); on Linux also SQLite's and every C library's, since it
-// replaces `malloc` there (Cargo.toml).
+// mimalloc, for the server's allocations under load (docs/performance.md,
+// "No savepoint for the hot paths' jobs, and mimalloc"); on Linux with
+// glibc also SQLite's and every C library's, since it replaces `malloc`
+// there (Cargo.toml).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

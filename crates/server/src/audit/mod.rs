@@ -199,7 +199,7 @@ pub fn append_sync(conn: &rusqlite::Connection, p: &Prepared) -> Result<u64, Int
 /// A prepared record's place in the chain, read in the writer's transaction:
 /// the `seq` and `hash` it takes after the last entry. Nothing else may be
 /// appended before its insert.
-pub struct Linked<'a> {
+pub(crate) struct Linked<'a> {
     prepared: &'a Prepared,
     seq: u64,
     hash: String,
@@ -211,7 +211,7 @@ pub struct Linked<'a> {
 ///
 /// # Errors
 /// The database failed, or the record could not be hashed.
-pub fn link_sync<'a>(conn: &rusqlite::Connection, p: &'a Prepared) -> Result<Linked<'a>, Internal> {
+pub(crate) fn link_sync<'a>(conn: &rusqlite::Connection, p: &'a Prepared) -> Result<Linked<'a>, Internal> {
     let last: Option<(i64, String)> = {
         let mut stmt = conn.prepare_cached(LAST)?;
         let mut rows = stmt.query([])?;
@@ -229,7 +229,7 @@ impl Linked<'_> {
     ///
     /// # Errors
     /// The database failed.
-    pub fn insert_sync(&self, conn: &rusqlite::Connection) -> Result<u64, Internal> {
+    pub(crate) fn insert_sync(self, conn: &rusqlite::Connection) -> Result<u64, Internal> {
         let (p, e) = (self.prepared, &self.prepared.entry);
         // The pool's statement as it is: SQLite numbers `$1` … `$8` in the
         // order they first appear, which is theirs.

@@ -266,10 +266,12 @@ fn checkpoint(conn: &rusqlite::Connection, frames: i64, turn: &AsyncMutex<()>) -
 /// (a full disk): everything is rolled back, and the jobs still queued wait
 /// for the next group.
 ///
-/// A job's writes are `INSERT`, `UPDATE` and `DELETE` statements: SQLite
-/// counts the rows of each when it completes (`sqlite3_total_changes`,
-/// triggers' rows included) and undoes a statement that fails, so an
-/// unchanged count means the job wrote nothing.
+/// A job without a savepoint writes with `INSERT`, `UPDATE` and `DELETE`
+/// statements only ([`Writer::run_without_savepoint`]): SQLite counts the
+/// rows of each (`sqlite3_total_changes`; a trigger's as each of its steps
+/// completes) and undoes a statement that fails, so an unchanged count
+/// means the job wrote nothing. A count that moved for a statement then
+/// undone only costs an undo of the group that was not needed.
 ///
 /// The group is `first` and the jobs that arrive while it runs, up to
 /// [`MAX_GROUP`]: those queued behind its statements join its `COMMIT`
@@ -350,12 +352,10 @@ impl Writer {
     /// (all but the new pages at the end): a sixth of the writer's time
     /// under `/bc-authorize` load (docs/performance.md).
     ///
-    /// `f` must write with plain `INSERT`, `UPDATE` and `DELETE` statements
-    /// only, which SQLite counts when they complete ([`run_group`]): no
-    /// schema or `PRAGMA` writes, no `OR FAIL`, and no trigger that can
-    /// fail after it wrote (its rows are not counted when it fails). A write
-    /// that goes uncounted before the job fails would be committed with the
-    /// group.
+    /// `f` must write with `INSERT`, `UPDATE` and `DELETE` statements only,
+    /// whose rows SQLite counts ([`run_group`]): no schema or `PRAGMA`
+    /// writes, which it does not count. A write that goes uncounted before
+    /// the job fails would be committed with the group.
     ///
     /// # Errors
     /// As [`Writer::run`].
@@ -487,9 +487,9 @@ mod tests {
     }
 
     // Without savepoints, jobs that fail before writing (a refusal, a
-    // statement that fails) cost their group nothing: the other jobs'
-    // writes are committed, beside jobs with a savepoint that fail after
-    // writing (undone alone).
+    // statement that fails, a panic) cost their group nothing: the other
+    // jobs' writes are committed, beside jobs with a savepoint that fail
+    // after writing (undone alone).
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_job_without_savepoint_that_fails_before_writing_leaves_its_group_alone() {
         let (_dir, db) = table().await;
@@ -499,6 +499,7 @@ mod tests {
             insert(4)(conn)?;
             Err(Internal::new("undone"))
         });
+        let panics: TestJob = Box::new(|_| panic!("a job panics before writing"));
         let jobs = vec![
             (false, Box::new(insert(0)) as TestJob),
             (false, refuse()),
@@ -507,6 +508,8 @@ mod tests {
             (true, undone),
             (false, Box::new(insert(5))),
             (true, Box::new(insert(6))),
+            (false, panics),
+            (false, Box::new(insert(8))),
         ];
         let answers = one_group(&writer, &db, jobs).await;
         let errors: Vec<_> = answers.iter().map(|a| a.as_ref().err().map(ToString::to_string)).collect();
@@ -515,11 +518,12 @@ mod tests {
                 (1, Some(e)) => assert!(e.contains("refused"), "{e}"),
                 (3, Some(e)) => assert!(e.contains("NOT NULL"), "{e}"),
                 (4, Some(e)) => assert!(e.contains("undone"), "{e}"),
-                (0 | 2 | 5 | 6, None) => {}
+                (7, Some(e)) => assert!(e.contains("dropped a job"), "{e}"),
+                (0 | 2 | 5 | 6 | 8, None) => {}
                 _ => panic!("job {i}: {error:?}"),
             }
         }
-        assert_eq!(stored(&db).await, [0, 2, 5, 6]);
+        assert_eq!(stored(&db).await, [0, 2, 5, 6, 8]);
     }
 
     // Without savepoints, a job that fails or panics after a write undoes
