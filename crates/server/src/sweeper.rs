@@ -65,53 +65,74 @@ pub async fn sweep_once(state: &AppState) -> Result<usize, Internal> {
     if queued {
         state.outbox_wake.notify_one();
     }
-    clear_token_responses(state, now).await?;
-    sqlx::query("DELETE FROM device_jtis WHERE exp < $1").bind(store::ts(now)).execute(&state.db).await?;
-    sqlx::query("DELETE FROM client_jtis WHERE exp < $1").bind(store::ts(now)).execute(&state.db).await?;
+    prune(state, now).await?;
+    Ok(n)
+}
+
+/// Clears the stored token responses whose replay window has ended and
+/// deletes what is past its keeping: used `jti`s, user code failures, refresh
+/// token families, events. One transaction in the write turn: on SQLite a
+/// statement outside it would hold the database's write lock behind the
+/// request writer's back, whose group would then wait in SQLite's busy
+/// handler (sleeps of 1 ms and more) rather than for the turn.
+async fn prune(state: &AppState, now: u64) -> Result<(), Internal> {
+    let mut tx = store::begin(&state.db).await?;
+    clear_token_responses(&mut tx, now).await?;
+    sqlx::query("DELETE FROM device_jtis WHERE exp < $1").bind(store::ts(now)).execute(&mut *tx).await?;
+    sqlx::query("DELETE FROM client_jtis WHERE exp < $1").bind(store::ts(now)).execute(&mut *tx).await?;
     sqlx::query("DELETE FROM user_code_failures WHERE failed_at <= $1")
         .bind(store::ts(now.saturating_sub(state.config.limits.user_code_window_secs)))
-        .execute(&state.db)
+        .execute(&mut *tx)
         .await?;
     // Refresh token families a day past their absolute end (until then a
     // refusal can still say why: expired rather than unknown).
     sqlx::query("DELETE FROM refresh_tokens WHERE expires_at <= $1")
         .bind(store::ts(now.saturating_sub(86_400)))
-        .execute(&state.db)
+        .execute(&mut *tx)
         .await?;
-    sqlx::query("DELETE FROM events WHERE created_at < $1")
-        .bind(store::ts(now.saturating_sub(EVENT_RETENTION_SECS)))
-        .execute(&state.db)
-        .await?;
-    Ok(n)
+    sqlx::query(PRUNE_EVENTS).bind(store::ts(now.saturating_sub(EVENT_RETENTION_SECS))).execute(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(())
 }
+
+/// Deletes the events created before `$1`, found in `seq` order: there is
+/// no index on `created_at`, and the log grows by an event per request, so
+/// a filter on it alone would read the whole log every second (with the
+/// write lock held). Events take their `seq` in commit order and their
+/// `created_at` when their transaction ran, so the two rise together, save
+/// a transaction that read the clock before another committed first; such
+/// an event, older than one before it, is deleted at a later sweep, once
+/// the ones before it go. Nothing newer than `$1` is ever deleted.
+pub(crate) const PRUNE_EVENTS: &str = "DELETE FROM events WHERE seq < COALESCE(\
+     (SELECT seq FROM events WHERE created_at >= $1 ORDER BY seq LIMIT 1), \
+     (SELECT MAX(seq) + 1 FROM events))";
 
 /// Clears the stored token responses (`docs/server.md`, "POST /token") whose
 /// replay window has ended at `now`. The token endpoint treats them as gone
 /// from that moment anyway; this only removes the ciphertext.
-///
-/// # Errors
-/// The database failed.
-pub async fn clear_token_responses(state: &AppState, now: u64) -> Result<u64, Internal> {
+async fn clear_token_responses(tx: &mut store::Tx, now: u64) -> Result<u64, Internal> {
     let done = sqlx::query(
         "UPDATE auth_requests SET token_response = NULL, token_response_until = NULL \
          WHERE token_response_until IS NOT NULL AND token_response_until <= $1",
     )
     .bind(store::ts(now))
-    .execute(&state.db)
+    .execute(&mut **tx)
     .await?;
     Ok(done.rows_affected())
 }
 
-/// The sweeper task: runs until the hub's shutdown signal.
+/// The sweeper task: sweeps every `sweep_interval`, the first one interval
+/// after the start (so that a test that sets a long interval sweeps only
+/// when it says), until the hub's shutdown signal.
 pub async fn run(state: AppState) {
     let mut shutdown = state.hub.shutdown_signal();
     loop {
-        if let Err(e) = sweep_once(&state).await {
-            tracing::error!(error = %e, "sweep failed");
-        }
         tokio::select! {
             () = tokio::time::sleep(state.config.sweep_interval) => {}
             () = crate::device::hub::Hub::stopped(&mut shutdown) => return,
+        }
+        if let Err(e) = sweep_once(&state).await {
+            tracing::error!(error = %e, "sweep failed");
         }
     }
 }

@@ -182,10 +182,12 @@ pub fn test_config(issuer: Issuer) -> Config {
 
 /// The statements of the hot paths as they run on the pool
 /// ([`crate::HotPath::Pool`]): the fatigue checks, the request's insert,
-/// the client and user reads; for the tests that prepare them on PostgreSQL.
+/// the client and user reads; and the sweeper's pruning of the event log;
+/// for the tests that prepare them on PostgreSQL.
 #[must_use]
 pub fn pool_statements() -> Vec<String> {
     let mut all = crate::oauth::fatigue::pool_statements();
+    all.push(crate::sweeper::PRUNE_EVENTS.to_owned());
     all.push(crate::store::portable::dollar_placeholders(crate::store::requests::INSERT));
     all.push(format!("SELECT {} FROM clients WHERE client_id = $1", crate::oauth::clients::CLIENT_COLUMNS));
     use crate::store::users::{condition, By, USER_COLUMNS};
@@ -453,6 +455,13 @@ impl Drop for TestServer {
             let _ = tx.send(());
         }
     }
+}
+
+/// Takes this process's write turn on `db` (as `store::begin` does before
+/// its transaction) without a transaction: a writer that skips the turn
+/// goes on while it is held, one that takes it waits.
+pub async fn hold_write_turn(db: &sqlx::AnyPool) -> tokio::sync::OwnedMutexGuard<()> {
+    crate::store::write_turn(db).lock_owned().await
 }
 
 /// Rows of a query selecting two integer columns (a nullable one, then a

@@ -287,7 +287,10 @@ pub(crate) fn write_turn(db: &Db) -> Arc<AsyncMutex<()>> {
 /// waiting writer never sits in SQLite's busy handler, whose sleeps (1 ms
 /// growing to 100 ms) left the lock idle and made the p99 latency of
 /// `/bc-authorize` under load about 150 ms (`docs/performance.md`). Another
-/// process writing the same file is still handled by `busy_timeout`.
+/// process writing the same file, or a single statement run on the pool
+/// outside a transaction, is still waited for in a busy handler: SQLite's
+/// (`busy_timeout`) on the pool's connections, one with shorter sleeps on
+/// the request writer's (`writer::wait_for_lock`).
 ///
 /// # Errors
 /// The database failed.

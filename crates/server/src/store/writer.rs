@@ -76,7 +76,7 @@ impl Writer {
         let path = super::sqlite_path(db).ok_or_else(not_sqlite)?;
         let turn = super::write_turn(db);
         let conn = rusqlite::Connection::open(&path)?;
-        conn.busy_timeout(super::BUSY_TIMEOUT)?;
+        conn.busy_handler(Some(wait_for_lock))?;
         // As `store::open`'s connections: WAL (already the file's mode),
         // NORMAL synchronisation, foreign keys. The savepoint of a job of
         // [`Writer::run`] journals the pages it changes: in memory, not in a
@@ -108,7 +108,7 @@ impl Writer {
             .map_err(|e| Internal::new(format!("starting the writer: {e}")))?;
         std::thread::Builder::new()
             .name("countersign-ckpt".into())
-            .spawn(move || run_checkpointer(&checkpointer, frames, &nudged, &turn, &progress))
+            .spawn(move || run_checkpointer(&checkpointer, &path, frames, &nudged, &turn, &progress))
             .map_err(|e| Internal::new(format!("starting the checkpointer: {e}")))?;
         Ok(Writer { jobs })
     }
@@ -141,6 +141,36 @@ fn run_thread(
     }
 }
 
+/// The writer's busy handler: a statement that found the database locked
+/// (by a connection writing outside the write turn: another process, or a
+/// single statement on the pool) is tried again after [`lock_retry_in`],
+/// until about [`super::BUSY_TIMEOUT`] has passed. SQLite's own handler
+/// sleeps 1, 2, 5, 10 ms and more between tries, which left the lock idle
+/// and the whole group waiting long after a short statement was done.
+fn wait_for_lock(tries: i32) -> bool {
+    match lock_retry_in(tries) {
+        Some(wait) => {
+            std::thread::sleep(wait);
+            true
+        }
+        None => false,
+    }
+}
+
+/// Short waits first, the ones a statement of a millisecond needs; then a
+/// millisecond each; `None` once they add up to [`super::BUSY_TIMEOUT`].
+fn lock_retry_in(tries: i32) -> Option<Duration> {
+    const SHORT: Duration = Duration::from_micros(100);
+    const SHORT_TRIES: u32 = 100;
+    const LONG: Duration = Duration::from_millis(1);
+    let tries = u32::try_from(tries).ok()?;
+    if tries < SHORT_TRIES {
+        return Some(SHORT);
+    }
+    let long_tries = (super::BUSY_TIMEOUT.saturating_sub(SHORT * SHORT_TRIES)).as_micros() / LONG.as_micros();
+    (u128::from(tries - SHORT_TRIES) < long_tries).then_some(LONG)
+}
+
 /// WAL frames (pages, 64 MiB) after which a checkpoint finishes in the
 /// write turn so that the WAL starts over (SQLite's own checkpoints come at
 /// 1,000). That pass holds the turn for its two `fsync`s (about 10 ms on the
@@ -159,6 +189,10 @@ const CHECKPOINT_JOBS: u64 = 100;
 /// ...or, when fewer were, the time since the last: a quiet server is
 /// not `fsync`ed at every commit.
 const CHECKPOINT_QUIET: Duration = Duration::from_secs(1);
+/// Passive passes at most before the pass in the write turn...
+const CATCH_UP_PASSES: usize = 4;
+/// ...ended early once one had fewer frames than this to copy (4 MiB).
+const CATCH_UP_FRAMES: i64 = 1_000;
 /// How long the pass in the write turn waits for each lock it needs (the
 /// readers of the WAL to move on); past it, the pass gives up and a later
 /// one tries again.
@@ -171,10 +205,12 @@ const CHECKPOINT_LOCK_WAIT: Duration = Duration::from_millis(50);
 /// its last pass (or [`CHECKPOINT_QUIET`] passed with at least one), a
 /// passive checkpoint copies what was committed when it began, without
 /// waiting for the writer. Once the WAL holds [`CHECKPOINT_FRAMES`] and that
-/// pass copied all of it, a second pass (`RESTART`) runs in the write turn,
+/// pass copied all of it, a last pass (`RESTART`) runs in the write turn,
 /// where nothing is appended: it copies what the writer added meanwhile and
 /// has the writer's next transaction start the WAL over (passive passes
-/// alone let the WAL grow while the writer keeps writing). A pass that
+/// alone let the WAL grow while the writer keeps writing). Before it, more
+/// passive passes catch up outside the turn ([`catch_up`]), so that the
+/// writer waits only for the copy and `fsync`s of what came last. A pass that
 /// could not copy everything (a reader of an older snapshot, such as an
 /// audit export) skips the second pass, so that a long reader does not
 /// hold the write turn; such a pass is tried again a second later. With
@@ -184,6 +220,7 @@ const CHECKPOINT_LOCK_WAIT: Duration = Duration::from_millis(50);
 /// at SQLite's 1,000 pages).
 fn run_checkpointer(
     conn: &rusqlite::Connection,
+    path: &std::path::Path,
     frames: i64,
     nudged: &mpsc::Receiver<()>,
     turn: &AsyncMutex<()>,
@@ -218,7 +255,7 @@ fn run_checkpointer(
         // checkpoint lock taken, an error) leaves the count where it was:
         // the next tries again a second later, even if nothing more is
         // committed.
-        match checkpoint(conn, frames, turn) {
+        match checkpoint(conn, path, frames, turn) {
             Ok(true) => last = (jobs, Instant::now()),
             Ok(false) => last.1 = Instant::now(),
             Err(e) => {
@@ -230,15 +267,13 @@ fn run_checkpointer(
 }
 
 /// One checkpoint of [`run_checkpointer`]: whether it copied the whole WAL.
-fn checkpoint(conn: &rusqlite::Connection, frames: i64, turn: &AsyncMutex<()>) -> rusqlite::Result<bool> {
-    // (busy, frames in the WAL when the pass began, frames copied).
-    let pass = |mode: &str| {
-        conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |row| {
-            Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?, row.get::<_, i64>(2)?))
-        })
-    };
-    // `busy` with -1 frames: another connection was checkpointing.
-    let (busy, log, copied) = pass("PASSIVE")?;
+fn checkpoint(
+    conn: &rusqlite::Connection,
+    path: &std::path::Path,
+    frames: i64,
+    turn: &AsyncMutex<()>,
+) -> Result<bool, Internal> {
+    let (busy, log, copied) = passive(conn)?;
     if busy != 0 || copied < log {
         tracing::debug!(
             log,
@@ -248,13 +283,67 @@ fn checkpoint(conn: &rusqlite::Connection, frames: i64, turn: &AsyncMutex<()>) -
         return Ok(false);
     }
     if log >= frames {
+        if !catch_up(conn, path, log)? {
+            return Ok(false);
+        }
         let _turn = turn.blocking_lock();
-        let (busy, ..) = pass("RESTART")?;
+        let (busy, ..) = pass(conn, "RESTART")?;
         if busy != 0 {
             tracing::debug!("checkpoint: readers kept the WAL from starting over");
         }
     }
     Ok(true)
+}
+
+/// Brings the database file close to the WAL's end outside the write turn,
+/// after a passive pass that found `log` frames: under load the pass in the
+/// turn held it for the copy of everything committed since that pass, and
+/// for the `fsync` of every page the passive passes had copied (a pass
+/// syncs the database file only if the writer appended nothing while it
+/// copied), 30 to 90 ms twice a second in which no request was stored
+/// (docs/performance.md). Each round syncs the database file and runs
+/// another passive pass, until one finds fewer than [`CATCH_UP_FRAMES`]
+/// new frames or [`CATCH_UP_PASSES`] ran; then both files are synced, so
+/// that the pass in the turn has only what came during that last sync
+/// left to write. `false`: a pass could not copy everything (a reader in
+/// the way), and the restart waits for a later checkpoint.
+fn catch_up(conn: &rusqlite::Connection, path: &std::path::Path, log: i64) -> Result<bool, Internal> {
+    let open = |path: &std::path::Path| {
+        std::fs::File::open(path).map_err(|e| Internal::new(format!("opening {} to sync it: {e}", path.display())))
+    };
+    let sync = |file: &std::fs::File| file.sync_data().map_err(|e| Internal::new(format!("syncing: {e}")));
+    let db = open(path)?;
+    let mut wal_path = path.as_os_str().to_owned();
+    wal_path.push("-wal");
+    let wal = open(std::path::Path::new(&wal_path))?;
+    let mut last = log;
+    for _ in 0..CATCH_UP_PASSES {
+        sync(&db)?;
+        let (busy, log, copied) = passive(conn)?;
+        if busy != 0 || copied < log {
+            return Ok(false);
+        }
+        let new = log.saturating_sub(last);
+        last = log;
+        if new < CATCH_UP_FRAMES {
+            break;
+        }
+    }
+    sync(&db)?;
+    sync(&wal)?;
+    Ok(true)
+}
+
+/// A checkpoint pass: (busy, frames in the WAL when the pass began, frames
+/// copied); `busy` with -1 frames: another connection was checkpointing.
+fn pass(conn: &rusqlite::Connection, mode: &str) -> rusqlite::Result<(i64, i64, i64)> {
+    conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |row| {
+        Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?, row.get::<_, i64>(2)?))
+    })
+}
+
+fn passive(conn: &rusqlite::Connection) -> rusqlite::Result<(i64, i64, i64)> {
+    pass(conn, "PASSIVE")
 }
 
 /// Runs a group in one transaction: the answers to give, and the group's
@@ -585,6 +674,46 @@ mod tests {
         assert_eq!(stored(&db).await, [1, 2]);
     }
 
+    // A connection that writes outside the write turn (another process, or
+    // a single statement on the pool) holds the lock for a while: the
+    // writer's job waits for it in the busy handler and then commits. With
+    // no handler (a `false` from it), the job fails "database is locked".
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_job_waits_for_a_lock_taken_outside_the_turn() {
+        let (dir, db) = table().await;
+        let writer = Writer::open(&db).unwrap();
+        let other = rusqlite::Connection::open(dir.path().join("writer.db")).unwrap();
+        other.execute_batch("BEGIN IMMEDIATE; INSERT INTO t (v) VALUES (1);").unwrap();
+        let committing = Arc::new(AtomicBool::new(false));
+        let holder = std::thread::spawn({
+            let committing = committing.clone();
+            move || {
+                std::thread::sleep(Duration::from_millis(300));
+                committing.store(true, Ordering::SeqCst);
+                other.execute_batch("COMMIT").unwrap();
+            }
+        });
+        writer.run(insert(2)).await.unwrap();
+        assert!(committing.load(Ordering::SeqCst), "answered before the other's commit");
+        holder.join().unwrap();
+        assert_eq!(stored(&db).await, [1, 2]);
+    }
+
+    // The writer's busy handler waits 100 us at first, a millisecond later
+    // on, and gives up once the waits add up to the busy timeout.
+    #[test]
+    fn the_writers_waits_for_a_lock_add_up_to_the_busy_timeout() {
+        assert_eq!(lock_retry_in(0), Some(Duration::from_micros(100)));
+        assert_eq!(lock_retry_in(99), Some(Duration::from_micros(100)));
+        assert_eq!(lock_retry_in(100), Some(Duration::from_millis(1)));
+        assert_eq!(lock_retry_in(-1), None);
+        let waits: Vec<Duration> = (0..).map_while(lock_retry_in).collect();
+        let total: Duration = waits.iter().sum();
+        assert_eq!(total, super::super::BUSY_TIMEOUT);
+        assert_eq!(lock_retry_in(i32::try_from(waits.len()).unwrap()), None);
+        assert_eq!(lock_retry_in(i32::MAX), None);
+    }
+
     /// How many times the WAL was started over: the checkpoint sequence
     /// number of its header (bytes 12 to 15, big-endian; SQLite's file
     /// format, "WAL File Format").
@@ -634,6 +763,55 @@ mod tests {
         let restarts = wal_restarts(&wal) - before;
         let size = std::fs::metadata(&wal).unwrap().len();
         assert!(restarts >= 1, "the WAL was never started over ({} MiB)", size >> 20);
+    }
+
+    // Catching up before the pass in the write turn copies what the WAL
+    // holds into the database file (a copy of that file alone has the rows).
+    // A reader of an older snapshot in the way stops it: the WAL does not
+    // start over this time. A file it cannot open is an error naming it.
+    #[tokio::test]
+    async fn catching_up_copies_the_wal_unless_a_reader_is_in_the_way() {
+        let (dir, _db) = table().await;
+        let path = dir.path().join("writer.db");
+        let (conn, checkpointer) =
+            (rusqlite::Connection::open(&path).unwrap(), rusqlite::Connection::open(&path).unwrap());
+        let write = |n: i64| {
+            for v in 0..n {
+                conn.execute("INSERT INTO t (v) VALUES (?1)", [v]).unwrap();
+            }
+        };
+        let in_file_alone = || {
+            let copy = dir.path().join("copy.db");
+            std::fs::copy(&path, &copy).unwrap();
+            let n: i64 = rusqlite::Connection::open(&copy)
+                .unwrap()
+                .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+                .unwrap();
+            std::fs::remove_file(&copy).unwrap();
+            n
+        };
+        write(50);
+        let (_, log, _) = passive(&checkpointer).unwrap();
+        write(50);
+        assert_eq!(in_file_alone(), 50);
+        assert!(catch_up(&checkpointer, &path, log).unwrap());
+        assert_eq!(in_file_alone(), 100);
+
+        let reader = rusqlite::Connection::open(&path).unwrap();
+        reader.execute_batch("BEGIN").unwrap();
+        let seen: i64 = reader.query_row("SELECT count(*) FROM t", [], |r| r.get(0)).unwrap();
+        write(50);
+        let (_, log, _) = passive(&checkpointer).unwrap();
+        write(50);
+        assert!(!catch_up(&checkpointer, &path, log).unwrap(), "caught up past a reader's snapshot");
+        assert_eq!(seen, 100);
+        reader.execute_batch("COMMIT").unwrap();
+        assert!(catch_up(&checkpointer, &path, log).unwrap());
+        assert_eq!(in_file_alone(), 200);
+
+        let missing = dir.path().join("missing.db");
+        let err = catch_up(&checkpointer, &missing, log).unwrap_err();
+        assert!(err.to_string().contains("missing.db"), "{err}");
     }
 
     /// Writes `rows` rows of 4 KiB through `writer`, 8 at a time.
