@@ -51,6 +51,9 @@ usage: cargo xtask bench-server [options]
   --runs LIST       any of peer,off,limits,pg1,pg2 (default all): oidc-provider,
                     countersign on SQLite with its limits off, with its default
                     limits, on PostgreSQL with one instance, with two (limits off)
+  --rounds N        the whole sequence of runs N times, each server started
+                    afresh (default 1); the ratios of each round, then their
+                    median (single runs on a shared machine vary by 10 %)
   --skip-install    no apt or npm installs
 ";
 
@@ -80,6 +83,7 @@ struct Options {
     connections: u64,
     users: u64,
     pending: u64,
+    rounds: u64,
     runs: String,
     skip_install: bool,
 }
@@ -91,6 +95,7 @@ fn options(args: &[String]) -> Result<Option<Options>, String> {
         connections: 50,
         users: 64,
         pending: 1000,
+        rounds: 1,
         runs: "peer,off,limits,pg1,pg2".into(),
         skip_install: false,
     };
@@ -120,6 +125,7 @@ fn options(args: &[String]) -> Result<Option<Options>, String> {
             "--connections" => &mut o.connections,
             "--users" => &mut o.users,
             "--pending" => &mut o.pending,
+            "--rounds" => &mut o.rounds,
             _ => return Err(format!("bench-server: unknown option `{arg}`\n\n{USAGE}")),
         };
         let value = args.next().ok_or_else(|| format!("{arg} needs a value"))?;
@@ -222,7 +228,125 @@ fn measure(o: &Options, server_bin: &Path, peer_dir: &Path, work: &Path) -> Resu
         o.secs,
         o.warmup
     );
-    let mut rows: Vec<(String, &str, Wrk, Rss)> = Vec::new();
+    let mut rows: Vec<Row> = Vec::new();
+    for round in 1..=o.rounds {
+        if o.rounds > 1 {
+            step(&format!("Round {round} of {}", o.rounds));
+        }
+        measure_round(o, server_bin, peer_dir, &work.join(format!("round{round}")), round, &mut rows)?;
+    }
+
+    let rounds = o.rounds > 1;
+    println!(
+        "\n|{} endpoint | server | req/s | p50 | p99 | answers | socket errors | RSS after (peak so far) |\n\
+         |{}---|---|---|---|---|---|---|---|",
+        if rounds { " round |" } else { "" },
+        if rounds { "---|" } else { "" }
+    );
+    for Row { round, name, endpoint, wrk: w, rss } in &rows {
+        println!(
+            "|{} `POST {endpoint}` | {name} | {:.0} | {:.1} ms | {:.1} ms | {} | {} | {} MiB ({} MiB) |",
+            if rounds { format!(" {round} |") } else { String::new() },
+            w.rps,
+            w.p50_ms,
+            w.p99_ms,
+            w.answers_summary(),
+            w.socket_errors,
+            rss.now_kib / 1024,
+            rss.peak_kib / 1024
+        );
+    }
+    println!();
+    for endpoint in ["/bc-authorize", "/token"] {
+        // Per round: (limits off, default limits) over the peer.
+        let mut ratios: Vec<(f64, f64)> = Vec::new();
+        for round in 1..=o.rounds {
+            let of = |prefix: &str| {
+                rows.iter()
+                    .find(|r| r.round == round && r.endpoint == endpoint && r.name.starts_with(prefix))
+                    .map(|r| &r.wrk)
+            };
+            let (Some(peer), Some(off), Some(limited)) =
+                (of("oidc-provider"), of("countersign, limits off"), of("countersign, default limits"))
+            else {
+                continue;
+            };
+            ratios.push((off.rps / peer.rps, limited.rps / peer.rps));
+            println!(
+                "ratio POST {endpoint}{}: {:.2}x limits off, {:.2}x default limits (countersign req/s / oidc-provider req/s); \
+                 p99 {:.1} / {:.1} ms vs {:.1} ms",
+                if rounds { format!(", round {round}") } else { String::new() },
+                off.rps / peer.rps,
+                limited.rps / peer.rps,
+                off.p99_ms,
+                limited.p99_ms,
+                peer.p99_ms
+            );
+        }
+        if rounds && !ratios.is_empty() {
+            println!(
+                "ratio POST {endpoint}, median of {} rounds: {:.2}x limits off, {:.2}x default limits",
+                ratios.len(),
+                median(ratios.iter().map(|r| r.0).collect()),
+                median(ratios.iter().map(|r| r.1).collect())
+            );
+        }
+    }
+    for round in 1..=o.rounds {
+        for endpoint in ["/bc-authorize", "/token"] {
+            let of = |prefix: &str| {
+                rows.iter()
+                    .find(|r| r.round == round && r.endpoint == endpoint && r.name.starts_with(prefix))
+                    .map(|r| &r.wrk)
+            };
+            let Some(peer) = of("oidc-provider") else { continue };
+            for (run, name) in &RUNS[3..] {
+                if let Some(pg) = of(name) {
+                    println!(
+                        "ratio POST {endpoint} on PostgreSQL ({run}){}: {:.2}x (req/s / oidc-provider req/s); p99 {:.1} ms \
+                         vs {:.1} ms",
+                        if rounds { format!(", round {round}") } else { String::new() },
+                        pg.rps / peer.rps,
+                        pg.p99_ms,
+                        peer.p99_ms
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One endpoint's measurement on one server in one round.
+struct Row {
+    round: u64,
+    name: String,
+    endpoint: &'static str,
+    wrk: Wrk,
+    rss: Rss,
+}
+
+/// The middle value (the mean of the two middle ones for an even count).
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    match n {
+        0 => f64::NAN,
+        _ if n % 2 == 1 => values[n / 2],
+        _ => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+    }
+}
+
+/// Every run of `--runs` once, each server started afresh in `work`.
+fn measure_round(
+    o: &Options,
+    server_bin: &Path,
+    peer_dir: &Path,
+    work: &Path,
+    round: u64,
+    rows: &mut Vec<Row>,
+) -> Result<(), String> {
+    std::fs::create_dir_all(work).map_err(|e| format!("{}: {e}", work.display()))?;
     for (i, (run, name)) in RUNS.into_iter().enumerate() {
         if !o.runs.split(',').any(|r| r == run) {
             continue;
@@ -254,57 +378,7 @@ fn measure(o: &Options, server_bin: &Path, peer_dir: &Path, work: &Path) -> Resu
             let rss = target.rss()?;
             println!("    {}", result.line());
             println!("    RSS {} MiB (peak {} MiB)", rss.now_kib / 1024, rss.peak_kib / 1024);
-            rows.push((target.name.clone(), endpoint, result, rss));
-        }
-    }
-
-    println!(
-        "\n| endpoint | server | req/s | p50 | p99 | answers | socket errors | RSS after (peak so far) |\n\
-         |---|---|---|---|---|---|---|---|"
-    );
-    for (name, endpoint, w, rss) in &rows {
-        println!(
-            "| `POST {endpoint}` | {name} | {:.0} | {:.1} ms | {:.1} ms | {} | {} | {} MiB ({} MiB) |",
-            w.rps,
-            w.p50_ms,
-            w.p99_ms,
-            w.answers_summary(),
-            w.socket_errors,
-            rss.now_kib / 1024,
-            rss.peak_kib / 1024
-        );
-    }
-    println!();
-    for endpoint in ["/bc-authorize", "/token"] {
-        let of = |prefix: &str| rows.iter().find(|r| r.1 == endpoint && r.0.starts_with(prefix)).map(|r| &r.2);
-        let (Some(peer), Some(off), Some(limited)) =
-            (of("oidc-provider"), of("countersign, limits off"), of("countersign, default limits"))
-        else {
-            continue;
-        };
-        println!(
-            "ratio POST {endpoint}: {:.2}x limits off, {:.2}x default limits (countersign req/s / oidc-provider req/s); \
-             p99 {:.1} / {:.1} ms vs {:.1} ms",
-            off.rps / peer.rps,
-            limited.rps / peer.rps,
-            off.p99_ms,
-            limited.p99_ms,
-            peer.p99_ms
-        );
-    }
-    for endpoint in ["/bc-authorize", "/token"] {
-        let of = |prefix: &str| rows.iter().find(|r| r.1 == endpoint && r.0.starts_with(prefix)).map(|r| &r.2);
-        let Some(peer) = of("oidc-provider") else { continue };
-        for (run, name) in &RUNS[3..] {
-            if let Some(pg) = of(name) {
-                println!(
-                    "ratio POST {endpoint} on PostgreSQL ({run}): {:.2}x (req/s / oidc-provider req/s); p99 {:.1} ms vs \
-                     {:.1} ms",
-                    pg.rps / peer.rps,
-                    pg.p99_ms,
-                    peer.p99_ms
-                );
-            }
+            rows.push(Row { round, name: target.name.clone(), endpoint, wrk: result, rss });
         }
     }
     Ok(())
@@ -521,5 +595,33 @@ impl Rss {
                 .unwrap_or(0)
         };
         Ok(Rss { now_kib: kib("VmRSS:"), peak_kib: kib("VmHWM:") })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn rounds_default_to_one_and_must_be_positive() {
+        assert_eq!(options(&args(&[])).unwrap().unwrap().rounds, 1);
+        assert_eq!(options(&args(&["--rounds", "3"])).unwrap().unwrap().rounds, 3);
+        for bad in ["0", "-1", "x"] {
+            let err = options(&args(&["--rounds", bad])).err().unwrap();
+            assert!(err.starts_with(&format!("--rounds: `{bad}` is not a valid number")), "{err}");
+        }
+        assert_eq!(options(&args(&["--rounds"])).err().unwrap(), "--rounds needs a value");
+    }
+
+    #[test]
+    fn the_median_is_the_middle_value() {
+        assert_eq!(median(vec![3.5]), 3.5);
+        assert_eq!(median(vec![3.9, 2.9, 3.2]), 3.2);
+        assert_eq!(median(vec![4.0, 3.0, 2.0, 5.0]), 3.5);
+        assert!(median(Vec::new()).is_nan());
     }
 }
