@@ -102,7 +102,9 @@ async fn prune(state: &AppState, now: u64) -> Result<(), Internal> {
 /// `created_at` when their transaction ran, so the two rise together, save
 /// a transaction that read the clock before another committed first; such
 /// an event, older than one before it, is deleted at a later sweep, once
-/// the ones before it go. Nothing newer than `$1` is ever deleted.
+/// the ones before it go. Likewise an event dated ahead (written while the
+/// clock was set forward) keeps the ones after it until it is old itself.
+/// Nothing newer than `$1` is ever deleted.
 pub(crate) const PRUNE_EVENTS: &str = "DELETE FROM events WHERE seq < COALESCE(\
      (SELECT seq FROM events WHERE created_at >= $1 ORDER BY seq LIMIT 1), \
      (SELECT MAX(seq) + 1 FROM events))";
@@ -110,15 +112,15 @@ pub(crate) const PRUNE_EVENTS: &str = "DELETE FROM events WHERE seq < COALESCE(\
 /// Clears the stored token responses (`docs/server.md`, "POST /token") whose
 /// replay window has ended at `now`. The token endpoint treats them as gone
 /// from that moment anyway; this only removes the ciphertext.
-async fn clear_token_responses(tx: &mut store::Tx, now: u64) -> Result<u64, Internal> {
-    let done = sqlx::query(
+async fn clear_token_responses(tx: &mut store::Tx, now: u64) -> Result<(), Internal> {
+    sqlx::query(
         "UPDATE auth_requests SET token_response = NULL, token_response_until = NULL \
          WHERE token_response_until IS NOT NULL AND token_response_until <= $1",
     )
     .bind(store::ts(now))
     .execute(&mut **tx)
     .await?;
-    Ok(done.rows_affected())
+    Ok(())
 }
 
 /// The sweeper task: sweeps every `sweep_interval`, the first one interval

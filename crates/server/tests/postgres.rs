@@ -201,7 +201,8 @@ async fn a_schema_this_server_does_not_know_is_refused() {
 }
 
 /// The hot paths' statements as the pool runs them (`HotPath::Pool`: the
-/// fatigue counts, the request's insert, the client and user reads) are
+/// fatigue counts, the request's insert, the client and user reads), and
+/// the sweeper's pruning of the event log, are
 /// valid PostgreSQL on the migrated schema: PostgreSQL parses, plans and
 /// types each one (`describe`), which fails on a SQLite-only function, a
 /// subquery without its alias or a type it cannot compare.

@@ -351,7 +351,9 @@ fn measure_round(
         if !o.runs.split(',').any(|r| r == run) {
             continue;
         }
-        let dir = work.join(format!("run{i}"));
+        // Named for the round too: the PostgreSQL runs name their database
+        // after it, and every round makes its own.
+        let dir = work.join(format!("round{round}_run{i}"));
         let target = match run {
             "peer" => start_peer(peer_dir, name, o.users)?,
             "off" | "limits" => start_countersign(server_bin, &dir, name, o.users, run == "off", &Database::Sqlite)?,

@@ -481,6 +481,23 @@ mod tests {
         }
     }
 
+    /// The sweeper's pruning of the event log deletes by `seq` (a range of
+    /// the rowid), and finds where to stop in `seq` order, without sorting
+    /// or an index on `created_at`: its first young event ends the walk.
+    #[tokio::test]
+    async fn the_event_prune_walks_the_log_in_seq_order() {
+        use sqlx::Row as _;
+        let (_dir, db) = temp_db().await;
+        let plan = sqlx::query(&format!("EXPLAIN QUERY PLAN {}", crate::sweeper::PRUNE_EVENTS))
+            .bind(0_i64)
+            .fetch_all(&db)
+            .await
+            .expect("plan");
+        let detail: Vec<String> = plan.iter().filter_map(|r| r.try_get::<String, _>("detail").ok()).collect();
+        assert_eq!(detail[0], "SEARCH events USING INTEGER PRIMARY KEY (rowid<?)", "{detail:?}");
+        assert!(!detail.iter().any(|d| d.contains("TEMP B-TREE") || d.contains("INDEX")), "{detail:?}");
+    }
+
     /// The fatigue check of `/bc-authorize` (`ciba.rs`) seeks its partial
     /// index instead of walking all of the user's requests.
     #[tokio::test]

@@ -108,7 +108,7 @@ impl Writer {
             .map_err(|e| Internal::new(format!("starting the writer: {e}")))?;
         std::thread::Builder::new()
             .name("countersign-ckpt".into())
-            .spawn(move || run_checkpointer(&checkpointer, &path, frames, &nudged, &turn, &progress))
+            .spawn(move || run_checkpointer(&checkpointer, frames, &nudged, &turn, &progress))
             .map_err(|e| Internal::new(format!("starting the checkpointer: {e}")))?;
         Ok(Writer { jobs })
     }
@@ -173,10 +173,11 @@ fn lock_retry_in(tries: i32) -> Option<Duration> {
 
 /// WAL frames (pages, 64 MiB) after which a checkpoint finishes in the
 /// write turn so that the WAL starts over (SQLite's own checkpoints come at
-/// 1,000). That pass holds the turn for its two `fsync`s (about 10 ms on the
-/// benchmark's disk); under load the WAL gains about 30,000 pages a second
-/// (each group rewrites the pages of the users it holds), and at 1,000 the
-/// writer waited for these passes a fifth of the time (docs/performance.md).
+/// 1,000). That pass holds the turn for what it copies and syncs (about
+/// 15 ms on the benchmark's disk after [`catch_up`]); under load the WAL
+/// gains about 30,000 pages a second (each group rewrites the pages of the
+/// users it holds), and at 1,000 the writer waited for these passes a fifth
+/// of the time (docs/performance.md).
 const CHECKPOINT_FRAMES: i64 = 16_384;
 /// WAL frames at which the writer checkpoints in its own `COMMIT`: only when
 /// the checkpointer is stalled (well above [`CHECKPOINT_FRAMES`] and what
@@ -212,15 +213,14 @@ const CHECKPOINT_LOCK_WAIT: Duration = Duration::from_millis(50);
 /// passive passes catch up outside the turn ([`catch_up`]), so that the
 /// writer waits only for the copy and `fsync`s of what came last. A pass that
 /// could not copy everything (a reader of an older snapshot, such as an
-/// audit export) skips the second pass, so that a long reader does not
-/// hold the write turn; such a pass is tried again a second later. With
+/// audit export) ends the checkpoint before the turn, so that a long reader
+/// does not hold the write turn; such a pass is tried again a second later. With
 /// nothing committed by the writer since a pass [`CHECKPOINT_QUIET`] ago,
 /// the checkpointer waits for the writer's nudge (commits of `store::begin`
 /// transactions do not count: their connections checkpoint on their own,
 /// at SQLite's 1,000 pages).
 fn run_checkpointer(
     conn: &rusqlite::Connection,
-    path: &std::path::Path,
     frames: i64,
     nudged: &mpsc::Receiver<()>,
     turn: &AsyncMutex<()>,
@@ -255,7 +255,7 @@ fn run_checkpointer(
         // checkpoint lock taken, an error) leaves the count where it was:
         // the next tries again a second later, even if nothing more is
         // committed.
-        match checkpoint(conn, path, frames, turn) {
+        match checkpoint(conn, frames, turn) {
             Ok(true) => last = (jobs, Instant::now()),
             Ok(false) => last.1 = Instant::now(),
             Err(e) => {
@@ -267,12 +267,7 @@ fn run_checkpointer(
 }
 
 /// One checkpoint of [`run_checkpointer`]: whether it copied the whole WAL.
-fn checkpoint(
-    conn: &rusqlite::Connection,
-    path: &std::path::Path,
-    frames: i64,
-    turn: &AsyncMutex<()>,
-) -> Result<bool, Internal> {
+fn checkpoint(conn: &rusqlite::Connection, frames: i64, turn: &AsyncMutex<()>) -> Result<bool, Internal> {
     let (busy, log, copied) = passive(conn)?;
     if busy != 0 || copied < log {
         tracing::debug!(
@@ -283,7 +278,7 @@ fn checkpoint(
         return Ok(false);
     }
     if log >= frames {
-        if !catch_up(conn, path, log)? {
+        if !catch_up(conn, log)? {
             return Ok(false);
         }
         let _turn = turn.blocking_lock();
@@ -307,18 +302,10 @@ fn checkpoint(
 /// that the pass in the turn has only what came during that last sync
 /// left to write. `false`: a pass could not copy everything (a reader in
 /// the way), and the restart waits for a later checkpoint.
-fn catch_up(conn: &rusqlite::Connection, path: &std::path::Path, log: i64) -> Result<bool, Internal> {
-    let open = |path: &std::path::Path| {
-        std::fs::File::open(path).map_err(|e| Internal::new(format!("opening {} to sync it: {e}", path.display())))
-    };
-    let sync = |file: &std::fs::File| file.sync_data().map_err(|e| Internal::new(format!("syncing: {e}")));
-    let db = open(path)?;
-    let mut wal_path = path.as_os_str().to_owned();
-    wal_path.push("-wal");
-    let wal = open(std::path::Path::new(&wal_path))?;
+fn catch_up(conn: &rusqlite::Connection, log: i64) -> Result<bool, Internal> {
     let mut last = log;
     for _ in 0..CATCH_UP_PASSES {
-        sync(&db)?;
+        sync_file(conn, SqliteFile::Database)?;
         let (busy, log, copied) = passive(conn)?;
         if busy != 0 || copied < log {
             return Ok(false);
@@ -329,9 +316,53 @@ fn catch_up(conn: &rusqlite::Connection, path: &std::path::Path, log: i64) -> Re
             break;
         }
     }
-    sync(&db)?;
-    sync(&wal)?;
+    sync_file(conn, SqliteFile::Database)?;
+    sync_file(conn, SqliteFile::Wal)?;
     Ok(true)
+}
+
+/// A file of a connection's database.
+#[derive(Clone, Copy, Debug)]
+enum SqliteFile {
+    Database,
+    Wal,
+}
+
+/// `fsync`s one of `conn`'s files through SQLite's own handle on it. Never
+/// through a descriptor opened here: closing any descriptor of a file
+/// releases every POSIX lock the process holds on it, SQLite's shared lock
+/// on the database file among them, after which another process closing
+/// its connection would take the file as unused and delete the WAL still
+/// being written (sqlite3.c, "POSIX advisory locks"). SQLite's handle is
+/// also the file SQLite resolved (a symbolic link followed) and the one its
+/// VFS knows how to sync on every platform.
+fn sync_file(conn: &rusqlite::Connection, which: SqliteFile) -> Result<(), Internal> {
+    use rusqlite::ffi;
+    let op = match which {
+        SqliteFile::Database => ffi::SQLITE_FCNTL_FILE_POINTER,
+        SqliteFile::Wal => ffi::SQLITE_FCNTL_JOURNAL_POINTER,
+    };
+    let failed = |what: String| Internal::new(format!("syncing the {which:?} file: {what}"));
+    let mut file: *mut ffi::sqlite3_file = std::ptr::null_mut();
+    // SAFETY: the connection is open and used on this thread only; the call
+    // writes one pointer to `file`: SQLite's open file, which it keeps as
+    // long as the connection, or null.
+    let rc = unsafe { ffi::sqlite3_file_control(conn.handle(), c"main".as_ptr(), op, (&raw mut file).cast()) };
+    if rc != ffi::SQLITE_OK {
+        return Err(failed(format!("SQLite error {rc}")));
+    }
+    // SAFETY: `file` is null or SQLite's file, alive as long as `conn`; its
+    // methods are null while the file is not open.
+    let sync = unsafe { file.as_ref() }
+        .and_then(|f| unsafe { f.pMethods.as_ref() })
+        .and_then(|methods| methods.xSync)
+        .ok_or_else(|| failed("not open".into()))?;
+    // SAFETY: the VFS's own sync of its own open file.
+    let rc = unsafe { sync(file, ffi::SQLITE_SYNC_NORMAL) };
+    if rc != ffi::SQLITE_OK {
+        return Err(failed(format!("SQLite error {rc}")));
+    }
+    Ok(())
 }
 
 /// A checkpoint pass: (busy, frames in the WAL when the pass began, frames
@@ -342,6 +373,8 @@ fn pass(conn: &rusqlite::Connection, mode: &str) -> rusqlite::Result<(i64, i64, 
     })
 }
 
+/// A passive checkpoint pass ([`pass`]): copies what was committed when it
+/// began, without waiting for the writer.
 fn passive(conn: &rusqlite::Connection) -> rusqlite::Result<(i64, i64, i64)> {
     pass(conn, "PASSIVE")
 }
@@ -729,10 +762,11 @@ mod tests {
     // The checkpointer has the WAL started over while the writer keeps
     // writing: 10,000 rows of 4 KiB written by 8 writers one after the
     // other (about 15,000 pages, well below the writer's own checkpoints),
-    // the WAL started over at 1,000 pages. Without the checkpointer, or
-    // with its passive passes alone (the `RESTART` pass left out), the WAL
-    // is never started over and grows to about 60 MiB (measured); with it,
-    // about 12 MiB when the machine is quiet.
+    // the WAL started over at 1,000 pages, and more rows until it has. Without
+    // the checkpointer, or with its passive passes alone (the `RESTART` pass
+    // left out), the WAL is never started over and grows to about 60 MiB
+    // after the first 10,000 rows (measured); with it, about 12 MiB when the
+    // machine is quiet.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_checkpointer_starts_the_wal_over() {
         let (dir, db) = table().await;
@@ -760,15 +794,22 @@ mod tests {
         }
         let count: i64 = sqlx::query_scalar("SELECT count(*) FROM b").fetch_one(&db).await.unwrap();
         assert_eq!(count, 10_000);
-        let restarts = wal_restarts(&wal) - before;
-        let size = std::fs::metadata(&wal).unwrap().len();
-        assert!(restarts >= 1, "the WAL was never started over ({} MiB)", size >> 20);
+        // The writing goes on, without a pause in which passive passes
+        // alone could copy the whole WAL, until the WAL has started over:
+        // the catching up before a restart syncs the files, which on a busy
+        // disk can take longer than the rows above.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while wal_restarts(&wal) == before {
+            let size = std::fs::metadata(&wal).unwrap().len();
+            assert!(Instant::now() < deadline, "the WAL was never started over ({} MiB)", size >> 20);
+            write_pages(&writer, 2_000).await;
+        }
     }
 
     // Catching up before the pass in the write turn copies what the WAL
     // holds into the database file (a copy of that file alone has the rows).
     // A reader of an older snapshot in the way stops it: the WAL does not
-    // start over this time. A file it cannot open is an error naming it.
+    // start over this time.
     #[tokio::test]
     async fn catching_up_copies_the_wal_unless_a_reader_is_in_the_way() {
         let (dir, _db) = table().await;
@@ -794,7 +835,7 @@ mod tests {
         let (_, log, _) = passive(&checkpointer).unwrap();
         write(50);
         assert_eq!(in_file_alone(), 50);
-        assert!(catch_up(&checkpointer, &path, log).unwrap());
+        assert!(catch_up(&checkpointer, log).unwrap());
         assert_eq!(in_file_alone(), 100);
 
         let reader = rusqlite::Connection::open(&path).unwrap();
@@ -803,15 +844,68 @@ mod tests {
         write(50);
         let (_, log, _) = passive(&checkpointer).unwrap();
         write(50);
-        assert!(!catch_up(&checkpointer, &path, log).unwrap(), "caught up past a reader's snapshot");
+        assert!(!catch_up(&checkpointer, log).unwrap(), "caught up past a reader's snapshot");
         assert_eq!(seen, 100);
         reader.execute_batch("COMMIT").unwrap();
-        assert!(catch_up(&checkpointer, &path, log).unwrap());
+        assert!(catch_up(&checkpointer, log).unwrap());
         assert_eq!(in_file_alone(), 200);
+    }
 
-        let missing = dir.path().join("missing.db");
-        let err = catch_up(&checkpointer, &missing, log).unwrap_err();
-        assert!(err.to_string().contains("missing.db"), "{err}");
+    /// Set for the child process of
+    /// `catching_up_leaves_this_process_s_locks_alone`: the database it opens
+    /// and closes.
+    const ENV_OTHER_PROCESS_DB: &str = "COUNTERSIGN_TEST_OTHER_PROCESS_DB";
+
+    // Another process that opens and closes the database while this one
+    // has it open (the operator's CLI beside the server) finds it in use, so
+    // it leaves the WAL alone, also after a catch-up's syncs. A sync through
+    // a descriptor opened and closed here dropped this process's POSIX
+    // locks on the file: the other process then took the file as unused,
+    // checkpointed and deleted the WAL under the writer (checked).
+    #[tokio::test]
+    async fn catching_up_leaves_this_process_s_locks_alone() {
+        if let Some(path) = std::env::var_os(ENV_OTHER_PROCESS_DB) {
+            let other = rusqlite::Connection::open(path).unwrap();
+            let _: i64 = other.query_row("SELECT count(*) FROM t", [], |r| r.get(0)).unwrap();
+            other.close().unwrap();
+            return;
+        }
+        let (dir, _db) = table().await;
+        let path = dir.path().join("writer.db");
+        let (conn, checkpointer) =
+            (rusqlite::Connection::open(&path).unwrap(), rusqlite::Connection::open(&path).unwrap());
+        conn.execute("INSERT INTO t (v) VALUES (1)", []).unwrap();
+        let (_, log, _) = passive(&checkpointer).unwrap();
+        conn.execute("INSERT INTO t (v) VALUES (2)", []).unwrap();
+        assert!(catch_up(&checkpointer, log).unwrap());
+        let status = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "store::writer::tests::catching_up_leaves_this_process_s_locks_alone",
+                "--test-threads=1",
+            ])
+            .env(ENV_OTHER_PROCESS_DB, &path)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let wal = dir.path().join("writer.db-wal");
+        assert!(wal.exists(), "the other process deleted the WAL of a database in use");
+        conn.execute("INSERT INTO t (v) VALUES (3)", []).unwrap();
+        let n: i64 = checkpointer.query_row("SELECT count(*) FROM t", [], |r| r.get(0)).unwrap();
+        assert_eq!(n, 3);
+    }
+
+    // A file SQLite has not open (a rollback journal outside a transaction)
+    // cannot be synced: an error that says which file, not a crash.
+    #[test]
+    fn syncing_a_file_sqlite_has_not_open_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = rusqlite::Connection::open(dir.path().join("journal.db")).unwrap();
+        conn.execute_batch("CREATE TABLE t (v INTEGER)").unwrap();
+        sync_file(&conn, SqliteFile::Database).unwrap();
+        let err = sync_file(&conn, SqliteFile::Wal).unwrap_err();
+        assert_eq!(err.to_string(), "syncing the Wal file: not open");
     }
 
     /// Writes `rows` rows of 4 KiB through `writer`, 8 at a time.
