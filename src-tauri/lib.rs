@@ -26,6 +26,7 @@ mod config;
 mod deep_link;
 mod events;
 mod ipc_error;
+mod memory;
 mod notify;
 mod qr_image;
 mod security_key;
@@ -189,6 +190,11 @@ fn setup<R: Runtime>(app: &AppHandle<R>, mut shell: Shell) -> tauri::Result<()> 
                 eprintln!("countersign: the transport could not start: {}", error.message);
             }
             tray::refresh_count(&app).await;
+            // Started: the code that only starting ran leaves memory.
+            tokio::time::sleep(memory::RELEASE_AFTER).await;
+            if let Err(error) = memory::release_program_pages() {
+                eprintln!("countersign: releasing the program's pages: {error}");
+            }
         });
     }
     Ok(())
