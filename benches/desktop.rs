@@ -1088,8 +1088,10 @@ async fn click(settings: &Settings, report: &mut Report) {
                 "return document.querySelector('[data-testid=\"inbox-empty\"]') ? 'yes' : null;",
             )
             .await;
-        // Let the start settle: the click is timed on an idle app.
-        tokio::time::sleep(Duration::from_secs(2)).await;
+        // Let the start settle: the click is timed on an idle app, after the
+        // app has let go of its start-up code (`src-tauri/memory.rs`; the
+        // transport starts at the first screen), as it is all day.
+        tokio::time::sleep(countersign_desktop::PROGRAM_PAGES_RELEASED_AFTER + Duration::from_secs(3)).await;
         let from_tray = driven.click_notification(&world, &agent, run * 2).await;
         driven
             .client

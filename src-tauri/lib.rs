@@ -53,6 +53,7 @@ use std::path::PathBuf;
 use tauri::{AppHandle, Manager, Runtime};
 
 pub use ipc_error::IpcError;
+pub use memory::RELEASE_AFTER as PROGRAM_PAGES_RELEASED_AFTER;
 use shell::Shell;
 pub use webview::pending_renderer_settings;
 
@@ -190,9 +191,10 @@ fn setup<R: Runtime>(app: &AppHandle<R>, mut shell: Shell) -> tauri::Result<()> 
                 eprintln!("countersign: the transport could not start: {}", error.message);
             }
             tray::refresh_count(&app).await;
-            // Started: the code that only starting ran leaves memory.
+            // Started: the code that only starting ran leaves memory (off
+            // the async workers: the kernel unmaps as it is asked).
             tokio::time::sleep(memory::RELEASE_AFTER).await;
-            if let Err(error) = memory::release_program_pages() {
+            if let Ok(Err(error)) = tauri::async_runtime::spawn_blocking(memory::release_program_pages).await {
                 eprintln!("countersign: releasing the program's pages: {error}");
             }
         });
