@@ -261,11 +261,7 @@ fn measure(o: &Options, server_bin: &Path, peer_dir: &Path, work: &Path) -> Resu
         // Per round: (limits off, default limits) over the peer.
         let mut ratios: Vec<(f64, f64)> = Vec::new();
         for round in 1..=o.rounds {
-            let of = |prefix: &str| {
-                rows.iter()
-                    .find(|r| r.round == round && r.endpoint == endpoint && r.name.starts_with(prefix))
-                    .map(|r| &r.wrk)
-            };
+            let of = |prefix: &str| measured(&rows, round, endpoint, prefix);
             let (Some(peer), Some(off), Some(limited)) =
                 (of("oidc-provider"), of("countersign, limits off"), of("countersign, default limits"))
             else {
@@ -294,11 +290,7 @@ fn measure(o: &Options, server_bin: &Path, peer_dir: &Path, work: &Path) -> Resu
     }
     for round in 1..=o.rounds {
         for endpoint in ["/bc-authorize", "/token"] {
-            let of = |prefix: &str| {
-                rows.iter()
-                    .find(|r| r.round == round && r.endpoint == endpoint && r.name.starts_with(prefix))
-                    .map(|r| &r.wrk)
-            };
+            let of = |prefix: &str| measured(&rows, round, endpoint, prefix);
             let Some(peer) = of("oidc-provider") else { continue };
             for (run, name) in &RUNS[3..] {
                 if let Some(pg) = of(name) {
@@ -324,6 +316,12 @@ struct Row {
     endpoint: &'static str,
     wrk: Wrk,
     rss: Rss,
+}
+
+/// The measurement of `endpoint` in `round` on the server whose name starts
+/// with `prefix`.
+fn measured<'a>(rows: &'a [Row], round: u64, endpoint: &str, prefix: &str) -> Option<&'a Wrk> {
+    rows.iter().find(|r| r.round == round && r.endpoint == endpoint && r.name.starts_with(prefix)).map(|r| &r.wrk)
 }
 
 /// The middle value (the mean of the two middle ones for an even count).
