@@ -115,6 +115,21 @@ const check = () => {
 check();
 "#;
 
+/// The page's performance timeline: its clock's origin (Unix ms), the
+/// navigation's milestones and every mark and measure, in start order.
+const TIMELINE_SCRIPT: &str = r#"
+const nav = performance.getEntriesByType('navigation')[0];
+const entries = [...performance.getEntriesByType('mark'), ...performance.getEntriesByType('measure')]
+  .sort((a, b) => a.startTime - b.startTime)
+  .map((e) => ({ name: e.name, start: e.startTime, duration: e.duration }));
+return {
+  origin: performance.timeOrigin,
+  response_end: nav ? nav.responseEnd : null,
+  dom_content_loaded: nav ? nav.domContentLoadedEventEnd : null,
+  entries,
+};
+"#;
+
 /// Scrolls the document from top to bottom at `speed` px/s, one step per
 /// animation frame, and returns the intervals between frames.
 const SCROLL_SCRIPT: &str = r#"
@@ -542,6 +557,10 @@ struct Launch {
     exec_after_request: f64,
     /// The awaited state was there at the first check (so the times are upper bounds).
     at_first_check: bool,
+    /// What the page saw (`WAIT_SCRIPT`'s answer: `seen_ms`, `frame_ms` on the page's clock).
+    page: Value,
+    /// The app process's start, Unix ms (10 ms resolution).
+    process_start_epoch_ms: f64,
 }
 
 #[path = "../tests/support/driver.rs"]
@@ -593,13 +612,46 @@ impl Driven {
         let seen = seen.expect("waiting in the page");
         assert!(seen.get("error").is_none(), "the app shows an error: {seen}");
         let started = self.app_pid.and_then(proc_stat).map(|s| s.start as f64 / HZ);
+        let process_start_epoch_ms = started.map_or(f64::NAN, |s| epoch_ms() - (uptime() - s) * 1000.0);
         Launch {
+            page: seen.clone(),
+            process_start_epoch_ms,
             from_process: started.map_or(f64::NAN, |s| (now_uptime - s) * 1000.0),
             from_request: now.as_secs_f64() * 1000.0,
             session: session.as_secs_f64() * 1000.0,
             exec_after_request: started.map_or(f64::NAN, |s| (s - self.requested_uptime) * 1000.0),
             at_first_check: seen["checks"] == 1,
         }
+    }
+
+    /// Where the start-up time went, in ms from the app process's start: the
+    /// page's navigation, its marks (`ui/src/main.ts`), each IPC round trip
+    /// (`ipc <command>`, `ui/src/lib/backend/tauri.ts`) begun so far, and when
+    /// the awaited state was seen and a frame followed.
+    async fn timeline(&self, launch: &Launch) -> String {
+        let Ok(page) = self.client.execute(TIMELINE_SCRIPT, vec![]).await else {
+            return "timeline unavailable".into();
+        };
+        let origin = page["origin"].as_f64().unwrap_or(f64::NAN) - launch.process_start_epoch_ms;
+        let at = |page_ms: &Value| page_ms.as_f64().map_or("?".to_owned(), |ms| format!("{:.0}", origin + ms));
+        let mut parts = vec![
+            format!("page clock at {origin:.0}"),
+            format!("document {}", at(&page["response_end"])),
+            format!("DOMContentLoaded {}", at(&page["dom_content_loaded"])),
+        ];
+        for entry in page["entries"].as_array().into_iter().flatten() {
+            let start = entry["start"].as_f64().unwrap_or(f64::NAN);
+            let duration = entry["duration"].as_f64().unwrap_or(0.0);
+            let name = entry["name"].as_str().unwrap_or("?");
+            parts.push(if duration > 0.0 {
+                format!("{name} {:.0}–{:.0}", origin + start, origin + start + duration)
+            } else {
+                format!("{name} {:.0}", origin + start)
+            });
+        }
+        parts.push(format!("seen {}", at(&launch.page["seen_ms"])));
+        parts.push(format!("frame {}", at(&launch.page["frame_ms"])));
+        parts.join(", ")
     }
 
     /// Scrolls the page top to bottom; returns the frame intervals (ms).
@@ -644,6 +696,7 @@ async fn cold_start(settings: &Settings, report: &mut Report) {
             if app == App::Countersign {
                 let empty = driven.client.find(fantoccini::Locator::Css("[data-testid=\"inbox-empty\"]")).await;
                 assert!(empty.is_ok(), "Countersign did not show its empty inbox");
+                println!("      timeline: {}", driven.timeline(&launch).await);
             }
             driven.close().await;
             let label = if run == 0 { "warm-up".to_owned() } else { format!("run {run}") };
@@ -1159,6 +1212,7 @@ async fn inbox(settings: &Settings, report: &mut Report) {
         copy_dir(&template.data(), &dir.data());
         let driven = Driven::start(settings, App::Countersign, &dir.env()).await;
         let first = driven.wait_for("[data-testid=\"inbox-item\"]", 1).await;
+        let first_timeline = driven.timeline(&first).await;
         let launch = driven.wait_for("[data-testid=\"inbox-item\"]", count).await;
         let frames = Frames::from(driven.scroll(settings.scroll_speed).await);
         driven.close().await;
@@ -1169,6 +1223,7 @@ async fn inbox(settings: &Settings, report: &mut Report) {
             frames.summary(),
             frames.scrolled
         );
+        println!("      timeline to the first on screen: {first_timeline}");
         on_screen.push(first.from_process);
         listed.push(launch.from_process);
         countersign_frames.extend(frames.intervals.iter().copied());

@@ -9,6 +9,7 @@ macro_rules! with_command_list {
             app_status,
             subscribe_events,
             inbox_views,
+            first_screen_shown,
             request_view,
             approve,
             deny,

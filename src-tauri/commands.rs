@@ -41,7 +41,14 @@ pub fn subscribe_events(shell: State<'_, Shell>, channel: Channel<UiEvent>) {
 /// model; the newest `limit` only when given (the first screen at start).
 #[tauri::command(rename_all = "snake_case")]
 pub async fn inbox_views(shell: State<'_, Shell>, limit: Option<usize>) -> Result<Vec<RequestView>, IpcError> {
-    shell.inbox_views(limit).await
+    Ok(shell.approver()?.inbox_views_up_to(limit).await?)
+}
+
+/// The page has painted its first screen (the inbox, or why it could not
+/// load): the transport may start ([`Shell::start_after_first_screen`]).
+#[tauri::command(rename_all = "snake_case")]
+pub fn first_screen_shown(shell: State<'_, Shell>) {
+    shell.first_screen_shown();
 }
 
 /// One stored request as the user sees it.

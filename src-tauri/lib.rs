@@ -168,6 +168,16 @@ fn setup<R: Runtime>(app: &AppHandle<R>, mut shell: Shell) -> tauri::Result<()> 
         eprintln!("countersign: the approver could not be opened: {}", error.message);
     }
     let events = shell.approver().ok().map(countersign_approver::Approver::subscribe);
+    if let Ok(approver) = shell.approver() {
+        // What the first listing needs (schemas compiled, the verifier's
+        // status) is readied while the page loads, not when it asks.
+        let approver = approver.clone();
+        tauri::async_runtime::spawn(async move {
+            if let Err(error) = approver.prepare_views().await {
+                eprintln!("countersign: readying the inbox: {error}");
+            }
+        });
+    }
     app.manage(settings::Settings::in_dir(shell.data_dir()));
     app.manage(shell);
     events::ask_passphrase_in_the_window(app);

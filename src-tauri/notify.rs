@@ -537,18 +537,21 @@ pub fn delivery_text(delivery: &DeliveryReport) -> &'static str {
 /// Shows the window on the admin view.
 #[cfg_attr(not(all(unix, not(target_os = "macos"))), allow(dead_code))]
 pub fn open_admin<R: Runtime>(app: &AppHandle<R>) {
-    crate::tray::show_main_window(app);
     app.state::<Shell>().publish(UiEvent::Shell(ShellEvent::OpenAdmin));
+    crate::tray::show_main_window(app);
 }
 
-/// Shows the window, on a request or on the inbox.
+/// Shows the window, on a request or on the inbox. The page is told first:
+/// a hidden page still runs its script, so the view is in place when the
+/// window is mapped and its first frame is the request, not the stale
+/// inbox redrawn and then replaced (docs/performance.md, "Desktop app").
 pub fn open<R: Runtime>(app: &AppHandle<R>, request: Option<(String, String)>) {
-    crate::tray::show_main_window(app);
     let event = match request {
         Some((account_id, request_id)) => ShellEvent::OpenRequest { account_id, request_id },
         None => ShellEvent::OpenInbox,
     };
     app.state::<Shell>().publish(UiEvent::Shell(event));
+    crate::tray::show_main_window(app);
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use countersign_approver::store::Account;
 use countersign_approver::webauthn::{SharedAuthenticator, WindowPrompt};
 use countersign_approver::{
     Approver, ApproverConfig, ApproverEvent, ConnectionState, DecisionOutcome, ExportReport, PassphrasePrompt,
-    PassphrasePurpose, RequestView, RunHandle,
+    PassphrasePurpose, RunHandle,
 };
 use countersign_protocol::device::{Capability, Decision, DenyReason};
 use serde::Serialize;
@@ -112,8 +112,8 @@ pub struct Shell {
     channel: Mutex<Option<Channel<UiEvent>>>,
     /// Navigation events published while no UI listened (oldest first).
     waiting: Mutex<Vec<UiEvent>>,
-    /// Told when the window's inbox has had its first answer: the
-    /// transport starts after it ([`Shell::start_after_first_screen`]).
+    /// Told when the window has painted its first screen: the transport
+    /// starts after it ([`Shell::start_after_first_screen`]).
     first_screen: tokio::sync::Notify,
     /// [`Shell::stop`] ran: the transport is not started any more.
     stopped: std::sync::atomic::AtomicBool,
@@ -200,12 +200,14 @@ impl Shell {
         Ok(())
     }
 
-    /// Starts the transport ([`Shell::start`]) once the window's inbox has
-    /// had its first answer, or after `wait` if it has not. The transport's
-    /// first work (connecting, the reconciling sync of every pending
-    /// request, the tray's count) then does not compete with the page for
-    /// the first screen (docs/performance.md, "Desktop app"); a window not
-    /// shown waits for nothing (`wait` zero).
+    /// Starts the transport ([`Shell::start`]) once the window has painted
+    /// its first screen ([`Shell::first_screen_shown`]), or after `wait` if
+    /// it has not. The transport's first work (connecting, the reconciling
+    /// sync of every pending request, the tray's count) then does not
+    /// compete with the page for the first screen: started when the first
+    /// inbox answer left, it held the page's rendering of that answer for
+    /// about 100 ms on two cores (docs/performance.md, "Desktop app"). A
+    /// window not shown waits for nothing (`wait` zero).
     pub async fn start_after_first_screen(&self, wait: Duration) -> Result<(), IpcError> {
         // A timeout is no error: the page may never ask (it failed to load).
         let _ = tokio::time::timeout(wait, self.first_screen.notified()).await;
@@ -223,17 +225,12 @@ impl Shell {
         }
     }
 
-    /// The pending requests as the inbox shows them, newest first (the
-    /// newest `limit` only when given); tells the transport, waiting for the
-    /// first screen, that it was answered.
-    pub async fn inbox_views(&self, limit: Option<usize>) -> Result<Vec<RequestView>, IpcError> {
-        let views = match self.approver() {
-            Ok(approver) => approver.inbox_views_up_to(limit).await.map_err(IpcError::from),
-            Err(error) => Err(error),
-        };
+    /// The window has painted its first screen: the transport waiting for
+    /// it ([`Shell::start_after_first_screen`]) starts. Later calls (a
+    /// reloaded page) change nothing.
+    pub fn first_screen_shown(&self) {
         // `notify_one` keeps a permit when nobody waits yet.
         self.first_screen.notify_one();
-        views
     }
 
     /// Stops the transport.

@@ -251,8 +251,9 @@ fn a_startup_failure_is_reported_by_every_command() {
     assert_eq!(status["startup_error"]["code"], "store");
     let error = invoke(&window, "inbox_views", json!({})).unwrap_err();
     assert_eq!(error["code"], "store");
-    // The failed answer still counts as the first screen: a start waiting
-    // for it goes on at once (and reports the same failure).
+    // The page shows the failure as its first screen and says so: a start
+    // waiting for it goes on at once (and reports the same failure).
+    assert_eq!(invoke(&window, "first_screen_shown", json!({})).unwrap(), json!(null));
     let shell = window.state::<Shell>();
     let started = tauri::async_runtime::block_on(async {
         tokio::time::timeout(Duration::from_secs(10), shell.start_after_first_screen(Duration::from_secs(3600))).await
@@ -498,8 +499,14 @@ fn the_transport_starts_after_the_first_screen_or_after_the_wait() {
     assert_eq!(pending_count(&t.window), 0, "the transport ran before the first screen");
     assert!(!started.inner().is_finished());
 
-    // The page's first inbox answer starts it: the request arrives.
-    assert_eq!(invoke(&t.window, "inbox_views", json!({ "limit": 30 })).unwrap(), json!([]));
+    // The page's first inbox answer does not start it: the page is still
+    // drawing it.
+    assert_eq!(invoke(&t.window, "inbox_views", json!({ "limit": 12 })).unwrap(), json!([]));
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(!started.inner().is_finished(), "the transport started before the first screen was painted");
+
+    // The page says its first screen is painted: the request arrives.
+    assert_eq!(invoke(&t.window, "first_screen_shown", json!({})).unwrap(), json!(null));
     let ended = tauri::async_runtime::block_on(async { tokio::time::timeout(Duration::from_secs(10), started).await });
     ended.expect("the first screen did not start the transport").unwrap().unwrap();
     wait_for_pending(&t.window, 1);

@@ -5,6 +5,10 @@ import { makeAccount, makeHistory, makeView, MODELS, NOW } from '../tests/fixtur
 import { SPOOFED_NAME, SPOOFED_NAME_FINDINGS } from '../tests/spoof';
 import App from './App.svelte';
 import { FakeBackend } from './lib/backend/fake';
+import { firstScreenCount } from './lib/paint';
+
+/** The first screen's size in the test window (jsdom's 768 px: 8). */
+const FIRST = firstScreenCount(window.innerHeight);
 
 describe('App', () => {
   pinClock();
@@ -114,8 +118,8 @@ describe('App', () => {
     );
     const backend = new HeldBackend(views, { accounts: [makeAccount()] });
     render(App, { backend });
-    await vi.waitFor(() => expect(screen.getAllByTestId('inbox-item')).toHaveLength(12));
-    // The newest first; no count yet (it would say 12), and the rest announced.
+    await vi.waitFor(() => expect(screen.getAllByTestId('inbox-item')).toHaveLength(FIRST));
+    // The newest first; no count yet (it would say FIRST), and the rest announced.
     expect(screen.getAllByTestId('inbox-item')[0]).toHaveAttribute('data-request-id', 'r0');
     expect(screen.queryByTestId('pending-count')).toBeNull();
     expect(screen.getByTestId('inbox-more')).toHaveTextContent('Loading the other requests');
@@ -123,7 +127,7 @@ describe('App', () => {
     await vi.waitFor(() => expect(screen.getAllByTestId('inbox-item')).toHaveLength(35));
     expect(screen.getByTestId('pending-count')).toHaveTextContent('(35)');
     expect(screen.queryByTestId('inbox-more')).toBeNull();
-    expect(backend.calls.filter((c) => c.method === 'inboxViews').map((c) => c.args)).toEqual([[12], []]);
+    expect(backend.calls.filter((c) => c.method === 'inboxViews').map((c) => c.args)).toEqual([[FIRST], []]);
   });
 
   it('says so when the rest of a long inbox cannot be loaded, and stops announcing it', async () => {
@@ -139,12 +143,43 @@ describe('App', () => {
     expect(screen.queryByTestId('inbox-more')).toBeNull();
   });
 
+  it('tells the shell once, after its first screen is in the page, that the event stream may start', async () => {
+    const seenWhenTold: number[] = [];
+    class Watched extends FakeBackend {
+      override async firstScreenShown() {
+        seenWhenTold.push(screen.queryAllByTestId('inbox-item').length);
+        return super.firstScreenShown();
+      }
+    }
+    const views = Array.from({ length: 13 }, (_, i) => makeView({ request: { id: `r${i}`, created_at: NOW - i } }));
+    const backend = new Watched(views, { accounts: [makeAccount()] });
+    render(App, { backend });
+    await vi.waitFor(() => expect(seenWhenTold).toEqual([FIRST]));
+    // The rest, then a request arriving: more loads, no second signal.
+    await vi.waitFor(() => expect(screen.getAllByTestId('inbox-item')).toHaveLength(13));
+    backend.receive(makeView({ request: { id: 'late', created_at: NOW } }));
+    await vi.waitFor(() => expect(screen.getAllByTestId('inbox-item')).toHaveLength(14));
+    expect(backend.calls.filter((c) => c.method === 'firstScreenShown')).toHaveLength(1);
+  });
+
+  it('tells the shell its first screen is painted when that screen is the error', async () => {
+    class Failing extends FakeBackend {
+      override async inboxViews(): Promise<never> {
+        throw { code: 'internal', message: 'The store failed.' };
+      }
+    }
+    const backend = new Failing([], { accounts: [makeAccount()] });
+    render(App, { backend });
+    await screen.findByTestId('inbox-error');
+    await vi.waitFor(() => expect(backend.calls.filter((c) => c.method === 'firstScreenShown')).toHaveLength(1));
+  });
+
   it('loads a short inbox once', async () => {
     const backend = new FakeBackend([makeView({ request: { id: 'only' } })], { accounts: [makeAccount()] });
     render(App, { backend });
     await vi.waitFor(() => expect(screen.getAllByTestId('inbox-item')).toHaveLength(1));
     expect(screen.getByTestId('pending-count')).toHaveTextContent('(1)');
-    expect(backend.calls.filter((c) => c.method === 'inboxViews').map((c) => c.args)).toEqual([[12]]);
+    expect(backend.calls.filter((c) => c.method === 'inboxViews').map((c) => c.args)).toEqual([[FIRST]]);
   });
 
   it('lets withdrawn and expired requests leave with a visible reason', async () => {

@@ -12,4 +12,7 @@ if (!target) {
 // The system's theme until the saved setting is read (App applies it).
 applyTheme('system');
 
+// Marks for the desktop benchmark's start-up timeline (docs/performance.md).
+performance.mark('app script');
 mount(App, { target, props: { backend: createBackend() } });
+performance.mark('app mounted');

@@ -411,6 +411,27 @@ impl Approver {
         self.inbox_views_up_to(None).await
     }
 
+    /// Readies what rendering a list needs the first time, so that the first
+    /// screen of a shell does not wait for it: each account's cached
+    /// schemas built into a registry (JSON Schemas compiled), the OS
+    /// verifier's status (a polkit query on the system bus). Called at a
+    /// shell's start, beside its page loading; what is readied stays cached
+    /// as for any listing.
+    ///
+    /// # Errors
+    /// The store.
+    pub async fn prepare_views(&self) -> Result<()> {
+        if self.inner.store.pending_count().await? == 0 {
+            // An empty inbox renders nothing (`views_of`): nothing to ready.
+            return Ok(());
+        }
+        self.inner.verifier_status().await;
+        for account in self.inner.store.accounts().await? {
+            self.inner.registry(account.issuer.as_str()).await?;
+        }
+        Ok(())
+    }
+
     /// [`Approver::inbox_views`], the newest `limit` only (all with `None`):
     /// a first screen of a long inbox without rendering the rest. Only those
     /// are recorded as shown.

@@ -17,6 +17,7 @@ use countersign_protocol::device::{Decision, DenyReason, SchemaHash};
 use countersign_server::RegistrySchemas;
 use serde_json::json;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 
 const DOOR: &str = "urn:acme:door";
@@ -233,4 +234,61 @@ async fn a_cached_schema_that_does_not_match_its_hash_is_not_used() {
     approver.refresh_schemas(&account.id).await.unwrap();
     let view = approver.inbox_views().await.unwrap().remove(0);
     assert_eq!(view.display.details[0].renderer, Renderer::Schema);
+}
+
+/// The OS verifier of a test: always available, counting how often its
+/// availability was asked (a polkit query on a real system).
+struct CountingVerifier(Arc<std::sync::atomic::AtomicUsize>);
+
+impl countersign_approver::verify::UserVerifier for CountingVerifier {
+    fn method(&self) -> &'static str {
+        "counting"
+    }
+
+    fn availability(&self) -> countersign_approver::verify::Availability {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        countersign_approver::verify::Availability::Available
+    }
+
+    fn verify(
+        &self,
+        _reason: &str,
+    ) -> Result<Vec<countersign_protocol::amr::Amr>, countersign_approver::verify::VerifyError> {
+        Err(countersign_approver::verify::VerifyError::Unavailable("a test".into()))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shell_readies_the_first_listing_before_its_page_asks() {
+    let env = Env::with_user("zoe").await;
+    let device = Device::new();
+    let open = |checks: &Arc<std::sync::atomic::AtomicUsize>| {
+        let counting = checks.clone();
+        device.open_with(move |c| c.user_verifier = Arc::new(CountingVerifier(counting)))
+    };
+    let checks = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let approver = open(&checks).await;
+    let account = approver.enroll(&env.invitation("zoe", 600).await).await.unwrap();
+
+    // An empty inbox renders nothing: nothing is asked of the OS.
+    let before = checks.load(Ordering::SeqCst);
+    approver.prepare_views().await.unwrap();
+    assert_eq!(checks.load(Ordering::SeqCst), before);
+
+    let agent = env.agent().await;
+    agent.request("zoe", &trade_details(), None).await;
+    approver.sync(&account.id).await.unwrap();
+    approver.close().await;
+
+    // The next start, with a request waiting: readied once...
+    let checks = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let approver = open(&checks).await;
+    approver.prepare_views().await.unwrap();
+    assert_eq!(checks.load(Ordering::SeqCst), 1, "the verifier's status was not readied");
+    // ...and the first screen uses it: the OS is not asked again, and the
+    // request is rendered with the server's schema.
+    let views = approver.inbox_views_up_to(Some(1)).await.unwrap();
+    assert_eq!(checks.load(Ordering::SeqCst), 1, "the first listing asked the OS again");
+    assert_eq!(views[0].display.details[0].renderer, Renderer::Schema);
+    assert_eq!(views[0].display.details[0].type_name, STOCK_TRADE);
 }

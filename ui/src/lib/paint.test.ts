@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { afterPaint } from './paint';
+import { afterPaint, firstScreenCount } from './paint';
 
 describe('afterPaint', () => {
   afterEach(() => {
@@ -33,5 +33,17 @@ describe('afterPaint', () => {
     expect(resolved).toBe(false);
     await vi.advanceTimersByTimeAsync(1);
     expect(resolved).toBe(true);
+  });
+});
+
+describe('firstScreenCount', () => {
+  it('fills the window with cards of 100 px, within 4 and 30, and takes 12 without a size', () => {
+    expect(firstScreenCount(680)).toBe(7);
+    expect(firstScreenCount(1440)).toBe(15);
+    expect(firstScreenCount(701)).toBe(8);
+    expect(firstScreenCount(120)).toBe(4);
+    expect(firstScreenCount(10_000)).toBe(30);
+    expect(firstScreenCount(0)).toBe(12);
+    expect(firstScreenCount(Number.NaN)).toBe(12);
   });
 });

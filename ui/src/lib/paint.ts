@@ -1,4 +1,14 @@
 /**
+ * How many inbox cards fill a window `height` CSS pixels high (a card is
+ * more than 100 px high): at least 4, at most 30, and 12 when the window
+ * has no size yet (started hidden in the tray).
+ */
+export function firstScreenCount(height: number): number {
+  if (!(height > 0)) return 12;
+  return Math.min(30, Math.max(4, Math.ceil(height / 100)));
+}
+
+/**
  * Resolves once the page has had the chance to paint what was just put in
  * the DOM: after the next animation frame and the task that follows it. A
  * hidden page gets no animation frames, so it resolves after `fallbackMs`

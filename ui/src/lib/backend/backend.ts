@@ -34,6 +34,8 @@ export interface Backend {
   subscribe(listener: (event: UiEvent) => void): Promise<() => void>;
   /** Pending requests across accounts, newest first; the newest `limit` only when given. */
   inboxViews(limit?: number): Promise<RequestView[]>;
+  /** The first screen is painted: the app's background work (the event stream's connection and sync) may start. */
+  firstScreenShown(): Promise<void>;
   /** One stored request as the user sees it. */
   requestView(accountId: string, requestId: string): Promise<RequestView>;
   /** Signs and sends an approval; `typedBindingMessage` is the deliberate confirmation. */

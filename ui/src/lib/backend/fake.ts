@@ -225,6 +225,10 @@ export class FakeBackend implements Backend {
     };
   }
 
+  async firstScreenShown(): Promise<void> {
+    this.#record('firstScreenShown', []);
+  }
+
   async inboxViews(limit?: number): Promise<RequestView[]> {
     this.#record('inboxViews', limit === undefined ? [] : [limit]);
     const views = copy(this.#views);

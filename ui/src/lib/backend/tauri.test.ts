@@ -27,6 +27,7 @@ describe('TauriBackend', () => {
         'app_status',
         'subscribe_events',
         'inbox_views',
+        'first_screen_shown',
         'request_view',
         'approve',
         'deny',
@@ -151,6 +152,18 @@ describe('TauriBackend', () => {
     expect(invokeMock).toHaveBeenLastCalledWith('inbox_views', { limit: 30 });
     invokeMock.mockResolvedValueOnce({ not: 'a list' });
     await expect(new TauriBackend().history()).rejects.toMatchObject({ code: 'internal' });
+  });
+
+  it('records each round trip in the performance timeline by command name only, failed ones too', async () => {
+    performance.clearMeasures();
+    invokeMock.mockResolvedValueOnce([]);
+    await new TauriBackend().inboxViews(12);
+    invokeMock.mockRejectedValueOnce({ code: 'locked', message: 'secret-ish detail' });
+    await expect(new TauriBackend().appStatus()).rejects.toMatchObject({ code: 'locked' });
+    const measures = performance.getEntriesByType('measure');
+    expect(measures.map((m) => m.name)).toEqual(['ipc inbox_views', 'ipc app_status']);
+    for (const m of measures) expect(m.duration).toBeGreaterThanOrEqual(0);
+    expect(JSON.stringify(measures)).not.toContain('secret-ish');
   });
 
   it('subscribes with a channel and stops delivering after unsubscribe', async () => {
