@@ -626,8 +626,9 @@ impl Driven {
 
     /// Where the start-up time went, in ms from the app process's start: the
     /// page's navigation, its marks (`ui/src/main.ts`), each IPC round trip
-    /// (`ipc <command>`, `ui/src/lib/backend/tauri.ts`) begun so far, and when
-    /// the awaited state was seen and a frame followed.
+    /// finished by the time this runs (`ipc <command>`,
+    /// `ui/src/lib/backend/tauri.ts`; some may have finished after the awaited
+    /// state), and when the awaited state was seen and a frame followed.
     async fn timeline(&self, launch: &Launch) -> String {
         let Ok(page) = self.client.execute(TIMELINE_SCRIPT, vec![]).await else {
             return "timeline unavailable".into();

@@ -173,7 +173,7 @@ fn setup<R: Runtime>(app: &AppHandle<R>, mut shell: Shell) -> tauri::Result<()> 
         // status) is readied while the page loads, not when it asks.
         let approver = approver.clone();
         tauri::async_runtime::spawn(async move {
-            if let Err(error) = approver.prepare_views().await {
+            if let Err(error) = approver.warm_view_caches().await {
                 eprintln!("countersign: readying the inbox: {error}");
             }
         });

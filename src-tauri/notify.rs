@@ -541,10 +541,10 @@ pub fn open_admin<R: Runtime>(app: &AppHandle<R>) {
     crate::tray::show_main_window(app);
 }
 
-/// Shows the window, on a request or on the inbox. The page is told first:
-/// a hidden page still runs its script, so the view is in place when the
-/// window is mapped and its first frame is the request, not the stale
-/// inbox redrawn and then replaced (docs/performance.md, "Desktop app").
+/// Shows the window, on a request or on the inbox. The page is told first
+/// (a hidden page still runs its script), so that the view is usually in
+/// place when the window is mapped, instead of the inbox being drawn first
+/// and then replaced (docs/performance.md, "Desktop app").
 pub fn open<R: Runtime>(app: &AppHandle<R>, request: Option<(String, String)>) {
     let event = match request {
         Some((account_id, request_id)) => ShellEvent::OpenRequest { account_id, request_id },

@@ -120,10 +120,10 @@ pub struct Shell {
 }
 
 /// How long the transport waits at most for the window's first screen
-/// ([`Shell::start_after_first_screen`]), counted from `setup`. The page's
-/// first call comes about 300 ms after the process starts here
-/// (docs/performance.md, "Desktop app"); this bounds the wait when it never
-/// comes (the page failed to load).
+/// ([`Shell::start_after_first_screen`]), counted from `setup`. The page
+/// says it is painted 350 - 600 ms after the process starts here, with up to
+/// 1,000 requests waiting (docs/performance.md, "Desktop app"); this bounds
+/// the wait when it never does (the page failed to load).
 pub const FIRST_SCREEN_WAIT: Duration = Duration::from_secs(2);
 
 /// At most this many navigation events wait for the UI (the newest win).

@@ -163,8 +163,10 @@ describe('App', () => {
   });
 
   it('tells the shell its first screen is painted when that screen is the error', async () => {
+    let loads = 0;
     class Failing extends FakeBackend {
       override async inboxViews(): Promise<never> {
+        loads += 1;
         throw { code: 'internal', message: 'The store failed.' };
       }
     }
@@ -172,6 +174,33 @@ describe('App', () => {
     render(App, { backend });
     await screen.findByTestId('inbox-error');
     await vi.waitFor(() => expect(backend.calls.filter((c) => c.method === 'firstScreenShown')).toHaveLength(1));
+    // Another failed load (a navigation) says nothing more.
+    await fireEvent.click(screen.getByTestId('nav-inbox'));
+    await vi.waitFor(() => expect(loads).toBe(2));
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(backend.calls.filter((c) => c.method === 'firstScreenShown')).toHaveLength(1);
+  });
+
+  it('subscribes to events before its first loads, so nothing after them is missed', async () => {
+    const backend = new FakeBackend([], { accounts: [makeAccount()] });
+    render(App, { backend });
+    await screen.findByTestId('inbox-empty');
+    const methods = backend.calls.map((c) => c.method);
+    expect(methods.indexOf('subscribe')).toBe(0);
+    expect(methods.indexOf('inboxViews')).toBeGreaterThan(0);
+  });
+
+  it('asks for as many requests as fill the window first', async () => {
+    vi.stubGlobal('innerHeight', 400);
+    try {
+      const views = Array.from({ length: 9 }, (_, i) => makeView({ request: { id: `r${i}`, created_at: NOW - i } }));
+      const backend = new FakeBackend(views, { accounts: [makeAccount()] });
+      render(App, { backend });
+      await vi.waitFor(() => expect(screen.getAllByTestId('inbox-item')).toHaveLength(9));
+      expect(backend.calls.filter((c) => c.method === 'inboxViews').map((c) => c.args)).toEqual([[4], []]);
+    } finally {
+      vi.unstubAllGlobals();
+    }
   });
 
   it('loads a short inbox once', async () => {

@@ -420,7 +420,7 @@ impl Approver {
     ///
     /// # Errors
     /// The store.
-    pub async fn prepare_views(&self) -> Result<()> {
+    pub async fn warm_view_caches(&self) -> Result<()> {
         if self.inner.store.pending_count().await? == 0 {
             // An empty inbox renders nothing (`views_of`): nothing to ready.
             return Ok(());

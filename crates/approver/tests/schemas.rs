@@ -272,7 +272,7 @@ async fn a_shell_readies_the_first_listing_before_its_page_asks() {
 
     // An empty inbox renders nothing: nothing is asked of the OS.
     let before = checks.load(Ordering::SeqCst);
-    approver.prepare_views().await.unwrap();
+    approver.warm_view_caches().await.unwrap();
     assert_eq!(checks.load(Ordering::SeqCst), before);
 
     let agent = env.agent().await;
@@ -283,7 +283,7 @@ async fn a_shell_readies_the_first_listing_before_its_page_asks() {
     // The next start, with a request waiting: readied once...
     let checks = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let approver = open(&checks).await;
-    approver.prepare_views().await.unwrap();
+    approver.warm_view_caches().await.unwrap();
     assert_eq!(checks.load(Ordering::SeqCst), 1, "the verifier's status was not readied");
     // ...and the first screen uses it: the OS is not asked again, and the
     // request is rendered with the server's schema.

@@ -11,7 +11,7 @@ vi.mock('@tauri-apps/api/core', () => {
 
 import { invoke } from '@tauri-apps/api/core';
 import { makeView } from '../../../tests/fixtures';
-import { COMMANDS, TauriBackend } from './tauri';
+import { COMMANDS, TauriBackend, TIMELINE_MAX } from './tauri';
 import type { UiEvent } from './types';
 
 const invokeMock = vi.mocked(invoke);
@@ -164,6 +164,12 @@ describe('TauriBackend', () => {
     expect(measures.map((m) => m.name)).toEqual(['ipc inbox_views', 'ipc app_status']);
     for (const m of measures) expect(m.duration).toBeGreaterThanOrEqual(0);
     expect(JSON.stringify(measures)).not.toContain('secret-ish');
+
+    // The start-up's only: the timeline stops growing.
+    invokeMock.mockResolvedValue([]);
+    for (let i = 0; i < TIMELINE_MAX + 5; i += 1) await new TauriBackend().inboxViews();
+    expect(performance.getEntriesByType('measure')).toHaveLength(TIMELINE_MAX);
+    performance.clearMeasures();
   });
 
   it('subscribes with a channel and stops delivering after unsubscribe', async () => {
