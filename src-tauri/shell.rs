@@ -204,10 +204,10 @@ impl Shell {
     /// its first screen ([`Shell::first_screen_shown`]), or after `wait` if
     /// it has not. The transport's first work (connecting, the reconciling
     /// sync of every pending request, the tray's count) then does not
-    /// compete with the page for the first screen: started when the first
-    /// inbox answer left, it held the page's rendering of that answer for
-    /// about 100 ms on two cores (docs/performance.md, "Desktop app"). A
-    /// window not shown waits for nothing (`wait` zero).
+    /// compete with the page for the first screen (started when the first
+    /// inbox answer left, it ran beside the page's rendering of that answer
+    /// on two cores: docs/performance.md, "Desktop app"). A window not
+    /// shown waits for nothing (`wait` zero).
     pub async fn start_after_first_screen(&self, wait: Duration) -> Result<(), IpcError> {
         // A timeout is no error: the page may never ask (it failed to load).
         let _ = tokio::time::timeout(wait, self.first_screen.notified()).await;
